@@ -1,0 +1,3 @@
+from claudechat.cli import main
+
+main()

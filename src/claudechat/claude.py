@@ -1,0 +1,237 @@
+"""The one adapter between claudechat's types and the anthropic SDK.
+
+It streams a reply for a context of ContextMessages and turns every SDK or transport failure
+into a claudechat error with one clear line. Nothing outside this module imports anthropic.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from claudechat.conversation import Usage
+from claudechat.errors import ApiError, ReplyCutOffError, UsageError
+
+if TYPE_CHECKING:
+    from claudechat.memory import ContextMessage
+    from claudechat.settings import Settings
+
+DEFAULT_MAX_OUTPUT_TOKENS = 16_000
+
+# Short names to Bedrock cross-region inference profile ids; any other id is used as given.
+BEDROCK_MODEL_IDS = {
+    "claude-sonnet-4-6": "us.anthropic.claude-sonnet-4-6",
+    "claude-opus-4-6": "us.anthropic.claude-opus-4-6-v1",
+    "claude-sonnet-4-5": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-opus-4-5": "us.anthropic.claude-opus-4-5-20251101-v1:0",
+    "claude-haiku-4-5": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude-opus-4-1": "us.anthropic.claude-opus-4-1-20250805-v1:0",
+    "claude-sonnet-4-0": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+}
+
+
+def bedrock_model_id(model: str) -> str:
+    return BEDROCK_MODEL_IDS.get(model, model)
+
+
+def preload() -> threading.Thread:
+    """Import the SDK in the background: it costs about a second, the first prompt must not wait."""
+
+    def load() -> None:
+        import anthropic  # noqa: F401
+
+    thread = threading.Thread(target=load, name="preload-anthropic", daemon=True)
+    thread.start()
+    return thread
+
+
+def check_credentials(settings: Settings) -> None:
+    """Fail fast, before any input is read, when the chosen provider cannot authenticate."""
+    if settings.provider == "anthropic" and not (
+        os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+    ):
+        raise UsageError(
+            "ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=sk-ant-... "
+            "(create a key at https://console.anthropic.com/settings/keys)"
+        )
+
+
+@dataclass
+class Reply:
+    """What one streamed request produced so far; complete only once message_stop arrived."""
+
+    text_parts: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str | None = None
+    complete: bool = False
+    model: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+
+class Claude:
+    def __init__(self, settings: Settings, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS):
+        self.settings = settings
+        self.max_output_tokens = max_output_tokens
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        import anthropic
+
+        if self.settings.provider == "bedrock":
+            return anthropic.AnthropicBedrock(
+                aws_region=self.settings.get("aws_region"),
+                aws_profile=self.settings.get("aws_profile"),
+            )
+        check_credentials(self.settings)
+        return anthropic.Anthropic()
+
+    def model_id(self, model: str) -> str:
+        return bedrock_model_id(model) if self.settings.provider == "bedrock" else model
+
+    def stream(
+        self, context: list[ContextMessage], model: str, system: str | None, reply: Reply
+    ) -> Iterator[str]:
+        """Yield text deltas, filling `reply` as they come.
+
+        Raises ApiError when Claude refuses or cannot be reached, ReplyCutOffError when the
+        stream ends without message_stop; `reply` keeps whatever text arrived either way.
+        """
+        reply.model = model
+        request: dict[str, Any] = {
+            "model": self.model_id(model),
+            "max_tokens": self.max_output_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in context],
+            # Top-level automatic caching: each turn reads the conversation so far from cache.
+            "cache_control": {"type": "ephemeral"},
+        }
+        if system:
+            request["system"] = system
+        with translate_errors(self.settings, model):
+            with self.client.messages.stream(**request) as events:
+                for event in events:
+                    text = _absorb(event, reply)
+                    if text:
+                        yield text
+        if not reply.complete:
+            raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
+
+
+def _absorb(event: Any, reply: Reply) -> str | None:
+    kind = event.type
+    if kind == "content_block_delta" and event.delta.type == "text_delta":
+        text: str = event.delta.text
+        reply.text_parts.append(text)
+        return text
+    if kind == "message_start":
+        reply.usage = _usage(event.message.usage, output_tokens=0)
+    elif kind == "message_delta":
+        reply.stop_reason = event.delta.stop_reason
+        reply.usage = Usage(
+            reply.usage.input_tokens,
+            event.usage.output_tokens,
+            reply.usage.cache_read_tokens,
+            reply.usage.cache_creation_tokens,
+        )
+    elif kind == "message_stop":
+        reply.complete = True
+    return None
+
+
+def _usage(usage: Any, output_tokens: int) -> Usage:
+    return Usage(
+        input_tokens=usage.input_tokens or 0,
+        output_tokens=output_tokens,
+        cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
+        cache_creation_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
+    )
+
+
+class translate_errors:  # noqa: N801 - a context manager, reads like one
+    def __init__(self, settings: Settings, model: str) -> None:
+        self.settings = settings
+        self.model = model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        if error is None or isinstance(error, (ApiError, ReplyCutOffError, UsageError)):
+            return
+        translated = describe_failure(error, self.settings, self.model)
+        if translated is not None:
+            raise translated from error
+
+
+def describe_failure(error: BaseException, settings: Settings, model: str) -> Exception | None:
+    import anthropic
+    import httpx2
+
+    where = "Bedrock" if settings.provider == "bedrock" else "the Anthropic API"
+    if isinstance(error, anthropic.APITimeoutError):
+        return ApiError(f"{where} did not answer in time; try again", retryable=True)
+    if isinstance(error, anthropic.APIConnectionError):
+        cause = error.__cause__ or error
+        if isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError):
+            return ReplyCutOffError(f"the reply was cut off: the connection broke ({cause})")
+        return ApiError(f"cannot reach {where} ({_short(cause)}); try again", retryable=True)
+    if isinstance(error, httpx2.TransportError):
+        return ReplyCutOffError(f"the reply was cut off: the connection broke ({_short(error)})")
+    if isinstance(error, anthropic.APIStatusError):
+        return ApiError(_status_message(error, where, model), retryable=_retryable(error))
+    if isinstance(error, anthropic.AnthropicError):
+        return ApiError(f"{where} failed: {_short(error)}")
+    return None
+
+
+def _status_message(error: Any, where: str, model: str) -> str:
+    status = error.status_code
+    detail = _error_detail(error)
+    if status == 401:
+        return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
+    if status == 403:
+        return f"{where} refused access (403): {detail}"
+    if status == 404:
+        return f"{where} does not know model {model!r} (404): {detail}"
+    if status == 429:
+        return f"{where} is rate limiting requests (429); wait a moment and try again"
+    if status == 529:
+        return f"{where} is overloaded (529); try again shortly"
+    if status >= 500:
+        return f"{where} had a server error ({status}): {detail}; try again"
+    if status == 200:
+        # An `event: error` inside a stream that had started fine.
+        return f"{where} reported an error mid-reply: {detail}"
+    return f"{where} rejected the request ({status}): {detail}"
+
+
+def _retryable(error: Any) -> bool:
+    return bool(error.status_code in (408, 409, 429) or error.status_code >= 500)
+
+
+def _error_detail(error: Any) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            kind = inner.get("type")
+            return f"{kind}: {inner['message']}" if kind else str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return _short(error)
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]

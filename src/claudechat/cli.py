@@ -1,0 +1,207 @@
+"""The command line: one thin function per command; the work lives in the modules they call.
+
+`main()` is the one place that turns errors into a line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from claudechat import __version__
+from claudechat.errors import ClaudechatError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+    from claudechat.storage.store import ConversationStore
+
+app = typer.Typer(
+    name="claudechat",
+    help="A fast terminal chat for Claude that never loses a conversation.",
+    rich_markup_mode=None,  # plain help: rich's formatter costs more than the whole command
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Database schema maintenance.", rich_markup_mode=None)
+app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"claudechat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A fast terminal chat for Claude that never loses a conversation."""
+
+
+def _settings(**overrides: Any) -> Settings:
+    from claudechat.output import status
+    from claudechat.settings import load_settings
+
+    settings = load_settings(overrides)
+    for warning in settings.warnings:
+        status(f"warning: {warning}", "yellow")
+    return settings
+
+
+def _store(settings: Settings) -> ConversationStore:
+    from claudechat.storage import open_store
+
+    return open_store(settings)
+
+
+@app.command()
+def chat(
+    prompt: Annotated[
+        Optional[str],
+        typer.Argument(help="Message to send. With piped input: the request about that input."),
+    ] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="Model (default claude-sonnet-4-6).")
+    ] = None,
+    system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Name the conversation.")] = None,
+    continue_latest: Annotated[
+        bool, typer.Option("--continue", "-c", help="Continue your most recent conversation.")
+    ] = False,
+    resume: Annotated[
+        Optional[str], typer.Option("--resume", "-r", help="Resume a conversation by id or prefix.")
+    ] = None,
+    max_context_tokens: Annotated[
+        Optional[int],
+        typer.Option(help="Token budget for the context sent to Claude.", min=1),
+    ] = None,
+    provider: Annotated[
+        Optional[str], typer.Option(help="anthropic (the API) or bedrock (AWS).")
+    ] = None,
+) -> None:
+    """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
+    if continue_latest and resume:
+        raise UsageError("use --continue or --resume, not both")
+    settings = _settings(model=model, provider=provider, max_context_tokens=max_context_tokens)
+    from claudechat.chat import ChatSession
+    from claudechat.claude import Claude, check_credentials
+
+    check_credentials(settings)
+    piped = not sys.stdin.isatty()
+    if piped:
+        from claudechat.pipe import compose_message, read_stdin
+
+        message = compose_message(prompt, read_stdin(sys.stdin.buffer))
+    else:
+        from claudechat.claude import preload
+
+        preload()
+    session = ChatSession.start(
+        settings, _store(settings), Claude(settings),
+        resume=resume, continue_latest=continue_latest, system=system, name=name,
+    )
+    if piped:
+        from claudechat.pipe import run_one_turn
+
+        run_one_turn(session, message)
+        return
+    from claudechat.repl import Repl
+
+    Repl(session, settings.data_dir / "history").run(first_message=prompt)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Your conversations, newest first."""
+    from claudechat.listing import print_list
+
+    settings = _settings()
+    print_list(_store(settings).list(settings.user, limit), as_json)
+
+
+@app.command()
+def show(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored JSON.")] = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print markdown source, even in a terminal.")
+    ] = False,
+) -> None:
+    """One conversation in full."""
+    if as_json and as_markdown:
+        raise UsageError("use --json or --markdown, not both")
+    from claudechat.listing import print_conversation
+
+    settings = _settings()
+    conversation = _store(settings).load(settings.user, conversation_id)
+    print_conversation(conversation, as_json, as_markdown)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings and where each comes from (secrets masked)."""
+    from claudechat.settings import config_path
+
+    settings = _settings()
+    print(f"# config file: {config_path()}")
+    for key, value, source in settings.effective():
+        print(f"{key} = {value!r}  # {source}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply schema migrations to the configured database."""
+    from claudechat.output import status
+    from claudechat.storage.metadata import MetadataStore, describe_database
+
+    settings = _settings()
+    MetadataStore(settings.database_url, auto_migrate=True).close()
+    status(f"database {describe_database(settings.database_url)} is up to date")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every expected failure becomes one line on stderr and an exit code."""
+    code = run(sys.argv[1:] if argv is None else argv)
+    sys.exit(code)
+
+
+def run(argv: list[str]) -> int:
+    import click
+
+    from claudechat.output import error
+
+    try:
+        result = app(args=argv, prog_name="claudechat", standalone_mode=False)
+    except ClaudechatError as exc:
+        error(str(exc))
+        return exc.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        error("interrupted")
+        return ExitCode.INTERRUPTED
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BrokenPipeError:
+        _silence_broken_pipe()
+        return ExitCode.OK
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def _silence_broken_pipe() -> None:
+    # `claudechat list | head -1` closes our stdout early; that is not an error.
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

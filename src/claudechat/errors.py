@@ -1,0 +1,82 @@
+"""Errors the user can act on. Each carries the exit code the CLI returns for it.
+
+The CLI turns these into one line on stderr; anything else is a bug and gets a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    NOT_FOUND = 1  # unknown or ambiguous id, corrupt or unreadable document
+    USAGE = 2  # bad arguments, missing configuration, empty input
+    API = 3  # Claude answered with an error or could not be reached
+    CUT_OFF = 4  # the reply stopped before the end; what arrived was kept
+    STORAGE = 5  # the database or blob store failed
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class ClaudechatError(Exception):
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ClaudechatError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class NotFoundError(ClaudechatError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class CorruptDocumentError(ClaudechatError):
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, reason: str, location: str | None = None) -> None:
+        where = f" ({location})" if location else ""
+        super().__init__(f"conversation document is corrupt{where}: {reason}")
+        self.reason = reason
+
+
+class NewerFormatError(CorruptDocumentError):
+    def __init__(self, found: int, supported: int) -> None:
+        ClaudechatError.__init__(
+            self,
+            f"conversation document has format {found}, newer than this claudechat "
+            f"understands ({supported}); upgrade claudechat to read it",
+        )
+        self.reason = "newer format"
+
+
+class StorageError(ClaudechatError):
+    exit_code = ExitCode.STORAGE
+
+
+class ApiError(ClaudechatError):
+    """Claude could not answer. `retryable` says whether trying again later may help."""
+
+    exit_code = ExitCode.API
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ContextTooLargeError(UsageError):
+    pass
+
+
+class ReplyCutOffError(ClaudechatError):
+    """The stream ended before message_stop. The partial text was kept, marked incomplete."""
+
+    exit_code = ExitCode.CUT_OFF

@@ -1,0 +1,148 @@
+"""`claudechat list` and `claudechat show`: a rich view in a terminal, plain text in a pipe."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from claudechat.conversation import Conversation, Message
+from claudechat.output import console, is_rich, one_line, safe_text
+
+if TYPE_CHECKING:
+    from claudechat.storage.metadata import ConversationRow
+
+SHORT_ID = 8
+TITLE_CHARS = 60
+
+
+def row_title(row: ConversationRow) -> str:
+    if row.conversation_name:
+        return one_line(row.conversation_name, TITLE_CHARS)
+    if row.preview:
+        return one_line(row.preview, TITLE_CHARS)
+    return "(empty)"
+
+
+def relative_time(moment: datetime, now: datetime | None = None) -> str:
+    seconds = int(((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            if unit == "day" and count > 30:
+                return moment.strftime("%Y-%m-%d")
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"  # unreachable, keeps the type checker content
+
+
+def print_list(rows: list[ConversationRow], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([_row_json(row) for row in rows], indent=2, ensure_ascii=False))
+    elif is_rich(sys.stdout):
+        _print_table(rows)
+    else:
+        for row in rows:
+            fields = (
+                row.conversation_id[:SHORT_ID],
+                row_title(row),
+                one_line(row.model),
+                str(row.message_count),
+                relative_time(row.updated_at),
+            )
+            print("\t".join(fields))
+
+
+def _row_json(row: ConversationRow) -> dict[str, object]:
+    return {
+        "id": row.conversation_id,
+        "name": row.conversation_name,
+        "title": row_title(row),
+        "model": row.model,
+        "messages": row.message_count,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "location": row.s3_file_location,
+        "parent_id": row.parent_id,
+    }
+
+
+def _print_table(rows: list[ConversationRow]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not rows:
+        console(stderr=True).print("No conversations yet: start one with `claudechat chat`.")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for heading, justify in (("ID", "left"), ("Name", "left"), ("Model", "left"),
+                             ("Msgs", "right"), ("Updated", "right")):
+        table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(
+            Text(row.conversation_id[:SHORT_ID], style="cyan"),
+            Text(row_title(row)),  # Text, not str: a name must never be read as rich markup
+            Text(one_line(row.model), style="dim"),
+            Text(str(row.message_count)),
+            Text(relative_time(row.updated_at), style="dim"),
+        )
+    console().print(table)
+
+
+def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:
+    if as_json:
+        print(json.dumps(conversation.to_document(), indent=2, ensure_ascii=False))
+    elif as_markdown or not is_rich(sys.stdout):
+        sys.stdout.write(conversation_markdown(conversation))
+    else:
+        _print_rich(conversation)
+
+
+def conversation_markdown(conversation: Conversation) -> str:
+    lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
+    for message in conversation.messages:
+        lines += [f"## {_speaker(message)}", "", safe_text(message.content).rstrip(), ""]
+    return "\n".join(lines)
+
+
+def _header_lines(conversation: Conversation) -> list[str]:
+    lines = [
+        f"- id: {conversation.id}",
+        f"- model: {one_line(conversation.model)}",
+        f"- created: {_local(conversation.created_at)}",
+        f"- updated: {_local(conversation.updated_at)}",
+    ]
+    if conversation.system:
+        lines.append(f"- system: {one_line(conversation.system)}")
+    if conversation.parent_id:
+        lines.append(f"- forked from: {conversation.parent_id}")
+    return lines
+
+
+def _speaker(message: Message) -> str:
+    who = "You" if message.role == "user" else "Claude"
+    note = {"interrupted": " (interrupted)", "incomplete": " (cut off)",
+            "pending": " (no reply)"}.get(message.status, "")
+    return f"{who} · {_local(message.created_at)}{note}"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _print_rich(conversation: Conversation) -> None:
+    from rich.markdown import Markdown
+    from rich.rule import Rule
+    from rich.text import Text
+
+    out = console()
+    out.print(Text(one_line(conversation.title), style="bold"))
+    for line in _header_lines(conversation):
+        out.print(Text(line[2:], style="dim"))
+    for message in conversation.messages:
+        style = "bold green" if message.role == "user" else "bold magenta"
+        out.print(Rule(Text(_speaker(message), style=style), align="left"))
+        content = safe_text(message.content)
+        out.print(Markdown(content) if message.role == "assistant" else Text(content))

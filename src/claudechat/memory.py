@@ -1,0 +1,180 @@
+"""ConversationMemory: the whole transcript, and the newest part of it that fits a token budget.
+
+Token counts are exact where the API told us (a reply's usage gives its output tokens, and the
+request's input tokens, from which the newest user message's share is derived) and estimated
+only for text that has not been sent yet.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from claudechat.conversation import Message, Role, Usage
+from claudechat.errors import ContextTooLargeError
+
+# Well below the 200k-token window of current models, leaving room for the reply.
+DEFAULT_MAX_CONTEXT_TOKENS = 150_000
+# Role markers and message framing cost a few tokens per message beyond the text itself.
+MESSAGE_OVERHEAD_TOKENS = 4
+SYSTEM_OVERHEAD_TOKENS = 8
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately generous estimate (Claude averages ~3.5 characters per token in English)."""
+    return math.ceil(len(text) / 3) + MESSAGE_OVERHEAD_TOKENS
+
+
+@dataclass(frozen=True)
+class ContextMessage:
+    role: Role
+    content: str
+    tokens: int = 0
+
+
+class ConversationMemory:
+    def __init__(
+        self,
+        messages: list[Message] | None = None,
+        max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
+        system: str | None = None,
+    ) -> None:
+        if max_context_tokens <= 0:
+            raise ValueError("max_context_tokens must be positive")
+        # Shared with the Conversation that owns it: appending here appends there.
+        self.messages: list[Message] = messages if messages is not None else []
+        self.max_context_tokens = max_context_tokens
+        self.system = system
+
+    # -- the transcript ---------------------------------------------------------------------
+
+    def update_memory(self, role: Role, content: str, **fields: Any) -> Message:
+        """Append one message to the transcript and return it."""
+        if role == "user":
+            self.check_fits(content)
+        message = Message(role=role, content=content, **fields)
+        if message.tokens is None:
+            message.tokens = estimate_tokens(content)
+        self.messages.append(message)
+        return message
+
+    def check_fits(self, content: str) -> None:
+        """Refuse, before any API call, a user message that alone cannot fit the budget."""
+        needed = self.system_tokens + estimate_tokens(content)
+        if needed > self.max_context_tokens:
+            raise ContextTooLargeError(
+                f"that message is about {needed:,} tokens, more than the context budget of "
+                f"{self.max_context_tokens:,}; shorten it or raise --max-context-tokens"
+            )
+
+    def drop_last_reply(self) -> Message | None:
+        """Remove the newest assistant message (for /retry) and return it."""
+        if self.messages and self.messages[-1].role == "assistant":
+            return self.messages.pop()
+        return None
+
+    def record_reply(self, context: list[ContextMessage], reply: Message, usage: Usage) -> None:
+        """Make token counts exact from what the API reported for this request."""
+        reply.tokens, reply.tokens_exact = usage.output_tokens, True
+        pending = self._pending_user_message()
+        if pending is None or usage.prompt_tokens == 0:
+            return
+        earlier = sum(m.tokens for m in context[:-1])
+        # The last context turn may merge several user messages; only the newest is derived.
+        merged_in = context[-1].tokens - (pending.tokens or 0)
+        pending.tokens = max(1, usage.prompt_tokens - self.system_tokens - earlier - merged_in)
+        pending.tokens_exact = True
+
+    # -- the context ------------------------------------------------------------------------
+
+    @property
+    def system_tokens(self) -> int:
+        return estimate_tokens(self.system) + SYSTEM_OVERHEAD_TOKENS if self.system else 0
+
+    def get_current_context(self) -> list[ContextMessage]:
+        """The newest whole turns that fit the budget, valid for the Messages API.
+
+        A turn is a user message and its reply, if any. Empty replies are skipped and
+        consecutive user messages (a message whose reply failed, then the next one) are
+        merged, so the result starts with a user message, alternates roles, and ends with
+        the newest user message.
+        """
+        turns = _turns(self.messages)
+        if not turns or turns[-1][-1].role != "user":
+            raise ValueError("the newest message must be the user's")
+        budget = self.max_context_tokens - self.system_tokens
+        chosen: list[list[ContextMessage]] = []
+        for turn in reversed(turns):
+            cost = sum(m.tokens for m in turn)
+            if cost > budget:
+                break
+            chosen.append(turn)
+            budget -= cost
+        if not chosen:
+            raise ContextTooLargeError(
+                "the newest message alone does not fit the context budget of "
+                f"{self.max_context_tokens:,} tokens; raise --max-context-tokens"
+            )
+        return _merge_roles(message for turn in reversed(chosen) for message in turn)
+
+    def context_tokens(self, context: Iterable[ContextMessage]) -> int:
+        return self.system_tokens + sum(m.tokens for m in context)
+
+    def _pending_user_message(self) -> Message | None:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message
+        return None
+
+    # -- serialisation ----------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "max_context_tokens": self.max_context_tokens,
+                "system": self.system,
+                "messages": [m.to_dict() for m in self.messages],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ConversationMemory:
+        data = json.loads(text)
+        return cls(
+            messages=[Message.from_dict(m) for m in data["messages"]],
+            max_context_tokens=data["max_context_tokens"],
+            system=data.get("system"),
+        )
+
+
+def _turns(messages: Iterable[Message]) -> list[list[ContextMessage]]:
+    turns: list[list[ContextMessage]] = []
+    for message in messages:
+        # The API rejects empty content, and an interrupted reply may have none.
+        content = message.content.rstrip() if message.role == "assistant" else message.content
+        if not content.strip():
+            continue
+        tokens = message.tokens if message.tokens is not None else estimate_tokens(content)
+        if message.role == "user":
+            turns.append([ContextMessage("user", content, tokens)])
+        elif turns:
+            turns[-1].append(ContextMessage("assistant", content, tokens))
+    return turns
+
+
+def _merge_roles(messages: Iterable[ContextMessage]) -> list[ContextMessage]:
+    merged: list[ContextMessage] = []
+    for message in messages:
+        if merged and merged[-1].role == message.role:
+            previous = merged[-1]
+            merged[-1] = ContextMessage(
+                message.role,
+                previous.content + "\n\n" + message.content,
+                previous.tokens + message.tokens,
+            )
+        else:
+            merged.append(message)
+    return merged

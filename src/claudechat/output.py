@@ -1,0 +1,58 @@
+"""Where output goes: the answer to stdout, everything else to stderr; rich only in a terminal."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def is_rich(stream: TextIO) -> bool:
+    """Styled, rendered output only for a terminal, and never when NO_COLOR is set."""
+    return stream.isatty() and not no_color()
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, highlight=False, no_color=no_color(), soft_wrap=False)
+
+
+def status(message: str, style: str = "dim") -> None:
+    """One line of status on stderr: dim in a terminal, plain text elsewhere."""
+    if is_rich(sys.stderr):
+        codes = {"dim": "2", "red": "31", "yellow": "33", "green": "32"}
+        message = f"\x1b[{codes.get(style, '0')}m{message}\x1b[0m"
+    print(message, file=sys.stderr, flush=True)
+
+
+def error(message: str) -> None:
+    status(f"claudechat: {message}", style="red")
+
+
+# CSI/OSC/other escape sequences, then any remaining C0/C1 control character but \n and \t.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """Text from a conversation, made harmless for a terminal: escapes shown, not obeyed."""
+    text = _ESCAPE_SEQUENCE.sub(lambda m: "^[" + m.group(0)[1:], text)
+    return _CONTROL.sub(lambda m: f"^{chr(ord(m.group(0)) ^ 0x40)}" if m.group(0) < " " else "?", text)
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """For a table cell or a TSV field: no tabs, newlines or control characters."""
+    flat = " ".join(safe_text(text).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return flat

@@ -1,0 +1,52 @@
+"""One turn without a terminal: `git diff | claudechat chat "review this"`."""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+from claudechat.chat import ChatSession
+from claudechat.errors import UsageError
+from claudechat.output import status
+
+MAX_STDIN_BYTES = 20 * 1024 * 1024
+
+
+def read_stdin(stream: BinaryIO) -> str:
+    data = stream.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise UsageError(f"standard input is larger than {MAX_STDIN_BYTES // 2**20} MB")
+    if b"\x00" in data:
+        raise UsageError("standard input looks binary (it holds NUL bytes); send text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"standard input is not valid UTF-8 (byte {exc.start}); convert it first, "
+            "e.g. with iconv"
+        ) from exc
+
+
+def compose_message(prompt: str | None, material: str) -> str:
+    """The argument is the request, stdin the material it is about."""
+    prompt = (prompt or "").strip()
+    material = material.strip("\n")
+    if prompt and material.strip():
+        return f"{prompt}\n\n{material}"
+    if prompt:
+        return prompt
+    if material.strip():
+        return material
+    raise UsageError('nothing to send: give a prompt (claudechat chat "...") or pipe text in')
+
+
+def run_one_turn(session: ChatSession, message: str) -> None:
+    from claudechat.render import PlainStreamRenderer
+
+    renderer = PlainStreamRenderer(sys.stdout)
+    try:
+        with renderer:
+            session.send(message, renderer.feed)
+    finally:
+        if session.conversation.messages:
+            status(f"conversation {session.conversation.id}")

@@ -1,0 +1,239 @@
+"""The interactive chat: a prompt-toolkit prompt, replies streamed as markdown by rich."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claudechat.chat import ChatSession
+from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
+from claudechat.output import console, is_rich, one_line, status
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import CompleteEvent, Completion
+    from prompt_toolkit.document import Document
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    name: str
+    usage: str
+    help: str
+
+
+SLASH_COMMANDS = (
+    SlashCommand("/help", "/help", "list these commands"),
+    SlashCommand("/new", "/new", "start a new conversation (the current one stays saved)"),
+    SlashCommand("/name", "/name NAME", "name this conversation"),
+    SlashCommand("/model", "/model [MODEL]", "show or change the model"),
+    SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
+    SlashCommand("/retry", "/retry", "regenerate the last reply"),
+    SlashCommand("/usage", "/usage", "tokens used by this conversation"),
+    SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
+)
+KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
+
+
+class Repl:
+    def __init__(self, session: ChatSession, history_path: Path) -> None:
+        self.session = session
+        self.prompt = _prompt_session(history_path)
+        self.out = console()
+        self.running = True
+        self.handlers: dict[str, Callable[[str], None]] = {
+            "/help": self.show_help,
+            "/new": self.new,
+            "/name": self.name,
+            "/model": self.model,
+            "/system": self.system,
+            "/retry": lambda _arg: self.stream(self.session.retry),
+            "/usage": self.usage,
+            "/exit": self.exit,
+            "/quit": self.exit,
+        }
+
+    def run(self, first_message: str | None = None) -> None:
+        self.greet()
+        if first_message:
+            self.send(first_message)
+        while self.running:
+            try:
+                text = self.prompt.prompt("› ")
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line
+            except EOFError:
+                break
+            self.handle(text)
+        self.goodbye()
+
+    def handle(self, text: str) -> None:
+        if not text.strip():
+            return
+        if text.startswith("/"):
+            command, _, argument = text.strip().partition(" ")
+            handler = self.handlers.get(command.lower())
+            if handler is None:
+                status(f"unknown command {one_line(command, 30)}; /help lists the commands")
+                return
+            self.guarded(lambda: handler(argument.strip()))
+            return
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        self.stream(lambda feed: self.session.send(text, feed))
+
+    def stream(self, turn: Callable[[Callable[[str], None]], Any]) -> None:
+        """Run one turn with a live renderer; every failure ends in a line, never a crash."""
+        renderer = _renderer(self.out)
+        try:
+            with renderer:
+                turn(renderer.feed)
+        except KeyboardInterrupt:
+            status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
+            return
+        except ReplyCutOffError as exc:
+            status(f"{exc}; what arrived is kept; /retry asks again", "yellow")
+            return
+        except ApiError as exc:
+            status(f"{exc}; your message is kept, /retry sends it again", "red")
+            return
+        except ClaudechatError as exc:
+            status(str(exc), "red")
+            return
+        self.show_turn_usage()
+
+    def guarded(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except ClaudechatError as exc:
+            status(str(exc), "red")
+
+    # -- slash commands ---------------------------------------------------------------------
+
+    def show_help(self, _argument: str) -> None:
+        width = max(len(c.usage) for c in SLASH_COMMANDS)
+        for command in SLASH_COMMANDS:
+            status(f"  {command.usage.ljust(width)}  {command.help}", "")
+        status(KEY_HELP)
+
+    def new(self, _argument: str) -> None:
+        previous = self.session.conversation
+        self.session.new_conversation()
+        saved = f" ({previous.id[:8]} is saved)" if previous.messages else ""
+        status(f"new conversation{saved}")
+
+    def name(self, argument: str) -> None:
+        if not argument:
+            status("usage: /name NAME")
+            return
+        self.session.rename(argument)
+        status(f"named {one_line(argument, 60)!r}")
+
+    def model(self, argument: str) -> None:
+        if argument:
+            self.session.set_model(argument)
+        status(f"model: {self.session.conversation.model}")
+
+    def system(self, argument: str) -> None:
+        if argument:
+            self.session.set_system(None if argument == "-" else argument)
+        current = self.session.conversation.system
+        status(f"system prompt: {one_line(current, 200) if current else '(none)'}")
+
+    def usage(self, _argument: str) -> None:
+        usage = self.session.conversation.usage
+        status(
+            f"this conversation: {usage.input_tokens:,} input, {usage.output_tokens:,} output, "
+            f"{usage.cache_read_tokens:,} read from cache, "
+            f"{usage.cache_creation_tokens:,} written to cache"
+        )
+
+    def exit(self, _argument: str) -> None:
+        self.running = False
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def greet(self) -> None:
+        conversation = self.session.conversation
+        resumed = f" · resumed {conversation.id[:8]}" if conversation.messages else ""
+        status(f"claudechat · {conversation.model}{resumed} · /help for commands")
+
+    def show_turn_usage(self) -> None:
+        reply = self.session.conversation.messages[-1]
+        if reply.usage:
+            usage = reply.usage
+            status(
+                f"{usage.prompt_tokens:,} tokens in · {usage.output_tokens:,} out · "
+                f"{usage.cache_read_tokens:,} from cache"
+            )
+
+    def goodbye(self) -> None:
+        conversation = self.session.conversation
+        if conversation.messages:
+            status(
+                f"conversation {conversation.id} saved; "
+                f"resume with: claudechat chat --resume {conversation.id[:8]}"
+            )
+
+
+def _renderer(out: Any) -> Any:
+    from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
+
+    if is_rich(sys.stdout):
+        return MarkdownStreamRenderer(out)
+    return PlainStreamRenderer(sys.stdout)
+
+
+class SlashCompleter:
+    """Tab completes slash commands at the start of the line, nothing else."""
+
+    def get_completions(self, document: Document, _event: CompleteEvent) -> Iterable[Completion]:
+        from prompt_toolkit.completion import Completion
+
+        text = document.text_before_cursor
+        if not text.startswith("/") or " " in text:
+            return
+        for command in SLASH_COMMANDS:
+            if command.name.startswith(text.lower()):
+                yield Completion(command.name, -len(text), display_meta=command.help)
+
+    async def get_completions_async(self, document: Document, event: CompleteEvent) -> Any:
+        for completion in self.get_completions(document, event):
+            yield completion
+
+
+def _prompt_session(history_path: Path) -> PromptSession[str]:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.completion import Completer
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    _touch_private(history_path)
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: Any) -> None:
+        event.current_buffer.insert_text("\n")
+
+    Completer.register(SlashCompleter)
+    return PromptSession(
+        history=FileHistory(str(history_path)),
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=SlashCompleter(),  # type: ignore[arg-type]
+        complete_while_typing=False,
+        key_bindings=bindings,
+        multiline=False,
+        enable_history_search=False,
+    )
+
+
+def _touch_private(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))

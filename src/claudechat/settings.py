@@ -1,0 +1,228 @@
+"""Effective settings: command-line options over environment variables over the config file.
+
+Each value remembers where it came from, so `claudechat config` can say so.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claudechat.errors import ConfigError
+
+APP_NAME = "claudechat"
+DEFAULT_MODEL = "claude-sonnet-4-6"
+PROVIDERS = ("anthropic", "bedrock")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    env: str
+    help: str
+    secret: bool = False
+    kind: type = str
+
+
+KEYS: tuple[Key, ...] = (
+    Key("model", "CLAUDECHAT_MODEL", "Claude model name or id"),
+    Key("provider", "CLAUDECHAT_PROVIDER", "anthropic (the API) or bedrock (AWS)"),
+    Key("user", "CLAUDECHAT_USER", "whose conversations these are"),
+    Key("database_url", "CLAUDECHAT_DATABASE_URL", "SQLAlchemy URL of the metadata DB", True),
+    Key("storage_url", "CLAUDECHAT_STORAGE_URL", "file:///path or s3://bucket/prefix"),
+    Key("max_context_tokens", "CLAUDECHAT_MAX_CONTEXT_TOKENS", "context budget", kind=int),
+    Key("auto_migrate", "CLAUDECHAT_AUTO_MIGRATE", "apply schema migrations on start", kind=bool),
+    Key("s3_sse", "CLAUDECHAT_S3_SSE", "S3 server-side encryption: AES256 or aws:kms"),
+    Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
+    Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),
+    Key("aws_profile", "CLAUDECHAT_AWS_PROFILE", "AWS profile for Bedrock"),
+)
+KEYS_BY_NAME = {key.name: key for key in KEYS}
+
+
+def data_dir() -> Path:
+    home = os.environ.get("CLAUDECHAT_HOME")
+    if home:
+        return Path(home).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("CLAUDECHAT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("CLAUDECHAT_HOME"):
+        # CLAUDECHAT_HOME relocates everything claudechat keeps, its configuration included.
+        return data_dir() / "config.toml"
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+@dataclass
+class Settings:
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def _get(self, name: str) -> Any:
+        return self.values.get(name)
+
+    @property
+    def model(self) -> str:
+        return self._get("model") or DEFAULT_MODEL
+
+    @property
+    def provider(self) -> str:
+        return self._get("provider") or "anthropic"
+
+    @property
+    def user(self) -> str:
+        return self._get("user") or _login_name()
+
+    @property
+    def data_dir(self) -> Path:
+        return data_dir()
+
+    @property
+    def database_url(self) -> str:
+        return self._get("database_url") or f"sqlite:///{self.data_dir / 'claudechat.db'}"
+
+    @property
+    def storage_url(self) -> str:
+        return self._get("storage_url") or (self.data_dir / "conversations").as_uri()
+
+    @property
+    def max_context_tokens(self) -> int | None:
+        return self._get("max_context_tokens")
+
+    @property
+    def auto_migrate(self) -> bool:
+        value = self._get("auto_migrate")
+        return True if value is None else bool(value)
+
+    def get(self, name: str) -> Any:
+        return self._get(name)
+
+    def effective(self) -> list[tuple[str, str, str]]:
+        """(key, value, source) for every key, secrets masked, for `claudechat config`."""
+        defaults = {
+            "model": self.model,
+            "provider": self.provider,
+            "user": self.user,
+            "database_url": self.database_url,
+            "storage_url": self.storage_url,
+        }
+        rows = []
+        for key in KEYS:
+            value = self.values.get(key.name, defaults.get(key.name))
+            shown = "" if value is None else str(value)
+            if key.secret and shown:
+                shown = mask_url_password(shown)
+            rows.append((key.name, shown, self.sources.get(key.name, "default")))
+        return rows
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    path = config_path()
+    for name, value in _read_config_file(path, settings.warnings).items():
+        _set(settings, name, value, f"config file {path}")
+    for key in KEYS:
+        raw = os.environ.get(key.env)
+        if raw not in (None, ""):
+            _set(settings, key.name, raw, f"environment {key.env}")
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            _set(settings, name, value, "command line")
+    if settings.provider not in PROVIDERS:
+        raise ConfigError(f"unknown provider {settings.provider!r}; use one of {PROVIDERS}")
+    return settings
+
+
+def _set(settings: Settings, name: str, value: Any, source: str) -> None:
+    key = KEYS_BY_NAME.get(name)
+    if key is None:
+        settings.warnings.append(f"{source}: unknown key {name!r} ignored")
+        return
+    settings.values[name] = _coerce(key, value, source)
+    settings.sources[name] = source
+
+
+def _coerce(key: Key, value: Any, source: str) -> Any:
+    if key.kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+    elif key.kind is int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if number > 0 and not isinstance(value, bool):
+            return number
+    elif isinstance(value, str):
+        return value
+    raise ConfigError(f"{source}: {key.name} has an invalid value {str(value)[:40]!r}")
+
+
+def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    if _readable_by_others(path) and _holds_secret(data):
+        warnings.append(
+            f"config file {path} holds a secret and others can read it; run: chmod 600 {path}"
+        )
+    return data
+
+
+def _readable_by_others(path: Path) -> bool:
+    return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def _holds_secret(data: dict[str, Any]) -> bool:
+    for name, value in data.items():
+        if "key" in name.lower() and "kms" not in name.lower():
+            return True
+        if isinstance(value, str) and mask_url_password(value) != value:
+            return True
+    return False
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<password>[^@/\s]+)@", re.I)
+
+
+def mask_url_password(text: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "default"

@@ -1,0 +1,38 @@
+"""Where conversations live. `open_store` picks the backends the settings name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from claudechat.errors import ConfigError
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+    from claudechat.storage.blobs import BlobStore
+    from claudechat.storage.store import ConversationStore
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    from urllib.parse import unquote, urlparse
+
+    url = settings.storage_url
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        from pathlib import Path
+
+        from claudechat.storage.blobs import LocalBlobStore
+
+        return LocalBlobStore(Path(unquote(parsed.path)))
+    if parsed.scheme == "s3":
+        from claudechat.storage.s3 import S3BlobStore
+
+        return S3BlobStore.from_settings(settings)
+    raise ConfigError(f"unsupported storage URL {url!r}: use file:///path or s3://bucket/prefix")
+
+
+def open_store(settings: Settings) -> ConversationStore:
+    from claudechat.storage.metadata import MetadataStore
+    from claudechat.storage.store import ConversationStore
+
+    blobs = open_blob_store(settings)
+    return ConversationStore(blobs, MetadataStore(settings.database_url, settings.auto_migrate))

@@ -1,0 +1,55 @@
+"""Validation of everything that becomes part of a storage key or a path.
+
+Keys and paths are built only from values that passed these checks, so no id or user name can
+climb out of its folder or reach another user's keys.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from claudechat.errors import UsageError
+
+_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+_ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+MIN_PREFIX_LENGTH = 4
+
+
+def conversation_id(value: str) -> str:
+    """A full conversation id in canonical form (lower-case, hyphenated)."""
+    try:
+        parsed = uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UsageError(f"not a conversation id: {printable(value)}") from exc
+    canonical = str(parsed)
+    if canonical != value.lower():
+        raise UsageError(f"not a conversation id: {printable(value)}")
+    return canonical
+
+
+def id_prefix(value: str) -> str:
+    """A full id or a unique-looking prefix of one, as typed by a user."""
+    lowered = value.strip().lower()
+    if not _ID_PREFIX.fullmatch(lowered) or len(lowered.replace("-", "")) < MIN_PREFIX_LENGTH:
+        raise UsageError(
+            f"not a conversation id: {printable(value)} "
+            f"(give the full id or at least {MIN_PREFIX_LENGTH} of its first characters)"
+        )
+    return lowered
+
+
+def user_id(value: str) -> str:
+    if not _USER_ID.fullmatch(value) or ".." in value:
+        raise UsageError(
+            f"invalid user id {printable(value)}: use letters, digits and . _ @ + - "
+            "(at most 128 characters)"
+        )
+    return value
+
+
+def printable(value: object, limit: int = 60) -> str:
+    """A value safe to echo in an error line: no control characters, bounded length."""
+    text = str(value)
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
+    return repr(cleaned + ("…" if len(text) > limit else ""))

@@ -1,0 +1,223 @@
+"""The metadata store: one row per conversation, in any database SQLAlchemy reaches."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import StorageError
+from claudechat.settings import mask_url_password
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+class VersionConflictError(StorageError):
+    """Someone else saved this conversation since we read it."""
+
+
+@dataclass
+class ConversationRow:
+    conversation_id: str
+    user_id: str
+    conversation_name: str | None
+    s3_file_location: str
+    model: str
+    message_count: int
+    preview: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    parent_id: str | None = None
+
+
+class MetadataStore:
+    def __init__(self, url: str, auto_migrate: bool = True) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        from claudechat.storage.migrate import ensure_current
+
+        with database_errors(url):
+            ensure_current(self.engine, auto_migrate)
+
+    def insert(self, row: ConversationRow) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        from claudechat.storage.schema import conversations
+
+        try:
+            with database_errors(self.url), self.engine.begin() as connection:
+                connection.execute(conversations.insert().values(**asdict(row)))
+        except IntegrityError as exc:
+            raise VersionConflictError(f"conversation {row.conversation_id} already exists") from exc
+
+    def update(self, row: ConversationRow, expected_version: int) -> None:
+        """Write the row only if it still has expected_version (optimistic concurrency)."""
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        values = asdict(row)
+        del values["conversation_id"], values["user_id"], values["created_at"]
+        statement = (
+            conversations.update()
+            .where(table.conversation_id == row.conversation_id)
+            .where(table.user_id == row.user_id)
+            .where(table.version == expected_version)
+            .values(**values)
+        )
+        with database_errors(self.url), self.engine.begin() as connection:
+            if connection.execute(statement).rowcount != 1:
+                raise VersionConflictError(
+                    f"conversation {row.conversation_id} was changed by another session"
+                )
+
+    def get(self, user_id: str, conversation_id: str) -> ConversationRow | None:
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        rows = self._select(
+            conversations.select()
+            .where(table.user_id == user_id)
+            .where(table.conversation_id == conversation_id)
+        )
+        return rows[0] if rows else None
+
+    def find_by_prefix(self, user_id: str, prefix: str, limit: int = 2) -> list[ConversationRow]:
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        # A range instead of LIKE: indexable, and ids hold only [0-9a-f-], all below "~".
+        return self._select(
+            conversations.select()
+            .where(table.user_id == user_id)
+            .where(table.conversation_id >= prefix)
+            .where(table.conversation_id < prefix + "~")
+            .order_by(table.conversation_id)
+            .limit(limit)
+        )
+
+    def list(self, user_id: str, limit: int | None = None) -> list[ConversationRow]:
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        statement = (
+            conversations.select()
+            .where(table.user_id == user_id)
+            .order_by(table.updated_at.desc(), table.conversation_id)
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        return self._select(statement)
+
+    def all_rows(self) -> list[ConversationRow]:
+        from claudechat.storage.schema import conversations
+
+        return self._select(conversations.select())
+
+    def delete(self, user_id: str, conversation_id: str) -> None:
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        with database_errors(self.url), self.engine.begin() as connection:
+            connection.execute(
+                conversations.delete()
+                .where(table.user_id == user_id)
+                .where(table.conversation_id == conversation_id)
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _select(self, statement: Any) -> list[ConversationRow]:
+        with database_errors(self.url), self.engine.connect() as connection:
+            return [_to_row(mapping) for mapping in connection.execute(statement).mappings()]
+
+
+def _to_row(mapping: Any) -> ConversationRow:
+    values = dict(mapping)
+    for column in ("created_at", "updated_at"):
+        values[column] = _as_utc(values[column])
+    return ConversationRow(**values)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything claudechat stores is UTC.
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _create_engine(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"invalid database URL {mask_url_password(url)!r}") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        _prepare_sqlite_file(Path(parsed.database))
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StorageError(f"no driver for database URL {mask_url_password(url)!r}") from exc
+
+
+def _connect_args(parsed: Any) -> dict[str, Any]:
+    if parsed.get_backend_name() == "postgresql":
+        return {"connect_timeout": 10}
+    return {}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets a reader (list, show) run while a chat in another terminal writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class database_errors:  # noqa: N801 - used as a context manager, reads like one
+    """Turn driver errors into one line naming host and database, never the password."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        from sqlalchemy.exc import DBAPIError, IntegrityError
+
+        # IntegrityError means a conflicting insert, which the caller handles itself.
+        if isinstance(error, DBAPIError) and not isinstance(error, IntegrityError):
+            raise StorageError(
+                f"database {describe_database(self.url)} failed: {_first_line(error.orig)}"
+            ) from error
+
+
+def describe_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite file {parsed.database}"
+    return f"{parsed.database or '(default)'} on {parsed.host or 'localhost'}:{parsed.port or ''}"
+
+
+def _first_line(error: object) -> str:
+    text = mask_url_password(str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__

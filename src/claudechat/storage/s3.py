@@ -1,0 +1,130 @@
+"""Conversation documents in an S3 bucket (or any S3-compatible store)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from claudechat.errors import ConfigError, StorageError
+from claudechat.storage.blobs import BlobNotFoundError
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+
+SSE_MODES = ("AES256", "aws:kms")
+
+
+class S3BlobStore:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        sse: str | None = None,
+        kms_key_id: str | None = None,
+    ) -> None:
+        if sse is not None and sse not in SSE_MODES:
+            raise ConfigError(f"s3_sse must be one of {SSE_MODES}, not {sse!r}")
+        if kms_key_id and sse != "aws:kms":
+            raise ConfigError("s3_kms_key_id needs s3_sse = 'aws:kms'")
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3BlobStore:
+        parsed = urlparse(settings.storage_url)
+        if not parsed.netloc:
+            raise ConfigError(f"storage URL {settings.storage_url!r} names no bucket")
+        return cls(
+            make_client(),
+            parsed.netloc,
+            parsed.path,
+            settings.get("s3_sse"),
+            settings.get("s3_kms_key_id"),
+        )
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes) -> None:
+        extra: dict[str, str] = {}
+        if self.sse:
+            extra["ServerSideEncryption"] = self.sse
+        if self.kms_key_id:
+            extra["SSEKMSKeyId"] = self.kms_key_id
+        with self._errors(key):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType="application/json",
+                **extra,
+            )
+
+    def get(self, key: str) -> bytes:
+        with self._errors(key):
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            body: bytes = response["Body"].read()
+            return body
+
+    def delete(self, key: str) -> None:
+        with self._errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def list(self, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        with self._errors(prefix):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    @contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            raise self._client_error(exc, key) from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot reach S3 for bucket {self.bucket!r}: {exc}") from exc
+
+    def _client_error(self, exc: Any, key: str) -> StorageError:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return BlobNotFoundError(f"no document at {self.location(key)}")
+        if code == "NoSuchBucket":
+            return StorageError(f"S3 bucket {self.bucket!r} does not exist (it is never created "
+                                "automatically: create it, or fix storage_url)")
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return StorageError(f"access to S3 bucket {self.bucket!r} denied ({code}): "
+                                "check the AWS credentials and the bucket policy")
+        message = exc.response.get("Error", {}).get("Message", "")
+        return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
+
+
+def make_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # S3-compatible stores (MinIO, SeaweedFS, Ceph) behind a custom endpoint want path-style
+    # addressing; boto3 itself reads the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+    custom_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    config = Config(
+        s3={"addressing_style": "path"} if custom_endpoint else {},
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    return boto3.client("s3", config=config)

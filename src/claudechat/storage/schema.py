@@ -1,0 +1,27 @@
+"""The metadata table, as the newest migration leaves it. Alembic owns its history."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects import postgresql
+
+# Bytewise collation on PostgreSQL so id-prefix range scans use the index in any locale.
+IdType = String(36).with_variant(postgresql.VARCHAR(36, collation="C"), "postgresql")
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("conversation_id", IdType, primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("conversation_name", Text),
+    Column("s3_file_location", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("message_count", Integer, nullable=False, default=0),
+    Column("preview", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("parent_id", IdType),
+)

@@ -1,0 +1,128 @@
+"""Shared fixtures: a private data directory for every test, real servers on loopback.
+
+The servers are the only fakes: a Messages API (and Bedrock runtime) speaking the real wire
+formats, moto's S3 server and a real PostgreSQL cluster, all started here on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fakes.anthropic_api import FakeAnthropic
+from servers import PostgresServer, S3Server, aws_test_env
+
+API_KEY = "sk-ant-test-key"
+TEST_USER = "tester"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data directory and none of the developer's settings."""
+    for name in list(os.environ):
+        if name.startswith(("CLAUDECHAT_", "ANTHROPIC_", "AWS_")) or name == "NO_COLOR":
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    monkeypatch.setenv("CLAUDECHAT_HOME", str(home))
+    monkeypatch.setenv("CLAUDECHAT_USER", TEST_USER)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    return home
+
+
+# -- the fake Claude -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_api(fake_server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> FakeAnthropic:
+    fake_server.reset()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_server.base_url)
+    return fake_server
+
+
+# -- storage backends ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    with S3Server() as server:
+        yield server
+
+
+@dataclass
+class Backend:
+    name: str
+    database_url: str | None = None
+    storage_url: str | None = None
+
+
+@pytest.fixture(params=["embedded", "team"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """The embedded default (SQLite + a folder) and the team setup (PostgreSQL + S3)."""
+    if request.param == "embedded":
+        return Backend("embedded")
+    return team_backend(request, monkeypatch)
+
+
+def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    s3: S3Server = request.getfixturevalue("s3")
+    unique = uuid.uuid4().hex[:12]
+    database_url = postgres.create_database(f"t_{unique}")
+    bucket = f"claudechat-{unique}"
+    s3.create_bucket(bucket)
+    for name, value in aws_test_env(s3.endpoint_url).items():
+        monkeypatch.setenv(name, value)
+    storage_url = f"s3://{bucket}/chats"
+    monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", database_url)
+    monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", storage_url)
+    return Backend("team", database_url, storage_url)
+
+
+# -- running the real program --------------------------------------------------------------
+
+
+def run_cli(
+    *args: str, input: bytes | str | None = b"", env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """The installed program in a subprocess: real pipes, so it sees no terminal."""
+    data = input.encode() if isinstance(input, str) else input
+    completed = subprocess.run(
+        [sys.executable, "-m", "claudechat", *args],
+        input=data,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+    return subprocess.CompletedProcess(
+        completed.args,
+        completed.returncode,
+        completed.stdout.decode("utf-8", "replace"),
+        completed.stderr.decode("utf-8", "replace"),
+    )
+
+
+@pytest.fixture
+def cli():  # type: ignore[no-untyped-def]
+    return run_cli

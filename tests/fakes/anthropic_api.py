@@ -1,0 +1,554 @@
+"""A scriptable fake of the Anthropic Messages API and the Bedrock runtime, over real HTTP.
+
+The program under test runs as a subprocess, so the fake must be a real server on
+127.0.0.1 that speaks the same wire formats as the services: SSE for the Messages API,
+AWS event-stream frames for Bedrock.  Only the standard library is used.
+
+    with FakeAnthropic() as fake:
+        fake.queue(Reply("Hi!"), ErrorReply(429, "rate_limit_error"))
+        env = {"ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": fake.api_key}
+        ...
+        assert fake.requests[0].body["messages"][-1]["role"] == "user"
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["ErrorReply", "FakeAnthropic", "ReceivedRequest", "Reply"]
+
+_CUT_MODES = ("close", "abort")
+
+
+@dataclass
+class Reply:
+    text: str = "Hello from the fake."
+    chunks: list[str] | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    stop_reason: str = "end_turn"
+    delay: float = 0.0
+    cut_after: int | None = None
+    cut_mode: str = "close"
+    error_event: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.cut_mode not in _CUT_MODES:
+            raise ValueError(f"cut_mode must be one of {_CUT_MODES}, not {self.cut_mode!r}")
+
+    def deltas(self) -> list[str]:
+        if self.chunks is not None:
+            return list(self.chunks)
+        # Whitespace stays attached to the word before it, so "".join(deltas) == text.
+        return re.findall(r"\S+\s*|\s+", self.text)
+
+    def out_tokens(self) -> int:
+        return self.output_tokens if self.output_tokens is not None else max(1, len(self.text) // 4)
+
+
+@dataclass
+class ErrorReply:
+    status: int
+    error_type: str
+    message: str = "Error from the fake."
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class _Rejected(Exception):
+    """A request the fake itself refuses, as the real service would."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error_type, self.message = status, error_type, message
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        )
+    return ""
+
+
+def _validate_messages(body: dict[str, Any]) -> None:
+    """The checks of the real API that catch a client sending a broken context."""
+
+    def bad(message: str) -> _Rejected:
+        return _Rejected(400, "invalid_request_error", message)
+
+    if "max_tokens" not in body:
+        raise bad("max_tokens: Field required")
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise bad("messages: Field required")
+    if not messages:
+        raise bad("messages: at least one message is required")
+    for i, m in enumerate(messages):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role not in ("user", "assistant"):
+            raise bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        content = m.get("content")
+        if not content:
+            raise bad(f"messages.{i}: all messages must have non-empty content")
+        if isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "text" and not b.get("text") for b in content
+        ):
+            raise bad("messages: text content blocks must be non-empty")
+        if i and role == messages[i - 1]["role"]:
+            raise bad(
+                'messages: roles must alternate between "user" and "assistant", '
+                f'but found multiple "{role}" roles in a row'
+            )
+    if messages[0]["role"] != "user":
+        raise bad('messages: first message must use the "user" role')
+    if messages[-1]["role"] != "user":
+        raise bad('messages: final message must use the "user" role')
+
+
+def _new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+def _estimate_input_tokens(body: dict[str, Any]) -> int:
+    return max(1, len(json.dumps([body.get("system"), body.get("messages")])) // 4)
+
+
+def _eventstream_frame(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message; every header is string-typed (type 7)."""
+    raw_headers = b""
+    for name, value in headers.items():
+        n, v = name.encode(), value.encode()
+        raw_headers += struct.pack(">B", len(n)) + n + b"\x07" + struct.pack(">H", len(v)) + v
+    total = 12 + len(raw_headers) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(raw_headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + raw_headers + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+# Bedrock names a mid-stream failure by one of the ResponseStream exception members.
+_BEDROCK_STREAM_EXCEPTIONS = {
+    "rate_limit_error": "throttlingException",
+    "overloaded_error": "serviceUnavailableException",
+    "api_error": "internalServerException",
+    "invalid_request_error": "validationException",
+    "timeout_error": "modelTimeoutException",
+}
+
+_BEDROCK_ERROR_TYPES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+class _Sink:
+    """Writes a response body with the framing chosen for it, one flushed piece at a time."""
+
+    def __init__(self, handler: _Handler, chunked: bool) -> None:
+        self._wfile = handler.wfile
+        self._chunked = chunked
+
+    def write(self, data: bytes) -> None:
+        if self._chunked:
+            data = b"%X\r\n%s\r\n" % (len(data), data)
+        self._wfile.write(data)
+        self._wfile.flush()
+
+    def end(self) -> None:
+        if self._chunked:
+            self._wfile.write(b"0\r\n\r\n")
+            self._wfile.flush()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK pools connections
+    server: _Server
+    _request_id: str
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track(self.connection, add=False)
+
+    def do_GET(self) -> None:
+        self._request_id = _new_request_id()
+        self._reply_json(404, self._anthropic_error("not_found_error", "Not found"))
+
+    def do_POST(self) -> None:
+        # One handler serves every request on a keep-alive connection, so ids are per call.
+        self._request_id = _new_request_id()
+        try:
+            self._dispatch()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            # The client went away mid-response; that is a test scenario, not a fault.
+            self.close_connection = True
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        path = urlsplit(self.path).path
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        bedrock = re.fullmatch(r"/model/([^/]+)/(invoke|invoke-with-response-stream)", path)
+        recorded = body if isinstance(body, dict) else {}
+        if bedrock:
+            # Bedrock carries the model in the path; tests read it from the body as usual.
+            recorded = {**recorded, "model": unquote(bedrock.group(1))}
+        fake._record(ReceivedRequest(path, headers, recorded))
+
+        if bedrock:
+            self._bedrock(headers, body, recorded, stream=bedrock.group(2) != "invoke")
+        elif path in ("/v1/messages", "/v1/messages/count_tokens"):
+            self._messages(path, headers, body)
+        else:
+            self._reply_json(404, self._anthropic_error("not_found_error", f"Not found: {path}"))
+
+    # --- Messages API -------------------------------------------------------------
+
+    def _messages(self, path: str, headers: dict[str, str], body: Any) -> None:
+        fake = self.server.fake
+        try:
+            bearer = headers.get("authorization", "").removeprefix("Bearer ")
+            if fake.api_key not in (headers.get("x-api-key"), bearer):
+                raise _Rejected(401, "authentication_error", "invalid x-api-key")
+            if "anthropic-version" not in headers:
+                raise _Rejected(
+                    400, "invalid_request_error", "anthropic-version: header is required"
+                )
+            if not isinstance(body, dict):
+                raise _Rejected(400, "invalid_request_error", "The request body is not valid JSON.")
+            if not body.get("model"):
+                raise _Rejected(400, "invalid_request_error", "model: Field required")
+            if path.endswith("/count_tokens"):
+                self._reply_json(200, {"input_tokens": _estimate_input_tokens(body)})
+                return
+            _validate_messages(body)
+        except _Rejected as e:
+            self._reply_json(e.status, self._anthropic_error(e.error_type, e.message))
+            return
+
+        reply = fake._next_reply(body)
+        if isinstance(reply, ErrorReply):
+            error = self._anthropic_error(reply.error_type, reply.message)
+            self._reply_json(reply.status, error, reply.headers)
+        elif body.get("stream"):
+            self._stream(reply, body, bedrock=False)
+        else:
+            self._reply_json(200, self._message(reply, body, "msg_"))
+
+    def _sse(self, sink: _Sink, event: dict[str, Any]) -> None:
+        sink.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+
+    def _anthropic_error(self, error_type: str, message: str) -> dict[str, Any]:
+        return {
+            "type": "error",
+            "error": {"type": error_type, "message": message},
+            "request_id": self._request_id,
+        }
+
+    # --- Bedrock ------------------------------------------------------------------
+
+    def _bedrock(
+        self, headers: dict[str, str], body: Any, full_body: dict[str, Any], stream: bool
+    ) -> None:
+        fake = self.server.fake
+        auth = headers.get("authorization", "")
+        signed = auth.startswith("AWS4-HMAC-SHA256 Credential=") and "x-amz-date" in headers
+        if not (signed or auth == f"Bearer {fake.api_key}"):
+            kind = "MissingAuthenticationTokenException"
+            self._bedrock_error(403, "Missing Authentication Token", kind)
+            return
+        try:
+            if not isinstance(body, dict):
+                raise _Rejected(400, "ValidationException", "Malformed input request")
+            if "anthropic_version" not in body:
+                raise _Rejected(400, "ValidationException", "anthropic_version: field required")
+            for key in ("model", "stream"):
+                if key in body:
+                    raise _Rejected(
+                        400, "ValidationException", f"extraneous key [{key}] is not permitted"
+                    )
+            _validate_messages(body)
+        except _Rejected as e:
+            self._bedrock_error(400, e.message, "ValidationException")
+            return
+
+        body = full_body
+        reply = fake._next_reply(body)
+        if isinstance(reply, ErrorReply):
+            generic = "InternalServerException" if reply.status >= 500 else "ValidationException"
+            fallback = _BEDROCK_ERROR_TYPES.get(reply.status, generic)
+            kind = reply.error_type if reply.error_type.endswith("Exception") else fallback
+            self._bedrock_error(reply.status, reply.message, kind, reply.headers)
+        elif stream:
+            self._stream(reply, body, bedrock=True)
+        else:
+            self._reply_json(200, self._message(reply, body, "msg_bdrk_"))
+
+    def _frame(self, sink: _Sink, event: dict[str, Any]) -> None:
+        if event["type"] == "error":
+            # Real Bedrock reports a mid-stream failure as an exception frame, named by one
+            # of the ResponseStream members (camelCase), which botocore looks up verbatim.
+            err = event["error"]
+            kind = err["type"]
+            if kind.endswith("Exception"):
+                kind = kind[0].lower() + kind[1:]
+            else:
+                kind = _BEDROCK_STREAM_EXCEPTIONS.get(kind, "modelStreamErrorException")
+            headers = {
+                ":exception-type": kind,
+                ":content-type": "application/json",
+                ":message-type": "exception",
+            }
+            body = {"message": err["message"]}
+        else:
+            headers = {
+                ":event-type": "chunk",
+                ":content-type": "application/json",
+                ":message-type": "event",
+            }
+            body = {"bytes": base64.b64encode(json.dumps(event).encode()).decode()}
+        sink.write(_eventstream_frame(headers, json.dumps(body).encode()))
+
+    def _bedrock_error(
+        self, status: int, message: str, kind: str, extra: dict[str, str] | None = None
+    ) -> None:
+        self._reply_json(status, {"message": message}, {"x-amzn-errortype": kind, **(extra or {})})
+
+    # --- shared -------------------------------------------------------------------
+
+    def _message(self, reply: Reply, body: dict[str, Any], id_prefix: str) -> dict[str, Any]:
+        return {
+            "id": id_prefix + uuid.uuid4().hex[:24],
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", ""),
+            "content": [{"type": "text", "text": reply.text}],
+            "stop_reason": reply.stop_reason,
+            "stop_sequence": None,
+            "usage": self._usage(reply, body, reply.out_tokens()),
+        }
+
+    def _usage(self, reply: Reply, body: dict[str, Any], output_tokens: int) -> dict[str, int]:
+        input_tokens = reply.input_tokens
+        if input_tokens is None:
+            input_tokens = _estimate_input_tokens(body)
+        return {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": reply.cache_creation_input_tokens,
+            "cache_read_input_tokens": reply.cache_read_input_tokens,
+        }
+
+    def _stream(self, reply: Reply, body: dict[str, Any], bedrock: bool) -> None:
+        emit = self._frame if bedrock else self._sse
+        cut = reply.cut_after is not None and reply.error_event is None
+        # A close-delimited body ends "cleanly" at EOF; a chunked one cut short is an error.
+        close_delimited = cut and reply.cut_mode == "close"
+        self.send_response(200)
+        self._common_headers()
+        if bedrock:
+            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+            self.send_header("x-amzn-bedrock-content-type", "application/json")
+        else:
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-cache")
+        if close_delimited:
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if cut:
+            self.close_connection = True
+        sink = _Sink(self, chunked=not close_delimited)
+
+        message = self._message(reply, body, "msg_bdrk_" if bedrock else "msg_")
+        message.update(content=[], stop_reason=None, usage=self._usage(reply, body, 1))
+        emit(sink, {"type": "message_start", "message": message})
+        block = {"type": "text", "text": ""}
+        emit(sink, {"type": "content_block_start", "index": 0, "content_block": block})
+        emit(sink, {"type": "ping"})
+        deltas = reply.deltas()
+        for text in deltas if reply.cut_after is None else deltas[: reply.cut_after]:
+            if reply.delay:
+                time.sleep(reply.delay)
+            delta = {"type": "text_delta", "text": text}
+            emit(sink, {"type": "content_block_delta", "index": 0, "delta": delta})
+        if reply.error_event is not None:
+            error_type, error_message = reply.error_event
+            error = {"type": error_type, "message": error_message}
+            emit(sink, {"type": "error", "error": error})
+            sink.end()
+            return
+        if cut:
+            return  # no terminating chunk; the socket closes when the handler returns
+
+        emit(sink, {"type": "content_block_stop", "index": 0})
+        emit(
+            sink,
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": reply.out_tokens()},
+            },
+        )
+        stop: dict[str, Any] = {"type": "message_stop"}
+        if bedrock:
+            stop["amazon-bedrock-invocationMetrics"] = {
+                "inputTokenCount": message["usage"]["input_tokens"],
+                "outputTokenCount": reply.out_tokens(),
+                "invocationLatency": 1,
+                "firstByteLatency": 1,
+            }
+        emit(sink, stop)
+        sink.end()
+
+    def _common_headers(self) -> None:
+        self.send_header("request-id", self._request_id)
+        self.send_header("x-amzn-requestid", self._request_id)
+
+    def _reply_json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self._common_headers()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for a slow stream to finish
+    request_queue_size = 128
+
+    def __init__(self, fake: FakeAnthropic) -> None:
+        self.fake = fake
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients dropping connections is routine here; anything else still surfaces.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class FakeAnthropic:
+    def __init__(self, api_key: str = "test-key") -> None:
+        self.api_key = api_key
+        self.requests: list[ReceivedRequest] = []
+        self._replies: deque[Reply | ErrorReply] = deque()
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeAnthropic is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def queue(self, *replies: Reply | ErrorReply) -> None:
+        with self._lock:
+            self._replies.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._replies.clear()
+            self.requests.clear()
+
+    def start(self) -> FakeAnthropic:
+        if self._server is None:
+            self._server = _Server(self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="FakeAnthropic",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        # Pooled keep-alive connections would otherwise go on being served.
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> FakeAnthropic:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _record(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply | ErrorReply:
+        with self._lock:
+            if self._replies:
+                return self._replies.popleft()
+        user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
+        return Reply(text="echo: " + _text_of(user["content"] if user else ""))

@@ -1,0 +1,464 @@
+"""Real servers for tests: a throwaway PostgreSQL 15 cluster and a moto S3 server.
+
+Standard library + psycopg2 + boto3 + moto only, so any test module (or a benchmark) can
+import it without pytest.
+
+PostgreSQL refuses to run as root. When the tests run as root, every PostgreSQL binary is run
+as the ``postgres`` user through ``runuser``, in a directory made by ``tempfile.mkdtemp`` (outside
+pytest's 0700 root-owned tmp tree) and chowned to ``postgres``. Each cluster gets a fresh
+ephemeral port, so a server left behind by a crashed run cannot block a later one.
+
+moto keeps its state in module-level backends of *this* process: buckets and objects survive
+``S3Server.pause()``/``resume()`` (and any stop/start of a ``ThreadedMotoServer``), and are shared
+by every ``S3Server`` (and every ``moto.mock_aws``) in the process. Call ``reset()`` to wipe them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg2
+
+POSTGRES_BIN = Path(os.environ.get("CLAUDECHAT_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+_PG_USER = "postgres"
+_READY_TIMEOUT = 20.0
+_LOG_TAIL_LINES = 30
+
+# moto's server logs every request through werkzeug at INFO.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago: bind port 0, read it, close the socket."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(no server log at {path}: {exc})"
+    return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL 15 cluster on 127.0.0.1, run as the postgres user, fsync off.
+
+    ``start()`` creates it; ``stop()`` kills it and deletes its directory. ``pause()`` stops the
+    server but keeps the data, ``resume()`` starts it again on the same port and data directory
+    (``restart()`` is both), to simulate an outage.
+    """
+
+    host: str
+    port: int
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.base_dir: Path | None = None  # mkdtemp dir: socket, log, data/
+        self._running = False
+        self._as_root = os.geteuid() == 0
+
+    # -- paths --------------------------------------------------------------------------
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.base_dir is not None, "call start() first"
+        return self.base_dir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        assert self.base_dir is not None, "call start() first"
+        return self.base_dir / "server.log"
+
+    # -- running binaries ---------------------------------------------------------------
+
+    def _run(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        """Run a PostgreSQL binary (as ``postgres`` when we are root), cwd "/"."""
+        cmd = [str(POSTGRES_BIN / args[0]), *args[1:]]
+        if self._as_root:
+            cmd = ["runuser", "-u", _PG_USER, "--", *cmd]
+        env = dict(os.environ, LC_ALL="C", LANG="C")
+        for var in ("PGDATA", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"):
+            env.pop(var, None)
+        proc = subprocess.run(
+            cmd,
+            cwd="/",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(cmd)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+                + (f"\nserver log tail:\n{_tail(self.log_path)}" if self.base_dir else "")
+            )
+        return proc
+
+    def _make_base_dir(self) -> Path:
+        parent = os.environ.get("CLAUDECHAT_PG_TMPDIR") or tempfile.gettempdir()
+        if self._as_root and not _traversable_by_others(Path(parent)):
+            parent = "/tmp"  # e.g. TMPDIR points into a 0700 root-owned tree
+        base = Path(tempfile.mkdtemp(prefix="claudechat-pg-", dir=parent))
+        if self._as_root:
+            pw = pwd.getpwnam(_PG_USER)
+            os.chown(base, pw.pw_uid, pw.pw_gid)
+        base.chmod(0o700)
+        return base
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> PostgresServer:
+        """Create a fresh cluster on a free port and wait until it accepts connections.
+
+        On a paused server this is ``resume()``; on a running one it does nothing.
+        """
+        if self._running:
+            return self
+        if self.base_dir is not None:
+            self.resume()
+            return self
+        if not (POSTGRES_BIN / "initdb").exists():
+            raise RuntimeError(
+                f"PostgreSQL binaries not found in {POSTGRES_BIN} "
+                "(set CLAUDECHAT_PG_BIN, or apt-get install postgresql)"
+            )
+        self.base_dir = self._make_base_dir()
+        atexit.register(self.stop)
+        try:
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                _PG_USER,
+                "-A",
+                "trust",
+                "--no-sync",
+                "--encoding=UTF8",
+                "--locale=C",
+            )
+            # The port can be taken between free_port() and the bind; try a few.
+            for attempt in range(3):
+                self.port = free_port(self.host)
+                try:
+                    self._pg_start()
+                    break
+                except RuntimeError:
+                    if attempt == 2 or "could not bind" not in _tail(self.log_path, 200):
+                        raise
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _pg_start(self) -> None:
+        assert self.base_dir is not None
+        options = (
+            f"-h {self.host} -p {self.port} -k {self.base_dir} -F"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl",
+            "start",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_path),
+            "-w",
+            "-t",
+            str(int(_READY_TIMEOUT)),
+            "-o",
+            options,
+        )
+        self._running = True
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                psycopg2.connect(self.dsn(), connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError as exc:
+                last = exc
+                time.sleep(0.05)
+        raise RuntimeError(
+            f"PostgreSQL on {self.host}:{self.port} did not accept connections within "
+            f"{_READY_TIMEOUT:.0f} s (last error: {last})\n"
+            f"server log tail:\n{_tail(self.log_path)}"
+        )
+
+    def pause(self) -> None:
+        """Stop the server (``pg_ctl stop -m fast``) but keep its data directory and port."""
+        if not self._running:
+            return
+        self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w")
+        self._running = False
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port and data directory."""
+        if self._running:
+            return
+        if self.base_dir is None:
+            raise RuntimeError("resume() needs a server that was started and paused, not stopped")
+        self._pg_start()
+
+    def restart(self) -> None:
+        """Stop the server process and start it again on the same port and data directory."""
+        self.pause()
+        self.resume()
+
+    def stop(self) -> None:
+        """Kill the server (``pg_ctl stop -m immediate``) and delete its directory. Idempotent."""
+        base = self.base_dir
+        if base is None:
+            return
+        if self._running or (base / "data" / "postmaster.pid").exists():
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self._run(
+                    "pg_ctl",
+                    "stop",
+                    "-D",
+                    str(base / "data"),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    check=False,
+                    timeout=30,
+                )
+            _kill_postmaster(base / "data")
+        self._running = False
+        shutil.rmtree(base, ignore_errors=True)
+        self.base_dir = None
+        atexit.unregister(self.stop)
+
+    # -- connecting -----------------------------------------------------------------------
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        """A libpq connection string for ``psycopg2.connect``."""
+        return f"host={self.host} port={self.port} user={_PG_USER} dbname={dbname}"
+
+    def url(self, dbname: str = "postgres") -> str:
+        """A SQLAlchemy URL for the database ``dbname``."""
+        return f"postgresql+psycopg2://{_PG_USER}@{self.host}:{self.port}/{dbname}"
+
+    def create_database(self, name: str) -> str:
+        """CREATE DATABASE ``name``; return its SQLAlchemy URL."""
+        from psycopg2 import sql
+
+        conn = psycopg2.connect(self.dsn(), connect_timeout=5)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        finally:
+            conn.close()
+        return self.url(name)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """Whether a non-root user can reach ``path`` (every component has o+x)."""
+    try:
+        path = path.resolve()
+        return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+    except OSError:
+        return False
+
+
+def _kill_postmaster(data_dir: Path) -> None:
+    """Last resort if pg_ctl could not stop it: SIGQUIT the postmaster named in postmaster.pid."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGQUIT)
+
+
+# ---------------------------------------------------------------------------------------
+# S3
+# ---------------------------------------------------------------------------------------
+
+TEST_REGION = "us-east-1"
+TEST_ACCESS_KEY = "testing"
+TEST_SECRET_KEY = "testing"
+
+
+def aws_test_env(endpoint_url: str) -> dict[str, str]:
+    """Environment variables that point a subprocess's boto3 (default configuration) at moto.
+
+    Merge into a copy of ``os.environ``; also drop ``AWS_PROFILE``/``AWS_SESSION_TOKEN`` and
+    similar from it if the parent might have them, since a profile cannot be found in the
+    empty config files set here.
+    """
+    return {
+        "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": TEST_SECRET_KEY,
+        "AWS_DEFAULT_REGION": TEST_REGION,
+        "AWS_REGION": TEST_REGION,
+        "AWS_ENDPOINT_URL_S3": endpoint_url,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def _moto_server_class() -> type:
+    """ThreadedMotoServer, polling for shutdown every 50 ms instead of werkzeug's 500 ms.
+
+    ``ThreadedMotoServer.stop()`` waits for ``serve_forever``'s poll; with the default that is
+    about 0.45 s per stop or pause. Falls back to the plain class if moto's internals move.
+    """
+    from moto.server import ThreadedMotoServer
+
+    try:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+    except ImportError:
+        return ThreadedMotoServer
+    if not hasattr(ThreadedMotoServer, "_server_entry"):
+        return ThreadedMotoServer
+
+    class FastStopMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=0.05)
+
+    return FastStopMotoServer
+
+
+class S3Server:
+    """moto's ThreadedMotoServer on 127.0.0.1 with an ephemeral port.
+
+    moto's state lives in this process, not in the server: buckets and objects survive
+    ``pause()``/``resume()``, and are shared with any other moto server or ``mock_aws`` in the
+    process. ``reset()`` wipes everything.
+    """
+
+    host: str
+    port: int
+    endpoint_url: str
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.endpoint_url = ""
+        self._server: Any = None
+
+    def _serve(self, port: int) -> None:
+        server = _moto_server_class()(ip_address=self.host, port=port, verbose=False)
+        server.start()
+        self._server = server
+        self.port = int(server.get_host_and_port()[1])
+        self.endpoint_url = f"http://{self.host}:{self.port}"
+
+    def start(self) -> S3Server:
+        if self._server is None:
+            self._serve(0)
+            atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (within about 50 ms). Idempotent.
+
+        moto's state is kept (it is process-wide); call ``reset()`` first to drop it.
+        """
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()  # shutdown() + join; serve_forever closes the listening socket
+            atexit.unregister(self.stop)
+
+    def pause(self) -> None:
+        """Simulate an outage: stop listening; connections are refused until ``resume()``."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def resume(self) -> None:
+        """Listen again on the same port. Buckets and objects from before the pause are there."""
+        if self._server is None:
+            if not self.port:
+                raise RuntimeError("resume() needs a server that was started and paused")
+            self._serve(self.port)
+
+    def client(self, **config: Any) -> Any:
+        """A boto3 S3 client for this server; ``config`` adds botocore Config options
+        (e.g. ``retries={"max_attempts": 1}``, ``connect_timeout=1``)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=TEST_REGION,
+            aws_access_key_id=TEST_ACCESS_KEY,
+            aws_secret_access_key=TEST_SECRET_KEY,
+            config=Config(s3={"addressing_style": "path"}, **config),
+        )
+
+    def create_bucket(self, name: str) -> None:
+        self.client().create_bucket(Bucket=name)
+
+    def reset(self) -> None:
+        """Wipe all moto state (every bucket and object, in every moto backend)."""
+        req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy
+        with opener.open(req, timeout=10) as resp:
+            resp.read()
+
+    def __enter__(self) -> S3Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,450 @@
+"""The fake Anthropic / Bedrock server, checked against the real anthropic SDK (no mocking)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+try:
+    from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
+except ImportError:  # tests/ became a package
+    from tests.fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
+
+MODEL = "claude-sonnet-4-6"
+BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-6"
+HI = [{"role": "user", "content": "Hi"}]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(server: FakeAnthropic) -> FakeAnthropic:
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def client(fake: FakeAnthropic) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="test-key", base_url=fake.base_url, max_retries=0)
+
+
+@pytest.fixture
+def bedrock(fake: FakeAnthropic) -> anthropic.AnthropicBedrock:
+    return anthropic.AnthropicBedrock(
+        aws_access_key="AKIDEXAMPLE",
+        aws_secret_key="secret",
+        aws_region="us-east-1",
+        base_url=fake.base_url,
+        max_retries=0,
+    )
+
+
+def stream(
+    client: anthropic.Anthropic | anthropic.AnthropicBedrock,
+    messages: list[dict[str, Any]] = HI,
+    model: str = MODEL,
+) -> tuple[list[str], anthropic.types.Message]:
+    with client.messages.stream(model=model, max_tokens=100, messages=messages) as s:
+        deltas = list(s.text_stream)
+        return deltas, s.get_final_message()
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict, bytes]:
+    """A raw request, for what the SDK would not send."""
+    req = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+# -- Messages API ---------------------------------------------------------------------------
+
+
+def test_stream_yields_queued_text_and_usage(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("Hello there, world!", input_tokens=42, cache_read_input_tokens=7))
+
+    deltas, message = stream(client)
+
+    assert deltas == ["Hello ", "there, ", "world!"]
+    assert message.content[0].text == "Hello there, world!"
+    assert message.stop_reason == "end_turn"
+    assert message.model == MODEL
+    assert message.id.startswith("msg_")
+    assert message.usage.input_tokens == 42
+    assert message.usage.output_tokens == len("Hello there, world!") // 4
+    assert message.usage.cache_read_input_tokens == 7
+    [request] = fake.requests
+    assert request.path == "/v1/messages"
+    assert request.body["messages"] == HI
+    assert request.body["stream"] is True
+    assert request.headers["authorization"] == "Bearer test-key"
+    assert "anthropic-version" in request.headers
+
+
+def test_explicit_chunks_and_stop_reason(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("ab", chunks=["a", "b"], output_tokens=99, stop_reason="max_tokens"))
+
+    deltas, message = stream(client)
+
+    assert deltas == ["a", "b"]
+    assert (message.stop_reason, message.usage.output_tokens) == ("max_tokens", 99)
+
+
+def test_wire_format_is_the_real_sse_sequence(fake: FakeAnthropic):
+    fake.queue(Reply("one two"))
+    headers = {"x-api-key": "test-key", "anthropic-version": "2023-06-01"}
+    body = {"model": MODEL, "max_tokens": 10, "messages": HI, "stream": True}
+
+    status, resp_headers, raw = post(f"{fake.base_url}/v1/messages", body, headers)
+
+    assert status == 200
+    assert resp_headers["Content-Type"].startswith("text/event-stream")
+    assert resp_headers["request-id"].startswith("req_")
+    events = [block.split("\n") for block in raw.decode().strip().split("\n\n")]
+    names = [lines[0].removeprefix("event: ") for lines in events]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    data = [json.loads(lines[1].removeprefix("data: ")) for lines in events]
+    assert [d["type"] for d in data] == names
+    start = data[0]["message"]
+    assert (start["stop_reason"], start["content"], start["usage"]["output_tokens"]) == (
+        None,
+        [],
+        1,
+    )
+    assert data[3]["delta"] == {"type": "text_delta", "text": "one "}
+    assert data[6]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
+
+
+def test_empty_queue_echoes_the_last_user_message(fake: FakeAnthropic, client: anthropic.Anthropic):
+    messages = [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "ok"},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "se"}, {"type": "text", "text": "cond"}],
+        },
+    ]
+
+    deltas, message = stream(client, messages)
+
+    assert "".join(deltas) == "echo: second"
+    assert message.stop_reason == "end_turn"
+
+
+def test_non_streaming_create(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("whole"))
+
+    message = client.messages.create(model=MODEL, max_tokens=10, messages=HI)
+
+    assert (message.content[0].text, message.stop_reason) == ("whole", "end_turn")
+
+
+def test_close_cut_ends_silently_without_stop_reason(
+    fake: FakeAnthropic, client: anthropic.Anthropic
+):
+    fake.queue(Reply("a b c d", cut_after=2, cut_mode="close"))
+
+    deltas, message = stream(client)
+
+    assert deltas == ["a ", "b "]
+    assert message.stop_reason is None
+
+
+def test_abort_cut_raises_remote_protocol_error(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("a b c d", cut_after=2, cut_mode="abort"))
+    seen: list[str] = []
+
+    # Raised by the SDK's HTTP layer as is: not an anthropic.APIConnectionError.
+    with (
+        pytest.raises(httpx2.RemoteProtocolError),
+        client.messages.stream(model=MODEL, max_tokens=100, messages=HI) as s,
+    ):
+        seen.extend(s.text_stream)
+
+    assert seen == ["a ", "b "]
+
+
+def test_error_event_raises_api_status_error(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("a b c", cut_after=1, error_event=("overloaded_error", "Overloaded")))
+
+    with pytest.raises(anthropic.APIStatusError) as info:
+        stream(client)
+
+    assert info.value.body == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "Overloaded"},
+    }
+
+
+def test_error_reply_maps_to_sdk_exception(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(
+        ErrorReply(429, "rate_limit_error", "slow down", {"retry-after": "0"}),
+        ErrorReply(529, "overloaded_error"),
+    )
+
+    with pytest.raises(anthropic.RateLimitError) as info:
+        stream(client)
+    assert info.value.response.headers["retry-after"] == "0"
+    assert info.value.body["error"]["message"] == "slow down"
+    assert info.value.request_id.startswith("req_")
+    with pytest.raises(anthropic.OverloadedError):
+        stream(client)
+
+
+def test_sdk_retries_against_the_script(fake: FakeAnthropic):
+    # "retry-after: 0" would not help: the SDK ignores non-positive waits and backs off ~0.5 s.
+    fake.queue(ErrorReply(429, "rate_limit_error", headers={"retry-after-ms": "10"}), Reply("ok"))
+    client = anthropic.Anthropic(api_key="test-key", base_url=fake.base_url, max_retries=1)
+
+    deltas, _ = stream(client)
+
+    assert deltas == ["ok"]
+    assert len(fake.requests) == 2
+
+
+def test_wrong_key_is_401(fake: FakeAnthropic):
+    fake.queue(Reply("not consumed"))
+    client = anthropic.Anthropic(api_key="wrong", base_url=fake.base_url, max_retries=0)
+
+    with pytest.raises(anthropic.AuthenticationError) as info:
+        stream(client)
+
+    assert info.value.body["error"] == {
+        "type": "authentication_error",
+        "message": "invalid x-api-key",
+    }
+    assert info.value.body["request_id"].startswith("req_")
+    assert len(fake.requests) == 1  # rejected requests are recorded too
+
+
+def test_x_api_key_accepted_and_version_required(fake: FakeAnthropic):
+    url = f"{fake.base_url}/v1/messages"
+    body = {"model": MODEL, "max_tokens": 10, "messages": HI}
+
+    status, _, raw = post(url, body, {"x-api-key": "test-key", "anthropic-version": "2023-06-01"})
+    assert status == 200
+    assert json.loads(raw)["content"][0]["text"] == "echo: Hi"
+
+    status, _, raw = post(url, body, {"x-api-key": "test-key"})
+    assert status == 400
+    assert json.loads(raw)["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("messages", "fragment"),
+    [
+        ([], "at least one message"),
+        ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], "alternate"),
+        ([{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}], "first"),
+        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "final"),
+        ([{"role": "user", "content": ""}], "non-empty"),
+        ([{"role": "user", "content": [{"type": "text", "text": ""}]}], "non-empty"),
+        ([{"role": "system", "content": "a"}], "role"),
+    ],
+)
+def test_invalid_context_is_400(
+    fake: FakeAnthropic, client: anthropic.Anthropic, messages: list[dict[str, Any]], fragment: str
+):
+    fake.queue(Reply("kept for the next valid request"))
+
+    with pytest.raises(anthropic.BadRequestError) as info:
+        stream(client, messages)
+
+    assert info.value.body["error"]["type"] == "invalid_request_error"
+    assert fragment in info.value.body["error"]["message"]
+    assert "".join(stream(client)[0]) == "kept for the next valid request"
+
+
+def test_missing_max_tokens_or_model_is_400(fake: FakeAnthropic, client: anthropic.Anthropic):
+    with pytest.raises(anthropic.BadRequestError, match="max_tokens"):
+        client.post("/v1/messages", body={"model": MODEL, "messages": HI}, cast_to=object)
+    with pytest.raises(anthropic.BadRequestError, match="model"):
+        client.post("/v1/messages", body={"max_tokens": 5, "messages": HI}, cast_to=object)
+
+
+def test_deltas_arrive_live(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("a b c d e", delay=0.05))
+    arrivals: list[float] = []
+
+    start = time.monotonic()
+    with client.messages.stream(model=MODEL, max_tokens=100, messages=HI) as s:
+        for _ in s.text_stream:
+            arrivals.append(time.monotonic() - start)
+
+    assert len(arrivals) == 5
+    assert arrivals[-1] - arrivals[0] >= 0.15  # spread out, not one burst at the end
+
+
+def test_client_disconnect_mid_stream_leaves_server_healthy(
+    fake: FakeAnthropic, client: anthropic.Anthropic
+):
+    fake.queue(Reply("x " * 50, delay=0.02))
+
+    with client.messages.stream(model=MODEL, max_tokens=100, messages=HI) as s:
+        next(iter(s.text_stream))
+    client.close()
+    time.sleep(0.1)  # let the server hit the broken pipe
+
+    fresh = anthropic.Anthropic(api_key="test-key", base_url=fake.base_url, max_retries=0)
+    assert "".join(stream(fresh)[0]) == "echo: Hi"
+
+
+def test_concurrent_streams(fake: FakeAnthropic):
+    n = 8
+    fake.queue(*(Reply(f"r{i} a b c", delay=0.05) for i in range(n)))
+    results: list[str] = []
+
+    def run() -> None:
+        c = anthropic.Anthropic(api_key="test-key", base_url=fake.base_url, max_retries=0)
+        results.append("".join(stream(c)[0]))
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    assert sorted(results) == sorted(f"r{i} a b c" for i in range(n))
+    assert time.monotonic() - start < n * 0.2  # overlapped, not served one by one
+
+
+def test_stop_closes_pooled_connections():
+    with FakeAnthropic() as fake:
+        client = anthropic.Anthropic(api_key="test-key", base_url=fake.base_url, max_retries=0)
+        stream(client)  # leaves a keep-alive connection in the pool
+    with pytest.raises(anthropic.APIConnectionError):
+        stream(client)
+
+
+def test_reset_clears_queue_and_requests(fake: FakeAnthropic, client: anthropic.Anthropic):
+    fake.queue(Reply("queued"))
+    stream(client, [{"role": "user", "content": "one"}])
+    fake.queue(Reply("dropped"))
+
+    fake.reset()
+
+    assert fake.requests == []
+    assert "".join(stream(client)[0]) == "echo: Hi"
+
+
+# -- Bedrock ---------------------------------------------------------------------------------
+
+
+def test_bedrock_stream_through_event_stream_frames(
+    fake: FakeAnthropic, bedrock: anthropic.AnthropicBedrock
+):
+    fake.queue(Reply("Hello from Bedrock", input_tokens=11, cache_creation_input_tokens=3))
+
+    deltas, message = stream(bedrock, model=BEDROCK_MODEL)
+
+    assert "".join(deltas) == "Hello from Bedrock"
+    assert message.stop_reason == "end_turn"
+    assert message.usage.input_tokens == 11
+    assert message.usage.cache_creation_input_tokens == 3
+    assert message.usage.output_tokens == len("Hello from Bedrock") // 4
+    [request] = fake.requests
+    assert request.path == f"/model/{BEDROCK_MODEL}/invoke-with-response-stream"
+    assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-east-1/bedrock/aws4_request" in request.headers["authorization"]
+    assert "x-amz-date" in request.headers
+    assert request.body["anthropic_version"]  # the SDK sends its API version date
+    assert request.body["model"] == BEDROCK_MODEL
+    assert request.body["messages"] == HI
+
+
+def test_bedrock_model_id_is_url_decoded(fake: FakeAnthropic, bedrock: anthropic.AnthropicBedrock):
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v1:0"
+
+    deltas, message = stream(bedrock, model=arn)
+
+    assert "".join(deltas) == "echo: Hi"
+    assert message.model == arn
+    assert fake.requests[0].body["model"] == arn
+
+
+def test_bedrock_non_streaming(fake: FakeAnthropic, bedrock: anthropic.AnthropicBedrock):
+    message = bedrock.messages.create(model=BEDROCK_MODEL, max_tokens=10, messages=HI)
+
+    assert message.content[0].text == "echo: Hi"
+    assert fake.requests[0].path == f"/model/{BEDROCK_MODEL}/invoke"
+
+
+def test_bedrock_cuts(fake: FakeAnthropic, bedrock: anthropic.AnthropicBedrock):
+    fake.queue(
+        Reply("a b c d", cut_after=2, cut_mode="close"),
+        Reply("a b c d", cut_after=2, cut_mode="abort"),
+    )
+
+    deltas, message = stream(bedrock, model=BEDROCK_MODEL)
+    assert (deltas, message.stop_reason) == (["a ", "b "], None)
+    with pytest.raises(httpx2.RemoteProtocolError):
+        stream(bedrock, model=BEDROCK_MODEL)
+
+
+def test_bedrock_errors(fake: FakeAnthropic, bedrock: anthropic.AnthropicBedrock):
+    fake.queue(
+        Reply("a b", error_event=("rate_limit_error", "Too many tokens")),
+        ErrorReply(429, "rate_limit_error", "Too many requests"),
+        ErrorReply(503, "overloaded_error", "Busy"),
+    )
+
+    with pytest.raises(anthropic.APIStatusError) as info:
+        stream(bedrock, model=BEDROCK_MODEL)
+    assert info.value.body == {
+        "type": "error",
+        "error": {"type": "throttlingException", "message": "Too many tokens"},
+    }
+    with pytest.raises(anthropic.RateLimitError) as info:
+        stream(bedrock, model=BEDROCK_MODEL)
+    assert info.value.body == {"message": "Too many requests"}
+    assert info.value.response.headers["x-amzn-errortype"] == "ThrottlingException"
+    with pytest.raises(anthropic.ServiceUnavailableError):
+        stream(bedrock, model=BEDROCK_MODEL)
+
+
+def test_bedrock_validates_context(fake: FakeAnthropic, bedrock: anthropic.AnthropicBedrock):
+    messages = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
+
+    with pytest.raises(anthropic.BadRequestError, match="alternate"):
+        stream(bedrock, messages, model=BEDROCK_MODEL)
+
+
+def test_bedrock_requires_sigv4(fake: FakeAnthropic):
+    url = f"{fake.base_url}/model/{BEDROCK_MODEL}/invoke-with-response-stream"
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": HI}
+
+    status, headers, raw = post(url, body, {"content-type": "application/json"})
+
+    assert status == 403
+    assert json.loads(raw) == {"message": "Missing Authentication Token"}
+    assert headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    unsigned = anthropic.AnthropicBedrock(
+        api_key="wrong", aws_region="us-east-1", base_url=fake.base_url, max_retries=0
+    )
+    with pytest.raises(anthropic.PermissionDeniedError):
+        stream(unsigned, model=BEDROCK_MODEL)

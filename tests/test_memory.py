@@ -1,0 +1,117 @@
+"""ConversationMemory: the context fits the budget, is valid for the API, holds the newest message."""
+
+from __future__ import annotations
+
+import pytest
+from claudechat.conversation import Message, Usage
+from claudechat.errors import ContextTooLargeError
+from claudechat.memory import ConversationMemory, estimate_tokens
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+texts = st.text(min_size=0, max_size=400)
+statuses = st.sampled_from(["complete", "interrupted", "incomplete"])
+
+
+@st.composite
+def transcripts(draw: st.DrawFn) -> tuple[list[Message], int, str | None]:
+    """Any transcript the app can produce, ending with the user's newest message."""
+    messages: list[Message] = []
+    for _ in range(draw(st.integers(0, 30))):
+        messages.append(Message("user", draw(texts.filter(str.strip))))
+        # A failed turn has no reply; an interrupted one may have empty text.
+        if draw(st.booleans()):
+            messages.append(Message("assistant", draw(texts), status=draw(statuses)))
+    newest = draw(st.text(min_size=1, max_size=400).filter(str.strip))
+    messages.append(Message("user", newest))
+    system = draw(st.one_of(st.none(), st.text(max_size=200)))
+    floor = estimate_tokens(newest) + (estimate_tokens(system) + 8 if system else 0)
+    budget = draw(st.integers(floor, floor + 3000))
+    return messages, budget, system
+
+
+@settings(max_examples=300, deadline=None)
+@given(transcripts())
+def test_context_fits_is_valid_and_holds_the_newest_message(case) -> None:  # type: ignore[no-untyped-def]
+    messages, budget, system = case
+    memory = ConversationMemory(messages, max_context_tokens=budget, system=system)
+    context = memory.get_current_context()
+
+    assert memory.context_tokens(context) <= budget
+    assert context[0].role == "user"
+    assert all(a.role != b.role for a, b in zip(context, context[1:], strict=False))
+    assert context[-1].role == "user"
+    assert all(m.content.strip() for m in context)
+    assert context[-1].content.endswith(messages[-1].content)
+
+
+@settings(max_examples=200, deadline=None)
+@given(transcripts())
+def test_context_is_the_newest_whole_turns(case) -> None:  # type: ignore[no-untyped-def]
+    messages, budget, system = case
+    memory = ConversationMemory(messages, max_context_tokens=budget, system=system)
+    context = memory.get_current_context()
+    everything = ConversationMemory(messages, max_context_tokens=10**9, system=system)
+    full = everything.get_current_context()
+    # Dropping whole oldest turns leaves a suffix of the full context; its first message may
+    # be the tail of a merged run of unanswered user messages.
+    start = len(full) - len(context)
+    assert full[start + 1:] == context[1:]
+    assert full[start].content.endswith(context[0].content)
+
+
+def test_drops_whole_oldest_turns_never_half_a_turn() -> None:
+    memory = ConversationMemory(max_context_tokens=10**6)
+    for index in range(10):
+        memory.update_memory("user", f"question {index} " + "x" * 300)
+        memory.update_memory("assistant", f"answer {index} " + "y" * 300)
+    memory.update_memory("user", "newest")
+    full = memory.get_current_context()
+    memory.max_context_tokens = memory.context_tokens(full[-5:])
+    context = memory.get_current_context()
+    assert [m.content.split()[0:2] for m in context] == [
+        ["question", "8"], ["answer", "8"], ["question", "9"], ["answer", "9"], ["newest"],
+    ]
+
+
+def test_a_message_larger_than_the_budget_is_refused_before_sending() -> None:
+    memory = ConversationMemory(max_context_tokens=100)
+    with pytest.raises(ContextTooLargeError, match="more than the context budget of 100"):
+        memory.update_memory("user", "word " * 200)
+    assert memory.messages == []
+
+
+def test_failed_turns_merge_into_the_next_user_message() -> None:
+    memory = ConversationMemory()
+    memory.update_memory("user", "first try")
+    memory.update_memory("user", "second try")
+    context = memory.get_current_context()
+    assert [(m.role, m.content) for m in context] == [("user", "first try\n\nsecond try")]
+
+
+def test_token_counts_become_exact_from_usage() -> None:
+    memory = ConversationMemory(system="be brief")
+    memory.update_memory("user", "hello")
+    context = memory.get_current_context()
+    reply = memory.update_memory("assistant", "hi there")
+    memory.record_reply(context, reply, Usage(input_tokens=20, output_tokens=3))
+    user = memory.messages[0]
+    assert (reply.tokens, reply.tokens_exact) == (3, True)
+    assert user.tokens_exact and user.tokens == 20 - memory.system_tokens
+
+    # The second turn's input counts the first turn exactly and derives only the new message.
+    memory.update_memory("user", "and again")
+    context = memory.get_current_context()
+    second = memory.update_memory("assistant", "ok")
+    memory.record_reply(context, second, Usage(input_tokens=5, cache_read_tokens=30, output_tokens=1))
+    assert memory.messages[2].tokens == 35 - memory.system_tokens - user.tokens - 3
+
+
+def test_json_round_trip_keeps_everything() -> None:
+    memory = ConversationMemory(max_context_tokens=5000, system="sys")
+    memory.update_memory("user", "hello")
+    memory.update_memory("assistant", "hi", status="interrupted", usage=Usage(1, 2, 3, 4))
+    again = ConversationMemory.from_json(memory.to_json())
+    assert again.to_json() == memory.to_json()
+    assert again.messages[1].usage == Usage(1, 2, 3, 4)
+    assert again.messages[1].status == "interrupted"

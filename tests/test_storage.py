@@ -1,0 +1,170 @@
+"""One contract for every storage implementation: the local folder and S3, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from claudechat.conversation import Conversation, Message, utc_now
+from claudechat.errors import CorruptDocumentError, NewerFormatError, NotFoundError, StorageError
+from claudechat.errors import UsageError
+from claudechat.settings import load_settings
+from claudechat.storage import open_blob_store, open_store
+from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore
+from claudechat.storage.store import ConversationStore
+
+
+@pytest.fixture
+def store(backend) -> ConversationStore:  # type: ignore[no-untyped-def]
+    opened = open_store(load_settings())
+    yield opened
+    opened.close()
+
+
+def conversation(user: str = "tester", text: str = "hello", **kwargs) -> Conversation:  # type: ignore[no-untyped-def]
+    convo = Conversation.new(user, "claude-sonnet-4-6", **kwargs)
+    convo.messages.append(Message("user", text))
+    return convo
+
+
+# -- blob stores ---------------------------------------------------------------------------
+
+
+def test_blob_store_contract(backend) -> None:  # type: ignore[no-untyped-def]
+    blobs = open_blob_store(load_settings())
+    key = f"tester/{uuid.uuid4()}.json"
+    blobs.put(key, b'{"a": 1}')
+    assert blobs.get(key) == b'{"a": 1}'
+    blobs.put(key, b'{"a": 2}')
+    assert blobs.get(key) == b'{"a": 2}'
+    assert key in blobs.list("tester/")
+    assert blobs.location(key).startswith("s3://" if backend.name == "team" else "file://")
+    blobs.delete(key)
+    with pytest.raises(BlobNotFoundError):
+        blobs.get(key)
+    assert key not in blobs.list("tester/")
+
+
+def test_local_blobs_are_private_and_atomic(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "store")
+    blobs.put("u/doc.json", b"x" * 1000)
+    path = tmp_path / "store" / "u" / "doc.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "store").stat().st_mode) == 0o700
+    # No temporary files are left beside the document.
+    assert [p.name for p in path.parent.iterdir()] == ["doc.json"]
+
+
+def test_local_blobs_refuse_keys_outside_the_root(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "store")
+    for key in ("../escape.json", "/etc/passwd", "u/../../x.json"):
+        with pytest.raises(StorageError):
+            blobs.put(key, b"{}")
+    assert not (tmp_path / "escape.json").exists()
+
+
+# -- the conversation store ----------------------------------------------------------------
+
+
+def test_save_then_load_round_trips(store: ConversationStore) -> None:
+    convo = conversation(text="héllo 👋", name="greeting", system="be brief")
+    store.save(convo)
+    convo.messages.append(Message("assistant", "hi", tokens=1, tokens_exact=True))
+    store.save(convo)
+    loaded = store.load("tester", convo.id)
+    assert loaded.to_document() == convo.to_document()
+
+
+def test_metadata_row_describes_the_document(store: ConversationStore, backend) -> None:  # type: ignore[no-untyped-def]
+    convo = conversation(text="what is a monad", name=None)
+    store.save(convo)
+    (row,) = store.list("tester")
+    assert row.conversation_id == convo.id
+    assert row.user_id == "tester"
+    assert row.message_count == 1
+    assert row.preview == "what is a monad"
+    if backend.name == "team":
+        assert row.s3_file_location == f"{backend.storage_url}/tester/{convo.id}.json"
+    else:
+        assert row.s3_file_location.endswith(f"/conversations/tester/{convo.id}.json")
+
+
+def test_list_is_newest_first_and_limited(store: ConversationStore) -> None:
+    saved = []
+    for index in range(5):
+        convo = conversation(text=f"message {index}")
+        convo.updated_at = utc_now() + timedelta(minutes=index)
+        store.save(convo)
+        saved.append(convo.id)
+    assert [r.conversation_id for r in store.list("tester")] == saved[::-1]
+    assert [r.conversation_id for r in store.list("tester", limit=2)] == saved[::-1][:2]
+
+
+def test_prefix_lookup_unknown_and_ambiguous(store: ConversationStore) -> None:
+    first, second = conversation(), conversation()
+    first.id = "abcd1111-0000-4000-8000-000000000000"
+    second.id = "abcd2222-0000-4000-8000-000000000000"
+    store.save(first)
+    store.save(second)
+    assert store.load("tester", "abcd1").id == first.id
+    assert store.load("tester", "ABCD2222").id == second.id
+    with pytest.raises(NotFoundError, match="more than one"):
+        store.load("tester", "abcd")
+    with pytest.raises(NotFoundError, match="no conversation"):
+        store.load("tester", "ffff")
+    with pytest.raises(UsageError):
+        store.load("tester", "../x")
+
+
+def test_users_never_see_each_other(store: ConversationStore) -> None:
+    mine, theirs = conversation("alice"), conversation("bob")
+    store.save(mine)
+    store.save(theirs)
+    assert [r.conversation_id for r in store.list("alice")] == [mine.id]
+    with pytest.raises(NotFoundError) as missing:
+        store.load("alice", theirs.id)
+    with pytest.raises(NotFoundError) as unknown:
+        store.load("alice", str(uuid.uuid4()))
+    # Another user's id answers exactly as a missing one, apart from the id itself.
+    assert str(missing.value).replace(theirs.id, "X") == str(unknown.value).split("'")[0] + "'X'"
+
+
+def test_corrupt_document_is_reported_with_its_location(store: ConversationStore) -> None:
+    convo = conversation()
+    store.save(convo)
+    key = store.blob_key("tester", convo.id)
+    store.blobs.put(key, b'{"format": 1, "id": ')
+    with pytest.raises(CorruptDocumentError, match="invalid JSON") as raised:
+        store.load("tester", convo.id)
+    assert convo.id in str(raised.value)
+
+
+def test_newer_format_is_refused_not_misread(store: ConversationStore) -> None:
+    convo = conversation()
+    store.save(convo)
+    document = convo.to_document() | {"format": 99}
+    store.blobs.put(store.blob_key("tester", convo.id), json.dumps(document).encode())
+    with pytest.raises(NewerFormatError, match="upgrade claudechat"):
+        store.load("tester", convo.id)
+
+
+def test_document_owner_must_match_its_row(store: ConversationStore) -> None:
+    convo = conversation()
+    store.save(convo)
+    forged = convo.to_document() | {"user_id": "mallory"}
+    store.blobs.put(store.blob_key("tester", convo.id), json.dumps(forged).encode())
+    with pytest.raises(CorruptDocumentError, match="owner"):
+        store.load("tester", convo.id)
+
+
+def test_document_carries_a_format_version(store: ConversationStore) -> None:
+    convo = conversation()
+    store.save(convo)
+    stored = json.loads(store.blobs.get(store.blob_key("tester", convo.id)))
+    assert stored["format"] == 1
+    assert stored["messages"][0]["content"] == "hello"
