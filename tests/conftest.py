@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from fakes.anthropic_api import FakeAnthropic
 from servers import PostgresServer, S3Server, aws_test_env
 
@@ -103,7 +104,9 @@ def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 
 def run_cli(
-    *args: str, input: bytes | str | None = b"", env: dict[str, str] | None = None,
+    *args: str,
+    input: bytes | str | None = b"",
+    env: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """The installed program in a subprocess: real pipes, so it sees no terminal."""

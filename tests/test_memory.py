@@ -1,13 +1,16 @@
-"""ConversationMemory: the context fits the budget, is valid for the API, holds the newest message."""
+"""ConversationMemory: the context fits the budget, is valid for the API, holds the newest."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from claudechat.conversation import Message, Usage
 from claudechat.errors import ContextTooLargeError
 from claudechat.memory import ConversationMemory, estimate_tokens
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 texts = st.text(min_size=0, max_size=400)
 statuses = st.sampled_from(["complete", "interrupted", "incomplete"])
@@ -39,7 +42,7 @@ def test_context_fits_is_valid_and_holds_the_newest_message(case) -> None:  # ty
 
     assert memory.context_tokens(context) <= budget
     assert context[0].role == "user"
-    assert all(a.role != b.role for a, b in zip(context, context[1:], strict=False))
+    assert all(a.role != b.role for a, b in pairwise(context))
     assert context[-1].role == "user"
     assert all(m.content.strip() for m in context)
     assert context[-1].content.endswith(messages[-1].content)
@@ -56,7 +59,7 @@ def test_context_is_the_newest_whole_turns(case) -> None:  # type: ignore[no-unt
     # Dropping whole oldest turns leaves a suffix of the full context; its first message may
     # be the tail of a merged run of unanswered user messages.
     start = len(full) - len(context)
-    assert full[start + 1:] == context[1:]
+    assert full[start + 1 :] == context[1:]
     assert full[start].content.endswith(context[0].content)
 
 
@@ -70,7 +73,11 @@ def test_drops_whole_oldest_turns_never_half_a_turn() -> None:
     memory.max_context_tokens = memory.context_tokens(full[-5:])
     context = memory.get_current_context()
     assert [m.content.split()[0:2] for m in context] == [
-        ["question", "8"], ["answer", "8"], ["question", "9"], ["answer", "9"], ["newest"],
+        ["question", "8"],
+        ["answer", "8"],
+        ["question", "9"],
+        ["answer", "9"],
+        ["newest"],
     ]
 
 
@@ -103,7 +110,9 @@ def test_token_counts_become_exact_from_usage() -> None:
     memory.update_memory("user", "and again")
     context = memory.get_current_context()
     second = memory.update_memory("assistant", "ok")
-    memory.record_reply(context, second, Usage(input_tokens=5, cache_read_tokens=30, output_tokens=1))
+    memory.record_reply(
+        context, second, Usage(input_tokens=5, cache_read_tokens=30, output_tokens=1)
+    )
     assert memory.messages[2].tokens == 35 - memory.system_tokens - user.tokens - 3
 
 

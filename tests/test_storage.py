@@ -9,9 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from claudechat.conversation import Conversation, Message, utc_now
-from claudechat.errors import CorruptDocumentError, NewerFormatError, NotFoundError, StorageError
-from claudechat.errors import UsageError
+from claudechat.errors import (
+    CorruptDocumentError,
+    NewerFormatError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+)
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore

@@ -118,12 +118,12 @@ class Claude:
         }
         if system:
             request["system"] = system
-        with translate_errors(self.settings, model):
-            with self.client.messages.stream(**request) as events:
-                for event in events:
-                    text = _absorb(event, reply)
-                    if text:
-                        yield text
+        guard = translate_errors(self.settings, model)
+        with guard, self.client.messages.stream(**request) as events:
+            for event in events:
+                text = _absorb(event, reply)
+                if text:
+                    yield text
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
 
@@ -158,7 +158,7 @@ def _usage(usage: Any, output_tokens: int) -> Usage:
     )
 
 
-class translate_errors:  # noqa: N801 - a context manager, reads like one
+class translate_errors:
     def __init__(self, settings: Settings, model: str) -> None:
         self.settings = settings
         self.model = model

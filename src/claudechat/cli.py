@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -39,7 +39,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """A fast terminal chat for Claude that never loses a conversation."""
@@ -64,26 +66,26 @@ def _store(settings: Settings) -> ConversationStore:
 @app.command()
 def chat(
     prompt: Annotated[
-        Optional[str],
+        str | None,
         typer.Argument(help="Message to send. With piped input: the request about that input."),
     ] = None,
     model: Annotated[
-        Optional[str], typer.Option("--model", "-m", help="Model (default claude-sonnet-4-6).")
+        str | None, typer.Option("--model", "-m", help="Model (default claude-sonnet-4-6).")
     ] = None,
-    system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Name the conversation.")] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name the conversation.")] = None,
     continue_latest: Annotated[
         bool, typer.Option("--continue", "-c", help="Continue your most recent conversation.")
     ] = False,
     resume: Annotated[
-        Optional[str], typer.Option("--resume", "-r", help="Resume a conversation by id or prefix.")
+        str | None, typer.Option("--resume", "-r", help="Resume a conversation by id or prefix.")
     ] = None,
     max_context_tokens: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(help="Token budget for the context sent to Claude.", min=1),
     ] = None,
     provider: Annotated[
-        Optional[str], typer.Option(help="anthropic (the API) or bedrock (AWS).")
+        str | None, typer.Option(help="anthropic (the API) or bedrock (AWS).")
     ] = None,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
@@ -104,8 +106,13 @@ def chat(
 
         preload()
     session = ChatSession.start(
-        settings, _store(settings), Claude(settings),
-        resume=resume, continue_latest=continue_latest, system=system, name=name,
+        settings,
+        _store(settings),
+        Claude(settings),
+        resume=resume,
+        continue_latest=continue_latest,
+        system=system,
+        name=name,
     )
     if piped:
         from claudechat.pipe import run_one_turn
@@ -176,8 +183,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str]) -> int:
-    import click
-
     from claudechat.output import error
 
     try:
@@ -185,13 +190,17 @@ def run(argv: list[str]) -> int:
     except ClaudechatError as exc:
         error(str(exc))
         return exc.exit_code
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         error("interrupted")
         return ExitCode.INTERRUPTED
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # bad options and arguments
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            error(str(exc))
         return exc.exit_code
     except BrokenPipeError:
         _silence_broken_pipe()

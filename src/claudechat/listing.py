@@ -77,8 +77,13 @@ def _print_table(rows: list[ConversationRow]) -> None:
         console(stderr=True).print("No conversations yet: start one with `claudechat chat`.")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for heading, justify in (("ID", "left"), ("Name", "left"), ("Model", "left"),
-                             ("Msgs", "right"), ("Updated", "right")):
+    for heading, justify in (
+        ("ID", "left"),
+        ("Name", "left"),
+        ("Model", "left"),
+        ("Msgs", "right"),
+        ("Updated", "right"),
+    ):
         table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
     for row in rows:
         table.add_row(
@@ -123,8 +128,11 @@ def _header_lines(conversation: Conversation) -> list[str]:
 
 def _speaker(message: Message) -> str:
     who = "You" if message.role == "user" else "Claude"
-    note = {"interrupted": " (interrupted)", "incomplete": " (cut off)",
-            "pending": " (no reply)"}.get(message.status, "")
+    note = {
+        "interrupted": " (interrupted)",
+        "incomplete": " (cut off)",
+        "pending": " (no reply)",
+    }.get(message.status, "")
     return f"{who} · {_local(message.created_at)}{note}"
 
 

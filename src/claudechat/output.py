@@ -47,7 +47,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def safe_text(text: str) -> str:
     """Text from a conversation, made harmless for a terminal: escapes shown, not obeyed."""
     text = _ESCAPE_SEQUENCE.sub(lambda m: "^[" + m.group(0)[1:], text)
-    return _CONTROL.sub(lambda m: f"^{chr(ord(m.group(0)) ^ 0x40)}" if m.group(0) < " " else "?", text)
+    return _CONTROL.sub(
+        lambda m: f"^{chr(ord(m.group(0)) ^ 0x40)}" if m.group(0) < " " else "?", text
+    )
 
 
 def one_line(text: str, limit: int | None = None) -> str:

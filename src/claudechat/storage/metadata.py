@@ -52,7 +52,9 @@ class MetadataStore:
             with database_errors(self.url), self.engine.begin() as connection:
                 connection.execute(conversations.insert().values(**asdict(row)))
         except IntegrityError as exc:
-            raise VersionConflictError(f"conversation {row.conversation_id} already exists") from exc
+            raise VersionConflictError(
+                f"conversation {row.conversation_id} already exists"
+            ) from exc
 
     def update(self, row: ConversationRow, expected_version: int) -> None:
         """Write the row only if it still has expected_version (optimistic concurrency)."""
@@ -99,7 +101,7 @@ class MetadataStore:
             .limit(limit)
         )
 
-    def list(self, user_id: str, limit: int | None = None) -> list[ConversationRow]:
+    def list_for_user(self, user_id: str, limit: int | None = None) -> list[ConversationRow]:
         from claudechat.storage.schema import conversations
 
         table = conversations.c
@@ -190,7 +192,7 @@ def _prepare_sqlite_file(path: Path) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-class database_errors:  # noqa: N801 - used as a context manager, reads like one
+class database_errors:
     """Turn driver errors into one line naming host and database, never the password."""
 
     def __init__(self, url: str) -> None:

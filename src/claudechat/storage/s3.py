@@ -105,11 +105,15 @@ class S3BlobStore:
         if code in ("NoSuchKey", "404", "NotFound"):
             return BlobNotFoundError(f"no document at {self.location(key)}")
         if code == "NoSuchBucket":
-            return StorageError(f"S3 bucket {self.bucket!r} does not exist (it is never created "
-                                "automatically: create it, or fix storage_url)")
+            return StorageError(
+                f"S3 bucket {self.bucket!r} does not exist (it is never created "
+                "automatically: create it, or fix storage_url)"
+            )
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return StorageError(f"access to S3 bucket {self.bucket!r} denied ({code}): "
-                                "check the AWS credentials and the bucket policy")
+            return StorageError(
+                f"access to S3 bucket {self.bucket!r} denied ({code}): "
+                "check the AWS credentials and the bucket policy"
+            )
         message = exc.response.get("Error", {}).get("Message", "")
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
 

@@ -77,7 +77,7 @@ class ConversationStore:
         return matches[0]
 
     def latest(self, user_id: str) -> ConversationRow:
-        rows = self.metadata.list(user_id, limit=1)
+        rows = self.metadata.list_for_user(user_id, limit=1)
         if not rows:
             raise NotFoundError("there is no conversation to continue yet")
         return rows[0]
@@ -85,7 +85,7 @@ class ConversationStore:
     def list(self, user_id: str, limit: int | None = None) -> list[ConversationRow]:
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
-        return self.metadata.list(user_id, limit)
+        return self.metadata.list_for_user(user_id, limit)
 
     def close(self) -> None:
         self.metadata.close()

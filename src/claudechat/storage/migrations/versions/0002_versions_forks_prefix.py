@@ -22,7 +22,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # Bytewise order makes "id >= prefix AND id < prefix~" an index range in any locale.
         for column in ("conversation_id", "parent_id"):
-            op.execute(f'ALTER TABLE conversations ALTER COLUMN {column} TYPE varchar(36) COLLATE "C"')
+            op.execute(
+                f'ALTER TABLE conversations ALTER COLUMN {column} TYPE varchar(36) COLLATE "C"'
+            )
     op.create_index("ix_conversations_user_id", "conversations", ["user_id", "conversation_id"])
 
 

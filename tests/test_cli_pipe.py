@@ -1,0 +1,212 @@
+"""Pipe mode, list and show through the real program: stdout has the answer, stderr the rest."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import API_KEY
+from fakes.anthropic_api import ErrorReply, Reply
+
+ESCAPE = re.compile(r"\x1b")
+
+
+def conversation_id(stderr: str) -> str:
+    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_piped_stdin_is_the_message_and_the_reply_is_plain_stdout(cli, fake_api, backend) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("# Title\n\n**bold** reply", input_tokens=12, output_tokens=5))
+    result = cli("chat", input="hi there\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "# Title\n\n**bold** reply\n"
+    assert not ESCAPE.search(result.stdout + result.stderr)
+    body = fake_api.requests[-1].body
+    assert body["messages"] == [{"role": "user", "content": "hi there"}]
+    assert body["model"] == "claude-sonnet-4-6"
+    assert body["cache_control"] == {"type": "ephemeral"}
+    assert body["stream"] is True
+
+    shown = cli("show", conversation_id(result.stderr), "--json")
+    document = json.loads(shown.stdout)
+    assert [(m["role"], m["content"], m["status"]) for m in document["messages"]] == [
+        ("user", "hi there", "complete"),
+        ("assistant", "# Title\n\n**bold** reply", "complete"),
+    ]
+    assert document["messages"][1]["usage"]["output_tokens"] == 5
+    assert document["messages"][1]["tokens"] == 5
+
+
+def test_prompt_argument_is_the_request_and_stdin_the_material(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    diff = "diff --git a/x b/x\n-old\n+new\n"
+    result = cli("chat", "review this", input=diff)
+    assert result.returncode == 0, result.stderr
+    sent = fake_api.requests[-1].body["messages"][0]["content"]
+    assert sent == "review this\n\n" + diff.rstrip("\n")
+
+
+def test_continue_and_resume_hold_a_conversation_across_runs(cli, fake_api, backend) -> None:  # type: ignore[no-untyped-def]
+    first = cli("chat", "--name", "script", input="one")
+    cid = conversation_id(first.stderr)
+    second = cli("chat", "--continue", input="two")
+    assert conversation_id(second.stderr) == cid
+    assert [m["content"] for m in fake_api.requests[-1].body["messages"]] == [
+        "one",
+        "echo: one",
+        "two",
+    ]
+    third = cli("chat", "--resume", cid[:6], "--system", "be terse", input="three")
+    assert third.returncode == 0, third.stderr
+    body = fake_api.requests[-1].body
+    assert body["system"] == "be terse"
+    assert len(body["messages"]) == 5
+
+
+def test_model_from_option_and_environment(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    cli("chat", input="a", env={"CLAUDECHAT_MODEL": "claude-haiku-4-5"})
+    assert fake_api.requests[-1].body["model"] == "claude-haiku-4-5"
+    cli("chat", "--model", "claude-opus-4-6", input="b", env={"CLAUDECHAT_MODEL": "x"})
+    assert fake_api.requests[-1].body["model"] == "claude-opus-4-6"
+
+
+def test_no_prompt_and_empty_stdin_is_a_usage_error(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    result = cli("chat", input="")
+    assert result.returncode == 2
+    assert "nothing to send" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert fake_api.requests == []
+
+
+def test_missing_api_key_says_how_to_set_it(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("chat", input="hello")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "export ANTHROPIC_API_KEY=" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ErrorReply(401, "authentication_error", "invalid x-api-key"), "rejected the credentials"),
+        (ErrorReply(400, "invalid_request_error", "max_tokens too big"), "max_tokens too big"),
+        (
+            ErrorReply(429, "rate_limit_error", "slow down", {"retry-after-ms": "1"}),
+            "rate limiting",
+        ),
+        (ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"}), "overloaded"),
+        (ErrorReply(500, "api_error", "boom", {"retry-after-ms": "1"}), "server error (500)"),
+    ],
+)
+def test_api_errors_are_one_line_and_keep_the_message(cli, fake_api, error, expected) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(error, error, error)  # the SDK retries 429/5xx twice before giving up
+    result = cli("chat", input="keep me")
+    assert result.returncode == 3
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    document = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)
+    assert [(m["content"], m["status"]) for m in document["messages"]] == [("keep me", "pending")]
+
+
+def test_connection_refused_is_reported(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    result = cli("chat", input="anyone there?")
+    assert result.returncode == 3
+    assert "cannot reach the Anthropic API" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("cut_mode", ["close", "abort"])
+def test_a_cut_off_reply_is_kept_marked_incomplete(cli, fake_api, backend, cut_mode) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(
+        Reply(chunks=["partial ", "answer ", "never ", "finished"], cut_after=2, cut_mode=cut_mode)
+    )
+    result = cli("chat", input="question")
+    assert result.returncode == 4
+    assert "cut off" in result.stderr
+    assert result.stdout.startswith("partial answer")
+    document = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)
+    reply = document["messages"][-1]
+    assert (reply["content"], reply["status"]) == ("partial answer ", "incomplete")
+
+
+def test_an_error_event_mid_stream_is_reported_and_the_text_kept(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(
+        Reply(chunks=["half ", "way"], cut_after=1, error_event=("overloaded_error", "Overloaded"))
+    )
+    result = cli("chat", input="q")
+    assert result.returncode == 3
+    assert "mid-reply" in result.stderr and "Overloaded" in result.stderr
+    document = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)
+    assert document["messages"][-1]["status"] == "incomplete"
+
+
+def test_list_in_a_pipe_is_tab_separated_newest_first(cli, fake_api, backend) -> None:  # type: ignore[no-untyped-def]
+    cli("chat", "--name", "first one", input="alpha")
+    cli("chat", input="what is the airspeed of an unladen swallow")
+    result = cli("list")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    newest, oldest = (line.split("\t") for line in lines)
+    assert newest[1] == "what is the airspeed of an unladen swallow"
+    assert oldest[1] == "first one"
+    assert newest[2:4] == ["claude-sonnet-4-6", "2"]
+    assert newest[4] == "just now"
+    assert len(newest[0]) == 8
+    assert not ESCAPE.search(result.stdout)
+
+    as_json = json.loads(cli("list", "--json", "--limit", "1").stdout)
+    assert [c["title"] for c in as_json] == ["what is the airspeed of an unladen swallow"]
+
+
+def test_show_plain_in_a_pipe(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("**yes**"))
+    cid = conversation_id(cli("chat", "--name", "named", input="really?").stderr)
+    result = cli("show", cid[:8])
+    assert result.returncode == 0
+    assert result.stdout.startswith("# named\n")
+    assert "## You · " in result.stdout and "## Claude · " in result.stdout
+    assert "really?" in result.stdout and "**yes**" in result.stdout
+    assert not ESCAPE.search(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("reference", "code", "message"),
+    [
+        ("0000", 1, "no conversation '0000'"),
+        ("00000000-0000-4000-8000-000000000000", 1, "no conversation"),
+        ("not-an-id!", 2, "not a conversation id"),
+        ("ab", 2, "at least 4"),
+    ],
+)
+def test_show_bad_ids(cli, reference, code, message) -> None:  # type: ignore[no-untyped-def]
+    result = cli("show", reference)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version_and_help(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("--version").stdout.startswith("claudechat 0.1.0")
+    for command in ("chat", "list", "show", "config", "db"):
+        result = cli(command, "--help")
+        assert result.returncode == 0
+        assert "Usage: claudechat" in result.stdout
+    chat_help = cli("chat", "--help").stdout
+    for option in (
+        "--model",
+        "--system",
+        "--name",
+        "--continue",
+        "--resume",
+        "--max-context-tokens",
+        "--provider",
+    ):
+        assert option in chat_help
+    assert cli("list", "--bogus").returncode == 2

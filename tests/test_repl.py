@@ -1,0 +1,214 @@
+"""The real REPL in a pseudo-terminal, driven as a person would: type, watch, interrupt, leave."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+
+import pexpect
+import pytest
+
+from fakes.anthropic_api import ErrorReply, Reply
+
+pytestmark = pytest.mark.pty
+PROMPT = "›"
+CTRL_C, CTRL_D, ESC_ENTER, UP = "\x03", "\x04", "\x1b\r", "\x1b[A"
+
+
+def spawn(*args: str) -> pexpect.spawn:
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "chat", *args],
+        env=env,
+        encoding="utf-8",
+        dimensions=(30, 100),
+        timeout=20,
+    )
+    child.expect_exact(PROMPT)
+    return child
+
+
+@pytest.fixture
+def repl(fake_api) -> Iterator[pexpect.spawn]:  # type: ignore[no-untyped-def]
+    child = spawn()
+    yield child
+    child.close(force=True)
+
+
+def say(child: pexpect.spawn, text: str) -> None:
+    child.send(text + "\r")
+
+
+def leave(child: pexpect.spawn) -> str:
+    child.send(CTRL_D)
+    child.expect(r"conversation ([0-9a-f-]{36}) saved")
+    conversation_id: str = child.match.group(1)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    return conversation_id
+
+
+def stored(cli, conversation_id: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    result = cli("show", conversation_id, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_type_see_the_reply_and_leave_with_the_id(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(
+        Reply(
+            "## Answer\n\n- one\n- two\n",
+            input_tokens=40,
+            output_tokens=9,
+            cache_read_input_tokens=30,
+        )
+    )
+    say(repl, "hello claude")
+    repl.expect_exact("Answer")
+    repl.expect_exact("two")
+    repl.expect(r"70 tokens in · 9 out · 30 from cache")
+    repl.expect_exact(PROMPT)
+    conversation_id = leave(repl)
+    document = stored(cli, conversation_id)
+    assert [m["content"] for m in document["messages"]] == [
+        "hello claude",
+        "## Answer\n\n- one\n- two\n",
+    ]
+    listed = cli("list").stdout
+    assert conversation_id[:8] in listed and "hello claude" in listed
+
+
+def test_ctrl_c_mid_stream_keeps_what_arrived(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    chunks = [f"word{i} " for i in range(200)]
+    fake_api.queue(Reply(chunks=chunks, delay=0.05))
+    say(repl, "tell me a long story")
+    repl.expect_exact("word5")
+    repl.send(CTRL_C)
+    repl.expect_exact("interrupted")
+    repl.expect_exact(PROMPT)
+    say(repl, "/usage")  # the REPL is still up and answering
+    repl.expect_exact("this conversation:")
+    document = stored(cli, leave(repl))
+    reply = document["messages"][-1]
+    assert reply["status"] == "interrupted"
+    assert reply["content"].startswith("word0 word1 word2 word3 word4 word5")
+    assert len(reply["content"].split()) < 200
+
+
+def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("first draft"), Reply("second draft"))
+    say(repl, "write a haiku")
+    repl.expect_exact("first draft")
+    repl.expect_exact(PROMPT)
+    say(repl, "/retry")
+    repl.expect_exact("second draft")
+    repl.expect_exact(PROMPT)
+    document = stored(cli, leave(repl))
+    assert [m["content"] for m in document["messages"]] == ["write a haiku", "second draft"]
+    assert fake_api.requests[-1].body["messages"] == [{"role": "user", "content": "write a haiku"}]
+
+
+def test_an_api_error_keeps_the_message_and_retry_sends_it(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"), Reply("fine"))
+    say(repl, "my precious message")
+    repl.expect_exact("prompt is too long")
+    repl.expect_exact(PROMPT)
+    say(repl, "/retry")
+    repl.expect_exact("fine")
+    repl.expect_exact(PROMPT)
+    document = stored(cli, leave(repl))
+    assert [(m["content"], m["status"]) for m in document["messages"]] == [
+        ("my precious message", "complete"),
+        ("fine", "complete"),
+    ]
+
+
+def test_new_starts_another_conversation_and_keeps_the_first(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    say(repl, "first topic")
+    repl.expect_exact("echo: first topic")
+    repl.expect_exact(PROMPT)
+    say(repl, "/new")
+    repl.expect(r"new conversation \(([0-9a-f]{8}) is saved\)")
+    first_short = repl.match.group(1)
+    say(repl, "second topic")
+    repl.expect_exact("echo: second topic")
+    second = leave(repl)
+    assert fake_api.requests[-1].body["messages"] == [{"role": "user", "content": "second topic"}]
+    listed = cli("list").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == [second[:8], first_short]
+
+
+def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    say(repl, "/frobnicate")
+    repl.expect_exact("unknown command /frobnicate; /help lists the commands")
+    say(repl, "/help")
+    repl.expect_exact("/retry")
+    say(repl, "/model claude-haiku-4-5")
+    repl.expect_exact("model: claude-haiku-4-5")
+    say(repl, "/system answer in French")
+    repl.expect_exact("system prompt: answer in French")
+    say(repl, "bonjour")
+    repl.expect_exact("echo: bonjour")
+    say(repl, "/name French practice")
+    repl.expect_exact("named 'French practice'")
+    document = stored(cli, leave(repl))
+    assert document["name"] == "French practice"
+    body = fake_api.requests[-1].body
+    assert (body["model"], body["system"]) == ("claude-haiku-4-5", "answer in French")
+
+
+def test_multiline_input_history_and_completion(fake_api) -> None:  # type: ignore[no-untyped-def]
+    child = spawn()
+    child.send("line one")
+    child.send(ESC_ENTER)
+    child.send("line two\r")
+    child.expect_exact("echo: line one")
+    child.expect_exact(PROMPT)
+    assert fake_api.requests[-1].body["messages"][0]["content"] == "line one\nline two"
+    # Pasted text keeps its newlines (bracketed paste).
+    child.send("\x1b[200~pasted a\npasted b\x1b[201~\r")
+    child.expect_exact("echo: pasted a")
+    child.expect_exact(PROMPT)
+    assert fake_api.requests[-1].body["messages"][-1]["content"] == "pasted a\npasted b"
+    leave(child)
+
+    # History survives the process: Up recalls the last line of the previous run.
+    child = spawn()
+    child.send(UP)
+    child.send("\r")
+    child.expect_exact("echo: pasted a")
+    child.expect_exact(PROMPT)
+    child.send("/he\t")
+    child.expect_exact("/help")
+    child.send("\r")
+    child.expect_exact("/retry")
+    leave(child)
+
+
+def test_ctrl_c_at_the_prompt_clears_the_line(repl, fake_api) -> None:  # type: ignore[no-untyped-def]
+    repl.send("half typed")
+    repl.send(CTRL_C)
+    repl.expect_exact(PROMPT)
+    say(repl, "fresh")
+    repl.expect_exact("echo: fresh")
+    assert fake_api.requests[-1].body["messages"][-1]["content"] == "fresh"
+    leave(repl)
+
+
+def test_resume_shows_that_it_resumed(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    first = cli("chat", input="remember 42")
+    conversation_id = re.search(r"conversation ([0-9a-f-]{36})", first.stderr).group(1)  # type: ignore[union-attr]
+    child = spawn("--resume", conversation_id[:8])
+    say(child, "what number?")
+    child.expect_exact("echo: what number?")
+    assert [m["content"] for m in fake_api.requests[-1].body["messages"]] == [
+        "remember 42",
+        "echo: remember 42",
+        "what number?",
+    ]
+    assert leave(child) == conversation_id
