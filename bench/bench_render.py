@@ -24,17 +24,17 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from rich.console import Console  # noqa: E402
-from rich.markdown import Markdown  # noqa: E402
+from rich.console import Console
+from rich.markdown import Markdown
 
-from claudechat.render import MarkdownStreamRenderer, split_finished_blocks  # noqa: E402
+from claudechat.render import MarkdownStreamRenderer, split_finished_blocks
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_REFRESH = 25  # 4 refreshes/s at 100 tokens/s
 RUNS = 5
 REPLY_TOKENS = (1_000, 4_000, 16_000)
 
-WORDS = (
+WORDS = (  # noqa: SIM905 - a sentence reads better than a 35-line list
     "the a stream token render block list table code reply model terminal line "
     "markdown parse refresh cost value function return error request response cache "
     "server client buffer index query result option default config simple quickly"
@@ -117,6 +117,19 @@ def mixed_reply(tokens: int, seed: int = 0) -> str:
     while sum(map(len, blocks)) < tokens * CHARS_PER_TOKEN:
         blocks.extend(section(rng))
     return "\n\n".join(blocks)[: tokens * CHARS_PER_TOKEN] + "\n"
+
+
+def long_code_reply(tokens: int, code_lines: int, seed: int = 0) -> str:
+    """A reply whose middle is one long code block (a whole file, say)."""
+    rng = random.Random(seed)
+    code = ["```python"]
+    code += [
+        f"    value_{n} = compute({rng.choice(WORDS)!r}, {n})  # step {n}"
+        for n in range(code_lines)
+    ]
+    code.append("```")
+    half = mixed_reply(tokens // 2, seed)
+    return half + "\n" + "\n".join(code) + "\n\n" + mixed_reply(tokens - len(half) // 4, seed + 1)
 
 
 def token_chunks(text: str) -> list[str]:
@@ -223,6 +236,7 @@ def sdk_once(chunks: list[str], expected_text: str) -> float:
         for text in stream.text_stream:
             received.append(text)
     elapsed = time.process_time() - start
+    http_client.close()
     assert "".join(received) == expected_text
     return elapsed / len(events)
 
@@ -235,23 +249,35 @@ def median_of_runs(measure: Callable[[], float]) -> float:
 
 
 class Row(NamedTuple):
+    reply: str
     tokens: int
     blocks: int
     markdown_builds: int
     renderer: float  # CPU seconds per token, live refreshes included
-    feed_only: float  # the same without refreshes: splitting and printing blocks
+    no_refresh: float  # the same without periodic refreshes
     sdk: float  # CPU seconds per event
 
 
-def measure(tokens: int) -> Row:
-    text = mixed_reply(tokens)
+def measure(reply: str, text: str) -> Row:
     chunks = token_chunks(text)
     renderer_costs, builds = zip(*(render_once(chunks) for _ in range(RUNS)), strict=True)
-    feed_only = median_of_runs(lambda: render_once(chunks, refresh_every=len(chunks) + 1)[0])
+    no_refresh = median_of_runs(lambda: render_once(chunks, refresh_every=len(chunks) + 1)[0])
     sdk_cost = median_of_runs(lambda: sdk_once(chunks, text))
     blocks = len(split_finished_blocks(text)[0]) + 1
-    return Row(
-        len(chunks), blocks, builds[0], statistics.median(renderer_costs), feed_only, sdk_cost
+    renderer_cost = statistics.median(renderer_costs)
+    return Row(reply, len(chunks), blocks, builds[0], renderer_cost, no_refresh, sdk_cost)
+
+
+def replies() -> list[tuple[str, str]]:
+    mixed = [(f"mixed {tokens // 1000}k", mixed_reply(tokens)) for tokens in REPLY_TOKENS]
+    return [*mixed, ("4k with a 300-line code block", long_code_reply(4_000, 300))]
+
+
+def print_row(cells: list[str], widths: list[int]) -> None:
+    print(
+        "| "
+        + " | ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True))
+        + " |"
     )
 
 
@@ -262,26 +288,30 @@ def main() -> None:
         f"CPU time (time.process_time), median of {RUNS} runs; {CHARS_PER_TOKEN} chars per token,"
         f" live refresh every {TOKENS_PER_REFRESH} tokens (4/s at 100 tokens/s)"
     )
-    header = (
-        f"| {'tokens':>6} | {'blocks':>6} | {'Markdown()':>10} | {'renderer us/token':>17} |"
-        f" {'of which feed+print':>19} | {'SDK us/event':>12} | {'renderer/SDK':>12} |"
-    )
-    print(header)
-    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    headings = [
+        "reply", "tokens", "blocks", "Markdown()", "renderer us/token",
+        "no refreshes us/token", "SDK us/event", "renderer/SDK",
+    ]  # fmt: skip
+    widths = [max(len(heading), 29 if index == 0 else 0) for index, heading in enumerate(headings)]
+    print_row(headings, widths)
+    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     results = []
-    for tokens in REPLY_TOKENS:
-        row = measure(tokens)
+    for reply, text in replies():
+        row = measure(reply, text)
         results.append(row)
-        print(
-            f"| {row.tokens:>6} | {row.blocks:>6} | {row.markdown_builds:>10} |"
-            f" {row.renderer * 1e6:>17.1f} | {row.feed_only * 1e6:>19.1f} |"
-            f" {row.sdk * 1e6:>12.1f} | {row.renderer / row.sdk:>12.2f} |"
-        )
-    growth = results[-1].renderer / results[0].renderer
+        cells = [row.reply, str(row.tokens), str(row.blocks), str(row.markdown_builds)]
+        cells += [
+            f"{row.renderer * 1e6:.1f}",
+            f"{row.no_refresh * 1e6:.1f}",
+            f"{row.sdk * 1e6:.1f}",
+        ]
+        cells.append(f"{row.renderer / row.sdk:.2f}")
+        print_row(cells, widths)
+    growth = results[len(REPLY_TOKENS) - 1].renderer / results[0].renderer
     verdict = "flat" if growth < 1.25 else "NOT flat"
     print(
-        f"renderer CPU per token, {REPLY_TOKENS[-1]} vs {REPLY_TOKENS[0]} tokens: "
-        f"x{growth:.2f} ({verdict})"
+        f"renderer CPU per token, mixed {REPLY_TOKENS[-1] // 1000}k vs {REPLY_TOKENS[0] // 1000}k:"
+        f" x{growth:.2f} ({verdict})"
     )
 
 

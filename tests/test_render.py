@@ -152,12 +152,18 @@ def random_chunks(text: str, seed: int, max_size: int = 8) -> Iterator[str]:
 
 
 class CountingRenderer(MarkdownStreamRenderer):
-    """Counts markdown parses through the renderer's hook."""
+    """Records every markdown parse, through the renderer's hook."""
 
-    markdown_builds = 0
+    def __init__(self, console: Console, **options: bool) -> None:
+        super().__init__(console, **options)
+        self.parsed_texts: list[str] = []
+
+    @property
+    def markdown_builds(self) -> int:
+        return len(self.parsed_texts)
 
     def make_markdown(self, text: str) -> Markdown:
-        self.markdown_builds += 1
+        self.parsed_texts.append(text)
         return super().make_markdown(text)
 
 
@@ -543,6 +549,31 @@ def test_live_region_never_exceeds_terminal_height_minus_one(live_heights: list[
     assert live_heights and max(live_heights) <= HEIGHT - 1
     # Redrawing a region of h lines moves the cursor up h - 1 lines.
     assert emulator.max_cursor_up_run <= HEIGHT - 2
+
+
+def test_live_region_shows_the_bottom_of_a_tall_open_code_block() -> None:
+    text = _tall_code_reply(150).split("```\n\nThat")[0]  # cut before the fence closes
+    console = make_console()
+    renderer = CountingRenderer(console, auto_refresh=False)
+    for chunk in random_chunks(text, 6):
+        renderer.feed(chunk)
+    renderer.refresh()
+    # Only the visible tail of the code is highlighted, not all 150 lines...
+    assert len(renderer.parsed_texts[-1]) < len(text) / 3
+    # ...and the screen's bottom lines are those of the whole block.
+    visible = screen_lines(console)[-(HEIGHT - 2) :]
+    assert visible == one_shot_lines(text)[-(HEIGHT - 2) :]
+    renderer.finish()
+    assert screen_lines(console) == one_shot_lines(text)
+
+
+def test_remainder_tail_keeps_the_fence_and_the_last_code_lines() -> None:
+    splitter = BlockSplitter()
+    splitter.feed("Intro\n\n- item\n\n  ```py\n" + "".join(f"  x{n}\n" for n in range(10)) + "  x1")
+    assert splitter.remainder_tail(3) == "- item\n\n  ```py\n  x7\n  x8\n  x9\n  x1"
+    assert splitter.remainder_tail(50) == splitter.remainder
+    splitter.feed("0\n  ```\n")
+    assert splitter.remainder_tail(3) == splitter.remainder  # the fence is closed
 
 
 # --------------------------------------------------------------------------- interruption

@@ -21,20 +21,26 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
 
-# Short names to Bedrock cross-region inference profile ids; any other id is used as given.
+# Short names to Bedrock model ids; a cross-region inference profile prefix is added for the
+# region's geography. Any other id (a full profile id, an ARN) is used as given.
 BEDROCK_MODEL_IDS = {
-    "claude-sonnet-4-6": "us.anthropic.claude-sonnet-4-6",
-    "claude-opus-4-6": "us.anthropic.claude-opus-4-6-v1",
-    "claude-sonnet-4-5": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "claude-opus-4-5": "us.anthropic.claude-opus-4-5-20251101-v1:0",
-    "claude-haiku-4-5": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-    "claude-opus-4-1": "us.anthropic.claude-opus-4-1-20250805-v1:0",
-    "claude-sonnet-4-0": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+    "claude-sonnet-4-6": "anthropic.claude-sonnet-4-6",
+    "claude-opus-4-6": "anthropic.claude-opus-4-6-v1",
+    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-opus-4-5": "anthropic.claude-opus-4-5-20251101-v1:0",
+    "claude-haiku-4-5": "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude-opus-4-1": "anthropic.claude-opus-4-1-20250805-v1:0",
+    "claude-sonnet-4-0": "anthropic.claude-sonnet-4-20250514-v1:0",
 }
+_PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us"}
 
 
-def bedrock_model_id(model: str) -> str:
-    return BEDROCK_MODEL_IDS.get(model, model)
+def bedrock_model_id(model: str, region: str | None = None) -> str:
+    base = BEDROCK_MODEL_IDS.get(model)
+    if base is None:
+        return model
+    prefix = _PROFILE_PREFIXES.get((region or "us").split("-")[0], "us")
+    return f"{prefix}.{base}"
 
 
 def preload() -> threading.Thread:
@@ -98,7 +104,10 @@ class Claude:
         return anthropic.Anthropic()
 
     def model_id(self, model: str) -> str:
-        return bedrock_model_id(model) if self.settings.provider == "bedrock" else model
+        if self.settings.provider != "bedrock":
+            return model
+        region = self.settings.get("aws_region") or os.environ.get("AWS_REGION")
+        return bedrock_model_id(model, region or os.environ.get("AWS_DEFAULT_REGION"))
 
     def stream(
         self, context: list[ContextMessage], model: str, system: str | None, reply: Reply
@@ -192,6 +201,12 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         return ApiError(_status_message(error, where, model), retryable=_retryable(error))
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {_short(error)}")
+    if isinstance(error, RuntimeError) and "AWS credentials" in str(error):
+        # The Bedrock client signs each request and says so this way when it has nothing.
+        return UsageError(
+            "no AWS credentials for Bedrock: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"
+        )
     return None
 
 

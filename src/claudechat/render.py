@@ -88,6 +88,7 @@ class BlockSplitter:
         self._after_blank_line = False
         self._in_list = False
         self._fence: _Fence | None = None
+        self._fence_line_index = 0  # where the open fence's line is in _block_lines
 
     def feed(self, chunk: str) -> list[str]:
         """Add text; return the blocks it finished, oldest first."""
@@ -109,6 +110,27 @@ class BlockSplitter:
     def remainder(self) -> str:
         """The unfinished block, including a trailing partial line."""
         return "".join(self._block_lines) + "".join(self._line_parts)
+
+    def remainder_tail(self, max_code_lines: int) -> str:
+        """The unfinished block, minus all but the last `max_code_lines` lines of
+        an open code block.
+
+        A live view shows only the bottom of a tall block, and highlighting a
+        long code block is by far the costliest rendering; cutting lines from
+        the middle of a fence leaves the markdown structure unchanged.
+        """
+        if self._fence is None:
+            return self.remainder
+        first_code_line = self._fence_line_index + 1
+        hidden = len(self._block_lines) - first_code_line - max_code_lines
+        if hidden <= 0:
+            return self.remainder
+        lines = self._block_lines
+        return (
+            "".join(lines[:first_code_line])
+            + "".join(lines[first_code_line + hidden :])
+            + "".join(self._line_parts)
+        )
 
     def take_remainder(self) -> str:
         """Return the unfinished block and start afresh (the stream has ended)."""
@@ -150,6 +172,7 @@ class BlockSplitter:
         self._block_has_content = True
         self._after_blank_line = False
         self._fence = _Fence.opened_by(line)
+        self._fence_line_index = len(self._block_lines) - 1
         if not self._in_list and _LIST_ITEM_START.match(line):
             self._in_list = True
 
@@ -243,11 +266,11 @@ class _TrailingBlockView:
             yield new_line
 
     def _visible_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
-        text, blank_line_before = self._renderer._live_snapshot()
         # A taller region makes rich either crop it with "..." or, when it
         # overflows, repeat lines in scrollback; the whole block is printed
         # once it completes, so the live region shows only its tail.
         max_lines = max(1, options.size.height - 1)
+        text, blank_line_before = self._renderer._live_snapshot(max_lines)
         key = (text, blank_line_before, options.max_width, max_lines)
         if key != self._cache_key:  # an idle refresh must not re-render
             lines = self._render(console, options, text, blank_line_before)
@@ -363,9 +386,9 @@ class MarkdownStreamRenderer:
 
         return Markdown(text, code_theme=self._code_theme)
 
-    def _live_snapshot(self) -> tuple[str, bool]:
+    def _live_snapshot(self, max_lines: int) -> tuple[str, bool]:
         with self._state_lock:
-            text = "".join(self._unprinted) + self._splitter.remainder
+            text = "".join(self._unprinted) + self._splitter.remainder_tail(max_lines)
             return text, self._blank_line_pending
 
     def _print_unprinted_blocks(self) -> None:

@@ -1,0 +1,87 @@
+"""Bedrock through the SDK's AnthropicBedrock client, against a fake event-stream runtime."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from claudechat.claude import bedrock_model_id
+from fakes.anthropic_api import ErrorReply, Reply
+
+
+@pytest.fixture
+def bedrock(fake_api, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("ANTHROPIC_BASE_URL")
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "bedrock")
+    return fake_api
+
+
+def test_a_turn_through_bedrock_streams_and_records_usage(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    bedrock.queue(
+        Reply("from bedrock", input_tokens=11, output_tokens=3, cache_read_input_tokens=7)
+    )
+    result = cli("chat", input="hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "from bedrock\n"
+    request = bedrock.requests[-1]
+    assert request.path == "/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream"
+    assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "x-amz-date" in request.headers
+    assert "anthropic_version" in request.body
+    assert request.body["cache_control"] == {"type": "ephemeral"}
+    # The secret never travels in clear.
+    assert "wJalrXUtnFEMI" not in json.dumps(request.headers)
+
+    conversation_id = result.stderr.split()[-1]
+    document = json.loads(cli("show", conversation_id, "--json").stdout)
+    usage = document["messages"][-1]["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"], usage["cache_read_tokens"]) == (11, 3, 7)
+    # The conversation records the short model name, not the region-specific profile.
+    assert document["model"] == "claude-sonnet-4-6"
+
+
+def test_any_model_id_is_used_as_given(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.custom"
+    assert cli("chat", "--model", arn, input="hi").returncode == 0
+    assert bedrock.requests[-1].body["model"] == arn
+
+
+def test_short_names_map_to_the_regions_inference_profile() -> None:
+    assert bedrock_model_id("claude-sonnet-4-6", "eu-central-1") == "eu.anthropic.claude-sonnet-4-6"
+    assert bedrock_model_id("claude-haiku-4-5", "ap-northeast-1").startswith("apac.anthropic.")
+    assert bedrock_model_id("claude-opus-4-6", None) == "us.anthropic.claude-opus-4-6-v1"
+    assert (
+        bedrock_model_id("us.anthropic.claude-x-v9:0", "eu-west-1") == "us.anthropic.claude-x-v9:0"
+    )
+
+
+def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    bedrock.queue(Reply(chunks=["some ", "text ", "more"], cut_after=2))
+    cut = cli("chat", input="q")
+    assert cut.returncode == 4 and "cut off" in cut.stderr
+    assert cut.stdout.startswith("some text")
+
+    throttled = ErrorReply(429, "ThrottlingException", "Too many requests", {"retry-after-ms": "1"})
+    bedrock.queue(throttled, throttled, throttled)
+    limited = cli("chat", input="q")
+    assert limited.returncode == 3
+    assert "Bedrock is rate limiting" in limited.stderr
+
+    bedrock.queue(Reply(chunks=["a ", "b"], cut_after=1, error_event=("overloaded_error", "busy")))
+    mid = cli("chat", input="q")
+    assert mid.returncode == 3 and "mid-reply" in mid.stderr
+
+
+def test_missing_aws_credentials_is_one_clear_line(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = cli("chat", input="hello")
+    assert result.returncode == 2
+    assert "no AWS credentials for Bedrock" in result.stderr
+    assert "Traceback" not in result.stderr

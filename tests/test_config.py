@@ -1,0 +1,65 @@
+"""Settings: command line over environment over config file; `claudechat config` says which."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from claudechat.settings import load_settings, mask_url_password
+
+
+def write_config(home: Path, text: str, mode: int = 0o600) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "config.toml"
+    path.write_text(text)
+    os.chmod(path, mode)
+    return path
+
+
+def test_command_line_beats_environment_beats_file(isolated_home, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    write_config(isolated_home, 'model = "from-file"\nprovider = "bedrock"\nuser = "filey"\n')
+    monkeypatch.setenv("CLAUDECHAT_MODEL", "from-env")
+    settings = load_settings({"model": "from-cli"})
+    assert settings.model == "from-cli"
+    assert settings.sources["model"] == "command line"
+    assert settings.provider == "bedrock"
+    assert settings.sources["provider"].startswith("config file")
+    assert settings.user == "tester"  # CLAUDECHAT_USER from the test environment
+    assert load_settings().model == "from-env"
+
+
+def test_config_command_shows_sources_and_masks_secrets(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    write_config(isolated_home, 'storage_url = "s3://team-bucket/chats"\n')
+    url = "postgresql+psycopg2://chat:hunter2@db.internal:5432/chats"
+    result = cli("config", env={"CLAUDECHAT_DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    lines = dict(line.split(" = ", 1) for line in result.stdout.splitlines()[1:])
+    assert lines["database_url"] == (
+        "'postgresql+psycopg2://chat:***@db.internal:5432/chats'  "
+        "# environment CLAUDECHAT_DATABASE_URL"
+    )
+    assert lines["storage_url"].startswith("'s3://team-bucket/chats'  # config file ")
+    assert lines["model"] == "'claude-sonnet-4-6'  # default"
+
+
+def test_a_readable_config_file_with_a_secret_warns(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(isolated_home, 'database_url = "postgresql://u:pw@h/db"\n', mode=0o644)
+    result = cli("config")
+    assert f"chmod 600 {path}" in result.stderr
+    os.chmod(path, 0o600)
+    assert "chmod" not in cli("config").stderr
+
+
+def test_invalid_settings_are_usage_errors(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    write_config(isolated_home, "model = [\n")
+    broken = cli("list")
+    assert broken.returncode == 2 and "not valid TOML" in broken.stderr
+    write_config(isolated_home, 'provider = "openai"\n')
+    wrong = cli("list")
+    assert wrong.returncode == 2 and "unknown provider" in wrong.stderr
+
+
+def test_mask_url_password() -> None:
+    assert mask_url_password("postgresql://a:b@h/d") == "postgresql://a:***@h/d"
+    assert mask_url_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
