@@ -154,8 +154,8 @@ def random_chunks(text: str, seed: int, max_size: int = 8) -> Iterator[str]:
 class CountingRenderer(MarkdownStreamRenderer):
     """Records every markdown parse, through the renderer's hook."""
 
-    def __init__(self, console: Console, **options: bool) -> None:
-        super().__init__(console, **options)
+    def __init__(self, console: Console, *, auto_refresh: bool = True) -> None:
+        super().__init__(console, auto_refresh=auto_refresh)
         self.parsed_texts: list[str] = []
 
     @property
@@ -168,11 +168,11 @@ class CountingRenderer(MarkdownStreamRenderer):
 
 
 def stream(
-    text: str, chunks: Iterator[str], *, refresh_every: int = 7, **options: object
+    text: str, chunks: Iterator[str], *, refresh_every: int = 7, color_system: str | None = None
 ) -> Console:
     """Feed the chunks, forcing a live refresh every few chunks; return the console."""
-    console = make_console(options.pop("color_system", None))  # type: ignore[arg-type]
-    with MarkdownStreamRenderer(console, auto_refresh=False, **options) as renderer:  # type: ignore[arg-type]
+    console = make_console(color_system)
+    with MarkdownStreamRenderer(console, auto_refresh=False) as renderer:
         for index, chunk in enumerate(chunks):
             renderer.feed(chunk)
             if index % refresh_every == 0:

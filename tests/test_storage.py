@@ -63,7 +63,8 @@ def test_local_blobs_are_private_and_atomic(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "store").stat().st_mode) == 0o700
     # No temporary files are left beside the document.
-    assert [p.name for p in path.parent.iterdir()] == ["doc.json"]
+    assert not list(path.parent.glob("*.tmp"))
+    assert [p.name for p in path.parent.iterdir() if not p.name.startswith(".")] == ["doc.json"]
 
 
 def test_local_blobs_refuse_keys_outside_the_root(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_save_then_load_round_trips(store: ConversationStore) -> None:
 def test_metadata_row_describes_the_document(store: ConversationStore, backend) -> None:  # type: ignore[no-untyped-def]
     convo = conversation(text="what is a monad", name=None)
     store.save(convo)
-    (row,) = store.list("tester")
+    (row,) = store.list("tester").rows
     assert row.conversation_id == convo.id
     assert row.user_id == "tester"
     assert row.message_count == 1
@@ -107,8 +108,8 @@ def test_list_is_newest_first_and_limited(store: ConversationStore) -> None:
         convo.updated_at = utc_now() + timedelta(minutes=index)
         store.save(convo)
         saved.append(convo.id)
-    assert [r.conversation_id for r in store.list("tester")] == saved[::-1]
-    assert [r.conversation_id for r in store.list("tester", limit=2)] == saved[::-1][:2]
+    assert [r.conversation_id for r in store.list("tester").rows] == saved[::-1]
+    assert [r.conversation_id for r in store.list("tester", limit=2).rows] == saved[::-1][:2]
 
 
 def test_prefix_lookup_unknown_and_ambiguous(store: ConversationStore) -> None:
@@ -131,7 +132,7 @@ def test_users_never_see_each_other(store: ConversationStore) -> None:
     mine, theirs = conversation("alice"), conversation("bob")
     store.save(mine)
     store.save(theirs)
-    assert [r.conversation_id for r in store.list("alice")] == [mine.id]
+    assert [r.conversation_id for r in store.list("alice").rows] == [mine.id]
     with pytest.raises(NotFoundError) as missing:
         store.load("alice", theirs.id)
     with pytest.raises(NotFoundError) as unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_documents_are_json_at_prefix_user_id(team, s3, monkeypatch) -> None:  #
     head = s3.client().head_object(Bucket=bucket, Key=f"{prefix}/tester/{convo.id}.json")
     assert head["ContentType"] == "application/json"
     assert head["ServerSideEncryption"] == "AES256"
-    (row,) = store.list("tester")
+    (row,) = store.list("tester").rows
     assert row.s3_file_location == f"s3://{bucket}/{prefix}/tester/{convo.id}.json"
 
 
@@ -53,13 +54,32 @@ def test_sse_kms_key_is_sent(team, s3, monkeypatch) -> None:  # type: ignore[no-
     assert head["SSEKMSKeyId"].endswith("alias/claudechat")
 
 
-def test_a_missing_bucket_is_named_and_never_created(cli, team, s3, fake_api) -> None:  # type: ignore[no-untyped-def]
-    result = cli("chat", input="hello", env={"CLAUDECHAT_STORAGE_URL": "s3://no-such-bucket/x"})
-    assert result.returncode == 5
-    assert "S3 bucket 'no-such-bucket' does not exist" in result.stderr
+def test_a_missing_bucket_is_named_never_created_and_nothing_is_lost(  # type: ignore[no-untyped-def]
+    cli, team, s3, fake_api
+) -> None:
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    env = {"CLAUDECHAT_STORAGE_URL": f"s3://{missing}/x"}
+    result = cli("chat", input="hello", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "echo: hello\n"
+    assert f"S3 bucket {missing!r} does not exist" in result.stderr
+    assert "saved locally" in result.stderr
     assert "Traceback" not in result.stderr
     names = [b["Name"] for b in s3.client().list_buckets()["Buckets"]]
-    assert "no-such-bucket" not in names
+    assert missing not in names
+
+    listed = cli("list", env=env)
+    assert listed.stdout.split("\t")[0].endswith("*")
+    assert "1 conversation(s) wait to be pushed" in listed.stderr
+    conversation_id = result.stderr.split()[-1]
+    assert "echo: hello" in cli("show", conversation_id, env=env).stdout
+
+    s3.create_bucket(missing)
+    synced = cli("sync", env=env)
+    assert synced.returncode == 0 and "pushed 1 conversation(s)" in synced.stderr
+    assert not cli("list", env=env).stdout.split("\t")[0].endswith("*")
+    keys = s3.client().list_objects_v2(Bucket=missing)["Contents"]
+    assert [k["Key"] for k in keys] == [f"x/tester/{conversation_id}.json"]
 
 
 def test_an_unreachable_database_is_named_without_the_password(cli) -> None:  # type: ignore[no-untyped-def]

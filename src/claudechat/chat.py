@@ -6,19 +6,31 @@ failure never loses what was typed; a reply that stops early is kept and marked 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from claudechat.claude import Claude, Reply
 from claudechat.conversation import Conversation, Message, Status, utc_now
-from claudechat.errors import ApiError, NotFoundError, ReplyCutOffError
-from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ConversationMemory
+from claudechat.errors import ApiError, NotFoundError, ReplyCutOffError, StorageError
+from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
+from claudechat.storage.store import ConversationConflictError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
     from claudechat.storage.store import ConversationStore
 
 OnText = Callable[[str], None]
+# A stream that breaks before any text is asked again, this many times in all. The SDK itself
+# already retries refused requests (429, 5xx, connection errors) before a stream starts.
+MAX_ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.5
+
+
+def _worth_retrying(error: Exception) -> bool:
+    if isinstance(error, ApiError):
+        return error.retryable and error.mid_stream
+    return True  # cut off: the connection broke or closed early
 
 
 class ChatSession:
@@ -34,6 +46,9 @@ class ChatSession:
         self.claude = claude
         self.conversation = conversation
         self.memory = self._memory_for(conversation)
+        # Where status lines go (the REPL and pipe mode print them to stderr).
+        self.notify: Callable[[str], None] = lambda _message: None
+        self.offline = False
 
     @classmethod
     def start(
@@ -51,7 +66,7 @@ class ChatSession:
         if resume:
             conversation = store.load(settings.user, resume)
         elif continue_latest:
-            conversation = store.load_row(store.latest(settings.user))
+            conversation = store.latest(settings.user)
         else:
             conversation = Conversation.new(settings.user, settings.model)
         if settings.sources.get("model") == "command line" or not (resume or continue_latest):
@@ -89,22 +104,33 @@ class ChatSession:
 
     def _reply(self, on_text: OnText) -> Message:
         context = self.memory.get_current_context()
-        reply = Reply()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            reply = Reply()
+            try:
+                self._stream(context, reply, on_text)
+                break
+            except (ReplyCutOffError, ApiError) as exc:
+                if reply.text or attempt == MAX_ATTEMPTS or not _worth_retrying(exc):
+                    self._keep_partial(reply, "incomplete")
+                    raise
+                # Nothing was shown yet, so asking again cannot duplicate what the user saw.
+                self.notify(f"{exc}; retrying ({attempt}/{MAX_ATTEMPTS - 1})")
+                time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        message = self._append_reply(reply, "complete")
+        self.memory.record_reply(context, message, reply.usage)
+        self.save()
+        return message
+
+    def _stream(self, context: list[ContextMessage], reply: Reply, on_text: OnText) -> None:
+        conversation = self.conversation
         try:
             for chunk in self.claude.stream(
-                context, self.conversation.model, self.conversation.system, reply
+                context, conversation.model, conversation.system, reply
             ):
                 on_text(chunk)
         except KeyboardInterrupt:
             self._keep_partial(reply, "interrupted")
             raise
-        except (ReplyCutOffError, ApiError):
-            self._keep_partial(reply, "incomplete")
-            raise
-        message = self._append_reply(reply, "complete")
-        self.memory.record_reply(context, message, reply.usage)
-        self.save()
-        return message
 
     def _keep_partial(self, reply: Reply, status: Status) -> None:
         if reply.text:
@@ -126,10 +152,42 @@ class ChatSession:
     # -- the conversation -------------------------------------------------------------------
 
     def save(self) -> None:
+        """Save, come what may: to the store if it answers, else to the local journal."""
         if not self.conversation.messages:
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        self.store.save(self.conversation)
+        try:
+            result = self.store.save(self.conversation)
+        except ConversationConflictError:
+            self._fork()
+            return
+        self._report_storage(result.error)
+        if result.pushed and self.store.journal.entries(self.settings.user):
+            self.sync()
+
+    def sync(self) -> None:
+        report = self.store.sync(self.settings.user)
+        for parent, fork in report.forks:
+            self.notify(f"conversation {parent[:8]} was changed elsewhere; saved as fork {fork}")
+
+    def _fork(self) -> None:
+        parent = self.conversation.id
+        self.conversation = self.store.fork(self.conversation)
+        self.notify(
+            f"conversation {parent[:8]} was changed in another session; your turns continue "
+            f"in a new conversation {self.conversation.id} (forked from it)"
+        )
+
+    def _report_storage(self, error: StorageError | None) -> None:
+        """Tell the user once when saves fall back to the journal, and once when they recover."""
+        if error is not None and not self.offline:
+            self.notify(
+                f"{error}; the conversation is saved locally and will be pushed when the store "
+                "is back (or run `claudechat sync`)"
+            )
+        elif error is None and self.offline:
+            self.notify("the store is reachable again; local changes were pushed")
+        self.offline = error is not None
 
     def new_conversation(self) -> None:
         self.conversation = Conversation.new(

@@ -198,7 +198,11 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
     if isinstance(error, httpx2.TransportError):
         return ReplyCutOffError(f"the reply was cut off: the connection broke ({_short(error)})")
     if isinstance(error, anthropic.APIStatusError):
-        return ApiError(_status_message(error, where, model), retryable=_retryable(error))
+        return ApiError(
+            _status_message(error, where, model),
+            retryable=_retryable(error),
+            mid_stream=error.status_code == 200,
+        )
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {_short(error)}")
     if isinstance(error, RuntimeError) and "AWS credentials" in str(error):
@@ -232,7 +236,30 @@ def _status_message(error: Any, where: str, model: str) -> str:
 
 
 def _retryable(error: Any) -> bool:
+    if error.status_code == 200:  # an error event mid-stream: overloaded and the like
+        return _error_kind(error) in TRANSIENT_ERROR_KINDS
     return bool(error.status_code in (408, 409, 429) or error.status_code >= 500)
+
+
+TRANSIENT_ERROR_KINDS = {
+    "overloaded_error",
+    "api_error",
+    "rate_limit_error",
+    # Bedrock's names for the same faults.
+    "throttlingException",
+    "serviceUnavailableException",
+    "internalServerException",
+    "modelStreamErrorException",
+}
+
+
+def _error_kind(error: Any) -> str | None:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("type"), str):
+            return str(inner["type"])
+    return None
 
 
 def _error_detail(error: Any) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from claudechat import __version__
-from claudechat.errors import ClaudechatError, ExitCode, UsageError
+from claudechat.errors import ClaudechatError, ExitCode, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -105,15 +105,20 @@ def chat(
         from claudechat.claude import preload
 
         preload()
+    store = _store(settings)
+    _push_journal(store, settings)
     session = ChatSession.start(
         settings,
-        _store(settings),
+        store,
         Claude(settings),
         resume=resume,
         continue_latest=continue_latest,
         system=system,
         name=name,
     )
+    from claudechat.output import status
+
+    session.notify = status
     if piped:
         from claudechat.pipe import run_one_turn
 
@@ -129,11 +134,16 @@ def list_(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Your conversations, newest first."""
+    """Your conversations, newest first (* marks ones not yet pushed to the store)."""
     from claudechat.listing import print_list
 
     settings = _settings()
-    print_list(_store(settings).list(settings.user, limit), as_json)
+    store = _store(settings)
+    _push_journal(store, settings)
+    listing = store.list(settings.user, limit)
+    print_list(listing.rows, listing.unsynced, as_json)
+    if listing.error:
+        raise listing.error
 
 
 @app.command()
@@ -163,6 +173,62 @@ def config() -> None:
     print(f"# config file: {config_path()}")
     for key, value, source in settings.effective():
         print(f"{key} = {value!r}  # {source}")
+
+
+@app.command()
+def sync() -> None:
+    """Push conversations saved locally while the store was unreachable."""
+    from claudechat.output import status
+
+    settings = _settings()
+    report = _store(settings).sync(settings.user)
+    _report_forks(report.forks)
+    status(f"pushed {len(report.pushed)} conversation(s)")
+    if report.error:
+        raise report.error
+
+
+@app.command()
+def doctor() -> None:
+    """Check your documents against their metadata rows and repair what a crash left."""
+    from claudechat.output import status
+
+    settings = _settings()
+    store = _store(settings)
+    _push_journal(store, settings)
+    report = store.doctor(settings.user)
+    for label, found in (
+        ("document without a row: row re-created", report.adopted),
+        ("row older than its document: row refreshed", report.refreshed),
+        ("row whose document is missing", report.missing),
+        ("document that cannot be read", report.corrupt),
+    ):
+        for conversation_id in found:
+            print(f"{conversation_id}\t{label}")
+    if report.missing or report.corrupt:
+        raise NotFoundError(
+            f"{len(report.missing)} row(s) without a document, "
+            f"{len(report.corrupt)} unreadable document(s)"
+        )
+    status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
+
+
+def _push_journal(store: ConversationStore, settings: Settings) -> None:
+    """Every start pushes what an earlier outage or crash left in the journal."""
+    from claudechat.output import status
+
+    report = store.sync(settings.user)
+    _report_forks(report.forks)
+    if report.error:
+        waiting = len(store.journal.entries(settings.user))
+        status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
+
+
+def _report_forks(forks: list[tuple[str, str]]) -> None:
+    from claudechat.output import status
+
+    for parent, fork in forks:
+        status(f"conversation {parent[:8]} was changed elsewhere; saved as fork {fork}")
 
 
 @db_app.command("upgrade")

@@ -67,9 +67,11 @@ class ApiError(ClaudechatError):
 
     exit_code = ExitCode.API
 
-    def __init__(self, message: str, retryable: bool = False) -> None:
+    def __init__(self, message: str, retryable: bool = False, mid_stream: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        # Raised by an error event inside a stream that had started, not by a refused request.
+        self.mid_stream = mid_stream
 
 
 class ContextTooLargeError(UsageError):

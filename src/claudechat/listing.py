@@ -38,15 +38,15 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
     return "just now"  # unreachable, keeps the type checker content
 
 
-def print_list(rows: list[ConversationRow], as_json: bool) -> None:
+def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([_row_json(row) for row in rows], indent=2, ensure_ascii=False))
+        print(json.dumps([_row_json(row, unsynced) for row in rows], indent=2, ensure_ascii=False))
     elif is_rich(sys.stdout):
-        _print_table(rows)
+        _print_table(rows, unsynced)
     else:
         for row in rows:
             fields = (
-                row.conversation_id[:SHORT_ID],
+                _short_id(row, unsynced),
                 row_title(row),
                 one_line(row.model),
                 str(row.message_count),
@@ -55,8 +55,14 @@ def print_list(rows: list[ConversationRow], as_json: bool) -> None:
             print("\t".join(fields))
 
 
-def _row_json(row: ConversationRow) -> dict[str, object]:
+def _short_id(row: ConversationRow, unsynced: set[str]) -> str:
+    mark = "*" if row.conversation_id in unsynced else ""
+    return row.conversation_id[:SHORT_ID] + mark
+
+
+def _row_json(row: ConversationRow, unsynced: set[str]) -> dict[str, object]:
     return {
+        "synced": row.conversation_id not in unsynced,
         "id": row.conversation_id,
         "name": row.conversation_name,
         "title": row_title(row),
@@ -69,7 +75,7 @@ def _row_json(row: ConversationRow) -> dict[str, object]:
     }
 
 
-def _print_table(rows: list[ConversationRow]) -> None:
+def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -87,13 +93,15 @@ def _print_table(rows: list[ConversationRow]) -> None:
         table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
     for row in rows:
         table.add_row(
-            Text(row.conversation_id[:SHORT_ID], style="cyan"),
+            Text(_short_id(row, unsynced), style="cyan"),
             Text(row_title(row)),  # Text, not str: a name must never be read as rich markup
             Text(one_line(row.model), style="dim"),
             Text(str(row.message_count)),
             Text(relative_time(row.updated_at), style="dim"),
         )
     console().print(table)
+    if unsynced:
+        console(stderr=True).print("* saved locally, not yet pushed to the store", style="dim")
 
 
 def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:

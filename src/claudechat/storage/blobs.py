@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from claudechat.errors import StorageError
 
@@ -15,12 +18,31 @@ class BlobNotFoundError(StorageError):
     pass
 
 
+class BlobConflictError(StorageError):
+    """A conditional write found the blob not in the state the writer expected."""
+
+
+class AnyVersion:
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+# `expect` for put(): ANY writes unconditionally, None only if the key does not exist yet, an
+# etag only if the blob still has it (optimistic concurrency, S3's IfNoneMatch / IfMatch).
+ANY: Final = AnyVersion()
+Expectation = str | None | AnyVersion
+
+
 class BlobStore(Protocol):
     """Whole documents by key. Keys are relative paths built from validated ids."""
 
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
+        """Store data under key and return its new etag."""
+        ...
 
     def get(self, key: str) -> bytes: ...
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -44,29 +66,39 @@ class LocalBlobStore:
             raise StorageError(f"refusing a storage key outside {self.root}: {key!r}")
         return path
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
         path = self._path(key)
         _make_private_dirs(path.parent)
-        descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp_name, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
-            raise
-        _fsync_dir(path.parent)
+        with self._locked(path):
+            if not isinstance(expect, AnyVersion):
+                current = _etag_of_file(path)
+                if current != expect:
+                    raise BlobConflictError(f"{self.location(key)} was changed by another writer")
+            _write_atomically(path, data)
+        return _etag(data)
 
     def get(self, key: str) -> bytes:
+        return self.get_with_etag(key)[0]
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
         try:
-            return self._path(key).read_bytes()
+            data = self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise BlobNotFoundError(f"no document at {self.location(key)}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {self.location(key)}: {exc.strerror}") from exc
+        return data, _etag(data)
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        """Serialise check-and-write between processes; readers never need the lock."""
+        # One lock per folder (per user): writers of one user's documents are few.
+        descriptor = os.open(path.parent / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -84,6 +116,33 @@ class LocalBlobStore:
 
     def location(self, key: str) -> str:
         return (self.root / key).absolute().as_uri()
+
+
+def _etag(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _etag_of_file(path: Path) -> str | None:
+    try:
+        return _etag(path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Temp file, fsync, rename: a reader sees the old document or the new one, never half."""
+    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _make_private_dirs(path: Path) -> None:

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from claudechat.errors import ConfigError, StorageError
-from claudechat.storage.blobs import BlobNotFoundError
+from claudechat.storage.blobs import (
+    ANY,
+    AnyVersion,
+    BlobConflictError,
+    BlobNotFoundError,
+    Expectation,
+)
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -52,26 +58,34 @@ class S3BlobStore:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
         extra: dict[str, str] = {}
         if self.sse:
             extra["ServerSideEncryption"] = self.sse
         if self.kms_key_id:
             extra["SSEKMSKeyId"] = self.kms_key_id
+        if expect is None:
+            extra["IfNoneMatch"] = "*"
+        elif not isinstance(expect, AnyVersion):
+            extra["IfMatch"] = expect
         with self._errors(key):
-            self.client.put_object(
+            response = self.client.put_object(
                 Bucket=self.bucket,
                 Key=self._key(key),
                 Body=data,
                 ContentType="application/json",
                 **extra,
             )
+        return str(response["ETag"])
 
     def get(self, key: str) -> bytes:
+        return self.get_with_etag(key)[0]
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
         with self._errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
             body: bytes = response["Body"].read()
-            return body
+            return body, str(response["ETag"])
 
     def delete(self, key: str) -> None:
         with self._errors(key):
@@ -102,6 +116,8 @@ class S3BlobStore:
 
     def _client_error(self, exc: Any, key: str) -> StorageError:
         code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+            return BlobConflictError(f"{self.location(key)} was changed by another writer")
         if code in ("NoSuchKey", "404", "NotFound"):
             return BlobNotFoundError(f"no document at {self.location(key)}")
         if code == "NoSuchBucket":
@@ -127,8 +143,9 @@ def make_client() -> Any:
     custom_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     config = Config(
         s3={"addressing_style": "path"} if custom_endpoint else {},
-        retries={"max_attempts": 3, "mode": "standard"},
-        connect_timeout=5,
+        # An unreachable store must not stall a chat for long: the turn goes to the journal.
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=3,
         read_timeout=30,
     )
     return boto3.client("s3", config=config)

@@ -1,94 +1,275 @@
 """ConversationStore: documents in a blob store, their metadata rows in a database.
 
-The blob is written first, then the row: a crash in between leaves a document without a row
-(found and repaired by `claudechat doctor`), never a row pointing at nothing new.
+Every save goes to the local journal first, then the blob, then the row; the journal entry is
+dropped only once both are written. A crash in between, or a store that is down, leaves the
+entry behind, and the next save, start or `claudechat sync` pushes it. Blob and row are written
+with optimistic concurrency (an etag and a version); when another session changed the
+conversation meanwhile, the save raises ConversationConflictError and the caller forks.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from claudechat.conversation import Conversation
-from claudechat.errors import CorruptDocumentError, NotFoundError, UsageError
+from claudechat.conversation import Conversation, new_conversation_id
+from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
-from claudechat.storage.blobs import BlobStore
-from claudechat.storage.metadata import ConversationRow, MetadataStore
+from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
+from claudechat.storage.journal import Base, Journal
+from claudechat.storage.metadata import ConversationRow, MetadataStore, VersionConflictError
 
 PREVIEW_CHARS = 200
 
 
+class ConversationConflictError(StorageError):
+    """Another session saved this conversation since this one read it."""
+
+
 @dataclass
-class Loaded:
-    conversation: Conversation
-    version: int
+class SaveResult:
+    pushed: bool
+    error: StorageError | None = None
+
+
+@dataclass
+class SyncReport:
+    pushed: list[str] = field(default_factory=list)
+    forks: list[tuple[str, str]] = field(default_factory=list)  # (parent id, fork id)
+    error: StorageError | None = None
+
+
+@dataclass
+class Listing:
+    rows: list[ConversationRow]
+    unsynced: set[str]
+    error: StorageError | None = None
+
+
+@dataclass
+class DoctorReport:
+    adopted: list[str] = field(default_factory=list)  # documents without a row: row created
+    refreshed: list[str] = field(default_factory=list)  # rows older than their document
+    missing: list[str] = field(default_factory=list)  # rows whose document is gone
+    corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
 
 
 class ConversationStore:
-    def __init__(self, blobs: BlobStore, metadata: MetadataStore) -> None:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        open_metadata: Callable[[], MetadataStore],
+        journal: Journal,
+    ) -> None:
         self.blobs = blobs
-        self.metadata = metadata
-        # Version of each conversation as this process last read or wrote it.
-        self._versions: dict[str, int] = {}
+        self.journal = journal
+        self._open_metadata = open_metadata
+        self._metadata: MetadataStore | None = None
+        # The stored version each conversation had when this process last read or wrote it.
+        self._bases: dict[str, Base | None] = {}
+
+    @property
+    def metadata(self) -> MetadataStore:
+        """Connected on first use, and again after a failure, so a store that is down at start
+        does not stop a chat that can run on the journal."""
+        if self._metadata is None:
+            self._metadata = self._open_metadata()
+        return self._metadata
 
     @staticmethod
     def blob_key(user_id: str, conversation_id: str) -> str:
         return f"{ids.user_id(user_id)}/{ids.conversation_id(conversation_id)}.json"
 
-    def save(self, conversation: Conversation) -> None:
+    # -- saving -----------------------------------------------------------------------------
+
+    def save(self, conversation: Conversation) -> SaveResult:
+        base = self._bases.get(conversation.id)
+        self.journal.write(conversation, base)
+        try:
+            self._bases[conversation.id] = self._push(conversation, base)
+        except ConversationConflictError:
+            raise
+        except StorageError as exc:
+            return SaveResult(pushed=False, error=exc)
+        self.journal.remove(conversation.user_id, conversation.id)
+        return SaveResult(pushed=True)
+
+    def fork(self, conversation: Conversation) -> Conversation:
+        """Save this session's view of a conflicting conversation as a new one."""
+        self.journal.remove(conversation.user_id, conversation.id)
+        forked = replace(conversation, id=new_conversation_id(), parent_id=conversation.id)
+        self.save(forked)
+        return forked
+
+    def _push(self, conversation: Conversation, base: Base | None) -> Base:
+        data = encode_document(conversation)
         key = self.blob_key(conversation.user_id, conversation.id)
-        self.blobs.put(key, encode_document(conversation))
+        try:
+            etag = self.blobs.put(key, data, expect=base.etag if base else None)
+        except BlobConflictError:
+            etag = self._etag_if_ours(key, data)
         row = _row_for(conversation, self.blobs.location(key))
-        expected = self._versions.get(conversation.id)
-        if expected is None:
-            self.metadata.insert(row)
-        else:
-            row.version = expected + 1
-            self.metadata.update(row, expected)
-        self._versions[conversation.id] = row.version
+        try:
+            if base is None:
+                self.metadata.insert(row)
+            else:
+                row.version = base.version + 1
+                self.metadata.update(row, base.version)
+        except VersionConflictError as exc:
+            if not self._row_is_ours(row):
+                raise ConversationConflictError(str(exc)) from exc
+        return Base(row.version, etag)
+
+    def _etag_if_ours(self, key: str, data: bytes) -> str:
+        """A conditional write failed: fine if the blob already holds exactly our document
+        (an earlier attempt landed before a crash or an outage), a conflict otherwise."""
+        try:
+            current, etag = self.blobs.get_with_etag(key)
+        except BlobNotFoundError:
+            current, etag = b"", ""
+        if current != data:
+            raise ConversationConflictError(f"{self.blobs.location(key)} was changed elsewhere")
+        return etag
+
+    def _row_is_ours(self, row: ConversationRow) -> bool:
+        stored = self.metadata.get(row.user_id, row.conversation_id)
+        return stored is not None and (stored.updated_at, stored.message_count) == (
+            row.updated_at,
+            row.message_count,
+        )
+
+    def sync(self, user_id: str) -> SyncReport:
+        """Push what the journal holds for this user; fork what conflicts."""
+        report = SyncReport()
+        for entry in self.journal.entries(user_id):
+            conversation = entry.conversation
+            try:
+                self._bases[conversation.id] = self._push(conversation, entry.base)
+                self.journal.remove(user_id, conversation.id)
+                report.pushed.append(conversation.id)
+            except ConversationConflictError:
+                self._bases[conversation.id] = entry.base
+                report.forks.append((conversation.id, self.fork(conversation).id))
+            except StorageError as exc:
+                report.error = exc
+                break
+        return report
+
+    # -- reading ----------------------------------------------------------------------------
 
     def load(self, user_id: str, reference: str) -> Conversation:
-        row = self.resolve(user_id, reference)
+        conversation_id = self.resolve(user_id, reference)
+        entry = self.journal.get(user_id, conversation_id)
+        if entry is not None:
+            # Changes not yet pushed are newer than anything in the store.
+            self._bases[conversation_id] = entry.base
+            return entry.conversation
+        row = self.metadata.get(user_id, conversation_id)
+        if row is None:
+            raise NotFoundError(f"no conversation {ids.printable(reference)}")
         return self.load_row(row)
 
     def load_row(self, row: ConversationRow) -> Conversation:
         key = self.blob_key(row.user_id, row.conversation_id)
-        conversation = decode_document(self.blobs.get(key), self.blobs.location(key))
+        data, etag = self.blobs.get_with_etag(key)
+        conversation = decode_document(data, self.blobs.location(key))
         if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
             raise CorruptDocumentError("its id or owner does not match", self.blobs.location(key))
-        self._versions[conversation.id] = row.version
+        self._bases[conversation.id] = Base(row.version, etag)
         return conversation
 
-    def resolve(self, user_id: str, reference: str) -> ConversationRow:
+    def resolve(self, user_id: str, reference: str) -> str:
         """A full id or unique prefix, within this user's conversations only."""
         prefix = ids.id_prefix(reference)
-        if len(prefix) == 36:
-            row = self.metadata.get(user_id, ids.conversation_id(prefix))
-            matches = [row] if row else []
-        else:
-            matches = self.metadata.find_by_prefix(user_id, prefix)
+        local = {
+            e.conversation.id
+            for e in self.journal.entries(user_id)
+            if e.conversation.id.startswith(prefix)
+        }
+        try:
+            matches = local | {r.conversation_id for r in self._rows_matching(user_id, prefix)}
+        except StorageError:
+            if len(local) != 1:
+                raise
+            matches = local
         if not matches:
             raise NotFoundError(f"no conversation {ids.printable(reference)}")
         if len(matches) > 1:
+            shown = ", ".join(sorted(m[:8] for m in matches)[:3])
             raise NotFoundError(
                 f"{ids.printable(reference)} matches more than one conversation "
-                f"({', '.join(m.conversation_id[:8] for m in matches)}, ...); give more of the id"
+                f"({shown}, ...); give more of the id"
             )
-        return matches[0]
+        return matches.pop()
 
-    def latest(self, user_id: str) -> ConversationRow:
-        rows = self.metadata.list_for_user(user_id, limit=1)
-        if not rows:
+    def _rows_matching(self, user_id: str, prefix: str) -> list[ConversationRow]:
+        if len(prefix) == 36:
+            row = self.metadata.get(user_id, ids.conversation_id(prefix))
+            return [row] if row else []
+        return self.metadata.find_by_prefix(user_id, prefix)
+
+    def latest(self, user_id: str) -> Conversation:
+        listing = self.list(user_id, limit=1)
+        if not listing.rows:
+            if listing.error:
+                raise listing.error
             raise NotFoundError("there is no conversation to continue yet")
-        return rows[0]
+        return self.load(user_id, listing.rows[0].conversation_id)
 
-    def list(self, user_id: str, limit: int | None = None) -> list[ConversationRow]:
+    def list(self, user_id: str, limit: int | None = None) -> Listing:
+        """Stored rows merged with conversations only the journal has, newest first."""
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
-        return self.metadata.list_for_user(user_id, limit)
+        local = {
+            e.conversation.id: _row_for(e.conversation, "journal")
+            for e in self.journal.entries(user_id)
+        }
+        error = None
+        try:
+            stored = self.metadata.list_for_user(user_id, limit)
+        except StorageError as exc:
+            stored, error = [], exc
+        merged = {row.conversation_id: row for row in stored} | local
+        rows = sorted(merged.values(), key=lambda r: (r.updated_at, r.conversation_id))
+        rows.reverse()
+        return Listing(rows[:limit] if limit else rows, set(local), error)
+
+    # -- repair -----------------------------------------------------------------------------
+
+    def doctor(self, user_id: str) -> DoctorReport:
+        """Compare this user's documents with their rows and repair what a crash left."""
+        report = DoctorReport()
+        rows = {row.conversation_id: row for row in self.metadata.list_for_user(user_id)}
+        for key in self.blobs.list(f"{ids.user_id(user_id)}/"):
+            conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
+            try:
+                conversation = decode_document(self.blobs.get(key), self.blobs.location(key))
+            except CorruptDocumentError:
+                report.corrupt.append(conversation_id)
+                continue
+            row = rows.pop(conversation_id, None)
+            self._repair_row(conversation, row, report)
+        report.missing.extend(sorted(rows))
+        return report
+
+    def _repair_row(
+        self, conversation: Conversation, row: ConversationRow | None, report: DoctorReport
+    ) -> None:
+        fresh = _row_for(
+            conversation, self.blobs.location(self.blob_key(conversation.user_id, conversation.id))
+        )
+        if row is None:
+            self.metadata.insert(fresh)
+            report.adopted.append(conversation.id)
+        elif (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
+            fresh.version = row.version + 1
+            self.metadata.update(fresh, row.version)
+            report.refreshed.append(conversation.id)
 
     def close(self) -> None:
-        self.metadata.close()
+        if self._metadata is not None:
+            self._metadata.close()
 
 
 def encode_document(conversation: Conversation) -> bytes:
