@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 
 from claudechat.claude import Claude, Reply
 from claudechat.conversation import Conversation, Message, Status, utc_now
-from claudechat.errors import ApiError, NotFoundError, ReplyCutOffError, StorageError
+from claudechat.errors import (
+    ApiError,
+    NotFoundError,
+    ReplyCutOffError,
+    StorageError,
+    UsageError,
+)
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
 from claudechat.storage.store import ConversationConflictError
 
@@ -25,6 +31,21 @@ OnText = Callable[[str], None]
 # already retries refused requests (429, 5xx, connection errors) before a stream starts.
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
+
+
+MAX_NAME_CHARS = 200
+
+
+def valid_name(name: str) -> str:
+    """A conversation name is one short line: it shows in tables, prompts and file listings."""
+    name = name.strip()
+    if not name:
+        raise UsageError("a conversation name cannot be empty")
+    if len(name) > MAX_NAME_CHARS:
+        raise UsageError(f"a conversation name has at most {MAX_NAME_CHARS} characters")
+    if not name.isprintable():
+        raise UsageError("a conversation name is one line without control characters")
+    return name
 
 
 def _worth_retrying(error: Exception) -> bool:
@@ -74,7 +95,7 @@ class ChatSession:
         if system is not None:
             conversation.system = system
         if name is not None:
-            conversation.name = name
+            conversation.name = valid_name(name)
         return cls(settings, store, claude, conversation)
 
     def _memory_for(self, conversation: Conversation) -> ConversationMemory:
@@ -196,7 +217,7 @@ class ChatSession:
         self.memory = self._memory_for(self.conversation)
 
     def rename(self, name: str) -> None:
-        self.conversation.name = name
+        self.conversation.name = valid_name(name)
         self.save()
 
     def set_model(self, model: str) -> None:

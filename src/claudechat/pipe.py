@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from claudechat.chat import ChatSession
 from claudechat.errors import UsageError
-from claudechat.output import status
+from claudechat.output import safe_text, status
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
 
@@ -44,9 +44,11 @@ def run_one_turn(session: ChatSession, message: str) -> None:
     from claudechat.render import PlainStreamRenderer
 
     renderer = PlainStreamRenderer(sys.stdout)
+    # Piped input but a terminal for output: show escape sequences, do not obey them.
+    feed = (lambda chunk: renderer.feed(safe_text(chunk))) if sys.stdout.isatty() else renderer.feed
     try:
         with renderer:
-            session.send(message, renderer.feed)
+            session.send(message, feed)
     finally:
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")

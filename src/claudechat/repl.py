@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.chat import ChatSession
 from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
-from claudechat.output import console, is_rich, one_line, status
+from claudechat.output import console, is_rich, one_line, safe_text, status
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -185,8 +185,25 @@ def _renderer(out: Any) -> Any:
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
 
     if is_rich(sys.stdout):
-        return MarkdownStreamRenderer(out)
-    return PlainStreamRenderer(sys.stdout)
+        return TerminalSafe(MarkdownStreamRenderer(out))
+    return TerminalSafe(PlainStreamRenderer(sys.stdout))
+
+
+class TerminalSafe:
+    """Shows escape sequences and control characters in a reply instead of obeying them."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def feed(self, chunk: str) -> None:
+        self.renderer.feed(safe_text(chunk))
+
+    def __enter__(self) -> TerminalSafe:
+        self.renderer.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.renderer.__exit__(*exc_info)
 
 
 class SlashCompleter:

@@ -68,13 +68,16 @@ class LocalBlobStore:
 
     def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
         path = self._path(key)
-        _make_private_dirs(path.parent)
-        with self._locked(path):
-            if not isinstance(expect, AnyVersion):
-                current = _etag_of_file(path)
-                if current != expect:
-                    raise BlobConflictError(f"{self.location(key)} was changed by another writer")
-            _write_atomically(path, data)
+        try:
+            _make_private_dirs(path.parent)
+            with self._locked(path):
+                if not isinstance(expect, AnyVersion):
+                    current = _etag_of_file(path)
+                    if current != expect:
+                        raise BlobConflictError(f"{self.location(key)} was changed elsewhere")
+                _write_atomically(path, data)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.location(key)}: {exc.strerror}") from exc
         return _etag(data)
 
     def get(self, key: str) -> bytes:

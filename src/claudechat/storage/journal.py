@@ -11,6 +11,7 @@ import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from claudechat.conversation import Conversation
 from claudechat.errors import ClaudechatError
@@ -22,10 +23,11 @@ JOURNAL_FORMAT = 1
 
 @dataclass(frozen=True)
 class Base:
-    """The stored version a change was made on: the row's version and the blob's etag."""
+    """The stored state a change was made on. The blob and the row are tracked apart because
+    an outage can land the blob and not the row."""
 
-    version: int
-    etag: str
+    version: int | None = None  # the row's version; None: no row yet
+    etag: str | None = None  # the blob's etag; None: no blob yet
 
 
 @dataclass
@@ -73,5 +75,11 @@ def _parse(data: bytes) -> JournalEntry:
     base = entry["base"]
     return JournalEntry(
         Conversation.from_document(entry["document"]),
-        Base(int(base["version"]), str(base["etag"])) if base else None,
+        Base(_optional(base["version"], int), _optional(base["etag"], str)) if base else None,
     )
+
+
+def _optional(value: object, kind: type) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"journal base field is not {kind.__name__}")
+    return value

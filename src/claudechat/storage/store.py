@@ -91,9 +91,15 @@ class ConversationStore:
         except ConversationConflictError:
             raise
         except StorageError as exc:
+            self._journal_progress(conversation)
             return SaveResult(pushed=False, error=exc)
         self.journal.remove(conversation.user_id, conversation.id)
         return SaveResult(pushed=True)
+
+    def _journal_progress(self, conversation: Conversation) -> None:
+        """The blob may have landed before the row failed: record its etag for whoever
+        drains the journal next, in this process or another."""
+        self.journal.write(conversation, self._bases.get(conversation.id))
 
     def fork(self, conversation: Conversation) -> Conversation:
         """Save this session's view of a conflicting conversation as a new one."""
@@ -103,15 +109,18 @@ class ConversationStore:
         return forked
 
     def _push(self, conversation: Conversation, base: Base | None) -> Base:
+        base = base or Base()
         data = encode_document(conversation)
         key = self.blob_key(conversation.user_id, conversation.id)
         try:
-            etag = self.blobs.put(key, data, expect=base.etag if base else None)
+            etag = self.blobs.put(key, data, expect=base.etag)
         except BlobConflictError:
             etag = self._etag_if_ours(key, data)
+        # The blob is ours now, whatever happens to the row next.
+        self._bases[conversation.id] = replace(base, etag=etag)
         row = _row_for(conversation, self.blobs.location(key))
         try:
-            if base is None:
+            if base.version is None:
                 self.metadata.insert(row)
             else:
                 row.version = base.version + 1
@@ -149,9 +158,9 @@ class ConversationStore:
                 self.journal.remove(user_id, conversation.id)
                 report.pushed.append(conversation.id)
             except ConversationConflictError:
-                self._bases[conversation.id] = entry.base
                 report.forks.append((conversation.id, self.fork(conversation).id))
             except StorageError as exc:
+                self._journal_progress(conversation)
                 report.error = exc
                 break
         return report
