@@ -212,3 +212,18 @@ def test_resume_shows_that_it_resumed(fake_api, cli) -> None:  # type: ignore[no
         "what number?",
     ]
     assert leave(child) == conversation_id
+
+
+def test_ctrl_r_searches_history(fake_api) -> None:  # type: ignore[no-untyped-def]
+    child = spawn()
+    for text in ("alpha question", "beta question"):
+        say(child, text)
+        child.expect_exact(f"echo: {text}")
+        child.expect_exact(PROMPT)
+    child.send("\x12")  # Ctrl-R: reverse incremental search
+    child.send("alpha")
+    child.send("\r")  # accept the match into the line
+    child.send("\r")  # and send it
+    child.expect_exact("echo: alpha question")
+    assert fake_api.requests[-1].body["messages"][-1]["content"] == "alpha question"
+    leave(child)
