@@ -67,40 +67,32 @@ def swapped_out(path: Path) -> Iterator[None]:
         assert not aside.exists()
 
 
-@pytest.fixture
-def database_down(backend: Backend, request: pytest.FixtureRequest, isolated_home: Path):  # type: ignore[no-untyped-def]
-    @contextmanager
-    def outage() -> Iterator[None]:
-        if backend.name == "team":
-            postgres = request.getfixturevalue("postgres")
-            postgres.pause()
-            try:
-                yield
-            finally:
-                postgres.resume()
-        else:
-            with swapped_out(isolated_home / "claudechat.db"):
-                yield
+def outage_of(team_server: str, embedded_path: str):  # type: ignore[no-untyped-def]
+    """A fixture that takes one store down: the team's server is paused, or the embedded
+    file or folder is swapped out."""
 
-    return outage
+    @pytest.fixture
+    def fixture(backend: Backend, request: pytest.FixtureRequest, isolated_home: Path):  # type: ignore[no-untyped-def]
+        @contextmanager
+        def outage() -> Iterator[None]:
+            if backend.name == "team":
+                server = request.getfixturevalue(team_server)
+                server.pause()
+                try:
+                    yield
+                finally:
+                    server.resume()
+            else:
+                with swapped_out(isolated_home / embedded_path):
+                    yield
+
+        return outage
+
+    return fixture
 
 
-@pytest.fixture
-def blobs_down(backend: Backend, request: pytest.FixtureRequest, isolated_home: Path):  # type: ignore[no-untyped-def]
-    @contextmanager
-    def outage() -> Iterator[None]:
-        if backend.name == "team":
-            s3 = request.getfixturevalue("s3")
-            s3.pause()
-            try:
-                yield
-            finally:
-                s3.resume()
-        else:
-            with swapped_out(isolated_home / "conversations"):
-                yield
-
-    return outage
+database_down = outage_of("postgres", "claudechat.db")
+blobs_down = outage_of("s3", "conversations")
 
 
 def journal_files(home: Path) -> list[Path]:

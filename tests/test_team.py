@@ -27,8 +27,22 @@ def bucket_and_prefix(storage_url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def test_documents_are_json_at_prefix_user_id(team, s3, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CLAUDECHAT_S3_SSE", "AES256")
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"CLAUDECHAT_S3_SSE": "AES256"}, {"ServerSideEncryption": "AES256"}),
+        (
+            {"CLAUDECHAT_S3_SSE": "aws:kms", "CLAUDECHAT_S3_KMS_KEY_ID": "alias/claudechat"},
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/claudechat"},
+        ),
+    ],
+    ids=["sse-s3", "sse-kms"],
+)
+def test_documents_are_encrypted_json_at_prefix_user_id(  # type: ignore[no-untyped-def]
+    team, s3, monkeypatch, settings, expected
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
     store = open_store(load_settings())
     convo = Conversation.new("tester", "claude-sonnet-4-6")
     convo.messages.append(Message("user", "hi"))
@@ -36,22 +50,10 @@ def test_documents_are_json_at_prefix_user_id(team, s3, monkeypatch) -> None:  #
     bucket, prefix = bucket_and_prefix(team.storage_url)
     head = s3.client().head_object(Bucket=bucket, Key=f"{prefix}/tester/{convo.id}.json")
     assert head["ContentType"] == "application/json"
-    assert head["ServerSideEncryption"] == "AES256"
+    for field, value in expected.items():
+        assert head[field].endswith(value)
     (row,) = store.list("tester").rows
     assert row.s3_file_location == f"s3://{bucket}/{prefix}/tester/{convo.id}.json"
-
-
-def test_sse_kms_key_is_sent(team, s3, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CLAUDECHAT_S3_SSE", "aws:kms")
-    monkeypatch.setenv("CLAUDECHAT_S3_KMS_KEY_ID", "alias/claudechat")
-    store = open_store(load_settings())
-    convo = Conversation.new("tester", "m")
-    convo.messages.append(Message("user", "secret stuff"))
-    store.save(convo)
-    bucket, prefix = bucket_and_prefix(team.storage_url)
-    head = s3.client().head_object(Bucket=bucket, Key=f"{prefix}/tester/{convo.id}.json")
-    assert head["ServerSideEncryption"] == "aws:kms"
-    assert head["SSEKMSKeyId"].endswith("alias/claudechat")
 
 
 def test_a_missing_bucket_is_named_never_created_and_nothing_is_lost(  # type: ignore[no-untyped-def]

@@ -101,10 +101,6 @@ def chat(
         from claudechat.pipe import compose_message, read_stdin
 
         message = compose_message(prompt, read_stdin(sys.stdin.buffer))
-    else:
-        from claudechat.claude import preload
-
-        preload()
     store = _store(settings)
     _push_journal(store, settings)
     session = ChatSession.start(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from claudechat.errors import CorruptDocumentError, NewerFormatError
@@ -24,7 +24,7 @@ STATUSES: tuple[str, ...] = ("complete", "interrupted", "incomplete", "pending")
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_conversation_id() -> str:
@@ -223,4 +223,4 @@ def _time(data: dict[str, Any], key: str) -> datetime:
         parsed = datetime.fromisoformat(_str(data, key))
     except ValueError as exc:
         raise CorruptDocumentError(f"field {key!r} is not an ISO time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from claudechat.conversation import Conversation, Message
@@ -26,7 +26,7 @@ def row_title(row: ConversationRow) -> str:
 
 
 def relative_time(moment: datetime, now: datetime | None = None) -> str:
-    seconds = int(((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
     if seconds < 60:
         return "just now"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):

@@ -19,6 +19,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from markdown_it.token import Token
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
     from rich.live import Live
@@ -289,7 +291,34 @@ class _TrailingBlockView:
         return [[], *lines] if leading is None and blank_line_before else lines
 
 
-class MarkdownStreamRenderer:
+class _StreamRenderer:
+    """What both renderers share: the fed text, and finish() on leaving a `with` block."""
+
+    _chunks: list[str]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """Everything fed so far."""
+        if len(self._chunks) > 1:
+            self._chunks[:] = ["".join(self._chunks)]
+        return self._chunks[0] if self._chunks else ""
+
+
+class MarkdownStreamRenderer(_StreamRenderer):
     """Renders a streamed markdown reply to a rich Console: finished blocks printed once,
     trailing block live.
 
@@ -323,24 +352,6 @@ class MarkdownStreamRenderer:
         self._view = _TrailingBlockView(self)
         self._live: Live | None = None
         self._finished = False
-
-    def __enter__(self) -> MarkdownStreamRenderer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.finish()
-
-    @property
-    def text(self) -> str:
-        """Everything fed so far."""
-        if len(self._chunks) > 1:
-            self._chunks[:] = ["".join(self._chunks)]
-        return self._chunks[0] if self._chunks else ""
 
     def feed(self, chunk: str) -> None:
         """Add a text delta. Cheap unless it completes a block, which is printed."""
@@ -448,7 +459,7 @@ class MarkdownStreamRenderer:
             self._live = None
 
 
-class PlainStreamRenderer:
+class PlainStreamRenderer(_StreamRenderer):
     """For a non-terminal stdout or NO_COLOR: writes chunks as they arrive to a text stream,
     no escape codes, flushes per chunk."""
 
@@ -456,24 +467,6 @@ class PlainStreamRenderer:
         self._stream = stream
         self._chunks: list[str] = []
         self._ends_with_newline = True  # nothing written yet needs no newline
-
-    def __enter__(self) -> PlainStreamRenderer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.finish()
-
-    @property
-    def text(self) -> str:
-        """Everything fed so far."""
-        if len(self._chunks) > 1:
-            self._chunks[:] = ["".join(self._chunks)]
-        return self._chunks[0] if self._chunks else ""
 
     def feed(self, chunk: str) -> None:
         if not chunk:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claudechat.chat import ChatSession
+from claudechat.claude import preload
 from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
 from claudechat.output import console, is_rich, one_line, safe_text, status
 
@@ -61,13 +62,18 @@ class Repl:
         self.greet()
         if first_message:
             self.send(first_message)
+        # The SDK import (about a second) starts once the first prompt is on screen: started
+        # earlier it competes with drawing the prompt for the GIL.
+        pre_run: Callable[[], Any] | None = preload
         while self.running:
             try:
-                text = self.prompt.prompt("› ")
+                text = self.prompt.prompt("› ", pre_run=pre_run)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
                 break
+            finally:
+                pre_run = None
             self.handle(text)
         self.goodbye()
 

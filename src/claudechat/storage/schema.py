@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
-from sqlalchemy.dialects import postgresql
 
-# Bytewise collation on PostgreSQL so id-prefix range scans use the index in any locale.
-IdType = String(36).with_variant(postgresql.VARCHAR(36, collation="C"), "postgresql")
+# On PostgreSQL migration 0002 gives the id columns the bytewise "C" collation, so id-prefix
+# range scans use the index in any locale; queries need not know (and `list` need not import
+# the PostgreSQL dialect on SQLite).
+IdType = String(36)
 
 metadata = MetaData()
 
