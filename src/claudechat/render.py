@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from typing import Self
@@ -247,6 +247,26 @@ def _is_inline_style(markdown: Markdown, token: Token) -> bool:
     return token.tag in markdown.inlines and token.type not in ("fence", "code_block")
 
 
+_LIVE_ELEMENTS: dict[str, Any] = {}
+
+
+def _live_elements() -> dict[str, Any]:
+    """Markdown elements for the live region: code in an unfinished block keeps its theme
+    and layout but not its token colours, which it gets once, when the block is printed.
+    Re-highlighting the open code block on every refresh was half the renderer's CPU."""
+    if not _LIVE_ELEMENTS:
+        from rich.markdown import CodeBlock, Markdown
+
+        class UncolouredCodeBlock(CodeBlock):
+            @classmethod
+            def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
+                return cls("text", markdown.code_theme)
+
+        _LIVE_ELEMENTS.update(Markdown.elements)
+        _LIVE_ELEMENTS.update(fence=UncolouredCodeBlock, code_block=UncolouredCodeBlock)
+    return _LIVE_ELEMENTS
+
+
 class _TrailingBlockView:
     """The Live region's renderable: markdown of the text not yet printed, built
     only when rich renders the region, cut to the lines that fit the terminal."""
@@ -286,6 +306,8 @@ class _TrailingBlockView:
         if not text.strip():
             return []
         markdown = self._renderer.make_markdown(text)
+        # Per instance, so a make_markdown() override (counting, restyling) still applies.
+        markdown.elements = _live_elements()  # type: ignore[misc]
         leading, _ = _blank_line_flags(markdown)
         lines = console.render_lines(markdown, options.update(height=None), pad=False)
         return [[], *lines] if leading is None and blank_line_before else lines
