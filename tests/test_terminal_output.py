@@ -1,0 +1,82 @@
+"""What a person sees in a terminal, and what stays out of the way: styled tables and markdown
+in a terminal, plain text with NO_COLOR, and no heavy imports for the quick commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pexpect
+import pytest
+
+from fakes.anthropic_api import Reply
+
+
+def run_in_terminal(*args: str, env: dict[str, str] | None = None) -> str:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", *args],
+        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    return child.before  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def two_conversations(cli, fake_api) -> str:  # type: ignore[no-untyped-def]
+    cli("chat", "--name", "release notes", input="draft them")
+    fake_api.queue(Reply("# Heading\n\n- **bold** item\n\n```python\nprint('hi')\n```\n"))
+    result = cli("chat", input="format something")
+    return result.stderr.split()[-1]
+
+
+def test_list_in_a_terminal_is_a_table(two_conversations) -> None:  # type: ignore[no-untyped-def]
+    screen = run_in_terminal("list")
+    header = next(line for line in screen.splitlines() if "Name" in line)
+    for column in ("ID", "Name", "Model", "Msgs", "Updated"):
+        assert column in header
+    assert "release notes" in screen and "format something" in screen
+    assert "\x1b[" in screen  # styled
+    assert "\t" not in screen  # a table, not the pipe format
+
+
+def test_show_in_a_terminal_renders_markdown(two_conversations) -> None:  # type: ignore[no-untyped-def]
+    styled = run_in_terminal("show", two_conversations[:8])
+    assert "\x1b[" in styled
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", styled)  # what the eye reads
+    assert "You · " in screen and "Claude · " in screen
+    assert "# Heading" not in screen and "Heading" in screen  # rendered, not source
+    assert "**bold**" not in screen and "bold item" in screen
+    assert "```" not in screen and "print('hi')" in screen
+
+
+def test_no_color_gives_plain_text_in_a_terminal(two_conversations) -> None:  # type: ignore[no-untyped-def]
+    listed = run_in_terminal("list", env={"NO_COLOR": "1"})
+    assert "\x1b[" not in listed
+    assert "\t" in listed  # the plain, tab-separated format
+    shown = run_in_terminal("show", two_conversations, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in shown
+    assert "# Heading" in shown and "```python" in shown  # markdown source, as in a pipe
+
+
+@pytest.mark.parametrize("command", [["--help"], ["list"], ["show", "0000"]])
+def test_quick_commands_do_not_import_the_heavy_libraries(cli, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    cli("list")  # the first use creates and migrates the database; later starts do not
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "claudechat", *command],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
+    imported = {line.split("|")[-1].strip() for line in completed.stderr.splitlines()}
+    for heavy in ("anthropic", "boto3", "botocore", "psycopg2", "prompt_toolkit", "alembic"):
+        assert heavy not in imported, f"{command} imported {heavy}"
+    if command == ["--help"]:
+        assert "sqlalchemy" not in imported and "rich" not in imported
