@@ -36,7 +36,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -310,7 +310,7 @@ def seed_embedded(home: Path, count: int) -> list[str]:
     from claudechat.storage import open_store
 
     rng = random.Random(1)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = []
     with scoped_environ(app_env(home)):
         store = open_store(load_settings())
@@ -654,7 +654,7 @@ def seed_metadata(dsn: str) -> list[str]:
     import psycopg2
 
     rng = random.Random(4)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     target_ids = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def test_empty_database_to_head(database_url: str) -> None:
 def test_previous_revision_to_head_keeps_rows(database_url: str) -> None:
     engine = create_engine(database_url)
     migrate.upgrade(engine, "0001")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(
             text(

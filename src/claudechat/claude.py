@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claudechat.conversation import Usage
+from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
 
 if TYPE_CHECKING:
@@ -121,12 +121,14 @@ class Claude:
         request: dict[str, Any] = {
             "model": self.model_id(model),
             "max_tokens": self.max_output_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in context],
+            "messages": [
+                {"role": m.role, "content": replace_lone_surrogates(m.content)} for m in context
+            ],
             # Top-level automatic caching: each turn reads the conversation so far from cache.
             "cache_control": {"type": "ephemeral"},
         }
         if system:
-            request["system"] = system
+            request["system"] = replace_lone_surrogates(system)
         guard = translate_errors(self.settings, model)
         with guard, self.client.messages.stream(**request) as events:
             for event in events:

@@ -6,6 +6,8 @@ these types, and the stored JSON document is exactly `Conversation.to_document()
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -224,3 +226,23 @@ def _time(data: dict[str, Any], key: str) -> datetime:
     except ValueError as exc:
         raise CorruptDocumentError(f"field {key!r} is not an ISO time") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def dumps_json(data: Any, indent: int | None = None) -> str:
+    """JSON text that always encodes as UTF-8: readable non-ASCII where possible, and escapes
+    where the text holds lone surrogates (valid JSON, e.g. from an API reply, but not UTF-8)."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, ensure_ascii=True, indent=indent)
+    return text
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Lone surrogates are valid in JSON text but have no UTF-8 form: nothing can print or
+    send them, so where text leaves claudechat they become U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)

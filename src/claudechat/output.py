@@ -7,6 +7,8 @@ import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from claudechat.conversation import replace_lone_surrogates
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -45,7 +47,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def safe_text(text: str) -> str:
-    """Text from a conversation, made harmless for a terminal: escapes shown, not obeyed."""
+    """Text from a conversation, made harmless for a terminal: escapes shown, not obeyed, and
+    lone surrogates (which no terminal encoding can print) replaced."""
+    text = replace_lone_surrogates(text)
     text = _ESCAPE_SEQUENCE.sub(lambda m: "^[" + m.group(0)[1:], text)
     return _CONTROL.sub(
         lambda m: f"^{chr(ord(m.group(0)) ^ 0x40)}" if m.group(0) < " " else "?", text

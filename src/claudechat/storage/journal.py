@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claudechat.conversation import Conversation
+from claudechat.conversation import Conversation, dumps_json
 from claudechat.errors import ClaudechatError
 from claudechat.storage import ids
 from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore
@@ -46,7 +46,9 @@ class Journal:
             "base": {"version": base.version, "etag": base.etag} if base else None,
             "document": conversation.to_document(),
         }
-        self.files.put(_key(conversation.user_id, conversation.id), json.dumps(entry).encode())
+        self.files.put(
+            _key(conversation.user_id, conversation.id), dumps_json(entry).encode("utf-8")
+        )
 
     def remove(self, user_id: str, conversation_id: str) -> None:
         self.files.delete(_key(user_id, conversation_id))

@@ -157,7 +157,7 @@ def _create_engine(url: str) -> Engine:
 
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is no number
         raise StorageError(f"invalid database URL {mask_url_password(url)!r}") from exc
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         _prepare_sqlite_file(Path(parsed.database))

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from claudechat.conversation import Conversation, new_conversation_id
+from claudechat.conversation import Conversation, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
@@ -282,7 +282,7 @@ class ConversationStore:
 
 
 def encode_document(conversation: Conversation) -> bytes:
-    return json.dumps(conversation.to_document(), ensure_ascii=False).encode("utf-8")
+    return dumps_json(conversation.to_document()).encode("utf-8")
 
 
 def decode_document(data: bytes, location: str | None = None) -> Conversation:
@@ -292,6 +292,8 @@ def decode_document(data: bytes, location: str | None = None) -> Conversation:
         raise CorruptDocumentError("it is not UTF-8 text", location) from exc
     except json.JSONDecodeError as exc:
         raise CorruptDocumentError(f"invalid JSON ({exc.msg} at char {exc.pos})", location) from exc
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise CorruptDocumentError(f"invalid JSON ({exc})", location) from exc
     except RecursionError as exc:
         raise CorruptDocumentError("it is nested too deeply", location) from exc
     try:
