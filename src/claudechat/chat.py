@@ -48,6 +48,16 @@ def valid_name(name: str) -> str:
     return name
 
 
+MAX_MODEL_CHARS = 200
+
+
+def valid_model(model: str) -> str:
+    model = model.strip()
+    if not model or len(model) > MAX_MODEL_CHARS or not model.isprintable() or " " in model:
+        raise UsageError(f"not a model name: {model[:60]!r}")
+    return model
+
+
 def _worth_retrying(error: Exception) -> bool:
     if isinstance(error, ApiError):
         return error.retryable and error.mid_stream
@@ -91,7 +101,7 @@ class ChatSession:
         else:
             conversation = Conversation.new(settings.user, settings.model)
         if settings.sources.get("model") == "command line" or not (resume or continue_latest):
-            conversation.model = settings.model
+            conversation.model = valid_model(settings.model)
         if system is not None:
             conversation.system = system
         if name is not None:
@@ -111,16 +121,20 @@ class ChatSession:
         return self._reply(on_text)
 
     def retry(self, on_text: OnText) -> Message:
-        """Regenerate the newest reply (or get the one that failed) for the last message."""
+        """Regenerate the newest reply (or get the one that failed) for the last message.
+
+        The earlier reply is replaced only by a complete new one: if the new one fails or
+        stops early, the earlier reply is put back ahead of whatever part arrived."""
         if not self.conversation.messages:
             raise NotFoundError("nothing to retry yet")
-        previous = self.memory.drop_last_reply()
+        previous = self.memory.drop_last_replies()
+        position = len(self.conversation.messages)
         try:
             return self._reply(on_text)
         except BaseException:
-            # Nothing new arrived: the earlier reply is better than none.
-            if previous is not None and self.conversation.messages[-1].role == "user":
-                self.conversation.messages.append(previous)
+            if previous:
+                self.conversation.messages[position:position] = previous
+                self.save()
             raise
 
     def _reply(self, on_text: OnText) -> Message:
@@ -183,7 +197,7 @@ class ChatSession:
             self._fork()
             return
         self._report_storage(result.error)
-        if result.pushed and self.store.journal.entries(self.settings.user):
+        if result.pushed and self.store.journal.pending(self.settings.user):
             self.sync()
 
     def sync(self) -> None:
@@ -221,7 +235,7 @@ class ChatSession:
         self.save()
 
     def set_model(self, model: str) -> None:
-        self.conversation.model = model
+        self.conversation.model = valid_model(model)
         self.save()
 
     def set_system(self, system: str | None) -> None:

@@ -96,10 +96,13 @@ class Claude:
         import anthropic
 
         if self.settings.provider == "bedrock":
-            return anthropic.AnthropicBedrock(
-                aws_region=self.settings.get("aws_region"),
-                aws_profile=self.settings.get("aws_profile"),
-            )
+            try:
+                return anthropic.AnthropicBedrock(
+                    aws_region=self.settings.get("aws_region"),
+                    aws_profile=self.settings.get("aws_profile"),
+                )
+            except Exception as exc:  # botocore's ProfileNotFound, a missing region, ...
+                raise UsageError(f"cannot set up Bedrock: {_short(exc)}") from exc
         check_credentials(self.settings)
         return anthropic.Anthropic()
 
@@ -193,11 +196,10 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
     if isinstance(error, anthropic.APITimeoutError):
         return ApiError(f"{where} did not answer in time; try again", retryable=True)
     if isinstance(error, anthropic.APIConnectionError):
+        # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
-        if isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError):
-            return ReplyCutOffError(f"the reply was cut off: the connection broke ({cause})")
         return ApiError(f"cannot reach {where} ({_short(cause)}); try again", retryable=True)
-    if isinstance(error, httpx2.TransportError):
+    if isinstance(error, httpx2.TransportError):  # mid-stream: the SDK does not wrap these
         return ReplyCutOffError(f"the reply was cut off: the connection broke ({_short(error)})")
     if isinstance(error, anthropic.APIStatusError):
         return ApiError(
@@ -207,6 +209,11 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         )
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {_short(error)}")
+    if settings.provider == "bedrock":
+        from botocore.exceptions import BotoCoreError
+
+        if isinstance(error, BotoCoreError):  # a missing profile, an unknown region, ...
+            return UsageError(f"cannot set up Bedrock: {_short(error)}")
     if isinstance(error, RuntimeError) and "AWS credentials" in str(error):
         # The Bedrock client signs each request and says so this way when it has nothing.
         return UsageError(

@@ -198,13 +198,15 @@ def doctor() -> None:
         ("row older than its document: row refreshed", report.refreshed),
         ("row whose document is missing", report.missing),
         ("document that cannot be read", report.corrupt),
+        ("journal entry that cannot be read (kept, not pushed)", report.damaged_journal),
     ):
         for conversation_id in found:
             print(f"{conversation_id}\t{label}")
-    if report.missing or report.corrupt:
+    damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
+    if damage:
         raise NotFoundError(
-            f"{len(report.missing)} row(s) without a document, "
-            f"{len(report.corrupt)} unreadable document(s)"
+            f"{len(report.missing)} row(s) without a document, {len(report.corrupt)} unreadable "
+            f"document(s), {len(report.damaged_journal)} unreadable journal entr(ies)"
         )
     status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
 
@@ -218,6 +220,12 @@ def _push_journal(store: ConversationStore, settings: Settings) -> None:
     if report.error:
         waiting = len(store.journal.entries(settings.user))
         status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
+    if report.damaged:
+        status(
+            f"warning: {len(report.damaged)} journal entr(ies) cannot be read; run "
+            "`claudechat doctor`",
+            "yellow",
+        )
 
 
 def _report_forks(forks: list[tuple[str, str]]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -151,9 +151,6 @@ class Conversation:
             if message.usage:
                 total = total + message.usage
         return total
-
-    def copy(self) -> Conversation:
-        return replace(self, messages=[replace(m) for m in self.messages])
 
     def to_document(self) -> dict[str, Any]:
         return {

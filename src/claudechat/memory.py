@@ -70,11 +70,12 @@ class ConversationMemory:
                 f"{self.max_context_tokens:,}; shorten it or raise --max-context-tokens"
             )
 
-    def drop_last_reply(self) -> Message | None:
-        """Remove the newest assistant message (for /retry) and return it."""
-        if self.messages and self.messages[-1].role == "assistant":
-            return self.messages.pop()
-        return None
+    def drop_last_replies(self) -> list[Message]:
+        """Remove the replies after the newest user message (for /retry) and return them."""
+        dropped: list[Message] = []
+        while self.messages and self.messages[-1].role == "assistant":
+            dropped.insert(0, self.messages.pop())
+        return dropped
 
     def record_reply(self, context: list[ContextMessage], reply: Message, usage: Usage) -> None:
         """Make token counts exact from what the API reported for this request."""
@@ -160,7 +161,8 @@ def _turns(messages: Iterable[Message]) -> list[list[ContextMessage]]:
         tokens = message.tokens if message.tokens is not None else estimate_tokens(content)
         if message.role == "user":
             turns.append([ContextMessage("user", content, tokens)])
-        elif turns:
+        elif turns and len(turns[-1]) == 1:
+            # One reply per turn: a /retry cut short keeps the earlier reply first.
             turns[-1].append(ContextMessage("assistant", content, tokens))
     return turns
 

@@ -30,7 +30,9 @@ def console(stderr: bool = False) -> Console:
 
 
 def status(message: str, style: str = "dim") -> None:
-    """One line of status on stderr: dim in a terminal, plain text elsewhere."""
+    """One line of status on stderr: dim in a terminal, plain text elsewhere. Messages can
+    quote servers and documents, so their control characters are shown, not obeyed."""
+    message = safe_text(message)
     if is_rich(sys.stderr):
         codes = {"dim": "2", "red": "31", "yellow": "33", "green": "32"}
         message = f"\x1b[{codes.get(style, '0')}m{message}\x1b[0m"

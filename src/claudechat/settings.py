@@ -210,7 +210,8 @@ def _holds_secret(data: dict[str, Any]) -> bool:
     return False
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<password>[^@/\s]+)@", re.I)
+# Greedy up to the last "@": a password may itself hold "/" or "@".
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<password>\S+)@", re.I)
 
 
 def mask_url_password(text: str) -> str:

@@ -20,6 +20,9 @@ def open_blob_store(settings: Settings) -> BlobStore:
     if parsed.scheme == "file":
         from pathlib import Path
 
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+            raise ConfigError(f"storage URL {url!r} must be an absolute path: file:///path")
+
         from claudechat.storage.blobs import LocalBlobStore
 
         return LocalBlobStore(Path(unquote(parsed.path)))

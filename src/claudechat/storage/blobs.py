@@ -103,9 +103,14 @@ class LocalBlobStore:
         finally:
             os.close(descriptor)
 
-    def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+    def delete(self, key: str, expect: Expectation = ANY) -> None:
+        """Remove the blob; with an etag, only if it still has it (else BlobConflictError)."""
+        path = self._path(key)
+        with self._locked(path):
+            if not isinstance(expect, AnyVersion) and _etag_of_file(path) != expect:
+                raise BlobConflictError(f"{self.location(key)} was changed elsewhere")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def list(self, prefix: str = "") -> list[str]:
         if not self.root.exists():

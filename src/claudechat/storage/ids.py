@@ -53,3 +53,8 @@ def printable(value: object, limit: int = 60) -> str:
     text = str(value)
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
     return repr(cleaned + ("…" if len(text) > limit else ""))
+
+
+def document_key(user: str, conversation: str) -> str:
+    """The one way a conversation's storage key is built: {user_id}/{conversation_id}.json."""
+    return f"{user_id(user)}/{conversation_id(conversation)}.json"

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from claudechat.conversation import Conversation, dumps_json
-from claudechat.errors import ClaudechatError
+from claudechat.errors import ClaudechatError, CorruptDocumentError
 from claudechat.storage import ids
-from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore
+from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, LocalBlobStore
 
 JOURNAL_FORMAT = 1
 
@@ -34,51 +34,76 @@ class Base:
 class JournalEntry:
     conversation: Conversation
     base: Base | None
+    etag: str  # of the entry file: removal succeeds only if nobody rewrote it since
+
+
+@dataclass
+class JournalScan:
+    entries: list[JournalEntry]
+    damaged: list[str]  # keys of entries that cannot be read (reported, never dropped)
 
 
 class Journal:
     def __init__(self, root: Path) -> None:
         self.files = LocalBlobStore(root)
 
-    def write(self, conversation: Conversation, base: Base | None) -> None:
+    def write(self, conversation: Conversation, base: Base | None) -> str:
         entry = {
             "format": JOURNAL_FORMAT,
             "base": {"version": base.version, "etag": base.etag} if base else None,
             "document": conversation.to_document(),
         }
-        self.files.put(
-            _key(conversation.user_id, conversation.id), dumps_json(entry).encode("utf-8")
-        )
+        key = ids.document_key(conversation.user_id, conversation.id)
+        return self.files.put(key, dumps_json(entry).encode("utf-8"))
 
-    def remove(self, user_id: str, conversation_id: str) -> None:
-        self.files.delete(_key(user_id, conversation_id))
+    def remove(self, entry_owner: str, conversation_id: str, etag: str) -> None:
+        """Drop an entry once the store has it, unless it was rewritten meanwhile."""
+        with contextlib.suppress(BlobConflictError):
+            self.files.delete(ids.document_key(entry_owner, conversation_id), expect=etag)
+
+    def discard(self, user_id: str, conversation_id: str) -> None:
+        self.files.delete(ids.document_key(user_id, conversation_id))
 
     def get(self, user_id: str, conversation_id: str) -> JournalEntry | None:
+        key = ids.document_key(user_id, conversation_id)
         try:
-            return _parse(self.files.get(_key(user_id, conversation_id)))
+            data, etag = self.files.get_with_etag(key)
         except BlobNotFoundError:
             return None
+        return _parse(data, etag, self.files.location(key))
+
+    def pending(self, user_id: str) -> bool:
+        return bool(self.files.list(f"{ids.user_id(user_id)}/"))
+
+    def scan(self, user_id: str) -> JournalScan:
+        scan = JournalScan([], [])
+        for key in self.files.list(f"{ids.user_id(user_id)}/"):
+            try:
+                data, etag = self.files.get_with_etag(key)
+                scan.entries.append(_parse(data, etag, self.files.location(key)))
+            except ClaudechatError:
+                scan.damaged.append(key)
+        return scan
 
     def entries(self, user_id: str) -> list[JournalEntry]:
-        found = []
-        for key in self.files.list(f"{ids.user_id(user_id)}/"):
-            # A damaged entry must not block the others; `doctor` reports it.
-            with contextlib.suppress(ClaudechatError, ValueError, KeyError, TypeError):
-                found.append(_parse(self.files.get(key)))
-        return found
+        return self.scan(user_id).entries
 
 
-def _key(user_id: str, conversation_id: str) -> str:
-    return f"{ids.user_id(user_id)}/{ids.conversation_id(conversation_id)}.json"
-
-
-def _parse(data: bytes) -> JournalEntry:
-    entry = json.loads(data)
-    base = entry["base"]
-    return JournalEntry(
-        Conversation.from_document(entry["document"]),
-        Base(_optional(base["version"], int), _optional(base["etag"], str)) if base else None,
-    )
+def _parse(data: bytes, etag: str, location: str) -> JournalEntry:
+    try:
+        entry = json.loads(data)
+        if entry["format"] != JOURNAL_FORMAT:
+            raise CorruptDocumentError(f"journal format {entry['format']!r} unknown", location)
+        base = entry["base"]
+        return JournalEntry(
+            Conversation.from_document(entry["document"]),
+            Base(_optional(base["version"], int), _optional(base["etag"], str)) if base else None,
+            etag,
+        )
+    except CorruptDocumentError:
+        raise
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise CorruptDocumentError(f"damaged journal entry ({exc})", location) from exc
 
 
 def _optional(value: object, kind: type) -> Any:

@@ -114,22 +114,6 @@ class MetadataStore:
             statement = statement.limit(limit)
         return self._select(statement)
 
-    def all_rows(self) -> list[ConversationRow]:
-        from claudechat.storage.schema import conversations
-
-        return self._select(conversations.select())
-
-    def delete(self, user_id: str, conversation_id: str) -> None:
-        from claudechat.storage.schema import conversations
-
-        table = conversations.c
-        with database_errors(self.url), self.engine.begin() as connection:
-            connection.execute(
-                conversations.delete()
-                .where(table.user_id == user_id)
-                .where(table.conversation_id == conversation_id)
-            )
-
     def close(self) -> None:
         self.engine.dispose()
 
@@ -160,7 +144,10 @@ def _create_engine(url: str) -> Engine:
     except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is no number
         raise StorageError(f"invalid database URL {mask_url_password(url)!r}") from exc
     if parsed.get_backend_name() == "sqlite" and parsed.database:
-        _prepare_sqlite_file(Path(parsed.database))
+        try:
+            _prepare_sqlite_file(Path(parsed.database))
+        except OSError as exc:
+            raise StorageError(f"cannot create {parsed.database}: {exc.strerror}") from exc
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(parsed, connect_args={"timeout": 30})

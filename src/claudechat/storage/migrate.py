@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 # Kept in step with the newest file in migrations/versions (a test checks it), so that an
 # up-to-date database costs one SELECT at start instead of importing Alembic.
 HEAD_REVISION = "0002"
+KNOWN_REVISIONS = (None, "0001", HEAD_REVISION)
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -43,6 +44,11 @@ def ensure_current(engine: Engine, auto_migrate: bool) -> None:
         revision = current_revision(connection)
     if revision == HEAD_REVISION:
         return
+    if revision not in KNOWN_REVISIONS:
+        raise StorageError(
+            f"the database schema is at {revision}, newer than this claudechat knows "
+            f"({HEAD_REVISION}): upgrade claudechat"
+        )
     if not auto_migrate:
         raise StorageError(
             f"the database schema is at {revision or 'nothing'}, this claudechat needs "

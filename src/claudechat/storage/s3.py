@@ -68,7 +68,7 @@ class S3BlobStore:
             extra["IfNoneMatch"] = "*"
         elif not isinstance(expect, AnyVersion):
             extra["IfMatch"] = expect
-        with self._errors(key):
+        with self._errors(key, conditional=isinstance(expect, str)):
             response = self.client.put_object(
                 Bucket=self.bucket,
                 Key=self._key(key),
@@ -104,13 +104,17 @@ class S3BlobStore:
         return f"s3://{self.bucket}/{self._key(key)}"
 
     @contextmanager
-    def _errors(self, key: str) -> Iterator[None]:
+    def _errors(self, key: str, conditional: bool = False) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             yield
         except ClientError as exc:
-            raise self._client_error(exc, key) from exc
+            error = self._client_error(exc, key)
+            if conditional and isinstance(error, BlobNotFoundError):
+                # IfMatch on an object that is gone: the expected version is not there either.
+                error = BlobConflictError(f"{self.location(key)} was removed elsewhere")
+            raise error from exc
         except BotoCoreError as exc:
             raise StorageError(f"cannot reach S3 for bucket {self.bucket!r}: {exc}") from exc
 
@@ -137,6 +141,7 @@ class S3BlobStore:
 def make_client() -> Any:
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     # S3-compatible stores (MinIO, SeaweedFS, Ceph) behind a custom endpoint want path-style
     # addressing; boto3 itself reads the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
@@ -148,4 +153,7 @@ def make_client() -> Any:
         connect_timeout=3,
         read_timeout=30,
     )
-    return boto3.client("s3", config=config)
+    try:
+        return boto3.client("s3", config=config)
+    except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
+        raise ConfigError(f"cannot set up the S3 client: {exc}") from exc

@@ -37,7 +37,8 @@ class SaveResult:
 class SyncReport:
     pushed: list[str] = field(default_factory=list)
     forks: list[tuple[str, str]] = field(default_factory=list)  # (parent id, fork id)
-    error: StorageError | None = None
+    damaged: list[str] = field(default_factory=list)  # journal entries that cannot be read
+    error: StorageError | None = None  # the last entry that could not be pushed
 
 
 @dataclass
@@ -53,6 +54,7 @@ class DoctorReport:
     refreshed: list[str] = field(default_factory=list)  # rows older than their document
     missing: list[str] = field(default_factory=list)  # rows whose document is gone
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
+    damaged_journal: list[str] = field(default_factory=list)  # unreadable journal entries
 
 
 class ConversationStore:
@@ -77,35 +79,36 @@ class ConversationStore:
             self._metadata = self._open_metadata()
         return self._metadata
 
-    @staticmethod
-    def blob_key(user_id: str, conversation_id: str) -> str:
-        return f"{ids.user_id(user_id)}/{ids.conversation_id(conversation_id)}.json"
+    blob_key = staticmethod(ids.document_key)
 
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
         base = self._bases.get(conversation.id)
-        self.journal.write(conversation, base)
+        entry_etag = self.journal.write(conversation, base)
         try:
             self._bases[conversation.id] = self._push(conversation, base)
         except ConversationConflictError:
             raise
         except StorageError as exc:
-            self._journal_progress(conversation)
+            self._journal_progress(conversation, base)
             return SaveResult(pushed=False, error=exc)
-        self.journal.remove(conversation.user_id, conversation.id)
+        self.journal.remove(conversation.user_id, conversation.id, entry_etag)
         return SaveResult(pushed=True)
 
-    def _journal_progress(self, conversation: Conversation) -> None:
+    def _journal_progress(self, conversation: Conversation, base: Base | None) -> None:
         """The blob may have landed before the row failed: record its etag for whoever
         drains the journal next, in this process or another."""
-        self.journal.write(conversation, self._bases.get(conversation.id))
+        newer = self._bases.get(conversation.id, base)
+        if newer != base:
+            self.journal.write(conversation, newer)
 
     def fork(self, conversation: Conversation) -> Conversation:
-        """Save this session's view of a conflicting conversation as a new one."""
-        self.journal.remove(conversation.user_id, conversation.id)
+        """Save this session's view of a conflicting conversation as a new one. The fork is
+        journaled before the original's entry goes, so a crash in between loses nothing."""
         forked = replace(conversation, id=new_conversation_id(), parent_id=conversation.id)
         self.save(forked)
+        self.journal.discard(conversation.user_id, conversation.id)
         return forked
 
     def _push(self, conversation: Conversation, base: Base | None) -> Base:
@@ -125,10 +128,24 @@ class ConversationStore:
             else:
                 row.version = base.version + 1
                 self.metadata.update(row, base.version)
-        except VersionConflictError as exc:
-            if not self._row_is_ours(row):
-                raise ConversationConflictError(str(exc)) from exc
+        except VersionConflictError:
+            self._row_follows_blob(row)
         return Base(row.version, etag)
+
+    def _row_follows_blob(self, row: ConversationRow) -> None:
+        """The conditional blob write succeeded, so this document is the newest one: a row
+        that moved meanwhile (a `doctor` refresh, an earlier push of ours whose answer was
+        lost) is brought in line with it instead of forking the conversation."""
+        current = self.metadata.get(row.user_id, row.conversation_id)
+        try:
+            if current is None:
+                row.version = 1
+                self.metadata.insert(row)
+            else:
+                row.version = current.version + 1
+                self.metadata.update(row, current.version)
+        except VersionConflictError as exc:
+            raise ConversationConflictError(str(exc)) from exc
 
     def _etag_if_ours(self, key: str, data: bytes) -> str:
         """A conditional write failed: fine if the blob already holds exactly our document
@@ -141,28 +158,22 @@ class ConversationStore:
             raise ConversationConflictError(f"{self.blobs.location(key)} was changed elsewhere")
         return etag
 
-    def _row_is_ours(self, row: ConversationRow) -> bool:
-        stored = self.metadata.get(row.user_id, row.conversation_id)
-        return stored is not None and (stored.updated_at, stored.message_count) == (
-            row.updated_at,
-            row.message_count,
-        )
-
     def sync(self, user_id: str) -> SyncReport:
         """Push what the journal holds for this user; fork what conflicts."""
-        report = SyncReport()
-        for entry in self.journal.entries(user_id):
+        scan = self.journal.scan(user_id)
+        report = SyncReport(damaged=scan.damaged)
+        for entry in scan.entries:
             conversation = entry.conversation
             try:
                 self._bases[conversation.id] = self._push(conversation, entry.base)
-                self.journal.remove(user_id, conversation.id)
+                self.journal.remove(user_id, conversation.id, entry.etag)
                 report.pushed.append(conversation.id)
             except ConversationConflictError:
                 report.forks.append((conversation.id, self.fork(conversation).id))
             except StorageError as exc:
-                self._journal_progress(conversation)
+                # One entry the store refuses must not hold back the others.
+                self._journal_progress(conversation, entry.base)
                 report.error = exc
-                break
         return report
 
     # -- reading ----------------------------------------------------------------------------
@@ -248,13 +259,17 @@ class ConversationStore:
 
     def doctor(self, user_id: str) -> DoctorReport:
         """Compare this user's documents with their rows and repair what a crash left."""
-        report = DoctorReport()
+        report = DoctorReport(damaged_journal=self.journal.scan(user_id).damaged)
         rows = {row.conversation_id: row for row in self.metadata.list_for_user(user_id)}
         for key in self.blobs.list(f"{ids.user_id(user_id)}/"):
             conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
             try:
                 conversation = decode_document(self.blobs.get(key), self.blobs.location(key))
-            except CorruptDocumentError:
+                # Only what the key says is trusted: a document claiming another id or owner
+                # must not become a row in someone else's list.
+                if ids.document_key(conversation.user_id, conversation.id) != key:
+                    raise CorruptDocumentError("its id or owner does not match its key")
+            except (CorruptDocumentError, UsageError):
                 report.corrupt.append(conversation_id)
                 continue
             row = rows.pop(conversation_id, None)
