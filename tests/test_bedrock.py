@@ -34,7 +34,11 @@ def test_a_turn_through_bedrock_streams_and_records_usage(cli, bedrock) -> None:
     assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "x-amz-date" in request.headers
     assert "anthropic_version" in request.body
-    assert request.body["cache_control"] == {"type": "ephemeral"}
+    # Caching as Bedrock documents it: a breakpoint on the newest content block.
+    assert "cache_control" not in request.body
+    assert request.body["messages"][-1]["content"] == [
+        {"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}
+    ]
     # The secret never travels in clear.
     assert "wJalrXUtnFEMI" not in json.dumps(request.headers)
 

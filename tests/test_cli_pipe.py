@@ -210,3 +210,11 @@ def test_version_and_help(cli) -> None:  # type: ignore[no-untyped-def]
     ):
         assert option in chat_help
     assert cli("list", "--bogus").returncode == 2
+
+
+def test_a_reply_stopped_by_the_output_limit_says_so(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("a long answer that", stop_reason="max_tokens"))
+    result = cli("chat", input="write a novel")
+    assert result.returncode == 0
+    assert result.stdout == "a long answer that\n"
+    assert "stopped at the output limit" in result.stderr

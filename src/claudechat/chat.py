@@ -154,6 +154,8 @@ class ChatSession:
         message = self._append_reply(reply, "complete")
         self.memory.record_reply(context, message, reply.usage)
         self.save()
+        if reply.stop_reason == "max_tokens":
+            self.notify("the reply stopped at the output limit; ask Claude to continue")
         return message
 
     def _stream(self, context: list[ContextMessage], reply: Reply, on_text: OnText) -> None:

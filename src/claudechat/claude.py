@@ -121,15 +121,24 @@ class Claude:
         stream ends without message_stop; `reply` keeps whatever text arrived either way.
         """
         reply.model = model
+        messages: list[dict[str, Any]] = [
+            {"role": m.role, "content": replace_lone_surrogates(m.content)} for m in context
+        ]
         request: dict[str, Any] = {
             "model": self.model_id(model),
             "max_tokens": self.max_output_tokens,
-            "messages": [
-                {"role": m.role, "content": replace_lone_surrogates(m.content)} for m in context
-            ],
-            # Top-level automatic caching: each turn reads the conversation so far from cache.
-            "cache_control": {"type": "ephemeral"},
+            "messages": messages,
         }
+        if self.settings.provider == "bedrock":
+            # Bedrock documents caching as a breakpoint on a content block; the newest one
+            # caches the whole conversation before it, as the API's automatic caching does.
+            last = messages[-1]
+            last["content"] = [
+                {"type": "text", "text": last["content"], "cache_control": {"type": "ephemeral"}}
+            ]
+        else:
+            # Top-level automatic caching: each turn reads the conversation so far from cache.
+            request["cache_control"] = {"type": "ephemeral"}
         if system:
             request["system"] = replace_lone_surrogates(system)
         guard = translate_errors(self.settings, model)
