@@ -218,3 +218,10 @@ def test_a_reply_stopped_by_the_output_limit_says_so(cli, fake_api) -> None:  # 
     assert result.returncode == 0
     assert result.stdout == "a long answer that\n"
     assert "stopped at the output limit" in result.stderr
+
+
+def test_shell_completion_script(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("--show-completion", "bash")
+    assert result.returncode == 0
+    assert "_CLAUDECHAT_COMPLETE" in result.stdout
+    assert "complete" in result.stdout

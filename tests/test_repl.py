@@ -227,3 +227,23 @@ def test_ctrl_r_searches_history(fake_api) -> None:  # type: ignore[no-untyped-d
     child.expect_exact("echo: alpha question")
     assert fake_api.requests[-1].body["messages"][-1]["content"] == "alpha question"
     leave(child)
+
+
+def test_suggestions_from_history_and_slash_exit(fake_api) -> None:  # type: ignore[no-untyped-def]
+    child = spawn()
+    say(child, "what is a monad")
+    child.expect_exact("echo: what is a monad")
+    child.expect_exact(PROMPT)
+    child.send("what is")
+    child.expect_exact(" a monad")  # the rest of the line, suggested from history
+    child.send("\x1b[C")  # Right arrow accepts the suggestion
+    child.send("\r")
+    child.expect_exact("echo: what is a monad")
+    child.expect_exact(PROMPT)
+    assert len(fake_api.requests) == 2
+    assert fake_api.requests[-1].body["messages"][-1]["content"] == "what is a monad"
+    say(child, "/exit")
+    child.expect(r"conversation [0-9a-f-]{36} saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
