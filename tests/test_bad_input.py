@@ -22,6 +22,7 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.store import ConversationStore, decode_document, encode_document
 from fakes.anthropic_api import Reply
+from test_repl import leave
 
 USER = "tester"
 FIRST_ID = "abcd1111-0000-4000-8000-000000000000"
@@ -331,12 +332,7 @@ def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_
     child.expect_exact("end of the line")
     child.expect_exact(PROMPT)
     assert_shown_not_obeyed(output.getvalue())
-    child.send("\x04")
-    child.expect(r"conversation ([0-9a-f-]{36}) saved")
-    conversation_id = child.match.group(1)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    conversation_id = leave(child)
 
     stored = json.loads(cli("show", conversation_id, "--json").stdout)
     assert stored["messages"][-1]["content"] == "".join(chunks)
@@ -386,12 +382,7 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
     child.send("still here?\r")
     child.expect_exact("echo: still here?")
     child.expect_exact(PROMPT)
-    child.send("\x04")
-    child.expect(r"conversation ([0-9a-f-]{36}) saved")
-    conversation_id = child.match.group(1)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    conversation_id = leave(child)
 
     stored = json.loads(cli("show", conversation_id, "--json").stdout)
     assert stored["name"] is None
