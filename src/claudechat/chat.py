@@ -203,13 +203,13 @@ class ChatSession:
             self.sync()
 
     def sync(self) -> None:
-        report = self.store.sync(self.settings.user)
-        for parent, fork in report.forks:
-            self.notify(f"conversation {parent[:8]} was changed elsewhere; saved as fork {fork}")
+        for notice in self.store.sync(self.settings.user).fork_notices():
+            self.notify(notice)
 
     def _fork(self) -> None:
         parent = self.conversation.id
         self.conversation = self.store.fork(self.conversation)
+        self.memory = self._memory_for(self.conversation)
         self.notify(
             f"conversation {parent[:8]} was changed in another session; your turns continue "
             f"in a new conversation {self.conversation.id} (forked from it)"

@@ -178,7 +178,8 @@ def sync() -> None:
 
     settings = _settings()
     report = _store(settings).sync(settings.user)
-    _report_forks(report.forks)
+    for notice in report.fork_notices():
+        status(notice)
     status(f"pushed {len(report.pushed)} conversation(s)")
     if report.error:
         raise report.error
@@ -216,7 +217,8 @@ def _push_journal(store: ConversationStore, settings: Settings) -> None:
     from claudechat.output import status
 
     report = store.sync(settings.user)
-    _report_forks(report.forks)
+    for notice in report.fork_notices():
+        status(notice)
     if report.error:
         waiting = len(store.journal.entries(settings.user))
         status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
@@ -226,13 +228,6 @@ def _push_journal(store: ConversationStore, settings: Settings) -> None:
             "`claudechat doctor`",
             "yellow",
         )
-
-
-def _report_forks(forks: list[tuple[str, str]]) -> None:
-    from claudechat.output import status
-
-    for parent, fork in forks:
-        status(f"conversation {parent[:8]} was changed elsewhere; saved as fork {fork}")
 
 
 @db_app.command("upgrade")

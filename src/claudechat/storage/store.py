@@ -40,6 +40,12 @@ class SyncReport:
     damaged: list[str] = field(default_factory=list)  # journal entries that cannot be read
     error: StorageError | None = None  # the last entry that could not be pushed
 
+    def fork_notices(self) -> list[str]:
+        return [
+            f"conversation {parent[:8]} was changed elsewhere; saved as fork {fork}"
+            for parent, fork in self.forks
+        ]
+
 
 @dataclass
 class Listing:
@@ -87,7 +93,7 @@ class ConversationStore:
         base = self._bases.get(conversation.id)
         entry_etag = self.journal.write(conversation, base)
         try:
-            self._bases[conversation.id] = self._push(conversation, base)
+            self._push(conversation, base)
         except ConversationConflictError:
             raise
         except StorageError as exc:
@@ -111,7 +117,8 @@ class ConversationStore:
         self.journal.discard(conversation.user_id, conversation.id)
         return forked
 
-    def _push(self, conversation: Conversation, base: Base | None) -> Base:
+    def _push(self, conversation: Conversation, base: Base | None) -> None:
+        """Blob, then row; records in _bases how far it got, even when the row fails."""
         base = base or Base()
         data = encode_document(conversation)
         key = self.blob_key(conversation.user_id, conversation.id)
@@ -130,7 +137,7 @@ class ConversationStore:
                 self.metadata.update(row, base.version)
         except VersionConflictError:
             self._row_follows_blob(row)
-        return Base(row.version, etag)
+        self._bases[conversation.id] = Base(row.version, etag)
 
     def _row_follows_blob(self, row: ConversationRow) -> None:
         """The conditional blob write succeeded, so this document is the newest one: a row
@@ -165,7 +172,7 @@ class ConversationStore:
         for entry in scan.entries:
             conversation = entry.conversation
             try:
-                self._bases[conversation.id] = self._push(conversation, entry.base)
+                self._push(conversation, entry.base)
                 self.journal.remove(user_id, conversation.id, entry.etag)
                 report.pushed.append(conversation.id)
             except ConversationConflictError:
