@@ -168,7 +168,7 @@ def config() -> None:
     settings = _settings()
     print(f"# config file: {config_path()}")
     for key, value, source in settings.effective():
-        print(f"{key} = {value!r}  # {source}")
+        print(f"{key} = {value}  # {source}")
 
 
 @app.command()

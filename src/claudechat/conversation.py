@@ -42,6 +42,13 @@ class Usage:
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
 
+    def __post_init__(self) -> None:
+        # The rule reading a document applies (see from_dict), checked when the figures are
+        # made, so claudechat never writes usage it would refuse to read back.
+        for name, value in self.to_dict().items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"usage {name} is not a whole number: {value!r}")
+
     @property
     def prompt_tokens(self) -> int:
         """Everything the request put in the context window, cached or not."""
@@ -65,7 +72,8 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Usage:
-        return cls(**{k: _int(data, k) for k in cls().to_dict()})
+        # A figure a server never sent (null, as some proxies write it) is unknown: 0.
+        return cls(**{k: 0 if data.get(k) is None else _int(data, k) for k in cls().to_dict()})
 
 
 @dataclass
