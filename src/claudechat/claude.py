@@ -6,6 +6,7 @@ into a claudechat error with one clear line. Nothing outside this module imports
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -56,12 +57,35 @@ def preload() -> threading.Thread:
 
 def check_credentials(settings: Settings) -> None:
     """Fail fast, before any input is read, when the chosen provider cannot authenticate."""
+    if settings.provider == "anthropic":
+        check_base_url(os.environ.get("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL")
     if settings.provider == "anthropic" and not (
         os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
     ):
         raise UsageError(
             "ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=sk-ant-... "
             "(create a key at https://console.anthropic.com/settings/keys)"
+        )
+
+
+def check_base_url(url: str | None, name: str) -> None:
+    """A malformed base URL is a configuration error, not an API that cannot be reached."""
+    if not url:
+        return
+    from urllib.parse import urlsplit
+
+    from claudechat.settings import mask_url_password
+
+    try:
+        parts = urlsplit(url.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"{name} is not a valid URL: {mask_url_password(url)[:200]!r} "
+            "(expected http(s)://host[:port][/path])"
         )
 
 
@@ -117,6 +141,14 @@ class Claude:
         # The read timeout bounds the silence between two stream events: a stalled stream is
         # reported after stream_idle_timeout instead of the SDK's ten minutes.
         return httpx2.Timeout(10 * 60, connect=5.0, read=self.settings.stream_idle_timeout)
+
+    def close(self) -> None:
+        """Close the HTTP client now: left to the garbage collector at exit, its finalizer can
+        be hit by a Ctrl-C and print 'Exception ignored in ...'."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     def model_id(self, model: str) -> str:
         if self.settings.provider != "bedrock":
@@ -259,8 +291,10 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
         if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
-            return UsageError(f"ANTHROPIC_BASE_URL is not a valid URL: {_short(cause)}")
+            return UsageError(f"the API's base URL is not valid: {_short(cause)}")
         return ApiError(f"cannot reach {where} ({_short(cause)})", retryable=True)
+    if isinstance(error, httpx2.InvalidURL):
+        return UsageError(f"the API's base URL is not valid: {_short(error)}")
     if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
         idle = settings.stream_idle_timeout
         return ReplyCutOffError(

@@ -103,10 +103,11 @@ def chat(
         message = compose_message(prompt, read_stdin(sys.stdin.buffer))
     store = _store(settings)
     _push_journal(store, settings)
+    claude = Claude(settings)
     session = ChatSession.start(
         settings,
         store,
-        Claude(settings),
+        claude,
         resume=resume,
         continue_latest=continue_latest,
         system=system,
@@ -115,14 +116,17 @@ def chat(
     from claudechat.output import status
 
     session.notify = status
-    if piped:
-        from claudechat.pipe import run_one_turn
+    try:
+        if piped:
+            from claudechat.pipe import run_one_turn
 
-        run_one_turn(session, message)
-        return
-    from claudechat.repl import Repl
+            run_one_turn(session, message)
+            return
+        from claudechat.repl import Repl
 
-    Repl(session, settings.data_dir / "history").run(first_message=prompt)
+        Repl(session, settings.data_dir / "history").run(first_message=prompt)
+    finally:
+        claude.close()
 
 
 @app.command("list")
@@ -241,41 +245,46 @@ def db_upgrade() -> None:
     status(f"database {describe_database(settings.database_url)} is up to date")
 
 
+def _guard_commands() -> None:
+    from claudechat.exits import guarded
+
+    for typer_app in (app, db_app):
+        for info in typer_app.registered_commands:
+            if info.callback is not None:
+                info.callback = guarded(info.callback)
+
+
+_guard_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every expected failure becomes one line on stderr and an exit code."""
+    from claudechat import signals
+
+    signals.install()
     code = run(sys.argv[1:] if argv is None else argv)
     sys.exit(code)
 
 
 def run(argv: list[str]) -> int:
-    from claudechat.output import error
+    from claudechat.exits import Escaped, ending
 
     try:
         result = app(args=argv, prog_name="claudechat", standalone_mode=False)
-    except ClaudechatError as exc:
-        error(str(exc))
-        return exc.exit_code
-    except (KeyboardInterrupt, typer.Abort):
-        error("interrupted")
-        return ExitCode.INTERRUPTED
+    except (Escaped, ClaudechatError, KeyboardInterrupt, BrokenPipeError) as exc:
+        return ending(exc)
+    except typer.Abort as exc:  # older Typer: Ctrl-C outside a command
+        return ending(exc.__cause__ or KeyboardInterrupt())
     except typer.Exit as exc:
-        return exc.exit_code
-    except typer.TyperException as exc:  # bad options and arguments
-        show = getattr(exc, "show", None)
-        if show is not None:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # Typer's own exit 130
+            return ending(exc.__cause__)
+        return int(exc.exit_code)
+    except Exception as exc:
+        # Bad options and arguments: Typer's own exceptions, or click's in older Typers,
+        # both able to show themselves with the usage line.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
             show()
-        else:
-            error(str(exc))
-        return exc.exit_code
-    except BrokenPipeError:
-        _silence_broken_pipe()
-        return ExitCode.OK
+            return code
+        raise
     return result if isinstance(result, int) else ExitCode.OK
-
-
-def _silence_broken_pipe() -> None:
-    # `claudechat list | head -1` closes our stdout early; that is not an error.
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
