@@ -6,12 +6,19 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from claudechat import __version__
-from claudechat.errors import ClaudechatError, ExitCode, NotFoundError, UsageError
+from claudechat.errors import (
+    ClaudechatError,
+    ConfigError,
+    ExitCode,
+    NotFoundError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -59,7 +66,10 @@ def _settings(**overrides: Any) -> Settings:
 
 def _store(settings: Settings) -> ConversationStore:
     from claudechat.storage import open_store
+    from claudechat.storage.metadata import check_database_url
 
+    # The database itself is reached on first use; a URL that can never work is refused now.
+    check_database_url(settings.database_url)
     return open_store(settings)
 
 
@@ -124,14 +134,21 @@ def chat(
             return
         from claudechat.repl import Repl
 
-        Repl(session, settings.data_dir / "history").run(first_message=prompt)
+        history = settings.data_dir / "history"
+        _check_writable(history)
+        Repl(session, history).run(first_message=prompt)
     finally:
         claude.close()
 
 
+MAX_LIST_LIMIT = 1_000_000  # far beyond any history; what a database integer surely holds
+
+
 @app.command("list")
 def list_(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most N.", min=1, max=MAX_LIST_LIMIT)
+    ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
@@ -216,6 +233,20 @@ def doctor() -> None:
     status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
 
 
+def _check_writable(path: Path) -> None:
+    """The REPL's history is read and appended in the background, where a failure would stop
+    the prompt with a traceback: a data directory someone else owns is reported here."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"), open(path, encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the history file {path}: {exc.strerror or exc}; check who owns "
+            f"{path.parent} and its permissions (or set CLAUDECHAT_HOME)"
+        ) from exc
+
+
 def _push_journal(store: ConversationStore, settings: Settings) -> None:
     """Every start pushes what an earlier outage or crash left in the journal."""
     from claudechat.output import status
@@ -271,7 +302,7 @@ def run(argv: list[str]) -> int:
 
     try:
         result = app(args=argv, prog_name="claudechat", standalone_mode=False)
-    except (Escaped, ClaudechatError, KeyboardInterrupt, BrokenPipeError) as exc:
+    except (Escaped, ClaudechatError, KeyboardInterrupt, OSError) as exc:
         return ending(exc)
     except typer.Abort as exc:  # older Typer: Ctrl-C outside a command
         return ending(exc.__cause__ or KeyboardInterrupt())

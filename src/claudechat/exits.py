@@ -60,6 +60,11 @@ def ending(exc: BaseException) -> int:
             message += "; try again"
         error(message)
         return exc.exit_code
+    if isinstance(exc, OSError) and exc.filename:
+        # A local file the environment will not let us use (owner, permissions, a full or
+        # read-only disk): no bug of ours, so one line, as for any other store failure.
+        error(f"cannot use {exc.filename}: {exc.strerror or exc}")
+        return ExitCode.STORAGE
     raise exc
 
 

@@ -55,7 +55,11 @@ KEYS_BY_NAME = {key.name: key for key in KEYS}
 def data_dir() -> Path:
     home = os.environ.get("CLAUDECHAT_HOME")
     if home:
-        return Path(home).expanduser()
+        path = Path(home).expanduser()
+        if not path.is_absolute() or "\x00" in home:
+            # A relative home would move with the current directory, splitting the data.
+            raise ConfigError(f"CLAUDECHAT_HOME must be an absolute path, not {home[:200]!r}")
+        return path
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False))
