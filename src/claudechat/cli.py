@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from claudechat import __version__
 from claudechat.errors import (
@@ -276,16 +278,32 @@ def db_upgrade() -> None:
     status(f"database {describe_database(settings.database_url)} is up to date")
 
 
-def _guard_commands() -> None:
+class _Command(TyperCommand):
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # Typer writes a required argument as {ID}; usage lines everywhere else say ID.
+        pieces = super().collect_usage_pieces(ctx)
+        return [re.sub(r"^\{(.+)\}(\.\.\.)?$", r"\1\2", piece) for piece in pieces]
+
+
+def _finish_commands() -> None:
+    """Every command: interruptions and closed pipes reach run() untouched by the framework;
+    its description whole in the command list (Click would cut it at a width); plain usage."""
+    import inspect
+
     from claudechat.exits import guarded
 
     for typer_app in (app, db_app):
         for info in typer_app.registered_commands:
-            if info.callback is not None:
-                info.callback = guarded(info.callback)
+            if info.callback is None:
+                continue
+            info.short_help = info.short_help or (inspect.getdoc(info.callback) or "")
+            info.short_help = info.short_help.split("\n\n")[0].replace("\n", " ")
+            info.callback = guarded(info.callback)
+            if info.cls in (None, TyperCommand):
+                info.cls = _Command
 
 
-_guard_commands()
+_finish_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
