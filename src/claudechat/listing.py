@@ -115,7 +115,7 @@ def print_conversation(conversation: Conversation, as_json: bool, as_markdown: b
 def conversation_markdown(conversation: Conversation) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
     for message in conversation.messages:
-        lines += [f"## {_speaker(message)}", "", safe_text(message.content).rstrip(), ""]
+        lines += [f"## {_speaker(message)}", "", safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -159,5 +159,5 @@ def _print_rich(conversation: Conversation) -> None:
     for message in conversation.messages:
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
-        content = safe_text(message.content)
+        content = safe_text(message.text)
         out.print(Markdown(content) if message.role == "assistant" else Text(content))
