@@ -43,6 +43,8 @@ def compose_message(prompt: str | None, material: str) -> str:
 def run_one_turn(session: ChatSession, message: str) -> None:
     from claudechat.render import PlainStreamRenderer
 
+    for notice in session.resume_notices():
+        status(notice)
     renderer = PlainStreamRenderer(sys.stdout)
     # Piped input but a terminal for output: show escape sequences, do not obey them.
     feed = (lambda chunk: renderer.feed(safe_text(chunk))) if sys.stdout.isatty() else renderer.feed
