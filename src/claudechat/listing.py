@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from claudechat.conversation import Conversation, Message, dumps_json
-from claudechat.output import console, is_rich, one_line, safe_text
+from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 
 if TYPE_CHECKING:
     from claudechat.storage.metadata import ConversationRow
@@ -39,7 +39,7 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
 
 def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -> None:
     if as_json:
-        print(dumps_json([_row_json(row, unsynced) for row in rows], indent=2))
+        print(json_safe(dumps_json([_row_json(row, unsynced) for row in rows], indent=2)))
     elif is_rich(sys.stdout):
         _print_table(rows, unsynced)
     else:
@@ -105,7 +105,7 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
 
 def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:
     if as_json:
-        print(dumps_json(conversation.to_document(), indent=2))
+        print(json_safe(dumps_json(conversation.to_document(), indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
         sys.stdout.write(conversation_markdown(conversation))
     else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
-from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
+from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError, Terminated
 from claudechat.output import console, is_rich, one_line, safe_text, status
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class Repl:
         while self.running:
             try:
                 text = self.prompt.prompt("› ", pre_run=pre_run)
+            except Terminated:
+                raise  # SIGTERM, SIGHUP: leave (the CLI says why)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
@@ -103,6 +105,8 @@ class Repl:
         try:
             with renderer:
                 turn(renderer.feed)
+        except Terminated:
+            raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
             status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
             return
