@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from claudechat.blocks import Block
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
 
@@ -166,7 +167,7 @@ class Claude:
         """
         reply.model = model
         messages: list[dict[str, Any]] = [
-            {"role": m.role, "content": replace_lone_surrogates(m.content)} for m in context
+            {"role": m.role, "content": api_blocks(m.content)} for m in context
         ]
         request: dict[str, Any] = {
             "model": self.model_id(model),
@@ -176,10 +177,8 @@ class Claude:
         if self.settings.provider == "bedrock":
             # Bedrock documents caching as a breakpoint on a content block; the newest one
             # caches the whole conversation before it, as the API's automatic caching does.
-            last = messages[-1]
-            last["content"] = [
-                {"type": "text", "text": last["content"], "cache_control": {"type": "ephemeral"}}
-            ]
+            last_block = messages[-1]["content"][-1]
+            last_block["cache_control"] = {"type": "ephemeral"}
         else:
             # Top-level automatic caching: each turn reads the conversation so far from cache.
             request["cache_control"] = {"type": "ephemeral"}
@@ -210,6 +209,18 @@ def _base_url(client: Any) -> str:
     from claudechat.settings import mask_url_password
 
     return mask_url_password(str(getattr(client, "base_url", "")).rstrip("/"))
+
+
+def api_blocks(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    """claudechat's neutral blocks as the Messages API takes them (new dicts: the caller may
+    add cache_control without touching the conversation)."""
+    converted: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.get("type") == "text":
+            converted.append({"type": "text", "text": replace_lone_surrogates(block["text"])})
+        else:
+            converted.append(dict(block))
+    return converted
 
 
 def _absorb(event: Any, reply: Reply) -> str | None:

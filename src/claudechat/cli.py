@@ -201,7 +201,7 @@ def sync() -> None:
 
     settings = _settings()
     report = _store(settings).sync(settings.user)
-    for notice in report.fork_notices():
+    for notice in report.notices():
         status(notice)
     status(f"pushed {len(report.pushed)} conversation(s)")
     if report.error:
@@ -222,7 +222,7 @@ def doctor() -> None:
         ("row older than its document: row refreshed", report.refreshed),
         ("row whose document is missing", report.missing),
         ("document that cannot be read", report.corrupt),
-        ("journal entry that cannot be read (kept, not pushed)", report.damaged_journal),
+        ("journal entry that could not be used (moved aside)", report.damaged_journal),
     ):
         for conversation_id in found:
             print(f"{conversation_id}\t{label}")
@@ -254,7 +254,7 @@ def _push_journal(store: ConversationStore, settings: Settings) -> None:
     from claudechat.output import status
 
     report = store.sync(settings.user)
-    for notice in report.fork_notices():
+    for notice in report.notices():
         status(notice)
     if report.error:
         waiting = len(store.journal.entries(settings.user))

@@ -114,8 +114,8 @@ def print_conversation(conversation: Conversation, as_json: bool, as_markdown: b
 
 def conversation_markdown(conversation: Conversation) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
-    for message in conversation.messages:
-        lines += [f"## {_speaker(message)}", "", safe_text(message.content).rstrip(), ""]
+    for message in conversation.branch():
+        lines += [f"## {_speaker(message)}", "", safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -130,6 +130,12 @@ def _header_lines(conversation: Conversation) -> list[str]:
         lines.append(f"- system: {one_line(conversation.system)}")
     if conversation.parent_id:
         lines.append(f"- forked from: {conversation.parent_id}")
+    branches = len(conversation.leaves())
+    if branches > 1:
+        lines.append(
+            f"- branches: {branches}; this is the latest (`show --json` holds them all, "
+            "`/branches` in the REPL switches)"
+        )
     return lines
 
 
@@ -156,8 +162,8 @@ def _print_rich(conversation: Conversation) -> None:
     out.print(Text(one_line(conversation.title), style="bold"))
     for line in _header_lines(conversation):
         out.print(Text(line[2:], style="dim"))
-    for message in conversation.messages:
+    for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
-        content = safe_text(message.content)
+        content = safe_text(message.text)
         out.print(Markdown(content) if message.role == "assistant" else Text(content))

@@ -43,6 +43,8 @@ def compose_message(prompt: str | None, material: str) -> str:
 def run_one_turn(session: ChatSession, message: str) -> None:
     from claudechat.render import PlainStreamRenderer
 
+    for notice in session.resume_notices():
+        status(notice)
     stdout = ClosableOutput(sys.stdout)
     renderer = PlainStreamRenderer(stdout)  # type: ignore[arg-type]
     # Piped input but a terminal for output: show escape sequences, do not obey them.

@@ -77,6 +77,44 @@ class MetadataStore:
                     f"conversation {row.conversation_id} was changed by another session"
                 )
 
+    def update_if_newer(self, row: ConversationRow) -> bool:
+        """Write the row unless the stored one is newer (a slower writer of an older merge);
+        False when there is no row yet."""
+        from sqlalchemy import and_, or_
+
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        values = asdict(row)
+        for fixed in ("conversation_id", "user_id", "created_at", "version"):
+            del values[fixed]
+        statement = (
+            conversations.update()
+            .where(table.conversation_id == row.conversation_id)
+            .where(table.user_id == row.user_id)
+            .where(
+                or_(
+                    table.updated_at < row.updated_at,
+                    and_(
+                        table.updated_at == row.updated_at,
+                        table.message_count <= row.message_count,
+                    ),
+                )
+            )
+            .values(**values, version=table.version + 1)
+        )
+        with database_errors(self.url), self.engine.begin() as connection:
+            if connection.execute(statement).rowcount == 1:
+                return True
+        return self.get(row.user_id, row.conversation_id) is not None
+
+    def insert_or_update(self, row: ConversationRow) -> None:
+        """A first row; when another writer inserted it meanwhile, follow the newer one."""
+        try:
+            self.insert(row)
+        except VersionConflictError:
+            self.update_if_newer(row)
+
     def get(self, user_id: str, conversation_id: str) -> ConversationRow | None:
         from claudechat.storage.schema import conversations
 
