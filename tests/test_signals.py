@@ -13,6 +13,7 @@ import time
 import pexpect
 import pytest
 
+from conftest import content_text
 from fakes.anthropic_api import Reply
 from test_repl import PROMPT, say, spawn
 
@@ -29,10 +30,10 @@ def latest(cli) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 def assert_kept_partial(document: dict) -> None:  # type: ignore[type-arg]
     user, reply = document["messages"]
-    assert (user["content"], user["status"]) == ("go", "complete")
+    assert (content_text(user["content"]), user["status"]) == ("go", "complete")
     assert reply["status"] == "interrupted"
-    assert reply["content"].startswith("w0 w1 ")
-    assert len(reply["content"]) < len(SLOW.text)
+    assert content_text(reply["content"]).startswith("w0 w1 ")
+    assert len(content_text(reply["content"])) < len(SLOW.text)
 
 
 def start_pipe_turn() -> subprocess.Popen[bytes]:
@@ -133,5 +134,5 @@ def test_a_reply_into_a_closed_pipe_is_saved_whole(cli, fake_api) -> None:  # ty
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     assert "claudechat:" not in stderr  # no error line: only the conversation id
     reply = latest(cli)["messages"][-1]
-    assert reply["content"] == "the whole reply, saved even though nobody read it"
+    assert content_text(reply["content"]) == "the whole reply, saved even though nobody read it"
     assert reply["status"] == "complete"

@@ -9,10 +9,11 @@ import re
 import pexpect
 import pytest
 
-from claudechat.conversation import Conversation, Message
+from claudechat.conversation import Conversation
 from claudechat.output import json_safe, safe_text
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
+from conftest import content_text
 from fakes.anthropic_api import ErrorReply, Reply
 from test_repl import PROMPT, leave, say, spawn
 
@@ -26,7 +27,8 @@ RAW = (RLO, CSI_C1, LRI, PDI)
 def tricky_conversation(isolated_home) -> str:  # type: ignore[no-untyped-def]
     store = open_store(load_settings())
     conversation = Conversation.new("tester", "claude-sonnet-4-6", name=f"name {RLO}gpj.exe")
-    conversation.messages += [Message("user", TRICKY), Message("assistant", TRICKY)]
+    conversation.append("user", TRICKY, status="complete")
+    conversation.append("assistant", TRICKY)
     store.save(conversation)
     store.close()
     return conversation.id
@@ -37,7 +39,7 @@ def test_show_json_escapes_c1_and_bidi_controls_and_stays_exact(cli, tricky_conv
     assert result.returncode == 0, result.stderr
     assert not any(char in result.stdout for char in RAW)
     assert "\\u009b" in result.stdout and "\\u202e" in result.stdout
-    assert json.loads(result.stdout)["messages"][0]["content"] == TRICKY
+    assert content_text(json.loads(result.stdout)["messages"][0]["content"]) == TRICKY
     listed = cli("list", "--json")
     assert not any(char in listed.stdout for char in RAW)
     assert json.loads(listed.stdout)[0]["name"] == f"name {RLO}gpj.exe"

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -240,8 +241,8 @@ def _check_writable(path: Path) -> None:
     the prompt with a traceback: a data directory someone else owns is reported here."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8"), open(path, encoding="utf-8"):
-            pass
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))  # private
+        os.close(os.open(path, os.O_RDONLY))
     except OSError as exc:
         raise ConfigError(
             f"cannot use the history file {path}: {exc.strerror or exc}; check who owns "
