@@ -91,6 +91,21 @@ def test_a_signal_in_the_repl_keeps_the_partial_reply(cli, fake_api, signum, cod
 
 
 @pytest.mark.pty
+def test_closing_the_terminal_mid_reply_keeps_the_partial_reply(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A real hangup: the terminal's side of the pty goes away, the kernel sends SIGHUP and
+    every later write to the terminal fails; the save must not depend on the screen."""
+    fake_api.queue(SLOW)
+    child = spawn()
+    say(child, "go")
+    child.expect_exact("w2")
+    os.close(child.child_fd)  # the terminal window closes
+    _, status = os.waitpid(child.pid, 0)
+    child.closed = True  # its descriptor is gone; nothing for pexpect to close
+    assert os.waitstatus_to_exitcode(status) == 129
+    assert_kept_partial(latest(cli))
+
+
+@pytest.mark.pty
 def test_sigterm_at_the_repl_prompt_leaves_with_143(fake_api) -> None:  # type: ignore[no-untyped-def]
     child = spawn()
     say(child, "hello")
