@@ -37,6 +37,7 @@ KEYS: tuple[Key, ...] = (
     Key("storage_url", "CLAUDECHAT_STORAGE_URL", "file:///path or s3://bucket/prefix"),
     Key("max_context_tokens", "CLAUDECHAT_MAX_CONTEXT_TOKENS", "context budget", kind=int),
     Key("auto_migrate", "CLAUDECHAT_AUTO_MIGRATE", "apply schema migrations on start", kind=bool),
+    Key("store_timeout", "CLAUDECHAT_STORE_TIMEOUT", "seconds a store call may take", kind=int),
     Key("s3_sse", "CLAUDECHAT_S3_SSE", "S3 server-side encryption: AES256 or aws:kms"),
     Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
     Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),
