@@ -1,6 +1,6 @@
 """The command line: one thin function per command; the work lives in the modules they call.
 
-`main()` is the one place that turns errors into a line on stderr and an exit code.
+`run()` hands every way a command ends to `exits.ending()`: one line on stderr, one exit code.
 """
 
 from __future__ import annotations
