@@ -80,6 +80,7 @@ class ChatSession:
         # Where status lines go (the REPL and pipe mode print them to stderr).
         self.notify: Callable[[str], None] = lambda _message: None
         self.offline = False
+        self.stop_reason: str | None = None  # of the newest complete reply
 
     @classmethod
     def start(
@@ -152,6 +153,7 @@ class ChatSession:
                 self.notify(f"{exc}; retrying ({attempt}/{MAX_ATTEMPTS - 1})")
                 time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
         message = self._append_reply(reply, "complete")
+        self.stop_reason = reply.stop_reason
         self.memory.record_reply(context, message, reply.usage)
         self.save()
         if reply.stop_reason == "max_tokens":

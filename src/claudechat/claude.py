@@ -203,7 +203,9 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
 
     where = "Bedrock" if settings.provider == "bedrock" else "the Anthropic API"
     if isinstance(error, anthropic.APITimeoutError):
-        return ApiError(f"{where} did not answer in time; try again", retryable=True)
+        return ApiError(
+            f"{where} did not answer in time; try again", retryable=True, timed_out=True
+        )
     if isinstance(error, anthropic.APIConnectionError):
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
@@ -215,6 +217,8 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
             _status_message(error, where, model),
             retryable=_retryable(error),
             mid_stream=error.status_code == 200,
+            status=error.status_code,
+            retry_after=error.response.headers.get("retry-after"),
         )
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {_short(error)}")

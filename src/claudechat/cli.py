@@ -241,6 +241,11 @@ def db_upgrade() -> None:
     status(f"database {describe_database(settings.database_url)} is up to date")
 
 
+from claudechat.commands import server as server_commands  # noqa: E402
+
+server_commands.register(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every expected failure becomes one line on stderr and an exit code."""
     code = run(sys.argv[1:] if argv is None else argv)

@@ -67,11 +67,25 @@ class ApiError(ClaudechatError):
 
     exit_code = ExitCode.API
 
-    def __init__(self, message: str, retryable: bool = False, mid_stream: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        retryable: bool = False,
+        mid_stream: bool = False,
+        *,
+        status: int | None = None,
+        retry_after: str | None = None,
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         # Raised by an error event inside a stream that had started, not by a refused request.
         self.mid_stream = mid_stream
+        # What Claude answered, for front ends that pass it on (`serve` maps 429 and its
+        # Retry-After through); None when no answer came.
+        self.status = status
+        self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class ContextTooLargeError(UsageError):

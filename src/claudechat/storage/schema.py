@@ -26,3 +26,20 @@ conversations = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("parent_id", IdType),
 )
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+current_conversations = Table(
+    "current_conversations",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("conversation_id", IdType, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
