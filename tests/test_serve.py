@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,49 @@ def _document(http: httpx.Client, conversation_id: str) -> dict[str, Any]:
     answer = http.get("/get_conversation", params={"conversation_id": conversation_id})
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
+
+
+def _wait_for_reply(
+    http: httpx.Client, conversation_id: str, timeout: float = 15
+) -> dict[str, Any]:
+    """The assistant message once the server has saved one (the turn ends on its own thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = _document(http, conversation_id)["messages"]
+        if messages and messages[-1]["role"] == "assistant":
+            return messages[-1]  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"no reply saved in {conversation_id}")
+
+
+SLOW_WORDS = [f"w{i} " for i in range(80)]
+
+
+def test_a_client_leaving_mid_stream_keeps_the_partial_reply_marked(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    fake.queue(Reply(chunks=SLOW_WORDS, delay=0.05))
+    with server.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        with http.stream("POST", "/chat", json={"user_input": "long", "stream": True}) as r:
+            lines = r.iter_lines()
+            received = [line for line, _ in zip(lines, range(6), strict=False)]
+        # Leaving the block closed the connection after two deltas.
+        assert sum(line.startswith("event: delta") for line in received) == 2
+        reply = _wait_for_reply(http, started)
+    assert reply["status"] == "interrupted"
+    assert 2 <= len(reply["content"].split()) < len(SLOW_WORDS)
+    assert "".join(SLOW_WORDS).startswith(reply["content"])
+
+
+def test_a_client_leaving_a_json_chat_keeps_the_partial_reply_marked(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    fake.queue(Reply(chunks=SLOW_WORDS, delay=0.05))
+    with server.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/chat", json={"user_input": "long"}, timeout=0.8)
+        reply = _wait_for_reply(http, started)
+    assert reply["status"] == "interrupted"
+    assert 0 < len(reply["content"].split()) < len(SLOW_WORDS)

@@ -11,7 +11,7 @@ from claudechat.server import OPTIONS_ENV, ServeOptions
 if TYPE_CHECKING:
     from claudechat.storage.accounts import Tokens
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 def tokens() -> Tokens:
