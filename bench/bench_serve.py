@@ -4,7 +4,8 @@ Each client is a user with a token of its own: POST /new_chat, then 20 bare POST
 (JSON answers) that continue it. The fake Messages API runs in a process of its own and
 streams every reply as 20 deltas 10 ms apart; it times each request it serves, so
 "added latency" is what a client waited beyond the fake's own time for that very request:
-HTTP, authentication, loading and saving the conversation twice, the SDK. The floor beside it
+HTTP, authentication, loading and saving the conversation twice, the SDK. Clients start
+spread over one reply's duration (not in lockstep). The floor beside it
 is the same 50 x 20 conversation pattern sent straight to the fake with the SDK, no server.
 
     .venv/bin/python bench/bench_serve.py [--clients 50] [--turns 20] [--team] [--workers N]
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -31,7 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 API_KEY = "sk-ant-bench"
-DELTAS, DELTA_DELAY = 20, 0.01
+DELTAS = 20
+DELTA_DELAY = float(os.environ.get("BENCH_DELTA_MS", "10")) / 1000  # set by --delta-ms
 
 
 # -- the fake Messages API, in its own process, timing what it serves ------------------------
@@ -92,6 +95,9 @@ def run_clients(clients: int, turns: int, one_client: Any) -> tuple[list[Any], f
 
     def work(index: int) -> None:
         barrier.wait()
+        # Clients start spread over one reply's duration, as independent users would; all at
+        # once would keep them in lockstep, every turn ending at the same instant.
+        time.sleep(random.Random(index).uniform(0, DELTAS * DELTA_DELAY))
         results[index] = one_client(index)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
@@ -252,10 +258,17 @@ def main() -> int:
     parser.add_argument(
         "--team", action="store_true", help="PostgreSQL + S3 instead of the default"
     )
+    parser.add_argument(
+        "--delta-ms", type=float, default=10, help="Pause between the fake's deltas."
+    )
     parser.add_argument("--home", help="Where the data directories go (e.g. /dev/shm).")
     args = parser.parse_args()
 
     from serve_harness import clean_env
+
+    global DELTA_DELAY
+    DELTA_DELAY = args.delta_ms / 1000
+    os.environ["BENCH_DELTA_MS"] = str(args.delta_ms)  # the fake's process reads it at start
 
     with FakeProcess() as fake, _storage(args.team) as storage_env:
         env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url, **storage_env)

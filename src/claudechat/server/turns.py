@@ -40,8 +40,12 @@ Item = str | Outcome
 
 
 class Turn:
-    def __init__(self, service: Service, user: str, request: ChatRequest) -> None:
+    def __init__(
+        self, service: Service, user: str, request: ChatRequest, stream: bool = True
+    ) -> None:
         self.service = service
+        # A JSON answer needs no deltas: each would wake the event loop (and wait for the GIL).
+        self.stream = stream
         self.user = user
         self.request = request
         self.notices = Notices()
@@ -85,7 +89,8 @@ class Turn:
     def _on_text(self, text: str) -> None:
         if self._stop.is_set():
             raise ClientGone()
-        self._put(text)
+        if self.stream:
+            self._put(text)
 
     def _put(self, item: Item) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
