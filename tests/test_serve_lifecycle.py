@@ -128,3 +128,29 @@ def test_the_other_commands_do_not_import_the_server() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_health_and_requests_say_when_the_database_is_down(
+    request: pytest.FixtureRequest, fake: FakeAnthropic
+) -> None:
+    postgres = request.getfixturevalue("postgres")
+    env = {**_env(fake), **team_env(postgres, request.getfixturevalue("s3"))}
+    with Serve(env) as server:
+        token = server.token("alice")
+        with server.client(token) as http:
+            assert http.get("/health").json()["database"] == "ok"
+            postgres.pause()
+            try:
+                down = http.get("/health")
+                listed = http.get("/conversations")
+            finally:
+                postgres.resume()
+            assert down.status_code == 503
+            assert down.json() == {
+                "status": "unavailable",
+                "database": "unreachable",
+                "blob_store": "ok",
+            }
+            assert listed.status_code == 503
+            assert listed.json()["error"]["type"] == "storage_unavailable"
+            assert http.get("/health").status_code == 200
