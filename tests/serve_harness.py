@@ -140,3 +140,10 @@ def sse_events(lines: Any) -> list[tuple[str, str]]:
         elif line.startswith("data:"):
             data.append(line[5:].strip())
     return events
+
+
+def text_of(content: Any) -> str:
+    """The text of stored or sent message content: a string, or a list of content blocks."""
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import API_KEY
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, sse_events, team_env
+from serve_harness import Serve, clean_env, sse_events, team_env, text_of
 
 # As the issue (and the seed's README) wrote them; only host and port are substituted.
 SEED_CURL = [
@@ -73,7 +73,7 @@ def test_the_seed_curl_commands_work_as_written(
     status, document = curl(server, ours, tmp_path)
     assert status == 200
     assert document["name"] == "My Chat"
-    assert [(m["role"], m["content"]) for m in document["messages"]] == [
+    assert [(m["role"], text_of(m["content"])) for m in document["messages"]] == [
         ("user", "Hello"),
         ("assistant", "echo: Hello"),
     ]
@@ -95,7 +95,7 @@ def test_a_bare_chat_continues_the_conversation_new_chat_started(
         assert first["conversation_id"] == second["conversation_id"] == started
         explicit = http.post("/chat", json={"user_input": "three", "conversation_id": started[:8]})
         assert explicit.json()["conversation_id"] == started
-    sent = [m["content"] for m in fake.requests[-1].body["messages"]]
+    sent = [text_of(m["content"]) for m in fake.requests[-1].body["messages"]]
     assert sent == ["one", "echo: one", "two", "echo: two", "three"]
 
 
@@ -115,7 +115,7 @@ def test_chat_streams_server_sent_events(server: Serve, fake: FakeAnthropic, how
     assert (final["reply"], final["status"]) == ("Hello there", "complete")
     with server.client() as http:
         saved = http.get("/get_conversation", params={"conversation_id": final["conversation_id"]})
-    assert saved.json()["messages"][-1]["content"] == "Hello there"
+    assert text_of(saved.json()["messages"][-1]["content"]) == "Hello there"
 
 
 def test_bad_input_gets_json_errors_and_saves_nothing(server: Serve, fake: FakeAnthropic) -> None:
@@ -197,7 +197,7 @@ def test_claude_rate_limits_pass_on_with_retry_after(server: Serve, fake: FakeAn
         assert answer.status_code == 429
         assert answer.headers["retry-after"] == "7"
         kept = _document(http, answer.json()["conversation_id"])
-    assert [(m["role"], m["content"], m["status"]) for m in kept["messages"]] == [
+    assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
         ("user", "are you there", "pending")
     ]
 
@@ -214,7 +214,7 @@ def test_a_failed_or_cut_off_reply_is_a_bad_gateway_keeping_the_message(
         assert (failed.status_code, failed.json()["error"]["type"]) == (502, "upstream_error")
         assert (cut.status_code, cut.json()["error"]["type"]) == (502, "reply_cut_off")
         kept = _document(http, cut.json()["conversation_id"])
-    assert [(m["role"], m["content"], m["status"]) for m in kept["messages"]] == [
+    assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
         ("user", "first", "pending"),
         ("user", "second", "complete"),
         ("assistant", "one two ", "incomplete"),
@@ -270,8 +270,8 @@ def test_a_client_leaving_mid_stream_keeps_the_partial_reply_marked(
         assert sum(line.startswith("event: delta") for line in received) == 2
         reply = _wait_for_reply(http, started)
     assert reply["status"] == "interrupted"
-    assert 2 <= len(reply["content"].split()) < len(SLOW_WORDS)
-    assert "".join(SLOW_WORDS).startswith(reply["content"])
+    assert 2 <= len(text_of(reply["content"]).split()) < len(SLOW_WORDS)
+    assert "".join(SLOW_WORDS).startswith(text_of(reply["content"]))
 
 
 def test_a_client_leaving_a_json_chat_keeps_the_partial_reply_marked(
@@ -284,4 +284,4 @@ def test_a_client_leaving_a_json_chat_keeps_the_partial_reply_marked(
             http.post("/chat", json={"user_input": "long"}, timeout=0.8)
         reply = _wait_for_reply(http, started)
     assert reply["status"] == "interrupted"
-    assert 0 < len(reply["content"].split()) < len(SLOW_WORDS)
+    assert 0 < len(text_of(reply["content"]).split()) < len(SLOW_WORDS)

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic
-from serve_harness import Serve, clean_env, team_env
+from serve_harness import Serve, clean_env, team_env, text_of
 
 
 @pytest.fixture(scope="module", params=["embedded", "team"])
@@ -72,7 +72,7 @@ def test_two_tokens_never_see_each_others_data(
         assert again["conversation_id"] == mine
         document = alice.get("/get_conversation", params={"conversation_id": mine}).json()
     assert document["user_id"] == "alice"
-    assert [m["content"] for m in document["messages"] if m["role"] == "user"] == [
+    assert [text_of(m["content"]) for m in document["messages"] if m["role"] == "user"] == [
         "alice's plans",
         "more plans",
     ]

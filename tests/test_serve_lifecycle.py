@@ -15,7 +15,7 @@ import pytest
 
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, team_env
+from serve_harness import Serve, clean_env, team_env, text_of
 
 WORDS = [f"w{i} " for i in range(20)]
 # uvicorn shuts down gracefully, then re-raises the signal so the exit status says SIGTERM.
@@ -87,7 +87,7 @@ def test_sigterm_saves_a_reply_that_outlasts_the_grace_period(fake: FakeAnthropi
     thread.join(10)
     reply = _stored(server)["messages"][-1]
     assert reply["role"] == "assistant" and reply["status"] == "interrupted"
-    assert 0 < len(reply["content"].split()) < len(WORDS) * 5
+    assert 0 < len(text_of(reply["content"]).split()) < len(WORDS) * 5
 
 
 def test_two_hosts_on_one_database_and_bucket_answer_alike(

@@ -104,13 +104,13 @@ class Service:
         if conversation is None:
             conversation = Conversation.new(user, settings.model)
             conversation.id = wanted or conversation.id
-        # Set before the session exists, so its memory starts with them; saved with the turn.
+        # Saved with the turn, not before it: a refused turn changes nothing.
         if request.model is not None:
-            conversation.model = request.model
+            conversation.set("model", request.model)
         if request.system is not None:
-            conversation.system = request.system or None
+            conversation.set("system", request.system or None)
         if request.conversation_name is not None:
-            conversation.name = request.conversation_name
+            conversation.set("name", request.conversation_name)
         session = ChatSession(settings, self.store, self.claude, conversation)
         session.notify = notices
         return session, before
@@ -121,7 +121,7 @@ class Service:
         return conversation_id
 
     def remember(self, user: str, before: str | None, conversation: Conversation) -> None:
-        """A bare /chat continues where this one left off (a fork moves it to the fork)."""
+        """A bare /chat continues where this one left off."""
         if conversation.messages and conversation.id != before:
             self.current.set(user, conversation.id)
 
@@ -190,9 +190,11 @@ def reply_json(session: ChatSession, message: Message) -> dict[str, Any]:
     usage = message.usage.to_dict() if message.usage else None
     return {
         "conversation_id": session.conversation.id,
-        "reply": message.content,
+        "message_id": message.id,
+        "parent_id": message.parent_id,
+        "reply": message.text,
         "status": message.status,
-        "stop_reason": session.stop_reason,
+        "stop_reason": message.stop_reason,
         "model": message.model,
         "usage": usage,
     }

@@ -69,7 +69,7 @@ class LocalBlobStore:
     def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
         path = self._path(key)
         try:
-            _make_private_dirs(path.parent)
+            make_private_dirs(path.parent)
             with self._locked(path):
                 if not isinstance(expect, AnyVersion):
                     current = _etag_of_file(path)
@@ -153,7 +153,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def _make_private_dirs(path: Path) -> None:
+def make_private_dirs(path: Path) -> None:
     """Create folders 0700, whatever the umask, from the store's root down."""
     missing = []
     current = path
