@@ -27,11 +27,16 @@ SEED_CURL = [
     """curl -X POST "http://localhost:5000/get_conversation?conversation_id=44f5ef67-6118-4e92-8472-3d05f34b9455\"""",
 ]
 MAX_BODY = 4096
+IDLE_TIMEOUT = 2  # seconds of silence before a stream counts as stalled
 
 
 @pytest.fixture(scope="module", params=["embedded", "team"])
 def server(request: pytest.FixtureRequest, fake_server: FakeAnthropic) -> Iterator[Serve]:
-    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_server.base_url)
+    env = clean_env(
+        ANTHROPIC_API_KEY=API_KEY,
+        ANTHROPIC_BASE_URL=fake_server.base_url,
+        CLAUDECHAT_STREAM_IDLE_TIMEOUT=str(IDLE_TIMEOUT),
+    )
     if request.param == "team":
         env.update(team_env(request.getfixturevalue("postgres"), request.getfixturevalue("s3")))
     with Serve(env, "--no-auth", "--max-body-bytes", str(MAX_BODY)) as serve:
@@ -217,6 +222,21 @@ def test_a_failed_or_cut_off_reply_is_a_bad_gateway_keeping_the_message(
     assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
         ("user", "first", "pending"),
         ("user", "second", "complete"),
+        ("assistant", "one two ", "incomplete"),
+    ]
+
+
+def test_a_stalled_reply_is_a_gateway_timeout_keeping_what_arrived(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    fake.queue(Reply("one two three four", stall_after=2, stall_seconds=IDLE_TIMEOUT + 1))
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        stalled = http.post("/chat", json={"user_input": "hello?"})
+        assert (stalled.status_code, stalled.json()["error"]["type"]) == (504, "upstream_timeout")
+        kept = _document(http, stalled.json()["conversation_id"])
+    assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
+        ("user", "hello?", "complete"),
         ("assistant", "one two ", "incomplete"),
     ]
 

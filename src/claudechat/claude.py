@@ -310,7 +310,8 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         idle = settings.stream_idle_timeout
         return ReplyCutOffError(
             f"the reply was cut off: {where} sent nothing for {idle:g} s "
-            "(the stream_idle_timeout setting)"
+            "(the stream_idle_timeout setting)",
+            timed_out=True,
         )
     if isinstance(error, httpx2.TransportError):  # mid-stream: the SDK does not wrap these
         return ReplyCutOffError(f"the reply was cut off: the connection broke ({_short(error)})")

@@ -99,6 +99,10 @@ class ReplyCutOffError(ClaudechatError):
 
     exit_code = ExitCode.CUT_OFF
 
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out  # the stream went silent, rather than breaking
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised where the process was, so it is handled as Ctrl-C is (what

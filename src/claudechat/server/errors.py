@@ -31,6 +31,8 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
     if isinstance(error, ApiError):
         return _api_error(error)
     if isinstance(error, ReplyCutOffError):
+        if error.timed_out:
+            return 504, "upstream_timeout", str(error), {}
         return 502, "reply_cut_off", str(error), {}
     if isinstance(error, NotFoundError):
         return 404, "not_found", str(error), {}
