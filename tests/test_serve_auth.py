@@ -107,7 +107,9 @@ def test_access_log_names_user_and_conversation_never_text_or_secrets(
     with server.client(tokens["alice"]) as alice:
         alice.post("/new_chat", json={})
         answer = alice.post("/chat", json={"user_input": "the-secret-sauce-42"}).json()
+        assert alice.get("/x%0Aforged INFO line").status_code == 404
     log = server.log()
+    assert not any(line.startswith("forged") for line in log.splitlines())
     assert f"user=alice conversation={answer['conversation_id']}" in log
     for secret in ("the-secret-sauce-42", tokens["alice"], tokens["bob"], API_KEY):
         assert secret not in log

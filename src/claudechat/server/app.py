@@ -4,7 +4,6 @@
 number of workers or hosts can answer the same users.
 """
 
-
 import contextlib
 import sys
 from collections.abc import AsyncIterator
@@ -12,27 +11,21 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from claudechat.conversation import dumps_json
 from claudechat.errors import ClaudechatError
 from claudechat.server import ServeOptions
 from claudechat.server.errors import describe, error_body
 from claudechat.server.middleware import AccessLog, RequestGuard
+from claudechat.server.responses import Json, failure
 from claudechat.server.service import ChatRequest, Service, reply_json
 from claudechat.server.sse import stream_turn
 from claudechat.server.turns import Failed, Turn, Turns
 
 THREADS = 200  # blocking handlers (store reads) at once; /chat turns run on threads of their own
-
-
-class Json(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        # Stored text may hold lone surrogates (valid JSON, no UTF-8): escape rather than fail.
-        return dumps_json(content).encode("utf-8")
 
 
 class ChatBody(BaseModel):
@@ -178,17 +171,6 @@ async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
         watcher.cancel()
         if not turn.done.is_set():
             turn.stop()  # cancelled: the server is shutting down
-
-
-def failure(request: Request, outcome: Failed) -> Json:
-    status, kind, message, headers = describe(outcome.error)
-    extra: dict[str, Any] = {}
-    if outcome.session is not None and outcome.session.conversation.messages:
-        # The user's message is saved: say where, so the client can retry there.
-        extra["conversation_id"] = request.state.conversation_id = (
-            outcome.session.conversation.id
-        )
-    return Json(error_body(kind, message, **extra), status, headers)
 
 
 def _notices(turn: Turn) -> dict[str, Any]:

@@ -115,9 +115,14 @@ class AccessLog:
                 '%s "%s %s" %s %.1fms user=%s conversation=%s',
                 client[0],
                 scope["method"],
-                scope["path"],
+                _printable(scope["path"]),
                 status or "-",
                 (time.perf_counter() - started) * 1000,
                 state.get("user", "-"),
                 state.get("conversation_id", "-"),
             )
+
+
+def _printable(path: str, limit: int = 200) -> str:
+    """A path as one log line: a client must not be able to forge lines with a newline."""
+    return "".join(ch if ch.isprintable() and ch != '"' else "?" for ch in path[:limit])

@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from claudechat.server.errors import describe, error_body
+from claudechat.server.responses import failure
 from claudechat.server.service import reply_json
 from claudechat.server.turns import Failed, Finished, Item, Turn
 
@@ -26,8 +27,6 @@ def event(name: str, data: dict[str, Any]) -> str:
 
 
 async def stream_turn(request: Request, turn: Turn) -> Response:
-    from claudechat.server.app import failure
-
     first = await turn.queue.get()
     if isinstance(first, Failed):
         return failure(request, first)
