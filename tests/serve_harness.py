@@ -73,7 +73,7 @@ class Serve:
         assert created.returncode == 0, created.stderr
         return created.stdout.strip()
 
-    def start(self, timeout: float = 30) -> Serve:
+    def start(self, timeout: float = 120) -> Serve:
         self.home.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "claudechat", "serve", "--port", str(self.port)]
         with open(self.log_path, "ab") as log:
