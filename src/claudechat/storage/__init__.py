@@ -36,12 +36,15 @@ def open_blob_store(settings: Settings) -> BlobStore:
 def open_store(settings: Settings) -> ConversationStore:
     from functools import partial
 
+    from claudechat.storage.attachments import AttachmentStore
     from claudechat.storage.journal import Journal
     from claudechat.storage.metadata import MetadataStore
     from claudechat.storage.store import ConversationStore
 
+    blobs = open_blob_store(settings)
     return ConversationStore(
-        open_blob_store(settings),
+        blobs,
         partial(MetadataStore, settings.database_url, settings.auto_migrate),
         Journal(settings.data_dir / "journal"),
+        AttachmentStore(blobs, settings.data_dir / "attachments"),
     )
