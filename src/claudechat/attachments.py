@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from claudechat.blocks import Block
 from claudechat.errors import UsageError
@@ -308,7 +308,7 @@ def citation_lines(message: Any) -> list[str]:
     return lines
 
 
-def print_citations(message: Any, stream: TextIO) -> None:
+def print_citations(message: Any, stream: Any) -> None:
     from claudechat.output import safe_text
 
     lines = citation_lines(message)
