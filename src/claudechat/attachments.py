@@ -257,19 +257,17 @@ def attachment_blocks(blocks: list[Block]) -> list[Block]:
 # -- the session's side -------------------------------------------------------------------
 
 
-def model_capabilities(claude: Any, model: str) -> dict[str, bool]:
+def model_capabilities(session: Any, model: str) -> dict[str, bool]:
     """What the model takes: image_input, pdf_input, citations.
 
-    The one place to point at the Models API lookup: a Claude adapter that offers
-    `capabilities(model)` (a dict, or an object with those attributes) is asked first, and
-    the shipped table answers for models it does not know."""
+    The one place that asks: a session offering `model_info()` (the Models API's description,
+    from the models work) whose answer carries those three booleans is believed; for
+    anything it leaves out, the shipped table answers (every current model takes all three)."""
     known = fallback_capabilities(model)
-    lookup = getattr(claude, "capabilities", None)
-    found = lookup(model) if callable(lookup) else None
-    if found is None:
-        return known
+    describe_model = getattr(session, "model_info", None)
+    info = describe_model() if callable(describe_model) else None
     for name in known:
-        value = found.get(name) if isinstance(found, dict) else getattr(found, name, None)
+        value = getattr(info, name, None)
         if isinstance(value, bool):
             known[name] = value
     return known

@@ -175,7 +175,7 @@ class ChatSession:
 
     def _with_attachments(self, text: str, attachments: list[Attachment]) -> Message:
         model = self.conversation.model
-        check(attachments, model, model_capabilities(self.claude, model))
+        check(attachments, model, model_capabilities(self, model))
         memory = self.memory
         blocks = [a.block() for a in attachments] + ([text_block(text)] if text.strip() else [])
         message = memory.update_memory("user", blocks, status="pending")
@@ -240,7 +240,7 @@ class ChatSession:
         if not has_attachments(context):
             return context
         user, model = self.conversation.user_id, self.conversation.model
-        citations = model_capabilities(self.claude, model)["citations"]
+        citations = model_capabilities(self, model)["citations"]
         return with_bytes(context, lambda sha: self.attachment_store.get(user, sha), citations)
 
     def _stream(self, context: list[ContextMessage], reply: Reply, on_text: OnText) -> None:
