@@ -171,13 +171,18 @@ def test_the_second_question_about_a_pdf_reads_it_from_the_cache(cli, fake_api, 
         ("png", ["-m", "claude-2.1", "-a", "{png}"], "shot.png: model claude-2.1 does not take"),
         ("big", ["-a", "{tmp}/big.png"], "big.png: images may be at most 5.0 MB"),
         ("long", ["-a", "{tmp}/long.pdf"], "long.pdf: 101 pages, more than the 100"),
+        ("huge", ["-a", "{tmp}/huge.pdf"], "huge.pdf: the attachments in this request come to"),
     ],
 )
 def test_a_file_that_cannot_be_sent_is_exit_2_and_nothing_is_sent_or_saved(  # type: ignore[no-untyped-def]
     cli, fake_api, files, tmp_path, isolated_home, make, args, message
 ) -> None:
-    write(tmp_path / "big.png", png_bytes() + b"\0" * (5 * 1024 * 1024))
-    write(tmp_path / "long.pdf", pdf_bytes([f"p{i}" for i in range(101)]))
+    if make == "big":
+        write(tmp_path / "big.png", png_bytes() + b"\0" * (5 * 1024 * 1024))
+    if make == "long":
+        write(tmp_path / "long.pdf", pdf_bytes([f"p{i}" for i in range(101)]))
+    if make == "huge":  # 25 MB is within the PDF limit, but base64 makes 33 MB of request
+        write(tmp_path / "huge.pdf", pdf_bytes(["big"]) + b"%" * (25 * 1024 * 1024))
     values = {"tmp": str(tmp_path), "bad": str(files["bad"]), "png": str(files["png"])}
     result = cli("chat", *[a.format(**values) for a in args], "hello")
     assert result.returncode == 2, result.stderr

@@ -14,6 +14,7 @@ deletes conversations finds the attachments nobody references without reading do
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from claudechat.attachments import Attachment, attachment_blocks
 from claudechat.blocks import Block
-from claudechat.errors import NotFoundError, UsageError
+from claudechat.errors import CorruptDocumentError, NotFoundError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.blobs import (
     BlobConflictError,
@@ -89,6 +90,9 @@ class AttachmentStore:
                 data = self.blobs.get(key)
             except BlobNotFoundError as exc:
                 raise NotFoundError(f"attachment {sha256[:12]} is missing from the store") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            # Never send or hand out bytes other than the ones the conversation refers to.
+            raise CorruptDocumentError(f"attachment {sha256[:12]} does not match its digest", key)
         self._cache[sha256] = data
         return data
 
