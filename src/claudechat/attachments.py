@@ -28,8 +28,10 @@ from claudechat.errors import UsageError
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PDF_TYPE = "application/pdf"
 TEXT_TYPE = "text/plain"
-# Tokens the API charges per PDF page (text plus the page image), a generous estimate.
-TOKENS_PER_PAGE = 3000
+# Tokens per PDF page (its text plus the page as an image): the docs give 1,500-3,000; the
+# lower figure, so a long PDF is not refused on a guess (the API's count replaces it after
+# the first reply).
+TOKENS_PER_PAGE = 1500
 # An image is scaled to at most ~1.15 megapixels, about 1,600 tokens.
 TOKENS_PER_IMAGE = 1600
 
