@@ -44,6 +44,7 @@ KEYS: tuple[Key, ...] = (
         "seconds without a stream event before a reply counts as cut off",
         kind=float,
     ),
+    Key("store_timeout", "CLAUDECHAT_STORE_TIMEOUT", "seconds a store call may take", kind=int),
     Key("s3_sse", "CLAUDECHAT_S3_SSE", "S3 server-side encryption: AES256 or aws:kms"),
     Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
     Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),

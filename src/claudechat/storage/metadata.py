@@ -236,9 +236,19 @@ def check_database_url(url: str) -> None:
 
 
 def _connect_args(parsed: Any) -> dict[str, Any]:
-    if parsed.get_backend_name() == "postgresql":
-        return {"connect_timeout": 10}
-    return {}
+    """Time limits on every PostgreSQL call: connecting, each statement, and keepalives that
+    notice a peer gone mid-call. A URL's own query arguments (e.g. ?connect_timeout=) win."""
+    if parsed.get_backend_name() != "postgresql":
+        return {}
+    limits: dict[str, Any] = {
+        "connect_timeout": 3,
+        "options": "-c statement_timeout=5000 -c lock_timeout=5000",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+    }
+    return {k: v for k, v in limits.items() if k not in parsed.query}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

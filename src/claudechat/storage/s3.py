@@ -90,6 +90,15 @@ class S3BlobStore:
             body: bytes = response["Body"].read()
             return body, str(response["ETag"])
 
+    def get_location(self, location: str) -> tuple[bytes, str]:
+        parsed = urlparse(location)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise StorageError(f"not an S3 document location: {location!r}")
+        with self._errors(parsed.path.lstrip("/")):
+            response = self.client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+            body: bytes = response["Body"].read()
+            return body, str(response["ETag"])
+
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
@@ -154,9 +163,10 @@ def make_client() -> Any:
     config = Config(
         s3={"addressing_style": "path"} if custom_endpoint else {},
         # An unreachable store must not stall a chat for long: the turn goes to the journal.
-        retries={"max_attempts": 2, "mode": "standard"},
-        connect_timeout=3,
-        read_timeout=30,
+        # (The store's own deadline, guard.py, bounds what these cannot: e.g. a slow body.)
+        retries={"total_max_attempts": 2, "mode": "standard"},
+        connect_timeout=2,
+        read_timeout=4,
     )
     try:
         return boto3.client("s3", config=config)
