@@ -20,8 +20,15 @@ class Terminal:
     position (ESC [6n) as with a real terminal, and pyte answers through the pty.
     """
 
-    def __init__(self, *args: str, rows: int = 24, cols: int = 80, cpr: bool = False) -> None:
-        env = {**os.environ, "TERM": "xterm-256color"}
+    def __init__(
+        self,
+        *args: str,
+        rows: int = 24,
+        cols: int = 80,
+        cpr: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "TERM": "xterm-256color", **(env or {})}
         env.pop("PROMPT_TOOLKIT_NO_CPR", None)
         if not cpr:
             env["PROMPT_TOOLKIT_NO_CPR"] = "1"

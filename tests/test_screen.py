@@ -25,8 +25,8 @@ def terminals(fake_api) -> Iterator[list[Terminal]]:  # type: ignore[no-untyped-
         terminal.close()
 
 
-def start(terminals: list[Terminal], *args: str, **size: int | bool) -> Terminal:
-    terminal = Terminal(*args, **size)  # type: ignore[arg-type]
+def start(terminals: list[Terminal], *args: str, **options: object) -> Terminal:
+    terminal = Terminal(*args, **options)  # type: ignore[arg-type]
     terminals.append(terminal)
     terminal.wait_for("›")
     return terminal
@@ -106,8 +106,10 @@ def test_ctrl_c_shows_the_kept_reply_once(terminals, fake_api, cli, presses: int
 
 def test_resizing_during_a_reply_leaves_no_stale_copy(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
     # Long paragraphs: the live region holds several wrapped lines when the width shrinks.
+    # A size exported by the shell is stale once the window is resized: the terminal's own
+    # size must win.
     fake_api.queue(slow_words(240, delay=0.01, per_line=60))
-    terminal = start(terminals, cols=100)
+    terminal = start(terminals, cols=100, env={"COLUMNS": "100", "LINES": "24"})
     terminal.send("talk\r")
     terminal.wait_for("w090")
     terminal.resize(24, 60)

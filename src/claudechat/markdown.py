@@ -61,41 +61,24 @@ def _theme(name: str) -> Any:
 def _classes() -> dict[str, Any]:
     if "markdown" in _cache:
         return _cache
-    from rich.cells import cell_len
     from rich.markdown import CodeBlock, Markdown, MarkdownElement
-    from rich.padding import Padding
-    from rich.syntax import Syntax
 
     class TightCodeBlock(CodeBlock):
-        """rich's code block, with its background as wide as the longest line, not the screen."""
+        """rich's code block, drawn straight from pygments' tokens: rich's Syntax wraps and
+        renders every line as a Text, which was most of the renderer's time. The background
+        stops at the text (the region trims the blanks after it)."""
 
         def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-            code = str(self.text).rstrip()
-            lines = code.expandtabs(CODE_TAB_SIZE).splitlines() or [""]
-            width = min(max(map(cell_len, lines)), max(1, options.max_width - 2))
-            syntax = Syntax(
-                code,
-                _lexer(self.lexer_name),
-                theme=_theme(self.theme),
-                word_wrap=True,
-                code_width=width,
-            )
-            base = syntax._get_base_style()  # the theme's background, as rich pads with it
-            yield Padding(syntax, pad=1, style=base, expand=False)
+            lexer = _lexer(self.lexer_name)
+            yield from code_lines(str(self.text).rstrip(), lexer, self.theme, options.max_width)
 
-    class PlainCodeBlock(CodeBlock):
+    class PlainCodeBlock(TightCodeBlock):
         """For the live region: code keeps its layout but gets its colours once, when its
-        block is printed; re-highlighting the open block on every refresh was half the CPU.
-        It is as wide as the screen, so a longer line arriving does not change every row
-        (the region drops the blanks at the end of its rows)."""
+        block is printed; re-highlighting the open block on every refresh was half the CPU."""
 
         @classmethod
         def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
-            return cls("text", markdown.code_theme)
-
-        def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-            code = str(self.text).rstrip()
-            yield Syntax(code, _lexer("text"), theme=_theme(self.theme), word_wrap=True, padding=1)
+            return cls("", markdown.code_theme)
 
     class ReplyMarkdown(Markdown):
         """rich's Markdown parsed by the shared parser."""
@@ -121,6 +104,51 @@ def _classes() -> dict[str, Any]:
     plain = {"fence": PlainCodeBlock, "code_block": PlainCodeBlock}
     _cache["live"] = {**ReplyMarkdown.elements, **plain}
     return _cache
+
+
+def code_lines(code: str, lexer: Any, theme_name: str, width: int) -> Iterator[Any]:
+    """Segments of a code block as rich's Markdown lays it out (a blank row above and below,
+    one blank column on the left), in the theme's colours; `lexer` None or a name pygments
+    does not know leaves the code uncoloured. Long lines are cut at the width."""
+    from pygments.token import Token
+    from rich.segment import Segment
+
+    theme = _theme(theme_name)
+    base = theme.get_background_style()
+    styles: dict[Any, Any] = _cache.setdefault(f"styles {theme_name}", {})
+
+    def style_of(token_type: Any) -> Any:
+        if token_type not in styles:
+            styles[token_type] = base + theme.get_style_for_token(token_type)
+        return styles[token_type]
+
+    code = code.expandtabs(CODE_TAB_SIZE)
+    if isinstance(lexer, str):
+        tokens: Any = [(Token.Text, code)]
+    else:
+        tokens = lexer.get_tokens(code)
+    line: list[Any] = []
+    rows: list[list[Any]] = []
+    for token_type, value in tokens:
+        style = style_of(token_type)
+        for index, part in enumerate(value.split("\n")):
+            if index:
+                rows.append(line)
+                line = []
+            if part:
+                line.append(Segment(part, style))
+    if line:
+        rows.append(line)
+    cut = max(1, width - 2)
+    pad, new_line = Segment(" ", base), Segment.line()
+    yield new_line  # rich's blank row above the code
+    for row in rows:
+        length = sum(segment.cell_length for segment in row)
+        for piece in Segment.divide(row, range(cut, length + cut, cut)) if length > cut else [row]:
+            yield pad
+            yield from piece
+            yield new_line
+    yield new_line  # and below
 
 
 def make_markdown(text: str, code_theme: str = "monokai") -> Markdown:

@@ -45,8 +45,7 @@ class LiveRegion:
     def draw(self, printed: list[list[Segment]], live: list[list[Segment]], width: int) -> None:
         """Print `printed` above the region for good and show `live` in it, in one write;
         `width` is the terminal's width the lines were rendered for."""
-        trimmed = [_without_trailing_blanks(line, False) for line in printed]
-        trimmed += [_without_trailing_blanks(line, True) for line in live]
+        trimmed = [_without_trailing_blanks(line) for line in printed + live]
         lines = [self._ansi(line) for line in trimmed]
         cells = [sum(segment.cell_length for segment in line) for line in trimmed]
         same = 0
@@ -113,20 +112,21 @@ class LiveRegion:
         return "".join(parts)
 
     def _sgr(self, before: Any, after: Any) -> str:
-        """The codes that turn the look `before` into `after`: only the foreground when that is
-        all that differs, otherwise a reset and the whole look."""
+        """The codes that turn the look `before` into `after`: only what is added or changed
+        when nothing has to be switched off, otherwise a reset and the whole look."""
         system = self._color_system
         if after is None or not after._make_ansi_codes(system):
             return "\x1b[0m"
-        if (
-            before is not None
-            and after.color is not None
-            and before.without_color == after.without_color
-            and before.bgcolor == after.bgcolor
-        ):
-            codes = after.color.downgrade(system).get_ansi_codes(foreground=True)
-            return f"\x1b[{';'.join(codes)}m"
-        return f"\x1b[0;{after._make_ansi_codes(system)}m"
+        codes = _sgr_parts(after, system)
+        if before is not None:
+            old = _sgr_parts(before, system)
+            if set(old[0]) <= set(codes[0]) and all(
+                new or not was for was, new in zip(old[1:], codes[1:], strict=True)
+            ):
+                changed = [c for c in codes[0] if c not in old[0]]
+                changed += [new for was, new in zip(old[1:], codes[1:], strict=True) if new != was]
+                return f"\x1b[{';'.join(changed)}m" if changed else ""
+        return "\x1b[0;" + ";".join(filter(None, [*codes[0], *codes[1:]])) + "m"
 
     def _write(self, text: str) -> None:
         if text:
@@ -135,17 +135,27 @@ class LiveRegion:
             file.flush()
 
 
-def _without_trailing_blanks(line: list[Segment], coloured_too: bool) -> list[Segment]:
-    """The line without the spaces rich pads it with: they cost bytes, and a line that fills
-    the terminal takes two rows once a narrower terminal reflows it. Blanks that show (a
-    background) go too with `coloured_too`: the live region's code ends at its text."""
+def _sgr_parts(style: Any, system: Any) -> tuple[list[str], str, str]:
+    """(attribute codes, foreground code, background code) of a style; "" for no colour."""
+    attributes = style.without_color._make_ansi_codes(system)
+    foreground = background = ""
+    if style.color is not None:
+        foreground = ";".join(style.color.downgrade(system).get_ansi_codes(foreground=True))
+    if style.bgcolor is not None:
+        background = ";".join(style.bgcolor.downgrade(system).get_ansi_codes(foreground=False))
+    return (attributes.split(";") if attributes else []), foreground, background
+
+
+def _without_trailing_blanks(line: list[Segment]) -> list[Segment]:
+    """The line without the blanks rich pads it with, coloured or not (a code block's
+    background stops at its text): they cost bytes, and a line that fills the terminal takes
+    two rows once a narrower terminal reflows it. Underlined or struck blanks stay."""
     from rich.segment import Segment
 
     line = list(line)
     while line:
         last = line[-1]
-        shows = not coloured_too and last.style is not None and _shows_blanks(last.style)
-        if last.control or shows:
+        if last.control or (last.style is not None and _shows_lines(last.style)):
             break
         text = last.text.rstrip(" ")
         if text:
@@ -166,8 +176,8 @@ def _blank_look(style: Any) -> tuple[Any, ...]:
     return (style.bgcolor, bool(style.reverse), bool(style.underline), bool(style.strike))
 
 
-def _shows_blanks(style: Any) -> bool:
-    return bool(style.bgcolor or style.reverse or style.underline or style.strike)
+def _shows_lines(style: Any) -> bool:
+    return bool(style.underline or style.strike or style.reverse)
 
 
 def _color_system(console: Console) -> Any:

@@ -118,6 +118,8 @@ class MarkdownStreamRenderer(_StreamRenderer):
         self._live = False  # the live region has started
         self._live_key: tuple[str, bool, int, int] | None = None
         self._live_lines: list[list[Segment]] = []
+        self._rendered_key: tuple[str, int, bool] | None = None
+        self._rendered: tuple[list[list[Segment]], bool | None, bool | None] = ([], None, None)
         self._stop_refreshing = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished = False
@@ -182,18 +184,16 @@ class MarkdownStreamRenderer(_StreamRenderer):
         return self._console.is_interactive
 
     def _render_unprinted(self, options: ConsoleOptions) -> tuple[list[list[Segment]], bool]:
-        from claudechat.markdown import blank_line_flags
 
         lines: list[list[Segment]] = []
         pending = self._blank_line_pending
         for text in self._unprinted:
             if not text.strip():
                 continue
-            markdown = self.make_markdown(text)
-            leading, trailing = blank_line_flags(markdown)
+            rendered, leading, trailing = self._render_block(options, text, live=False)
             if leading is None and pending:
                 lines.append([])
-            lines.extend(self._console.render_lines(markdown, options, pad=False))
+            lines.extend(rendered)
             if trailing is not None:
                 pending = trailing
         return lines, pending
@@ -204,6 +204,10 @@ class MarkdownStreamRenderer(_StreamRenderer):
         max_lines = max(1, options.size.height - 1)
         # Room for the code block's padding rows, so the cut below never shifts the view.
         text = self._splitter.remainder_tail(max(1, max_lines - 3), step=max(1, max_lines // 2))
+        if text.lstrip().startswith("|") and not text.endswith("\n"):
+            # A table is laid out again as a whole for every change; half a row is not worth
+            # it (a table was the costliest block to show live).
+            text = text[: text.rfind("\n") + 1]
         key = (text, blank_line_before, options.max_width, max_lines)
         if key != self._live_key:  # an idle refresh must not re-render
             self._live_lines = self._render_tail(options, text, blank_line_before)[-max_lines:]
@@ -215,14 +219,27 @@ class MarkdownStreamRenderer(_StreamRenderer):
     ) -> list[list[Segment]]:
         if not text.strip():
             return []
+        lines, leading, _ = self._render_block(options, text, live=True)
+        return [[], *lines] if leading is None and blank_line_before else lines
+
+    def _render_block(
+        self, options: ConsoleOptions, text: str, live: bool
+    ) -> tuple[list[list[Segment]], bool | None, bool | None]:
+        """A block's lines and blank-line flags. Without code, the live view and the printed
+        block render alike: the block's last live view is then printed as it is."""
         from claudechat.markdown import blank_line_flags, live_elements
 
-        markdown = self.make_markdown(text)
-        # Per instance, so a make_markdown() override (counting, restyling) still applies.
-        markdown.elements = live_elements()  # type: ignore[misc]
-        leading, _ = blank_line_flags(markdown)
-        lines = self._console.render_lines(markdown, options, pad=False)
-        return [[], *lines] if leading is None and blank_line_before else lines
+        has_code = "```" in text or "~~~" in text or "    " in text or "\t" in text
+        key = (text if has_code else text.rstrip("\n"), options.max_width, live and has_code)
+        if key != self._rendered_key:
+            markdown = self.make_markdown(text)
+            if live:
+                # Per instance, so a make_markdown() override still applies.
+                markdown.elements = live_elements()  # type: ignore[misc]
+            lines = self._console.render_lines(markdown, options, pad=False)
+            self._rendered = (lines, *blank_line_flags(markdown))
+            self._rendered_key = key
+        return self._rendered
 
     def _start_refreshing(self) -> None:
         if self._thread is not None or not self._auto_refresh or not self._interactive:
