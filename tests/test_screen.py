@@ -109,7 +109,7 @@ def test_resizing_during_a_reply_leaves_no_stale_copy(terminals, fake_api) -> No
     # A size exported by the shell is stale once the window is resized: the terminal's own
     # size must win.
     fake_api.queue(slow_words(240, delay=0.01, per_line=60))
-    terminal = start(terminals, cols=100, env={"COLUMNS": "100", "LINES": "24"})
+    terminal = start(terminals, cols=100, env={"COLUMNS": "80", "LINES": "24"})
     terminal.send("talk\r")
     terminal.wait_for("w090")
     terminal.resize(24, 60)
