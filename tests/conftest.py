@@ -129,3 +129,11 @@ def run_cli(
 @pytest.fixture
 def cli():  # type: ignore[no-untyped-def]
     return run_cli
+
+
+def content_text(content: str | list[dict[str, object]]) -> str:
+    """The text of a message's content, as a document stores it or a request carries it:
+    one string, or a list of blocks whose text blocks are joined."""
+    if isinstance(content, str):
+        return content
+    return "".join(str(b["text"]) for b in content if b.get("type") == "text")

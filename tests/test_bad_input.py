@@ -21,6 +21,7 @@ from claudechat.pipe import compose_message, read_stdin
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.store import ConversationStore, decode_document, encode_document
+from conftest import content_text
 from fakes.anthropic_api import Reply
 from test_repl import leave
 
@@ -54,10 +55,8 @@ def save_conversation(
     conversation = Conversation.new(USER, "claude-sonnet-4-6", **kwargs)
     if conversation_id:
         conversation.id = conversation_id
-    conversation.messages += [
-        Message("user", "what is a monad?", status="complete"),
-        Message("assistant", "A monoid in the category of endofunctors.", tokens=9),
-    ]
+    conversation.append("user", "what is a monad?", status="complete")
+    conversation.append("assistant", "A monoid in the category of endofunctors.", tokens=9)
     store.save(conversation)
     return conversation
 
@@ -236,7 +235,9 @@ def test_a_prompt_with_empty_stdin_sends_just_the_prompt(cli, fake_api) -> None:
     result = cli("chat", "just the prompt", input="")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "echo: just the prompt\n"
-    assert [m["content"] for m in fake_api.requests[-1].body["messages"]] == ["just the prompt"]
+    assert [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]] == [
+        "just the prompt"
+    ]
 
 
 # -- 4. escape sequences and control characters in stored messages ----------------------------
@@ -269,10 +270,8 @@ def dangerous_conversation(store) -> Conversation:  # type: ignore[no-untyped-de
     conversation = Conversation.new(
         USER, "claude\x1b[2J-model", name="name \x1b]0;pwned\x07", system="sys \x1b[2J"
     )
-    conversation.messages += [
-        Message("user", "asked: " + DANGEROUS_TEXT),
-        Message("assistant", "answered: " + DANGEROUS_TEXT, tokens=20),
-    ]
+    conversation.append("user", "asked: " + DANGEROUS_TEXT)
+    conversation.append("assistant", "answered: " + DANGEROUS_TEXT, tokens=20)
     store.save(conversation)
     return conversation
 
@@ -309,7 +308,7 @@ def test_show_in_a_pipe_shows_escapes_as_plain_text(cli, dangerous_conversation)
     as_json = cli("show", dangerous_conversation.id, "--json")
     assert "\x1b" not in as_json.stdout and "\x07" not in as_json.stdout
     messages = json.loads(as_json.stdout)["messages"]
-    assert messages[1]["content"] == "answered: " + DANGEROUS_TEXT
+    assert content_text(messages[1]["content"]) == "answered: " + DANGEROUS_TEXT
 
 
 def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
@@ -335,7 +334,7 @@ def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_
     conversation_id = leave(child)
 
     stored = json.loads(cli("show", conversation_id, "--json").stdout)
-    assert stored["messages"][-1]["content"] == "".join(chunks)
+    assert content_text(stored["messages"][-1]["content"]) == "".join(chunks)
 
 
 # -- 5. conversation names -------------------------------------------------------------------
@@ -386,7 +385,7 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
 
     stored = json.loads(cli("show", conversation_id, "--json").stdout)
     assert stored["name"] is None
-    assert [m["content"] for m in stored["messages"]] == [
+    assert [content_text(m["content"]) for m in stored["messages"]] == [
         "hello",
         "echo: hello",
         "still here?",
@@ -441,10 +440,11 @@ VALID_DOCUMENT = Conversation(
     name="a name",
     system="be brief",
     messages=[
-        Message("user", "hello", tokens=3, tokens_exact=True),
-        Message(
+        Message.of_text("user", "hello", id=FIRST_ID, tokens=3, tokens_exact=True),
+        Message.of_text(
             "assistant",
             "hi",
+            parent_id=FIRST_ID,
             tokens=1,
             model="claude-sonnet-4-6",
             usage=Usage(5, 1, 2, 0),

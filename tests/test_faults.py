@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from claudechat.conversation import Conversation, Message
+from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.store import decode_document
-from conftest import Backend
+from conftest import Backend, content_text
 from fakes.anthropic_api import ErrorReply, Reply
 from test_repl import PROMPT, leave, say, spawn
 
@@ -42,7 +42,7 @@ def stored(cli, reference: str) -> dict:  # type: ignore[no-untyped-def, type-ar
 
 
 def contents(document: dict) -> list[str]:  # type: ignore[type-arg]
-    return [m["content"] for m in document["messages"]]
+    return [content_text(m["content"]) for m in document["messages"]]
 
 
 @contextmanager
@@ -132,7 +132,7 @@ def test_kill_9_while_a_reply_streams_loses_nothing_typed(backend, fake_api, cli
 def test_readers_never_see_a_half_written_document(backend) -> None:  # type: ignore[no-untyped-def]
     store = open_store(load_settings())
     convo = Conversation.new("tester", "m")
-    convo.messages.append(Message("user", "start"))
+    convo.append("user", "start")
     store.save(convo)
     key = store.blob_key("tester", convo.id)
     reader_blobs = open_blob_store(load_settings())  # its own client, as another process has
@@ -150,7 +150,7 @@ def test_readers_never_see_a_half_written_document(backend) -> None:  # type: ig
     reader.start()
     try:
         for turn in range(40):
-            convo.messages.append(Message("assistant", f"reply {turn} " + "x" * 40_000))
+            convo.append("assistant", f"reply {turn} " + "x" * 40_000)
             store.save(convo)
     finally:
         stop.set()
@@ -339,7 +339,7 @@ def test_faults_before_any_text_are_retried(cli, fake_api, first) -> None:  # ty
     assert result.stdout == "the answer\n"
     assert len(fake_api.requests) == 2
     document = stored(cli, conversation_id(result.stderr))
-    assert [(m["content"], m["status"]) for m in document["messages"]] == [
+    assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
         ("question", "complete"),
         ("the answer", "complete"),
     ]

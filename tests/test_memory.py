@@ -21,12 +21,12 @@ def transcripts(draw: st.DrawFn) -> tuple[list[Message], int, str | None]:
     """Any transcript the app can produce, ending with the user's newest message."""
     messages: list[Message] = []
     for _ in range(draw(st.integers(0, 30))):
-        messages.append(Message("user", draw(texts.filter(str.strip))))
+        messages.append(Message.of_text("user", draw(texts.filter(str.strip))))
         # A failed turn has no reply; an interrupted one may have empty text.
         if draw(st.booleans()):
-            messages.append(Message("assistant", draw(texts), status=draw(statuses)))
+            messages.append(Message.of_text("assistant", draw(texts), status=draw(statuses)))
     newest = draw(st.text(min_size=1, max_size=400).filter(str.strip))
-    messages.append(Message("user", newest))
+    messages.append(Message.of_text("user", newest))
     system = draw(st.one_of(st.none(), st.text(max_size=200)))
     floor = estimate_tokens(newest) + (estimate_tokens(system) + 8 if system else 0)
     budget = draw(st.integers(floor, floor + 3000))
@@ -44,8 +44,8 @@ def test_context_fits_is_valid_and_holds_the_newest_message(case) -> None:  # ty
     assert context[0].role == "user"
     assert all(a.role != b.role for a, b in pairwise(context))
     assert context[-1].role == "user"
-    assert all(m.content.strip() for m in context)
-    assert context[-1].content.endswith(messages[-1].content)
+    assert all(m.text.strip() for m in context)
+    assert context[-1].text.endswith(messages[-1].text)
 
 
 @settings(max_examples=200, deadline=None)
@@ -60,7 +60,7 @@ def test_context_is_the_newest_whole_turns(case) -> None:  # type: ignore[no-unt
     # be the tail of a merged run of unanswered user messages.
     start = len(full) - len(context)
     assert full[start + 1 :] == context[1:]
-    assert full[start].content.endswith(context[0].content)
+    assert full[start].text.endswith(context[0].text)
 
 
 def test_drops_whole_oldest_turns_never_half_a_turn() -> None:
@@ -72,7 +72,7 @@ def test_drops_whole_oldest_turns_never_half_a_turn() -> None:
     full = memory.get_current_context()
     memory.max_context_tokens = memory.context_tokens(full[-5:])
     context = memory.get_current_context()
-    assert [m.content.split()[0:2] for m in context] == [
+    assert [m.text.split()[0:2] for m in context] == [
         ["question", "8"],
         ["answer", "8"],
         ["question", "9"],
@@ -93,7 +93,8 @@ def test_failed_turns_merge_into_the_next_user_message() -> None:
     memory.update_memory("user", "first try")
     memory.update_memory("user", "second try")
     context = memory.get_current_context()
-    assert [(m.role, m.content) for m in context] == [("user", "first try\n\nsecond try")]
+    assert [(m.role, m.text) for m in context] == [("user", "first trysecond try")]
+    assert [b["text"] for b in context[0].content] == ["first try", "second try"]
 
 
 def test_token_counts_become_exact_from_usage() -> None:

@@ -10,18 +10,19 @@ import pytest
 
 from claudechat.chat import ChatSession
 from claudechat.claude import Claude
-from claudechat.conversation import Conversation, Message
+from claudechat.conversation import Conversation
 from claudechat.errors import ReplyCutOffError
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.journal import Journal
 from claudechat.storage.store import ConversationConflictError
+from conftest import content_text
 from fakes.anthropic_api import ErrorReply, Reply
 
 
 def saved_conversation(store, text: str = "hello") -> Conversation:  # type: ignore[no-untyped-def]
     convo = Conversation.new("tester", "claude-sonnet-4-6")
-    convo.messages.append(Message("user", text))
+    convo.append("user", text)
     store.save(convo)
     return convo
 
@@ -36,7 +37,7 @@ def test_a_row_refreshed_under_a_live_session_follows_the_newer_document(backend
     other.metadata.update(row, row.version)
     row.version += 1
 
-    convo.messages.append(Message("assistant", "hi"))
+    convo.append("assistant", "hi")
     assert live.save(convo).pushed  # no conflict, no fork
     (listed,) = other.list("tester").rows
     assert (listed.conversation_id, listed.message_count) == (convo.id, 2)
@@ -47,7 +48,7 @@ def test_a_document_removed_under_a_live_session_is_a_conflict(backend) -> None:
     live = open_store(load_settings())
     convo = saved_conversation(live)
     live.blobs.delete(live.blob_key("tester", convo.id))
-    convo.messages.append(Message("assistant", "hi"))
+    convo.append("assistant", "hi")
     with pytest.raises(ConversationConflictError):
         live.save(convo)
     forked = live.fork(convo)
@@ -59,7 +60,7 @@ def test_a_journal_entry_rewritten_meanwhile_is_not_removed(tmp_path) -> None:  
     journal = Journal(tmp_path / "journal")
     convo = Conversation.new("tester", "m")
     first = journal.write(convo, None)
-    convo.messages.append(Message("user", "newer turn"))
+    convo.append("user", "newer turn")
     journal.write(convo, None)
     journal.remove("tester", convo.id, first)  # a drain that pushed the older version
     entry = journal.get("tester", convo.id)
@@ -111,7 +112,7 @@ def test_a_retry_cut_short_keeps_the_earlier_reply(fake_api) -> None:  # type: i
     ]
     # The next turn builds on the complete answer, not on the fragment.
     session.send("thanks", lambda _text: None)
-    assert [m["content"] for m in fake_api.requests[-1].body["messages"]] == [
+    assert [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]] == [
         "question",
         "the first, complete answer",
         "thanks",

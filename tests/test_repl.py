@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pexpect
 import pytest
 
+from conftest import content_text
 from fakes.anthropic_api import ErrorReply, Reply
 
 pytestmark = pytest.mark.pty
@@ -75,7 +76,7 @@ def test_type_see_the_reply_and_leave_with_the_id(repl, fake_api, cli) -> None: 
     repl.expect_exact(PROMPT)
     conversation_id = leave(repl)
     document = stored(cli, conversation_id)
-    assert [m["content"] for m in document["messages"]] == [
+    assert [content_text(m["content"]) for m in document["messages"]] == [
         "hello claude",
         "## Answer\n\n- one\n- two\n",
     ]
@@ -96,8 +97,8 @@ def test_ctrl_c_mid_stream_keeps_what_arrived(repl, fake_api, cli) -> None:  # t
     document = stored(cli, leave(repl))
     reply = document["messages"][-1]
     assert reply["status"] == "interrupted"
-    assert reply["content"].startswith("word0 word1 word2 word3 word4 word5")
-    assert len(reply["content"].split()) < 200
+    assert content_text(reply["content"]).startswith("word0 word1 word2 word3 word4 word5")
+    assert len(content_text(reply["content"]).split()) < 200
 
 
 def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
@@ -109,8 +110,18 @@ def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type:
     repl.expect_exact("second draft")
     repl.expect_exact(PROMPT)
     document = stored(cli, leave(repl))
-    assert [m["content"] for m in document["messages"]] == ["write a haiku", "second draft"]
-    assert fake_api.requests[-1].body["messages"] == [{"role": "user", "content": "write a haiku"}]
+    # Both drafts are kept, as two answers to one question; the new one is shown.
+    assert [content_text(m["content"]) for m in document["messages"]] == [
+        "write a haiku",
+        "first draft",
+        "second draft",
+    ]
+    question, first, second = document["messages"]
+    assert first["parent_id"] == second["parent_id"] == question["id"]
+    assert document["head"] == second["id"]
+    assert fake_api.requests[-1].body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "write a haiku"}]}
+    ]
 
 
 def test_an_api_error_keeps_the_message_and_retry_sends_it(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +133,7 @@ def test_an_api_error_keeps_the_message_and_retry_sends_it(repl, fake_api, cli) 
     repl.expect_exact("fine")
     repl.expect_exact(PROMPT)
     document = stored(cli, leave(repl))
-    assert [(m["content"], m["status"]) for m in document["messages"]] == [
+    assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
         ("my precious message", "complete"),
         ("fine", "complete"),
     ]
@@ -138,7 +149,9 @@ def test_new_starts_another_conversation_and_keeps_the_first(repl, fake_api, cli
     say(repl, "second topic")
     repl.expect_exact("echo: second topic")
     second = leave(repl)
-    assert fake_api.requests[-1].body["messages"] == [{"role": "user", "content": "second topic"}]
+    assert fake_api.requests[-1].body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "second topic"}]}
+    ]
     listed = cli("list").stdout.splitlines()
     assert [line.split("\t")[0] for line in listed] == [second[:8], first_short]
 
@@ -169,12 +182,16 @@ def test_multiline_input_history_and_completion(fake_api) -> None:  # type: igno
     child.send("line two\r")
     child.expect_exact("echo: line one")
     child.expect_exact(PROMPT)
-    assert fake_api.requests[-1].body["messages"][0]["content"] == "line one\nline two"
+    assert (
+        content_text(fake_api.requests[-1].body["messages"][0]["content"]) == "line one\nline two"
+    )
     # Pasted text keeps its newlines (bracketed paste).
     child.send("\x1b[200~pasted a\npasted b\x1b[201~\r")
     child.expect_exact("echo: pasted a")
     child.expect_exact(PROMPT)
-    assert fake_api.requests[-1].body["messages"][-1]["content"] == "pasted a\npasted b"
+    assert (
+        content_text(fake_api.requests[-1].body["messages"][-1]["content"]) == "pasted a\npasted b"
+    )
     leave(child)
 
     # History survives the process: Up recalls the last line of the previous run.
@@ -196,7 +213,7 @@ def test_ctrl_c_at_the_prompt_clears_the_line(repl, fake_api) -> None:  # type: 
     repl.expect_exact(PROMPT)
     say(repl, "fresh")
     repl.expect_exact("echo: fresh")
-    assert fake_api.requests[-1].body["messages"][-1]["content"] == "fresh"
+    assert content_text(fake_api.requests[-1].body["messages"][-1]["content"]) == "fresh"
     leave(repl)
 
 
@@ -206,7 +223,7 @@ def test_resume_shows_that_it_resumed(fake_api, cli) -> None:  # type: ignore[no
     child = spawn("--resume", conversation_id[:8])
     say(child, "what number?")
     child.expect_exact("echo: what number?")
-    assert [m["content"] for m in fake_api.requests[-1].body["messages"]] == [
+    assert [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]] == [
         "remember 42",
         "echo: remember 42",
         "what number?",
@@ -225,7 +242,7 @@ def test_ctrl_r_searches_history(fake_api) -> None:  # type: ignore[no-untyped-d
     child.send("\r")  # accept the match into the line
     child.send("\r")  # and send it
     child.expect_exact("echo: alpha question")
-    assert fake_api.requests[-1].body["messages"][-1]["content"] == "alpha question"
+    assert content_text(fake_api.requests[-1].body["messages"][-1]["content"]) == "alpha question"
     leave(child)
 
 
@@ -241,7 +258,7 @@ def test_suggestions_from_history_and_slash_exit(fake_api) -> None:  # type: ign
     child.expect_exact("echo: what is a monad")
     child.expect_exact(PROMPT)
     assert len(fake_api.requests) == 2
-    assert fake_api.requests[-1].body["messages"][-1]["content"] == "what is a monad"
+    assert content_text(fake_api.requests[-1].body["messages"][-1]["content"]) == "what is a monad"
     say(child, "/exit")
     child.expect(r"conversation [0-9a-f-]{36} saved")
     child.expect(pexpect.EOF)

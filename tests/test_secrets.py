@@ -16,6 +16,7 @@ from subprocess import CompletedProcess
 
 import pexpect
 
+from conftest import content_text
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 
 TOKEN = uuid.uuid4().hex[:16]
@@ -111,7 +112,7 @@ def test_the_api_key_never_appears_in_output_or_storage(  # type: ignore[no-unty
     # The keys really were used: the right one answered, the wrong one was refused.
     assert [sent_key(r.headers) for r in requests] == [API_KEY, WRONG_API_KEY]
     assert config.returncode == listed.returncode == shown.returncode == 0
-    assert [m["content"] for m in json.loads(shown.stdout)["messages"]] == [
+    assert [content_text(m["content"]) for m in json.loads(shown.stdout)["messages"]] == [
         "first turn",
         "first answer",
     ]

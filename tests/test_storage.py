@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from claudechat.conversation import Conversation, Message, utc_now
+from claudechat.conversation import Conversation, utc_now
 from claudechat.errors import (
     CorruptDocumentError,
     NewerFormatError,
@@ -22,6 +22,7 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore
 from claudechat.storage.store import ConversationStore
+from conftest import content_text
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def store(backend) -> ConversationStore:  # type: ignore[no-untyped-def]
 
 def conversation(user: str = "tester", text: str = "hello", **kwargs) -> Conversation:  # type: ignore[no-untyped-def]
     convo = Conversation.new(user, "claude-sonnet-4-6", **kwargs)
-    convo.messages.append(Message("user", text))
+    convo.append("user", text)
     return convo
 
 
@@ -81,7 +82,7 @@ def test_local_blobs_refuse_keys_outside_the_root(tmp_path: Path) -> None:
 def test_save_then_load_round_trips(store: ConversationStore) -> None:
     convo = conversation(text="héllo 👋", name="greeting", system="be brief")
     store.save(convo)
-    convo.messages.append(Message("assistant", "hi", tokens=1, tokens_exact=True))
+    convo.append("assistant", "hi", tokens=1, tokens_exact=True)
     store.save(convo)
     loaded = store.load("tester", convo.id)
     assert loaded.to_document() == convo.to_document()
@@ -173,5 +174,5 @@ def test_document_carries_a_format_version(store: ConversationStore) -> None:
     convo = conversation()
     store.save(convo)
     stored = json.loads(store.blobs.get(store.blob_key("tester", convo.id)))
-    assert stored["format"] == 1
-    assert stored["messages"][0]["content"] == "hello"
+    assert stored["format"] == 2
+    assert content_text(stored["messages"][0]["content"]) == "hello"

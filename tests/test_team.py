@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from claudechat.conversation import Conversation, Message
+from claudechat.conversation import Conversation
 from claudechat.errors import UsageError
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
@@ -45,7 +45,7 @@ def test_documents_are_encrypted_json_at_prefix_user_id(  # type: ignore[no-unty
         monkeypatch.setenv(name, value)
     store = open_store(load_settings())
     convo = Conversation.new("tester", "claude-sonnet-4-6")
-    convo.messages.append(Message("user", "hi"))
+    convo.append("user", "hi")
     store.save(convo)
     bucket, prefix = bucket_and_prefix(team.storage_url)
     head = s3.client().head_object(Bucket=bucket, Key=f"{prefix}/tester/{convo.id}.json")
@@ -126,6 +126,6 @@ def test_user_ids_cannot_reach_other_keys(team) -> None:  # type: ignore[no-unty
     store = open_store(load_settings())
     for user in ("../bob", "alice/../bob", "", "a" * 200):
         convo = Conversation.new(user, "m")
-        convo.messages.append(Message("user", "x"))
+        convo.append("user", "x")
         with pytest.raises(UsageError, match="invalid user id"):
             store.save(convo)

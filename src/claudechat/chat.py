@@ -2,6 +2,10 @@
 
 The user's message is saved before the API call and the reply after it, so a crash or a
 failure never loses what was typed; a reply that stops early is kept and marked as such.
+
+A session works on its own branch of the conversation's message tree: `head` is the newest
+message of that branch. Another session's messages land in the same document (saves merge)
+but never in this session's requests.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from claudechat.errors import (
     UsageError,
 )
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
-from claudechat.storage.store import ConversationConflictError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -76,7 +79,7 @@ class ChatSession:
         self.store = store
         self.claude = claude
         self.conversation = conversation
-        self.memory = self._memory_for(conversation)
+        self.head, self.unanswered = _starting_point(conversation)
         # Where status lines go (the REPL and pipe mode print them to stderr).
         self.notify: Callable[[str], None] = lambda _message: None
         self.offline = False
@@ -101,44 +104,85 @@ class ChatSession:
         else:
             conversation = Conversation.new(settings.user, settings.model)
         if settings.sources.get("model") == "command line" or not (resume or continue_latest):
-            conversation.model = valid_model(settings.model)
+            conversation.set("model", valid_model(settings.model))
         if system is not None:
-            conversation.system = system
+            conversation.set("system", system)
         if name is not None:
-            conversation.name = valid_name(name)
+            conversation.set("name", valid_name(name))
         return cls(settings, store, claude, conversation)
 
-    def _memory_for(self, conversation: Conversation) -> ConversationMemory:
+    # -- this session's branch --------------------------------------------------------------
+
+    def branch(self) -> list[Message]:
+        """This session's messages, root first: what its requests are built from."""
+        return self.conversation.branch(self.head) if self.head else []
+
+    @property
+    def memory(self) -> ConversationMemory:
         budget = self.settings.max_context_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        return ConversationMemory(conversation.messages, budget, conversation.system)
+        return ConversationMemory(self.branch(), budget, self.conversation.system)
+
+    def other_branches(self) -> list[Message]:
+        """The last message of every branch but this session's."""
+        mine = {m.id for m in self.branch()}
+        return [leaf for leaf in self.conversation.leaves() if leaf.id not in mine]
+
+    def resume_notices(self) -> list[str]:
+        """What a person resuming this conversation should know about its other branches."""
+        lines = []
+        unanswered = self.conversation.find(self.unanswered)
+        if unanswered is not None:
+            words = " ".join(unanswered.text.split())
+            lines.append(
+                "the last message has no reply (another session may still be waiting for it, "
+                f"or it crashed): {words[:60]!r}; /retry in the REPL answers it"
+            )
+        others = len(self.other_branches()) - (unanswered is not None)
+        if others > 0:
+            lines.append(f"this conversation has {others} other branch(es): /branches lists them")
+        return lines
+
+    def switch_branch(self, leaf_id: str) -> None:
+        if self.conversation.find(leaf_id) is None:
+            raise NotFoundError(f"no message {leaf_id[:8]} in this conversation")
+        self.head, self.unanswered = leaf_id, None
+        self.conversation.set("head", leaf_id)
+        self.save()
 
     # -- turns ------------------------------------------------------------------------------
 
     def send(self, text: str, on_text: OnText) -> Message:
         """Add the user's message, save it, stream the reply into on_text, save the reply."""
-        self.memory.update_memory("user", text, status="pending")
+        message = self.memory.update_memory("user", text, status="pending")
+        self._add(message)
+        self.unanswered = None  # the user moved on: an unanswered message stays as it was
         self.save()
         return self._reply(on_text)
 
     def retry(self, on_text: OnText) -> Message:
-        """Regenerate the newest reply (or get the one that failed) for the last message.
+        """Answer an unanswered message, or regenerate the newest reply as a new branch.
 
-        The earlier reply is replaced only by a complete new one: if the new one fails or
-        stops early, the earlier reply is put back ahead of whatever part arrived."""
-        if not self.conversation.messages:
+        The earlier reply stays in the conversation either way; it stays shown unless the
+        new one completes."""
+        if self.unanswered is not None:
+            self.head, self.unanswered = self.unanswered, None
+        current = self.conversation.find(self.head)
+        if current is None:
             raise NotFoundError("nothing to retry yet")
-        previous = self.memory.drop_last_replies()
-        position = len(self.conversation.messages)
+        if current.role == "user":
+            return self._reply(on_text)
+        self.head = current.parent_id
         try:
             return self._reply(on_text)
         except BaseException:
-            if previous:
-                self.conversation.messages[position:position] = previous
-                self.save()
+            self.head = current.id
+            self.conversation.set("head", current.id)
+            self.save()
             raise
 
     def _reply(self, on_text: OnText) -> Message:
-        context = self.memory.get_current_context()
+        memory = self.memory
+        context = memory.get_current_context()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             reply = Reply()
             try:
@@ -152,7 +196,8 @@ class ChatSession:
                 self.notify(f"{exc}; retrying ({attempt}/{MAX_ATTEMPTS - 1})")
                 time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
         message = self._append_reply(reply, "complete")
-        self.memory.record_reply(context, message, reply.usage)
+        memory.messages.append(message)
+        memory.record_reply(context, message, reply.usage)
         self.save()
         if reply.stop_reason == "max_tokens":
             self.notify("the reply stopped at the output limit; ask Claude to continue")
@@ -175,45 +220,49 @@ class ChatSession:
             self.save()
 
     def _append_reply(self, reply: Reply, status: Status) -> Message:
-        pending = self.conversation.messages[-1]
-        if pending.role == "user":
-            pending.status = "complete"
-        return self.memory.update_memory(
+        self._mark_answered()
+        message = Message.of_text(
             "assistant",
             reply.text,
+            parent_id=self.head,
             status=status,
             model=reply.model,
             usage=reply.usage,
+            stop_reason=reply.stop_reason,
         )
+        return self._add(message)
+
+    def _mark_answered(self) -> None:
+        """The request carried every unanswered message at the end of this branch."""
+        for message in reversed(self.branch()):
+            if message.role != "user":
+                break
+            if message.status == "pending":
+                message.status = "complete"
+
+    def _add(self, message: Message) -> Message:
+        self.conversation.add(message)
+        self.head = message.id
+        return message
 
     # -- the conversation -------------------------------------------------------------------
 
     def save(self) -> None:
-        """Save, come what may: to the store if it answers, else to the local journal."""
+        """Save, come what may: to the store if it answers, else to the local journal. The
+        store merges this session's document with what other sessions saved meanwhile."""
         if not self.conversation.messages:
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        try:
-            result = self.store.save(self.conversation)
-        except ConversationConflictError:
-            self._fork()
-            return
+        result = self.store.save(self.conversation)
+        if result.conversation is not None:
+            self.conversation = result.conversation
+        for notice in result.notices:
+            self.notify(notice)
         self._report_storage(result.error)
-        if result.pushed and self.store.journal.pending(self.settings.user):
-            self.sync()
 
     def sync(self) -> None:
-        for notice in self.store.sync(self.settings.user).fork_notices():
+        for notice in self.store.sync(self.settings.user).notices():
             self.notify(notice)
-
-    def _fork(self) -> None:
-        parent = self.conversation.id
-        self.conversation = self.store.fork(self.conversation)
-        self.memory = self._memory_for(self.conversation)
-        self.notify(
-            f"conversation {parent[:8]} was changed in another session; your turns continue "
-            f"in a new conversation {self.conversation.id} (forked from it)"
-        )
 
     def _report_storage(self, error: StorageError | None) -> None:
         """Tell the user once when saves fall back to the journal, and once when they recover."""
@@ -230,17 +279,29 @@ class ChatSession:
         self.conversation = Conversation.new(
             self.settings.user, self.conversation.model, system=self.conversation.system
         )
-        self.memory = self._memory_for(self.conversation)
+        self.head, self.unanswered = None, None
 
     def rename(self, name: str) -> None:
-        self.conversation.name = valid_name(name)
+        self.conversation.set("name", valid_name(name))
         self.save()
 
     def set_model(self, model: str) -> None:
-        self.conversation.model = valid_model(model)
+        self.conversation.set("model", valid_model(model))
         self.save()
 
     def set_system(self, system: str | None) -> None:
-        self.conversation.system = system or None
-        self.memory.system = self.conversation.system
+        self.conversation.set("system", system or None)
         self.save()
+
+
+def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]:
+    """Where a session that opens a conversation continues, and the unanswered message it
+    leaves alone: a user message at the end of the shown branch that has no reply may belong
+    to a session still waiting for Claude, or to one that crashed; it is answered only when
+    the user asks (/retry), never sent along with a new message."""
+    unanswered = None
+    branch = conversation.branch()
+    while branch and branch[-1].role == "user" and branch[-1].status == "pending":
+        unanswered = branch[-1].id if unanswered is None else unanswered
+        branch.pop()
+    return (branch[-1].id if branch else None), unanswered

@@ -2,27 +2,53 @@
 
 Nothing here knows about the anthropic SDK or SQL: the adapter modules translate to and from
 these types, and the stored JSON document is exactly `Conversation.to_document()`.
+
+Format 2: a conversation is a tree. Every message has an id and its parent's id, so two
+sessions continuing the same conversation make two branches of it, and saving is a merge:
+the union of both sides' messages by id, last-writer-wins for name, model, system prompt and
+the shown branch. A merge never drops a message, and merging in any order, or twice, gives the
+same document (see `merge`).
 """
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from claudechat.blocks import Block, blocks_from_json, text_block, text_of
 from claudechat.errors import CorruptDocumentError, NewerFormatError
+from claudechat.jsontext import canonical_json, dumps_json, replace_lone_surrogates
 
-FORMAT_VERSION = 1
+__all__ = [
+    "FORMAT_VERSION",
+    "STATUSES",
+    "Conversation",
+    "Message",
+    "Usage",
+    "dumps_json",
+    "merge",
+    "new_conversation_id",
+    "replace_lone_surrogates",
+    "utc_now",
+]
+
+FORMAT_VERSION = 2
 
 Role = Literal["user", "assistant"]
-# complete: a whole reply (message_stop seen). interrupted: the user pressed Ctrl-C.
-# incomplete: the stream was cut off by the network or the server. pending: a user message
-# whose reply has not arrived (yet, or ever: the API failed).
+# complete: a whole reply (message_stop seen), or a user message that was answered.
+# interrupted: the user pressed Ctrl-C (or a signal stopped the program).
+# incomplete: the stream was cut off by the network or the server.
+# pending: a user message whose reply has not arrived (yet, or ever: the API failed).
 Status = Literal["complete", "interrupted", "incomplete", "pending"]
 STATUSES: tuple[str, ...] = ("complete", "interrupted", "incomplete", "pending")
+# A status only moves forward: pending is the one state a message leaves.
+_STATUS_RANK = {"pending": 0, "incomplete": 1, "interrupted": 1, "complete": 2}
+
+# Fields of a conversation that sessions may change; each remembers when it was set.
+LWW_FIELDS = ("name", "model", "system", "head")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -33,14 +59,25 @@ def new_conversation_id() -> str:
     return str(uuid.uuid4())
 
 
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
 @dataclass(frozen=True)
 class Usage:
-    """Tokens as the API reported them for one reply."""
+    """Tokens as the API reported them for one reply; None where the server gave no number."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        # The rule reading a document applies (see from_dict), checked when the figures are
+        # made, so claudechat never writes usage it would refuse to read back.
+        for name, value in self.to_dict().items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"usage {name} is not a whole number: {value!r}")
 
     @property
     def prompt_tokens(self) -> int:
@@ -65,24 +102,38 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Usage:
-        return cls(**{k: _int(data, k) for k in cls().to_dict()})
+        return cls(**{k: _count(data, k) for k in cls().to_dict()})
 
 
 @dataclass
 class Message:
     role: Role
-    content: str
+    content: list[Block]
+    id: str = field(default_factory=new_message_id)
+    parent_id: str | None = None
     created_at: datetime = field(default_factory=utc_now)
     tokens: int | None = None
     tokens_exact: bool = False
     status: Status = "complete"
     model: str | None = None
     usage: Usage | None = None
+    stop_reason: str | None = None
+
+    @classmethod
+    def of_text(cls, role: Role, text: str, **fields: Any) -> Message:
+        return cls(role=role, content=[text_block(text)], **fields)
+
+    @property
+    def text(self) -> str:
+        """The message's text blocks joined: what a person reads as the message."""
+        return text_of(self.content)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
+            "id": self.id,
+            "parent_id": self.parent_id,
             "role": self.role,
-            "content": self.content,
+            "content": [dict(block) for block in self.content],
             "created_at": self.created_at.isoformat(),
             "tokens": self.tokens,
             "tokens_exact": self.tokens_exact,
@@ -92,6 +143,8 @@ class Message:
             data["model"] = self.model
         if self.usage:
             data["usage"] = self.usage.to_dict()
+        if self.stop_reason:
+            data["stop_reason"] = self.stop_reason
         return data
 
     @classmethod
@@ -108,14 +161,20 @@ class Message:
         tokens = data.get("tokens")
         return cls(
             role=role,
-            content=_str(data, "content"),
+            content=blocks_from_json(data.get("content")),
+            id=_id(data, "id"),
+            parent_id=_optional_id(data, "parent_id"),
             created_at=_time(data, "created_at"),
             tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
             tokens_exact=bool(data.get("tokens_exact", False)),
             status=status,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             usage=Usage.from_dict(usage) if isinstance(usage, dict) else None,
+            stop_reason=_optional_str(data, "stop_reason"),
         )
+
+    def sort_key(self) -> tuple[datetime, str]:
+        return (self.created_at, self.id)
 
 
 @dataclass
@@ -125,14 +184,71 @@ class Conversation:
     model: str
     name: str | None = None
     system: str | None = None
-    messages: list[Message] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # every branch, oldest first
     created_at: datetime = field(default_factory=utc_now)
     updated_at: datetime = field(default_factory=utc_now)
-    parent_id: str | None = None
+    parent_id: str | None = None  # the conversation this one was forked from
+    head: str | None = None  # the newest message of the branch shown by default
+    set_at: dict[str, datetime] = field(default_factory=dict)  # when each LWW field was set
 
     @classmethod
     def new(cls, user_id: str, model: str, **kwargs: Any) -> Conversation:
-        return cls(id=new_conversation_id(), user_id=user_id, model=model, **kwargs)
+        conversation = cls(id=new_conversation_id(), user_id=user_id, model=model, **kwargs)
+        conversation.set_at = dict.fromkeys(LWW_FIELDS, conversation.created_at)
+        return conversation
+
+    # -- changes a session makes ------------------------------------------------------------
+
+    def set(self, name: str, value: Any) -> None:
+        """Change a last-writer-wins field (name, model, system, head), stamped with now."""
+        if name not in LWW_FIELDS:
+            raise ValueError(f"{name} is not a session-settable field")
+        setattr(self, name, value)
+        self.set_at[name] = max(utc_now(), self.set_at.get(name, _EPOCH))
+
+    def add(self, message: Message) -> Message:
+        """Add a message to the tree (its parent must already be here) and show its branch."""
+        if message.parent_id is not None and self.find(message.parent_id) is None:
+            raise ValueError(f"message {message.id} has no parent {message.parent_id} here")
+        self.messages.append(message)
+        self.set("head", message.id)
+        return message
+
+    def append(self, role: Role, text: str, **fields: Any) -> Message:
+        """A text message at the end of the shown branch."""
+        return self.add(Message.of_text(role, text, parent_id=self.current_leaf(), **fields))
+
+    # -- the tree ---------------------------------------------------------------------------
+
+    def find(self, message_id: str | None) -> Message | None:
+        if message_id is None:
+            return None
+        return next((m for m in self.messages if m.id == message_id), None)
+
+    def branch(self, leaf_id: str | None = None) -> list[Message]:
+        """The messages from the root to leaf_id (default: the shown branch), oldest first."""
+        by_id = {m.id: m for m in self.messages}
+        current = by_id.get(leaf_id or "") if leaf_id else by_id.get(self.current_leaf() or "")
+        path: list[Message] = []
+        while current is not None:
+            path.append(current)
+            current = by_id.get(current.parent_id or "")
+        path.reverse()
+        return path
+
+    def current_leaf(self) -> str | None:
+        """The head if this document has it, else the newest message."""
+        if self.head and any(m.id == self.head for m in self.messages):
+            return self.head
+        return max(self.messages, key=Message.sort_key).id if self.messages else None
+
+    def leaves(self) -> list[Message]:
+        """The last message of every branch, oldest first."""
+        parents = {m.parent_id for m in self.messages}
+        return [m for m in self.messages if m.id not in parents]
+
+    def children(self, message_id: str | None) -> list[Message]:
+        return [m for m in self.messages if m.parent_id == message_id]
 
     @property
     def title(self) -> str:
@@ -140,17 +256,20 @@ class Conversation:
         if self.name:
             return self.name
         for message in self.messages:
-            if message.role == "user" and message.content.strip():
-                return _first_words(message.content)
+            if message.role == "user" and message.text.strip():
+                return _first_words(message.text)
         return "(empty)"
 
     @property
     def usage(self) -> Usage:
+        """Every reply's tokens, on every branch: all of it was paid for."""
         total = Usage()
         for message in self.messages:
             if message.usage:
                 total = total + message.usage
         return total
+
+    # -- documents --------------------------------------------------------------------------
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -161,13 +280,17 @@ class Conversation:
             "model": self.model,
             "system": self.system,
             "parent_id": self.parent_id,
+            "head": self.head,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
-            "messages": [m.to_dict() for m in self.messages],
+            "set_at": {k: self.set_at.get(k, _EPOCH).isoformat() for k in LWW_FIELDS},
+            "messages": [m.to_dict() for m in sorted(self.messages, key=Message.sort_key)],
         }
 
     @classmethod
     def from_document(cls, data: Any) -> Conversation:
+        """Read a document of this format or an older one (upgraded in memory, written back
+        in this format on its next save). A newer format is refused, never misread."""
         if not isinstance(data, dict):
             raise CorruptDocumentError("the document is not a JSON object")
         version = data.get("format")
@@ -175,20 +298,101 @@ class Conversation:
             raise CorruptDocumentError("the document has no format version")
         if version > FORMAT_VERSION:
             raise NewerFormatError(version, FORMAT_VERSION)
+        if version < 1:
+            raise CorruptDocumentError(f"unknown format version {version}")
+        if version == 1:
+            from claudechat.formats import upgrade_format_1
+
+            data = upgrade_format_1(data)
         messages = data.get("messages")
         if not isinstance(messages, list):
             raise CorruptDocumentError("the document has no message list")
-        return cls(
+        updated_at = _time(data, "updated_at")
+        set_at = data.get("set_at") if isinstance(data.get("set_at"), dict) else {}
+        conversation = cls(
             id=_str(data, "id"),
             user_id=_str(data, "user_id"),
             model=_str(data, "model"),
             name=_optional_str(data, "name"),
             system=_optional_str(data, "system"),
             parent_id=_optional_str(data, "parent_id"),
+            head=_optional_str(data, "head"),
             created_at=_time(data, "created_at"),
-            updated_at=_time(data, "updated_at"),
+            updated_at=updated_at,
+            set_at={k: _time(set_at, k) if k in set_at else _EPOCH for k in LWW_FIELDS},
             messages=[Message.from_dict(m) for m in messages],
         )
+        check_tree(conversation.messages)
+        return conversation
+
+
+def check_tree(messages: list[Message]) -> None:
+    """Every parent is present, ids are unique and no chain loops: else the document is
+    corrupt (a loop would hang every reader that walks a branch)."""
+    by_id: dict[str, Message] = {}
+    for message in messages:
+        if message.id in by_id:
+            raise CorruptDocumentError(f"message id {message.id} appears twice")
+        by_id[message.id] = message
+    for message in messages:
+        seen: set[str] = set()
+        current: Message | None = message
+        while current is not None and current.parent_id is not None:
+            if current.id in seen:
+                raise CorruptDocumentError("the message tree has a loop")
+            seen.add(current.id)
+            parent = by_id.get(current.parent_id)
+            if parent is None:
+                raise CorruptDocumentError(f"message {current.id} has a missing parent")
+            current = parent
+
+
+# -- merging -------------------------------------------------------------------------------
+
+
+def merge(ours: Conversation, theirs: Conversation) -> Conversation:
+    """Both sides' messages, by id; the newer setting of each field. Commutative, idempotent
+    and associative, so any number of sessions saving in any order agree, and a save that is
+    repeated (a journal pushed twice) changes nothing."""
+    if (ours.id, ours.user_id) != (theirs.id, theirs.user_id):
+        raise ValueError("only two copies of the same conversation can be merged")
+    messages: dict[str, Message] = {m.id: m for m in ours.messages}
+    for message in theirs.messages:
+        mine = messages.get(message.id)
+        messages[message.id] = message if mine is None else _further(mine, message)
+    merged = replace(
+        ours,
+        messages=sorted(messages.values(), key=Message.sort_key),
+        created_at=min(ours.created_at, theirs.created_at),
+        updated_at=max(ours.updated_at, theirs.updated_at),
+        parent_id=ours.parent_id or theirs.parent_id,
+        set_at={},
+    )
+    for name in LWW_FIELDS:
+        winner = max(ours, theirs, key=lambda side: _stamp(side, name))
+        setattr(merged, name, getattr(winner, name))
+        merged.set_at[name] = winner.set_at.get(name, _EPOCH)
+    return merged
+
+
+def _stamp(side: Conversation, name: str) -> tuple[datetime, str]:
+    # The value breaks ties, so two writes in the same microsecond still merge the same way
+    # in either order.
+    return (side.set_at.get(name, _EPOCH), canonical_json(getattr(side, name)))
+
+
+def _further(a: Message, b: Message) -> Message:
+    """Of two copies of one message, the one further along: a status only moves forward and a
+    token count only becomes exact. Anything else differing breaks the tie deterministically."""
+
+    def key(message: Message) -> tuple[int, bool, str]:
+        rank = _STATUS_RANK.get(message.status, 0)
+        return (rank, message.tokens_exact, canonical_json(message.to_dict()))
+
+    return max(a, b, key=key)
+
+
+# -- field readers -------------------------------------------------------------------------
 
 
 def _first_words(text: str, limit: int = 48) -> str:
@@ -210,8 +414,22 @@ def _optional_str(data: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _int(data: dict[str, Any], key: str) -> int:
-    value = data.get(key, 0)
+def _id(data: dict[str, Any], key: str) -> str:
+    value = _str(data, key)
+    if not value or len(value) > 64 or not value.isprintable():
+        raise CorruptDocumentError(f"field {key!r} is not an id")
+    return value
+
+
+def _optional_id(data: dict[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else _id(data, key)
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    """A token count; null (a server that sent no number) counts as 0, unknown."""
+    value = data.get(key)
+    if value is None:
+        return 0
     if not isinstance(value, int) or isinstance(value, bool):
         raise CorruptDocumentError(f"field {key!r} is not a whole number")
     return value
@@ -223,23 +441,3 @@ def _time(data: dict[str, Any], key: str) -> datetime:
     except ValueError as exc:
         raise CorruptDocumentError(f"field {key!r} is not an ISO time") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def dumps_json(data: Any, indent: int | None = None) -> str:
-    """JSON text that always encodes as UTF-8: readable non-ASCII where possible, and escapes
-    where the text holds lone surrogates (valid JSON, e.g. from an API reply, but not UTF-8)."""
-    text = json.dumps(data, ensure_ascii=False, indent=indent)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(data, ensure_ascii=True, indent=indent)
-    return text
-
-
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def replace_lone_surrogates(text: str) -> str:
-    """Lone surrogates are valid in JSON text but have no UTF-8 form: nothing can print or
-    send them, so where text leaves claudechat they become U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text)

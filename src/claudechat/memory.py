@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from claudechat.blocks import Block, text_block, text_of
 from claudechat.conversation import Message, Role, Usage
 from claudechat.errors import ContextTooLargeError
 
@@ -28,11 +29,29 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 3) + MESSAGE_OVERHEAD_TOKENS
 
 
+def estimate_block_tokens(blocks: list[Block]) -> int:
+    """Text and thinking count by their characters; other blocks by their JSON size."""
+    characters = 0
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text":
+            characters += len(block["text"])
+        elif kind == "thinking":
+            characters += len(block["thinking"])
+        else:
+            characters += len(json.dumps(block))
+    return math.ceil(characters / 3) + MESSAGE_OVERHEAD_TOKENS
+
+
 @dataclass(frozen=True)
 class ContextMessage:
     role: Role
-    content: str
+    content: tuple[Block, ...]
     tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return text_of(list(self.content))
 
 
 class ConversationMemory:
@@ -51,13 +70,15 @@ class ConversationMemory:
 
     # -- the transcript ---------------------------------------------------------------------
 
-    def update_memory(self, role: Role, content: str, **fields: Any) -> Message:
-        """Append one message to the transcript and return it."""
+    def update_memory(self, role: Role, content: str | list[Block], **fields: Any) -> Message:
+        """Append one message to the transcript (as the child of the newest) and return it."""
+        blocks = [text_block(content)] if isinstance(content, str) else list(content)
         if role == "user":
-            self.check_fits(content)
-        message = Message(role=role, content=content, **fields)
+            self.check_fits(text_of(blocks))
+        fields.setdefault("parent_id", self.messages[-1].id if self.messages else None)
+        message = Message(role=role, content=blocks, **fields)
         if message.tokens is None:
-            message.tokens = estimate_tokens(content)
+            message.tokens = estimate_block_tokens(blocks)
         self.messages.append(message)
         return message
 
@@ -151,14 +172,33 @@ class ConversationMemory:
         )
 
 
+def _sendable(message: Message) -> tuple[Block, ...]:
+    """The blocks the API accepts back: no empty text (an interrupted reply may have none),
+    and no trailing white space at the end of a reply (the API refuses that too)."""
+    blocks: list[Block] = []
+    for block in message.content:
+        if block.get("type") == "text":
+            text = block["text"].rstrip() if message.role == "assistant" else block["text"]
+            if not text.strip():
+                continue
+            block = {**block, "text": text}
+        blocks.append(block)
+    if not any(
+        b.get("type") != "thinking" and b.get("type") != "redacted_thinking" for b in blocks
+    ):
+        return ()  # thinking alone is no answer
+    return tuple(blocks)
+
+
 def _turns(messages: Iterable[Message]) -> list[list[ContextMessage]]:
     turns: list[list[ContextMessage]] = []
     for message in messages:
-        # The API rejects empty content, and an interrupted reply may have none.
-        content = message.content.rstrip() if message.role == "assistant" else message.content
-        if not content.strip():
+        content = _sendable(message)
+        if not content:
             continue
-        tokens = message.tokens if message.tokens is not None else estimate_tokens(content)
+        tokens = (
+            message.tokens if message.tokens is not None else estimate_block_tokens(list(content))
+        )
         if message.role == "user":
             turns.append([ContextMessage("user", content, tokens)])
         elif turns and len(turns[-1]) == 1:
@@ -174,7 +214,7 @@ def _merge_roles(messages: Iterable[ContextMessage]) -> list[ContextMessage]:
             previous = merged[-1]
             merged[-1] = ContextMessage(
                 message.role,
-                previous.content + "\n\n" + message.content,
+                (*previous.content, *message.content),
                 previous.tokens + message.tokens,
             )
         else:

@@ -2,7 +2,7 @@
 
 Claude's replies arrive as small text deltas. Re-rendering the whole reply as markdown on
 every delta is quadratic, so `MarkdownStreamRenderer` splits the text into top-level markdown
-blocks (blocks.py): a finished block is printed once into normal scrollback and never rendered
+blocks (mdblocks.py): a finished block is printed once into normal scrollback and never rendered
 again, and only the trailing unfinished block is shown in ONE live region for the whole reply
 (region.py), rebuilt only when that region actually refreshes.
 
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
-from claudechat.blocks import BlockSplitter, split_finished_blocks
+from claudechat.mdblocks import BlockSplitter, split_finished_blocks
 
 if TYPE_CHECKING:
     from typing import Self

@@ -44,6 +44,10 @@ class BlobStore(Protocol):
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]: ...
 
+    def get_location(self, location: str) -> tuple[bytes, str]:
+        """A document by its recorded location (as location() gave it, under any prefix)."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def list(self, prefix: str = "") -> list[str]: ...
@@ -69,7 +73,7 @@ class LocalBlobStore:
     def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
         path = self._path(key)
         try:
-            _make_private_dirs(path.parent)
+            make_private_dirs(path.parent)
             with self._locked(path):
                 if not isinstance(expect, AnyVersion):
                     current = _etag_of_file(path)
@@ -90,6 +94,20 @@ class LocalBlobStore:
             raise BlobNotFoundError(f"no document at {self.location(key)}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {self.location(key)}: {exc.strerror}") from exc
+        return data, _etag(data)
+
+    def get_location(self, location: str) -> tuple[bytes, str]:
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(location)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            raise StorageError(f"not a local document location: {location!r}")
+        try:
+            data = Path(unquote(parsed.path)).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"no document at {location}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {location}: {exc.strerror}") from exc
         return data, _etag(data)
 
     @contextlib.contextmanager
@@ -153,7 +171,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def _make_private_dirs(path: Path) -> None:
+def make_private_dirs(path: Path) -> None:
     """Create folders 0700, whatever the umask, from the store's root down."""
     missing = []
     current = path

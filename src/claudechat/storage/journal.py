@@ -1,112 +1,187 @@
 """The local journal: every save lands here first, and stays until the store has it.
 
-One file per conversation holds its newest document and the version it was based on, so
-draining the journal after an outage or a crash pushes each conversation once, with the same
-optimistic-concurrency check as a live save: nothing is lost and nothing is duplicated.
+Each live process writes its own entries, one per conversation it saves
+(`{user}/{conversation}.{writer}.json`), and holds a lock (`.writers/{writer}.lock`) for as
+long as it runs. Draining the journal (at start, `claudechat sync`) pushes only entries whose
+writer is gone, so one session never pushes another live session's work behind its back; and
+since a save is a merge, pushing an entry twice is harmless. Entries that cannot be used are
+moved aside to `damaged/` and reported, never dropped and never in the way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from claudechat.conversation import Conversation, dumps_json
-from claudechat.errors import ClaudechatError, CorruptDocumentError
+from claudechat.errors import ClaudechatError, CorruptDocumentError, StorageError
 from claudechat.storage import ids
-from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, LocalBlobStore
+from claudechat.storage.blobs import BlobConflictError, LocalBlobStore, make_private_dirs
 
-JOURNAL_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Base:
-    """The stored state a change was made on. The blob and the row are tracked apart because
-    an outage can land the blob and not the row."""
-
-    version: int | None = None  # the row's version; None: no row yet
-    etag: str | None = None  # the blob's etag; None: no blob yet
+JOURNAL_FORMAT = 2
+DAMAGED = "damaged"
+WRITERS = ".writers"
 
 
 @dataclass
 class JournalEntry:
     conversation: Conversation
-    base: Base | None
+    writer: str  # "" for entries of claudechat 0.1, which had no writers
+    key: str
     etag: str  # of the entry file: removal succeeds only if nobody rewrote it since
 
 
 @dataclass
 class JournalScan:
     entries: list[JournalEntry]
-    damaged: list[str]  # keys of entries that cannot be read (reported, never dropped)
+    damaged: list[str]  # entries moved aside by this scan (their new paths)
 
 
 class Journal:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, writer: str | None = None) -> None:
+        self.root = root
         self.files = LocalBlobStore(root)
+        self.writer = writer or uuid.uuid4().hex
+        self._lock: int | None = None
 
-    def write(self, conversation: Conversation, base: Base | None) -> str:
+    # -- this process's entries -------------------------------------------------------------
+
+    def write(self, conversation: Conversation) -> str:
+        """Record the conversation as this process has it; returns the entry's etag."""
+        self._claim()
         entry = {
             "format": JOURNAL_FORMAT,
-            "base": {"version": base.version, "etag": base.etag} if base else None,
+            "writer": self.writer,
             "document": conversation.to_document(),
         }
-        key = ids.document_key(conversation.user_id, conversation.id)
-        return self.files.put(key, dumps_json(entry).encode("utf-8"))
+        return self.files.put(self._key(conversation), dumps_json(entry).encode("utf-8"))
 
-    def remove(self, entry_owner: str, conversation_id: str, etag: str) -> None:
-        """Drop an entry once the store has it, unless it was rewritten meanwhile."""
+    def remove(self, conversation: Conversation, etag: str) -> None:
+        """Drop this process's entry once the store has it, unless it was rewritten since."""
         with contextlib.suppress(BlobConflictError):
-            self.files.delete(ids.document_key(entry_owner, conversation_id), expect=etag)
+            self.files.delete(self._key(conversation), expect=etag)
 
-    def discard(self, user_id: str, conversation_id: str) -> None:
-        self.files.delete(ids.document_key(user_id, conversation_id))
+    def _key(self, conversation: Conversation) -> str:
+        user = ids.user_id(conversation.user_id)
+        return f"{user}/{ids.conversation_id(conversation.id)}.{self.writer}.json"
 
-    def get(self, user_id: str, conversation_id: str) -> JournalEntry | None:
-        key = ids.document_key(user_id, conversation_id)
+    def _claim(self) -> None:
+        """Hold this writer's lock for the life of the process: others see it is alive."""
+        if self._lock is not None:
+            return
+        folder = self.root / WRITERS
         try:
-            data, etag = self.files.get_with_etag(key)
-        except BlobNotFoundError:
-            return None
-        return _parse(data, etag, self.files.location(key))
+            make_private_dirs(folder)
+            descriptor = os.open(folder / f"{self.writer}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot write the journal in {self.root}: {exc.strerror}") from exc
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        self._lock = descriptor
 
-    def pending(self, user_id: str) -> bool:
-        return bool(self.files.list(f"{ids.user_id(user_id)}/"))
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+            with contextlib.suppress(OSError):
+                (self.root / WRITERS / f"{self.writer}.lock").unlink()
 
-    def scan(self, user_id: str) -> JournalScan:
+    # -- every writer's entries -------------------------------------------------------------
+
+    def scan(self, user_id: str, pushable_only: bool = False) -> JournalScan:
+        """This user's entries; with pushable_only, only this process's and those of writers
+        that are gone. Entries that cannot be used are moved aside."""
         scan = JournalScan([], [])
-        for key in self.files.list(f"{ids.user_id(user_id)}/"):
+        user = ids.user_id(user_id)
+        try:
+            keys = self.files.list(f"{user}/")
+        except OSError:
+            return scan
+        for key in keys:
+            writer = _writer_of(key)
+            if pushable_only and writer != self.writer and self._alive(writer):
+                continue
             try:
-                data, etag = self.files.get_with_etag(key)
-                scan.entries.append(_parse(data, etag, self.files.location(key)))
+                scan.entries.append(self._read(key, user))
             except ClaudechatError:
-                scan.damaged.append(key)
+                moved = self._move_aside(key)
+                if moved:
+                    scan.damaged.append(moved)
         return scan
 
     def entries(self, user_id: str) -> list[JournalEntry]:
         return self.scan(user_id).entries
 
+    def pending(self, user_id: str) -> bool:
+        return bool(self.scan(user_id, pushable_only=True).entries)
 
-def _parse(data: bytes, etag: str, location: str) -> JournalEntry:
+    def for_conversation(self, user_id: str, conversation_id: str) -> list[JournalEntry]:
+        return [e for e in self.entries(user_id) if e.conversation.id == conversation_id]
+
+    def discard(self, entry: JournalEntry) -> None:
+        with contextlib.suppress(BlobConflictError):
+            self.files.delete(entry.key, expect=entry.etag)
+
+    def damaged(self) -> list[str]:
+        """Entries moved aside, now or earlier: for `doctor`."""
+        try:
+            return self.files.list(f"{DAMAGED}/")
+        except OSError:
+            return []
+
+    def _read(self, key: str, user: str) -> JournalEntry:
+        data, etag = self.files.get_with_etag(key)
+        location = self.files.location(key)
+        conversation = _parse(data, location)
+        name = key.rsplit("/", 1)[-1]
+        if conversation.user_id != user or not name.startswith(conversation.id + "."):
+            raise CorruptDocumentError("its owner or id does not match its place", location)
+        return JournalEntry(conversation, _writer_of(key), key, etag)
+
+    def _alive(self, writer: str) -> bool:
+        if not writer:
+            return False
+        try:
+            descriptor = os.open(self.root / WRITERS / f"{writer}.lock", os.O_RDWR)
+        except OSError:
+            return False  # no lock file: the writer never claimed one, or is long gone
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(descriptor)
+        return False
+
+    def _move_aside(self, key: str) -> str | None:
+        target = self.root / DAMAGED / key.replace("/", "_")
+        try:
+            make_private_dirs(target.parent)
+            os.replace(self.root / key, target)
+        except OSError:
+            return None  # a read-only journal: it stays where it is, and is skipped
+        return str(target)
+
+
+def _writer_of(key: str) -> str:
+    parts = key.rsplit("/", 1)[-1].removesuffix(".json").split(".")
+    return parts[1] if len(parts) == 2 else ""
+
+
+def _parse(data: bytes, location: str) -> Conversation:
     try:
         entry = json.loads(data)
-        if entry["format"] != JOURNAL_FORMAT:
-            raise CorruptDocumentError(f"journal format {entry['format']!r} unknown", location)
-        base = entry["base"]
-        return JournalEntry(
-            Conversation.from_document(entry["document"]),
-            Base(_optional(base["version"], int), _optional(base["etag"], str)) if base else None,
-            etag,
-        )
+        version = entry["format"]
+        if version not in (1, JOURNAL_FORMAT):
+            raise CorruptDocumentError(f"journal format {version!r} unknown", location)
+        # Format 1 entries (claudechat 0.1) also carried the base they were made on; a save
+        # that merges needs no base, so it is ignored.
+        return Conversation.from_document(entry["document"])
     except CorruptDocumentError:
         raise
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CorruptDocumentError(f"damaged journal entry ({exc})", location) from exc
-
-
-def _optional(value: object, kind: type) -> Any:
-    if value is not None and not isinstance(value, kind):
-        raise TypeError(f"journal base field is not {kind.__name__}")
-    return value

@@ -1,50 +1,66 @@
 """ConversationStore: documents in a blob store, their metadata rows in a database.
 
-Every save goes to the local journal first, then the blob, then the row; the journal entry is
-dropped only once both are written. A crash in between, or a store that is down, leaves the
-entry behind, and the next save, start or `claudechat sync` pushes it. Blob and row are written
-with optimistic concurrency (an etag and a version); when another session changed the
-conversation meanwhile, the save raises ConversationConflictError and the caller forks.
+Every save goes to the local journal first (when it can be written: it is a safety net, not a
+gate), then the blob, then the row; the journal entry is dropped once both are written. Every
+store call runs under a deadline with a circuit breaker (see guard.py), so a store that stops
+answering costs one timeout, not one per save.
+
+A save is a merge: the stored document and this session's are combined (the union of their
+messages, see conversation.merge) and written back with a conditional write (S3 IfMatch /
+IfNoneMatch, a compare under a lock for local files) that re-reads and re-merges when another
+writer got there first. So concurrent sessions never fork a conversation and never lose each
+other's turns, and pushing a journal entry twice changes nothing. The row follows the newest
+document and never goes back in time.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from claudechat.conversation import Conversation, dumps_json, new_conversation_id
+from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
-from claudechat.storage.journal import Base, Journal
-from claudechat.storage.metadata import ConversationRow, MetadataStore, VersionConflictError
+from claudechat.storage.cache import DocumentCache
+from claudechat.storage.documents import (  # noqa: F401 - decode/encode are used elsewhere
+    PREVIEW_CHARS,
+    _newest_rows,
+    _row_for,
+    decode_document,
+    encode_document,
+)
+from claudechat.storage.guard import Guard
+from claudechat.storage.journal import Journal
+from claudechat.storage.metadata import ConversationRow, MetadataStore
 
-PREVIEW_CHARS = 200
+# Each conflict means another writer saved in between; they cannot all keep winning.
+MAX_MERGE_ATTEMPTS = 50
 
 
-class ConversationConflictError(StorageError):
-    """Another session saved this conversation since this one read it."""
+class _Unknown:
+    pass
+
+
+UNKNOWN = _Unknown()  # an etag this process has not seen: read before writing
 
 
 @dataclass
 class SaveResult:
     pushed: bool
     error: StorageError | None = None
+    conversation: Conversation | None = None  # merged with the store's copy, when pushed
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SyncReport:
     pushed: list[str] = field(default_factory=list)
-    forks: list[tuple[str, str]] = field(default_factory=list)  # (parent id, fork id)
-    damaged: list[str] = field(default_factory=list)  # journal entries that cannot be read
+    damaged: list[str] = field(default_factory=list)  # journal entries moved aside
     error: StorageError | None = None  # the last entry that could not be pushed
 
-    def fork_notices(self) -> list[str]:
-        return [
-            f"conversation {parent[:8]} was changed elsewhere; saved as fork {fork}"
-            for parent, fork in self.forks
-        ]
+    def notices(self) -> list[str]:
+        return [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
 
 
 @dataclass
@@ -60,7 +76,7 @@ class DoctorReport:
     refreshed: list[str] = field(default_factory=list)  # rows older than their document
     missing: list[str] = field(default_factory=list)  # rows whose document is gone
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
-    damaged_journal: list[str] = field(default_factory=list)  # unreadable journal entries
+    damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
 
 
 class ConversationStore:
@@ -69,13 +85,20 @@ class ConversationStore:
         blobs: BlobStore,
         open_metadata: Callable[[], MetadataStore],
         journal: Journal,
+        cache: DocumentCache | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.blobs = blobs
         self.journal = journal
+        self.cache = cache
+        self.guard = guard or Guard()
+        # Where warnings that are no error go (a stale copy shown); the CLI prints them.
+        self.notify: Callable[[str], None] = lambda _message: None
         self._open_metadata = open_metadata
         self._metadata: MetadataStore | None = None
-        # The stored version each conversation had when this process last read or wrote it.
-        self._bases: dict[str, Base | None] = {}
+        # The blob's etag as this process last read or wrote it, per conversation.
+        self._etags: dict[str, str | None] = {}
+        self._journal_failed = False
 
     @property
     def metadata(self) -> MetadataStore:
@@ -90,120 +113,175 @@ class ConversationStore:
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
-        base = self._bases.get(conversation.id)
-        entry_etag = self.journal.write(conversation, base)
+        notices: list[str] = []
+        entry_etag, journal_error = self._journal_write(conversation, notices)
+        # A copy: a call given up at the deadline may still run while the session goes on.
+        snapshot = Conversation.from_document(conversation.to_document())
         try:
-            self._push(conversation, base)
-        except ConversationConflictError:
-            raise
+            merged = self.guard.call(lambda: self._push(snapshot))
         except StorageError as exc:
-            self._journal_progress(conversation, base)
-            return SaveResult(pushed=False, error=exc)
-        self.journal.remove(conversation.user_id, conversation.id, entry_etag)
-        return SaveResult(pushed=True)
+            if journal_error is not None:
+                exc = StorageError(
+                    f"{exc}; and the local journal failed too ({journal_error}): the "
+                    "conversation is only in memory until one of them is back"
+                )
+            return SaveResult(pushed=False, error=exc, notices=notices)
+        if entry_etag is not None:
+            self.journal.remove(conversation, entry_etag)
+        return SaveResult(pushed=True, conversation=merged, notices=notices)
 
-    def _journal_progress(self, conversation: Conversation, base: Base | None) -> None:
-        """The blob may have landed before the row failed: record its etag for whoever
-        drains the journal next, in this process or another."""
-        newer = self._bases.get(conversation.id, base)
-        if newer != base:
-            self.journal.write(conversation, newer)
+    def _journal_write(
+        self, conversation: Conversation, notices: list[str]
+    ) -> tuple[str | None, StorageError | None]:
+        """The journal is a safety net, not a gate: when it cannot be written (a full disk, a
+        read-only home) the save still goes to the store, and the user is told once."""
+        try:
+            etag = self.journal.write(conversation)
+        except StorageError as exc:
+            if not self._journal_failed:
+                notices.append(f"warning: {exc}; saving straight to the store")
+            self._journal_failed = True
+            return None, exc
+        if self._journal_failed:
+            notices.append("the local journal can be written again")
+        self._journal_failed = False
+        return etag, None
 
-    def fork(self, conversation: Conversation) -> Conversation:
-        """Save this session's view of a conflicting conversation as a new one. The fork is
-        journaled before the original's entry goes, so a crash in between loses nothing."""
-        forked = replace(conversation, id=new_conversation_id(), parent_id=conversation.id)
+    def _push(self, conversation: Conversation) -> Conversation:
+        """Merge into the stored document with a conditional write, then bring the row in
+        line. Returns the document as stored."""
+        key = self.blob_key(conversation.user_id, conversation.id)
+        expect: str | _Unknown | None = self._etags.get(conversation.id, UNKNOWN)
+        document = conversation
+        for _attempt in range(MAX_MERGE_ATTEMPTS):
+            if isinstance(expect, _Unknown):
+                document, expect, unchanged = self._merge_stored(key, document)
+                if unchanged:
+                    break
+            try:
+                data = encode_document(document)
+                etag = self.blobs.put(key, data, expect=expect)
+            except BlobConflictError:
+                expect = UNKNOWN  # someone saved in between: read, merge, try again
+                continue
+            self._etags[conversation.id] = etag
+            self._remember(document, data)
+            break
+        else:
+            raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
+        self._upsert_row(_row_for(document, self.blobs.location(key)))
+        return document
+
+    def _remember(self, document: Conversation, data: bytes) -> None:
+        if self.cache is not None:
+            self.cache.put(document, data)
+
+    def _merge_stored(
+        self, key: str, document: Conversation
+    ) -> tuple[Conversation, str | None, bool]:
+        """The document merged with the stored one, the stored etag (None: there is none),
+        and whether the store already holds exactly the merge."""
+        try:
+            data, etag = self.blobs.get_with_etag(key)
+        except BlobNotFoundError:
+            return document, None, False
+        try:
+            stored = decode_document(data, self.blobs.location(key))
+        except CorruptDocumentError as exc:
+            # Never overwrite what cannot be read: it may hold turns, or a newer format.
+            raise StorageError(f"{exc}; not overwritten (run `claudechat doctor`)") from exc
+        merged = merge(document, stored)
+        self._etags[document.id] = etag
+        unchanged = encode_document(merged) == data
+        if unchanged:
+            self._remember(merged, data)
+        return merged, etag, unchanged
+
+    def _upsert_row(self, row: ConversationRow) -> None:
+        """The row follows the newest document; a slower writer never moves it back."""
+        if not self.metadata.update_if_newer(row):
+            self.metadata.insert_or_update(row)
+
+    def fork(self, conversation: Conversation, upto: str | None = None) -> Conversation:
+        """A new conversation continuing from `upto` (default: the shown branch's end), that
+        records where it came from."""
+        branch = conversation.branch(upto)
+        forked = replace(
+            Conversation.new(conversation.user_id, conversation.model),
+            name=conversation.name,
+            system=conversation.system,
+            parent_id=conversation.id,
+            messages=[replace(m) for m in branch],
+            head=branch[-1].id if branch else None,
+        )
         self.save(forked)
-        self.journal.discard(conversation.user_id, conversation.id)
         return forked
 
-    def _push(self, conversation: Conversation, base: Base | None) -> None:
-        """Blob, then row; records in _bases how far it got, even when the row fails."""
-        base = base or Base()
-        data = encode_document(conversation)
-        key = self.blob_key(conversation.user_id, conversation.id)
-        try:
-            etag = self.blobs.put(key, data, expect=base.etag)
-        except BlobConflictError:
-            etag = self._etag_if_ours(key, data)
-        # The blob is ours now, whatever happens to the row next.
-        self._bases[conversation.id] = replace(base, etag=etag)
-        row = _row_for(conversation, self.blobs.location(key))
-        try:
-            if base.version is None:
-                self.metadata.insert(row)
-            else:
-                row.version = base.version + 1
-                self.metadata.update(row, base.version)
-        except VersionConflictError:
-            self._row_follows_blob(row)
-        self._bases[conversation.id] = Base(row.version, etag)
-
-    def _row_follows_blob(self, row: ConversationRow) -> None:
-        """The conditional blob write succeeded, so this document is the newest one: a row
-        that moved meanwhile (a `doctor` refresh, an earlier push of ours whose answer was
-        lost) is brought in line with it instead of forking the conversation."""
-        current = self.metadata.get(row.user_id, row.conversation_id)
-        try:
-            if current is None:
-                row.version = 1
-                self.metadata.insert(row)
-            else:
-                row.version = current.version + 1
-                self.metadata.update(row, current.version)
-        except VersionConflictError as exc:
-            raise ConversationConflictError(str(exc)) from exc
-
-    def _etag_if_ours(self, key: str, data: bytes) -> str:
-        """A conditional write failed: fine if the blob already holds exactly our document
-        (an earlier attempt landed before a crash or an outage), a conflict otherwise."""
-        try:
-            current, etag = self.blobs.get_with_etag(key)
-        except BlobNotFoundError:
-            current, etag = b"", ""
-        if current != data:
-            raise ConversationConflictError(f"{self.blobs.location(key)} was changed elsewhere")
-        return etag
-
     def sync(self, user_id: str) -> SyncReport:
-        """Push what the journal holds for this user; fork what conflicts."""
-        scan = self.journal.scan(user_id)
+        """Push this process's entries and those of writers that are gone."""
+        scan = self.journal.scan(user_id, pushable_only=True)
         report = SyncReport(damaged=scan.damaged)
         for entry in scan.entries:
-            conversation = entry.conversation
             try:
-                self._push(conversation, entry.base)
-                self.journal.remove(user_id, conversation.id, entry.etag)
-                report.pushed.append(conversation.id)
-            except ConversationConflictError:
-                report.forks.append((conversation.id, self.fork(conversation).id))
+                self.guard.call(lambda entry=entry: self._push(entry.conversation))  # type: ignore[misc]
             except StorageError as exc:
                 # One entry the store refuses must not hold back the others.
-                self._journal_progress(conversation, entry.base)
                 report.error = exc
+                continue
+            self.journal.discard(entry)
+            report.pushed.append(entry.conversation.id)
         return report
 
     # -- reading ----------------------------------------------------------------------------
 
     def load(self, user_id: str, reference: str) -> Conversation:
+        """The stored document merged with what the journal holds for it (any writer's).
+        While the store is down, the copy cached on this machine stands in for it."""
         conversation_id = self.resolve(user_id, reference)
-        entry = self.journal.get(user_id, conversation_id)
-        if entry is not None:
-            # Changes not yet pushed are newer than anything in the store.
-            self._bases[conversation_id] = entry.base
-            return entry.conversation
-        row = self.metadata.get(user_id, conversation_id)
-        if row is None:
+        local = [e.conversation for e in self.journal.for_conversation(user_id, conversation_id)]
+        try:
+            stored = self.guard.call(lambda: self._load_stored(user_id, conversation_id))
+        except StorageError as exc:
+            cached = self.cache.get(user_id, conversation_id) if self.cache else None
+            if cached is None and not local:
+                raise
+            stored = [cached] if cached is not None else []
+            if cached is not None:
+                self.notify(
+                    f"warning: {exc}; showing the copy kept on this machine, which may be stale"
+                )
+        copies = stored + local
+        if not copies:
             raise NotFoundError(f"no conversation {ids.printable(reference)}")
-        return self.load_row(row)
+        document = copies[0]
+        for other in copies[1:]:
+            document = merge(document, other)
+        return document
+
+    def _load_stored(self, user_id: str, conversation_id: str) -> list[Conversation]:
+        row = self.metadata.get(user_id, conversation_id)
+        return [self.load_row(row)] if row is not None else []
 
     def load_row(self, row: ConversationRow) -> Conversation:
+        """The document where its row says it is: after a change of storage prefix, older
+        rows still point at their documents. The location must end in the row's own
+        {user}/{conversation}.json, or the current key is read instead."""
         key = self.blob_key(row.user_id, row.conversation_id)
-        data, etag = self.blobs.get_with_etag(key)
-        conversation = decode_document(data, self.blobs.location(key))
+        location = row.s3_file_location
+        current = self.blobs.location(key)
+        elsewhere = location != current and location.endswith("/" + key)
+        if elsewhere:
+            data, etag = self.blobs.get_location(location)
+        else:
+            location = current
+            data, etag = self.blobs.get_with_etag(key)
+        conversation = decode_document(data, location)
         if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
-            raise CorruptDocumentError("its id or owner does not match", self.blobs.location(key))
-        self._bases[conversation.id] = Base(row.version, etag)
+            raise CorruptDocumentError("its id or owner does not match", location)
+        if not elsewhere:
+            # The next save goes to the current key; an etag from elsewhere means nothing there.
+            self._etags[conversation.id] = etag
+        self._remember(conversation, data)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:
@@ -215,8 +293,10 @@ class ConversationStore:
             if e.conversation.id.startswith(prefix)
         }
         try:
-            matches = local | {r.conversation_id for r in self._rows_matching(user_id, prefix)}
+            rows = self.guard.call(lambda: self._rows_matching(user_id, prefix))
+            matches = local | {r.conversation_id for r in rows}
         except StorageError:
+            local |= {c.id for c in self._cached(user_id) if c.id.startswith(prefix)}
             if len(local) != 1:
                 raise
             matches = local
@@ -236,6 +316,9 @@ class ConversationStore:
             return [row] if row else []
         return self.metadata.find_by_prefix(user_id, prefix)
 
+    def _cached(self, user_id: str) -> list[Conversation]:
+        return self.cache.all(user_id) if self.cache else []
+
     def latest(self, user_id: str) -> Conversation:
         listing = self.list(user_id, limit=1)
         if not listing.rows:
@@ -245,19 +328,21 @@ class ConversationStore:
         return self.load(user_id, listing.rows[0].conversation_id)
 
     def list(self, user_id: str, limit: int | None = None) -> Listing:
-        """Stored rows merged with conversations only the journal has, newest first."""
+        """Stored rows merged with conversations only the journal has, newest first. While
+        the store is down, the documents cached on this machine stand in for its rows."""
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
-        local = {
-            e.conversation.id: _row_for(e.conversation, "journal")
-            for e in self.journal.entries(user_id)
-        }
+        local = _newest_rows(e.conversation for e in self.journal.entries(user_id))
         error = None
         try:
-            stored = self.metadata.list_for_user(user_id, limit)
+            stored = self.guard.call(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
-            stored, error = [], exc
-        merged = {row.conversation_id: row for row in stored} | local
+            stored, error = list(_newest_rows(self._cached(user_id)).values()), exc
+        merged = {row.conversation_id: row for row in stored}
+        for conversation_id, row in local.items():
+            known = merged.get(conversation_id)
+            if known is None or known.updated_at <= row.updated_at:
+                merged[conversation_id] = row
         rows = sorted(merged.values(), key=lambda r: (r.updated_at, r.conversation_id))
         rows.reverse()
         return Listing(rows[:limit] if limit else rows, set(local), error)
@@ -266,7 +351,8 @@ class ConversationStore:
 
     def doctor(self, user_id: str) -> DoctorReport:
         """Compare this user's documents with their rows and repair what a crash left."""
-        report = DoctorReport(damaged_journal=self.journal.scan(user_id).damaged)
+        self.journal.scan(user_id)  # moves unusable entries aside
+        report = DoctorReport(damaged_journal=self.journal.damaged())
         rows = {row.conversation_id: row for row in self.metadata.list_for_user(user_id)}
         for key in self.blobs.list(f"{ids.user_id(user_id)}/"):
             conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -301,42 +387,3 @@ class ConversationStore:
     def close(self) -> None:
         if self._metadata is not None:
             self._metadata.close()
-
-
-def encode_document(conversation: Conversation) -> bytes:
-    return dumps_json(conversation.to_document()).encode("utf-8")
-
-
-def decode_document(data: bytes, location: str | None = None) -> Conversation:
-    try:
-        parsed = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CorruptDocumentError("it is not UTF-8 text", location) from exc
-    except json.JSONDecodeError as exc:
-        raise CorruptDocumentError(f"invalid JSON ({exc.msg} at char {exc.pos})", location) from exc
-    except ValueError as exc:  # e.g. an integer longer than Python converts
-        raise CorruptDocumentError(f"invalid JSON ({exc})", location) from exc
-    except RecursionError as exc:
-        raise CorruptDocumentError("it is nested too deeply", location) from exc
-    try:
-        return Conversation.from_document(parsed)
-    except CorruptDocumentError as exc:
-        if location and exc.reason != "newer format":
-            raise CorruptDocumentError(exc.reason, location) from exc
-        raise
-
-
-def _row_for(conversation: Conversation, location: str) -> ConversationRow:
-    first_user = next((m.content for m in conversation.messages if m.role == "user"), None)
-    return ConversationRow(
-        conversation_id=conversation.id,
-        user_id=conversation.user_id,
-        conversation_name=conversation.name,
-        s3_file_location=location,
-        model=conversation.model,
-        message_count=len(conversation.messages),
-        preview=first_user[:PREVIEW_CHARS] if first_user else None,
-        created_at=conversation.created_at,
-        updated_at=conversation.updated_at,
-        parent_id=conversation.parent_id,
-    )
