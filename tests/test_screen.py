@@ -52,6 +52,13 @@ def assert_each_word_once_in_order(lines: list[str], last: int | None = None) ->
     return words
 
 
+def text_of(content: str | list[dict[str, str]]) -> str:
+    """A message's text, whether stored as a string or as content blocks."""
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+
+
 def stored_reply(cli) -> dict:  # type: ignore[no-untyped-def, type-arg]
     import json
 
@@ -99,7 +106,7 @@ def test_ctrl_c_shows_the_kept_reply_once(terminals, fake_api, cli, presses: int
     # What the screen shows is exactly what was kept.
     reply = stored_reply(cli)
     assert reply["status"] == "interrupted"
-    assert re.findall(r"w\d{3}", reply["content"]) == shown
+    assert re.findall(r"w\d{3}", text_of(reply["content"])) == shown
     terminal.send("/usage\r")  # still up
     terminal.wait_for("this conversation:")
 
@@ -136,4 +143,4 @@ def test_a_paste_taller_than_the_window_stays_whole(terminals, fake_api) -> None
     assert lines[first : first + 30] == ["› pasted line 00"] + [
         f"pasted line {n:02d}" for n in range(1, 30)
     ]
-    assert fake_api.requests[-1].body["messages"][-1]["content"] == pasted
+    assert text_of(fake_api.requests[-1].body["messages"][-1]["content"]) == pasted
