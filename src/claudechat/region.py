@@ -38,10 +38,6 @@ class LiveRegion:
         self._cursor_hidden = False
         self._color_system = _color_system(console)
 
-    @property
-    def height(self) -> int:
-        return len(self._rows)
-
     def draw(self, printed: list[list[Segment]], live: list[list[Segment]], width: int) -> None:
         """Print `printed` above the region for good and show `live` in it, in one write;
         `width` is the terminal's width the lines were rendered for."""
