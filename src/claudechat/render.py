@@ -131,6 +131,10 @@ class MarkdownStreamRenderer(_StreamRenderer):
         if not chunk:
             return
         self._chunks.append(chunk)
+        if self._live and "\n" not in chunk:
+            with self._lock:  # the common case: part of a line, nothing to draw until a refresh
+                self._splitter.feed(chunk)
+            return
         with signals_held(), self._lock:
             finished = self._splitter.feed(chunk)
             self._unprinted.extend(finished)
