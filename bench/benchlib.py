@@ -234,20 +234,18 @@ def text_of(rng: random.Random, chars: int) -> str:
 
 def conversation_with_turns(user: str, turns: int, rng: random.Random) -> Any:
     """A conversation of `turns` turns: a ~500-char question and a ~2,000-char reply each."""
-    from claudechat.conversation import Conversation, Message, Usage
+    from claudechat.conversation import Conversation, Usage
 
     conversation = Conversation.new(user, MODEL)
     for _ in range(turns):
-        conversation.messages.append(Message("user", text_of(rng, 500), tokens=125))
-        conversation.messages.append(
-            Message(
-                "assistant",
-                text_of(rng, 2000),
-                tokens=500,
-                tokens_exact=True,
-                model=MODEL,
-                usage=Usage(input_tokens=1000, output_tokens=500),
-            )
+        conversation.append("user", text_of(rng, 500), tokens=125)
+        conversation.append(
+            "assistant",
+            text_of(rng, 2000),
+            tokens=500,
+            tokens_exact=True,
+            model=MODEL,
+            usage=Usage(input_tokens=1000, output_tokens=500),
         )
     return conversation
 
@@ -287,7 +285,7 @@ class Servers:
 
 def seed_embedded(home: Path, count: int) -> list[str]:
     """`count` two-message conversations for USER through the library, newest last."""
-    from claudechat.conversation import Conversation, Message
+    from claudechat.conversation import Conversation
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
 
@@ -299,16 +297,10 @@ def seed_embedded(home: Path, count: int) -> list[str]:
         try:
             for index in range(count):
                 moment = now - timedelta(minutes=10 * (count - index))
-                conversation = Conversation.new(
-                    USER,
-                    MODEL,
-                    created_at=moment,
-                    updated_at=moment,
-                    messages=[
-                        Message("user", text_of(rng, 120), created_at=moment),
-                        Message("assistant", text_of(rng, 600), created_at=moment, model=MODEL),
-                    ],
-                )
+                conversation = Conversation.new(USER, MODEL, created_at=moment, updated_at=moment)
+                conversation.append("user", text_of(rng, 120), created_at=moment)
+                conversation.append("assistant", text_of(rng, 600), created_at=moment, model=MODEL)
+                conversation.updated_at = moment
                 result = store.save(conversation)
                 if not result.pushed:
                     raise RuntimeError(f"seeding failed: {result.error}")
