@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +72,7 @@ class Repl:
         self.greet()
         self.attachments.add(list(attachments))
         if first_message:
+            echo(first_message)
             self.send(first_message)
         # The SDK import (about a second) starts once the first prompt is on screen: started
         # earlier it competes with drawing the prompt for the GIL.
@@ -85,6 +88,7 @@ class Repl:
                 break
             finally:
                 pre_run = None
+            echo(text)
             self.handle(text)
         self.goodbye()
 
@@ -109,6 +113,10 @@ class Repl:
 
     def stream(self, turn: Callable[[Callable[[str], None]], Any]) -> None:
         """Run one turn with a live renderer; every failure ends in a line, never a crash."""
+        with one_interrupt(), quiet_terminal():
+            self._stream(turn)
+
+    def _stream(self, turn: Callable[[Callable[[str], None]], Any]) -> None:
         renderer = _renderer(self.out)
         try:
             with renderer:
@@ -224,6 +232,59 @@ class Repl:
             )
 
 
+PROMPT = "› "
+
+
+def echo(text: str) -> None:
+    """The user's message as sent, under the conversation so far. The prompt erases itself
+    when done (erase_when_done): prompt-toolkit draws only what fits the window, so a paste
+    taller than the window would otherwise lose its top, and a message given on the command
+    line would never show."""
+    sys.stdout.write(PROMPT + safe_text(text) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def one_interrupt() -> Iterator[None]:
+    """The first Ctrl-C stops the reply; more presses while it is being stopped, shown and
+    saved change nothing (a second one used to escape the renderer's last write)."""
+    pressed = False
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        nonlocal pressed
+        if not pressed:
+            pressed = True
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def quiet_terminal() -> Iterator[None]:
+    """No echo while a reply streams: the terminal's own "^C" (or any key typed meanwhile)
+    would move the cursor under the live region, which then redraws in the wrong place.
+    Ctrl-C still interrupts (ISIG stays on); keys typed ahead reach the next prompt."""
+    import termios
+
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield  # not a terminal
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 def describe_leaf(session: ChatSession, leaf: Any) -> str:
     who = "you" if leaf.role == "user" else "Claude"
     depth = len(session.conversation.branch(leaf.id))
@@ -299,6 +360,7 @@ def _prompt_session(history_path: Path) -> PromptSession[str]:
         key_bindings=bindings,
         multiline=False,
         enable_history_search=False,
+        erase_when_done=True,  # the message is echoed whole instead (see echo)
     )
 
 
