@@ -26,3 +26,18 @@ conversations = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("parent_id", IdType),
 )
+
+# One row per message, for full-text search (migration 0004). The index over `body` is
+# dialect-specific and lives beside it: an FTS5 table with triggers on SQLite, a generated
+# tsvector column with a GIN index on PostgreSQL (see claudechat.storage.search).
+search_messages = Table(
+    "search_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("conversation_id", IdType, nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+)

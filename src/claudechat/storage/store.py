@@ -149,7 +149,14 @@ class ConversationStore:
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
         self._upsert_row(_row_for(document, self.blobs.location(key)))
+        self._index(document)
         return document
+
+    def _index(self, document: Conversation) -> None:
+        # The search index lives beside the row and, like it, is retried from the journal.
+        from claudechat.storage.search import index_conversation
+
+        index_conversation(self.metadata, document)
 
     def _merge_stored(
         self, key: str, document: Conversation

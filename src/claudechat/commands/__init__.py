@@ -1,0 +1,1 @@
+"""Command groups registered from cli.py, each in its own module."""

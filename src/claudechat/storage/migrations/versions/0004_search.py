@@ -1,0 +1,72 @@
+"""full-text search: one row per message, FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL
+
+Revision ID: 0004
+Revises: 0002
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+# The rows are filled by every save and, for conversations saved before this revision, by
+# `claudechat db reindex` (which `db upgrade` and the automatic migration run): a migration
+# sees only the database, and the text lives in the documents of the blob store.
+
+
+def upgrade() -> None:
+    op.create_table(
+        "search_messages",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("conversation_id", sa.String(36), nullable=False),
+        sa.Column("message_id", sa.String(64), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.UniqueConstraint("conversation_id", "message_id", name="uq_search_message"),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        _postgresql()
+    else:
+        _sqlite()
+
+
+def _postgresql() -> None:
+    # 'simple': no stemming and no stop words, like FTS5's unicode61, so a conversation in
+    # any language is found by the words it holds.
+    op.execute(
+        "ALTER TABLE search_messages ADD COLUMN document tsvector "
+        "GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED"
+    )
+    op.execute("CREATE INDEX ix_search_messages_document ON search_messages USING gin (document)")
+
+
+def _sqlite() -> None:
+    # External content: the text is stored once, in search_messages; triggers keep the index
+    # in step with it.
+    op.execute(
+        "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_messages', "
+        "content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    op.execute(
+        "CREATE TRIGGER search_messages_ai AFTER INSERT ON search_messages BEGIN "
+        "INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body); END"
+    )
+    op.execute(
+        "CREATE TRIGGER search_messages_ad AFTER DELETE ON search_messages BEGIN "
+        "INSERT INTO search_fts(search_fts, rowid, body) VALUES ('delete', old.id, old.body); END"
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute("DROP TRIGGER search_messages_ad")
+        op.execute("DROP TRIGGER search_messages_ai")
+        op.execute("DROP TABLE search_fts")
+    op.drop_table("search_messages")
