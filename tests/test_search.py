@@ -72,8 +72,12 @@ def test_thinking_and_attachment_names_are_searchable(store: ConversationStore) 
             "user",
             [
                 {"type": "text", "text": "look at this"},
-                {"type": "attachment", "sha256": "0" * 64, "media_type": "image/png",
-                 "name": "quarterly-chart.png"},
+                {
+                    "type": "attachment",
+                    "sha256": "0" * 64,
+                    "media_type": "image/png",
+                    "name": "quarterly-chart.png",
+                },
             ],
         )
     )

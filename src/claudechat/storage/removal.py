@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from claudechat.errors import NotFoundError
+from claudechat.errors import NotFoundError, StorageError
 from claudechat.storage.blobs import BlobNotFoundError
 from claudechat.storage.store import ConversationStore
 
@@ -69,8 +69,15 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         )
         removed.row = connection.execute(statement).rowcount == 1
         if removed.document:
-            store.blobs.delete(key)  # raises before the commit: the rows stay
+            _delete_document(store, key)  # raises before the commit: the rows stay
     for entry in local:
         store.journal.discard(entry)
     removed.journal_entries = len(local)
     return removed
+
+
+def _delete_document(store: ConversationStore, key: str) -> None:
+    try:
+        store.blobs.delete(key)
+    except OSError as exc:  # the local folder: permissions, a disk gone read-only
+        raise StorageError(f"cannot delete {store.blobs.location(key)}: {exc.strerror}") from exc
