@@ -13,6 +13,7 @@ from claudechat.chat import ChatSession
 from claudechat.claude import preload
 from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
 from claudechat.output import console, is_rich, one_line, safe_text, status
+from claudechat.repl_history import HISTORY_COMMANDS, history_handlers
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -35,6 +36,7 @@ SLASH_COMMANDS = (
     SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
     SlashCommand("/retry", "/retry", "regenerate the last reply"),
     SlashCommand("/usage", "/usage", "tokens used by this conversation"),
+    *(SlashCommand(*command) for command in HISTORY_COMMANDS),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
 KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
@@ -57,6 +59,7 @@ class Repl:
             "/exit": self.exit,
             "/quit": self.exit,
         }
+        self.handlers.update(history_handlers(self))
 
     def run(self, first_message: str | None = None) -> None:
         self.greet()

@@ -263,9 +263,9 @@ _PREFIXED = (
     "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
     "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
 )
+# One excerpt: fragment mode drops the words around a match in a short message.
 _HEADLINE_OPTIONS = (
-    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=6, "
-    'MaxFragments=2, FragmentDelimiter=" … "'
+    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=6"
 )
 
 
