@@ -163,3 +163,103 @@ def test_export_all_into_a_folder(cli, backend, tmp_path: Path) -> None:  # type
     assert cli("export", "--all").returncode == 2
     assert cli("export").returncode == 2
     assert cli("export", first.id, "--format", "pdf").returncode == 2
+
+
+# -- list filters and the pager ------------------------------------------------------------
+
+
+def test_list_search_since_and_all(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from claudechat.conversation import utc_now
+
+    old = Conversation.new("tester", "claude-sonnet-4-6")
+    old.append("user", "old talk about gardening")
+    old.updated_at = utc_now() - timedelta(days=10)
+    save(old)
+    fresh = [Conversation.new("tester", "claude-sonnet-4-6") for _ in range(3)]
+    for number, conversation in enumerate(fresh):
+        conversation.append(
+            "user", f"new talk number {number} about {'gardening' if number else 'code'}"
+        )
+        save(conversation)
+
+    def ids(*args: str) -> list[str]:
+        result = cli("list", *args)
+        assert result.returncode == 0, result.stderr
+        return [line.split("\t")[0] for line in result.stdout.splitlines()]
+
+    assert len(ids()) == 4
+    assert set(ids("--since", "7d")) == {c.id[:8] for c in fresh}
+    assert set(ids("--search", "gardening")) == {old.id[:8], fresh[1].id[:8], fresh[2].id[:8]}
+    assert set(ids("--search", "garden", "--since", "1w")) == {fresh[1].id[:8], fresh[2].id[:8]}
+    assert len(ids("--search", "talk", "--limit", "2")) == 2
+    assert len(ids("--limit", "1", "--all")) == 4
+    bad = cli("list", "--since", "yesterday-ish")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def long_conversation() -> Conversation:
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    for number in range(40):
+        conversation.append("user" if number % 2 == 0 else "assistant", f"line {number}")
+    save(conversation)
+    return conversation
+
+
+def show_in_a_terminal(reference: str, **env: str) -> str:
+    import os
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "show", reference],
+        env={**os.environ, "TERM": "xterm-256color", **env},
+        encoding="utf-8",
+        dimensions=(24, 80),
+        timeout=30,
+    )
+    output = child.read()
+    child.close()
+    assert child.exitstatus == 0, output
+    return output
+
+
+def test_show_of_a_long_conversation_goes_through_the_pager(backend) -> None:  # type: ignore[no-untyped-def]
+    conversation = long_conversation()
+    paged = show_in_a_terminal(conversation.id, PAGER="sed 's/^/paged: /'")
+    assert "paged: " in paged and "line 39" in paged
+    short = Conversation.new("tester", "claude-sonnet-4-6")
+    short.append("user", "brief")
+    save(short)
+    assert "paged: " not in show_in_a_terminal(short.id, PAGER="sed 's/^/paged: /'")
+
+
+def test_the_default_pager_is_less_and_never_in_a_pipe(cli, backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    conversation = long_conversation()
+    monkeypatch.delenv("PAGER", raising=False)
+    monkeypatch.setenv("LESS", "")  # no F: less waits for the reader, as on a real screen
+    import os
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "show", conversation.id],
+        env={**os.environ, "TERM": "xterm-256color"},
+        encoding="utf-8",
+        dimensions=(24, 80),
+        timeout=30,
+    )
+    child.expect_exact("line 1")
+    child.send("G")  # to the end, where less says so
+    child.expect_exact("(END)")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    piped = cli("show", conversation.id, env={"PAGER": "sed 's/^/paged: /'"})
+    assert "paged: " not in piped.stdout and "line 39" in piped.stdout
