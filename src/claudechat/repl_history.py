@@ -49,13 +49,15 @@ def history_handlers(repl: Repl) -> dict[str, Callable[[str], None]]:
 
 def search(repl: Repl, query: str) -> None:
     from claudechat.history_view import print_hits
+    from claudechat.storage.search import backfilled
     from claudechat.storage.search import search as run_search
 
     if not query:
         status("usage: /search QUERY")
         return
     session = repl.session
-    hits = run_search(session.store.metadata, session.settings.user, query, SEARCH_RESULTS)
+    user = session.settings.user
+    hits = run_search(backfilled(session.store, user), user, query, SEARCH_RESULTS)
     if not hits:
         status("no message matches")
         return

@@ -41,3 +41,8 @@ search_messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("body", Text, nullable=False),
 )
+
+# Users whose conversations were saved before migration 0004: indexed on their first search.
+search_backfill = Table(
+    "search_backfill", metadata, Column("user_id", String(128), primary_key=True)
+)

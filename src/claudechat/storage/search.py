@@ -160,17 +160,21 @@ def remove_conversation(connection: Connection, user_id: str, conversation_id: s
     return int(connection.execute(statement).rowcount)
 
 
-def reindex(store: ConversationStore) -> tuple[int, list[str]]:
-    """Rebuild every user's index from the documents: (conversations indexed, problems)."""
-    from sqlalchemy import select
+def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, list[str]]:
+    """Rebuild the index from the documents, of one user or of all: (conversations indexed,
+    documents that could not be read)."""
+    from sqlalchemy import delete, select
 
     from claudechat.errors import ClaudechatError
     from claudechat.storage.metadata import _to_row, database_errors
-    from claudechat.storage.schema import conversations
+    from claudechat.storage.schema import conversations, search_backfill
 
     metadata = store.metadata
+    statement = select(conversations)
+    if user_id is not None:
+        statement = statement.where(conversations.c.user_id == user_id)
     with database_errors(metadata.url), metadata.engine.connect() as connection:
-        rows = [_to_row(m) for m in connection.execute(select(conversations)).mappings()]
+        rows = [_to_row(m) for m in connection.execute(statement).mappings()]
     done, problems = 0, []
     for row in rows:
         try:
@@ -182,7 +186,34 @@ def reindex(store: ConversationStore) -> tuple[int, list[str]]:
             remove_conversation(connection, row.user_id, row.conversation_id)
         index_conversation(metadata, conversation)
         done += 1
+    done_with = delete(search_backfill)
+    if user_id is not None:
+        done_with = done_with.where(search_backfill.c.user_id == user_id)
+    with database_errors(metadata.url), metadata.engine.begin() as connection:
+        connection.execute(done_with)
     return done, problems
+
+
+def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
+    """Index this user's conversations saved before search existed, once: their first search
+    after the upgrade does it. Returns how many were indexed."""
+    from sqlalchemy import select
+
+    from claudechat.storage.metadata import database_errors
+    from claudechat.storage.schema import search_backfill
+
+    metadata = store.metadata
+    statement = select(search_backfill.c.user_id).where(search_backfill.c.user_id == user_id)
+    with database_errors(metadata.url), metadata.engine.connect() as connection:
+        if connection.execute(statement).first() is None:
+            return 0
+    return reindex(store, user_id)[0]
+
+
+def backfilled(store: ConversationStore, user_id: str) -> MetadataStore:
+    """The metadata store, once this user's older conversations are in the index."""
+    ensure_backfilled(store, user_id)
+    return store.metadata
 
 
 # -- searching -----------------------------------------------------------------------------

@@ -14,9 +14,10 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-# The rows are filled by every save and, for conversations saved before this revision, by
-# `claudechat db reindex` (which `db upgrade` and the automatic migration run): a migration
-# sees only the database, and the text lives in the documents of the blob store.
+# The rows are filled by every save. Conversations saved before this revision are indexed from
+# their documents (a migration sees only the database; the text lives in the blob store): by
+# `claudechat db reindex`, or by each user's first search, for the users listed in
+# search_backfill here.
 
 
 def upgrade() -> None:
@@ -35,6 +36,8 @@ def upgrade() -> None:
         _postgresql()
     else:
         _sqlite()
+    op.create_table("search_backfill", sa.Column("user_id", sa.String(128), primary_key=True))
+    op.execute("INSERT INTO search_backfill (user_id) SELECT DISTINCT user_id FROM conversations")
 
 
 def _postgresql() -> None:
@@ -69,4 +72,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER search_messages_ad")
         op.execute("DROP TRIGGER search_messages_ai")
         op.execute("DROP TABLE search_fts")
+    op.drop_table("search_backfill")
     op.drop_table("search_messages")
