@@ -40,6 +40,7 @@ search_messages = Table(
     Column("role", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("body", Text, nullable=False),
+    Column("owner", String(64), nullable=False),  # search.owner_token(user_id)
 )
 
 # Users whose conversations were saved before migration 0004: indexed on their first search.

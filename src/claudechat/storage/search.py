@@ -10,6 +10,7 @@ the last word, still being typed, matches as a prefix.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,6 +146,7 @@ def _row(conversation: Conversation, message: Message) -> dict[str, Any]:
         "role": message.role,
         "created_at": message.created_at,
         "body": message_body(message),
+        "owner": owner_token(conversation.user_id),
     }
 
 
@@ -219,27 +221,17 @@ def backfilled(store: ConversationStore, user_id: str) -> MetadataStore:
 # -- searching -----------------------------------------------------------------------------
 
 
+def owner_token(user_id: str) -> str:
+    """One index token per user, which no word typed in a search can be expected to equal
+    (and which would find only that user's own messages if one did)."""
+    return "u" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:40]
+
+
 def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) -> list[SearchHit]:
-    from sqlalchemy import text as sql
+    from claudechat.storage.metadata import _as_utc
 
-    from claudechat.storage.metadata import _as_utc, database_errors
-
-    query = parse(text)
-    postgres = metadata.engine.dialect.name == "postgresql"
-    statement = _POSTGRES_SEARCH if postgres else _SQLITE_SEARCH
-    parameters = {
-        "user": user_id,
-        "limit": limit,
-        "query": query.websearch if postgres else query.fts5,
-        "headline": _HEADLINE_OPTIONS,
-        "start": MARK_START,
-        "end": MARK_END,
-        "words": SNIPPET_WORDS,
-    }
-    if postgres and query.prefix_last:
-        statement = statement.replace("websearch_to_tsquery('simple', :query)", _PREFIXED)
-    with database_errors(metadata.url), metadata.engine.connect() as connection:
-        found = connection.execute(sql(statement), parameters).mappings().all()
+    statement = _POSTGRES_SEARCH if _postgres(metadata) else _SQLITE_SEARCH
+    found = _run(metadata, statement, user_id, parse(text), limit=limit)
     return [
         SearchHit(
             conversation_id=r["conversation_id"],
@@ -254,11 +246,43 @@ def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) ->
     ]
 
 
+def matching_conversations(metadata: MetadataStore, user_id: str, text: str) -> set[str]:
+    """Ids of this user's conversations with at least one message matching."""
+    statement = _POSTGRES_MATCHING if _postgres(metadata) else _SQLITE_MATCHING
+    return {r["conversation_id"] for r in _run(metadata, statement, user_id, parse(text))}
+
+
+def _postgres(metadata: MetadataStore) -> bool:
+    return bool(metadata.engine.dialect.name == "postgresql")
+
+
+def _run(
+    metadata: MetadataStore, statement: str, user_id: str, query: Query, **extra: Any
+) -> list[Any]:
+    from sqlalchemy import text as sql
+
+    from claudechat.storage.metadata import database_errors
+
+    owner = owner_token(user_id)
+    parameters: dict[str, Any] = {"user": user_id, **extra}
+    if _postgres(metadata):
+        parameters.update(query=query.websearch, owner=owner, headline=_HEADLINE_OPTIONS)
+        if query.prefix_last:
+            statement = statement.replace(_WEBSEARCH, _PREFIXED)
+    else:
+        parameters.update(query=f'owner : "{owner}" AND body : ({query.fts5})')
+        parameters.update(start=MARK_START, end=MARK_END, words=SNIPPET_WORDS)
+    with database_errors(metadata.url), metadata.engine.connect() as connection:
+        return list(connection.execute(sql(statement), parameters).mappings())
+
+
 def _datetime(value: Any) -> datetime:
     # SQLite's text() results are strings; PostgreSQL's are datetimes already.
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
+# The user is named twice: by the owner token inside the MATCH, so that the index narrows the
+# matches to this user's before any is ranked, and by the row's user_id, which is exact.
 _SQLITE_SEARCH = """
 SELECT m.conversation_id, m.message_id, m.role, m.created_at, c.conversation_name, c.preview,
        snippet(search_fts, 0, :start, :end, '…', :words) AS snippet
@@ -266,17 +290,31 @@ FROM search_fts
 JOIN search_messages AS m ON m.id = search_fts.rowid
 LEFT JOIN conversations AS c ON c.conversation_id = m.conversation_id AND c.user_id = m.user_id
 WHERE search_fts MATCH :query AND m.user_id = :user
-ORDER BY search_fts.rank
+ORDER BY bm25(search_fts, 1.0, 0.0)
 LIMIT :limit
 """
+_SQLITE_MATCHING = """
+SELECT DISTINCT m.conversation_id FROM search_fts
+JOIN search_messages AS m ON m.id = search_fts.rowid
+WHERE search_fts MATCH :query AND m.user_id = :user
+"""
+
+_WEBSEARCH = "websearch_to_tsquery('simple', :query)"
+# websearch_to_tsquery has no prefix syntax; its last lexeme gets one (`'word':*`).
+_PREFIXED = (
+    "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
+    "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
+)
+_POSTGRES_QUERY = f"WITH q AS (SELECT {_WEBSEARCH} AS query, to_tsquery('simple', :owner) AS owner)"
 
 # Rank first, headline only the rows shown: ts_headline re-parses the text, the costly part.
-_POSTGRES_SEARCH = """
-WITH q AS (SELECT websearch_to_tsquery('simple', :query) AS query),
+_POSTGRES_SEARCH = (
+    _POSTGRES_QUERY
+    + """,
 hits AS (
   SELECT m.*, ts_rank_cd(m.document, q.query) AS rank
   FROM search_messages AS m, q
-  WHERE m.document @@ q.query AND m.user_id = :user
+  WHERE m.document @@ (q.query && q.owner) AND m.user_id = :user
   ORDER BY rank DESC, m.created_at DESC
   LIMIT :limit
 )
@@ -288,38 +326,15 @@ LEFT JOIN conversations AS c
   ON c.conversation_id = hits.conversation_id AND c.user_id = hits.user_id
 ORDER BY hits.rank DESC, hits.created_at DESC
 """
-
-# websearch_to_tsquery has no prefix syntax; its last lexeme gets one (`'word':*`).
-_PREFIXED = (
-    "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
-    "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
+)
+_POSTGRES_MATCHING = (
+    _POSTGRES_QUERY
+    + """
+SELECT DISTINCT m.conversation_id FROM search_messages AS m, q
+WHERE m.document @@ (q.query && q.owner) AND m.user_id = :user
+"""
 )
 # One excerpt: fragment mode drops the words around a match in a short message.
 _HEADLINE_OPTIONS = (
     f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=6"
 )
-
-
-def matching_conversations(metadata: MetadataStore, user_id: str, text: str) -> set[str]:
-    """Ids of this user's conversations with at least one message matching."""
-    from sqlalchemy import text as sql
-
-    from claudechat.storage.metadata import database_errors
-
-    query = parse(text)
-    if metadata.engine.dialect.name == "postgresql":
-        function = _PREFIXED if query.prefix_last else "websearch_to_tsquery('simple', :query)"
-        statement = (
-            "SELECT DISTINCT conversation_id FROM search_messages "
-            f"WHERE user_id = :user AND document @@ {function}"
-        )
-        parameters = {"user": user_id, "query": query.websearch}
-    else:
-        statement = (
-            "SELECT DISTINCT m.conversation_id FROM search_fts "
-            "JOIN search_messages AS m ON m.id = search_fts.rowid "
-            "WHERE search_fts MATCH :query AND m.user_id = :user"
-        )
-        parameters = {"user": user_id, "query": query.fts5}
-    with database_errors(metadata.url), metadata.engine.connect() as connection:
-        return set(connection.execute(sql(statement), parameters).scalars())

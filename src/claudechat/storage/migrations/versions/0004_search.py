@@ -30,6 +30,9 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("body", sa.Text, nullable=False),
+        # A token standing for the user, indexed with the text: a query names it, so the
+        # index itself narrows the matches to one user's before any are ranked.
+        sa.Column("owner", sa.String(64), nullable=False),
         sa.UniqueConstraint("conversation_id", "message_id", name="uq_search_message"),
     )
     if op.get_bind().dialect.name == "postgresql":
@@ -45,7 +48,8 @@ def _postgresql() -> None:
     # any language is found by the words it holds.
     op.execute(
         "ALTER TABLE search_messages ADD COLUMN document tsvector "
-        "GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED"
+        "GENERATED ALWAYS AS (to_tsvector('simple', body) || array_to_tsvector(ARRAY[owner])) "
+        "STORED"
     )
     op.execute("CREATE INDEX ix_search_messages_document ON search_messages USING gin (document)")
 
@@ -54,16 +58,17 @@ def _sqlite() -> None:
     # External content: the text is stored once, in search_messages; triggers keep the index
     # in step with it.
     op.execute(
-        "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_messages', "
+        "CREATE VIRTUAL TABLE search_fts USING fts5(body, owner, content='search_messages', "
         "content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
     )
     op.execute(
         "CREATE TRIGGER search_messages_ai AFTER INSERT ON search_messages BEGIN "
-        "INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body); END"
+        "INSERT INTO search_fts(rowid, body, owner) VALUES (new.id, new.body, new.owner); END"
     )
     op.execute(
         "CREATE TRIGGER search_messages_ad AFTER DELETE ON search_messages BEGIN "
-        "INSERT INTO search_fts(search_fts, rowid, body) VALUES ('delete', old.id, old.body); END"
+        "INSERT INTO search_fts(search_fts, rowid, body, owner) "
+        "VALUES ('delete', old.id, old.body, old.owner); END"
     )
 
 
