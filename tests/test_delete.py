@@ -135,3 +135,15 @@ def test_delete_during_an_outage_is_refused_whole(cli, backend, request, down) -
     assert cli("show", conversation.id).returncode == 0
     hits = json.loads(cli("search", "outage", "--json").stdout)
     assert {h["id"] for h in hits} == {conversation.id}
+
+
+def test_a_deleted_conversation_is_not_offered_from_the_local_copy(cli, backend, request) -> None:  # type: ignore[no-untyped-def]
+    doomed, kept = saved("to be forgotten"), saved("to be kept")
+    for conversation in (doomed, kept):
+        assert cli("show", conversation.id).returncode == 0  # both are read on this machine
+    assert cli("delete", doomed.id, "--yes").returncode == 0
+    with request.getfixturevalue("database_down")():
+        listed = cli("list")
+        shown = cli("show", doomed.id)
+    assert doomed.id[:8] not in listed.stdout
+    assert shown.returncode != 0 and "to be forgotten" not in shown.stdout

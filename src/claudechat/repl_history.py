@@ -57,7 +57,8 @@ def search(repl: Repl, query: str) -> None:
         return
     session = repl.session
     user = session.settings.user
-    hits = run_search(backfilled(session.store, user), user, query, SEARCH_RESULTS)
+    metadata = backfilled(session.store, user)
+    hits = session.store.guard.call(lambda: run_search(metadata, user, query, SEARCH_RESULTS))
     if not hits:
         status("no message matches")
         return

@@ -39,7 +39,8 @@ def search(
     from claudechat.storage.search import search as run_search
 
     settings, store = _open()
-    hits = run_search(backfilled(store, settings.user), settings.user, query, limit)
+    metadata = backfilled(store, settings.user)
+    hits = store.guard.call(lambda: run_search(metadata, settings.user, query, limit))
     if as_json:
         print(dumps_json([hit_json(hit) for hit in hits], indent=2))
     elif hits:

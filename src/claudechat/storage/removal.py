@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from claudechat.errors import NotFoundError, StorageError
 from claudechat.storage.blobs import BlobNotFoundError
+from claudechat.storage.metadata import ConversationRow
 from claudechat.storage.store import ConversationStore
 
 
@@ -49,13 +50,9 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
 
     key = store.blob_key(user_id, conversation_id)
     removed = Removed(conversation_id)
-    metadata = store.metadata  # connects, or raises: nothing is touched during an outage
-    row = metadata.get(user_id, conversation_id)
-    try:
-        store.blobs.get_with_etag(key)
-        removed.document = store.blobs.location(key)
-    except BlobNotFoundError:
-        pass
+    # Both stores must answer (within the store deadline) before anything is touched.
+    row, removed.document = store.guard.call(lambda: _check(store, user_id, conversation_id))
+    metadata = store.metadata
     local = store.journal.for_conversation(user_id, conversation_id)
     if row is None and removed.document is None and not local:
         raise NotFoundError(f"no conversation {conversation_id}")
@@ -73,7 +70,22 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
     for entry in local:
         store.journal.discard(entry)
     removed.journal_entries = len(local)
+    if store.cache is not None:  # else `list` and `show` would offer it during an outage
+        store.cache.files.delete(key)
     return removed
+
+
+def _check(
+    store: ConversationStore, user_id: str, conversation_id: str
+) -> tuple[ConversationRow | None, str | None]:
+    """The row, and where the document is (None: there is none)."""
+    row = store.metadata.get(user_id, conversation_id)
+    key = store.blob_key(user_id, conversation_id)
+    try:
+        store.blobs.get_with_etag(key)
+    except BlobNotFoundError:
+        return row, None
+    return row, store.blobs.location(key)
 
 
 def _delete_document(store: ConversationStore, key: str) -> None:
