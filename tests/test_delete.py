@@ -34,7 +34,7 @@ def document_exists(conversation: Conversation) -> bool:
     )
 
 
-def test_rename(cli, backend) -> None:  # type: ignore[no-untyped-def]
+def test_rename(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = saved("naming things")
     result = cli("rename", conversation.id[:8], "Hard problems")
     assert result.returncode == 0, result.stderr
@@ -62,7 +62,7 @@ def test_delete_removes_document_row_and_search_entries(cli, backend) -> None:  
     assert cli("list", "--search", "itinerary").stdout == ""
 
 
-def test_delete_in_a_pipe_needs_yes(cli, backend) -> None:  # type: ignore[no-untyped-def]
+def test_delete_in_a_pipe_needs_yes(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = saved("keep me")
     result = cli("delete", conversation.id)
     assert result.returncode == 2
@@ -70,7 +70,7 @@ def test_delete_in_a_pipe_needs_yes(cli, backend) -> None:  # type: ignore[no-un
     assert document_exists(conversation)
 
 
-def test_delete_asks_in_a_terminal(backend) -> None:  # type: ignore[no-untyped-def]
+def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
     first, second = saved("first to go"), saved("second to go")
     child = pexpect.spawn(
         sys.executable,
@@ -117,7 +117,7 @@ def test_another_users_id_answers_as_a_missing_one(cli, backend) -> None:  # typ
     assert document_exists(theirs)
 
 
-def test_one_unknown_id_deletes_nothing(cli, backend) -> None:  # type: ignore[no-untyped-def]
+def test_one_unknown_id_deletes_nothing(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = saved("survivor")
     result = cli("delete", conversation.id, str(uuid.uuid4()), "--yes")
     assert result.returncode == 1

@@ -86,7 +86,7 @@ def test_import_with_new_ids_keeps_the_tree(cli, backend, tmp_path: Path) -> Non
     assert copy["head"] == copy["messages"][2]["id"]
 
 
-def test_another_users_export_is_imported_with_new_ids(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_another_users_export_is_imported_with_new_ids(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     theirs = rich_conversation(user="alice")
     exported = tmp_path / "alice.json"
     from claudechat.export import to_json
@@ -99,7 +99,7 @@ def test_another_users_export_is_imported_with_new_ids(cli, backend, tmp_path: P
     assert json.loads(cli("show", new_id, "--json").stdout)["user_id"] == "tester"
 
 
-def test_import_refuses_other_files_and_writes_nothing(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_refuses_other_files_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     good = tmp_path / "good.json"
     from claudechat.export import to_json
 
@@ -121,7 +121,7 @@ def test_import_refuses_other_files_and_writes_nothing(cli, backend, tmp_path: P
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
 
-def test_markdown_export(cli, backend) -> None:  # type: ignore[no-untyped-def]
+def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = rich_conversation()
     save(conversation)
     result = cli("export", conversation.id)
@@ -136,7 +136,7 @@ def test_markdown_export(cli, backend) -> None:  # type: ignore[no-untyped-def]
     assert "other branches: 1" in markdown
 
 
-def test_html_export_is_one_escaped_page(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     conversation = rich_conversation()
     save(conversation)
     page = tmp_path / "c.html"
@@ -150,7 +150,7 @@ def test_html_export_is_one_escaped_page(cli, backend, tmp_path: Path) -> None: 
     assert "src=" not in html and "href=" not in html  # nothing loaded from elsewhere
 
 
-def test_export_all_into_a_folder(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first, second = rich_conversation(), rich_conversation()
     save(first)
     save(second)
@@ -227,7 +227,7 @@ def show_in_a_terminal(reference: str, **env: str) -> str:
     return output
 
 
-def test_show_of_a_long_conversation_goes_through_the_pager(backend) -> None:  # type: ignore[no-untyped-def]
+def test_show_of_a_long_conversation_goes_through_the_pager() -> None:  # type: ignore[no-untyped-def]
     conversation = long_conversation()
     paged = show_in_a_terminal(conversation.id, PAGER="sed 's/^/paged: /'")
     assert "paged: " in paged and "line 39" in paged
@@ -237,7 +237,7 @@ def test_show_of_a_long_conversation_goes_through_the_pager(backend) -> None:  #
     assert "paged: " not in show_in_a_terminal(short.id, PAGER="sed 's/^/paged: /'")
 
 
-def test_the_default_pager_is_less_and_never_in_a_pipe(cli, backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     conversation = long_conversation()
     monkeypatch.delenv("PAGER", raising=False)
     monkeypatch.setenv("LESS", "")  # no F: less waits for the reader, as on a real screen

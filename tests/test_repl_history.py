@@ -75,7 +75,7 @@ def test_edit_prefills_the_last_message_and_keeps_the_old_exchange(backend, fake
     assert stored["head"] == by_text["echo: what is 2+2 exactly"]["id"]
 
 
-def test_edit_in_the_editor(backend, fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EDITOR", "sed -i s/cats/dogs/")
     child, _log = started()
     turn(child, "tell me about cats")
