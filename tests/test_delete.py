@@ -70,15 +70,19 @@ def test_delete_in_a_pipe_needs_yes(cli) -> None:  # type: ignore[no-untyped-def
     assert document_exists(conversation)
 
 
-def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
-    first, second = saved("first to go"), saved("second to go")
-    child = pexpect.spawn(
+def spawn_delete(*references: str) -> pexpect.spawn:
+    return pexpect.spawn(
         sys.executable,
-        ["-m", "claudechat", "delete", first.id[:8], second.id[:8]],
+        ["-m", "claudechat", "delete", *references],
         env=dict(os.environ),
         encoding="utf-8",
         timeout=30,
     )
+
+
+def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
+    first, second = saved("first to go"), saved("second to go")
+    child = spawn_delete(first.id[:8], second.id[:8])
     child.expect_exact("first to go")
     child.expect_exact("Delete 2 conversation(s) for good? [y/N]")
     child.send("n\r")
@@ -87,13 +91,7 @@ def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
     assert child.exitstatus == 1
     assert document_exists(first) and document_exists(second)
 
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "claudechat", "delete", first.id[:8], second.id[:8]],
-        env=dict(os.environ),
-        encoding="utf-8",
-        timeout=30,
-    )
+    child = spawn_delete(first.id[:8], second.id[:8])
     child.expect_exact("[y/N]")
     child.send("y\r")
     child.expect_exact(f"deleted {first.id}")
