@@ -51,7 +51,7 @@ def search(
 
 def export(
     conversation_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="Id or unique prefix.")
+        str | None, typer.Argument(metavar="ID", help="Id or unique prefix.")
     ] = None,
     form: Annotated[
         str | None, typer.Option("--format", "-f", help="markdown (default), json or html.")
