@@ -163,14 +163,18 @@ def list_(
         int, typer.Option("--limit", "-n", help="Show at most N.", min=1, max=MAX_LIST_LIMIT)
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    search: Annotated[str | None, typer.Option("--search", help="Only with a match.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Updated since: 7d, 12h.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="No limit.")] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
+    from claudechat.commands.history import filtered_listing
     from claudechat.listing import print_list
 
     settings = _settings()
     store = _store(settings)
     _push_journal(store, settings)
-    listing = store.list(settings.user, limit)
+    listing = filtered_listing(store, settings.user, None if every else limit, search, since)
     print_list(listing.rows, listing.unsynced, as_json)
     if listing.error:
         raise listing.error
@@ -287,6 +291,11 @@ def db_upgrade() -> None:
     settings = _settings()
     MetadataStore(settings.database_url, auto_migrate=True).close()
     status(f"database {describe_database(settings.database_url)} is up to date")
+
+
+from claudechat.commands.history import register  # noqa: E402  (needs app and db_app)
+
+register(app, db_app)
 
 
 class _Command(TyperCommand):

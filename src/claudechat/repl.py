@@ -16,6 +16,7 @@ from claudechat.claude import preload
 from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError, Terminated
 from claudechat.output import console, is_rich, one_line, safe_text, status
 from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
+from claudechat.repl_history import HISTORY_COMMANDS, history_handlers
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -41,6 +42,7 @@ SLASH_COMMANDS = (
     SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
     SlashCommand("/usage", "/usage", "tokens used by this conversation"),
     *(SlashCommand(*command) for command in ATTACH_COMMANDS),
+    *(SlashCommand(*command) for command in HISTORY_COMMANDS),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
 KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
@@ -67,6 +69,7 @@ class Repl:
         }
         self.attachments = Attachments()
         self.handlers.update(self.attachments.handlers())
+        self.handlers.update(history_handlers(self))
 
     def run(self, first_message: str | None = None, attachments: Any = ()) -> None:
         self.greet()
