@@ -23,8 +23,7 @@ class Removed:
     row: bool = False
     search_entries: int = 0
     journal_entries: int = 0
-    # No attachment reference table exists yet: attachments are not tracked by conversation.
-    attachments: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)  # digests no conversation uses now
 
     def describe(self) -> str:
         parts = [
@@ -34,6 +33,8 @@ class Removed:
         ]
         if self.journal_entries:
             parts.append(f"{self.journal_entries} unpushed journal entr(ies)")
+        if self.attachments:
+            parts.append(f"{len(self.attachments)} attachment(s) no other conversation uses")
         return f"deleted {self.conversation_id}: " + ", ".join(parts)
 
 
@@ -67,12 +68,27 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         removed.row = connection.execute(statement).rowcount == 1
         if removed.document:
             _delete_document(store, key)  # raises before the commit: the rows stay
+    removed.attachments = _forget_attachments(store, user_id, conversation_id)
     for entry in local:
         store.journal.discard(entry)
     removed.journal_entries = len(local)
     if store.cache is not None:  # else `list` and `show` would offer it during an outage
         store.cache.files.delete(key)
     return removed
+
+
+def _forget_attachments(store: ConversationStore, user_id: str, conversation_id: str) -> list[str]:
+    """Drop the conversation's attachment references, then the files nobody references now.
+    Run after the conversation is gone: a failure here leaves a file behind, never a
+    conversation without its file."""
+    if store.attachments is None:
+        return []
+    from claudechat.storage.attachments import attachment_key
+
+    unused = store.attachments.forget_conversation(store.metadata, user_id, conversation_id)
+    for sha256 in unused:
+        store.guard.call(lambda sha256=sha256: store.blobs.delete(attachment_key(user_id, sha256)))  # type: ignore[misc]
+    return unused
 
 
 def _check(
