@@ -31,7 +31,7 @@ from claudechat.storage.documents import (  # noqa: F401 - decode/encode are use
     encode_document,
 )
 from claudechat.storage.guard import Guard
-from claudechat.storage.journal import Journal
+from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
 
 # Each conflict means another writer saved in between; they cannot all keep winning.
@@ -50,6 +50,7 @@ class SaveResult:
     pushed: bool
     error: StorageError | None = None
     conversation: Conversation | None = None  # merged with the store's copy, when pushed
+    journaled: bool = False  # not pushed, but in the local journal
     notices: list[str] = field(default_factory=list)
 
 
@@ -98,7 +99,7 @@ class ConversationStore:
         self._metadata: MetadataStore | None = None
         # The blob's etag as this process last read or wrote it, per conversation.
         self._etags: dict[str, str | None] = {}
-        self._journal_failed = False
+        self._journal_told = False  # that the journal cannot be written
 
     @property
     def metadata(self) -> MetadataStore:
@@ -113,38 +114,29 @@ class ConversationStore:
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
-        notices: list[str] = []
-        entry_etag, journal_error = self._journal_write(conversation, notices)
+        entry_etag, journal_error = self._journal_write(conversation)
         # A copy: a call given up at the deadline may still run while the session goes on.
         snapshot = Conversation.from_document(conversation.to_document())
         try:
             merged = self.guard.call(lambda: self._push(snapshot))
         except StorageError as exc:
-            if journal_error is not None:
-                exc = StorageError(
-                    f"{exc}; and the local journal failed too ({journal_error}): the "
-                    "conversation is only in memory until one of them is back"
-                )
-            return SaveResult(pushed=False, error=exc, notices=notices)
+            return SaveResult(pushed=False, error=exc, journaled=journal_error is None)
+        notices = []
+        if journal_error is not None and not self._journal_told:
+            notices.append(f"warning: {journal_error}; saving straight to the store")
+            self._journal_told = True
         if entry_etag is not None:
             self.journal.remove(conversation, entry_etag)
         return SaveResult(pushed=True, conversation=merged, notices=notices)
 
-    def _journal_write(
-        self, conversation: Conversation, notices: list[str]
-    ) -> tuple[str | None, StorageError | None]:
+    def _journal_write(self, conversation: Conversation) -> tuple[str | None, StorageError | None]:
         """The journal is a safety net, not a gate: when it cannot be written (a full disk, a
         read-only home) the save still goes to the store, and the user is told once."""
         try:
             etag = self.journal.write(conversation)
         except StorageError as exc:
-            if not self._journal_failed:
-                notices.append(f"warning: {exc}; saving straight to the store")
-            self._journal_failed = True
             return None, exc
-        if self._journal_failed:
-            notices.append("the local journal can be written again")
-        self._journal_failed = False
+        self._journal_told = False
         return etag, None
 
     def _push(self, conversation: Conversation) -> Conversation:
@@ -221,15 +213,23 @@ class ConversationStore:
         """Push this process's entries and those of writers that are gone."""
         scan = self.journal.scan(user_id, pushable_only=True)
         report = SyncReport(damaged=scan.damaged)
+        groups: dict[str, list[JournalEntry]] = {}
         for entry in scan.entries:
+            groups.setdefault(entry.conversation.id, []).append(entry)
+        for conversation_id, entries in groups.items():
+            # Several writers' entries for one conversation: one push of their merge.
+            document = entries[0].conversation
+            for entry in entries[1:]:
+                document = merge(document, entry.conversation)
             try:
-                self.guard.call(lambda entry=entry: self._push(entry.conversation))  # type: ignore[misc]
+                self.guard.call(lambda document=document: self._push(document))  # type: ignore[misc]
             except StorageError as exc:
                 # One entry the store refuses must not hold back the others.
                 report.error = exc
                 continue
-            self.journal.discard(entry)
-            report.pushed.append(entry.conversation.id)
+            for entry in entries:
+                self.journal.discard(entry)
+            report.pushed.append(conversation_id)
         return report
 
     # -- reading ----------------------------------------------------------------------------
