@@ -15,8 +15,10 @@ document and never goes back in time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
@@ -34,6 +36,7 @@ from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
 
+OPENING_DEADLINE = 30.0
 # Each conflict means another writer saved in between; they cannot all keep winning.
 MAX_MERGE_ATTEMPTS = 50
 
@@ -42,7 +45,8 @@ class _Unknown:
     pass
 
 
-UNKNOWN = _Unknown()  # an etag this process has not seen: read before writing
+UNKNOWN = _Unknown()
+T = TypeVar("T")  # an etag this process has not seen: read before writing
 
 
 @dataclass
@@ -111,6 +115,16 @@ class ConversationStore:
 
     blob_key = staticmethod(ids.document_key)
 
+    def _guarded(self, operation: Callable[[], T]) -> T:
+        """A store call under the deadline. Connecting (and migrating) the database comes
+        first, on its own: it is bounded by the drivers' limits (connect_timeout, statement
+        and lock timeouts) and given longer, so a slow machine starting many processes at
+        once is not taken for an outage."""
+        if self._metadata is None:
+            with contextlib.suppress(StorageError):  # the operation says what failed
+                self.guard.call(lambda: self.metadata, OPENING_DEADLINE)
+        return self.guard.call(operation)
+
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
@@ -118,7 +132,7 @@ class ConversationStore:
         # A copy: a call given up at the deadline may still run while the session goes on.
         snapshot = Conversation.from_document(conversation.to_document())
         try:
-            merged = self.guard.call(lambda: self._push(snapshot))
+            merged = self._guarded(lambda: self._push(snapshot))
         except StorageError as exc:
             return SaveResult(pushed=False, error=exc, journaled=journal_error is None)
         notices = []
@@ -222,7 +236,7 @@ class ConversationStore:
             for entry in entries[1:]:
                 document = merge(document, entry.conversation)
             try:
-                self.guard.call(lambda document=document: self._push(document))  # type: ignore[misc]
+                self._guarded(lambda document=document: self._push(document))  # type: ignore[misc]
             except StorageError as exc:
                 # One entry the store refuses must not hold back the others.
                 report.error = exc
@@ -240,7 +254,7 @@ class ConversationStore:
         conversation_id = self.resolve(user_id, reference)
         local = [e.conversation for e in self.journal.for_conversation(user_id, conversation_id)]
         try:
-            stored = self.guard.call(lambda: self._load_stored(user_id, conversation_id))
+            stored = self._guarded(lambda: self._load_stored(user_id, conversation_id))
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
             if cached is None and not local:
@@ -293,7 +307,7 @@ class ConversationStore:
             if e.conversation.id.startswith(prefix)
         }
         try:
-            rows = self.guard.call(lambda: self._rows_matching(user_id, prefix))
+            rows = self._guarded(lambda: self._rows_matching(user_id, prefix))
             matches = local | {r.conversation_id for r in rows}
         except StorageError:
             local |= {c.id for c in self._cached(user_id) if c.id.startswith(prefix)}
@@ -335,7 +349,7 @@ class ConversationStore:
         local = _newest_rows(e.conversation for e in self.journal.entries(user_id))
         error = None
         try:
-            stored = self.guard.call(lambda: self.metadata.list_for_user(user_id, limit))
+            stored = self._guarded(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
             stored, error = list(_newest_rows(self._cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
