@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
-from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
+from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError, Terminated
 from claudechat.output import console, is_rich, one_line, safe_text, status
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ SLASH_COMMANDS = (
     SlashCommand("/name", "/name NAME", "name this conversation"),
     SlashCommand("/model", "/model [MODEL]", "show or change the model"),
     SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
-    SlashCommand("/retry", "/retry", "regenerate the last reply"),
+    SlashCommand("/retry", "/retry", "regenerate the last reply, or answer an unanswered message"),
+    SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
+    SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
     SlashCommand("/usage", "/usage", "tokens used by this conversation"),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
@@ -54,6 +56,8 @@ class Repl:
             "/system": self.system,
             "/retry": lambda _arg: self.stream(self.session.retry),
             "/usage": self.usage,
+            "/branches": self.branches,
+            "/branch": self.switch_branch,
             "/exit": self.exit,
             "/quit": self.exit,
         }
@@ -68,6 +72,8 @@ class Repl:
         while self.running:
             try:
                 text = self.prompt.prompt("› ", pre_run=pre_run)
+            except Terminated:
+                raise  # SIGTERM, SIGHUP: leave (the CLI says why)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
@@ -99,6 +105,8 @@ class Repl:
         try:
             with renderer:
                 turn(renderer.feed)
+        except Terminated:
+            raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
             status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
             return
@@ -168,9 +176,29 @@ class Repl:
         conversation = self.session.conversation
         resumed = f" · resumed {conversation.id[:8]}" if conversation.messages else ""
         status(f"claudechat · {conversation.model}{resumed} · /help for commands")
+        for line in self.session.resume_notices():
+            status(line, "yellow")
+
+    def branches(self, _argument: str) -> None:
+        others = self.session.other_branches()
+        if not others:
+            status("this conversation has one branch")
+            return
+        for number, leaf in enumerate(others, 1):
+            status(f"  {number}  {describe_leaf(self.session, leaf)}", "")
+        status("/branch N continues on one of them")
+
+    def switch_branch(self, argument: str) -> None:
+        others = self.session.other_branches()
+        if not argument.isdigit() or not 1 <= int(argument) <= len(others):
+            status(f"usage: /branch N, with N from 1 to {len(others)} (see /branches)")
+            return
+        leaf = others[int(argument) - 1]
+        self.session.switch_branch(leaf.id)
+        status(f"now on the branch ending {describe_leaf(self.session, leaf)}")
 
     def show_turn_usage(self) -> None:
-        reply = self.session.conversation.messages[-1]
+        reply = self.session.branch()[-1]
         if reply.usage:
             usage = reply.usage
             status(
@@ -193,6 +221,12 @@ class Repl:
                 f"conversation {conversation.id} saved; "
                 f"resume with: claudechat chat --resume {conversation.id[:8]}"
             )
+
+
+def describe_leaf(session: ChatSession, leaf: Any) -> str:
+    who = "you" if leaf.role == "user" else "Claude"
+    depth = len(session.conversation.branch(leaf.id))
+    return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
 
 
 def _renderer(out: Any) -> Any:

@@ -48,6 +48,13 @@ class Reply:
     cut_after: int | None = None
     cut_mode: str = "close"
     error_event: tuple[str, str] | None = None
+    # Faults of servers that are almost the Messages API (proxies, reimplementations):
+    malformed_after: int | None = None  # after N deltas, an event whose data is not JSON
+    unopened_block_after: int | None = None  # after N deltas, a delta for a block never started
+    stall_after: int | None = None  # after N deltas, silence (no pings) for stall_seconds
+    stall_seconds: float = 0.0
+    delta_usage: dict[str, Any] | None = None  # message_delta's usage, verbatim
+    not_streamed: bool = False  # a whole JSON message in answer to a streaming request
 
     def __post_init__(self) -> None:
         if self.cut_mode not in _CUT_MODES:
@@ -273,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(reply, ErrorReply):
             error = self._anthropic_error(reply.error_type, reply.message)
             self._reply_json(reply.status, error, reply.headers)
-        elif body.get("stream"):
+        elif body.get("stream") and not reply.not_streamed:
             self._stream(reply, body, bedrock=False)
         else:
             self._reply_json(200, self._message(reply, body, "msg_"))
@@ -411,7 +418,8 @@ class _Handler(BaseHTTPRequestHandler):
         emit(sink, {"type": "content_block_start", "index": 0, "content_block": block})
         emit(sink, {"type": "ping"})
         deltas = reply.deltas()
-        for text in deltas if reply.cut_after is None else deltas[: reply.cut_after]:
+        for i, text in enumerate(deltas if reply.cut_after is None else deltas[: reply.cut_after]):
+            self._fault_before_delta(sink, emit, reply, i)
             if reply.delay:
                 time.sleep(reply.delay)
             delta = {"type": "text_delta", "text": text}
@@ -431,7 +439,11 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": reply.out_tokens()},
+                "usage": (
+                    {"output_tokens": reply.out_tokens()}
+                    if reply.delta_usage is None
+                    else reply.delta_usage
+                ),
             },
         )
         stop: dict[str, Any] = {"type": "message_stop"}
@@ -444,6 +456,15 @@ class _Handler(BaseHTTPRequestHandler):
             }
         emit(sink, stop)
         sink.end()
+
+    def _fault_before_delta(self, sink: _Sink, emit: Any, reply: Reply, index: int) -> None:
+        if index == reply.malformed_after:
+            sink.write(b"event: content_block_delta\ndata: {not json\n\n")
+        if index == reply.unopened_block_after:
+            delta = {"type": "text_delta", "text": "stray"}
+            emit(sink, {"type": "content_block_delta", "index": 1, "delta": delta})
+        if index == reply.stall_after:
+            time.sleep(reply.stall_seconds)
 
     def _common_headers(self) -> None:
         self.send_header("request-id", self._request_id)

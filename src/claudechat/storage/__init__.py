@@ -22,6 +22,8 @@ def open_blob_store(settings: Settings) -> BlobStore:
 
         if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
             raise ConfigError(f"storage URL {url!r} must be an absolute path: file:///path")
+        if "\x00" in unquote(parsed.path):
+            raise ConfigError(f"storage URL {url!r} holds a NUL character (%00)")
 
         from claudechat.storage.blobs import LocalBlobStore
 

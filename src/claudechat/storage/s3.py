@@ -125,7 +125,9 @@ class S3BlobStore:
                 error = BlobConflictError(f"{self.location(key)} was removed elsewhere")
             raise error from exc
         except BotoCoreError as exc:
-            raise StorageError(f"cannot reach S3 for bucket {self.bucket!r}: {exc}") from exc
+            raise StorageError(
+                f"cannot reach S3 for bucket {self.bucket!r}: {_masked(exc)}"
+            ) from exc
 
     def _client_error(self, exc: Any, key: str) -> StorageError:
         code = exc.response.get("Error", {}).get("Code", "")
@@ -143,7 +145,7 @@ class S3BlobStore:
                 f"access to S3 bucket {self.bucket!r} denied ({code}): "
                 "check the AWS credentials and the bucket policy"
             )
-        message = exc.response.get("Error", {}).get("Message", "")
+        message = _masked(exc.response.get("Error", {}).get("Message", ""))
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
 
 
@@ -166,4 +168,11 @@ def make_client() -> Any:
     try:
         return boto3.client("s3", config=config)
     except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
-        raise ConfigError(f"cannot set up the S3 client: {exc}") from exc
+        raise ConfigError(f"cannot set up the S3 client: {_masked(exc)}") from exc
+
+
+def _masked(error: object) -> str:
+    """botocore quotes the endpoint URL, and a custom endpoint may carry credentials."""
+    from claudechat.settings import mask_url_password
+
+    return mask_url_password(str(error))
