@@ -334,3 +334,34 @@ def test_eight_first_starts_at_once_on_a_fresh_database_all_succeed(backend) -> 
     with engine.connect() as connection:
         assert migrate.current_revision(connection) == migrate.HEAD_REVISION
     engine.dispose()
+
+
+# -- reading while the store is down -------------------------------------------------------
+
+
+def test_show_continue_and_resume_work_from_the_local_cache_while_the_store_is_down(  # type: ignore[no-untyped-def]
+    backend, blobs_down, fake_api, cli, isolated_home
+) -> None:
+    first = conversation_id(cli("chat", input="pushed before the outage").stderr)
+    assert (isolated_home / "cache").exists()
+    with blobs_down():
+        shown = cli("show", first[:8])
+        assert shown.returncode == 0, shown.stderr
+        assert "pushed before the outage" in shown.stdout
+        assert shown.stderr.count("may be stale") == 1
+        resumed = cli("chat", "--resume", first[:8], input="during the outage")
+        assert resumed.returncode == 0, resumed.stderr
+        assert "may be stale" in resumed.stderr
+        continued = cli("chat", "--continue", input="still during it")
+        assert continued.returncode == 0, continued.stderr
+        assert conversation_id(continued.stderr) == first
+    assert cli("sync").returncode == 0
+    assert contents(stored(cli, first)) == [
+        "pushed before the outage",
+        "echo: pushed before the outage",
+        "during the outage",
+        "echo: during the outage",
+        "still during it",
+        "echo: still during it",
+    ]
+    assert journal_files(isolated_home) == []
