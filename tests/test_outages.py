@@ -264,8 +264,12 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     fake_api, cli, small_home
 ) -> None:
     assert cli("list").returncode == 0
-    child = spawn()
     filler = fill(small_home)
+    piped = cli("chat", input="nowhere to go")  # one turn, and the process ends: say so
+    assert piped.returncode == 5, piped.stderr
+    assert piped.stdout == "echo: nowhere to go\n"
+    assert "could not be saved" in piped.stderr and "Traceback" not in piped.stderr
+    child = spawn()
     started = time.monotonic()
     say(child, "one")
     child.expect_exact("kept in memory")

@@ -25,13 +25,7 @@ from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError,
 from claudechat.storage import ids
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
 from claudechat.storage.cache import DocumentCache
-from claudechat.storage.documents import (  # noqa: F401 - decode/encode are used elsewhere
-    PREVIEW_CHARS,
-    _newest_rows,
-    _row_for,
-    decode_document,
-    encode_document,
-)
+from claudechat.storage.documents import decode_document, encode_document, newest_rows, row_for
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
@@ -175,7 +169,7 @@ class ConversationStore:
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
-        self._upsert_row(_row_for(document, self.blobs.location(key)))
+        self._upsert_row(row_for(document, self.blobs.location(key)))
         return document
 
     def _remember(self, document: Conversation, data: bytes) -> None:
@@ -346,12 +340,12 @@ class ConversationStore:
         the store is down, the documents cached on this machine stand in for its rows."""
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
-        local = _newest_rows(e.conversation for e in self.journal.entries(user_id))
+        local = newest_rows(e.conversation for e in self.journal.entries(user_id))
         error = None
         try:
             stored = self._guarded(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
-            stored, error = list(_newest_rows(self._cached(user_id)).values()), exc
+            stored, error = list(newest_rows(self._cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
         for conversation_id, row in local.items():
             known = merged.get(conversation_id)
@@ -387,7 +381,7 @@ class ConversationStore:
     def _repair_row(
         self, conversation: Conversation, row: ConversationRow | None, report: DoctorReport
     ) -> None:
-        fresh = _row_for(
+        fresh = row_for(
             conversation, self.blobs.location(self.blob_key(conversation.user_id, conversation.id))
         )
         if row is None:
