@@ -126,7 +126,7 @@ def test_a_stopped_postgresql_costs_one_timeout_and_is_used_again_when_it_wakes(
         assert not result.pushed and took < TIMEOUT + SLACK
         convo.append("user", "still stopped")
         result, took = timed_save(store, convo)
-        assert not result.pushed and took < 0.05
+        assert not result.pushed and took < 0.5  # not waiting on it again
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
@@ -157,7 +157,7 @@ def test_a_chat_against_blackholed_postgresql_and_s3_never_hangs(  # type: ignor
             turns.append(time.monotonic() - started)
         conversation = leave(child)
     assert turns[0] < 5 + SLACK + 1, turns
-    assert max(turns[1:]) < 1.5, turns
+    assert max(turns[1:]) < 4, turns  # below one deadline: nothing waited on the store
     heal(monkeypatch, team)
     assert cli("sync").returncode == 0
     assert contents(stored(cli, conversation)) == [
