@@ -11,9 +11,18 @@ but never in this session's requests.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from claudechat.attachments import (
+    Attachment,
+    check,
+    check_request,
+    has_attachments,
+    model_capabilities,
+    with_bytes,
+)
+from claudechat.blocks import text_block
 from claudechat.claude import Claude, Reply
 from claudechat.conversation import Conversation, Message, Status, utc_now
 from claudechat.errors import (
@@ -27,6 +36,7 @@ from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, Conver
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
+    from claudechat.storage.attachments import AttachmentStore
     from claudechat.storage.store import ConversationStore
 
 OnText = Callable[[str], None]
@@ -152,13 +162,34 @@ class ChatSession:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def send(self, text: str, on_text: OnText) -> Message:
-        """Add the user's message, save it, stream the reply into on_text, save the reply."""
-        message = self.memory.update_memory("user", text, status="pending")
+    def send(self, text: str, on_text: OnText, attachments: Sequence[Attachment] = ()) -> Message:
+        """Add the user's message, save it, stream the reply into on_text, save the reply.
+        Attachments are checked against the limits before anything is saved or sent."""
+        if attachments:
+            message = self._with_attachments(text, list(attachments))
+        else:
+            message = self.memory.update_memory("user", text, status="pending")
         self._add(message)
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
         self.save()
         return self._reply(on_text)
+
+    def _with_attachments(self, text: str, attachments: list[Attachment]) -> Message:
+        model = self.conversation.model
+        check(attachments, model, model_capabilities(self, model))
+        memory = self.memory
+        blocks = [a.block() for a in attachments] + ([text_block(text)] if text.strip() else [])
+        message = memory.update_memory("user", blocks, status="pending")
+        check_request([b for m in memory.get_current_context() for b in m.content])
+        for attachment in attachments:
+            self.attachment_store.keep(self.conversation.user_id, attachment)
+        return message
+
+    @property
+    def attachment_store(self) -> AttachmentStore:
+        if self.store.attachments is None:
+            raise UsageError("this store keeps no attachments")
+        return self.store.attachments
 
     def retry(self, on_text: OnText) -> Message:
         """Answer an unanswered message, or regenerate the newest reply as a new branch.
@@ -184,10 +215,11 @@ class ChatSession:
     def _reply(self, on_text: OnText) -> Message:
         memory = self.memory
         context = memory.get_current_context()
+        request = self._request(context)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             reply = Reply()
             try:
-                self._stream(context, reply, on_text)
+                self._stream(request, reply, on_text)
                 break
             except (ReplyCutOffError, ApiError) as exc:
                 if reply.text or attempt == MAX_ATTEMPTS or not _worth_retrying(exc):
@@ -203,6 +235,14 @@ class ChatSession:
         if reply.stop_reason == "max_tokens":
             self.notify("the reply stopped at the output limit; ask Claude to continue")
         return message
+
+    def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:
+        """The context with the bytes of its attachments, resolved here, not in the adapter."""
+        if not has_attachments(context):
+            return context
+        user, model = self.conversation.user_id, self.conversation.model
+        citations = model_capabilities(self, model)["citations"]
+        return with_bytes(context, lambda sha: self.attachment_store.get(user, sha), citations)
 
     def _stream(self, context: list[ContextMessage], reply: Reply, on_text: OnText) -> None:
         conversation = self.conversation
@@ -231,6 +271,8 @@ class ChatSession:
             usage=reply.usage,
             stop_reason=reply.stop_reason,
         )
+        if reply.citations:  # kept beside the text; the adapter sends back the text alone
+            message.content[0]["citations"] = reply.citations
         return self._add(message)
 
     def _mark_answered(self) -> None:

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperCommand
 
 from claudechat import __version__
+from claudechat.commands_attachment import attachment_app
 from claudechat.errors import (
     ClaudechatError,
     ConfigError,
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema maintenance.", rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+app.add_typer(attachment_app, name="attachment")
 
 
 def _version(value: bool) -> None:
@@ -103,6 +105,12 @@ def chat(
     provider: Annotated[
         str | None, typer.Option(help="anthropic (the API) or bedrock (AWS).")
     ] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach", "-a", metavar="FILE", help="Attach an image, PDF or text file (repeat)."
+        ),
+    ] = None,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
     if continue_latest and resume:
@@ -112,11 +120,13 @@ def chat(
     from claudechat.claude import Claude, check_credentials
 
     check_credentials(settings)
+    from claudechat.commands_attachment import load_attachments, piped_input
+
+    attachments = load_attachments(attach)
     piped = not sys.stdin.isatty()
     if piped:
-        from claudechat.pipe import compose_message, read_stdin
-
-        message = compose_message(prompt, read_stdin(sys.stdin.buffer))
+        message, from_stdin = piped_input(sys.stdin.buffer, prompt, bool(attachments))
+        attachments += from_stdin
     store = _store(settings)
     _push_journal(store, settings)
     claude = Claude(settings)
@@ -136,13 +146,13 @@ def chat(
         if piped:
             from claudechat.pipe import run_one_turn
 
-            run_one_turn(session, message)
+            run_one_turn(session, message, attachments)
             return
         from claudechat.repl import Repl
 
         history = settings.data_dir / "history"
         _check_writable(history)
-        Repl(session, history).run(first_message=prompt)
+        Repl(session, history).run(prompt, attachments)
     finally:
         claude.close()
 
@@ -306,6 +316,10 @@ def _finish_commands() -> None:
             if info.cls in (None, TyperCommand):
                 info.cls = _Command
 
+
+from claudechat.commands import server as server_commands  # noqa: E402
+
+server_commands.register(app)
 
 _finish_commands()
 

@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from claudechat.attachments import attachment_lines, attachment_numbers
 from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 
@@ -114,8 +115,11 @@ def print_conversation(conversation: Conversation, as_json: bool, as_markdown: b
 
 def conversation_markdown(conversation: Conversation) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
+    numbers = attachment_numbers(conversation)
     for message in conversation.branch():
-        lines += [f"## {_speaker(message)}", "", safe_text(message.text).rstrip(), ""]
+        lines += [f"## {_speaker(message)}", ""]
+        lines += [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
+        lines += [safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -162,8 +166,11 @@ def _print_rich(conversation: Conversation) -> None:
     out.print(Text(one_line(conversation.title), style="bold"))
     for line in _header_lines(conversation):
         out.print(Text(line[2:], style="dim"))
+    numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
+        for line in attachment_lines(message, numbers):
+            out.print(Text(one_line(line), style="cyan"))
         content = safe_text(message.text)
         out.print(Markdown(content) if message.role == "assistant" else Text(content))
