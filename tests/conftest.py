@@ -75,6 +75,7 @@ class Backend:
     name: str
     database_url: str | None = None
     storage_url: str | None = None
+    s3_endpoint: str | None = None
 
 
 @pytest.fixture(params=["embedded", "team"])
@@ -97,7 +98,7 @@ def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     storage_url = f"s3://{bucket}/chats"
     monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", database_url)
     monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", storage_url)
-    return Backend("team", database_url, storage_url)
+    return Backend("team", database_url, storage_url, s3.endpoint_url)
 
 
 # -- running the real program --------------------------------------------------------------

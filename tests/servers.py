@@ -462,3 +462,53 @@ class S3Server:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# A blackholed server
+# ---------------------------------------------------------------------------------------
+
+
+class Blackhole:
+    """A listener on 127.0.0.1 that accepts connections and never reads or answers: unlike a
+    closed port, it makes a client wait for its own timeouts (a hung server, a dropped route).
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(128)
+        self.port = int(self._listener.getsockname()[1])
+        self._held: list[socket.socket] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(connection)  # held open, never read
+
+    @property
+    def accepted(self) -> int:
+        return len(self._held)
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+    def __enter__(self) -> Blackhole:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -116,17 +116,29 @@ def test_kill_9_while_a_reply_streams_loses_nothing_typed(backend, fake_api, cli
 
     resumed = cli("chat", "--continue", input="third")
     assert resumed.returncode == 0, resumed.stderr
+    # The crashed session's unanswered message is kept, but never sent along with a new one:
+    # it is answered only when the user asks (/retry).
     assert contents({"messages": fake_api.requests[-1].body["messages"]}) == [
         "first question",
         "echo: first question",
-        "second question, never answered\n\nthird",
+        "third",
     ]
     document = stored(cli, conversation_id(resumed.stderr))
-    assert contents(document)[:3] == [
-        "first question",
-        "echo: first question",
-        "second question, never answered",
-    ]
+    assert sorted(contents(document)) == sorted(
+        [
+            "first question",
+            "echo: first question",
+            "second question, never answered",
+            "third",
+            "echo: third",
+        ]
+    )
+    by_text = {content_text(m["content"]): m for m in document["messages"]}
+    # Two branches from the first reply: the crashed turn and the new one.
+    answered = by_text["echo: first question"]["id"]
+    assert by_text["second question, never answered"]["parent_id"] == answered
+    assert by_text["third"]["parent_id"] == answered
+    assert len(cli("list").stdout.splitlines()) == 1
 
 
 def test_readers_never_see_a_half_written_document(backend) -> None:  # type: ignore[no-untyped-def]
@@ -274,7 +286,7 @@ def test_blob_store_down_mid_session_is_told_once_and_pushed_when_back(  # type:
 # -- concurrency ---------------------------------------------------------------------------
 
 
-def test_two_sessions_on_one_conversation_fork_instead_of_losing_turns(  # type: ignore[no-untyped-def]
+def test_two_sessions_on_one_conversation_make_two_branches_of_it(  # type: ignore[no-untyped-def]
     backend, fake_api, cli
 ) -> None:
     original = conversation_id(cli("chat", input="shared start").stderr)
@@ -283,31 +295,35 @@ def test_two_sessions_on_one_conversation_fork_instead_of_losing_turns(  # type:
     assert other.returncode == 0, other.stderr
 
     say(child, "from this terminal")
-    # Saving the message before the API call is when the conflict shows.
-    child.expect(r"your turns continue in a new conversation ([0-9a-f-]{36})")
-    fork = child.match.group(1)
     child.expect_exact("echo: from this terminal")
     child.expect_exact(PROMPT)
-    say(child, "still here")
-    child.expect_exact("echo: still here")
-    assert leave(child) == fork
-
-    assert contents(stored(cli, original)) == [
-        "shared start",
-        "echo: shared start",
-        "from the other terminal",
-        "echo: from the other terminal",
-    ]
-    forked = stored(cli, fork)
-    assert forked["parent_id"] == original
-    assert contents(forked) == [
+    # This session's request carried its own branch only, not the other terminal's turn.
+    assert contents({"messages": fake_api.requests[-1].body["messages"]}) == [
         "shared start",
         "echo: shared start",
         "from this terminal",
-        "echo: from this terminal",
-        "still here",
-        "echo: still here",
     ]
+    say(child, "still here")
+    child.expect_exact("echo: still here")
+    assert leave(child) == original  # nothing forked
+
+    document = stored(cli, original)
+    assert sorted(contents(document)) == sorted(
+        [
+            "shared start",
+            "echo: shared start",
+            "from the other terminal",
+            "echo: from the other terminal",
+            "from this terminal",
+            "echo: from this terminal",
+            "still here",
+            "echo: still here",
+        ]
+    )
+    listed = cli("list")
+    (line,) = listed.stdout.splitlines()
+    assert line.startswith(original[:8])
+    assert len(fake_api.requests) == 4  # every message answered exactly once
 
 
 # -- Claude API faults ---------------------------------------------------------------------

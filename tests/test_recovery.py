@@ -1,10 +1,12 @@
 """The less common recovery paths: rows and blobs that moved under a live session, damaged
-journal entries, /retry cut short, and set-up failures that must stay one line."""
+journal entries, documents under an older storage prefix, /retry cut short, and set-up
+failures that must stay one line."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 import pytest
 
@@ -15,7 +17,6 @@ from claudechat.errors import ReplyCutOffError
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.journal import Journal
-from claudechat.storage.store import ConversationConflictError
 from conftest import content_text
 from fakes.anthropic_api import ErrorReply, Reply
 
@@ -41,47 +42,114 @@ def test_a_row_refreshed_under_a_live_session_follows_the_newer_document(backend
     assert live.save(convo).pushed  # no conflict, no fork
     (listed,) = other.list("tester").rows
     assert (listed.conversation_id, listed.message_count) == (convo.id, 2)
-    assert other.load("tester", convo.id).messages[-1].content == "hi"
+    assert other.load("tester", convo.id).messages[-1].text == "hi"
 
 
-def test_a_document_removed_under_a_live_session_is_a_conflict(backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_document_removed_under_a_live_session_is_written_again_whole(backend) -> None:  # type: ignore[no-untyped-def]
     live = open_store(load_settings())
     convo = saved_conversation(live)
     live.blobs.delete(live.blob_key("tester", convo.id))
     convo.append("assistant", "hi")
-    with pytest.raises(ConversationConflictError):
-        live.save(convo)
-    forked = live.fork(convo)
-    assert forked.parent_id == convo.id
-    assert [m.content for m in live.load("tester", forked.id).messages] == ["hello", "hi"]
+    result = live.save(convo)  # the conditional write finds nothing, re-reads, writes anew
+    assert result.pushed, result.error
+    assert [m.text for m in open_store(load_settings()).load("tester", convo.id).messages] == [
+        "hello",
+        "hi",
+    ]
+    assert [r.conversation_id for r in live.list("tester").rows] == [convo.id]
 
 
 def test_a_journal_entry_rewritten_meanwhile_is_not_removed(tmp_path) -> None:  # type: ignore[no-untyped-def]
     journal = Journal(tmp_path / "journal")
     convo = Conversation.new("tester", "m")
-    first = journal.write(convo, None)
+    first = journal.write(convo)
     convo.append("user", "newer turn")
-    journal.write(convo, None)
-    journal.remove("tester", convo.id, first)  # a drain that pushed the older version
-    entry = journal.get("tester", convo.id)
-    assert entry is not None and entry.conversation.messages[0].content == "newer turn"
+    journal.write(convo)
+    journal.remove(convo, first)  # a push of the older version finished late
+    (entry,) = journal.for_conversation("tester", convo.id)
+    assert [m.text for m in entry.conversation.messages] == ["newer turn"]
+    journal.release()
 
 
-def test_a_damaged_journal_entry_is_reported_not_hidden(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+def damaged_entries(home, conversation_id: str) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Unusable journal entries, by kind: (file name, content)."""
+    other_id = str(uuid.uuid4())
+    foreign = Conversation.new("mallory", "m")
+    foreign.append("user", "not tester's")
+    wrong = Conversation.new("tester", "m")
+    wrong.append("user", "filed under another id")
+    entry = lambda c: json.dumps({"format": 2, "writer": "gone", "document": c.to_document()})  # noqa: E731
+    return {
+        "unreadable": (f"{conversation_id}.gone1.json", '{"format": 2, "document": nul'),
+        "wrong-id": (f"{other_id}.gone2.json", entry(wrong)),
+        "other-user": (f"{foreign.id}.gone3.json", entry(foreign)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["unreadable", "wrong-id", "other-user"])
+def test_an_unusable_journal_entry_is_moved_aside_and_blocks_nothing(  # type: ignore[no-untyped-def]
+    cli, fake_api, isolated_home, kind
+) -> None:
     result = cli("chat", input="kept")
     conversation_id = result.stderr.split()[-1]
-    entry = isolated_home / "journal" / "tester" / f"{conversation_id}.json"
-    entry.write_text('{"format": 1, "base": nul')
+    name, text = damaged_entries(isolated_home, conversation_id)[kind]
+    entry = isolated_home / "journal" / "tester" / name
+    entry.write_text(text)
 
     listed = cli("list")
-    assert "journal entr(ies) cannot be read" in listed.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert "journal entr" in listed.stderr and "moved to" in listed.stderr
+    assert listed.stdout.startswith(conversation_id[:8])
+    assert len(listed.stdout.splitlines()) == 1  # nobody else's conversation shows up
+    assert not entry.exists()
+    (aside,) = (isolated_home / "journal" / "damaged").iterdir()
+    assert aside.read_text() == text  # kept for a person to look at, never dropped
     shown = cli("show", conversation_id)
-    assert shown.returncode == 1 and "damaged journal entry" in shown.stderr
-    assert "Traceback" not in shown.stderr
+    assert shown.returncode == 0, shown.stderr
+    again = cli("chat", "--continue", input="and more")
+    assert again.returncode == 0, again.stderr
+    assert cli("sync").returncode == 0
     doctor = cli("doctor")
     assert doctor.returncode == 1
-    assert "journal entry that cannot be read" in doctor.stdout
-    assert entry.exists()  # kept for a person to look at, never dropped
+    assert "journal entry that could not be used (moved aside)" in doctor.stdout
+    assert "Traceback" not in listed.stderr + shown.stderr + again.stderr + doctor.stderr
+
+
+def test_a_row_under_an_older_storage_prefix_is_still_read(backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings()
+    before = open_store(settings)
+    convo = saved_conversation(before, "saved under the old prefix")
+    old_location = before.blobs.location(before.blob_key("tester", convo.id))
+    if backend.name == "team":
+        monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", backend.storage_url + "-moved")
+    else:
+        monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", (settings.data_dir / "moved").as_uri())
+    after = open_store(load_settings())
+    assert after.blobs.location(after.blob_key("tester", convo.id)) != old_location
+    loaded = after.load("tester", convo.id[:8])
+    assert [m.text for m in loaded.messages] == ["saved under the old prefix"]
+    # The next save writes it under the new prefix, and the row follows it there.
+    loaded.append("assistant", "moved")
+    assert after.save(loaded).pushed
+    row = after.metadata.get("tester", convo.id)
+    assert row is not None and row.s3_file_location.startswith(after.blobs.location(""))
+    assert [m.text for m in after.load("tester", convo.id).messages] == [
+        "saved under the old prefix",
+        "moved",
+    ]
+
+
+def test_a_row_whose_location_names_another_document_is_not_followed(backend) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(load_settings())
+    mine = saved_conversation(store, "mine")
+    other = saved_conversation(store, "someone else's")
+    row = store.metadata.get("tester", mine.id)
+    assert row is not None
+    row.s3_file_location = store.blobs.location(store.blob_key("tester", other.id))
+    store.metadata.update(row, row.version)
+    # The location's tail must be the row's own {user}/{conversation}.json.
+    fresh = open_store(load_settings())
+    assert [m.text for m in fresh.load("tester", mine.id).messages] == ["mine"]
 
 
 def test_doctor_never_adopts_a_document_that_claims_another_owner(backend, cli) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +173,7 @@ def test_a_retry_cut_short_keeps_the_earlier_reply(fake_api) -> None:  # type: i
     with pytest.raises(ReplyCutOffError):
         session.retry(lambda _text: None)
     stored = open_store(settings).load("tester", session.conversation.id)
-    assert [(m.content, m.status) for m in stored.messages] == [
+    assert [(m.text, m.status) for m in stored.messages] == [
         ("question", "complete"),
         ("the first, complete answer", "complete"),
         ("a new ", "incomplete"),

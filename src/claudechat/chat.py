@@ -93,6 +93,7 @@ class ChatSession:
         # Where status lines go (the REPL and pipe mode print them to stderr).
         self.notify: Callable[[str], None] = lambda _message: None
         self.offline = False
+        self.saved_in = "stored"  # where the latest save went: stored, journal or memory
 
     @classmethod
     def start(
@@ -300,21 +301,33 @@ class ChatSession:
             self.conversation = result.conversation
         for notice in result.notices:
             self.notify(notice)
-        self._report_storage(result.error)
+        self._report_storage(result.error, result.journaled)
 
     def sync(self) -> None:
         for notice in self.store.sync(self.settings.user).notices():
             self.notify(notice)
 
-    def _report_storage(self, error: StorageError | None) -> None:
-        """Tell the user once when saves fall back to the journal, and once when they recover."""
-        if error is not None and not self.offline:
+    def _report_storage(self, error: StorageError | None, journaled: bool) -> None:
+        """Tell the user once when saves fall back to the journal (or, when that cannot be
+        written either, to memory), and once when they recover."""
+        state = "stored" if error is None else "journal" if journaled else "memory"
+        if state == self.saved_in:
+            return
+        if state == "journal":
             self.notify(
                 f"{error}; the conversation is saved locally and will be pushed when the store "
                 "is back (or run `claudechat sync`)"
             )
-        elif error is None and self.offline:
+        elif state == "memory":
+            self.notify(
+                f"{error}; the local journal cannot be written either: the conversation is "
+                "kept in memory and saved as soon as either is back"
+            )
+        elif self.saved_in == "journal":
             self.notify("the store is reachable again; local changes were pushed")
+        else:
+            self.notify("the store is reachable again; the conversation is saved")
+        self.saved_in = state
         self.offline = error is not None
 
     def new_conversation(self) -> None:

@@ -75,7 +75,11 @@ def _store(settings: Settings) -> ConversationStore:
 
     # The database itself is reached on first use; a URL that can never work is refused now.
     check_database_url(settings.database_url)
-    return open_store(settings)
+    from claudechat.output import status
+
+    store = open_store(settings)
+    store.notify = lambda message: status(message, "yellow")  # e.g. a possibly stale copy
+    return store
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import BinaryIO, TextIO
 
 from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
-from claudechat.errors import UsageError
+from claudechat.errors import StorageError, UsageError
 from claudechat.output import safe_text, status
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
@@ -68,6 +68,12 @@ def run_one_turn(
     finally:
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")
+    if session.saved_in == "memory":
+        # The process ends here: a conversation only in memory is lost, and must not exit 0.
+        raise StorageError(
+            "the conversation could not be saved: neither the store nor the local journal "
+            "can be written"
+        )
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
 

@@ -227,8 +227,16 @@ class Repl:
             )
 
     def goodbye(self) -> None:
+        if self.session.saved_in == "memory":
+            self.session.save()  # one more try: the store or the journal may be back
         conversation = self.session.conversation
-        if conversation.messages:
+        if self.session.saved_in == "memory":
+            status(
+                f"conversation {conversation.id} could NOT be saved: neither the store nor the "
+                "local journal can be written",
+                "red",
+            )
+        elif conversation.messages:
             status(
                 f"conversation {conversation.id} saved; "
                 f"resume with: claudechat chat --resume {conversation.id[:8]}"

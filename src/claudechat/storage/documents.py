@@ -35,17 +35,17 @@ def decode_document(data: bytes, location: str | None = None) -> Conversation:
         raise
 
 
-def _newest_rows(conversations: Iterable[Conversation]) -> dict[str, ConversationRow]:
+def newest_rows(conversations: Iterable[Conversation]) -> dict[str, ConversationRow]:
     """One row per conversation, from several copies of it (e.g. journal entries of several
     writers): the row of their merge."""
     merged: dict[str, Conversation] = {}
     for conversation in conversations:
         known = merged.get(conversation.id)
         merged[conversation.id] = conversation if known is None else merge(known, conversation)
-    return {key: _row_for(value, "local") for key, value in merged.items()}
+    return {key: row_for(value, "local") for key, value in merged.items()}
 
 
-def _row_for(conversation: Conversation, location: str) -> ConversationRow:
+def row_for(conversation: Conversation, location: str) -> ConversationRow:
     branch = conversation.branch()
     first_user = next((m.text for m in branch if m.role == "user"), None)
     return ConversationRow(

@@ -43,16 +43,17 @@ class Guard:
     def is_open(self) -> bool:
         return self._open_since is not None
 
-    def call(self, operation: Callable[[], T], probe: Callable[[], object] | None = None) -> T:
-        """operation() within the deadline. While the breaker is open it fails at once (and
-        starts `probe`, or the operation itself, in the background)."""
+    def call(self, operation: Callable[[], T], timeout: float | None = None) -> T:
+        """operation() within the deadline (`timeout`, default the guard's). While the breaker
+        is open it fails at once, and runs the operation in the background as a probe."""
         if self._open_since is not None:
-            self._start_probe(probe or operation)
+            self._start_probe(operation)
             raise StoreUnansweredError(f"{self._reason} (not waiting on it again for now)")
         started = time.monotonic()
-        finished, value, error = _run_with_deadline(operation, self.timeout)
+        timeout = timeout or self.timeout
+        finished, value, error = _run_with_deadline(operation, timeout)
         if not finished:
-            self._trip(f"the store did not answer within {self.timeout:g} s")
+            self._trip(f"the store did not answer within {timeout:g} s")
             raise StoreUnansweredError(self._reason)
         if error is not None:
             slow = time.monotonic() - started > self.timeout / 2

@@ -15,8 +15,10 @@ document and never goes back in time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
@@ -24,17 +26,12 @@ from claudechat.storage import ids
 from claudechat.storage.attachments import AttachmentStore, is_attachment_key
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
 from claudechat.storage.cache import DocumentCache
-from claudechat.storage.documents import (  # noqa: F401 - decode/encode are used elsewhere
-    PREVIEW_CHARS,
-    _newest_rows,
-    _row_for,
-    decode_document,
-    encode_document,
-)
+from claudechat.storage.documents import decode_document, encode_document, newest_rows, row_for
 from claudechat.storage.guard import Guard
-from claudechat.storage.journal import Journal
+from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
 
+OPENING_DEADLINE = 30.0
 # Each conflict means another writer saved in between; they cannot all keep winning.
 MAX_MERGE_ATTEMPTS = 50
 
@@ -43,7 +40,8 @@ class _Unknown:
     pass
 
 
-UNKNOWN = _Unknown()  # an etag this process has not seen: read before writing
+UNKNOWN = _Unknown()
+T = TypeVar("T")  # an etag this process has not seen: read before writing
 
 
 @dataclass
@@ -51,6 +49,7 @@ class SaveResult:
     pushed: bool
     error: StorageError | None = None
     conversation: Conversation | None = None  # merged with the store's copy, when pushed
+    journaled: bool = False  # not pushed, but in the local journal
     notices: list[str] = field(default_factory=list)
 
 
@@ -101,7 +100,7 @@ class ConversationStore:
         self._metadata: MetadataStore | None = None
         # The blob's etag as this process last read or wrote it, per conversation.
         self._etags: dict[str, str | None] = {}
-        self._journal_failed = False
+        self._journal_told = False  # that the journal cannot be written
 
     @property
     def metadata(self) -> MetadataStore:
@@ -113,41 +112,42 @@ class ConversationStore:
 
     blob_key = staticmethod(ids.document_key)
 
+    def _guarded(self, operation: Callable[[], T]) -> T:
+        """A store call under the deadline. Connecting (and migrating) the database comes
+        first, on its own: it is bounded by the drivers' limits (connect_timeout, statement
+        and lock timeouts) and given longer, so a slow machine starting many processes at
+        once is not taken for an outage."""
+        if self._metadata is None:
+            with contextlib.suppress(StorageError):  # the operation says what failed
+                self.guard.call(lambda: self.metadata, OPENING_DEADLINE)
+        return self.guard.call(operation)
+
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
-        notices: list[str] = []
-        entry_etag, journal_error = self._journal_write(conversation, notices)
+        entry_etag, journal_error = self._journal_write(conversation)
         # A copy: a call given up at the deadline may still run while the session goes on.
         snapshot = Conversation.from_document(conversation.to_document())
         try:
-            merged = self.guard.call(lambda: self._push(snapshot))
+            merged = self._guarded(lambda: self._push(snapshot))
         except StorageError as exc:
-            if journal_error is not None:
-                exc = StorageError(
-                    f"{exc}; and the local journal failed too ({journal_error}): the "
-                    "conversation is only in memory until one of them is back"
-                )
-            return SaveResult(pushed=False, error=exc, notices=notices)
+            return SaveResult(pushed=False, error=exc, journaled=journal_error is None)
+        notices = []
+        if journal_error is not None and not self._journal_told:
+            notices.append(f"warning: {journal_error}; saving straight to the store")
+            self._journal_told = True
         if entry_etag is not None:
             self.journal.remove(conversation, entry_etag)
         return SaveResult(pushed=True, conversation=merged, notices=notices)
 
-    def _journal_write(
-        self, conversation: Conversation, notices: list[str]
-    ) -> tuple[str | None, StorageError | None]:
+    def _journal_write(self, conversation: Conversation) -> tuple[str | None, StorageError | None]:
         """The journal is a safety net, not a gate: when it cannot be written (a full disk, a
         read-only home) the save still goes to the store, and the user is told once."""
         try:
             etag = self.journal.write(conversation)
         except StorageError as exc:
-            if not self._journal_failed:
-                notices.append(f"warning: {exc}; saving straight to the store")
-            self._journal_failed = True
             return None, exc
-        if self._journal_failed:
-            notices.append("the local journal can be written again")
-        self._journal_failed = False
+        self._journal_told = False
         return etag, None
 
     def _push(self, conversation: Conversation) -> Conversation:
@@ -174,7 +174,7 @@ class ConversationStore:
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
-        self._upsert_row(_row_for(document, self.blobs.location(key)))
+        self._upsert_row(row_for(document, self.blobs.location(key)))
         if self.attachments is not None:
             self.attachments.record_refs(self.metadata, document)
         self._index(document)
@@ -235,15 +235,23 @@ class ConversationStore:
         """Push this process's entries and those of writers that are gone."""
         scan = self.journal.scan(user_id, pushable_only=True)
         report = SyncReport(damaged=scan.damaged)
+        groups: dict[str, list[JournalEntry]] = {}
         for entry in scan.entries:
+            groups.setdefault(entry.conversation.id, []).append(entry)
+        for conversation_id, entries in groups.items():
+            # Several writers' entries for one conversation: one push of their merge.
+            document = entries[0].conversation
+            for entry in entries[1:]:
+                document = merge(document, entry.conversation)
             try:
-                self.guard.call(lambda entry=entry: self._push(entry.conversation))  # type: ignore[misc]
+                self._guarded(lambda document=document: self._push(document))  # type: ignore[misc]
             except StorageError as exc:
                 # One entry the store refuses must not hold back the others.
                 report.error = exc
                 continue
-            self.journal.discard(entry)
-            report.pushed.append(entry.conversation.id)
+            for entry in entries:
+                self.journal.discard(entry)
+            report.pushed.append(conversation_id)
         return report
 
     # -- reading ----------------------------------------------------------------------------
@@ -254,7 +262,7 @@ class ConversationStore:
         conversation_id = self.resolve(user_id, reference)
         local = [e.conversation for e in self.journal.for_conversation(user_id, conversation_id)]
         try:
-            stored = self.guard.call(lambda: self._load_stored(user_id, conversation_id))
+            stored = self._guarded(lambda: self._load_stored(user_id, conversation_id))
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
             if cached is None and not local:
@@ -307,7 +315,7 @@ class ConversationStore:
             if e.conversation.id.startswith(prefix)
         }
         try:
-            rows = self.guard.call(lambda: self._rows_matching(user_id, prefix))
+            rows = self._guarded(lambda: self._rows_matching(user_id, prefix))
             matches = local | {r.conversation_id for r in rows}
         except StorageError:
             local |= {c.id for c in self._cached(user_id) if c.id.startswith(prefix)}
@@ -346,12 +354,12 @@ class ConversationStore:
         the store is down, the documents cached on this machine stand in for its rows."""
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
-        local = _newest_rows(e.conversation for e in self.journal.entries(user_id))
+        local = newest_rows(e.conversation for e in self.journal.entries(user_id))
         error = None
         try:
-            stored = self.guard.call(lambda: self.metadata.list_for_user(user_id, limit))
+            stored = self._guarded(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
-            stored, error = list(_newest_rows(self._cached(user_id)).values()), exc
+            stored, error = list(newest_rows(self._cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
         for conversation_id, row in local.items():
             known = merged.get(conversation_id)
@@ -389,7 +397,7 @@ class ConversationStore:
     def _repair_row(
         self, conversation: Conversation, row: ConversationRow | None, report: DoctorReport
     ) -> None:
-        fresh = _row_for(
+        fresh = row_for(
             conversation, self.blobs.location(self.blob_key(conversation.user_id, conversation.id))
         )
         if row is None:

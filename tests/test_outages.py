@@ -1,0 +1,371 @@
+"""Stores that hang, disks that fill, homes that turn read-only, databases born at once.
+
+Each case asserts that nothing typed is lost, nothing is stored twice, and how long a turn
+or a save took while the fault lasted. The faults are real: a listener that accepts and
+never answers (tests/servers.Blackhole), a stopped PostgreSQL, a small tmpfs filled up, a
+tmpfs remounted read-only, eight processes starting on one fresh database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from claudechat.conversation import Conversation
+from claudechat.settings import load_settings
+from claudechat.storage import migrate, open_store
+from conftest import Backend, team_backend
+from servers import Blackhole, PostgresServer
+from test_faults import blobs_down, contents, conversation_id, journal_files, stored
+from test_repl import PROMPT, leave, say, spawn
+
+__all__ = ["blobs_down"]  # a fixture, used by name
+
+TIMEOUT = 1  # CLAUDECHAT_STORE_TIMEOUT in the in-process cases: they test the mechanism
+SLACK = 1.5  # for a loaded machine
+
+
+@pytest.fixture
+def team(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    return team_backend(request, monkeypatch)
+
+
+def blackhole_store(which: str, hole: Blackhole, monkeypatch: pytest.MonkeyPatch) -> None:
+    if which == "database":
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:{hole.port}/claudechat"
+        monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", url)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{hole.port}")
+
+
+def heal(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> None:
+    """Point the program at the real servers again."""
+    assert backend.database_url and backend.s3_endpoint
+    monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", backend.database_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", backend.s3_endpoint)
+
+
+def timed_save(store, conversation: Conversation):  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    result = store.save(conversation)
+    return result, time.monotonic() - started
+
+
+# -- stores that stop answering ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["database", "blobs"])
+def test_a_blackholed_store_costs_one_timeout_then_saves_skip_it(  # type: ignore[no-untyped-def]
+    team, which, monkeypatch
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(TIMEOUT))
+    with Blackhole() as hole:
+        blackhole_store(which, hole, monkeypatch)
+        store = open_store(load_settings())
+        convo = Conversation.new("tester", "m")
+        convo.append("user", "turn 0")
+        first, took = timed_save(store, convo)
+        assert not first.pushed and first.journaled
+        # A hung database is given up by libpq's connect_timeout (3 s, plus importing the
+        # driver on a busy machine: within the 5 s target), a hung S3 by the deadline.
+        assert took < (5 if which == "database" else TIMEOUT) + SLACK
+        assert hole.accepted >= 1  # the client reached the hole and waited on it
+        durations = []
+        for turn in range(1, 11):
+            convo.append("user", f"turn {turn}")
+            result, took = timed_save(store, convo)
+            assert not result.pushed and result.journaled
+            durations.append(took)
+        assert statistics.median(durations) < 0.05, durations
+        store.journal.release()  # as when the process ends
+    heal(monkeypatch, team)
+    healthy = open_store(load_settings())
+    assert healthy.sync("tester").pushed == [convo.id]
+    texts = [m.text for m in healthy.load("tester", convo.id).messages]
+    assert texts == [f"turn {turn}" for turn in range(11)]  # all, and each once
+    assert [r.conversation_id for r in healthy.list("tester").rows] == [convo.id]
+
+
+def postgres_processes(server: PostgresServer) -> list[int]:
+    """The postmaster this suite started, and its children."""
+    postmaster = int((server.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == postmaster:
+            children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
+def test_a_stopped_postgresql_costs_one_timeout_and_is_used_again_when_it_wakes(  # type: ignore[no-untyped-def]
+    team, postgres, monkeypatch
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(TIMEOUT))
+    store = open_store(load_settings())
+    convo = Conversation.new("tester", "m")
+    convo.append("user", "before")
+    assert store.save(convo).pushed  # a pooled connection is open now
+    stopped = postgres_processes(postgres)
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        convo.append("user", "while stopped")
+        result, took = timed_save(store, convo)
+        assert not result.pushed and took < TIMEOUT + SLACK
+        convo.append("user", "still stopped")
+        result, took = timed_save(store, convo)
+        assert not result.pushed and took < 0.5  # not waiting on it again
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+    # A background probe finds PostgreSQL back; then saves reach the store again.
+    deadline = time.monotonic() + 20
+    while not (result := store.save(convo)).pushed:
+        assert time.monotonic() < deadline, result.error
+        time.sleep(0.2)
+    texts = [m.text for m in open_store(load_settings()).load("tester", convo.id).messages]
+    assert texts == ["before", "while stopped", "still stopped"]
+
+
+def test_a_chat_against_blackholed_postgresql_and_s3_never_hangs(  # type: ignore[no-untyped-def]
+    team, fake_api, cli, monkeypatch, isolated_home
+) -> None:
+    """What a person sees, with the default deadline: one wait of at most 5 s, then turns
+    as fast as Claude answers; everything pushed once the servers are back."""
+    with Blackhole() as database, Blackhole() as blobs:
+        blackhole_store("database", database, monkeypatch)
+        blackhole_store("blobs", blobs, monkeypatch)
+        child = spawn()
+        turns = []
+        for text in ("one", "two", "three"):
+            started = time.monotonic()
+            say(child, text)
+            child.expect_exact(f"echo: {text}")
+            child.expect_exact(PROMPT)
+            turns.append(time.monotonic() - started)
+        conversation = leave(child)
+    assert turns[0] < 5 + SLACK + 1, turns
+    assert max(turns[1:]) < 4, turns  # below one deadline: nothing waited on the store
+    heal(monkeypatch, team)
+    assert cli("sync").returncode == 0
+    assert contents(stored(cli, conversation)) == [
+        "one",
+        "echo: one",
+        "two",
+        "echo: two",
+        "three",
+        "echo: three",
+    ]
+    assert journal_files(isolated_home) == []
+
+
+# -- two sessions while the blob store is down ---------------------------------------------
+
+
+def test_two_sessions_during_a_blob_store_outage_both_keep_their_turns(  # type: ignore[no-untyped-def]
+    backend, blobs_down, fake_api, cli, isolated_home
+) -> None:
+    shared = conversation_id(cli("chat", input="shared start").stderr)
+    with blobs_down(), ThreadPoolExecutor(2) as pool:
+        started = time.monotonic()
+        runs = list(
+            pool.map(
+                lambda text: cli("chat", "--resume", shared, input=text),
+                ["from terminal A", "from terminal B"],
+            )
+        )
+        took = time.monotonic() - started
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "saved locally" in run.stderr
+        assert conversation_id(run.stderr) == shared
+    assert took < 30, took
+    assert len(journal_files(isolated_home)) == 2  # one entry per writer: none overwritten
+    listed = cli("list")  # pushes what the journal holds
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 1
+    assert sorted(contents(stored(cli, shared))) == sorted(
+        [
+            "shared start",
+            "echo: shared start",
+            "from terminal A",
+            "echo: from terminal A",
+            "from terminal B",
+            "echo: from terminal B",
+        ]
+    )
+    assert journal_files(isolated_home) == []
+
+
+# -- the local disk ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_home(isolated_home: Path) -> Iterator[Path]:
+    """The data directory on a 4 MB tmpfs of its own, so it can fill up or turn read-only."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", isolated_home], check=True
+    )
+    try:
+        yield isolated_home
+    finally:
+        subprocess.run(["umount", "-l", isolated_home], check=False)
+
+
+def fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_does_not_stop_saves_to_the_team_store(  # type: ignore[no-untyped-def]
+    team, fake_api, cli, small_home
+) -> None:
+    assert cli("list").returncode == 0
+    fill(small_home)
+    first = cli("chat", input="written with a full disk")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "echo: written with a full disk\n"
+    assert first.stderr.count("saving straight to the store") == 1  # told once
+    assert "saved locally" not in first.stderr
+    shared = conversation_id(first.stderr)
+    again = cli("chat", "--continue", input="and again")
+    assert again.returncode == 0, again.stderr
+    assert contents(stored(cli, shared)) == [
+        "written with a full disk",
+        "echo: written with a full disk",
+        "and again",
+        "echo: and again",
+    ]
+
+
+def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_space_returns(  # type: ignore[no-untyped-def]
+    fake_api, cli, small_home
+) -> None:
+    assert cli("list").returncode == 0
+    filler = fill(small_home)
+    piped = cli("chat", input="nowhere to go")  # one turn, and the process ends: say so
+    assert piped.returncode == 5, piped.stderr
+    assert piped.stdout == "echo: nowhere to go\n"
+    assert "could not be saved" in piped.stderr and "Traceback" not in piped.stderr
+    child = spawn()
+    started = time.monotonic()
+    say(child, "one")
+    child.expect_exact("kept in memory")
+    child.expect_exact("echo: one")
+    child.expect_exact(PROMPT)
+    assert time.monotonic() - started < 10
+    say(child, "two")
+    child.expect_exact("echo: two")
+    child.expect_exact(PROMPT)
+    filler.unlink()
+    say(child, "three")
+    child.expect_exact("the conversation is saved")
+    child.expect_exact("echo: three")
+    child.expect_exact(PROMPT)
+    conversation = leave(child)
+    assert contents(stored(cli, conversation)) == [
+        "one",
+        "echo: one",
+        "two",
+        "echo: two",
+        "three",
+        "echo: three",
+    ]
+    assert len(cli("list").stdout.splitlines()) == 1
+
+
+def test_a_read_only_home_does_not_stop_saves_to_the_team_store(  # type: ignore[no-untyped-def]
+    team, fake_api, cli, small_home
+) -> None:
+    assert cli("list").returncode == 0
+    subprocess.run(["mount", "-o", "remount,ro", small_home], check=True)
+    started = time.monotonic()
+    result = cli("chat", input="written with a read-only home")
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("saving straight to the store") == 1
+    assert "Traceback" not in result.stderr
+    assert took < 15
+    shown = stored(cli, conversation_id(result.stderr))
+    assert contents(shown) == [
+        "written with a read-only home",
+        "echo: written with a read-only home",
+    ]
+
+
+# -- many first starts at once -------------------------------------------------------------
+
+
+def test_eight_first_starts_at_once_on_a_fresh_database_all_succeed(backend) -> None:  # type: ignore[no-untyped-def]
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "claudechat", "list"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    outcomes = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in starts]
+    for code, stderr in outcomes:
+        assert code == 0, stderr
+        assert "Traceback" not in stderr
+    from sqlalchemy import create_engine
+
+    engine = create_engine(load_settings().database_url)
+    with engine.connect() as connection:
+        assert migrate.current_revision(connection) == migrate.HEAD_REVISION
+    engine.dispose()
+
+
+# -- reading while the store is down -------------------------------------------------------
+
+
+def test_show_continue_and_resume_work_from_the_local_cache_while_the_store_is_down(  # type: ignore[no-untyped-def]
+    backend, blobs_down, fake_api, cli, isolated_home
+) -> None:
+    first = conversation_id(cli("chat", input="pushed before the outage").stderr)
+    assert (isolated_home / "cache").exists()
+    with blobs_down():
+        shown = cli("show", first[:8])
+        assert shown.returncode == 0, shown.stderr
+        assert "pushed before the outage" in shown.stdout
+        assert shown.stderr.count("may be stale") == 1
+        resumed = cli("chat", "--resume", first[:8], input="during the outage")
+        assert resumed.returncode == 0, resumed.stderr
+        assert "may be stale" in resumed.stderr
+        continued = cli("chat", "--continue", input="still during it")
+        assert continued.returncode == 0, continued.stderr
+        assert conversation_id(continued.stderr) == first
+    assert cli("sync").returncode == 0
+    assert contents(stored(cli, first)) == [
+        "pushed before the outage",
+        "echo: pushed before the outage",
+        "during the outage",
+        "echo: during the outage",
+        "still during it",
+        "echo: still during it",
+    ]
+    assert journal_files(isolated_home) == []
