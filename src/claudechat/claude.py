@@ -12,36 +12,32 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claudechat.blocks import Block
+from claudechat.blocks import Block, text_of
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
+from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
 
 if TYPE_CHECKING:
     from claudechat.memory import ContextMessage
     from claudechat.settings import Settings
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
-
-# Short names to Bedrock model ids; a cross-region inference profile prefix is added for the
-# region's geography. Any other id (a full profile id, an ARN) is used as given.
-BEDROCK_MODEL_IDS = {
-    "claude-sonnet-4-6": "anthropic.claude-sonnet-4-6",
-    "claude-opus-4-6": "anthropic.claude-opus-4-6-v1",
-    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "claude-opus-4-5": "anthropic.claude-opus-4-5-20251101-v1:0",
-    "claude-haiku-4-5": "anthropic.claude-haiku-4-5-20251001-v1:0",
-    "claude-opus-4-1": "anthropic.claude-opus-4-1-20250805-v1:0",
-    "claude-sonnet-4-0": "anthropic.claude-sonnet-4-20250514-v1:0",
-}
 _PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us"}
 
 
-def bedrock_model_id(model: str, region: str | None = None) -> str:
-    base = BEDROCK_MODEL_IDS.get(model)
-    if base is None:
+def bedrock_model_id(
+    model: str, region: str | None = None, settings: Settings | None = None
+) -> str:
+    """A short name of the packaged Bedrock catalogue (data/bedrock_models.toml, extendable in
+    the config file) as a cross-region inference profile id for the region's geography. Any
+    other id (a full profile id, an ARN) is used as given."""
+    from claudechat.models import bedrock_catalogue
+
+    entry = bedrock_catalogue(settings).get(model)
+    if entry is None or not entry.get("id"):
         return model
     prefix = _PROFILE_PREFIXES.get((region or "us").split("-")[0], "us")
-    return f"{prefix}.{base}"
+    return f"{prefix}.{entry['id']}"
 
 
 def preload() -> threading.Thread:
@@ -68,9 +64,13 @@ def check_credentials(settings: Settings) -> None:
 
 @dataclass
 class Reply:
-    """What one streamed request produced so far; complete only once message_stop arrived."""
+    """What one streamed request produced so far; complete only once message_stop arrived.
 
-    text_parts: list[str] = field(default_factory=list)
+    `blocks` holds the finished content blocks in order; `open_blocks` the ones still
+    arriving, by their index in the stream."""
+
+    blocks: list[Block] = field(default_factory=list)
+    open_blocks: dict[int, Block] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     complete: bool = False
@@ -78,7 +78,24 @@ class Reply:
 
     @property
     def text(self) -> str:
-        return "".join(self.text_parts)
+        return text_of(self.content())
+
+    def content(self) -> list[Block]:
+        """The blocks worth keeping: every finished one, and the text of an unfinished text
+        block. Thinking cut short has no signature, so the API would refuse it back."""
+        kept = list(self.blocks)
+        for index in sorted(self.open_blocks):
+            block = self.open_blocks[index]
+            if block["type"] == "text" and block["text"]:
+                kept.append(dict(block))
+        return kept
+
+    def thinking(self) -> str:
+        return "".join(
+            b["thinking"]
+            for b in [*self.blocks, *self.open_blocks.values()]
+            if b["type"] == "thinking"
+        )
 
 
 class Claude:
@@ -111,12 +128,24 @@ class Claude:
         if self.settings.provider != "bedrock":
             return model
         region = self.settings.get("aws_region") or os.environ.get("AWS_REGION")
-        return bedrock_model_id(model, region or os.environ.get("AWS_DEFAULT_REGION"))
+        region = region or os.environ.get("AWS_DEFAULT_REGION")
+        return bedrock_model_id(model, region, self.settings)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every model the account offers, all pages of the Models API, as plain JSON."""
+        with translate_errors(self.settings, "(models list)"):
+            return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]
 
     def stream(
-        self, context: list[ContextMessage], model: str, system: str | None, reply: Reply
-    ) -> Iterator[str]:
-        """Yield text deltas, filling `reply` as they come.
+        self,
+        context: list[ContextMessage],
+        model: str,
+        system: str | None,
+        reply: Reply,
+        params: dict[str, Any] | None = None,
+    ) -> Iterator[Event]:
+        """Yield claudechat's stream events, filling `reply` as they come. `params` are the
+        request parameters the model's capabilities allow (max_tokens, thinking, effort).
 
         Raises ApiError when Claude refuses or cannot be reached, ReplyCutOffError when the
         stream ends without message_stop; `reply` keeps whatever text arrived either way.
@@ -129,6 +158,7 @@ class Claude:
             "model": self.model_id(model),
             "max_tokens": self.max_output_tokens,
             "messages": messages,
+            **(params or {}),
         }
         if self.settings.provider == "bedrock":
             # Bedrock documents caching as a breakpoint on a content block; the newest one
@@ -143,9 +173,7 @@ class Claude:
         guard = translate_errors(self.settings, model)
         with guard, self.client.messages.stream(**request) as events:
             for event in events:
-                text = _absorb(event, reply)
-                if text:
-                    yield text
+                yield from _absorb(event, reply)
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
 
@@ -162,33 +190,69 @@ def api_blocks(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return converted
 
 
-def _absorb(event: Any, reply: Reply) -> str | None:
+def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
     kind = event.type
-    if kind == "content_block_delta" and event.delta.type == "text_delta":
-        text: str = event.delta.text
-        reply.text_parts.append(text)
-        return text
-    if kind == "message_start":
-        reply.usage = _usage(event.message.usage, output_tokens=0)
+    if kind == "content_block_delta":
+        yield from _absorb_delta(event.index, event.delta, reply)
+    elif kind == "content_block_start":
+        block = _neutral_block(event.content_block)
+        if block is not None:
+            reply.open_blocks[event.index] = block
+    elif kind == "content_block_stop":
+        done = reply.open_blocks.pop(event.index, None)
+        if done is not None:
+            reply.blocks.append(done)
+            yield BlockDone(done)
+    elif kind == "message_start":
+        reply.usage = _usage(event.message.usage, reply.usage)
+        yield UsageUpdate(reply.usage)
     elif kind == "message_delta":
         reply.stop_reason = event.delta.stop_reason
-        reply.usage = Usage(
-            reply.usage.input_tokens,
-            event.usage.output_tokens,
-            reply.usage.cache_read_tokens,
-            reply.usage.cache_creation_tokens,
-        )
+        reply.usage = _usage(event.usage, reply.usage)
+        yield UsageUpdate(reply.usage)
     elif kind == "message_stop":
         reply.complete = True
+        yield Stop(reply.stop_reason)
+
+
+def _absorb_delta(index: int, delta: Any, reply: Reply) -> Iterator[Event]:
+    block = reply.open_blocks.get(index)
+    kind = delta.type
+    if kind == "text_delta":
+        if block is None or block["type"] != "text":  # a delta without its start: keep it
+            block = reply.open_blocks[index] = {"type": "text", "text": ""}
+        block["text"] += delta.text
+        yield TextDelta(delta.text)
+    elif kind == "thinking_delta" and block is not None and block["type"] == "thinking":
+        block["thinking"] += delta.thinking
+        yield ThinkingDelta(delta.thinking)
+    elif kind == "signature_delta" and block is not None and block["type"] == "thinking":
+        block["signature"] += delta.signature
+
+
+def _neutral_block(block: Any) -> Block | None:
+    """A starting content block in claudechat's form; None for kinds it does not keep yet."""
+    if block.type == "text":
+        return {"type": "text", "text": block.text or ""}
+    if block.type == "thinking":
+        return {"type": "thinking", "thinking": block.thinking or "", "signature": ""}
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
     return None
 
 
-def _usage(usage: Any, output_tokens: int) -> Usage:
+def _usage(usage: Any, before: Usage) -> Usage:
+    """The newest figures: message_delta repeats or updates what message_start said."""
+
+    def figure(name: str, old: int) -> int:
+        value = getattr(usage, name, None)
+        return old if value is None else int(value)
+
     return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=output_tokens,
-        cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
-        cache_creation_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
+        input_tokens=figure("input_tokens", before.input_tokens),
+        output_tokens=figure("output_tokens", before.output_tokens),
+        cache_read_tokens=figure("cache_read_input_tokens", before.cache_read_tokens),
+        cache_creation_tokens=figure("cache_creation_input_tokens", before.cache_creation_tokens),
     )
 
 

@@ -70,7 +70,7 @@ def chat(
         typer.Argument(help="Message to send. With piped input: the request about that input."),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model (default claude-sonnet-4-6).")
+        str | None, typer.Option("--model", "-m", help="Model (default: the newest Sonnet).")
     ] = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name the conversation.")] = None,
@@ -87,11 +87,20 @@ def chat(
     provider: Annotated[
         str | None, typer.Option(help="anthropic (the API) or bedrock (AWS).")
     ] = None,
+    effort: Annotated[str | None, typer.Option(help="low, medium, high, xhigh or max.")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking")] = None,
+    show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
     if continue_latest and resume:
         raise UsageError("use --continue or --resume, not both")
-    settings = _settings(model=model, provider=provider, max_context_tokens=max_context_tokens)
+    settings = _settings(
+        model=model,
+        provider=provider,
+        max_context_tokens=max_context_tokens,
+        effort=effort,
+        thinking=thinking,
+    )
     from claudechat.chat import ChatSession
     from claudechat.claude import Claude, check_credentials
 
@@ -118,7 +127,7 @@ def chat(
     if piped:
         from claudechat.pipe import run_one_turn
 
-        run_one_turn(session, message)
+        run_one_turn(session, message, show_thinking)
         return
     from claudechat.repl import Repl
 

@@ -40,15 +40,17 @@ def compose_message(prompt: str | None, material: str) -> str:
     raise UsageError('nothing to send: give a prompt (claudechat chat "...") or pipe text in')
 
 
-def run_one_turn(session: ChatSession, message: str) -> None:
+def run_one_turn(session: ChatSession, message: str, show_thinking: bool = False) -> None:
     from claudechat.render import PlainStreamRenderer
+    from claudechat.reply_view import PipeListener
 
     renderer = PlainStreamRenderer(sys.stdout)
     # Piped input but a terminal for output: show escape sequences, do not obey them.
     feed = (lambda chunk: renderer.feed(safe_text(chunk))) if sys.stdout.isatty() else renderer.feed
+    listener = PipeListener(feed, show_thinking)
     try:
         with renderer:
-            session.send(message, feed)
+            session.send(message, on_event=listener.on_event)
     finally:
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")

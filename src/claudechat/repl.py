@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
 from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
+from claudechat.events import Listener
 from claudechat.output import console, is_rich, one_line, safe_text, status
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Repl:
             "/name": self.name,
             "/model": self.model,
             "/system": self.system,
-            "/retry": lambda _arg: self.stream(self.session.retry),
+            "/retry": lambda _arg: self.stream(lambda listen: self.session.retry(on_event=listen)),
             "/usage": self.usage,
             "/exit": self.exit,
             "/quit": self.exit,
@@ -91,14 +92,14 @@ class Repl:
         self.send(text)
 
     def send(self, text: str) -> None:
-        self.stream(lambda feed: self.session.send(text, feed))
+        self.stream(lambda listen: self.session.send(text, on_event=listen))
 
-    def stream(self, turn: Callable[[Callable[[str], None]], Any]) -> None:
+    def stream(self, turn: Callable[[Listener], Any]) -> None:
         """Run one turn with a live renderer; every failure ends in a line, never a crash."""
-        renderer = _renderer(self.out)
+        view = _view(self.out)
         try:
-            with renderer:
-                turn(renderer.feed)
+            with view:
+                turn(view.on_event)
         except KeyboardInterrupt:
             status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
             return
@@ -187,12 +188,14 @@ class Repl:
             )
 
 
-def _renderer(out: Any) -> Any:
+def _view(out: Any) -> Any:
+    """Thinking apart from the answer, the answer as markdown (plain without a terminal)."""
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
+    from claudechat.reply_view import TerminalReplyView
 
     if is_rich(sys.stdout):
-        return TerminalSafe(MarkdownStreamRenderer(out))
-    return TerminalSafe(PlainStreamRenderer(sys.stdout))
+        return TerminalReplyView(out, TerminalSafe(MarkdownStreamRenderer(out)))
+    return TerminalReplyView(out, TerminalSafe(PlainStreamRenderer(sys.stdout)))
 
 
 class TerminalSafe:
