@@ -248,8 +248,9 @@ class ChatSession:
         memory.messages.append(message)
         memory.record_reply(context, message, reply.usage)
         self.save()
-        if reply.stop_reason == "max_tokens":
-            self.notify("the reply stopped at the output limit; ask Claude to continue")
+        notice = stop_notice(reply.stop_reason)
+        if notice:
+            self.notify(notice)
         return message
 
     def _stream(self, context: list[ContextMessage], reply: Reply, listener: Listener) -> None:
@@ -341,6 +342,26 @@ class ChatSession:
     def set_system(self, system: str | None) -> None:
         self.conversation.set("system", system or None)
         self.save()
+
+
+# What each stop reason means for the user; end_turn and stop_sequence need no word.
+STOP_NOTICES = {
+    "end_turn": None,
+    "stop_sequence": None,
+    "max_tokens": "the reply stopped at the output limit; ask Claude to continue",
+    "refusal": "Claude declined to answer this (stop reason: refusal); the reply is kept as is",
+    "model_context_window_exceeded": (
+        "the reply stopped because the model's context window is full; it is kept. Lower "
+        "--max-context-tokens or switch to a model with a bigger window (/model)"
+    ),
+    "pause_turn": "Claude paused its turn (pause_turn); send a message to let it continue",
+}
+
+
+def stop_notice(reason: str | None) -> str | None:
+    if reason in STOP_NOTICES:
+        return STOP_NOTICES[reason]
+    return f"the reply ended with stop reason {reason!r}"
 
 
 def _listener(on_text: OnText | None, on_event: Listener | None) -> Listener:

@@ -313,7 +313,7 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 401:
         return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
     if status == 403:
-        return f"{where} refused access (403): {detail}"
+        return f"{where} refused access to model {model!r} (403): {detail}"
     if status == 404:
         return f"{where} does not know model {model!r} (404): {detail}"
     if status == 429:
@@ -325,7 +325,7 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 200:
         # An `event: error` inside a stream that had started fine.
         return f"{where} reported an error mid-reply: {detail}"
-    return f"{where} rejected the request ({status}): {detail}"
+    return f"{where} rejected the request for model {model!r} ({status}): {detail}"
 
 
 def _retryable(error: Any) -> bool:

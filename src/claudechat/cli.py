@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from claudechat import __version__
+from claudechat.commands import models as _models_commands
 from claudechat.errors import ClaudechatError, ExitCode, NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -248,6 +249,9 @@ def db_upgrade() -> None:
     settings = _settings()
     MetadataStore(settings.database_url, auto_migrate=True).close()
     status(f"database {describe_database(settings.database_url)} is up to date")
+
+
+_models_commands.register(app)  # models, usage
 
 
 def main(argv: list[str] | None = None) -> int:

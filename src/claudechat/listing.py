@@ -105,11 +105,25 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
 
 def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:
     if as_json:
-        print(dumps_json(conversation.to_document(), indent=2))
+        print(dumps_json({**conversation.to_document(), "cost": cost_json(conversation)}, indent=2))
     elif as_markdown or not is_rich(sys.stdout):
         sys.stdout.write(conversation_markdown(conversation))
     else:
         _print_rich(conversation)
+
+
+def cost_json(conversation: Conversation) -> dict[str, object]:
+    """What the conversation's replies cost, priced as the dim line after each reply is."""
+    from claudechat.pricing import conversation_spend, price_table
+    from claudechat.settings import load_settings
+
+    spend = conversation_spend(conversation.messages, price_table(load_settings()))
+    return {
+        **spend.usage.to_dict(),
+        "usd": round(spend.cost, 6),
+        "saved_by_cache_usd": round(spend.saved, 6),
+        "unpriced_replies": spend.unpriced,
+    }
 
 
 def conversation_markdown(conversation: Conversation) -> str:
@@ -140,7 +154,18 @@ def _speaker(message: Message) -> str:
         "incomplete": " (cut off)",
         "pending": " (no reply)",
     }.get(message.status, "")
+    if message.role == "assistant" and message.stop_reason not in (None, "end_turn"):
+        note += STOP_MARKS.get(message.stop_reason or "", f" (stop reason: {message.stop_reason})")
     return f"{who} · {_local(message.created_at)}{note}"
+
+
+STOP_MARKS = {
+    "stop_sequence": "",
+    "max_tokens": " (stopped at the output limit)",
+    "refusal": " (declined)",
+    "model_context_window_exceeded": " (context window full)",
+    "pause_turn": " (paused)",
+}
 
 
 def _local(moment: datetime) -> str:
