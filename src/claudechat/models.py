@@ -108,7 +108,9 @@ def write_cache(data_dir: Path, models: list[ModelInfo]) -> None:
     payload = {"fetched_at": datetime.now(UTC).isoformat(), "models": [m.to_json() for m in models]}
     path = cache_path(data_dir)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(payload, indent=1), "utf-8")
+    descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(payload, file, indent=1)
     temporary.replace(path)  # readers never see half a file
 
 

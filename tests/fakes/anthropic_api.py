@@ -215,6 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK pools connections
     server: _Server
     _request_id: str
+    _pinged = False
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -439,7 +440,7 @@ class _Handler(BaseHTTPRequestHandler):
         message = self._message(reply, body, "msg_bdrk_" if bedrock else "msg_")
         message.update(content=[], stop_reason=None, usage=self._usage(reply, body, 1))
         emit(sink, {"type": "message_start", "message": message})
-        emit(sink, {"type": "ping"})
+        self._pinged = False
         budget = [len(reply.deltas()) + len(reply.thinking_deltas())]
         if reply.cut_after is not None:
             budget[0] = reply.cut_after
@@ -447,8 +448,7 @@ class _Handler(BaseHTTPRequestHandler):
         if index is None:
             self._end_early(reply, emit, sink)
             return
-        block = {"type": "text", "text": ""}
-        emit(sink, {"type": "content_block_start", "index": index, "content_block": block})
+        self._start_block(emit, sink, index, {"type": "text", "text": ""})
         for text in reply.deltas()[: budget[0]]:
             if reply.delay:
                 time.sleep(reply.delay)
@@ -478,6 +478,12 @@ class _Handler(BaseHTTPRequestHandler):
         emit(sink, stop)
         sink.end()
 
+    def _start_block(self, emit: Any, sink: _Sink, index: int, block: dict[str, Any]) -> None:
+        emit(sink, {"type": "content_block_start", "index": index, "content_block": block})
+        if not self._pinged:  # the real API pings once, after the first block starts
+            emit(sink, {"type": "ping"})
+            self._pinged = True
+
     def _end_early(self, reply: Reply, emit: Any, sink: _Sink) -> None:
         if reply.error_event is not None:
             error_type, error_message = reply.error_event
@@ -493,7 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
         index = 0
         if reply.thinking is not None:
             start = {"type": "thinking", "thinking": "", "signature": ""}
-            emit(sink, {"type": "content_block_start", "index": 0, "content_block": start})
+            self._start_block(emit, sink, 0, start)
             for text in reply.thinking_deltas():
                 if budget[0] <= 0:
                     return None  # cut (or failing) while thinking: no signature was sent
@@ -508,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
             index = 1
         if reply.redacted is not None:
             block = {"type": "redacted_thinking", "data": reply.redacted}
-            emit(sink, {"type": "content_block_start", "index": index, "content_block": block})
+            self._start_block(emit, sink, index, block)
             emit(sink, {"type": "content_block_stop", "index": index})
             index += 1
         return index
