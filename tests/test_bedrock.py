@@ -79,7 +79,7 @@ def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type:
 
     bedrock.queue(Reply(chunks=["a ", "b"], cut_after=1, error_event=("overloaded_error", "busy")))
     mid = cli("chat", input="q")
-    assert mid.returncode == 3 and "mid-reply" in mid.stderr
+    assert mid.returncode == 4 and "mid-reply" in mid.stderr  # cut off after text: kept
 
 
 def test_missing_aws_credentials_is_one_clear_line(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -184,6 +184,21 @@ class ChatSession:
         mine = {m.id for m in self.branch()}
         return [leaf for leaf in self.conversation.leaves() if leaf.id not in mine]
 
+    def resume_notices(self) -> list[str]:
+        """What a person resuming this conversation should know about its other branches."""
+        lines = []
+        unanswered = self.conversation.find(self.unanswered)
+        if unanswered is not None:
+            words = " ".join(unanswered.text.split())
+            lines.append(
+                "the last message has no reply (another session may still be waiting for it, "
+                f"or it crashed): {words[:60]!r}; /retry in the REPL answers it"
+            )
+        others = len(self.other_branches()) - (unanswered is not None)
+        if others > 0:
+            lines.append(f"this conversation has {others} other branch(es): /branches lists them")
+        return lines
+
     def switch_branch(self, leaf_id: str) -> None:
         if self.conversation.find(leaf_id) is None:
             raise NotFoundError(f"no message {leaf_id[:8]} in this conversation")

@@ -6,6 +6,7 @@ into a claudechat error with one clear line. Nothing outside this module imports
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -53,12 +54,35 @@ def preload() -> threading.Thread:
 
 def check_credentials(settings: Settings) -> None:
     """Fail fast, before any input is read, when the chosen provider cannot authenticate."""
+    if settings.provider == "anthropic":
+        check_base_url(os.environ.get("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL")
     if settings.provider == "anthropic" and not (
         os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
     ):
         raise UsageError(
             "ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=sk-ant-... "
             "(create a key at https://console.anthropic.com/settings/keys)"
+        )
+
+
+def check_base_url(url: str | None, name: str) -> None:
+    """A malformed base URL is a configuration error, not an API that cannot be reached."""
+    if not url:
+        return
+    from urllib.parse import urlsplit
+
+    from claudechat.settings import mask_url_password
+
+    try:
+        parts = urlsplit(url.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"{name} is not a valid URL: {mask_url_password(url)[:200]!r} "
+            "(expected http(s)://host[:port][/path])"
         )
 
 
@@ -113,16 +137,36 @@ class Claude:
     def _make_client(self) -> Any:
         import anthropic
 
+        timeout = self._timeout()
         if self.settings.provider == "bedrock":
             try:
                 return anthropic.AnthropicBedrock(
                     aws_region=self.settings.get("aws_region"),
                     aws_profile=self.settings.get("aws_profile"),
+                    timeout=timeout,
                 )
             except Exception as exc:  # botocore's ProfileNotFound, a missing region, ...
                 raise UsageError(f"cannot set up Bedrock: {_short(exc)}") from exc
         check_credentials(self.settings)
-        return anthropic.Anthropic()
+        try:
+            return anthropic.Anthropic(timeout=timeout)
+        except ValueError as exc:  # e.g. a malformed ANTHROPIC_BASE_URL (a bad port)
+            raise UsageError(f"ANTHROPIC_BASE_URL is not a valid URL: {_short(exc)}") from exc
+
+    def _timeout(self) -> Any:
+        import httpx2
+
+        # The read timeout bounds the silence between two stream events: a stalled stream is
+        # reported after stream_idle_timeout instead of the SDK's ten minutes.
+        return httpx2.Timeout(10 * 60, connect=5.0, read=self.settings.stream_idle_timeout)
+
+    def close(self) -> None:
+        """Close the HTTP client now: left to the garbage collector at exit, its finalizer can
+        be hit by a Ctrl-C and print 'Exception ignored in ...'."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     def model_id(self, model: str) -> str:
         if self.settings.provider != "bedrock":
@@ -170,12 +214,29 @@ class Claude:
             request["cache_control"] = {"type": "ephemeral"}
         if system:
             request["system"] = replace_lone_surrogates(system)
-        guard = translate_errors(self.settings, model)
+        guard = translate_errors(self.settings, model, reply)
         with guard, self.client.messages.stream(**request) as events:
+            self._check_streamed(events.response)
             for event in events:
                 yield from _absorb(event, reply)
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
+
+    def _check_streamed(self, response: Any) -> None:
+        """A server that answers a streaming request with one whole JSON message (some proxies
+        do) would otherwise look like a stream that ended before it began."""
+        kind = response.headers.get("content-type", "")
+        if self.settings.provider != "bedrock" and kind.startswith("application/json"):
+            raise ApiError(
+                f"the server at {_base_url(self.client)} did not stream the reply (it answered "
+                "with a whole JSON message); claudechat needs a server that streams"
+            )
+
+
+def _base_url(client: Any) -> str:
+    from claudechat.settings import mask_url_password
+
+    return mask_url_password(str(getattr(client, "base_url", "")).rstrip("/"))
 
 
 def api_blocks(blocks: Sequence[Block]) -> list[dict[str, Any]]:
@@ -204,7 +265,7 @@ def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
             reply.blocks.append(done)
             yield BlockDone(done)
     elif kind == "message_start":
-        reply.usage = _usage(event.message.usage, reply.usage)
+        reply.usage = _usage(event.message.usage, Usage())
         yield UsageUpdate(reply.usage)
     elif kind == "message_delta":
         reply.stop_reason = event.delta.stop_reason
@@ -241,35 +302,56 @@ def _neutral_block(block: Any) -> Block | None:
     return None
 
 
-def _usage(usage: Any, before: Usage) -> Usage:
-    """The newest figures: message_delta repeats or updates what message_start said."""
+# Usage fields as the API names them, and as claudechat does. message_delta's usage is
+# cumulative and any field may appear in it (input_tokens included), so the latest figure
+# wins; a field a server leaves out or sends as null keeps what was known (0 = unknown).
+_USAGE_FIELDS = (
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("cache_read_input_tokens", "cache_read_tokens"),
+    ("cache_creation_input_tokens", "cache_creation_tokens"),
+)
 
-    def figure(name: str, old: int) -> int:
-        value = getattr(usage, name, None)
-        return old if value is None else int(value)
 
-    return Usage(
-        input_tokens=figure("input_tokens", before.input_tokens),
-        output_tokens=figure("output_tokens", before.output_tokens),
-        cache_read_tokens=figure("cache_read_input_tokens", before.cache_read_tokens),
-        cache_creation_tokens=figure("cache_creation_input_tokens", before.cache_creation_tokens),
-    )
+def _usage(usage: Any, known: Usage) -> Usage:
+    figures: dict[str, int] = {}
+    for wire, ours in _USAGE_FIELDS:
+        value = getattr(usage, wire, None) if usage is not None else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            figures[ours] = value
+        else:
+            figures[ours] = getattr(known, ours)
+    return Usage(**figures)
 
 
 class translate_errors:
-    def __init__(self, settings: Settings, model: str) -> None:
+    def __init__(self, settings: Settings, model: str, reply: Reply | None = None) -> None:
         self.settings = settings
         self.model = model
+        self.reply = reply
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
-        if error is None or isinstance(error, (ApiError, ReplyCutOffError, UsageError)):
+        if not isinstance(error, Exception):  # KeyboardInterrupt, GeneratorExit: not ours
+            return
+        if isinstance(error, (ApiError, ReplyCutOffError, UsageError)):
             return
         translated = describe_failure(error, self.settings, self.model)
-        if translated is not None:
-            raise translated from error
+        if translated is None:
+            # Anything else the stream raises (an event that is not JSON, events out of order
+            # from a server that is almost the API) ends the reply; it is not a crash.
+            translated = ReplyCutOffError(
+                f"the reply was cut off: the stream could not be read ({_short(error)})"
+            )
+        if isinstance(translated, ApiError) and translated.mid_stream and self._text_arrived():
+            # An error event after text: what arrived is kept, so the reply is cut off.
+            translated = ReplyCutOffError(f"the reply was cut off: {translated}")
+        raise translated from error
+
+    def _text_arrived(self) -> bool:
+        return self.reply is not None and bool(self.reply.text)
 
 
 def describe_failure(error: BaseException, settings: Settings, model: str) -> Exception | None:
@@ -278,11 +360,21 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
 
     where = "Bedrock" if settings.provider == "bedrock" else "the Anthropic API"
     if isinstance(error, anthropic.APITimeoutError):
-        return ApiError(f"{where} did not answer in time; try again", retryable=True)
+        return ApiError(f"{where} did not answer in time", retryable=True)
     if isinstance(error, anthropic.APIConnectionError):
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
-        return ApiError(f"cannot reach {where} ({_short(cause)}); try again", retryable=True)
+        if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
+            return UsageError(f"the API's base URL is not valid: {_short(cause)}")
+        return ApiError(f"cannot reach {where} ({_short(cause)})", retryable=True)
+    if isinstance(error, httpx2.InvalidURL):
+        return UsageError(f"the API's base URL is not valid: {_short(error)}")
+    if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
+        idle = settings.stream_idle_timeout
+        return ReplyCutOffError(
+            f"the reply was cut off: {where} sent nothing for {idle:g} s "
+            "(the stream_idle_timeout setting)"
+        )
     if isinstance(error, httpx2.TransportError):  # mid-stream: the SDK does not wrap these
         return ReplyCutOffError(f"the reply was cut off: the connection broke ({_short(error)})")
     if isinstance(error, anthropic.APIStatusError):
@@ -317,11 +409,11 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 404:
         return f"{where} does not know model {model!r} (404): {detail}"
     if status == 429:
-        return f"{where} is rate limiting requests (429); wait a moment and try again"
+        return f"{where} is rate limiting requests (429)"
     if status == 529:
-        return f"{where} is overloaded (529); try again shortly"
+        return f"{where} is overloaded (529)"
     if status >= 500:
-        return f"{where} had a server error ({status}): {detail}; try again"
+        return f"{where} had a server error ({status}): {detail}"
     if status == 200:
         # An `event: error` inside a stream that had started fine.
         return f"{where} reported an error mid-reply: {detail}"
@@ -368,5 +460,7 @@ def _error_detail(error: Any) -> str:
 
 
 def _short(error: BaseException) -> str:
-    text = str(error).strip()
+    from claudechat.settings import mask_url_password
+
+    text = mask_url_password(str(error)).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:300]

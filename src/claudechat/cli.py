@@ -5,14 +5,23 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from claudechat import __version__
 from claudechat.commands import models as _models_commands
-from claudechat.errors import ClaudechatError, ExitCode, NotFoundError, UsageError
+from claudechat.errors import (
+    ClaudechatError,
+    ConfigError,
+    ExitCode,
+    NotFoundError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -60,7 +69,10 @@ def _settings(**overrides: Any) -> Settings:
 
 def _store(settings: Settings) -> ConversationStore:
     from claudechat.storage import open_store
+    from claudechat.storage.metadata import check_database_url
 
+    # The database itself is reached on first use; a URL that can never work is refused now.
+    check_database_url(settings.database_url)
     return open_store(settings)
 
 
@@ -113,10 +125,11 @@ def chat(
         message = compose_message(prompt, read_stdin(sys.stdin.buffer))
     store = _store(settings)
     _push_journal(store, settings)
+    claude = Claude(settings)
     session = ChatSession.start(
         settings,
         store,
-        Claude(settings),
+        claude,
         resume=resume,
         continue_latest=continue_latest,
         system=system,
@@ -125,19 +138,29 @@ def chat(
     from claudechat.output import status
 
     session.notify = status
-    if piped:
-        from claudechat.pipe import run_one_turn
+    try:
+        if piped:
+            from claudechat.pipe import run_one_turn
 
-        run_one_turn(session, message, show_thinking)
-        return
-    from claudechat.repl import Repl
+            run_one_turn(session, message, show_thinking)
+            return
+        from claudechat.repl import Repl
 
-    Repl(session, settings.data_dir / "history").run(first_message=prompt)
+        history = settings.data_dir / "history"
+        _check_writable(history)
+        Repl(session, history).run(first_message=prompt)
+    finally:
+        claude.close()
+
+
+MAX_LIST_LIMIT = 1_000_000  # far beyond any history; what a database integer surely holds
 
 
 @app.command("list")
 def list_(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most N.", min=1, max=MAX_LIST_LIMIT)
+    ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
@@ -178,7 +201,7 @@ def config() -> None:
     settings = _settings()
     print(f"# config file: {config_path()}")
     for key, value, source in settings.effective():
-        print(f"{key} = {value!r}  # {source}")
+        print(f"{key} = {value}  # {source}")
 
 
 @app.command()
@@ -222,6 +245,20 @@ def doctor() -> None:
     status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
 
 
+def _check_writable(path: Path) -> None:
+    """The REPL's history is read and appended in the background, where a failure would stop
+    the prompt with a traceback: a data directory someone else owns is reported here."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"), open(path, encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the history file {path}: {exc.strerror or exc}; check who owns "
+            f"{path.parent} and its permissions (or set CLAUDECHAT_HOME)"
+        ) from exc
+
+
 def _push_journal(store: ConversationStore, settings: Settings) -> None:
     """Every start pushes what an earlier outage or crash left in the journal."""
     from claudechat.output import status
@@ -254,41 +291,62 @@ def db_upgrade() -> None:
 _models_commands.register(app)  # models, usage
 
 
+class _Command(TyperCommand):
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # Typer writes a required argument as {ID}; usage lines everywhere else say ID.
+        pieces = super().collect_usage_pieces(ctx)
+        return [re.sub(r"^\{(.+)\}(\.\.\.)?$", r"\1\2", piece) for piece in pieces]
+
+
+def _finish_commands() -> None:
+    """Every command: interruptions and closed pipes reach run() untouched by the framework;
+    its description whole in the command list (Click would cut it at a width); plain usage."""
+    import inspect
+
+    from claudechat.exits import guarded
+
+    for typer_app in (app, db_app):
+        for info in typer_app.registered_commands:
+            if info.callback is None:
+                continue
+            info.short_help = info.short_help or (inspect.getdoc(info.callback) or "")
+            info.short_help = info.short_help.split("\n\n")[0].replace("\n", " ")
+            info.callback = guarded(info.callback)
+            if info.cls in (None, TyperCommand):
+                info.cls = _Command
+
+
+_finish_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every expected failure becomes one line on stderr and an exit code."""
+    from claudechat import signals
+
+    signals.install()
     code = run(sys.argv[1:] if argv is None else argv)
     sys.exit(code)
 
 
 def run(argv: list[str]) -> int:
-    from claudechat.output import error
+    from claudechat.exits import Escaped, ending
 
     try:
         result = app(args=argv, prog_name="claudechat", standalone_mode=False)
-    except ClaudechatError as exc:
-        error(str(exc))
-        return exc.exit_code
-    except (KeyboardInterrupt, typer.Abort):
-        error("interrupted")
-        return ExitCode.INTERRUPTED
+    except (Escaped, ClaudechatError, KeyboardInterrupt, OSError) as exc:
+        return ending(exc)
+    except typer.Abort as exc:  # older Typer: Ctrl-C outside a command
+        return ending(exc.__cause__ or KeyboardInterrupt())
     except typer.Exit as exc:
-        return exc.exit_code
-    except typer.TyperException as exc:  # bad options and arguments
-        show = getattr(exc, "show", None)
-        if show is not None:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # Typer's own exit 130
+            return ending(exc.__cause__)
+        return int(exc.exit_code)
+    except Exception as exc:
+        # Bad options and arguments: Typer's own exceptions, or click's in older Typers,
+        # both able to show themselves with the usage line.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
             show()
-        else:
-            error(str(exc))
-        return exc.exit_code
-    except BrokenPipeError:
-        _silence_broken_pipe()
-        return ExitCode.OK
+            return code
+        raise
     return result if isinstance(result, int) else ExitCode.OK
-
-
-def _silence_broken_pipe() -> None:
-    # `claudechat list | head -1` closes our stdout early; that is not an error.
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

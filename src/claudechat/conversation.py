@@ -72,6 +72,13 @@ class Usage:
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
 
+    def __post_init__(self) -> None:
+        # The rule reading a document applies (see from_dict), checked when the figures are
+        # made, so claudechat never writes usage it would refuse to read back.
+        for name, value in self.to_dict().items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"usage {name} is not a whole number: {value!r}")
+
     @property
     def prompt_tokens(self) -> int:
         """Everything the request put in the context window, cached or not."""

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 
 class ExitCode:
-    OK = 0
+    OK = 0  # also when a reader closed stdout early (`| head -1`): not a failure
     NOT_FOUND = 1  # unknown or ambiguous id, corrupt or unreadable document
     USAGE = 2  # bad arguments, missing configuration, empty input
     API = 3  # Claude answered with an error or could not be reached
     CUT_OFF = 4  # the reply stopped before the end; what arrived was kept
     STORAGE = 5  # the database or blob store failed
     INTERRUPTED = 130  # Ctrl-C
+    HANGUP = 129  # SIGHUP: the terminal closed
+    TERMINATED = 143  # SIGTERM
 
 
 class ClaudechatError(Exception):
@@ -82,3 +84,13 @@ class ReplyCutOffError(ClaudechatError):
     """The stream ended before message_stop. The partial text was kept, marked incomplete."""
 
     exit_code = ExitCode.CUT_OFF
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the process was, so it is handled as Ctrl-C is (what
+    arrived is kept, marked interrupted, and saved); the process then exits with exit_code."""
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_code = exit_code

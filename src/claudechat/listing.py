@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from claudechat.conversation import Conversation, Message, dumps_json
-from claudechat.output import console, is_rich, one_line, safe_text
+from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 
 if TYPE_CHECKING:
     from claudechat.storage.metadata import ConversationRow
@@ -39,7 +39,7 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
 
 def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -> None:
     if as_json:
-        print(dumps_json([_row_json(row, unsynced) for row in rows], indent=2))
+        print(json_safe(dumps_json([_row_json(row, unsynced) for row in rows], indent=2)))
     elif is_rich(sys.stdout):
         _print_table(rows, unsynced)
     else:
@@ -105,7 +105,8 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
 
 def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:
     if as_json:
-        print(dumps_json({**conversation.to_document(), "cost": cost_json(conversation)}, indent=2))
+        document = {**conversation.to_document(), "cost": cost_json(conversation)}
+        print(json_safe(dumps_json(document, indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
         sys.stdout.write(conversation_markdown(conversation))
     else:
@@ -128,7 +129,7 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
 
 def conversation_markdown(conversation: Conversation) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
-    for message in conversation.messages:
+    for message in conversation.branch():
         lines += [f"## {_speaker(message)}", "", safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
 
@@ -144,6 +145,12 @@ def _header_lines(conversation: Conversation) -> list[str]:
         lines.append(f"- system: {one_line(conversation.system)}")
     if conversation.parent_id:
         lines.append(f"- forked from: {conversation.parent_id}")
+    branches = len(conversation.leaves())
+    if branches > 1:
+        lines.append(
+            f"- branches: {branches}; this is the latest (`show --json` holds them all, "
+            "`/branches` in the REPL switches)"
+        )
     return lines
 
 
@@ -181,7 +188,7 @@ def _print_rich(conversation: Conversation) -> None:
     out.print(Text(one_line(conversation.title), style="bold"))
     for line in _header_lines(conversation):
         out.print(Text(line[2:], style="dim"))
-    for message in conversation.messages:
+    for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
         content = safe_text(message.text)

@@ -48,14 +48,32 @@ _ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+# Bidirectional embeddings, overrides and isolates: they reorder what a terminal shows (the
+# "Trojan Source" characters), so a line could display differently from what it holds.
+_BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+
+
 def safe_text(text: str) -> str:
-    """Text from a conversation, made harmless for a terminal: escapes shown, not obeyed, and
-    lone surrogates (which no terminal encoding can print) replaced."""
+    """Text from a conversation, made harmless for a terminal: escapes shown, not obeyed, bidi
+    controls shown as <U+202E>, and lone surrogates (which no terminal encoding can print)
+    replaced."""
     text = replace_lone_surrogates(text)
     text = _ESCAPE_SEQUENCE.sub(lambda m: "^[" + m.group(0)[1:], text)
+    text = _BIDI_CONTROL.sub(lambda m: f"<U+{ord(m.group(0)):04X}>", text)
     return _CONTROL.sub(
         lambda m: f"^{chr(ord(m.group(0)) ^ 0x40)}" if m.group(0) < " " else "?", text
     )
+
+
+# JSON text leaves control characters above ASCII raw; escaped, they mean the same to a JSON
+# reader and nothing to a terminal the JSON is printed on.
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text (from json.dumps, where such characters can only be inside strings) with
+    DEL, C1 controls and bidi controls written as \\u escapes."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def one_line(text: str, limit: int | None = None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from claudechat.chat import ChatSession
 from claudechat.errors import UsageError
@@ -44,7 +44,10 @@ def run_one_turn(session: ChatSession, message: str, show_thinking: bool = False
     from claudechat.render import PlainStreamRenderer
     from claudechat.reply_view import PipeListener
 
-    renderer = PlainStreamRenderer(sys.stdout)
+    for notice in session.resume_notices():
+        status(notice)
+    stdout = ClosableOutput(sys.stdout)
+    renderer = PlainStreamRenderer(stdout)  # type: ignore[arg-type]
     # Piped input but a terminal for output: show escape sequences, do not obey them.
     feed = (lambda chunk: renderer.feed(safe_text(chunk))) if sys.stdout.isatty() else renderer.feed
     listener = PipeListener(feed, show_thinking)
@@ -54,3 +57,35 @@ def run_one_turn(session: ChatSession, message: str, show_thinking: bool = False
     finally:
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")
+    if stdout.closed_early:
+        raise BrokenPipeError("stdout was closed before the reply ended")
+
+
+class ClosableOutput:
+    """stdout for a reply whose reader may leave early (`| head -c 5`): the reply still streams
+    to its end and is saved whole; what the reader no longer wants is dropped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed_early = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_early:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._closed()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_early:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._closed()
+
+    def _closed(self) -> None:
+        from claudechat.exits import silence_stdout
+
+        self.closed_early = True
+        silence_stdout()  # what is still buffered for the old stdout goes nowhere, quietly

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
-from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError
+from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError, Terminated
 from claudechat.events import Listener
 from claudechat.model_commands import (
     effort_command,
@@ -46,7 +46,9 @@ SLASH_COMMANDS = (
     SlashCommand("/think", "/think on|off", "let Claude think before answering, or not"),
     SlashCommand("/thinking", "/thinking", "print the last thinking in full"),
     SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
-    SlashCommand("/retry", "/retry", "regenerate the last reply"),
+    SlashCommand("/retry", "/retry", "regenerate the last reply, or answer an unanswered message"),
+    SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
+    SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
     SlashCommand("/usage", "/usage", "tokens and money this conversation used"),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
@@ -69,6 +71,8 @@ class Repl:
             "/thinking": lambda arg: thinking_command(self.session, arg),
             "/system": self.system,
             "/retry": lambda _arg: self.stream(lambda listen: self.session.retry(on_event=listen)),
+            "/branches": self.branches,
+            "/branch": self.switch_branch,
             "/usage": lambda arg: usage_command(self.session, arg),
             "/exit": self.exit,
             "/quit": self.exit,
@@ -84,6 +88,8 @@ class Repl:
         while self.running:
             try:
                 text = self.prompt.prompt("› ", pre_run=pre_run)
+            except Terminated:
+                raise  # SIGTERM, SIGHUP: leave (the CLI says why)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
@@ -115,6 +121,8 @@ class Repl:
         try:
             with view:
                 turn(view.on_event)
+        except Terminated:
+            raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
             status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
             return
@@ -171,6 +179,26 @@ class Repl:
         conversation = self.session.conversation
         resumed = f" · resumed {conversation.id[:8]}" if conversation.messages else ""
         status(f"claudechat · {conversation.model}{resumed} · /help for commands")
+        for line in self.session.resume_notices():
+            status(line, "yellow")
+
+    def branches(self, _argument: str) -> None:
+        others = self.session.other_branches()
+        if not others:
+            status("this conversation has one branch")
+            return
+        for number, leaf in enumerate(others, 1):
+            status(f"  {number}  {describe_leaf(self.session, leaf)}", "")
+        status("/branch N continues on one of them")
+
+    def switch_branch(self, argument: str) -> None:
+        others = self.session.other_branches()
+        if not argument.isdigit() or not 1 <= int(argument) <= len(others):
+            status(f"usage: /branch N, with N from 1 to {len(others)} (see /branches)")
+            return
+        leaf = others[int(argument) - 1]
+        self.session.switch_branch(leaf.id)
+        status(f"now on the branch ending {describe_leaf(self.session, leaf)}")
 
     def show_turn_usage(self) -> None:
         line = turn_usage_line(self.session)
@@ -184,6 +212,12 @@ class Repl:
                 f"conversation {conversation.id} saved; "
                 f"resume with: claudechat chat --resume {conversation.id[:8]}"
             )
+
+
+def describe_leaf(session: ChatSession, leaf: Any) -> str:
+    who = "you" if leaf.role == "user" else "Claude"
+    depth = len(session.conversation.branch(leaf.id))
+    return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
 
 
 def _view(out: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from claudechat.errors import ConfigError
 
 APP_NAME = "claudechat"
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 PROVIDERS = ("anthropic", "bedrock")
 
 
@@ -36,6 +37,13 @@ KEYS: tuple[Key, ...] = (
     Key("storage_url", "CLAUDECHAT_STORAGE_URL", "file:///path or s3://bucket/prefix"),
     Key("max_context_tokens", "CLAUDECHAT_MAX_CONTEXT_TOKENS", "context budget", kind=int),
     Key("auto_migrate", "CLAUDECHAT_AUTO_MIGRATE", "apply schema migrations on start", kind=bool),
+    Key(
+        "stream_idle_timeout",
+        "CLAUDECHAT_STREAM_IDLE_TIMEOUT",
+        "seconds without a stream event before a reply counts as cut off",
+        kind=float,
+    ),
+    Key("store_timeout", "CLAUDECHAT_STORE_TIMEOUT", "seconds a store call may take", kind=int),
     Key("s3_sse", "CLAUDECHAT_S3_SSE", "S3 server-side encryption: AES256 or aws:kms"),
     Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
     Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),
@@ -53,7 +61,11 @@ KEYS_BY_NAME = {key.name: key for key in KEYS}
 def data_dir() -> Path:
     home = os.environ.get("CLAUDECHAT_HOME")
     if home:
-        return Path(home).expanduser()
+        path = Path(home).expanduser()
+        if not path.is_absolute() or "\x00" in home:
+            # A relative home would move with the current directory, splitting the data.
+            raise ConfigError(f"CLAUDECHAT_HOME must be an absolute path, not {home[:200]!r}")
+        return path
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False))
@@ -113,6 +125,11 @@ class Settings:
         return self._get("max_context_tokens")
 
     @property
+    def stream_idle_timeout(self) -> float:
+        value = self._get("stream_idle_timeout")
+        return DEFAULT_STREAM_IDLE_TIMEOUT if value is None else float(value)
+
+    @property
     def auto_migrate(self) -> bool:
         value = self._get("auto_migrate")
         return True if value is None else bool(value)
@@ -121,21 +138,24 @@ class Settings:
         return self._get(name)
 
     def effective(self) -> list[tuple[str, str, str]]:
-        """(key, value, source) for every key, secrets masked, for `claudechat config`."""
+        """(key, value, source) for every key, credentials masked, for `claudechat config`."""
+        from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS
+
         defaults = {
             "model": self.model,
             "provider": self.provider,
             "user": self.user,
             "database_url": self.database_url,
             "storage_url": self.storage_url,
+            "max_context_tokens": DEFAULT_MAX_CONTEXT_TOKENS,
+            "auto_migrate": self.auto_migrate,
+            "stream_idle_timeout": self.stream_idle_timeout,
         }
         rows = []
         for key in KEYS:
             value = self.values.get(key.name, defaults.get(key.name))
-            shown = "" if value is None else str(value)
-            if key.secret and shown:
-                shown = mask_url_password(shown)
-            rows.append((key.name, shown, self.sources.get(key.name, "default")))
+            shown = "(not set)" if value is None else repr(value)
+            rows.append((key.name, mask_url_password(shown), self.sources.get(key.name, "default")))
         return rows
 
 
@@ -175,18 +195,42 @@ def _coerce(key: Key, value: Any, source: str) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
     elif key.kind is int:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if number > 0 and not isinstance(value, bool):
+        number = _whole_number(value)
+        if number is not None and number > 0:
             return number
     elif key.kind is dict:
         if isinstance(value, dict):
             return value
+    elif key.kind is float:
+        seconds = _seconds(value)
+        if seconds is not None:
+            return seconds
     elif isinstance(value, str):
         return value
     raise ConfigError(f"{source}: {key.name} has an invalid value {str(value)[:40]!r}")
+
+
+def _whole_number(value: Any) -> int | None:
+    """1.5 is not a token count: only integers and their decimal text are taken."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
@@ -222,13 +266,37 @@ def _holds_secret(data: dict[str, Any]) -> bool:
     return False
 
 
-# Greedy up to the last "@": a password may itself hold "/" or "@".
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<password>\S+)@", re.I)
+_URL_START = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
+# Query parameters that carry credentials (libpq's ?password=, signed URLs, tokens).
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|secret|token|signature|credential)"
+    r"[a-z0-9_.-]*)=)(?P<value>[^&;]*)",
+    re.I,
+)
 
 
 def mask_url_password(text: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
+    """Every credential in URLs found in `text` masked:
+    postgresql://user:secret@host/db?password=x -> postgresql://user:***@host/db?password=***
+
+    A password may hold "/", "@", spaces or newlines, so the user info of each URL runs to
+    the last "@" before the next URL; masking too much is harmless, too little is not."""
+    starts = [m.end() for m in _URL_START.finditer(text)]
+    if not starts:
+        return text
+    pieces = [text[: starts[0]]]
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        pieces.append(_mask_one(text[start:end]))
+    return "".join(pieces)
+
+
+def _mask_one(rest: str) -> str:
+    """`rest` is a URL after its scheme, up to the next URL (or the end of the text)."""
+    user = re.match(r"[^/:@\s]*:", rest)
+    at = rest.rfind("@")
+    if user and at > user.end():
+        rest = rest[: user.end()] + "***" + rest[at:]
+    return _SECRET_PARAM.sub(lambda m: m.group("name") + "***", rest)
 
 
 def _login_name() -> str:

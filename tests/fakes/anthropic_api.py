@@ -55,6 +55,13 @@ class Reply:
     thinking: str | None = None
     signature: str = "sig-fake"
     redacted: str | None = None
+    # Faults of servers that are almost the Messages API (proxies, reimplementations):
+    malformed_after: int | None = None  # after N deltas, an event whose data is not JSON
+    unopened_block_after: int | None = None  # after N deltas, a delta for a block never started
+    stall_after: int | None = None  # after N deltas, silence (no pings) for stall_seconds
+    stall_seconds: float = 0.0
+    delta_usage: dict[str, Any] | None = None  # message_delta's usage, verbatim
+    not_streamed: bool = False  # a whole JSON message in answer to a streaming request
 
     def __post_init__(self) -> None:
         if self.cut_mode not in _CUT_MODES:
@@ -306,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(reply, ErrorReply):
             error = self._anthropic_error(reply.error_type, reply.message)
             self._reply_json(reply.status, error, reply.headers)
-        elif body.get("stream"):
+        elif body.get("stream") and not reply.not_streamed:
             self._stream(reply, body, bedrock=False)
         else:
             self._reply_json(200, self._message(reply, body, "msg_"))
@@ -449,7 +456,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._end_early(reply, emit, sink)
             return
         self._start_block(emit, sink, index, {"type": "text", "text": ""})
-        for text in reply.deltas()[: budget[0]]:
+        for i, text in enumerate(reply.deltas()[: budget[0]]):
+            self._fault_before_delta(sink, emit, reply, i)
             if reply.delay:
                 time.sleep(reply.delay)
             delta = {"type": "text_delta", "text": text}
@@ -464,7 +472,11 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": reply.out_tokens()},
+                "usage": (
+                    {"output_tokens": reply.out_tokens()}
+                    if reply.delta_usage is None
+                    else reply.delta_usage
+                ),
             },
         )
         stop: dict[str, Any] = {"type": "message_stop"}
@@ -518,6 +530,14 @@ class _Handler(BaseHTTPRequestHandler):
             emit(sink, {"type": "content_block_stop", "index": index})
             index += 1
         return index
+    def _fault_before_delta(self, sink: _Sink, emit: Any, reply: Reply, index: int) -> None:
+        if index == reply.malformed_after:
+            sink.write(b"event: content_block_delta\ndata: {not json\n\n")
+        if index == reply.unopened_block_after:
+            delta = {"type": "text_delta", "text": "stray"}
+            emit(sink, {"type": "content_block_delta", "index": 1, "delta": delta})
+        if index == reply.stall_after:
+            time.sleep(reply.stall_seconds)
 
     def _common_headers(self) -> None:
         self.send_header("request-id", self._request_id)

@@ -22,6 +22,8 @@ def open_blob_store(settings: Settings) -> BlobStore:
 
         if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
             raise ConfigError(f"storage URL {url!r} must be an absolute path: file:///path")
+        if "\x00" in unquote(parsed.path):
+            raise ConfigError(f"storage URL {url!r} holds a NUL character (%00)")
 
         from claudechat.storage.blobs import LocalBlobStore
 
@@ -36,6 +38,8 @@ def open_blob_store(settings: Settings) -> BlobStore:
 def open_store(settings: Settings) -> ConversationStore:
     from functools import partial
 
+    from claudechat.storage.cache import DocumentCache
+    from claudechat.storage.guard import DEFAULT_TIMEOUT, Guard
     from claudechat.storage.journal import Journal
     from claudechat.storage.metadata import MetadataStore
     from claudechat.storage.store import ConversationStore
@@ -44,4 +48,6 @@ def open_store(settings: Settings) -> ConversationStore:
         open_blob_store(settings),
         partial(MetadataStore, settings.database_url, settings.auto_migrate),
         Journal(settings.data_dir / "journal"),
+        DocumentCache(settings.data_dir / "cache"),
+        Guard(settings.get("store_timeout") or DEFAULT_TIMEOUT),
     )

@@ -44,6 +44,10 @@ class BlobStore(Protocol):
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]: ...
 
+    def get_location(self, location: str) -> tuple[bytes, str]:
+        """A document by its recorded location (as location() gave it, under any prefix)."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def list(self, prefix: str = "") -> list[str]: ...
@@ -90,6 +94,20 @@ class LocalBlobStore:
             raise BlobNotFoundError(f"no document at {self.location(key)}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {self.location(key)}: {exc.strerror}") from exc
+        return data, _etag(data)
+
+    def get_location(self, location: str) -> tuple[bytes, str]:
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(location)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            raise StorageError(f"not a local document location: {location!r}")
+        try:
+            data = Path(unquote(parsed.path)).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"no document at {location}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {location}: {exc.strerror}") from exc
         return data, _etag(data)
 
     @contextlib.contextmanager

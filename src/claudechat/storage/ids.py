@@ -31,7 +31,11 @@ def conversation_id(value: str) -> str:
 def id_prefix(value: str) -> str:
     """A full id or a unique-looking prefix of one, as typed by a user."""
     lowered = value.strip().lower()
-    if not _ID_PREFIX.fullmatch(lowered) or len(lowered.replace("-", "")) < MIN_PREFIX_LENGTH:
+    if not _ID_PREFIX.fullmatch(lowered):
+        raise UsageError(
+            f"not a conversation id: {printable(value)} (ids are hexadecimal: 0-9, a-f and -)"
+        )
+    if len(lowered.replace("-", "")) < MIN_PREFIX_LENGTH:
         raise UsageError(
             f"not a conversation id: {printable(value)} "
             f"(give the full id or at least {MIN_PREFIX_LENGTH} of its first characters)"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import StorageError
+from claudechat.errors import ConfigError, StorageError
 from claudechat.settings import mask_url_password
 
 if TYPE_CHECKING:
@@ -174,32 +175,80 @@ def _as_utc(value: datetime) -> datetime:
 
 def _create_engine(url: str) -> Engine:
     from sqlalchemy import create_engine, event
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is no number
-        raise StorageError(f"invalid database URL {mask_url_password(url)!r}") from exc
+    parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         try:
             _prepare_sqlite_file(Path(parsed.database))
-        except OSError as exc:
-            raise StorageError(f"cannot create {parsed.database}: {exc.strerror}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise StorageError(f"cannot create {parsed.database}: {reason}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
+
+
+# The drivers claudechat ships, for URLs that name none. SQLAlchemy 2.1's own default for
+# postgresql:// is psycopg (3), which is not installed.
+_SHIPPED_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
+
+
+def parse_database_url(url: str) -> Any:
+    """The URL as SQLAlchemy reads it, its driver loadable; anything else is a configuration
+    error (exit 2), not a database that is down."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    check_database_url(url)
+    shown = mask_url_password(url)[:200]
     try:
-        if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": 30})
-            event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
+        parsed = make_url(url)
+        drivername = _SHIPPED_DRIVERS.get(parsed.drivername, parsed.drivername)
+        parsed = parsed.set(drivername=drivername)
+        parsed.get_dialect().import_dbapi()  # a driver that is not installed shows here
     except (NoSuchModuleError, ImportError) as exc:
-        raise StorageError(f"no driver for database URL {mask_url_password(url)!r}") from exc
+        raise ConfigError(
+            f"no database driver for {shown!r}: use sqlite:///path or "
+            "postgresql://user@host/database"
+        ) from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is no number
+        raise ConfigError(f"invalid database URL {shown!r}") from exc
+    if "\x00" in (parsed.database or ""):
+        raise ConfigError(f"invalid database URL {shown!r}: the path holds a NUL character")
+    return parsed
+
+
+# Databases SQLAlchemy has dialects for: checked without importing SQLAlchemy, so that a typo
+# in the scheme is refused before a chat starts (and before the first prompt waits for it).
+_DIALECTS = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+_URL_SCHEME = re.compile(r"(?P<dialect>[a-z0-9_]+)(\+[a-z0-9_]+)?://", re.I)
+
+
+def check_database_url(url: str) -> None:
+    match = _URL_SCHEME.match(url)
+    if match is None or match.group("dialect").lower() not in _DIALECTS:
+        raise ConfigError(
+            f"invalid database URL {mask_url_password(url)[:200]!r}: use sqlite:///path or "
+            "postgresql://user@host/database"
+        )
 
 
 def _connect_args(parsed: Any) -> dict[str, Any]:
-    if parsed.get_backend_name() == "postgresql":
-        return {"connect_timeout": 10}
-    return {}
+    """Time limits on every PostgreSQL call: connecting, each statement, and keepalives that
+    notice a peer gone mid-call. A URL's own query arguments (e.g. ?connect_timeout=) win."""
+    if parsed.get_backend_name() != "postgresql":
+        return {}
+    limits: dict[str, Any] = {
+        "connect_timeout": 3,
+        "options": "-c statement_timeout=5000 -c lock_timeout=5000",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+    }
+    return {k: v for k, v in limits.items() if k not in parsed.query}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -237,9 +286,7 @@ class database_errors:
 
 
 def describe_database(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
+    parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
         return f"sqlite file {parsed.database}"
     return f"{parsed.database or '(default)'} on {parsed.host or 'localhost'}:{parsed.port or ''}"

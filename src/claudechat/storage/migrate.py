@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from claudechat.errors import StorageError
@@ -13,6 +15,8 @@ if TYPE_CHECKING:
 # up-to-date database costs one SELECT at start instead of importing Alembic.
 HEAD_REVISION = "0002"
 KNOWN_REVISIONS = (None, "0001", HEAD_REVISION)
+# pg_advisory_xact_lock key of the migration lock: "claudech" as a 64-bit integer.
+LOCK_KEY = int.from_bytes(b"claudech", "big") - 2**63
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -44,6 +48,49 @@ def ensure_current(engine: Engine, auto_migrate: bool) -> None:
         revision = current_revision(connection)
     if revision == HEAD_REVISION:
         return
+    _check(revision, auto_migrate)
+    with _migration_lock(engine) as connection:
+        # Another process may have migrated while this one waited for the lock.
+        revision = current_revision(connection)
+        if revision != HEAD_REVISION:
+            _check(revision, auto_migrate)
+            command_upgrade(connection)
+
+
+def command_upgrade(connection: Connection, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """One migrating process at a time, so many can start at once on a fresh database: a
+    transaction-scoped advisory lock on PostgreSQL (DDL is transactional there), an
+    exclusive transaction on SQLite."""
+    from sqlalchemy import text
+
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            yield connection
+        return
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            # pysqlite's own transaction handling would begin lazily; take the lock now.
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")
+            try:
+                yield connection
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
+        return
+    with engine.begin() as connection:
+        yield connection
+
+
+def _check(revision: str | None, auto_migrate: bool) -> None:
     if revision not in KNOWN_REVISIONS:
         raise StorageError(
             f"the database schema is at {revision}, newer than this claudechat knows "
@@ -54,4 +101,3 @@ def ensure_current(engine: Engine, auto_migrate: bool) -> None:
             f"the database schema is at {revision or 'nothing'}, this claudechat needs "
             f"{HEAD_REVISION}: run `claudechat db upgrade`"
         )
-    upgrade(engine)

@@ -87,6 +87,15 @@ class S3BlobStore:
             body: bytes = response["Body"].read()
             return body, str(response["ETag"])
 
+    def get_location(self, location: str) -> tuple[bytes, str]:
+        parsed = urlparse(location)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise StorageError(f"not an S3 document location: {location!r}")
+        with self._errors(parsed.path.lstrip("/")):
+            response = self.client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+            body: bytes = response["Body"].read()
+            return body, str(response["ETag"])
+
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
@@ -116,7 +125,9 @@ class S3BlobStore:
                 error = BlobConflictError(f"{self.location(key)} was removed elsewhere")
             raise error from exc
         except BotoCoreError as exc:
-            raise StorageError(f"cannot reach S3 for bucket {self.bucket!r}: {exc}") from exc
+            raise StorageError(
+                f"cannot reach S3 for bucket {self.bucket!r}: {_masked(exc)}"
+            ) from exc
 
     def _client_error(self, exc: Any, key: str) -> StorageError:
         code = exc.response.get("Error", {}).get("Code", "")
@@ -134,7 +145,7 @@ class S3BlobStore:
                 f"access to S3 bucket {self.bucket!r} denied ({code}): "
                 "check the AWS credentials and the bucket policy"
             )
-        message = exc.response.get("Error", {}).get("Message", "")
+        message = _masked(exc.response.get("Error", {}).get("Message", ""))
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
 
 
@@ -149,11 +160,19 @@ def make_client() -> Any:
     config = Config(
         s3={"addressing_style": "path"} if custom_endpoint else {},
         # An unreachable store must not stall a chat for long: the turn goes to the journal.
-        retries={"max_attempts": 2, "mode": "standard"},
-        connect_timeout=3,
-        read_timeout=30,
+        # (The store's own deadline, guard.py, bounds what these cannot: e.g. a slow body.)
+        retries={"total_max_attempts": 2, "mode": "standard"},
+        connect_timeout=2,
+        read_timeout=4,
     )
     try:
         return boto3.client("s3", config=config)
     except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
-        raise ConfigError(f"cannot set up the S3 client: {exc}") from exc
+        raise ConfigError(f"cannot set up the S3 client: {_masked(exc)}") from exc
+
+
+def _masked(error: object) -> str:
+    """botocore quotes the endpoint URL, and a custom endpoint may carry credentials."""
+    from claudechat.settings import mask_url_password
+
+    return mask_url_password(str(error))

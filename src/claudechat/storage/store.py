@@ -1,28 +1,39 @@
 """ConversationStore: documents in a blob store, their metadata rows in a database.
 
-Every save goes to the local journal first, then the blob, then the row; the journal entry is
-dropped once both are written. A save is a merge: the stored document and this session's are
-combined (the union of their messages, see conversation.merge) and written back with a
-conditional write (S3 IfMatch / IfNoneMatch, a compare under a lock for local files) that
-re-reads and re-merges when another writer got there first. So concurrent sessions never
-fork a conversation and never lose each other's turns, and pushing a journal entry twice
-changes nothing. The row follows the newest document and never goes back in time.
+Every save goes to the local journal first (when it can be written: it is a safety net, not a
+gate), then the blob, then the row; the journal entry is dropped once both are written. Every
+store call runs under a deadline with a circuit breaker (see guard.py), so a store that stops
+answering costs one timeout, not one per save.
+
+A save is a merge: the stored document and this session's are combined (the union of their
+messages, see conversation.merge) and written back with a conditional write (S3 IfMatch /
+IfNoneMatch, a compare under a lock for local files) that re-reads and re-merges when another
+writer got there first. So concurrent sessions never fork a conversation and never lose each
+other's turns, and pushing a journal entry twice changes nothing. The row follows the newest
+document and never goes back in time.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from claudechat.conversation import Conversation, dumps_json, merge
+from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
+from claudechat.storage.cache import DocumentCache
+from claudechat.storage.documents import (  # noqa: F401 - decode/encode are used elsewhere
+    PREVIEW_CHARS,
+    _newest_rows,
+    _row_for,
+    decode_document,
+    encode_document,
+)
+from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal
 from claudechat.storage.metadata import ConversationRow, MetadataStore
 
-PREVIEW_CHARS = 200
 # Each conflict means another writer saved in between; they cannot all keep winning.
 MAX_MERGE_ATTEMPTS = 50
 
@@ -74,9 +85,15 @@ class ConversationStore:
         blobs: BlobStore,
         open_metadata: Callable[[], MetadataStore],
         journal: Journal,
+        cache: DocumentCache | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.blobs = blobs
         self.journal = journal
+        self.cache = cache
+        self.guard = guard or Guard()
+        # Where warnings that are no error go (a stale copy shown); the CLI prints them.
+        self.notify: Callable[[str], None] = lambda _message: None
         self._open_metadata = open_metadata
         self._metadata: MetadataStore | None = None
         # The blob's etag as this process last read or wrote it, per conversation.
@@ -98,8 +115,10 @@ class ConversationStore:
     def save(self, conversation: Conversation) -> SaveResult:
         notices: list[str] = []
         entry_etag, journal_error = self._journal_write(conversation, notices)
+        # A copy: a call given up at the deadline may still run while the session goes on.
+        snapshot = Conversation.from_document(conversation.to_document())
         try:
-            merged = self._push(conversation)
+            merged = self.guard.call(lambda: self._push(snapshot))
         except StorageError as exc:
             if journal_error is not None:
                 exc = StorageError(
@@ -140,16 +159,22 @@ class ConversationStore:
                 if unchanged:
                     break
             try:
-                etag = self.blobs.put(key, encode_document(document), expect=expect)
+                data = encode_document(document)
+                etag = self.blobs.put(key, data, expect=expect)
             except BlobConflictError:
                 expect = UNKNOWN  # someone saved in between: read, merge, try again
                 continue
             self._etags[conversation.id] = etag
+            self._remember(document, data)
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
         self._upsert_row(_row_for(document, self.blobs.location(key)))
         return document
+
+    def _remember(self, document: Conversation, data: bytes) -> None:
+        if self.cache is not None:
+            self.cache.put(document, data)
 
     def _merge_stored(
         self, key: str, document: Conversation
@@ -167,7 +192,10 @@ class ConversationStore:
             raise StorageError(f"{exc}; not overwritten (run `claudechat doctor`)") from exc
         merged = merge(document, stored)
         self._etags[document.id] = etag
-        return merged, etag, encode_document(merged) == data
+        unchanged = encode_document(merged) == data
+        if unchanged:
+            self._remember(merged, data)
+        return merged, etag, unchanged
 
     def _upsert_row(self, row: ConversationRow) -> None:
         """The row follows the newest document; a slower writer never moves it back."""
@@ -195,7 +223,7 @@ class ConversationStore:
         report = SyncReport(damaged=scan.damaged)
         for entry in scan.entries:
             try:
-                self._push(entry.conversation)
+                self.guard.call(lambda entry=entry: self._push(entry.conversation))  # type: ignore[misc]
             except StorageError as exc:
                 # One entry the store refuses must not hold back the others.
                 report.error = exc
@@ -207,16 +235,21 @@ class ConversationStore:
     # -- reading ----------------------------------------------------------------------------
 
     def load(self, user_id: str, reference: str) -> Conversation:
-        """The stored document merged with what the journal holds for it (any writer's)."""
+        """The stored document merged with what the journal holds for it (any writer's).
+        While the store is down, the copy cached on this machine stands in for it."""
         conversation_id = self.resolve(user_id, reference)
         local = [e.conversation for e in self.journal.for_conversation(user_id, conversation_id)]
         try:
-            row = self.metadata.get(user_id, conversation_id)
-            stored = [self.load_row(row)] if row is not None else []
-        except StorageError:
-            if not local:
+            stored = self.guard.call(lambda: self._load_stored(user_id, conversation_id))
+        except StorageError as exc:
+            cached = self.cache.get(user_id, conversation_id) if self.cache else None
+            if cached is None and not local:
                 raise
-            stored = []  # the journal's copy is newer than anything the store had
+            stored = [cached] if cached is not None else []
+            if cached is not None:
+                self.notify(
+                    f"warning: {exc}; showing the copy kept on this machine, which may be stale"
+                )
         copies = stored + local
         if not copies:
             raise NotFoundError(f"no conversation {ids.printable(reference)}")
@@ -225,13 +258,30 @@ class ConversationStore:
             document = merge(document, other)
         return document
 
+    def _load_stored(self, user_id: str, conversation_id: str) -> list[Conversation]:
+        row = self.metadata.get(user_id, conversation_id)
+        return [self.load_row(row)] if row is not None else []
+
     def load_row(self, row: ConversationRow) -> Conversation:
+        """The document where its row says it is: after a change of storage prefix, older
+        rows still point at their documents. The location must end in the row's own
+        {user}/{conversation}.json, or the current key is read instead."""
         key = self.blob_key(row.user_id, row.conversation_id)
-        data, etag = self.blobs.get_with_etag(key)
-        conversation = decode_document(data, self.blobs.location(key))
+        location = row.s3_file_location
+        current = self.blobs.location(key)
+        elsewhere = location != current and location.endswith("/" + key)
+        if elsewhere:
+            data, etag = self.blobs.get_location(location)
+        else:
+            location = current
+            data, etag = self.blobs.get_with_etag(key)
+        conversation = decode_document(data, location)
         if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
-            raise CorruptDocumentError("its id or owner does not match", self.blobs.location(key))
-        self._etags[conversation.id] = etag
+            raise CorruptDocumentError("its id or owner does not match", location)
+        if not elsewhere:
+            # The next save goes to the current key; an etag from elsewhere means nothing there.
+            self._etags[conversation.id] = etag
+        self._remember(conversation, data)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:
@@ -243,8 +293,10 @@ class ConversationStore:
             if e.conversation.id.startswith(prefix)
         }
         try:
-            matches = local | {r.conversation_id for r in self._rows_matching(user_id, prefix)}
+            rows = self.guard.call(lambda: self._rows_matching(user_id, prefix))
+            matches = local | {r.conversation_id for r in rows}
         except StorageError:
+            local |= {c.id for c in self._cached(user_id) if c.id.startswith(prefix)}
             if len(local) != 1:
                 raise
             matches = local
@@ -264,6 +316,9 @@ class ConversationStore:
             return [row] if row else []
         return self.metadata.find_by_prefix(user_id, prefix)
 
+    def _cached(self, user_id: str) -> list[Conversation]:
+        return self.cache.all(user_id) if self.cache else []
+
     def latest(self, user_id: str) -> Conversation:
         listing = self.list(user_id, limit=1)
         if not listing.rows:
@@ -273,18 +328,16 @@ class ConversationStore:
         return self.load(user_id, listing.rows[0].conversation_id)
 
     def list(self, user_id: str, limit: int | None = None) -> Listing:
-        """Stored rows merged with conversations only the journal has, newest first."""
+        """Stored rows merged with conversations only the journal has, newest first. While
+        the store is down, the documents cached on this machine stand in for its rows."""
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
-        local = {
-            e.conversation.id: _row_for(e.conversation, "journal")
-            for e in self.journal.entries(user_id)
-        }
+        local = _newest_rows(e.conversation for e in self.journal.entries(user_id))
         error = None
         try:
-            stored = self.metadata.list_for_user(user_id, limit)
+            stored = self.guard.call(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
-            stored, error = [], exc
+            stored, error = list(_newest_rows(self._cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
         for conversation_id, row in local.items():
             known = merged.get(conversation_id)
@@ -334,43 +387,3 @@ class ConversationStore:
     def close(self) -> None:
         if self._metadata is not None:
             self._metadata.close()
-
-
-def encode_document(conversation: Conversation) -> bytes:
-    return dumps_json(conversation.to_document()).encode("utf-8")
-
-
-def decode_document(data: bytes, location: str | None = None) -> Conversation:
-    try:
-        parsed = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CorruptDocumentError("it is not UTF-8 text", location) from exc
-    except json.JSONDecodeError as exc:
-        raise CorruptDocumentError(f"invalid JSON ({exc.msg} at char {exc.pos})", location) from exc
-    except ValueError as exc:  # e.g. an integer longer than Python converts
-        raise CorruptDocumentError(f"invalid JSON ({exc})", location) from exc
-    except RecursionError as exc:
-        raise CorruptDocumentError("it is nested too deeply", location) from exc
-    try:
-        return Conversation.from_document(parsed)
-    except CorruptDocumentError as exc:
-        if location and exc.reason != "newer format":
-            raise CorruptDocumentError(exc.reason, location) from exc
-        raise
-
-
-def _row_for(conversation: Conversation, location: str) -> ConversationRow:
-    branch = conversation.branch()
-    first_user = next((m.text for m in branch if m.role == "user"), None)
-    return ConversationRow(
-        conversation_id=conversation.id,
-        user_id=conversation.user_id,
-        conversation_name=conversation.name,
-        s3_file_location=location,
-        model=conversation.model,
-        message_count=len(branch),
-        preview=first_user[:PREVIEW_CHARS] if first_user else None,
-        created_at=conversation.created_at,
-        updated_at=conversation.updated_at,
-        parent_id=conversation.parent_id,
-    )

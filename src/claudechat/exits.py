@@ -1,0 +1,86 @@
+"""How the process ends: every way out of a command becomes one line and one exit code.
+
+Typer (depending on its version) turns KeyboardInterrupt into its own exit 130 or an
+"Aborted!", and a closed stdout into exit 1, before the application sees them. Commands are
+therefore wrapped so that these leave the command inside an exception no framework catches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from claudechat.errors import ApiError, ClaudechatError, ExitCode, Terminated
+
+
+class Escaped(BaseException):
+    """Carries an interruption or a closed stdout past the CLI framework to `ending()`."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (KeyboardInterrupt, BrokenPipeError) as exc:
+            raise Escaped(exc) from exc
+
+    return wrapper
+
+
+def ending(exc: BaseException) -> int:
+    """The line to print (if any) and the exit code for an exception that ended a command."""
+    from claudechat.output import error
+    from claudechat.settings import mask_url_password
+
+    if isinstance(exc, Escaped):
+        exc = exc.original
+    if isinstance(exc, Terminated):
+        _say(f"{exc.reason}; what arrived is kept")
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        _say("interrupted")
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        # Whether a reader leaving early even shows depends on pipe buffer sizes, so it is
+        # never a failure: one exit code, 0, however the race went.
+        silence_stdout()
+        return ExitCode.OK
+    if isinstance(exc, ClaudechatError):
+        message = mask_url_password(str(exc))
+        if isinstance(exc, ApiError) and exc.retryable:
+            message += "; try again"
+        error(message)
+        return exc.exit_code
+    if isinstance(exc, OSError) and exc.filename:
+        # A local file the environment will not let us use (owner, permissions, a full or
+        # read-only disk): no bug of ours, so one line, as for any other store failure.
+        error(f"cannot use {exc.filename}: {exc.strerror or exc}")
+        return ExitCode.STORAGE
+    raise exc
+
+
+def _say(message: str) -> None:
+    from claudechat.output import error
+
+    with contextlib.suppress(OSError):  # the terminal is gone; the exit code still tells
+        error(message)
+
+
+def silence_stdout() -> None:
+    """A reader that closed our stdout (`claudechat list | head -1`) wants no more; point
+    stdout at /dev/null so the last flush at exit cannot complain about it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,75 @@
+"""A bounded local copy of the documents this machine read or wrote.
+
+It lets `--continue`, `--resume` and `show` work while the store is down (marked as possibly
+stale). It is never the source of truth: a save always merges into the store's document, and
+the journal, not the cache, holds what the store has not got yet. Failing to write it is
+ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from claudechat.conversation import Conversation
+from claudechat.errors import ClaudechatError
+from claudechat.storage import ids
+from claudechat.storage.blobs import LocalBlobStore
+
+MAX_DOCUMENTS = 200
+MAX_BYTES = 64 * 2**20
+
+
+class DocumentCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = LocalBlobStore(root)
+
+    def put(self, conversation: Conversation, data: bytes) -> None:
+        try:
+            self.files.put(ids.document_key(conversation.user_id, conversation.id), data)
+            self._trim(ids.user_id(conversation.user_id))
+        except (ClaudechatError, OSError):
+            pass  # a cache that cannot be written is only a cache
+
+    def get(self, user_id: str, conversation_id: str) -> Conversation | None:
+        from claudechat.storage.store import decode_document
+
+        try:
+            key = ids.document_key(user_id, conversation_id)
+            conversation = decode_document(self.files.get(key), self.files.location(key))
+        except ClaudechatError:
+            return None
+        if conversation.id != conversation_id or conversation.user_id != user_id:
+            return None
+        return conversation
+
+    def all(self, user_id: str) -> list[Conversation]:
+        found = []
+        for path in self._files(ids.user_id(user_id)):
+            conversation = self.get(user_id, path.name.removesuffix(".json"))
+            if conversation is not None:
+                found.append(conversation)
+        return found
+
+    def _files(self, user: str) -> list[Path]:
+        try:
+            return [p for p in (self.root / user).glob("*.json") if p.is_file()]
+        except OSError:
+            return []
+
+    def _trim(self, user: str) -> None:
+        """Keep the most recently used documents within MAX_DOCUMENTS and MAX_BYTES."""
+        sized = []
+        for path in self._files(user):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                sized.append((stat.st_mtime, stat.st_size, path))
+        sized.sort(reverse=True)
+        total = 0
+        for count, (_mtime, size, path) in enumerate(sized):
+            total += size
+            if count >= MAX_DOCUMENTS or total > MAX_BYTES:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)

@@ -1,0 +1,62 @@
+"""Conversation documents as bytes, and the metadata row that describes one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from claudechat.conversation import Conversation, dumps_json, merge
+from claudechat.errors import CorruptDocumentError
+from claudechat.storage.metadata import ConversationRow
+
+PREVIEW_CHARS = 200
+
+
+def encode_document(conversation: Conversation) -> bytes:
+    return dumps_json(conversation.to_document()).encode("utf-8")
+
+
+def decode_document(data: bytes, location: str | None = None) -> Conversation:
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CorruptDocumentError("it is not UTF-8 text", location) from exc
+    except json.JSONDecodeError as exc:
+        raise CorruptDocumentError(f"invalid JSON ({exc.msg} at char {exc.pos})", location) from exc
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise CorruptDocumentError(f"invalid JSON ({exc})", location) from exc
+    except RecursionError as exc:
+        raise CorruptDocumentError("it is nested too deeply", location) from exc
+    try:
+        return Conversation.from_document(parsed)
+    except CorruptDocumentError as exc:
+        if location and exc.reason != "newer format":
+            raise CorruptDocumentError(exc.reason, location) from exc
+        raise
+
+
+def _newest_rows(conversations: Iterable[Conversation]) -> dict[str, ConversationRow]:
+    """One row per conversation, from several copies of it (e.g. journal entries of several
+    writers): the row of their merge."""
+    merged: dict[str, Conversation] = {}
+    for conversation in conversations:
+        known = merged.get(conversation.id)
+        merged[conversation.id] = conversation if known is None else merge(known, conversation)
+    return {key: _row_for(value, "local") for key, value in merged.items()}
+
+
+def _row_for(conversation: Conversation, location: str) -> ConversationRow:
+    branch = conversation.branch()
+    first_user = next((m.text for m in branch if m.role == "user"), None)
+    return ConversationRow(
+        conversation_id=conversation.id,
+        user_id=conversation.user_id,
+        conversation_name=conversation.name,
+        s3_file_location=location,
+        model=conversation.model,
+        message_count=len(branch),
+        preview=first_user[:PREVIEW_CHARS] if first_user else None,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        parent_id=conversation.parent_id,
+    )

@@ -1,0 +1,169 @@
+"""Streams from servers that are almost the Messages API (proxies, reimplementations) and
+streams that go wrong mid-reply: every one ends as a kept reply or a kept message, never a
+traceback, with the exit code the README promises."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from claudechat.conversation import Usage
+from fakes.anthropic_api import Reply
+from test_repl import PROMPT, leave, say, spawn
+
+
+def conversation_id(stderr: str) -> str:
+    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def stored(cli, stderr: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    shown = cli("show", conversation_id(stderr), "--json")
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+
+def kept(document: dict) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
+    return [(m["role"], m["content"], m["status"]) for m in document["messages"]]
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (Reply("one two three four", malformed_after=2), "could not be read"),
+        (Reply("one two three four", unopened_block_after=2), "could not be read"),
+        (Reply("one two three four", error_event=("api_error", "boom"), cut_after=2), "boom"),
+    ],
+    ids=["event-not-json", "delta-for-unopened-block", "error-event-after-text"],
+)
+def test_a_broken_stream_after_text_is_a_kept_cut_off_reply(cli, fake_api, fault, reason) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(fault)
+    result = cli("chat", input="go")
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the reply was cut off" in result.stderr and reason in result.stderr
+    assert result.stdout == "one two \n"
+    assert kept(stored(cli, result.stderr)) == [
+        ("user", "go", "complete"),
+        ("assistant", "one two ", "incomplete"),
+    ]
+    assert len(fake_api.requests) == 1  # text was shown: nothing is re-sent silently
+
+
+def test_a_stalled_stream_is_reported_after_the_idle_timeout(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("one two three", stall_after=1, stall_seconds=8))
+    result = cli("chat", input="go", env={"CLAUDECHAT_STREAM_IDLE_TIMEOUT": "0.5"})
+    assert result.returncode == 4, result.stderr
+    assert "sent nothing for 0.5 s" in result.stderr
+    assert "stream_idle_timeout" in result.stderr
+    assert kept(stored(cli, result.stderr))[-1] == ("assistant", "one ", "incomplete")
+
+
+def test_the_idle_timeout_is_a_setting(cli, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert "stream_idle_timeout = 60.0  # default" in cli("config").stdout
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").write_text("stream_idle_timeout = 5\n")
+    assert "stream_idle_timeout = 5.0  # config file" in cli("config").stdout
+    for bad in ("0", "-1", "soon", "nan"):
+        result = cli("config", env={"CLAUDECHAT_STREAM_IDLE_TIMEOUT": bad})
+        assert result.returncode == 2, bad
+        assert "stream_idle_timeout has an invalid value" in result.stderr
+
+
+def test_a_server_that_does_not_stream_is_named_and_the_message_kept(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("a whole message", not_streamed=True))
+    result = cli("chat", input="stream please")
+    assert result.returncode == 3, result.stderr
+    assert "did not stream the reply" in result.stderr
+    assert "cut off" not in result.stderr
+    assert kept(stored(cli, result.stderr)) == [("user", "stream please", "pending")]
+    assert len(fake_api.requests) == 1
+
+
+@pytest.mark.parametrize("usage", [{}, {"output_tokens": None}], ids=["empty", "null"])
+def test_usage_without_output_tokens_is_unknown_and_the_document_readable(  # type: ignore[no-untyped-def]
+    cli, fake_api, usage
+) -> None:
+    fake_api.queue(Reply("fine", input_tokens=11, delta_usage=usage))
+    result = cli("chat", input="hello")
+    assert result.returncode == 0, result.stderr
+    document = stored(cli, result.stderr)
+    # message_start's figure (1, as the API sends it) stays: the delta knew no better one.
+    assert document["messages"][-1]["usage"]["output_tokens"] == 1
+    assert document["messages"][-1]["usage"]["input_tokens"] == 11
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    again = cli("chat", "--continue", input="more")
+    assert again.returncode == 0, again.stderr
+
+
+def test_the_latest_usage_figure_wins(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    # message_delta's usage is cumulative; a server may only know the input there.
+    delta = {"input_tokens": 42, "output_tokens": 7, "cache_read_input_tokens": 5}
+    fake_api.queue(Reply("hi", input_tokens=0, delta_usage=delta))
+    result = cli("chat", input="count me")
+    usage = stored(cli, result.stderr)["messages"][-1]["usage"]
+    assert usage == {
+        "input_tokens": 42,
+        "output_tokens": 7,
+        "cache_read_tokens": 5,
+        "cache_creation_tokens": 0,
+    }
+
+
+def test_a_document_with_null_usage_already_written_is_shown(cli, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    """Earlier versions stored a proxy's null output_tokens; such documents must still open."""
+    cid = "0b6a3c3e-1f2d-4c5b-9a8e-7d6c5b4a3f21"
+    message = {"role": "assistant", "content": "hi", "created_at": "2026-01-01T00:00:00+00:00"}
+    message["usage"] = {"input_tokens": 3, "output_tokens": None}
+    document = {
+        "format": 1,
+        "id": cid,
+        "user_id": "tester",
+        "model": "claude-sonnet-4-6",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "updated_at": "2026-01-01T00:00:00+00:00",
+        "messages": [
+            {"role": "user", "content": "hello", "created_at": "2026-01-01T00:00:00+00:00"},
+            message,
+        ],
+    }
+    folder = isolated_home / "conversations" / "tester"
+    folder.mkdir(parents=True)
+    (folder / f"{cid}.json").write_text(json.dumps(document))
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "row re-created" in doctor.stdout
+    shown = cli("show", cid[:8])
+    assert shown.returncode == 0, shown.stderr
+    assert "hi" in shown.stdout
+
+
+def test_usage_that_could_not_be_read_back_cannot_be_made() -> None:
+    with pytest.raises(ValueError, match="output_tokens"):
+        Usage(output_tokens=None)  # type: ignore[arg-type]
+    assert Usage.from_dict({"output_tokens": None}).output_tokens == 0
+
+
+@pytest.mark.pty
+def test_the_repl_stays_up_after_a_malformed_event(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("alpha beta gamma delta", malformed_after=2), Reply("recovered fine"))
+    child = spawn()
+    say(child, "first")
+    child.expect_exact("the reply was cut off")
+    child.expect_exact(PROMPT)
+    say(child, "second")
+    child.expect_exact("recovered fine")
+    child.expect_exact(PROMPT)
+    cid = leave(child)
+    document = json.loads(cli("show", cid, "--json").stdout)
+    assert kept(document) == [
+        ("user", "first", "complete"),
+        ("assistant", "alpha beta ", "incomplete"),
+        ("user", "second", "complete"),
+        ("assistant", "recovered fine", "complete"),
+    ]
