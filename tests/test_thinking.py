@@ -35,6 +35,12 @@ def test_pipe_keeps_thinking_off_stdout_and_stores_every_block(cli, fake_api) ->
         {"type": "text", "text": "The answer."},
     ]
 
+    collapsed = cli("show", conversation_id(result.stderr)).stdout
+    assert "_thought · 11 tokens (show --thinking prints it)_" in collapsed
+    assert "weigh" not in collapsed
+    full = cli("show", conversation_id(result.stderr), "--thinking").stdout
+    assert f"> {THOUGHT}\n\nThe answer." in full
+
     fake_api.queue(Reply("Shown.", thinking=THOUGHT))
     shown = cli("chat", "--continue", "--show-thinking", input="again")
     assert shown.stdout == "Shown.\n"

@@ -182,6 +182,7 @@ def show(
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="Print markdown source, even in a terminal.")
     ] = False,
+    thinking: Annotated[bool, typer.Option("--thinking", help="Print thinking in full.")] = False,
 ) -> None:
     """One conversation in full."""
     if as_json and as_markdown:
@@ -190,7 +191,7 @@ def show(
 
     settings = _settings()
     conversation = _store(settings).load(settings.user, conversation_id)
-    print_conversation(conversation, as_json, as_markdown)
+    print_conversation(conversation, as_json, as_markdown, thinking)
 
 
 @app.command()

@@ -103,14 +103,16 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         console(stderr=True).print("* saved locally, not yet pushed to the store", style="dim")
 
 
-def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:
+def print_conversation(
+    conversation: Conversation, as_json: bool, as_markdown: bool, thinking: bool = False
+) -> None:
     if as_json:
         document = {**conversation.to_document(), "cost": cost_json(conversation)}
         print(json_safe(dumps_json(document, indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
-        sys.stdout.write(conversation_markdown(conversation))
+        sys.stdout.write(conversation_markdown(conversation, thinking))
     else:
-        _print_rich(conversation)
+        _print_rich(conversation, thinking)
 
 
 def cost_json(conversation: Conversation) -> dict[str, object]:
@@ -127,11 +129,25 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
     }
 
 
-def conversation_markdown(conversation: Conversation) -> str:
+def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
     for message in conversation.branch():
-        lines += [f"## {_speaker(message)}", "", safe_text(message.text).rstrip(), ""]
+        lines += [f"## {_speaker(message)}", "", *_thinking_lines(message, thinking)]
+        lines += [safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
+
+
+def _thinking_lines(message: Message, full: bool) -> list[str]:
+    """Thinking as one collapsed line, or in full as a quote (--thinking)."""
+    from claudechat.reply_view import thought_tokens
+
+    thoughts = [b["thinking"] for b in message.content if b.get("type") == "thinking"]
+    if not thoughts:
+        return []
+    text = safe_text("\n\n".join(thoughts)).strip()
+    if full:
+        return [*("> " + line if line else ">" for line in text.splitlines()), ""]
+    return [f"_thought · {thought_tokens(text):,} tokens (show --thinking prints it)_", ""]
 
 
 def _header_lines(conversation: Conversation) -> list[str]:
@@ -179,7 +195,7 @@ def _local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _print_rich(conversation: Conversation) -> None:
+def _print_rich(conversation: Conversation, thinking: bool = False) -> None:
     from rich.markdown import Markdown
     from rich.rule import Rule
     from rich.text import Text
@@ -191,5 +207,7 @@ def _print_rich(conversation: Conversation) -> None:
     for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
+        for line in _thinking_lines(message, thinking)[:-1]:
+            out.print(Text(line.strip("_"), style="dim"))
         content = safe_text(message.text)
         out.print(Markdown(content) if message.role == "assistant" else Text(content))

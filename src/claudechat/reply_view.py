@@ -30,9 +30,13 @@ class TextRenderer(Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
+def thought_tokens(thinking: str) -> int:
+    """Summarized thinking's size: an estimate of what is shown, not the bill."""
+    return math.ceil(len(thinking) / 4)
+
+
 def thought_line(seconds: float, thinking: str) -> str:
-    tokens = math.ceil(len(thinking) / 4)  # summarized thinking: an estimate, not the bill
-    return f"thought for {seconds:.0f} s · {tokens:,} tokens"
+    return f"thought for {seconds:.0f} s · {thought_tokens(thinking):,} tokens"
 
 
 class TerminalReplyView:
