@@ -204,15 +204,23 @@ def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextM
         content = _sendable(message, model)
         if not content:
             continue
-        tokens = (
-            message.tokens if message.tokens is not None else estimate_block_tokens(list(content))
-        )
+        tokens = _context_tokens(message, content)
         if message.role == "user":
             turns.append([ContextMessage("user", content, tokens)])
         elif turns and len(turns[-1]) == 1:
             # One reply per turn: a /retry cut short keeps the earlier reply first.
             turns[-1].append(ContextMessage("assistant", content, tokens))
     return turns
+
+
+def _context_tokens(message: Message, content: tuple[Block, ...]) -> int:
+    """What a message takes of the context. A reply's exact count (its output tokens) includes
+    its thinking, which the API strips from earlier turns: such a reply counts without it."""
+    if any(b.get("type") in THINKING_TYPES for b in content):
+        return estimate_block_tokens([b for b in content if b.get("type") not in THINKING_TYPES])
+    if message.tokens is not None:
+        return message.tokens
+    return estimate_block_tokens(list(content))
 
 
 def _merge_roles(messages: Iterable[ContextMessage]) -> list[ContextMessage]:
