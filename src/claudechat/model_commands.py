@@ -79,7 +79,8 @@ def thinking_command(session: ChatSession, _argument: str) -> None:
         if message.role == "assistant" and thoughts:
             text = safe_text("\n\n".join(thoughts))
             if is_rich(sys.stdout):
-                console().print(text, style="dim", markup=False, highlight=False)
+                # Soft wrap: the terminal folds long lines, a copy keeps them whole.
+                console().print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
             else:
                 print(text)
             return
