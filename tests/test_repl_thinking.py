@@ -93,8 +93,18 @@ def test_ctrl_c_while_thinking_keeps_nothing_half_signed(watched, fake_api, cli)
     say(child, "then answer this")
     child.expect_exact("echo: ")
     child.expect_exact(PROMPT)
+    sent = json.dumps(fake_api.requests[-1].body["messages"])
+    assert "thinking" not in sent and "step" not in sent
+
+    say(child, "/think off")
+    child.expect_exact("thinking: off")
+    say(child, "/effort high")
+    child.expect_exact("effort: high (levels: low, medium, high, max)")
+    say(child, "quickly")
+    child.expect_exact("echo: quickly")
+    child.expect_exact(PROMPT)
+    body = fake_api.requests[-1].body
+    assert "thinking" not in body and body["output_config"] == {"effort": "high"}
     document = stored(cli, leave(child))
     blocks = [b for m in document["messages"] for b in m["content"]]
     assert not any(b["type"] == "thinking" for b in blocks)
-    sent = json.dumps(fake_api.requests[-1].body["messages"])
-    assert "thinking" not in sent and "step" not in sent

@@ -44,3 +44,30 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
     for bad in (("--since", "soon"), ("--by", "week")):
         result = cli("usage", *bad)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import sys
+
+    import pexpect
+
+    fake_api.queue(Reply("a", input_tokens=4000, output_tokens=10))
+    assert cli("chat", "--name", "big", input="one").returncode == 0
+    fake_api.queue(Reply("b", input_tokens=1000, output_tokens=10))
+    assert cli("chat", "--name", "small", input="two").returncode == 0
+    env = {**os.environ, "TERM": "xterm-256color"}
+    for args, expected in (
+        (["usage", "--by", "conversation"], ["big", "small", "█" * 30, "cost"]),
+        (["models"], ["claude-sonnet-4-6", "1,000,000", "adaptive,enabled", "price in"]),
+    ):
+        child = pexpect.spawn(
+            sys.executable, ["-m", "claudechat", *args], env=env, encoding="utf-8",
+            dimensions=(30, 160), timeout=30,
+        )  # fmt: skip
+        output = child.read()
+        child.close()
+        assert child.exitstatus == 0, output
+        for text in expected:
+            assert text in output, output
+        assert "\t" not in output
