@@ -23,9 +23,7 @@ def screen_lines(raw: str) -> list[str]:
     screen = pyte.HistoryScreen(100, 30, history=500)
     stream = pyte.Stream(screen)
     stream.feed(raw.replace("\n", "\r\n") if "\r\n" not in raw else raw)
-    history = [
-        "".join(char.data for char in line.values()).rstrip() for line in screen.history.top
-    ]
+    history = ["".join(char.data for char in line.values()).rstrip() for line in screen.history.top]
     return history + [line.rstrip() for line in screen.display]
 
 

@@ -530,6 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
             emit(sink, {"type": "content_block_stop", "index": index})
             index += 1
         return index
+
     def _fault_before_delta(self, sink: _Sink, emit: Any, reply: Reply, index: int) -> None:
         if index == reply.malformed_after:
             sink.write(b"event: content_block_delta\ndata: {not json\n\n")
