@@ -56,7 +56,7 @@ def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> Non
     assert cli("chat", "--name", "big", input="one").returncode == 0
     fake_api.queue(Reply("b", input_tokens=1000, output_tokens=10))
     assert cli("chat", "--name", "small", input="two").returncode == 0
-    env = {**os.environ, "TERM": "xterm-256color"}
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160"}
     for args, expected in (
         (["usage", "--by", "conversation"], ["big", "small", "█" * 30, "cost"]),
         (["models"], ["claude-sonnet-4-6", "1,000,000", "adaptive,enabled", "price in"]),

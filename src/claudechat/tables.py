@@ -41,8 +41,8 @@ def print_rows(
     table = Table(title=title, title_style="dim", header_style="bold")
     for column in columns:
         table.add_column(column.replace("_", " "), overflow="fold")
-    if bar:
-        table.add_column("")
+    if bar:  # the chart keeps its width; the other columns fold first
+        table.add_column("", no_wrap=True, min_width=BAR_WIDTH)
     top = max((float(row[bar] or 0) for row in rows), default=0.0) if bar else 0.0
     for row in rows:
         cells = [Text(cell(row[c])) for c in columns]
