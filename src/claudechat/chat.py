@@ -11,9 +11,18 @@ but never in this session's requests.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from claudechat.attachments import (
+    Attachment,
+    check,
+    check_request,
+    has_attachments,
+    model_capabilities,
+    with_bytes,
+)
+from claudechat.blocks import text_block
 from claudechat.claude import Claude, Reply
 from claudechat.conversation import Conversation, Message, Status, utc_now
 from claudechat.errors import (
@@ -31,6 +40,7 @@ from claudechat.request import TurnOptions, output_limit, request_params, valid_
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
+    from claudechat.storage.attachments import AttachmentStore
     from claudechat.storage.store import ConversationStore
 
 OnText = Callable[[str], None]
@@ -209,18 +219,44 @@ class ChatSession:
     # -- turns ------------------------------------------------------------------------------
 
     def send(
-        self, text: str, on_text: OnText | None = None, *, on_event: Listener | None = None
+        self,
+        text: str,
+        on_text: OnText | None = None,
+        attachments: Sequence[Attachment] = (),
+        *,
+        on_event: Listener | None = None,
     ) -> Message:
-        """Add the user's message, save it, stream the reply, save the reply.
+        """Add the user's message, save it, stream the reply, save the reply. Attachments are
+        checked against the limits before anything is saved or sent.
 
         `on_event` receives every stream event (claudechat.events); `on_text`, for callers
         that want only the answer, its text deltas."""
         listener = _listener(on_text, on_event)
-        message = self.memory.update_memory("user", text, status="pending")
+        if attachments:
+            message = self._with_attachments(text, list(attachments))
+        else:
+            message = self.memory.update_memory("user", text, status="pending")
         self._add(message)
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
         self.save()
         return self._reply(listener)
+
+    def _with_attachments(self, text: str, attachments: list[Attachment]) -> Message:
+        model = self.conversation.model
+        check(attachments, model, model_capabilities(self, model))
+        memory = self.memory
+        blocks = [a.block() for a in attachments] + ([text_block(text)] if text.strip() else [])
+        message = memory.update_memory("user", blocks, status="pending")
+        check_request([b for m in memory.get_current_context() for b in m.content])
+        for attachment in attachments:
+            self.attachment_store.keep(self.conversation.user_id, attachment)
+        return message
+
+    @property
+    def attachment_store(self) -> AttachmentStore:
+        if self.store.attachments is None:
+            raise UsageError("this store keeps no attachments")
+        return self.store.attachments
 
     def retry(self, on_text: OnText | None = None, *, on_event: Listener | None = None) -> Message:
         """Answer an unanswered message, or regenerate the newest reply as a new branch.
@@ -247,10 +283,11 @@ class ChatSession:
     def _reply(self, listener: Listener) -> Message:
         memory = self.memory
         context = memory.get_current_context()
+        request = self._request(context)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             reply = Reply()
             try:
-                self._stream(context, reply, listener)
+                self._stream(request, reply, listener)
                 break
             except (ReplyCutOffError, ApiError) as exc:
                 if reply.text or attempt == MAX_ATTEMPTS or not _worth_retrying(exc):
@@ -267,6 +304,14 @@ class ChatSession:
         if notice:
             self.notify(notice)
         return message
+
+    def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:
+        """The context with the bytes of its attachments, resolved here, not in the adapter."""
+        if not has_attachments(context):
+            return context
+        user, model = self.conversation.user_id, self.conversation.model
+        citations = model_capabilities(self, model)["citations"]
+        return with_bytes(context, lambda sha: self.attachment_store.get(user, sha), citations)
 
     def _stream(self, context: list[ContextMessage], reply: Reply, listener: Listener) -> None:
         conversation = self.conversation
@@ -295,6 +340,8 @@ class ChatSession:
             usage=reply.usage,
             stop_reason=reply.stop_reason,
         )
+        if reply.citations:  # kept beside the text; the adapter sends back the text alone
+            message.content[0]["citations"] = reply.citations
         return self._add(message)
 
     def _mark_answered(self) -> None:

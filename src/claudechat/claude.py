@@ -99,6 +99,7 @@ class Reply:
     stop_reason: str | None = None
     complete: bool = False
     model: str | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)  # passages of documents
 
     @property
     def text(self) -> str:
@@ -246,14 +247,46 @@ def api_blocks(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     for block in blocks:
         if block.get("type") == "text":
             converted.append({"type": "text", "text": replace_lone_surrogates(block["text"])})
+        elif block.get("type") == "attachment":
+            converted.append(attachment_api_block(block))
         else:
             converted.append(dict(block))
     return converted
 
 
+def attachment_api_block(block: Block) -> dict[str, Any]:
+    """An attachment whose bytes the session put in "data": an image block, a PDF document
+    block (citations on when the session says the model has them), or a text block headed
+    by the file's name."""
+    data: bytes = block["data"]
+    media_type = block["media_type"]
+    if media_type == "application/pdf":
+        document: dict[str, Any] = {
+            "type": "document",
+            "source": {"type": "base64", "media_type": media_type, "data": _b64(data)},
+            "title": block["name"],
+        }
+        if block.get("citations"):
+            document["citations"] = {"enabled": True}
+        return document
+    if media_type.startswith("image/"):
+        source = {"type": "base64", "media_type": media_type, "data": _b64(data)}
+        return {"type": "image", "source": source}
+    text = data.decode("utf-8", "replace")
+    return {"type": "text", "text": f"File: {block['name']}\n\n{text}"}
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
 def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
     kind = event.type
-    if kind == "content_block_delta":
+    if kind == "content_block_delta" and event.delta.type == "citations_delta":
+        reply.citations.append(_citation(event.delta.citation))
+    elif kind == "content_block_delta":
         yield from _absorb_delta(event.index, event.delta, reply)
     elif kind == "content_block_start":
         block = _neutral_block(event.content_block)
@@ -300,6 +333,17 @@ def _neutral_block(block: Any) -> Block | None:
     if block.type == "redacted_thinking":
         return {"type": "redacted_thinking", "data": block.data}
     return None
+
+
+def _citation(citation: Any) -> dict[str, Any]:
+    """The parts of a citation worth showing and keeping: the passage and where it is."""
+    found = {
+        "cited_text": getattr(citation, "cited_text", ""),
+        "document_title": getattr(citation, "document_title", None),
+        "start_page": getattr(citation, "start_page_number", None),
+        "end_page": getattr(citation, "end_page_number", None),
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 # Usage fields as the API names them, and as claudechat does. message_delta's usage is
@@ -360,7 +404,7 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
 
     where = "Bedrock" if settings.provider == "bedrock" else "the Anthropic API"
     if isinstance(error, anthropic.APITimeoutError):
-        return ApiError(f"{where} did not answer in time", retryable=True)
+        return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
     if isinstance(error, anthropic.APIConnectionError):
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
@@ -373,7 +417,8 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         idle = settings.stream_idle_timeout
         return ReplyCutOffError(
             f"the reply was cut off: {where} sent nothing for {idle:g} s "
-            "(the stream_idle_timeout setting)"
+            "(the stream_idle_timeout setting)",
+            timed_out=True,
         )
     if isinstance(error, httpx2.TransportError):  # mid-stream: the SDK does not wrap these
         return ReplyCutOffError(f"the reply was cut off: the connection broke ({_short(error)})")
@@ -382,6 +427,8 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
             _status_message(error, where, model),
             retryable=_retryable(error),
             mid_stream=error.status_code == 200,
+            status=error.status_code,
+            retry_after=error.response.headers.get("retry-after"),
         )
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {_short(error)}")

@@ -15,6 +15,7 @@ from typer.core import TyperCommand
 
 from claudechat import __version__
 from claudechat.commands import models as _models_commands
+from claudechat.commands_attachment import attachment_app
 from claudechat.errors import (
     ClaudechatError,
     ConfigError,
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema maintenance.", rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+app.add_typer(attachment_app, name="attachment")
 
 
 def _version(value: bool) -> None:
@@ -100,6 +102,12 @@ def chat(
     provider: Annotated[
         str | None, typer.Option(help="anthropic (the API) or bedrock (AWS).")
     ] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach", "-a", metavar="FILE", help="Attach an image, PDF or text file (repeat)."
+        ),
+    ] = None,
     effort: Annotated[str | None, typer.Option(help="low, medium, high, xhigh or max.")] = None,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking")] = None,
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
@@ -118,11 +126,13 @@ def chat(
     from claudechat.claude import Claude, check_credentials
 
     check_credentials(settings)
+    from claudechat.commands_attachment import load_attachments, piped_input
+
+    attachments = load_attachments(attach)
     piped = not sys.stdin.isatty()
     if piped:
-        from claudechat.pipe import compose_message, read_stdin
-
-        message = compose_message(prompt, read_stdin(sys.stdin.buffer))
+        message, from_stdin = piped_input(sys.stdin.buffer, prompt, bool(attachments))
+        attachments += from_stdin
     store = _store(settings)
     _push_journal(store, settings)
     claude = Claude(settings)
@@ -142,13 +152,13 @@ def chat(
         if piped:
             from claudechat.pipe import run_one_turn
 
-            run_one_turn(session, message, show_thinking)
+            run_one_turn(session, message, attachments, show_thinking)
             return
         from claudechat.repl import Repl
 
         history = settings.data_dir / "history"
         _check_writable(history)
-        Repl(session, history).run(first_message=prompt)
+        Repl(session, history).run(prompt, attachments)
     finally:
         claude.close()
 
@@ -316,6 +326,10 @@ def _finish_commands() -> None:
             if info.cls in (None, TyperCommand):
                 info.cls = _Command
 
+
+from claudechat.commands import server as server_commands  # noqa: E402
+
+server_commands.register(app)
 
 _finish_commands()
 

@@ -69,11 +69,25 @@ class ApiError(ClaudechatError):
 
     exit_code = ExitCode.API
 
-    def __init__(self, message: str, retryable: bool = False, mid_stream: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        retryable: bool = False,
+        mid_stream: bool = False,
+        *,
+        status: int | None = None,
+        retry_after: str | None = None,
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         # Raised by an error event inside a stream that had started, not by a refused request.
         self.mid_stream = mid_stream
+        # What Claude answered, for front ends that pass it on (`serve` maps 429 and its
+        # Retry-After through); None when no answer came.
+        self.status = status
+        self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class ContextTooLargeError(UsageError):
@@ -84,6 +98,10 @@ class ReplyCutOffError(ClaudechatError):
     """The stream ended before message_stop. The partial text was kept, marked incomplete."""
 
     exit_code = ExitCode.CUT_OFF
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out  # the stream went silent, rather than breaking
 
 
 class Terminated(KeyboardInterrupt):

@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from claudechat.attachments import attachment_lines, attachment_numbers
 from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 
@@ -131,8 +132,10 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
 
 def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
+    numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         lines += [f"## {_speaker(message)}", "", *_thinking_lines(message, thinking)]
+        lines += [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
         lines += [safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
 
@@ -204,10 +207,13 @@ def _print_rich(conversation: Conversation, thinking: bool = False) -> None:
     out.print(Text(one_line(conversation.title), style="bold"))
     for line in _header_lines(conversation):
         out.print(Text(line[2:], style="dim"))
+    numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
         for line in _thinking_lines(message, thinking)[:-1]:
             out.print(Text(line.strip("_"), style="dim"))
+        for line in attachment_lines(message, numbers):
+            out.print(Text(one_line(line), style="cyan"))
         content = safe_text(message.text)
         out.print(Markdown(content) if message.role == "assistant" else Text(content))

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from claudechat.attachments import estimated_tokens
 from claudechat.blocks import Block, text_block, text_of
 from claudechat.conversation import Message, Role, Usage
 from claudechat.errors import ContextTooLargeError
@@ -38,6 +39,8 @@ def estimate_block_tokens(blocks: list[Block]) -> int:
             characters += len(block["text"])
         elif kind == "thinking":
             characters += len(block["thinking"])
+        elif kind == "attachment":
+            characters += estimated_tokens(block) * 3
         else:
             characters += len(json.dumps(block))
     return math.ceil(characters / 3) + MESSAGE_OVERHEAD_TOKENS

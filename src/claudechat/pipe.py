@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
+from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
 from claudechat.errors import UsageError
 from claudechat.output import safe_text, status
@@ -13,9 +15,17 @@ MAX_STDIN_BYTES = 20 * 1024 * 1024
 
 
 def read_stdin(stream: BinaryIO) -> str:
-    data = stream.read(MAX_STDIN_BYTES + 1)
+    return decode_stdin(read_stdin_bytes(stream))
+
+
+def read_stdin_bytes(stream: BinaryIO) -> bytes:
+    data: bytes = stream.read(MAX_STDIN_BYTES + 1)
     if len(data) > MAX_STDIN_BYTES:
         raise UsageError(f"standard input is larger than {MAX_STDIN_BYTES // 2**20} MB")
+    return data
+
+
+def decode_stdin(data: bytes) -> str:
     if b"\x00" in data:
         raise UsageError("standard input looks binary (it holds NUL bytes); send text")
     try:
@@ -40,7 +50,12 @@ def compose_message(prompt: str | None, material: str) -> str:
     raise UsageError('nothing to send: give a prompt (claudechat chat "...") or pipe text in')
 
 
-def run_one_turn(session: ChatSession, message: str, show_thinking: bool = False) -> None:
+def run_one_turn(
+    session: ChatSession,
+    message: str,
+    attachments: Sequence[Attachment] = (),
+    show_thinking: bool = False,
+) -> None:
     from claudechat.render import PlainStreamRenderer
     from claudechat.reply_view import PipeListener
 
@@ -53,7 +68,8 @@ def run_one_turn(session: ChatSession, message: str, show_thinking: bool = False
     listener = PipeListener(feed, show_thinking)
     try:
         with renderer:
-            session.send(message, on_event=listener.on_event)
+            reply = session.send(message, None, attachments, on_event=listener.on_event)
+        print_citations(reply, stdout)
     finally:
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")

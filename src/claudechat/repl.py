@@ -23,6 +23,7 @@ from claudechat.model_commands import (
     usage_command,
 )
 from claudechat.output import console, is_rich, one_line, safe_text, status
+from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -50,6 +51,7 @@ SLASH_COMMANDS = (
     SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
     SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
     SlashCommand("/usage", "/usage", "tokens and money this conversation used"),
+    *(SlashCommand(*command) for command in ATTACH_COMMANDS),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
 KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
@@ -77,9 +79,12 @@ class Repl:
             "/exit": self.exit,
             "/quit": self.exit,
         }
+        self.attachments = Attachments()
+        self.handlers.update(self.attachments.handlers())
 
-    def run(self, first_message: str | None = None) -> None:
+    def run(self, first_message: str | None = None, attachments: Any = ()) -> None:
         self.greet()
+        self.attachments.add(list(attachments))
         if first_message:
             self.send(first_message)
         # The SDK import (about a second) starts once the first prompt is on screen: started
@@ -87,7 +92,7 @@ class Repl:
         pre_run: Callable[[], Any] | None = preload
         while self.running:
             try:
-                text = self.prompt.prompt("› ", pre_run=pre_run)
+                text = self.prompt.prompt(self.attachments.prompt(), pre_run=pre_run)
             except Terminated:
                 raise  # SIGTERM, SIGHUP: leave (the CLI says why)
             except KeyboardInterrupt:
@@ -100,7 +105,7 @@ class Repl:
         self.goodbye()
 
     def handle(self, text: str) -> None:
-        if not text.strip():
+        if not text.strip() or self.attachments.dropped(text):
             return
         if text.startswith("/"):
             command, _, argument = text.strip().partition(" ")
@@ -113,7 +118,10 @@ class Repl:
         self.send(text)
 
     def send(self, text: str) -> None:
-        self.stream(lambda listen: self.session.send(text, on_event=listen))
+        waiting, head = list(self.attachments.pending), self.session.head
+        self.stream(lambda listen: self.session.send(text, None, waiting, on_event=listen))
+        if self.session.head != head:  # the message (with its files) is in the conversation
+            self.attachments.pending.clear()
 
     def stream(self, turn: Callable[[Listener], Any]) -> None:
         """Run one turn with a live renderer; every failure ends in a line, never a crash."""
@@ -135,6 +143,7 @@ class Repl:
         except ClaudechatError as exc:
             status(str(exc), "red")
             return
+        show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()
 
     def guarded(self, action: Callable[[], None]) -> None:
@@ -262,6 +271,9 @@ class SlashCompleter:
             for model in self.model_ids():
                 if model.startswith(typed):
                     yield Completion(model, -len(typed))
+            return
+        if text.lower().startswith("/attach "):
+            yield from path_completions(text[len("/attach ") :])
             return
         if not text.startswith("/") or " " in text:
             return

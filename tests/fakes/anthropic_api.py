@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import re
 import socket
@@ -30,6 +31,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from fakes.content_blocks import (
+    BlockError,
+    cache_key,
+    citations_for,
+    received,
+    validate_blocks,
+)
 from fakes.models_catalogue import default_models, page, refused_parameter
 
 __all__ = ["ErrorReply", "FakeAnthropic", "ReceivedRequest", "Reply"]
@@ -55,6 +63,7 @@ class Reply:
     thinking: str | None = None
     signature: str = "sig-fake"
     redacted: str | None = None
+    citations: list[dict[str, Any]] | None = None  # sent as citations_delta events
     # Faults of servers that are almost the Messages API (proxies, reimplementations):
     malformed_after: int | None = None  # after N deltas, an event whose data is not JSON
     unopened_block_after: int | None = None  # after N deltas, a delta for a block never started
@@ -147,6 +156,10 @@ def _validate_messages(body: dict[str, Any]) -> None:
             isinstance(b, dict) and b.get("type") == "text" and not b.get("text") for b in content
         ):
             raise bad("messages: text content blocks must be non-empty")
+        try:
+            validate_blocks(content, f"messages.{i}")
+        except BlockError as exc:
+            raise bad(str(exc)) from exc
         if i and role == messages[i - 1]["role"]:
             raise bad(
                 'messages: roles must alternate between "user" and "assistant", '
@@ -462,6 +475,9 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay)
             delta = {"type": "text_delta", "text": text}
             emit(sink, {"type": "content_block_delta", "index": index, "delta": delta})
+        for citation in reply.citations or []:
+            delta = {"type": "citations_delta", "citation": citation}
+            emit(sink, {"type": "content_block_delta", "index": index, "delta": delta})
         if reply.error_event is not None or cut:
             self._end_early(reply, emit, sink)
             return
@@ -586,6 +602,9 @@ class FakeAnthropic:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # When on, usage reports cache reads and writes as automatic prompt caching would.
+        self.prompt_cache = False
+        self._cached: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -603,6 +622,8 @@ class FakeAnthropic:
             self.requests.clear()
             self.models = default_models()
             self.model_requests.clear()
+            self.prompt_cache = False
+            self._cached.clear()
 
     def start(self) -> FakeAnthropic:
         if self._server is None:
@@ -647,8 +668,36 @@ class FakeAnthropic:
                 self._connections.discard(conn)
 
     def _next_reply(self, body: dict[str, Any]) -> Reply | ErrorReply:
+        reply = self._queued_or_echo(body)
+        if self.prompt_cache and isinstance(reply, Reply):
+            reply = self._cache_figures(reply, body)
+        return reply
+
+    def _queued_or_echo(self, body: dict[str, Any]) -> Reply | ErrorReply:
         with self._lock:
             if self._replies:
                 return self._replies.popleft()
         user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
-        return Reply(text="echo: " + _text_of(user["content"] if user else ""))
+        content = user["content"] if user else ""
+        text = "echo: " + _text_of(content) + received(content)
+        return Reply(text=text, citations=citations_for(content) or None)
+
+    def _cache_figures(self, reply: Reply, body: dict[str, Any]) -> Reply:
+        """The longest prefix an earlier cached request wrote is read; the rest is written."""
+        messages = body["messages"]
+        cached = any("cache_control" in b for b in messages[-1]["content"] if isinstance(b, dict))
+        if not (cached or body.get("cache_control")):
+            return reply
+        total = _estimate_input_tokens(body)
+        read = 0
+        with self._lock:
+            for k in range(len(messages), 0, -1):
+                if cache_key(body.get("system"), messages[:k]) in self._cached:
+                    read = _estimate_input_tokens({**body, "messages": messages[:k]})
+                    break
+            self._cached.add(cache_key(body.get("system"), messages))
+        reply = copy.copy(reply)
+        reply.cache_read_input_tokens = read
+        reply.cache_creation_input_tokens = max(0, total - read)
+        reply.input_tokens = 1
+        return reply

@@ -38,16 +38,19 @@ def open_blob_store(settings: Settings) -> BlobStore:
 def open_store(settings: Settings) -> ConversationStore:
     from functools import partial
 
+    from claudechat.storage.attachments import AttachmentStore
     from claudechat.storage.cache import DocumentCache
     from claudechat.storage.guard import DEFAULT_TIMEOUT, Guard
     from claudechat.storage.journal import Journal
     from claudechat.storage.metadata import MetadataStore
     from claudechat.storage.store import ConversationStore
 
+    blobs = open_blob_store(settings)
     return ConversationStore(
-        open_blob_store(settings),
+        blobs,
         partial(MetadataStore, settings.database_url, settings.auto_migrate),
         Journal(settings.data_dir / "journal"),
         DocumentCache(settings.data_dir / "cache"),
         Guard(settings.get("store_timeout") or DEFAULT_TIMEOUT),
+        attachments=AttachmentStore(blobs, settings.data_dir / "attachments"),
     )

@@ -31,12 +31,15 @@ class AnyVersion:
 # etag only if the blob still has it (optimistic concurrency, S3's IfNoneMatch / IfMatch).
 ANY: Final = AnyVersion()
 Expectation = str | None | AnyVersion
+JSON = "application/json"
 
 
 class BlobStore(Protocol):
     """Whole documents by key. Keys are relative paths built from validated ids."""
 
-    def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
+    def put(
+        self, key: str, data: bytes, expect: Expectation = ANY, content_type: str = JSON
+    ) -> str:
         """Store data under key and return its new etag."""
         ...
 
@@ -70,7 +73,10 @@ class LocalBlobStore:
             raise StorageError(f"refusing a storage key outside {self.root}: {key!r}")
         return path
 
-    def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
+    def put(
+        self, key: str, data: bytes, expect: Expectation = ANY, content_type: str = JSON
+    ) -> str:
+        # A folder has no content types: attachments keep theirs in their references.
         path = self._path(key)
         try:
             make_private_dirs(path.parent)

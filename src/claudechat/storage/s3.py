@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from claudechat.errors import ConfigError, StorageError
 from claudechat.storage.blobs import (
     ANY,
+    JSON,
     AnyVersion,
     BlobConflictError,
     BlobNotFoundError,
@@ -58,7 +59,9 @@ class S3BlobStore:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, data: bytes, expect: Expectation = ANY) -> str:
+    def put(
+        self, key: str, data: bytes, expect: Expectation = ANY, content_type: str = JSON
+    ) -> str:
         extra: dict[str, str] = {}
         if self.sse:
             extra["ServerSideEncryption"] = self.sse
@@ -73,7 +76,7 @@ class S3BlobStore:
                 Bucket=self.bucket,
                 Key=self._key(key),
                 Body=data,
-                ContentType="application/json",
+                ContentType=content_type,
                 **extra,
             )
         return str(response["ETag"])

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 # On PostgreSQL migration 0002 gives the id columns the bytewise "C" collation, so id-prefix
 # range scans use the index in any locale; queries need not know (and `list` need not import
@@ -25,4 +35,36 @@ conversations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("parent_id", IdType),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+current_conversations = Table(
+    "current_conversations",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("conversation_id", IdType, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Which conversation uses which stored attachment (migration 0005): deleting conversations
+# finds attachments nobody references any more without reading a single document.
+attachment_refs = Table(
+    "attachment_refs",
+    metadata,
+    Column("user_id", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("conversation_id", IdType, nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("user_id", "sha256", "conversation_id"),
 )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
+from claudechat.storage.attachments import AttachmentStore, is_attachment_key
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
 from claudechat.storage.cache import DocumentCache
 from claudechat.storage.documents import (  # noqa: F401 - decode/encode are used elsewhere
@@ -87,8 +88,10 @@ class ConversationStore:
         journal: Journal,
         cache: DocumentCache | None = None,
         guard: Guard | None = None,
+        attachments: AttachmentStore | None = None,
     ) -> None:
         self.blobs = blobs
+        self.attachments = attachments
         self.journal = journal
         self.cache = cache
         self.guard = guard or Guard()
@@ -153,6 +156,8 @@ class ConversationStore:
         key = self.blob_key(conversation.user_id, conversation.id)
         expect: str | _Unknown | None = self._etags.get(conversation.id, UNKNOWN)
         document = conversation
+        if self.attachments is not None:  # a document never reaches the store before them
+            self.attachments.push_pending(conversation)
         for _attempt in range(MAX_MERGE_ATTEMPTS):
             if isinstance(expect, _Unknown):
                 document, expect, unchanged = self._merge_stored(key, document)
@@ -170,6 +175,8 @@ class ConversationStore:
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
         self._upsert_row(_row_for(document, self.blobs.location(key)))
+        if self.attachments is not None:
+            self.attachments.record_refs(self.metadata, document)
         return document
 
     def _remember(self, document: Conversation, data: bytes) -> None:
@@ -355,6 +362,8 @@ class ConversationStore:
         report = DoctorReport(damaged_journal=self.journal.damaged())
         rows = {row.conversation_id: row for row in self.metadata.list_for_user(user_id)}
         for key in self.blobs.list(f"{ids.user_id(user_id)}/"):
+            if is_attachment_key(key):
+                continue
             conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
             try:
                 conversation = decode_document(self.blobs.get(key), self.blobs.location(key))

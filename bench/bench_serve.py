@@ -1,0 +1,337 @@
+"""`claudechat serve` under load: 50 concurrent clients, each holding a 20-turn conversation.
+
+Each client is a user with a token of its own: POST /new_chat, then 20 bare POST /chat turns
+(JSON answers) that continue it. The fake Messages API runs in a process of its own and
+streams every reply as 20 deltas 10 ms apart; it times each request it serves, so
+"added latency" is what a client waited beyond the fake's own time for that very request:
+HTTP, authentication, loading and saving the conversation twice, the SDK. Clients start
+spread over one reply's duration (not in lockstep). The floor beside it
+is the same 50 x 20 conversation pattern sent straight to the fake with the SDK, no server.
+
+    .venv/bin/python bench/bench_serve.py [--clients 50] [--turns 20] [--team] [--workers N]
+
+Prints a table; checks that no request failed and that every conversation holds every turn.
+The machine is shared and noisy: read the figures as sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+API_KEY = "sk-ant-bench"
+DELTAS = 20
+DELTA_DELAY = float(os.environ.get("BENCH_DELTA_MS", "10")) / 1000  # set by --delta-ms
+
+
+# -- the fake Messages API, in its own process, timing what it serves ------------------------
+
+
+def _fake_process(conn: Any) -> None:
+    from fakes import anthropic_api
+    from fakes.anthropic_api import FakeAnthropic, Reply
+
+    served: dict[str, float] = {}
+
+    def slow_echo(self: FakeAnthropic, body: dict[str, Any]) -> Reply:
+        last = body["messages"][-1]["content"]
+        text = last if isinstance(last, str) else last[0]["text"]
+        return Reply(chunks=[f"{text} {i} " for i in range(DELTAS)], delay=DELTA_DELAY)
+
+    original = anthropic_api._Handler._messages
+
+    def timed(self: Any, path: str, headers: dict[str, str], body: Any) -> None:
+        started = time.perf_counter()
+        original(self, path, headers, body)
+        last = body["messages"][-1]["content"]
+        served[last if isinstance(last, str) else last[0]["text"]] = time.perf_counter() - started
+
+    FakeAnthropic._next_reply = slow_echo  # type: ignore[method-assign]
+    anthropic_api._Handler._messages = timed  # type: ignore[method-assign]
+    with FakeAnthropic(api_key=API_KEY) as fake:
+        conn.send(fake.base_url)
+        conn.recv()  # any message: report and stop
+        conn.send(dict(served))
+
+
+class FakeProcess:
+    def __enter__(self) -> FakeProcess:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_fake_process, args=(child,), daemon=True)
+        self.process.start()
+        self.base_url: str = self.conn.recv()
+        return self
+
+    def served(self) -> dict[str, float]:
+        self.conn.send("report")
+        result: dict[str, float] = self.conn.recv()
+        return result
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.kill()
+        self.process.join()
+
+
+# -- clients ------------------------------------------------------------------------------
+
+
+def run_clients(clients: int, turns: int, one_client: Any) -> tuple[list[Any], float]:
+    results: list[Any] = [None] * clients
+    barrier = threading.Barrier(clients)
+
+    def work(index: int) -> None:
+        barrier.wait()
+        # Clients start spread over one reply's duration, as independent users would; all at
+        # once would keep them in lockstep, every turn ending at the same instant.
+        time.sleep(random.Random(index).uniform(0, DELTAS * DELTA_DELAY))
+        results[index] = one_client(index)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - started
+
+
+def serve_client(base_url: str, token: str, turns: int, index: int) -> dict[str, Any]:
+    import httpx
+
+    timings: dict[str, float] = {}
+    errors: list[str] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60, trust_env=False) as http:
+        conversation = http.post("/new_chat", json={}).json()["conversation_id"]
+        for turn in range(turns):
+            text = f"client {index} turn {turn}"
+            started = time.perf_counter()
+            answer = http.post("/chat", json={"user_input": text})
+            timings[text] = time.perf_counter() - started
+            if answer.status_code != 200 or answer.json()["conversation_id"] != conversation:
+                errors.append(f"{answer.status_code} {answer.text[:200]}")
+        document = http.get("/get_conversation", params={"conversation_id": conversation}).json()
+    complete = [m for m in document["messages"] if m["status"] == "complete"]
+    return {"timings": timings, "errors": errors, "kept": len(complete), "expected": 2 * turns}
+
+
+def sdk_client(base_url: str, turns: int, index: int) -> dict[str, Any]:
+    import anthropic
+
+    client = anthropic.Anthropic(api_key=API_KEY, base_url=base_url)
+    messages: list[dict[str, str]] = []
+    timings: dict[str, float] = {}
+    for turn in range(turns):
+        text = f"sdk {index} turn {turn}"
+        messages.append({"role": "user", "content": text})
+        started = time.perf_counter()
+        with client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=1000, messages=messages
+        ) as stream:
+            reply = "".join(stream.text_stream)
+        timings[text] = time.perf_counter() - started
+        messages.append({"role": "assistant", "content": reply})
+    return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
+
+
+def session_client(service: Any, turns: int, index: int) -> dict[str, Any]:
+    """The REPL's path, no HTTP: the same Service calls a /chat makes, in this process."""
+    from claudechat.server.service import ChatRequest, Notices
+
+    user, timings = f"inproc{index}", {}
+    service.new_chat(user)
+    for turn in range(turns):
+        text = f"inproc {index} turn {turn}"
+        started = time.perf_counter()
+        session, before = service.open_session(user, ChatRequest(text), Notices())
+        session.send(text, lambda _text: None)
+        service.remember(user, before, session.conversation)
+        timings[text] = time.perf_counter() - started
+    return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
+
+
+def in_process_service(env: dict[str, str], home: Path) -> Any:
+    from claudechat.claude import Claude
+    from claudechat.server.service import Service
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    os.environ.update({**env, "CLAUDECHAT_HOME": str(home)})
+    settings = load_settings()
+    service = Service(settings, open_store(settings), Claude(settings))
+    service.store.metadata, service.claude.client  # noqa: B018  (connect, import the SDK)
+    return service
+
+
+# -- the server -----------------------------------------------------------------------------
+
+
+def start_server(env: dict[str, str], workers: int, home: Path) -> tuple[Any, str]:
+    from serve_harness import Serve
+
+    server = Serve(env, "--workers", str(workers), home=home)
+    server.start()
+    return server, server.base_url
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process and its children (the workers), in KiB."""
+    import subprocess
+
+    children = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True
+    ).stdout.split()
+    totals = {"VmRSS": 0, "VmHWM": 0}
+    for each in [str(pid), *children]:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in totals:
+                    totals[key] += int(value.split()[0])
+        except OSError:
+            pass
+    return totals
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def summarize(
+    name: str, results: list[Any], wall: float, served: dict[str, float]
+) -> dict[str, Any]:
+    total, own, added = [], [], []
+    for result in results:
+        for key, elapsed in result["timings"].items():
+            total.append(elapsed)
+            own.append(served[key])
+            added.append(elapsed - served[key])
+    return {
+        "name": name,
+        "requests": len(total),
+        "rps": len(total) / wall,
+        "own_p50": statistics.median(own) * 1000,
+        "total_p50": statistics.median(total) * 1000,
+        "total_p99": percentile(total, 0.99) * 1000,
+        "added_p50": statistics.median(added) * 1000,
+        "added_p99": percentile(added, 0.99) * 1000,
+        "errors": sum(len(r["errors"]) for r in results),
+        "lost": sum(r["expected"] - r["kept"] for r in results),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'run':<34}{'requests':>9}{'req/s':>8}{'fake p50':>10}{'total p50':>11}"
+        f"{'total p99':>11}{'added p50':>11}{'added p99':>11}{'errors':>8}{'lost':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['name']:<34}{row['requests']:>9}{row['rps']:>8.1f}{row['own_p50']:>8.1f}ms"
+            f"{row['total_p50']:>9.1f}ms{row['total_p99']:>9.1f}ms{row['added_p50']:>9.1f}ms"
+            f"{row['added_p99']:>9.1f}ms{row['errors']:>8}{row['lost']:>6}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--team", action="store_true", help="PostgreSQL + S3 instead of the default"
+    )
+    parser.add_argument(
+        "--delta-ms", type=float, default=10, help="Pause between the fake's deltas."
+    )
+    parser.add_argument("--home", help="Where the data directories go (e.g. /dev/shm).")
+    args = parser.parse_args()
+
+    from serve_harness import clean_env
+
+    global DELTA_DELAY
+    DELTA_DELAY = args.delta_ms / 1000
+    os.environ["BENCH_DELTA_MS"] = str(args.delta_ms)  # the fake's process reads it at start
+
+    with FakeProcess() as fake, _storage(args.team) as storage_env:
+        env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url, **storage_env)
+        sdk_results, sdk_wall = run_clients(
+            args.clients, args.turns, lambda i: sdk_client(fake.base_url, args.turns, i)
+        )
+        service = in_process_service(env, Path(tempfile.mkdtemp(dir=args.home)))
+        session_results, session_wall = run_clients(
+            args.clients, args.turns, lambda i: session_client(service, args.turns, i)
+        )
+        server, base_url = start_server(env, args.workers, Path(tempfile.mkdtemp(dir=args.home)))
+        try:
+            tokens = [server.token(f"user{i}") for i in range(args.clients)]
+            idle = memory_kib(server.process.pid)
+            results, wall = run_clients(
+                args.clients, args.turns, lambda i: serve_client(base_url, tokens[i], args.turns, i)
+            )
+            loaded = memory_kib(server.process.pid)
+        finally:
+            server.stop()
+        served = fake.served()
+    storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
+    rows = [
+        summarize("SDK straight to the fake (floor)", sdk_results, sdk_wall, served),
+        summarize("ChatSession, no HTTP (as the REPL)", session_results, session_wall, served),
+        summarize(f"serve, {storage}, {args.workers} worker(s)", results, wall, served),
+    ]
+    where = args.home or tempfile.gettempdir()
+    print(
+        f"{args.clients} clients x {args.turns} turns; replies: {DELTAS} deltas "
+        f"{DELTA_DELAY * 1000:.0f} ms apart; data under {where}"
+    )
+    print_table(rows)
+    print(
+        f"serve memory: {idle['VmRSS'] / 1024:.0f} MiB after start, {loaded['VmRSS'] / 1024:.0f} "
+        f"MiB after the run, peak {loaded['VmHWM'] / 1024:.0f} MiB"
+    )
+    for result in results:
+        for error in result["errors"][:3]:
+            print("error:", error)
+    bad = rows[-1]["errors"] or rows[-1]["lost"]
+    return 1 if bad else 0
+
+
+class _storage:
+    def __init__(self, team: bool) -> None:
+        self.team = team
+        self.servers: list[Any] = []
+
+    def __enter__(self) -> dict[str, str]:
+        if not self.team:
+            return {}
+        from serve_harness import team_env
+        from servers import PostgresServer, S3Server
+
+        postgres, s3 = PostgresServer().start(), S3Server().start()
+        self.servers = [postgres, s3]
+        return team_env(postgres, s3)
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""`claudechat serve` and `claudechat token ...`: thin; the work is in claudechat.server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from claudechat.server import DEFAULT_MAX_BODY_BYTES
+
+token_app = typer.Typer(help="API tokens for `claudechat serve`.", rich_markup_mode=None)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(token_app, name="token")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 5000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No tokens: only on loopback, as the local user.")
+    ] = False,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body accepted.", min=1)
+    ] = DEFAULT_MAX_BODY_BYTES,
+    graceful_seconds: Annotated[
+        int, typer.Option(help="On SIGTERM, seconds to wait for replies in flight.", min=0)
+    ] = 20,
+) -> None:
+    """Serve the HTTP API (POST /chat, /new_chat, /get_conversation; GET /conversations)."""
+    from claudechat.server import ServeOptions
+    from claudechat.server.run import run
+
+    run(ServeOptions(host, port, workers, no_auth, max_body_bytes, graceful_seconds))
+
+
+@token_app.command("create")
+def token_create(user: Annotated[str, typer.Argument(help="Whose token it is.")]) -> None:
+    """Create a token for USER and print it (it is shown this once; only a hash is kept)."""
+    from claudechat.output import status
+    from claudechat.server.run import tokens
+
+    info, token = tokens().create(user)
+    print(token)
+    status(f"token {info.token_id} for {info.user_id}: copy it now, it is not shown again")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token's id, user and creation time (never the token)."""
+    from claudechat.server.run import tokens
+
+    for info in tokens().list():
+        print(f"{info.token_id}\t{info.user_id}\t{info.created_at:%Y-%m-%d %H:%M}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="From `token list`.")],
+) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from claudechat.output import status
+    from claudechat.server.run import tokens
+
+    tokens().revoke(token_id)
+    status(f"token {token_id} revoked")

@@ -1,0 +1,98 @@
+"""Attachments on the command line: `chat -a FILE`, piped images and PDFs, `attachment get`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import typer
+
+from claudechat.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from claudechat.attachments import Attachment
+
+attachment_app = typer.Typer(help="Files attached to conversations.", rich_markup_mode=None)
+
+# A piped file has no name; these name it by what its bytes are.
+PIPED_NAMES = {
+    "application/pdf": "stdin.pdf",
+    "image/png": "stdin.png",
+    "image/jpeg": "stdin.jpg",
+    "image/gif": "stdin.gif",
+    "image/webp": "stdin.webp",
+}
+
+
+def load_attachments(paths: list[str] | None) -> list[Attachment]:
+    """Every -a file read and recognised before anything else happens (exit 2 otherwise)."""
+    from claudechat.attachments import load_file
+
+    return [load_file(path) for path in paths or []]
+
+
+def piped_input(
+    stream: BinaryIO, prompt: str | None, attached: bool = False
+) -> tuple[str, list[Attachment]]:
+    """The message and attachments of a piped turn: a PDF or an image on stdin (recognised by
+    its bytes) is attached and the prompt is the message; anything else is text, as before.
+    With files attached (-a), empty stdin is fine."""
+    from claudechat.attachments import from_bytes, sniff
+    from claudechat.pipe import compose_message, decode_stdin, read_stdin_bytes
+
+    data = read_stdin_bytes(stream)
+    media_type = sniff(data)
+    if media_type is None:
+        if attached and not data.strip():
+            return (prompt or "").strip(), []
+        return compose_message(prompt, decode_stdin(data)), []
+    return (prompt or "").strip(), [from_bytes(data, PIPED_NAMES[media_type])]
+
+
+@attachment_app.command("get")
+def get(
+    reference: Annotated[
+        str, typer.Argument(metavar="ID/N", help="Conversation id or prefix, and the number.")
+    ],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout).")
+    ] = None,
+) -> None:
+    """Write one attachment of a conversation back out (numbers as `show` lists them)."""
+    from claudechat.attachments import numbered
+    from claudechat.cli import _settings, _store
+    from claudechat.output import status
+
+    conversation_ref, _, number_text = reference.rpartition("/")
+    if not conversation_ref or not number_text.isdigit() or int(number_text) < 1:
+        raise UsageError(f"give ID/N, e.g. 3f2a/1 for the first attachment, not {reference!r}")
+    if output is None and sys.stdout.isatty():
+        raise UsageError("stdout is a terminal: give -o FILE (or redirect the output)")
+    settings = _settings()
+    store = _store(settings)
+    conversation = store.load(settings.user, conversation_ref)
+    blocks = numbered(conversation)
+    number = int(number_text)
+    if number > len(blocks):
+        raise NotFoundError(
+            f"conversation {conversation.id[:8]} has {len(blocks)} attachment(s), not {number}"
+        )
+    block = blocks[number - 1]
+    if store.attachments is None:
+        raise UsageError("this store keeps no attachments")
+    data = store.attachments.get(settings.user, block["sha256"])
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    _write(output, data)
+    status(f"wrote {block['name']} ({len(data):,} bytes) to {output}")
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        with open(os.path.expanduser(path), "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc

@@ -1,0 +1,53 @@
+"""`claudechat serve`: the HTTP API over the same ChatSession and store as the REPL.
+
+Nothing here is imported by the other commands; FastAPI and uvicorn come in only with `serve`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from claudechat.errors import UsageError
+
+OPTIONS_ENV = "CLAUDECHAT_SERVE_OPTIONS"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    no_auth: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # How long SIGTERM waits for replies in flight before saving them as interrupted.
+    graceful_seconds: int = 20
+
+    def check(self) -> None:
+        if self.no_auth and not is_loopback(self.host):
+            raise UsageError(
+                f"--no-auth serves anyone who can reach {self.host}; it is allowed only on a "
+                "loopback address (127.0.0.1, ::1, localhost). Create tokens with "
+                "`claudechat token create USER` instead"
+            )
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServeOptions:
+        """Workers are separate processes started by uvicorn: they read the options here."""
+        raw = os.environ.get(OPTIONS_ENV)
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,209 @@
+"""The FastAPI application: routes, authentication and error answers, thin over Service.
+
+`create_app` is the factory uvicorn calls in every worker; all state lives in the store, so any
+number of workers or hosts can answer the same users.
+"""
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from claudechat.errors import ClaudechatError
+from claudechat.server import ServeOptions
+from claudechat.server.errors import describe, error_body
+from claudechat.server.middleware import AccessLog, RequestGuard
+from claudechat.server.responses import Json, failure
+from claudechat.server.service import ChatRequest, Service, reply_json
+from claudechat.server.sse import stream_turn
+from claudechat.server.turns import Failed, Turn, Turns
+
+THREADS = 200  # blocking handlers (store reads) at once; /chat turns run on threads of their own
+
+
+class ChatBody(BaseModel):
+    user_input: str = Field(description="Your message to Claude.")
+    conversation_name: str | None = None
+    conversation_id: str | None = Field(None, description="Full id or unique prefix.")
+    model: str | None = None
+    system: str | None = None
+    stream: bool = Field(False, description="Answer as server-sent events.")
+
+    @field_validator("user_input")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("user_input is empty")
+        return value
+
+
+def create_app() -> FastAPI:
+    """uvicorn's factory: settings, store and Claude client for this worker process."""
+    from claudechat.claude import Claude
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    # The event loop shares the GIL with the turns' threads; at the default 5 ms switch
+    # interval every hand-over between them can cost a request 5 ms of waiting.
+    sys.setswitchinterval(0.0005)
+    settings = load_settings()
+    service = Service(settings, open_store(settings), Claude(settings))
+    return build_app(service, ServeOptions.from_env())
+
+
+def build_app(service: Service, options: ServeOptions) -> FastAPI:
+    turns = Turns()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        # Connect (and migrate), and import the SDK now rather than in the first request.
+        await anyio.to_thread.run_sync(lambda: (service.store.metadata, service.claude.client))
+        yield
+        # uvicorn has waited for requests in flight (up to the graceful timeout) and cancelled
+        # the rest: their turns save what arrived, marked interrupted, before the process ends.
+        await anyio.to_thread.run_sync(turns.stop_all, options.graceful_seconds)
+
+    app = FastAPI(
+        title="claudechat",
+        summary="Chat with Claude over HTTP; the same conversations as the claudechat CLI.",
+        default_response_class=Json,
+        lifespan=lifespan,
+    )
+    _install_errors(app)
+    bearer = HTTPBearer(auto_error=False, description="A token from `claudechat token create`")
+
+    def caller(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str:
+        if options.no_auth:
+            user = service.settings.user
+        else:
+            token = credentials.credentials.strip() if credentials else ""
+            found = service.tokens.user_for(token) if token else None
+            if found is None:
+                raise HTTPException(401, "a valid bearer token is required")
+            user = found
+        request.state.user = user
+        return user
+
+    User = Annotated[str, Depends(caller)]
+
+    @app.post("/chat", summary="One turn: your message and Claude's reply, saved.")
+    async def chat(request: Request, body: ChatBody, user: User) -> Response:
+        wanted = ChatRequest(
+            body.user_input, body.conversation_id, body.conversation_name, body.model, body.system
+        )
+        wanted.check()
+        stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+        turn = Turn(service, user, wanted, stream)
+        turns.add(turn.start())
+        if stream:
+            return await stream_turn(request, turn)
+        outcome = await _outcome_unless_gone(request, turn)
+        if isinstance(outcome, Failed):
+            return failure(request, outcome)
+        request.state.conversation_id = outcome.session.conversation.id
+        return Json({**reply_json(outcome.session, outcome.message), **_notices(turn)})
+
+    @app.post("/new_chat", summary="Start a new conversation; a bare /chat continues it.")
+    def new_chat(
+        user: User, request: Request, _body: Annotated[dict[str, Any] | None, Body()] = None
+    ) -> Any:
+        conversation_id = service.new_chat(user)
+        request.state.conversation_id = conversation_id
+        return {"conversation_id": conversation_id}
+
+    # GET or POST: the seed's README used POST, as its users still do.
+    @app.get("/get_conversation", summary="A conversation document.")
+    @app.post("/get_conversation", summary="A conversation document.", operation_id="post_get")
+    def get_conversation(
+        user: User,
+        request: Request,
+        conversation_id: Annotated[str, Query(description="Full id or unique prefix.")],
+    ) -> Any:
+        document = service.document(user, conversation_id)
+        request.state.conversation_id = document["id"]
+        return document
+
+    @app.get("/conversations", summary="Your conversations, newest first.")
+    def conversations(
+        user: User,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        return service.listing(user, limit, offset)
+
+    @app.get("/health", summary="Whether the database and the blob store answer.")
+    def health() -> Any:
+        checks = service.health()
+        healthy = all(value == "ok" for value in checks.values())
+        body = {"status": "ok" if healthy else "unavailable", **checks}
+        return Json(body, 200 if healthy else 503)
+
+    guarded = RequestGuard(app, options.max_body_bytes)
+    return AccessLog(guarded)  # type: ignore[return-value]
+
+
+async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
+    """Wait for the turn; a client that hangs up stops it (its partial reply is kept)."""
+    import asyncio
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        turn.stop()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await turn.outcome()
+    finally:
+        watcher.cancel()
+        if not turn.done.is_set():
+            turn.stop()  # cancelled: the server is shutting down
+
+
+def _notices(turn: Turn) -> dict[str, Any]:
+    return {"notices": turn.notices.lines} if turn.notices.lines else {}
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Json:
+        errors = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return Json(error_body("malformed_json", "the body is not valid JSON"), 400)
+        details = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg", "")} for error in errors
+        ]
+        return Json(error_body("invalid_request", _summary(details), details=details), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:
+        kinds = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        body = error_body(kinds.get(exc.status_code, "error"), str(exc.detail))
+        return Json(body, exc.status_code, headers)
+
+    @app.exception_handler(ClaudechatError)
+    async def claudechat_error(_request: Request, exc: ClaudechatError) -> Json:
+        status, kind, message, headers = describe(exc)
+        return Json(error_body(kind, message), status, headers)
+
+
+def _summary(details: list[dict[str, Any]]) -> str:
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"] if part != "body")
+    return f"{where}: {first['msg']}" if where else str(first["msg"])

@@ -1,0 +1,57 @@
+"""claudechat's errors as HTTP answers: one JSON shape, the status a client can act on.
+
+Messages are the same one-liners the CLI prints; they never hold a secret (database URLs are
+masked where the error is made) nor any of the user's text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from claudechat.errors import (
+    ApiError,
+    ClaudechatError,
+    CorruptDocumentError,
+    NotFoundError,
+    ReplyCutOffError,
+    StorageError,
+    UsageError,
+)
+
+log = logging.getLogger("claudechat.serve")
+
+
+def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message}, **extra}
+
+
+def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
+    """(status, type, message, headers) for an error a request ran into."""
+    if isinstance(error, ApiError):
+        return _api_error(error)
+    if isinstance(error, ReplyCutOffError):
+        if error.timed_out:
+            return 504, "upstream_timeout", str(error), {}
+        return 502, "reply_cut_off", str(error), {}
+    if isinstance(error, NotFoundError):
+        return 404, "not_found", str(error), {}
+    if isinstance(error, UsageError):
+        return 400, "invalid_request", str(error), {}
+    if isinstance(error, CorruptDocumentError):
+        return 500, "corrupt_document", str(error), {}
+    if isinstance(error, StorageError):
+        return 503, "storage_unavailable", str(error), {}
+    if isinstance(error, ClaudechatError):
+        return 500, "error", str(error), {}
+    log.error("unexpected error", exc_info=error)
+    return 500, "internal_error", "internal error; see the server log", {}
+
+
+def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
+    if error.status == 429:
+        headers = {"Retry-After": error.retry_after} if error.retry_after else {}
+        return 429, "rate_limited", str(error), headers
+    if error.timed_out:
+        return 504, "upstream_timeout", str(error), {}
+    return 502, "upstream_error", str(error), {}

@@ -1,0 +1,128 @@
+"""Plain ASGI middleware: body limits and content types before any handler, and access logs.
+
+The body is read here in full (at most the configured limit) so that an oversized or wrongly
+typed request is refused before a handler could save anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from claudechat.server.errors import error_body
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+access_log = logging.getLogger("claudechat.access")
+
+
+async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+class RequestGuard:
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = await self._read(scope, receive)
+        if body is None:
+            limit = f"{self.max_body_bytes} bytes"
+            await send_json(send, 413, error_body("too_large", f"the body is over {limit}"))
+            return
+        if body and not _is_json(_header(scope, b"content-type")):
+            message = "send the body as JSON, with Content-Type: application/json"
+            await send_json(send, 415, error_body("unsupported_media_type", message))
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return dict(await receive())  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, scope: Scope, receive: Any) -> bytes | None:
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+
+class AccessLog:
+    """One line per request: who, which conversation, status, time. Never message text, never
+    the query string or headers (a token could be pasted anywhere)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        status = 0
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access_log.info(
+                '%s "%s %s" %s %.1fms user=%s conversation=%s',
+                client[0],
+                scope["method"],
+                _printable(scope["path"]),
+                status or "-",
+                (time.perf_counter() - started) * 1000,
+                state.get("user", "-"),
+                state.get("conversation_id", "-"),
+            )
+
+
+def _printable(path: str, limit: int = 200) -> str:
+    """A path as one log line: a client must not be able to forge lines with a newline."""
+    return "".join(ch if ch.isprintable() and ch != '"' else "?" for ch in path[:limit])

@@ -1,0 +1,71 @@
+"""Starting the server: checks first, then uvicorn with claudechat's logging."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import UsageError
+from claudechat.server import OPTIONS_ENV, ServeOptions
+
+if TYPE_CHECKING:
+    from claudechat.storage.accounts import Tokens
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+
+
+def tokens() -> Tokens:
+    from claudechat.settings import load_settings
+    from claudechat.storage.accounts import Tokens
+    from claudechat.storage.metadata import MetadataStore
+
+    settings = load_settings()
+    return Tokens(MetadataStore(settings.database_url, settings.auto_migrate))
+
+
+def run(options: ServeOptions) -> None:
+    options.check()
+    from claudechat.claude import check_credentials
+    from claudechat.output import status
+    from claudechat.settings import load_settings
+
+    check_credentials(load_settings())
+    # Migrate once here, not in several workers at the same moment.
+    known = tokens().list()
+    if not options.no_auth and not known:
+        status("warning: no tokens yet; create one with `claudechat token create USER`", "yellow")
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise UsageError("serve needs its extras: pip install 'claudechat[serve]'") from exc
+    os.environ[OPTIONS_ENV] = options.to_env()
+    status(f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)")
+    uvicorn.run(
+        "claudechat.server.app:create_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        log_config=log_config(),
+        access_log=False,  # ours names user and conversation and leaves out the query
+        timeout_graceful_shutdown=options.graceful_seconds,
+        server_header=False,
+    )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def log_config() -> dict[str, Any]:
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "claudechat": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -1,0 +1,200 @@
+"""What the HTTP handlers do, without HTTP: blocking calls on the store and the chat session.
+
+Every request names its user (from its token); each gets a ChatSession of its own over the one
+ConversationStore and Claude client of the process, as the REPL and pipe mode use them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from claudechat.chat import ChatSession, valid_model, valid_name
+from claudechat.claude import Claude
+from claudechat.conversation import Conversation, Message, new_conversation_id
+from claudechat.errors import NotFoundError, StorageError, UsageError
+from claudechat.settings import Settings
+from claudechat.storage import ids
+from claudechat.storage.accounts import CurrentConversations, Tokens
+from claudechat.storage.blobs import BlobNotFoundError
+from claudechat.storage.store import ConversationStore
+
+log = logging.getLogger("claudechat.serve")
+
+
+@dataclass
+class ChatRequest:
+    user_input: str
+    conversation_id: str | None = None
+    conversation_name: str | None = None
+    model: str | None = None
+    system: str | None = None
+
+    def check(self) -> None:
+        """Everything that can be refused is refused here, before anything is saved."""
+        if not self.user_input.strip():
+            raise UsageError("user_input is empty")
+        if self.conversation_name is not None:
+            self.conversation_name = valid_name(self.conversation_name)
+        if self.model is not None:
+            self.model = valid_model(self.model)
+
+
+@dataclass
+class Notices:
+    """Status lines the session would print in a terminal (forks, store outages)."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def __call__(self, line: str) -> None:
+        log.warning("%s", line)
+        self.lines.append(line)
+
+
+class Service:
+    def __init__(self, settings: Settings, store: ConversationStore, claude: Claude) -> None:
+        self.settings = settings
+        self.store = store
+        self.claude = claude
+
+    @property
+    def tokens(self) -> Tokens:
+        return Tokens(self.store.metadata)
+
+    @property
+    def current(self) -> CurrentConversations:
+        return CurrentConversations(self.store.metadata)
+
+    def user_settings(self, user: str, model: str | None = None) -> Settings:
+        values = {**self.settings.values, "user": user}
+        sources = dict(self.settings.sources)
+        if model is not None:
+            # A model named in the request applies to a continued conversation too, as
+            # `--model` on the command line does.
+            values["model"], sources["model"] = model, "command line"
+        return replace(self.settings, values=values, sources=sources, warnings=[])
+
+    # -- conversations ------------------------------------------------------------------------
+
+    def load(self, user: str, reference: str | None) -> tuple[Conversation | None, str | None]:
+        """The conversation a request names (or the user's current one) and its id; None for
+        one not saved yet. Unknown, malformed and other users' ids are all "no conversation"."""
+        current = self.current.get(user) if reference is None else None
+        wanted = reference if reference is not None else current
+        if wanted is None:
+            return None, None
+        try:
+            return self.store.load(user, wanted), wanted
+        except UsageError:
+            raise NotFoundError(f"no conversation {ids.printable(wanted)}") from None
+        except NotFoundError:
+            if wanted.lower() == (current or self.current.get(user)):
+                return None, wanted.lower()  # started by /new_chat, no message yet
+            raise
+
+    def open_session(
+        self, user: str, request: ChatRequest, notices: Notices
+    ) -> tuple[ChatSession, str | None]:
+        """The session for one turn, and the user's current conversation id before it."""
+        settings = self.user_settings(user, request.model)
+        conversation, wanted = self.load(user, request.conversation_id)
+        before = conversation.id if conversation else wanted
+        if conversation is None:
+            conversation = Conversation.new(user, settings.model)
+            conversation.id = wanted or conversation.id
+        # Saved with the turn, not before it: a refused turn changes nothing.
+        if request.model is not None:
+            conversation.set("model", request.model)
+        if request.system is not None:
+            conversation.set("system", request.system or None)
+        if request.conversation_name is not None:
+            conversation.set("name", request.conversation_name)
+        session = ChatSession(settings, self.store, self.claude, conversation)
+        session.notify = notices
+        return session, before
+
+    def new_chat(self, user: str) -> str:
+        conversation_id = new_conversation_id()
+        self.current.set(user, conversation_id)
+        return conversation_id
+
+    def remember(self, user: str, before: str | None, conversation: Conversation) -> None:
+        """A bare /chat continues where this one left off."""
+        if conversation.messages and conversation.id != before:
+            self.current.set(user, conversation.id)
+
+    def document(self, user: str, reference: str) -> dict[str, Any]:
+        conversation, wanted = self.load(user, reference)
+        if conversation is None:  # the current one, started but still empty
+            conversation = Conversation.new(user, self.settings.model)
+            conversation.id = wanted or conversation.id
+        return conversation.to_document()
+
+    def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:
+        listing = self.store.list(user, offset + limit + 1)
+        if listing.error and not listing.rows:
+            raise listing.error
+        rows = listing.rows[offset : offset + limit]
+        more = len(listing.rows) > offset + limit
+        unsynced = listing.unsynced
+        return {
+            "conversations": [_row_json(row, row.conversation_id in unsynced) for row in rows],
+            "next_offset": offset + limit if more else None,
+        }
+
+    # -- health -------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, str]:
+        return {"database": _probe(self._ping_database), "blob_store": _probe(self._ping_blobs)}
+
+    def _ping_database(self) -> None:
+        from sqlalchemy import text
+
+        from claudechat.storage.metadata import database_errors
+
+        metadata = self.store.metadata
+        with database_errors(metadata.url), metadata.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def _ping_blobs(self) -> None:
+        with contextlib.suppress(BlobNotFoundError):  # the store answered: reachable
+            self.store.blobs.get("health-check/absent.json")
+
+
+def _probe(check: Any) -> str:
+    try:
+        check()
+    except StorageError as exc:
+        log.error("health check failed: %s", exc)
+        return "unreachable"
+    return "ok"
+
+
+def _row_json(row: Any, unsynced: bool) -> dict[str, Any]:
+    return {
+        "conversation_id": row.conversation_id,
+        "name": row.conversation_name,
+        "model": row.model,
+        "message_count": row.message_count,
+        "preview": row.preview,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "parent_id": row.parent_id,
+        "unsynced": unsynced,
+    }
+
+
+def reply_json(session: ChatSession, message: Message) -> dict[str, Any]:
+    usage = message.usage.to_dict() if message.usage else None
+    return {
+        "conversation_id": session.conversation.id,
+        "message_id": message.id,
+        "parent_id": message.parent_id,
+        "reply": message.text,
+        "status": message.status,
+        "stop_reason": message.stop_reason,
+        "model": message.model,
+        "usage": usage,
+    }

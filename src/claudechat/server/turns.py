@@ -1,0 +1,125 @@
+"""One /chat turn run in its own thread, its text handed to the event loop as it streams.
+
+The session's code is blocking (the SDK, the store), so it runs off the loop; the handler reads
+a queue of text deltas ending with one outcome. Stopping a turn (the client left, the server is
+shutting down) looks to the session exactly like Ctrl-C in the REPL: the part of the reply that
+arrived is saved and marked interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from dataclasses import dataclass
+
+from claudechat.chat import ChatSession
+from claudechat.conversation import Message
+from claudechat.errors import StorageError
+from claudechat.server.service import ChatRequest, Notices, Service
+
+
+class ClientGone(KeyboardInterrupt):
+    """Raised inside the session's stream: to it, the same as Ctrl-C."""
+
+
+@dataclass
+class Finished:
+    session: ChatSession
+    message: Message
+
+
+@dataclass
+class Failed:
+    error: BaseException
+    session: ChatSession | None = None
+
+
+Outcome = Finished | Failed
+Item = str | Outcome
+
+
+class Turn:
+    def __init__(
+        self, service: Service, user: str, request: ChatRequest, stream: bool = True
+    ) -> None:
+        self.service = service
+        # A JSON answer needs no deltas: each would wake the event loop (and wait for the GIL).
+        self.stream = stream
+        self.user = user
+        self.request = request
+        self.notices = Notices()
+        self.session: ChatSession | None = None
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._stop = threading.Event()
+        self.done = threading.Event()
+        # Not a daemon: an exiting process waits for the turn to save what it has.
+        self._thread = threading.Thread(target=self._run, name="chat-turn")
+
+    def start(self) -> Turn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        outcome: Outcome
+        try:
+            self.session, before = self.service.open_session(self.user, self.request, self.notices)
+            try:
+                message = self.session.send(self.request.user_input, self._on_text)
+            finally:
+                self._remember(before)
+            outcome = Finished(self.session, message)
+        except BaseException as exc:  # handed to the handler, which maps it to a status
+            outcome = Failed(exc, self.session)
+        finally:
+            self.done.set()
+        self._put(outcome)
+
+    def _remember(self, before: str | None) -> None:
+        assert self.session is not None
+        try:
+            self.service.remember(self.user, before, self.session.conversation)
+        except StorageError as exc:  # the turn itself is saved (or journaled) already
+            self.notices(f"could not record the current conversation: {exc}")
+
+    def _on_text(self, text: str) -> None:
+        if self._stop.is_set():
+            raise ClientGone()
+        if self.stream:
+            self._put(text)
+
+    def _put(self, item: Item) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    async def outcome(self) -> Outcome:
+        """Skip the text and wait for the end (for a JSON answer)."""
+        while True:
+            item = await self.queue.get()
+            if not isinstance(item, str):
+                return item
+
+
+class Turns:
+    """The turns in flight in this process, so shutdown can finish or save them."""
+
+    def __init__(self) -> None:
+        self._active: set[Turn] = set()
+        self._lock = threading.Lock()
+
+    def add(self, turn: Turn) -> None:
+        with self._lock:
+            self._active = {t for t in self._active if not t.done.is_set()}
+            self._active.add(turn)
+
+    def stop_all(self, timeout: float) -> None:
+        with self._lock:
+            active = list(self._active)
+        for turn in active:
+            turn.stop()
+        for turn in active:
+            turn.done.wait(timeout)

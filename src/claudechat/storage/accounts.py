@@ -1,0 +1,109 @@
+"""Who may use `claudechat serve`, and which conversation each user is in, in the database.
+
+Tokens are stored only as sha256 hashes: the token itself is shown once, when it is created.
+The current conversation lives here rather than in the server's memory, so any worker or host
+in front of the same database answers a user the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from claudechat.conversation import utc_now
+from claudechat.errors import NotFoundError
+from claudechat.storage import ids
+from claudechat.storage.metadata import MetadataStore, _as_utc, database_errors
+
+TOKEN_PREFIX = "cct_"
+
+
+@dataclass
+class TokenInfo:
+    token_id: str
+    user_id: str
+    created_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+class Tokens:
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
+
+    def create(self, user_id: str) -> tuple[TokenInfo, str]:
+        """A new token for the user: its public id and the secret, which is never stored."""
+        from claudechat.storage.schema import api_tokens
+
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        info = TokenInfo(secrets.token_hex(6), ids.user_id(user_id), utc_now())
+        values = {**info.__dict__, "token_hash": token_hash(token)}
+        with database_errors(self.metadata.url), self.metadata.engine.begin() as connection:
+            connection.execute(api_tokens.insert().values(**values))
+        return info, token
+
+    def user_for(self, token: str) -> str | None:
+        from sqlalchemy import select
+
+        from claudechat.storage.schema import api_tokens
+
+        statement = select(api_tokens.c.user_id).where(api_tokens.c.token_hash == token_hash(token))
+        with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
+            return connection.execute(statement).scalar()
+
+    def list(self) -> list[TokenInfo]:
+        from sqlalchemy import select
+
+        from claudechat.storage.schema import api_tokens
+
+        table = api_tokens.c
+        statement = select(table.token_id, table.user_id, table.created_at).order_by(
+            table.user_id, table.created_at
+        )
+        with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [TokenInfo(row[0], row[1], _as_utc(row[2])) for row in rows]
+
+    def revoke(self, token_id: str) -> None:
+        from claudechat.storage.schema import api_tokens
+
+        statement = api_tokens.delete().where(api_tokens.c.token_id == token_id)
+        with database_errors(self.metadata.url), self.metadata.engine.begin() as connection:
+            if connection.execute(statement).rowcount != 1:
+                raise NotFoundError(f"no token {ids.printable(token_id)}")
+
+
+class CurrentConversations:
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
+
+    def get(self, user_id: str) -> str | None:
+        from sqlalchemy import select
+
+        from claudechat.storage.schema import current_conversations as table
+
+        statement = select(table.c.conversation_id).where(table.c.user_id == user_id)
+        with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
+            return connection.execute(statement).scalar()
+
+    def set(self, user_id: str, conversation_id: str) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        from claudechat.storage.schema import current_conversations as table
+
+        values = {"conversation_id": conversation_id, "updated_at": utc_now()}
+        update = table.update().where(table.c.user_id == user_id).values(**values)
+        with database_errors(self.metadata.url):
+            with self.metadata.engine.begin() as connection:
+                if connection.execute(update).rowcount == 1:
+                    return
+            try:
+                with self.metadata.engine.begin() as connection:
+                    connection.execute(table.insert().values(user_id=user_id, **values))
+            except IntegrityError:  # another worker inserted it meanwhile: last one wins
+                with self.metadata.engine.begin() as connection:
+                    connection.execute(update)

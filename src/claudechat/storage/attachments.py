@@ -1,0 +1,172 @@
+"""Attachment bytes in the blob store, content-addressed, and their reference rows.
+
+Each attachment is stored once per user at `{user}/attachments/{sha256}` (its media type as
+the object's content type on S3); the conversation document keeps only a reference block.
+An attachment is first written to a local folder (`attachments/` in the data directory) and
+pushed to the store just before the first document that references it, so a document in the
+store never points at a missing blob, and an attachment sent while the store is down waits
+on disk with its conversation's journal entry until the store is back.
+
+The `attachment_refs` table records which conversation uses which attachment, so whatever
+deletes conversations finds the attachments nobody references without reading documents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from claudechat.attachments import Attachment, attachment_blocks
+from claudechat.blocks import Block
+from claudechat.errors import CorruptDocumentError, NotFoundError, UsageError
+from claudechat.storage import ids
+from claudechat.storage.blobs import (
+    BlobConflictError,
+    BlobNotFoundError,
+    BlobStore,
+    LocalBlobStore,
+)
+
+if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
+    from claudechat.storage.metadata import MetadataStore
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def attachment_key(user: str, sha256: str) -> str:
+    """The one way an attachment's storage key is built: {user_id}/attachments/{sha256}."""
+    if not _SHA256.fullmatch(sha256):
+        raise UsageError(f"not an attachment digest: {ids.printable(sha256)}")
+    return f"{ids.user_id(user)}/attachments/{sha256}"
+
+
+def is_attachment_key(key: str) -> bool:
+    return "/attachments/" in key
+
+
+class AttachmentStore:
+    def __init__(self, blobs: BlobStore, local_root: Path) -> None:
+        self.blobs = blobs
+        self.local = LocalBlobStore(local_root)  # attachments not yet pushed
+        self._cache: dict[str, bytes] = {}  # this process's bytes, by sha256
+
+    def keep(self, user: str, attachment: Attachment) -> None:
+        """Hold the bytes locally until a save pushes them (never lost to an outage)."""
+        key = attachment_key(user, attachment.sha256)
+        self._cache[attachment.sha256] = attachment.data
+        with contextlib.suppress(BlobConflictError):  # already waiting: the same bytes
+            self.local.put(key, attachment.data, expect=None)
+
+    def push_pending(self, conversation: Conversation) -> None:
+        """Push every attachment the document references that waits locally; StorageError
+        when the store refuses, so the document is not pushed ahead of its attachments."""
+        for block in _blocks_of(conversation):
+            key = attachment_key(conversation.user_id, block["sha256"])
+            try:
+                data = self.local.get(key)
+            except BlobNotFoundError:
+                continue  # pushed before, by this process or an earlier one
+            # Content-addressed: whatever is there already holds the same bytes.
+            with contextlib.suppress(BlobConflictError):
+                self.blobs.put(key, data, expect=None, content_type=block["media_type"])
+            self.local.delete(key)
+
+    def get(self, user: str, sha256: str) -> bytes:
+        """The bytes: from this process, the local folder, or the store."""
+        cached = self._cache.get(sha256)
+        if cached is not None:
+            return cached
+        key = attachment_key(user, sha256)
+        try:
+            data = self.local.get(key)
+        except BlobNotFoundError:
+            try:
+                data = self.blobs.get(key)
+            except BlobNotFoundError as exc:
+                raise NotFoundError(f"attachment {sha256[:12]} is missing from the store") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            # Never send or hand out bytes other than the ones the conversation refers to.
+            raise CorruptDocumentError(f"attachment {sha256[:12]} does not match its digest", key)
+        self._cache[sha256] = data
+        return data
+
+    # -- references -------------------------------------------------------------------------
+
+    def record_refs(self, metadata: MetadataStore, conversation: Conversation) -> None:
+        """Rows for the document's attachments that have none yet (nothing when it has none)."""
+        blocks = {b["sha256"]: b for b in _blocks_of(conversation)}
+        if not blocks:
+            return
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        from claudechat.storage.metadata import database_errors
+        from claudechat.storage.schema import attachment_refs
+
+        table = attachment_refs.c
+        with (
+            contextlib.suppress(IntegrityError),
+            database_errors(metadata.url),
+            metadata.engine.begin() as connection,
+        ):
+            known = set(
+                connection.execute(
+                    select(table.sha256)
+                    .where(table.user_id == conversation.user_id)
+                    .where(table.conversation_id == conversation.id)
+                ).scalars()
+            )
+            rows = [
+                _ref_row(conversation, block) for sha, block in blocks.items() if sha not in known
+            ]
+            if rows:
+                # Two sessions of one conversation may insert the same row at once: fine.
+                connection.execute(attachment_refs.insert(), rows)
+
+    def forget_conversation(
+        self, metadata: MetadataStore, user: str, conversation_id: str
+    ) -> list[str]:
+        """Drop a conversation's references; the digests no conversation references now."""
+        from sqlalchemy import delete, select
+
+        from claudechat.storage.metadata import database_errors
+        from claudechat.storage.schema import attachment_refs
+
+        table = attachment_refs.c
+        mine = (table.user_id == user) & (table.conversation_id == conversation_id)
+        with database_errors(metadata.url), metadata.engine.begin() as connection:
+            shas = set(connection.execute(select(table.sha256).where(mine)).scalars())
+            connection.execute(delete(attachment_refs).where(mine))
+            if not shas:
+                return []
+            still = set(
+                connection.execute(
+                    select(table.sha256)
+                    .where(table.user_id == user)
+                    .where(table.sha256.in_(sorted(shas)))
+                ).scalars()
+            )
+        return sorted(shas - still)
+
+
+def _blocks_of(conversation: Conversation) -> Iterable[Block]:
+    for message in conversation.messages:
+        yield from attachment_blocks(message.content)
+
+
+def _ref_row(conversation: Conversation, block: Block) -> dict[str, object]:
+    return {
+        "user_id": conversation.user_id,
+        "sha256": block["sha256"],
+        "conversation_id": conversation.id,
+        "media_type": block["media_type"],
+        "name": block["name"],
+        "size": int(block.get("size") or 0),
+        "created_at": datetime.now(UTC),
+    }

@@ -1,0 +1,149 @@
+"""`claudechat serve` as a real subprocess on a free loopback port, for tests and bench/.
+
+The server gets its own data directory and environment (fake Messages API, storage), so a
+module-scoped server can answer many tests; the fake's queue is shared, tests reset it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from servers import PostgresServer, S3Server, aws_test_env, free_port
+
+_OWN_PREFIXES = ("CLAUDECHAT_", "ANTHROPIC_", "AWS_")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The parent's environment without anything that would point claudechat elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+    env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", **extra)
+    return env
+
+
+def team_env(postgres: PostgresServer, s3: S3Server) -> dict[str, str]:
+    """A fresh database and bucket: PostgreSQL + S3 as a team would run them."""
+    unique = uuid.uuid4().hex[:12]
+    bucket = f"serve-{unique}"
+    s3.create_bucket(bucket)
+    return {
+        **aws_test_env(s3.endpoint_url),
+        "CLAUDECHAT_DATABASE_URL": postgres.create_database(f"s_{unique}"),
+        "CLAUDECHAT_STORAGE_URL": f"s3://{bucket}/chats",
+    }
+
+
+class Serve:
+    """One `claudechat serve` process; its stderr (the server log) goes to a file."""
+
+    def __init__(self, env: dict[str, str], *args: str, home: Path | None = None) -> None:
+        self.home = home or Path(tempfile.mkdtemp(prefix="serve-home-"))
+        self.env = {"CLAUDECHAT_HOME": str(self.home), "CLAUDECHAT_USER": "tester", **env}
+        self.port = free_port()
+        self.args = args
+        self.log_path = self.home / "serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Another claudechat command against the same store (token, show, list)."""
+        return subprocess.run(
+            [sys.executable, "-m", "claudechat", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def token(self, user: str) -> str:
+        created = self.cli("token", "create", user)
+        assert created.returncode == 0, created.stderr
+        return created.stdout.strip()
+
+    def start(self, timeout: float = 120) -> Serve:
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "claudechat", "serve", "--port", str(self.port)]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [*command, *self.args],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.base_url + "/health", timeout=1, trust_env=False).is_success:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"serve did not come up:\n{self.log()}")
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=30, trust_env=False, **kwargs
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.process is None:
+            return None
+        self.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def __enter__(self) -> Serve:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def sse_events(lines: Any) -> list[tuple[str, str]]:
+    """(event, data) pairs from an iterator of SSE lines."""
+    events, name, data = [], "message", []
+    for line in lines:
+        if line == "":
+            if data:
+                events.append((name, "\n".join(data)))
+            name, data = "message", []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+    return events
+
+
+def text_of(content: Any) -> str:
+    """The text of stored or sent message content: a string, or a list of content blocks."""
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")

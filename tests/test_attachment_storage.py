@@ -1,0 +1,109 @@
+"""The storage contract for attachments, on both configurations: content-addressed blobs under
+the user's prefix (stored once however often they are used), pushed before the documents
+that reference them, and the reference table that finds attachments nobody uses any more."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from attachment_files import pdf_bytes, png_bytes
+from claudechat.attachments import Attachment, from_bytes
+from claudechat.blocks import text_block
+from claudechat.conversation import Conversation, Message
+from claudechat.settings import load_settings
+from claudechat.storage import migrate, open_store
+from claudechat.storage.attachments import attachment_key
+from claudechat.storage.store import ConversationStore
+
+PDF = from_bytes(pdf_bytes(["one", "two"]), "report.pdf")
+PNG = from_bytes(png_bytes(), "shot.png")
+
+
+@pytest.fixture
+def store(backend) -> Iterator[ConversationStore]:  # type: ignore[no-untyped-def]
+    opened = open_store(load_settings())
+    yield opened
+    opened.close()
+
+
+def with_attachments(store: ConversationStore, *attachments: Attachment) -> Conversation:
+    """A conversation whose first message carries the attachments, saved as a session does."""
+    assert store.attachments is not None
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    blocks = [a.block() for a in attachments] + [text_block("about these")]
+    conversation.add(Message(role="user", content=blocks))
+    for attachment in attachments:
+        store.attachments.keep("tester", attachment)
+    result = store.save(conversation)
+    assert result.pushed, result.error
+    return conversation
+
+
+def test_an_attachment_is_stored_once_by_digest_under_the_users_prefix(store) -> None:  # type: ignore[no-untyped-def]
+    first = with_attachments(store, PDF, PNG)
+    second = with_attachments(store, PDF)
+    store.save(second)  # saving again changes nothing
+    keys = store.blobs.list("tester/attachments/")
+    assert sorted(keys) == sorted(
+        f"tester/attachments/{hashlib.sha256(a.data).hexdigest()}" for a in (PDF, PNG)
+    )
+    assert store.blobs.get(attachment_key("tester", PDF.sha256)) == PDF.data
+    # Another process (nothing cached, nothing waiting locally) reads it from the store.
+    fresh = open_store(load_settings())
+    assert fresh.attachments is not None
+    assert fresh.attachments.get("tester", PDF.sha256) == PDF.data
+    fresh.close()
+    # Nothing waits locally once pushed, and doctor does not take attachments for documents.
+    assert store.attachments is not None
+    assert store.attachments.local.list("tester/") == []
+    report = store.doctor("tester")
+    assert (report.corrupt, report.missing) == ([], [])
+    assert {first.id, second.id} == {c.conversation_id for c in store.list("tester").rows}
+
+
+def test_the_reference_table_finds_attachments_nobody_uses(store) -> None:  # type: ignore[no-untyped-def]
+    first = with_attachments(store, PDF, PNG)
+    second = with_attachments(store, PDF)
+    assert store.attachments is not None
+    forget = store.attachments.forget_conversation
+    # The PNG was only in the first conversation; the PDF is still in the second.
+    assert forget(store.metadata, "tester", first.id) == [PNG.sha256]
+    assert forget(store.metadata, "tester", second.id) == [PDF.sha256]
+    assert forget(store.metadata, "tester", second.id) == []
+
+
+def test_keys_are_built_only_from_a_digest_and_a_valid_user() -> None:
+    from claudechat.errors import UsageError
+
+    assert attachment_key("tester", "ab" * 32) == f"tester/attachments/{'ab' * 32}"
+    for digest in ("../../etc", "AB" * 32, "ab" * 31):
+        with pytest.raises(UsageError):
+            attachment_key("tester", digest)
+    with pytest.raises(UsageError):
+        attachment_key("../other", "ab" * 32)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_migration_0005_adds_and_removes_the_reference_table(request, tmp_path, dialect) -> None:  # type: ignore[no-untyped-def]
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'refs.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"refs_{uuid.uuid4().hex[:10]}")
+    engine = create_engine(url)
+    migrate.upgrade(engine, "0002")
+    assert not inspect(engine).has_table("attachment_refs")
+    migrate.upgrade(engine, "0005")
+    assert inspect(engine).has_table("attachment_refs")
+    indexes = {ix["name"] for ix in inspect(engine).get_indexes("attachment_refs")}
+    assert "ix_attachment_refs_conversation" in indexes
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), "0002")
+    assert not inspect(engine).has_table("attachment_refs")
+    engine.dispose()

@@ -1,0 +1,130 @@
+"""Tokens for `claudechat serve`: who may call it, and that users never see each other's data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from conftest import API_KEY
+from fakes.anthropic_api import FakeAnthropic
+from serve_harness import Serve, clean_env, team_env, text_of
+
+
+@pytest.fixture(scope="module", params=["embedded", "team"])
+def server(request: pytest.FixtureRequest, fake_server: FakeAnthropic) -> Iterator[Serve]:
+    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_server.base_url)
+    if request.param == "team":
+        env.update(team_env(request.getfixturevalue("postgres"), request.getfixturevalue("s3")))
+    with Serve(env) as serve:
+        yield serve
+
+
+@pytest.fixture(scope="module")
+def tokens(server: Serve) -> dict[str, str]:
+    return {user: server.token(user) for user in ("alice", "bob")}
+
+
+@pytest.fixture
+def fake(fake_server: FakeAnthropic) -> FakeAnthropic:
+    fake_server.reset()
+    return fake_server
+
+
+def test_requests_need_a_valid_bearer_token(server: Serve, tokens: dict[str, str]) -> None:
+    with server.client() as http:
+        answers = [
+            http.post("/new_chat", json={}),
+            http.get("/conversations", headers={"Authorization": "Bearer cct_wrong"}),
+            http.get("/conversations", headers={"Authorization": f"Basic {tokens['alice']}"}),
+            http.get("/conversations", headers={"Authorization": "Bearer"}),
+            http.post("/chat", json={"user_input": "hi"}),
+        ]
+        for answer in answers:
+            assert answer.status_code == 401, answer.text
+            assert answer.headers["www-authenticate"] == "Bearer"
+            assert answer.json()["error"]["type"] == "unauthorized"
+        # Load balancers probe health without a token; unknown routes are 404 for anyone.
+        assert http.get("/health").status_code == 200
+        assert http.get("/nowhere").status_code == 404
+
+
+def test_two_tokens_never_see_each_others_data(
+    server: Serve, tokens: dict[str, str], fake: FakeAnthropic
+) -> None:
+    with server.client(tokens["alice"]) as alice, server.client(tokens["bob"]) as bob:
+        alice.post("/new_chat", json={})
+        mine = alice.post("/chat", json={"user_input": "alice's plans"}).json()["conversation_id"]
+        for reference in (mine, mine[:8]):
+            seen = bob.get("/get_conversation", params={"conversation_id": reference})
+            assert seen.status_code == 404
+            assert seen.json()["error"]["type"] == "not_found"
+        taken = bob.post("/chat", json={"user_input": "mine now", "conversation_id": mine})
+        assert taken.status_code == 404
+        assert mine not in {
+            c["conversation_id"] for c in bob.get("/conversations").json()["conversations"]
+        }
+        # Bob's bare /chat starts his own conversation, not Alice's current one.
+        bobs = bob.post("/chat", json={"user_input": "bob here"}).json()["conversation_id"]
+        assert bobs != mine
+        again = alice.post("/chat", json={"user_input": "more plans"}).json()
+        assert again["conversation_id"] == mine
+        document = alice.get("/get_conversation", params={"conversation_id": mine}).json()
+    assert document["user_id"] == "alice"
+    assert [text_of(m["content"]) for m in document["messages"] if m["role"] == "user"] == [
+        "alice's plans",
+        "more plans",
+    ]
+
+
+def test_tokens_are_listed_without_the_secret_stored_as_hashes_and_revoked(
+    server: Serve, tokens: dict[str, str]
+) -> None:
+    carol = server.token("carol")
+    listed = server.cli("token", "list")
+    assert listed.returncode == 0
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert {"alice", "bob", "carol"} <= {row[1] for row in rows}
+    assert carol not in listed.stdout and tokens["alice"] not in listed.stdout
+    stored = _token_table(server)
+    assert all(carol not in str(row) for row in stored)
+    assert len(stored) == len(rows)
+
+    carol_id = next(row[0] for row in rows if row[1] == "carol")
+    with server.client(carol) as http:
+        assert http.get("/conversations").status_code == 200
+        revoked = server.cli("token", "revoke", carol_id)
+        assert revoked.returncode == 0, revoked.stderr
+        assert http.get("/conversations").status_code == 401
+    again = server.cli("token", "revoke", carol_id)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+
+
+def test_access_log_names_user_and_conversation_never_text_or_secrets(
+    server: Serve, tokens: dict[str, str], fake: FakeAnthropic
+) -> None:
+    with server.client(tokens["alice"]) as alice:
+        alice.post("/new_chat", json={})
+        answer = alice.post("/chat", json={"user_input": "the-secret-sauce-42"}).json()
+        assert alice.get("/x%0Aforged INFO line").status_code == 404
+    log = server.log()
+    assert not any(line.startswith("forged") for line in log.splitlines())
+    assert f"user=alice conversation={answer['conversation_id']}" in log
+    for secret in ("the-secret-sauce-42", tokens["alice"], tokens["bob"], API_KEY):
+        assert secret not in log
+
+
+def test_no_auth_is_refused_off_loopback(server: Serve) -> None:
+    refused = server.cli("serve", "--host", "0.0.0.0", "--no-auth", "--port", "1")
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "loopback" in refused.stderr
+
+
+def _token_table(server: Serve) -> list[tuple[object, ...]]:
+    url = server.env.get("CLAUDECHAT_DATABASE_URL") or f"sqlite:///{server.home}/claudechat.db"
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(text("SELECT * FROM api_tokens"))]
+    engine.dispose()
+    return rows

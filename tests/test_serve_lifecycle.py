@@ -1,0 +1,155 @@
+"""Stopping and scaling `claudechat serve`: SIGTERM mid-reply, several hosts on one store."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import API_KEY
+from fakes.anthropic_api import FakeAnthropic, Reply
+from serve_harness import Serve, clean_env, team_env, text_of
+
+WORDS = [f"w{i} " for i in range(20)]
+# uvicorn shuts down gracefully, then re-raises the signal so the exit status says SIGTERM.
+STOPPED = (0, -signal.SIGTERM)
+
+
+@pytest.fixture
+def fake(fake_server: FakeAnthropic) -> FakeAnthropic:
+    fake_server.reset()
+    return fake_server
+
+
+def _env(fake: FakeAnthropic) -> dict[str, str]:
+    return clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url)
+
+
+def _chat_in_background(server: Serve, answers: list[Any]) -> threading.Thread:
+    def post() -> None:
+        try:
+            with server.client() as http:
+                answers.append(http.post("/chat", json={"user_input": "a long one"}))
+        except httpx.HTTPError as exc:
+            answers.append(exc)
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread
+
+
+def _wait_until_streaming(fake: FakeAnthropic, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not fake.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # a few deltas in
+    assert fake.requests, "the reply never started"
+
+
+def _stored(server: Serve) -> dict[str, Any]:
+    listed = server.cli("list", "--json")
+    (row,) = json.loads(listed.stdout)
+    shown = server.cli("show", "--json", row["id"])
+    return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+
+def test_sigterm_lets_a_reply_in_flight_finish_before_exit(fake: FakeAnthropic) -> None:
+    fake.queue(Reply(chunks=WORDS, delay=0.05))  # about a second
+    server = Serve(_env(fake), "--no-auth").start()
+    answers: list[Any] = []
+    thread = _chat_in_background(server, answers)
+    _wait_until_streaming(fake)
+    server.terminate()
+    assert server.process is not None and server.process.wait(60) in STOPPED
+    thread.join(10)
+    (answer,) = answers
+    assert answer.status_code == 200 and answer.json()["reply"] == "".join(WORDS)
+    assert _stored(server)["messages"][-1]["status"] == "complete"
+
+
+def test_sigterm_saves_a_reply_that_outlasts_the_grace_period(fake: FakeAnthropic) -> None:
+    fake.queue(Reply(chunks=WORDS * 5, delay=0.05))  # about five seconds
+    server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()
+    answers: list[Any] = []
+    thread = _chat_in_background(server, answers)
+    _wait_until_streaming(fake)
+    server.terminate()
+    # Had shutdown waited for the whole reply, it would be saved complete.
+    assert server.process is not None and server.process.wait(30) in STOPPED
+    thread.join(10)
+    reply = _stored(server)["messages"][-1]
+    assert reply["role"] == "assistant" and reply["status"] == "interrupted"
+    assert 0 < len(text_of(reply["content"]).split()) < len(WORDS) * 5
+
+
+def test_two_hosts_on_one_database_and_bucket_answer_alike(
+    request: pytest.FixtureRequest, fake: FakeAnthropic
+) -> None:
+    shared = {
+        **_env(fake),
+        **team_env(request.getfixturevalue("postgres"), request.getfixturevalue("s3")),
+    }
+    with Serve(shared) as one, Serve(shared, "--workers", "2") as two:
+        token = one.token("alice")
+        with one.client(token) as first, two.client(token) as second:
+            started = first.post("/new_chat", json={}).json()["conversation_id"]
+            ids = {
+                second.post("/chat", json={"user_input": "hi from two"}).json()["conversation_id"]
+            }
+            ids.add(
+                first.post("/chat", json={"user_input": "hi from one"}).json()["conversation_id"]
+            )
+            for _ in range(4):  # fresh connections: either worker of the second host may answer
+                answer = httpx.post(
+                    two.base_url + "/chat",
+                    json={"user_input": "again"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    trust_env=False,
+                    timeout=30,
+                )
+                ids.add(answer.json()["conversation_id"])
+            document = first.get("/get_conversation", params={"conversation_id": started}).json()
+    assert ids == {started}
+    assert len(document["messages"]) == 12
+
+
+def test_the_other_commands_do_not_import_the_server() -> None:
+    code = (
+        "import sys; from claudechat.cli import run; run(['--help']); "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_health_and_requests_say_when_the_database_is_down(
+    request: pytest.FixtureRequest, fake: FakeAnthropic
+) -> None:
+    postgres = request.getfixturevalue("postgres")
+    env = {**_env(fake), **team_env(postgres, request.getfixturevalue("s3"))}
+    with Serve(env) as server:
+        token = server.token("alice")
+        with server.client(token) as http:
+            assert http.get("/health").json()["database"] == "ok"
+            postgres.pause()
+            try:
+                down = http.get("/health")
+                listed = http.get("/conversations")
+            finally:
+                postgres.resume()
+            assert down.status_code == 503
+            assert down.json() == {
+                "status": "unavailable",
+                "database": "unreachable",
+                "blob_store": "ok",
+            }
+            assert listed.status_code == 503
+            assert listed.json()["error"]["type"] == "storage_unavailable"
+            assert http.get("/health").status_code == 200
