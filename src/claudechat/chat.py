@@ -105,6 +105,7 @@ class ChatSession:
         self.catalogue = Catalogue(settings, fetch=self._fetch_models)
         self._described: ModelInfo | None = None
         self._said: set[str] = set()  # notices given once per session
+        self._pending_notices: list[str] = []
 
     @classmethod
     def start(
@@ -155,12 +156,12 @@ class ChatSession:
             try:
                 info = self.catalogue.describe(model)
             except ClaudechatError as exc:
-                self.say_once(f"cannot list the models ({exc}); assuming conservative limits")
+                self._pending_notices.append(f"cannot list the models ({exc}); assuming defaults")
                 info = unknown_model(model)
             if not info.known:
                 bedrock = self.settings.provider == "bedrock"
                 source = "Bedrock catalogue" if bedrock else "Models API"
-                self.say_once(
+                self._pending_notices.append(
                     f"model {model} is not described by the {source}; assuming conservative "
                     f"limits ({info.max_input_tokens:,} tokens in, {info.max_tokens:,} out)"
                 )
@@ -180,7 +181,8 @@ class ChatSession:
 
     def request_params(self) -> dict[str, Any]:
         params = request_params(self.model_info(), self.options)
-        for notice in params.notices:
+        # Said as a request goes out: a message refused before it (one clear line) stays so.
+        for notice in [*self._pending_notices, *params.notices]:
             self.say_once(notice)
         return params.body
 
