@@ -251,3 +251,28 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_delete_keeps_a_shared_attachment_until_its_last_conversation_goes(  # type: ignore[no-untyped-def]
+    cli, fake_api, files, backend
+) -> None:
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_blob_store
+
+    key = f"tester/attachments/{sha(files['pdf'].read_bytes())}"
+
+    def stored() -> bool:
+        return key in open_blob_store(load_settings()).list("tester/")
+
+    first = conversation_id(cli("chat", "-a", str(files["pdf"]), "one").stderr)
+    second = conversation_id(cli("chat", "-a", str(files["pdf"]), "two").stderr)
+    assert stored()
+    deleted = cli("delete", first, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "attachment" not in deleted.stdout  # the other conversation still uses it
+    assert stored()
+    assert cli("attachment", "get", f"{second[:8]}/1").returncode == 0
+    deleted = cli("delete", second, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "1 attachment(s) no other conversation uses" in deleted.stdout
+    assert not stored()

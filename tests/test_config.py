@@ -63,3 +63,56 @@ def test_invalid_settings_are_usage_errors(cli, isolated_home) -> None:  # type:
 def test_mask_url_password() -> None:
     assert mask_url_password("postgresql://a:b@h/d") == "postgresql://a:***@h/d"
     assert mask_url_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def config_lines(cli, **env: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    result = cli("config", env=env)
+    assert result.returncode == 0, result.stderr
+    return dict(line.split(" = ", 1) for line in result.stdout.splitlines()[1:])
+
+
+def test_config_shows_the_real_defaults(cli) -> None:  # type: ignore[no-untyped-def]
+    lines = config_lines(cli)
+    assert lines["max_context_tokens"] == "150000  # default"
+    assert lines["auto_migrate"] == "True  # default"
+    assert lines["stream_idle_timeout"] == "60.0  # default"
+    assert lines["s3_sse"] == "(not set)  # default"
+    assert "''" not in "".join(lines.values())
+
+
+def test_a_fractional_token_budget_is_refused(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    write_config(isolated_home, "max_context_tokens = 1.5\n")
+    result = cli("config")
+    assert result.returncode == 2
+    assert "max_context_tokens has an invalid value '1.5'" in result.stderr
+    for bad in ("1.5", "1e5", "-3", "0", "true"):
+        refused = cli("list", env={"CLAUDECHAT_MAX_CONTEXT_TOKENS": bad})
+        assert refused.returncode == 2, bad
+    write_config(isolated_home, "max_context_tokens = 9000\n")
+    assert config_lines(cli)["max_context_tokens"].startswith("9000  # config file")
+    taken = config_lines(cli, CLAUDECHAT_MAX_CONTEXT_TOKENS=" 12000 ")
+    assert taken["max_context_tokens"].startswith("12000  # environment")
+
+
+def test_every_database_password_form_is_masked_in_config(cli) -> None:  # type: ignore[no-untyped-def]
+    for url, hidden in [
+        ("postgresql://chat@db/chats?password=QUERY-SECRET&sslmode=require", "QUERY-SECRET"),
+        ("postgresql://chat:SPACE SECRET@db/chats", "SPACE SECRET"),
+        ("postgresql://chat:LINE\nSECRET@db/chats", "SECRET"),
+        ("postgresql://chat:AT@SLASH/SECRET@db/chats", "SLASH/SECRET"),
+    ]:
+        result = cli("config", env={"CLAUDECHAT_DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        assert hidden not in result.stdout + result.stderr, url
+        assert "***" in result.stdout
+
+
+def test_mask_url_password_forms() -> None:
+    assert mask_url_password("postgresql://u@h/d?password=x y&a=b") == (
+        "postgresql://u@h/d?password=***&a=b"
+    )
+    assert mask_url_password("http://k:s e\ncret@minio:9000/b") == "http://k:***@minio:9000/b"
+    assert mask_url_password("postgresql://h:5432/db") == "postgresql://h:5432/db"
+    assert mask_url_password("a http://u:p@x b postgresql://v:q@y c") == (
+        "a http://u:***@x b postgresql://v:***@y c"
+    )

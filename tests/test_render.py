@@ -1,466 +1,38 @@
-"""Tests for claudechat.render.
-
-Streamed output is checked the way a user sees it: everything the renderer
-writes (live-region redraws and cursor moves included) goes through a small
-terminal emulator, and its scrollback must equal rendering the whole reply once.
-"""
+"""The streaming markdown renderer: what reaches the screen equals printing the reply once,
+whatever the chunks, refreshes, height or interruptions; and the plain renderer for pipes."""
 
 from __future__ import annotations
 
 import io
-import random
-import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from rich.console import Console
-from rich.live_render import LiveRender
 from rich.markdown import Markdown
 
+from claudechat.region import LiveRegion
 from claudechat.render import (
     BlockSplitter,
     MarkdownStreamRenderer,
     PlainStreamRenderer,
     split_finished_blocks,
 )
-
-WIDTH = 80
-HEIGHT = 24
-
-# --------------------------------------------------------------------------- helpers
-
-
-class TerminalEmulator:
-    """Just enough of a VT100 for rich's output: text, CR, LF, cursor up, erase line.
-
-    Rows that scroll off the top of the screen become scrollback and can no
-    longer be reached by the cursor, as in a real terminal.
-    """
-
-    _TOKEN = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])|\x1b\]8;[^\x1b]*\x1b\\|\r|\n|[^\x1b\r\n]+")
-
-    def __init__(self, height: int = HEIGHT) -> None:
-        self.height = height
-        self.rows: list[list[str]] = [[]]
-        self.row = 0
-        self.col = 0
-        self.max_cursor_up_run = 0
-        self._cursor_up_run = 0
-
-    def feed(self, data: str) -> None:
-        position = 0
-        for match in self._TOKEN.finditer(data):
-            assert match.start() == position, f"unparsed output {data[position:][:20]!r}"
-            position = match.end()
-            self._apply(match)
-        assert position == len(data), f"unparsed output {data[position:][:20]!r}"
-
-    def _apply(self, match: re.Match[str]) -> None:
-        token = match.group(0)
-        if match.group(2) is not None:
-            self._control(match.group(1), match.group(2))
-        elif token.startswith("\x1b]"):
-            pass  # hyperlink
-        elif token == "\r":
-            self.col = 0
-        elif token == "\n":
-            self._line_feed()
-        else:
-            self._write(token)
-
-    def _control(self, params: str, command: str) -> None:
-        if command == "A":
-            top_of_screen = max(0, len(self.rows) - self.height)
-            self.row = max(top_of_screen, self.row - int(params or 1))
-            self._cursor_up_run += 1
-            self.max_cursor_up_run = max(self.max_cursor_up_run, self._cursor_up_run)
-        elif command == "K":
-            assert params == "2", params
-            self.rows[self.row] = []
-        elif command == "m" or (command in "hl" and params == "?25"):
-            pass  # colours; cursor show/hide
-        else:
-            raise AssertionError(f"unexpected control sequence {params}{command}")
-
-    def _line_feed(self) -> None:
-        self._cursor_up_run = 0
-        self.col = 0
-        self.row += 1
-        if self.row == len(self.rows):
-            self.rows.append([])
-
-    def _write(self, text: str) -> None:
-        self._cursor_up_run = 0
-        row = self.rows[self.row]
-        row.extend(" " * (self.col - len(row)))
-        row[self.col : self.col + len(text)] = text
-        self.col += len(text)
-
-    def transcript(self) -> list[str]:
-        lines = ["".join(row).rstrip() for row in self.rows]
-        while lines and not lines[-1]:
-            lines.pop()
-        return lines
-
-
-def make_console(color_system: str | None = None) -> Console:
-    return Console(
-        file=io.StringIO(),
-        force_terminal=True,
-        width=WIDTH,
-        height=HEIGHT,
-        color_system=color_system,  # type: ignore[arg-type]
-        legacy_windows=False,
-    )
-
-
-_SGR = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\")
-
-
-def one_shot_lines(text: str, color_system: str | None = None) -> list[str]:
-    """What printing the whole reply once looks like: the reference."""
-    console = make_console(color_system)
-    console.print(Markdown(text))
-    return _normalised_lines(_SGR.sub("", console.file.getvalue()))  # type: ignore[attr-defined]
-
-
-def _normalised_lines(output: str) -> list[str]:
-    lines = [line.rstrip() for line in output.split("\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
-
-
-def screen_lines(console: Console) -> list[str]:
-    emulator = TerminalEmulator()
-    emulator.feed(console.file.getvalue())  # type: ignore[attr-defined]
-    return emulator.transcript()
-
-
-def random_chunks(text: str, seed: int, max_size: int = 8) -> Iterator[str]:
-    rng = random.Random(seed)
-    position = 0
-    while position < len(text):
-        size = rng.randint(1, max_size)
-        yield text[position : position + size]
-        position += size
-
-
-class CountingRenderer(MarkdownStreamRenderer):
-    """Records every markdown parse, through the renderer's hook."""
-
-    def __init__(self, console: Console, *, auto_refresh: bool = True) -> None:
-        super().__init__(console, auto_refresh=auto_refresh)
-        self.parsed_texts: list[str] = []
-
-    @property
-    def markdown_builds(self) -> int:
-        return len(self.parsed_texts)
-
-    def make_markdown(self, text: str) -> Markdown:
-        self.parsed_texts.append(text)
-        return super().make_markdown(text)
-
-
-def stream(
-    text: str, chunks: Iterator[str], *, refresh_every: int = 7, color_system: str | None = None
-) -> Console:
-    """Feed the chunks, forcing a live refresh every few chunks; return the console."""
-    console = make_console(color_system)
-    with MarkdownStreamRenderer(console, auto_refresh=False) as renderer:
-        for index, chunk in enumerate(chunks):
-            renderer.feed(chunk)
-            if index % refresh_every == 0:
-                renderer.refresh()
-    assert renderer.text == text
-    return console
-
-
-# --------------------------------------------------------------------------- documents
-
-HEADINGS_AND_PARAGRAPHS = """\
-# A heading
-
-A paragraph with **bold**, *emphasis*, `inline code` and a [link](https://example.com).
-It goes on for a while so that rich has to wrap it over more than one line of the
-eighty-column console used by these tests.
-
-## A second heading
-
-Another paragraph.
-### Heading straight after text
-Text straight after a heading.
-"""
-
-NESTED_LISTS = """\
-Some options:
-
-- first item
-
-- second item, with a continuation
-  that is indented
-
-  and a second paragraph in the same item
-
-  1. nested one
-
-  2. nested two
-     - deeper
-- third item
-lazy continuation line
-
-1. ordered
-
-2. ordered again
-
-3. and a third
-
-After the list.
-"""
-
-LONG_LOOSE_ORDERED_LIST = "\n\n".join(f"{n}. step number {n}" for n in range(1, 13)) + "\n"
-
-TABLE = """\
-Here is a table:
-
-| Name | Value | Notes |
-|------|------:|:------|
-| alpha | 1 | first |
-| beta | 22 | second, a bit longer |
-
-| Lonely | Table |
-|---|---|
-| x | y |
-"""
-
-CODE_WITH_BLANK_LINES = """\
-Code:
-
-```python
-def f(x):
-
-    return x + 1
-
-
-class A:
-    pass
-```
-
-~~~
-tilde fence with ``` inside
-
-still code
-~~~
-
-````markdown
-```
-nested fence text
-```
-
-````
-
-Done.
-"""
-
-BLOCK_QUOTES = """\
-> A quote
-> over two lines
-
-> A second quote
-
->   - a list in a quote
-
-Plain text.
-"""
-
-RULES_AND_IMAGES = """\
-Before the rule.
-
----
-
-![diagram](https://example.com/diagram.png) and text after the image.
-
-***
-
-- list right after a rule
-
-A paragraph before an image paragraph.
-
-![photo](https://example.com/photo.jpg)
-
-<div>
-an html block
-</div>
-
-Text after html.
-"""
-
-LIST_WITH_CODE = """\
-1. Install:
-
-   ```bash
-   pip install thing
-
-   thing --help
-   ```
-
-2. Run it:
-   ```
-   thing run
-   ```
-
-Then check the output.
-"""
-
-STARTS_WITH_BLANK_LINES = "\n\n\nHello after blank lines.\n\n- a list\n"
-
-ENDS_MID_CODE_BLOCK = """\
-Here is the start of a script:
-
-```python
-import sys
-
-def main():
-    print("hello")
-
-    for arg in sys.argv:
-"""
-
-NO_TRAILING_NEWLINE = "Just one line with no newline at the end"
-
-DOCUMENTS = {
-    "headings_and_paragraphs": HEADINGS_AND_PARAGRAPHS,
-    "nested_lists": NESTED_LISTS,
-    "long_loose_ordered_list": LONG_LOOSE_ORDERED_LIST,
-    "table": TABLE,
-    "code_with_blank_lines": CODE_WITH_BLANK_LINES,
-    "block_quotes": BLOCK_QUOTES,
-    "rules_and_images": RULES_AND_IMAGES,
-    "list_with_code": LIST_WITH_CODE,
-    "starts_with_blank_lines": STARTS_WITH_BLANK_LINES,
-    "ends_mid_code_block": ENDS_MID_CODE_BLOCK,
-    "no_trailing_newline": NO_TRAILING_NEWLINE,
-    "everything": "\n".join(
-        [
-            HEADINGS_AND_PARAGRAPHS,
-            NESTED_LISTS,
-            TABLE,
-            CODE_WITH_BLANK_LINES,
-            BLOCK_QUOTES,
-            RULES_AND_IMAGES,
-            LIST_WITH_CODE,
-            ENDS_MID_CODE_BLOCK,
-        ]
-    ),
-}
-
-
-# --------------------------------------------------------------------------- split_finished_blocks
-
-
-def test_split_at_blank_line_before_column_zero() -> None:
-    blocks, rest = split_finished_blocks("# Title\n\nPara one.\n\nPara two\n")
-    assert blocks == ["# Title\n\n", "Para one.\n\n"]
-    assert rest == "Para two\n"
-
-
-def test_split_waits_for_the_next_line_to_be_complete() -> None:
-    # Whether a blank line ends a block depends on the line after it (a list item
-    # may continue the list), so nothing is decided on a partial line.
-    assert split_finished_blocks("Para one.\n\n") == ([], "Para one.\n\n")
-    assert split_finished_blocks("Para one.\n\nNe") == ([], "Para one.\n\nNe")
-    assert split_finished_blocks("Para one.\n\nNext\n") == (["Para one.\n\n"], "Next\n")
-
-
-def test_no_split_inside_fence_with_blank_lines() -> None:
-    text = "```python\na = 1\n\nb = 2\n\n```\n\nAfter\n"
-    assert split_finished_blocks(text) == (["```python\na = 1\n\nb = 2\n\n```\n\n"], "After\n")
-
-
-def test_tilde_fence_is_closed_only_by_tildes_of_at_least_its_length() -> None:
-    text = "~~~~\ncode\n\n```\n\n~~~\n\nstill code\n~~~~\n\nAfter\n"
-    blocks, rest = split_finished_blocks(text)
-    assert blocks == ["~~~~\ncode\n\n```\n\n~~~\n\nstill code\n~~~~\n\n"]
-    assert rest == "After\n"
-
-
-def test_unclosed_fence_stays_unfinished() -> None:
-    text = "Intro\n\n```\ncode\n\nmore code\n\nAnd more\n"
-    assert split_finished_blocks(text) == (["Intro\n\n"], "```\ncode\n\nmore code\n\nAnd more\n")
-
-
-def test_inline_triple_backticks_are_not_a_fence() -> None:
-    text = "```not a fence```\n\nNext\n\nLast\n"
-    assert split_finished_blocks(text) == (["```not a fence```\n\n", "Next\n\n"], "Last\n")
-
-
-def test_indented_lines_after_blank_stay_with_their_block() -> None:
-    text = "- item\n\n  continued\n\n      indented code\n\nNext\n"
-    assert split_finished_blocks(text) == (
-        ["- item\n\n  continued\n\n      indented code\n\n"],
-        "Next\n",
-    )
-
-
-def test_loose_list_items_stay_in_one_block() -> None:
-    text = "- a\n\n- b\n\n  - nested\n\n- c\n\nAfter\n\n1. x\n\n2. y\n"
-    blocks, rest = split_finished_blocks(text)
-    assert blocks == ["- a\n\n- b\n\n  - nested\n\n- c\n\n", "After\n\n"]
-    assert rest == "1. x\n\n2. y\n"
-
-
-def test_fence_inside_list_item() -> None:
-    text = "1. Step\n\n   ```\n   a\n\nb at column zero inside the fence\n   ```\n\nAfter\n"
-    blocks, rest = split_finished_blocks(text)
-    assert len(blocks) == 1 and rest == "After\n"
-
-
-def test_leading_blank_lines_join_the_first_block() -> None:
-    assert split_finished_blocks("\n\nHello\n\nWorld\n") == (["\n\nHello\n\n"], "World\n")
-
-
-@pytest.mark.parametrize("name", sorted(DOCUMENTS))
-def test_blocks_partition_the_text(name: str) -> None:
-    text = DOCUMENTS[name]
-    blocks, rest = split_finished_blocks(text)
-    assert "".join(blocks) + rest == text
-
-
-_FRAGMENTS = [
-    "# H\n",
-    "text\n",
-    "\n",
-    "  indented\n",
-    "- item\n",
-    "1. one\n",
-    "```\n",
-    "~~~\n",
-    "````py\n",
-    "> q\n",
-    "| a | b |\n",
-    "|---|---|\n",
-    "---\n",
-    "x",
-    " ",
-    "\t",
-    "`",
-]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40), st.integers(0, 10_000))
-def test_incremental_splitting_matches_whole_text_splitting(parts: list[str], seed: int) -> None:
-    text = "".join(parts)
-    splitter = BlockSplitter()
-    blocks = [block for chunk in random_chunks(text, seed, 5) for block in splitter.feed(chunk)]
-    assert (blocks, splitter.remainder) == split_finished_blocks(text)
-    assert "".join(blocks) + splitter.remainder == text
-
+from renderkit import (
+    DOCUMENTS,
+    HEIGHT,
+    WIDTH,
+    CountingRenderer,
+    TerminalEmulator,
+    _normalised_lines,
+    long_reply,
+    make_console,
+    one_shot_lines,
+    random_chunks,
+    screen_lines,
+    stream,
+)
 
 # --------------------------------------------------------------------------- streamed output
 
@@ -516,15 +88,15 @@ def _tall_code_reply(lines: int = 200) -> str:
 
 @pytest.fixture
 def live_heights(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Heights of every live region rich draws."""
+    """Heights of every live region drawn."""
     heights: list[int] = []
-    original = LiveRender.__rich_console__
+    original = LiveRegion.draw
 
-    def recording(self: LiveRender, console: Console, options: object) -> Iterator[object]:
-        yield from original(self, console, options)  # type: ignore[arg-type]
-        heights.append(self.last_render_height)
+    def recording(self: LiveRegion, printed: list, live: list, width: int) -> None:  # type: ignore[type-arg]
+        original(self, printed, live, width)
+        heights.append(len(live))
 
-    monkeypatch.setattr(LiveRender, "__rich_console__", recording)
+    monkeypatch.setattr(LiveRegion, "draw", recording)
     return heights
 
 
@@ -560,9 +132,10 @@ def test_live_region_shows_the_bottom_of_a_tall_open_code_block() -> None:
     renderer.refresh()
     # Only the visible tail of the code is highlighted, not all 150 lines...
     assert len(renderer.parsed_texts[-1]) < len(text) / 3
-    # ...and the screen's bottom lines are those of the whole block.
-    visible = screen_lines(console)[-(HEIGHT - 2) :]
-    assert visible == one_shot_lines(text)[-(HEIGHT - 2) :]
+    # ...and the screen's bottom lines are those of the whole block (the view's top moves
+    # by half a screen at a time, so that a new line does not shift every row).
+    visible = screen_lines(console)[-(HEIGHT // 2 - 3) :]
+    assert visible == one_shot_lines(text)[-(HEIGHT // 2 - 3) :]
     renderer.finish()
     assert screen_lines(console) == one_shot_lines(text)
 
@@ -598,17 +171,12 @@ def test_ctrl_c_mid_stream_keeps_what_arrived_once() -> None:
     assert console.file.getvalue() == before  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(
-    "failing_text",
-    ["Para two.\n\n", "Para two.\n"],
-    ids=["while-printing-a-block", "while-starting-the-live-region"],
-)
-def test_interrupt_inside_the_renderer_is_recovered_by_finish(failing_text: str) -> None:
+def test_interrupt_inside_the_renderer_is_recovered_by_finish() -> None:
     class InterruptedOnce(MarkdownStreamRenderer):
         interrupted = False
 
         def make_markdown(self, text: str) -> Markdown:
-            if text == failing_text and not self.interrupted:
+            if text.startswith("Para two") and not self.interrupted:
                 self.interrupted = True
                 raise KeyboardInterrupt
             return super().make_markdown(text)
@@ -622,7 +190,7 @@ def test_interrupt_inside_the_renderer_is_recovered_by_finish(failing_text: str)
     renderer.finish()
     assert renderer.interrupted
     assert screen_lines(console) == one_shot_lines(renderer.text)
-    assert console._live_stack == []  # the live region was stopped
+    assert renderer._thread is None or not renderer._thread.is_alive()
 
 
 def test_feed_after_finish_is_an_error() -> None:
@@ -644,16 +212,8 @@ def test_empty_reply_prints_nothing() -> None:
 # --------------------------------------------------------------------------- cost
 
 
-def _long_reply(target_chars: int) -> str:
-    sections = [HEADINGS_AND_PARAGRAPHS, NESTED_LISTS, TABLE, CODE_WITH_BLANK_LINES, BLOCK_QUOTES]
-    parts: list[str] = []
-    while sum(map(len, parts)) < target_chars:
-        parts.extend(sections)
-    return "\n".join(parts)
-
-
 def test_markdown_builds_scale_with_blocks_and_refreshes_not_chunks() -> None:
-    text = _long_reply(16_000)  # about 4k tokens
+    text = long_reply(16_000)  # about 4k tokens
     chunks = [text[i : i + 4] for i in range(0, len(text), 4)]
     refresh_every = 25
     console = make_console()

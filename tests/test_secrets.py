@@ -15,6 +15,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import pexpect
+import pytest
 
 from conftest import content_text
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
@@ -211,7 +212,7 @@ def test_a_malformed_database_url_is_one_line_without_the_password(cli) -> None:
     url = f"postgresql+psycopg2://chat:{DB_PASSWORD}@127.0.0.1:notaport/chats"
     result = cli("list", env={"CLAUDECHAT_DATABASE_URL": url})
     assert_clean([result], DB_PASSWORD)
-    assert result.returncode in (2, 5)  # bad configuration, or the database failed
+    assert result.returncode == 2  # a configuration error, not a database that is down
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("claudechat: "), result.stderr
 
@@ -227,6 +228,29 @@ def test_a_config_file_with_a_password_must_not_be_readable_by_others(cli, isola
     assert private.returncode == 0
     assert private.stderr == ""
     assert_clean([exposed, private], DB_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        f"http://minio:{DB_PASSWORD}@127.0.0.1:9",  # unreachable: every S3 call fails
+        f"http://minio:{DB_PASSWORD} x@127.0.0.1:notaport",  # malformed
+    ],
+    ids=["unreachable", "malformed"],
+)
+def test_a_password_in_the_s3_endpoint_is_never_echoed(cli, fake_api, endpoint) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        "CLAUDECHAT_STORAGE_URL": "s3://team-chats/claudechat",
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": AWS_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET_ACCESS_KEY,
+        "AWS_REGION": "us-east-1",
+    }
+    chatted = cli("chat", input="hello", env=env)
+    listed = cli("list", env=env)
+    synced = cli("sync", env=env)
+    assert "S3" in chatted.stderr + listed.stderr + synced.stderr  # the failure was reported
+    assert_clean([chatted, listed, synced], DB_PASSWORD, AWS_SECRET_ACCESS_KEY)
 
 
 # -- local data is private -----------------------------------------------------------------

@@ -13,6 +13,7 @@ import time
 import pexpect
 import pytest
 
+from conftest import content_text
 from fakes.anthropic_api import Reply
 from test_repl import PROMPT, say, spawn
 
@@ -29,10 +30,10 @@ def latest(cli) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 def assert_kept_partial(document: dict) -> None:  # type: ignore[type-arg]
     user, reply = document["messages"]
-    assert (user["content"], user["status"]) == ("go", "complete")
+    assert (content_text(user["content"]), user["status"]) == ("go", "complete")
     assert reply["status"] == "interrupted"
-    assert reply["content"].startswith("w0 w1 ")
-    assert len(reply["content"]) < len(SLOW.text)
+    assert content_text(reply["content"]).startswith("w0 w1 ")
+    assert len(content_text(reply["content"])) < len(SLOW.text)
 
 
 def start_pipe_turn() -> subprocess.Popen[bytes]:
@@ -90,6 +91,21 @@ def test_a_signal_in_the_repl_keeps_the_partial_reply(cli, fake_api, signum, cod
 
 
 @pytest.mark.pty
+def test_closing_the_terminal_mid_reply_keeps_the_partial_reply(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A real hangup: the terminal's side of the pty goes away, the kernel sends SIGHUP and
+    every later write to the terminal fails; the save must not depend on the screen."""
+    fake_api.queue(SLOW)
+    child = spawn()
+    say(child, "go")
+    child.expect_exact("w2")
+    os.close(child.child_fd)  # the terminal window closes
+    _, status = os.waitpid(child.pid, 0)
+    child.closed = True  # its descriptor is gone; nothing for pexpect to close
+    assert os.waitstatus_to_exitcode(status) == 129
+    assert_kept_partial(latest(cli))
+
+
+@pytest.mark.pty
 def test_sigterm_at_the_repl_prompt_leaves_with_143(fake_api) -> None:  # type: ignore[no-untyped-def]
     child = spawn()
     say(child, "hello")
@@ -133,5 +149,5 @@ def test_a_reply_into_a_closed_pipe_is_saved_whole(cli, fake_api) -> None:  # ty
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     assert "claudechat:" not in stderr  # no error line: only the conversation id
     reply = latest(cli)["messages"][-1]
-    assert reply["content"] == "the whole reply, saved even though nobody read it"
+    assert content_text(reply["content"]) == "the whole reply, saved even though nobody read it"
     assert reply["status"] == "complete"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from claudechat.conversation import Usage
+from conftest import content_text
 from fakes.anthropic_api import Reply
 from test_repl import PROMPT, leave, say, spawn
 
@@ -28,7 +29,7 @@ def stored(cli, stderr: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 
 def kept(document: dict) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
-    return [(m["role"], m["content"], m["status"]) for m in document["messages"]]
+    return [(m["role"], content_text(m["content"]), m["status"]) for m in document["messages"]]
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 """The command line: one thin function per command; the work lives in the modules they call.
 
-`main()` is the one place that turns errors into a line on stderr and an exit code.
+`run()` hands every way a command ends to `exits.ending()`: one line on stderr, one exit code.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -172,14 +173,18 @@ def list_(
         int, typer.Option("--limit", "-n", help="Show at most N.", min=1, max=MAX_LIST_LIMIT)
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    search: Annotated[str | None, typer.Option("--search", help="Only with a match.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Updated since: 7d, 12h.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="No limit.")] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
+    from claudechat.commands.history import filtered_listing
     from claudechat.listing import print_list
 
     settings = _settings()
     store = _store(settings)
     _push_journal(store, settings)
-    listing = store.list(settings.user, limit)
+    listing = filtered_listing(store, settings.user, None if every else limit, search, since)
     print_list(listing.rows, listing.unsynced, as_json)
     if listing.error:
         raise listing.error
@@ -261,8 +266,8 @@ def _check_writable(path: Path) -> None:
     the prompt with a traceback: a data directory someone else owns is reported here."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8"), open(path, encoding="utf-8"):
-            pass
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))  # private
+        os.close(os.open(path, os.O_RDONLY))
     except OSError as exc:
         raise ConfigError(
             f"cannot use the history file {path}: {exc.strerror or exc}; check who owns "
@@ -300,6 +305,9 @@ def db_upgrade() -> None:
 
 
 _models_commands.register(app)  # models, usage
+from claudechat.commands.history import register  # noqa: E402  (needs app and db_app)
+
+register(app, db_app)
 
 
 class _Command(TyperCommand):

@@ -11,6 +11,8 @@ from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from claudechat.storage.metadata import ConversationRow
 
 SHORT_ID = 8
@@ -51,6 +53,7 @@ def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -
                 one_line(row.model),
                 str(row.message_count),
                 relative_time(row.updated_at),
+                (row.parent_id or "")[:SHORT_ID],  # forked from
             )
             print("\t".join(fields))
 
@@ -91,14 +94,20 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         ("Updated", "right"),
     ):
         table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
+    forks = any(row.parent_id for row in rows)
+    if forks:
+        table.add_column("Forked from", no_wrap=True)
     for row in rows:
-        table.add_row(
+        cells = [
             Text(_short_id(row, unsynced), style="cyan"),
             Text(row_title(row)),  # Text, not str: a name must never be read as rich markup
             Text(one_line(row.model), style="dim"),
             Text(str(row.message_count)),
             Text(relative_time(row.updated_at), style="dim"),
-        )
+        ]
+        if forks:
+            cells.append(Text((row.parent_id or "")[:SHORT_ID], style="cyan"))
+        table.add_row(*cells)
     console().print(table)
     if unsynced:
         console(stderr=True).print("* saved locally, not yet pushed to the store", style="dim")
@@ -113,7 +122,9 @@ def print_conversation(
     elif as_markdown or not is_rich(sys.stdout):
         sys.stdout.write(conversation_markdown(conversation, thinking))
     else:
-        _print_rich(conversation, thinking)
+        from claudechat.history_view import paged
+
+        paged(lambda out: _print_rich(conversation, out, thinking))
 
 
 def cost_json(conversation: Conversation) -> dict[str, object]:
@@ -198,12 +209,11 @@ def _local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _print_rich(conversation: Conversation, thinking: bool = False) -> None:
+def _print_rich(conversation: Conversation, out: Console, thinking: bool = False) -> None:
     from rich.markdown import Markdown
     from rich.rule import Rule
     from rich.text import Text
 
-    out = console()
     out.print(Text(one_line(conversation.title), style="bold"))
     for line in _header_lines(conversation):
         out.print(Text(line[2:], style="dim"))

@@ -26,7 +26,16 @@ def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, highlight=False, no_color=no_color(), soft_wrap=False)
+    # In a terminal its own size is the truth: an exported COLUMNS or LINES would freeze
+    # rich's width, and a reply would be drawn for a width the terminal no longer has.
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    return Console(
+        file=stream,
+        highlight=False,
+        no_color=no_color(),
+        soft_wrap=False,
+        _environ=environ if stream.isatty() else None,
+    )
 
 
 def status(message: str, style: str = "dim") -> None:

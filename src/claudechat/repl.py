@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,7 @@ from claudechat.model_commands import (
 )
 from claudechat.output import console, is_rich, one_line, safe_text, status
 from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
+from claudechat.repl_history import HISTORY_COMMANDS, history_handlers
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -52,6 +55,7 @@ SLASH_COMMANDS = (
     SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
     SlashCommand("/usage", "/usage", "tokens and money this conversation used"),
     *(SlashCommand(*command) for command in ATTACH_COMMANDS),
+    *(SlashCommand(*command) for command in HISTORY_COMMANDS),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
 KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
@@ -81,11 +85,13 @@ class Repl:
         }
         self.attachments = Attachments()
         self.handlers.update(self.attachments.handlers())
+        self.handlers.update(history_handlers(self))
 
     def run(self, first_message: str | None = None, attachments: Any = ()) -> None:
         self.greet()
         self.attachments.add(list(attachments))
         if first_message:
+            echo(first_message)
             self.send(first_message)
         # The SDK import (about a second) starts once the first prompt is on screen: started
         # earlier it competes with drawing the prompt for the GIL.
@@ -101,6 +107,7 @@ class Repl:
                 break
             finally:
                 pre_run = None
+            echo(text)
             self.handle(text)
         self.goodbye()
 
@@ -125,6 +132,10 @@ class Repl:
 
     def stream(self, turn: Callable[[Listener], Any]) -> None:
         """Run one turn with a live renderer; every failure ends in a line, never a crash."""
+        with one_interrupt(), quiet_terminal():
+            self._stream(turn)
+
+    def _stream(self, turn: Callable[[Listener], Any]) -> None:
         view = _view(self.out)
         try:
             with view:
@@ -223,6 +234,59 @@ class Repl:
             )
 
 
+PROMPT = "› "
+
+
+def echo(text: str) -> None:
+    """The user's message as sent, under the conversation so far. The prompt erases itself
+    when done (erase_when_done): prompt-toolkit draws only what fits the window, so a paste
+    taller than the window would otherwise lose its top, and a message given on the command
+    line would never show."""
+    sys.stdout.write(PROMPT + safe_text(text) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def one_interrupt() -> Iterator[None]:
+    """The first Ctrl-C stops the reply; more presses while it is being stopped, shown and
+    saved change nothing (a second one used to escape the renderer's last write)."""
+    pressed = False
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        nonlocal pressed
+        if not pressed:
+            pressed = True
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def quiet_terminal() -> Iterator[None]:
+    """No echo while a reply streams: the terminal's own "^C" (or any key typed meanwhile)
+    would move the cursor under the live region, which then redraws in the wrong place.
+    Ctrl-C still interrupts (ISIG stays on); keys typed ahead reach the next prompt."""
+    import termios
+
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield  # not a terminal
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 def describe_leaf(session: ChatSession, leaf: Any) -> str:
     who = "you" if leaf.role == "user" else "Claude"
     depth = len(session.conversation.branch(leaf.id))
@@ -311,6 +375,7 @@ def _prompt_session(
         key_bindings=bindings,
         multiline=False,
         enable_history_search=False,
+        erase_when_done=True,  # the message is echoed whole instead (see echo)
     )
 
 

@@ -6,9 +6,9 @@ KeyboardInterrupt; these handlers raise a subclass of it that carries the exit c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import sys
 from types import FrameType
 
 from claudechat.errors import ExitCode, Terminated
@@ -19,7 +19,13 @@ _REASONS = {
 }
 
 
+# Which of stdout and stderr are the terminal, noted at start: after a hangup the terminal
+# may no longer say it is one.
+_terminal_fds: list[int] = []
+
+
 def install() -> None:
+    _terminal_fds[:] = [fd for fd in (1, 2) if _isatty(fd)]
     for signum in _REASONS:
         if signal.getsignal(signum) is signal.SIG_IGN:
             continue  # nohup and the like asked for this signal to be ignored: keep it so
@@ -40,10 +46,14 @@ def _leave_dead_terminal() -> None:
     """After a hangup, writing to the terminal fails (EIO) or blocks: what is left to say goes
     nowhere, so the save that follows cannot be stopped by an error about the screen."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream.isatty():
-                os.dup2(devnull, stream.fileno())
-        except (OSError, ValueError):
-            continue
+    for fd in _terminal_fds:
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
     os.close(devnull)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False

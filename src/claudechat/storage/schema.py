@@ -68,3 +68,24 @@ attachment_refs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("user_id", "sha256", "conversation_id"),
 )
+
+# One row per message, for full-text search (migration 0004). The index over `body` is
+# dialect-specific and lives beside it: an FTS5 table with triggers on SQLite, a generated
+# tsvector column with a GIN index on PostgreSQL (see claudechat.storage.search).
+search_messages = Table(
+    "search_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("conversation_id", IdType, nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("owner", String(64), nullable=False),  # search.owner_token(user_id)
+)
+
+# Users whose conversations were saved before migration 0004: indexed on their first search.
+search_backfill = Table(
+    "search_backfill", metadata, Column("user_id", String(128), primary_key=True)
+)

@@ -177,7 +177,14 @@ class ConversationStore:
         self._upsert_row(_row_for(document, self.blobs.location(key)))
         if self.attachments is not None:
             self.attachments.record_refs(self.metadata, document)
+        self._index(document)
         return document
+
+    def _index(self, document: Conversation) -> None:
+        # The search index lives beside the row and, like it, is retried from the journal.
+        from claudechat.storage.search import index_conversation
+
+        index_conversation(self.metadata, document)
 
     def _remember(self, document: Conversation, data: bytes) -> None:
         if self.cache is not None:

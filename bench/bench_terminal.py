@@ -1,0 +1,199 @@
+"""The whole program in a pseudo-terminal, as a person runs it, against the SDK's own cost.
+
+`claudechat chat "go"` runs in a 100x40 pty (TERM=xterm-256color) against the fake Messages
+API, which streams a generated reply (code-heavy or table-heavy, 1k / 4k / 16k tokens, one
+event per 4-character token) as fast as the client reads; Ctrl-D leaves once the reply is
+done. The floor is a script that only consumes the same stream from the same fake with the
+SDK (`messages.stream(...).text_stream`), in the same pty, in the same run, interleaved.
+
+CPU time is the process's own (user + system, from its rusage). Start-up cancels out: every
+figure per token is (CPU of the reply - CPU of a one-word reply) / tokens, for both. Bytes
+are everything the program wrote to the terminal, minus the same for the one-word reply,
+over the bytes of the reply's text. Piped (`claudechat chat go > pipe`) is shown for scale.
+
+    .venv/bin/python bench/bench_terminal.py [--quick]
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import CLAUDECHAT, PYTHON, app_env, note, parse_args, print_table
+from replies import REPLIES, REPLY_TOKENS, token_chunks
+
+ROWS, COLS = 40, 100
+BASELINE = "ok"
+
+# Runs a command and writes the CPU seconds it used to the file named first.
+_CPU_OF = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(repr(usage.ru_utime + usage.ru_stime))
+sys.exit(code)
+"""
+
+_SDK_ONLY = """
+import anthropic
+client = anthropic.Anthropic()
+with client.messages.stream(
+    model="claude-sonnet-4-6", max_tokens=64000, messages=[{"role": "user", "content": "go"}]
+) as stream:
+    for _text in stream.text_stream:
+        pass
+"""
+
+
+class Bench:
+    def __init__(self, fake: Any, home: Path, work: Path) -> None:
+        self.fake = fake
+        self.work = work
+        self.runs = 0
+        self.env = app_env(
+            home,
+            TERM="xterm-256color",
+            PROMPT_TOOLKIT_NO_CPR="1",
+            ANTHROPIC_API_KEY="x",
+            ANTHROPIC_BASE_URL=fake.base_url,
+        )
+
+    def _queue(self, text: str) -> None:
+        from fakes.anthropic_api import Reply
+
+        self.fake.queue(Reply(chunks=token_chunks(text), output_tokens=len(text) // 4))
+
+    def _cpu_file(self) -> Path:
+        self.runs += 1
+        return self.work / f"run-{self.runs}.cpu"
+
+    def in_terminal(self, command: list[str], text: str, repl: bool) -> tuple[float, int]:
+        """(CPU seconds, bytes written to the terminal) of one run in a pty."""
+        import pexpect
+
+        self._queue(text)
+        cpu_file = self._cpu_file()
+        written = _Counter()
+        child = pexpect.spawn(
+            PYTHON,
+            ["-c", _CPU_OF, str(cpu_file), *command],
+            env=self.env,
+            dimensions=(ROWS, COLS),
+            timeout=300,
+        )
+        child.logfile_read = written
+        try:
+            if repl:
+                child.expect("tokens in")
+                child.expect("\u203a".encode())  # the next prompt
+                child.send("\x04")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+        return float(cpu_file.read_text()), written.count
+
+    def piped(self, text: str) -> float:
+        self._queue(text)
+        cpu_file = self._cpu_file()
+        subprocess.run(
+            [PYTHON, "-c", _CPU_OF, str(cpu_file), CLAUDECHAT, "chat", "go"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+        )
+        return float(cpu_file.read_text())
+
+    def measure(self, text: str) -> dict[str, tuple[float, int]]:
+        return {
+            "app": self.in_terminal([CLAUDECHAT, "chat", "go"], text, repl=True),
+            "sdk": self.in_terminal([PYTHON, "-c", _SDK_ONLY], text, repl=False),
+            "piped": (self.piped(text), 0),
+        }
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, data: bytes) -> None:
+        self.count += len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def median_of(samples: list[dict[str, tuple[float, int]]], key: str, part: int) -> float:
+    return statistics.median(sample[key][part] for sample in samples)
+
+
+def run(runs: int) -> None:
+    from fakes.anthropic_api import FakeAnthropic
+
+    replies = [
+        (f"{kind} {tokens // 1000}k", REPLIES[kind](tokens))
+        for kind in ("code-heavy", "table-heavy")
+        for tokens in REPLY_TOKENS
+    ]
+    with (
+        tempfile.TemporaryDirectory(prefix="claudechat-bench-") as tmp,
+        FakeAnthropic(api_key="x") as fake,
+    ):
+        bench = Bench(fake, Path(tmp) / "home", Path(tmp))
+        bench.measure(BASELINE)  # warm-up: creates the data directory and the database
+        samples: dict[str, list[dict[str, tuple[float, int]]]] = {BASELINE: []}
+        for _ in range(runs):  # interleaved, so a noisy machine moves every figure together
+            samples[BASELINE].append(bench.measure(BASELINE))
+            for name, text in replies:
+                samples.setdefault(name, []).append(bench.measure(text))
+    base = samples[BASELINE]
+    print_table(
+        f"Whole process in a {COLS}x{ROWS} pty, CPU (user + system), median of {runs}",
+        ["reply", "tokens", "claudechat", "SDK only", "claudechat us/token",
+         "SDK us/token", "ratio (target <= 1.5)", "piped ratio", "bytes / text (<= 3)"],
+        [_row(name, text, samples[name], base) for name, text in replies],
+    )  # fmt: skip
+    startup = median_of(base, "app", 0), median_of(base, "sdk", 0)
+    note(
+        f"one-word reply (start-up and one turn): claudechat {startup[0]:.2f} s CPU, "
+        f"SDK-only script {startup[1]:.2f} s CPU"
+    )
+
+
+def _row(
+    name: str, text: str, samples: list[dict[str, tuple[float, int]]], base: list[Any]
+) -> list[str]:
+    tokens = len(token_chunks(text))
+
+    def per_token(key: str) -> float:
+        return (median_of(samples, key, 0) - median_of(base, key, 0)) / tokens
+
+    app, sdk, piped = per_token("app"), per_token("sdk"), per_token("piped")
+    extra_bytes = median_of(samples, "app", 1) - median_of(base, "app", 1)
+    return [
+        name,
+        f"{tokens:,}",
+        f"{median_of(samples, 'app', 0):.2f} s",
+        f"{median_of(samples, 'sdk', 0):.2f} s",
+        f"{app * 1e6:.0f}",
+        f"{sdk * 1e6:.0f}",
+        f"{app / sdk:.2f}",
+        f"{piped / sdk:.2f}",
+        f"{extra_bytes / len(text.encode()):.2f}",
+    ]
+
+
+def main() -> int:
+    args = parse_args(__doc__)
+    run(3 if args.quick else 5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

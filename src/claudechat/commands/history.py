@@ -1,0 +1,250 @@
+"""Commands over your history: search, export, import, rename, delete, db reindex."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from claudechat.errors import UsageError
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+    from claudechat.storage.store import ConversationStore, Listing
+
+
+def _open() -> tuple[Settings, ConversationStore]:
+    from claudechat.cli import _push_journal, _settings, _store
+
+    settings = _settings()
+    store = _store(settings)
+    _push_journal(store, settings)
+    return settings, store
+
+
+def search(
+    query: Annotated[
+        str, typer.Argument(help='Words, "a phrase", OR, -excluded; last word a prefix.')
+    ],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search every message of your conversations, best matches first."""
+    from claudechat.history_view import hit_json, print_hits
+    from claudechat.jsontext import dumps_json
+    from claudechat.output import status
+    from claudechat.storage.search import backfilled
+    from claudechat.storage.search import search as run_search
+
+    settings, store = _open()
+    metadata = backfilled(store, settings.user)
+    hits = store.guard.call(lambda: run_search(metadata, settings.user, query, limit))
+    if as_json:
+        print(dumps_json([hit_json(hit) for hit in hits], indent=2))
+    elif hits:
+        print_hits(hits)
+    else:
+        status("no message matches")
+
+
+def export(
+    conversation_id: Annotated[
+        str | None, typer.Argument(metavar="ID", help="Id or unique prefix.")
+    ] = None,
+    form: Annotated[
+        str | None, typer.Option("--format", "-f", help="markdown (default), json or html.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (or folder with --all).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
+) -> None:
+    """Export a conversation as markdown, JSON (which `import` reads) or one HTML page."""
+    from claudechat.export import SUFFIXES, render
+
+    if every == bool(conversation_id):
+        raise UsageError("give one conversation ID, or --all with -o DIR")
+    if form is None and output is not None and not every:
+        form = {v: k for k, v in SUFFIXES.items()}.get(output.suffix.lower())
+    form = (form or "markdown").lower()
+    if form not in SUFFIXES:
+        raise UsageError(f"unknown export format {form[:30]!r}: use markdown, json or html")
+    settings, store = _open()
+    if every:
+        _export_all(store, settings, form, output)
+        return
+    assert conversation_id is not None
+    text = render(store.load(settings.user, conversation_id), form)
+    if output is None:
+        from claudechat.history_view import terminal_text
+
+        sys.stdout.write(terminal_text(text))
+    else:
+        _write(output, text)
+
+
+def _export_all(
+    store: ConversationStore, settings: Settings, form: str, folder: Path | None
+) -> None:
+    from claudechat.export import SUFFIXES, render
+    from claudechat.output import status
+
+    if folder is None:
+        raise UsageError("--all needs -o DIR, the folder to write into")
+    listing = _listing(store, settings.user, None)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {folder}: {exc.strerror}") from exc
+    for row in listing.rows:
+        conversation = store.load(settings.user, row.conversation_id)
+        _write(folder / f"{conversation.id}{SUFFIXES[form]}", render(conversation, form))
+    status(f"exported {len(listing.rows)} conversation(s) to {folder}")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def import_(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="JSON exports.")],
+    new_ids: Annotated[
+        bool, typer.Option("--new-ids", help="Give the conversations and messages new ids.")
+    ] = False,
+) -> None:
+    """Read conversations from claudechat's JSON exports (all checked before any is written)."""
+    from claudechat.export import for_user, read_export
+    from claudechat.output import status
+
+    read = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+        read.append(read_export(data, str(path)))
+    settings, store = _open()
+    for conversation in read:
+        # Another user's export keeps no ids: they are theirs, and may exist in this store.
+        fresh = new_ids or conversation.user_id != settings.user
+        imported = for_user(conversation, settings.user, fresh)
+        result = store.save(imported)
+        for notice in result.notices:
+            status(notice)
+        print(f"imported {imported.id}\t{imported.title}")
+        if result.error:
+            status(f"warning: {result.error}; kept in the local journal", "yellow")
+
+
+def rename(
+    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    name: Annotated[str, typer.Argument(help="The new name.")],
+) -> None:
+    """Name a conversation."""
+    from claudechat.chat import valid_name
+    from claudechat.conversation import utc_now
+    from claudechat.output import status
+
+    settings, store = _open()
+    conversation = store.load(settings.user, conversation_id)
+    conversation.set("name", valid_name(name))
+    conversation.updated_at = utc_now()
+    result = store.save(conversation)
+    status(f"renamed {conversation.id[:8]} to {conversation.name!r}")
+    if result.error:
+        status(f"warning: {result.error}; kept in the local journal", "yellow")
+
+
+def delete(
+    conversation_ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids or prefixes.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete conversations: document, metadata row, search entries."""
+    from claudechat.storage.removal import delete_conversation, resolve_all
+
+    settings, store = _open()
+    resolved = resolve_all(store, settings.user, conversation_ids)
+    if not yes:
+        _confirm(store, settings.user, resolved)
+    for conversation_id in resolved:
+        print(delete_conversation(store, settings.user, conversation_id).describe())
+
+
+def _confirm(store: ConversationStore, user_id: str, resolved: list[str]) -> None:
+    from claudechat.listing import row_title
+
+    if not sys.stdin.isatty():
+        raise UsageError("refusing to delete without --yes when input is not a terminal")
+    titles = {r.conversation_id: row_title(r) for r in _listing(store, user_id, None).rows}
+    for conversation_id in resolved:
+        print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
+    answer = input(f"Delete {len(resolved)} conversation(s) for good? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise typer.Exit(1)
+
+
+def db_reindex() -> None:
+    """Rebuild the search index from every stored document."""
+    from claudechat.errors import NotFoundError
+    from claudechat.output import status
+    from claudechat.storage.search import reindex
+
+    _settings, store = _open()
+    done, problems = reindex(store)
+    for problem in problems:
+        status(problem, "yellow")
+    status(f"indexed {done} conversation(s)")
+    if problems:
+        raise NotFoundError(f"{len(problems)} document(s) could not be read")
+
+
+# -- list filters --------------------------------------------------------------------------
+
+
+def _listing(store: ConversationStore, user_id: str, limit: int | None) -> Listing:
+    listing = store.list(user_id, limit)
+    if listing.error:
+        raise listing.error
+    return listing
+
+
+def filtered_listing(
+    store: ConversationStore,
+    user_id: str,
+    limit: int | None,
+    text: str | None,
+    since: str | None,
+) -> Listing:
+    """`list --search TEXT --since 7d`: the filters read every row, then keep `limit`."""
+    if not text and not since:
+        return store.list(user_id, limit)
+    from claudechat.history_view import parse_since
+
+    cutoff = parse_since(since) if since else None
+    listing = store.list(user_id, None)
+    rows = listing.rows
+    if cutoff is not None:
+        rows = [row for row in rows if row.updated_at >= cutoff]
+    if text:
+        from claudechat.storage.search import backfilled, matching_conversations
+
+        found = matching_conversations(backfilled(store, user_id), user_id, text)
+        rows = [row for row in rows if row.conversation_id in found]
+    listing.rows = rows[:limit] if limit else rows
+    return listing
+
+
+def register(app: typer.Typer, db_app: typer.Typer) -> None:
+    app.command()(search)
+    app.command()(export)
+    app.command("import")(import_)
+    app.command()(rename)
+    app.command()(delete)
+    db_app.command("reindex")(db_reindex)

@@ -1,0 +1,195 @@
+"""Export a conversation as markdown, JSON or one HTML page; read claudechat's JSON back.
+
+Markdown and HTML show the shown branch (what `show` shows), with thinking folded away in a
+<details> block and attachments by name. JSON is the whole document, every branch, wrapped so
+that `claudechat import` can tell it from any other JSON file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
+from claudechat.errors import CorruptDocumentError, UsageError
+
+EXPORT_KIND = "claudechat-export"
+EXPORT_VERSION = 1
+FORMATS = ("markdown", "json", "html")
+SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
+
+
+def render(conversation: Conversation, form: str) -> str:
+    if form not in FORMATS:
+        raise UsageError(f"unknown export format {form[:30]!r}: use markdown, json or html")
+    return {"markdown": to_markdown, "json": to_json, "html": to_html}[form](conversation)
+
+
+# -- markdown ------------------------------------------------------------------------------
+
+
+def to_markdown(conversation: Conversation) -> str:
+    lines = [f"# {_one_line(conversation.title)}", ""]
+    lines += [f"- {label}: {value}" for label, value in _facts(conversation)]
+    lines.append("")
+    for message in conversation.branch():
+        lines += [f"## {_speaker(message)}", ""]
+        lines += [_block_markdown(block) for block in message.content]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _block_markdown(block: dict[str, Any]) -> str:
+    kind = block.get("type")
+    if kind == "text":
+        return block["text"].rstrip() + "\n"
+    if kind == "thinking":
+        # A blank line after <summary> lets the thinking render as markdown on GitHub.
+        thinking = block["thinking"].rstrip()
+        return f"<details>\n<summary>Thinking</summary>\n\n{thinking}\n\n</details>\n"
+    if kind == "attachment":
+        return f"📎 attachment: {_one_line(block['name'])} ({block['media_type']})\n"
+    return "*(redacted thinking)*\n"
+
+
+# -- HTML ----------------------------------------------------------------------------------
+
+_STYLE = """
+body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
+header{color:#666;border-bottom:1px solid #ddd;margin-bottom:1rem}
+.message{margin:1.2rem 0}.who{font-weight:600}
+.user .who{color:#16703a}.assistant .who{color:#8a2c8f}
+.when{color:#888;font-weight:400;font-size:.85em}
+pre{background:#f5f5f5;padding:.7rem;overflow:auto;border-radius:4px}
+code{font-family:ui-monospace,monospace;font-size:.92em}
+details{color:#555;border-left:3px solid #ddd;padding-left:.7rem}.attachment{color:#555}
+""".strip()
+
+
+def to_html(conversation: Conversation) -> str:
+    """One page, no scripts, nothing loaded from elsewhere; every text from the conversation
+    is escaped (markdown is rendered with raw HTML turned off)."""
+    facts = "".join(
+        f"<div>{_e(label)}: {_e(str(value))}</div>" for label, value in _facts(conversation)
+    )
+    body = "".join(_message_html(message) for message in conversation.branch())
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">"
+        f"<title>{_e(conversation.title)}</title><style>{_STYLE}</style></head>\n<body>"
+        f"<header><h1>{_e(conversation.title)}</h1>{facts}</header>\n{body}</body></html>\n"
+    )
+
+
+def _message_html(message: Message) -> str:
+    who, when = _speaker(message).split(" · ", 1)
+    parts = "".join(_block_html(block) for block in message.content)
+    return (
+        f'<section class="message {_e(message.role)}"><div class="who">{_e(who)} '
+        f'<span class="when">{_e(when)}</span></div>{parts}</section>\n'
+    )
+
+
+def _block_html(block: dict[str, Any]) -> str:
+    kind = block.get("type")
+    if kind == "text":
+        return _markdown_html(block["text"])
+    if kind == "thinking":
+        return f"<details><summary>Thinking</summary>{_markdown_html(block['thinking'])}</details>"
+    if kind == "attachment":
+        return f'<p class="attachment">📎 {_e(block["name"])} ({_e(block["media_type"])})</p>'
+    return "<p><em>(redacted thinking)</em></p>"
+
+
+def _markdown_html(text: str) -> str:
+    from markdown_it import MarkdownIt
+
+    # html=False: raw HTML in a message is shown as text, never obeyed.
+    return str(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# -- JSON and import -----------------------------------------------------------------------
+
+
+def to_json(conversation: Conversation) -> str:
+    wrapper = {"kind": EXPORT_KIND, "version": EXPORT_VERSION, **conversation.to_document()}
+    return dumps_json(wrapper, indent=2) + "\n"
+
+
+def read_export(data: bytes, location: str) -> Conversation:
+    """A conversation from claudechat's own JSON export; anything else is refused."""
+    refusal = f"{location} is not a claudechat JSON export"
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"{refusal} (not JSON text)") from exc
+    if not isinstance(parsed, dict) or parsed.get("kind") != EXPORT_KIND:
+        raise UsageError(f"{refusal} (export one with `claudechat export ID --format json`)")
+    if parsed.get("version") != EXPORT_VERSION:
+        raise UsageError(f"{refusal} of a version this claudechat reads")
+    try:
+        return Conversation.from_document(parsed)
+    except CorruptDocumentError as exc:
+        raise UsageError(f"{refusal}: {exc}") from exc
+
+
+def for_user(conversation: Conversation, user_id: str, new_ids: bool) -> Conversation:
+    """The imported conversation, owned by the importing user; with fresh ids if asked, the
+    tree kept (each parent id mapped to its message's new id)."""
+    owned = replace(conversation, user_id=user_id)
+    if not new_ids:
+        return owned
+    from claudechat.conversation import new_message_id
+
+    mapping = {m.id: new_message_id() for m in owned.messages}
+    messages = [
+        replace(m, id=mapping[m.id], parent_id=mapping.get(m.parent_id or ""))
+        for m in owned.messages
+    ]
+    return replace(
+        owned,
+        id=new_conversation_id(),
+        messages=messages,
+        head=mapping.get(owned.head or ""),
+        set_at=dict(owned.set_at),
+    )
+
+
+# -- shared --------------------------------------------------------------------------------
+
+
+def _facts(conversation: Conversation) -> list[tuple[str, str]]:
+    facts = [
+        ("id", conversation.id),
+        ("model", _one_line(conversation.model)),
+        ("created", _local(conversation.created_at)),
+        ("updated", _local(conversation.updated_at)),
+    ]
+    if conversation.system:
+        facts.append(("system", _one_line(conversation.system)))
+    if conversation.parent_id:
+        facts.append(("forked from", conversation.parent_id))
+    hidden = len(conversation.leaves()) - 1
+    if hidden > 0:
+        facts.append(("other branches", f"{hidden} (in the JSON export)"))
+    return facts
+
+
+def _speaker(message: Message) -> str:
+    who = "You" if message.role == "user" else "Claude"
+    return f"{who} · {_local(message.created_at)}"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,151 @@
+"""How search results, filtered lists and long conversations reach a person: highlighted in a
+terminal, marked in plain text in a pipe, long output through a pager as git does."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import UsageError
+from claudechat.output import is_rich, one_line, safe_text
+from claudechat.storage.search import MARK_END, MARK_START, SearchHit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+SHORT_ID = 8
+PLAIN_MARK = "**"  # a match in plain text: **word**, as markdown bolds it
+_SINCE = re.compile(r"(\d+)\s*(m|min|h|d|w)")
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`7d`, `12h`, `30m`, `2w`, or a date (2026-11-01) or ISO time."""
+    now = now or datetime.now(UTC)
+    match = _SINCE.fullmatch(text.strip().lower())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UsageError(
+            f"--since {text[:30]!r}: give a duration (30m, 12h, 7d, 2w) or a date (2026-11-01)"
+        ) from exc
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def plain_snippet(snippet: str) -> str:
+    # The marks are printable private-use characters: one_line keeps them.
+    return one_line(snippet).replace(MARK_START, PLAIN_MARK).replace(MARK_END, PLAIN_MARK)
+
+
+def hit_title(hit: SearchHit) -> str:
+    return one_line(hit.name or hit.preview or "(empty)", 50)
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "id": hit.conversation_id,
+        "name": hit.name,
+        "title": hit_title(hit),
+        "message_id": hit.message_id,
+        "role": hit.role,
+        "created_at": hit.created_at.isoformat(),
+        "snippet": plain_snippet(hit.snippet),
+    }
+
+
+def print_hits(hits: list[SearchHit], numbered: bool = False) -> None:
+    if not is_rich(sys.stdout):
+        for hit in hits:
+            fields = (
+                hit.conversation_id[:SHORT_ID],
+                hit_title(hit),
+                _date(hit.created_at),
+                hit.role,
+                plain_snippet(hit.snippet),
+            )
+            print("\t".join(fields))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Console(highlight=False, soft_wrap=False)
+    for number, hit in enumerate(hits, 1):
+        head = Text(f"{number:>2}. " if numbered else "")
+        head.append(hit.conversation_id[:SHORT_ID], style="cyan")
+        head.append(f"  {hit_title(hit)}  ", style="bold")
+        head.append(f"{_date(hit.created_at)}  {hit.role}", style="dim")
+        out.print(head)
+        out.print(highlighted(hit.snippet, indent="    "))
+
+
+def highlighted(snippet: str, indent: str = "") -> Any:
+    """A rich Text of the snippet, matches in reverse video; never read as markup."""
+    from rich.text import Text
+
+    text = Text(indent)
+    marked = False
+    for piece in re.split(f"([{MARK_START}{MARK_END}])", one_line(snippet)):
+        if piece in (MARK_START, MARK_END):
+            marked = piece == MARK_START
+        elif piece:
+            text.append(piece, "reverse bold" if marked else "")
+    return text
+
+
+def _date(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# -- the pager -----------------------------------------------------------------------------
+
+
+def paged(render: Callable[[Console], None]) -> None:
+    """Render into the terminal, through $PAGER (`less -R` by default, as git does) when the
+    output is taller than the screen. Never used in a pipe: callers check for a terminal."""
+    import io
+    import shutil
+
+    from rich.console import Console
+
+    size = shutil.get_terminal_size()
+    buffer = io.StringIO()
+    capture = Console(
+        file=buffer, force_terminal=True, width=size.columns, highlight=False, soft_wrap=False
+    )
+    render(capture)
+    text = buffer.getvalue()
+    pager = os.environ.get("PAGER", "less -R")
+    if text.count("\n") < size.lines or pager.strip() in ("", "cat"):
+        sys.stdout.write(text)
+        return
+    _run_pager(pager, text)
+
+
+def _run_pager(pager: str, text: str) -> None:
+    import subprocess
+
+    # Like git: quit when the text fits, keep colours, leave the text on the screen.
+    env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
+    try:
+        process = subprocess.Popen(pager, shell=True, stdin=subprocess.PIPE, env=env)
+    except OSError:
+        sys.stdout.write(text)
+        return
+    assert process.stdin is not None
+    try:
+        process.stdin.write(text.encode("utf-8", "replace"))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # the reader quit the pager early
+    process.wait()
+
+
+def terminal_text(text: str) -> str:
+    """Exported text printed on a terminal: escapes shown, not obeyed."""
+    return safe_text(text) if sys.stdout.isatty() else text

@@ -1,0 +1,217 @@
+"""rich's Markdown, made cheap to build many times: one parser for every block, lexers and code
+themes looked up once, code blocks as wide as their code.
+
+rich's own `Markdown()` builds a new MarkdownIt parser on every construction, and its code
+blocks look up the lexer by name and pad every line to the full terminal width (a 63 KiB reply
+wrote 613 KiB). rich is imported only when a reply is rendered (see render.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from rich.markdown import Markdown
+
+__all__ = ["blank_line_flags", "live_elements", "make_markdown"]
+
+CODE_TAB_SIZE = 4  # rich's Syntax default
+_cache: dict[str, Any] = {}
+
+
+def _parser() -> MarkdownIt:
+    if "parser" not in _cache:
+        from markdown_it import MarkdownIt
+
+        # The same options as rich's Markdown.
+        _cache["parser"] = MarkdownIt().enable("strikethrough").enable("table")
+    return _cache["parser"]
+
+
+def _lexer(name: str) -> Any:
+    """A pygments lexer instance for a fence's language, or the name when pygments has none
+    (rich then shows the code unhighlighted, as before)."""
+    lexers: dict[str, Any] = _cache.setdefault("lexers", {})
+    if name not in lexers:
+        from pygments.lexers import get_lexer_by_name
+        from pygments.util import ClassNotFound
+
+        try:
+            # The options rich's Syntax passes when it looks the lexer up itself.
+            lexers[name] = get_lexer_by_name(
+                name, stripnl=False, ensurenl=True, tabsize=CODE_TAB_SIZE
+            )
+        except ClassNotFound:
+            lexers[name] = name
+    return lexers[name]
+
+
+def _theme(name: str) -> Any:
+    themes: dict[str, Any] = _cache.setdefault("themes", {})
+    if name not in themes:
+        from rich.syntax import Syntax
+
+        themes[name] = Syntax.get_theme(name)
+    return themes[name]
+
+
+def _classes() -> dict[str, Any]:
+    if "markdown" in _cache:
+        return _cache
+    from rich.markdown import CodeBlock, Markdown, MarkdownElement
+
+    class TightCodeBlock(CodeBlock):
+        """rich's code block, drawn straight from pygments' tokens: rich's Syntax wraps and
+        renders every line as a Text, which was most of the renderer's time. The background
+        stops at the text (the region trims the blanks after it)."""
+
+        def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+            lexer = _lexer(self.lexer_name)
+            yield from code_lines(str(self.text).rstrip(), lexer, self.theme, options.max_width)
+
+    class PlainCodeBlock(TightCodeBlock):
+        """For the live region: code keeps its layout but gets its colours once, when its
+        block is printed; re-highlighting the open block on every refresh was half the CPU."""
+
+        @classmethod
+        def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
+            return cls("", markdown.code_theme)
+
+    class ReplyMarkdown(Markdown):
+        """rich's Markdown parsed by the shared parser."""
+
+        elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+            **Markdown.elements,
+            "fence": TightCodeBlock,
+            "code_block": TightCodeBlock,
+        }
+
+        def __init__(self, markup: str, code_theme: str = "monokai") -> None:
+            # Markdown.__init__ would build a parser; these are the attributes it sets.
+            self.markup = markup
+            self.parsed = _parser().parse(markup)
+            self.code_theme = code_theme
+            self.justify = "default"  # "left" pads every line with spaces to the width
+            self.style = "none"
+            self.hyperlinks = True
+            self.inline_code_lexer = None
+            self.inline_code_theme = code_theme
+
+    _cache["markdown"] = ReplyMarkdown
+    plain = {"fence": PlainCodeBlock, "code_block": PlainCodeBlock}
+    _cache["live"] = {**ReplyMarkdown.elements, **plain}
+    return _cache
+
+
+def code_lines(code: str, lexer: Any, theme_name: str, width: int) -> Iterator[Any]:
+    """Segments of a code block as rich's Markdown lays it out (a blank row above and below,
+    one blank column on the left), in the theme's colours; `lexer` None or a name pygments
+    does not know leaves the code uncoloured. Long lines are cut at the width."""
+    from pygments.token import Token
+    from rich.segment import Segment
+
+    theme = _theme(theme_name)
+    base = theme.get_background_style()
+    styles: dict[Any, Any] = _cache.setdefault(f"styles {theme_name}", {})
+
+    def style_of(token_type: Any) -> Any:
+        if token_type not in styles:
+            styles[token_type] = base + theme.get_style_for_token(token_type)
+        return styles[token_type]
+
+    code = code.expandtabs(CODE_TAB_SIZE)
+    if isinstance(lexer, str):
+        tokens: Any = [(Token.Text, code)]
+    else:
+        tokens = lexer.get_tokens(code)
+    line: list[Any] = []
+    rows: list[list[Any]] = []
+    for token_type, value in tokens:
+        style = style_of(token_type)
+        for index, part in enumerate(value.split("\n")):
+            if index:
+                rows.append(line)
+                line = []
+            if part:
+                line.append(Segment(part, style))
+    if line:
+        rows.append(line)
+    cut = max(1, width - 2)
+    pad, new_line = Segment(" ", base), Segment.line()
+    yield new_line  # rich's blank row above the code
+    for row in rows:
+        length = sum(segment.cell_length for segment in row)
+        for piece in Segment.divide(row, range(cut, length + cut, cut)) if length > cut else [row]:
+            yield pad
+            yield from piece
+            yield new_line
+    yield new_line  # and below
+
+
+def make_markdown(text: str, code_theme: str = "monokai") -> Markdown:
+    return _classes()["markdown"](text, code_theme)
+
+
+def live_elements() -> dict[str, Any]:
+    """Markdown elements for text still streaming: code blocks without token colours."""
+    return _classes()["live"]
+
+
+# Tokens rich's Markdown handles without creating an element; they never touch
+# its blank-line-between-elements flag.
+_TOKENS_WITHOUT_ELEMENT = frozenset(
+    {"text", "hardbreak", "softbreak", "link_open", "link_close", "html_inline"}
+)
+
+
+def _flatten_tokens(tokens: Sequence[Token]) -> Iterator[Token]:
+    # Mirrors Markdown._flatten_tokens, which is private.
+    for token in tokens:
+        if token.children and not (token.type == "fence" or token.tag == "img"):
+            yield from _flatten_tokens(token.children)
+        else:
+            yield token
+
+
+def blank_line_flags(markdown: Markdown) -> tuple[bool | None, bool | None]:
+    """How rich's Markdown spaces this block: (flag before its first output, flag
+    after its last element); None means the block inherits the previous flag.
+
+    rich puts a blank line before an element when the element that closed before
+    it asked for one (`new_line`). Rendering blocks separately resets that flag,
+    so replaying rich's rule over the tokens tells whether the separating blank
+    line must be printed by us. Containers (lists, quotes, tables) set the flag
+    themselves when their first child closes, which is why a Markdown starting
+    with a list renders its own leading blank line.
+    """
+    from rich.markdown import MarkdownElement, UnknownElement
+
+    def element_class(token: Token) -> type[MarkdownElement]:
+        return markdown.elements.get(token.type, UnknownElement)
+
+    def renders_now(parents: list[type[MarkdownElement]]) -> bool:
+        # A parent that overrides on_child_close renders its children itself, later.
+        return not parents or parents[-1].on_child_close is MarkdownElement.on_child_close
+
+    parents: list[type[MarkdownElement]] = []
+    flag: bool | None = None
+    leading: bool | None = None
+    seen_output = False
+    for token in _flatten_tokens(markdown.parsed):
+        if token.type in _TOKENS_WITHOUT_ELEMENT or _is_inline_style(markdown, token):
+            continue
+        if token.nesting == 1:
+            parents.append(element_class(token))
+            continue
+        closed = parents.pop() if token.nesting == -1 else element_class(token)
+        if not seen_output and token.type != "inline" and renders_now(parents):
+            leading, seen_output = flag, True
+        flag = closed.new_line
+    return leading, flag
+
+
+def _is_inline_style(markdown: Markdown, token: Token) -> bool:
+    return token.tag in markdown.inlines and token.type not in ("fence", "code_block")

@@ -1,0 +1,239 @@
+"""REPL commands over the conversation's history: /search, /edit, /fork, /undo, /copy.
+
+Nothing is ever lost: an edit is a new user message beside the old one (a sibling in the
+message tree), /undo only moves this session's head back, and /fork copies a branch into a new
+conversation that records its parent.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from claudechat.chat import ChatSession
+from claudechat.conversation import Message
+from claudechat.errors import NotFoundError, UsageError
+from claudechat.output import one_line, status
+
+if TYPE_CHECKING:
+    from claudechat.repl import Repl
+
+# (name, usage, help), shown by /help and completed by Tab.
+HISTORY_COMMANDS = (
+    ("/search", "/search QUERY", "search your conversations; pick one to resume it"),
+    ("/edit", "/edit [-e]", "edit your last message (-e: in $EDITOR) and ask again"),
+    ("/undo", "/undo", "take back the last exchange (kept as a branch)"),
+    ("/fork", "/fork [N]", "continue from message N in a new conversation"),
+    ("/copy", "/copy [N]", "copy the last reply, or its Nth code block, to the clipboard"),
+)
+SEARCH_RESULTS = 10
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+
+def history_handlers(repl: Repl) -> dict[str, Callable[[str], None]]:
+    return {
+        "/search": lambda argument: search(repl, argument),
+        "/edit": lambda argument: edit(repl, argument),
+        "/undo": lambda _argument: undo(repl),
+        "/fork": lambda argument: fork(repl, argument),
+        "/copy": lambda argument: copy(repl, argument),
+    }
+
+
+# -- /search -------------------------------------------------------------------------------
+
+
+def search(repl: Repl, query: str) -> None:
+    from claudechat.history_view import print_hits
+    from claudechat.storage.search import backfilled
+    from claudechat.storage.search import search as run_search
+
+    if not query:
+        status("usage: /search QUERY")
+        return
+    session = repl.session
+    user = session.settings.user
+    metadata = backfilled(session.store, user)
+    hits = session.store.guard.call(lambda: run_search(metadata, user, query, SEARCH_RESULTS))
+    if not hits:
+        status("no message matches")
+        return
+    print_hits(hits, numbered=True)
+    choice = _ask(f"resume which (1-{len(hits)}, Enter to stay)? ")
+    if not choice:
+        return
+    if not choice.isdigit() or not 1 <= int(choice) <= len(hits):
+        status(f"no result {one_line(choice, 20)}")
+        return
+    open_conversation(repl, hits[int(choice) - 1].conversation_id)
+
+
+def _ask(question: str) -> str:
+    from prompt_toolkit import prompt
+
+    try:
+        return prompt(question).strip()
+    except (KeyboardInterrupt, EOFError):
+        return ""
+
+
+def open_conversation(repl: Repl, reference: str) -> None:
+    """Continue another conversation in this REPL, as `chat --resume` would."""
+    old = repl.session
+    conversation = old.store.load(old.settings.user, reference)
+    session = ChatSession(old.settings, old.store, old.claude, conversation)
+    session.notify = old.notify
+    repl.session = session
+    status(f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)}")
+    for message in session.branch()[-1:]:
+        status(f"last message: {one_line(message.text, 100)}")
+
+
+# -- /edit and /undo -----------------------------------------------------------------------
+
+
+def _last_user_message(session: ChatSession) -> Message:
+    for message in reversed(session.branch()):
+        if message.role == "user":
+            return message
+    raise NotFoundError("there is no message of yours in this conversation yet")
+
+
+def edit(repl: Repl, argument: str) -> None:
+    if argument not in ("", "-e"):
+        raise UsageError("usage: /edit, or /edit -e to use $EDITOR")
+    original = _last_user_message(repl.session)
+    if argument == "-e":
+        text = _in_editor(original.text)
+    else:
+        text = repl.prompt.prompt("edit› ", default=original.text)
+    if not text.strip() or text == original.text:
+        status("nothing changed; nothing sent")
+        return
+    _step_back(repl.session, original)
+    status("the earlier version stays in the conversation as another branch")
+    repl.send(text)
+
+
+def _in_editor(text: str) -> str:
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w+", suffix=".md", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        try:
+            completed = subprocess.run([*shlex.split(editor), handle.name], check=False)
+        except OSError as exc:
+            raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
+        if completed.returncode != 0:
+            raise UsageError(f"the editor {editor!r} failed; nothing sent")
+        with open(handle.name, encoding="utf-8") as edited:
+            return edited.read().rstrip("\n")
+
+
+def _step_back(session: ChatSession, message: Message) -> None:
+    """Move this session's head to just before `message`: what follows stays in the tree."""
+    session.head, session.unanswered = message.parent_id, None
+
+
+def undo(repl: Repl) -> None:
+    session = repl.session
+    question = _last_user_message(session)
+    _step_back(session, question)
+    session.conversation.set("head", session.head)
+    session.save()
+    status(f"took back {one_line(question.text, 60)!r} and its reply (kept as a branch)")
+
+
+# -- /fork ---------------------------------------------------------------------------------
+
+
+def fork(repl: Repl, argument: str) -> None:
+    session = repl.session
+    branch = session.branch()
+    if not branch:
+        raise NotFoundError("nothing to fork yet")
+    number = len(branch)
+    if argument:
+        if not argument.isdigit() or not 1 <= int(argument) <= len(branch):
+            raise UsageError(f"usage: /fork [N], N from 1 to {len(branch)} (messages shown)")
+        number = int(argument)
+    parent = session.conversation
+    forked = session.store.fork(parent, upto=branch[number - 1].id)
+    repl.session = ChatSession(session.settings, session.store, session.claude, forked)
+    repl.session.notify = session.notify
+    status(
+        f"forked {forked.id[:8]} from {parent.id[:8]} at message {number}; "
+        f"continuing in the fork ({parent.id[:8]} is unchanged)"
+    )
+
+
+# -- /copy ---------------------------------------------------------------------------------
+
+
+def copy(repl: Repl, argument: str) -> None:
+    reply = next((m for m in reversed(repl.session.branch()) if m.role == "assistant"), None)
+    if reply is None:
+        raise NotFoundError("there is no reply to copy yet")
+    text = reply.text
+    if argument:
+        blocks = code_blocks(text)
+        if not argument.isdigit() or not 1 <= int(argument) <= len(blocks):
+            raise UsageError(f"the last reply has {len(blocks)} code block(s); /copy N picks one")
+        text = blocks[int(argument) - 1]
+    sys.stdout.write(osc52(text))
+    sys.stdout.flush()
+    what = f"code block {argument}" if argument else "the last reply"
+    status(f"copied {what} ({len(text):,} characters) to the clipboard")
+    doubt = clipboard_doubt()
+    if doubt:
+        status(doubt, "yellow")
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The contents of the fenced code blocks, in order."""
+    blocks: list[str] = []
+    fence: str | None = None
+    lines: list[str] = []
+    for line in markdown.splitlines():
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence, lines = match.group(1), []
+        elif fence is not None and match and match.group(1).startswith(fence[0] * len(fence)):
+            blocks.append("\n".join(lines))
+            fence = None
+        elif fence is not None:
+            lines.append(line)
+    if fence is not None:
+        blocks.append("\n".join(lines))  # an unclosed fence runs to the end, as markdown reads it
+    return blocks
+
+
+def osc52(text: str) -> str:
+    """The escape sequence that asks the terminal to put text on the clipboard; it travels
+    over SSH. Inside tmux it is wrapped so that tmux passes it on to the outer terminal."""
+    sequence = f"\x1b]52;c;{base64.b64encode(text.encode('utf-8')).decode('ascii')}\x07"
+    if os.environ.get("TMUX"):
+        return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+    return sequence
+
+
+def clipboard_doubt() -> str | None:
+    term = os.environ.get("TERM", "")
+    program = os.environ.get("TERM_PROGRAM", "")
+    if not sys.stdout.isatty():
+        return "stdout is not a terminal: nothing reached a clipboard"
+    if term in ("", "dumb", "linux") or program == "Apple_Terminal":
+        return f"this terminal ({program or term or 'unknown'}) is unlikely to support OSC 52"
+    if os.environ.get("TMUX"):
+        return "in tmux this needs `set -g allow-passthrough on` (or set-clipboard on)"
+    if term.startswith("screen") or os.environ.get("STY"):
+        return "GNU screen does not pass OSC 52 on; the clipboard may be unchanged"
+    return None

@@ -1,0 +1,111 @@
+"""Deleting a conversation: its document, its row, its search entries and its journal entries.
+
+All or nothing as far as the stores allow: both stores are checked first (an outage refuses
+the delete before anything is touched), and the row and search entries are deleted in one
+database transaction that is committed only after the document is gone, so a failure of the
+blob store leaves everything as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from claudechat.errors import NotFoundError, StorageError
+from claudechat.storage.blobs import BlobNotFoundError
+from claudechat.storage.metadata import ConversationRow
+from claudechat.storage.store import ConversationStore
+
+
+@dataclass
+class Removed:
+    conversation_id: str
+    document: str | None = None  # its location, when there was one
+    row: bool = False
+    search_entries: int = 0
+    journal_entries: int = 0
+    attachments: list[str] = field(default_factory=list)  # digests no conversation uses now
+
+    def describe(self) -> str:
+        parts = [
+            f"document {self.document}" if self.document else "no document",
+            "metadata row" if self.row else "no row",
+            f"{self.search_entries} search entr{'y' if self.search_entries == 1 else 'ies'}",
+        ]
+        if self.journal_entries:
+            parts.append(f"{self.journal_entries} unpushed journal entr(ies)")
+        if self.attachments:
+            parts.append(f"{len(self.attachments)} attachment(s) no other conversation uses")
+        return f"deleted {self.conversation_id}: " + ", ".join(parts)
+
+
+def resolve_all(store: ConversationStore, user_id: str, references: list[str]) -> list[str]:
+    """Every id checked before anything is deleted: one unknown id deletes nothing."""
+    resolved = [store.resolve(user_id, reference) for reference in references]
+    return list(dict.fromkeys(resolved))
+
+
+def delete_conversation(store: ConversationStore, user_id: str, conversation_id: str) -> Removed:
+    from claudechat.storage.metadata import database_errors
+    from claudechat.storage.schema import conversations
+    from claudechat.storage.search import remove_conversation
+
+    key = store.blob_key(user_id, conversation_id)
+    removed = Removed(conversation_id)
+    # Both stores must answer (within the store deadline) before anything is touched.
+    row, removed.document = store.guard.call(lambda: _check(store, user_id, conversation_id))
+    metadata = store.metadata
+    local = store.journal.for_conversation(user_id, conversation_id)
+    if row is None and removed.document is None and not local:
+        raise NotFoundError(f"no conversation {conversation_id}")
+    table = conversations.c
+    with database_errors(metadata.url), metadata.engine.begin() as connection:
+        removed.search_entries = remove_conversation(connection, user_id, conversation_id)
+        statement = (
+            conversations.delete()
+            .where(table.user_id == user_id)
+            .where(table.conversation_id == conversation_id)
+        )
+        removed.row = connection.execute(statement).rowcount == 1
+        if removed.document:
+            _delete_document(store, key)  # raises before the commit: the rows stay
+    removed.attachments = _forget_attachments(store, user_id, conversation_id)
+    for entry in local:
+        store.journal.discard(entry)
+    removed.journal_entries = len(local)
+    if store.cache is not None:  # else `list` and `show` would offer it during an outage
+        store.cache.files.delete(key)
+    return removed
+
+
+def _forget_attachments(store: ConversationStore, user_id: str, conversation_id: str) -> list[str]:
+    """Drop the conversation's attachment references, then the files nobody references now.
+    Run after the conversation is gone: a failure here leaves a file behind, never a
+    conversation without its file."""
+    if store.attachments is None:
+        return []
+    from claudechat.storage.attachments import attachment_key
+
+    unused = store.attachments.forget_conversation(store.metadata, user_id, conversation_id)
+    for sha256 in unused:
+        store.guard.call(lambda sha256=sha256: store.blobs.delete(attachment_key(user_id, sha256)))  # type: ignore[misc]
+    return unused
+
+
+def _check(
+    store: ConversationStore, user_id: str, conversation_id: str
+) -> tuple[ConversationRow | None, str | None]:
+    """The row, and where the document is (None: there is none)."""
+    row = store.metadata.get(user_id, conversation_id)
+    key = store.blob_key(user_id, conversation_id)
+    try:
+        store.blobs.get_with_etag(key)
+    except BlobNotFoundError:
+        return row, None
+    return row, store.blobs.location(key)
+
+
+def _delete_document(store: ConversationStore, key: str) -> None:
+    try:
+        store.blobs.delete(key)
+    except OSError as exc:  # the local folder: permissions, a disk gone read-only
+        raise StorageError(f"cannot delete {store.blobs.location(key)}: {exc.strerror}") from exc

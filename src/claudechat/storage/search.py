@@ -1,0 +1,340 @@
+"""Full-text search over every message: SQLite FTS5 embedded, PostgreSQL full-text for teams.
+
+Each save writes the rows of the messages it adds (`index_conversation`), in the same database
+as the metadata rows, so the journal covers the index as it covers the row: an entry pushed
+late is indexed when it is pushed. Every query is scoped by user.
+
+Queries read as in a search box: words (all must match), "quoted phrases", OR, -excluded, and
+the last word, still being typed, matches as a prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from claudechat.conversation import Conversation, Message
+    from claudechat.storage.metadata import MetadataStore
+    from claudechat.storage.store import ConversationStore
+
+# Where a match starts and ends in a snippet: private-use characters no message holds in
+# practice, turned into highlighting (a terminal) or **marks** (a pipe) when printed.
+MARK_START, MARK_END = "\ue000", "\ue001"
+# PostgreSQL refuses a tsvector over 1 MB; the start of a giant paste is what people search.
+MAX_BODY_CHARS = 100_000
+SNIPPET_WORDS = 16
+
+_TOKEN = re.compile(r'-?"[^"]*"?|\S+')
+
+
+@dataclass
+class SearchHit:
+    conversation_id: str
+    name: str | None
+    preview: str | None
+    message_id: str
+    role: str
+    created_at: datetime
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search-box query in the two dialects' syntax."""
+
+    fts5: str
+    websearch: str
+    prefix_last: bool  # the last word is still being typed: match it as a prefix
+
+
+def parse(text: str) -> Query:
+    tokens = _TOKEN.findall(text)
+    groups: list[list[str]] = [[]]
+    for token in tokens:
+        if token.upper() == "OR":
+            groups.append([])
+        elif token.upper() != "AND":
+            groups[-1].append(token)
+    last = tokens[-1] if tokens else ""
+    prefix = (
+        not text[-1:].isspace()
+        and not last.startswith(("-", '"'))
+        and last.upper() not in ("OR", "AND")
+    )
+    rendered = [
+        _fts5_group(group, prefix and number == len(groups) - 1)
+        for number, group in enumerate(groups)
+    ]
+    rendered = [group for group in rendered if group]
+    if not rendered:
+        raise UsageError("give at least one word to search for (a -word only excludes)")
+    fts5 = " OR ".join(f"({group})" for group in rendered)
+    return Query(fts5=fts5, websearch=text, prefix_last=prefix)
+
+
+def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
+    wanted = [_fts5_string(t) for t in tokens if not t.startswith("-")]
+    excluded = [_fts5_string(t[1:]) for t in tokens if t.startswith("-") and len(t) > 1]
+    if prefix_last and wanted:
+        wanted[-1] += "*"
+    wanted = [w for w in wanted if w.rstrip("*") != '""']
+    if not wanted:
+        return ""
+    return " AND ".join(wanted) + "".join(f" NOT {e}" for e in excluded if e != '""')
+
+
+def _fts5_string(token: str) -> str:
+    """A word or phrase as an FTS5 string: quoted, so no character of it is FTS5 syntax."""
+    inner = token.strip('"')
+    return '"' + inner.replace('"', '""') + '"'
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def message_body(message: Message) -> str:
+    """Everything searchable in a message: its text, its thinking, its attachments' names."""
+    parts = []
+    for block in message.content:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(block["text"])
+        elif kind == "thinking":
+            parts.append(block["thinking"])
+        elif kind == "attachment":
+            parts.append(block["name"])
+    return "\n".join(parts)[:MAX_BODY_CHARS]
+
+
+def index_conversation(metadata: MetadataStore, conversation: Conversation) -> None:
+    """Add the rows of messages not yet indexed. A message's content never changes once it
+    is saved (a new reply is a new message), so only new ids need writing."""
+    from sqlalchemy import select
+
+    from claudechat.storage.metadata import database_errors
+    from claudechat.storage.schema import search_messages
+
+    table = search_messages.c
+    with database_errors(metadata.url), metadata.engine.begin() as connection:
+        indexed = set(
+            connection.execute(
+                select(table.message_id).where(table.conversation_id == conversation.id)
+            ).scalars()
+        )
+        rows = [
+            _row(conversation, message)
+            for message in conversation.messages
+            if message.id not in indexed
+        ]
+        if rows:
+            connection.execute(search_messages.insert(), rows)
+
+
+def _row(conversation: Conversation, message: Message) -> dict[str, Any]:
+    return {
+        "user_id": conversation.user_id,
+        "conversation_id": conversation.id,
+        "message_id": message.id,
+        "role": message.role,
+        "created_at": message.created_at,
+        "body": message_body(message),
+        "owner": owner_token(conversation.user_id),
+    }
+
+
+def remove_conversation(connection: Connection, user_id: str, conversation_id: str) -> int:
+    from claudechat.storage.schema import search_messages
+
+    table = search_messages.c
+    statement = (
+        search_messages.delete()
+        .where(table.user_id == user_id)
+        .where(table.conversation_id == conversation_id)
+    )
+    return int(connection.execute(statement).rowcount)
+
+
+def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, list[str]]:
+    """Rebuild the index from the documents, of one user or of all: (conversations indexed,
+    documents that could not be read)."""
+    from sqlalchemy import delete, select
+
+    from claudechat.errors import ClaudechatError
+    from claudechat.storage.metadata import _to_row, database_errors
+    from claudechat.storage.schema import conversations, search_backfill
+
+    metadata = store.metadata
+    statement = select(conversations)
+    if user_id is not None:
+        statement = statement.where(conversations.c.user_id == user_id)
+    with database_errors(metadata.url), metadata.engine.connect() as connection:
+        rows = [_to_row(m) for m in connection.execute(statement).mappings()]
+    done, problems = 0, []
+    for row in rows:
+        try:
+            conversation = store.load_row(row)
+        except ClaudechatError as exc:
+            problems.append(f"{row.conversation_id}: {exc}")
+            continue
+        with database_errors(metadata.url), metadata.engine.begin() as connection:
+            remove_conversation(connection, row.user_id, row.conversation_id)
+        index_conversation(metadata, conversation)
+        done += 1
+    done_with = delete(search_backfill)
+    if user_id is not None:
+        done_with = done_with.where(search_backfill.c.user_id == user_id)
+    with database_errors(metadata.url), metadata.engine.begin() as connection:
+        connection.execute(done_with)
+    return done, problems
+
+
+def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
+    """Index this user's conversations saved before search existed, once: their first search
+    after the upgrade does it. Returns how many were indexed."""
+    from sqlalchemy import select
+
+    from claudechat.storage.metadata import database_errors
+    from claudechat.storage.schema import search_backfill
+
+    metadata = store.metadata
+    statement = select(search_backfill.c.user_id).where(search_backfill.c.user_id == user_id)
+    with database_errors(metadata.url), metadata.engine.connect() as connection:
+        if connection.execute(statement).first() is None:
+            return 0
+    return reindex(store, user_id)[0]
+
+
+def backfilled(store: ConversationStore, user_id: str) -> MetadataStore:
+    """The metadata store, once this user's older conversations are in the index."""
+    ensure_backfilled(store, user_id)
+    return store.metadata
+
+
+# -- searching -----------------------------------------------------------------------------
+
+
+def owner_token(user_id: str) -> str:
+    """One index token per user, which no word typed in a search can be expected to equal
+    (and which would find only that user's own messages if one did)."""
+    return "u" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:40]
+
+
+def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) -> list[SearchHit]:
+    from claudechat.storage.metadata import _as_utc
+
+    statement = _POSTGRES_SEARCH if _postgres(metadata) else _SQLITE_SEARCH
+    found = _run(metadata, statement, user_id, parse(text), limit=limit)
+    return [
+        SearchHit(
+            conversation_id=r["conversation_id"],
+            name=r["conversation_name"],
+            preview=r["preview"],
+            message_id=r["message_id"],
+            role=r["role"],
+            created_at=_as_utc(_datetime(r["created_at"])),
+            snippet=r["snippet"] or "",
+        )
+        for r in found
+    ]
+
+
+def matching_conversations(metadata: MetadataStore, user_id: str, text: str) -> set[str]:
+    """Ids of this user's conversations with at least one message matching."""
+    statement = _POSTGRES_MATCHING if _postgres(metadata) else _SQLITE_MATCHING
+    return {r["conversation_id"] for r in _run(metadata, statement, user_id, parse(text))}
+
+
+def _postgres(metadata: MetadataStore) -> bool:
+    return bool(metadata.engine.dialect.name == "postgresql")
+
+
+def _run(
+    metadata: MetadataStore, statement: str, user_id: str, query: Query, **extra: Any
+) -> list[Any]:
+    from sqlalchemy import text as sql
+
+    from claudechat.storage.metadata import database_errors
+
+    owner = owner_token(user_id)
+    parameters: dict[str, Any] = {"user": user_id, **extra}
+    if _postgres(metadata):
+        parameters.update(query=query.websearch, owner=owner, headline=_HEADLINE_OPTIONS)
+        if query.prefix_last:
+            statement = statement.replace(_WEBSEARCH, _PREFIXED)
+    else:
+        parameters.update(query=f'owner : "{owner}" AND body : ({query.fts5})')
+        parameters.update(start=MARK_START, end=MARK_END, words=SNIPPET_WORDS)
+    with database_errors(metadata.url), metadata.engine.connect() as connection:
+        return list(connection.execute(sql(statement), parameters).mappings())
+
+
+def _datetime(value: Any) -> datetime:
+    # SQLite's text() results are strings; PostgreSQL's are datetimes already.
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+# The user is named twice: by the owner token inside the MATCH, so that the index narrows the
+# matches to this user's before any is ranked, and by the row's user_id, which is exact.
+_SQLITE_SEARCH = """
+SELECT m.conversation_id, m.message_id, m.role, m.created_at, c.conversation_name, c.preview,
+       snippet(search_fts, 0, :start, :end, '…', :words) AS snippet
+FROM search_fts
+JOIN search_messages AS m ON m.id = search_fts.rowid
+LEFT JOIN conversations AS c ON c.conversation_id = m.conversation_id AND c.user_id = m.user_id
+WHERE search_fts MATCH :query AND m.user_id = :user
+ORDER BY bm25(search_fts, 1.0, 0.0)
+LIMIT :limit
+"""
+_SQLITE_MATCHING = """
+SELECT DISTINCT m.conversation_id FROM search_fts
+JOIN search_messages AS m ON m.id = search_fts.rowid
+WHERE search_fts MATCH :query AND m.user_id = :user
+"""
+
+_WEBSEARCH = "websearch_to_tsquery('simple', :query)"
+# websearch_to_tsquery has no prefix syntax; its last lexeme gets one (`'word':*`).
+_PREFIXED = (
+    "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
+    "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
+)
+_POSTGRES_QUERY = f"WITH q AS (SELECT {_WEBSEARCH} AS query, to_tsquery('simple', :owner) AS owner)"
+
+# Rank first, headline only the rows shown: ts_headline re-parses the text, the costly part.
+_POSTGRES_SEARCH = (
+    _POSTGRES_QUERY
+    + """,
+hits AS (
+  SELECT m.*, ts_rank_cd(m.document, q.query) AS rank
+  FROM search_messages AS m, q
+  WHERE m.document @@ (q.query && q.owner) AND m.user_id = :user
+  ORDER BY rank DESC, m.created_at DESC
+  LIMIT :limit
+)
+SELECT hits.conversation_id, hits.message_id, hits.role, hits.created_at,
+       c.conversation_name, c.preview,
+       ts_headline('simple', hits.body, q.query, :headline) AS snippet
+FROM hits CROSS JOIN q
+LEFT JOIN conversations AS c
+  ON c.conversation_id = hits.conversation_id AND c.user_id = hits.user_id
+ORDER BY hits.rank DESC, hits.created_at DESC
+"""
+)
+_POSTGRES_MATCHING = (
+    _POSTGRES_QUERY
+    + """
+SELECT DISTINCT m.conversation_id FROM search_messages AS m, q
+WHERE m.document @@ (q.query && q.owner) AND m.user_id = :user
+"""
+)
+# One excerpt: fragment mode drops the words around a match in a short message.
+_HEADLINE_OPTIONS = (
+    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=6"
+)

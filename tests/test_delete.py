@@ -1,0 +1,147 @@
+"""rename and delete, on both configurations: asked in a terminal, whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+
+import pexpect
+import pytest
+
+from claudechat.conversation import Conversation
+from claudechat.settings import load_settings
+from claudechat.storage import open_blob_store, open_store
+from claudechat.storage.ids import document_key
+from test_faults import blobs_down, database_down  # noqa: F401  (fixtures)
+
+
+def saved(text: str, user: str = "tester") -> Conversation:
+    conversation = Conversation.new(user, "claude-sonnet-4-6")
+    conversation.append("user", text)
+    conversation.append("assistant", f"about {text}")
+    store = open_store(load_settings())
+    assert store.save(conversation).pushed
+    store.close()
+    return conversation
+
+
+def document_exists(conversation: Conversation) -> bool:
+    blobs = open_blob_store(load_settings())
+    return document_key(conversation.user_id, conversation.id) in blobs.list(
+        f"{conversation.user_id}/"
+    )
+
+
+def test_rename(cli) -> None:  # type: ignore[no-untyped-def]
+    conversation = saved("naming things")
+    result = cli("rename", conversation.id[:8], "Hard problems")
+    assert result.returncode == 0, result.stderr
+    assert cli("list").stdout.split("\t")[1] == "Hard problems"
+    assert json.loads(cli("show", conversation.id, "--json").stdout)["name"] == "Hard problems"
+    assert cli("rename", conversation.id, "two\nlines").returncode == 2
+    assert cli("rename", str(uuid.uuid4()), "x").returncode == 1
+
+
+def test_delete_removes_document_row_and_search_entries(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    doomed = saved("the zanzibar itinerary")
+    kept = saved("the zanzibar budget")
+    assert len(json.loads(cli("search", "zanzibar", "--json").stdout)) == 4
+    result = cli("delete", doomed.id[:8], "--yes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"deleted {doomed.id}: document ")
+    assert "metadata row, 2 search entries" in result.stdout
+    assert not document_exists(doomed) and document_exists(kept)
+    assert cli("show", doomed.id).returncode == 1
+    assert [line.split("\t")[0] for line in cli("list").stdout.splitlines()] == [kept.id[:8]]
+    # Its text no longer matches any search; the other conversation's still does.
+    hits = json.loads(cli("search", "itinerary", "--json").stdout)
+    assert hits == []
+    assert {h["id"] for h in json.loads(cli("search", "zanzibar", "--json").stdout)} == {kept.id}
+    assert cli("list", "--search", "itinerary").stdout == ""
+
+
+def test_delete_in_a_pipe_needs_yes(cli) -> None:  # type: ignore[no-untyped-def]
+    conversation = saved("keep me")
+    result = cli("delete", conversation.id)
+    assert result.returncode == 2
+    assert "refusing to delete without --yes" in result.stderr
+    assert document_exists(conversation)
+
+
+def spawn_delete(*references: str) -> pexpect.spawn:
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "delete", *references],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=30,
+    )
+
+
+def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
+    first, second = saved("first to go"), saved("second to go")
+    child = spawn_delete(first.id[:8], second.id[:8])
+    child.expect_exact("first to go")
+    child.expect_exact("Delete 2 conversation(s) for good? [y/N]")
+    child.send("n\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert document_exists(first) and document_exists(second)
+
+    child = spawn_delete(first.id[:8], second.id[:8])
+    child.expect_exact("[y/N]")
+    child.send("y\r")
+    child.expect_exact(f"deleted {first.id}")
+    child.expect_exact(f"deleted {second.id}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert not document_exists(first) and not document_exists(second)
+
+
+def test_another_users_id_answers_as_a_missing_one(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    theirs = saved("alice's diary", user="alice")
+    missing = str(uuid.uuid4())
+    for reference in (theirs.id, theirs.id[:8]):
+        result = cli("delete", reference, "--yes")
+        unknown = cli("delete", missing if len(reference) == 36 else missing[:8], "--yes")
+        assert result.returncode == unknown.returncode == 1
+        assert result.stderr.replace(reference, "X") == unknown.stderr.replace(
+            missing[: len(reference)], "X"
+        )
+    assert document_exists(theirs)
+
+
+def test_one_unknown_id_deletes_nothing(cli) -> None:  # type: ignore[no-untyped-def]
+    conversation = saved("survivor")
+    result = cli("delete", conversation.id, str(uuid.uuid4()), "--yes")
+    assert result.returncode == 1
+    assert document_exists(conversation)
+
+
+@pytest.mark.parametrize("down", ["database_down", "blobs_down"])
+def test_delete_during_an_outage_is_refused_whole(cli, backend, request, down) -> None:  # type: ignore[no-untyped-def]
+    conversation = saved("outage proof")
+    with request.getfixturevalue(down)():
+        result = cli("delete", conversation.id, "--yes")
+    assert result.returncode == 5, result.stderr
+    assert "Traceback" not in result.stderr
+    assert document_exists(conversation)
+    assert cli("show", conversation.id).returncode == 0
+    hits = json.loads(cli("search", "outage", "--json").stdout)
+    assert {h["id"] for h in hits} == {conversation.id}
+
+
+def test_a_deleted_conversation_is_not_offered_from_the_local_copy(cli, backend, request) -> None:  # type: ignore[no-untyped-def]
+    doomed, kept = saved("to be forgotten"), saved("to be kept")
+    for conversation in (doomed, kept):
+        assert cli("show", conversation.id).returncode == 0  # both are read on this machine
+    assert cli("delete", doomed.id, "--yes").returncode == 0
+    with request.getfixturevalue("database_down")():
+        listed = cli("list")
+        shown = cli("show", doomed.id)
+    assert doomed.id[:8] not in listed.stdout
+    assert shown.returncode != 0 and "to be forgotten" not in shown.stdout

@@ -1,0 +1,265 @@
+"""Export (markdown, JSON, HTML) and import, on both configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from claudechat.conversation import Conversation, Message
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+
+CODE = "```python\ndef f(x):\n    return x * 2  # <b>not bold</b>\n```"
+
+
+def rich_conversation(user: str = "tester") -> Conversation:
+    """Two branches, thinking, an attachment, a code block and some HTML-looking text."""
+    conversation = Conversation.new(user, "claude-sonnet-4-6", system="be brief")
+    conversation.set("name", "Doubling <script>alert(1)</script>")
+    question = conversation.add(
+        Message(
+            "user",
+            [
+                {"type": "text", "text": "double it & explain"},
+                {
+                    "type": "attachment",
+                    "sha256": "a" * 64,
+                    "media_type": "text/csv",
+                    "name": "numbers.csv",
+                    "size": 12,
+                },
+            ],
+        )
+    )
+    conversation.add(Message.of_text("assistant", "first try", parent_id=question.id))
+    conversation.add(
+        Message(
+            "assistant",
+            [
+                {"type": "thinking", "thinking": "multiply by two", "signature": "sig"},
+                {"type": "text", "text": f"Here:\n\n{CODE}\n"},
+            ],
+            parent_id=question.id,
+        )
+    )
+    return conversation
+
+
+def save(conversation: Conversation) -> None:
+    store = open_store(load_settings())
+    assert store.save(conversation).pushed
+    store.close()
+
+
+def test_json_round_trip_is_identical(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    original = rich_conversation()
+    save(original)
+    exported = tmp_path / "c.json"
+    assert cli("export", original.id[:8], "-o", str(exported)).returncode == 0
+    stored_before = cli("show", original.id, "--json").stdout
+    assert cli("delete", original.id, "--yes").returncode == 0
+    assert cli("show", original.id).returncode == 1
+    result = cli("import", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"imported {original.id}")
+    assert cli("show", original.id, "--json").stdout == stored_before
+    # The imported text is searchable again.
+    hits = json.loads(cli("search", "numbers.csv", "--json").stdout)
+    assert [h["id"] for h in hits] == [original.id]
+
+
+def test_import_with_new_ids_keeps_the_tree(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    original = rich_conversation()
+    save(original)
+    exported = tmp_path / "c.json"
+    cli("export", original.id, "--format", "json", "-o", str(exported))
+    result = cli("import", "--new-ids", str(exported))
+    assert result.returncode == 0, result.stderr
+    new_id = result.stdout.split()[1]
+    assert new_id != original.id
+    copy = json.loads(cli("show", new_id, "--json").stdout)
+    before = json.loads(cli("show", original.id, "--json").stdout)
+    assert [m["content"] for m in copy["messages"]] == [m["content"] for m in before["messages"]]
+    assert not {m["id"] for m in copy["messages"]} & {m["id"] for m in before["messages"]}
+    question = copy["messages"][0]["id"]
+    assert [m["parent_id"] for m in copy["messages"]] == [None, question, question]
+    assert copy["head"] == copy["messages"][2]["id"]
+
+
+def test_another_users_export_is_imported_with_new_ids(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    theirs = rich_conversation(user="alice")
+    exported = tmp_path / "alice.json"
+    from claudechat.export import to_json
+
+    exported.write_text(to_json(theirs))
+    result = cli("import", str(exported))
+    assert result.returncode == 0, result.stderr
+    new_id = result.stdout.split()[1]
+    assert new_id != theirs.id
+    assert json.loads(cli("show", new_id, "--json").stdout)["user_id"] == "tester"
+
+
+def test_import_refuses_other_files_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.json"
+    from claudechat.export import to_json
+
+    good.write_text(to_json(rich_conversation()))
+    for name, content in [
+        ("doc.json", json.dumps(rich_conversation().to_document())),  # a bare document
+        ("list.json", "[1, 2]"),
+        ("notes.md", "# hello"),
+        ("binary.json", "\udcff"),
+    ]:
+        bad = tmp_path / name
+        bad.write_bytes(content.encode("utf-8", "surrogateescape"))
+        result = cli("import", str(good), str(bad))
+        assert result.returncode == 2
+        assert f"{bad} is not a claudechat JSON export" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert cli("list").stdout == ""
+    missing = cli("import", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
+    conversation = rich_conversation()
+    save(conversation)
+    result = cli("export", conversation.id)
+    assert result.returncode == 0, result.stderr
+    markdown = result.stdout
+    assert markdown.startswith("# Doubling <script>alert(1)</script>\n")
+    assert "## You · " in markdown and "## Claude · " in markdown
+    assert CODE in markdown  # code blocks intact
+    assert "<details>\n<summary>Thinking</summary>\n\nmultiply by two\n\n</details>" in markdown
+    assert "attachment: numbers.csv (text/csv)" in markdown
+    assert "first try" not in markdown  # the other branch is in the JSON export
+    assert "other branches: 1" in markdown
+
+
+def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    conversation = rich_conversation()
+    save(conversation)
+    page = tmp_path / "c.html"
+    assert cli("export", conversation.id, "-o", str(page)).returncode == 0  # format from suffix
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html
+    assert '<code class="language-python">' in html
+    assert "<details><summary>Thinking</summary>" in html and "numbers.csv" in html
+    assert "src=" not in html and "href=" not in html  # nothing loaded from elsewhere
+
+
+def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first, second = rich_conversation(), rich_conversation()
+    save(first)
+    save(second)
+    folder = tmp_path / "out"
+    result = cli("export", "--all", "--format", "json", "-o", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{first.id}.json", f"{second.id}.json"]
+    )
+    assert cli("export", "--all").returncode == 2
+    assert cli("export").returncode == 2
+    assert cli("export", first.id, "--format", "pdf").returncode == 2
+
+
+# -- list filters and the pager ------------------------------------------------------------
+
+
+def test_list_search_since_and_all(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from claudechat.conversation import utc_now
+
+    old = Conversation.new("tester", "claude-sonnet-4-6")
+    old.append("user", "old talk about gardening")
+    old.updated_at = utc_now() - timedelta(days=10)
+    save(old)
+    fresh = [Conversation.new("tester", "claude-sonnet-4-6") for _ in range(3)]
+    for number, conversation in enumerate(fresh):
+        conversation.append(
+            "user", f"new talk number {number} about {'gardening' if number else 'code'}"
+        )
+        save(conversation)
+
+    def ids(*args: str) -> list[str]:
+        result = cli("list", *args)
+        assert result.returncode == 0, result.stderr
+        return [line.split("\t")[0] for line in result.stdout.splitlines()]
+
+    assert len(ids()) == 4
+    assert set(ids("--since", "7d")) == {c.id[:8] for c in fresh}
+    assert set(ids("--search", "gardening")) == {old.id[:8], fresh[1].id[:8], fresh[2].id[:8]}
+    assert set(ids("--search", "garden", "--since", "1w")) == {fresh[1].id[:8], fresh[2].id[:8]}
+    assert len(ids("--search", "talk", "--limit", "2")) == 2
+    assert len(ids("--limit", "1", "--all")) == 4
+    bad = cli("list", "--since", "yesterday-ish")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def long_conversation() -> Conversation:
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    for number in range(40):
+        conversation.append("user" if number % 2 == 0 else "assistant", f"line {number}")
+    save(conversation)
+    return conversation
+
+
+def show_in_a_terminal(reference: str, **env: str) -> str:
+    import os
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "show", reference],
+        env={**os.environ, "TERM": "xterm-256color", **env},
+        encoding="utf-8",
+        dimensions=(24, 80),
+        timeout=30,
+    )
+    output = child.read()
+    child.close()
+    assert child.exitstatus == 0, output
+    return output
+
+
+def test_show_of_a_long_conversation_goes_through_the_pager() -> None:  # type: ignore[no-untyped-def]
+    conversation = long_conversation()
+    paged = show_in_a_terminal(conversation.id, PAGER="sed 's/^/paged: /'")
+    assert "paged: " in paged and "line 39" in paged
+    short = Conversation.new("tester", "claude-sonnet-4-6")
+    short.append("user", "brief")
+    save(short)
+    assert "paged: " not in show_in_a_terminal(short.id, PAGER="sed 's/^/paged: /'")
+
+
+def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    conversation = long_conversation()
+    monkeypatch.delenv("PAGER", raising=False)
+    monkeypatch.setenv("LESS", "")  # no F: less waits for the reader, as on a real screen
+    import os
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "show", conversation.id],
+        env={**os.environ, "TERM": "xterm-256color"},
+        encoding="utf-8",
+        dimensions=(24, 80),
+        timeout=30,
+    )
+    child.expect_exact("line 1")
+    child.send("G")  # to the end, where less says so
+    child.expect_exact("(END)")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    piped = cli("show", conversation.id, env={"PAGER": "sed 's/^/paged: /'"})
+    assert "paged: " not in piped.stdout and "line 39" in piped.stdout

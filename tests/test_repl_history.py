@@ -1,0 +1,199 @@
+"""/edit, /undo, /fork, /copy and /search in the real REPL, in a pty, on both configurations."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pexpect
+import pyte
+import pytest
+
+from claudechat.conversation import Conversation
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+from conftest import content_text
+from fakes.anthropic_api import Reply
+from test_repl import PROMPT, leave, say, spawn
+
+pytestmark = pytest.mark.pty
+CTRL_U = "\x15"
+
+
+def started() -> tuple[pexpect.spawn, io.StringIO]:
+    child = spawn()
+    log = io.StringIO()
+    child.logfile_read = log
+    return child, log
+
+
+def screen_lines(log: io.StringIO) -> list[str]:
+    """What a person sees, scrollback included."""
+    screen = pyte.HistoryScreen(100, 30, history=500)
+    pyte.Stream(screen).feed(log.getvalue())
+    above = ["".join(ch.data for ch in row.values()) for row in screen.history.top]
+    return [line.rstrip() for line in above + screen.display]
+
+
+def turn(child: pexpect.spawn, text: str) -> None:
+    say(child, text)
+    child.expect_exact(f"echo: {text}")
+    child.expect_exact(PROMPT)
+
+
+def document(cli, conversation_id: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    result = cli("show", conversation_id, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def texts(messages: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    return [content_text(m["content"]) for m in messages]
+
+
+def sent(fake_api) -> list[str]:  # type: ignore[no-untyped-def]
+    return [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]]
+
+
+def test_edit_prefills_the_last_message_and_keeps_the_old_exchange(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    child, log = started()
+    turn(child, "first question")
+    turn(child, "what is 2+2")
+    say(child, "/edit")
+    child.expect_exact("edit› ")
+    child.send(" exactly\r")  # typed after the prefilled text
+    child.expect_exact("echo: what is 2+2 exactly")
+    child.expect_exact(PROMPT)
+    assert any(line.startswith("edit› what is 2+2 exactly") for line in screen_lines(log))
+    assert sent(fake_api) == ["first question", "echo: first question", "what is 2+2 exactly"]
+    stored = document(cli, leave(child))
+    by_text = {content_text(m["content"]): m for m in stored["messages"]}
+    old, new = by_text["what is 2+2"], by_text["what is 2+2 exactly"]
+    assert old["parent_id"] == new["parent_id"] == by_text["echo: first question"]["id"]
+    assert "echo: what is 2+2" in by_text  # the earlier exchange is kept
+    assert stored["head"] == by_text["echo: what is 2+2 exactly"]["id"]
+
+
+def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EDITOR", "sed -i s/cats/dogs/")
+    child, _log = started()
+    turn(child, "tell me about cats")
+    say(child, "/edit -e")
+    child.expect_exact("echo: tell me about dogs")
+    child.expect_exact(PROMPT)
+    say(child, "/edit -e")  # the editor changes nothing now: nothing is sent
+    child.expect_exact("nothing changed; nothing sent")
+    stored = document(cli, leave(child))
+    assert sorted(texts(stored["messages"])) == sorted(
+        [
+            "tell me about cats",
+            "echo: tell me about cats",
+            "tell me about dogs",
+            "echo: tell me about dogs",
+        ]
+    )
+
+
+def test_undo_takes_back_the_last_exchange_and_keeps_it(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    child, log = started()
+    turn(child, "keep this")
+    turn(child, "regret this")
+    say(child, "/undo")
+    child.expect_exact("took back 'regret this'")
+    child.expect_exact(PROMPT)
+    turn(child, "say this instead")
+    assert sent(fake_api) == ["keep this", "echo: keep this", "say this instead"]
+    assert any("took back 'regret this' and its reply" in line for line in screen_lines(log))
+    stored = document(cli, leave(child))
+    assert "regret this" in texts(stored["messages"])  # in the tree, as a branch
+    assert "echo: regret this" in texts(stored["messages"])
+    exported = cli("export", stored["id"]).stdout
+    assert "regret this" not in exported and "say this instead" in exported
+
+
+def test_fork_from_message_n_records_its_parent(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    child, _log = started()
+    turn(child, "alpha")
+    turn(child, "beta")
+    say(child, "/fork 2")
+    child.expect(r"forked ([0-9a-f]{8}) from ([0-9a-f]{8}) at message 2")
+    fork_short, parent_short = child.match.group(1), child.match.group(2)
+    child.expect_exact(PROMPT)
+    turn(child, "gamma")
+    assert sent(fake_api) == ["alpha", "echo: alpha", "gamma"]
+    fork_id = leave(child)
+    assert fork_id.startswith(fork_short)
+    fork = document(cli, fork_id)
+    assert fork["parent_id"].startswith(parent_short)
+    assert texts(fork["messages"]) == ["alpha", "echo: alpha", "gamma", "echo: gamma"]
+    parent = document(cli, parent_short)
+    assert texts(parent["messages"]) == ["alpha", "echo: alpha", "beta", "echo: beta"]
+    rows = {line.split("\t")[0]: line.split("\t") for line in cli("list").stdout.splitlines()}
+    assert rows[fork_short][5] == parent_short  # `list` shows the parent
+    assert rows[parent_short][5] == ""
+
+
+def test_fork_refuses_a_bad_number(fake_api) -> None:  # type: ignore[no-untyped-def]
+    child, _log = started()
+    turn(child, "only")
+    say(child, "/fork 9")
+    child.expect_exact("/fork [N], N from 1 to 2")
+    child.expect_exact(PROMPT)
+    leave(child)
+
+
+def test_copy_sends_the_reply_or_a_code_block_by_osc52(fake_api) -> None:  # type: ignore[no-untyped-def]
+    reply = "Two ways:\n\n```python\nprint(1)\n```\n\nor\n\n```sh\nls -la\n```\n"
+    fake_api.queue(Reply(reply))
+    child, log = started()
+    say(child, "show me")
+    child.expect_exact("tokens in")  # the code is highlighted: its words are split by colours
+    child.expect_exact(PROMPT)
+    say(child, "/copy 2")
+    encoded = base64.b64encode(b"ls -la").decode()
+    child.expect_exact(f"\x1b]52;c;{encoded}\x07")
+    child.expect_exact("copied code block 2 (6 characters) to the clipboard")
+    child.expect_exact(PROMPT)
+    say(child, "/copy")
+    child.expect_exact(f"\x1b]52;c;{base64.b64encode(reply.encode()).decode()}\x07")
+    child.expect_exact(PROMPT)
+    say(child, "/copy 3")
+    child.expect_exact("the last reply has 2 code block(s)")
+    child.expect_exact(PROMPT)
+    assert any("copied the last reply" in line for line in screen_lines(log))
+    assert not any("unlikely" in line for line in screen_lines(log))
+    leave(child)
+
+
+def test_copy_says_when_the_terminal_is_unlikely_to_support_it(fake_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TERM_PROGRAM", "Apple_Terminal")
+    child, _log = started()
+    turn(child, "hello")
+    say(child, "/copy")
+    child.expect_exact("copied the last reply")
+    child.expect_exact("(Apple_Terminal) is unlikely to support OSC 52")
+    child.expect_exact(PROMPT)
+    leave(child)
+
+
+def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.set("name", "Bread")
+    earlier.append("user", "my sourdough starter smells odd")
+    earlier.append("assistant", "feed it more often")
+    assert store.save(earlier).pushed
+    store.close()
+    child, log = started()
+    say(child, "/search sourd")
+    child.expect_exact("resume which (1-1, Enter to stay)?")
+    child.send("1\r")
+    child.expect_exact(f"resumed {earlier.id[:8]} · Bread")
+    child.expect_exact(PROMPT)
+    turn(child, "and now?")
+    assert sent(fake_api) == ["my sourdough starter smells odd", "feed it more often", "and now?"]
+    lines = screen_lines(log)
+    assert any(line.startswith(f" 1. {earlier.id[:8]}  Bread") for line in lines)
+    assert any("my sourdough starter smells odd" in line for line in lines), lines
+    assert leave(child) == earlier.id

@@ -1,0 +1,146 @@
+"""What a person sees in the terminal: the program's output through a terminal emulator,
+scrollback included. No line twice, nothing missing, for Ctrl-C, a second Ctrl-C, a resize
+during a reply, a paste taller than the window and a message given on the command line."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fakes.anthropic_api import Reply
+from screen import Terminal
+
+pytestmark = pytest.mark.pty
+CTRL_C, CTRL_D = "\x03", "\x04"
+
+
+@pytest.fixture
+def terminals(fake_api) -> Iterator[list[Terminal]]:  # type: ignore[no-untyped-def]
+    opened: list[Terminal] = []
+    yield opened
+    for terminal in opened:
+        terminal.close()
+
+
+def start(terminals: list[Terminal], *args: str, **options: object) -> Terminal:
+    terminal = Terminal(*args, **options)  # type: ignore[arg-type]
+    terminals.append(terminal)
+    terminal.wait_for("›")
+    return terminal
+
+
+def slow_words(count: int, delay: float = 0.02, per_line: int = 0) -> Reply:
+    """A reply of numbered words, one event each; a newline every `per_line` words."""
+    chunks = [
+        f"w{n:03d}" + ("\n\n" if per_line and n % per_line == per_line - 1 else " ")
+        for n in range(count)
+    ]
+    return Reply(chunks=chunks, delay=delay)
+
+
+def words_on_screen(lines: list[str]) -> list[str]:
+    return [word for line in lines for word in re.findall(r"\bw\d{3}\b", line)]
+
+
+def assert_each_word_once_in_order(lines: list[str], last: int | None = None) -> list[str]:
+    words = words_on_screen(lines)
+    count = len(words) if last is None else last + 1
+    assert words == [f"w{n:03d}" for n in range(count)], "\n".join(lines)
+    return words
+
+
+def text_of(content: str | list[dict[str, str]]) -> str:
+    """A message's text, whether stored as a string or as content blocks."""
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+
+
+def stored_reply(cli) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    import json
+
+    listed = cli("list", "--json")
+    conversation_id = json.loads(listed.stdout)[0]["id"]
+    document = json.loads(cli("show", conversation_id, "--json").stdout)
+    return document["messages"][-1]  # type: ignore[no-any-return]
+
+
+def test_the_message_given_as_argument_shows_before_its_reply(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+    # Without PROMPT_TOOLKIT_NO_CPR: the prompt asks the terminal where the cursor is.
+    terminal = start(terminals, "what is a monad", cpr=True)
+    terminal.wait_for("echo: what is a monad")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    asked = [n for n, line in enumerate(lines) if line == "› what is a monad"]
+    answered = [n for n, line in enumerate(lines) if "echo: what is a monad" in line]
+    assert len(asked) == 1 and len(answered) == 1 and asked[0] < answered[0], terminal.dump()
+    terminal.send("second question\r")
+    terminal.wait_for("echo: second question")
+    assert sum(line == "› second question" for line in terminal.lines()) == 1, terminal.dump()
+
+
+def _interrupt(terminal: Terminal, presses: int) -> None:
+    terminal.wait_for("w030")
+    for _ in range(presses):
+        terminal.send(CTRL_C)
+        time.sleep(0.002)
+    terminal.wait_for("interrupted")
+    terminal.wait_for("›", count=2)
+    terminal.pump(0.3)  # anything written late would show now
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "double-ctrl-c"])
+def test_ctrl_c_shows_the_kept_reply_once(terminals, fake_api, cli, presses: int) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(slow_words(400, per_line=40))
+    terminal = start(terminals)
+    terminal.send("count slowly\r")
+    _interrupt(terminal, presses)
+    lines = terminal.lines()
+    assert not any("^C" in line for line in lines), terminal.dump()
+    shown = assert_each_word_once_in_order(lines)
+    notice = next(n for n, line in enumerate(lines) if "interrupted" in line)
+    assert not words_on_screen(lines[notice:]), "words after the notice\n" + terminal.dump()
+    # What the screen shows is exactly what was kept.
+    reply = stored_reply(cli)
+    assert reply["status"] == "interrupted"
+    assert re.findall(r"w\d{3}", text_of(reply["content"])) == shown
+    terminal.send("/usage\r")  # still up
+    terminal.wait_for("this conversation:")
+
+
+def test_resizing_during_a_reply_leaves_no_stale_copy(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+    # Long paragraphs: the live region holds several wrapped lines when the width shrinks.
+    # A size exported by the shell is stale once the window is resized: the terminal's own
+    # size must win.
+    fake_api.queue(slow_words(240, delay=0.01, per_line=60))
+    terminal = start(terminals, cols=100, env={"COLUMNS": "80", "LINES": "24"})
+    terminal.send("talk\r")
+    terminal.wait_for("w090")
+    terminal.resize(24, 60)
+    terminal.wait_for("w150")
+    terminal.resize(24, 45)
+    terminal.wait_for("tokens in")
+    terminal.wait_for("›", count=2)
+    assert_each_word_once_in_order(terminal.lines(), last=239)
+
+
+def test_a_paste_taller_than_the_window_stays_whole(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply("Received."))
+    terminal = start(terminals, rows=12, cols=80, cpr=True)
+    pasted = "\n".join(f"pasted line {n:02d}" for n in range(30))
+    terminal.send(f"\x1b[200~{pasted}\x1b[201~")
+    terminal.pump(0.3)
+    terminal.send("\r")
+    terminal.wait_for("Received.")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    for n in range(30):
+        assert sum(f"pasted line {n:02d}" in line for line in lines) == 1, terminal.dump()
+    first = next(i for i, line in enumerate(lines) if "pasted line 00" in line)
+    assert lines[first : first + 30] == ["› pasted line 00"] + [
+        f"pasted line {n:02d}" for n in range(1, 30)
+    ]
+    assert text_of(fake_api.requests[-1].body["messages"][-1]["content"]) == pasted

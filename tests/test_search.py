@@ -1,0 +1,167 @@
+"""Search over every message, on both configurations: ranked, scoped by user, as typed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from claudechat.conversation import Conversation, Message
+from claudechat.errors import UsageError
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+from claudechat.storage.search import MARK_END, MARK_START, parse, search
+from claudechat.storage.store import ConversationStore
+
+
+@pytest.fixture
+def store(backend) -> ConversationStore:  # type: ignore[no-untyped-def]
+    opened = open_store(load_settings())
+    yield opened
+    opened.close()
+
+
+def saved(store: ConversationStore, *texts: str, user: str = "tester", name: str | None = None):  # type: ignore[no-untyped-def]
+    conversation = Conversation.new(user, "claude-sonnet-4-6")
+    if name:
+        conversation.set("name", name)
+    for number, body in enumerate(texts):
+        conversation.append("user" if number % 2 == 0 else "assistant", body)
+    assert store.save(conversation).pushed
+    return conversation
+
+
+def found(store: ConversationStore, query: str, user: str = "tester") -> list[tuple[str, str]]:
+    return [(h.conversation_id, h.role) for h in search(store.metadata, user, query)]
+
+
+def test_words_phrases_or_not_and_prefix(store: ConversationStore) -> None:
+    deploy = saved(store, "how do I deploy with kubernetes", "use helm charts for the deploy")
+    cook = saved(store, "a recipe for sourdough bread", "feed the starter daily", name="Baking")
+    assert found(store, "sourdough") == [(cook.id, "user")]
+    assert found(store, "kube") == [(deploy.id, "user")]  # the word being typed: a prefix
+    assert found(store, "kube ") == []  # a finished word is a whole word
+    assert {c for c, _ in found(store, "helm OR starter")} == {deploy.id, cook.id}
+    assert found(store, '"the starter"') == [(cook.id, "assistant")]
+    assert found(store, '"starter the"') == []
+    assert found(store, "deploy -helm") == [(deploy.id, "user")]
+    assert found(store, "deploy kubernetes") == [(deploy.id, "user")]  # AND
+    assert found(store, "deploy sourdough") == []
+    assert found(store, "nothinglikethis") == []
+
+
+def test_results_carry_name_role_date_and_a_marked_snippet(store: ConversationStore) -> None:
+    cook = saved(store, "a recipe for sourdough bread please", "feed it", name="Baking")
+    (hit,) = search(store.metadata, "tester", "sourdough")
+    assert (hit.conversation_id, hit.name, hit.role) == (cook.id, "Baking", "user")
+    assert hit.created_at == cook.messages[0].created_at
+    assert f"{MARK_START}sourdough{MARK_END}" in hit.snippet
+
+
+def test_ranking_puts_the_denser_match_first(store: ConversationStore) -> None:
+    saved(store, "python " + "filler words here " * 30)
+    dense = saved(store, "python python python tips")
+    assert found(store, "python")[0] == (dense.id, "user")
+
+
+def test_thinking_and_attachment_names_are_searchable(store: ConversationStore) -> None:
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    question = conversation.add(
+        Message(
+            "user",
+            [
+                {"type": "text", "text": "look at this"},
+                {
+                    "type": "attachment",
+                    "sha256": "0" * 64,
+                    "media_type": "image/png",
+                    "name": "quarterly-chart.png",
+                },
+            ],
+        )
+    )
+    conversation.add(
+        Message(
+            "assistant",
+            [
+                {"type": "thinking", "thinking": "the axes look logarithmic", "signature": "s"},
+                {"type": "text", "text": "It rises."},
+            ],
+            parent_id=question.id,
+        )
+    )
+    assert store.save(conversation).pushed
+    assert found(store, "quarterly") == [(conversation.id, "user")]
+    assert found(store, "logarithmic") == [(conversation.id, "assistant")]
+
+
+def test_another_users_messages_never_appear(store: ConversationStore) -> None:
+    saved(store, "secret plans for the merger", user="alice")
+    mine = saved(store, "public plans for the picnic")
+    assert found(store, "plans") == [(mine.id, "user")]
+    assert found(store, "merger") == []
+    assert len(found(store, "merger", user="alice")) == 1
+
+
+def test_each_save_indexes_only_new_messages(store: ConversationStore) -> None:
+    conversation = saved(store, "first question about rust")
+    conversation.append("assistant", "rust answer")
+    assert store.save(conversation).pushed
+    assert store.save(conversation).pushed
+    assert sorted(found(store, "rust")) == sorted(
+        [(conversation.id, "user"), (conversation.id, "assistant")]
+    )
+
+
+def test_a_journal_entry_pushed_later_is_indexed(store: ConversationStore) -> None:
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "offline thoughts on zebras")
+    store.journal.write(conversation)  # as a save during an outage leaves it
+    assert found(store, "zebras") == []
+    store.sync("tester")
+    assert found(store, "zebras") == [(conversation.id, "user")]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "-alone", '""', "OR"])
+def test_a_query_without_words_is_a_usage_error(query: str) -> None:
+    with pytest.raises(UsageError):
+        parse(query)
+
+
+def test_syntax_characters_are_searched_as_text(store: ConversationStore) -> None:
+    saved(store, "what does a* NEAR(b) mean in C++ or (x:y)")
+    for query in ["a*", "NEAR(b)", "C++", "(x:y)", '"unclosed', "x:y", "^", "'"]:
+        search(store.metadata, "tester", query)  # no syntax error reaches the user
+
+
+def test_search_command_plain_json_and_user_scope(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(load_settings())
+    cook = saved(store, "a recipe for sourdough bread", "feed the starter", name="Baking")
+    saved(store, "sourdough secrets", user="alice")
+    store.close()
+    result = cli("search", "sourdough")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    short, title, _date, role, snippet = line.split("\t")
+    assert (short, title, role) == (cook.id[:8], "Baking", "user")
+    assert "**sourdough**" in snippet
+    as_json = json.loads(cli("search", "starter", "--json").stdout)
+    assert [(h["id"], h["role"]) for h in as_json] == [(cook.id, "assistant")]
+    assert cli("search", "-x").returncode == 2
+    assert cli("search", "--limit", "0", "x").returncode == 2
+
+
+def test_db_reindex_fills_the_index_for_documents_saved_before_it(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings()
+    store = open_store(settings)
+    conversation = saved(store, "ancient scrolls of wisdom")
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:  # as a database migrated from 0002 has it
+        connection.execute(text("DELETE FROM search_messages"))
+    engine.dispose()
+    assert found(store, "scrolls") == []
+    store.close()
+    result = cli("db", "reindex")
+    assert result.returncode == 0 and "indexed 1 conversation" in result.stderr
+    assert json.loads(cli("search", "scrolls", "--json").stdout)[0]["id"] == conversation.id

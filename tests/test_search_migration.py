@@ -1,0 +1,50 @@
+"""Migration 0004 on both configurations: conversations saved before it are found by search."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import create_engine, inspect
+
+from claudechat.conversation import Conversation
+from claudechat.settings import load_settings
+from claudechat.storage import migrate, open_store
+
+
+def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), revision)
+    engine.dispose()
+
+
+def test_conversations_from_before_search_are_found_after_the_upgrade(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings()
+    store = open_store(settings)
+    for user, text in (("tester", "the old lighthouse keeper"), ("alice", "lighthouse plans")):
+        conversation = Conversation.new(user, "claude-sonnet-4-6")
+        conversation.append("user", text)
+        assert store.save(conversation).pushed
+        if user == "tester":
+            mine = conversation
+    store.close()
+    downgrade(settings.database_url, "0002")  # as a database from before search looks
+    assert "search_messages" not in inspect(create_engine(settings.database_url)).get_table_names()
+
+    result = cli("search", "lighthouse", "--json")  # migrates, then indexes my conversations
+    assert result.returncode == 0, result.stderr
+    assert [hit["id"] for hit in json.loads(result.stdout)] == [mine.id]
+    assert cli("list", "--search", "keeper").stdout.startswith(mine.id[:8])
+    # Alice's conversations wait for her own first search (or `db reindex`), then are hers.
+    alice = cli("search", "lighthouse", "--json", env={"CLAUDECHAT_USER": "alice"})
+    assert [hit["role"] for hit in json.loads(alice.stdout)] == ["user"]
+    assert json.loads(alice.stdout)[0]["id"] != mine.id
+
+
+def test_an_empty_database_gets_the_search_tables(backend) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings()
+    open_store(settings).metadata.close()
+    tables = set(inspect(create_engine(settings.database_url)).get_table_names())
+    assert {"conversations", "search_messages", "search_backfill"} <= tables

@@ -1,0 +1,147 @@
+"""A setting or an environment that can never work is one line on stderr and exit 2 (a store
+that is down is exit 5); never a traceback, and no message sent on a setup that cannot save."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from test_repl import PROMPT
+
+COMMANDS = [["list"], ["show", "abcd"], ["config"], ["doctor"], ["sync"], ["db", "upgrade"]]
+
+
+def assert_one_line(stderr: str, *needles: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("claudechat: "), stderr
+    for needle in needles:
+        assert needle in lines[0], stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("postgresq://chat@127.0.0.1/chats", "invalid database URL"),
+        ("nonsense", "invalid database URL"),
+        ("postgresql://chat@127.0.0.1:notaport/chats", "invalid database URL"),
+        ("mysql://chat@127.0.0.1/chats", "no database driver"),
+        ("sqlite:////tmp/a%00b.db", "NUL"),
+    ],
+)
+def test_a_bad_database_url_is_a_configuration_error(cli, fake_api, url, needle) -> None:  # type: ignore[no-untyped-def]
+    env = {"CLAUDECHAT_DATABASE_URL": url}
+    listed = cli("list", env=env)
+    assert listed.returncode == 2
+    assert_one_line(listed.stderr, needle)
+    chatted = cli("chat", input="hello", env=env)
+    assert chatted.returncode == 2, chatted.stderr
+    assert "Traceback" not in chatted.stderr and "saved locally" not in chatted.stderr
+
+
+def test_a_scheme_typo_sends_nothing(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    result = cli("chat", input="hello", env={"CLAUDECHAT_DATABASE_URL": "postgresq://c@h/d"})
+    assert result.returncode == 2
+    assert fake_api.requests == []
+
+
+def test_a_plain_postgresql_url_uses_the_shipped_driver(cli, fake_api, postgres) -> None:  # type: ignore[no-untyped-def]
+    url = postgres.create_database("plain_scheme")
+    assert url.startswith("postgresql+psycopg2://")
+    env = {"CLAUDECHAT_DATABASE_URL": url.replace("postgresql+psycopg2://", "postgresql://")}
+    chatted = cli("chat", input="over plain postgresql", env=env)
+    assert chatted.returncode == 0, chatted.stderr
+    assert "saved locally" not in chatted.stderr
+    listed = cli("list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [row["title"] for row in json.loads(listed.stdout)] == ["over plain postgresql"]
+    assert json.loads(listed.stdout)[0]["synced"] is True
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:notaport", "localhost:8080", "http://", "ftp://example.com"]
+)
+def test_a_malformed_api_base_url_is_a_configuration_error(cli, fake_api, base_url) -> None:  # type: ignore[no-untyped-def]
+    result = cli("chat", input="hello", env={"ANTHROPIC_BASE_URL": base_url})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "ANTHROPIC_BASE_URL is not a valid URL")
+    assert fake_api.requests == []
+
+
+def test_a_huge_list_limit_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("list", "--limit", "99999999999999999999999")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--limit" in result.stderr
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["chat"]], ids=lambda args: " ".join(args))
+def test_a_relative_home_is_refused_by_every_command(cli, fake_api, args) -> None:  # type: ignore[no-untyped-def]
+    result = cli(*args, input="hello", env={"CLAUDECHAT_HOME": "relative/home"})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "CLAUDECHAT_HOME must be an absolute path")
+
+
+def test_a_nul_in_the_storage_url_is_one_line(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("list", env={"CLAUDECHAT_STORAGE_URL": "file:///tmp/a%00b"})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "NUL")
+
+
+def without_file_permission_override(*argv: str) -> list[str]:
+    """The program as root without the capability to ignore file permissions: files owned by
+    someone else are then as closed to it as they are to an ordinary user."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed for this test"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", *argv]
+
+
+@pytest.mark.pty
+def test_a_home_owned_by_someone_else_is_one_line_in_the_repl(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    assert cli("chat", input="made while it was mine").returncode == 0
+    history = isolated_home / "history"
+    history.write_text("")
+    os.chmod(history, 0o600)
+    for path in [isolated_home, *isolated_home.rglob("*")]:
+        os.chown(path, 65534, 65534)  # nobody
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    os.chmod(history, 0o600)
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"}
+    argv = without_file_permission_override(sys.executable, "-m", "claudechat", "chat")
+    child = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", timeout=20)
+    index = child.expect([pexpect.EOF, PROMPT])
+    seen = child.before or ""
+    child.close(force=True)
+    assert index == 0, "the REPL started on a history file it cannot use: " + seen
+    assert child.exitstatus == 2
+    assert "cannot use the history file" in seen and "Permission denied" in seen
+    assert "Traceback" not in seen
+
+
+def read_only_run(home: Path, *args: str, input: bytes = b"") -> subprocess.CompletedProcess[str]:
+    """The program with its home mounted read-only, in a mount namespace of its own."""
+    script = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+    argv = ["unshare", "-m", "sh", "-c", script, str(home), sys.executable, "-m", "claudechat"]
+    done = subprocess.run([*argv, *args], input=input, capture_output=True, timeout=60)
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
+    )
+
+
+def test_a_read_only_home_with_a_journal_entry_is_one_line(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    assert cli("list").returncode == 0  # the embedded database exists
+    outage = {"CLAUDECHAT_DATABASE_URL": "postgresql://chat@127.0.0.1:9/chats"}
+    assert "saved locally" in cli("chat", input="journaled", env=outage).stderr
+    assert any((isolated_home / "journal").rglob("*.json"))
+    for args in [*COMMANDS, ["chat"]]:
+        result = read_only_run(isolated_home, *args, input=b"hello")
+        assert "Traceback" not in result.stderr, (args, result.stderr)
+        assert result.returncode in (0, 1, 5), (args, result.returncode, result.stderr)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
+        assert len(errors) <= 1, (args, result.stderr)

@@ -1,0 +1,135 @@
+"""Text a terminal would obey (C1 controls, bidi overrides) is shown, not obeyed; JSON output
+stays exact but escapes it; help and messages say one thing, whole."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pexpect
+import pytest
+
+from claudechat.conversation import Conversation
+from claudechat.output import json_safe, safe_text
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+from conftest import content_text
+from fakes.anthropic_api import ErrorReply, Reply
+from test_repl import PROMPT, leave, say, spawn
+
+# A right-to-left override makes "txt.exe" read as "exe.txt"; CSI in its one-byte C1 form.
+RLO, CSI_C1, LRI, PDI = "\u202e", "\u009b", "\u2066", "\u2069"
+TRICKY = f"file {RLO}txt.exe and {CSI_C1}31m red {LRI}isolated{PDI} end"
+RAW = (RLO, CSI_C1, LRI, PDI)
+
+
+@pytest.fixture
+def tricky_conversation(isolated_home) -> str:  # type: ignore[no-untyped-def]
+    store = open_store(load_settings())
+    conversation = Conversation.new("tester", "claude-sonnet-4-6", name=f"name {RLO}gpj.exe")
+    conversation.append("user", TRICKY, status="complete")
+    conversation.append("assistant", TRICKY)
+    store.save(conversation)
+    store.close()
+    return conversation.id
+
+
+def test_show_json_escapes_c1_and_bidi_controls_and_stays_exact(cli, tricky_conversation) -> None:  # type: ignore[no-untyped-def]
+    result = cli("show", tricky_conversation, "--json")
+    assert result.returncode == 0, result.stderr
+    assert not any(char in result.stdout for char in RAW)
+    assert "\\u009b" in result.stdout and "\\u202e" in result.stdout
+    assert content_text(json.loads(result.stdout)["messages"][0]["content"]) == TRICKY
+    listed = cli("list", "--json")
+    assert not any(char in listed.stdout for char in RAW)
+    assert json.loads(listed.stdout)[0]["name"] == f"name {RLO}gpj.exe"
+
+
+def test_show_and_list_neutralise_bidi_controls(cli, tricky_conversation) -> None:  # type: ignore[no-untyped-def]
+    for args in (("show", tricky_conversation), ("show", tricky_conversation, "--markdown")):
+        result = cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert not any(char in result.stdout for char in RAW), args
+        assert "<U+202E>txt.exe" in result.stdout
+    listed = cli("list")
+    assert not any(char in listed.stdout for char in RAW)
+
+
+@pytest.mark.pty
+def test_show_in_a_terminal_neutralises_bidi_controls(tricky_conversation) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import sys
+
+    env = {**os.environ, "TERM": "xterm-256color"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "claudechat", "show", tricky_conversation], env=env, timeout=20
+    )
+    child.expect(pexpect.EOF)
+    screen = (child.before or b"").decode()
+    assert "<U+202E>txt.exe" in screen
+    assert not any(char in screen for char in RAW)
+
+
+@pytest.mark.pty
+def test_the_repl_and_its_error_lines_neutralise_bidi_controls(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply(TRICKY), ErrorReply(400, "invalid_request_error", f"bad {RLO}evil"))
+    child = spawn()
+    say(child, "show me")
+    child.expect_exact("<U+202E>txt.exe")
+    child.expect_exact(PROMPT)
+    say(child, "again")
+    child.expect_exact("<U+202E>evil")
+    child.expect_exact(PROMPT)
+    seen = child.before
+    leave(child)
+    assert not any(char in seen for char in RAW)
+
+
+def test_safe_text_and_json_safe() -> None:
+    assert safe_text(f"a{RLO}b{LRI}c") == "a<U+202E>b<U+2066>c"
+    escaped = json_safe(json.dumps({"t": TRICKY + "\x7f"}, ensure_ascii=False))
+    assert re.fullmatch(r"[\x20-\x7e\u00a0-\u2029\u202f-\u2065\u206a-\uffff]*", escaped)
+    assert json.loads(escaped) == {"t": TRICKY + "\x7f"}
+
+
+def test_help_shows_whole_descriptions_and_plain_usage(cli) -> None:  # type: ignore[no-untyped-def]
+    top = cli("--help", env={"COLUMNS": "80"})
+    assert top.returncode == 0
+    commands = top.stdout.split("Commands:")[1]
+    assert "..." not in commands
+    assert "one turn when input is piped." in " ".join(commands.split())
+    show = cli("show", "--help")
+    assert "Usage: claudechat show [OPTIONS] ID" in show.stdout
+    assert "{" not in show.stdout
+
+
+def test_a_non_hexadecimal_id_says_so(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("show", "zzzz")
+    assert result.returncode == 2
+    assert "hexadecimal" in result.stderr
+    assert "at least 4" not in result.stderr
+    short = cli("show", "ab")
+    assert "at least 4" in short.stderr
+
+
+@pytest.mark.pty
+def test_an_api_error_in_the_repl_gives_one_instruction(fake_api) -> None:  # type: ignore[no-untyped-def]
+    busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"})
+    fake_api.queue(busy, busy, busy)
+    child = spawn()
+    say(child, "hello")
+    child.expect(r"overloaded \(529\)([^\r\n]*)")
+    rest = child.match.group(1)
+    assert "/retry sends it again" in rest
+    assert "try again" not in rest.replace("/retry sends it again", "")
+    child.expect_exact(PROMPT)
+    leave(child)
+
+
+def test_an_api_error_in_pipe_mode_says_try_again_once(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"})
+    fake_api.queue(busy, busy, busy)
+    result = cli("chat", input="hello")
+    assert result.returncode == 3
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.count("try again") == 1, line
