@@ -125,3 +125,14 @@ def test_json_round_trip_keeps_everything() -> None:
     assert again.to_json() == memory.to_json()
     assert again.messages[1].usage == Usage(1, 2, 3, 4)
     assert again.messages[1].status == "interrupted"
+
+
+def test_thinking_the_api_strips_is_not_counted_against_the_budget() -> None:
+    thought = {"type": "thinking", "thinking": "x" * 30_000, "signature": "sig"}
+    reply = Message("assistant", [thought, {"type": "text", "text": "short answer"}])
+    reply.tokens, reply.tokens_exact = 12_000, True  # output tokens, thinking included
+    messages = [Message.of_text("user", "question"), reply, Message.of_text("user", "next")]
+    context = ConversationMemory(messages, max_context_tokens=500).get_current_context()
+    assert [m.role for m in context] == ["user", "assistant", "user"]
+    assert context[1].content[0] == thought  # sent back as it came
+    assert context[1].tokens < 20

@@ -72,7 +72,8 @@ def test_type_see_the_reply_and_leave_with_the_id(repl, fake_api, cli) -> None: 
     say(repl, "hello claude")
     repl.expect_exact("Answer")
     repl.expect_exact("two")
-    repl.expect(r"70 tokens in · 9 out · 30 from cache")
+    # 40 x $3 + 9 x $15 + 30 x $0.30 per million
+    repl.expect_exact("40 in · 9 out · 30 from cache · $0.0003")
     repl.expect_exact(PROMPT)
     conversation_id = leave(repl)
     document = stored(cli, conversation_id)

@@ -147,7 +147,7 @@ def test_aws_credentials_never_appear_in_output_or_storage(  # type: ignore[no-u
     fake_api.queue(ErrorReply(403, "AccessDeniedException", "User is not authorized"))
     denied = cli("chat", input="denied turn")
     assert denied.returncode == 3
-    assert "refused access (403)" in denied.stderr
+    assert "refused access to model 'claude-sonnet-4-6' (403)" in denied.stderr
     config = cli("config")
     listed = cli("list", "--json")
     shown = cli("show", cid, "--json")

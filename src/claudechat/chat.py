@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claudechat.attachments import (
     Attachment,
@@ -27,12 +27,16 @@ from claudechat.claude import Claude, Reply
 from claudechat.conversation import Conversation, Message, Status, utc_now
 from claudechat.errors import (
     ApiError,
+    ClaudechatError,
     NotFoundError,
     ReplyCutOffError,
     StorageError,
     UsageError,
 )
+from claudechat.events import Event, Listener, text_listener
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
+from claudechat.models import Catalogue, ModelInfo, from_api, unknown_model
+from claudechat.request import TurnOptions, output_limit, request_params, valid_effort
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -94,6 +98,15 @@ class ChatSession:
         self.notify: Callable[[str], None] = lambda _message: None
         self.offline = False
         self.saved_in = "stored"  # where the latest save went: stored, journal or memory
+        self.options = TurnOptions(
+            thinking=settings.get("thinking"),
+            effort=valid_effort(settings.get("effort")),
+            max_output_tokens=settings.get("max_output_tokens"),
+        )
+        self.catalogue = Catalogue(settings, fetch=self._fetch_models)
+        self._described: ModelInfo | None = None
+        self._said: set[str] = set()  # notices given once per session
+        self._pending_notices: list[str] = []
 
     @classmethod
     def start(
@@ -130,8 +143,54 @@ class ChatSession:
 
     @property
     def memory(self) -> ConversationMemory:
-        budget = self.settings.max_context_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        return ConversationMemory(self.branch(), budget, self.conversation.system)
+        return ConversationMemory(
+            self.branch(), self.budget(), self.conversation.system, self.conversation.model
+        )
+
+    # -- the model --------------------------------------------------------------------------
+
+    def model_info(self) -> ModelInfo:
+        """The current model's limits and capabilities (the Models API's cache, refreshed for
+        a model it does not know; conservative defaults for one nobody describes)."""
+        model = self.conversation.model
+        if self._described is None or self._described.id != model:
+            try:
+                info = self.catalogue.describe(model)
+            except ClaudechatError as exc:
+                self._pending_notices.append(f"cannot list the models ({exc}); assuming defaults")
+                info = unknown_model(model)
+            if not info.known:
+                bedrock = self.settings.provider == "bedrock"
+                source = "Bedrock catalogue" if bedrock else "Models API"
+                self._pending_notices.append(
+                    f"model {model} is not described by the {source}; assuming conservative "
+                    f"limits ({info.max_input_tokens:,} tokens in, {info.max_tokens:,} out)"
+                )
+            self._described = info
+        return self._described
+
+    def _fetch_models(self) -> list[ModelInfo]:
+        return [from_api(item) for item in self.claude.list_models()]
+
+    def budget(self) -> int:
+        """The context budget: as set, else the model's window minus the output reserve."""
+        if self.settings.max_context_tokens:
+            return int(self.settings.max_context_tokens)
+        info = self.model_info()
+        window = info.max_input_tokens or DEFAULT_MAX_CONTEXT_TOKENS
+        return max(1, window - output_limit(info, self.options))
+
+    def request_params(self) -> dict[str, Any]:
+        params = request_params(self.model_info(), self.options)
+        # Said as a request goes out: a message refused before it (one clear line) stays so.
+        for notice in [*self._pending_notices, *params.notices]:
+            self.say_once(notice)
+        return params.body
+
+    def say_once(self, notice: str) -> None:
+        if notice not in self._said:
+            self._said.add(notice)
+            self.notify(notice)
 
     def other_branches(self) -> list[Message]:
         """The last message of every branch but this session's."""
@@ -162,9 +221,20 @@ class ChatSession:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def send(self, text: str, on_text: OnText, attachments: Sequence[Attachment] = ()) -> Message:
-        """Add the user's message, save it, stream the reply into on_text, save the reply.
-        Attachments are checked against the limits before anything is saved or sent."""
+    def send(
+        self,
+        text: str,
+        on_text: OnText | None = None,
+        attachments: Sequence[Attachment] = (),
+        *,
+        on_event: Listener | None = None,
+    ) -> Message:
+        """Add the user's message, save it, stream the reply, save the reply. Attachments are
+        checked against the limits before anything is saved or sent.
+
+        `on_event` receives every stream event (claudechat.events); `on_text`, for callers
+        that want only the answer, its text deltas."""
+        listener = _listener(on_text, on_event)
         if attachments:
             message = self._with_attachments(text, list(attachments))
         else:
@@ -172,7 +242,7 @@ class ChatSession:
         self._add(message)
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
         self.save()
-        return self._reply(on_text)
+        return self._reply(listener)
 
     def _with_attachments(self, text: str, attachments: list[Attachment]) -> Message:
         model = self.conversation.model
@@ -191,35 +261,36 @@ class ChatSession:
             raise UsageError("this store keeps no attachments")
         return self.store.attachments
 
-    def retry(self, on_text: OnText) -> Message:
+    def retry(self, on_text: OnText | None = None, *, on_event: Listener | None = None) -> Message:
         """Answer an unanswered message, or regenerate the newest reply as a new branch.
 
         The earlier reply stays in the conversation either way; it stays shown unless the
         new one completes."""
+        listener = _listener(on_text, on_event)
         if self.unanswered is not None:
             self.head, self.unanswered = self.unanswered, None
         current = self.conversation.find(self.head)
         if current is None:
             raise NotFoundError("nothing to retry yet")
         if current.role == "user":
-            return self._reply(on_text)
+            return self._reply(listener)
         self.head = current.parent_id
         try:
-            return self._reply(on_text)
+            return self._reply(listener)
         except BaseException:
             self.head = current.id
             self.conversation.set("head", current.id)
             self.save()
             raise
 
-    def _reply(self, on_text: OnText) -> Message:
+    def _reply(self, listener: Listener) -> Message:
         memory = self.memory
         context = memory.get_current_context()
         request = self._request(context)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             reply = Reply()
             try:
-                self._stream(request, reply, on_text)
+                self._stream(request, reply, listener)
                 break
             except (ReplyCutOffError, ApiError) as exc:
                 if reply.text or attempt == MAX_ATTEMPTS or not _worth_retrying(exc):
@@ -232,8 +303,9 @@ class ChatSession:
         memory.messages.append(message)
         memory.record_reply(context, message, reply.usage)
         self.save()
-        if reply.stop_reason == "max_tokens":
-            self.notify("the reply stopped at the output limit; ask Claude to continue")
+        notice = stop_notice(reply.stop_reason)
+        if notice:
+            self.notify(notice)
         return message
 
     def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:
@@ -244,27 +316,27 @@ class ChatSession:
         citations = model_capabilities(self, model)["citations"]
         return with_bytes(context, lambda sha: self.attachment_store.get(user, sha), citations)
 
-    def _stream(self, context: list[ContextMessage], reply: Reply, on_text: OnText) -> None:
+    def _stream(self, context: list[ContextMessage], reply: Reply, listener: Listener) -> None:
         conversation = self.conversation
         try:
-            for chunk in self.claude.stream(
-                context, conversation.model, conversation.system, reply
+            for event in self.claude.stream(
+                context, conversation.model, conversation.system, reply, self.request_params()
             ):
-                on_text(chunk)
+                listener(event)
         except KeyboardInterrupt:
             self._keep_partial(reply, "interrupted")
             raise
 
     def _keep_partial(self, reply: Reply, status: Status) -> None:
-        if reply.text:
+        if reply.content():
             self._append_reply(reply, status)
             self.save()
 
     def _append_reply(self, reply: Reply, status: Status) -> Message:
         self._mark_answered()
-        message = Message.of_text(
+        message = Message(
             "assistant",
-            reply.text,
+            reply.content(),
             parent_id=self.head,
             status=status,
             model=reply.model,
@@ -347,6 +419,38 @@ class ChatSession:
     def set_system(self, system: str | None) -> None:
         self.conversation.set("system", system or None)
         self.save()
+
+
+# What each stop reason means for the user; end_turn and stop_sequence need no word.
+STOP_NOTICES = {
+    "end_turn": None,
+    "stop_sequence": None,
+    "max_tokens": "the reply stopped at the output limit; ask Claude to continue",
+    "refusal": "Claude declined to answer this (stop reason: refusal); the reply is kept as is",
+    "model_context_window_exceeded": (
+        "the reply stopped because the model's context window is full; it is kept. Lower "
+        "--max-context-tokens or switch to a model with a bigger window (/model)"
+    ),
+    "pause_turn": "Claude paused its turn (pause_turn); send a message to let it continue",
+}
+
+
+def stop_notice(reason: str | None) -> str | None:
+    if reason in STOP_NOTICES:
+        return STOP_NOTICES[reason]
+    return f"the reply ended with stop reason {reason!r}"
+
+
+def _listener(on_text: OnText | None, on_event: Listener | None) -> Listener:
+    text = text_listener(on_text) if on_text is not None else None
+
+    def listen(event: Event) -> None:
+        if text is not None:
+            text(event)
+        if on_event is not None:
+            on_event(event)
+
+    return listen
 
 
 def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]:

@@ -13,36 +13,32 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claudechat.blocks import Block
+from claudechat.blocks import Block, text_of
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
+from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
 
 if TYPE_CHECKING:
     from claudechat.memory import ContextMessage
     from claudechat.settings import Settings
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
-
-# Short names to Bedrock model ids; a cross-region inference profile prefix is added for the
-# region's geography. Any other id (a full profile id, an ARN) is used as given.
-BEDROCK_MODEL_IDS = {
-    "claude-sonnet-4-6": "anthropic.claude-sonnet-4-6",
-    "claude-opus-4-6": "anthropic.claude-opus-4-6-v1",
-    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "claude-opus-4-5": "anthropic.claude-opus-4-5-20251101-v1:0",
-    "claude-haiku-4-5": "anthropic.claude-haiku-4-5-20251001-v1:0",
-    "claude-opus-4-1": "anthropic.claude-opus-4-1-20250805-v1:0",
-    "claude-sonnet-4-0": "anthropic.claude-sonnet-4-20250514-v1:0",
-}
 _PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us"}
 
 
-def bedrock_model_id(model: str, region: str | None = None) -> str:
-    base = BEDROCK_MODEL_IDS.get(model)
-    if base is None:
+def bedrock_model_id(
+    model: str, region: str | None = None, settings: Settings | None = None
+) -> str:
+    """A short name of the packaged Bedrock catalogue (data/bedrock_models.toml, extendable in
+    the config file) as a cross-region inference profile id for the region's geography. Any
+    other id (a full profile id, an ARN) is used as given."""
+    from claudechat.models import bedrock_catalogue
+
+    entry = bedrock_catalogue(settings).get(model)
+    if entry is None or not entry.get("id"):
         return model
     prefix = _PROFILE_PREFIXES.get((region or "us").split("-")[0], "us")
-    return f"{prefix}.{base}"
+    return f"{prefix}.{entry['id']}"
 
 
 def preload() -> threading.Thread:
@@ -92,9 +88,13 @@ def check_base_url(url: str | None, name: str) -> None:
 
 @dataclass
 class Reply:
-    """What one streamed request produced so far; complete only once message_stop arrived."""
+    """What one streamed request produced so far; complete only once message_stop arrived.
 
-    text_parts: list[str] = field(default_factory=list)
+    `blocks` holds the finished content blocks in order; `open_blocks` the ones still
+    arriving, by their index in the stream."""
+
+    blocks: list[Block] = field(default_factory=list)
+    open_blocks: dict[int, Block] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     complete: bool = False
@@ -103,7 +103,24 @@ class Reply:
 
     @property
     def text(self) -> str:
-        return "".join(self.text_parts)
+        return text_of(self.content())
+
+    def content(self) -> list[Block]:
+        """The blocks worth keeping: every finished one, and the text of an unfinished text
+        block. Thinking cut short has no signature, so the API would refuse it back."""
+        kept = list(self.blocks)
+        for index in sorted(self.open_blocks):
+            block = self.open_blocks[index]
+            if block["type"] == "text" and block["text"]:
+                kept.append(dict(block))
+        return kept
+
+    def thinking(self) -> str:
+        return "".join(
+            b["thinking"]
+            for b in [*self.blocks, *self.open_blocks.values()]
+            if b["type"] == "thinking"
+        )
 
 
 class Claude:
@@ -156,12 +173,24 @@ class Claude:
         if self.settings.provider != "bedrock":
             return model
         region = self.settings.get("aws_region") or os.environ.get("AWS_REGION")
-        return bedrock_model_id(model, region or os.environ.get("AWS_DEFAULT_REGION"))
+        region = region or os.environ.get("AWS_DEFAULT_REGION")
+        return bedrock_model_id(model, region, self.settings)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every model the account offers, all pages of the Models API, as plain JSON."""
+        with translate_errors(self.settings, "(models list)"):
+            return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]
 
     def stream(
-        self, context: list[ContextMessage], model: str, system: str | None, reply: Reply
-    ) -> Iterator[str]:
-        """Yield text deltas, filling `reply` as they come.
+        self,
+        context: list[ContextMessage],
+        model: str,
+        system: str | None,
+        reply: Reply,
+        params: dict[str, Any] | None = None,
+    ) -> Iterator[Event]:
+        """Yield claudechat's stream events, filling `reply` as they come. `params` are the
+        request parameters the model's capabilities allow (max_tokens, thinking, effort).
 
         Raises ApiError when Claude refuses or cannot be reached, ReplyCutOffError when the
         stream ends without message_stop; `reply` keeps whatever text arrived either way.
@@ -174,6 +203,7 @@ class Claude:
             "model": self.model_id(model),
             "max_tokens": self.max_output_tokens,
             "messages": messages,
+            **(params or {}),
         }
         if self.settings.provider == "bedrock":
             # Bedrock documents caching as a breakpoint on a content block; the newest one
@@ -189,9 +219,7 @@ class Claude:
         with guard, self.client.messages.stream(**request) as events:
             self._check_streamed(events.response)
             for event in events:
-                text = _absorb(event, reply)
-                if text:
-                    yield text
+                yield from _absorb(event, reply)
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
 
@@ -254,21 +282,56 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _absorb(event: Any, reply: Reply) -> str | None:
+def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
     kind = event.type
-    if kind == "content_block_delta" and event.delta.type == "text_delta":
-        text: str = event.delta.text
-        reply.text_parts.append(text)
-        return text
     if kind == "content_block_delta" and event.delta.type == "citations_delta":
         reply.citations.append(_citation(event.delta.citation))
+    elif kind == "content_block_delta":
+        yield from _absorb_delta(event.index, event.delta, reply)
+    elif kind == "content_block_start":
+        block = _neutral_block(event.content_block)
+        if block is not None:
+            reply.open_blocks[event.index] = block
+    elif kind == "content_block_stop":
+        done = reply.open_blocks.pop(event.index, None)
+        if done is not None:
+            reply.blocks.append(done)
+            yield BlockDone(done)
     elif kind == "message_start":
         reply.usage = _usage(event.message.usage, Usage())
+        yield UsageUpdate(reply.usage)
     elif kind == "message_delta":
         reply.stop_reason = event.delta.stop_reason
         reply.usage = _usage(event.usage, reply.usage)
+        yield UsageUpdate(reply.usage)
     elif kind == "message_stop":
         reply.complete = True
+        yield Stop(reply.stop_reason)
+
+
+def _absorb_delta(index: int, delta: Any, reply: Reply) -> Iterator[Event]:
+    block = reply.open_blocks.get(index)
+    kind = delta.type
+    if kind == "text_delta":
+        if block is None or block["type"] != "text":  # a delta without its start: keep it
+            block = reply.open_blocks[index] = {"type": "text", "text": ""}
+        block["text"] += delta.text
+        yield TextDelta(delta.text)
+    elif kind == "thinking_delta" and block is not None and block["type"] == "thinking":
+        block["thinking"] += delta.thinking
+        yield ThinkingDelta(delta.thinking)
+    elif kind == "signature_delta" and block is not None and block["type"] == "thinking":
+        block["signature"] += delta.signature
+
+
+def _neutral_block(block: Any) -> Block | None:
+    """A starting content block in claudechat's form; None for kinds it does not keep yet."""
+    if block.type == "text":
+        return {"type": "text", "text": block.text or ""}
+    if block.type == "thinking":
+        return {"type": "thinking", "thinking": block.thinking or "", "signature": ""}
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
     return None
 
 
@@ -389,7 +452,7 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 401:
         return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
     if status == 403:
-        return f"{where} refused access (403): {detail}"
+        return f"{where} refused access to model {model!r} (403): {detail}"
     if status == 404:
         return f"{where} does not know model {model!r} (404): {detail}"
     if status == 429:
@@ -401,7 +464,7 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 200:
         # An `event: error` inside a stream that had started fine.
         return f"{where} reported an error mid-reply: {detail}"
-    return f"{where} rejected the request ({status}): {detail}"
+    return f"{where} rejected the request for model {model!r} ({status}): {detail}"
 
 
 def _retryable(error: Any) -> bool:

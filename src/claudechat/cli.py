@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperCommand
 
 from claudechat import __version__
+from claudechat.commands import models as _models_commands
 from claudechat.commands_attachment import attachment_app
 from claudechat.errors import (
     ClaudechatError,
@@ -89,7 +90,7 @@ def chat(
         typer.Argument(help="Message to send. With piped input: the request about that input."),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model (default claude-sonnet-4-6).")
+        str | None, typer.Option("--model", "-m", help="Model (default: the newest Sonnet).")
     ] = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name the conversation.")] = None,
@@ -112,11 +113,20 @@ def chat(
             "--attach", "-a", metavar="FILE", help="Attach an image, PDF or text file (repeat)."
         ),
     ] = None,
+    effort: Annotated[str | None, typer.Option(help="low, medium, high, xhigh or max.")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking")] = None,
+    show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
     if continue_latest and resume:
         raise UsageError("use --continue or --resume, not both")
-    settings = _settings(model=model, provider=provider, max_context_tokens=max_context_tokens)
+    settings = _settings(
+        model=model,
+        provider=provider,
+        max_context_tokens=max_context_tokens,
+        effort=effort,
+        thinking=thinking,
+    )
     from claudechat.chat import ChatSession
     from claudechat.claude import Claude, check_credentials
 
@@ -147,7 +157,7 @@ def chat(
         if piped:
             from claudechat.pipe import run_one_turn
 
-            run_one_turn(session, message, attachments)
+            run_one_turn(session, message, attachments, show_thinking)
             return
         from claudechat.repl import Repl
 
@@ -191,6 +201,7 @@ def show(
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="Print markdown source, even in a terminal.")
     ] = False,
+    thinking: Annotated[bool, typer.Option("--thinking", help="Print thinking in full.")] = False,
 ) -> None:
     """One conversation in full."""
     if as_json and as_markdown:
@@ -199,7 +210,7 @@ def show(
 
     settings = _settings()
     conversation = _store(settings).load(settings.user, conversation_id)
-    print_conversation(conversation, as_json, as_markdown)
+    print_conversation(conversation, as_json, as_markdown, thinking)
 
 
 @app.command()
@@ -297,6 +308,7 @@ def db_upgrade() -> None:
     status(f"database {describe_database(settings.database_url)} is up to date")
 
 
+_models_commands.register(app)  # models, usage
 from claudechat.commands.history import register  # noqa: E402  (needs app and db_app)
 
 register(app, db_app)

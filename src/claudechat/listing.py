@@ -113,25 +113,55 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         console(stderr=True).print("* saved locally, not yet pushed to the store", style="dim")
 
 
-def print_conversation(conversation: Conversation, as_json: bool, as_markdown: bool) -> None:
+def print_conversation(
+    conversation: Conversation, as_json: bool, as_markdown: bool, thinking: bool = False
+) -> None:
     if as_json:
-        print(json_safe(dumps_json(conversation.to_document(), indent=2)))
+        document = {**conversation.to_document(), "cost": cost_json(conversation)}
+        print(json_safe(dumps_json(document, indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
-        sys.stdout.write(conversation_markdown(conversation))
+        sys.stdout.write(conversation_markdown(conversation, thinking))
     else:
         from claudechat.history_view import paged
 
-        paged(lambda out: _print_rich(conversation, out))
+        paged(lambda out: _print_rich(conversation, out, thinking))
 
 
-def conversation_markdown(conversation: Conversation) -> str:
+def cost_json(conversation: Conversation) -> dict[str, object]:
+    """What the conversation's replies cost, priced as the dim line after each reply is."""
+    from claudechat.pricing import conversation_spend, price_table
+    from claudechat.settings import load_settings
+
+    spend = conversation_spend(conversation.messages, price_table(load_settings()))
+    return {
+        **spend.usage.to_dict(),
+        "usd": round(spend.cost, 6),
+        "saved_by_cache_usd": round(spend.saved, 6),
+        "unpriced_replies": spend.unpriced,
+    }
+
+
+def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
-        lines += [f"## {_speaker(message)}", ""]
+        lines += [f"## {_speaker(message)}", "", *_thinking_lines(message, thinking)]
         lines += [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
         lines += [safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
+
+
+def _thinking_lines(message: Message, full: bool) -> list[str]:
+    """Thinking as one collapsed line, or in full as a quote (--thinking)."""
+    from claudechat.reply_view import thought_tokens
+
+    thoughts = [b["thinking"] for b in message.content if b.get("type") == "thinking"]
+    if not thoughts:
+        return []
+    text = safe_text("\n\n".join(thoughts)).strip()
+    if full:
+        return [*("> " + line if line else ">" for line in text.splitlines()), ""]
+    return [f"_thought · {thought_tokens(text):,} tokens (show --thinking prints it)_", ""]
 
 
 def _header_lines(conversation: Conversation) -> list[str]:
@@ -161,14 +191,25 @@ def _speaker(message: Message) -> str:
         "incomplete": " (cut off)",
         "pending": " (no reply)",
     }.get(message.status, "")
+    if message.role == "assistant" and message.stop_reason not in (None, "end_turn"):
+        note += STOP_MARKS.get(message.stop_reason or "", f" (stop reason: {message.stop_reason})")
     return f"{who} · {_local(message.created_at)}{note}"
+
+
+STOP_MARKS = {
+    "stop_sequence": "",
+    "max_tokens": " (stopped at the output limit)",
+    "refusal": " (declined)",
+    "model_context_window_exceeded": " (context window full)",
+    "pause_turn": " (paused)",
+}
 
 
 def _local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _print_rich(conversation: Conversation, out: Console) -> None:
+def _print_rich(conversation: Conversation, out: Console, thinking: bool = False) -> None:
     from rich.markdown import Markdown
     from rich.rule import Rule
     from rich.text import Text
@@ -180,6 +221,8 @@ def _print_rich(conversation: Conversation, out: Console) -> None:
     for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
         out.print(Rule(Text(_speaker(message), style=style), align="left"))
+        for line in _thinking_lines(message, thinking)[:-1]:
+            out.print(Text(line.strip("_"), style="dim"))
         for line in attachment_lines(message, numbers):
             out.print(Text(one_line(line), style="cyan"))
         content = safe_text(message.text)

@@ -63,6 +63,7 @@ class ConversationMemory:
         messages: list[Message] | None = None,
         max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
         system: str | None = None,
+        model: str | None = None,
     ) -> None:
         if max_context_tokens <= 0:
             raise ValueError("max_context_tokens must be positive")
@@ -70,6 +71,8 @@ class ConversationMemory:
         self.messages: list[Message] = messages if messages is not None else []
         self.max_context_tokens = max_context_tokens
         self.system = system
+        # Thinking is signed for the model that wrote it: another model's is not sent back.
+        self.model = model
 
     # -- the transcript ---------------------------------------------------------------------
 
@@ -127,7 +130,7 @@ class ConversationMemory:
         merged, so the result starts with a user message, alternates roles, and ends with
         the newest user message.
         """
-        turns = _turns(self.messages)
+        turns = _turns(self.messages, self.model)
         if not turns or turns[-1][-1].role != "user":
             raise ValueError("the newest message must be the user's")
         budget = self.max_context_tokens - self.system_tokens
@@ -175,39 +178,52 @@ class ConversationMemory:
         )
 
 
-def _sendable(message: Message) -> tuple[Block, ...]:
+THINKING_TYPES = ("thinking", "redacted_thinking")
+
+
+def _sendable(message: Message, model: str | None = None) -> tuple[Block, ...]:
     """The blocks the API accepts back: no empty text (an interrupted reply may have none),
-    and no trailing white space at the end of a reply (the API refuses that too)."""
+    no trailing white space at the end of a reply (the API refuses that too), and no thinking
+    signed for another model than the one asked now."""
+    other_model = model is not None and message.model is not None and message.model != model
     blocks: list[Block] = []
     for block in message.content:
+        if block.get("type") in THINKING_TYPES and other_model:
+            continue
         if block.get("type") == "text":
             text = block["text"].rstrip() if message.role == "assistant" else block["text"]
             if not text.strip():
                 continue
             block = {**block, "text": text}
         blocks.append(block)
-    if not any(
-        b.get("type") != "thinking" and b.get("type") != "redacted_thinking" for b in blocks
-    ):
+    if all(b.get("type") in THINKING_TYPES for b in blocks):
         return ()  # thinking alone is no answer
     return tuple(blocks)
 
 
-def _turns(messages: Iterable[Message]) -> list[list[ContextMessage]]:
+def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextMessage]]:
     turns: list[list[ContextMessage]] = []
     for message in messages:
-        content = _sendable(message)
+        content = _sendable(message, model)
         if not content:
             continue
-        tokens = (
-            message.tokens if message.tokens is not None else estimate_block_tokens(list(content))
-        )
+        tokens = _context_tokens(message, content)
         if message.role == "user":
             turns.append([ContextMessage("user", content, tokens)])
         elif turns and len(turns[-1]) == 1:
             # One reply per turn: a /retry cut short keeps the earlier reply first.
             turns[-1].append(ContextMessage("assistant", content, tokens))
     return turns
+
+
+def _context_tokens(message: Message, content: tuple[Block, ...]) -> int:
+    """What a message takes of the context. A reply's exact count (its output tokens) includes
+    its thinking, which the API strips from earlier turns: such a reply counts without it."""
+    if any(b.get("type") in THINKING_TYPES for b in content):
+        return estimate_block_tokens([b for b in content if b.get("type") not in THINKING_TYPES])
+    if message.tokens is not None:
+        return message.tokens
+    return estimate_block_tokens(list(content))
 
 
 def _merge_roles(messages: Iterable[ContextMessage]) -> list[ContextMessage]:

@@ -51,9 +51,13 @@ def compose_message(prompt: str | None, material: str) -> str:
 
 
 def run_one_turn(
-    session: ChatSession, message: str, attachments: Sequence[Attachment] = ()
+    session: ChatSession,
+    message: str,
+    attachments: Sequence[Attachment] = (),
+    show_thinking: bool = False,
 ) -> None:
     from claudechat.render import PlainStreamRenderer
+    from claudechat.reply_view import PipeListener
 
     for notice in session.resume_notices():
         status(notice)
@@ -61,9 +65,10 @@ def run_one_turn(
     renderer = PlainStreamRenderer(stdout)  # type: ignore[arg-type]
     # Piped input but a terminal for output: show escape sequences, do not obey them.
     feed = (lambda chunk: renderer.feed(safe_text(chunk))) if sys.stdout.isatty() else renderer.feed
+    listener = PipeListener(feed, show_thinking)
     try:
         with renderer:
-            reply = session.send(message, feed, attachments)
+            reply = session.send(message, None, attachments, on_event=listener.on_event)
         print_citations(reply, stdout)
     finally:
         if session.conversation.messages:

@@ -14,6 +14,16 @@ from typing import TYPE_CHECKING, Any
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
 from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError, Terminated
+from claudechat.events import Listener
+from claudechat.model_commands import (
+    effort_command,
+    model_command,
+    model_ids,
+    think_command,
+    thinking_command,
+    turn_usage_line,
+    usage_command,
+)
 from claudechat.output import console, is_rich, one_line, safe_text, status
 from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
 from claudechat.repl_history import HISTORY_COMMANDS, history_handlers
@@ -35,12 +45,15 @@ SLASH_COMMANDS = (
     SlashCommand("/help", "/help", "list these commands"),
     SlashCommand("/new", "/new", "start a new conversation (the current one stays saved)"),
     SlashCommand("/name", "/name NAME", "name this conversation"),
-    SlashCommand("/model", "/model [MODEL]", "show or change the model"),
+    SlashCommand("/model", "/model [MODEL]", "show the model and its limits, or change it"),
+    SlashCommand("/effort", "/effort [LEVEL]", "show or set the effort (low ... max, default)"),
+    SlashCommand("/think", "/think on|off", "let Claude think before answering, or not"),
+    SlashCommand("/thinking", "/thinking", "print the last thinking in full"),
     SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
     SlashCommand("/retry", "/retry", "regenerate the last reply, or answer an unanswered message"),
     SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
     SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
-    SlashCommand("/usage", "/usage", "tokens used by this conversation"),
+    SlashCommand("/usage", "/usage", "tokens and money this conversation used"),
     *(SlashCommand(*command) for command in ATTACH_COMMANDS),
     *(SlashCommand(*command) for command in HISTORY_COMMANDS),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
@@ -51,19 +64,22 @@ KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · C
 class Repl:
     def __init__(self, session: ChatSession, history_path: Path) -> None:
         self.session = session
-        self.prompt = _prompt_session(history_path)
+        self.prompt = _prompt_session(history_path, lambda: model_ids(session.settings))
         self.out = console()
         self.running = True
         self.handlers: dict[str, Callable[[str], None]] = {
             "/help": self.show_help,
             "/new": self.new,
             "/name": self.name,
-            "/model": self.model,
+            "/model": lambda arg: model_command(self.session, arg),
+            "/effort": lambda arg: effort_command(self.session, arg),
+            "/think": lambda arg: think_command(self.session, arg),
+            "/thinking": lambda arg: thinking_command(self.session, arg),
             "/system": self.system,
-            "/retry": lambda _arg: self.stream(self.session.retry),
-            "/usage": self.usage,
+            "/retry": lambda _arg: self.stream(lambda listen: self.session.retry(on_event=listen)),
             "/branches": self.branches,
             "/branch": self.switch_branch,
+            "/usage": lambda arg: usage_command(self.session, arg),
             "/exit": self.exit,
             "/quit": self.exit,
         }
@@ -110,20 +126,20 @@ class Repl:
 
     def send(self, text: str) -> None:
         waiting, head = list(self.attachments.pending), self.session.head
-        self.stream(lambda feed: self.session.send(text, feed, waiting))
+        self.stream(lambda listen: self.session.send(text, None, waiting, on_event=listen))
         if self.session.head != head:  # the message (with its files) is in the conversation
             self.attachments.pending.clear()
 
-    def stream(self, turn: Callable[[Callable[[str], None]], Any]) -> None:
+    def stream(self, turn: Callable[[Listener], Any]) -> None:
         """Run one turn with a live renderer; every failure ends in a line, never a crash."""
         with one_interrupt(), quiet_terminal():
             self._stream(turn)
 
-    def _stream(self, turn: Callable[[Callable[[str], None]], Any]) -> None:
-        renderer = _renderer(self.out)
+    def _stream(self, turn: Callable[[Listener], Any]) -> None:
+        view = _view(self.out)
         try:
-            with renderer:
-                turn(renderer.feed)
+            with view:
+                turn(view.on_event)
         except Terminated:
             raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
@@ -168,24 +184,11 @@ class Repl:
         self.session.rename(argument)
         status(f"named {one_line(argument, 60)!r}")
 
-    def model(self, argument: str) -> None:
-        if argument:
-            self.session.set_model(argument)
-        status(f"model: {self.session.conversation.model}")
-
     def system(self, argument: str) -> None:
         if argument:
             self.session.set_system(None if argument == "-" else argument)
         current = self.session.conversation.system
         status(f"system prompt: {one_line(current, 200) if current else '(none)'}")
-
-    def usage(self, _argument: str) -> None:
-        usage = self.session.conversation.usage
-        status(
-            f"this conversation: {usage.input_tokens:,} input, {usage.output_tokens:,} output, "
-            f"{usage.cache_read_tokens:,} read from cache, "
-            f"{usage.cache_creation_tokens:,} written to cache"
-        )
 
     def exit(self, _argument: str) -> None:
         self.running = False
@@ -218,13 +221,9 @@ class Repl:
         status(f"now on the branch ending {describe_leaf(self.session, leaf)}")
 
     def show_turn_usage(self) -> None:
-        reply = self.session.branch()[-1]
-        if reply.usage:
-            usage = reply.usage
-            status(
-                f"{usage.prompt_tokens:,} tokens in · {usage.output_tokens:,} out · "
-                f"{usage.cache_read_tokens:,} from cache"
-            )
+        line = turn_usage_line(self.session)
+        if line:
+            status(line)
 
     def goodbye(self) -> None:
         if self.session.saved_in == "memory":
@@ -302,12 +301,14 @@ def describe_leaf(session: ChatSession, leaf: Any) -> str:
     return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
 
 
-def _renderer(out: Any) -> Any:
+def _view(out: Any) -> Any:
+    """Thinking apart from the answer, the answer as markdown (plain without a terminal)."""
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
+    from claudechat.reply_view import TerminalReplyView
 
     if is_rich(sys.stdout):
-        return TerminalSafe(MarkdownStreamRenderer(out))
-    return TerminalSafe(PlainStreamRenderer(sys.stdout))
+        return TerminalReplyView(out, TerminalSafe(MarkdownStreamRenderer(out)))
+    return TerminalReplyView(out, TerminalSafe(PlainStreamRenderer(sys.stdout)))
 
 
 class TerminalSafe:
@@ -328,12 +329,21 @@ class TerminalSafe:
 
 
 class SlashCompleter:
-    """Tab completes slash commands at the start of the line, nothing else."""
+    """Tab completes slash commands at the start of the line, and model ids after /model."""
+
+    def __init__(self, model_ids: Callable[[], list[str]] = list) -> None:
+        self.model_ids = model_ids
 
     def get_completions(self, document: Document, _event: CompleteEvent) -> Iterable[Completion]:
         from prompt_toolkit.completion import Completion
 
         text = document.text_before_cursor
+        if text.startswith("/model ") and " " not in text[7:]:
+            typed = text[7:]
+            for model in self.model_ids():
+                if model.startswith(typed):
+                    yield Completion(model, -len(typed))
+            return
         if text.lower().startswith("/attach "):
             yield from path_completions(text[len("/attach ") :])
             return
@@ -348,7 +358,9 @@ class SlashCompleter:
             yield completion
 
 
-def _prompt_session(history_path: Path) -> PromptSession[str]:
+def _prompt_session(
+    history_path: Path, model_ids: Callable[[], list[str]] = list
+) -> PromptSession[str]:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
     from prompt_toolkit.completion import Completer
@@ -366,7 +378,7 @@ def _prompt_session(history_path: Path) -> PromptSession[str]:
     return PromptSession(
         history=FileHistory(str(history_path)),
         auto_suggest=AutoSuggestFromHistory(),
-        completer=SlashCompleter(),  # type: ignore[arg-type]
+        completer=SlashCompleter(model_ids),  # type: ignore[arg-type]
         complete_while_typing=False,
         key_bindings=bindings,
         multiline=False,

@@ -16,7 +16,6 @@ from typing import Any
 from claudechat.errors import ConfigError
 
 APP_NAME = "claudechat"
-DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 PROVIDERS = ("anthropic", "bedrock")
 
@@ -49,6 +48,12 @@ KEYS: tuple[Key, ...] = (
     Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
     Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),
     Key("aws_profile", "CLAUDECHAT_AWS_PROFILE", "AWS profile for Bedrock"),
+    Key("max_output_tokens", "CLAUDECHAT_MAX_OUTPUT_TOKENS", "output limit per reply", kind=int),
+    Key("thinking", "CLAUDECHAT_THINKING", "let Claude think before answering", kind=bool),
+    Key("effort", "CLAUDECHAT_EFFORT", "effort level: low, medium, high, xhigh, max"),
+    # Tables of the config file only: they extend the packaged data.
+    Key("prices", "", "price table entries by model id prefix", kind=dict),
+    Key("bedrock_models", "", "Bedrock catalogue entries by short name", kind=dict),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 
@@ -89,7 +94,11 @@ class Settings:
 
     @property
     def model(self) -> str:
-        return self._get("model") or DEFAULT_MODEL
+        if self._get("model"):
+            return str(self._get("model"))
+        from claudechat.models import default_model
+
+        return default_model(self.data_dir)
 
     @property
     def provider(self) -> str:
@@ -156,7 +165,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     for name, value in _read_config_file(path, settings.warnings).items():
         _set(settings, name, value, f"config file {path}")
     for key in KEYS:
-        raw = os.environ.get(key.env)
+        raw = os.environ.get(key.env) if key.env else None
         if raw not in (None, ""):
             _set(settings, key.name, raw, f"environment {key.env}")
     for name, value in (overrides or {}).items():
@@ -189,6 +198,9 @@ def _coerce(key: Key, value: Any, source: str) -> Any:
         number = _whole_number(value)
         if number is not None and number > 0:
             return number
+    elif key.kind is dict:
+        if isinstance(value, dict):
+            return value
     elif key.kind is float:
         seconds = _seconds(value)
         if seconds is not None:

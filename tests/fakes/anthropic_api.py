@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from fakes.content_blocks import (
     BlockError,
@@ -38,6 +38,7 @@ from fakes.content_blocks import (
     received,
     validate_blocks,
 )
+from fakes.models_catalogue import default_models, page, refused_parameter
 
 __all__ = ["ErrorReply", "FakeAnthropic", "ReceivedRequest", "Reply"]
 
@@ -57,6 +58,11 @@ class Reply:
     cut_after: int | None = None
     cut_mode: str = "close"
     error_event: tuple[str, str] | None = None
+    # Thinking streamed before the text (thinking_delta, then signature_delta), and a
+    # redacted_thinking block as the API sends one; cut_after counts thinking deltas first.
+    thinking: str | None = None
+    signature: str = "sig-fake"
+    redacted: str | None = None
     citations: list[dict[str, Any]] | None = None  # sent as citations_delta events
     # Faults of servers that are almost the Messages API (proxies, reimplementations):
     malformed_after: int | None = None  # after N deltas, an event whose data is not JSON
@@ -75,6 +81,19 @@ class Reply:
             return list(self.chunks)
         # Whitespace stays attached to the word before it, so "".join(deltas) == text.
         return re.findall(r"\S+\s*|\s+", self.text)
+
+    def thinking_deltas(self) -> list[str]:
+        return re.findall(r"\S+\s*|\s+", self.thinking) if self.thinking else []
+
+    def content(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self.thinking is not None:
+            blocks.append(
+                {"type": "thinking", "thinking": self.thinking, "signature": self.signature}
+            )
+        if self.redacted is not None:
+            blocks.append({"type": "redacted_thinking", "data": self.redacted})
+        return [*blocks, {"type": "text", "text": self.text}]
 
     def out_tokens(self) -> int:
         return self.output_tokens if self.output_tokens is not None else max(1, len(self.text) // 4)
@@ -216,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK pools connections
     server: _Server
     _request_id: str
+    _pinged = False
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -232,6 +252,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._request_id = _new_request_id()
+        url = urlsplit(self.path)
+        if url.path == "/v1/models":
+            fake = self.server.fake
+            with fake._lock:
+                fake.model_requests.append(url.query)
+                models = list(fake.models)
+            self._reply_json(200, page(models, parse_qs(url.query)))
+            return
         self._reply_json(404, self._anthropic_error("not_found_error", "Not found"))
 
     def do_POST(self) -> None:
@@ -286,6 +314,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply_json(200, {"input_tokens": _estimate_input_tokens(body)})
                 return
             _validate_messages(body)
+            model = next((m for m in fake.models if m["id"] == body["model"]), None)
+            refused = refused_parameter(model, body)
+            if refused is not None:
+                raise _Rejected(400, "invalid_request_error", refused)
         except _Rejected as e:
             self._reply_json(e.status, self._anthropic_error(e.error_type, e.message))
             return
@@ -386,7 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
             "type": "message",
             "role": "assistant",
             "model": body.get("model", ""),
-            "content": [{"type": "text", "text": reply.text}],
+            "content": reply.content(),
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
             "usage": self._usage(reply, body, reply.out_tokens()),
@@ -428,29 +460,29 @@ class _Handler(BaseHTTPRequestHandler):
         message = self._message(reply, body, "msg_bdrk_" if bedrock else "msg_")
         message.update(content=[], stop_reason=None, usage=self._usage(reply, body, 1))
         emit(sink, {"type": "message_start", "message": message})
-        block = {"type": "text", "text": ""}
-        emit(sink, {"type": "content_block_start", "index": 0, "content_block": block})
-        emit(sink, {"type": "ping"})
-        deltas = reply.deltas()
-        for i, text in enumerate(deltas if reply.cut_after is None else deltas[: reply.cut_after]):
+        self._pinged = False
+        budget = [len(reply.deltas()) + len(reply.thinking_deltas())]
+        if reply.cut_after is not None:
+            budget[0] = reply.cut_after
+        index = self._stream_thinking(reply, emit, sink, budget)
+        if index is None:
+            self._end_early(reply, emit, sink)
+            return
+        self._start_block(emit, sink, index, {"type": "text", "text": ""})
+        for i, text in enumerate(reply.deltas()[: budget[0]]):
             self._fault_before_delta(sink, emit, reply, i)
             if reply.delay:
                 time.sleep(reply.delay)
             delta = {"type": "text_delta", "text": text}
-            emit(sink, {"type": "content_block_delta", "index": 0, "delta": delta})
+            emit(sink, {"type": "content_block_delta", "index": index, "delta": delta})
         for citation in reply.citations or []:
             delta = {"type": "citations_delta", "citation": citation}
-            emit(sink, {"type": "content_block_delta", "index": 0, "delta": delta})
-        if reply.error_event is not None:
-            error_type, error_message = reply.error_event
-            error = {"type": error_type, "message": error_message}
-            emit(sink, {"type": "error", "error": error})
-            sink.end()
+            emit(sink, {"type": "content_block_delta", "index": index, "delta": delta})
+        if reply.error_event is not None or cut:
+            self._end_early(reply, emit, sink)
             return
-        if cut:
-            return  # no terminating chunk; the socket closes when the handler returns
 
-        emit(sink, {"type": "content_block_stop", "index": 0})
+        emit(sink, {"type": "content_block_stop", "index": index})
         emit(
             sink,
             {
@@ -473,6 +505,47 @@ class _Handler(BaseHTTPRequestHandler):
             }
         emit(sink, stop)
         sink.end()
+
+    def _start_block(self, emit: Any, sink: _Sink, index: int, block: dict[str, Any]) -> None:
+        emit(sink, {"type": "content_block_start", "index": index, "content_block": block})
+        if not self._pinged:  # the real API pings once, after the first block starts
+            emit(sink, {"type": "ping"})
+            self._pinged = True
+
+    def _end_early(self, reply: Reply, emit: Any, sink: _Sink) -> None:
+        if reply.error_event is not None:
+            error_type, error_message = reply.error_event
+            error = {"type": error_type, "message": error_message}
+            emit(sink, {"type": "error", "error": error})
+            sink.end()
+        # else cut: no terminating chunk; the socket closes when the handler returns
+
+    def _stream_thinking(
+        self, reply: Reply, emit: Any, sink: _Sink, budget: list[int]
+    ) -> int | None:
+        """Emit the thinking blocks; the index of the text block next, None when cut inside."""
+        index = 0
+        if reply.thinking is not None:
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            self._start_block(emit, sink, 0, start)
+            for text in reply.thinking_deltas():
+                if budget[0] <= 0:
+                    return None  # cut (or failing) while thinking: no signature was sent
+                budget[0] -= 1
+                if reply.delay:
+                    time.sleep(reply.delay)
+                delta = {"type": "thinking_delta", "thinking": text}
+                emit(sink, {"type": "content_block_delta", "index": 0, "delta": delta})
+            signature = {"type": "signature_delta", "signature": reply.signature}
+            emit(sink, {"type": "content_block_delta", "index": 0, "delta": signature})
+            emit(sink, {"type": "content_block_stop", "index": 0})
+            index = 1
+        if reply.redacted is not None:
+            block = {"type": "redacted_thinking", "data": reply.redacted}
+            self._start_block(emit, sink, index, block)
+            emit(sink, {"type": "content_block_stop", "index": index})
+            index += 1
+        return index
 
     def _fault_before_delta(self, sink: _Sink, emit: Any, reply: Reply, index: int) -> None:
         if index == reply.malformed_after:
@@ -521,6 +594,9 @@ class FakeAnthropic:
     def __init__(self, api_key: str = "test-key") -> None:
         self.api_key = api_key
         self.requests: list[ReceivedRequest] = []
+        # GET /v1/models: the catalogue it pages through, and the query of each call.
+        self.models: list[dict[str, Any]] = default_models()
+        self.model_requests: list[str] = []
         self._replies: deque[Reply | ErrorReply] = deque()
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -544,6 +620,8 @@ class FakeAnthropic:
         with self._lock:
             self._replies.clear()
             self.requests.clear()
+            self.models = default_models()
+            self.model_requests.clear()
             self.prompt_cache = False
             self._cached.clear()
 

@@ -51,9 +51,7 @@ class Tokens:
 
         from claudechat.storage.schema import api_tokens
 
-        statement = select(api_tokens.c.user_id).where(
-            api_tokens.c.token_hash == token_hash(token)
-        )
+        statement = select(api_tokens.c.user_id).where(api_tokens.c.token_hash == token_hash(token))
         with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
             return connection.execute(statement).scalar()
 

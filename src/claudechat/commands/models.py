@@ -1,0 +1,66 @@
+"""`claudechat models` and `claudechat usage`: registered on the Typer app by `register`.
+
+Both import their heavy parts (the SDK, the store, rich) only when they run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from claudechat.models import ModelInfo
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+    app.command("usage")(usage)
+
+
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ask the API, not the cache.")] = False,
+) -> None:
+    """The models your account offers: limits, thinking, effort and prices (cached a day)."""
+    from claudechat.claude import Claude
+    from claudechat.models import Catalogue, from_api
+    from claudechat.settings import load_settings
+
+    settings = load_settings()
+    claude = Claude(settings)
+    catalogue = Catalogue(settings, fetch=lambda: [from_api(m) for m in claude.list_models()])
+    rows = [_model_row(info, settings) for info in catalogue.models(refresh=refresh)]
+    from claudechat.tables import print_rows
+
+    print_rows(rows, as_json, title="models")
+
+
+def _model_row(info: ModelInfo, settings: Any) -> dict[str, Any]:
+    from claudechat.pricing import price_for, price_table
+
+    price = price_for(info.id, price_table(settings))
+    return {
+        "id": info.id,
+        "display_name": info.display_name,
+        "context_window": info.max_input_tokens,
+        "output_limit": info.max_tokens,
+        "thinking": ",".join(info.thinking) or "-",
+        "effort": ",".join(info.effort) or "-",
+        "price_in": price.input if price else None,
+        "price_out": price.output if price else None,
+    }
+
+
+def usage(
+    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 4w.")] = "30d",
+    by: Annotated[str, typer.Option(help="Group by day, model or conversation.")] = "day",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Spend and tokens over time, from the stored conversations."""
+    from claudechat.spend import spend_rows
+
+    rows = spend_rows(since, by)
+    from claudechat.tables import print_rows
+
+    print_rows(rows, as_json, title=f"spend by {by}", bar="cost")

@@ -1,0 +1,61 @@
+"""claudechat's own stream events: what the adapter yields while a reply arrives.
+
+The REPL, pipe mode and the HTTP server consume these; none of them sees an SDK type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from claudechat.blocks import Block
+from claudechat.conversation import Usage
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of Claude's (summarized) thinking, shown apart from the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class BlockDone:
+    """A content block is complete (thinking with its signature, redacted thinking, text)."""
+
+    block: Block
+
+
+@dataclass(frozen=True)
+class UsageUpdate:
+    """The latest token figures the API reported for this reply."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why the reply ended (end_turn, max_tokens, refusal, ... or an unknown reason as is)."""
+
+    reason: str | None
+
+
+Event = TextDelta | ThinkingDelta | BlockDone | UsageUpdate | Stop
+Listener = Callable[[Event], None]
+
+
+def text_listener(on_text: Callable[[str], None]) -> Listener:
+    """A listener for callers that only want the answer's text."""
+
+    def listen(event: Event) -> None:
+        if isinstance(event, TextDelta):
+            on_text(event.text)
+
+    return listen

@@ -1,0 +1,107 @@
+"""The REPL's commands about the model, thinking and money: /model, /effort, /think,
+/thinking and /usage, and the dim line after each reply. No terminal code beyond status lines."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from claudechat.models import ModelInfo, bedrock_models, cached_models
+from claudechat.output import console, is_rich, safe_text, status
+from claudechat.pricing import (
+    conversation_spend,
+    cost,
+    money,
+    price_for,
+    price_table,
+    turn_line,
+)
+from claudechat.request import output_limit, valid_effort
+
+if TYPE_CHECKING:
+    from claudechat.chat import ChatSession
+    from claudechat.settings import Settings
+
+
+def model_ids(settings: Settings) -> list[str]:
+    """For Tab: the ids the cache (or the Bedrock catalogue) knows; never an API call."""
+    if settings.provider == "bedrock":
+        return [m.id for m in bedrock_models(settings)]
+    return [m.id for m in cached_models(settings.data_dir)]
+
+
+def describe_model(session: ChatSession) -> str:
+    info: ModelInfo = session.model_info()
+    price = price_for(info.id, price_table(session.settings))
+    parts = [f"model: {info.id}" + (f" ({info.display_name})" if info.display_name else "")]
+    if info.max_input_tokens:
+        parts.append(f"context window {info.max_input_tokens:,} tokens")
+    parts.append(f"output limit {output_limit(info, session.options):,}")
+    parts.append(f"budget {session.budget():,}")
+    parts.append("thinking " + (", ".join(info.thinking) or "none"))
+    if info.effort:
+        parts.append("effort " + "/".join(info.effort))
+    if price is not None:
+        parts.append(f"${price.input:g} in / ${price.output:g} out per million")
+    if not info.known:
+        parts.append("(not described: conservative limits)")
+    return " · ".join(parts)
+
+
+def model_command(session: ChatSession, argument: str) -> None:
+    if argument:
+        session.set_model(argument)
+    status(describe_model(session))
+
+
+def effort_command(session: ChatSession, argument: str) -> None:
+    if argument:
+        session.options.effort = None if argument == "default" else valid_effort(argument)
+    levels = session.model_info().effort
+    offered = ", ".join(levels) if levels else "none for this model"
+    status(f"effort: {session.options.effort or 'the model default'} (levels: {offered})")
+
+
+def think_command(session: ChatSession, argument: str) -> None:
+    if argument.lower() in ("on", "off"):
+        session.options.thinking = argument.lower() == "on"
+    elif argument:
+        status("usage: /think on|off")
+        return
+    state = {True: "on", False: "off", None: "on where the model can"}[session.options.thinking]
+    status(f"thinking: {state}")
+
+
+def thinking_command(session: ChatSession, _argument: str) -> None:
+    """The newest thinking of this branch, in full."""
+    for message in reversed(session.branch()):
+        thoughts = [b["thinking"] for b in message.content if b.get("type") == "thinking"]
+        if message.role == "assistant" and thoughts:
+            text = safe_text("\n\n".join(thoughts))
+            if is_rich(sys.stdout):
+                # Soft wrap: the terminal folds long lines, a copy keeps them whole.
+                console().print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
+            else:
+                print(text)
+            return
+    status("no thinking in this conversation yet")
+
+
+def usage_command(session: ChatSession, _argument: str) -> None:
+    spend = conversation_spend(session.conversation.messages, price_table(session.settings))
+    usage = spend.usage
+    status(
+        f"this conversation: {usage.input_tokens:,} input at full rate + "
+        f"{usage.cache_creation_tokens:,} written to cache + {usage.cache_read_tokens:,} read "
+        f"from cache = {usage.prompt_tokens:,} tokens in · {usage.output_tokens:,} out"
+    )
+    unpriced = f" ({spend.unpriced} repl(ies) of unpriced models)" if spend.unpriced else ""
+    status(f"cost {money(spend.cost)} · caching saved {money(spend.saved)}{unpriced}")
+
+
+def turn_usage_line(session: ChatSession) -> str | None:
+    reply = session.conversation.find(session.head) if session.head else None
+    if reply is None or reply.role != "assistant" or reply.usage is None:
+        return None
+    price = price_for(reply.model, price_table(session.settings))
+    return turn_line(reply.usage, cost(reply.usage, price) if price else None)

@@ -1,0 +1,215 @@
+"""What claudechat knows about models: limits, thinking and effort support, the default.
+
+For the Anthropic API the Models API describes every model the account offers; its list is
+cached in the data directory for a day, so quick commands never call the API. Bedrock has no
+list in the SDK: a catalogue packaged with claudechat (data/bedrock_models.toml, extendable in
+the config file) stands in for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+
+CACHE_FILE = "models.json"
+CACHE_MAX_AGE = timedelta(days=1)
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    display_name: str = ""
+    created_at: str = ""
+    max_input_tokens: int | None = None
+    max_tokens: int | None = None
+    thinking: tuple[str, ...] = ()  # thinking types: adaptive, enabled
+    effort: tuple[str, ...] = ()  # effort levels the model accepts
+    known: bool = True
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("known")
+        data.pop("extra")
+        data["thinking"], data["effort"] = list(self.thinking), list(self.effort)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], known: bool = True) -> ModelInfo:
+        def number(name: str) -> int | None:
+            value = data.get(name)
+            return value if isinstance(value, int) and value > 0 else None
+
+        return cls(
+            id=str(data["id"]),
+            display_name=str(data.get("display_name") or ""),
+            created_at=str(data.get("created_at") or ""),
+            max_input_tokens=number("max_input_tokens"),
+            max_tokens=number("max_tokens"),
+            thinking=tuple(str(t) for t in data.get("thinking") or ()),
+            effort=tuple(str(e) for e in data.get("effort") or ()),
+            known=known,
+            extra={k: v for k, v in data.items() if k == "bedrock_id"},
+        )
+
+
+@cache
+def packaged(name: str) -> dict[str, Any]:
+    """One of the TOML data files shipped in claudechat/data."""
+    text = resources.files("claudechat").joinpath("data", name).read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def fallback_model() -> str:
+    return str(packaged("models.toml")["default_model"])
+
+
+def unknown_model(model: str) -> ModelInfo:
+    limits = packaged("models.toml")["unknown"]
+    return ModelInfo(
+        model,
+        max_input_tokens=limits["max_input_tokens"],
+        max_tokens=limits["max_tokens"],
+        known=False,
+    )
+
+
+# -- the cache of the Models API's list ------------------------------------------------------
+
+
+def cache_path(data_dir: Path) -> Path:
+    return data_dir / CACHE_FILE
+
+
+def read_cache(data_dir: Path) -> tuple[list[ModelInfo], datetime] | None:
+    """The cached list and when it was fetched; None when there is none or it is unreadable."""
+    try:
+        data = json.loads(cache_path(data_dir).read_text("utf-8"))
+        fetched = datetime.fromisoformat(data["fetched_at"])
+        return [ModelInfo.from_json(m) for m in data["models"]], fetched
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_cache(data_dir: Path, models: list[ModelInfo]) -> None:
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    payload = {"fetched_at": datetime.now(UTC).isoformat(), "models": [m.to_json() for m in models]}
+    path = cache_path(data_dir)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(payload, file, indent=1)
+    temporary.replace(path)  # readers never see half a file
+
+
+def cached_models(data_dir: Path) -> list[ModelInfo]:
+    found = read_cache(data_dir)
+    return found[0] if found else []
+
+
+def newest_sonnet(models: list[ModelInfo]) -> str | None:
+    sonnets = [m for m in models if "sonnet" in m.id]
+    return max(sonnets, key=lambda m: m.created_at).id if sonnets else None
+
+
+def default_model(data_dir: Path) -> str:
+    """The newest Sonnet the Models API listed (as cached), else the packaged fallback."""
+    return newest_sonnet(cached_models(data_dir)) or fallback_model()
+
+
+# -- Bedrock's packaged catalogue -------------------------------------------------------------
+
+
+def bedrock_catalogue(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
+    """Short name -> entry (id, limits, capabilities); the config file's entries win."""
+    catalogue = {k: dict(v) for k, v in packaged("bedrock_models.toml")["bedrock_models"].items()}
+    extra = settings.get("bedrock_models") if settings is not None else None
+    for name, entry in (extra or {}).items():
+        if isinstance(entry, dict):
+            catalogue[name] = {**catalogue.get(name, {}), **entry}
+    return catalogue
+
+
+def bedrock_models(settings: Settings | None = None) -> list[ModelInfo]:
+    return [
+        ModelInfo.from_json({**entry, "id": name, "bedrock_id": entry.get("id")})
+        for name, entry in bedrock_catalogue(settings).items()
+    ]
+
+
+# -- choosing -----------------------------------------------------------------------------
+
+
+Fetch = Callable[[], list[ModelInfo]]
+
+
+class Catalogue:
+    """The models of the configured provider, fetched from the API only when needed."""
+
+    def __init__(self, settings: Settings, fetch: Fetch | None = None) -> None:
+        self.settings = settings
+        self.fetch = fetch
+
+    def models(self, refresh: bool = False) -> list[ModelInfo]:
+        if self.settings.provider == "bedrock":
+            return bedrock_models(self.settings)
+        found = read_cache(self.settings.data_dir)
+        stale = found is None or datetime.now(UTC) - found[1] > CACHE_MAX_AGE
+        if (refresh or stale) and self.fetch is not None:
+            models = self.fetch()
+            write_cache(self.settings.data_dir, models)
+            return models
+        return found[0] if found else []
+
+    def describe(self, model: str) -> ModelInfo:
+        """The model's description; a model the cache does not know refreshes it once, and
+        one nobody describes gets conservative limits (ModelInfo.known is False)."""
+        models = self.models()
+        info = _find(models, model)
+        if info is None and self.settings.provider != "bedrock" and self.fetch is not None:
+            info = _find(self.models(refresh=True), model)
+        return info or unknown_model(model)
+
+
+def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
+    for info in models:
+        if model in (info.id, info.extra.get("bedrock_id")):
+            return info
+    return None
+
+
+def from_api(item: dict[str, Any]) -> ModelInfo:
+    """A Models API entry (as plain JSON) in claudechat's form."""
+    capabilities = item.get("capabilities") or {}
+    thinking_types = (capabilities.get("thinking") or {}).get("types") or {}
+    effort = capabilities.get("effort") or {}
+    created = item.get("created_at") or ""
+    return ModelInfo(
+        id=str(item["id"]),
+        display_name=str(item.get("display_name") or ""),
+        created_at=created if isinstance(created, str) else str(created),
+        max_input_tokens=item.get("max_input_tokens"),
+        max_tokens=item.get("max_tokens"),
+        thinking=tuple(
+            kind
+            for kind in ("adaptive", "enabled")
+            if isinstance(thinking_types.get(kind), dict) and thinking_types[kind].get("supported")
+        ),
+        effort=tuple(
+            level
+            for level in EFFORT_LEVELS
+            if isinstance(effort.get(level), dict) and effort[level].get("supported")
+        ),
+    )

@@ -1,0 +1,118 @@
+"""What a reply cost: a price table per model (package data with its date and source, extended
+or overridden in the config file's [prices] tables) applied to the usage the API reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from claudechat.conversation import Usage
+from claudechat.models import packaged
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+
+PER = 1_000_000
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> Price:
+        base = float(entry["input"])
+        return cls(
+            input=base,
+            output=float(entry["output"]),
+            # The API's rule when an entry does not say: writes 1.25x / 2x input, reads 0.1x.
+            cache_write_5m=float(entry.get("cache_write_5m", base * 1.25)),
+            cache_write_1h=float(entry.get("cache_write_1h", base * 2)),
+            cache_read=float(entry.get("cache_read", base * 0.1)),
+        )
+
+
+def price_table(settings: Settings | None = None) -> dict[str, Price]:
+    entries = dict(packaged("prices.toml")["prices"])
+    for prefix, entry in ((settings.get("prices") if settings else None) or {}).items():
+        if isinstance(entry, dict) and "input" in entry and "output" in entry:
+            entries[prefix] = entry
+    return {prefix: Price.from_entry(entry) for prefix, entry in entries.items()}
+
+
+def table_date() -> str:
+    data = packaged("prices.toml")
+    return f"{data['date']} ({data['source']})"
+
+
+def price_for(model: str | None, table: dict[str, Price]) -> Price | None:
+    """The longest prefix of the model id in the table; a Bedrock id counts from "claude"."""
+    if not model:
+        return None
+    name = model[model.index("claude") :] if "claude" in model else model
+    matches = [prefix for prefix in table if name.startswith(prefix)]
+    return table[max(matches, key=len)] if matches else None
+
+
+def cost(usage: Usage, price: Price) -> float:
+    """USD; claudechat's cache breakpoints are the default 5-minute ones."""
+    return (
+        usage.input_tokens * price.input
+        + usage.output_tokens * price.output
+        + usage.cache_creation_tokens * price.cache_write_5m
+        + usage.cache_read_tokens * price.cache_read
+    ) / PER
+
+
+def saved_by_cache(usage: Usage, price: Price) -> float:
+    """What the cache reads would have cost at the full input rate, minus what they did."""
+    return usage.cache_read_tokens * (price.input - price.cache_read) / PER
+
+
+def money(amount: float | None) -> str:
+    if amount is None:
+        return "$?"
+    return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
+
+
+def turn_line(usage: Usage, amount: float | None) -> str:
+    """The dim line after a reply: what was sent at full or cache-write rate, what came back,
+    what was read from cache, and the money."""
+    sent = usage.input_tokens + usage.cache_creation_tokens
+    return (
+        f"{sent:,} in · {usage.output_tokens:,} out · {usage.cache_read_tokens:,} from cache"
+        f" · {money(amount)}"
+    )
+
+
+@dataclass
+class Spend:
+    """Usage and money summed over replies (of one conversation, day or model)."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    saved: float = 0.0
+    unpriced: int = 0  # replies of models the table has no price for
+
+    def add(self, usage: Usage, model: str | None, table: dict[str, Price]) -> None:
+        self.usage = self.usage + usage
+        price = price_for(model, table)
+        if price is None:
+            self.unpriced += 1
+            return
+        self.cost += cost(usage, price)
+        self.saved += saved_by_cache(usage, price)
+
+
+def conversation_spend(messages: Any, table: dict[str, Price]) -> Spend:
+    spend = Spend()
+    for message in messages:
+        if message.role == "assistant" and message.usage is not None:
+            spend.add(message.usage, message.model, table)
+    return spend

@@ -1,0 +1,126 @@
+"""Showing a reply's stream events: the answer to its renderer, thinking apart from it.
+
+In a terminal, thinking streams dimmed in a live region above the answer and collapses to one
+dim line (`thought for 12 s · 830 tokens`) once the answer starts. In a pipe, stdout holds only
+the answer; thinking goes to stderr when asked for (--show-thinking).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from claudechat.events import Event, TextDelta, ThinkingDelta
+from claudechat.output import safe_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+# Lines of thinking kept in view while it streams; the whole of it is one /thinking away.
+THINKING_LINES = 6
+
+
+class TextRenderer(Protocol):
+    def feed(self, chunk: str) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+def thought_tokens(thinking: str) -> int:
+    """Summarized thinking's size: an estimate of what is shown, not the bill."""
+    return math.ceil(len(thinking) / 4)
+
+
+def thought_line(seconds: float, thinking: str) -> str:
+    return f"thought for {seconds:.0f} s · {thought_tokens(thinking):,} tokens"
+
+
+class TerminalReplyView:
+    """Thinking in a transient live region, the answer through the text renderer."""
+
+    def __init__(self, console: Console, answer: TextRenderer) -> None:
+        self.console = console
+        self.answer = answer
+        self.thinking: list[str] = []
+        self.started: float | None = None
+        self.live: Live | None = None
+        self.answering = False
+
+    def __enter__(self) -> TerminalReplyView:
+        self.answer.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._collapse()
+        self.answer.__exit__(*exc_info)
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, ThinkingDelta):
+            self._think(event.text)
+        elif isinstance(event, TextDelta):
+            if not self.answering:
+                self._collapse()
+                self.answering = True
+            self.answer.feed(event.text)
+
+    def _think(self, text: str) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.thinking.append(text)
+        if self.live is None and not self.answering and self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(
+                get_renderable=self._tail,
+                console=self.console,
+                transient=True,
+                refresh_per_second=8,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.live.start(refresh=True)
+
+    def _tail(self) -> Any:
+        from rich.text import Text
+
+        lines = safe_text("".join(self.thinking)).splitlines()[-THINKING_LINES:]
+        return Text("\n".join(lines), style="dim")
+
+    def _collapse(self) -> None:
+        """Replace the streamed thinking by its one summary line (once)."""
+        live, self.live = self.live, None
+        if live is not None:
+            live.stop()
+        if self.started is not None:
+            seconds = time.monotonic() - self.started
+            self.console.print(thought_line(seconds, "".join(self.thinking)), style="dim")
+            self.started = None
+
+
+class PipeListener:
+    """The answer to stdout's renderer; thinking to stderr only when asked for."""
+
+    def __init__(
+        self, feed: Callable[[str], None], show_thinking: bool, err: TextIO | None = None
+    ) -> None:
+        self.feed = feed
+        self.show_thinking = show_thinking
+        self.err = err or sys.stderr
+        self.thought = False
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            if self.thought:
+                self.err.write("\n")
+                self.err.flush()
+                self.thought = False
+            self.feed(event.text)
+        elif isinstance(event, ThinkingDelta) and self.show_thinking:
+            text = safe_text(event.text) if self.err.isatty() else event.text
+            self.err.write(text)
+            self.err.flush()
+            self.thought = True

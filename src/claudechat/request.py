@@ -1,0 +1,84 @@
+"""Request parameters that follow the model's capabilities: nothing the model would refuse.
+
+Thinking is adaptive where the model offers it, extended with a budget where that is all it
+has, and left out otherwise; effort goes in output_config only at a level the model lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from claudechat.errors import UsageError
+from claudechat.models import EFFORT_LEVELS, ModelInfo
+
+MIN_THINKING_BUDGET = 1024
+
+
+@dataclass
+class TurnOptions:
+    """What the user asked for; None means the model's own default."""
+
+    thinking: bool | None = None
+    effort: str | None = None
+    max_output_tokens: int | None = None
+
+
+@dataclass
+class Params:
+    body: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.body["max_tokens"])
+
+
+def valid_effort(level: str | None) -> str | None:
+    if level is None:
+        return None
+    level = level.strip().lower()
+    if level not in EFFORT_LEVELS:
+        raise UsageError(
+            f"unknown effort level {level[:20]!r}; use one of {', '.join(EFFORT_LEVELS)}"
+        )
+    return level
+
+
+def output_limit(info: ModelInfo, options: TurnOptions) -> int:
+    limit = info.max_tokens or 8192
+    return min(options.max_output_tokens or limit, limit)
+
+
+def request_params(info: ModelInfo, options: TurnOptions) -> Params:
+    params = Params({"max_tokens": output_limit(info, options)})
+    _thinking(info, options, params)
+    _effort(info, options, params)
+    return params
+
+
+def _thinking(info: ModelInfo, options: TurnOptions, params: Params) -> None:
+    if options.thinking is False:
+        return
+    if "adaptive" in info.thinking:
+        params.body["thinking"] = {"type": "adaptive", "display": "summarized"}
+    elif "enabled" in info.thinking and params.max_tokens > MIN_THINKING_BUDGET * 2:
+        # A quarter of the output for thinking, at least the API's minimum, below max_tokens.
+        budget = max(MIN_THINKING_BUDGET, params.max_tokens // 4)
+        params.body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    elif options.thinking:
+        params.notices.append(f"{info.id} cannot think aloud; it answers without thinking")
+
+
+def _effort(info: ModelInfo, options: TurnOptions, params: Params) -> None:
+    if options.effort is None:
+        return
+    if options.effort in info.effort:
+        params.body["output_config"] = {"effort": options.effort}
+    elif info.effort:
+        params.notices.append(
+            f"{info.id} has no effort level {options.effort!r} (it has {', '.join(info.effort)});"
+            " sent without one"
+        )
+    else:
+        params.notices.append(f"{info.id} takes no effort level; sent without one")

@@ -1,0 +1,64 @@
+"""`claudechat usage`: tokens and money of the stored conversations, grouped by day, model or
+conversation, priced with the same table as the dim line after each reply."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from claudechat.errors import UsageError
+from claudechat.pricing import Spend, price_table
+
+GROUPINGS = ("day", "model", "conversation")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    match = re.fullmatch(r"\s*(\d{1,5})\s*([hdw])\s*", text.lower())
+    if match is None:
+        raise UsageError(f"--since takes a span like 30d, 12h or 4w, not {text[:20]!r}")
+    return (now or datetime.now(UTC)) - int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
+    if by not in GROUPINGS:
+        raise UsageError(f"--by takes one of {', '.join(GROUPINGS)}, not {by[:20]!r}")
+    cutoff = parse_since(since)
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    settings = load_settings()
+    table = price_table(settings)
+    store = open_store(settings)
+    groups: dict[str, Spend] = {}
+    for row in store.list(settings.user).rows:
+        if row.updated_at < cutoff:
+            continue
+        conversation = store.load_row(row)
+        label = conversation.name or conversation.id[:8]
+        for message in conversation.messages:
+            if message.role != "assistant" or message.usage is None:
+                continue
+            if message.created_at < cutoff:
+                continue
+            key = {
+                "day": message.created_at.date().isoformat(),
+                "model": message.model or "?",
+                "conversation": label,
+            }[by]
+            groups.setdefault(key, Spend()).add(message.usage, message.model, table)
+    return [_row(by, key, spend) for key, spend in sorted(groups.items())]
+
+
+def _row(by: str, key: str, spend: Spend) -> dict[str, Any]:
+    usage = spend.usage
+    return {
+        by: key,
+        "input": usage.input_tokens,
+        "cache_writes": usage.cache_creation_tokens,
+        "cache_reads": usage.cache_read_tokens,
+        "output": usage.output_tokens,
+        "cost": round(spend.cost, 6),
+        "saved_by_cache": round(spend.saved, 6),
+    }

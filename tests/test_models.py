@@ -1,0 +1,114 @@
+"""Models from the Models API through the real program: listed, cached a day, the default
+chosen from them, limits and prices applied; Bedrock's packaged catalogue, extendable."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fakes.anthropic_api import Reply
+from fakes.models_catalogue import model_entry
+
+
+def conversation_id(stderr: str) -> str:
+    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_models_lists_every_page_and_is_cached_a_day(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.models += [
+        model_entry(f"claude-extra-{i:03}", f"Extra {i}", f"2024-01-01T00:00:{i:03}Z")
+        for i in range(120)
+    ]
+    listed = cli("models", "--json")
+    assert listed.returncode == 0, listed.stderr
+    models = json.loads(listed.stdout)
+    assert len(models) == 124  # two pages of 100
+    assert len(fake_api.model_requests) == 2 and "after_id=" in fake_api.model_requests[1]
+    sonnet = next(m for m in models if m["id"] == "claude-sonnet-4-6")
+    assert sonnet == {
+        "id": "claude-sonnet-4-6",
+        "display_name": "Claude Sonnet 4.6",
+        "context_window": 1_000_000,
+        "output_limit": 64_000,
+        "thinking": "adaptive,enabled",
+        "effort": "low,medium,high,max",
+        "price_in": 3.0,
+        "price_out": 15.0,
+    }
+    piped = cli("models")
+    haiku = next(line for line in piped.stdout.splitlines() if line.startswith("claude-haiku"))
+    assert haiku.split("\t") == [
+        "claude-haiku-4-5", "Claude Haiku 4.5", "200000", "64000", "-", "-", "1.00", "5.00"
+    ]  # fmt: skip
+    # Quick commands and a fresh cache never call the API; --refresh does.
+    for args in (("models",), ("list",), ("--help",), ("config",)):
+        assert cli(*args).returncode == 0
+    assert len(fake_api.model_requests) == 2
+    assert cli("models", "--refresh").returncode == 0
+    assert len(fake_api.model_requests) == 4
+
+
+def test_default_model_is_the_newest_sonnet_and_overrides_win(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    assert "claude-sonnet-4-6" in cli("config").stdout  # no cache yet: the packaged fallback
+    newest = model_entry("claude-sonnet-5", "Claude Sonnet 5", "2026-09-01T00:00:00Z")
+    fake_api.models.append(newest)
+    assert cli("models").returncode == 0
+    assert "model = 'claude-sonnet-5'  # default" in cli("config").stdout
+    assert cli("chat", input="hi").returncode == 0
+    assert fake_api.requests[-1].body["model"] == "claude-sonnet-5"
+    assert cli("chat", input="hi", env={"CLAUDECHAT_MODEL": "claude-opus-4-6"}).returncode == 0
+    assert fake_api.requests[-1].body["model"] == "claude-opus-4-6"
+    (isolated_home / "config.toml").write_text('model = "claude-haiku-4-5"\n')
+    assert cli("chat", input="hi").returncode == 0
+    assert fake_api.requests[-1].body["model"] == "claude-haiku-4-5"
+    assert cli("chat", "--model", "claude-sonnet-4-5", input="hi").returncode == 0
+    assert fake_api.requests[-1].body["model"] == "claude-sonnet-4-5"
+
+
+def test_limits_come_from_the_model_and_unknown_models_get_defaults(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.models.append(
+        model_entry("claude-tiny", "Tiny", "2026-01-01T00:00:00Z", max_input_tokens=3000,
+                    max_tokens=1000, thinking=(), effort=())
+    )  # fmt: skip
+    too_big = cli("chat", "--model", "claude-tiny", input="word " * 1500)
+    assert too_big.returncode == 2
+    assert "more than the context budget of 2,000" in too_big.stderr  # 3,000 window - 1,000 out
+    assert cli("chat", "--model", "claude-tiny", input="short").returncode == 0
+    assert fake_api.requests[-1].body["max_tokens"] == 1000
+    asked = len(fake_api.model_requests)
+    unknown = cli("chat", "--model", "claude-future-1", input="hi")
+    assert unknown.returncode == 0, unknown.stderr
+    assert len(fake_api.model_requests) == asked + 1  # a model the cache lacks refreshes it
+    assert unknown.stderr.count("model claude-future-1 is not described by the Models API") == 1
+    assert "conservative limits (200,000 tokens in, 8,192 out)" in unknown.stderr
+    body = fake_api.requests[-1].body
+    assert body["max_tokens"] == 8192 and "thinking" not in body
+
+
+def test_bedrock_catalogue_and_prices_extend_from_the_config_file(  # type: ignore[no-untyped-def]
+    cli, fake_api, monkeypatch, isolated_home: Path
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "bedrock")
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").write_text(
+        '[bedrock_models."claude-new"]\nid = "anthropic.claude-new-v1"\nmax_input_tokens = 500000\n'
+        'max_tokens = 2000\nthinking = []\n\n[prices."claude-new"]\ninput = 10.0\noutput = 20.0\n'
+    )
+    fake_api.queue(Reply("ok", input_tokens=1000, output_tokens=100))
+    result = cli("chat", "--model", "claude-new", input="hi")
+    assert result.returncode == 0, result.stderr
+    request = fake_api.requests[-1]
+    assert request.path == "/model/eu.anthropic.claude-new-v1/invoke-with-response-stream"
+    assert request.body["max_tokens"] == 2000 and "thinking" not in request.body
+    cost = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)["cost"]
+    assert cost["usd"] == 0.012  # 1,000 x $10 + 100 x $20 per million
+    models = json.loads(cli("models", "--json").stdout)
+    assert {"claude-new", "claude-sonnet-4-6"} <= {m["id"] for m in models}
+    assert fake_api.model_requests == []

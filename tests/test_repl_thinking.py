@@ -1,0 +1,108 @@
+"""Thinking in the real REPL, seen through a terminal emulator: dimmed while it streams, one
+line once the answer starts, /thinking in full; the dim line and /usage agree on money."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+
+import pexpect
+import pyte
+import pytest
+
+from fakes.anthropic_api import Reply
+from test_repl import CTRL_C, PROMPT, leave, say, spawn, stored
+
+pytestmark = pytest.mark.pty
+THOUGHT = " ".join(f"step{i} of the reasoning." for i in range(40))
+
+
+def screen_lines(raw: str) -> list[str]:
+    screen = pyte.HistoryScreen(100, 30, history=500)
+    stream = pyte.Stream(screen)
+    stream.feed(raw.replace("\n", "\r\n") if "\r\n" not in raw else raw)
+    history = ["".join(char.data for char in line.values()).rstrip() for line in screen.history.top]
+    return history + [line.rstrip() for line in screen.display]
+
+
+@pytest.fixture
+def watched(fake_api, cli) -> Iterator[tuple[pexpect.spawn, io.StringIO]]:  # type: ignore[no-untyped-def]
+    assert cli("models").returncode == 0  # a cache for Tab completion
+    child = spawn()
+    seen = io.StringIO()
+    child.logfile_read = seen
+    yield child, seen
+    child.close(force=True)
+
+
+def test_thinking_streams_dimmed_then_collapses_and_prints_in_full(watched, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    child, seen = watched
+    fake_api.queue(
+        Reply(
+            "The answer is 42.",
+            thinking=THOUGHT,
+            delay=0.03,
+            input_tokens=1000,
+            cache_creation_input_tokens=190,
+            cache_read_input_tokens=9800,
+            output_tokens=412,
+        )
+    )
+    say(child, "what is the answer?")
+    child.expect_exact("step3")
+    assert re.search(r"\x1b\[2m[^\x1b]*step0 of the reasoning", seen.getvalue())  # dimmed
+    child.expect(r"thought for \d+ s · [\d,]+ tokens")
+    child.expect_exact("The answer is 42.")
+    child.expect_exact("1,190 in · 412 out · 9,800 from cache · $0.0128")
+    child.expect_exact(PROMPT)
+    lines = screen_lines(seen.getvalue())
+    assert any(re.fullmatch(r"thought for \d+ s · [\d,]+ tokens", line) for line in lines)
+    assert not any("step5 of" in line for line in lines)  # the streamed thinking collapsed
+    answer = lines.index("The answer is 42.")
+    assert lines[answer - 1].startswith("thought for")  # above the answer
+
+    say(child, "/thinking")
+    child.expect_exact("step39 of the reasoning.")
+    say(child, "/usage")
+    child.expect_exact(
+        "1,000 input at full rate + 190 written to cache + 9,800 read from cache "
+        "= 10,990 tokens in · 412 out"
+    )
+    child.expect_exact("cost $0.0128 · caching saved $0.0265")
+    child.send("/model claude-hai\t")
+    child.expect_exact("ku-4-5")  # Tab completed the id from the cache
+    child.send("\r")
+    child.expect_exact("context window 200,000 tokens")
+    document = stored(cli, leave(child))
+    thinking = document["messages"][1]["content"][0]
+    assert thinking == {"type": "thinking", "thinking": THOUGHT, "signature": "sig-fake"}
+
+
+def test_ctrl_c_while_thinking_keeps_nothing_half_signed(watched, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    child, _seen = watched
+    fake_api.queue(Reply("never shown", thinking=THOUGHT, delay=0.1))
+    say(child, "think hard")
+    child.expect_exact("step2")
+    child.send(CTRL_C)
+    child.expect_exact("interrupted")
+    child.expect_exact(PROMPT)
+    say(child, "then answer this")
+    child.expect_exact("echo: ")
+    child.expect_exact(PROMPT)
+    sent = json.dumps(fake_api.requests[-1].body["messages"])
+    assert "thinking" not in sent and "step" not in sent
+
+    say(child, "/think off")
+    child.expect_exact("thinking: off")
+    say(child, "/effort high")
+    child.expect_exact("effort: high (levels: low, medium, high, max)")
+    say(child, "quickly")
+    child.expect_exact("echo: quickly")
+    child.expect_exact(PROMPT)
+    body = fake_api.requests[-1].body
+    assert "thinking" not in body and body["output_config"] == {"effort": "high"}
+    document = stored(cli, leave(child))
+    blocks = [b for m in document["messages"] for b in m["content"]]
+    assert not any(b["type"] == "thinking" for b in blocks)

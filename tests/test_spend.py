@@ -1,0 +1,73 @@
+"""Money: the price table applied to stored usage, by `show --json` and `claudechat usage`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fakes.anthropic_api import Reply
+
+
+def conversation_id(stderr: str) -> str:
+    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    usage = {"input_tokens": 1000, "output_tokens": 412, "cache_read_input_tokens": 9800}
+    fake_api.queue(Reply("a", cache_creation_input_tokens=190, **usage))
+    first = cli("chat", input="one")
+    cid = conversation_id(first.stderr)
+    fake_api.queue(Reply("b", input_tokens=2000, output_tokens=100))
+    assert cli("chat", "--model", "claude-opus-4-6", input="two").returncode == 0
+
+    cost = json.loads(cli("show", cid, "--json").stdout)["cost"]
+    # Sonnet: 1,000 x $3 + 190 x $3.75 + 9,800 x $0.30 + 412 x $15, per million
+    assert cost["usd"] == 0.012833 and cost["saved_by_cache_usd"] == 0.02646
+    assert (cost["input_tokens"], cost["cache_creation_tokens"]) == (1000, 190)
+
+    by_model = json.loads(cli("usage", "--by", "model", "--json").stdout)
+    assert [(r["model"], r["input"], r["output"], r["cost"]) for r in by_model] == [
+        ("claude-opus-4-6", 2000, 100, 0.0125),  # 2,000 x $5 + 100 x $25
+        ("claude-sonnet-4-6", 1000, 412, 0.012833),
+    ]
+    by_day = cli("usage").stdout.splitlines()  # a pipe: plain tab-separated columns
+    assert len(by_day) == 1 and by_day[0].split("\t")[1:6] == [
+        "3000",
+        "190",
+        "9800",
+        "512",
+        "0.0253",
+    ]
+    assert cli("usage", "--since", "1h", "--by", "conversation").stdout.count("\n") == 2
+    for bad in (("--since", "soon"), ("--by", "week")):
+        result = cli("usage", *bad)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import sys
+
+    import pexpect
+
+    fake_api.queue(Reply("a", input_tokens=4000, output_tokens=10))
+    assert cli("chat", "--name", "big", input="one").returncode == 0
+    fake_api.queue(Reply("b", input_tokens=1000, output_tokens=10))
+    assert cli("chat", "--name", "small", input="two").returncode == 0
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160"}
+    for args, expected in (
+        (["usage", "--by", "conversation"], ["big", "small", "█" * 30, "cost"]),
+        (["models"], ["claude-sonnet-4-6", "1,000,000", "adaptive,enabled", "price in"]),
+    ):
+        child = pexpect.spawn(
+            sys.executable, ["-m", "claudechat", *args], env=env, encoding="utf-8",
+            dimensions=(30, 160), timeout=30,
+        )  # fmt: skip
+        output = child.read()
+        child.close()
+        assert child.exitstatus == 0, output
+        for text in expected:
+            assert text in output, output
+        assert "\t" not in output

@@ -1,0 +1,80 @@
+"""Every stop reason the API gives, and the API's refusals of a model or a parameter: the reply
+(or the user's message) is kept, marked in the document, and explained in one line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import content_text
+from fakes.anthropic_api import ErrorReply, Reply
+
+REASONS = {
+    "end_turn": None,
+    "stop_sequence": None,
+    "max_tokens": "stopped at the output limit",
+    "refusal": "Claude declined to answer this",
+    "model_context_window_exceeded": "Lower --max-context-tokens or switch to a model",
+    "pause_turn": "Claude paused its turn",
+    "brand_new_reason": "the reply ended with stop reason 'brand_new_reason'",
+}
+
+
+def conversation_id(stderr: str) -> str:
+    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_every_stop_reason_is_kept_marked_and_explained(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    cid = None
+    for reason, notice in REASONS.items():
+        fake_api.queue(Reply(f"reply {reason}", stop_reason=reason))
+        args = ("chat", "--continue") if cid else ("chat",)
+        result = cli(*args, input=f"ask {reason}")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"reply {reason}\n"
+        cid = conversation_id(result.stderr)
+        if notice is None:
+            assert "stop reason" not in result.stderr and "stopped" not in result.stderr
+        else:
+            assert notice in result.stderr
+    assert len(fake_api.requests) == len(REASONS)  # a refusal is never retried silently
+    document = json.loads(cli("show", cid, "--json").stdout)
+    replies = [m for m in document["messages"] if m["role"] == "assistant"]
+    assert [(m["stop_reason"], m["status"]) for m in replies] == [
+        (reason, "complete") for reason in REASONS
+    ]
+    # The refused reply stays in the context, as Claude's answer.
+    sent = fake_api.requests[-1].body["messages"]
+    assert [content_text(m["content"]) for m in sent][6:8] == ["ask refusal", "reply refusal"]
+    markdown = cli("show", cid).stdout
+    assert "(declined)" in markdown and "(context window full)" in markdown
+    assert "(stop reason: brand_new_reason)" in markdown
+
+
+def test_unknown_or_forbidden_model_and_refused_parameter_keep_the_message(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-nope-9"))
+    result = cli("chat", "--model", "claude-nope-9", input="first words")
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if "claude-nope-9" in line]
+    assert any("does not know model 'claude-nope-9' (404)" in line for line in lines)
+    assert "Traceback" not in result.stderr
+    assert len(fake_api.model_requests) >= 1  # an unknown model refreshed the list once
+    document = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)
+    assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
+        ("first words", "pending")
+    ]
+
+    fake_api.queue(ErrorReply(403, "permission_error", "no access to this model"))
+    result = cli("chat", "--model", "claude-opus-4-6", input="second")
+    assert result.returncode == 3
+    assert "refused access to model 'claude-opus-4-6' (403)" in result.stderr
+
+    # The real API refuses a thinking type the model lacks; claudechat never sends one, so a
+    # catalogue that changed since the cache was written is what it takes to see the 400.
+    fake_api.models[1]["capabilities"]["thinking"]["types"]["adaptive"]["supported"] = False
+    result = cli("chat", "--model", "claude-sonnet-4-6", input="fourth")
+    assert result.returncode == 3
+    assert "rejected the request for model 'claude-sonnet-4-6' (400)" in result.stderr
+    assert "thinking.type: 'adaptive' is not supported" in result.stderr
