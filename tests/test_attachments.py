@@ -276,3 +276,22 @@ def test_delete_keeps_a_shared_attachment_until_its_last_conversation_goes(  # t
     assert deleted.returncode == 0, deleted.stderr
     assert "1 attachment(s) no other conversation uses" in deleted.stdout
     assert not stored()
+
+
+def test_what_a_model_takes_comes_from_the_models_api(cli, fake_api, files) -> None:  # type: ignore[no-untyped-def]
+    from fakes.models_catalogue import model_entry
+
+    fake_api.models.append(
+        model_entry("claude-words-only-1", "Words only", "2026-01-01T00:00:00Z", images=False)
+    )
+    result = cli("chat", "-m", "claude-words-only-1", "-a", str(files["png"]), "what is this?")
+    assert result.returncode == 2, result.stderr
+    assert "shot.png: model claude-words-only-1 does not take" in result.stderr
+    assert [r for r in fake_api.requests if r.body.get("messages")] == []
+    # The same model takes a PDF, as the Models API says.
+    fake_api.reset()
+    fake_api.models.append(
+        model_entry("claude-words-only-1", "Words only", "2026-01-01T00:00:00Z", images=False)
+    )
+    result = cli("chat", "-m", "claude-words-only-1", "-a", str(files["pdf"]), "summarise")
+    assert result.returncode == 0, result.stderr

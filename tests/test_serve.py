@@ -68,6 +68,11 @@ def test_the_seed_curl_commands_work_as_written(
     assert chat["reply"] == "echo: Hello"
     assert (chat["status"], chat["stop_reason"]) == ("complete", "end_turn")
     assert chat["usage"]["output_tokens"] > 0
+    assert chat["model"] == "claude-sonnet-4-6"  # list price 3 / 15 USD per million tokens
+    usage = chat["usage"]
+    billed = 3 * usage["input_tokens"] + 15 * usage["output_tokens"]
+    billed += 3.75 * usage["cache_creation_tokens"] + 0.3 * usage["cache_read_tokens"]
+    assert chat["cost_usd"] == pytest.approx(billed / 1e6, abs=1e-6)
 
     status, new = curl(server, SEED_CURL[1], tmp_path)
     assert status == 200 and new["conversation_id"] != chat["conversation_id"]

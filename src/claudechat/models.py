@@ -36,6 +36,10 @@ class ModelInfo:
     max_tokens: int | None = None
     thinking: tuple[str, ...] = ()  # thinking types: adaptive, enabled
     effort: tuple[str, ...] = ()  # effort levels the model accepts
+    # What the model takes besides text; None where its description does not say.
+    image_input: bool | None = None
+    pdf_input: bool | None = None
+    citations: bool | None = None
     known: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -60,6 +64,9 @@ class ModelInfo:
             max_tokens=number("max_tokens"),
             thinking=tuple(str(t) for t in data.get("thinking") or ()),
             effort=tuple(str(e) for e in data.get("effort") or ()),
+            image_input=_flag(data.get("image_input")),
+            pdf_input=_flag(data.get("pdf_input")),
+            citations=_flag(data.get("citations")),
             known=known,
             extra={k: v for k, v in data.items() if k == "bedrock_id"},
         )
@@ -190,6 +197,10 @@ def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
     return None
 
 
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def from_api(item: dict[str, Any]) -> ModelInfo:
     """A Models API entry (as plain JSON) in claudechat's form."""
     capabilities = item.get("capabilities") or {}
@@ -212,4 +223,14 @@ def from_api(item: dict[str, Any]) -> ModelInfo:
             for level in EFFORT_LEVELS
             if isinstance(effort.get(level), dict) and effort[level].get("supported")
         ),
+        image_input=_supported(capabilities.get("image_input")),
+        pdf_input=_supported(capabilities.get("pdf_input")),
+        citations=_supported(capabilities.get("citations")),
     )
+
+
+def _supported(capability: Any) -> bool | None:
+    """`{"supported": true}` as the Models API describes a capability; None if it does not."""
+    if isinstance(capability, dict):
+        return _flag(capability.get("supported"))
+    return None

@@ -17,6 +17,7 @@ def model_entry(
     max_tokens: int = 64_000,
     thinking: tuple[str, ...] = ("adaptive", "enabled"),
     effort: tuple[str, ...] = ("low", "medium", "high", "max"),
+    images: bool = True,
 ) -> dict[str, Any]:
     line = next((name for name in ("haiku", "sonnet", "opus") if name in model_id), None)
     return {
@@ -40,8 +41,9 @@ def model_entry(
                 "supported": bool(effort),
                 **{level: {"supported": level in effort} for level in LEVELS},
             },
-            "image_input": {"supported": True},
+            "image_input": {"supported": images},
             "pdf_input": {"supported": True},
+            "citations": {"supported": True},
         },
     }
 

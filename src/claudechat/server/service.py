@@ -187,7 +187,12 @@ def _row_json(row: Any, unsynced: bool) -> dict[str, Any]:
 
 
 def reply_json(session: ChatSession, message: Message) -> dict[str, Any]:
+    from claudechat.pricing import cost, price_for, price_table
+
     usage = message.usage.to_dict() if message.usage else None
+    price = price_for(message.model, price_table(session.settings))
+    # None when the model has no known price: unknown, not free.
+    cost_usd = round(cost(message.usage, price), 6) if message.usage and price else None
     return {
         "conversation_id": session.conversation.id,
         "message_id": message.id,
@@ -197,4 +202,5 @@ def reply_json(session: ChatSession, message: Message) -> dict[str, Any]:
         "stop_reason": message.stop_reason,
         "model": message.model,
         "usage": usage,
+        "cost_usd": cost_usd,
     }
