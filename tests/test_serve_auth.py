@@ -71,6 +71,17 @@ def test_two_tokens_never_see_each_others_data(
         again = alice.post("/chat", json={"user_input": "more plans"}).json()
         assert again["conversation_id"] == mine
         document = alice.get("/get_conversation", params={"conversation_id": mine}).json()
+        # Bob cannot delete it either: his answer is the one for a missing id.
+        refused = bob.delete(f"/conversations/{mine}")
+        assert refused.status_code == 404
+        assert refused.json()["error"]["type"] == "not_found"
+        assert bob.delete("/conversations/not-an-id").status_code == 404
+        assert alice.get("/get_conversation", params={"conversation_id": mine}).status_code == 200
+        deleted = alice.delete(f"/conversations/{mine[:8]}")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["deleted"] == mine
+        assert alice.get("/get_conversation", params={"conversation_id": mine}).status_code == 404
+        assert bob.get("/conversations").json()["conversations"] != []  # his own is untouched
     assert document["user_id"] == "alice"
     assert [text_of(m["content"]) for m in document["messages"] if m["role"] == "user"] == [
         "alice's plans",

@@ -144,6 +144,12 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     ) -> Any:
         return service.listing(user, limit, offset)
 
+    @app.delete("/conversations/{conversation_id}", summary="Delete one of your conversations.")
+    def delete_conversation(user: User, request: Request, conversation_id: str) -> Any:
+        answer = service.delete(user, conversation_id)
+        request.state.conversation_id = answer["deleted"]
+        return answer
+
     @app.get("/health", summary="Whether the database and the blob store answer.")
     def health() -> Any:
         checks = service.health()

@@ -132,6 +132,20 @@ class Service:
             conversation.id = wanted or conversation.id
         return conversation.to_document()
 
+    def delete(self, user: str, reference: str) -> dict[str, Any]:
+        """What `claudechat delete` does: document, row, search entries, unused attachments;
+        refused whole while a store is down. Another user's id is "no conversation"."""
+        from claudechat.storage.removal import delete_conversation
+
+        try:
+            conversation_id = self.store.resolve(user, reference)
+        except UsageError:
+            raise NotFoundError(f"no conversation {ids.printable(reference)}") from None
+        removed = delete_conversation(self.store, user, conversation_id)
+        if self.current.get(user) == conversation_id:
+            self.current.set(user, new_conversation_id())
+        return {"deleted": conversation_id, "summary": removed.describe()}
+
     def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:
         listing = self.store.list(user, offset + limit + 1)
         if listing.error and not listing.rows:
