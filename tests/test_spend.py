@@ -27,6 +27,12 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
     assert cost["usd"] == 0.012833 and cost["saved_by_cache_usd"] == 0.02646
     assert (cost["input_tokens"], cost["cache_creation_tokens"]) == (1000, 190)
 
+    # `list` carries each conversation's cost, in its JSON and as the last plain column.
+    listed = {row["id"]: row["cost_usd"] for row in json.loads(cli("list", "--json").stdout)}
+    assert listed[cid] == 0.012833 and sorted(listed.values()) == [0.0125, 0.012833]
+    plain = {line.split("\t")[0]: line.split("\t")[-1] for line in cli("list").stdout.splitlines()}
+    assert plain[cid[:8]] == "$0.0128"
+
     by_model = json.loads(cli("usage", "--by", "model", "--json").stdout)
     assert [(r["model"], r["input"], r["output"], r["cost"]) for r in by_model] == [
         ("claude-opus-4-6", 2000, 100, 0.0125),  # 2,000 x $5 + 100 x $25

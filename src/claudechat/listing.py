@@ -54,6 +54,7 @@ def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -
                 str(row.message_count),
                 relative_time(row.updated_at),
                 (row.parent_id or "")[:SHORT_ID],  # forked from
+                _cost_text(row),
             )
             print("\t".join(fields))
 
@@ -75,7 +76,15 @@ def _row_json(row: ConversationRow, unsynced: set[str]) -> dict[str, object]:
         "updated_at": row.updated_at.isoformat(),
         "location": row.s3_file_location,
         "parent_id": row.parent_id,
+        "cost_usd": row.cost_usd,
     }
+
+
+def _cost_text(row: ConversationRow) -> str:
+    """Dollars at list price; `?` where a reply's model has no price or the row predates it."""
+    if row.cost_usd is None:
+        return "?"
+    return f"${row.cost_usd:.4f}" if row.cost_usd < 1 else f"${row.cost_usd:,.2f}"
 
 
 def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
@@ -91,6 +100,7 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         ("Name", "left"),
         ("Model", "left"),
         ("Msgs", "right"),
+        ("Cost", "right"),
         ("Updated", "right"),
     ):
         table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
@@ -103,6 +113,7 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
             Text(row_title(row)),  # Text, not str: a name must never be read as rich markup
             Text(one_line(row.model), style="dim"),
             Text(str(row.message_count)),
+            Text(_cost_text(row), style="dim"),
             Text(relative_time(row.updated_at), style="dim"),
         ]
         if forks:

@@ -59,4 +59,14 @@ def row_for(conversation: Conversation, location: str) -> ConversationRow:
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         parent_id=conversation.parent_id,
+        cost_usd=_cost(conversation),
     )
+
+
+def _cost(conversation: Conversation) -> float | None:
+    """At the packaged list prices (a config-file price applies from the next save on);
+    None when a reply's model has no price, so `list` never shows a partial sum as the total."""
+    from claudechat.pricing import conversation_spend, price_table
+
+    spend = conversation_spend(conversation.messages, price_table())
+    return None if spend.unpriced else round(spend.cost, 6)

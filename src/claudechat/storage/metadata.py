@@ -33,6 +33,7 @@ class ConversationRow:
     updated_at: datetime
     version: int = 1
     parent_id: str | None = None
+    cost_usd: float | None = None  # every branch's replies at list price; None: unknown
 
 
 class MetadataStore:

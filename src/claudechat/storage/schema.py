@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -35,6 +36,7 @@ conversations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("parent_id", IdType),
+    Column("cost_usd", Float),  # migration 0006; NULL: not priced yet
 )
 
 api_tokens = Table(
