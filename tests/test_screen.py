@@ -122,7 +122,7 @@ def test_resizing_during_a_reply_leaves_no_stale_copy(terminals, fake_api) -> No
     terminal.resize(24, 60)
     terminal.wait_for("w150")
     terminal.resize(24, 45)
-    terminal.wait_for("tokens in")
+    terminal.wait_for(" out · ")  # the dim line after the reply
     terminal.wait_for("›", count=2)
     assert_each_word_once_in_order(terminal.lines(), last=239)
 

@@ -8,6 +8,7 @@ the config file) stands in for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tomllib
@@ -111,14 +112,20 @@ def read_cache(data_dir: Path) -> tuple[list[ModelInfo], datetime] | None:
 
 
 def write_cache(data_dir: Path, models: list[ModelInfo]) -> None:
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Best effort: the list is only a cache, so a full disk or a read-only home costs the
+    next command another Models API call, never this chat."""
     payload = {"fetched_at": datetime.now(UTC).isoformat(), "models": [m.to_json() for m in models]}
     path = cache_path(data_dir)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(payload, file, indent=1)
-    temporary.replace(path)  # readers never see half a file
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(payload, file, indent=1)
+        temporary.replace(path)  # readers never see half a file
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def cached_models(data_dir: Path) -> list[ModelInfo]:

@@ -292,7 +292,9 @@ def quiet_terminal() -> Iterator[None]:
     try:
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
+        # The terminal may be gone (closed window: SIGHUP); nothing is left to restore then.
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def describe_leaf(session: ChatSession, leaf: Any) -> str:

@@ -110,7 +110,10 @@ def edit(repl: Repl, argument: str) -> None:
     if argument == "-e":
         text = _in_editor(original.text)
     else:
+        from claudechat.repl import echo
+
         text = repl.prompt.prompt("edit› ", default=original.text)
+        echo(text)  # the prompt erases itself when done, as the main one does
     if not text.strip() or text == original.text:
         status("nothing changed; nothing sent")
         return

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import UsageError
+from claudechat.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -116,7 +116,22 @@ def message_body(message: Message) -> str:
 
 def index_conversation(metadata: MetadataStore, conversation: Conversation) -> None:
     """Add the rows of messages not yet indexed. A message's content never changes once it
-    is saved (a new reply is a new message), so only new ids need writing."""
+    is saved (a new reply is a new message), so only new ids need writing. Two sessions
+    saving the same conversation at once may both try to add a message: the loser reads
+    again and adds what is still missing."""
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(3):
+        try:
+            _index_new_messages(metadata, conversation)
+            return
+        except IntegrityError as exc:
+            if attempt == 2:
+                message = f"the search index kept changing under this save: {exc}"
+                raise StorageError(message) from exc
+
+
+def _index_new_messages(metadata: MetadataStore, conversation: Conversation) -> None:
     from sqlalchemy import select
 
     from claudechat.storage.metadata import database_errors
