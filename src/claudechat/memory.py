@@ -97,13 +97,6 @@ class ConversationMemory:
                 f"{self.max_context_tokens:,}; shorten it or raise --max-context-tokens"
             )
 
-    def drop_last_replies(self) -> list[Message]:
-        """Remove the replies after the newest user message (for /retry) and return them."""
-        dropped: list[Message] = []
-        while self.messages and self.messages[-1].role == "assistant":
-            dropped.insert(0, self.messages.pop())
-        return dropped
-
     def record_reply(self, context: list[ContextMessage], reply: Message, usage: Usage) -> None:
         """Make token counts exact from what the API reported for this request."""
         reply.tokens, reply.tokens_exact = usage.output_tokens, True

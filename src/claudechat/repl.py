@@ -98,7 +98,7 @@ class Repl:
         pre_run: Callable[[], Any] | None = preload
         while self.running:
             try:
-                text = self.prompt.prompt(self.attachments.prompt(), pre_run=pre_run)
+                text = self.ask(self.attachments.prompt(), pre_run=pre_run)
             except Terminated:
                 raise  # SIGTERM, SIGHUP: leave (the CLI says why)
             except KeyboardInterrupt:
@@ -107,9 +107,14 @@ class Repl:
                 break
             finally:
                 pre_run = None
-            echo(text)
             self.handle(text)
         self.goodbye()
+
+    def ask(self, message: str, **options: Any) -> str:
+        """One line from the user, left on screen as sent (the prompt erases itself)."""
+        text = self.prompt.prompt(message, **options)
+        echo(text)
+        return text
 
     def handle(self, text: str) -> None:
         if not text.strip() or self.attachments.dropped(text):

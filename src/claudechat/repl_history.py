@@ -110,10 +110,7 @@ def edit(repl: Repl, argument: str) -> None:
     if argument == "-e":
         text = _in_editor(original.text)
     else:
-        from claudechat.repl import echo
-
-        text = repl.prompt.prompt("edit› ", default=original.text)
-        echo(text)  # the prompt erases itself when done, as the main one does
+        text = repl.ask("edit› ", default=original.text)
     if not text.strip() or text == original.text:
         status("nothing changed; nothing sent")
         return

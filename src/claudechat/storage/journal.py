@@ -116,9 +116,6 @@ class Journal:
     def entries(self, user_id: str) -> list[JournalEntry]:
         return self.scan(user_id).entries
 
-    def pending(self, user_id: str) -> bool:
-        return bool(self.scan(user_id, pushable_only=True).entries)
-
     def for_conversation(self, user_id: str, conversation_id: str) -> list[JournalEntry]:
         return [e for e in self.entries(user_id) if e.conversation.id == conversation_id]
 
