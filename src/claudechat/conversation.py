@@ -365,7 +365,8 @@ def merge(ours: Conversation, theirs: Conversation) -> Conversation:
         messages=sorted(messages.values(), key=Message.sort_key),
         created_at=min(ours.created_at, theirs.created_at),
         updated_at=max(ours.updated_at, theirs.updated_at),
-        parent_id=ours.parent_id or theirs.parent_id,
+        # Set once, when a fork is made; min() keeps the merge commutative all the same.
+        parent_id=min((p for p in (ours.parent_id, theirs.parent_id) if p), default=None),
         set_at={},
     )
     for name in LWW_FIELDS:
@@ -384,6 +385,8 @@ def _stamp(side: Conversation, name: str) -> tuple[datetime, str]:
 def _further(a: Message, b: Message) -> Message:
     """Of two copies of one message, the one further along: a status only moves forward and a
     token count only becomes exact. Anything else differing breaks the tie deterministically."""
+    if a == b:  # the usual case: the same message on both sides, no JSON needed
+        return a
 
     def key(message: Message) -> tuple[int, bool, str]:
         rank = _STATUS_RANK.get(message.status, 0)
