@@ -161,7 +161,8 @@ def section_saves(runs: int, tmp: Path, servers: Servers) -> None:
     note(
         "floor: encode the document and write it once to the same blob store "
         "(local: temp file + fsync + rename + dir fsync; S3: one put_object). "
-        "A save writes the journal entry (fsynced), the blob, the row, then removes the entry."
+        "A save writes the journal entry (left to the page cache; fsynced only if the store "
+        "fails), the blob, the row and the search index, then removes the entry."
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 import uuid
 
 import pytest
@@ -68,6 +70,30 @@ def test_a_journal_entry_rewritten_meanwhile_is_not_removed(tmp_path) -> None:  
     journal.remove(convo, first)  # a push of the older version finished late
     (entry,) = journal.for_conversation("tester", convo.id)
     assert [m.text for m in entry.conversation.messages] == ["newer turn"]
+    journal.release()
+
+
+def test_many_threads_writing_a_new_journal_at_once_never_wait_on_each_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`serve` saves from many threads: the writer's lock must be taken once, not by two
+    threads at once (the second flock would wait on the first for ever)."""
+    journal = Journal(tmp_path / "journal")
+    convos = [Conversation.new("tester", "m") for _ in range(16)]
+    start = threading.Barrier(len(convos))
+
+    def write(convo: Conversation) -> None:
+        convo.append("user", f"from {convo.id}")
+        start.wait()
+        journal.write(convo)
+
+    threads = [threading.Thread(target=write, args=(c,), daemon=True) for c in convos]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "a journal write never returned"
+    entries = journal.entries("tester")
+    assert sorted(e.conversation.id for e in entries) == sorted(c.id for c in convos)
     journal.release()
 
 

@@ -48,7 +48,9 @@ def test_blob_store_contract(backend) -> None:  # type: ignore[no-untyped-def]
     assert blobs.get(key) == b'{"a": 1}'
     blobs.put(key, b'{"a": 2}')
     assert blobs.get(key) == b'{"a": 2}'
-    assert key in blobs.list("tester/")
+    other = f"testers/{uuid.uuid4()}.json"  # a user whose id starts like tester's
+    blobs.put(other, b"{}")
+    assert key in blobs.list("tester/") and other not in blobs.list("tester/")
     assert blobs.location(key).startswith("s3://" if backend.name == "team" else "file://")
     blobs.delete(key)
     with pytest.raises(BlobNotFoundError):

@@ -123,6 +123,13 @@ class Message:
     def of_text(cls, role: Role, text: str, **fields: Any) -> Message:
         return cls(role=role, content=[text_block(text)], **fields)
 
+    def copy(self) -> Message:
+        # Every save copies every message: this skips dataclasses.replace's per-field work.
+        twin = object.__new__(Message)
+        twin.__dict__.update(self.__dict__)
+        twin.content = [dict(block) for block in self.content]
+        return twin
+
     @property
     def text(self) -> str:
         """The message's text blocks joined: what a person reads as the message."""
@@ -196,6 +203,11 @@ class Conversation:
         conversation = cls(id=new_conversation_id(), user_id=user_id, model=model, **kwargs)
         conversation.set_at = dict.fromkeys(LWW_FIELDS, conversation.created_at)
         return conversation
+
+    def copy(self) -> Conversation:
+        """A copy that later changes to this one do not reach (new messages, a status moving
+        on, a block given its citations)."""
+        return replace(self, messages=[m.copy() for m in self.messages], set_at=dict(self.set_at))
 
     # -- changes a session makes ------------------------------------------------------------
 
@@ -334,17 +346,21 @@ def check_tree(messages: list[Message]) -> None:
         if message.id in by_id:
             raise CorruptDocumentError(f"message id {message.id} appears twice")
         by_id[message.id] = message
+    rooted: set[str] = set()  # ids whose chain is known to reach a root: walked once each
     for message in messages:
-        seen: set[str] = set()
-        current: Message | None = message
-        while current is not None and current.parent_id is not None:
-            if current.id in seen:
+        path: list[str] = []
+        current = message
+        while current.id not in rooted:
+            if current.id in path:
                 raise CorruptDocumentError("the message tree has a loop")
-            seen.add(current.id)
+            path.append(current.id)
+            if current.parent_id is None:
+                break
             parent = by_id.get(current.parent_id)
             if parent is None:
                 raise CorruptDocumentError(f"message {current.id} has a missing parent")
             current = parent
+        rooted.update(path)
 
 
 # -- merging -------------------------------------------------------------------------------

@@ -27,9 +27,13 @@ class DocumentCache:
         self.files = LocalBlobStore(root)
 
     def put(self, conversation: Conversation, data: bytes) -> None:
+        key = ids.document_key(conversation.user_id, conversation.id)
         try:
-            self.files.put(ids.document_key(conversation.user_id, conversation.id), data)
-            self._trim(ids.user_id(conversation.user_id))
+            new = not self.files.exists(key)
+            # Not fsynced: a copy lost with the machine is read again from the store.
+            self.files.put(key, data, durable=False)
+            if new:  # only a new document can take the folder over its bounds
+                self._trim(ids.user_id(conversation.user_id))
         except (ClaudechatError, OSError):
             pass  # a cache that cannot be written is only a cache
 

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,18 +49,30 @@ class Journal:
         self.files = LocalBlobStore(root)
         self.writer = writer or uuid.uuid4().hex
         self._lock: int | None = None
+        # `serve` saves from many threads: the first two must not both take the lock, the
+        # second flock would wait on the first for ever.
+        self._claiming = threading.Lock()
 
     # -- this process's entries -------------------------------------------------------------
 
-    def write(self, conversation: Conversation) -> str:
-        """Record the conversation as this process has it; returns the entry's etag."""
+    def write(self, conversation: Conversation, document: bytes | None = None) -> str:
+        """Record the conversation as this process has it (`document`: it, encoded already);
+        returns the entry's etag.
+
+        The entry is left to the page cache, which outlives this process (a crash, a kill,
+        a closed terminal), and made durable only if the store does not take the save (see
+        make_durable): an fsync on every save would cost more than the store's own write,
+        which is durable by itself."""
         self._claim()
-        entry = {
-            "format": JOURNAL_FORMAT,
-            "writer": self.writer,
-            "document": conversation.to_document(),
-        }
-        return self.files.put(self._key(conversation), dumps_json(entry).encode("utf-8"))
+        if document is None:
+            document = dumps_json(conversation.to_document()).encode("utf-8")
+        head = dumps_json({"format": JOURNAL_FORMAT, "writer": self.writer})[:-1]
+        entry = head.encode("utf-8") + b', "document": ' + document + b"}"
+        return self.files.put(self._key(conversation), entry, durable=False)
+
+    def make_durable(self, conversation: Conversation) -> None:
+        """The entry on disk: the store did not take it, so it may have to wait for a reboot."""
+        self.files.make_durable(self._key(conversation))
 
     def remove(self, conversation: Conversation, etag: str) -> None:
         """Drop this process's entry once the store has it, unless it was rewritten since."""
@@ -72,8 +85,11 @@ class Journal:
 
     def _claim(self) -> None:
         """Hold this writer's lock for the life of the process: others see it is alive."""
-        if self._lock is not None:
-            return
+        with self._claiming:
+            if self._lock is None:
+                self._lock = self._take_lock()
+
+    def _take_lock(self) -> int:
         folder = self.root / WRITERS
         try:
             make_private_dirs(folder)
@@ -81,7 +97,7 @@ class Journal:
         except OSError as exc:
             raise StorageError(f"cannot write the journal in {self.root}: {exc.strerror}") from exc
         fcntl.flock(descriptor, fcntl.LOCK_EX)
-        self._lock = descriptor
+        return descriptor
 
     def release(self) -> None:
         if self._lock is not None:

@@ -125,13 +125,15 @@ class ConversationStore:
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
-        entry_etag, journal_error = self._journal_write(conversation)
         # A copy: a call given up at the deadline may still run while the session goes on.
-        snapshot = Conversation.from_document(conversation.to_document())
+        snapshot = conversation.copy()
+        data = encode_document(snapshot)  # once, for the journal and the store alike
+        entry_etag, journal_error = self._journal_write(snapshot, data)
         try:
-            merged = self._guarded(lambda: self._push(snapshot))
+            merged = self._guarded(lambda: self._push(snapshot, data))
         except StorageError as exc:
-            return SaveResult(pushed=False, error=exc, journaled=journal_error is None)
+            journaled = journal_error is None and self._journal_made_durable(snapshot)
+            return SaveResult(pushed=False, error=exc, journaled=journaled)
         notices = []
         if journal_error is not None and not self._journal_told:
             notices.append(f"warning: {journal_error}; saving straight to the store")
@@ -140,19 +142,28 @@ class ConversationStore:
             self.journal.remove(conversation, entry_etag)
         return SaveResult(pushed=True, conversation=merged, notices=notices)
 
-    def _journal_write(self, conversation: Conversation) -> tuple[str | None, StorageError | None]:
+    def _journal_write(
+        self, conversation: Conversation, data: bytes
+    ) -> tuple[str | None, StorageError | None]:
         """The journal is a safety net, not a gate: when it cannot be written (a full disk, a
         read-only home) the save still goes to the store, and the user is told once."""
         try:
-            etag = self.journal.write(conversation)
+            etag = self.journal.write(conversation, data)
         except StorageError as exc:
             return None, exc
         self._journal_told = False
         return etag, None
 
-    def _push(self, conversation: Conversation) -> Conversation:
+    def _journal_made_durable(self, conversation: Conversation) -> bool:
+        try:
+            self.journal.make_durable(conversation)
+        except StorageError:
+            return False
+        return True
+
+    def _push(self, conversation: Conversation, encoded: bytes | None = None) -> Conversation:
         """Merge into the stored document with a conditional write, then bring the row in
-        line. Returns the document as stored."""
+        line (`encoded`: the conversation, encoded already). Returns the document as stored."""
         key = self.blob_key(conversation.user_id, conversation.id)
         expect: str | _Unknown | None = self._etags.get(conversation.id, UNKNOWN)
         document = conversation
@@ -164,7 +175,8 @@ class ConversationStore:
                 if unchanged:
                     break
             try:
-                data = encode_document(document)
+                unmerged = document is conversation and encoded is not None
+                data = encoded if encoded is not None and unmerged else encode_document(document)
                 etag = self.blobs.put(key, data, expect=expect)
             except BlobConflictError:
                 expect = UNKNOWN  # someone saved in between: read, merge, try again
