@@ -90,7 +90,7 @@ class Bench:
         child.logfile_read = written
         try:
             if repl:
-                child.expect("tokens in")
+                child.expect(" from cache")  # the dim line after the reply
                 child.expect("\u203a".encode())  # the next prompt
                 child.send("\x04")
             child.expect(pexpect.EOF)

@@ -256,25 +256,52 @@ def test_importing_render_does_not_import_rich() -> None:
 
 def test_plain_renderer_writes_chunks_verbatim_and_ends_with_newline() -> None:
     class RecordingStream(io.StringIO):
-        flushes = 0
+        writes = 0
 
-        def flush(self) -> None:
-            self.flushes += 1
-            super().flush()
+        def write(self, text: str) -> int:
+            self.writes += 1
+            return super().write(text)
 
     text = textwrap.dedent(DOCUMENTS["everything"]).rstrip("\n")
     chunks = list(random_chunks(text, 8))
     out = RecordingStream()
-    with PlainStreamRenderer(out) as renderer:
+    with PlainStreamRenderer(out, flush_interval=600) as renderer:
         for chunk in chunks:
             renderer.feed(chunk)
-        assert out.getvalue() == text
+        assert out.getvalue() == chunks[0]  # the first words at once
     assert out.getvalue() == text + "\n"
-    assert out.flushes >= len(chunks)
+    # The rest together: not one write (one wake-up of the reader) per token.
+    assert out.writes == 2, out.writes
     assert "\x1b" not in out.getvalue()
     assert renderer.text == text
     renderer.finish()
     assert out.getvalue() == text + "\n"
+
+
+class _FlushLog(io.StringIO):
+    """What had been flushed, each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())  # written and flushed: what a reader has
+
+
+def test_plain_renderer_flushes_a_paused_stream_without_waiting_for_more() -> None:
+    import time
+
+    out = _FlushLog()
+    with PlainStreamRenderer(out, flush_interval=0.05) as renderer:
+        renderer.feed("first ")
+        assert out.flushed == ["first "]  # the first words are not held back
+        renderer.feed("second")
+        deadline = time.monotonic() + 5
+        while out.flushed[-1] != "first second" and time.monotonic() < deadline:
+            time.sleep(0.01)  # the stream pauses here: no further chunk comes
+        assert out.flushed[-1] == "first second"
+    assert out.flushed[-1] == "first second\n"
 
 
 def test_plain_renderer_adds_no_newline_when_not_needed() -> None:

@@ -100,14 +100,29 @@ class Reply:
     complete: bool = False
     model: str | None = None
     citations: list[dict[str, Any]] = field(default_factory=list)  # passages of documents
+    # Deltas of open blocks, joined when read: `block["text"] += delta` copied the whole
+    # text so far for every token.
+    pieces: dict[tuple[int, str], list[str]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         return text_of(self.content())
 
+    def add_piece(self, index: int, key: str, piece: str) -> None:
+        self.pieces.setdefault((index, key), []).append(piece)
+
+    def settle(self) -> None:
+        """Join the deltas received into their open blocks."""
+        for (index, key), parts in self.pieces.items():
+            block = self.open_blocks.get(index)
+            if block is not None:
+                block[key] += "".join(parts)
+        self.pieces.clear()
+
     def content(self) -> list[Block]:
         """The blocks worth keeping: every finished one, and the text of an unfinished text
         block. Thinking cut short has no signature, so the API would refuse it back."""
+        self.settle()
         kept = list(self.blocks)
         for index in sorted(self.open_blocks):
             block = self.open_blocks[index]
@@ -116,6 +131,7 @@ class Reply:
         return kept
 
     def thinking(self) -> str:
+        self.settle()
         return "".join(
             b["thinking"]
             for b in [*self.blocks, *self.open_blocks.values()]
@@ -291,8 +307,10 @@ def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
     elif kind == "content_block_start":
         block = _neutral_block(event.content_block)
         if block is not None:
+            reply.settle()  # a block started again at the same index keeps what came before
             reply.open_blocks[event.index] = block
     elif kind == "content_block_stop":
+        reply.settle()
         done = reply.open_blocks.pop(event.index, None)
         if done is not None:
             reply.blocks.append(done)
@@ -314,14 +332,15 @@ def _absorb_delta(index: int, delta: Any, reply: Reply) -> Iterator[Event]:
     kind = delta.type
     if kind == "text_delta":
         if block is None or block["type"] != "text":  # a delta without its start: keep it
-            block = reply.open_blocks[index] = {"type": "text", "text": ""}
-        block["text"] += delta.text
+            reply.settle()  # what a block of another type already received stays with it
+            reply.open_blocks[index] = {"type": "text", "text": ""}
+        reply.add_piece(index, "text", delta.text)
         yield TextDelta(delta.text)
     elif kind == "thinking_delta" and block is not None and block["type"] == "thinking":
-        block["thinking"] += delta.thinking
+        reply.add_piece(index, "thinking", delta.thinking)
         yield ThinkingDelta(delta.thinking)
     elif kind == "signature_delta" and block is not None and block["type"] == "thinking":
-        block["signature"] += delta.signature
+        reply.add_piece(index, "signature", delta.signature)
 
 
 def _neutral_block(block: Any) -> Block | None:

@@ -210,7 +210,7 @@ def show(
 
     settings = _settings()
     conversation = _store(settings).load(settings.user, conversation_id)
-    print_conversation(conversation, as_json, as_markdown, thinking)
+    print_conversation(conversation, as_json, as_markdown, thinking, settings.code_theme)
 
 
 @app.command()

@@ -125,7 +125,11 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
 
 
 def print_conversation(
-    conversation: Conversation, as_json: bool, as_markdown: bool, thinking: bool = False
+    conversation: Conversation,
+    as_json: bool,
+    as_markdown: bool,
+    thinking: bool = False,
+    code_theme: str = "ansi_dark",
 ) -> None:
     if as_json:
         document = {**conversation.to_document(), "cost": cost_json(conversation)}
@@ -135,7 +139,7 @@ def print_conversation(
     else:
         from claudechat.history_view import paged
 
-        paged(lambda out: _print_rich(conversation, out, thinking))
+        paged(lambda out: _print_rich(conversation, out, thinking, code_theme))
 
 
 def cost_json(conversation: Conversation) -> dict[str, object]:
@@ -220,10 +224,11 @@ def _local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _print_rich(conversation: Conversation, out: Console, thinking: bool = False) -> None:
-    from rich.markdown import Markdown
+def _print_rich(conversation: Conversation, out: Console, thinking: bool, code_theme: str) -> None:
     from rich.rule import Rule
     from rich.text import Text
+
+    from claudechat.markdown import make_markdown
 
     out.print(Text(one_line(conversation.title), style="bold"))
     for line in _header_lines(conversation):
@@ -237,4 +242,7 @@ def _print_rich(conversation: Conversation, out: Console, thinking: bool = False
         for line in attachment_lines(message, numbers):
             out.print(Text(one_line(line), style="cyan"))
         content = safe_text(message.text)
-        out.print(Markdown(content) if message.role == "assistant" else Text(content))
+        if message.role == "assistant":
+            out.print(make_markdown(content, code_theme))  # as the reply was shown
+        else:
+            out.print(Text(content))

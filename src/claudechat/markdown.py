@@ -89,7 +89,7 @@ def _classes() -> dict[str, Any]:
             "code_block": TightCodeBlock,
         }
 
-        def __init__(self, markup: str, code_theme: str = "monokai") -> None:
+        def __init__(self, markup: str, code_theme: str = "ansi_dark") -> None:
             # Markdown.__init__ would build a parser; these are the attributes it sets.
             self.markup = markup
             self.parsed = _parser().parse(markup)
@@ -151,7 +151,7 @@ def code_lines(code: str, lexer: Any, theme_name: str, width: int) -> Iterator[A
     yield new_line  # and below
 
 
-def make_markdown(text: str, code_theme: str = "monokai") -> Markdown:
+def make_markdown(text: str, code_theme: str = "ansi_dark") -> Markdown:
     return _classes()["markdown"](text, code_theme)
 
 

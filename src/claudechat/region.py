@@ -37,6 +37,8 @@ class LiveRegion:
         self._width = 0  # the terminal's width when they were written
         self._cursor_hidden = False
         self._color_system = _color_system(console)
+        # Highlighted code changes look every few characters, between few distinct looks.
+        self._sgr_memo: dict[tuple[Any, Any], str] = {}
 
     def draw(self, printed: list[list[Segment]], live: list[list[Segment]], width: int) -> None:
         """Print `printed` above the region for good and show `live` in it, in one write;
@@ -100,7 +102,10 @@ class LiveRegion:
                 continue
             style = segment.style or None
             if style != current and not (segment.text.isspace() and _blanks_alike(style, current)):
-                parts.append(self._sgr(current, style))
+                change = self._sgr_memo.get((current, style))
+                if change is None:
+                    change = self._sgr_memo[current, style] = self._sgr(current, style)
+                parts.append(change)
                 current = style
             parts.append(segment.text)
         if current is not None:

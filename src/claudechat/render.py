@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+# Faster than a screen is worth redrawing (most terminals show 60 frames a second at most).
+MIN_DRAW_INTERVAL = 1 / 30
 
 
 @contextlib.contextmanager
@@ -99,7 +102,7 @@ class MarkdownStreamRenderer(_StreamRenderer):
         self,
         console: Console,
         refresh_per_second: float = 4.0,
-        code_theme: str = "monokai",
+        code_theme: str = "ansi_dark",
         *,
         auto_refresh: bool = True,
     ) -> None:
@@ -123,6 +126,7 @@ class MarkdownStreamRenderer(_StreamRenderer):
         self._stop_refreshing = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished = False
+        self._drawn_at = 0.0
 
     def feed(self, chunk: str) -> None:
         """Add a text delta. Cheap unless it completes a block, which is printed."""
@@ -138,9 +142,18 @@ class MarkdownStreamRenderer(_StreamRenderer):
         with signals_held(), self._lock:
             finished = self._splitter.feed(chunk)
             self._unprinted.extend(finished)
-            if finished or (not self._live and not chunk.isspace()):
+            if (finished or (not self._live and not chunk.isspace())) and not self._drew_lately():
                 self._draw(live=True)  # the first words of a block show at once
                 self._start_refreshing()
+
+    def _drew_lately(self) -> bool:
+        """Whether the screen was drawn less than MIN_DRAW_INTERVAL ago: a stream faster
+        than the eye then waits for the refresh thread, which draws everything that came
+        meanwhile at once, instead of drawing the start of every block (tables, code) that
+        finishes a moment later."""
+        if self._thread is None:
+            return False  # nothing would draw it later: tests and non-terminals
+        return time.monotonic() - self._drawn_at < MIN_DRAW_INTERVAL
 
     def refresh(self) -> None:
         """Redraw the live region now (it also refreshes by itself unless auto_refresh=False)."""
@@ -179,6 +192,7 @@ class MarkdownStreamRenderer(_StreamRenderer):
         printed, pending = self._render_unprinted(options)
         shown = self._render_live(options, pending) if live and self._interactive else []
         self._region.draw(printed, shown, options.max_width)
+        self._drawn_at = time.monotonic()
         self._unprinted.clear()
         self._blank_line_pending = pending
         self._live = self._live or live
@@ -261,24 +275,54 @@ class MarkdownStreamRenderer(_StreamRenderer):
 
 class PlainStreamRenderer(_StreamRenderer):
     """For a non-terminal stdout or NO_COLOR: writes chunks as they arrive to a text stream,
-    no escape codes, flushes per chunk."""
+    no escape codes. The first chunk goes out at once, later ones together at most every
+    `flush_interval` seconds (by a thread, so a stream that pauses is not held back): a write
+    per token woke the reader for every four characters, which cost the process more than the
+    SDK's own work on the token. The chunks wait in a list of this renderer's, not in the
+    stream's buffer, which may be unbuffered (PYTHONUNBUFFERED, python -u)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, flush_interval: float = 0.05) -> None:
         self._stream = stream
         self._chunks: list[str] = []
         self._ends_with_newline = True  # nothing written yet needs no newline
+        self._interval = flush_interval
+        self._lock = threading.Lock()  # the waiting chunks, shared with the flushing thread
+        self._waiting: list[str] = []
+        self._stop_flushing = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def feed(self, chunk: str) -> None:
         if not chunk:
             return
         self._chunks.append(chunk)
-        self._stream.write(chunk)
-        self._stream.flush()
+        with self._lock:
+            self._waiting.append(chunk)
         self._ends_with_newline = chunk.endswith("\n")
+        if self._flusher is None:
+            self._flush()  # the first words without delay
+            self._flusher = threading.Thread(target=self._flush_loop, name="flush", daemon=True)
+            self._flusher.start()
 
     def finish(self) -> None:
-        """End the output with a newline (idempotent)."""
+        """End the output with a newline, and flush (idempotent)."""
+        self._stop_flushing.set()
+        if self._flusher is not None:
+            self._flusher.join()
         if not self._ends_with_newline:
-            self._stream.write("\n")
-            self._stream.flush()
+            with self._lock:
+                self._waiting.append("\n")
             self._ends_with_newline = True
+        self._flush()
+
+    def _flush_loop(self) -> None:
+        while not self._stop_flushing.wait(self._interval):
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            if not self._waiting:
+                return
+            text = "".join(self._waiting)
+            self._waiting.clear()
+            self._stream.write(text)
+            self._stream.flush()

@@ -64,6 +64,7 @@ KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · C
 class Repl:
     def __init__(self, session: ChatSession, history_path: Path) -> None:
         self.session = session
+        self.code_theme = session.settings.code_theme  # a bad name stops the start, not a turn
         self.prompt = _prompt_session(history_path, lambda: model_ids(session.settings))
         self.out = console()
         self.running = True
@@ -141,7 +142,7 @@ class Repl:
             self._stream(turn)
 
     def _stream(self, turn: Callable[[Listener], Any]) -> None:
-        view = _view(self.out)
+        view = _view(self.out, self.code_theme)
         try:
             with view:
                 turn(view.on_event)
@@ -308,13 +309,14 @@ def describe_leaf(session: ChatSession, leaf: Any) -> str:
     return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
 
 
-def _view(out: Any) -> Any:
+def _view(out: Any, code_theme: str) -> Any:
     """Thinking apart from the answer, the answer as markdown (plain without a terminal)."""
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
     from claudechat.reply_view import TerminalReplyView
 
     if is_rich(sys.stdout):
-        return TerminalReplyView(out, TerminalSafe(MarkdownStreamRenderer(out)))
+        renderer = MarkdownStreamRenderer(out, code_theme=code_theme)
+        return TerminalReplyView(out, TerminalSafe(renderer))
     return TerminalReplyView(out, TerminalSafe(PlainStreamRenderer(sys.stdout)))
 
 
