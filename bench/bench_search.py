@@ -1,13 +1,14 @@
 """Search among many conversations: SQLite FTS5 (embedded) and PostgreSQL full-text (team).
 
     .venv/bin/python bench/bench_search.py [--conversations 100000] [--turns 10] [--runs 15]
+                                           [--users 100] [--only sqlite|postgresql]
 
-Seeds N conversations of T turns (a question and a reply each, so 2*N*T messages) for 100
-users, with words drawn from a Zipf distribution over 20,000 made-up words, straight into the
-tables the app's own migrations create (bulk load, then the index built once: it is a
-benchmark, not a test of saving). Then times claudechat.storage.search.search() in-process for
-one user, per kind of query, against a floor measured in the same run (`SELECT 1` on the same
-connection pool). Target: under 100 ms.
+Seeds N conversations of T turns (a question and a reply each, so 2*N*T messages) for
+--users owners (default 100), with words drawn from a Zipf distribution over 20,000 made-up
+words, straight into the tables the app's own migrations create (bulk load, then the index
+built once: it is a benchmark, not a test of saving). Then times
+claudechat.storage.search.search() in-process for one user, per kind of query, against a floor
+measured in the same run (`SELECT 1` on the same connection pool). Target: under 100 ms.
 
 PostgreSQL runs on 127.0.0.1 (tests/servers.py) and is stopped at the end; SQLite lives in a
 temporary directory.
@@ -35,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-USERS = 100
+DEFAULT_USERS = 100
+USERS = DEFAULT_USERS
 VOCABULARY = 20_000
 USER_WORDS, REPLY_WORDS = 10, 24
 TARGET = "user007"
@@ -200,7 +202,15 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=DEFAULT_USERS,
+        help="Owners of the conversations (1: one owns all).",
+    )
     args = parser.parse_args()
+    global USERS, TARGET
+    USERS, TARGET = args.users, f"user{min(7, args.users - 1):03d}"
     total = args.conversations * args.turns * 2
     print(
         f"{args.conversations:,} conversations x {args.turns} turns = {total:,} messages, "

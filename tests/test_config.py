@@ -116,3 +116,30 @@ def test_mask_url_password_forms() -> None:
     assert mask_url_password("a http://u:p@x b postgresql://v:q@y c") == (
         "a http://u:***@x b postgresql://v:***@y c"
     )
+
+
+def test_code_is_coloured_in_the_terminals_palette_unless_a_theme_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from claudechat.errors import ConfigError
+    from claudechat.render import MarkdownStreamRenderer
+    from renderkit import make_console
+
+    reply = "Here:\n\n```python\ndef f(x: int) -> int:\n    return x + 1  # one more\n```\n"
+
+    def written(theme: str) -> str:
+        console = make_console("256")
+        with MarkdownStreamRenderer(console, auto_refresh=False, code_theme=theme) as renderer:
+            renderer.feed(reply)
+        return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.delenv("CLAUDECHAT_CODE_THEME", raising=False)
+    default = load_settings().code_theme
+    assert default == "ansi_dark"
+    # The terminal's own colours (30-37, 90-97): short codes, and right on light or dark.
+    assert "38;5;" not in written(default) and "\x1b[0;94m" in written(default)
+    monkeypatch.setenv("CLAUDECHAT_CODE_THEME", "monokai")
+    assert "38;5;" in written(load_settings().code_theme)  # a pygments style, as named
+    monkeypatch.setenv("CLAUDECHAT_CODE_THEME", "no-such-theme")
+    with pytest.raises(ConfigError, match="unknown code_theme 'no-such-theme'"):
+        load_settings().code_theme  # noqa: B018

@@ -271,10 +271,11 @@ class ConversationStore:
     def load(self, user_id: str, reference: str) -> Conversation:
         """The stored document merged with what the journal holds for it (any writer's).
         While the store is down, the copy cached on this machine stands in for it."""
-        conversation_id = self.resolve(user_id, reference)
-        local = [e.conversation for e in self.journal.for_conversation(user_id, conversation_id)]
+        entries = self.journal.entries(user_id)  # read once, for the id and for the merge
+        conversation_id, row = self._resolve(user_id, reference, entries)
+        local = [e.conversation for e in entries if e.conversation.id == conversation_id]
         try:
-            stored = self._guarded(lambda: self._load_stored(user_id, conversation_id))
+            stored = self._guarded(lambda: self._load_stored(user_id, conversation_id, row))
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
             if cached is None and not local:
@@ -292,8 +293,11 @@ class ConversationStore:
             document = merge(document, other)
         return document
 
-    def _load_stored(self, user_id: str, conversation_id: str) -> list[Conversation]:
-        row = self.metadata.get(user_id, conversation_id)
+    def _load_stored(
+        self, user_id: str, conversation_id: str, row: ConversationRow | None = None
+    ) -> list[Conversation]:
+        """The stored document; `row`: its row, when resolving the id read it already."""
+        row = row or self.metadata.get(user_id, conversation_id)
         return [self.load_row(row)] if row is not None else []
 
     def load_row(self, row: ConversationRow) -> Conversation:
@@ -320,12 +324,15 @@ class ConversationStore:
 
     def resolve(self, user_id: str, reference: str) -> str:
         """A full id or unique prefix, within this user's conversations only."""
+        return self._resolve(user_id, reference, self.journal.entries(user_id))[0]
+
+    def _resolve(
+        self, user_id: str, reference: str, entries: list[JournalEntry]
+    ) -> tuple[str, ConversationRow | None]:
+        """The id, and its row when the store has one."""
         prefix = ids.id_prefix(reference)
-        local = {
-            e.conversation.id
-            for e in self.journal.entries(user_id)
-            if e.conversation.id.startswith(prefix)
-        }
+        local = {e.conversation.id for e in entries if e.conversation.id.startswith(prefix)}
+        rows: list[ConversationRow] = []
         try:
             rows = self._guarded(lambda: self._rows_matching(user_id, prefix))
             matches = local | {r.conversation_id for r in rows}
@@ -342,7 +349,8 @@ class ConversationStore:
                 f"{ids.printable(reference)} matches more than one conversation "
                 f"({shown}, ...); give more of the id"
             )
-        return matches.pop()
+        found = matches.pop()
+        return found, next((r for r in rows if r.conversation_id == found), None)
 
     def _rows_matching(self, user_id: str, prefix: str) -> list[ConversationRow]:
         if len(prefix) == 36:

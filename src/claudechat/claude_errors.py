@@ -1,0 +1,159 @@
+"""How a failed request or stream reads: every SDK and transport failure as a claudechat
+error with one clear line. Part of the adapter (claude.py): it alone looks at SDK types."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import ApiError, ReplyCutOffError, UsageError
+
+if TYPE_CHECKING:
+    from claudechat.claude import Reply
+    from claudechat.settings import Settings
+
+
+class translate_errors:
+    def __init__(self, settings: Settings, model: str, reply: Reply | None = None) -> None:
+        self.settings = settings
+        self.model = model
+        self.reply = reply
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        if not isinstance(error, Exception):  # KeyboardInterrupt, GeneratorExit: not ours
+            return
+        if isinstance(error, (ApiError, ReplyCutOffError, UsageError)):
+            return
+        translated = describe_failure(error, self.settings, self.model)
+        if translated is None:
+            # Anything else the stream raises (an event that is not JSON, events out of order
+            # from a server that is almost the API) ends the reply; it is not a crash.
+            translated = ReplyCutOffError(
+                f"the reply was cut off: the stream could not be read ({short_error(error)})"
+            )
+        if isinstance(translated, ApiError) and translated.mid_stream and self._text_arrived():
+            # An error event after text: what arrived is kept, so the reply is cut off.
+            translated = ReplyCutOffError(f"the reply was cut off: {translated}")
+        raise translated from error
+
+    def _text_arrived(self) -> bool:
+        return self.reply is not None and bool(self.reply.text)
+
+
+def describe_failure(error: BaseException, settings: Settings, model: str) -> Exception | None:
+    import anthropic
+    import httpx2
+
+    where = "Bedrock" if settings.provider == "bedrock" else "the Anthropic API"
+    if isinstance(error, anthropic.APITimeoutError):
+        return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
+    if isinstance(error, anthropic.APIConnectionError):
+        # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
+        cause = error.__cause__ or error
+        if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
+            return UsageError(f"the API's base URL is not valid: {short_error(cause)}")
+        return ApiError(f"cannot reach {where} ({short_error(cause)})", retryable=True)
+    if isinstance(error, httpx2.InvalidURL):
+        return UsageError(f"the API's base URL is not valid: {short_error(error)}")
+    if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
+        idle = settings.stream_idle_timeout
+        return ReplyCutOffError(
+            f"the reply was cut off: {where} sent nothing for {idle:g} s "
+            "(the stream_idle_timeout setting)",
+            timed_out=True,
+        )
+    if isinstance(error, httpx2.TransportError):  # mid-stream: the SDK does not wrap these
+        return ReplyCutOffError(
+            f"the reply was cut off: the connection broke ({short_error(error)})"
+        )
+    if isinstance(error, anthropic.APIStatusError):
+        return ApiError(
+            _status_message(error, where, model),
+            retryable=_retryable(error),
+            mid_stream=error.status_code == 200,
+            status=error.status_code,
+            retry_after=error.response.headers.get("retry-after"),
+        )
+    if isinstance(error, anthropic.AnthropicError):
+        return ApiError(f"{where} failed: {short_error(error)}")
+    if settings.provider == "bedrock":
+        from botocore.exceptions import BotoCoreError
+
+        if isinstance(error, BotoCoreError):  # a missing profile, an unknown region, ...
+            return UsageError(f"cannot set up Bedrock: {short_error(error)}")
+    if isinstance(error, RuntimeError) and "AWS credentials" in str(error):
+        # The Bedrock client signs each request and says so this way when it has nothing.
+        return UsageError(
+            "no AWS credentials for Bedrock: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"
+        )
+    return None
+
+
+def _status_message(error: Any, where: str, model: str) -> str:
+    status = error.status_code
+    detail = _error_detail(error)
+    if status == 401:
+        return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
+    if status == 403:
+        return f"{where} refused access to model {model!r} (403): {detail}"
+    if status == 404:
+        return f"{where} does not know model {model!r} (404): {detail}"
+    if status == 429:
+        return f"{where} is rate limiting requests (429)"
+    if status == 529:
+        return f"{where} is overloaded (529)"
+    if status >= 500:
+        return f"{where} had a server error ({status}): {detail}"
+    if status == 200:
+        # An `event: error` inside a stream that had started fine.
+        return f"{where} reported an error mid-reply: {detail}"
+    return f"{where} rejected the request for model {model!r} ({status}): {detail}"
+
+
+def _retryable(error: Any) -> bool:
+    if error.status_code == 200:  # an error event mid-stream: overloaded and the like
+        return _error_kind(error) in TRANSIENT_ERROR_KINDS
+    return bool(error.status_code in (408, 409, 429) or error.status_code >= 500)
+
+
+TRANSIENT_ERROR_KINDS = {
+    "overloaded_error",
+    "api_error",
+    "rate_limit_error",
+    # Bedrock's names for the same faults.
+    "throttlingException",
+    "serviceUnavailableException",
+    "internalServerException",
+    "modelStreamErrorException",
+}
+
+
+def _error_kind(error: Any) -> str | None:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("type"), str):
+            return str(inner["type"])
+    return None
+
+
+def _error_detail(error: Any) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            kind = inner.get("type")
+            return f"{kind}: {inner['message']}" if kind else str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return short_error(error)
+
+
+def short_error(error: BaseException) -> str:
+    from claudechat.settings import mask_url_password
+
+    text = mask_url_password(str(error)).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
