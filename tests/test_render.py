@@ -45,6 +45,15 @@ def test_streamed_output_matches_one_shot_render(name: str) -> None:
         assert screen_lines(console) == one_shot_lines(text), f"seed {seed}"
 
 
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_blocks_finished_together_print_as_the_one_shot_render(name: str) -> None:
+    """Blocks that finish between two draws are rendered as one document."""
+    text = DOCUMENTS[name]
+    for cut in (len(text) // 3, len(text) // 2, len(text)):
+        console = stream(text, iter([text[:cut], text[cut:]]), refresh_every=1)
+        assert screen_lines(console) == one_shot_lines(text), f"cut at {cut}"
+
+
 @pytest.mark.parametrize("name", ["nested_lists", "code_with_blank_lines", "everything"])
 def test_streamed_output_matches_with_one_character_chunks(name: str) -> None:
     text = DOCUMENTS[name]
