@@ -313,6 +313,29 @@ def test_plain_renderer_flushes_a_paused_stream_without_waiting_for_more() -> No
     assert out.flushed[-1] == "first second\n"
 
 
+def test_a_write_failing_in_the_flushing_thread_is_raised_to_the_caller(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A reader that closed the pipe: the error reaches the code that handles closed pipes,
+    instead of a traceback from the flushing thread."""
+    import threading
+    import time
+
+    class ClosedAfterFirstWrite(io.StringIO):
+        def write(self, text: str) -> int:
+            if self.getvalue():
+                raise BrokenPipeError("the reader is gone")
+            return super().write(text)
+
+    reported: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", reported.append)
+    renderer = PlainStreamRenderer(ClosedAfterFirstWrite(), flush_interval=0.01)
+    renderer.feed("first ")
+    renderer.feed("second")  # written by the thread, which fails
+    time.sleep(0.3)
+    with pytest.raises(BrokenPipeError):
+        renderer.finish()
+    assert reported == []
+
+
 def test_plain_renderer_adds_no_newline_when_not_needed() -> None:
     out = io.StringIO()
     with PlainStreamRenderer(out) as renderer:

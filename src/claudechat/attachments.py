@@ -168,34 +168,36 @@ def pdf_pages(data: bytes) -> int | None:
 # -- limits -------------------------------------------------------------------------------
 
 
+# Per kind of binary attachment: the model capability it needs, its size limit, its name.
+_MEDIA_RULES = {
+    "image": ("image_input", "image_bytes", "images"),
+    "pdf": ("pdf_input", "pdf_bytes", "PDFs"),
+}
+
+
 def check(attachments: list[Attachment], model: str, capabilities: dict[str, bool]) -> None:
     """Refuse, before anything is sent or saved, what the API or the model would refuse."""
     limit = limits()
     for item in attachments:
-        if item.kind == "image":
-            if not capabilities.get("image_input", True):
-                raise UsageError(f"{item.name}: model {model} does not take images")
-            if item.size > limit["image_bytes"]:
-                raise UsageError(
-                    f"{item.name}: images may be at most {human_size(limit['image_bytes'])} "
-                    f"({human_size(item.size)})"
-                )
-        elif item.kind == "pdf":
-            if not capabilities.get("pdf_input", True):
-                raise UsageError(f"{item.name}: model {model} does not take PDFs")
-            if item.size > limit["pdf_bytes"]:
-                raise UsageError(
-                    f"{item.name}: PDFs may be at most {human_size(limit['pdf_bytes'])} "
-                    f"({human_size(item.size)})"
-                )
-            if (item.pages or 0) > limit["pages_per_request"]:
-                raise UsageError(
-                    f"{item.name}: {item.pages} pages, more than the "
-                    f"{limit['pages_per_request']} a request may carry"
-                )
-        elif item.size > limit["text_bytes"]:
-            most = human_size(limit["text_bytes"])
-            raise UsageError(f"{item.name}: text files may be at most {most}")
+        rule = _MEDIA_RULES.get(item.kind)
+        if rule is None:
+            if item.size > limit["text_bytes"]:
+                most = human_size(limit["text_bytes"])
+                raise UsageError(f"{item.name}: text files may be at most {most}")
+            continue
+        capability, size_key, plural = rule
+        if not capabilities.get(capability, True):
+            raise UsageError(f"{item.name}: model {model} does not take {plural}")
+        if item.size > limit[size_key]:
+            raise UsageError(
+                f"{item.name}: {plural} may be at most {human_size(limit[size_key])} "
+                f"({human_size(item.size)})"
+            )
+        if item.kind == "pdf" and (item.pages or 0) > limit["pages_per_request"]:
+            raise UsageError(
+                f"{item.name}: {item.pages} pages, more than the "
+                f"{limit['pages_per_request']} a request may carry"
+            )
 
 
 def check_request(blocks: list[Block]) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from claudechat.attachments import attachment_lines, attachment_numbers
 from claudechat.conversation import Conversation, Message, dumps_json
+from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def print_conversation(
     as_json: bool,
     as_markdown: bool,
     thinking: bool = False,
-    code_theme: str = "ansi_dark",
+    code_theme: str = DEFAULT_CODE_THEME,
 ) -> None:
     if as_json:
         document = {**conversation.to_document(), "cost": cost_json(conversation)}

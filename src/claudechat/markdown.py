@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["blank_line_flags", "live_elements", "make_markdown"]
 
 CODE_TAB_SIZE = 4  # rich's Syntax default
+# The terminal's own palette: right on light and dark terminals, and its colour codes are
+# half the size of a fixed palette's (highlighted code changes colour every few characters).
+DEFAULT_CODE_THEME = "ansi_dark"
 _cache: dict[str, Any] = {}
 
 
@@ -89,7 +92,7 @@ def _classes() -> dict[str, Any]:
             "code_block": TightCodeBlock,
         }
 
-        def __init__(self, markup: str, code_theme: str = "ansi_dark") -> None:
+        def __init__(self, markup: str, code_theme: str = DEFAULT_CODE_THEME) -> None:
             # Markdown.__init__ would build a parser; these are the attributes it sets.
             self.markup = markup
             self.parsed = _parser().parse(markup)
@@ -151,7 +154,7 @@ def code_lines(code: str, lexer: Any, theme_name: str, width: int) -> Iterator[A
     yield new_line  # and below
 
 
-def make_markdown(text: str, code_theme: str = "ansi_dark") -> Markdown:
+def make_markdown(text: str, code_theme: str = DEFAULT_CODE_THEME) -> Markdown:
     return _classes()["markdown"](text, code_theme)
 
 

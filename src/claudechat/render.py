@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.mdblocks import BlockSplitter, split_finished_blocks
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class MarkdownStreamRenderer(_StreamRenderer):
         self,
         console: Console,
         refresh_per_second: float = 4.0,
-        code_theme: str = "ansi_dark",
+        code_theme: str = DEFAULT_CODE_THEME,
         *,
         auto_refresh: bool = True,
     ) -> None:
@@ -289,10 +290,12 @@ class PlainStreamRenderer(_StreamRenderer):
         self._waiting: list[str] = []
         self._stop_flushing = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._failure: Exception | None = None  # of a write by the thread, for the caller
 
     def feed(self, chunk: str) -> None:
         if not chunk:
             return
+        self._raise_failure()
         self._chunks.append(chunk)
         with self._lock:
             self._waiting.append(chunk)
@@ -307,6 +310,7 @@ class PlainStreamRenderer(_StreamRenderer):
         self._stop_flushing.set()
         if self._flusher is not None:
             self._flusher.join()
+        self._raise_failure()
         if not self._ends_with_newline:
             with self._lock:
                 self._waiting.append("\n")
@@ -314,8 +318,18 @@ class PlainStreamRenderer(_StreamRenderer):
         self._flush()
 
     def _flush_loop(self) -> None:
-        while not self._stop_flushing.wait(self._interval):
-            self._flush()
+        # A write that fails (a reader that closed the pipe) is the caller's to handle, as a
+        # failed write of its own would be: it is raised by the next feed() or finish().
+        try:
+            while not self._stop_flushing.wait(self._interval):
+                self._flush()
+        except Exception as exc:
+            self._failure = exc
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     def _flush(self) -> None:
         with self._lock:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from claudechat.errors import ConfigError
+from claudechat.markdown import DEFAULT_CODE_THEME
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
-DEFAULT_CODE_THEME = "ansi_dark"
 ANSI_CODE_THEMES = ("ansi_dark", "ansi_light")
 PROVIDERS = ("anthropic", "bedrock")
 
@@ -138,9 +138,7 @@ class Settings:
 
     @property
     def code_theme(self) -> str:
-        """The terminal's own palette by default: it suits light and dark terminals alike,
-        and its codes are half the size of a fixed palette's (highlighted code changes
-        colour every few characters)."""
+        """A pygments style, or the terminal's own palette (the default)."""
         name = self._get("code_theme") or DEFAULT_CODE_THEME
         if name not in ANSI_CODE_THEMES:
             from pygments.styles import get_style_by_name

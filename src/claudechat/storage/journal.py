@@ -66,6 +66,7 @@ class Journal:
         self._claim()
         if document is None:
             document = dumps_json(conversation.to_document()).encode("utf-8")
+        # The entry is built around the encoded document, which is not encoded a second time.
         head = dumps_json({"format": JOURNAL_FORMAT, "writer": self.writer})[:-1]
         entry = head.encode("utf-8") + b', "document": ' + document + b"}"
         return self.files.put(self._key(conversation), entry, durable=False)

@@ -175,8 +175,10 @@ class ConversationStore:
                 if unchanged:
                     break
             try:
-                unmerged = document is conversation and encoded is not None
-                data = encoded if encoded is not None and unmerged else encode_document(document)
+                if document is conversation and encoded is not None:
+                    data = encoded  # not merged with anything: as the journal has it
+                else:
+                    data = encode_document(document)
                 etag = self.blobs.put(key, data, expect=expect)
             except BlobConflictError:
                 expect = UNKNOWN  # someone saved in between: read, merge, try again
@@ -297,7 +299,8 @@ class ConversationStore:
         self, user_id: str, conversation_id: str, row: ConversationRow | None = None
     ) -> list[Conversation]:
         """The stored document; `row`: its row, when resolving the id read it already."""
-        row = row or self.metadata.get(user_id, conversation_id)
+        if row is None:
+            row = self.metadata.get(user_id, conversation_id)
         return [self.load_row(row)] if row is not None else []
 
     def load_row(self, row: ConversationRow) -> Conversation:
