@@ -89,24 +89,70 @@ class FakeProcess:
 # -- clients ------------------------------------------------------------------------------
 
 
-def run_clients(clients: int, turns: int, one_client: Any) -> tuple[list[Any], float]:
-    results: list[Any] = [None] * clients
-    barrier = threading.Barrier(clients)
+def run_clients(indices: list[int], one_client: Any) -> tuple[list[Any], float]:
+    """The clients numbered `indices`, as threads of this process."""
+    results: list[Any] = [None] * len(indices)
+    barrier = threading.Barrier(len(indices))
 
-    def work(index: int) -> None:
+    def work(position: int, index: int) -> None:
         barrier.wait()
         # Clients start spread over one reply's duration, as independent users would; all at
         # once would keep them in lockstep, every turn ending at the same instant.
         time.sleep(random.Random(index).uniform(0, DELTAS * DELTA_DELAY))
-        results[index] = one_client(index)
+        results[position] = one_client(index)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=work, args=pair) for pair in enumerate(indices)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     return results, time.perf_counter() - started
+
+
+def _client_process(kind: str, indices: list[int], setup: dict[str, Any], conn: Any) -> None:
+    """One process's share of the clients, as threads; started by `run_client_processes`."""
+    global DELTA_DELAY
+    DELTA_DELAY = setup["delta_delay"]
+    import anthropic  # noqa: F401  (imported before the start, as a warm client would be)
+    import httpx  # noqa: F401
+
+    def one(index: int) -> Any:
+        if kind == "sdk":
+            return sdk_client(setup["base_url"], setup["turns"], index)
+        return serve_client(setup["base_url"], setup["tokens"][index], setup["turns"], index)
+
+    conn.send("ready")
+    conn.recv()  # the start signal
+    results, _wall = run_clients(indices, one)
+    conn.send(results)
+
+
+def run_client_processes(
+    kind: str, clients: int, processes: int, setup: dict[str, Any]
+) -> tuple[list[Any], float]:
+    """The clients spread over `processes` processes: 50 client threads in one Python process
+    would queue on its GIL, and that wait would be counted as the service's."""
+    context = multiprocessing.get_context("spawn")
+    setup = {**setup, "delta_delay": DELTA_DELAY}
+    shares = [list(range(clients))[i::processes] for i in range(processes)]
+    pipes, children = [], []
+    for share in shares:
+        parent, child = context.Pipe()
+        process = context.Process(target=_client_process, args=(kind, share, setup, child))
+        process.start()
+        pipes.append(parent)
+        children.append(process)
+    for pipe in pipes:
+        pipe.recv()  # every process imported and ready
+    started = time.perf_counter()
+    for pipe in pipes:
+        pipe.send("go")
+    results = [result for pipe in pipes for result in pipe.recv()]
+    wall = time.perf_counter() - started
+    for process in children:
+        process.join()
+    return results, wall
 
 
 def serve_client(base_url: str, token: str, turns: int, index: int) -> dict[str, Any]:
@@ -262,6 +308,15 @@ def main() -> int:
         "--delta-ms", type=float, default=10, help="Pause between the fake's deltas."
     )
     parser.add_argument("--home", help="Where the data directories go (e.g. /dev/shm).")
+    parser.add_argument(
+        "--no-session-row", action="store_true", help="Skip the in-process ChatSession run."
+    )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=5,
+        help="Processes the clients are spread over (the in-process row stays in one).",
+    )
     args = parser.parse_args()
 
     from serve_harness import clean_env
@@ -272,30 +327,33 @@ def main() -> int:
 
     with FakeProcess() as fake, _storage(args.team) as storage_env:
         env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url, **storage_env)
-        sdk_results, sdk_wall = run_clients(
-            args.clients, args.turns, lambda i: sdk_client(fake.base_url, args.turns, i)
+        setup = {"base_url": fake.base_url, "turns": args.turns}
+        sdk_results, sdk_wall = run_client_processes(
+            "sdk", args.clients, args.client_processes, setup
         )
-        service = in_process_service(env, Path(tempfile.mkdtemp(dir=args.home)))
-        session_results, session_wall = run_clients(
-            args.clients, args.turns, lambda i: session_client(service, args.turns, i)
-        )
+        if not args.no_session_row:
+            service = in_process_service(env, Path(tempfile.mkdtemp(dir=args.home)))
+            session_results, session_wall = run_clients(
+                list(range(args.clients)), lambda i: session_client(service, args.turns, i)
+            )
         server, base_url = start_server(env, args.workers, Path(tempfile.mkdtemp(dir=args.home)))
         try:
             tokens = [server.token(f"user{i}") for i in range(args.clients)]
             idle = memory_kib(server.process.pid)
-            results, wall = run_clients(
-                args.clients, args.turns, lambda i: serve_client(base_url, tokens[i], args.turns, i)
+            setup = {"base_url": base_url, "turns": args.turns, "tokens": tokens}
+            results, wall = run_client_processes(
+                "serve", args.clients, args.client_processes, setup
             )
             loaded = memory_kib(server.process.pid)
         finally:
             server.stop()
         served = fake.served()
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
-    rows = [
-        summarize("SDK straight to the fake (floor)", sdk_results, sdk_wall, served),
-        summarize("ChatSession, no HTTP (as the REPL)", session_results, session_wall, served),
-        summarize(f"serve, {storage}, {args.workers} worker(s)", results, wall, served),
-    ]
+    rows = [summarize("SDK straight to the fake (floor)", sdk_results, sdk_wall, served)]
+    if not args.no_session_row:
+        name = "ChatSession, no HTTP (one process)"
+        rows.append(summarize(name, session_results, session_wall, served))
+    rows.append(summarize(f"serve, {storage}, {args.workers} worker(s)", results, wall, served))
     where = args.home or tempfile.gettempdir()
     print(
         f"{args.clients} clients x {args.turns} turns; replies: {DELTAS} deltas "

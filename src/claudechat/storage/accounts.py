@@ -42,7 +42,7 @@ class Tokens:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         info = TokenInfo(secrets.token_hex(6), ids.user_id(user_id), utc_now())
         values = {**info.__dict__, "token_hash": token_hash(token)}
-        with database_errors(self.metadata.url), self.metadata.engine.begin() as connection:
+        with self.metadata.writing() as connection:
             connection.execute(api_tokens.insert().values(**values))
         return info, token
 
@@ -72,7 +72,7 @@ class Tokens:
         from claudechat.storage.schema import api_tokens
 
         statement = api_tokens.delete().where(api_tokens.c.token_id == token_id)
-        with database_errors(self.metadata.url), self.metadata.engine.begin() as connection:
+        with self.metadata.writing() as connection:
             if connection.execute(statement).rowcount != 1:
                 raise NotFoundError(f"no token {ids.printable(token_id)}")
 
@@ -98,12 +98,12 @@ class CurrentConversations:
         values = {"conversation_id": conversation_id, "updated_at": utc_now()}
         update = table.update().where(table.c.user_id == user_id).values(**values)
         with database_errors(self.metadata.url):
-            with self.metadata.engine.begin() as connection:
+            with self.metadata.writing() as connection:
                 if connection.execute(update).rowcount == 1:
                     return
             try:
-                with self.metadata.engine.begin() as connection:
+                with self.metadata.writing() as connection:
                     connection.execute(table.insert().values(user_id=user_id, **values))
             except IntegrityError:  # another worker inserted it meanwhile: last one wins
-                with self.metadata.engine.begin() as connection:
+                with self.metadata.writing() as connection:
                     connection.execute(update)

@@ -33,6 +33,8 @@ from claudechat.storage.blobs import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from claudechat.conversation import Conversation
     from claudechat.storage.metadata import MetadataStore
 
@@ -98,36 +100,28 @@ class AttachmentStore:
 
     # -- references -------------------------------------------------------------------------
 
-    def record_refs(self, metadata: MetadataStore, conversation: Conversation) -> None:
-        """Rows for the document's attachments that have none yet (nothing when it has none)."""
+    def record_refs(self, connection: Connection, conversation: Conversation) -> None:
+        """Within a transaction: rows for the document's attachments that have none yet. Two
+        sessions of one conversation may insert the same row at once: the loser's
+        IntegrityError makes the caller run the transaction again."""
         blocks = {b["sha256"]: b for b in _blocks_of(conversation)}
         if not blocks:
             return
         from sqlalchemy import select
-        from sqlalchemy.exc import IntegrityError
 
-        from claudechat.storage.metadata import database_errors
         from claudechat.storage.schema import attachment_refs
 
         table = attachment_refs.c
-        with (
-            contextlib.suppress(IntegrityError),
-            database_errors(metadata.url),
-            metadata.engine.begin() as connection,
-        ):
-            known = set(
-                connection.execute(
-                    select(table.sha256)
-                    .where(table.user_id == conversation.user_id)
-                    .where(table.conversation_id == conversation.id)
-                ).scalars()
-            )
-            rows = [
-                _ref_row(conversation, block) for sha, block in blocks.items() if sha not in known
-            ]
-            if rows:
-                # Two sessions of one conversation may insert the same row at once: fine.
-                connection.execute(attachment_refs.insert(), rows)
+        known = set(
+            connection.execute(
+                select(table.sha256)
+                .where(table.user_id == conversation.user_id)
+                .where(table.conversation_id == conversation.id)
+            ).scalars()
+        )
+        rows = [_ref_row(conversation, b) for sha, b in blocks.items() if sha not in known]
+        if rows:
+            connection.execute(attachment_refs.insert(), rows)
 
     def forget_conversation(
         self, metadata: MetadataStore, user: str, conversation_id: str
@@ -135,12 +129,11 @@ class AttachmentStore:
         """Drop a conversation's references; the digests no conversation references now."""
         from sqlalchemy import delete, select
 
-        from claudechat.storage.metadata import database_errors
         from claudechat.storage.schema import attachment_refs
 
         table = attachment_refs.c
         mine = (table.user_id == user) & (table.conversation_id == conversation_id)
-        with database_errors(metadata.url), metadata.engine.begin() as connection:
+        with metadata.writing() as connection:
             shas = set(connection.execute(select(table.sha256).where(mine)).scalars())
             connection.execute(delete(attachment_refs).where(mine))
             if not shas:

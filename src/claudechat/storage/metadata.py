@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +16,7 @@ from claudechat.errors import ConfigError, StorageError
 from claudechat.settings import mask_url_password
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 
 class VersionConflictError(StorageError):
@@ -40,10 +43,18 @@ class MetadataStore:
     def __init__(self, url: str, auto_migrate: bool = True) -> None:
         self.url = url
         self.engine = _create_engine(url)
+        # PostgreSQL locks rows, not the database: writers need no queue of their own there.
+        self._one_writer = _writer_lock(self.engine)
         from claudechat.storage.migrate import ensure_current
 
         with database_errors(url):
             ensure_current(self.engine, auto_migrate)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction, committed at the end; driver errors become StorageError."""
+        with self._one_writer, database_errors(self.url), self.engine.begin() as connection:
+            yield connection
 
     def insert(self, row: ConversationRow) -> None:
         from sqlalchemy.exc import IntegrityError
@@ -51,7 +62,7 @@ class MetadataStore:
         from claudechat.storage.schema import conversations
 
         try:
-            with database_errors(self.url), self.engine.begin() as connection:
+            with self.writing() as connection:
                 connection.execute(conversations.insert().values(**asdict(row)))
         except IntegrityError as exc:
             raise VersionConflictError(
@@ -72,16 +83,17 @@ class MetadataStore:
             .where(table.version == expected_version)
             .values(**values)
         )
-        with database_errors(self.url), self.engine.begin() as connection:
+        with self.writing() as connection:
             if connection.execute(statement).rowcount != 1:
                 raise VersionConflictError(
                     f"conversation {row.conversation_id} was changed by another session"
                 )
 
-    def update_if_newer(self, row: ConversationRow) -> bool:
-        """Write the row unless the stored one is newer (a slower writer of an older merge);
-        False when there is no row yet."""
-        from sqlalchemy import and_, or_
+    def put_newest(self, connection: Connection, row: ConversationRow) -> None:
+        """Within a transaction: the row, unless the stored one is newer (a slower writer of
+        an older merge). A first row that another writer inserts meanwhile raises
+        IntegrityError; run again (`write_retrying`), the row is then updated instead."""
+        from sqlalchemy import and_, or_, select
 
         from claudechat.storage.schema import conversations
 
@@ -89,32 +101,34 @@ class MetadataStore:
         values = asdict(row)
         for fixed in ("conversation_id", "user_id", "created_at", "version"):
             del values[fixed]
-        statement = (
+        this_row = (table.conversation_id == row.conversation_id) & (table.user_id == row.user_id)
+        is_older = or_(
+            table.updated_at < row.updated_at,
+            and_(table.updated_at == row.updated_at, table.message_count <= row.message_count),
+        )
+        update = (
             conversations.update()
-            .where(table.conversation_id == row.conversation_id)
-            .where(table.user_id == row.user_id)
-            .where(
-                or_(
-                    table.updated_at < row.updated_at,
-                    and_(
-                        table.updated_at == row.updated_at,
-                        table.message_count <= row.message_count,
-                    ),
-                )
-            )
+            .where(this_row, is_older)
             .values(**values, version=table.version + 1)
         )
-        with database_errors(self.url), self.engine.begin() as connection:
-            if connection.execute(statement).rowcount == 1:
-                return True
-        return self.get(row.user_id, row.conversation_id) is not None
+        if connection.execute(update).rowcount == 1:
+            return
+        if connection.execute(select(table.version).where(this_row)).first() is None:
+            connection.execute(conversations.insert().values(**asdict(row)))
 
-    def insert_or_update(self, row: ConversationRow) -> None:
-        """A first row; when another writer inserted it meanwhile, follow the newer one."""
-        try:
-            self.insert(row)
-        except VersionConflictError:
-            self.update_if_newer(row)
+    def write_retrying(self, work: Callable[[Connection], None], what: str) -> None:
+        """work(connection) in one transaction, run again when another writer's insert won a
+        unique key meanwhile (IntegrityError): the next run sees what that writer added."""
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in range(3):
+            try:
+                with self.writing() as connection:
+                    work(connection)
+                return
+            except IntegrityError as exc:
+                if attempt == 2:
+                    raise StorageError(f"{what} kept changing under this save: {exc}") from exc
 
     def get(self, user_id: str, conversation_id: str) -> ConversationRow | None:
         from claudechat.storage.schema import conversations
@@ -258,6 +272,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _writer_lock(engine: Engine) -> contextlib.AbstractContextManager[Any]:
+    from claudechat.storage.writer_lock import SqliteWriterLock
+
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return threading.Lock()  # one process's own database: its threads are all there is
+    return SqliteWriterLock(Path(database))
 
 
 def _prepare_sqlite_file(path: Path) -> None:

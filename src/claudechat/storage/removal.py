@@ -45,7 +45,6 @@ def resolve_all(store: ConversationStore, user_id: str, references: list[str]) -
 
 
 def delete_conversation(store: ConversationStore, user_id: str, conversation_id: str) -> Removed:
-    from claudechat.storage.metadata import database_errors
     from claudechat.storage.schema import conversations
     from claudechat.storage.search import remove_conversation
 
@@ -58,7 +57,7 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
     if row is None and removed.document is None and not local:
         raise NotFoundError(f"no conversation {conversation_id}")
     table = conversations.c
-    with database_errors(metadata.url), metadata.engine.begin() as connection:
+    with metadata.writing() as connection:
         removed.search_entries = remove_conversation(connection, user_id, conversation_id)
         statement = (
             conversations.delete()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import StorageError, UsageError
+from claudechat.errors import UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -115,42 +115,30 @@ def message_body(message: Message) -> str:
 
 
 def index_conversation(metadata: MetadataStore, conversation: Conversation) -> None:
-    """Add the rows of messages not yet indexed. A message's content never changes once it
-    is saved (a new reply is a new message), so only new ids need writing. Two sessions
-    saving the same conversation at once may both try to add a message: the loser reads
-    again and adds what is still missing."""
-    from sqlalchemy.exc import IntegrityError
-
-    for attempt in range(3):
-        try:
-            _index_new_messages(metadata, conversation)
-            return
-        except IntegrityError as exc:
-            if attempt == 2:
-                message = f"the search index kept changing under this save: {exc}"
-                raise StorageError(message) from exc
+    """Add the rows of messages not yet indexed, in a transaction of their own."""
+    metadata.write_retrying(
+        lambda connection: index_new_messages(connection, conversation), "the search index"
+    )
 
 
-def _index_new_messages(metadata: MetadataStore, conversation: Conversation) -> None:
+def index_new_messages(connection: Connection, conversation: Conversation) -> None:
+    """Within a transaction: rows for the messages not indexed yet. A message's content never
+    changes once it is saved (a new reply is a new message), so only new ids need writing.
+    Two sessions saving the same conversation at once may both add a message: the loser's
+    IntegrityError makes `write_retrying` run it again, and it then adds what is missing."""
     from sqlalchemy import select
 
-    from claudechat.storage.metadata import database_errors
     from claudechat.storage.schema import search_messages
 
     table = search_messages.c
-    with database_errors(metadata.url), metadata.engine.begin() as connection:
-        indexed = set(
-            connection.execute(
-                select(table.message_id).where(table.conversation_id == conversation.id)
-            ).scalars()
-        )
-        rows = [
-            _row(conversation, message)
-            for message in conversation.messages
-            if message.id not in indexed
-        ]
-        if rows:
-            connection.execute(search_messages.insert(), rows)
+    indexed = set(
+        connection.execute(
+            select(table.message_id).where(table.conversation_id == conversation.id)
+        ).scalars()
+    )
+    rows = [_row(conversation, m) for m in conversation.messages if m.id not in indexed]
+    if rows:
+        connection.execute(search_messages.insert(), rows)
 
 
 def _row(conversation: Conversation, message: Message) -> dict[str, Any]:
@@ -199,14 +187,14 @@ def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, 
         except ClaudechatError as exc:
             problems.append(f"{row.conversation_id}: {exc}")
             continue
-        with database_errors(metadata.url), metadata.engine.begin() as connection:
+        with metadata.writing() as connection:
             remove_conversation(connection, row.user_id, row.conversation_id)
         index_conversation(metadata, conversation)
         done += 1
     done_with = delete(search_backfill)
     if user_id is not None:
         done_with = done_with.where(search_backfill.c.user_id == user_id)
-    with database_errors(metadata.url), metadata.engine.begin() as connection:
+    with metadata.writing() as connection:
         connection.execute(done_with)
     return done, problems
 

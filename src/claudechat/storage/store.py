@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
@@ -30,6 +30,9 @@ from claudechat.storage.documents import decode_document, encode_document, newes
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 OPENING_DEADLINE = 30.0
 # Each conflict means another writer saved in between; they cannot all keep winning.
@@ -188,17 +191,22 @@ class ConversationStore:
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
-        self._upsert_row(row_for(document, self.blobs.location(key)))
-        if self.attachments is not None:
-            self.attachments.record_refs(self.metadata, document)
-        self._index(document)
+        location = self.blobs.location(key)
+        self.metadata.write_retrying(
+            lambda connection: self._record(connection, document, location), "the row"
+        )
         return document
 
-    def _index(self, document: Conversation) -> None:
-        # The search index lives beside the row and, like it, is retried from the journal.
-        from claudechat.storage.search import index_conversation
+    def _record(self, connection: Connection, document: Conversation, location: str) -> None:
+        """The row, the attachment references and the search entries of a stored document: one
+        transaction, after the document (so a row never names a document not written yet).
+        Like the row, the search index is retried from the journal when this fails."""
+        from claudechat.storage.search import index_new_messages
 
-        index_conversation(self.metadata, document)
+        self.metadata.put_newest(connection, row_for(document, location))
+        if self.attachments is not None:
+            self.attachments.record_refs(connection, document)
+        index_new_messages(connection, document)
 
     def _remember(self, document: Conversation, data: bytes) -> None:
         if self.cache is not None:
@@ -224,11 +232,6 @@ class ConversationStore:
         if unchanged:
             self._remember(merged, data)
         return merged, etag, unchanged
-
-    def _upsert_row(self, row: ConversationRow) -> None:
-        """The row follows the newest document; a slower writer never moves it back."""
-        if not self.metadata.update_if_newer(row):
-            self.metadata.insert_or_update(row)
 
     def fork(self, conversation: Conversation, upto: str | None = None) -> Conversation:
         """A new conversation continuing from `upto` (default: the shown branch's end), that
