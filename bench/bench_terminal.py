@@ -7,15 +7,19 @@ done. The floor is a script that only consumes the same stream from the same fak
 SDK (`messages.stream(...).text_stream`), in the same pty, in the same run, interleaved.
 
 CPU time is the process's own (user + system, from its rusage). Start-up cancels out: every
-figure per token is (CPU of the reply - CPU of a one-word reply) / tokens, for both. Bytes
-are everything the program wrote to the terminal, minus the same for the one-word reply,
+figure per token is (CPU of the reply - CPU of a one-word reply) / tokens, for both. The
+runs are paired: each round runs the one-word reply and every reply once, the differences are
+taken within a round, and the table shows their medians over the rounds (a 1k-token reply
+adds 0.1 s to a 1.6 s start-up, so unpaired medians of a noisy machine swing the 1k rows).
+Bytes are everything the program wrote to the terminal, minus the same for the one-word reply,
 over the bytes of the reply's text. Piped (`claudechat chat go > pipe`) is shown for scale.
 
-    .venv/bin/python bench/bench_terminal.py [--quick]
+    .venv/bin/python bench/bench_terminal.py [--quick] [--runs N]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -25,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import CLAUDECHAT, PYTHON, app_env, note, parse_args, print_table
+from benchlib import CLAUDECHAT, PYTHON, app_env, note, print_table
 from replies import REPLIES, REPLY_TOKENS, token_chunks
 
 ROWS, COLS = 40, 100
@@ -129,7 +133,10 @@ class _Counter:
         pass
 
 
-def median_of(samples: list[dict[str, tuple[float, int]]], key: str, part: int) -> float:
+Sample = dict[str, tuple[float, int]]  # per command: (CPU seconds, bytes to the terminal)
+
+
+def median_of(samples: list[Sample], key: str, part: int) -> float:
     return statistics.median(sample[key][part] for sample in samples)
 
 
@@ -147,14 +154,14 @@ def run(runs: int) -> None:
     ):
         bench = Bench(fake, Path(tmp) / "home", Path(tmp))
         bench.measure(BASELINE)  # warm-up: creates the data directory and the database
-        samples: dict[str, list[dict[str, tuple[float, int]]]] = {BASELINE: []}
+        samples: dict[str, list[Sample]] = {BASELINE: []}
         for _ in range(runs):  # interleaved, so a noisy machine moves every figure together
             samples[BASELINE].append(bench.measure(BASELINE))
             for name, text in replies:
                 samples.setdefault(name, []).append(bench.measure(text))
     base = samples[BASELINE]
     print_table(
-        f"Whole process in a {COLS}x{ROWS} pty, CPU (user + system), median of {runs}",
+        f"Whole process in a {COLS}x{ROWS} pty, CPU (user + system), paired medians of {runs}",
         ["reply", "tokens", "claudechat", "SDK only", "claudechat us/token",
          "SDK us/token", "ratio (target <= 1.5)", "piped ratio", "bytes / text (<= 3)"],
         [_row(name, text, samples[name], base) for name, text in replies],
@@ -166,32 +173,36 @@ def run(runs: int) -> None:
     )
 
 
-def _row(
-    name: str, text: str, samples: list[dict[str, tuple[float, int]]], base: list[Any]
-) -> list[str]:
+def _row(name: str, text: str, samples: list[Sample], base: list[Sample]) -> list[str]:
+    """One reply's figures, each the median over the rounds of what the reply added to that
+    same round's one-word reply."""
     tokens = len(token_chunks(text))
+    rounds = list(zip(samples, base, strict=True))
 
-    def per_token(key: str) -> float:
-        return (median_of(samples, key, 0) - median_of(base, key, 0)) / tokens
+    def added(key: str, part: int) -> list[float]:
+        return [reply[key][part] - one_word[key][part] for reply, one_word in rounds]
 
-    app, sdk, piped = per_token("app"), per_token("sdk"), per_token("piped")
-    extra_bytes = median_of(samples, "app", 1) - median_of(base, "app", 1)
+    app, sdk, piped = added("app", 0), added("sdk", 0), added("piped", 0)
+    median = statistics.median
     return [
         name,
         f"{tokens:,}",
         f"{median_of(samples, 'app', 0):.2f} s",
         f"{median_of(samples, 'sdk', 0):.2f} s",
-        f"{app * 1e6:.0f}",
-        f"{sdk * 1e6:.0f}",
-        f"{app / sdk:.2f}",
-        f"{piped / sdk:.2f}",
-        f"{extra_bytes / len(text.encode()):.2f}",
+        f"{median(app) / tokens * 1e6:.0f}",
+        f"{median(sdk) / tokens * 1e6:.0f}",
+        f"{median(a / s for a, s in zip(app, sdk, strict=True)):.2f}",
+        f"{median(p / s for p, s in zip(piped, sdk, strict=True)):.2f}",
+        f"{median(added('app', 1)) / len(text.encode()):.2f}",
     ]
 
 
 def main() -> int:
-    args = parse_args(__doc__)
-    run(3 if args.quick else 5)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds instead of --runs")
+    parser.add_argument("--runs", type=int, default=7, help="Rounds (default 7).")
+    args = parser.parse_args()
+    run(3 if args.quick else args.runs)
     return 0
 
 

@@ -64,7 +64,10 @@ def _theme(name: str) -> Any:
 def _classes() -> dict[str, Any]:
     if "markdown" in _cache:
         return _cache
-    from rich.markdown import CodeBlock, Markdown, MarkdownElement
+    from rich.markdown import CodeBlock, Markdown, MarkdownElement, TableElement
+    from rich.segment import Segment
+
+    from claudechat import mdtables
 
     class TightCodeBlock(CodeBlock):
         """rich's code block, drawn straight from pygments' tokens: rich's Syntax wraps and
@@ -83,6 +86,26 @@ def _classes() -> dict[str, Any]:
         def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
             return cls("", markdown.code_theme)
 
+    class QuickTable(TableElement):
+        """rich's table, drawn by claudechat.mdtables when no cell needs wrapping."""
+
+        def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+            header = []
+            if self.header is not None and self.header.row is not None:
+                for cell in self.header.row.cells:
+                    heading = cell.content.copy()
+                    heading.stylize("markdown.table.header")  # as TableElement does
+                    header.append(heading)
+            body = self.body.rows if self.body is not None else []
+            rows = [[cell.content for cell in row.cells] for row in body]
+            lines = mdtables.table_lines(header, rows, console, options)
+            if lines is None:
+                yield from super().__rich_console__(console, options)
+                return
+            for line in lines:
+                yield from line
+                yield Segment.line()
+
     class ReplyMarkdown(Markdown):
         """rich's Markdown parsed by the shared parser."""
 
@@ -90,6 +113,7 @@ def _classes() -> dict[str, Any]:
             **Markdown.elements,
             "fence": TightCodeBlock,
             "code_block": TightCodeBlock,
+            "table_open": QuickTable,
         }
 
         def __init__(self, markup: str, code_theme: str = DEFAULT_CODE_THEME) -> None:

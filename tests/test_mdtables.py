@@ -1,0 +1,104 @@
+"""Tables drawn by claudechat.mdtables look exactly as rich's Table draws them.
+
+The comparison is of what reaches the terminal: the same markdown printed by a console with
+claudechat's table element and with rich's own, byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.markdown import TableElement
+
+from claudechat import mdtables
+from claudechat.markdown import make_markdown
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from replies import REPLIES
+
+
+def printed(text: str, width: int, quick: bool) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=True, color_system="256")
+    markdown = make_markdown(text)
+    if not quick:
+        markdown.elements = {**markdown.elements, "table_open": TableElement}  # type: ignore[misc]
+    console.print(markdown)
+    return out.getvalue()
+
+
+WORDS = ["a", "the", "value", "x", "longer_name", "日本語", "naïve", "🙂", "42", "3.14", ""]
+FORMATS = ["{}", "`{}`", "**{}**", "*{}*", "~~{}~~"]
+word = st.tuples(st.sampled_from(WORDS), st.sampled_from(FORMATS)).map(
+    lambda pair: pair[1].format(pair[0]) if pair[0] else ""
+)
+cell = st.lists(word, max_size=6).map(" ".join)
+alignment = st.sampled_from(["---", ":---", "---:", ":---:"])
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> str:
+    columns = draw(st.integers(1, 5))
+    header = [draw(cell) or "h" for _ in range(columns)]
+    rows = draw(
+        st.lists(
+            # Ragged rows too: markdown fills or drops their cells.
+            st.lists(cell, min_size=max(1, columns - 1), max_size=columns + 1),
+            max_size=6,
+        )
+    )
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(draw(alignment) for _ in range(columns)) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+    return "Before.\n\n" + "\n".join(lines) + "\n\nAfter.\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables(), st.integers(12, 120))
+def test_any_table_prints_as_richs_table_prints_it(text: str, width: int) -> None:
+    assert printed(text, width, quick=True) == printed(text, width, quick=False)
+
+
+def test_the_benchmark_replies_print_as_with_richs_tables() -> None:
+    for make in REPLIES.values():
+        text = make(4000)
+        for width in (100, 60, 30):
+            assert printed(text, width, quick=True) == printed(text, width, quick=False)
+
+
+@pytest.fixture
+def quick_path(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each table drawn took the quick path (True) or was left to rich."""
+    taken: list[bool] = []
+    original = mdtables.table_lines
+
+    def recording(*args: Any) -> Any:
+        lines = original(*args)
+        taken.append(lines is not None)
+        return lines
+
+    monkeypatch.setattr(mdtables, "table_lines", recording)
+    return taken
+
+
+def test_most_tables_of_a_table_heavy_reply_take_the_quick_path(quick_path: list[bool]) -> None:
+    printed(REPLIES["table-heavy"](4000), 100, quick=True)
+    assert len(quick_path) > 10
+    assert sum(quick_path) / len(quick_path) > 0.9
+
+
+def test_a_table_wider_than_the_terminal_is_left_to_rich(quick_path: list[bool]) -> None:
+    text = "| " + " | ".join(["word " * 6] * 5) + " |\n|---|---|---|---|---|\n"
+    assert printed(text, 60, quick=True) == printed(text, 60, quick=False)
+    assert quick_path == [False]
+    assert printed(text, 200, quick=True) == printed(text, 200, quick=False)
+    assert quick_path == [False, True]
