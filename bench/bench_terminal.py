@@ -7,10 +7,12 @@ done. The floor is a script that only consumes the same stream from the same fak
 SDK (`messages.stream(...).text_stream`), in the same pty, in the same run, interleaved.
 
 CPU time is the process's own (user + system, from its rusage). Start-up cancels out: every
-figure per token is (CPU of the reply - CPU of a one-word reply) / tokens, for both. The
-runs are paired: each round runs the one-word reply and every reply once, the differences are
-taken within a round, and the table shows their medians over the rounds (a 1k-token reply
-adds 0.1 s to a 1.6 s start-up, so unpaired medians of a noisy machine swing the 1k rows).
+figure per token is (CPU of the run - CPU of a one-word reply) / tokens, for both. A short
+reply alone adds too little to a 1.7 s start-up to be told from noise, so every run streams
+about 16k tokens: a 1k-token reply is answered 16 times in one session (16 turns; the SDK
+script streams it 16 times), a 4k one 4 times; the turns' own costs count as the replies'.
+The runs are paired: each round runs the one-word reply and every reply once, the
+differences are taken within a round, and the table shows their medians over the rounds.
 Bytes are everything the program wrote to the terminal, minus the same for the one-word reply,
 over the bytes of the reply's text. Piped (`claudechat chat go > pipe`) is shown for scale.
 
@@ -45,14 +47,26 @@ sys.exit(code)
 """
 
 _SDK_ONLY = """
+import sys
 import anthropic
 client = anthropic.Anthropic()
-with client.messages.stream(
-    model="claude-sonnet-4-6", max_tokens=64000, messages=[{"role": "user", "content": "go"}]
-) as stream:
-    for _text in stream.text_stream:
-        pass
+for _turn in range(int(sys.argv[1])):
+    with client.messages.stream(
+        model="claude-sonnet-4-6", max_tokens=64000, messages=[{"role": "user", "content": "go"}]
+    ) as stream:
+        for _text in stream.text_stream:
+            pass
 """
+# Every run streams about this many tokens (see above).
+TOKENS_PER_RUN = max(REPLY_TOKENS)
+
+
+# A session of one-word turns, beside the one-word reply: what one turn costs by itself.
+TURNS, TURN_RUN = "turns", 16
+
+
+def turns_for(text: str) -> int:
+    return max(1, round(TOKENS_PER_RUN / len(token_chunks(text))))
 
 
 class Bench:
@@ -77,11 +91,15 @@ class Bench:
         self.runs += 1
         return self.work / f"run-{self.runs}.cpu"
 
-    def in_terminal(self, command: list[str], text: str, repl: bool) -> tuple[float, int]:
-        """(CPU seconds, bytes written to the terminal) of one run in a pty."""
+    def in_terminal(
+        self, command: list[str], text: str, repl: bool, turns: int = 1
+    ) -> tuple[float, int]:
+        """(CPU seconds, bytes written to the terminal) of one run in a pty: `turns` replies
+        (the REPL's first turn is its argument, the next ones are typed)."""
         import pexpect
 
-        self._queue(text)
+        for _ in range(turns):
+            self._queue(text)
         cpu_file = self._cpu_file()
         written = _Counter()
         child = pexpect.spawn(
@@ -94,8 +112,11 @@ class Bench:
         child.logfile_read = written
         try:
             if repl:
-                child.expect(" from cache")  # the dim line after the reply
-                child.expect("\u203a".encode())  # the next prompt
+                for turn in range(turns):
+                    if turn:
+                        child.send("go\r")
+                    child.expect(" from cache")  # the dim line after the reply
+                    child.expect("\u203a".encode())  # the next prompt
                 child.send("\x04")
             child.expect(pexpect.EOF)
         finally:
@@ -114,10 +135,12 @@ class Bench:
         )
         return float(cpu_file.read_text())
 
-    def measure(self, text: str) -> dict[str, tuple[float, int]]:
+    def measure(self, text: str, turns: int = 1) -> dict[str, tuple[float, int]]:
+        """Piped is one turn: each piped turn is a process of its own."""
+        sdk_only = [PYTHON, "-c", _SDK_ONLY, str(turns)]
         return {
-            "app": self.in_terminal([CLAUDECHAT, "chat", "go"], text, repl=True),
-            "sdk": self.in_terminal([PYTHON, "-c", _SDK_ONLY], text, repl=False),
+            "app": self.in_terminal([CLAUDECHAT, "chat", "go"], text, repl=True, turns=turns),
+            "sdk": self.in_terminal(sdk_only, text, repl=False, turns=turns),
             "piped": (self.piped(text), 0),
         }
 
@@ -157,12 +180,13 @@ def run(runs: int) -> None:
         samples: dict[str, list[Sample]] = {BASELINE: []}
         for _ in range(runs):  # interleaved, so a noisy machine moves every figure together
             samples[BASELINE].append(bench.measure(BASELINE))
+            samples.setdefault(TURNS, []).append(bench.measure(BASELINE, turns=TURN_RUN + 1))
             for name, text in replies:
-                samples.setdefault(name, []).append(bench.measure(text))
+                samples.setdefault(name, []).append(bench.measure(text, turns_for(text)))
     base = samples[BASELINE]
     print_table(
         f"Whole process in a {COLS}x{ROWS} pty, CPU (user + system), paired medians of {runs}",
-        ["reply", "tokens", "claudechat", "SDK only", "claudechat us/token",
+        ["reply", "turns", "claudechat", "SDK only", "claudechat us/token",
          "SDK us/token", "ratio (target <= 1.5)", "piped ratio", "bytes / text (<= 3)"],
         [_row(name, text, samples[name], base) for name, text in replies],
     )  # fmt: skip
@@ -171,29 +195,40 @@ def run(runs: int) -> None:
         f"one-word reply (start-up and one turn): claudechat {startup[0]:.2f} s CPU, "
         f"SDK-only script {startup[1]:.2f} s CPU"
     )
+    sessions = list(zip(samples[TURNS], base, strict=True))
+    turn = [
+        statistics.median((many[key][0] - one[key][0]) / TURN_RUN for many, one in sessions)
+        for key in ("app", "sdk")
+    ]
+    note(
+        f"each further one-word turn of a session: claudechat {turn[0] * 1000:.1f} ms CPU, "
+        f"the SDK {turn[1] * 1000:.1f} ms CPU"
+    )
 
 
 def _row(name: str, text: str, samples: list[Sample], base: list[Sample]) -> list[str]:
     """One reply's figures, each the median over the rounds of what the reply added to that
     same round's one-word reply."""
-    tokens = len(token_chunks(text))
+    turns = turns_for(text)
+    tokens = len(token_chunks(text)) * turns
     rounds = list(zip(samples, base, strict=True))
 
-    def added(key: str, part: int) -> list[float]:
-        return [reply[key][part] - one_word[key][part] for reply, one_word in rounds]
+    def per_token(key: str, part: int = 0, count: int = tokens) -> list[float]:
+        return [(reply[key][part] - one_word[key][part]) / count for reply, one_word in rounds]
 
-    app, sdk, piped = added("app", 0), added("sdk", 0), added("piped", 0)
+    app, sdk = per_token("app"), per_token("sdk")
+    piped = per_token("piped", count=tokens // turns)  # one turn
     median = statistics.median
     return [
         name,
-        f"{tokens:,}",
+        str(turns),
         f"{median_of(samples, 'app', 0):.2f} s",
         f"{median_of(samples, 'sdk', 0):.2f} s",
-        f"{median(app) / tokens * 1e6:.0f}",
-        f"{median(sdk) / tokens * 1e6:.0f}",
+        f"{median(app) * 1e6:.0f}",
+        f"{median(sdk) * 1e6:.0f}",
         f"{median(a / s for a, s in zip(app, sdk, strict=True)):.2f}",
         f"{median(p / s for p, s in zip(piped, sdk, strict=True)):.2f}",
-        f"{median(added('app', 1)) / len(text.encode()):.2f}",
+        f"{median(per_token('app', 1, len(text.encode()) * turns)):.2f}",
     ]
 
 

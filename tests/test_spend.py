@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claudechat.conversation import Message, Usage
+from claudechat.pricing import conversation_cost, conversation_spend, price_table
 from fakes.anthropic_api import Reply
 
 
@@ -77,3 +82,33 @@ def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> Non
         for text in expected:
             assert text in output, output
         assert "\t" not in output
+
+
+# -- the cost a save writes into the row ------------------------------------------------------
+
+_counts = st.integers(0, 10**7)
+_replies = st.lists(
+    st.tuples(
+        st.sampled_from(["user", "assistant"]),
+        st.sampled_from(
+            [None, "claude-sonnet-4-6", "claude-opus-4-6", "us.anthropic.claude-haiku-4-5", "x"]
+        ),
+        st.none() | st.builds(Usage, _counts, _counts, _counts, _counts),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_replies)
+def test_the_rows_cost_is_the_spends_cost_or_unknown_when_a_reply_is_unpriced(replies) -> None:  # type: ignore[no-untyped-def]
+    messages = [
+        Message.of_text(role, "t", model=model, usage=usage) for role, model, usage in replies
+    ]
+    table = price_table()
+    spend = conversation_spend(messages, table)
+    total = conversation_cost(messages, table)
+    if spend.unpriced:
+        assert total is None
+    else:
+        assert total == spend.cost

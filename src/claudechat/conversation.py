@@ -63,6 +63,9 @@ def new_message_id() -> str:
     return str(uuid.uuid4())
 
 
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+
 @dataclass(frozen=True)
 class Usage:
     """Tokens as the API reported them for one reply; None where the server gave no number."""
@@ -75,7 +78,8 @@ class Usage:
     def __post_init__(self) -> None:
         # The rule reading a document applies (see from_dict), checked when the figures are
         # made, so claudechat never writes usage it would refuse to read back.
-        for name, value in self.to_dict().items():
+        for name in _USAGE_FIELDS:
+            value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"usage {name} is not a whole number: {value!r}")
 
@@ -102,7 +106,7 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Usage:
-        return cls(**{k: _count(data, k) for k in cls().to_dict()})
+        return cls(**{k: _count(data, k) for k in _USAGE_FIELDS})
 
 
 @dataclass

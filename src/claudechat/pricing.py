@@ -110,6 +110,23 @@ class Spend:
         self.saved += saved_by_cache(usage, price)
 
 
+def conversation_cost(messages: Any, table: dict[str, Price]) -> float | None:
+    """The replies' cost alone, as conversation_spend(...).cost, None when a reply's model has
+    no price; every save computes it, so without summing usage or looking a model up twice."""
+    total = 0.0
+    prices: dict[str | None, Price | None] = {}
+    for message in messages:
+        if message.role != "assistant" or message.usage is None:
+            continue
+        if message.model not in prices:
+            prices[message.model] = price_for(message.model, table)
+        price = prices[message.model]
+        if price is None:
+            return None
+        total += cost(message.usage, price)
+    return total
+
+
 def conversation_spend(messages: Any, table: dict[str, Price]) -> Spend:
     spend = Spend()
     for message in messages:

@@ -66,7 +66,7 @@ def row_for(conversation: Conversation, location: str) -> ConversationRow:
 def _cost(conversation: Conversation) -> float | None:
     """At the packaged list prices (a config-file price applies from the next save on);
     None when a reply's model has no price, so `list` never shows a partial sum as the total."""
-    from claudechat.pricing import conversation_spend, price_table
+    from claudechat.pricing import conversation_cost, price_table
 
-    spend = conversation_spend(conversation.messages, price_table())
-    return None if spend.unpriced else round(spend.cost, 6)
+    total = conversation_cost(conversation.messages, price_table())
+    return None if total is None else round(total, 6)
