@@ -357,7 +357,8 @@ def main() -> int:
     where = args.home or tempfile.gettempdir()
     print(
         f"{args.clients} clients x {args.turns} turns; replies: {DELTAS} deltas "
-        f"{DELTA_DELAY * 1000:.0f} ms apart; data under {where}"
+        f"{DELTA_DELAY * 1000:.0f} ms apart; data under {where}; {os.cpu_count()} CPUs, "
+        f"clients in {args.client_processes} processes"
     )
     print_table(rows)
     print(

@@ -187,8 +187,9 @@ def run(runs: int) -> None:
     print_table(
         f"Whole process in a {COLS}x{ROWS} pty, CPU (user + system), paired medians of {runs}",
         ["reply", "turns", "claudechat", "SDK only", "claudechat us/token",
-         "SDK us/token", "ratio (target <= 1.5)", "piped ratio", "bytes / text (<= 3)"],
-        [_row(name, text, samples[name], base) for name, text in replies],
+         "SDK us/token", "ratio (target <= 1.5)", "ratio, turns' own cost apart",
+         "piped ratio (one turn)", "bytes / text (<= 3)"],
+        [_row(name, text, samples[name], base, samples[TURNS]) for name, text in replies],
     )  # fmt: skip
     startup = median_of(base, "app", 0), median_of(base, "sdk", 0)
     note(
@@ -206,9 +207,13 @@ def run(runs: int) -> None:
     )
 
 
-def _row(name: str, text: str, samples: list[Sample], base: list[Sample]) -> list[str]:
+def _row(
+    name: str, text: str, samples: list[Sample], base: list[Sample], sessions: list[Sample]
+) -> list[str]:
     """One reply's figures, each the median over the rounds of what the reply added to that
-    same round's one-word reply."""
+    same round's one-word reply. "Turns' own cost apart" also takes off what the extra turns
+    cost by themselves (that round's one-word session): the rendering and streaming alone.
+    Piped runs one turn, so its ratio is shown where the run is one turn too."""
     turns = turns_for(text)
     tokens = len(token_chunks(text)) * turns
     rounds = list(zip(samples, base, strict=True))
@@ -216,9 +221,19 @@ def _row(name: str, text: str, samples: list[Sample], base: list[Sample]) -> lis
     def per_token(key: str, part: int = 0, count: int = tokens) -> list[float]:
         return [(reply[key][part] - one_word[key][part]) / count for reply, one_word in rounds]
 
+    def without_turns(key: str) -> list[float]:
+        pairs = zip(sessions, base, strict=True)
+        turn_cost = [(many[key][0] - one[key][0]) / TURN_RUN for many, one in pairs]
+        return [
+            added - cost * (turns - 1) / tokens
+            for added, cost in zip(per_token(key), turn_cost, strict=True)
+        ]
+
     app, sdk = per_token("app"), per_token("sdk")
+    app_alone, sdk_alone = without_turns("app"), without_turns("sdk")
     piped = per_token("piped", count=tokens // turns)  # one turn
     median = statistics.median
+    piped_ratio = median(p / s for p, s in zip(piped, sdk, strict=True)) if turns == 1 else None
     return [
         name,
         str(turns),
@@ -227,7 +242,8 @@ def _row(name: str, text: str, samples: list[Sample], base: list[Sample]) -> lis
         f"{median(app) * 1e6:.0f}",
         f"{median(sdk) * 1e6:.0f}",
         f"{median(a / s for a, s in zip(app, sdk, strict=True)):.2f}",
-        f"{median(p / s for p, s in zip(piped, sdk, strict=True)):.2f}",
+        f"{median(a / s for a, s in zip(app_alone, sdk_alone, strict=True)):.2f}",
+        "-" if piped_ratio is None else f"{piped_ratio:.2f}",
         f"{median(per_token('app', 1, len(text.encode()) * turns)):.2f}",
     ]
 

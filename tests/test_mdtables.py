@@ -96,6 +96,27 @@ def test_most_tables_of_a_table_heavy_reply_take_the_quick_path(quick_path: list
     assert sum(quick_path) / len(quick_path) > 0.9
 
 
+def test_tables_rich_lays_out_otherwise_are_left_to_it(quick_path: list[bool]) -> None:
+    tab, separator = "| a\tb | c |\n|---|---|\n| d | e |\n", "| a\u2028b | c |\n|---|---|\n"
+    for text in (tab, separator):
+        assert printed(text, 80, quick=True) == printed(text, 80, quick=False)
+    assert quick_path == [False, False]
+
+
+def test_a_terminal_that_is_not_utf8_gets_richs_ascii_table(quick_path: list[bool]) -> None:
+    def ascii_printed(quick: bool) -> bytes:
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+        markdown = make_markdown("| a | b |\n|---|---|\n| c | d |\n")
+        if not quick:
+            markdown.elements = {**markdown.elements, "table_open": TableElement}  # type: ignore[misc]
+        Console(file=stream, width=80, force_terminal=True).print(markdown)
+        return raw.getvalue()
+
+    assert ascii_printed(quick=True) == ascii_printed(quick=False)
+    assert quick_path == [False]
+
+
 def test_a_table_wider_than_the_terminal_is_left_to_rich(quick_path: list[bool]) -> None:
     text = "| " + " | ".join(["word " * 6] * 5) + " |\n|---|---|---|---|---|\n"
     assert printed(text, 60, quick=True) == printed(text, 60, quick=False)

@@ -78,7 +78,7 @@ def test_a_writer_of_another_process_goes_within_milliseconds_of_the_lock_coming
     assert _count(metadata) == 2 * rounds
     # Each time the writer waited for the whole hold and went once it ended.
     # Measured: 2-3 ms here; 32 ms every time with SQLite's busy handler alone.
-    assert all(0 <= delay < 0.015 for delay in late), late
+    assert all(0 <= delay < 0.025 for delay in late), late
 
 
 def test_a_stuck_holder_of_the_lock_file_does_not_stop_writers_for_ever(
@@ -98,6 +98,17 @@ def test_a_stuck_holder_of_the_lock_file_does_not_stop_writers_for_ever(
         os.close(stuck)
     assert 0.3 <= waited < 3
     assert _count(metadata) == 1
+
+
+def test_closing_the_store_closes_the_lock_file(tmp_path: Path) -> None:
+    metadata = _metadata(tmp_path)
+    lock = metadata._one_writer
+    assert isinstance(lock, writer_lock.SqliteWriterLock) and lock._descriptor is not None
+    descriptor = lock._descriptor
+    metadata.close()
+    assert lock._descriptor is None
+    with pytest.raises(OSError):
+        os.fstat(descriptor)
 
 
 def test_writers_work_where_no_lock_file_can_be_made(tmp_path: Path) -> None:

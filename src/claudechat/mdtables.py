@@ -5,7 +5,8 @@ through several layers of renderables, three quarters of the time spent renderin
 full of tables. Most tables of a reply fit the terminal with every cell on one line; for
 those the layout is only column widths and padding, and this module draws exactly the lines
 rich draws (box.SIMPLE, no padding at the edges, padding collapsed between columns). Any
-other table (too wide, a cell of several lines, a ragged row) is left to rich.
+other table (too wide, a cell of several lines or with a tab, a ragged row, a terminal that
+is not UTF-8 and gets rich's ASCII box) is left to rich.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ def table_lines(
     from rich.segment import Segment
 
     columns = len(header)
+    if options.ascii_only or options.legacy_windows:
+        return None
     if not columns or any(len(row) != columns for row in rows):
         return None
     cells = [header, *rows]
-    if any("\n" in text.plain for row in cells for text in row):
+    if any(_not_one_line(text.plain) for row in cells for text in row):
         return None
     widths = [max(cell_len(row[i].plain) for row in cells) for i in range(columns)]
     # The edges, and between two columns a padding space and the (blank) separator.
@@ -55,6 +58,11 @@ def table_lines(
             lines.append([Segment(" " + "─" * (total - 2) + " ", border)])
     lines.append([Segment(" " * total, border)])
     return lines
+
+
+def _not_one_line(plain: str) -> bool:
+    # rich wraps at every line break str.splitlines knows (U+2028 too) and expands tabs.
+    return "\t" in plain or len(plain.splitlines()) > 1
 
 
 def _cell(text: Text, width: int, style: Any, console: Console) -> list[Segment]:

@@ -170,6 +170,9 @@ class MetadataStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        closing = getattr(self._one_writer, "close", None)
+        if closing is not None:
+            closing()
 
     def _select(self, statement: Any) -> list[ConversationRow]:
         with database_errors(self.url), self.engine.connect() as connection:

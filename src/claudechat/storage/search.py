@@ -1,8 +1,8 @@
 """Full-text search over every message: SQLite FTS5 embedded, PostgreSQL full-text for teams.
 
-Each save writes the rows of the messages it adds (`index_conversation`), in the same database
-as the metadata rows, so the journal covers the index as it covers the row: an entry pushed
-late is indexed when it is pushed. Every query is scoped by user.
+Each save writes the rows of the messages it adds (`index_new_messages`), in the transaction
+that writes its metadata row, so the journal covers the index as it covers the row: an entry
+pushed late is indexed when it is pushed. Every query is scoped by user.
 
 Queries read as in a search box: words (all must match), "quoted phrases", OR, -excluded, and
 the last word, still being typed, matches as a prefix.

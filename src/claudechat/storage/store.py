@@ -193,7 +193,8 @@ class ConversationStore:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
         location = self.blobs.location(key)
         self.metadata.write_retrying(
-            lambda connection: self._record(connection, document, location), "the row"
+            lambda connection: self._record(connection, document, location),
+            "the row and search index",
         )
         return document
 

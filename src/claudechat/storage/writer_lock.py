@@ -10,6 +10,7 @@ tried again at most 1 ms apart, and reaches SQLite only when no other writer hol
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import threading
@@ -17,8 +18,9 @@ import time
 from pathlib import Path
 
 # Past this wait the lock's holder is taken for stuck (a stopped process): the writer goes on
-# to SQLite, whose own busy timeout then decides.
-PATIENCE_SECONDS = 5.0
+# to SQLite, whose own busy timeout then decides. Well inside the store's 5 s deadline, so a
+# save passes a stuck holder rather than being given up.
+PATIENCE_SECONDS = 1.5
 LONGEST_NAP = 0.001
 
 
@@ -56,11 +58,19 @@ class SqliteWriterLock:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
-            except BlockingIOError:
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    return False  # a filesystem without locks (some network ones): SQLite's
                 if time.monotonic() > deadline:
                     return False
                 time.sleep(nap)
                 nap = min(nap * 2, LONGEST_NAP)
+
+    def close(self) -> None:
+        with self._threads:
+            if self._descriptor is not None:
+                os.close(self._descriptor)
+                self._descriptor = None
 
     def _open(self) -> int | None:
         if self._descriptor is None:
