@@ -97,13 +97,12 @@ class CurrentConversations:
 
         values = {"conversation_id": conversation_id, "updated_at": utc_now()}
         update = table.update().where(table.c.user_id == user_id).values(**values)
-        with database_errors(self.metadata.url):
+        with self.metadata.writing() as connection:
+            if connection.execute(update).rowcount == 1:
+                return
+        try:
             with self.metadata.writing() as connection:
-                if connection.execute(update).rowcount == 1:
-                    return
-            try:
-                with self.metadata.writing() as connection:
-                    connection.execute(table.insert().values(user_id=user_id, **values))
-            except IntegrityError:  # another worker inserted it meanwhile: last one wins
-                with self.metadata.writing() as connection:
-                    connection.execute(update)
+                connection.execute(table.insert().values(user_id=user_id, **values))
+        except IntegrityError:  # another worker inserted it meanwhile: last one wins
+            with self.metadata.writing() as connection:
+                connection.execute(update)

@@ -114,13 +114,6 @@ def message_body(message: Message) -> str:
     return "\n".join(parts)[:MAX_BODY_CHARS]
 
 
-def index_conversation(metadata: MetadataStore, conversation: Conversation) -> None:
-    """Add the rows of messages not yet indexed, in a transaction of their own."""
-    metadata.write_retrying(
-        lambda connection: index_new_messages(connection, conversation), "the search index"
-    )
-
-
 def index_new_messages(connection: Connection, conversation: Conversation) -> None:
     """Within a transaction: rows for the messages not indexed yet. A message's content never
     changes once it is saved (a new reply is a new message), so only new ids need writing.
@@ -168,6 +161,8 @@ def remove_conversation(connection: Connection, user_id: str, conversation_id: s
 def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, list[str]]:
     """Rebuild the index from the documents, of one user or of all: (conversations indexed,
     documents that could not be read)."""
+    from functools import partial
+
     from sqlalchemy import delete, select
 
     from claudechat.errors import ClaudechatError
@@ -187,9 +182,8 @@ def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, 
         except ClaudechatError as exc:
             problems.append(f"{row.conversation_id}: {exc}")
             continue
-        with metadata.writing() as connection:
-            remove_conversation(connection, row.user_id, row.conversation_id)
-        index_conversation(metadata, conversation)
+        again = partial(_reindex_one, user_id=row.user_id, conversation=conversation)
+        metadata.write_retrying(again, "the search index")
         done += 1
     done_with = delete(search_backfill)
     if user_id is not None:
@@ -197,6 +191,13 @@ def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, 
     with metadata.writing() as connection:
         connection.execute(done_with)
     return done, problems
+
+
+def _reindex_one(connection: Connection, user_id: str, conversation: Conversation) -> None:
+    """One conversation's entries dropped and written again, in one transaction: a search
+    meanwhile sees the old entries or the new ones, never none."""
+    remove_conversation(connection, user_id, conversation.id)
+    index_new_messages(connection, conversation)
 
 
 def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
