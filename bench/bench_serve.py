@@ -2,13 +2,13 @@
 
 Each client is a user with a token of its own: POST /new_chat, then 20 bare POST /chat turns
 (JSON answers) that continue it. The fake Messages API runs in a process of its own and
-streams every reply as 20 deltas 10 ms apart; it times each request it serves, so
+streams every reply as 20 deltas 50 ms apart (--delta-ms); it times each request it serves, so
 "added latency" is what a client waited beyond the fake's own time for that very request:
 HTTP, authentication, loading and saving the conversation twice, the SDK. Clients start
 spread over one reply's duration (not in lockstep). The floor beside it
 is the same 50 x 20 conversation pattern sent straight to the fake with the SDK, no server.
 
-    .venv/bin/python bench/bench_serve.py [--clients 50] [--turns 20] [--team] [--workers N]
+    .venv/bin/python bench/bench_serve.py [--clients 50] [--turns 20] [--team] [--workers 1,4]
 
 Prints a table; checks that no request failed and that every conversation holds every turn.
 The machine is shared and noisy: read the figures as sizes.
@@ -300,12 +300,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--turns", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", default="1,4", help="Worker counts, one serve row each (e.g. 1,2,4)."
+    )
     parser.add_argument(
         "--team", action="store_true", help="PostgreSQL + S3 instead of the default"
     )
     parser.add_argument(
-        "--delta-ms", type=float, default=10, help="Pause between the fake's deltas."
+        "--delta-ms", type=float, default=50, help="Pause between the fake's deltas."
     )
     parser.add_argument("--home", help="Where the data directories go (e.g. /dev/shm).")
     parser.add_argument(
@@ -336,24 +338,15 @@ def main() -> int:
             session_results, session_wall = run_clients(
                 list(range(args.clients)), lambda i: session_client(service, args.turns, i)
             )
-        server, base_url = start_server(env, args.workers, Path(tempfile.mkdtemp(dir=args.home)))
-        try:
-            tokens = [server.token(f"user{i}") for i in range(args.clients)]
-            idle = memory_kib(server.process.pid)
-            setup = {"base_url": base_url, "turns": args.turns, "tokens": tokens}
-            results, wall = run_client_processes(
-                "serve", args.clients, args.client_processes, setup
-            )
-            loaded = memory_kib(server.process.pid)
-        finally:
-            server.stop()
+        serve_rows = [_serve_run(env, int(count), args) for count in args.workers.split(",")]
         served = fake.served()
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
     rows = [summarize("SDK straight to the fake (floor)", sdk_results, sdk_wall, served)]
     if not args.no_session_row:
         name = "ChatSession, no HTTP (one process)"
         rows.append(summarize(name, session_results, session_wall, served))
-    rows.append(summarize(f"serve, {storage}, {args.workers} worker(s)", results, wall, served))
+    for count, results, wall, _memory in serve_rows:
+        rows.append(summarize(f"serve, {storage}, {count} worker(s)", results, wall, served))
     where = args.home or tempfile.gettempdir()
     print(
         f"{args.clients} clients x {args.turns} turns; replies: {DELTAS} deltas "
@@ -361,15 +354,31 @@ def main() -> int:
         f"clients in {args.client_processes} processes"
     )
     print_table(rows)
-    print(
-        f"serve memory: {idle['VmRSS'] / 1024:.0f} MiB after start, {loaded['VmRSS'] / 1024:.0f} "
-        f"MiB after the run, peak {loaded['VmHWM'] / 1024:.0f} MiB"
-    )
-    for result in results:
-        for error in result["errors"][:3]:
-            print("error:", error)
-    bad = rows[-1]["errors"] or rows[-1]["lost"]
+    for count, results, _wall, (idle, loaded) in serve_rows:
+        print(
+            f"serve memory, {count} worker(s): {idle['VmRSS'] / 1024:.0f} MiB after start, "
+            f"{loaded['VmRSS'] / 1024:.0f} MiB after the run, peak "
+            f"{loaded['VmHWM'] / 1024:.0f} MiB"
+        )
+        for result in results:
+            for error in result["errors"][:3]:
+                print("error:", error)
+    bad = any(row["errors"] or row["lost"] for row in rows)
     return 1 if bad else 0
+
+
+def _serve_run(env: dict[str, str], workers: int, args: Any) -> tuple[Any, ...]:
+    """One serve (of `workers` workers, on data of its own) under the clients."""
+    server, base_url = start_server(env, workers, Path(tempfile.mkdtemp(dir=args.home)))
+    try:
+        tokens = [server.token(f"user{i}") for i in range(args.clients)]
+        idle = memory_kib(server.process.pid)
+        setup = {"base_url": base_url, "turns": args.turns, "tokens": tokens}
+        results, wall = run_client_processes("serve", args.clients, args.client_processes, setup)
+        loaded = memory_kib(server.process.pid)
+    finally:
+        server.stop()
+    return workers, results, wall, (idle, loaded)
 
 
 class _storage:

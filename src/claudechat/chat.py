@@ -1,7 +1,8 @@
 """A chat session: one conversation, its memory, the store and Claude. No terminal code here.
 
-The user's message is saved before the API call and the reply after it, so a crash or a
-failure never loses what was typed; a reply that stops early is kept and marked as such.
+The user's message is in the local journal before the API call leaves, and pushed to the store
+while the call runs; the reply is saved after it. So a crash or a failure never loses what was
+typed, and a reply that stops early is kept and marked as such.
 
 A session works on its own branch of the conversation's message tree: `head` is the newest
 message of that branch. Another session's messages land in the same document (saves merge)
@@ -37,11 +38,12 @@ from claudechat.events import Event, Listener, text_listener
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
 from claudechat.models import Catalogue, ModelInfo, from_api, unknown_model
 from claudechat.request import TurnOptions, output_limit, request_params, valid_effort
+from claudechat.save_in_flight import SaveInFlight
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
     from claudechat.storage.attachments import AttachmentStore
-    from claudechat.storage.store import ConversationStore
+    from claudechat.storage.store import ConversationStore, SaveResult
 
 OnText = Callable[[str], None]
 # A stream that breaks before any text is asked again, this many times in all. The SDK itself
@@ -107,6 +109,7 @@ class ChatSession:
         self._described: ModelInfo | None = None
         self._said: set[str] = set()  # notices given once per session
         self._pending_notices: list[str] = []
+        self._saving: SaveInFlight | None = None
 
     @classmethod
     def start(
@@ -241,8 +244,7 @@ class ChatSession:
             message = self.memory.update_memory("user", text, status="pending")
         self._add(message)
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
-        self.save()
-        return self._reply(listener)
+        return self._reply(listener, save_first=True)
 
     def _with_attachments(self, text: str, attachments: list[Attachment]) -> Message:
         model = self.conversation.model
@@ -283,10 +285,22 @@ class ChatSession:
             self.save()
             raise
 
-    def _reply(self, listener: Listener) -> Message:
-        memory = self.memory
-        context = memory.get_current_context()
-        request = self._request(context)
+    def _reply(self, listener: Listener, save_first: bool = False) -> Message:
+        """The reply to the branch's end; with save_first, the user's message is saved beside
+        the request (see save_in_flight.py), and waited for before this returns or raises."""
+        try:
+            return self._answer(listener, save_first)
+        finally:
+            self._finish_saving()
+
+    def _answer(self, listener: Listener, save_first: bool) -> Message:
+        try:
+            memory = self.memory
+            context = memory.get_current_context()
+            request = self._request(context)  # attachments read before a save may push them
+        finally:
+            if save_first:
+                self._save_beside_request()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             reply = Reply()
             try:
@@ -333,6 +347,7 @@ class ChatSession:
             self.save()
 
     def _append_reply(self, reply: Reply, status: Status) -> Message:
+        self._finish_saving()  # the merged document it returns is the one to add to
         self._mark_answered()
         message = Message(
             "assistant",
@@ -365,10 +380,25 @@ class ChatSession:
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
         store merges this session's document with what other sessions saved meanwhile."""
+        self._finish_saving()
         if not self.conversation.messages:
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        result = self.store.save(self.conversation)
+        self._saved(self.store.save(self.conversation))
+
+    def _save_beside_request(self) -> None:
+        self._finish_saving()
+        if self.conversation.messages:
+            self.conversation.updated_at = utc_now()
+            self._saving = SaveInFlight(self.store.begin_save(self.conversation))
+
+    def _finish_saving(self) -> None:
+        if self._saving is not None:
+            result = self._saving.result()
+            self._saving = None
+            self._saved(result)
+
+    def _saved(self, result: SaveResult) -> None:
         if result.conversation is not None:
             self.conversation = result.conversation
         for notice in result.notices:

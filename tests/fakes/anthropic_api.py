@@ -112,6 +112,7 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    received_at: float = field(default_factory=time.monotonic)
 
 
 class _Rejected(Exception):

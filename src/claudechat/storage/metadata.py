@@ -18,6 +18,9 @@ from claudechat.settings import mask_url_password
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+    from claudechat.storage.checkpoints import Checkpoints
+    from claudechat.storage.group_commit import GroupCommit
+
 
 class VersionConflictError(StorageError):
     """Someone else saved this conversation since we read it."""
@@ -45,6 +48,8 @@ class MetadataStore:
         self.engine = _create_engine(url)
         # PostgreSQL locks rows, not the database: writers need no queue of their own there.
         self._one_writer = _writer_lock(self.engine)
+        self._checkpoints = _checkpoints(self.engine, self._one_writer)
+        self._group = _group_commit(self._one_writer, self._transaction)
         from claudechat.storage.migrate import ensure_current
 
         with database_errors(url):
@@ -53,8 +58,15 @@ class MetadataStore:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
         """A write transaction, committed at the end; driver errors become StorageError."""
-        with self._one_writer, database_errors(self.url), self.engine.begin() as connection:
+        with self._one_writer, self._transaction() as connection:
             yield connection
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with database_errors(self.url), self.engine.begin() as connection:
+            yield connection
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     def insert(self, row: ConversationRow) -> None:
         from sqlalchemy.exc import IntegrityError
@@ -117,13 +129,21 @@ class MetadataStore:
             connection.execute(conversations.insert().values(**asdict(row)))
 
     def write_retrying(self, work: Callable[[Connection], None], what: str) -> None:
-        """work(connection) in one transaction, run again when another writer's insert won a
-        unique key meanwhile (IntegrityError): the next run sees what that writer added."""
+        """work(connection) in a transaction, run again when another writer's insert won a
+        unique key meanwhile (IntegrityError): the next run sees what that writer added. On
+        SQLite the transaction may be shared with other threads' (group_commit.py)."""
+        if self._group is not None:
+            self._group.run(work, lambda: self._retrying(work, what))
+            return
+        with self._one_writer:
+            self._retrying(work, what)
+
+    def _retrying(self, work: Callable[[Connection], None], what: str) -> None:
         from sqlalchemy.exc import IntegrityError
 
         for attempt in range(3):
             try:
-                with self.writing() as connection:
+                with self._transaction() as connection:
                     work(connection)
                 return
             except IntegrityError as exc:
@@ -274,6 +294,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets a reader (list, show) run while a chat in another terminal writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    from claudechat.storage.checkpoints import BACKSTOP_PAGES
+
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see checkpoints.py
     cursor.close()
 
 
@@ -286,6 +309,29 @@ def _writer_lock(engine: Engine) -> contextlib.AbstractContextManager[Any]:
     if not database or database == ":memory:":
         return threading.Lock()  # one process's own database: its threads are all there is
     return SqliteWriterLock(Path(database))
+
+
+def _checkpoints(
+    engine: Engine, writers: contextlib.AbstractContextManager[Any]
+) -> Checkpoints | None:
+    from claudechat.storage.checkpoints import Checkpoints
+    from claudechat.storage.writer_lock import SqliteWriterLock
+
+    if not isinstance(writers, SqliteWriterLock):
+        return None  # PostgreSQL, or a database in memory: no WAL to copy
+
+    return Checkpoints(engine, writers)
+
+
+def _group_commit(
+    writers: contextlib.AbstractContextManager[Any],
+    transaction: Callable[[], contextlib.AbstractContextManager[Connection]],
+) -> GroupCommit | None:
+    from claudechat.storage.group_commit import GroupCommit
+
+    if isinstance(writers, contextlib.nullcontext):
+        return None  # PostgreSQL locks rows: its writers do not queue
+    return GroupCommit(writers, transaction)
 
 
 def _prepare_sqlite_file(path: Path) -> None:

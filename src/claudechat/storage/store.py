@@ -128,10 +128,26 @@ class ConversationStore:
     # -- saving -----------------------------------------------------------------------------
 
     def save(self, conversation: Conversation) -> SaveResult:
-        # A copy: a call given up at the deadline may still run while the session goes on.
+        return self.begin_save(conversation)()
+
+    def begin_save(self, conversation: Conversation) -> Callable[[], SaveResult]:
+        """A save's local half now: a copy, encoded once, written to the journal (from here
+        nothing is lost with this process). Its store half when the returned call runs, which a
+        session runs beside its request to Claude."""
+        # A copy: the session goes on while the store half runs, or after the deadline gave
+        # it up.
         snapshot = conversation.copy()
         data = encode_document(snapshot)  # once, for the journal and the store alike
         entry_etag, journal_error = self._journal_write(snapshot, data)
+        return lambda: self._finish_save(snapshot, data, entry_etag, journal_error)
+
+    def _finish_save(
+        self,
+        snapshot: Conversation,
+        data: bytes,
+        entry_etag: str | None,
+        journal_error: StorageError | None,
+    ) -> SaveResult:
         try:
             merged = self._guarded(lambda: self._push(snapshot, data))
         except StorageError as exc:
@@ -142,7 +158,7 @@ class ConversationStore:
             notices.append(f"warning: {journal_error}; saving straight to the store")
             self._journal_told = True
         if entry_etag is not None:
-            self.journal.remove(conversation, entry_etag)
+            self.journal.remove(snapshot, entry_etag)
         return SaveResult(pushed=True, conversation=merged, notices=notices)
 
     def _journal_write(

@@ -1,0 +1,105 @@
+"""The user's message is pushed to the store while the request to Claude runs (chat.py,
+save_in_flight.py): a slow or silent store no longer holds up the request, the message is in
+the journal before the request leaves, and saves stay in order."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from claudechat.chat import ChatSession
+from claudechat.claude import Claude
+from claudechat.errors import NotFoundError
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+from conftest import Backend
+from fakes.anthropic_api import Reply
+from servers import Blackhole
+from test_faults import journal_files
+from test_outages import blackhole_store, heal, team
+
+__all__ = ["team"]  # a fixture, used by name
+
+DEADLINE = 3  # the store's deadline in these tests (CLAUDECHAT_STORE_TIMEOUT)
+
+
+def test_a_silent_store_does_not_hold_up_the_request(  # type: ignore[no-untyped-def]
+    team: Backend, fake_api, monkeypatch, isolated_home
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(DEADLINE))
+    with Blackhole() as blobs:
+        blackhole_store("blobs", blobs, monkeypatch)
+        settings = load_settings()
+        session = ChatSession.start(settings, open_store(settings), Claude(settings))
+        # A reply that streams for about as long as the store's deadline.
+        fake_api.queue(Reply(chunks=[f"part {i} " for i in range(10)], delay=DEADLINE / 10))
+        started = time.monotonic()
+        session.send("hello", lambda _text: None)
+        took = time.monotonic() - started
+        asked_after = fake_api.requests[-1].received_at - started
+        # Before, the request waited out the deadline first: 3 s, then 3 s of reply.
+        assert asked_after < DEADLINE / 2, asked_after
+        assert took < 2 * DEADLINE - 0.5, took
+        assert blobs.accepted >= 1  # the save did reach the silent store, beside the request
+        assert session.saved_in == "journal"
+        assert len(journal_files(isolated_home)) == 1
+        session.store.journal.release()  # as when the process ends
+    heal(monkeypatch, team)
+    healthy = open_store(load_settings())
+    assert healthy.sync("tester").pushed == [session.conversation.id]
+    stored = healthy.load("tester", session.conversation.id)
+    assert [(m.text, m.status) for m in stored.messages] == [
+        ("hello", "complete"),
+        ("".join(f"part {i} " for i in range(10)), "complete"),
+    ]
+
+
+def test_the_message_is_in_the_journal_before_the_request_leaves(  # type: ignore[no-untyped-def]
+    backend: Backend, fake_api, isolated_home
+) -> None:
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    seen: list[tuple[list[str], list[str]]] = []
+    fake_api.queue(Reply("answer"))
+
+    def first_text(_text: str) -> None:  # the request has been answered: look at the disk
+        if not seen:
+            journal = [path.read_text() for path in journal_files(isolated_home)]
+            try:
+                stored = open_store(settings).load("tester", session.conversation.id)
+            except NotFoundError:
+                seen.append((journal, []))
+            else:
+                seen.append((journal, [m.text for m in stored.messages]))
+
+    session.send("typed before the request", first_text)
+    journal, stored_then = seen[0]
+    # In the journal, or pushed already (and dropped from the journal); never nowhere.
+    assert any("typed before the request" in entry for entry in journal) or (
+        stored_then == ["typed before the request"]
+    )
+    stored = open_store(settings).load("tester", session.conversation.id)
+    assert [m.text for m in stored.messages] == ["typed before the request", "answer"]
+    assert journal_files(isolated_home) == []
+
+
+@pytest.mark.parametrize("failure", ["refused", "cut"])
+def test_a_failed_request_still_waits_for_the_message_to_be_saved(  # type: ignore[no-untyped-def]
+    backend: Backend, fake_api, failure
+) -> None:
+    from fakes.anthropic_api import ErrorReply
+
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    if failure == "refused":
+        fake_api.queue(ErrorReply(400, "invalid_request_error", "no"))
+    else:
+        fake_api.queue(Reply(chunks=["half ", "reply"], cut_after=1))
+    with pytest.raises(Exception):  # noqa: B017  (which error is other tests' business)
+        session.send("keep me", lambda _text: None)
+    # Nothing is left running: the session's conversation is the stored one, in order.
+    assert session._saving is None
+    stored = open_store(settings).load("tester", session.conversation.id)
+    texts = [m.text for m in stored.messages]
+    assert texts == (["keep me"] if failure == "refused" else ["keep me", "half "])
