@@ -3,6 +3,7 @@ or overridden in the config file's [prices] tables) applied to the usage the API
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +40,17 @@ class Price:
 
 
 def price_table(settings: Settings | None = None) -> dict[str, Price]:
-    entries = dict(packaged("prices.toml")["prices"])
+    table = dict(_packaged_prices())  # a copy: the packaged one is built once per process
     for prefix, entry in ((settings.get("prices") if settings else None) or {}).items():
         if isinstance(entry, dict) and "input" in entry and "output" in entry:
-            entries[prefix] = entry
+            table[prefix] = Price.from_entry(entry)
+    return table
+
+
+@functools.cache
+def _packaged_prices() -> dict[str, Price]:
+    # Every save prices its conversation (the row's cost): not worth re-reading each time.
+    entries = packaged("prices.toml")["prices"]
     return {prefix: Price.from_entry(entry) for prefix, entry in entries.items()}
 
 

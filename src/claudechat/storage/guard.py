@@ -12,6 +12,7 @@ every write is a merge.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -97,19 +98,60 @@ def _is_outage(error: StorageError) -> bool:
 def _run_with_deadline(
     operation: Callable[[], T], timeout: float
 ) -> tuple[bool, T | None, BaseException | None]:
-    outcome: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["value"] = operation()
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, daemon=True).start()
-    if not done.wait(timeout):
+    call = _Call(operation)
+    _RUNNERS.run(call)
+    if not call.done.wait(timeout):
         return False, None, None
-    error = outcome.get("error")
-    return True, outcome.get("value"), error if isinstance(error, BaseException) else None  # type: ignore[return-value]
+    return True, call.value, call.error  # type: ignore[return-value]
+
+
+class _Call:
+    def __init__(self, operation: Callable[[], object]) -> None:
+        self.operation = operation
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.value = self.operation()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+class _Runners:
+    """Threads that run store calls, kept for the next call once done. A new thread per call
+    costs its creation and a wait for it to start, twice a turn in every session; under serve's
+    load each of those waits is a wait for the GIL. A thread whose call was given up at the
+    deadline is not reused until the call ends; others are started meanwhile."""
+
+    def __init__(self) -> None:
+        self._idle: list[queue.SimpleQueue[_Call]] = []
+        self._lock = threading.Lock()
+
+    def run(self, call: _Call) -> None:
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            # Daemons: a call stuck in a store that never answers must not keep the process.
+            thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True)
+            thread.name = "store-call"
+            inbox.put(call)
+            thread.start()
+            return
+        inbox.put(call)
+
+    def _serve(self, inbox: queue.SimpleQueue[_Call]) -> None:
+        while True:
+            inbox.get().run()
+            with self._lock:
+                if len(self._idle) >= MAX_IDLE_RUNNERS:
+                    return
+                self._idle.append(inbox)
+
+
+MAX_IDLE_RUNNERS = 64
+_RUNNERS = _Runners()

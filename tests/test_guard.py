@@ -1,0 +1,61 @@
+"""The store's deadline (guard.py) runs calls on threads it keeps: reused once a call ends,
+never waited for past the deadline, and never blocking the calls after one that hangs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from claudechat.errors import StorageError
+from claudechat.storage.guard import Guard, StoreUnansweredError
+
+
+def _store_call_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "store-call")
+
+
+def test_calls_one_after_another_reuse_one_thread() -> None:
+    guard = Guard(timeout=5)
+    ran_on: list[threading.Thread] = []  # kept alive, so no two are ever the same object
+
+    def call(n: int) -> int:
+        ran_on.append(threading.current_thread())
+        return n * 2
+
+    assert [guard.call(lambda n=n: call(n)) for n in range(200)] == [n * 2 for n in range(200)]  # type: ignore[misc]
+    assert len(set(ran_on)) == 1
+    assert threading.main_thread() not in ran_on
+
+
+def test_errors_reach_the_caller_and_the_thread_is_kept() -> None:
+    guard = Guard(timeout=5)
+
+    def fails() -> None:
+        raise StorageError("the store said no")
+
+    before = _store_call_threads()
+    for _ in range(20):
+        with pytest.raises(StorageError, match="said no"):
+            guard.call(fails)
+    assert guard.call(lambda: "fine") == "fine"
+    assert _store_call_threads() - before <= 1
+
+
+def test_a_hung_call_is_given_up_and_the_next_calls_run_beside_it() -> None:
+    release = threading.Event()
+    hung = Guard(timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(StoreUnansweredError):
+        hung.call(release.wait)
+    assert time.monotonic() - started < 2
+    # Another store's calls (a fresh guard: this one's breaker is open now) are not queued
+    # behind the hung call's thread.
+    other = Guard(timeout=2)
+    assert [other.call(lambda n=n: n) for n in range(5)] == list(range(5))  # type: ignore[misc]
+    release.set()  # the hung call ends; its thread goes back to the idle ones
+    time.sleep(0.2)
+    threads = _store_call_threads()
+    assert [other.call(lambda: 1) for _ in range(50)] == [1] * 50
+    assert _store_call_threads() <= threads
