@@ -105,6 +105,7 @@ class Reply:
     # Deltas of open blocks, joined when read: `block["text"] += delta` copied the whole
     # text so far for every token.
     pieces: dict[tuple[int, str], list[str]] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)  # indexes a content_block_start opened
 
     @property
     def text(self) -> str:
@@ -234,7 +235,9 @@ class Claude:
         if system:
             request["system"] = replace_lone_surrogates(system)
         guard = translate_errors(self.settings, model, reply)
-        with guard, self.client.messages.stream(**request) as events:
+        # The raw events, not the SDK's MessageStream: that one also rebuilds a snapshot of
+        # the whole message and makes helper events for every delta, which Reply does here.
+        with guard, self.client.messages.create(**request, stream=True) as events:
             self._check_streamed(events.response)
             for event in events:
                 yield from _absorb(event, reply)
@@ -307,6 +310,7 @@ def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
     elif kind == "content_block_delta":
         yield from _absorb_delta(event.index, event.delta, reply)
     elif kind == "content_block_start":
+        reply.started.add(event.index)
         block = _neutral_block(event.content_block)
         if block is not None:
             reply.settle()  # a block started again at the same index keeps what came before
@@ -330,10 +334,14 @@ def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
 
 
 def _absorb_delta(index: int, delta: Any, reply: Reply) -> Iterator[Event]:
+    if index not in reply.started:
+        # Events out of order, from a server that is almost the API: the stream cannot be
+        # trusted further (the reply so far is kept, cut off).
+        raise StreamOrderError(f"a delta for content block {index}, which never started")
     block = reply.open_blocks.get(index)
     kind = delta.type
     if kind == "text_delta":
-        if block is None or block["type"] != "text":  # a delta without its start: keep it
+        if block is None or block["type"] != "text":  # its block is not open as text: keep it
             reply.settle()  # what a block of another type already received stays with it
             reply.open_blocks[index] = {"type": "text", "text": ""}
         reply.add_piece(index, "text", delta.text)
@@ -343,6 +351,10 @@ def _absorb_delta(index: int, delta: Any, reply: Reply) -> Iterator[Event]:
         yield ThinkingDelta(delta.thinking)
     elif kind == "signature_delta" and block is not None and block["type"] == "thinking":
         reply.add_piece(index, "signature", delta.signature)
+
+
+class StreamOrderError(ValueError):
+    pass
 
 
 def _neutral_block(block: Any) -> Block | None:
