@@ -178,3 +178,21 @@ def test_document_carries_a_format_version(store: ConversationStore) -> None:
     stored = json.loads(store.blobs.get(store.blob_key("tester", convo.id)))
     assert stored["format"] == 2
     assert content_text(stored["messages"][0]["content"]) == "hello"
+
+
+def test_the_local_copy_is_written_once_per_version(store: ConversationStore) -> None:
+    """A turn loads what the previous one saved: the cache has that very version already."""
+    assert store.cache is not None
+    convo = conversation()
+    store.save(convo)
+    cached = store.cache.root / "tester" / f"{convo.id}.json"
+    written = cached.stat().st_ino  # each write is a new file renamed into place
+    loaded = store.load("tester", convo.id)
+    assert cached.stat().st_ino == written
+    loaded.append("assistant", "a new version")
+    store.save(loaded)
+    assert cached.stat().st_ino != written
+    assert "a new version" in cached.read_text()
+    cached.unlink()  # gone (trimmed, or removed by hand): written again on the next read
+    store.load("tester", convo.id)
+    assert "a new version" in cached.read_text()

@@ -25,15 +25,22 @@ class DocumentCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files = LocalBlobStore(root)
+        self._written: dict[str, str] = {}  # key: the etag of the version this process put
 
-    def put(self, conversation: Conversation, data: bytes) -> None:
+    def put(self, conversation: Conversation, data: bytes, etag: str | None = None) -> None:
+        """`etag`: the store's, of `data`; a version this process put already is not written
+        again (a turn loads what the last one saved)."""
         key = ids.document_key(conversation.user_id, conversation.id)
+        if etag is not None and self._written.get(key) == etag and self.files.exists(key):
+            return
         try:
             new = not self.files.exists(key)
             # Not fsynced: a copy lost with the machine is read again from the store.
             self.files.put(key, data, durable=False)
             if new:  # only a new document can take the folder over its bounds
                 self._trim(ids.user_id(conversation.user_id))
+            if etag is not None:
+                self._written[key] = etag
         except (ClaudechatError, OSError):
             pass  # a cache that cannot be written is only a cache
 

@@ -203,7 +203,7 @@ class ConversationStore:
                 expect = UNKNOWN  # someone saved in between: read, merge, try again
                 continue
             self._etags[conversation.id] = etag
-            self._remember(document, data)
+            self._remember(document, data, etag)
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
@@ -225,9 +225,9 @@ class ConversationStore:
             self.attachments.record_refs(connection, document)
         index_new_messages(connection, document)
 
-    def _remember(self, document: Conversation, data: bytes) -> None:
+    def _remember(self, document: Conversation, data: bytes, etag: str) -> None:
         if self.cache is not None:
-            self.cache.put(document, data)
+            self.cache.put(document, data, etag)
 
     def _merge_stored(
         self, key: str, document: Conversation
@@ -247,7 +247,7 @@ class ConversationStore:
         self._etags[document.id] = etag
         unchanged = encode_document(merged) == data
         if unchanged:
-            self._remember(merged, data)
+            self._remember(merged, data, etag)
         return merged, etag, unchanged
 
     def fork(self, conversation: Conversation, upto: str | None = None) -> Conversation:
@@ -342,7 +342,7 @@ class ConversationStore:
         if not elsewhere:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
             self._etags[conversation.id] = etag
-        self._remember(conversation, data)
+        self._remember(conversation, data, etag)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:
