@@ -151,3 +151,14 @@ def test_checkpoints_keep_the_wal_small_and_lose_nothing(
     monkeypatch.setattr(checkpoints.Checkpoints, "committed", lambda _self: None)
     without = _largest_wal(tmp_path / "none", commits)  # SQLite's backstop alone
     assert ours < without / 2, (ours, without)
+
+
+def test_closing_the_store_ends_its_checkpoint_thread(tmp_path: Path) -> None:
+    metadata = _metadata(tmp_path)
+    for number in range(checkpoints.COMMITS_BETWEEN):
+        metadata.write_retrying(_insert(f"item {number}"), "the items")  # type: ignore[arg-type]
+    thread = metadata._checkpoints._thread  # type: ignore[union-attr]
+    assert thread is not None and thread.name == "sqlite-checkpoints"
+    metadata.close()
+    thread.join(5)
+    assert not thread.is_alive()

@@ -37,6 +37,7 @@ class Checkpoints:
         self._commits = 0
         self._due = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def committed(self) -> None:
         """Called after each commit; wakes the checkpoint thread every COMMITS_BETWEEN."""
@@ -57,10 +58,17 @@ class Checkpoints:
         while True:
             self._due.wait()
             self._due.clear()
+            if self._closed:
+                return
             try:
                 self.checkpoint()
             except Exception as exc:  # not done now, done next time (or by the backstop)
                 log.debug("checkpoint skipped: %s", exc)
+
+    def close(self) -> None:
+        """No checkpoint after this (the store closed its engine and its lock)."""
+        self._closed = True
+        self._due.set()
 
     def checkpoint(self) -> None:
         with self._engine.connect() as connection:

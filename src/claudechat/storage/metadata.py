@@ -189,6 +189,8 @@ class MetadataStore:
         return self._select(statement)
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self.engine.dispose()
         closing = getattr(self._one_writer, "close", None)
         if closing is not None:
