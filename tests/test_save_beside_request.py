@@ -4,13 +4,14 @@ the journal before the request leaves, and saves stay in order."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 import pytest
 
 from claudechat.chat import ChatSession
 from claudechat.claude import Claude
-from claudechat.errors import NotFoundError
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import Backend
@@ -34,9 +35,18 @@ def test_a_silent_store_does_not_hold_up_the_request(  # type: ignore[no-untyped
         session = ChatSession.start(settings, open_store(settings), Claude(settings))
         # A reply that streams for about as long as the store's deadline.
         fake_api.queue(Reply(chunks=[f"part {i} " for i in range(10)], delay=DEADLINE / 10))
+        journal_at_first_text: list[str] = []
+
+        def first_text(_text: str) -> None:  # the push cannot have finished: S3 is silent
+            if not journal_at_first_text:
+                journal_at_first_text.extend(p.read_text() for p in journal_files(isolated_home))
+                journal_at_first_text.append("(read)")
+
+        session.claude.client, session.budget()  # the SDK imported, the models known
         started = time.monotonic()
-        session.send("hello", lambda _text: None)
+        session.send("hello", first_text)
         took = time.monotonic() - started
+        assert any('"hello"' in entry for entry in journal_at_first_text), journal_at_first_text
         asked_after = fake_api.requests[-1].received_at - started
         # Before, the request waited out the deadline first: 3 s, then 3 s of reply.
         assert asked_after < DEADLINE / 2, asked_after
@@ -53,35 +63,6 @@ def test_a_silent_store_does_not_hold_up_the_request(  # type: ignore[no-untyped
         ("hello", "complete"),
         ("".join(f"part {i} " for i in range(10)), "complete"),
     ]
-
-
-def test_the_message_is_in_the_journal_before_the_request_leaves(  # type: ignore[no-untyped-def]
-    backend: Backend, fake_api, isolated_home
-) -> None:
-    settings = load_settings()
-    session = ChatSession.start(settings, open_store(settings), Claude(settings))
-    seen: list[tuple[list[str], list[str]]] = []
-    fake_api.queue(Reply("answer"))
-
-    def first_text(_text: str) -> None:  # the request has been answered: look at the disk
-        if not seen:
-            journal = [path.read_text() for path in journal_files(isolated_home)]
-            try:
-                stored = open_store(settings).load("tester", session.conversation.id)
-            except NotFoundError:
-                seen.append((journal, []))
-            else:
-                seen.append((journal, [m.text for m in stored.messages]))
-
-    session.send("typed before the request", first_text)
-    journal, stored_then = seen[0]
-    # In the journal, or pushed already (and dropped from the journal); never nowhere.
-    assert any("typed before the request" in entry for entry in journal) or (
-        stored_then == ["typed before the request"]
-    )
-    stored = open_store(settings).load("tester", session.conversation.id)
-    assert [m.text for m in stored.messages] == ["typed before the request", "answer"]
-    assert journal_files(isolated_home) == []
 
 
 @pytest.mark.parametrize("failure", ["refused", "cut"])
@@ -103,3 +84,37 @@ def test_a_failed_request_still_waits_for_the_message_to_be_saved(  # type: igno
     stored = open_store(settings).load("tester", session.conversation.id)
     texts = [m.text for m in stored.messages]
     assert texts == (["keep me"] if failure == "refused" else ["keep me", "half "])
+
+
+def test_ctrl_c_while_the_push_is_awaited_keeps_the_reply(  # type: ignore[no-untyped-def]
+    team: Backend, fake_api, monkeypatch, isolated_home
+) -> None:
+    """The reply has arrived; the push of the user's message is still waiting on a silent
+    store; the user presses Ctrl-C. The reply stays in the session and in the journal."""
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(DEADLINE))
+    with Blackhole() as blobs:
+        blackhole_store("blobs", blobs, monkeypatch)
+        settings = load_settings()
+        session = ChatSession.start(settings, open_store(settings), Claude(settings))
+        fake_api.queue(Reply("a short reply"))
+        main = threading.get_ident()
+
+        timers: list[threading.Timer] = []
+
+        def ctrl_c_soon(_text: str) -> None:  # after the reply, while the push is awaited
+            if not timers:
+                timers.append(threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT)))
+                timers[0].start()
+
+        with pytest.raises(KeyboardInterrupt):
+            session.send("hello", ctrl_c_soon)
+        timers[0].join()
+        assert [m.text for m in session.conversation.messages] == ["hello", "a short reply"]
+        entries = [path.read_text() for path in journal_files(isolated_home)]
+        assert any("a short reply" in entry for entry in entries), entries
+        session.store.journal.release()  # as when the process ends
+    heal(monkeypatch, team)
+    healthy = open_store(load_settings())
+    assert healthy.sync("tester").pushed == [session.conversation.id]
+    stored = healthy.load("tester", session.conversation.id)
+    assert [m.text for m in stored.messages] == ["hello", "a short reply"]

@@ -25,7 +25,7 @@ from claudechat.attachments import (
 )
 from claudechat.blocks import text_block
 from claudechat.claude import Claude, Reply
-from claudechat.conversation import Conversation, Message, Status, utc_now
+from claudechat.conversation import Conversation, Message, Status, merge, utc_now
 from claudechat.errors import (
     ApiError,
     ClaudechatError,
@@ -347,7 +347,6 @@ class ChatSession:
             self.save()
 
     def _append_reply(self, reply: Reply, status: Status) -> Message:
-        self._finish_saving()  # the merged document it returns is the one to add to
         self._mark_answered()
         message = Message(
             "assistant",
@@ -380,27 +379,34 @@ class ChatSession:
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
         store merges this session's document with what other sessions saved meanwhile."""
-        self._finish_saving()
         if not self.conversation.messages:
+            self._finish_saving()
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        self._saved(self.store.save(self.conversation))
+        push = self.store.begin_save(self.conversation)  # in the journal before any wait
+        self._finish_saving()  # the push beside the request goes first
+        self._saved(push())
 
     def _save_beside_request(self) -> None:
-        self._finish_saving()
         if self.conversation.messages:
             self.conversation.updated_at = utc_now()
-            self._saving = SaveInFlight(self.store.begin_save(self.conversation))
+            push = self.store.begin_save(self.conversation)
+            self._finish_saving()
+            self._saving = SaveInFlight(push)
 
     def _finish_saving(self) -> None:
-        if self._saving is not None:
-            result = self._saving.result()
-            self._saving = None
-            self._saved(result)
+        """Wait for the push beside the request. Taken off first: a wait that is interrupted
+        (Ctrl-C) or fails is not waited for again, and the journal holds what it pushed."""
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            self._saved(saving.result())
 
     def _saved(self, result: SaveResult) -> None:
-        if result.conversation is not None:
-            self.conversation = result.conversation
+        stored = result.conversation
+        if stored is not None and stored.id == self.conversation.id:
+            # Merged, not replaced: what the session added while the push ran (the reply,
+            # exact token counts) stays.
+            self.conversation = merge(self.conversation, stored)
         for notice in result.notices:
             self.notify(notice)
         self._report_storage(result.error, result.journaled)

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 COMMITS_BETWEEN = 100  # about 700 pages of WAL at a save's 7
-BACKSTOP_PAGES = 10_000  # SQLite's own threshold (its default is 1000)
+# SQLite's own threshold (its default is 1000): reached where no process makes 100 commits
+# (terminals only), and then a commit waits for twice the default's copy, no more.
+BACKSTOP_PAGES = 2000
 
 log = logging.getLogger("claudechat.storage")
 

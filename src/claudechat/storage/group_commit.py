@@ -52,6 +52,12 @@ class GroupCommit:
     def run(self, work: Work, alone: Callable[[], None]) -> None:
         """work(connection) committed, alone or with the others queued now; `alone` runs it in
         a transaction of its own (under the writers' lock, which is held then)."""
+        if threading.current_thread() is threading.main_thread():
+            # Only the main thread gets Ctrl-C and signals: one interrupted while it waited
+            # or led would leave the others' tickets without a leader. It writes alone.
+            with self._writers:
+                alone()
+            return
         ticket = _Ticket(work, alone)
         with self._mutex:
             self._queue.append(ticket)
