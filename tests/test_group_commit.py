@@ -190,3 +190,22 @@ def test_closing_the_store_ends_its_checkpoint_thread(tmp_path: Path) -> None:
     metadata.close()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_closing_waits_for_a_checkpoint_under_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_checkpoint(_self: object) -> None:
+        started.set()
+        time.sleep(0.5)
+        finished.set()
+
+    monkeypatch.setattr(checkpoints.Checkpoints, "checkpoint", slow_checkpoint)
+    metadata = _metadata(tmp_path)
+    for number in range(checkpoints.COMMITS_BETWEEN):
+        metadata.write_retrying(_insert(f"item {number}"), "the items")  # type: ignore[arg-type]
+    assert started.wait(5)
+    metadata.close()
+    assert finished.is_set()  # not still running against a closed engine

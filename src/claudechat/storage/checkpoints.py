@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 COMMITS_BETWEEN = 100  # about 700 pages of WAL at a save's 7
+CLOSING_WAIT_SECONDS = 2.0
 # SQLite's own threshold (its default is 1000): reached where no process makes 100 commits
 # (terminals only), and then a commit waits for twice the default's copy, no more.
 BACKSTOP_PAGES = 2000
@@ -68,9 +69,13 @@ class Checkpoints:
                 log.debug("checkpoint skipped: %s", exc)
 
     def close(self) -> None:
-        """No checkpoint after this (the store closed its engine and its lock)."""
+        """No checkpoint after this; one under way is waited for (briefly), so none runs on
+        after the store closed its engine and its lock."""
         self._closed = True
         self._due.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(CLOSING_WAIT_SECONDS)
 
     def checkpoint(self) -> None:
         with self._engine.connect() as connection:
