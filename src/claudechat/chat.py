@@ -383,16 +383,19 @@ class ChatSession:
             self._finish_saving()
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        push = self.store.begin_save(self.conversation)  # in the journal before any wait
-        self._finish_saving()  # the push beside the request goes first
-        self._saved(push())
+        if self._saving is not None:
+            # Into the journal before the wait, so a Ctrl-C during it loses nothing. The push
+            # itself starts from the merge of the earlier one: a document written over the
+            # version that push stored must hold everything that version held.
+            self.store.begin_save(self.conversation)
+            self._finish_saving()
+        self._saved(self.store.save(self.conversation))
 
     def _save_beside_request(self) -> None:
+        self._finish_saving()  # (none in flight here: each reply waits for its own)
         if self.conversation.messages:
             self.conversation.updated_at = utc_now()
-            push = self.store.begin_save(self.conversation)
-            self._finish_saving()
-            self._saving = SaveInFlight(push)
+            self._saving = SaveInFlight(self.store.begin_save(self.conversation))
 
     def _finish_saving(self) -> None:
         """Wait for the push beside the request. Taken off first: a wait that is interrupted
