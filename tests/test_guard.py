@@ -32,7 +32,10 @@ def test_calls_one_after_another_reuse_one_thread() -> None:
 def test_errors_reach_the_caller_and_the_thread_is_kept() -> None:
     guard = Guard(timeout=5)
 
+    ran_on: list[threading.Thread] = []
+
     def fails() -> None:
+        ran_on.append(threading.current_thread())
         raise StorageError("the store said no")
 
     before = _store_call_threads()
@@ -41,6 +44,7 @@ def test_errors_reach_the_caller_and_the_thread_is_kept() -> None:
             guard.call(fails)
     assert guard.call(lambda: "fine") == "fine"
     assert _store_call_threads() - before <= 1
+    assert len(set(ran_on)) == 1  # the thread that raised was used again
 
 
 def test_a_hung_call_is_given_up_and_the_next_calls_run_beside_it() -> None:

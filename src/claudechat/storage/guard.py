@@ -137,11 +137,9 @@ class _Runners:
         if inbox is None:
             inbox = queue.SimpleQueue()
             # Daemons: a call stuck in a store that never answers must not keep the process.
-            thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True)
-            thread.name = "store-call"
-            inbox.put(call)
-            thread.start()
-            return
+            threading.Thread(
+                target=self._serve, args=(inbox,), name="store-call", daemon=True
+            ).start()
         inbox.put(call)
 
     def _serve(self, inbox: queue.SimpleQueue[_Call]) -> None:

@@ -321,7 +321,6 @@ def _checkpoints(
 
     if not isinstance(writers, SqliteWriterLock):
         return None  # PostgreSQL, or a database in memory: no WAL to copy
-
     return Checkpoints(engine, writers)
 
 
