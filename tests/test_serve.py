@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,28 @@ def test_a_client_leaving_a_json_chat_keeps_the_partial_reply_marked(
         reply = _wait_for_reply(http, started)
     assert reply["status"] == "interrupted"
     assert 0 < len(text_of(reply["content"]).split()) < len(SLOW_WORDS)
+
+
+def test_two_turns_at_once_on_one_conversation_keep_both(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """Two requests on one conversation in one worker: the slow one loaded the conversation
+    before the fast one saved, and saves last. It must merge the fast one's turn, not write
+    over it (the worker knew the fast one's version; the slow one did not start from it)."""
+    with server.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        http.post("/chat", json={"user_input": "opening"})
+        fake.queue(Reply(chunks=SLOW_WORDS[:10], delay=0.05), Reply(text="fast reply"))
+        with ThreadPoolExecutor(1) as pool:
+            body = {"user_input": "slow", "conversation_id": started}
+            slow = pool.submit(http.post, "/chat", json=body)
+            deadline = time.monotonic() + 10
+            while len(fake.requests) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)  # the slow request has loaded, and reached Claude
+            fast = http.post("/chat", json={"user_input": "fast", "conversation_id": started})
+            assert fast.status_code == 200 and slow.result().status_code == 200
+        saved = http.get("/get_conversation", params={"conversation_id": started}).json()
+    texts = sorted(text_of(m["content"]) for m in saved["messages"])
+    assert texts == sorted(
+        ["opening", "echo: opening", "slow", "".join(SLOW_WORDS[:10]), "fast", "fast reply"]
+    )

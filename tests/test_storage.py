@@ -196,3 +196,24 @@ def test_the_local_copy_is_written_once_per_version(store: ConversationStore) ->
     cached.unlink()  # gone (trimmed, or removed by hand): written again on the next read
     store.load("tester", convo.id)
     assert "a new version" in cached.read_text()
+
+
+def test_two_sessions_of_one_process_on_one_conversation_keep_both_turns(
+    store: ConversationStore,
+) -> None:
+    """As two requests to one conversation in one `serve` worker: both load the same version,
+    one saves, then the other. The second save must merge the first's turn, not write over it
+    (the store knows the version the first save made, which the second did not start from)."""
+    convo = conversation(text="opening")
+    store.save(convo)
+    first = store.load("tester", convo.id)
+    second = store.load("tester", convo.id)
+    second.append("user", "second's turn")
+    store.save(second)
+    first.append("user", "first's turn")
+    store.save(first)
+    third = store.load("tester", convo.id)
+    third.append("user", "third's turn")
+    store.save(third)  # starts from a version the store made itself: still nothing lost
+    texts = [content_text(m.content) for m in store.load("tester", convo.id).messages]
+    assert sorted(texts) == sorted(["opening", "second's turn", "first's turn", "third's turn"])

@@ -30,6 +30,7 @@ from claudechat.storage.documents import decode_document, encode_document, newes
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
+from claudechat.storage.versions import StoredVersions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -39,12 +40,7 @@ OPENING_DEADLINE = 30.0
 MAX_MERGE_ATTEMPTS = 50
 
 
-class _Unknown:
-    pass
-
-
-UNKNOWN = _Unknown()
-T = TypeVar("T")  # an etag this process has not seen: read before writing
+T = TypeVar("T")
 
 
 @dataclass
@@ -101,8 +97,8 @@ class ConversationStore:
         self.notify: Callable[[str], None] = lambda _message: None
         self._open_metadata = open_metadata
         self._metadata: MetadataStore | None = None
-        # The blob's etag as this process last read or wrote it, per conversation.
-        self._etags: dict[str, str | None] = {}
+        # The stored version this process last read or wrote, per conversation.
+        self._versions = StoredVersions()
         self._journal_told = False  # that the journal cannot be written
 
     @property
@@ -184,15 +180,18 @@ class ConversationStore:
         """Merge into the stored document with a conditional write, then bring the row in
         line (`encoded`: the conversation, encoded already). Returns the document as stored."""
         key = self.blob_key(conversation.user_id, conversation.id)
-        expect: str | _Unknown | None = self._etags.get(conversation.id, UNKNOWN)
+        known = self._versions.get(conversation.id)
+        expect: str | None = None  # no document stored yet, when read so
         document = conversation
         if self.attachments is not None:  # a document never reaches the store before them
             self.attachments.push_pending(conversation)
         for _attempt in range(MAX_MERGE_ATTEMPTS):
-            if isinstance(expect, _Unknown):
+            if known is None:
                 document, expect, unchanged = self._merge_stored(key, document)
                 if unchanged:
                     break
+            else:
+                document, expect = known.merged_into(document), known.etag
             try:
                 if document is conversation and encoded is not None:
                     data = encoded  # not merged with anything: as the journal has it
@@ -200,9 +199,9 @@ class ConversationStore:
                     data = encode_document(document)
                 etag = self.blobs.put(key, data, expect=expect)
             except BlobConflictError:
-                expect = UNKNOWN  # someone saved in between: read, merge, try again
+                known = None  # someone saved in between: read, merge, try again
                 continue
-            self._etags[conversation.id] = etag
+            self._versions.seen(document, etag)
             self._remember(document, data, etag)
             break
         else:
@@ -244,7 +243,7 @@ class ConversationStore:
             # Never overwrite what cannot be read: it may hold turns, or a newer format.
             raise StorageError(f"{exc}; not overwritten (run `claudechat doctor`)") from exc
         merged = merge(document, stored)
-        self._etags[document.id] = etag
+        self._versions.seen(stored, etag)
         unchanged = encode_document(merged) == data
         if unchanged:
             self._remember(merged, data, etag)
@@ -341,7 +340,7 @@ class ConversationStore:
             raise CorruptDocumentError("its id or owner does not match", location)
         if not elsewhere:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
-            self._etags[conversation.id] = etag
+            self._versions.seen(conversation, etag)
         self._remember(conversation, data, etag)
         return conversation
 

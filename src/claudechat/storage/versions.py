@@ -1,0 +1,57 @@
+"""The stored versions this process has read or written, so a save need not read first.
+
+A conditional write is safe when what it writes includes the version it replaces. Knowing that
+version (its etag and its content), a save merges into it and writes with IfMatch on its etag:
+what a read would have given, without the read. If another writer got there first the write
+is refused, and the save reads, merges and tries again.
+
+Only the etag is not enough: in `serve`, two requests on one conversation share a process.
+The second to save would write over the first's version, with its etag, without its turn.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from claudechat.conversation import Conversation, merge
+
+# Conversations remembered per process; one forgotten costs a read at its next save.
+REMEMBERED = 256
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    etag: str
+    document: Conversation  # a private copy: sessions change theirs as they go
+
+    def merged_into(self, document: Conversation) -> Conversation:
+        """`document` with this version's messages and settings; `document` itself (no new
+        encoding needed) when it has them all already, the usual case for a session saving on
+        top of its own last save."""
+        merged = merge(document, self.document)
+        return document if merged == document else merged
+
+
+class StoredVersions:
+    """The newest version seen per conversation, for the last REMEMBERED conversations."""
+
+    def __init__(self, limit: int = REMEMBERED) -> None:
+        self._limit = limit
+        self._versions: OrderedDict[str, StoredVersion] = OrderedDict()
+        self._lock = threading.Lock()  # serve's sessions save from many threads
+
+    def get(self, conversation_id: str) -> StoredVersion | None:
+        with self._lock:
+            return self._versions.get(conversation_id)
+
+    def seen(self, document: Conversation, etag: str) -> None:
+        """`document` is stored as `etag`. A copy is kept: merges hand the same message
+        objects on to sessions, which change their messages as a reply goes on."""
+        version = StoredVersion(etag, document.copy())
+        with self._lock:
+            self._versions[document.id] = version
+            self._versions.move_to_end(document.id)
+            while len(self._versions) > self._limit:
+                self._versions.popitem(last=False)
