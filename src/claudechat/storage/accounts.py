@@ -47,13 +47,11 @@ class Tokens:
         return info, token
 
     def user_for(self, token: str) -> str | None:
-        from sqlalchemy import select
+        from claudechat.storage import prepared
 
-        from claudechat.storage.schema import api_tokens
-
-        statement = select(api_tokens.c.user_id).where(api_tokens.c.token_hash == token_hash(token))
+        parameters = {"token_hash": token_hash(token)}
         with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
-            return connection.execute(statement).scalar()
+            return connection.execute(prepared.token_user(), parameters).scalar()
 
     def list(self) -> list[TokenInfo]:
         from sqlalchemy import select
@@ -82,13 +80,11 @@ class CurrentConversations:
         self.metadata = metadata
 
     def get(self, user_id: str) -> str | None:
-        from sqlalchemy import select
+        from claudechat.storage import prepared
 
-        from claudechat.storage.schema import current_conversations as table
-
-        statement = select(table.c.conversation_id).where(table.c.user_id == user_id)
+        statement, parameters = prepared.current_conversation(), {"user_id": user_id}
         with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
-            return connection.execute(statement).scalar()
+            return connection.execute(statement, parameters).scalar()
 
     def set(self, user_id: str, conversation_id: str) -> None:
         from sqlalchemy.exc import IntegrityError

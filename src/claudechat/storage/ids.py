@@ -7,25 +7,22 @@ climb out of its folder or reach another user's keys.
 from __future__ import annotations
 
 import re
-import uuid
 
 from claudechat.errors import UsageError
 
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+# The canonical form of a UUID, as str(uuid.UUID(...)) writes it, in either case. A pattern,
+# not uuid.UUID: ids are checked for every key and path a save builds.
+_CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 MIN_PREFIX_LENGTH = 4
 
 
 def conversation_id(value: str) -> str:
     """A full conversation id in canonical form (lower-case, hyphenated)."""
-    try:
-        parsed = uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise UsageError(f"not a conversation id: {printable(value)}") from exc
-    canonical = str(parsed)
-    if canonical != value.lower():
+    if not isinstance(value, str) or not _CONVERSATION_ID.fullmatch(value):
         raise UsageError(f"not a conversation id: {printable(value)}")
-    return canonical
+    return value.lower()
 
 
 def id_prefix(value: str) -> str:

@@ -105,28 +105,16 @@ class MetadataStore:
         """Within a transaction: the row, unless the stored one is newer (a slower writer of
         an older merge). A first row that another writer inserts meanwhile raises
         IntegrityError; run again (`write_retrying`), the row is then updated instead."""
-        from sqlalchemy import and_, or_, select
-
+        from claudechat.storage import prepared
         from claudechat.storage.schema import conversations
 
-        table = conversations.c
         values = asdict(row)
-        for fixed in ("conversation_id", "user_id", "created_at", "version"):
-            del values[fixed]
-        this_row = (table.conversation_id == row.conversation_id) & (table.user_id == row.user_id)
-        is_older = or_(
-            table.updated_at < row.updated_at,
-            and_(table.updated_at == row.updated_at, table.message_count <= row.message_count),
-        )
-        update = (
-            conversations.update()
-            .where(this_row, is_older)
-            .values(**values, version=table.version + 1)
-        )
-        if connection.execute(update).rowcount == 1:
+        key = prepared.row_key(row.conversation_id, row.user_id)
+        changes = {f"new_{name}": values[name] for name in prepared.row_changes()}
+        if connection.execute(prepared.newest_row_update(), {**key, **changes}).rowcount == 1:
             return
-        if connection.execute(select(table.version).where(this_row)).first() is None:
-            connection.execute(conversations.insert().values(**asdict(row)))
+        if connection.execute(prepared.row_version(), key).first() is None:
+            connection.execute(conversations.insert(), values)
 
     def write_retrying(self, work: Callable[[Connection], None], what: str) -> None:
         """work(connection) in a transaction, run again when another writer's insert won a
@@ -151,14 +139,9 @@ class MetadataStore:
                     raise StorageError(f"{what} kept changing under this save: {exc}") from exc
 
     def get(self, user_id: str, conversation_id: str) -> ConversationRow | None:
-        from claudechat.storage.schema import conversations
+        from claudechat.storage import prepared
 
-        table = conversations.c
-        rows = self._select(
-            conversations.select()
-            .where(table.user_id == user_id)
-            .where(table.conversation_id == conversation_id)
-        )
+        rows = self._select(prepared.row(), prepared.row_key(conversation_id, user_id))
         return rows[0] if rows else None
 
     def find_by_prefix(self, user_id: str, prefix: str, limit: int = 2) -> list[ConversationRow]:
@@ -196,9 +179,10 @@ class MetadataStore:
         if closing is not None:
             closing()
 
-    def _select(self, statement: Any) -> list[ConversationRow]:
+    def _select(self, statement: Any, parameters: Any = None) -> list[ConversationRow]:
         with database_errors(self.url), self.engine.connect() as connection:
-            return [_to_row(mapping) for mapping in connection.execute(statement).mappings()]
+            result = connection.execute(statement, parameters)
+            return [_to_row(mapping) for mapping in result.mappings()]
 
 
 def _to_row(mapping: Any) -> ConversationRow:

@@ -119,16 +119,11 @@ def index_new_messages(connection: Connection, conversation: Conversation) -> No
     changes once it is saved (a new reply is a new message), so only new ids need writing.
     Two sessions saving the same conversation at once may both add a message: the loser's
     IntegrityError makes `write_retrying` run it again, and it then adds what is missing."""
-    from sqlalchemy import select
-
+    from claudechat.storage import prepared
     from claudechat.storage.schema import search_messages
 
-    table = search_messages.c
-    indexed = set(
-        connection.execute(
-            select(table.message_id).where(table.conversation_id == conversation.id)
-        ).scalars()
-    )
+    statement, key = prepared.indexed_message_ids(), {"key_conversation_id": conversation.id}
+    indexed = set(connection.execute(statement, key).scalars())
     rows = [_row(conversation, m) for m in conversation.messages if m.id not in indexed]
     if rows:
         connection.execute(search_messages.insert(), rows)
