@@ -11,6 +11,7 @@ but never in this session's requests.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -105,7 +106,9 @@ class ChatSession:
             effort=valid_effort(settings.get("effort")),
             max_output_tokens=settings.get("max_output_tokens"),
         )
-        self.catalogue = Catalogue(settings, fetch=self._fetch_models)
+        # Not a method of the session: a catalogue pointing back at its session would make a
+        # cycle, left for the garbage collector (serve's collections pause every request).
+        self.catalogue = Catalogue(settings, fetch=functools.partial(_fetch_models, claude))
         self._described: ModelInfo | None = None
         self._said: set[str] = set()  # notices given once per session
         self._pending_notices: list[str] = []
@@ -171,9 +174,6 @@ class ChatSession:
                 )
             self._described = info
         return self._described
-
-    def _fetch_models(self) -> list[ModelInfo]:
-        return [from_api(item) for item in self.claude.list_models()]
 
     def budget(self) -> int:
         """The context budget: as set, else the model's window minus the output reserve."""
@@ -384,10 +384,11 @@ class ChatSession:
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
         if self._saving is not None:
-            # Into the journal before the wait, so a Ctrl-C during it loses nothing. The push
-            # itself starts from the merge of the earlier one: a document written over the
+            if not self._saving.done():
+                # Into the journal before the wait, so a Ctrl-C during it loses nothing.
+                self.store.begin_save(self.conversation)
+            # The push starts from the merge of the earlier one: a document written over the
             # version that push stored must hold everything that version held.
-            self.store.begin_save(self.conversation)
             self._finish_saving()
         self._saved(self.store.save(self.conversation))
 
@@ -503,3 +504,7 @@ def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]
         unanswered = branch[-1].id if unanswered is None else unanswered
         branch.pop()
     return (branch[-1].id if branch else None), unanswered
+
+
+def _fetch_models(claude: Claude) -> list[ModelInfo]:
+    return [from_api(item) for item in claude.list_models()]

@@ -33,6 +33,9 @@ class SaveInFlight:
         except BaseException as exc:  # handed to whoever waits for the result
             self._error = exc
 
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
     def result(self) -> SaveResult:
         """Wait for the push (bounded by the store's deadline) and return what it did."""
         self._thread.join()
