@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from proc_usage import usage  # noqa: E402  (bench/ is on the path as the script's folder)
+
 API_KEY = "sk-ant-bench"
 DELTAS = 20
 DELTA_DELAY = float(os.environ.get("BENCH_DELTA_MS", "10")) / 1000  # set by --delta-ms
@@ -234,25 +236,6 @@ def start_server(env: dict[str, str], workers: int, home: Path) -> tuple[Any, st
     return server, server.base_url
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process and its children (the workers), in KiB."""
-    import subprocess
-
-    children = subprocess.run(
-        ["pgrep", "-P", str(pid)], capture_output=True, text=True
-    ).stdout.split()
-    totals = {"VmRSS": 0, "VmHWM": 0}
-    for each in [str(pid), *children]:
-        try:
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in totals:
-                    totals[key] += int(value.split()[0])
-        except OSError:
-            pass
-    return totals
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -354,11 +337,13 @@ def main() -> int:
         f"clients in {args.client_processes} processes"
     )
     print_table(rows)
-    for count, results, _wall, (idle, loaded) in serve_rows:
+    for count, results, wall, (idle, loaded) in serve_rows:
+        requests = sum(len(result["timings"]) for result in results)
+        cpu = loaded.cpu_seconds - idle.cpu_seconds
         print(
-            f"serve memory, {count} worker(s): {idle['VmRSS'] / 1024:.0f} MiB after start, "
-            f"{loaded['VmRSS'] / 1024:.0f} MiB after the run, peak "
-            f"{loaded['VmHWM'] / 1024:.0f} MiB"
+            f"serve, {count} worker(s): CPU {cpu / requests * 1000:.1f} ms per request "
+            f"({cpu / wall:.2f} of a CPU); memory {idle.rss_kib / 1024:.0f} MiB after start, "
+            f"{loaded.rss_kib / 1024:.0f} MiB after the run, peak {loaded.peak_kib / 1024:.0f} MiB"
         )
         for result in results:
             for error in result["errors"][:3]:
@@ -372,10 +357,10 @@ def _serve_run(env: dict[str, str], workers: int, args: Any) -> tuple[Any, ...]:
     server, base_url = start_server(env, workers, Path(tempfile.mkdtemp(dir=args.home)))
     try:
         tokens = [server.token(f"user{i}") for i in range(args.clients)]
-        idle = memory_kib(server.process.pid)
+        idle = usage(server.process.pid)
         setup = {"base_url": base_url, "turns": args.turns, "tokens": tokens}
         results, wall = run_client_processes("serve", args.clients, args.client_processes, setup)
-        loaded = memory_kib(server.process.pid)
+        loaded = usage(server.process.pid)
     finally:
         server.stop()
     return workers, results, wall, (idle, loaded)
