@@ -9,8 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from claudechat.conversation import Conversation, utc_now
+from claudechat.conversation import Conversation, merge, utc_now
 from claudechat.errors import (
     CorruptDocumentError,
     NewerFormatError,
@@ -22,6 +24,7 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore
 from claudechat.storage.store import ConversationStore
+from claudechat.storage.versions import StoredVersions
 from conftest import content_text
 
 
@@ -217,3 +220,46 @@ def test_two_sessions_of_one_process_on_one_conversation_keep_both_turns(
     store.save(third)  # starts from a version the store made itself: still nothing lost
     texts = [content_text(m.content) for m in store.load("tester", convo.id).messages]
     assert sorted(texts) == sorted(["opening", "second's turn", "first's turn", "third's turn"])
+
+
+# Sessions 0-2 share one conversation, session 3 has another; a step is (session, action).
+STEPS = st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["add", "save", "reload"])))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=STEPS, remembered=st.sampled_from([1, 256]))
+def test_sessions_of_one_process_lose_nothing_in_any_order(
+    store: ConversationStore, steps: list[tuple[int, str]], remembered: int
+) -> None:
+    """Like serve's requests: sessions of one store load, add and save in any interleaving,
+    each taking in what its saves return (as ChatSession does). With one version remembered,
+    the two conversations push each other out and every save reads first."""
+    store._versions = StoredVersions(remembered)
+    shared, other = conversation(text="opening"), conversation(text="elsewhere")
+    store.save(shared)
+    store.save(other)
+    sessions = [store.load("tester", c.id) for c in (shared, shared, shared, other)]
+    unsaved: list[list[str]] = [[], [], [], []]
+    sent = {shared.id: ["opening"], other.id: ["elsewhere"]}
+    for number, (who, action) in enumerate(steps):
+        if action == "add":
+            text = f"s{who} m{number}"
+            sessions[who].append("user", text)
+            unsaved[who].append(text)
+            sent[sessions[who].id].append(text)
+        elif action == "save" or unsaved[who]:  # a reload would drop what is not saved
+            stored = store.save(sessions[who]).conversation
+            assert stored is not None
+            sessions[who] = merge(sessions[who], stored)
+            unsaved[who].clear()
+        else:
+            sessions[who] = store.load("tester", sessions[who].id)
+    for session in sessions:
+        store.save(session)
+    for conversation_id, texts in sent.items():
+        stored_texts = [
+            content_text(m.content) for m in store.load("tester", conversation_id).messages
+        ]
+        assert sorted(stored_texts) == sorted(texts)

@@ -180,7 +180,7 @@ class ConversationStore:
         """Merge into the stored document with a conditional write, then bring the row in
         line (`encoded`: the conversation, encoded already). Returns the document as stored."""
         key = self.blob_key(conversation.user_id, conversation.id)
-        known = self._versions.get(conversation.id)
+        known = self._versions.get(conversation.user_id, conversation.id)
         expect: str | None = None  # no document stored yet, when read so
         document = conversation
         if self.attachments is not None:  # a document never reaches the store before them
@@ -335,8 +335,8 @@ class ConversationStore:
         else:
             location = current
             data, etag = self.blobs.get_with_etag(key)
-            known = self._versions.get(row.conversation_id)
-            if known is not None and (known.etag, known.document.user_id) == (etag, row.user_id):
+            known = self._versions.get(row.user_id, row.conversation_id)
+            if known is not None and known.etag == etag:
                 # The version this process last read or wrote: no need to decode it again.
                 self._remember(known.document, data, etag)
                 return known.document.copy()

@@ -39,19 +39,21 @@ class StoredVersions:
 
     def __init__(self, limit: int = REMEMBERED) -> None:
         self._limit = limit
-        self._versions: OrderedDict[str, StoredVersion] = OrderedDict()
+        # By owner and id: a version is never merged into another user's document.
+        self._versions: OrderedDict[tuple[str, str], StoredVersion] = OrderedDict()
         self._lock = threading.Lock()  # serve's sessions save from many threads
 
-    def get(self, conversation_id: str) -> StoredVersion | None:
+    def get(self, user_id: str, conversation_id: str) -> StoredVersion | None:
         with self._lock:
-            return self._versions.get(conversation_id)
+            return self._versions.get((user_id, conversation_id))
 
     def seen(self, document: Conversation, etag: str) -> None:
         """`document` is stored as `etag`. A copy is kept: merges hand the same message
         objects on to sessions, which change their messages as a reply goes on."""
         version = StoredVersion(etag, document.copy())
+        key = (document.user_id, document.id)
         with self._lock:
-            self._versions[document.id] = version
-            self._versions.move_to_end(document.id)
+            self._versions[key] = version
+            self._versions.move_to_end(key)
             while len(self._versions) > self._limit:
                 self._versions.popitem(last=False)
