@@ -338,8 +338,8 @@ def main() -> int:
     )
     print_table(rows)
     for count, results, wall, (idle, loaded) in serve_rows:
-        requests = sum(len(result["timings"]) for result in results)
-        cpu = loaded.cpu_seconds - idle.cpu_seconds
+        requests = max(1, sum(len(result["timings"]) for result in results))
+        cpu = loaded.cpu_seconds - idle.cpu_seconds  # workers that ended meanwhile not counted
         print(
             f"serve, {count} worker(s): CPU {cpu / requests * 1000:.1f} ms per request "
             f"({cpu / wall:.2f} of a CPU); memory {idle.rss_kib / 1024:.0f} MiB after start, "

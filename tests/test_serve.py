@@ -322,17 +322,20 @@ def test_two_turns_at_once_on_one_conversation_keep_both(
     with server.client() as http:
         started = http.post("/new_chat", json={}).json()["conversation_id"]
         http.post("/chat", json={"user_input": "opening"})
-        fake.queue(Reply(chunks=SLOW_WORDS[:10], delay=0.05), Reply(text="fast reply"))
+        fake.queue(Reply(chunks=SLOW_WORDS[:20], delay=0.1), Reply(text="fast reply"))
         with ThreadPoolExecutor(1) as pool:
             body = {"user_input": "slow", "conversation_id": started}
             slow = pool.submit(http.post, "/chat", json=body)
-            deadline = time.monotonic() + 10
-            while len(fake.requests) < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)  # the slow request has loaded, and reached Claude
+            deadline = time.monotonic() + 20
+            while len(fake.requests) < 2:  # the slow request has loaded, and reached Claude
+                assert time.monotonic() < deadline, "the slow request never reached Claude"
+                time.sleep(0.01)
             fast = http.post("/chat", json={"user_input": "fast", "conversation_id": started})
-            assert fast.status_code == 200 and slow.result().status_code == 200
+            assert fast.status_code == 200
+            assert not slow.done()  # else the slow one saved first: nothing was tested
+            assert slow.result().status_code == 200
         saved = http.get("/get_conversation", params={"conversation_id": started}).json()
     texts = sorted(text_of(m["content"]) for m in saved["messages"])
     assert texts == sorted(
-        ["opening", "echo: opening", "slow", "".join(SLOW_WORDS[:10]), "fast", "fast reply"]
+        ["opening", "echo: opening", "slow", "".join(SLOW_WORDS[:20]), "fast", "fast reply"]
     )

@@ -50,10 +50,13 @@ def test_turns_leave_nothing_for_the_cyclic_collector(  # type: ignore[no-untype
             gc.collect()  # kept in gc.garbage (not freed: it would be found again)
             warmed = len(gc.garbage)
     gc.collect()
-    kinds = Counter(type(o).__qualname__ for o in gc.garbage[warmed:])
+    left = gc.garbage[warmed:]
+    kinds = Counter(type(o).__qualname__ for o in left)
     # A session pointing at itself (a catalogue holding its bound method) took its
     # conversation, every message and block with it into the cycle: 78 objects per turn.
-    assert sum(kinds.values()) < 10, kinds.most_common(10)  # over three turns
+    ours = [o for o in left if type(o).__module__.startswith("claudechat")]
+    assert ours == [], kinds.most_common(10)
+    assert len(left) < 30, kinds.most_common(10)  # over three turns, the libraries' included
     service.store.close()
 
 
@@ -62,7 +65,7 @@ def test_a_settled_worker_never_walks_its_start_up_heap_again() -> None:
     try:
         heap.settle()
         assert gc.get_freeze_count() > 1000  # at least the modules this test process loaded
-        assert gc.get_threshold() == heap.THRESHOLDS
+        assert gc.get_threshold()[:2] == (max(before[0], heap.YOUNG), heap.MIDDLE)
         assert all(
             len(gc.get_objects(generation)) < gc.get_freeze_count() for generation in (0, 1, 2)
         )

@@ -229,14 +229,14 @@ STEPS = st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["add", "save", "r
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(steps=STEPS, remembered=st.sampled_from([1, 256]))
+@given(steps=STEPS, limits=st.sampled_from([(1, 2**25), (256, 2**25), (256, 1)]))
 def test_sessions_of_one_process_lose_nothing_in_any_order(
-    store: ConversationStore, steps: list[tuple[int, str]], remembered: int
+    store: ConversationStore, steps: list[tuple[int, str]], limits: tuple[int, int]
 ) -> None:
     """Like serve's requests: sessions of one store load, add and save in any interleaving,
     each taking in what its saves return (as ChatSession does). With one version remembered,
-    the two conversations push each other out and every save reads first."""
-    store._versions = StoredVersions(remembered)
+    or one byte's worth, versions push each other out and saves read first."""
+    store._versions = StoredVersions(*limits)
     shared, other = conversation(text="opening"), conversation(text="elsewhere")
     store.save(shared)
     store.save(other)
@@ -263,3 +263,21 @@ def test_sessions_of_one_process_lose_nothing_in_any_order(
             content_text(m.content) for m in store.load("tester", conversation_id).messages
         ]
         assert sorted(stored_texts) == sorted(texts)
+
+
+def test_a_deleted_conversation_is_not_merged_back_from_memory(store: ConversationStore) -> None:
+    """A session still saving after a delete starts the conversation again from its own
+    document, not from the turns this process remembers of the deleted one."""
+    from claudechat.storage.removal import delete_conversation
+
+    convo = conversation(text="opening")
+    store.save(convo)
+    late = store.load("tester", convo.id)
+    other = store.load("tester", convo.id)
+    other.append("user", "said before the delete")
+    store.save(other)
+    delete_conversation(store, "tester", convo.id)
+    late.append("user", "saved after the delete")
+    store.save(late)
+    texts = [content_text(m.content) for m in store.load("tester", convo.id).messages]
+    assert texts == ["opening", "saved after the delete"]

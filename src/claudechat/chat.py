@@ -383,14 +383,16 @@ class ChatSession:
             self._finish_saving()
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        if self._saving is not None:
-            if not self._saving.done():
-                # Into the journal before the wait, so a Ctrl-C during it loses nothing.
-                self.store.begin_save(self.conversation)
-            # The push starts from the merge of the earlier one: a document written over the
-            # version that push stored must hold everything that version held.
+        if self._saving is not None and not self._saving.done():
+            # Into the journal before the wait, so a Ctrl-C during it loses nothing.
+            self.store.begin_save(self.conversation)
             self._finish_saving()
-        self._saved(self.store.save(self.conversation))
+        # The store merges into the version the earlier push stored, so this save holds
+        # everything that version held even before its result is taken in. Saved first: the
+        # reply is in the journal before anything else can fail or be interrupted.
+        saved = self.store.save(self.conversation)
+        self._finish_saving()
+        self._saved(saved)
 
     def _save_beside_request(self) -> None:
         self._finish_saving()  # (none in flight here: each reply waits for its own)

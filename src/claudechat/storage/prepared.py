@@ -11,7 +11,7 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy.sql import Select, Update
+    from sqlalchemy.sql import ColumnElement, Select, Update
 
 # What a newer document never changes in its row (version counts the updates).
 ROW_FIXED = ("conversation_id", "user_id", "created_at", "version")
@@ -81,7 +81,7 @@ def row_key(conversation_id: str, user_id: str) -> dict[str, str]:
     return {"key_conversation_id": conversation_id, "key_user_id": user_id}
 
 
-def _this_row():  # type: ignore[no-untyped-def]
+def _this_row() -> ColumnElement[bool]:
     from sqlalchemy import bindparam
 
     from claudechat.storage.schema import conversations

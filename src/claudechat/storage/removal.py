@@ -73,6 +73,7 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
     removed.journal_entries = len(local)
     if store.cache is not None:  # else `list` and `show` would offer it during an outage
         store.cache.files.delete(key)
+    store.forget(user_id, conversation_id)
     return removed
 
 

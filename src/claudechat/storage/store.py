@@ -181,7 +181,7 @@ class ConversationStore:
         line (`encoded`: the conversation, encoded already). Returns the document as stored."""
         key = self.blob_key(conversation.user_id, conversation.id)
         known = self._versions.get(conversation.user_id, conversation.id)
-        expect: str | None = None  # no document stored yet, when read so
+        expect: str | None  # None: no document stored yet
         document = conversation
         if self.attachments is not None:  # a document never reaches the store before them
             self.attachments.push_pending(conversation)
@@ -201,7 +201,7 @@ class ConversationStore:
             except BlobConflictError:
                 known = None  # someone saved in between: read, merge, try again
                 continue
-            self._versions.seen(document, etag)
+            self._versions.seen(document, etag, len(data))
             self._remember(document, data, etag)
             break
         else:
@@ -224,6 +224,11 @@ class ConversationStore:
             self.attachments.record_refs(connection, document)
         index_new_messages(connection, document)
 
+    def forget(self, user_id: str, conversation_id: str) -> None:
+        """A deleted conversation: a save still under way starts it again from its own
+        document only, not from the turns this process remembers."""
+        self._versions.forget(user_id, conversation_id)
+
     def _remember(self, document: Conversation, data: bytes, etag: str) -> None:
         if self.cache is not None:
             self.cache.put(document, data, etag)
@@ -243,7 +248,7 @@ class ConversationStore:
             # Never overwrite what cannot be read: it may hold turns, or a newer format.
             raise StorageError(f"{exc}; not overwritten (run `claudechat doctor`)") from exc
         merged = merge(document, stored)
-        self._versions.seen(stored, etag)
+        self._versions.seen(stored, etag, len(data))
         unchanged = encode_document(merged) == data
         if unchanged:
             self._remember(merged, data, etag)
@@ -345,7 +350,7 @@ class ConversationStore:
             raise CorruptDocumentError("its id or owner does not match", location)
         if not elsewhere:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
-            self._versions.seen(conversation, etag)
+            self._versions.seen(conversation, etag, len(data))
         self._remember(conversation, data, etag)
         return conversation
 
