@@ -11,6 +11,7 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.sql import ColumnElement, Select, Update
 
 # What a newer document never changes in its row (version counts the updates).
@@ -57,14 +58,9 @@ def row() -> Select:
 @functools.cache
 def indexed_message_ids() -> Select:
     """A conversation's messages in the search index: parameter `key_conversation_id`."""
-    from sqlalchemy import bindparam, select
-
     from claudechat.storage.schema import search_messages
 
-    table = search_messages.c
-    return select(table.message_id).where(
-        table.conversation_id == bindparam("key_conversation_id", type_=table.conversation_id.type)
-    )
+    return _lookup(search_messages, "message_id", "conversation_id", "key_conversation_id")
 
 
 @functools.cache
@@ -95,24 +91,22 @@ def _this_row() -> ColumnElement[bool]:
 @functools.cache
 def token_user() -> Select:
     """The user a token acts as (serve, every request): parameter `token_hash`."""
-    from sqlalchemy import bindparam, select
-
     from claudechat.storage.schema import api_tokens
 
-    table = api_tokens.c
-    return select(table.user_id).where(
-        table.token_hash == bindparam("token_hash", type_=table.token_hash.type)
-    )
+    return _lookup(api_tokens, "user_id", "token_hash", "token_hash")
 
 
 @functools.cache
 def current_conversation() -> Select:
     """A user's current conversation in serve (every bare /chat): parameter `user_id`."""
-    from sqlalchemy import bindparam, select
-
     from claudechat.storage.schema import current_conversations
 
-    table = current_conversations.c
-    return select(table.conversation_id).where(
-        table.user_id == bindparam("user_id", type_=table.user_id.type)
-    )
+    return _lookup(current_conversations, "conversation_id", "user_id", "user_id")
+
+
+def _lookup(table: Table, wanted: str, key: str, parameter: str) -> Select:
+    """One column of the rows whose `key` equals the parameter."""
+    from sqlalchemy import bindparam, select
+
+    column = table.c[key]
+    return select(table.c[wanted]).where(column == bindparam(parameter, type_=column.type))
