@@ -25,13 +25,12 @@ class DocumentCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files = LocalBlobStore(root)
-        self._written: dict[str, str] = {}  # key: the etag of the version this process put
 
-    def put(self, conversation: Conversation, data: bytes, etag: str | None = None) -> None:
-        """`etag`: the store's, of `data`; a version this process put already is not written
-        again (a turn loads what the last one saved)."""
+    def put(self, conversation: Conversation, data: bytes, missing_only: bool = False) -> None:
+        """`missing_only`: the version is one this process put already (a turn loads what the
+        last one saved); it is written again only if the copy is gone (trimmed, removed)."""
         key = ids.document_key(conversation.user_id, conversation.id)
-        if etag is not None and self._written.get(key) == etag and self.files.exists(key):
+        if missing_only and self.files.exists(key):
             return
         try:
             new = not self.files.exists(key)
@@ -39,8 +38,6 @@ class DocumentCache:
             self.files.put(key, data, durable=False)
             if new:  # only a new document can take the folder over its bounds
                 self._trim(ids.user_id(conversation.user_id))
-            if etag is not None:
-                self._written[key] = etag
         except (ClaudechatError, OSError):
             pass  # a cache that cannot be written is only a cache
 

@@ -202,7 +202,7 @@ class ConversationStore:
                 known = None  # someone saved in between: read, merge, try again
                 continue
             self._versions.seen(document, etag, len(data))
-            self._remember(document, data, etag)
+            self._remember(document, data)
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
@@ -229,9 +229,10 @@ class ConversationStore:
         document only, not from the turns this process remembers."""
         self._versions.forget(user_id, conversation_id)
 
-    def _remember(self, document: Conversation, data: bytes, etag: str) -> None:
+    def _remember(self, document: Conversation, data: bytes, seen_before: bool = False) -> None:
+        """The local copy; `seen_before`: of a version this process read or wrote already."""
         if self.cache is not None:
-            self.cache.put(document, data, etag)
+            self.cache.put(document, data, missing_only=seen_before)
 
     def _merge_stored(
         self, key: str, document: Conversation
@@ -251,7 +252,7 @@ class ConversationStore:
         self._versions.seen(stored, etag, len(data))
         unchanged = encode_document(merged) == data
         if unchanged:
-            self._remember(merged, data, etag)
+            self._remember(merged, data)
         return merged, etag, unchanged
 
     def fork(self, conversation: Conversation, upto: str | None = None) -> Conversation:
@@ -343,7 +344,7 @@ class ConversationStore:
             known = self._versions.get(row.user_id, row.conversation_id)
             if known is not None and known.etag == etag:
                 # The version this process last read or wrote: no need to decode it again.
-                self._remember(known.document, data, etag)
+                self._remember(known.document, data, seen_before=True)
                 return known.document.copy()
         conversation = decode_document(data, location)
         if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
@@ -351,7 +352,7 @@ class ConversationStore:
         if not elsewhere:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
             self._versions.seen(conversation, etag, len(data))
-        self._remember(conversation, data, etag)
+        self._remember(conversation, data)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:
