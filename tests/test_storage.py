@@ -201,18 +201,25 @@ def test_the_local_copy_is_written_once_per_version(store: ConversationStore) ->
     assert "a new version" in cached.read_text()
 
 
+def behind_a_save(store: ConversationStore, text: str) -> tuple[Conversation, Conversation]:
+    """A session that loaded "opening", and the conversation: another session of the same
+    process loaded it too, added `text` and saved it since."""
+    convo = conversation(text="opening")
+    store.save(convo)
+    behind = store.load("tester", convo.id)
+    other = store.load("tester", convo.id)
+    other.append("user", text)
+    store.save(other)
+    return behind, convo
+
+
 def test_two_sessions_of_one_process_on_one_conversation_keep_both_turns(
     store: ConversationStore,
 ) -> None:
     """As two requests to one conversation in one `serve` worker: both load the same version,
     one saves, then the other. The second save must merge the first's turn, not write over it
     (the store knows the version the first save made, which the second did not start from)."""
-    convo = conversation(text="opening")
-    store.save(convo)
-    first = store.load("tester", convo.id)
-    second = store.load("tester", convo.id)
-    second.append("user", "second's turn")
-    store.save(second)
+    first, convo = behind_a_save(store, "second's turn")
     first.append("user", "first's turn")
     store.save(first)
     third = store.load("tester", convo.id)
@@ -270,12 +277,7 @@ def test_a_deleted_conversation_is_not_merged_back_from_memory(store: Conversati
     document, not from the turns this process remembers of the deleted one."""
     from claudechat.storage.removal import delete_conversation
 
-    convo = conversation(text="opening")
-    store.save(convo)
-    late = store.load("tester", convo.id)
-    other = store.load("tester", convo.id)
-    other.append("user", "said before the delete")
-    store.save(other)
+    late, convo = behind_a_save(store, "said before the delete")
     delete_conversation(store, "tester", convo.id)
     late.append("user", "saved after the delete")
     store.save(late)
