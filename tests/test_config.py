@@ -143,3 +143,17 @@ def test_code_is_coloured_in_the_terminals_palette_unless_a_theme_is_named(monke
     monkeypatch.setenv("CLAUDECHAT_CODE_THEME", "no-such-theme")
     with pytest.raises(ConfigError, match="unknown code_theme 'no-such-theme'"):
         load_settings().code_theme  # noqa: B018
+
+
+def test_store_timeout_takes_fractions(cli, isolated_home, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert config_lines(cli)["store_timeout"] == "5.0  # default"
+    taken = config_lines(cli, CLAUDECHAT_STORE_TIMEOUT="0.5")
+    assert taken["store_timeout"].startswith("0.5  # environment")
+    for bad in ("0", "-1", "soon", "nan"):
+        refused = cli("list", env={"CLAUDECHAT_STORE_TIMEOUT": bad})
+        assert refused.returncode == 2, bad
+        assert "store_timeout has an invalid value" in refused.stderr
+    from claudechat.storage import open_store
+
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", "0.25")
+    assert open_store(load_settings()).guard.timeout == 0.25  # what every store call is given

@@ -45,7 +45,12 @@ KEYS: tuple[Key, ...] = (
         "seconds without a stream event before a reply counts as cut off",
         kind=float,
     ),
-    Key("store_timeout", "CLAUDECHAT_STORE_TIMEOUT", "seconds a store call may take", kind=int),
+    Key(
+        "store_timeout",
+        "CLAUDECHAT_STORE_TIMEOUT",
+        "seconds a store call may take (fractions allowed)",
+        kind=float,
+    ),
     Key("s3_sse", "CLAUDECHAT_S3_SSE", "S3 server-side encryption: AES256 or aws:kms"),
     Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
     Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),
@@ -137,6 +142,13 @@ class Settings:
         return DEFAULT_STREAM_IDLE_TIMEOUT if value is None else float(value)
 
     @property
+    def store_timeout(self) -> float:
+        from claudechat.storage.guard import DEFAULT_TIMEOUT
+
+        value = self._get("store_timeout")
+        return DEFAULT_TIMEOUT if value is None else float(value)
+
+    @property
     def code_theme(self) -> str:
         """A pygments style, or the terminal's own palette (the default)."""
         name = self._get("code_theme") or DEFAULT_CODE_THEME
@@ -174,6 +186,7 @@ class Settings:
             "max_context_tokens": DEFAULT_MAX_CONTEXT_TOKENS,
             "auto_migrate": self.auto_migrate,
             "stream_idle_timeout": self.stream_idle_timeout,
+            "store_timeout": self.store_timeout,
             "code_theme": self._get("code_theme") or DEFAULT_CODE_THEME,
         }
         rows = []

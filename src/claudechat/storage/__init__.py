@@ -40,7 +40,7 @@ def open_store(settings: Settings) -> ConversationStore:
 
     from claudechat.storage.attachments import AttachmentStore
     from claudechat.storage.cache import DocumentCache
-    from claudechat.storage.guard import DEFAULT_TIMEOUT, Guard
+    from claudechat.storage.guard import Guard
     from claudechat.storage.journal import Journal
     from claudechat.storage.metadata import MetadataStore
     from claudechat.storage.store import ConversationStore
@@ -51,6 +51,6 @@ def open_store(settings: Settings) -> ConversationStore:
         partial(MetadataStore, settings.database_url, settings.auto_migrate),
         Journal(settings.data_dir / "journal"),
         DocumentCache(settings.data_dir / "cache"),
-        Guard(settings.get("store_timeout") or DEFAULT_TIMEOUT),
+        Guard(settings.store_timeout),
         attachments=AttachmentStore(blobs, settings.data_dir / "attachments"),
     )
