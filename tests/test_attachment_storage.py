@@ -18,6 +18,7 @@ from claudechat.conversation import Conversation, Message
 from claudechat.settings import load_settings
 from claudechat.storage import migrate, open_store
 from claudechat.storage.attachments import attachment_key
+from claudechat.storage.repair import doctor
 from claudechat.storage.store import ConversationStore
 
 PDF = from_bytes(pdf_bytes(["one", "two"]), "report.pdf")
@@ -61,7 +62,7 @@ def test_an_attachment_is_stored_once_by_digest_under_the_users_prefix(store) ->
     # Nothing waits locally once pushed, and doctor does not take attachments for documents.
     assert store.attachments is not None
     assert store.attachments.local.list("tester/") == []
-    report = store.doctor("tester")
+    report = doctor(store, "tester")
     assert (report.corrupt, report.missing) == ([], [])
     assert {first.id, second.id} == {c.conversation_id for c in store.list("tester").rows}
 

@@ -1,6 +1,6 @@
 """The user's message is pushed to the store while the request to Claude runs (chat.py,
-save_in_flight.py): a slow or silent store no longer holds up the request, the message is in
-the journal before the request leaves, and saves stay in order."""
+session_saving.py, save_in_flight.py): a slow or silent store no longer holds up the request,
+the message is in the journal before the request leaves, and saves stay in order."""
 
 from __future__ import annotations
 

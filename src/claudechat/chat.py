@@ -1,8 +1,9 @@
 """A chat session: one conversation, its memory, the store and Claude. No terminal code here.
 
 The user's message is in the local journal before the API call leaves, and pushed to the store
-while the call runs; the reply is saved after it. So a crash or a failure never loses what was
-typed, and a reply that stops early is kept and marked as such.
+while the call runs; the reply is saved after it (how a session saves: session_saving.py). So a
+crash or a failure never loses what was typed, and a reply that stops early is kept and marked
+as such.
 
 A session works on its own branch of the conversation's message tree: `head` is the newest
 message of that branch. Another session's messages land in the same document (saves merge)
@@ -26,25 +27,26 @@ from claudechat.attachments import (
 )
 from claudechat.blocks import text_block
 from claudechat.claude import Claude, Reply
-from claudechat.conversation import Conversation, Message, Status, merge, utc_now
+from claudechat.conversation import Conversation, Message, Status
 from claudechat.errors import (
     ApiError,
     ClaudechatError,
     NotFoundError,
     ReplyCutOffError,
-    StorageError,
     UsageError,
 )
-from claudechat.events import Event, Listener, text_listener
+from claudechat.events import Listener, turn_listener
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
 from claudechat.models import Catalogue, ModelInfo, from_api, unknown_model
+from claudechat.names import valid_model, valid_name
 from claudechat.request import TurnOptions, output_limit, request_params, valid_effort
-from claudechat.save_in_flight import SaveInFlight
+from claudechat.session_saving import SessionSaving
+from claudechat.stop_reasons import stop_notice
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
     from claudechat.storage.attachments import AttachmentStore
-    from claudechat.storage.store import ConversationStore, SaveResult
+    from claudechat.storage.store import ConversationStore
 
 OnText = Callable[[str], None]
 # A stream that breaks before any text is asked again, this many times in all. The SDK itself
@@ -53,38 +55,13 @@ MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
 
 
-MAX_NAME_CHARS = 200
-
-
-def valid_name(name: str) -> str:
-    """A conversation name is one short line: it shows in tables, prompts and file listings."""
-    name = name.strip()
-    if not name:
-        raise UsageError("a conversation name cannot be empty")
-    if len(name) > MAX_NAME_CHARS:
-        raise UsageError(f"a conversation name has at most {MAX_NAME_CHARS} characters")
-    if not name.isprintable():
-        raise UsageError("a conversation name is one line without control characters")
-    return name
-
-
-MAX_MODEL_CHARS = 200
-
-
-def valid_model(model: str) -> str:
-    model = model.strip()
-    if not model or len(model) > MAX_MODEL_CHARS or not model.isprintable() or " " in model:
-        raise UsageError(f"not a model name: {model[:60]!r}")
-    return model
-
-
 def _worth_retrying(error: Exception) -> bool:
     if isinstance(error, ApiError):
         return error.retryable and error.mid_stream
     return True  # cut off: the connection broke or closed early
 
 
-class ChatSession:
+class ChatSession(SessionSaving):
     def __init__(
         self,
         settings: Settings,
@@ -112,7 +89,7 @@ class ChatSession:
         self._described: ModelInfo | None = None
         self._said: set[str] = set()  # notices given once per session
         self._pending_notices: list[str] = []
-        self._saving: SaveInFlight | None = None
+        self._saving = None
 
     @classmethod
     def start(
@@ -237,7 +214,7 @@ class ChatSession:
 
         `on_event` receives every stream event (claudechat.events); `on_text`, for callers
         that want only the answer, its text deltas."""
-        listener = _listener(on_text, on_event)
+        listener = turn_listener(on_text, on_event)
         if attachments:
             message = self._with_attachments(text, list(attachments))
         else:
@@ -268,7 +245,7 @@ class ChatSession:
 
         The earlier reply stays in the conversation either way; it stays shown unless the
         new one completes."""
-        listener = _listener(on_text, on_event)
+        listener = turn_listener(on_text, on_event)
         if self.unanswered is not None:
             self.head, self.unanswered = self.unanswered, None
         current = self.conversation.find(self.head)
@@ -376,74 +353,6 @@ class ChatSession:
 
     # -- the conversation -------------------------------------------------------------------
 
-    def save(self) -> None:
-        """Save, come what may: to the store if it answers, else to the local journal. The
-        store merges this session's document with what other sessions saved meanwhile."""
-        if not self.conversation.messages:
-            self._finish_saving()
-            return  # an empty conversation is not worth a row in `list`
-        self.conversation.updated_at = utc_now()
-        if self._saving is not None and not self._saving.done():
-            # Into the journal before the wait, so a Ctrl-C during it loses nothing.
-            self.store.begin_save(self.conversation)
-            self._finish_saving()
-        # The store merges into the version the earlier push stored, so this save holds
-        # everything that version held even before its result is taken in. Saved first: the
-        # reply is in the journal before anything else can fail or be interrupted.
-        saved = self.store.save(self.conversation)
-        self._finish_saving()
-        self._saved(saved)
-
-    def _save_beside_request(self) -> None:
-        self._finish_saving()  # (none in flight here: each reply waits for its own)
-        if self.conversation.messages:
-            self.conversation.updated_at = utc_now()
-            self._saving = SaveInFlight(self.store.begin_save(self.conversation))
-
-    def _finish_saving(self) -> None:
-        """Wait for the push beside the request. Taken off first: a wait that is interrupted
-        (Ctrl-C) or fails is not waited for again, and the journal holds what it pushed."""
-        saving, self._saving = self._saving, None
-        if saving is not None:
-            self._saved(saving.result())
-
-    def _saved(self, result: SaveResult) -> None:
-        stored = result.conversation
-        if stored is not None and stored.id == self.conversation.id:
-            # Merged, not replaced: what the session added while the push ran (the reply,
-            # exact token counts) stays.
-            self.conversation = merge(self.conversation, stored)
-        for notice in result.notices:
-            self.notify(notice)
-        self._report_storage(result.error, result.journaled)
-
-    def sync(self) -> None:
-        for notice in self.store.sync(self.settings.user).notices():
-            self.notify(notice)
-
-    def _report_storage(self, error: StorageError | None, journaled: bool) -> None:
-        """Tell the user once when saves fall back to the journal (or, when that cannot be
-        written either, to memory), and once when they recover."""
-        state = "stored" if error is None else "journal" if journaled else "memory"
-        if state == self.saved_in:
-            return
-        if state == "journal":
-            self.notify(
-                f"{error}; the conversation is saved locally and will be pushed when the store "
-                "is back (or run `claudechat sync`)"
-            )
-        elif state == "memory":
-            self.notify(
-                f"{error}; the local journal cannot be written either: the conversation is "
-                "kept in memory and saved as soon as either is back"
-            )
-        elif self.saved_in == "journal":
-            self.notify("the store is reachable again; local changes were pushed")
-        else:
-            self.notify("the store is reachable again; the conversation is saved")
-        self.saved_in = state
-        self.offline = error is not None
-
     def new_conversation(self) -> None:
         self.conversation = Conversation.new(
             self.settings.user, self.conversation.model, system=self.conversation.system
@@ -461,38 +370,6 @@ class ChatSession:
     def set_system(self, system: str | None) -> None:
         self.conversation.set("system", system or None)
         self.save()
-
-
-# What each stop reason means for the user; end_turn and stop_sequence need no word.
-STOP_NOTICES = {
-    "end_turn": None,
-    "stop_sequence": None,
-    "max_tokens": "the reply stopped at the output limit; ask Claude to continue",
-    "refusal": "Claude declined to answer this (stop reason: refusal); the reply is kept as is",
-    "model_context_window_exceeded": (
-        "the reply stopped because the model's context window is full; it is kept. Lower "
-        "--max-context-tokens or switch to a model with a bigger window (/model)"
-    ),
-    "pause_turn": "Claude paused its turn (pause_turn); send a message to let it continue",
-}
-
-
-def stop_notice(reason: str | None) -> str | None:
-    if reason in STOP_NOTICES:
-        return STOP_NOTICES[reason]
-    return f"the reply ended with stop reason {reason!r}"
-
-
-def _listener(on_text: OnText | None, on_event: Listener | None) -> Listener:
-    text = text_listener(on_text) if on_text is not None else None
-
-    def listen(event: Event) -> None:
-        if text is not None:
-            text(event)
-        if on_event is not None:
-            on_event(event)
-
-    return listen
 
 
 def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]:

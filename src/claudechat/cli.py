@@ -242,11 +242,12 @@ def sync() -> None:
 def doctor() -> None:
     """Check your documents against their metadata rows and repair what a crash left."""
     from claudechat.output import status
+    from claudechat.storage import repair
 
     settings = _settings()
     store = _store(settings)
     _push_journal(store, settings)
-    report = store.doctor(settings.user)
+    report = repair.doctor(store, settings.user)
     for label, found in (
         ("document without a row: row re-created", report.adopted),
         ("row older than its document: row refreshed", report.refreshed),

@@ -59,3 +59,17 @@ def text_listener(on_text: Callable[[str], None]) -> Listener:
             on_text(event.text)
 
     return listen
+
+
+def turn_listener(on_text: Callable[[str], None] | None, on_event: Listener | None) -> Listener:
+    """The one listener a turn streams to: `on_event` gets every event, `on_text` the
+    answer's text only."""
+    text = text_listener(on_text) if on_text is not None else None
+
+    def listen(event: Event) -> None:
+        if text is not None:
+            text(event)
+        if on_event is not None:
+            on_event(event)
+
+    return listen

@@ -156,6 +156,8 @@ def undo(repl: Repl) -> None:
 
 
 def fork(repl: Repl, argument: str) -> None:
+    from claudechat.storage import forks
+
     session = repl.session
     branch = session.branch()
     if not branch:
@@ -166,7 +168,7 @@ def fork(repl: Repl, argument: str) -> None:
             raise UsageError(f"usage: /fork [N], N from 1 to {len(branch)} (messages shown)")
         number = int(argument)
     parent = session.conversation
-    forked = session.store.fork(parent, upto=branch[number - 1].id)
+    forked = forks.fork(session.store, parent, upto=branch[number - 1].id)
     repl.session = ChatSession(session.settings, session.store, session.claude, forked)
     repl.session.notify = session.notify
     status(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from claudechat.storage.store import SaveResult
+    from claudechat.storage.results import SaveResult
 
 
 class SaveInFlight:

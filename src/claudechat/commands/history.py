@@ -12,7 +12,8 @@ from claudechat.errors import UsageError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
-    from claudechat.storage.store import ConversationStore, Listing
+    from claudechat.storage.results import Listing
+    from claudechat.storage.store import ConversationStore
 
 
 def _open() -> tuple[Settings, ConversationStore]:
@@ -146,8 +147,8 @@ def rename(
     name: Annotated[str, typer.Argument(help="The new name.")],
 ) -> None:
     """Name a conversation."""
-    from claudechat.chat import valid_name
     from claudechat.conversation import utc_now
+    from claudechat.names import valid_name
     from claudechat.output import status
 
     settings, store = _open()

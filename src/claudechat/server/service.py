@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from claudechat.chat import ChatSession, valid_model, valid_name
+from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
 from claudechat.errors import NotFoundError, StorageError, UsageError
+from claudechat.names import valid_model, valid_name
 from claudechat.settings import Settings
 from claudechat.storage import ids
 from claudechat.storage.accounts import CurrentConversations, Tokens

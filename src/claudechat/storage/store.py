@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from claudechat.conversation import Conversation, merge
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
-from claudechat.storage.attachments import AttachmentStore, is_attachment_key
+from claudechat.storage.attachments import AttachmentStore
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
 from claudechat.storage.cache import DocumentCache
 from claudechat.storage.documents import decode_document, encode_document, newest_rows, row_for
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
+from claudechat.storage.results import Listing, SaveResult, SyncReport
 from claudechat.storage.versions import StoredVersions
 
 if TYPE_CHECKING:
@@ -41,41 +41,6 @@ MAX_MERGE_ATTEMPTS = 50
 
 
 T = TypeVar("T")
-
-
-@dataclass
-class SaveResult:
-    pushed: bool
-    error: StorageError | None = None
-    conversation: Conversation | None = None  # merged with the store's copy, when pushed
-    journaled: bool = False  # not pushed, but in the local journal
-    notices: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SyncReport:
-    pushed: list[str] = field(default_factory=list)
-    damaged: list[str] = field(default_factory=list)  # journal entries moved aside
-    error: StorageError | None = None  # the last entry that could not be pushed
-
-    def notices(self) -> list[str]:
-        return [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
-
-
-@dataclass
-class Listing:
-    rows: list[ConversationRow]
-    unsynced: set[str]
-    error: StorageError | None = None
-
-
-@dataclass
-class DoctorReport:
-    adopted: list[str] = field(default_factory=list)  # documents without a row: row created
-    refreshed: list[str] = field(default_factory=list)  # rows older than their document
-    missing: list[str] = field(default_factory=list)  # rows whose document is gone
-    corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
-    damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
 
 
 class ConversationStore:
@@ -255,21 +220,6 @@ class ConversationStore:
             self._remember(merged, data)
         return merged, etag, unchanged
 
-    def fork(self, conversation: Conversation, upto: str | None = None) -> Conversation:
-        """A new conversation continuing from `upto` (default: the shown branch's end), that
-        records where it came from."""
-        branch = conversation.branch(upto)
-        forked = replace(
-            Conversation.new(conversation.user_id, conversation.model),
-            name=conversation.name,
-            system=conversation.system,
-            parent_id=conversation.id,
-            messages=[replace(m) for m in branch],
-            head=branch[-1].id if branch else None,
-        )
-        self.save(forked)
-        return forked
-
     def sync(self, user_id: str) -> SyncReport:
         """Push this process's entries and those of writers that are gone."""
         scan = self.journal.scan(user_id, pushable_only=True)
@@ -421,45 +371,6 @@ class ConversationStore:
         rows = sorted(merged.values(), key=lambda r: (r.updated_at, r.conversation_id))
         rows.reverse()
         return Listing(rows[:limit] if limit else rows, set(local), error)
-
-    # -- repair -----------------------------------------------------------------------------
-
-    def doctor(self, user_id: str) -> DoctorReport:
-        """Compare this user's documents with their rows and repair what a crash left."""
-        self.journal.scan(user_id)  # moves unusable entries aside
-        report = DoctorReport(damaged_journal=self.journal.damaged())
-        rows = {row.conversation_id: row for row in self.metadata.list_for_user(user_id)}
-        for key in self.blobs.list(f"{ids.user_id(user_id)}/"):
-            if is_attachment_key(key):
-                continue
-            conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
-            try:
-                conversation = decode_document(self.blobs.get(key), self.blobs.location(key))
-                # Only what the key says is trusted: a document claiming another id or owner
-                # must not become a row in someone else's list.
-                if ids.document_key(conversation.user_id, conversation.id) != key:
-                    raise CorruptDocumentError("its id or owner does not match its key")
-            except (CorruptDocumentError, UsageError):
-                report.corrupt.append(conversation_id)
-                continue
-            row = rows.pop(conversation_id, None)
-            self._repair_row(conversation, row, report)
-        report.missing.extend(sorted(rows))
-        return report
-
-    def _repair_row(
-        self, conversation: Conversation, row: ConversationRow | None, report: DoctorReport
-    ) -> None:
-        fresh = row_for(
-            conversation, self.blobs.location(self.blob_key(conversation.user_id, conversation.id))
-        )
-        if row is None:
-            self.metadata.insert(fresh)
-            report.adopted.append(conversation.id)
-        elif (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
-            fresh.version = row.version + 1
-            self.metadata.update(fresh, row.version)
-            report.refreshed.append(conversation.id)
 
     def close(self) -> None:
         if self._metadata is not None:

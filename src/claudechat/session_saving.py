@@ -1,0 +1,102 @@
+"""How a chat session saves its conversation, apart from the turns that change it.
+
+A mixin of ChatSession (chat.py), kept in a module of its own so that the rules of saving can
+be read in one place: every save lands somewhere (the store, else the local journal, else
+memory), a push beside the request is waited for before the conversation is saved again, what
+the store merged in is taken back without dropping what the session added meanwhile, and the
+user hears once when saves fall back and once when they recover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from claudechat.conversation import merge, utc_now
+from claudechat.save_in_flight import SaveInFlight
+
+if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
+    from claudechat.errors import StorageError
+    from claudechat.settings import Settings
+    from claudechat.storage.results import SaveResult
+    from claudechat.storage.store import ConversationStore
+
+
+class SessionSaving:
+    # Declared for the type checker: ChatSession.__init__ sets them.
+    settings: Settings
+    store: ConversationStore
+    conversation: Conversation
+    notify: Callable[[str], None]
+    saved_in: str
+    offline: bool
+    _saving: SaveInFlight | None  # the push beside the request, while it runs
+
+    def save(self) -> None:
+        """Save, come what may: to the store if it answers, else to the local journal. The
+        store merges this session's document with what other sessions saved meanwhile."""
+        if not self.conversation.messages:
+            self._finish_saving()
+            return  # an empty conversation is not worth a row in `list`
+        self.conversation.updated_at = utc_now()
+        if self._saving is not None and not self._saving.done():
+            # Into the journal before the wait, so a Ctrl-C during it loses nothing.
+            self.store.begin_save(self.conversation)
+            self._finish_saving()
+        # The store merges into the version the earlier push stored, so this save holds
+        # everything that version held even before its result is taken in. Saved first: the
+        # reply is in the journal before anything else can fail or be interrupted.
+        saved = self.store.save(self.conversation)
+        self._finish_saving()
+        self._saved(saved)
+
+    def _save_beside_request(self) -> None:
+        self._finish_saving()  # (none in flight here: each reply waits for its own)
+        if self.conversation.messages:
+            self.conversation.updated_at = utc_now()
+            self._saving = SaveInFlight(self.store.begin_save(self.conversation))
+
+    def _finish_saving(self) -> None:
+        """Wait for the push beside the request. Taken off first: a wait that is interrupted
+        (Ctrl-C) or fails is not waited for again, and the journal holds what it pushed."""
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            self._saved(saving.result())
+
+    def _saved(self, result: SaveResult) -> None:
+        stored = result.conversation
+        if stored is not None and stored.id == self.conversation.id:
+            # Merged, not replaced: what the session added while the push ran (the reply,
+            # exact token counts) stays.
+            self.conversation = merge(self.conversation, stored)
+        for notice in result.notices:
+            self.notify(notice)
+        self._report_storage(result.error, result.journaled)
+
+    def sync(self) -> None:
+        for notice in self.store.sync(self.settings.user).notices():
+            self.notify(notice)
+
+    def _report_storage(self, error: StorageError | None, journaled: bool) -> None:
+        """Tell the user once when saves fall back to the journal (or, when that cannot be
+        written either, to memory), and once when they recover."""
+        state = "stored" if error is None else "journal" if journaled else "memory"
+        if state == self.saved_in:
+            return
+        if state == "journal":
+            self.notify(
+                f"{error}; the conversation is saved locally and will be pushed when the store "
+                "is back (or run `claudechat sync`)"
+            )
+        elif state == "memory":
+            self.notify(
+                f"{error}; the local journal cannot be written either: the conversation is "
+                "kept in memory and saved as soon as either is back"
+            )
+        elif self.saved_in == "journal":
+            self.notify("the store is reachable again; local changes were pushed")
+        else:
+            self.notify("the store is reachable again; the conversation is saved")
+        self.saved_in = state
+        self.offline = error is not None

@@ -1,0 +1,73 @@
+"""`claudechat doctor`: a user's documents checked against their rows, and what a crash left
+repaired.
+
+Apart from the store, which saving and reading never need it for: it runs only when asked,
+reads every document of the user, and uses only the store's public parts (its blobs, rows and
+journal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from claudechat.errors import CorruptDocumentError, UsageError
+from claudechat.storage import ids
+from claudechat.storage.attachments import is_attachment_key
+from claudechat.storage.documents import decode_document, row_for
+
+if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
+    from claudechat.storage.metadata import ConversationRow
+    from claudechat.storage.store import ConversationStore
+
+
+@dataclass
+class DoctorReport:
+    adopted: list[str] = field(default_factory=list)  # documents without a row: row created
+    refreshed: list[str] = field(default_factory=list)  # rows older than their document
+    missing: list[str] = field(default_factory=list)  # rows whose document is gone
+    corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
+    damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
+
+
+def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
+    """Compare this user's documents with their rows and repair what a crash left."""
+    store.journal.scan(user_id)  # moves unusable entries aside
+    report = DoctorReport(damaged_journal=store.journal.damaged())
+    rows = {row.conversation_id: row for row in store.metadata.list_for_user(user_id)}
+    for key in store.blobs.list(f"{ids.user_id(user_id)}/"):
+        if is_attachment_key(key):
+            continue
+        conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
+        try:
+            conversation = decode_document(store.blobs.get(key), store.blobs.location(key))
+            # Only what the key says is trusted: a document claiming another id or owner
+            # must not become a row in someone else's list.
+            if ids.document_key(conversation.user_id, conversation.id) != key:
+                raise CorruptDocumentError("its id or owner does not match its key")
+        except (CorruptDocumentError, UsageError):
+            report.corrupt.append(conversation_id)
+            continue
+        row = rows.pop(conversation_id, None)
+        _repair_row(store, conversation, row, report)
+    report.missing.extend(sorted(rows))
+    return report
+
+
+def _repair_row(
+    store: ConversationStore,
+    conversation: Conversation,
+    row: ConversationRow | None,
+    report: DoctorReport,
+) -> None:
+    fresh = row_for(
+        conversation, store.blobs.location(store.blob_key(conversation.user_id, conversation.id))
+    )
+    if row is None:
+        store.metadata.insert(fresh)
+        report.adopted.append(conversation.id)
+    elif (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
+        fresh.version = row.version + 1
+        store.metadata.update(fresh, row.version)
+        report.refreshed.append(conversation.id)

@@ -1,0 +1,41 @@
+"""What the store's calls report back: a save, a push of the journal, a listing.
+
+Plain data, read by the session, the save beside the request and the commands; kept apart so
+that store.py holds only how the store works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
+    from claudechat.errors import StorageError
+    from claudechat.storage.metadata import ConversationRow
+
+
+@dataclass
+class SaveResult:
+    pushed: bool
+    error: StorageError | None = None
+    conversation: Conversation | None = None  # merged with the store's copy, when pushed
+    journaled: bool = False  # not pushed, but in the local journal
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    pushed: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # journal entries moved aside
+    error: StorageError | None = None  # the last entry that could not be pushed
+
+    def notices(self) -> list[str]:
+        return [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
+
+
+@dataclass
+class Listing:
+    rows: list[ConversationRow]
+    unsynced: set[str]
+    error: StorageError | None = None
