@@ -13,8 +13,8 @@ is the same 50 x 20 conversation pattern sent straight to the fake with the SDK,
 
 Prints a table per round, then, with several rounds, each row's medians over the rounds; checks
 that no request failed and that every conversation holds every turn. The machine is shared and
-noisy, from minute to minute as well: each round runs the floor again right before the serve
-rows, so each serve figure has a floor measured beside it. Read the figures as sizes.
+noisy, from minute to minute as well: each round runs the floor again, then the other rows,
+so each serve figure has a floor measured beside it. Read the figures as sizes.
 """
 
 from __future__ import annotations
@@ -150,8 +150,9 @@ def _one_round(
         results, wall = run_clients(indices, lambda i: session_client(service, args.turns, i, tag))
         runs.append((round_number, "ChatSession, no HTTP (one process)", results, wall))
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
-    for count in (int(c) for c in args.workers.split(",")):
-        results, wall, memory = _serve_run(env, count, args, tag)
+    for position, count in enumerate(int(c) for c in args.workers.split(",")):
+        # A tag per row (--workers 1,1 included): the fake times requests by their text.
+        results, wall, memory = _serve_run(env, count, args, f"{tag}s{position}")
         runs.append((round_number, f"serve, {storage}, {count} worker(s)", results, wall))
         usages.append((round_number, count, results, wall, memory))
 
@@ -215,7 +216,10 @@ def _arguments() -> Any:
         default=1,
         help="Run the floor and every row this many times, alternating; prints the medians.",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    return args
 
 
 def _serve_run(env: dict[str, str], workers: int, args: Any, tag: str) -> tuple[Any, ...]:
