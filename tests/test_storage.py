@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claudechat.conversation import Conversation, merge, utc_now
+from claudechat.conversation import Conversation, utc_now
 from claudechat.errors import (
     CorruptDocumentError,
     NewerFormatError,
@@ -20,6 +20,7 @@ from claudechat.errors import (
     StorageError,
     UsageError,
 )
+from claudechat.merging import merge
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore

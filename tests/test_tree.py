@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudechat.conversation import Conversation, Message, merge, utc_now
+from claudechat.conversation import Conversation, Message, utc_now
 from claudechat.errors import CorruptDocumentError, NewerFormatError
+from claudechat.merging import merge
 from claudechat.storage.store import decode_document, encode_document
 
 FORMAT_1 = Path(__file__).parent / "data" / "format1"

@@ -18,8 +18,17 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from claudechat.blocks import Block, blocks_from_json, text_block, text_of
+from claudechat.document_checks import (
+    check_tree,
+    count_field,
+    id_field,
+    optional_id_field,
+    optional_str_field,
+    str_field,
+    time_field,
+)
 from claudechat.errors import CorruptDocumentError, NewerFormatError
-from claudechat.jsontext import canonical_json, dumps_json, replace_lone_surrogates
+from claudechat.jsontext import dumps_json, replace_lone_surrogates
 
 __all__ = [
     "FORMAT_VERSION",
@@ -28,7 +37,6 @@ __all__ = [
     "Message",
     "Usage",
     "dumps_json",
-    "merge",
     "new_conversation_id",
     "replace_lone_surrogates",
     "utc_now",
@@ -43,12 +51,11 @@ Role = Literal["user", "assistant"]
 # pending: a user message whose reply has not arrived (yet, or ever: the API failed).
 Status = Literal["complete", "interrupted", "incomplete", "pending"]
 STATUSES: tuple[str, ...] = ("complete", "interrupted", "incomplete", "pending")
-# A status only moves forward: pending is the one state a message leaves.
-_STATUS_RANK = {"pending": 0, "incomplete": 1, "interrupted": 1, "complete": 2}
 
 # Fields of a conversation that sessions may change; each remembers when it was set.
 LWW_FIELDS = ("name", "model", "system", "head")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# When a field never set was set: before any real time.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -106,7 +113,7 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Usage:
-        return cls(**{k: _count(data, k) for k in _USAGE_FIELDS})
+        return cls(**{k: count_field(data, k) for k in _USAGE_FIELDS})
 
 
 @dataclass
@@ -173,15 +180,15 @@ class Message:
         return cls(
             role=role,
             content=blocks_from_json(data.get("content")),
-            id=_id(data, "id"),
-            parent_id=_optional_id(data, "parent_id"),
-            created_at=_time(data, "created_at"),
+            id=id_field(data, "id"),
+            parent_id=optional_id_field(data, "parent_id"),
+            created_at=time_field(data, "created_at"),
             tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
             tokens_exact=bool(data.get("tokens_exact", False)),
             status=status,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             usage=Usage.from_dict(usage) if isinstance(usage, dict) else None,
-            stop_reason=_optional_str(data, "stop_reason"),
+            stop_reason=optional_str_field(data, "stop_reason"),
         )
 
     def sort_key(self) -> tuple[datetime, str]:
@@ -220,7 +227,7 @@ class Conversation:
         if name not in LWW_FIELDS:
             raise ValueError(f"{name} is not a session-settable field")
         setattr(self, name, value)
-        self.set_at[name] = max(utc_now(), self.set_at.get(name, _EPOCH))
+        self.set_at[name] = max(utc_now(), self.set_at.get(name, EPOCH))
 
     def add(self, message: Message) -> Message:
         """Add a message to the tree (its parent must already be here) and show its branch."""
@@ -299,7 +306,7 @@ class Conversation:
             "head": self.head,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
-            "set_at": {k: self.set_at.get(k, _EPOCH).isoformat() for k in LWW_FIELDS},
+            "set_at": {k: self.set_at.get(k, EPOCH).isoformat() for k in LWW_FIELDS},
             "messages": [m.to_dict() for m in sorted(self.messages, key=Message.sort_key)],
         }
 
@@ -323,144 +330,25 @@ class Conversation:
         messages = data.get("messages")
         if not isinstance(messages, list):
             raise CorruptDocumentError("the document has no message list")
-        updated_at = _time(data, "updated_at")
+        updated_at = time_field(data, "updated_at")
         set_at = data.get("set_at") if isinstance(data.get("set_at"), dict) else {}
         conversation = cls(
-            id=_str(data, "id"),
-            user_id=_str(data, "user_id"),
-            model=_str(data, "model"),
-            name=_optional_str(data, "name"),
-            system=_optional_str(data, "system"),
-            parent_id=_optional_str(data, "parent_id"),
-            head=_optional_str(data, "head"),
-            created_at=_time(data, "created_at"),
+            id=str_field(data, "id"),
+            user_id=str_field(data, "user_id"),
+            model=str_field(data, "model"),
+            name=optional_str_field(data, "name"),
+            system=optional_str_field(data, "system"),
+            parent_id=optional_str_field(data, "parent_id"),
+            head=optional_str_field(data, "head"),
+            created_at=time_field(data, "created_at"),
             updated_at=updated_at,
-            set_at={k: _time(set_at, k) if k in set_at else _EPOCH for k in LWW_FIELDS},
+            set_at={k: time_field(set_at, k) if k in set_at else EPOCH for k in LWW_FIELDS},
             messages=[Message.from_dict(m) for m in messages],
         )
         check_tree(conversation.messages)
         return conversation
 
 
-def check_tree(messages: list[Message]) -> None:
-    """Every parent is present, ids are unique and no chain loops: else the document is
-    corrupt (a loop would hang every reader that walks a branch)."""
-    by_id: dict[str, Message] = {}
-    for message in messages:
-        if message.id in by_id:
-            raise CorruptDocumentError(f"message id {message.id} appears twice")
-        by_id[message.id] = message
-    rooted: set[str] = set()  # ids whose chain is known to reach a root: walked once each
-    for message in messages:
-        path: list[str] = []
-        current = message
-        while current.id not in rooted:
-            if current.id in path:
-                raise CorruptDocumentError("the message tree has a loop")
-            path.append(current.id)
-            if current.parent_id is None:
-                break
-            parent = by_id.get(current.parent_id)
-            if parent is None:
-                raise CorruptDocumentError(f"message {current.id} has a missing parent")
-            current = parent
-        rooted.update(path)
-
-
-# -- merging -------------------------------------------------------------------------------
-
-
-def merge(ours: Conversation, theirs: Conversation) -> Conversation:
-    """Both sides' messages, by id; the newer setting of each field. Commutative, idempotent
-    and associative, so any number of sessions saving in any order agree, and a save that is
-    repeated (a journal pushed twice) changes nothing."""
-    if (ours.id, ours.user_id) != (theirs.id, theirs.user_id):
-        raise ValueError("only two copies of the same conversation can be merged")
-    messages: dict[str, Message] = {m.id: m for m in ours.messages}
-    for message in theirs.messages:
-        mine = messages.get(message.id)
-        messages[message.id] = message if mine is None else _further(mine, message)
-    merged = replace(
-        ours,
-        messages=sorted(messages.values(), key=Message.sort_key),
-        created_at=min(ours.created_at, theirs.created_at),
-        updated_at=max(ours.updated_at, theirs.updated_at),
-        # Set once, when a fork is made; min() keeps the merge commutative all the same.
-        parent_id=min((p for p in (ours.parent_id, theirs.parent_id) if p), default=None),
-        set_at={},
-    )
-    for name in LWW_FIELDS:
-        winner = max(ours, theirs, key=lambda side: _stamp(side, name))
-        setattr(merged, name, getattr(winner, name))
-        merged.set_at[name] = winner.set_at.get(name, _EPOCH)
-    return merged
-
-
-def _stamp(side: Conversation, name: str) -> tuple[datetime, str]:
-    # The value breaks ties, so two writes in the same microsecond still merge the same way
-    # in either order.
-    return (side.set_at.get(name, _EPOCH), canonical_json(getattr(side, name)))
-
-
-def _further(a: Message, b: Message) -> Message:
-    """Of two copies of one message, the one further along: a status only moves forward and a
-    token count only becomes exact. Anything else differing breaks the tie deterministically."""
-    if a == b:  # the usual case: the same message on both sides, no JSON needed
-        return a
-
-    def key(message: Message) -> tuple[int, bool, str]:
-        rank = _STATUS_RANK.get(message.status, 0)
-        return (rank, message.tokens_exact, canonical_json(message.to_dict()))
-
-    return max(a, b, key=key)
-
-
-# -- field readers -------------------------------------------------------------------------
-
-
 def _first_words(text: str, limit: int = 48) -> str:
     words = " ".join(text.split())
     return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
-
-
-def _str(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise CorruptDocumentError(f"field {key!r} is missing or not text")
-    return value
-
-
-def _optional_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise CorruptDocumentError(f"field {key!r} is not text")
-    return value
-
-
-def _id(data: dict[str, Any], key: str) -> str:
-    value = _str(data, key)
-    if not value or len(value) > 64 or not value.isprintable():
-        raise CorruptDocumentError(f"field {key!r} is not an id")
-    return value
-
-
-def _optional_id(data: dict[str, Any], key: str) -> str | None:
-    return None if data.get(key) is None else _id(data, key)
-
-
-def _count(data: dict[str, Any], key: str) -> int:
-    """A token count; null (a server that sent no number) counts as 0, unknown."""
-    value = data.get(key)
-    if value is None:
-        return 0
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CorruptDocumentError(f"field {key!r} is not a whole number")
-    return value
-
-
-def _time(data: dict[str, Any], key: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(_str(data, key))
-    except ValueError as exc:
-        raise CorruptDocumentError(f"field {key!r} is not an ISO time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

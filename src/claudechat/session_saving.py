@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from claudechat.conversation import merge, utc_now
+from claudechat.conversation import utc_now
+from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
 
 if TYPE_CHECKING:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from claudechat.conversation import Conversation, dumps_json, merge
+from claudechat.conversation import Conversation, dumps_json
 from claudechat.errors import CorruptDocumentError
+from claudechat.merging import merge
 from claudechat.storage.metadata import ConversationRow
 
 PREVIEW_CHARS = 200

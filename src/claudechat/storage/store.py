@@ -6,7 +6,7 @@ store call runs under a deadline with a circuit breaker (see guard.py), so a sto
 answering costs one timeout, not one per save.
 
 A save is a merge: the stored document and this session's are combined (the union of their
-messages, see conversation.merge) and written back with a conditional write (S3 IfMatch /
+messages, see merging.py) and written back with a conditional write (S3 IfMatch /
 IfNoneMatch, a compare under a lock for local files) that re-reads and re-merges when another
 writer got there first. So concurrent sessions never fork a conversation and never lose each
 other's turns, and pushing a journal entry twice changes nothing. The row follows the newest
@@ -19,8 +19,9 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from claudechat.conversation import Conversation, merge
+from claudechat.conversation import Conversation
 from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
+from claudechat.merging import merge
 from claudechat.storage import ids
 from claudechat.storage.attachments import AttachmentStore
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore

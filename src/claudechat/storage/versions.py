@@ -15,7 +15,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from claudechat.conversation import Conversation, merge
+from claudechat.conversation import Conversation
+from claudechat.merging import merge
 
 # Conversations remembered per process, and their encoded size at most; one forgotten costs a
 # read at its next save.
