@@ -143,10 +143,15 @@ class Reply:
 
 
 class Claude:
-    def __init__(self, settings: Settings, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS):
+    def __init__(
+        self,
+        settings: Settings,
+        max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+        client: Any = None,  # an SDK client made elsewhere (claude_warmup.py); else made here
+    ):
         self.settings = settings
         self.max_output_tokens = max_output_tokens
-        self._client: Any = None
+        self._client: Any = client
 
     @property
     def client(self) -> Any:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claudechat.errors import ClaudechatError
-from claudechat.server import ServeOptions, heap
+from claudechat.server import ServeOptions, heap, warm
 from claudechat.server.errors import describe, error_body
 from claudechat.server.middleware import AccessLog, RequestGuard
 from claudechat.server.responses import Json, failure
@@ -68,6 +68,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         # Connect (and migrate), and import the SDK now rather than in the first request.
         await anyio.to_thread.run_sync(lambda: (service.store.metadata, service.claude.client))
+        await anyio.to_thread.run_sync(warm.warm_up, service)
         heap.settle()
         yield
         # uvicorn has waited for requests in flight (up to the graceful timeout) and cancelled

@@ -144,6 +144,13 @@ class MetadataStore:
         rows = self._select(prepared.row(), prepared.row_key(conversation_id, user_id))
         return rows[0] if rows else None
 
+    def warm_up(self) -> None:
+        """The statements every request reads with, compiled now (prepared.run_reads_once)."""
+        from claudechat.storage import prepared
+
+        with database_errors(self.url), self.engine.connect() as connection:
+            prepared.run_reads_once(connection)
+
     def find_by_prefix(self, user_id: str, prefix: str, limit: int = 2) -> list[ConversationRow]:
         from claudechat.storage.schema import conversations
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
+    from sqlalchemy.engine import Connection
     from sqlalchemy.sql import ColumnElement, Select, Update
 
 # What a newer document never changes in its row (version counts the updates).
@@ -110,3 +111,14 @@ def _lookup(table: Table, wanted: str, key: str, parameter: str) -> Select:
 
     column = table.c[key]
     return select(table.c[wanted]).where(column == bindparam(parameter, type_=column.type))
+
+
+def run_reads_once(connection: Connection) -> None:
+    """Each statement a request reads with, run on keys that match nothing: its first run
+    compiles it into the engine's cache (a worker warming up at start)."""
+    nothing = row_key("-", "-")
+    connection.execute(token_user(), {"token_hash": "-"}).first()
+    connection.execute(current_conversation(), {"user_id": "-"}).first()
+    connection.execute(row(), nothing).first()
+    connection.execute(row_version(), nothing).first()
+    connection.execute(indexed_message_ids(), nothing).first()

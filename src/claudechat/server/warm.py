@@ -1,0 +1,75 @@
+"""A worker's first requests cost what its later ones do.
+
+Left cold, the first /chat of a freshly started worker took about 45 ms more than the next ones
+(bench/bench_serve_start.py): the SDK builds its validators on its first reply, SQLAlchemy
+compiles each statement on its first run, and the model catalogue (limits, capabilities) is
+read from its cache file, or fetched from the Models API when the cache is old. So a worker
+does this work at start, before it takes requests; the catalogue in the background, since the
+Models API may be slow or down, and a worker must start regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from claudechat.server.service import Service
+
+log = logging.getLogger("claudechat.serve")
+
+
+def warm_up(service: Service) -> threading.Thread:
+    """Call before heap.settle(), so what this builds is frozen with the start-up heap.
+    Returns the thread describing the default model."""
+    from claudechat.claude_warmup import warm_up as warm_up_sdk
+
+    _quietly("the SDK", lambda: warm_up_sdk(service.settings))
+    _quietly("the database", service.store.metadata.warm_up)
+    _quietly("the documents", _documents)
+    describing = threading.Thread(
+        target=_quietly,
+        args=("the model catalogue", lambda: _describe_model(service)),
+        name="warm-up-models",
+        daemon=True,
+    )
+    describing.start()
+    return describing
+
+
+def _documents() -> None:
+    """What a save computes from a document, on one that is never saved: its encoding, its
+    row (with the cost, from the price table) and its search entries."""
+    from claudechat.conversation import Conversation, Usage
+    from claudechat.storage.documents import decode_document, encode_document, row_for
+    from claudechat.storage.search import message_body, owner_token
+
+    conversation = Conversation.new("warm-up", "claude-warm-up")
+    conversation.append("user", "warm-up")
+    conversation.append("assistant", "warm-up", usage=Usage(input_tokens=1, output_tokens=1))
+    decode_document(encode_document(conversation), "warm-up")
+    row_for(conversation, "warm-up")
+    for message in conversation.messages:
+        message_body(message)
+    owner_token(conversation.user_id)
+
+
+def _describe_model(service: Service) -> None:
+    """What each turn asks first: the default model's limits, as a session finds them."""
+    from claudechat.chat import ChatSession
+    from claudechat.conversation import Conversation
+
+    settings = service.settings
+    conversation = Conversation.new(settings.user, settings.model)
+    ChatSession(settings, service.store, service.claude, conversation).model_info()
+
+
+def _quietly(what: str, work: Callable[[], object]) -> None:
+    """A warm-up that fails costs the first request its time, nothing else: the worker starts
+    whatever went wrong here."""
+    try:
+        work()
+    except Exception as exc:
+        log.warning("warming up %s at start failed (%s); the first request will do it", what, exc)

@@ -1,0 +1,59 @@
+"""A serve worker warms up at start (server/warm.py, claude_warmup.py): the SDK streams a canned
+reply in memory, the database compiles the statements requests read with, and the model
+catalogue is read or fetched in the background. No Messages API call, nothing saved, and a
+Models API that is down or silent does not hold the worker up."""
+
+from __future__ import annotations
+
+import pytest
+
+from claudechat import claude_warmup
+from claudechat.claude import Claude
+from claudechat.models import cache_path
+from claudechat.server import warm
+from claudechat.server.service import Service
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+from servers import Blackhole
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
+def test_the_sdk_warm_up_streams_a_canned_reply_through_the_adapter(  # type: ignore[no-untyped-def]
+    isolated_home, provider
+) -> None:
+    reply = claude_warmup.warm_up(load_settings({"provider": provider}))
+    assert reply.complete and reply.stop_reason == "end_turn"
+    assert reply.content() == [
+        {"type": "thinking", "thinking": ".", "signature": "s"},
+        {"type": "text", "text": claude_warmup.TEXT},
+    ]
+
+
+def test_a_worker_warms_up_without_asking_claude_or_saving(fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings()
+    service = Service(settings, open_store(settings), Claude(settings))
+    describing = warm.warm_up(service)
+    describing.join(timeout=30)
+    assert not describing.is_alive()
+    assert fake_api.requests == []  # no message to Claude
+    assert len(fake_api.model_requests) == 1  # the catalogue, its cache being empty
+    catalogue = cache_path(settings.data_dir)
+    assert catalogue.exists()
+    assert service.store.metadata.list_for_user(settings.user) == []
+    files = [p for p in settings.data_dir.rglob("*.json") if p != catalogue]
+    assert files == []  # no document, journal entry or local copy
+    service.store.close()
+
+
+def test_a_silent_models_api_does_not_hold_the_worker_up(  # type: ignore[no-untyped-def]
+    isolated_home, monkeypatch
+) -> None:
+    with Blackhole() as silent:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{silent.port}")
+        settings = load_settings()
+        service = Service(settings, open_store(settings), Claude(settings))
+        describing = warm.warm_up(service)
+        # Returned with the catalogue's request still waiting on the silent server.
+        assert describing.is_alive() and describing.daemon
+        service.store.close()
