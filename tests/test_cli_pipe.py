@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -222,8 +225,13 @@ def test_a_reply_stopped_by_the_output_limit_says_so(cli, fake_api) -> None:  # 
     assert "stopped at the output limit" in result.stderr
 
 
-def test_shell_completion_script(cli) -> None:  # type: ignore[no-untyped-def]
-    result = cli("--show-completion", "bash")
-    assert result.returncode == 0
+def test_shell_completion_script(isolated_home) -> None:  # type: ignore[no-untyped-def]
+    # Typed in bash: the shell is found among the program's parents. Run straight from a
+    # test, the parents are whatever started pytest, and with no shell among them typer says
+    # "Shell  not supported" (it did once, under `timeout`).
+    # (`; exit $?`: bash would otherwise replace itself with the program, leaving no shell.)
+    program = f"{shlex.quote(sys.executable)} -m claudechat --show-completion; exit $?"
+    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
     assert "_CLAUDECHAT_COMPLETE" in result.stdout
     assert "complete" in result.stdout

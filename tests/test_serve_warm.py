@@ -5,6 +5,9 @@ Models API that is down or silent does not hold the worker up."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
 
 from claudechat import claude_warmup
@@ -14,6 +17,8 @@ from claudechat.server import warm
 from claudechat.server.service import Service
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
+from conftest import API_KEY
+from serve_harness import Serve, clean_env
 from servers import Blackhole
 
 
@@ -29,12 +34,15 @@ def test_the_sdk_warm_up_streams_a_canned_reply_through_the_adapter(  # type: ig
     ]
 
 
-def test_a_worker_warms_up_without_asking_claude_or_saving(fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_warms_up_without_asking_claude_or_saving(  # type: ignore[no-untyped-def]
+    fake_api, isolated_home, caplog
+) -> None:
     settings = load_settings()
     service = Service(settings, open_store(settings), Claude(settings))
     describing = warm.warm_up(service)
     describing.join(timeout=30)
     assert not describing.is_alive()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert fake_api.requests == []  # no message to Claude
     assert len(fake_api.model_requests) == 1  # the catalogue, its cache being empty
     catalogue = cache_path(settings.data_dir)
@@ -54,6 +62,21 @@ def test_a_silent_models_api_does_not_hold_the_worker_up(  # type: ignore[no-unt
         settings = load_settings()
         service = Service(settings, open_store(settings), Claude(settings))
         describing = warm.warm_up(service)
-        # Returned with the catalogue's request still waiting on the silent server.
+        deadline = time.monotonic() + 30
+        while silent.accepted == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Returned, with the catalogue's request waiting on the silent server.
+        assert silent.accepted >= 1
         assert describing.is_alive() and describing.daemon
         service.store.close()
+
+
+def test_serve_warms_each_worker_up_before_any_request(fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
+    with Serve(env, "--workers", "2") as server:
+        deadline = time.monotonic() + 30
+        while not cache_path(server.home).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cache_path(server.home).exists()  # the catalogue, described with no request
+        assert fake_api.requests == []  # and no message to Claude
+        assert "warming up" not in server.log()  # no step failed

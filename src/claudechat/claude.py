@@ -2,7 +2,7 @@
 
 It streams a reply for a context of ContextMessages as claudechat's neutral events, and turns
 every SDK or transport failure into a claudechat error with one clear line (claude_errors.py).
-Nothing outside these two modules imports anthropic.
+Nothing outside these modules and claude_warmup.py imports anthropic.
 """
 
 from __future__ import annotations

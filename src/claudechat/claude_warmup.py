@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 MODEL = "claude-warm-up"
 TEXT = "warm"
 
-# One reply of each kind of block and delta a reply can bring, as the Messages API streams it.
+# A reply with the blocks and deltas of a plain answer (thinking, signature, text), as the
+# Messages API streams it; the SDK builds its validator for every event type at the first.
 EVENTS: list[dict[str, Any]] = [
     {
         "type": "message_start",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -116,7 +117,9 @@ def write_cache(data_dir: Path, models: list[ModelInfo]) -> None:
     next command another Models API call, never this chat."""
     payload = {"fetched_at": datetime.now(UTC).isoformat(), "models": [m.to_json() for m in models]}
     path = cache_path(data_dir)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    # Named by thread too: two threads of a serve worker may fetch at once (its warm-up's and
+    # a request's), and must not write into one temporary file.
+    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)

@@ -1,11 +1,13 @@
 """A worker's first requests cost what its later ones do.
 
-Left cold, the first /chat of a freshly started worker took about 45 ms more than the next ones
-(bench/bench_serve_start.py): the SDK builds its validators on its first reply, SQLAlchemy
-compiles each statement on its first run, and the model catalogue (limits, capabilities) is
-read from its cache file, or fetched from the Models API when the cache is old. So a worker
-does this work at start, before it takes requests; the catalogue in the background, since the
-Models API may be slow or down, and a worker must start regardless.
+Left cold, a freshly started worker's first /chat paid for work done once per process: the SDK
+builds its validators on its first reply, SQLAlchemy compiles each statement on its first run,
+modules on the request's path are imported, and the model catalogue (limits, capabilities) is
+read from its cache file, or fetched from the Models API when the cache is old. Measured with
+bench/bench_serve_start.py (a restarted worker, the catalogue cached): its first /chat added
+51 ms where later ones added 15. So a worker does this work at start, before it takes
+requests (the first /chat then adds 23 ms); the catalogue in the background, since the Models
+API may be slow or down, and a worker must start regardless.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ log = logging.getLogger("claudechat.serve")
 
 
 def warm_up(service: Service) -> threading.Thread:
-    """Call before heap.settle(), so what this builds is frozen with the start-up heap.
-    Returns the thread describing the default model."""
+    """Call before heap.settle(), so what the steps in this thread build is frozen with the
+    start-up heap. Returns the thread describing the default model (it may still run)."""
     from claudechat.claude_warmup import warm_up as warm_up_sdk
 
     _quietly("the SDK", lambda: warm_up_sdk(service.settings))
