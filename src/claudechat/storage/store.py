@@ -215,9 +215,12 @@ class ConversationStore:
             # Never overwrite what cannot be read: it may hold turns, or a newer format.
             raise StorageError(f"{exc}; not overwritten (run `claudechat doctor`)") from exc
         merged = merge(document, stored)
-        self._versions.seen(stored, etag, len(data))
         unchanged = encode_document(merged) == data
         if unchanged:
+            # Remembered only with its local copy written: a load of a remembered version
+            # leaves the local copy as it is (load_row). A version about to be replaced by
+            # this save's write is remembered then, or read again after a failed one.
+            self._versions.seen(stored, etag, len(data))
             self._remember(merged, data)
         return merged, etag, unchanged
 
