@@ -46,7 +46,7 @@ def _documents() -> None:
     row (with the cost, from the price table) and its search entries."""
     from claudechat.conversation import Conversation, Usage
     from claudechat.storage.documents import decode_document, encode_document, row_for
-    from claudechat.storage.search import message_body, owner_token
+    from claudechat.storage.search import index_row
 
     conversation = Conversation.new("warm-up", "claude-warm-up")
     conversation.append("user", "warm-up")
@@ -54,8 +54,7 @@ def _documents() -> None:
     decode_document(encode_document(conversation), "warm-up")
     row_for(conversation, "warm-up")
     for message in conversation.messages:
-        message_body(message)
-    owner_token(conversation.user_id)
+        index_row(conversation, message)
 
 
 def _describe_model(service: Service) -> None:

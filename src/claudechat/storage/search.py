@@ -124,12 +124,13 @@ def index_new_messages(connection: Connection, conversation: Conversation) -> No
 
     statement, key = prepared.indexed_message_ids(), {"key_conversation_id": conversation.id}
     indexed = set(connection.execute(statement, key).scalars())
-    rows = [_row(conversation, m) for m in conversation.messages if m.id not in indexed]
+    rows = [index_row(conversation, m) for m in conversation.messages if m.id not in indexed]
     if rows:
         connection.execute(search_messages.insert(), rows)
 
 
-def _row(conversation: Conversation, message: Message) -> dict[str, Any]:
+def index_row(conversation: Conversation, message: Message) -> dict[str, Any]:
+    """A message's row in the search index."""
     return {
         "user_id": conversation.user_id,
         "conversation_id": conversation.id,
