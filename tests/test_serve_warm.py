@@ -21,6 +21,8 @@ from conftest import API_KEY
 from serve_harness import Serve, clean_env
 from servers import Blackhole
 
+STARTED = "Application startup complete."
+
 
 @pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
 def test_the_sdk_warm_up_streams_a_canned_reply_through_the_adapter(  # type: ignore[no-untyped-def]
@@ -75,8 +77,12 @@ def test_serve_warms_each_worker_up_before_any_request(fake_api, isolated_home) 
     env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
     with Serve(env, "--workers", "2") as server:
         deadline = time.monotonic() + 30
-        while not cache_path(server.home).exists() and time.monotonic() < deadline:
+        # Each worker logs its start once its lifespan (warm-up included) is over.
+        while time.monotonic() < deadline and (
+            server.log().count(STARTED) < 2 or not cache_path(server.home).exists()
+        ):
             time.sleep(0.05)
+        assert server.log().count(STARTED) == 2
         assert cache_path(server.home).exists()  # the catalogue, described with no request
         assert fake_api.requests == []  # and no message to Claude
-        assert "warming up" not in server.log()  # no step failed
+        assert "warming up" not in server.log()  # no step failed, in either worker
