@@ -46,6 +46,10 @@ def say(child: pexpect.spawn, text: str) -> None:
 
 def leave(child: pexpect.spawn) -> str:
     child.send(CTRL_D)
+    return leave_after_ctrl_d(child)
+
+
+def leave_after_ctrl_d(child: pexpect.spawn) -> str:
     child.expect(r"conversation ([0-9a-f-]{36}) saved")
     conversation_id: str = child.match.group(1)
     child.expect(pexpect.EOF)
@@ -101,6 +105,22 @@ def test_ctrl_c_mid_stream_keeps_what_arrived(repl, fake_api, cli) -> None:  # t
     assert content_text(reply["content"]).startswith("word0 word1 word2 word3 word4 word5")
     assert len(content_text(reply["content"]).split()) < 200
 
+
+
+def test_keys_typed_while_a_reply_streams_reach_the_next_prompt(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    # Typed during a reply: a whole question with its Enter, then Ctrl-D during the next
+    # reply. The terminal's line editing used to turn that Ctrl-D into a NUL.
+    fake_api.queue(Reply(chunks=[f"one{i} " for i in range(12)], delay=0.05))
+    fake_api.queue(Reply(chunks=[f"two{i} " for i in range(12)], delay=0.05))
+    say(repl, "first")
+    repl.expect_exact("one2")
+    repl.send("second\r")
+    repl.expect_exact("two2")
+    repl.send(CTRL_D)
+    document = stored(cli, leave_after_ctrl_d(repl))
+    texts = [content_text(message["content"]) for message in document["messages"]]
+    assert texts[0::2] == ["first", "second"]
+    assert texts[3].split() == [f"two{i}" for i in range(12)]  # Ctrl-D waited for the reply
 
 def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(Reply("first draft"), Reply("second draft"))

@@ -283,7 +283,9 @@ def one_interrupt() -> Iterator[None]:
 def quiet_terminal() -> Iterator[None]:
     """No echo while a reply streams: the terminal's own "^C" (or any key typed meanwhile)
     would move the cursor under the live region, which then redraws in the wrong place.
-    Ctrl-C still interrupts (ISIG stays on); keys typed ahead reach the next prompt."""
+    Ctrl-C still interrupts (ISIG stays on); keys typed ahead reach the next prompt as typed.
+    Line editing is off too: in it the terminal itself takes Ctrl-D as end-of-file and hands
+    the prompt a NUL instead, so a Ctrl-D typed during a reply did not leave."""
     import termios
 
     try:
@@ -293,7 +295,7 @@ def quiet_terminal() -> Iterator[None]:
         yield  # not a terminal
         return
     quiet = list(saved)
-    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL | termios.ICANON)
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
         yield
