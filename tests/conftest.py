@@ -7,6 +7,7 @@ formats, moto's S3 server and a real PostgreSQL cluster, all started here on 127
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -23,13 +24,38 @@ API_KEY = "sk-ant-test-key"
 TEST_USER = "tester"
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded database that the program itself created and migrated, once per test
+    process. Migrating costs a start a third of a second (Alembic), which hundreds of tests
+    paid again; first starts on an empty home are tested under the fresh_store mark."""
+    home = tmp_path_factory.mktemp("template-home")
+    env = {"CLAUDECHAT_HOME": str(home), "CLAUDECHAT_USER": TEST_USER}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}, **env}
+    completed = subprocess.run(
+        [sys.executable, "-m", "claudechat", "db", "upgrade"], env=env, capture_output=True
+    )
+    assert completed.returncode == 0, completed.stderr
+    database = home / "claudechat.db"
+    assert not database.with_name("claudechat.db-wal").exists()  # closed: all in one file
+    return database
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own data directory and none of the developer's settings."""
+def isolated_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
+    """Every test gets its own data directory and none of the developer's settings; its
+    embedded database starts migrated unless the test is marked fresh_store."""
     for name in list(os.environ):
         if name.startswith(("CLAUDECHAT_", "ANTHROPIC_", "AWS_")) or name == "NO_COLOR":
             monkeypatch.delenv(name)
     home = tmp_path / "home"
+    if request.node.get_closest_marker("fresh_store") is None:
+        template: Path = request.getfixturevalue("migrated_database")
+        home.mkdir(mode=0o700)
+        shutil.copyfile(template, home / template.name)
+        os.chmod(home / template.name, 0o600)
     monkeypatch.setenv("CLAUDECHAT_HOME", str(home))
     monkeypatch.setenv("CLAUDECHAT_USER", TEST_USER)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -70,6 +96,30 @@ def s3() -> Iterator[S3Server]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def migrated_postgres_template(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A PostgreSQL database the program migrated, copied by CREATE DATABASE ... TEMPLATE
+    for each team test (as migrated_database is for the embedded store). One per test
+    process: a template being copied must have no other session open on it."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    url = postgres.create_database(name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "claudechat", "db", "upgrade"],
+        env={
+            **env,
+            "CLAUDECHAT_HOME": str(tmp_path_factory.mktemp("template-team-home")),
+            "CLAUDECHAT_DATABASE_URL": url,
+            "CLAUDECHAT_USER": TEST_USER,
+        },
+        capture_output=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return name
+
+
 @dataclass
 class Backend:
     name: str
@@ -90,7 +140,10 @@ def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     postgres: PostgresServer = request.getfixturevalue("postgres")
     s3: S3Server = request.getfixturevalue("s3")
     unique = uuid.uuid4().hex[:12]
-    database_url = postgres.create_database(f"t_{unique}")
+    template = None
+    if request.node.get_closest_marker("fresh_store") is None:
+        template = request.getfixturevalue("migrated_postgres_template")
+    database_url = postgres.create_database(f"t_{unique}", template)
     bucket = f"claudechat-{unique}"
     s3.create_bucket(bucket)
     for name, value in aws_test_env(s3.endpoint_url).items():

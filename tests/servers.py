@@ -267,15 +267,18 @@ class PostgresServer:
         """A SQLAlchemy URL for the database ``dbname``."""
         return f"postgresql+psycopg2://{_PG_USER}@{self.host}:{self.port}/{dbname}"
 
-    def create_database(self, name: str) -> str:
-        """CREATE DATABASE ``name``; return its SQLAlchemy URL."""
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """CREATE DATABASE ``name`` (a copy of ``template``); return its SQLAlchemy URL."""
         from psycopg2 import sql
 
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         conn = psycopg2.connect(self.dsn(), connect_timeout=5)
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                cur.execute(statement)
         finally:
             conn.close()
         return self.url(name)

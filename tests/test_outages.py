@@ -296,6 +296,7 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     assert len(cli("list").stdout.splitlines()) == 1
 
 
+@pytest.mark.fresh_store
 def test_a_read_only_home_does_not_stop_saves_to_the_team_store(  # type: ignore[no-untyped-def]
     team, fake_api, cli, small_home
 ) -> None:
@@ -318,6 +319,7 @@ def test_a_read_only_home_does_not_stop_saves_to_the_team_store(  # type: ignore
 # -- many first starts at once -------------------------------------------------------------
 
 
+@pytest.mark.fresh_store
 def test_eight_first_starts_at_once_on_a_fresh_database_all_succeed(backend) -> None:  # type: ignore[no-untyped-def]
     starts = [
         subprocess.Popen(

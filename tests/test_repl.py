@@ -106,7 +106,6 @@ def test_ctrl_c_mid_stream_keeps_what_arrived(repl, fake_api, cli) -> None:  # t
     assert len(content_text(reply["content"]).split()) < 200
 
 
-
 def test_keys_typed_while_a_reply_streams_reach_the_next_prompt(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     # Typed during a reply: a whole question with its Enter, then Ctrl-D during the next
     # reply. The terminal's line editing used to turn that Ctrl-D into a NUL.
@@ -121,6 +120,7 @@ def test_keys_typed_while_a_reply_streams_reach_the_next_prompt(repl, fake_api, 
     texts = [content_text(message["content"]) for message in document["messages"]]
     assert texts[0::2] == ["first", "second"]
     assert texts[3].split() == [f"two{i}" for i in range(12)]  # Ctrl-D waited for the reply
+
 
 def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(Reply("first draft"), Reply("second draft"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
 from claudechat.conversation import Conversation
@@ -43,6 +44,7 @@ def test_conversations_from_before_search_are_found_after_the_upgrade(cli, backe
     assert json.loads(alice.stdout)[0]["id"] != mine.id
 
 
+@pytest.mark.fresh_store
 def test_an_empty_database_gets_the_search_tables(backend) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings()
     open_store(settings).metadata.close()

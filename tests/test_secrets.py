@@ -272,6 +272,7 @@ def assert_private(home: Path) -> dict[str, int]:
     return found
 
 
+@pytest.mark.fresh_store
 def test_local_data_is_private_whatever_the_umask(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
     previous = os.umask(0)  # the children inherit it: everything they create is theirs to set
     try:

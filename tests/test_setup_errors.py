@@ -134,6 +134,7 @@ def read_only_run(home: Path, *args: str, input: bytes = b"") -> subprocess.Comp
     )
 
 
+@pytest.mark.fresh_store
 def test_a_read_only_home_with_a_journal_entry_is_one_line(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
     assert cli("list").returncode == 0  # the embedded database exists
     outage = {"CLAUDECHAT_DATABASE_URL": "postgresql://chat@127.0.0.1:9/chats"}
