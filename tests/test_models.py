@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fakes.anthropic_api import Reply
@@ -68,7 +69,16 @@ def test_default_model_is_the_newest_sonnet_and_overrides_win(cli, fake_api, iso
     assert fake_api.requests[-1].body["model"] == "claude-sonnet-4-5"
 
 
-def test_limits_come_from_the_model_and_unknown_models_get_defaults(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+def age_models_cache(home: Path, minutes: int) -> None:
+    path = home / "models.json"
+    cached = json.loads(path.read_text())
+    fetched = datetime.fromisoformat(cached["fetched_at"]) - timedelta(minutes=minutes)
+    path.write_text(json.dumps({**cached, "fetched_at": fetched.isoformat()}))
+
+
+def test_limits_come_from_the_model_and_unknown_models_get_defaults(  # type: ignore[no-untyped-def]
+    cli, fake_api, isolated_home
+) -> None:
     fake_api.models.append(
         model_entry("claude-tiny", "Tiny", "2026-01-01T00:00:00Z", max_input_tokens=3000,
                     max_tokens=1000, thinking=(), effort=())
@@ -79,6 +89,7 @@ def test_limits_come_from_the_model_and_unknown_models_get_defaults(cli, fake_ap
     assert cli("chat", "--model", "claude-tiny", input="short").returncode == 0
     assert fake_api.requests[-1].body["max_tokens"] == 1000
     asked = len(fake_api.model_requests)
+    age_models_cache(isolated_home, minutes=6)
     unknown = cli("chat", "--model", "claude-future-1", input="hi")
     assert unknown.returncode == 0, unknown.stderr
     assert len(fake_api.model_requests) == asked + 1  # a model the cache lacks refreshes it
@@ -86,6 +97,12 @@ def test_limits_come_from_the_model_and_unknown_models_get_defaults(cli, fake_ap
     assert "conservative limits (200,000 tokens in, 8,192 out)" in unknown.stderr
     body = fake_api.requests[-1].body
     assert body["max_tokens"] == 8192 and "thinking" not in body
+    # ... but not on every turn: a list fetched minutes ago is not asked for again.
+    age_models_cache(isolated_home, minutes=4)
+    again = cli("chat", "--continue", input="and again")
+    assert again.returncode == 0, again.stderr
+    assert len(fake_api.model_requests) == asked + 1
+    assert fake_api.requests[-1].body["model"] == "claude-future-1"
 
 
 def test_bedrock_catalogue_and_prices_extend_from_the_config_file(  # type: ignore[no-untyped-def]

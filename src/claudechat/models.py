@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 CACHE_FILE = "models.json"
 CACHE_MAX_AGE = timedelta(days=1)
+# A model the list lacks asks for the list again only if it is older than this: a new model is
+# found within minutes, and a misspelt one does not cost a Models API call on every turn.
+UNKNOWN_MODEL_RECHECK = timedelta(minutes=5)
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 
 
@@ -195,9 +198,14 @@ class Catalogue:
         one nobody describes gets conservative limits (ModelInfo.known is False)."""
         models = self.models()
         info = _find(models, model)
-        if info is None and self.settings.provider != "bedrock" and self.fetch is not None:
+        if info is None and self.settings.provider != "bedrock" and self._recheck_due():
             info = _find(self.models(refresh=True), model)
         return info or unknown_model(model)
+
+    def _recheck_due(self) -> bool:
+        found = read_cache(self.settings.data_dir)
+        fresh = found is not None and datetime.now(UTC) - found[1] < UNKNOWN_MODEL_RECHECK
+        return self.fetch is not None and not fresh
 
 
 def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
