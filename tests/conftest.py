@@ -30,10 +30,12 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     process. Migrating costs a start a third of a second (Alembic), which hundreds of tests
     paid again; first starts on an empty home are tested under the fresh_store mark."""
     home = tmp_path_factory.mktemp("template-home")
-    env = {"CLAUDECHAT_HOME": str(home), "CLAUDECHAT_USER": TEST_USER}
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}, **env}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}
     completed = subprocess.run(
-        [sys.executable, "-m", "claudechat", "db", "upgrade"], env=env, capture_output=True
+        [sys.executable, "-m", "claudechat", "db", "upgrade"],
+        env={**env, "CLAUDECHAT_HOME": str(home), "CLAUDECHAT_USER": TEST_USER},
+        capture_output=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     database = home / "claudechat.db"
@@ -115,6 +117,7 @@ def migrated_postgres_template(
             "CLAUDECHAT_USER": TEST_USER,
         },
         capture_output=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     return name

@@ -8,6 +8,8 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from claudechat.models import Catalogue, ModelInfo, write_cache
+from claudechat.settings import load_settings
 from fakes.anthropic_api import Reply
 from fakes.models_catalogue import model_entry
 
@@ -129,3 +131,31 @@ def test_bedrock_catalogue_and_prices_extend_from_the_config_file(  # type: igno
     models = json.loads(cli("models", "--json").stdout)
     assert {"claude-new", "claude-sonnet-4-6"} <= {m["id"] for m in models}
     assert fake_api.model_requests == []
+
+
+def counting_catalogue(models: list[ModelInfo]) -> tuple[Catalogue, list[int]]:
+    fetches: list[int] = []
+
+    def fetch() -> list[ModelInfo]:
+        fetches.append(1)
+        return models
+
+    return Catalogue(load_settings(), fetch), fetches
+
+
+def test_a_list_fetched_in_the_future_counts_as_old(isolated_home: Path) -> None:
+    catalogue, fetches = counting_catalogue([ModelInfo("claude-known")])
+    write_cache(isolated_home, [ModelInfo("claude-known")])
+    age_models_cache(isolated_home, minutes=-60)  # a clock that was set back an hour
+    assert catalogue.describe("claude-later").known is False
+    assert len(fetches) == 1  # stale: fetched once, and that fetch is the recheck too
+    assert catalogue.describe("claude-later").known is False
+    assert len(fetches) == 1  # the list now says when it was really fetched
+
+
+def test_an_unwritable_cache_still_asks_once_per_unknown_model(isolated_home: Path) -> None:
+    (isolated_home / "models.json").mkdir(parents=True)  # unreadable and unwritable as a file
+    catalogue, fetches = counting_catalogue([ModelInfo("claude-known")])
+    assert catalogue.describe("claude-unlisted").known is False
+    assert catalogue.describe("claude-unlisted").known is False
+    assert len(fetches) == 1

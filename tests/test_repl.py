@@ -109,8 +109,9 @@ def test_ctrl_c_mid_stream_keeps_what_arrived(repl, fake_api, cli) -> None:  # t
 def test_keys_typed_while_a_reply_streams_reach_the_next_prompt(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     # Typed during a reply: a whole question with its Enter, then Ctrl-D during the next
     # reply. The terminal's line editing used to turn that Ctrl-D into a NUL.
-    fake_api.queue(Reply(chunks=[f"one{i} " for i in range(12)], delay=0.05))
-    fake_api.queue(Reply(chunks=[f"two{i} " for i in range(12)], delay=0.05))
+    # Replies of 2 s, so the keys are sent while they stream, however busy the machine.
+    fake_api.queue(Reply(chunks=[f"one{i} " for i in range(40)], delay=0.05))
+    fake_api.queue(Reply(chunks=[f"two{i} " for i in range(40)], delay=0.05))
     say(repl, "first")
     repl.expect_exact("one2")
     repl.send("second\r")
@@ -119,7 +120,7 @@ def test_keys_typed_while_a_reply_streams_reach_the_next_prompt(repl, fake_api, 
     document = stored(cli, leave_after_ctrl_d(repl))
     texts = [content_text(message["content"]) for message in document["messages"]]
     assert texts[0::2] == ["first", "second"]
-    assert texts[3].split() == [f"two{i}" for i in range(12)]  # Ctrl-D waited for the reply
+    assert texts[3].split() == [f"two{i}" for i in range(40)]  # Ctrl-D waited for the reply
 
 
 def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]

@@ -58,7 +58,9 @@ def stored_bytes(home: Path, backend, s3) -> Iterator[tuple[str, bytes]]:  # typ
     for path in files:
         yield str(path), path.read_bytes()
     if backend.name == "embedded":
-        assert (home / "claudechat.db").is_file()  # the metadata DB was among the files read
+        # The metadata DB and the conversation's document were among the files read.
+        assert (home / "claudechat.db").is_file()
+        assert any(p.suffix == ".json" and "conversations" in p.parts for p in files)
         return
     from sqlalchemy import create_engine, inspect, text
 

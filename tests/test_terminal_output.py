@@ -68,7 +68,7 @@ def test_no_color_gives_plain_text_in_a_terminal(two_conversations) -> None:  # 
 
 @pytest.mark.parametrize("command", [["--help"], ["list"], ["show", "0000"]])
 def test_quick_commands_do_not_import_the_heavy_libraries(cli, command: list[str]) -> None:  # type: ignore[no-untyped-def]
-    cli("list")  # the first use creates and migrates the database; later starts do not
+    cli("list")  # not the first start: on an empty home that one migrates the database
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "claudechat", *command],
         capture_output=True,

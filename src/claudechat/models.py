@@ -181,21 +181,26 @@ class Catalogue:
     def __init__(self, settings: Settings, fetch: Fetch | None = None) -> None:
         self.settings = settings
         self.fetch = fetch
+        # What this catalogue fetched last, and when: where the cache file cannot be written
+        # (a read-only or full home) it stands in for it, or each look would fetch again.
+        self._fetched: tuple[list[ModelInfo], datetime] | None = None
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         if self.settings.provider == "bedrock":
             return bedrock_models(self.settings)
-        found = read_cache(self.settings.data_dir)
-        stale = found is None or datetime.now(UTC) - found[1] > CACHE_MAX_AGE
+        found = read_cache(self.settings.data_dir) or self._fetched
+        stale = found is None or not _younger_than(found[1], CACHE_MAX_AGE)
         if (refresh or stale) and self.fetch is not None:
             models = self.fetch()
+            self._fetched = models, datetime.now(UTC)
             write_cache(self.settings.data_dir, models)
             return models
         return found[0] if found else []
 
     def describe(self, model: str) -> ModelInfo:
-        """The model's description; a model the cache does not know refreshes it once, and
-        one nobody describes gets conservative limits (ModelInfo.known is False)."""
+        """The model's description; a model the cache does not know refreshes it (at most
+        every few minutes), and one nobody describes gets conservative limits
+        (ModelInfo.known is False)."""
         models = self.models()
         info = _find(models, model)
         if info is None and self.settings.provider != "bedrock" and self._recheck_due():
@@ -203,9 +208,17 @@ class Catalogue:
         return info or unknown_model(model)
 
     def _recheck_due(self) -> bool:
-        found = read_cache(self.settings.data_dir)
-        fresh = found is not None and datetime.now(UTC) - found[1] < UNKNOWN_MODEL_RECHECK
-        return self.fetch is not None and not fresh
+        """Whether the list is old enough to ask again for a model it lacks."""
+        if self.fetch is None:
+            return False
+        lists = (read_cache(self.settings.data_dir), self._fetched)
+        return not any(_younger_than(found[1], UNKNOWN_MODEL_RECHECK) for found in lists if found)
+
+
+def _younger_than(fetched_at: datetime, age: timedelta) -> bool:
+    """A time in the future (a clock set back, a home shared by machines whose clocks differ)
+    counts as old, so that the next fetch puts it right."""
+    return timedelta(0) <= datetime.now(UTC) - fetched_at < age
 
 
 def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
