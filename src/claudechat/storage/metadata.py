@@ -327,10 +327,39 @@ def _group_commit(
 
 
 def _prepare_sqlite_file(path: Path) -> None:
+    """A new database is made in WAL mode before it takes its name. Made empty, each of
+    several first starts at once switched it to WAL itself; two that had read it in rollback
+    mode could deadlock, and SQLite then answers one "database is locked" at once, without
+    waiting (its busy handler is skipped where waiting could deadlock)."""
+    import sqlite3
+
     if path.exists():
         return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        os.close(os.open(draft, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+        connection = sqlite3.connect(draft)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        finally:
+            connection.close()
+        _link_unless_there(draft, path)
+    except sqlite3.Error as exc:  # a full disk, say: reported as the file's creation failing
+        raise OSError(str(exc)) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(draft)
+
+
+def _link_unless_there(draft: Path, path: Path) -> None:
+    """Give the draft the database's name unless another process did first (atomically)."""
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another first start made it: theirs is everyone's
+    except OSError:  # a filesystem without hard links: an empty file, switched on first use
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 class database_errors:
