@@ -345,17 +345,22 @@ def test_eight_first_starts_at_once_on_a_fresh_database_all_succeed(backend) -> 
 def test_a_new_embedded_database_is_made_in_wal_mode_before_it_takes_its_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # Eight first starts at once, each switching an empty file to WAL, failed one in a few
     # hundred with "database is locked" (a deadlock SQLite refuses instead of waiting).
-    from claudechat.storage.metadata import _prepare_sqlite_file
+    from claudechat.storage.sqlite_file import create_wal_database
 
     database = tmp_path / "data" / "claudechat.db"
-    _prepare_sqlite_file(database)
+    create_wal_database(database)
     header = database.read_bytes()[:20]
     assert header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"  # WAL
     assert sorted(p.name for p in database.parent.iterdir()) == ["claudechat.db"]
     assert database.stat().st_mode & 0o777 == 0o600
     before = database.read_bytes()
-    _prepare_sqlite_file(database)  # there already: left alone
+    create_wal_database(database)  # there already: left alone
     assert database.read_bytes() == before
+    linked = tmp_path / "linked.db"  # a symlink to a database not made yet: its target is
+    linked.symlink_to(tmp_path / "elsewhere.db")
+    create_wal_database(linked)
+    assert (tmp_path / "elsewhere.db").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "elsewhere.db").read_bytes()[18:20] == b"\x02\x02"
 
 
 # -- reading while the store is down -------------------------------------------------------

@@ -188,9 +188,10 @@ class Catalogue:
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         if self.settings.provider == "bedrock":
             return bedrock_models(self.settings)
-        found = read_cache(self.settings.data_dir) or self._fetched
-        stale = found is None or not _younger_than(found[1], CACHE_MAX_AGE)
-        if (refresh or stale) and self.fetch is not None:
+        lists = [found for found in (read_cache(self.settings.data_dir), self._fetched) if found]
+        fresh = [found for found in lists if _younger_than(found[1], CACHE_MAX_AGE)]
+        found = max(fresh, key=lambda pair: pair[1]) if fresh else (lists[0] if lists else None)
+        if (refresh or not fresh) and self.fetch is not None:
             models = self.fetch()
             self._fetched = models, datetime.now(UTC)
             write_cache(self.settings.data_dir, models)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -208,9 +207,11 @@ def _create_engine(url: str) -> Engine:
     from sqlalchemy import create_engine, event
 
     parsed = parse_database_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from claudechat.storage.sqlite_file import create_wal_database
+
         try:
-            _prepare_sqlite_file(Path(parsed.database))
+            create_wal_database(Path(parsed.database))
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StorageError(f"cannot create {parsed.database}: {reason}") from exc
@@ -324,42 +325,6 @@ def _group_commit(
     if isinstance(writers, contextlib.nullcontext):
         return None  # PostgreSQL locks rows: its writers do not queue
     return GroupCommit(writers, transaction)
-
-
-def _prepare_sqlite_file(path: Path) -> None:
-    """A new database is made in WAL mode before it takes its name. Made empty, each of
-    several first starts at once switched it to WAL itself; two that had read it in rollback
-    mode could deadlock, and SQLite then answers one "database is locked" at once, without
-    waiting (its busy handler is skipped where waiting could deadlock)."""
-    import sqlite3
-
-    if path.exists():
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
-    try:
-        os.close(os.open(draft, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
-        connection = sqlite3.connect(draft)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-        finally:
-            connection.close()
-        _link_unless_there(draft, path)
-    except sqlite3.Error as exc:  # a full disk, say: reported as the file's creation failing
-        raise OSError(str(exc)) from exc
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(draft)
-
-
-def _link_unless_there(draft: Path, path: Path) -> None:
-    """Give the draft the database's name unless another process did first (atomically)."""
-    try:
-        os.link(draft, path)
-    except FileExistsError:
-        pass  # another first start made it: theirs is everyone's
-    except OSError:  # a filesystem without hard links: an empty file, switched on first use
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 class database_errors:
