@@ -203,13 +203,11 @@ def session_client(service: Any, turns: int, index: int, tag: str) -> dict[str, 
 
 
 def in_process_service(env: dict[str, str], home: Path) -> Any:
-    from claudechat.claude import Claude
     from claudechat.server.service import Service
     from claudechat.settings import load_settings
-    from claudechat.storage import open_store
 
     os.environ.update({**env, "CLAUDECHAT_HOME": str(home)})
     settings = load_settings()
-    service = Service(settings, open_store(settings), Claude(settings))
+    service = Service.from_settings(settings)
     service.store.metadata, service.claude.client  # noqa: B018  (connect, import the SDK)
     return service

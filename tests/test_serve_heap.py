@@ -13,11 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from claudechat.claude import Claude
 from claudechat.server import heap
 from claudechat.server.service import ChatRequest, Notices, Service
 from claudechat.settings import load_settings
-from claudechat.storage import open_store
 
 
 @pytest.fixture
@@ -38,7 +36,7 @@ def test_turns_leave_nothing_for_the_cyclic_collector(  # type: ignore[no-untype
     fake_api, isolated_home, no_automatic_collection
 ) -> None:
     settings = load_settings()
-    service = Service(settings, open_store(settings), Claude(settings))
+    service = Service.from_settings(settings)
     service.new_chat("tester")
     warmed = 0
     for turn in range(5):  # the first ones also import, connect and fetch: not counted

@@ -11,12 +11,10 @@ import time
 import pytest
 
 from claudechat import claude_warmup
-from claudechat.claude import Claude
 from claudechat.models import cache_path
 from claudechat.server import warm
 from claudechat.server.service import Service
 from claudechat.settings import load_settings
-from claudechat.storage import open_store
 from conftest import API_KEY
 from serve_harness import Serve, clean_env
 from servers import Blackhole
@@ -40,7 +38,7 @@ def test_a_worker_warms_up_without_asking_claude_or_saving(  # type: ignore[no-u
     fake_api, isolated_home, caplog
 ) -> None:
     settings = load_settings()
-    service = Service(settings, open_store(settings), Claude(settings))
+    service = Service.from_settings(settings)
     describing = warm.warm_up(service)
     describing.join(timeout=30)
     assert not describing.is_alive()
@@ -62,7 +60,7 @@ def test_a_silent_models_api_does_not_hold_the_worker_up(  # type: ignore[no-unt
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{silent.port}")
         settings = load_settings()
-        service = Service(settings, open_store(settings), Claude(settings))
+        service = Service.from_settings(settings)
         describing = warm.warm_up(service)
         deadline = time.monotonic() + 30
         while silent.accepted == 0 and time.monotonic() < deadline:

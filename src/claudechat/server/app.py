@@ -46,15 +46,13 @@ class ChatBody(BaseModel):
 
 def create_app() -> FastAPI:
     """uvicorn's factory: settings, store and Claude client for this worker process."""
-    from claudechat.claude import Claude
     from claudechat.settings import load_settings
-    from claudechat.storage import open_store
 
     # The event loop shares the GIL with the turns' threads; at the default 5 ms switch
     # interval every hand-over between them can cost a request 5 ms of waiting.
     sys.setswitchinterval(0.0005)
     settings = load_settings()
-    service = Service(settings, open_store(settings), Claude(settings))
+    service = Service.from_settings(settings)
     return build_app(service, ServeOptions.from_env())
 
 

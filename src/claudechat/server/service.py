@@ -60,6 +60,13 @@ class Service:
         self.store = store
         self.claude = claude
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Service:
+        """The configured store and Claude, as `serve` runs them."""
+        from claudechat.storage import open_store
+
+        return cls(settings, open_store(settings), Claude(settings))
+
     @property
     def tokens(self) -> Tokens:
         return Tokens(self.store.metadata)
