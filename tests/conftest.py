@@ -24,20 +24,26 @@ API_KEY = "sk-ant-test-key"
 TEST_USER = "tester"
 
 
+def migrated_by_the_program(home: Path, **env: str) -> None:
+    """`claudechat db upgrade` in a home of its own, with none of the tests' CLAUDECHAT_
+    settings: the templates the tests' stores start from."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "claudechat", "db", "upgrade"],
+        env={**clean, "CLAUDECHAT_HOME": str(home), "CLAUDECHAT_USER": TEST_USER, **env},
+        capture_output=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An embedded database that the program itself created and migrated, once per test
     process. Migrating costs a start a third of a second (Alembic), which hundreds of tests
     paid again; first starts on an empty home are tested under the fresh_store mark."""
     home = tmp_path_factory.mktemp("template-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "claudechat", "db", "upgrade"],
-        env={**env, "CLAUDECHAT_HOME": str(home), "CLAUDECHAT_USER": TEST_USER},
-        capture_output=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
+    migrated_by_the_program(home)
     database = home / "claudechat.db"
     assert not database.with_name("claudechat.db-wal").exists()  # closed: all in one file
     return database
@@ -107,19 +113,9 @@ def migrated_postgres_template(
     process: a template being copied must have no other session open on it."""
     name = f"template_{uuid.uuid4().hex[:12]}"
     url = postgres.create_database(name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDECHAT_")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "claudechat", "db", "upgrade"],
-        env={
-            **env,
-            "CLAUDECHAT_HOME": str(tmp_path_factory.mktemp("template-team-home")),
-            "CLAUDECHAT_DATABASE_URL": url,
-            "CLAUDECHAT_USER": TEST_USER,
-        },
-        capture_output=True,
-        timeout=120,
+    migrated_by_the_program(
+        tmp_path_factory.mktemp("template-team-home"), CLAUDECHAT_DATABASE_URL=url
     )
-    assert completed.returncode == 0, completed.stderr
     return name
 
 
