@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -118,20 +116,13 @@ def read_cache(data_dir: Path) -> tuple[list[ModelInfo], datetime] | None:
 def write_cache(data_dir: Path, models: list[ModelInfo]) -> None:
     """Best effort: the list is only a cache, so a full disk or a read-only home costs the
     next command another Models API call, never this chat."""
+    from claudechat.storage.blobs import write_atomically
+
     payload = {"fetched_at": datetime.now(UTC).isoformat(), "models": [m.to_json() for m in models]}
-    path = cache_path(data_dir)
-    # Named by thread too: two threads of a serve worker may fetch at once (its warm-up's and
-    # a request's), and must not write into one temporary file.
-    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
+    # Not fsynced: a list lost with the machine is fetched again.
+    with contextlib.suppress(OSError):
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(payload, file, indent=1)
-        temporary.replace(path)  # readers never see half a file
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+        write_atomically(cache_path(data_dir), json.dumps(payload, indent=1).encode(), False)
 
 
 def cached_models(data_dir: Path) -> list[ModelInfo]:
@@ -175,45 +166,53 @@ def bedrock_models(settings: Settings | None = None) -> list[ModelInfo]:
 Fetch = Callable[[], list[ModelInfo]]
 
 
+Listed = tuple[list[ModelInfo], datetime]  # a list of models and when it was fetched
+
+
 class Catalogue:
     """The models of the configured provider, fetched from the API only when needed."""
 
-    def __init__(self, settings: Settings, fetch: Fetch | None = None) -> None:
+    def __init__(self, settings: Settings, fetch: Fetch) -> None:
         self.settings = settings
         self.fetch = fetch
         # What this catalogue fetched last, and when: where the cache file cannot be written
         # (a read-only or full home) it stands in for it, or each look would fetch again.
-        self._fetched: tuple[list[ModelInfo], datetime] | None = None
+        self._fetched: Listed | None = None
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         if self.settings.provider == "bedrock":
             return bedrock_models(self.settings)
-        lists = [found for found in (read_cache(self.settings.data_dir), self._fetched) if found]
-        fresh = [found for found in lists if _younger_than(found[1], CACHE_MAX_AGE)]
-        found = max(fresh, key=lambda pair: pair[1]) if fresh else (lists[0] if lists else None)
-        if (refresh or not fresh) and self.fetch is not None:
-            models = self.fetch()
-            self._fetched = models, datetime.now(UTC)
-            write_cache(self.settings.data_dir, models)
-            return models
-        return found[0] if found else []
+        cached = None if refresh else _newest(self._lists(), CACHE_MAX_AGE)
+        return cached if cached is not None else self._fetch()
 
     def describe(self, model: str) -> ModelInfo:
-        """The model's description; a model the cache does not know refreshes it (at most
-        every few minutes), and one nobody describes gets conservative limits
+        """The model's description; a model the list lacks asks for it again (when the list
+        is more than a few minutes old), and one nobody describes gets conservative limits
         (ModelInfo.known is False)."""
-        models = self.models()
-        info = _find(models, model)
-        if info is None and self.settings.provider != "bedrock" and self._recheck_due():
-            info = _find(self.models(refresh=True), model)
-        return info or unknown_model(model)
+        if self.settings.provider == "bedrock":
+            return _find(bedrock_models(self.settings), model) or unknown_model(model)
+        lists = self._lists()  # the cache file is read once
+        models = _newest(lists, CACHE_MAX_AGE)
+        lacking = models is not None and _find(models, model) is None
+        if models is None or (lacking and _newest(lists, UNKNOWN_MODEL_RECHECK) is None):
+            models = self._fetch()
+        return _find(models, model) or unknown_model(model)
 
-    def _recheck_due(self) -> bool:
-        """Whether the list is old enough to ask again for a model it lacks."""
-        if self.fetch is None:
-            return False
-        lists = (read_cache(self.settings.data_dir), self._fetched)
-        return not any(_younger_than(found[1], UNKNOWN_MODEL_RECHECK) for found in lists if found)
+    def _lists(self) -> list[Listed]:
+        """The cached list and this catalogue's own last fetch, those there are."""
+        return [found for found in (read_cache(self.settings.data_dir), self._fetched) if found]
+
+    def _fetch(self) -> list[ModelInfo]:
+        models = self.fetch()
+        self._fetched = models, datetime.now(UTC)
+        write_cache(self.settings.data_dir, models)
+        return models
+
+
+def _newest(lists: list[Listed], max_age: timedelta) -> list[ModelInfo] | None:
+    """The newest of the lists fetched less than max_age ago; None when none was."""
+    fresh = [found for found in lists if _younger_than(found[1], max_age)]
+    return max(fresh, key=lambda found: found[1])[0] if fresh else None
 
 
 def _younger_than(fetched_at: datetime, age: timedelta) -> bool:

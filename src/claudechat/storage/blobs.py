@@ -93,7 +93,7 @@ class LocalBlobStore:
                     current = _etag_of_file(path)
                     if current != expect:
                         raise BlobConflictError(f"{self.location(key)} was changed elsewhere")
-                _write_atomically(path, data, durable)
+                write_atomically(path, data, durable)
         except OSError as exc:
             raise StorageError(f"cannot write {self.location(key)}: {exc.strerror}") from exc
         return _etag(data)
@@ -191,7 +191,7 @@ def _etag_of_file(path: Path) -> str | None:
         return None
 
 
-def _write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
     """Temp file, fsync, rename: a reader sees the old document or the new one, never half."""
     descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
