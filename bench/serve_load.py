@@ -209,5 +209,5 @@ def in_process_service(env: dict[str, str], home: Path) -> Any:
     os.environ.update({**env, "CLAUDECHAT_HOME": str(home)})
     settings = load_settings()
     service = Service.from_settings(settings)
-    service.store.metadata, service.claude.client  # noqa: B018  (connect, import the SDK)
+    service.connect()
     return service

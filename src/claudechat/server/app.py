@@ -64,8 +64,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
-        # Connect (and migrate), and import the SDK now rather than in the first request.
-        await anyio.to_thread.run_sync(lambda: (service.store.metadata, service.claude.client))
+        await anyio.to_thread.run_sync(service.connect)
         await anyio.to_thread.run_sync(warm.warm_up, service)
         heap.settle()
         yield

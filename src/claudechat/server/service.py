@@ -67,6 +67,11 @@ class Service:
 
         return cls(settings, open_store(settings), Claude(settings))
 
+    def connect(self) -> None:
+        """Connect to the database (migrating it) and import the SDK now, before the first
+        request instead of in it."""
+        self.store.metadata, self.claude.client  # noqa: B018  (properties that connect, import)
+
     @property
     def tokens(self) -> Tokens:
         return Tokens(self.store.metadata)

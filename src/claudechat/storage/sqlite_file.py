@@ -19,7 +19,9 @@ def create_wal_database(path: Path) -> None:
     import sqlite3
     import tempfile
 
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from claudechat.storage.blobs import make_private_dirs
+
+    make_private_dirs(path.parent)
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
     os.close(descriptor)  # mkstemp: 0600, a name no other process has
     draft = Path(name)
