@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -159,3 +162,36 @@ def test_an_unwritable_cache_still_asks_once_per_unknown_model(isolated_home: Pa
     assert catalogue.describe("claude-unlisted").known is False
     assert catalogue.describe("claude-unlisted").known is False
     assert len(fetches) == 1
+
+
+def test_one_catalogue_shared_by_many_turns_fetches_once(isolated_home: Path) -> None:
+    """serve's turns share their process's catalogue: a stale list is fetched by one of them,
+    and the others take that list rather than fetch it again."""
+    fetches: list[int] = []
+    started = threading.Event()
+
+    def slow_fetch() -> list[ModelInfo]:
+        fetches.append(1)
+        started.set()
+        time.sleep(0.3)  # long enough for every other turn to find the list stale too
+        return [ModelInfo("claude-known")]
+
+    catalogue = Catalogue(load_settings(), slow_fetch)
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(catalogue.describe, "claude-known")
+        started.wait(10)
+        others = [pool.submit(catalogue.describe, "claude-known") for _ in range(7)]
+        answers = [first.result(), *(other.result() for other in others)]
+    assert all(answer.known for answer in answers)
+    assert len(fetches) == 1
+
+
+def test_a_catalogue_sees_the_list_another_process_cached(isolated_home: Path) -> None:
+    """The cache file is parsed again only when it changed, and then it is."""
+    catalogue, fetches = counting_catalogue([ModelInfo("claude-known")])
+    write_cache(isolated_home, [ModelInfo("claude-known")])
+    assert catalogue.describe("claude-known").known
+    assert catalogue.describe("claude-known").known  # the same file: not parsed again
+    write_cache(isolated_home, [ModelInfo("claude-known"), ModelInfo("claude-newer")])
+    assert catalogue.describe("claude-newer").known
+    assert fetches == []

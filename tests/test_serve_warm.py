@@ -84,3 +84,19 @@ def test_serve_warms_each_worker_up_before_any_request(fake_api, isolated_home) 
         assert cache_path(server.home).exists()  # the catalogue, described with no request
         assert fake_api.requests == []  # and no message to Claude
         assert "warming up" not in server.log()  # no step failed, in either worker
+
+
+def test_a_worker_asks_for_the_models_once_even_where_it_cannot_cache_them(  # type: ignore[no-untyped-def]
+    fake_api, tmp_path
+) -> None:
+    """Every request's session describes its model from the worker's one catalogue: with a
+    home where models.json cannot be written, turns do not each fetch the list again."""
+    home = tmp_path / "home"
+    (home / "models.json").mkdir(parents=True)  # neither readable nor writable as a file
+    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
+    with Serve(env, "--no-auth", home=home) as server, server.client() as http:
+        for turn in range(3):
+            answer = http.post("/chat", json={"user_input": f"turn {turn}"})
+            assert answer.status_code == 200, answer.text
+    assert len(fake_api.requests) == 3
+    assert len(fake_api.model_requests) == 1  # once in the worker, not once a turn

@@ -12,7 +12,6 @@ but never in this session's requests.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from claudechat.errors import (
 )
 from claudechat.events import Listener, turn_listener
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
-from claudechat.models import Catalogue, ModelInfo, from_api, unknown_model
+from claudechat.models import Catalogue, ModelInfo, model_catalogue, unknown_model
 from claudechat.names import valid_model, valid_name
 from claudechat.request import TurnOptions, output_limit, request_params, valid_effort
 from claudechat.session_saving import SessionSaving
@@ -68,7 +67,10 @@ class ChatSession(SessionSaving):
         store: ConversationStore,
         claude: Claude,
         conversation: Conversation,
+        catalogue: Catalogue | None = None,
     ) -> None:
+        """`catalogue`: the model catalogue to describe models with; serve gives every session
+        the process's one, so a turn neither parses the cache file nor fetches the list anew."""
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -83,9 +85,7 @@ class ChatSession(SessionSaving):
             effort=valid_effort(settings.get("effort")),
             max_output_tokens=settings.get("max_output_tokens"),
         )
-        # Not a method of the session: a catalogue pointing back at its session would make a
-        # cycle, left for the garbage collector (serve's collections pause every request).
-        self.catalogue = Catalogue(settings, fetch=functools.partial(_fetch_models, claude))
+        self.catalogue = catalogue or model_catalogue(settings, claude)
         self._described: ModelInfo | None = None
         self._said: set[str] = set()  # notices given once per session
         self._pending_notices: list[str] = []
@@ -383,7 +383,3 @@ def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]
         unanswered = branch[-1].id if unanswered is None else unanswered
         branch.pop()
     return (branch[-1].id if branch else None), unanswered
-
-
-def _fetch_models(claude: Claude) -> list[ModelInfo]:
-    return [from_api(item) for item in claude.list_models()]

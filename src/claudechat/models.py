@@ -9,7 +9,9 @@ the config file) stands in for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from claudechat.claude import Claude
     from claudechat.settings import Settings
 
 CACHE_FILE = "models.json"
@@ -169,8 +172,22 @@ Fetch = Callable[[], list[ModelInfo]]
 Listed = tuple[list[ModelInfo], datetime]  # a list of models and when it was fetched
 
 
+def model_catalogue(settings: Settings, claude: Claude) -> Catalogue:
+    """The models `claude` offers, from the Models API's cache or the API. The fetch holds
+    the client, not a session: a catalogue pointing back at its session would make a cycle,
+    left for the garbage collector (serve's collections pause every request)."""
+    return Catalogue(settings, fetch=functools.partial(_fetch_models, claude))
+
+
+def _fetch_models(claude: Claude) -> list[ModelInfo]:
+    return [from_api(item) for item in claude.list_models()]
+
+
 class Catalogue:
-    """The models of the configured provider, fetched from the API only when needed."""
+    """The models of the configured provider, fetched from the API only when needed.
+
+    One catalogue may serve many sessions at once (serve's turns, each in its own thread):
+    it re-reads the cache file only when the file changed, and one look at a time fetches."""
 
     def __init__(self, settings: Settings, fetch: Fetch) -> None:
         self.settings = settings
@@ -178,12 +195,16 @@ class Catalogue:
         # What this catalogue fetched last, and when: where the cache file cannot be written
         # (a read-only or full home) it stands in for it, or each look would fetch again.
         self._fetched: Listed | None = None
+        self._cache = _CacheFile(cache_path(settings.data_dir))
+        self._fetching = threading.Lock()
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         if self.settings.provider == "bedrock":
             return bedrock_models(self.settings)
-        cached = None if refresh else _newest(self._lists(), CACHE_MAX_AGE)
-        return cached if cached is not None else self._fetch()
+        if not refresh:
+            return self._fresh_or_fetched(lambda: _newest(self._lists(), CACHE_MAX_AGE))
+        with self._fetching:
+            return self._fetch()
 
     def describe(self, model: str) -> ModelInfo:
         """The model's description; a model the list lacks asks for it again (when the list
@@ -191,22 +212,58 @@ class Catalogue:
         (ModelInfo.known is False)."""
         if self.settings.provider == "bedrock":
             return _find(bedrock_models(self.settings), model) or unknown_model(model)
-        lists = self._lists()  # the cache file is read once
-        models = _newest(lists, CACHE_MAX_AGE)
-        lacking = models is not None and _find(models, model) is None
-        if models is None or (lacking and _newest(lists, UNKNOWN_MODEL_RECHECK) is None):
-            models = self._fetch()
+        models = self._fresh_or_fetched(lambda: self._fresh_list_for(model))
         return _find(models, model) or unknown_model(model)
+
+    def _fresh_or_fetched(self, fresh: Callable[[], list[ModelInfo] | None]) -> list[ModelInfo]:
+        """What `fresh` finds, else a fetch. Looked at again under the lock: a look that waited
+        for another's fetch takes its list instead of fetching once more."""
+        models = fresh()
+        if models is not None:
+            return models
+        with self._fetching:
+            models = fresh()
+            return models if models is not None else self._fetch()
+
+    def _fresh_list_for(self, model: str) -> list[ModelInfo] | None:
+        """The newest list young enough to answer for `model`: a day, or a few minutes when
+        it lacks the model. None: time to ask the API."""
+        lists = self._lists()  # the cache file is looked at once
+        models = _newest(lists, CACHE_MAX_AGE)
+        if models is not None and _find(models, model) is None:
+            return _newest(lists, UNKNOWN_MODEL_RECHECK)
+        return models
 
     def _lists(self) -> list[Listed]:
         """The cached list and this catalogue's own last fetch, those there are."""
-        return [found for found in (read_cache(self.settings.data_dir), self._fetched) if found]
+        return [found for found in (self._cache.read(), self._fetched) if found]
 
     def _fetch(self) -> list[ModelInfo]:
         models = self.fetch()
         self._fetched = models, datetime.now(UTC)
         write_cache(self.settings.data_dir, models)
         return models
+
+
+class _CacheFile:
+    """The cache file, parsed again only when it changed (another process refreshed it):
+    serve looks at it on every turn, and parsing it costs more than a stat."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[tuple[int, int, int], Listed | None] | None = None
+
+    def read(self) -> Listed | None:
+        try:
+            status = self.path.stat()
+        except OSError:
+            return None
+        # A rewrite is a rename (a new inode), so this changes even within one clock tick.
+        version = (status.st_ino, status.st_mtime_ns, status.st_size)
+        seen = self._seen
+        if seen is None or seen[0] != version:
+            seen = self._seen = version, read_cache(self.path.parent)
+        return seen[1]
 
 
 def _newest(lists: list[Listed], max_age: timedelta) -> list[ModelInfo] | None:

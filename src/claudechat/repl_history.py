@@ -85,7 +85,7 @@ def open_conversation(repl: Repl, reference: str) -> None:
     """Continue another conversation in this REPL, as `chat --resume` would."""
     old = repl.session
     conversation = old.store.load(old.settings.user, reference)
-    session = ChatSession(old.settings, old.store, old.claude, conversation)
+    session = ChatSession(old.settings, old.store, old.claude, conversation, old.catalogue)
     session.notify = old.notify
     repl.session = session
     status(f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)}")
@@ -169,7 +169,9 @@ def fork(repl: Repl, argument: str) -> None:
         number = int(argument)
     parent = session.conversation
     forked = forks.fork(session.store, parent, upto=branch[number - 1].id)
-    repl.session = ChatSession(session.settings, session.store, session.claude, forked)
+    repl.session = ChatSession(
+        session.settings, session.store, session.claude, forked, session.catalogue
+    )
     repl.session.notify = session.notify
     status(
         f"forked {forked.id[:8]} from {parent.id[:8]} at message {number}; "

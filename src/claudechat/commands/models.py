@@ -24,12 +24,11 @@ def models(
 ) -> None:
     """The models your account offers: limits, thinking, effort and prices (cached a day)."""
     from claudechat.claude import Claude
-    from claudechat.models import Catalogue, from_api
+    from claudechat.models import model_catalogue
     from claudechat.settings import load_settings
 
     settings = load_settings()
-    claude = Claude(settings)
-    catalogue = Catalogue(settings, fetch=lambda: [from_api(m) for m in claude.list_models()])
+    catalogue = model_catalogue(settings, Claude(settings))
     rows = [_model_row(info, settings) for info in catalogue.models(refresh=refresh)]
     from claudechat.tables import print_rows
 

@@ -15,6 +15,7 @@ from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
 from claudechat.errors import NotFoundError, StorageError, UsageError
+from claudechat.models import model_catalogue
 from claudechat.names import valid_model, valid_name
 from claudechat.settings import Settings
 from claudechat.storage import ids
@@ -59,6 +60,10 @@ class Service:
         self.settings = settings
         self.store = store
         self.claude = claude
+        # One per process, shared by every request's session (the settings a user's session
+        # differs in, user and model, are not the catalogue's): the list is parsed or
+        # fetched once, not once a turn, even where the cache file cannot be written.
+        self.catalogue = model_catalogue(settings, claude)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
@@ -124,7 +129,7 @@ class Service:
             conversation.set("system", request.system or None)
         if request.conversation_name is not None:
             conversation.set("name", request.conversation_name)
-        session = ChatSession(settings, self.store, self.claude, conversation)
+        session = ChatSession(settings, self.store, self.claude, conversation, self.catalogue)
         session.notify = notices
         return session, before
 

@@ -58,13 +58,8 @@ def _documents() -> None:
 
 
 def _describe_model(service: Service) -> None:
-    """What each turn asks first: the default model's limits, as a session finds them."""
-    from claudechat.chat import ChatSession
-    from claudechat.conversation import Conversation
-
-    settings = service.settings
-    conversation = Conversation.new(settings.user, settings.model)
-    ChatSession(settings, service.store, service.claude, conversation).model_info()
+    """What each turn asks first: the default model's limits, from the process's catalogue."""
+    service.catalogue.describe(service.settings.model)
 
 
 def _quietly(what: str, work: Callable[[], object]) -> None:
