@@ -167,8 +167,7 @@ class ConversationStore:
             except BlobConflictError:
                 known = None  # someone saved in between: read, merge, try again
                 continue
-            self._versions.seen(document, etag, len(data))
-            self._remember(document, data)
+            self._stored_as(document, etag, data)
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
@@ -195,6 +194,12 @@ class ConversationStore:
         document only, not from the turns this process remembers."""
         self._versions.forget(user_id, conversation_id)
 
+    def _stored_as(self, document: Conversation, etag: str, data: bytes) -> None:
+        """`document` is what the store holds as `etag` (encoded: `data`): the version the
+        next save merges into, and the local copy."""
+        self._versions.seen(document, etag, len(data))
+        self._remember(document, data)
+
     def _remember(self, document: Conversation, data: bytes, seen_before: bool = False) -> None:
         """The local copy; `seen_before`: of a version this process read or wrote already."""
         if self.cache is not None:
@@ -220,8 +225,7 @@ class ConversationStore:
             # Remembered only with its local copy written: a load of a remembered version
             # leaves the local copy as it is (load_row). A version about to be replaced by
             # this save's write is remembered then, or read again after a failed one.
-            self._versions.seen(stored, etag, len(data))
-            self._remember(merged, data)
+            self._stored_as(merged, etag, data)  # encoded as stored: the same document
         return merged, etag, unchanged
 
     def sync(self, user_id: str) -> SyncReport:
@@ -303,10 +307,11 @@ class ConversationStore:
         conversation = decode_document(data, location)
         if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
             raise CorruptDocumentError("its id or owner does not match", location)
-        if not elsewhere:
+        if elsewhere:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
-            self._versions.seen(conversation, etag, len(data))
-        self._remember(conversation, data)
+            self._remember(conversation, data)
+        else:
+            self._stored_as(conversation, etag, data)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:
