@@ -8,6 +8,7 @@ tmpfs remounted read-only, eight processes starting on one fresh database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import statistics
@@ -212,28 +213,31 @@ def test_two_sessions_during_a_blob_store_outage_both_keep_their_turns(  # type:
 # -- the local disk ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_home(isolated_home: Path) -> Iterator[Path]:
-    """The data directory on a 4 MB tmpfs of its own, so it can fill up or turn read-only."""
+@contextlib.contextmanager
+def small_tmpfs(folder: Path) -> Iterator[Path]:
+    """`folder` on a 4 MB tmpfs of its own, so it can fill up or turn read-only."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    isolated_home.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", isolated_home], check=True
-    )
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", folder], check=True)
     try:
-        yield isolated_home
+        yield folder
     finally:
-        subprocess.run(["umount", "-l", isolated_home], check=False)
+        subprocess.run(["umount", "-l", folder], check=False)
+
+
+@pytest.fixture
+def small_home(isolated_home: Path) -> Iterator[Path]:
+    with small_tmpfs(isolated_home):
+        yield isolated_home
 
 
 def fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb") as handle:
+    with filler.open("wb", buffering=0) as handle:  # unbuffered: closing writes nothing more
         try:
             while True:
                 handle.write(b"\0" * 65536)
-                handle.flush()
         except OSError:
             pass
     return filler
@@ -392,3 +396,37 @@ def test_show_continue_and_resume_work_from_the_local_cache_while_the_store_is_d
         "echo: still during it",
     ]
     assert journal_files(isolated_home) == []
+
+
+def test_a_version_read_for_a_save_that_failed_still_refreshes_the_local_copy(  # type: ignore[no-untyped-def]
+    isolated_home, tmp_path, monkeypatch
+) -> None:
+    """Another host adds a turn; a save here reads that version to merge into, then cannot
+    write (the blob folder is full). The next load must still put that version in the local
+    copy, which `show` falls back on while the store is down: the save's read is not taken
+    for a version this process wrote, whose local copy is written already."""
+    shared = {
+        "storage_url": (tmp_path / "blobs").as_uri(),
+        "database_url": f"sqlite:///{isolated_home / 'claudechat.db'}",
+    }
+    with small_tmpfs(tmp_path / "blobs") as blobs:
+        settings = load_settings(shared)
+        here = open_store(settings)
+        mine = Conversation.new(settings.user, settings.model)
+        mine.append("user", "from here")
+        assert here.save(mine).pushed
+        monkeypatch.setenv("CLAUDECHAT_HOME", str(tmp_path / "other-host"))
+        there = open_store(load_settings(shared))  # its own journal and local copies
+        theirs = there.load(settings.user, mine.id)
+        theirs.append("user", "from the other host")
+        assert there.save(theirs).pushed
+        monkeypatch.setenv("CLAUDECHAT_HOME", str(isolated_home))
+        filler = fill(blobs)
+        mine.append("user", "written with a full disk")
+        assert not here.save(mine).pushed  # kept in the journal
+        filler.unlink()
+        here.load(settings.user, mine.id)
+        assert here.cache is not None
+        kept = here.cache.get(settings.user, mine.id)
+        assert kept is not None
+        assert contents(kept.to_document()) == ["from here", "from the other host"]
