@@ -148,21 +148,21 @@ class ConversationStore:
         key = self.blob_key(conversation.user_id, conversation.id)
         known = self._versions.get(conversation.user_id, conversation.id)
         expect: str | None  # None: no document stored yet
-        document = conversation
+        document, data = conversation, encoded  # data: the document's encoding, once known
         if self.attachments is not None:  # a document never reaches the store before them
             self.attachments.push_pending(conversation)
         for _attempt in range(MAX_MERGE_ATTEMPTS):
             if known is None:
-                document, expect, unchanged = self._merge_stored(key, document)
+                document, expect, data, unchanged = self._merge_stored(key, document, data)
                 if unchanged:
                     break
             else:
-                document, expect = known.merged_into(document), known.etag
+                merged, expect = known.merged_into(document), known.etag
+                if merged is not document:
+                    document, data = merged, None
+            if data is None:
+                data = encode_document(document)
             try:
-                if document is conversation and encoded is not None:
-                    data = encoded  # not merged with anything: as the journal has it
-                else:
-                    data = encode_document(document)
                 etag = self.blobs.put(key, data, expect=expect)
             except BlobConflictError:
                 known = None  # someone saved in between: read, merge, try again
@@ -206,27 +206,29 @@ class ConversationStore:
             self.cache.put(document, data, missing_only=seen_before)
 
     def _merge_stored(
-        self, key: str, document: Conversation
-    ) -> tuple[Conversation, str | None, bool]:
-        """The document merged with the stored one, the stored etag (None: there is none),
-        and whether the store already holds exactly the merge."""
+        self, key: str, document: Conversation, encoded: bytes | None
+    ) -> tuple[Conversation, str | None, bytes | None, bool]:
+        """The document merged with the stored one, the stored etag (None: there is none), the
+        merge's encoding (`encoded`, the document's, when nothing is stored), and whether the
+        store already holds exactly the merge."""
         try:
             data, etag = self.blobs.get_with_etag(key)
         except BlobNotFoundError:
-            return document, None, False
+            return document, None, encoded, False
         try:
             stored = decode_document(data, self.blobs.location(key))
         except CorruptDocumentError as exc:
             # Never overwrite what cannot be read: it may hold turns, or a newer format.
             raise StorageError(f"{exc}; not overwritten (run `claudechat doctor`)") from exc
         merged = merge(document, stored)
-        unchanged = encode_document(merged) == data
+        merged_data = encode_document(merged)  # to compare, and to write when it differs
+        unchanged = merged_data == data
         if unchanged:
             # Remembered only with its local copy written: a load of a remembered version
             # leaves the local copy as it is (load_row). A version about to be replaced by
             # this save's write is remembered then, or read again after a failed one.
             self._stored_as(merged, etag, data)  # encoded as stored: the same document
-        return merged, etag, unchanged
+        return merged, etag, merged_data, unchanged
 
     def sync(self, user_id: str) -> SyncReport:
         """Push this process's entries and those of writers that are gone."""
