@@ -4,6 +4,8 @@ person sees, scrollback included, not the bytes the program wrote."""
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import sys
 import time
 
@@ -14,7 +16,8 @@ HISTORY = 5000
 
 
 class Terminal:
-    """`claudechat chat ARGS` in a pty of rows x cols; everything it prints goes through pyte.
+    """`claudechat chat ARGS` in a pty of rows x cols (typed into `shell` when given);
+    everything it prints goes through pyte.
 
     With cpr=True, PROMPT_TOOLKIT_NO_CPR is not set: prompt-toolkit asks for the cursor
     position (ESC [6n) as with a real terminal, and pyte answers through the pty.
@@ -27,20 +30,27 @@ class Terminal:
         cols: int = 80,
         cpr: bool = False,
         env: dict[str, str] | None = None,
+        shell: str | None = None,
     ) -> None:
-        env = {**os.environ, "TERM": "xterm-256color", **(env or {})}
+        env = {**os.environ, "TERM": "xterm-256color", "PS1": "$ ", **(env or {})}
         env.pop("PROMPT_TOOLKIT_NO_CPR", None)
         if not cpr:
             env["PROMPT_TOOLKIT_NO_CPR"] = "1"
         self.rows, self.cols = rows, cols
+        command = [sys.executable, "-m", "claudechat", "chat", *args]
+        if shell is not None:
+            # Typed into an interactive shell, as a person runs it: the shell's job control
+            # makes Ctrl-Z stop the job (a program spawned straight on the pty leads an
+            # orphaned process group, which the terminal's Ctrl-Z leaves running).
+            path = shutil.which(shell)
+            assert path is not None, f"{shell} is not installed"
+            command = [path, "-i"]
         self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "claudechat", "chat", *args],
-            env=env,
-            dimensions=(rows, cols),
-            timeout=20,
+            command[0], command[1:], env=env, dimensions=(rows, cols), timeout=20
         )
         self._new_screen(rows, cols)
+        if shell is not None:
+            self.send(shlex.join([sys.executable, "-m", "claudechat", "chat", *args]) + "\r")
 
     def _new_screen(self, rows: int, cols: int) -> None:
         self.screen = pyte.HistoryScreen(cols, rows, history=HISTORY)

@@ -14,7 +14,7 @@ from fakes.anthropic_api import Reply
 from screen import Terminal
 
 pytestmark = pytest.mark.pty
-CTRL_C, CTRL_D = "\x03", "\x04"
+CTRL_C, CTRL_D, CTRL_Z = "\x03", "\x04", "\x1a"
 
 
 @pytest.fixture
@@ -144,3 +144,24 @@ def test_a_paste_taller_than_the_window_stays_whole(terminals, fake_api) -> None
         f"pasted line {n:02d}" for n in range(1, 30)
     ]
     assert text_of(fake_api.requests[-1].body["messages"][-1]["content"]) == pasted
+
+
+def test_ctrl_z_mid_reply_hands_the_shell_its_terminal_and_fg_finishes_the_reply(  # type: ignore[no-untyped-def]
+    terminals, fake_api
+) -> None:
+    """The job stops with the terminal as it was before the reply: dash does not reset it, and
+    the commands typed into it were not echoed. `fg` goes on with the reply: every word once,
+    then the prompt."""
+    fake_api.queue(slow_words(150, delay=0.02, per_line=10))
+    terminal = start(terminals, shell="dash")
+    terminal.send("hello\r")
+    terminal.wait_for("w030")
+    terminal.send(CTRL_Z)
+    terminal.wait_for("Stopped")
+    terminal.send("echo $((6 * 7)) is the answer\r")
+    terminal.wait_for("42 is the answer")
+    assert any("echo $((6 * 7))" in line for line in terminal.lines()), terminal.dump()
+    terminal.send("fg\r")
+    terminal.wait_for("w149")
+    terminal.wait_for("›", count=2)
+    assert_each_word_once_in_order(terminal.lines(), last=149)

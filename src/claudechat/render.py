@@ -80,6 +80,10 @@ class _StreamRenderer:
     def finish(self) -> None:
         raise NotImplementedError
 
+    def paused(self) -> contextlib.AbstractContextManager[object]:
+        """The screen as it should be while the job is stopped (Ctrl-Z): nothing live on it."""
+        return contextlib.nullcontext()
+
     @property
     def text(self) -> str:
         """Everything fed so far."""
@@ -160,6 +164,16 @@ class MarkdownStreamRenderer(_StreamRenderer):
     def refresh(self) -> None:
         """Redraw the live region now (it also refreshes by itself unless auto_refresh=False)."""
         with signals_held(), self._lock:
+            if self._live and not self._finished:
+                self._draw(live=True)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The live region erased while the job is stopped (the shell writes below the printed
+        lines) and drawn anew when it goes on; no draw in between."""
+        with self._lock:
+            self._region.clear()
+            yield
             if self._live and not self._finished:
                 self._draw(live=True)
 

@@ -25,7 +25,7 @@ from claudechat.model_commands import (
 from claudechat.output import console, one_line, safe_text, status
 from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
 from claudechat.repl_history import HISTORY_COMMANDS, history_handlers
-from claudechat.repl_terminal import one_interrupt, quiet_terminal, reply_view
+from claudechat.repl_terminal import JobStop, one_interrupt, quiet_terminal, reply_view
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -137,11 +137,12 @@ class Repl:
 
     def stream(self, turn: Callable[[Listener], Any]) -> None:
         """Run one turn with a live renderer; every failure ends in a line, never a crash."""
-        with one_interrupt(), quiet_terminal():
-            self._stream(turn)
+        with one_interrupt(), quiet_terminal() as job:
+            self._stream(turn, job)
 
-    def _stream(self, turn: Callable[[Listener], Any]) -> None:
+    def _stream(self, turn: Callable[[Listener], Any], job: JobStop) -> None:
         view = reply_view(self.out, self.code_theme)
+        job.screen_paused = view.paused
         try:
             with view:
                 turn(view.on_event)

@@ -4,9 +4,11 @@ obeyed."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from claudechat.output import is_rich, safe_text
@@ -32,30 +34,110 @@ def one_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def quiet_terminal() -> Iterator[None]:
+def quiet_terminal() -> Iterator[JobStop]:
     """No echo while a reply streams: the terminal's own "^C" (or any key typed meanwhile)
     would move the cursor under the live region, which then redraws in the wrong place.
     Ctrl-C still interrupts (ISIG stays on); keys typed ahead reach the next prompt as typed.
     Line editing is off too: in it the terminal itself takes Ctrl-D as end-of-file and hands
     the prompt a NUL instead, so a Ctrl-D typed during a reply did not leave. (One typed in
-    the instant between the reply's end and the prompt's start still meets line editing.)"""
+    the instant between the reply's end and the prompt's start still meets line editing.)
+    Ctrl-Z stops the job as JobStop says."""
     import termios
 
     try:
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
     except (OSError, ValueError, termios.error):
-        yield  # not a terminal
+        yield JobStop(None, [], [])  # not a terminal
         return
     quiet = list(saved)
     quiet[3] &= ~(termios.ECHO | termios.ECHOCTL | termios.ICANON)
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    job = JobStop(fd, saved, quiet)
     try:
-        yield
+        with job.handling_ctrl_z():
+            yield job
     finally:
-        # The terminal may be gone (closed window: SIGHUP); nothing is left to restore then.
-        with contextlib.suppress(OSError, termios.error):
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        _set_terminal(fd, saved)
+
+
+class JobStop:
+    """Ctrl-Z during a reply, taken as less and vim take it: the job stops with the terminal
+    as it was before the reply (not every shell resets it: in dash the commands typed next
+    were not echoed) and with the live region erased (the shell writes below it, and a copy
+    of it stayed above the rest of the reply); `fg` quiets the terminal again and the region
+    is drawn anew.
+
+    The stop is made by a thread of its own, inside `screen_paused` (the renderer holds its
+    lock there): the signal handler runs in the main thread, maybe in the middle of a draw."""
+
+    def __init__(self, fd: int | None, saved: list[Any], quiet: list[Any]) -> None:
+        self.fd, self.saved, self.quiet = fd, saved, quiet
+        self.screen_paused: Callable[[], contextlib.AbstractContextManager[object]] = (
+            contextlib.nullcontext
+        )
+        self._stopping = threading.Lock()
+        self._active = False
+
+    @contextlib.contextmanager
+    def handling_ctrl_z(self) -> Iterator[None]:
+        previous = (
+            signal.signal(signal.SIGTSTP, self._requested),
+            signal.signal(signal.SIGCONT, self._resumed),
+        )
+        self._active = True
+        try:
+            yield
+        finally:
+            self._active = False
+            signal.signal(signal.SIGTSTP, previous[0])
+            signal.signal(signal.SIGCONT, previous[1])
+
+    def _requested(self, _signum: int, _frame: object) -> None:
+        if not self._stopping.acquire(blocking=False):
+            return  # a stop is under way
+        # Stopped by the default action, so the shell says "Stopped" as for any job; SIGCONT
+        # puts this handler back (a handler is set from the main thread only).
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        threading.Thread(target=self._stop, name="job-stop", daemon=True).start()
+
+    def _stop(self) -> None:
+        try:
+            with self.screen_paused():
+                if self._in_foreground():  # a background job setting it would be stopped
+                    _set_terminal(self.fd, self.saved)
+                # To this thread: sent to the process, the signal may be taken by another
+                # thread, and this one would run on (quieting the terminal again) for a moment
+                # before the whole process stops.
+                signal.pthread_kill(threading.get_ident(), signal.SIGTSTP)  # until fg or bg
+                self._quiet_again()
+        finally:
+            self._stopping.release()
+
+    def _resumed(self, _signum: int, _frame: object) -> None:
+        if self._active:
+            signal.signal(signal.SIGTSTP, self._requested)
+            self._quiet_again()
+
+    def _quiet_again(self) -> None:
+        # After `bg`, SIGCONT comes again with a later `fg`; after the reply, the prompt
+        # owns the terminal.
+        if self._active and self._in_foreground():
+            _set_terminal(self.fd, self.quiet)
+
+    def _in_foreground(self) -> bool:
+        try:
+            return self.fd is not None and os.tcgetpgrp(self.fd) == os.getpgrp()
+        except OSError:
+            return False
+
+
+def _set_terminal(fd: int | None, attributes: list[Any]) -> None:
+    import termios
+
+    # The terminal may be gone (closed window: SIGHUP); nothing is left to set then.
+    with contextlib.suppress(OSError, termios.error, TypeError):
+        termios.tcsetattr(fd, termios.TCSANOW, attributes)  # type: ignore[arg-type]
 
 
 def reply_view(out: Any, code_theme: str) -> Any:
@@ -77,6 +159,10 @@ class TerminalSafe:
 
     def feed(self, chunk: str) -> None:
         self.renderer.feed(safe_text(chunk))
+
+    def paused(self) -> contextlib.AbstractContextManager[object]:
+        paused: contextlib.AbstractContextManager[object] = self.renderer.paused()
+        return paused
 
     def __enter__(self) -> TerminalSafe:
         self.renderer.__enter__()

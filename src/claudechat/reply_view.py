@@ -7,6 +7,7 @@ the answer; thinking goes to stderr when asked for (--show-thinking).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -26,6 +27,7 @@ THINKING_LINES = 6
 
 class TextRenderer(Protocol):
     def feed(self, chunk: str) -> None: ...
+    def paused(self) -> contextlib.AbstractContextManager[object]: ...
     def __enter__(self) -> Any: ...
     def __exit__(self, *exc_info: object) -> None: ...
 
@@ -57,6 +59,11 @@ class TerminalReplyView:
     def __exit__(self, *exc_info: object) -> None:
         self._collapse()
         self.answer.__exit__(*exc_info)
+
+    def paused(self) -> contextlib.AbstractContextManager[object]:
+        """The answer's live region off the screen while the job is stopped (Ctrl-Z). Not the
+        thinking's: rich's Live has no such pause, and the thinking collapses to one line."""
+        return self.answer.paused()
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, ThinkingDelta):
