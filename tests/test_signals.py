@@ -151,3 +151,44 @@ def test_a_reply_into_a_closed_pipe_is_saved_whole(cli, fake_api) -> None:  # ty
     reply = latest(cli)["messages"][-1]
     assert content_text(reply["content"]) == "the whole reply, saved even though nobody read it"
     assert reply["status"] == "complete"
+
+
+# Run in a process of its own: pytest-xdist's own threads would take the signal otherwise.
+HELD_DRAW = """
+import os, signal, threading, time
+from claudechat.conversation import Conversation
+from claudechat.render import signals_held
+from claudechat.settings import load_settings
+from claudechat.storage import open_store
+
+settings = load_settings()
+store = open_store(settings)
+conversation = Conversation.new(settings.user, settings.model)
+conversation.append("user", "hello")
+assert store.save(conversation).pushed  # its store call leaves a thread waiting for the next
+assert [t for t in threading.enumerate() if t.name == "store-call"]
+where = "nowhere"
+try:
+    with signals_held():  # a draw Ctrl-C must not cut in half
+        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                pass
+        except KeyboardInterrupt:
+            where = "inside"
+except KeyboardInterrupt:
+    where = "after"
+print(where)
+"""
+
+
+def test_ctrl_c_waits_for_a_held_draw_whatever_threads_the_store_started(isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """The kernel gives a signal the main thread blocks to another thread, and Python then
+    runs its handler in the main thread all the same: held draws were cut in half as soon as
+    the store had started a thread. claudechat's threads block the signals themselves."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELD_DRAW], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["after"]

@@ -20,6 +20,7 @@ from claudechat.claude_errors import short_error, translate_errors
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
 from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
+from claudechat.threads import Thread
 
 if TYPE_CHECKING:
     from claudechat.memory import ContextMessage
@@ -50,7 +51,7 @@ def preload() -> threading.Thread:
     def load() -> None:
         import anthropic  # noqa: F401
 
-    thread = threading.Thread(target=load, name="preload-anthropic", daemon=True)
+    thread = Thread(target=load, name="preload-anthropic", daemon=True)
     thread.start()
     return thread
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.mdblocks import BlockSplitter, split_finished_blocks
+from claudechat.threads import MAIN_THREAD_SIGNALS, Thread
 
 if TYPE_CHECKING:
     from typing import Self
@@ -41,7 +42,6 @@ __all__ = [
     "split_finished_blocks",
 ]
 
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 # How often the stream itself may redraw: text at 15 frames a second reads as smooth (rich's
 # Live refreshes 4 times a second), and each draw lays out the unfinished block again.
 MIN_DRAW_INTERVAL = 1 / 15
@@ -50,11 +50,12 @@ MIN_DRAW_INTERVAL = 1 / 15
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """Delay SIGINT/SIGTERM/SIGHUP until the block is done (main thread only: other threads
-    never run Python signal handlers, and the refresh thread blocks these signals for good)."""
+    never run Python signal handlers, and every thread claudechat starts blocks these
+    signals, see threads.py)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
     try:
         yield
     finally:
@@ -276,12 +277,10 @@ class MarkdownStreamRenderer(_StreamRenderer):
     def _start_refreshing(self) -> None:
         if self._thread is not None or not self._auto_refresh or not self._interactive:
             return
-        # Started while the signals are held, the thread inherits their blocking for good.
-        self._thread = threading.Thread(target=self._refresh_loop, name="live-region", daemon=True)
+        self._thread = Thread(target=self._refresh_loop, name="live-region", daemon=True)
         self._thread.start()
 
     def _refresh_loop(self) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
         interval = 1 / self._refresh_per_second
         while not self._stop_refreshing.wait(interval):
             self.refresh()
@@ -316,7 +315,7 @@ class PlainStreamRenderer(_StreamRenderer):
         self._ends_with_newline = chunk.endswith("\n")
         if self._flusher is None:
             self._flush()  # the first words without delay
-            self._flusher = threading.Thread(target=self._flush_loop, name="flush", daemon=True)
+            self._flusher = Thread(target=self._flush_loop, name="flush", daemon=True)
             self._flusher.start()
 
     def finish(self) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from claudechat.errors import StorageError
+from claudechat.threads import Thread
 
 T = TypeVar("T")
 
@@ -74,7 +75,7 @@ class Guard:
             if self._probing or now - self._last_probe < PROBE_INTERVAL:
                 return
             self._probing, self._last_probe = True, now
-        threading.Thread(target=self._probe, args=(probe,), daemon=True).start()
+        Thread(target=self._probe, args=(probe,), daemon=True).start()
 
     def _probe(self, probe: Callable[[], object]) -> None:
         try:
@@ -137,9 +138,7 @@ class _Runners:
         if inbox is None:
             inbox = queue.SimpleQueue()
             # Daemons: a call stuck in a store that never answers must not keep the process.
-            threading.Thread(
-                target=self._serve, args=(inbox,), name="store-call", daemon=True
-            ).start()
+            Thread(target=self._serve, args=(inbox,), name="store-call", daemon=True).start()
         inbox.put(call)
 
     def _serve(self, inbox: queue.SimpleQueue[_Call]) -> None:
