@@ -49,16 +49,13 @@ def history_handlers(repl: Repl) -> dict[str, Callable[[str], None]]:
 
 def search(repl: Repl, query: str) -> None:
     from claudechat.history_view import print_hits
-    from claudechat.storage.search import backfilled
-    from claudechat.storage.search import search as run_search
+    from claudechat.storage.journal_search import search_everywhere
 
     if not query:
         status("usage: /search QUERY")
         return
     session = repl.session
-    user = session.settings.user
-    metadata = backfilled(session.store, user)
-    hits = session.store.guard.call(lambda: run_search(metadata, user, query, SEARCH_RESULTS))
+    hits = search_everywhere(session.store, session.settings.user, query, SEARCH_RESULTS)
     if not hits:
         status("no message matches")
         return

@@ -36,12 +36,10 @@ def search(
     from claudechat.history_view import hit_json, print_hits
     from claudechat.jsontext import dumps_json
     from claudechat.output import status
-    from claudechat.storage.search import backfilled
-    from claudechat.storage.search import search as run_search
+    from claudechat.storage.journal_search import search_everywhere
 
     settings, store = _open()
-    metadata = backfilled(store, settings.user)
-    hits = store.guard.call(lambda: run_search(metadata, settings.user, query, limit))
+    hits = search_everywhere(store, settings.user, query, limit)
     if as_json:
         print(dumps_json([hit_json(hit) for hit in hits], indent=2))
     elif hits:
@@ -234,9 +232,9 @@ def filtered_listing(
     if cutoff is not None:
         rows = [row for row in rows if row.updated_at >= cutoff]
     if text:
-        from claudechat.storage.search import backfilled, matching_conversations
+        from claudechat.storage.journal_search import matching_everywhere
 
-        found = matching_conversations(backfilled(store, user_id), user_id, text)
+        found = matching_everywhere(store, user_id, text)
         rows = [row for row in rows if row.conversation_id in found]
     listing.rows = rows[:limit] if limit else rows
     return listing

@@ -53,6 +53,8 @@ class Query:
     fts5: str
     websearch: str
     prefix_last: bool  # the last word is still being typed: match it as a prefix
+    # The query as groups of terms, OR between groups: words, "phrases" and -excluded.
+    groups: tuple[tuple[str, ...], ...] = ()
 
 
 def parse(text: str) -> Query:
@@ -77,7 +79,8 @@ def parse(text: str) -> Query:
     if not rendered:
         raise UsageError("give at least one word to search for (a -word only excludes)")
     fts5 = " OR ".join(f"({group})" for group in rendered)
-    return Query(fts5=fts5, websearch=text, prefix_last=prefix)
+    kept = tuple(tuple(group) for group in groups)
+    return Query(fts5=fts5, websearch=text, prefix_last=prefix, groups=kept)
 
 
 def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
