@@ -31,6 +31,8 @@ MARK_START, MARK_END = "\ue000", "\ue001"
 # PostgreSQL refuses a tsvector over 1 MB; the start of a giant paste is what people search.
 MAX_BODY_CHARS = 100_000
 SNIPPET_WORDS = 16
+# SQLite's FTS5 tokenizer of the index (migration 0004), for matching text outside it too.
+SQLITE_TOKENIZER = "unicode61 remove_diacritics 2"
 
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 
@@ -53,8 +55,6 @@ class Query:
     fts5: str
     websearch: str
     prefix_last: bool  # the last word is still being typed: match it as a prefix
-    # The query as groups of terms, OR between groups: words, "phrases" and -excluded.
-    groups: tuple[tuple[str, ...], ...] = ()
 
 
 def parse(text: str) -> Query:
@@ -79,8 +79,7 @@ def parse(text: str) -> Query:
     if not rendered:
         raise UsageError("give at least one word to search for (a -word only excludes)")
     fts5 = " OR ".join(f"({group})" for group in rendered)
-    kept = tuple(tuple(group) for group in groups)
-    return Query(fts5=fts5, websearch=text, prefix_last=prefix, groups=kept)
+    return Query(fts5=fts5, websearch=text, prefix_last=prefix)
 
 
 def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
@@ -233,7 +232,7 @@ def owner_token(user_id: str) -> str:
 def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) -> list[SearchHit]:
     from claudechat.storage.metadata import _as_utc
 
-    statement = _POSTGRES_SEARCH if _postgres(metadata) else _SQLITE_SEARCH
+    statement = _POSTGRES_SEARCH if on_postgres(metadata) else _SQLITE_SEARCH
     found = _run(metadata, statement, user_id, parse(text), limit=limit)
     return [
         SearchHit(
@@ -251,11 +250,11 @@ def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) ->
 
 def matching_conversations(metadata: MetadataStore, user_id: str, text: str) -> set[str]:
     """Ids of this user's conversations with at least one message matching."""
-    statement = _POSTGRES_MATCHING if _postgres(metadata) else _SQLITE_MATCHING
+    statement = _POSTGRES_MATCHING if on_postgres(metadata) else _SQLITE_MATCHING
     return {r["conversation_id"] for r in _run(metadata, statement, user_id, parse(text))}
 
 
-def _postgres(metadata: MetadataStore) -> bool:
+def on_postgres(metadata: MetadataStore) -> bool:
     return bool(metadata.engine.dialect.name == "postgresql")
 
 
@@ -268,10 +267,10 @@ def _run(
 
     owner = owner_token(user_id)
     parameters: dict[str, Any] = {"user": user_id, **extra}
-    if _postgres(metadata):
-        parameters.update(query=query.websearch, owner=owner, headline=_HEADLINE_OPTIONS)
+    if on_postgres(metadata):
+        parameters.update(query=query.websearch, owner=owner, headline=HEADLINE_OPTIONS)
         if query.prefix_last:
-            statement = statement.replace(_WEBSEARCH, _PREFIXED)
+            statement = statement.replace(WEBSEARCH, PREFIXED_WEBSEARCH)
     else:
         parameters.update(query=f'owner : "{owner}" AND body : ({query.fts5})')
         parameters.update(start=MARK_START, end=MARK_END, words=SNIPPET_WORDS)
@@ -302,13 +301,13 @@ JOIN search_messages AS m ON m.id = search_fts.rowid
 WHERE search_fts MATCH :query AND m.user_id = :user
 """
 
-_WEBSEARCH = "websearch_to_tsquery('simple', :query)"
+WEBSEARCH = "websearch_to_tsquery('simple', :query)"
 # websearch_to_tsquery has no prefix syntax; its last lexeme gets one (`'word':*`).
-_PREFIXED = (
+PREFIXED_WEBSEARCH = (
     "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
     "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
 )
-_POSTGRES_QUERY = f"WITH q AS (SELECT {_WEBSEARCH} AS query, to_tsquery('simple', :owner) AS owner)"
+_POSTGRES_QUERY = f"WITH q AS (SELECT {WEBSEARCH} AS query, to_tsquery('simple', :owner) AS owner)"
 
 # Rank first, headline only the rows shown: ts_headline re-parses the text, the costly part.
 _POSTGRES_SEARCH = (
@@ -338,6 +337,6 @@ WHERE m.document @@ (q.query && q.owner) AND m.user_id = :user
 """
 )
 # One excerpt: fragment mode drops the words around a match in a short message.
-_HEADLINE_OPTIONS = (
+HEADLINE_OPTIONS = (
     f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=6"
 )
