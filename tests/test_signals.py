@@ -153,7 +153,7 @@ def test_a_reply_into_a_closed_pipe_is_saved_whole(cli, fake_api) -> None:  # ty
     assert reply["status"] == "complete"
 
 
-# Run in a process of its own: pytest-xdist's own threads would take the signal otherwise.
+# Run in a process of its own: a SIGINT sent to the test process would reach pytest.
 HELD_DRAW = """
 import os, signal, threading, time
 from claudechat.conversation import Conversation
@@ -184,9 +184,9 @@ print(where)
 
 
 def test_ctrl_c_waits_for_a_held_draw_whatever_threads_the_store_started(isolated_home) -> None:  # type: ignore[no-untyped-def]
-    """The kernel gives a signal the main thread blocks to another thread, and Python then
-    runs its handler in the main thread all the same: held draws were cut in half as soon as
-    the store had started a thread. claudechat's threads block the signals themselves."""
+    """The kernel gave a signal the main thread blocked to another thread, and Python then
+    ran its handler in the main thread all the same: held draws were cut in half as soon as
+    the store had started a thread. Now the handlers only note them during the block."""
     done = subprocess.run(
         [sys.executable, "-c", HELD_DRAW], capture_output=True, text=True, timeout=60
     )

@@ -20,7 +20,6 @@ from claudechat.claude_errors import short_error, translate_errors
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
 from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
-from claudechat.threads import Thread
 
 if TYPE_CHECKING:
     from claudechat.memory import ContextMessage
@@ -51,7 +50,7 @@ def preload() -> threading.Thread:
     def load() -> None:
         import anthropic  # noqa: F401
 
-    thread = Thread(target=load, name="preload-anthropic", daemon=True)
+    thread = threading.Thread(target=load, name="preload-anthropic", daemon=True)
     thread.start()
     return thread
 

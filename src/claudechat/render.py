@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.mdblocks import BlockSplitter, split_finished_blocks
-from claudechat.threads import MAIN_THREAD_SIGNALS, Thread
 
 if TYPE_CHECKING:
     from typing import Self
@@ -42,6 +41,7 @@ __all__ = [
     "split_finished_blocks",
 ]
 
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 # How often the stream itself may redraw: text at 15 frames a second reads as smooth (rich's
 # Live refreshes 4 times a second), and each draw lays out the unfinished block again.
 MIN_DRAW_INTERVAL = 1 / 15
@@ -50,16 +50,25 @@ MIN_DRAW_INTERVAL = 1 / 15
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """Delay SIGINT/SIGTERM/SIGHUP until the block is done (main thread only: other threads
-    never run Python signal handlers, and every thread claudechat starts blocks these
-    signals, see threads.py)."""
+    never run Python signal handlers). Their handlers only note them meanwhile, and what
+    arrived is raised again at the end. (Blocking them in this thread held nothing: the kernel
+    gave them to another thread, and Python ran the handler here all the same.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
+    arrived: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        arrived.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in _HELD_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for held, handler in previous.items():
+            signal.signal(held, handler)
+        for signum in dict.fromkeys(arrived):  # once each, in the order they came
+            signal.raise_signal(signum)
 
 
 class _StreamRenderer:
@@ -277,7 +286,7 @@ class MarkdownStreamRenderer(_StreamRenderer):
     def _start_refreshing(self) -> None:
         if self._thread is not None or not self._auto_refresh or not self._interactive:
             return
-        self._thread = Thread(target=self._refresh_loop, name="live-region", daemon=True)
+        self._thread = threading.Thread(target=self._refresh_loop, name="live-region", daemon=True)
         self._thread.start()
 
     def _refresh_loop(self) -> None:
@@ -315,7 +324,7 @@ class PlainStreamRenderer(_StreamRenderer):
         self._ends_with_newline = chunk.endswith("\n")
         if self._flusher is None:
             self._flush()  # the first words without delay
-            self._flusher = Thread(target=self._flush_loop, name="flush", daemon=True)
+            self._flusher = threading.Thread(target=self._flush_loop, name="flush", daemon=True)
             self._flusher.start()
 
     def finish(self) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from claudechat.output import is_rich, safe_text
-from claudechat.threads import Thread
 
 
 @contextlib.contextmanager
@@ -100,7 +99,7 @@ class JobStop:
         # Stopped by the default action, so the shell says "Stopped" as for any job; SIGCONT
         # puts this handler back (a handler is set from the main thread only).
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        Thread(target=self._stop, name="job-stop", daemon=True).start()
+        threading.Thread(target=self._stop, name="job-stop", daemon=True).start()
 
     def _stop(self) -> None:
         try:

@@ -10,10 +10,9 @@ an older one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-from claudechat.threads import Thread
 
 if TYPE_CHECKING:
     from claudechat.storage.results import SaveResult
@@ -25,7 +24,7 @@ class SaveInFlight:
         self._result: SaveResult | None = None
         self._error: BaseException | None = None
         # Not a daemon: a process on its way out still finishes (or journals) the save.
-        self._thread = Thread(target=self._run, name="save-beside-request")
+        self._thread = threading.Thread(target=self._run, name="save-beside-request")
         self._thread.start()
 
     def _run(self) -> None:

@@ -17,7 +17,6 @@ from claudechat.chat import ChatSession
 from claudechat.conversation import Message
 from claudechat.errors import StorageError
 from claudechat.server.service import ChatRequest, Notices, Service
-from claudechat.threads import Thread
 
 
 class ClientGone(KeyboardInterrupt):
@@ -56,7 +55,7 @@ class Turn:
         self._stop = threading.Event()
         self.done = threading.Event()
         # Not a daemon: an exiting process waits for the turn to save what it has.
-        self._thread = Thread(target=self._run, name="chat-turn")
+        self._thread = threading.Thread(target=self._run, name="chat-turn")
 
     def start(self) -> Turn:
         self._thread.start()

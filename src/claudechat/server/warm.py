@@ -17,8 +17,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from claudechat.threads import Thread
-
 if TYPE_CHECKING:
     from claudechat.server.service import Service
 
@@ -33,7 +31,7 @@ def warm_up(service: Service) -> threading.Thread:
     _quietly("the SDK", lambda: warm_up_sdk(service.settings))
     _quietly("the database", service.store.metadata.warm_up)
     _quietly("the documents", _documents)
-    describing = Thread(
+    describing = threading.Thread(
         target=_quietly,
         args=("the model catalogue", lambda: _describe_model(service)),
         name="warm-up-models",

@@ -20,8 +20,6 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from claudechat.threads import Thread
-
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
@@ -53,7 +51,9 @@ class Checkpoints:
             self._commits = 0
             if self._thread is None:
                 # A daemon: a checkpoint cut short by the exit is harmless, SQLite redoes it.
-                self._thread = Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="sqlite-checkpoints", daemon=True
+                )
                 self._thread.start()
         self._due.set()
 

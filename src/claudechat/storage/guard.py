@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from claudechat.errors import StorageError
-from claudechat.threads import Thread
 
 T = TypeVar("T")
 
@@ -75,7 +74,7 @@ class Guard:
             if self._probing or now - self._last_probe < PROBE_INTERVAL:
                 return
             self._probing, self._last_probe = True, now
-        Thread(target=self._probe, args=(probe,), daemon=True).start()
+        threading.Thread(target=self._probe, args=(probe,), daemon=True).start()
 
     def _probe(self, probe: Callable[[], object]) -> None:
         try:
@@ -138,7 +137,9 @@ class _Runners:
         if inbox is None:
             inbox = queue.SimpleQueue()
             # Daemons: a call stuck in a store that never answers must not keep the process.
-            Thread(target=self._serve, args=(inbox,), name="store-call", daemon=True).start()
+            threading.Thread(
+                target=self._serve, args=(inbox,), name="store-call", daemon=True
+            ).start()
         inbox.put(call)
 
     def _serve(self, inbox: queue.SimpleQueue[_Call]) -> None:
