@@ -69,50 +69,59 @@ class JobStop:
     is drawn anew.
 
     The stop is made by a thread of its own, inside `screen_paused` (the renderer holds its
-    lock there): the signal handler runs in the main thread, maybe in the middle of a draw."""
+    lock there): the signal handler runs in the main thread, maybe in the middle of a draw.
+    That thread is started with the reply, not by the handler: starting a thread takes a lock
+    of the threading module, which the interrupted main thread may hold."""
 
     def __init__(self, fd: int | None, saved: list[Any], quiet: list[Any]) -> None:
         self.fd, self.saved, self.quiet = fd, saved, quiet
         self.screen_paused: Callable[[], contextlib.AbstractContextManager[object]] = (
             contextlib.nullcontext
         )
-        self._stopping = threading.Lock()
+        self._wanted = threading.Event()  # Ctrl-Z was pressed (or the reply ended)
         self._active = False
 
     @contextlib.contextmanager
     def handling_ctrl_z(self) -> Iterator[None]:
+        worker = threading.Thread(target=self._work, name="job-stop", daemon=True)
+        self._active = True
+        worker.start()
         previous = (
             signal.signal(signal.SIGTSTP, self._requested),
             signal.signal(signal.SIGCONT, self._resumed),
         )
-        self._active = True
         try:
             yield
         finally:
             self._active = False
+            self._wanted.set()
+            worker.join()  # a stop under way ends (after `fg`) before the prompt takes over
             signal.signal(signal.SIGTSTP, previous[0])
             signal.signal(signal.SIGCONT, previous[1])
 
     def _requested(self, _signum: int, _frame: object) -> None:
-        if not self._stopping.acquire(blocking=False):
-            return  # a stop is under way
         # Stopped by the default action, so the shell says "Stopped" as for any job; SIGCONT
         # puts this handler back (a handler is set from the main thread only).
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        threading.Thread(target=self._stop, name="job-stop", daemon=True).start()
+        self._wanted.set()
+
+    def _work(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if not self._active:
+                return
+            self._stop()
 
     def _stop(self) -> None:
-        try:
-            with self.screen_paused():
-                if self._in_foreground():  # a background job setting it would be stopped
-                    _set_terminal(self.fd, self.saved)
-                # To this thread: sent to the process, the signal may be taken by another
-                # thread, and this one would run on (quieting the terminal again) for a moment
-                # before the whole process stops.
-                signal.pthread_kill(threading.get_ident(), signal.SIGTSTP)  # until fg or bg
-                self._quiet_again()
-        finally:
-            self._stopping.release()
+        with self.screen_paused():
+            if self._in_foreground():  # a background job setting it would be stopped
+                _set_terminal(self.fd, self.saved)
+            # To this thread: sent to the process, the signal may be taken by another thread,
+            # and this one would run on (quieting the terminal again) for a moment before the
+            # whole process stops.
+            signal.pthread_kill(threading.get_ident(), signal.SIGTSTP)  # until fg or bg
+            self._quiet_again()
 
     def _resumed(self, _signum: int, _frame: object) -> None:
         if self._active:
