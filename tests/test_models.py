@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from claudechat import models
+from claudechat.errors import ApiError
 from claudechat.models import Catalogue, ModelInfo, write_cache
 from claudechat.settings import load_settings
 from fakes.anthropic_api import Reply
@@ -186,12 +188,47 @@ def test_one_catalogue_shared_by_many_turns_fetches_once(isolated_home: Path) ->
     assert len(fetches) == 1
 
 
-def test_a_catalogue_sees_the_list_another_process_cached(isolated_home: Path) -> None:
+def test_a_catalogue_sees_the_list_another_process_cached(isolated_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The cache file is parsed again only when it changed, and then it is."""
+    parsed: list[Path] = []
+    read = models.read_cache
+    monkeypatch.setattr(models, "read_cache", lambda home: parsed.append(home) or read(home))
     catalogue, fetches = counting_catalogue([ModelInfo("claude-known")])
     write_cache(isolated_home, [ModelInfo("claude-known")])
     assert catalogue.describe("claude-known").known
-    assert catalogue.describe("claude-known").known  # the same file: not parsed again
+    assert catalogue.describe("claude-known").known
+    assert len(parsed) == 1  # the same file: not parsed again
     write_cache(isolated_home, [ModelInfo("claude-known"), ModelInfo("claude-newer")])
     assert catalogue.describe("claude-newer").known
+    assert len(parsed) == 2
     assert fetches == []
+
+
+def test_a_failed_fetch_fails_the_turns_that_waited_for_it(isolated_home: Path) -> None:
+    """With the Models API down, the turns waiting for the fetch one turn started get its
+    error (and their defaults) at once, instead of each asking again in turn."""
+    fetches: list[int] = []
+    started = threading.Event()
+
+    def failing_fetch() -> list[ModelInfo]:
+        fetches.append(1)
+        started.set()
+        time.sleep(0.3)
+        raise ApiError("the Models API did not answer")
+
+    catalogue = Catalogue(load_settings(), failing_fetch)
+
+    def describe() -> str:
+        try:
+            catalogue.describe("claude-known")
+        except ApiError as exc:
+            return str(exc)
+        return "described"
+
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(describe)
+        started.wait(10)
+        others = [pool.submit(describe) for _ in range(3)]
+        answers = [first.result(), *(other.result() for other in others)]
+    assert answers == ["the Models API did not answer"] * 4
+    assert len(fetches) == 1

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claudechat.errors import ClaudechatError
+
 if TYPE_CHECKING:
     from claudechat.claude import Claude
     from claudechat.settings import Settings
@@ -30,6 +32,9 @@ CACHE_MAX_AGE = timedelta(days=1)
 # A model the list lacks asks for the list again only if it is older than this: a new model is
 # found within minutes, and a misspelt one does not cost a Models API call on every turn.
 UNKNOWN_MODEL_RECHECK = timedelta(minutes=5)
+# A fetch that failed fails the looks that waited for it, and those of the next few seconds,
+# rather than each asking again in turn (a silent Models API holds each for its timeout).
+FAILED_FETCH_STANDS = timedelta(seconds=30)
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 
 
@@ -197,6 +202,7 @@ class Catalogue:
         self._fetched: Listed | None = None
         self._cache = _CacheFile(cache_path(settings.data_dir))
         self._fetching = threading.Lock()
+        self._failed: tuple[datetime, ClaudechatError] | None = None  # the last fetch's
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         if self.settings.provider == "bedrock":
@@ -223,7 +229,11 @@ class Catalogue:
             return models
         with self._fetching:
             models = fresh()
-            return models if models is not None else self._fetch()
+            if models is not None:
+                return models
+            if self._failed is not None and _younger_than(self._failed[0], FAILED_FETCH_STANDS):
+                raise self._failed[1]
+            return self._fetch()
 
     def _fresh_list_for(self, model: str) -> list[ModelInfo] | None:
         """The newest list young enough to answer for `model`: a day, or a few minutes when
@@ -239,7 +249,12 @@ class Catalogue:
         return [found for found in (self._cache.read(), self._fetched) if found]
 
     def _fetch(self) -> list[ModelInfo]:
-        models = self.fetch()
+        try:
+            models = self.fetch()
+        except ClaudechatError as exc:
+            self._failed = datetime.now(UTC), exc
+            raise
+        self._failed = None
         self._fetched = models, datetime.now(UTC)
         write_cache(self.settings.data_dir, models)
         return models
@@ -258,7 +273,8 @@ class _CacheFile:
             status = self.path.stat()
         except OSError:
             return None
-        # A rewrite is a rename (a new inode), so this changes even within one clock tick.
+        # A rewrite is a rename: the inode differs from the one replaced, even within one
+        # clock tick (it may come back later, with another time or size).
         version = (status.st_ino, status.st_mtime_ns, status.st_size)
         seen = self._seen
         if seen is None or seen[0] != version:
