@@ -167,7 +167,7 @@ class ConversationStore:
             except BlobConflictError:
                 known = None  # someone saved in between: read, merge, try again
                 continue
-            self._stored_as(document, etag, data)
+            self._keep_stored_version(document, etag, data)
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
@@ -194,7 +194,7 @@ class ConversationStore:
         document only, not from the turns this process remembers."""
         self._versions.forget(user_id, conversation_id)
 
-    def _stored_as(self, document: Conversation, etag: str, data: bytes) -> None:
+    def _keep_stored_version(self, document: Conversation, etag: str, data: bytes) -> None:
         """`document` is what the store holds as `etag` (encoded: `data`): the version the
         next save merges into, and the local copy."""
         self._versions.seen(document, etag, len(data))
@@ -227,7 +227,7 @@ class ConversationStore:
             # Remembered only with its local copy written: a load of a remembered version
             # leaves the local copy as it is (load_row). A version about to be replaced by
             # this save's write is remembered then, or read again after a failed one.
-            self._stored_as(merged, etag, data)  # encoded as stored: the same document
+            self._keep_stored_version(merged, etag, data)  # encoded as stored: the same document
         return merged, etag, merged_data, unchanged
 
     def sync(self, user_id: str) -> SyncReport:
@@ -313,7 +313,7 @@ class ConversationStore:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
             self._remember(conversation, data)
         else:
-            self._stored_as(conversation, etag, data)
+            self._keep_stored_version(conversation, etag, data)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:
