@@ -165,3 +165,21 @@ def test_ctrl_z_mid_reply_hands_the_shell_its_terminal_and_fg_finishes_the_reply
     terminal.wait_for("w149")
     terminal.wait_for("›", count=2)
     assert_each_word_once_in_order(terminal.lines(), last=149)
+
+
+def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The thinking's live region is off the screen while the job is stopped and comes back
+    after `fg`; it then collapses to its one line as usual, no copy of it left above."""
+    thought = " ".join(f"step{i:02d}" for i in range(120))
+    fake_api.queue(Reply("The answer is 42.", thinking=thought, delay=0.02))
+    terminal = start(terminals, shell="dash")
+    terminal.send("think\r")
+    terminal.wait_for("step10")
+    terminal.send(CTRL_Z)
+    terminal.wait_for("Stopped")
+    terminal.send("fg\r")
+    terminal.wait_for("The answer is 42.")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    assert not [line for line in lines if "step" in line], terminal.dump()
+    assert sum(line.startswith("thought for") for line in lines) == 1, terminal.dump()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from claudechat.events import Event, TextDelta, ThinkingDelta
@@ -51,6 +52,9 @@ class TerminalReplyView:
         self.started: float | None = None
         self.live: Live | None = None
         self.answering = False
+        # The thinking region changes hands under it: a stop (Ctrl-Z) takes it off the screen
+        # from another thread.
+        self._live_lock = threading.Lock()
 
     def __enter__(self) -> TerminalReplyView:
         self.answer.__enter__()
@@ -60,10 +64,18 @@ class TerminalReplyView:
         self._collapse()
         self.answer.__exit__(*exc_info)
 
-    def paused(self) -> contextlib.AbstractContextManager[object]:
-        """The answer's live region off the screen while the job is stopped (Ctrl-Z). Not the
-        thinking's: rich's Live has no such pause, and the thinking collapses to one line."""
-        return self.answer.paused()
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The live regions off the screen while the job is stopped (Ctrl-Z), back after."""
+        with self.answer.paused(), self._live_lock:
+            live = self.live
+            if live is not None:
+                live.stop()  # transient: erased
+            try:
+                yield
+            finally:
+                if live is not None:
+                    live.start(refresh=True)
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, ThinkingDelta):
@@ -81,15 +93,16 @@ class TerminalReplyView:
         if self.live is None and not self.answering and self.console.is_terminal:
             from rich.live import Live
 
-            self.live = Live(
-                get_renderable=self._tail,
-                console=self.console,
-                transient=True,
-                refresh_per_second=8,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self.live.start(refresh=True)
+            with self._live_lock:
+                self.live = Live(
+                    get_renderable=self._tail,
+                    console=self.console,
+                    transient=True,
+                    refresh_per_second=8,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+                self.live.start(refresh=True)
 
     def _tail(self) -> Any:
         from rich.text import Text
@@ -99,9 +112,10 @@ class TerminalReplyView:
 
     def _collapse(self) -> None:
         """Replace the streamed thinking by its one summary line (once)."""
-        live, self.live = self.live, None
-        if live is not None:
-            live.stop()
+        with self._live_lock:
+            live, self.live = self.live, None
+            if live is not None:
+                live.stop()
         if self.started is not None:
             seconds = time.monotonic() - self.started
             self.console.print(thought_line(seconds, "".join(self.thinking)), style="dim")
