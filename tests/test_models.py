@@ -12,9 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from claudechat import models
+from claudechat.chat import ChatSession
+from claudechat.claude import Claude
 from claudechat.errors import ApiError
 from claudechat.models import Catalogue, ModelInfo, write_cache
 from claudechat.settings import load_settings
+from claudechat.storage import open_store
 from fakes.anthropic_api import Reply
 from fakes.models_catalogue import model_entry
 
@@ -232,3 +235,17 @@ def test_a_failed_fetch_fails_the_turns_that_waited_for_it(isolated_home: Path) 
         answers = [first.result(), *(other.result() for other in others)]
     assert answers == ["the Models API did not answer"] * 4
     assert len(fetches) == 1
+
+
+def test_a_models_api_outage_at_the_first_turn_does_not_last_the_session(  # type: ignore[no-untyped-def]
+    fake_api, isolated_home, monkeypatch
+) -> None:
+    """The defaults assumed while the list could not be fetched are not kept: once the
+    failure has stood its time, the session asks again and gets the model's real limits."""
+    monkeypatch.setattr(models, "FAILED_FETCH_STANDS", timedelta(0))
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    fake_api.models_refused = True
+    assert session.model_info().known is False  # conservative defaults, for now
+    fake_api.models_refused = False
+    assert session.model_info().known is True

@@ -170,11 +170,11 @@ def test_ctrl_z_mid_reply_hands_the_shell_its_terminal_and_fg_finishes_the_reply
 def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
     """The thinking's live region is off the screen while the job is stopped and comes back
     after `fg`; it then collapses to its one line as usual, no copy of it left above."""
-    thought = " ".join(f"step{i:02d}" for i in range(120))
-    fake_api.queue(Reply("The answer is 42.", thinking=thought, delay=0.02))
+    thought = "\n".join(f"step{i:02d} of the reasoning" for i in range(60))  # a line each
+    fake_api.queue(Reply("The answer is 42.", thinking=thought, delay=0.03))
     terminal = start(terminals, shell="dash")
     terminal.send("think\r")
-    terminal.wait_for("step10")
+    terminal.wait_for("step10")  # the region holds several lines by now
     terminal.send(CTRL_Z)
     terminal.wait_for("Stopped")
     terminal.send("fg\r")
@@ -183,3 +183,5 @@ def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api)
     lines = terminal.lines()
     assert not [line for line in lines if "step" in line], terminal.dump()
     assert sum(line.startswith("thought for") for line in lines) == 1, terminal.dump()
+    for kept in ("› think", "Stopped", "$ fg"):  # none drawn over by the region
+        assert sum(kept in line for line in lines) == 1, terminal.dump()

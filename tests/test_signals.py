@@ -192,3 +192,35 @@ def test_ctrl_c_waits_for_a_held_draw_whatever_threads_the_store_started(isolate
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["after"]
+
+
+CTRL_C_AND_KILL_IN_ONE_DRAW = """
+import os, signal, time
+from claudechat.render import signals_held
+
+def terminated(_signum, _frame):
+    raise SystemExit(143)
+
+signal.signal(signal.SIGTERM, terminated)
+try:
+    with signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            pass
+except KeyboardInterrupt:
+    print("the Ctrl-C won; the kill was lost")
+"""
+
+
+def test_a_kill_during_a_held_draw_is_not_lost_to_a_ctrl_c_before_it() -> None:
+    """Both are raised again after the draw, the most serious first: the Ctrl-C's
+    KeyboardInterrupt would otherwise end the raising before the kill's turn."""
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AND_KILL_IN_ONE_DRAW],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (143, ""), done.stderr

@@ -140,8 +140,10 @@ class ChatSession(SessionSaving):
             try:
                 info = self.catalogue.describe(model)
             except ClaudechatError as exc:
+                # Not kept: a later turn asks again (the catalogue holds a failure 30 s), so a
+                # moment's outage does not leave the whole session on conservative limits.
                 self._pending_notices.append(f"cannot list the models ({exc}); assuming defaults")
-                info = unknown_model(model)
+                return unknown_model(model)
             if not info.known:
                 bedrock = self.settings.provider == "bedrock"
                 source = "Bedrock catalogue" if bedrock else "Models API"

@@ -9,6 +9,7 @@ the config file) stands in for it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import threading
@@ -232,7 +233,9 @@ class Catalogue:
             if models is not None:
                 return models
             if self._failed is not None and _younger_than(self._failed[0], FAILED_FETCH_STANDS):
-                raise self._failed[1]
+                # A copy: raising the one object again in many threads would grow (and share)
+                # its traceback, keeping every waiting turn's frames alive.
+                raise copy.copy(self._failed[1]).with_traceback(None)
             return self._fetch()
 
     def _fresh_list_for(self, model: str) -> list[ModelInfo] | None:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.mdblocks import BlockSplitter, split_finished_blocks
@@ -41,7 +41,8 @@ __all__ = [
     "split_finished_blocks",
 ]
 
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+# From the least serious (swapped first, put back last) to the most (raised again first).
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # How often the stream itself may redraw: text at 15 frames a second reads as smooth (rich's
 # Live refreshes 4 times a second), and each draw lays out the unfinished block again.
 MIN_DRAW_INTERVAL = 1 / 15
@@ -51,24 +52,43 @@ MIN_DRAW_INTERVAL = 1 / 15
 def signals_held() -> Iterator[None]:
     """Delay SIGINT/SIGTERM/SIGHUP until the block is done (main thread only: other threads
     never run Python signal handlers). Their handlers only note them meanwhile, and what
-    arrived is raised again at the end. (Blocking them in this thread held nothing: the kernel
-    gave them to another thread, and Python ran the handler here all the same.)"""
+    arrived is raised again at the end, the most serious first (its handler may end the
+    process, or raise: the others would then never be raised). Blocking them in this thread
+    held nothing: the kernel gave them to another thread, and Python ran the handler here all
+    the same."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    arrived: list[int] = []
+    arrived: set[int] = set()
 
     def note(signum: int, _frame: object) -> None:
-        arrived.append(signum)
+        arrived.add(signum)
 
-    previous = {signum: signal.signal(signum, note) for signum in _HELD_SIGNALS}
+    previous: list[tuple[int, Any]] = []
     try:
+        for signum in _HELD_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler is None:
+                continue  # a handler set from C, which Python cannot put back
+            previous.append((signum, handler))  # before the swap: a signal between is put back
+            signal.signal(signum, note)
         yield
     finally:
-        for held, handler in previous.items():
-            signal.signal(held, handler)
-        for signum in dict.fromkeys(arrived):  # once each, in the order they came
-            signal.raise_signal(signum)
+        _put_back(previous)
+        for signum in reversed(_HELD_SIGNALS):
+            if signum in arrived:
+                signal.raise_signal(signum)
+
+
+def _put_back(handlers: list[tuple[int, Any]]) -> None:
+    """The handlers as they were, the last swapped first; each put back even if a signal's
+    handler raises while the ones before it are (SIGINT, swapped first, is put back last)."""
+    if handlers:
+        signum, handler = handlers[-1]
+        try:
+            signal.signal(signum, handler)
+        finally:
+            _put_back(handlers[:-1])
 
 
 class _StreamRenderer:

@@ -94,10 +94,12 @@ class JobStop:
             yield
         finally:
             self._active = False
-            self._wanted.set()
-            worker.join()  # a stop under way ends (after `fg`) before the prompt takes over
+            # Put back first: a Ctrl-Z handled inside set() would set() again, and wait for
+            # the lock it holds.
             signal.signal(signal.SIGTSTP, previous[0])
             signal.signal(signal.SIGCONT, previous[1])
+            self._wanted.set()
+            worker.join()  # a stop under way ends (after `fg`) before the prompt takes over
 
     def _requested(self, _signum: int, _frame: object) -> None:
         # Stopped by the default action, so the shell says "Stopped" as for any job; SIGCONT

@@ -75,7 +75,9 @@ class TerminalReplyView:
                 yield
             finally:
                 if live is not None:
-                    live.start(refresh=True)
+                    # A new one: a Live restarted would move up by the height it had, over
+                    # lines that are no longer its own (the shell's).
+                    self._start_live()
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, ThinkingDelta):
@@ -91,18 +93,21 @@ class TerminalReplyView:
             self.started = time.monotonic()
         self.thinking.append(text)
         if self.live is None and not self.answering and self.console.is_terminal:
-            from rich.live import Live
-
             with self._live_lock:
-                self.live = Live(
-                    get_renderable=self._tail,
-                    console=self.console,
-                    transient=True,
-                    refresh_per_second=8,
-                    redirect_stdout=False,
-                    redirect_stderr=False,
-                )
-                self.live.start(refresh=True)
+                self._start_live()
+
+    def _start_live(self) -> None:
+        from rich.live import Live
+
+        self.live = Live(
+            get_renderable=self._tail,
+            console=self.console,
+            transient=True,
+            refresh_per_second=8,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self.live.start(refresh=True)
 
     def _tail(self) -> Any:
         from rich.text import Text

@@ -263,6 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
             with fake._lock:
                 fake.model_requests.append(url.query)
                 models = list(fake.models)
+                refused = fake.models_refused
+            if refused:
+                self._reply_json(500, self._anthropic_error("api_error", "Internal server error"))
+                return
             self._reply_json(200, page(models, parse_qs(url.query)))
             return
         self._reply_json(404, self._anthropic_error("not_found_error", "Not found"))
@@ -602,6 +606,7 @@ class FakeAnthropic:
         # GET /v1/models: the catalogue it pages through, and the query of each call.
         self.models: list[dict[str, Any]] = default_models()
         self.model_requests: list[str] = []
+        self.models_refused = False  # GET /v1/models answers 500
         self._replies: deque[Reply | ErrorReply] = deque()
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -627,6 +632,7 @@ class FakeAnthropic:
             self.requests.clear()
             self.models = default_models()
             self.model_requests.clear()
+            self.models_refused = False
             self.prompt_cache = False
             self._cached.clear()
 

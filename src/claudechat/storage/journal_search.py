@@ -41,9 +41,11 @@ def search_everywhere(
 
     metadata = backfilled(store, user_id)
     entries = store.journal.entries(user_id)
-    local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text))
+    local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text, limit))
     indexed = store.guard.call(lambda: search(metadata, user_id, text, limit))
-    return (local + indexed)[:limit]
+    # A message pushed (and indexed) between the two looks is in both.
+    mine = {hit.message_id for hit in local}
+    return (local + [hit for hit in indexed if hit.message_id not in mine])[:limit]
 
 
 def matching_everywhere(store: ConversationStore, user_id: str, text: str) -> set[str]:
@@ -57,9 +59,14 @@ def matching_everywhere(store: ConversationStore, user_id: str, text: str) -> se
 
 
 def unindexed_hits(
-    metadata: MetadataStore, user_id: str, entries: list[JournalEntry], text: str
+    metadata: MetadataStore,
+    user_id: str,
+    entries: list[JournalEntry],
+    text: str,
+    limit: int | None = None,
 ) -> list[SearchHit]:
-    """The journaled messages the index lacks that match `text`, best first."""
+    """The journaled messages the index lacks that match `text`, best first (`limit` of
+    them, when given)."""
     query = parse(text)
     candidates = _unindexed(metadata, user_id, _journaled(entries))
     if not candidates:
@@ -67,7 +74,7 @@ def unindexed_hits(
     bodies = [message_body(message) for _conversation, message in candidates]
     match = _postgres_match if on_postgres(metadata) else _sqlite_match
     hits = []
-    for number, snippet in match(metadata, query, bodies):
+    for number, snippet in match(metadata, query, bodies)[:limit]:
         conversation, message = candidates[number]
         hits.append(_hit(conversation, message, snippet))
     return hits
