@@ -170,8 +170,8 @@ def test_ctrl_z_mid_reply_hands_the_shell_its_terminal_and_fg_finishes_the_reply
 def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
     """The thinking's live region is off the screen while the job is stopped and comes back
     after `fg`; it then collapses to its one line as usual, no copy of it left above."""
-    thought = "\n".join(f"step{i:02d} of the reasoning" for i in range(60))  # a line each
-    fake_api.queue(Reply("The answer is 42.", thinking=thought, delay=0.03))
+    thought = "\n".join(f"step{i:02d} of the reasoning" for i in range(30))  # a line each
+    fake_api.queue(Reply("The answer is 42.", thinking=thought, delay=0.02))
     terminal = start(terminals, shell="dash")
     terminal.send("think\r")
     terminal.wait_for("step10")  # the region holds several lines by now
