@@ -264,8 +264,9 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.model_requests.append(url.query)
                 models = list(fake.models)
                 refused = fake.models_refused
-            if refused:
-                self._reply_json(500, self._anthropic_error("api_error", "Internal server error"))
+            if refused:  # as for a key not allowed to list models (and not retried by the SDK)
+                message = "this API key may not list models"
+                self._reply_json(403, self._anthropic_error("permission_error", message))
                 return
             self._reply_json(200, page(models, parse_qs(url.query)))
             return
@@ -606,7 +607,7 @@ class FakeAnthropic:
         # GET /v1/models: the catalogue it pages through, and the query of each call.
         self.models: list[dict[str, Any]] = default_models()
         self.model_requests: list[str] = []
-        self.models_refused = False  # GET /v1/models answers 500
+        self.models_refused = False  # GET /v1/models answers 403
         self._replies: deque[Reply | ErrorReply] = deque()
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
