@@ -36,14 +36,19 @@ def decode_document(data: bytes, location: str | None = None) -> Conversation:
         raise
 
 
-def newest_rows(conversations: Iterable[Conversation]) -> dict[str, ConversationRow]:
-    """One row per conversation, from several copies of it (e.g. journal entries of several
-    writers): the row of their merge."""
+def merged_by_id(conversations: Iterable[Conversation]) -> dict[str, Conversation]:
+    """One conversation per id, from several copies of it (e.g. journal entries of several
+    writers): their merge."""
     merged: dict[str, Conversation] = {}
     for conversation in conversations:
         known = merged.get(conversation.id)
         merged[conversation.id] = conversation if known is None else merge(known, conversation)
-    return {key: row_for(value, "local") for key, value in merged.items()}
+    return merged
+
+
+def newest_rows(conversations: Iterable[Conversation]) -> dict[str, ConversationRow]:
+    """One row per conversation, the row of the merge of its copies."""
+    return {key: row_for(value, "local") for key, value in merged_by_id(conversations).items()}
 
 
 def row_for(conversation: Conversation, location: str) -> ConversationRow:

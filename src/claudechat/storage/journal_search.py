@@ -67,30 +67,21 @@ def unindexed_hits(
 ) -> list[SearchHit]:
     """The journaled messages the index lacks that match `text`, best first (`limit` of
     them, when given)."""
+    from claudechat.storage.documents import merged_by_id, row_for
+
     query = parse(text)
-    candidates = _unindexed(metadata, user_id, _journaled(entries))
+    journaled = list(merged_by_id(entry.conversation for entry in entries).values())
+    candidates = _unindexed(metadata, user_id, journaled)
     if not candidates:
         return []
     bodies = [message_body(message) for _conversation, message in candidates]
     match = _postgres_match if on_postgres(metadata) else _sqlite_match
+    previews = {c.id: row_for(c, "").preview for c in journaled}  # once per conversation
     hits = []
     for number, snippet in match(metadata, query, bodies)[:limit]:
         conversation, message = candidates[number]
-        hits.append(_hit(conversation, message, snippet))
+        hits.append(_hit(conversation, message, snippet, previews[conversation.id]))
     return hits
-
-
-def _journaled(entries: list[JournalEntry]) -> list[Conversation]:
-    """One conversation per id: the union of its writers' entries."""
-    from claudechat.merging import merge
-
-    conversations: dict[str, Conversation] = {}
-    for entry in entries:
-        known = conversations.get(entry.conversation.id)
-        conversations[entry.conversation.id] = (
-            entry.conversation if known is None else merge(known, entry.conversation)
-        )
-    return list(conversations.values())
 
 
 def _unindexed(
@@ -159,13 +150,13 @@ ORDER BY ts_rank_cd(b.document, q.query) DESC, b.position DESC
 """
 
 
-def _hit(conversation: Conversation, message: Message, snippet: str) -> SearchHit:
-    from claudechat.storage.documents import row_for
-
+def _hit(
+    conversation: Conversation, message: Message, snippet: str, preview: str | None
+) -> SearchHit:
     return SearchHit(
         conversation_id=conversation.id,
         name=conversation.name,
-        preview=row_for(conversation, "").preview,
+        preview=preview,
         message_id=message.id,
         role=message.role,
         created_at=message.created_at,
