@@ -140,9 +140,10 @@ class Repl:
         with one_interrupt(), quiet_terminal() as job:
             self._stream(turn, job)
 
-    def _stream(self, turn: Callable[[Listener], Any], job: JobStop) -> None:
+    def _stream(self, turn: Callable[[Listener], Any], job: JobStop | None) -> None:
         view = reply_view(self.out, self.code_theme)
-        job.screen_paused = view.paused
+        if job is not None:
+            job.screen_paused = view.paused
         try:
             with view:
                 turn(view.on_event)

@@ -34,21 +34,21 @@ def one_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def quiet_terminal() -> Iterator[JobStop]:
+def quiet_terminal() -> Iterator[JobStop | None]:
     """No echo while a reply streams: the terminal's own "^C" (or any key typed meanwhile)
     would move the cursor under the live region, which then redraws in the wrong place.
     Ctrl-C still interrupts (ISIG stays on); keys typed ahead reach the next prompt as typed.
     Line editing is off too: in it the terminal itself takes Ctrl-D as end-of-file and hands
     the prompt a NUL instead, so a Ctrl-D typed during a reply did not leave. (One typed in
     the instant between the reply's end and the prompt's start still meets line editing.)
-    Ctrl-Z stops the job as JobStop says."""
+    Ctrl-Z stops the job as JobStop says (None: stdin is no terminal)."""
     import termios
 
     try:
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
     except (OSError, ValueError, termios.error):
-        yield JobStop(None, [], [])  # not a terminal
+        yield None  # not a terminal
         return
     quiet = list(saved)
     quiet[3] &= ~(termios.ECHO | termios.ECHOCTL | termios.ICANON)
@@ -73,7 +73,7 @@ class JobStop:
     That thread is started with the reply, not by the handler: starting a thread takes a lock
     of the threading module, which the interrupted main thread may hold."""
 
-    def __init__(self, fd: int | None, saved: list[Any], quiet: list[Any]) -> None:
+    def __init__(self, fd: int, saved: list[Any], quiet: list[Any]) -> None:
         self.fd, self.saved, self.quiet = fd, saved, quiet
         self.screen_paused: Callable[[], contextlib.AbstractContextManager[object]] = (
             contextlib.nullcontext
@@ -138,17 +138,17 @@ class JobStop:
 
     def _in_foreground(self) -> bool:
         try:
-            return self.fd is not None and os.tcgetpgrp(self.fd) == os.getpgrp()
+            return os.tcgetpgrp(self.fd) == os.getpgrp()
         except OSError:
             return False
 
 
-def _set_terminal(fd: int | None, attributes: list[Any]) -> None:
+def _set_terminal(fd: int, attributes: list[Any]) -> None:
     import termios
 
     # The terminal may be gone (closed window: SIGHUP); nothing is left to set then.
-    with contextlib.suppress(OSError, termios.error, TypeError):
-        termios.tcsetattr(fd, termios.TCSANOW, attributes)  # type: ignore[arg-type]
+    with contextlib.suppress(OSError, termios.error):
+        termios.tcsetattr(fd, termios.TCSANOW, attributes)
 
 
 def reply_view(out: Any, code_theme: str) -> Any:
