@@ -18,7 +18,7 @@ from claudechat.storage.journal import Journal
 from claudechat.storage.journal_search import search_everywhere, unindexed_hits
 from claudechat.storage.search import MARK_END, MARK_START, SearchHit, parse, search
 from claudechat.storage.store import ConversationStore
-from test_faults import blobs_down  # noqa: F401  (a fixture)
+from test_faults import blobs_down, database_down  # noqa: F401  (fixtures)
 
 BODIES = [
     "how do I deploy with kubernetes",
@@ -163,7 +163,7 @@ def test_journaled_turns_come_first_and_indexed_ones_are_not_repeated(backend) -
     assert store.save(conversation).pushed
     conversation.append("user", "deploy step offline")
     store.journal.write(conversation)  # as a save during an outage leaves it
-    hits = search_everywhere(store, "tester", "deploy", limit=4)
+    hits = search_everywhere(store, "tester", "deploy", limit=4).hits
     assert [hit.snippet.count(MARK_START) for hit in hits] == [1, 1, 1, 1]
     assert positions(conversation, hits)[0] == 6  # the offline turn, then the index's best
     assert len({hit.message_id for hit in hits}) == 4
@@ -189,3 +189,37 @@ def test_search_and_list_find_a_turn_saved_while_the_store_was_down(  # type: ig
         listed = cli("list", "--search", "zebras", "--json")
         assert [row["id"] for row in json.loads(listed.stdout)] == [hits[0]["id"]]
         assert cli("search", "giraffes", "--json").stdout.strip() == "[]"
+
+
+def test_while_the_database_is_down_search_looks_in_the_copies_on_this_machine(  # type: ignore[no-untyped-def]
+    backend,
+    database_down,  # noqa: F811  (the fixture imported above)
+    fake_api,
+    cli,
+    isolated_home,
+) -> None:
+    before = cli("chat", input="otters hold hands while they sleep")
+    assert before.returncode == 0, before.stderr
+    cli("chat", input="a note on herons")
+    with database_down():
+        during = cli("chat", input="otters again, typed during the outage")
+        assert during.returncode == 0, during.stderr
+        found = cli("search", "otter", "--json")
+        # What this machine holds matched, then the outage named, exit code as `list`'s.
+        assert found.returncode == 5, found.stderr
+        assert "database" in found.stderr and "Traceback" not in found.stderr
+        hits = json.loads(found.stdout)  # each question and the fake's echo of it
+        assert len(hits) == 4 and len({hit["id"] for hit in hits}) == 2
+        assert all("**otters**" in hit["snippet"] for hit in hits)
+        listed = cli("list", "--search", "otters", "--json")
+        assert listed.returncode == 5
+        assert {row["id"] for row in json.loads(listed.stdout)} == {hit["id"] for hit in hits}
+        plain = cli("search", "herons")
+        assert plain.returncode == 5 and "a note on herons" in plain.stdout
+        assert "no message matches" not in plain.stderr
+        (isolated_home / "cache").rename(isolated_home / "cache.aside")
+        for entry in (isolated_home / "journal").rglob("*.json"):
+            entry.unlink()
+        nothing = cli("search", "otter", "--json")  # no copy to search: the error alone
+        assert nothing.returncode == 5 and nothing.stdout == ""
+        assert len(nothing.stderr.strip().splitlines()) == 1

@@ -15,6 +15,7 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import content_text
 from fakes.anthropic_api import Reply
+from test_faults import database_down  # noqa: F401  (a fixture)
 from test_repl import PROMPT, leave, say, spawn
 
 pytestmark = pytest.mark.pty
@@ -197,3 +198,29 @@ def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, c
     assert any(line.startswith(f" 1. {earlier.id[:8]}  Bread") for line in lines)
     assert any("my sourdough starter smells odd" in line for line in lines), lines
     assert leave(child) == earlier.id
+
+
+def test_search_in_the_repl_looks_in_the_copies_here_while_the_database_is_down(  # type: ignore[no-untyped-def]
+    backend,
+    database_down,  # noqa: F811  (the fixture imported above)
+    fake_api,
+    cli,
+) -> None:
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    earlier.append("assistant", "feed it more often")
+    assert store.save(earlier).pushed  # and kept in this machine's cache
+    store.close()
+    with database_down():
+        child, _log = started()
+        say(child, "/search sourd")
+        child.expect_exact("searched the copies kept on this machine")
+        child.expect_exact("resume which (1-1, Enter to stay)?")
+        child.send("1\r")
+        child.expect_exact(f"resumed {earlier.id[:8]}")
+        child.expect_exact(PROMPT)
+        turn(child, "and now?")
+        assert leave(child) == earlier.id
+    assert sent(fake_api) == ["my sourdough starter smells odd", "feed it more often", "and now?"]
+    assert texts(document(cli, earlier.id)["messages"])[-1] == "echo: and now?"

@@ -55,7 +55,10 @@ def search(repl: Repl, query: str) -> None:
         status("usage: /search QUERY")
         return
     session = repl.session
-    hits = search_everywhere(session.store, session.settings.user, query, SEARCH_RESULTS)
+    found = search_everywhere(session.store, session.settings.user, query, SEARCH_RESULTS)
+    hits = found.hits
+    if found.error:
+        status(f"warning: {found.error}; searched the copies kept on this machine", "yellow")
     if not hits:
         status("no message matches")
         return

@@ -39,13 +39,15 @@ def search(
     from claudechat.storage.journal_search import search_everywhere
 
     settings, store = _open()
-    hits = search_everywhere(store, settings.user, query, limit)
+    found = search_everywhere(store, settings.user, query, limit)
     if as_json:
-        print(dumps_json([hit_json(hit) for hit in hits], indent=2))
-    elif hits:
-        print_hits(hits)
-    else:
+        print(dumps_json([hit_json(hit) for hit in found.hits], indent=2))
+    elif found.hits:
+        print_hits(found.hits)
+    elif found.error is None:
         status("no message matches")
+    if found.error:  # what this machine's copies matched is shown, then the outage, as `list`
+        raise found.error
 
 
 def export(

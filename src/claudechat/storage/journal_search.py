@@ -5,12 +5,19 @@ not in the index; `list` shows it, so search finds it too. Its messages the inde
 matched by the index's own engine, so the two agree word for word: an in-memory FTS5 table
 with the index's tokenizer for SQLite, PostgreSQL's full-text functions for a team's database.
 They come first (the newest turns), before the index's best matches.
+
+While the database does not answer, the copies on this machine (the documents cached when they
+were last read or written, and the journal) are searched instead, by SQLite's engine, and the
+outage is reported with what they matched, as `list` does.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import StorageError
 
 from claudechat.storage.search import (
     HEADLINE_OPTIONS,
@@ -34,28 +41,57 @@ if TYPE_CHECKING:
     from claudechat.storage.store import ConversationStore
 
 
-def search_everywhere(
-    store: ConversationStore, user_id: str, text: str, limit: int
-) -> list[SearchHit]:
+@dataclass
+class Found:
+    hits: list[SearchHit]
+    error: StorageError | None = None  # the database did not answer: hits from local copies
+
+
+def search_everywhere(store: ConversationStore, user_id: str, text: str, limit: int) -> Found:
     from claudechat.storage.search import backfilled, search
 
-    metadata = backfilled(store, user_id)
-    entries = store.journal.entries(user_id)
-    local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text, limit))
-    indexed = store.guard.call(lambda: search(metadata, user_id, text, limit))
+    query = parse(text)  # a query that cannot be read is refused before any outage matters
+    try:
+        metadata = backfilled(store, user_id)  # not under the deadline: it may reindex
+        entries = store.journal.entries(user_id)
+        local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text, limit))
+        indexed = store.guard.call(lambda: search(metadata, user_id, text, limit))
+    except StorageError as exc:
+        return Found(offline_hits(store, user_id, query, exc)[:limit], exc)
     # A message pushed (and indexed) between the two looks is in both.
     mine = {hit.message_id for hit in local}
-    return (local + [hit for hit in indexed if hit.message_id not in mine])[:limit]
+    return Found((local + [hit for hit in indexed if hit.message_id not in mine])[:limit])
 
 
 def matching_everywhere(store: ConversationStore, user_id: str, text: str) -> set[str]:
-    """Ids of this user's conversations with a matching message, indexed or journaled."""
+    """Ids of this user's conversations with a matching message, indexed or journaled (or,
+    while the database does not answer, in the copies on this machine)."""
     from claudechat.storage.search import backfilled, matching_conversations
 
-    metadata = backfilled(store, user_id)
-    entries = store.journal.entries(user_id)
-    local = unindexed_hits(metadata, user_id, entries, text)
-    return matching_conversations(metadata, user_id, text) | {h.conversation_id for h in local}
+    query = parse(text)
+    try:
+        metadata = backfilled(store, user_id)  # not under the deadline: it may reindex
+        entries = store.journal.entries(user_id)
+        local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text))
+        indexed = store.guard.call(lambda: matching_conversations(metadata, user_id, text))
+    except StorageError as exc:
+        local, indexed = offline_hits(store, user_id, query, exc), set()
+    return indexed | {hit.conversation_id for hit in local}
+
+
+def offline_hits(
+    store: ConversationStore, user_id: str, query: Query, error: StorageError
+) -> list[SearchHit]:
+    """Every message of the copies on this machine that matches, best first; `error` (the
+    database's) is raised when there are no copies to search."""
+    from claudechat.storage.documents import merged_by_id
+
+    journaled = (entry.conversation for entry in store.journal.entries(user_id))
+    copies = list(merged_by_id([*store.cached(user_id), *journaled]).values())
+    if not copies:
+        raise error
+    candidates = [(c, m) for c in copies for m in c.messages]
+    return _hits(candidates, _sqlite_match(query, _bodies(candidates)), copies)
 
 
 def unindexed_hits(
@@ -67,18 +103,37 @@ def unindexed_hits(
 ) -> list[SearchHit]:
     """The journaled messages the index lacks that match `text`, best first (`limit` of
     them, when given)."""
-    from claudechat.storage.documents import merged_by_id, row_for
+    from claudechat.storage.documents import merged_by_id
 
     query = parse(text)
     journaled = list(merged_by_id(entry.conversation for entry in entries).values())
     candidates = _unindexed(metadata, user_id, journaled)
     if not candidates:
         return []
-    bodies = [message_body(message) for _conversation, message in candidates]
-    match = _postgres_match if on_postgres(metadata) else _sqlite_match
-    previews = {c.id: row_for(c, "").preview for c in journaled}  # once per conversation
+    bodies = _bodies(candidates)
+    if on_postgres(metadata):
+        found = _postgres_match(metadata, query, bodies)
+    else:
+        found = _sqlite_match(query, bodies)
+    return _hits(candidates, found[:limit], journaled)
+
+
+Candidates = list[tuple["Conversation", "Message"]]
+
+
+def _bodies(candidates: Candidates) -> list[str]:
+    return [message_body(message) for _conversation, message in candidates]
+
+
+def _hits(
+    candidates: Candidates, found: list[Any], conversations: list[Conversation]
+) -> list[SearchHit]:
+    """The hits of `found` ((position in candidates, snippet), best first)."""
+    from claudechat.storage.documents import row_for
+
+    previews = {c.id: row_for(c, "").preview for c in conversations}  # once per conversation
     hits = []
-    for number, snippet in match(metadata, query, bodies)[:limit]:
+    for number, snippet in found:
         conversation, message = candidates[number]
         hits.append(_hit(conversation, message, snippet, previews[conversation.id]))
     return hits
@@ -86,7 +141,7 @@ def unindexed_hits(
 
 def _unindexed(
     metadata: MetadataStore, user_id: str, conversations: list[Conversation]
-) -> list[tuple[Conversation, Message]]:
+) -> Candidates:
     from sqlalchemy import select
 
     from claudechat.storage.metadata import database_errors
@@ -104,7 +159,7 @@ def _unindexed(
     return [(c, m) for c in conversations for m in c.messages if m.id not in known]
 
 
-def _sqlite_match(_metadata: MetadataStore, query: Query, bodies: list[str]) -> list[Any]:
+def _sqlite_match(query: Query, bodies: list[str]) -> list[Any]:
     """(position, snippet) of the matching bodies, best first, by SQLite's FTS5."""
     with sqlite3.connect(":memory:") as connection:
         connection.execute(

@@ -331,7 +331,7 @@ class ConversationStore:
             rows = self._guarded(lambda: self._rows_matching(user_id, prefix))
             matches = local | {r.conversation_id for r in rows}
         except StorageError:
-            local |= {c.id for c in self._cached(user_id) if c.id.startswith(prefix)}
+            local |= {c.id for c in self.cached(user_id) if c.id.startswith(prefix)}
             if len(local) != 1:
                 raise
             matches = local
@@ -352,7 +352,8 @@ class ConversationStore:
             return [row] if row else []
         return self.metadata.find_by_prefix(user_id, prefix)
 
-    def _cached(self, user_id: str) -> list[Conversation]:
+    def cached(self, user_id: str) -> list[Conversation]:
+        """The documents of this user kept on this machine (empty without a local cache)."""
         return self.cache.all(user_id) if self.cache else []
 
     def latest(self, user_id: str) -> Conversation:
@@ -373,7 +374,7 @@ class ConversationStore:
         try:
             stored = self._guarded(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
-            stored, error = list(newest_rows(self._cached(user_id)).values()), exc
+            stored, error = list(newest_rows(self.cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
         for conversation_id, row in local.items():
             known = merged.get(conversation_id)
