@@ -135,6 +135,12 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     return team_backend(request, monkeypatch)
 
 
+@pytest.fixture
+def team(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """The team setup alone, for what only it has (a server to stop, a bucket to lose)."""
+    return team_backend(request, monkeypatch)
+
+
 def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
     postgres: PostgresServer = request.getfixturevalue("postgres")
     s3: S3Server = request.getfixturevalue("s3")

@@ -1,21 +1,20 @@
-"""Stores that hang, disks that fill, homes that turn read-only, databases born at once.
+"""Stores that hang, databases born at once, reading while a store is down (disks that fill
+and homes that turn read-only: test_local_disk.py).
 
 Each case asserts that nothing typed is lost, nothing is stored twice, and how long a turn
 or a save took while the fault lasted. The faults are real: a listener that accepts and
-never answers (tests/servers.Blackhole), a stopped PostgreSQL, a small tmpfs filled up, a
-tmpfs remounted read-only, eight processes starting on one fresh database.
+never answers (tests/servers.Blackhole), a stopped PostgreSQL, eight processes starting on one
+fresh database.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import migrate, open_store
-from conftest import Backend, team_backend
+from conftest import Backend
 from servers import Blackhole, PostgresServer
 from test_faults import blobs_down, contents, conversation_id, journal_files, stored
 from test_repl import PROMPT, leave, say, spawn
@@ -33,11 +32,6 @@ __all__ = ["blobs_down"]  # a fixture, used by name
 
 TIMEOUT = 1  # CLAUDECHAT_STORE_TIMEOUT in the in-process cases: they test the mechanism
 SLACK = 1.5  # for a loaded machine
-
-
-@pytest.fixture
-def team(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
-    return team_backend(request, monkeypatch)
 
 
 def blackhole_store(which: str, hole: Blackhole, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,116 +204,6 @@ def test_two_sessions_during_a_blob_store_outage_both_keep_their_turns(  # type:
     assert journal_files(isolated_home) == []
 
 
-# -- the local disk ------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def small_tmpfs(folder: Path) -> Iterator[Path]:
-    """`folder` on a 4 MB tmpfs of its own, so it can fill up or turn read-only."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", folder], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", folder], check=False)
-
-
-@pytest.fixture
-def small_home(isolated_home: Path) -> Iterator[Path]:
-    with small_tmpfs(isolated_home):
-        yield isolated_home
-
-
-def fill(folder: Path) -> Path:
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as handle:  # unbuffered: closing writes nothing more
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-        except OSError:
-            pass
-    return filler
-
-
-def test_a_full_disk_does_not_stop_saves_to_the_team_store(  # type: ignore[no-untyped-def]
-    team, fake_api, cli, small_home
-) -> None:
-    assert cli("list").returncode == 0
-    fill(small_home)
-    first = cli("chat", input="written with a full disk")
-    assert first.returncode == 0, first.stderr
-    assert first.stdout == "echo: written with a full disk\n"
-    assert first.stderr.count("saving straight to the store") == 1  # told once
-    assert "saved locally" not in first.stderr
-    shared = conversation_id(first.stderr)
-    again = cli("chat", "--continue", input="and again")
-    assert again.returncode == 0, again.stderr
-    assert contents(stored(cli, shared)) == [
-        "written with a full disk",
-        "echo: written with a full disk",
-        "and again",
-        "echo: and again",
-    ]
-
-
-def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_space_returns(  # type: ignore[no-untyped-def]
-    fake_api, cli, small_home
-) -> None:
-    assert cli("list").returncode == 0
-    filler = fill(small_home)
-    piped = cli("chat", input="nowhere to go")  # one turn, and the process ends: say so
-    assert piped.returncode == 5, piped.stderr
-    assert piped.stdout == "echo: nowhere to go\n"
-    assert "could not be saved" in piped.stderr and "Traceback" not in piped.stderr
-    child = spawn()
-    started = time.monotonic()
-    say(child, "one")
-    child.expect_exact("kept in memory")
-    child.expect_exact("echo: one")
-    child.expect_exact(PROMPT)
-    assert time.monotonic() - started < 10
-    say(child, "two")
-    child.expect_exact("echo: two")
-    child.expect_exact(PROMPT)
-    filler.unlink()
-    say(child, "three")
-    child.expect_exact("the conversation is saved")
-    child.expect_exact("echo: three")
-    child.expect_exact(PROMPT)
-    conversation = leave(child)
-    assert contents(stored(cli, conversation)) == [
-        "one",
-        "echo: one",
-        "two",
-        "echo: two",
-        "three",
-        "echo: three",
-    ]
-    assert len(cli("list").stdout.splitlines()) == 1
-
-
-@pytest.mark.fresh_store
-def test_a_read_only_home_does_not_stop_saves_to_the_team_store(  # type: ignore[no-untyped-def]
-    team, fake_api, cli, small_home
-) -> None:
-    assert cli("list").returncode == 0
-    subprocess.run(["mount", "-o", "remount,ro", small_home], check=True)
-    started = time.monotonic()
-    result = cli("chat", input="written with a read-only home")
-    took = time.monotonic() - started
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.count("saving straight to the store") == 1
-    assert "Traceback" not in result.stderr
-    assert took < 15
-    shown = stored(cli, conversation_id(result.stderr))
-    assert contents(shown) == [
-        "written with a read-only home",
-        "echo: written with a read-only home",
-    ]
-
-
 # -- many first starts at once -------------------------------------------------------------
 
 
@@ -396,37 +280,3 @@ def test_show_continue_and_resume_work_from_the_local_cache_while_the_store_is_d
         "echo: still during it",
     ]
     assert journal_files(isolated_home) == []
-
-
-def test_a_version_read_for_a_save_that_failed_still_refreshes_the_local_copy(  # type: ignore[no-untyped-def]
-    isolated_home, tmp_path, monkeypatch
-) -> None:
-    """Another host adds a turn; a save here reads that version to merge into, then cannot
-    write (the blob folder is full). The next load must still put that version in the local
-    copy, which `show` falls back on while the store is down: the save's read is not taken
-    for a version this process wrote, whose local copy is written already."""
-    shared = {
-        "storage_url": (tmp_path / "blobs").as_uri(),
-        "database_url": f"sqlite:///{isolated_home / 'claudechat.db'}",
-    }
-    with small_tmpfs(tmp_path / "blobs") as blobs:
-        settings = load_settings(shared)
-        here = open_store(settings)
-        mine = Conversation.new(settings.user, settings.model)
-        mine.append("user", "from here")
-        assert here.save(mine).pushed
-        monkeypatch.setenv("CLAUDECHAT_HOME", str(tmp_path / "other-host"))
-        there = open_store(load_settings(shared))  # its own journal and local copies
-        theirs = there.load(settings.user, mine.id)
-        theirs.append("user", "from the other host")
-        assert there.save(theirs).pushed
-        monkeypatch.setenv("CLAUDECHAT_HOME", str(isolated_home))
-        filler = fill(blobs)
-        mine.append("user", "written with a full disk")
-        assert not here.save(mine).pushed  # kept in the journal
-        filler.unlink()
-        here.load(settings.user, mine.id)
-        assert here.cache is not None
-        kept = here.cache.get(settings.user, mine.id)
-        assert kept is not None
-        assert contents(kept.to_document()) == ["from here", "from the other host"]

@@ -18,9 +18,7 @@ from conftest import Backend
 from fakes.anthropic_api import Reply
 from servers import Blackhole
 from test_faults import journal_files
-from test_outages import blackhole_store, heal, team
-
-__all__ = ["team"]  # a fixture, used by name
+from test_outages import blackhole_store, heal
 
 DEADLINE = 3  # the store's deadline in these tests (CLAUDECHAT_STORE_TIMEOUT)
 

@@ -15,13 +15,6 @@ from claudechat.storage import open_store
 from fakes.anthropic_api import Reply
 
 
-@pytest.fixture
-def team(request, monkeypatch):  # type: ignore[no-untyped-def]
-    from conftest import team_backend
-
-    return team_backend(request, monkeypatch)
-
-
 def bucket_and_prefix(storage_url: str) -> tuple[str, str]:
     bucket, _, prefix = storage_url.removeprefix("s3://").partition("/")
     return bucket, prefix

@@ -1,0 +1,101 @@
+"""Escape sequences and control characters in stored messages and streamed replies: shown in a
+form a person can read, never obeyed by the terminal, and stored exactly as they came."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pexpect
+import pytest
+
+from claudechat.conversation import Conversation
+from conftest import content_text
+from fakes.anthropic_api import Reply
+from test_bad_input import PROMPT, USER, spawn, store  # noqa: F401  (store: a fixture)
+from test_repl import leave
+
+# What a stored message may hold and a terminal must never obey: a title change, a screen clear,
+# a colour switch, a bell and a carriage return; and the forms safe_text shows them in instead.
+DANGEROUS_TEXT = "title \x1b]0;pwned\x07 clear \x1b[2J red \x1b[31m bell \x07 cr \rend of the line"
+DANGEROUS_RAW = ("\x1b]0;pwned", "\x1b[2J", "\x07")
+VISIBLE_FORMS = ("^[]0;pwned^G", "^[[2J", "^[[31m", "bell ^G", "cr ^Mend")
+
+
+def assert_shown_not_obeyed(output: str) -> None:
+    for raw in DANGEROUS_RAW:
+        assert raw not in output, (raw, output)
+    for visible in VISIBLE_FORMS:
+        assert visible in output, (visible, output)
+
+
+@pytest.fixture
+def dangerous_conversation(store) -> Conversation:  # type: ignore[no-untyped-def]  # noqa: F811
+    conversation = Conversation.new(
+        USER, "claude\x1b[2J-model", name="name \x1b]0;pwned\x07", system="sys \x1b[2J"
+    )
+    conversation.append("user", "asked: " + DANGEROUS_TEXT)
+    conversation.append("assistant", "answered: " + DANGEROUS_TEXT, tokens=20)
+    store.save(conversation)
+    return conversation
+
+
+def test_show_in_a_terminal_shows_escapes_without_obeying_them(dangerous_conversation) -> None:  # type: ignore[no-untyped-def]
+    child = spawn("show", dangerous_conversation.id)
+    output = io.StringIO()
+    child.logfile_read = output
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, output.getvalue()
+    shown = output.getvalue()
+    assert "\x1b[" in shown  # really the rich view: styled, in a terminal
+    assert "asked:" in shown and "answered:" in shown
+    assert_shown_not_obeyed(shown)
+
+    # The list's table shows the name (which holds a title change) the same way.
+    child = spawn("list")
+    output = io.StringIO()
+    child.logfile_read = output
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, output.getvalue()
+    assert "name ^[]0;pwned^G" in output.getvalue()
+    assert "\x1b]0;pwned" not in output.getvalue() and "\x07" not in output.getvalue()
+
+
+def test_show_in_a_pipe_shows_escapes_as_plain_text(cli, dangerous_conversation) -> None:  # type: ignore[no-untyped-def]
+    result = cli("show", dangerous_conversation.id)
+    assert result.returncode == 0, result.stderr
+    for control in ("\x1b", "\x07", "\r"):
+        assert control not in result.stdout
+    assert_shown_not_obeyed(result.stdout)
+    as_json = cli("show", dangerous_conversation.id, "--json")
+    assert "\x1b" not in as_json.stdout and "\x07" not in as_json.stdout
+    messages = json.loads(as_json.stdout)["messages"]
+    assert content_text(messages[1]["content"]) == "answered: " + DANGEROUS_TEXT
+
+
+def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    # Chunk boundaries fall inside the sequences, as they may on the wire.
+    chunks = [
+        "Reply: title ",
+        "\x1b]0;pw",
+        "ned\x07 clear ",
+        "\x1b",
+        "[2J red \x1b[31m",
+        " bell \x07 cr \r",
+        "end of the line",
+    ]
+    fake_api.queue(Reply(chunks=chunks))
+    child = spawn("chat")
+    child.expect_exact(PROMPT)
+    output = io.StringIO()
+    child.logfile_read = output
+    child.send("tell me something odd\r")
+    child.expect_exact("end of the line")
+    child.expect_exact(PROMPT)
+    assert_shown_not_obeyed(output.getvalue())
+    conversation_id = leave(child)
+
+    stored = json.loads(cli("show", conversation_id, "--json").stdout)
+    assert content_text(stored["messages"][-1]["content"]) == "".join(chunks)
