@@ -90,7 +90,7 @@ def measure_saves(
 
 
 def section_saves(runs: int, tmp: Path, servers: Servers) -> None:
-    from servers import aws_test_env
+    from s3_server import aws_test_env
 
     saves = 5 * runs
     scratch = tmp / "scratch"

@@ -245,8 +245,9 @@ class _storage:
     def __enter__(self) -> dict[str, str]:
         if not self.team:
             return {}
+        from s3_server import S3Server
         from serve_harness import team_env
-        from servers import PostgresServer, S3Server
+        from servers import PostgresServer
 
         postgres, s3 = PostgresServer().start(), S3Server().start()
         self.servers = [postgres, s3]

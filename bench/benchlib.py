@@ -274,7 +274,7 @@ class Servers:
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            from servers import S3Server
+            from s3_server import S3Server
 
             self._s3 = self._stack.enter_context(S3Server())
         return self._s3

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from fakes.anthropic_api import FakeAnthropic
-from servers import PostgresServer, S3Server, aws_test_env
+from s3_server import S3Server, aws_test_env
+from servers import PostgresServer
 
 API_KEY = "sk-ant-test-key"
 TEST_USER = "tester"

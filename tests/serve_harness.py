@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from servers import PostgresServer, S3Server, aws_test_env, free_port
+from s3_server import S3Server, aws_test_env
+from servers import PostgresServer, free_port
 
 _OWN_PREFIXES = ("CLAUDECHAT_", "ANTHROPIC_", "AWS_")
 

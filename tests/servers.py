@@ -1,23 +1,19 @@
-"""Real servers for tests: a throwaway PostgreSQL 15 cluster and a moto S3 server.
+"""Real servers for tests: a throwaway PostgreSQL 15 cluster and a blackholed listener (moto's
+S3 server: s3_server.py).
 
-Standard library + psycopg2 + boto3 + moto only, so any test module (or a benchmark) can
-import it without pytest.
+Standard library + psycopg2 only, so any test module (or a benchmark) can import it without
+pytest.
 
 PostgreSQL refuses to run as root. When the tests run as root, every PostgreSQL binary is run
 as the ``postgres`` user through ``runuser``, in a directory made by ``tempfile.mkdtemp`` (outside
 pytest's 0700 root-owned tmp tree) and chowned to ``postgres``. Each cluster gets a fresh
 ephemeral port, so a server left behind by a crashed run cannot block a later one.
-
-moto keeps its state in module-level backends of *this* process: buckets and objects survive
-``S3Server.pause()``/``resume()`` (and any stop/start of a ``ThreadedMotoServer``), and are shared
-by every ``S3Server`` (and every ``moto.mock_aws``) in the process. Call ``reset()`` to wipe them.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
 import pwd
 import shutil
@@ -26,10 +22,8 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import psycopg2
 
@@ -38,9 +32,6 @@ POSTGRES_BIN = Path(os.environ.get("CLAUDECHAT_PG_BIN", "/usr/lib/postgresql/15/
 _PG_USER = "postgres"
 _READY_TIMEOUT = 20.0
 _LOG_TAIL_LINES = 30
-
-# moto's server logs every request through werkzeug at INFO.
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -312,159 +303,6 @@ def _kill_postmaster(data_dir: Path) -> None:
         return
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGQUIT)
-
-
-# ---------------------------------------------------------------------------------------
-# S3
-# ---------------------------------------------------------------------------------------
-
-TEST_REGION = "us-east-1"
-TEST_ACCESS_KEY = "testing"
-TEST_SECRET_KEY = "testing"
-
-
-def aws_test_env(endpoint_url: str) -> dict[str, str]:
-    """Environment variables that point a subprocess's boto3 (default configuration) at moto.
-
-    Merge into a copy of ``os.environ``; also drop ``AWS_PROFILE``/``AWS_SESSION_TOKEN`` and
-    similar from it if the parent might have them, since a profile cannot be found in the
-    empty config files set here.
-    """
-    return {
-        "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": TEST_SECRET_KEY,
-        "AWS_DEFAULT_REGION": TEST_REGION,
-        "AWS_REGION": TEST_REGION,
-        "AWS_ENDPOINT_URL_S3": endpoint_url,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-
-
-def _moto_server_class() -> type:
-    """ThreadedMotoServer, polling for shutdown every 50 ms instead of werkzeug's 500 ms.
-
-    ``ThreadedMotoServer.stop()`` waits for ``serve_forever``'s poll; with the default that is
-    about 0.45 s per stop or pause. Falls back to the plain class if moto's internals move.
-    """
-    from moto.server import ThreadedMotoServer
-
-    try:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-    except ImportError:
-        return ThreadedMotoServer
-    if not hasattr(ThreadedMotoServer, "_server_entry"):
-        return ThreadedMotoServer
-
-    class FastStopMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever(poll_interval=0.05)
-
-    return FastStopMotoServer
-
-
-class S3Server:
-    """moto's ThreadedMotoServer on 127.0.0.1 with an ephemeral port.
-
-    moto's state lives in this process, not in the server: buckets and objects survive
-    ``pause()``/``resume()``, and are shared with any other moto server or ``mock_aws`` in the
-    process. ``reset()`` wipes everything.
-    """
-
-    host: str
-    port: int
-    endpoint_url: str
-
-    def __init__(self) -> None:
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.endpoint_url = ""
-        self._server: Any = None
-
-    def _serve(self, port: int) -> None:
-        server = _moto_server_class()(ip_address=self.host, port=port, verbose=False)
-        server.start()
-        self._server = server
-        self.port = int(server.get_host_and_port()[1])
-        self.endpoint_url = f"http://{self.host}:{self.port}"
-
-    def start(self) -> S3Server:
-        if self._server is None:
-            self._serve(0)
-            atexit.register(self.stop)
-        return self
-
-    def stop(self) -> None:
-        """Stop the server (within about 50 ms). Idempotent.
-
-        moto's state is kept (it is process-wide); call ``reset()`` first to drop it.
-        """
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()  # shutdown() + join; serve_forever closes the listening socket
-            atexit.unregister(self.stop)
-
-    def pause(self) -> None:
-        """Simulate an outage: stop listening; connections are refused until ``resume()``."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def resume(self) -> None:
-        """Listen again on the same port. Buckets and objects from before the pause are there."""
-        if self._server is None:
-            if not self.port:
-                raise RuntimeError("resume() needs a server that was started and paused")
-            self._serve(self.port)
-
-    def client(self, **config: Any) -> Any:
-        """A boto3 S3 client for this server; ``config`` adds botocore Config options
-        (e.g. ``retries={"max_attempts": 1}``, ``connect_timeout=1``)."""
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=TEST_REGION,
-            aws_access_key_id=TEST_ACCESS_KEY,
-            aws_secret_access_key=TEST_SECRET_KEY,
-            config=Config(s3={"addressing_style": "path"}, **config),
-        )
-
-    def create_bucket(self, name: str) -> None:
-        self.client().create_bucket(Bucket=name)
-
-    def reset(self) -> None:
-        """Wipe all moto state (every bucket and object, in every moto backend)."""
-        req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy
-        with opener.open(req, timeout=10) as resp:
-            resp.read()
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 try:
-    from servers import PostgresServer, S3Server, aws_test_env
+    from s3_server import S3Server, aws_test_env
+    from servers import PostgresServer
 except ImportError:  # tests/ became a package
     from tests.servers import PostgresServer, S3Server, aws_test_env
 

@@ -2,7 +2,8 @@
 
 The program under test runs as a subprocess, so the fake must be a real server on
 127.0.0.1 that speaks the same wire formats as the services: SSE for the Messages API,
-AWS event-stream frames for Bedrock.  Only the standard library is used.
+AWS event-stream frames for Bedrock (bedrock_runtime.py).  Only the standard library is used.
+What a test queues and what the fake received: replies.py.
 
     with FakeAnthropic() as fake:
         fake.queue(Reply("Hi!"), ErrorReply(429, "rate_limit_error"))
@@ -13,204 +14,39 @@ AWS event-stream frames for Bedrock.  Only the standard library is used.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import json
 import re
 import socket
-import struct
 import sys
 import threading
 import time
 import uuid
-import zlib
 from collections import deque
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from fakes.bedrock_runtime import BedrockRuntime
 from fakes.content_blocks import (
-    BlockError,
     cache_key,
     citations_for,
     received,
-    validate_blocks,
 )
 from fakes.models_catalogue import default_models, page, refused_parameter
+from fakes.replies import (
+    ErrorReply,
+    ReceivedRequest,
+    Rejected,
+    Reply,
+    estimate_input_tokens,
+    new_request_id,
+    text_of,
+    validate_messages,
+)
 
 __all__ = ["ErrorReply", "FakeAnthropic", "ReceivedRequest", "Reply"]
-
-_CUT_MODES = ("close", "abort")
-
-
-@dataclass
-class Reply:
-    text: str = "Hello from the fake."
-    chunks: list[str] | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    stop_reason: str = "end_turn"
-    delay: float = 0.0
-    cut_after: int | None = None
-    cut_mode: str = "close"
-    error_event: tuple[str, str] | None = None
-    # Thinking streamed before the text (thinking_delta, then signature_delta), and a
-    # redacted_thinking block as the API sends one; cut_after counts thinking deltas first.
-    thinking: str | None = None
-    signature: str = "sig-fake"
-    redacted: str | None = None
-    citations: list[dict[str, Any]] | None = None  # sent as citations_delta events
-    # Faults of servers that are almost the Messages API (proxies, reimplementations):
-    malformed_after: int | None = None  # after N deltas, an event whose data is not JSON
-    unopened_block_after: int | None = None  # after N deltas, a delta for a block never started
-    stall_after: int | None = None  # after N deltas, silence (no pings) for stall_seconds
-    stall_seconds: float = 0.0
-    delta_usage: dict[str, Any] | None = None  # message_delta's usage, verbatim
-    not_streamed: bool = False  # a whole JSON message in answer to a streaming request
-
-    def __post_init__(self) -> None:
-        if self.cut_mode not in _CUT_MODES:
-            raise ValueError(f"cut_mode must be one of {_CUT_MODES}, not {self.cut_mode!r}")
-
-    def deltas(self) -> list[str]:
-        if self.chunks is not None:
-            return list(self.chunks)
-        # Whitespace stays attached to the word before it, so "".join(deltas) == text.
-        return re.findall(r"\S+\s*|\s+", self.text)
-
-    def thinking_deltas(self) -> list[str]:
-        return re.findall(r"\S+\s*|\s+", self.thinking) if self.thinking else []
-
-    def content(self) -> list[dict[str, Any]]:
-        blocks: list[dict[str, Any]] = []
-        if self.thinking is not None:
-            blocks.append(
-                {"type": "thinking", "thinking": self.thinking, "signature": self.signature}
-            )
-        if self.redacted is not None:
-            blocks.append({"type": "redacted_thinking", "data": self.redacted})
-        return [*blocks, {"type": "text", "text": self.text}]
-
-    def out_tokens(self) -> int:
-        return self.output_tokens if self.output_tokens is not None else max(1, len(self.text) // 4)
-
-
-@dataclass
-class ErrorReply:
-    status: int
-    error_type: str
-    message: str = "Error from the fake."
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class ReceivedRequest:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    received_at: float = field(default_factory=time.monotonic)
-
-
-class _Rejected(Exception):
-    """A request the fake itself refuses, as the real service would."""
-
-    def __init__(self, status: int, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error_type, self.message = status, error_type, message
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
-        )
-    return ""
-
-
-def _validate_messages(body: dict[str, Any]) -> None:
-    """The checks of the real API that catch a client sending a broken context."""
-
-    def bad(message: str) -> _Rejected:
-        return _Rejected(400, "invalid_request_error", message)
-
-    if "max_tokens" not in body:
-        raise bad("max_tokens: Field required")
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise bad("messages: Field required")
-    if not messages:
-        raise bad("messages: at least one message is required")
-    for i, m in enumerate(messages):
-        role = m.get("role") if isinstance(m, dict) else None
-        if role not in ("user", "assistant"):
-            raise bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
-        content = m.get("content")
-        if not content:
-            raise bad(f"messages.{i}: all messages must have non-empty content")
-        if isinstance(content, list) and any(
-            isinstance(b, dict) and b.get("type") == "text" and not b.get("text") for b in content
-        ):
-            raise bad("messages: text content blocks must be non-empty")
-        try:
-            validate_blocks(content, f"messages.{i}")
-        except BlockError as exc:
-            raise bad(str(exc)) from exc
-        if i and role == messages[i - 1]["role"]:
-            raise bad(
-                'messages: roles must alternate between "user" and "assistant", '
-                f'but found multiple "{role}" roles in a row'
-            )
-    if messages[0]["role"] != "user":
-        raise bad('messages: first message must use the "user" role')
-    if messages[-1]["role"] != "user":
-        raise bad('messages: final message must use the "user" role')
-
-
-def _new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
-
-
-def _estimate_input_tokens(body: dict[str, Any]) -> int:
-    return max(1, len(json.dumps([body.get("system"), body.get("messages")])) // 4)
-
-
-def _eventstream_frame(headers: dict[str, str], payload: bytes) -> bytes:
-    """One AWS event-stream message; every header is string-typed (type 7)."""
-    raw_headers = b""
-    for name, value in headers.items():
-        n, v = name.encode(), value.encode()
-        raw_headers += struct.pack(">B", len(n)) + n + b"\x07" + struct.pack(">H", len(v)) + v
-    total = 12 + len(raw_headers) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(raw_headers))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + raw_headers + payload
-    return message + struct.pack(">I", zlib.crc32(message))
-
-
-# Bedrock names a mid-stream failure by one of the ResponseStream exception members.
-_BEDROCK_STREAM_EXCEPTIONS = {
-    "rate_limit_error": "throttlingException",
-    "overloaded_error": "serviceUnavailableException",
-    "api_error": "internalServerException",
-    "invalid_request_error": "validationException",
-    "timeout_error": "modelTimeoutException",
-}
-
-_BEDROCK_ERROR_TYPES = {
-    400: "ValidationException",
-    403: "AccessDeniedException",
-    404: "ResourceNotFoundException",
-    408: "ModelTimeoutException",
-    424: "ModelErrorException",
-    429: "ThrottlingException",
-    500: "InternalServerException",
-    503: "ServiceUnavailableException",
-}
 
 
 class _Sink:
@@ -232,7 +68,7 @@ class _Sink:
             self._wfile.flush()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK pools connections
     # Each event goes out as it is written, as from the real API: with Nagle's algorithm a
     # burst of small writes (the events after the last delta) waited for the client's delayed
@@ -256,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fake._track(self.connection, add=False)
 
     def do_GET(self) -> None:
-        self._request_id = _new_request_id()
+        self._request_id = new_request_id()
         url = urlsplit(self.path)
         if url.path == "/v1/models":
             fake = self.server.fake
@@ -274,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         # One handler serves every request on a keep-alive connection, so ids are per call.
-        self._request_id = _new_request_id()
+        self._request_id = new_request_id()
         try:
             self._dispatch()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
@@ -311,24 +147,24 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             bearer = headers.get("authorization", "").removeprefix("Bearer ")
             if fake.api_key not in (headers.get("x-api-key"), bearer):
-                raise _Rejected(401, "authentication_error", "invalid x-api-key")
+                raise Rejected(401, "authentication_error", "invalid x-api-key")
             if "anthropic-version" not in headers:
-                raise _Rejected(
+                raise Rejected(
                     400, "invalid_request_error", "anthropic-version: header is required"
                 )
             if not isinstance(body, dict):
-                raise _Rejected(400, "invalid_request_error", "The request body is not valid JSON.")
+                raise Rejected(400, "invalid_request_error", "The request body is not valid JSON.")
             if not body.get("model"):
-                raise _Rejected(400, "invalid_request_error", "model: Field required")
+                raise Rejected(400, "invalid_request_error", "model: Field required")
             if path.endswith("/count_tokens"):
-                self._reply_json(200, {"input_tokens": _estimate_input_tokens(body)})
+                self._reply_json(200, {"input_tokens": estimate_input_tokens(body)})
                 return
-            _validate_messages(body)
+            validate_messages(body)
             model = next((m for m in fake.models if m["id"] == body["model"]), None)
             refused = refused_parameter(model, body)
             if refused is not None:
-                raise _Rejected(400, "invalid_request_error", refused)
-        except _Rejected as e:
+                raise Rejected(400, "invalid_request_error", refused)
+        except Rejected as e:
             self._reply_json(e.status, self._anthropic_error(e.error_type, e.message))
             return
 
@@ -351,75 +187,6 @@ class _Handler(BaseHTTPRequestHandler):
             "request_id": self._request_id,
         }
 
-    # --- Bedrock ------------------------------------------------------------------
-
-    def _bedrock(
-        self, headers: dict[str, str], body: Any, full_body: dict[str, Any], stream: bool
-    ) -> None:
-        fake = self.server.fake
-        auth = headers.get("authorization", "")
-        signed = auth.startswith("AWS4-HMAC-SHA256 Credential=") and "x-amz-date" in headers
-        if not (signed or auth == f"Bearer {fake.api_key}"):
-            kind = "MissingAuthenticationTokenException"
-            self._bedrock_error(403, "Missing Authentication Token", kind)
-            return
-        try:
-            if not isinstance(body, dict):
-                raise _Rejected(400, "ValidationException", "Malformed input request")
-            if "anthropic_version" not in body:
-                raise _Rejected(400, "ValidationException", "anthropic_version: field required")
-            for key in ("model", "stream"):
-                if key in body:
-                    raise _Rejected(
-                        400, "ValidationException", f"extraneous key [{key}] is not permitted"
-                    )
-            _validate_messages(body)
-        except _Rejected as e:
-            self._bedrock_error(400, e.message, "ValidationException")
-            return
-
-        body = full_body
-        reply = fake._next_reply(body)
-        if isinstance(reply, ErrorReply):
-            generic = "InternalServerException" if reply.status >= 500 else "ValidationException"
-            fallback = _BEDROCK_ERROR_TYPES.get(reply.status, generic)
-            kind = reply.error_type if reply.error_type.endswith("Exception") else fallback
-            self._bedrock_error(reply.status, reply.message, kind, reply.headers)
-        elif stream:
-            self._stream(reply, body, bedrock=True)
-        else:
-            self._reply_json(200, self._message(reply, body, "msg_bdrk_"))
-
-    def _frame(self, sink: _Sink, event: dict[str, Any]) -> None:
-        if event["type"] == "error":
-            # Real Bedrock reports a mid-stream failure as an exception frame, named by one
-            # of the ResponseStream members (camelCase), which botocore looks up verbatim.
-            err = event["error"]
-            kind = err["type"]
-            if kind.endswith("Exception"):
-                kind = kind[0].lower() + kind[1:]
-            else:
-                kind = _BEDROCK_STREAM_EXCEPTIONS.get(kind, "modelStreamErrorException")
-            headers = {
-                ":exception-type": kind,
-                ":content-type": "application/json",
-                ":message-type": "exception",
-            }
-            body = {"message": err["message"]}
-        else:
-            headers = {
-                ":event-type": "chunk",
-                ":content-type": "application/json",
-                ":message-type": "event",
-            }
-            body = {"bytes": base64.b64encode(json.dumps(event).encode()).decode()}
-        sink.write(_eventstream_frame(headers, json.dumps(body).encode()))
-
-    def _bedrock_error(
-        self, status: int, message: str, kind: str, extra: dict[str, str] | None = None
-    ) -> None:
-        self._reply_json(status, {"message": message}, {"x-amzn-errortype": kind, **(extra or {})})
-
     # --- shared -------------------------------------------------------------------
 
     def _message(self, reply: Reply, body: dict[str, Any], id_prefix: str) -> dict[str, Any]:
@@ -437,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _usage(self, reply: Reply, body: dict[str, Any], output_tokens: int) -> dict[str, int]:
         input_tokens = reply.input_tokens
         if input_tokens is None:
-            input_tokens = _estimate_input_tokens(body)
+            input_tokens = estimate_input_tokens(body)
         return {
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
@@ -691,7 +458,7 @@ class FakeAnthropic:
                 return self._replies.popleft()
         user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
         content = user["content"] if user else ""
-        text = "echo: " + _text_of(content) + received(content)
+        text = "echo: " + text_of(content) + received(content)
         return Reply(text=text, citations=citations_for(content) or None)
 
     def _cache_figures(self, reply: Reply, body: dict[str, Any]) -> Reply:
@@ -700,12 +467,12 @@ class FakeAnthropic:
         cached = any("cache_control" in b for b in messages[-1]["content"] if isinstance(b, dict))
         if not (cached or body.get("cache_control")):
             return reply
-        total = _estimate_input_tokens(body)
+        total = estimate_input_tokens(body)
         read = 0
         with self._lock:
             for k in range(len(messages), 0, -1):
                 if cache_key(body.get("system"), messages[:k]) in self._cached:
-                    read = _estimate_input_tokens({**body, "messages": messages[:k]})
+                    read = estimate_input_tokens({**body, "messages": messages[:k]})
                     break
             self._cached.add(cache_key(body.get("system"), messages))
         reply = copy.copy(reply)
