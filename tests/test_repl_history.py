@@ -178,14 +178,21 @@ def test_copy_says_when_the_terminal_is_unlikely_to_support_it(fake_api, monkeyp
     leave(child)
 
 
-def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+def saved_exchange(name: str | None = None) -> Conversation:
+    """A question about sourdough and its answer, saved as the program would."""
     store = open_store(load_settings())
-    earlier = Conversation.new("tester", "claude-sonnet-4-6")
-    earlier.set("name", "Bread")
-    earlier.append("user", "my sourdough starter smells odd")
-    earlier.append("assistant", "feed it more often")
-    assert store.save(earlier).pushed
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    if name:
+        conversation.set("name", name)
+    conversation.append("user", "my sourdough starter smells odd")
+    conversation.append("assistant", "feed it more often")
+    assert store.save(conversation).pushed
     store.close()
+    return conversation
+
+
+def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    earlier = saved_exchange(name="Bread")
     child, log = started()
     say(child, "/search sourd")
     child.expect_exact("resume which (1-1, Enter to stay)?")
@@ -206,12 +213,7 @@ def test_search_in_the_repl_looks_in_the_copies_here_while_the_database_is_down(
     fake_api,
     cli,
 ) -> None:
-    store = open_store(load_settings())
-    earlier = Conversation.new("tester", "claude-sonnet-4-6")
-    earlier.append("user", "my sourdough starter smells odd")
-    earlier.append("assistant", "feed it more often")
-    assert store.save(earlier).pushed  # and kept in this machine's cache
-    store.close()
+    earlier = saved_exchange()  # saved, and kept in this machine's cache
     with database_down():
         child, _log = started()
         say(child, "/search sourd")
