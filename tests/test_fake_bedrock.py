@@ -10,12 +10,8 @@ import anthropic
 import httpx2
 import pytest
 
+from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 from test_fake_anthropic import HI, post, stream
-
-try:
-    from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
-except ImportError:  # tests/ became a package
-    from tests.fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 
 BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-6"
 

@@ -220,6 +220,7 @@ def test_while_the_database_is_down_search_looks_in_the_copies_on_this_machine( 
         (isolated_home / "cache").rename(isolated_home / "cache.aside")
         for entry in (isolated_home / "journal").rglob("*.json"):
             entry.unlink()
-        nothing = cli("search", "otter", "--json")  # no copy to search: the error alone
-        assert nothing.returncode == 5 and nothing.stdout == ""
+        nothing = cli("search", "otter", "--json")  # no copy to search: none found, and why
+        assert nothing.returncode == 5 and json.loads(nothing.stdout) == []
         assert len(nothing.stderr.strip().splitlines()) == 1
+        assert cli("list", "--search", "otter", "--json").stdout.strip() == "[]"

@@ -14,6 +14,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -132,6 +133,42 @@ def test_a_stopped_postgresql_costs_one_timeout_and_is_used_again_when_it_wakes(
         time.sleep(0.2)
     texts = [m.text for m in open_store(load_settings()).load("tester", convo.id).messages]
     assert texts == ["before", "while stopped", "still stopped"]
+
+
+def test_search_with_postgresql_stopped_behind_an_open_connection_answers_from_this_machine(  # type: ignore[no-untyped-def]
+    team, postgres, monkeypatch
+) -> None:
+    """A stopped PostgreSQL keeps a pooled connection open and silent: the search's first
+    look at the database must be given up at the deadline like any store call, not wait."""
+    from claudechat.storage.journal_search import search_everywhere
+
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(TIMEOUT))
+    store = open_store(load_settings())
+    convo = Conversation.new("tester", "m")
+    convo.append("user", "a note on sourdough")
+    assert store.save(convo).pushed  # a pooled connection is open, the document cached here
+    assert search_everywhere(store, "tester", "sourdough", 5).error is None
+    stopped = postgres_processes(postgres)
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    answers = []
+    try:
+        # A daemon thread: a search that hangs fails the test instead of holding it.
+        search = threading.Thread(
+            target=lambda: answers.append(search_everywhere(store, "tester", "sourdough", 5)),
+            daemon=True,
+        )
+        started = time.monotonic()
+        search.start()
+        search.join(TIMEOUT + SLACK + 10)
+        took = time.monotonic() - started
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+    assert answers and took < TIMEOUT + SLACK, f"no answer in {took:.1f} s"
+    (found,) = answers
+    assert found.error is not None
+    assert [hit.conversation_id for hit in found.hits] == [convo.id]
 
 
 def test_a_chat_against_blackholed_postgresql_and_s3_never_hangs(  # type: ignore[no-untyped-def]

@@ -20,7 +20,8 @@ try:
     from s3_server import S3Server, aws_test_env
     from servers import PostgresServer
 except ImportError:  # tests/ became a package
-    from tests.servers import PostgresServer, S3Server, aws_test_env
+    from tests.s3_server import S3Server, aws_test_env
+    from tests.servers import PostgresServer
 
 
 # -- PostgreSQL -------------------------------------------------------------------------

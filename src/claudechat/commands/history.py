@@ -236,8 +236,9 @@ def filtered_listing(
     if text:
         from claudechat.storage.journal_search import matching_everywhere
 
-        found = matching_everywhere(store, user_id, text)
+        found, error = matching_everywhere(store, user_id, text)
         rows = [row for row in rows if row.conversation_id in found]
+        listing.error = listing.error or error  # a list from this machine's copies says so
     listing.rows = rows[:limit] if limit else rows
     return listing
 

@@ -6,9 +6,10 @@ matched by the index's own engine, so the two agree word for word: an in-memory 
 with the index's tokenizer for SQLite, PostgreSQL's full-text functions for a team's database.
 They come first (the newest turns), before the index's best matches.
 
-While the database does not answer, the copies on this machine (the documents cached when they
-were last read or written, and the journal) are searched instead, by SQLite's engine, and the
-outage is reported with what they matched, as `list` does.
+While the store does not answer, the copies on this machine (the documents kept when they were
+last read or written here, within the local copy's limits, and the journal) are searched
+instead, by SQLite's engine, and the outage is reported with what they matched, as `list`
+does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import StorageError
-
 from claudechat.storage.search import (
     HEADLINE_OPTIONS,
     MARK_END,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 @dataclass
 class Found:
     hits: list[SearchHit]
-    error: StorageError | None = None  # the database did not answer: hits from local copies
+    error: StorageError | None = None  # the store did not answer: hits from local copies
 
 
 def search_everywhere(store: ConversationStore, user_id: str, text: str, limit: int) -> Found:
@@ -52,10 +52,10 @@ def search_everywhere(store: ConversationStore, user_id: str, text: str, limit: 
 
     query = parse(text)  # a query that cannot be read is refused before any outage matters
     try:
-        metadata = backfilled(store, user_id)  # not under the deadline: it may reindex
+        metadata = backfilled(store, user_id)
         entries = store.journal.entries(user_id)
-        local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text, limit))
-        indexed = store.guard.call(lambda: search(metadata, user_id, text, limit))
+        local = store.guarded(lambda: unindexed_hits(metadata, user_id, entries, text, limit))
+        indexed = store.guarded(lambda: search(metadata, user_id, text, limit))
     except StorageError as exc:
         return Found(offline_hits(store, user_id, query, exc)[:limit], exc)
     # A message pushed (and indexed) between the two looks is in both.
@@ -63,35 +63,42 @@ def search_everywhere(store: ConversationStore, user_id: str, text: str, limit: 
     return Found((local + [hit for hit in indexed if hit.message_id not in mine])[:limit])
 
 
-def matching_everywhere(store: ConversationStore, user_id: str, text: str) -> set[str]:
-    """Ids of this user's conversations with a matching message, indexed or journaled (or,
-    while the database does not answer, in the copies on this machine)."""
+def matching_everywhere(
+    store: ConversationStore, user_id: str, text: str
+) -> tuple[set[str], StorageError | None]:
+    """Ids of this user's conversations with a matching message, indexed or journaled; while
+    the store does not answer, those of the copies on this machine, and the store's error."""
     from claudechat.storage.search import backfilled, matching_conversations
 
     query = parse(text)
     try:
-        metadata = backfilled(store, user_id)  # not under the deadline: it may reindex
+        metadata = backfilled(store, user_id)
         entries = store.journal.entries(user_id)
-        local = store.guard.call(lambda: unindexed_hits(metadata, user_id, entries, text))
-        indexed = store.guard.call(lambda: matching_conversations(metadata, user_id, text))
+        local = store.guarded(lambda: unindexed_hits(metadata, user_id, entries, text))
+        indexed = store.guarded(lambda: matching_conversations(metadata, user_id, text))
     except StorageError as exc:
-        local, indexed = offline_hits(store, user_id, query, exc), set()
-    return indexed | {hit.conversation_id for hit in local}
+        offline = offline_hits(store, user_id, query, exc)
+        return {hit.conversation_id for hit in offline}, exc
+    return indexed | {hit.conversation_id for hit in local}, None
 
 
 def offline_hits(
     store: ConversationStore, user_id: str, query: Query, error: StorageError
 ) -> list[SearchHit]:
-    """Every message of the copies on this machine that matches, best first; `error` (the
-    database's) is raised when there are no copies to search."""
+    """Every message of the copies on this machine that matches, best first. Where this
+    Python's SQLite lacks FTS5 (a team's machine may), the store's `error` is all there is."""
     from claudechat.storage.documents import merged_by_id
 
     journaled = (entry.conversation for entry in store.journal.entries(user_id))
     copies = list(merged_by_id([*store.cached(user_id), *journaled]).values())
-    if not copies:
-        raise error
     candidates = [(c, m) for c in copies for m in c.messages]
-    return _hits(candidates, _sqlite_match(query, _bodies(candidates)), copies)
+    if not candidates:
+        return []
+    try:
+        found = _sqlite_match(query, _bodies(candidates))
+    except sqlite3.Error:
+        raise error from None
+    return _hits(candidates, found, copies)
 
 
 def unindexed_hits(

@@ -200,17 +200,24 @@ def _reindex_one(connection: Connection, user_id: str, conversation: Conversatio
 
 def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
     """Index this user's conversations saved before search existed, once: their first search
-    after the upgrade does it. Returns how many were indexed."""
+    after the upgrade does it. Returns how many were indexed. The check is a store call under
+    the deadline, so a database that stopped answering fails it (at once, once the breaker is
+    open) instead of holding a search; the reindex it may start reads every document, and is
+    not."""
     from sqlalchemy import select
 
     from claudechat.storage.metadata import database_errors
     from claudechat.storage.schema import search_backfill
 
-    metadata = store.metadata
     statement = select(search_backfill.c.user_id).where(search_backfill.c.user_id == user_id)
-    with database_errors(metadata.url), metadata.engine.connect() as connection:
-        if connection.execute(statement).first() is None:
-            return 0
+
+    def due() -> bool:
+        metadata = store.metadata
+        with database_errors(metadata.url), metadata.engine.connect() as connection:
+            return connection.execute(statement).first() is not None
+
+    if not store.guarded(due):
+        return 0
     return reindex(store, user_id)[0]
 
 

@@ -77,7 +77,7 @@ class ConversationStore:
 
     blob_key = staticmethod(ids.document_key)
 
-    def _guarded(self, operation: Callable[[], T]) -> T:
+    def guarded(self, operation: Callable[[], T]) -> T:
         """A store call under the deadline. Connecting (and migrating) the database comes
         first, on its own: it is bounded by the drivers' limits (connect_timeout, statement
         and lock timeouts) and given longer, so a slow machine starting many processes at
@@ -111,7 +111,7 @@ class ConversationStore:
         journal_error: StorageError | None,
     ) -> SaveResult:
         try:
-            merged = self._guarded(lambda: self._push(snapshot, data))
+            merged = self.guarded(lambda: self._push(snapshot, data))
         except StorageError as exc:
             journaled = journal_error is None and self._journal_made_durable(snapshot)
             return SaveResult(pushed=False, error=exc, journaled=journaled)
@@ -243,7 +243,7 @@ class ConversationStore:
             for entry in entries[1:]:
                 document = merge(document, entry.conversation)
             try:
-                self._guarded(lambda document=document: self._push(document))  # type: ignore[misc]
+                self.guarded(lambda document=document: self._push(document))  # type: ignore[misc]
             except StorageError as exc:
                 # One entry the store refuses must not hold back the others.
                 report.error = exc
@@ -262,7 +262,7 @@ class ConversationStore:
         conversation_id, row = self._resolve(user_id, reference, entries)
         local = [e.conversation for e in entries if e.conversation.id == conversation_id]
         try:
-            stored = self._guarded(lambda: self._load_stored(user_id, conversation_id, row))
+            stored = self.guarded(lambda: self._load_stored(user_id, conversation_id, row))
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
             if cached is None and not local:
@@ -328,7 +328,7 @@ class ConversationStore:
         local = {e.conversation.id for e in entries if e.conversation.id.startswith(prefix)}
         rows: list[ConversationRow] = []
         try:
-            rows = self._guarded(lambda: self._rows_matching(user_id, prefix))
+            rows = self.guarded(lambda: self._rows_matching(user_id, prefix))
             matches = local | {r.conversation_id for r in rows}
         except StorageError:
             local |= {c.id for c in self.cached(user_id) if c.id.startswith(prefix)}
@@ -372,7 +372,7 @@ class ConversationStore:
         local = newest_rows(e.conversation for e in self.journal.entries(user_id))
         error = None
         try:
-            stored = self._guarded(lambda: self.metadata.list_for_user(user_id, limit))
+            stored = self.guarded(lambda: self.metadata.list_for_user(user_id, limit))
         except StorageError as exc:
             stored, error = list(newest_rows(self.cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
