@@ -224,3 +224,16 @@ def test_while_the_database_is_down_search_looks_in_the_copies_on_this_machine( 
         assert nothing.returncode == 5 and json.loads(nothing.stdout) == []
         assert len(nothing.stderr.strip().splitlines()) == 1
         assert cli("list", "--search", "otter", "--json").stdout.strip() == "[]"
+
+
+def test_a_limit_keeps_the_best_journaled_matches_in_order(backend) -> None:  # type: ignore[no-untyped-def]
+    """The limit is applied where the matching is done (before PostgreSQL's headlines): the
+    same best matches, in the same order, as without it."""
+    store = open_store(load_settings())
+    conversation = conversation_of(*[f"{'deploy ' * (n % 3 + 1)}step {n}" for n in range(6)])
+    store.journal.write(conversation)
+    entries = store.journal.entries("tester")
+    every = unindexed_hits(store.metadata, "tester", entries, "deploy")
+    best = unindexed_hits(store.metadata, "tester", entries, "deploy", limit=2)
+    assert len(every) == 6 and best == every[:2]
+    store.close()

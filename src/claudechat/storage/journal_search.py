@@ -119,10 +119,10 @@ def unindexed_hits(
         return []
     bodies = _bodies(candidates)
     if on_postgres(metadata):
-        found = _postgres_match(metadata, query, bodies)
+        found = _postgres_match(metadata, query, bodies, limit)
     else:
-        found = _sqlite_match(query, bodies)
-    return _hits(candidates, found[:limit], journaled)
+        found = _sqlite_match(query, bodies)[:limit]
+    return _hits(candidates, found, journaled)
 
 
 Candidates = list[tuple["Conversation", "Message"]]
@@ -184,8 +184,11 @@ def _sqlite_match(query: Query, bodies: list[str]) -> list[Any]:
     return found
 
 
-def _postgres_match(metadata: MetadataStore, query: Query, bodies: list[str]) -> list[Any]:
-    """(position, snippet) of the matching bodies, best first, by PostgreSQL."""
+def _postgres_match(
+    metadata: MetadataStore, query: Query, bodies: list[str], limit: int | None
+) -> list[Any]:
+    """(position, snippet) of the best `limit` matching bodies (all: None), best first, by
+    PostgreSQL; headlines, the costly part, only for those."""
     from sqlalchemy import text as sql
 
     from claudechat.storage.metadata import database_errors
@@ -195,7 +198,12 @@ def _postgres_match(metadata: MetadataStore, query: Query, bodies: list[str]) ->
         if query.prefix_last
         else _POSTGRES_BODIES
     )
-    parameters = {"query": query.websearch, "bodies": bodies, "headline": HEADLINE_OPTIONS}
+    parameters = {
+        "query": query.websearch,
+        "bodies": bodies,
+        "headline": HEADLINE_OPTIONS,
+        "limit": limit,  # LIMIT NULL: no limit
+    }
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         found = connection.execute(sql(statement), parameters).all()
     return [(position - 1, snippet) for position, snippet in found]  # ORDINALITY counts from 1
@@ -204,11 +212,15 @@ def _postgres_match(metadata: MetadataStore, query: Query, bodies: list[str]) ->
 _POSTGRES_BODIES = f"""
 WITH q AS (SELECT {WEBSEARCH} AS query),
 b AS (SELECT body, position, to_tsvector('simple', body) AS document
-      FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, position))
-SELECT b.position, ts_headline('simple', b.body, q.query, :headline)
-FROM b, q
-WHERE b.document @@ q.query
-ORDER BY ts_rank_cd(b.document, q.query) DESC, b.position DESC
+      FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, position)),
+best AS (SELECT b.body, b.position, ts_rank_cd(b.document, q.query) AS rank
+         FROM b, q
+         WHERE b.document @@ q.query
+         ORDER BY rank DESC, b.position DESC
+         LIMIT CAST(:limit AS integer))
+SELECT best.position, ts_headline('simple', best.body, q.query, :headline)
+FROM best, q
+ORDER BY best.rank DESC, best.position DESC
 """
 
 
