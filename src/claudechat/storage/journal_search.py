@@ -20,10 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import StorageError
 from claudechat.storage.search import (
-    HEADLINE_OPTIONS,
     MARK_END,
     MARK_START,
-    PREFIXED_WEBSEARCH,
     SNIPPET_WORDS,
     SQLITE_TOKENIZER,
     WEBSEARCH,
@@ -31,6 +29,7 @@ from claudechat.storage.search import (
     message_body,
     on_postgres,
     parse,
+    postgres_form,
 )
 
 if TYPE_CHECKING:
@@ -193,17 +192,8 @@ def _postgres_match(
 
     from claudechat.storage.metadata import database_errors
 
-    statement = (
-        _POSTGRES_BODIES.replace(WEBSEARCH, PREFIXED_WEBSEARCH)
-        if query.prefix_last
-        else _POSTGRES_BODIES
-    )
-    parameters = {
-        "query": query.websearch,
-        "bodies": bodies,
-        "headline": HEADLINE_OPTIONS,
-        "limit": limit,  # LIMIT NULL: no limit
-    }
+    statement, parameters = postgres_form(_POSTGRES_BODIES, query)
+    parameters.update(bodies=bodies, limit=limit)  # LIMIT NULL: no limit
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         found = connection.execute(sql(statement), parameters).all()
     return [(position - 1, snippet) for position, snippet in found]  # ORDINALITY counts from 1

@@ -275,14 +275,21 @@ def _run(
     owner = owner_token(user_id)
     parameters: dict[str, Any] = {"user": user_id, **extra}
     if on_postgres(metadata):
-        parameters.update(query=query.websearch, owner=owner, headline=HEADLINE_OPTIONS)
-        if query.prefix_last:
-            statement = statement.replace(WEBSEARCH, PREFIXED_WEBSEARCH)
+        statement, shaped = postgres_form(statement, query)
+        parameters.update(owner=owner, **shaped)
     else:
         parameters.update(query=f'owner : "{owner}" AND body : ({query.fts5})')
         parameters.update(start=MARK_START, end=MARK_END, words=SNIPPET_WORDS)
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         return list(connection.execute(sql(statement), parameters).mappings())
+
+
+def postgres_form(statement: str, query: Query) -> tuple[str, dict[str, Any]]:
+    """A statement written with WEBSEARCH, in the form `query` takes (its last word a prefix,
+    when typed as one), and the parameters its query and headlines take."""
+    if query.prefix_last:
+        statement = statement.replace(WEBSEARCH, _PREFIXED_WEBSEARCH)
+    return statement, {"query": query.websearch, "headline": _HEADLINE_OPTIONS}
 
 
 def _datetime(value: Any) -> datetime:
@@ -310,7 +317,7 @@ WHERE search_fts MATCH :query AND m.user_id = :user
 
 WEBSEARCH = "websearch_to_tsquery('simple', :query)"
 # websearch_to_tsquery has no prefix syntax; its last lexeme gets one (`'word':*`).
-PREFIXED_WEBSEARCH = (
+_PREFIXED_WEBSEARCH = (
     "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
     "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
 )
@@ -344,6 +351,6 @@ WHERE m.document @@ (q.query && q.owner) AND m.user_id = :user
 """
 )
 # One excerpt: fragment mode drops the words around a match in a short message.
-HEADLINE_OPTIONS = (
+_HEADLINE_OPTIONS = (
     f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=6"
 )
