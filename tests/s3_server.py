@@ -12,8 +12,9 @@ import atexit
 import logging
 import os
 import urllib.request
-from types import TracebackType
 from typing import Any
+
+from servers import Started
 
 # moto's server logs every request through werkzeug at INFO.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -77,7 +78,7 @@ def _moto_server_class() -> type:
     return FastStopMotoServer
 
 
-class S3Server:
+class S3Server(Started):
     """moto's ThreadedMotoServer on 127.0.0.1 with an ephemeral port.
 
     moto's state lives in this process, not in the server: buckets and objects survive
@@ -155,14 +156,3 @@ class S3Server:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy
         with opener.open(req, timeout=10) as resp:
             resp.read()
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import psycopg2
 
@@ -49,7 +49,23 @@ def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
 
 
-class PostgresServer:
+class Started:
+    """A server as a context manager: started on entry, stopped on exit."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class PostgresServer(Started):
     """A throwaway PostgreSQL 15 cluster on 127.0.0.1, run as the postgres user, fsync off.
 
     ``start()`` creates it; ``stop()`` kills it and deletes its directory. ``pause()`` stops the
@@ -273,17 +289,6 @@ class PostgresServer:
         finally:
             conn.close()
         return self.url(name)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _traversable_by_others(path: Path) -> bool:
