@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fakes.anthropic_api import FakeAnthropic
+from forkserver import ForkServer
 from s3_server import S3Server, aws_test_env
 from servers import PostgresServer
 
@@ -163,26 +164,31 @@ def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 # -- running the real program --------------------------------------------------------------
 
 
+# One-shot runs are forked from an interpreter that has imported the program (forkserver.py).
+FORK_SERVER = ForkServer()
+
+
 def run_cli(
     *args: str,
     input: bytes | str | None = b"",
     env: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    """The installed program in a subprocess: real pipes, so it sees no terminal."""
-    data = input.encode() if isinstance(input, str) else input
-    completed = subprocess.run(
-        [sys.executable, "-m", "claudechat", *args],
-        input=data,
-        capture_output=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
+    """The installed program in a process of its own: real pipes, so it sees no terminal."""
+    command = [sys.executable, "-m", "claudechat", *args]
+    process = FORK_SERVER.popen(command, env={**os.environ, **(env or {})})
+    try:
+        data = input.encode() if isinstance(input, str) else input
+        stdout, stderr = process.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
     return subprocess.CompletedProcess(
-        completed.args,
-        completed.returncode,
-        completed.stdout.decode("utf-8", "replace"),
-        completed.stderr.decode("utf-8", "replace"),
+        command,
+        process.returncode,
+        stdout.decode("utf-8", "replace"),
+        stderr.decode("utf-8", "replace"),
     )
 
 

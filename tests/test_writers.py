@@ -8,12 +8,12 @@ session's message only (never another session's unanswered one); and nothing is 
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from collections import Counter
 from pathlib import Path
 
-from conftest import content_text
+from conftest import FORK_SERVER, content_text
 from test_faults import conversation_id, stored
 
 WRITERS = 8
@@ -24,12 +24,7 @@ def run_writers(reference: str, turns: int) -> dict[str, list[str]]:
     """WRITERS processes at once, each sending `turns` messages; their messages by writer."""
     messages = {f"w{w}": [f"w{w} t{t}" for t in range(turns)] for w in range(WRITERS)}
     processes = [
-        subprocess.Popen(
-            [sys.executable, str(WRITER), reference, *texts],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        FORK_SERVER.popen([sys.executable, str(WRITER), reference, *texts], dict(os.environ), True)
         for texts in messages.values()
     ]
     for process in processes:
