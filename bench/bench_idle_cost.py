@@ -9,6 +9,7 @@ that, in one process and thread, with the CPU clock of the thread (not wall time
 
 - a tight loop: little code and data, the control;
 - one stream event through the SDK: JSON to its pydantic model, as the SDK reads each event;
+- the same event's JSON parsed alone, without the model;
 - a 40-message conversation encoded and decoded, as each save and load does.
 
     .venv/bin/python bench/bench_idle_cost.py [--rounds 7]
@@ -54,6 +55,13 @@ def sdk_event() -> Callable[[], object]:
     return lambda: construct_type(type_=RawMessageStreamEvent, value=json.loads(raw))
 
 
+def json_event() -> Callable[[], object]:
+    raw = json.dumps(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi "}}
+    )
+    return lambda: json.loads(raw)
+
+
 def document_round_trip() -> Callable[[], object]:
     from claudechat.conversation import Conversation
     from claudechat.storage.documents import decode_document, encode_document
@@ -68,6 +76,7 @@ def document_round_trip() -> Callable[[], object]:
 UNITS = {
     "tight loop (control)": tight_loop,
     "one SDK stream event": sdk_event,
+    "the same event, JSON parsed alone": json_event,
     "40-message document, encode + decode": document_round_trip,
 }
 

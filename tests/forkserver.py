@@ -13,8 +13,9 @@ What a fork does not repeat is the interpreter's start and the imports. Tests of
 for real, and so does every run when CLAUDECHAT_TEST_FRESH_PROCESSES=1. A run whose
 environment changes how Python itself starts (PYTHON*, the locale) is started fresh too.
 
-Server: `python forkserver.py SOCKET`. For each connection: the child's three standard streams
-as file descriptors (SCM_RIGHTS), then one JSON line {argv, env, cwd, umask}; it answers
+Server: `python forkserver.py SOCKET`, its standard input a pipe from the test process (it
+exits when that closes). For each connection: the child's three standard streams as file
+descriptors (SCM_RIGHTS), then one JSON line {module, argv, env, cwd, umask}; it answers
 "pid N" once forked and "exit CODE" (the subprocess convention: -N for signal N) when reaped.
 """
 
@@ -28,6 +29,7 @@ import json
 import os
 import runpy
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,44 +84,65 @@ def preload() -> None:
             importlib.import_module(module.name)
 
 
-def serve(path: str) -> tuple[dict[str, Any], list[int]]:
-    """Accept runs until told to stop; returns only in a forked child, with its request."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ)
-    running: dict[int, tuple[int, socket.socket]] = {}  # pidfd: (pid, connection)
-    print("ready", flush=True)
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is listener:
-                connection, _ = listener.accept()
-                request, fds = receive(connection)
-                assert threading.active_count() == 1  # a fork keeps only the calling thread
-                pid = os.fork()
-                if pid == 0:
-                    selector.close()
-                    listener.close()
-                    for pidfd, (_, other) in running.items():
-                        os.close(pidfd)
-                        other.close()
-                    connection.close()
-                    return request, fds
-                for fd in fds:
-                    os.close(fd)
-                pidfd = os.pidfd_open(pid)
-                running[pidfd] = (pid, connection)
-                selector.register(pidfd, selectors.EVENT_READ)
-                answer(connection, f"pid {pid}")
-            else:
-                pidfd = int(key.fd)
-                pid, connection = running.pop(pidfd)
-                selector.unregister(pidfd)
+class Server:
+    """Forks a child per connection; watches its children (pidfds) and its test process."""
+
+    def __init__(self, path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(64)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, self.fork)
+        # Standard input is a pipe from the test process: at its end, that process is gone.
+        self.selector.register(0, selectors.EVENT_READ, self.stop_if_orphaned)
+        self.running: dict[int, tuple[int, socket.socket]] = {}  # pidfd: (pid, connection)
+
+    def serve(self) -> tuple[dict[str, Any], list[int]]:
+        """Returns only in a forked child, with its request and standard streams."""
+        print("ready", flush=True)
+        while True:
+            for key, _ in self.selector.select():
+                child: tuple[dict[str, Any], list[int]] | None = key.data(key.fd)
+                if child is not None:
+                    return child
+
+    def fork(self, _fd: int) -> tuple[dict[str, Any], list[int]] | None:
+        connection, _ = self.listener.accept()
+        connection.settimeout(10)
+        try:
+            request, fds = receive(connection)
+        except (OSError, ValueError):
+            connection.close()  # a test process that died while asking
+            return None
+        assert threading.active_count() == 1  # a fork keeps only the calling thread
+        pid = os.fork()
+        if pid == 0:
+            self.selector.close()
+            self.listener.close()
+            for pidfd, (_, other) in self.running.items():
                 os.close(pidfd)
-                _, status = os.waitpid(pid, 0)
-                answer(connection, f"exit {os.waitstatus_to_exitcode(status)}")
-                connection.close()
+                other.close()
+            connection.close()
+            return request, fds
+        for fd in fds:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.running[pidfd] = (pid, connection)
+        self.selector.register(pidfd, selectors.EVENT_READ, self.reap)
+        answer(connection, f"pid {pid}")
+        return None
+
+    def reap(self, pidfd: int) -> None:
+        pid, connection = self.running.pop(pidfd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        answer(connection, f"exit {os.waitstatus_to_exitcode(status)}")
+        connection.close()
+
+    def stop_if_orphaned(self, fd: int) -> None:
+        if not os.read(fd, 1):
+            sys.exit(0)  # running children go on, as a killed test's subprocesses would
 
 
 def receive(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -315,7 +338,7 @@ class ForkServer:
                 with open(os.path.join(folder, "log"), "wb") as log:
                     self._process = subprocess.Popen(
                         [sys.executable, __file__, self._socket],
-                        stdin=subprocess.DEVNULL,
+                        stdin=subprocess.PIPE,  # closed when this process ends
                         stdout=subprocess.PIPE,
                         stderr=log,
                         env=self._env,
@@ -325,6 +348,7 @@ class ForkServer:
                 if self._process.stdout.readline() != b"ready\n":
                     raise RuntimeError(f"the fork server did not start: see {folder}/log")
                 atexit.register(self._process.kill)
+                atexit.register(shutil.rmtree, folder, True)
 
 
 if __name__ == "__main__":
@@ -333,7 +357,7 @@ if __name__ == "__main__":
     # Out of the collector's sight: else a child's first full collection walks (and, writing
     # their reference counts, copies) every object the imports made.
     gc.freeze()
-    child_request, child_fds = serve(sys.argv[1])
+    child_request, child_fds = Server(sys.argv[1]).serve()
     become(child_request, child_fds)
     del child_request["env"]
     run(child_request)

@@ -14,12 +14,15 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import FORK_SERVER, run_cli
+
+FRESH = "CLAUDECHAT_TEST_FRESH_PROCESSES"
 
 PROBE = """
 import atexit, json, os, random, sys, threading, time
@@ -81,6 +84,7 @@ def probe(script: Path, *args: str, input: str = "", fresh: bool = False) -> dic
 
 @pytest.fixture
 def script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(FRESH, raising=False)  # these tests are of the fork server itself
     path = tmp_path / "probe.py"
     path.write_text(PROBE)
     folder = tmp_path / "work"
@@ -130,6 +134,8 @@ def test_the_program_answers_alike_forked_and_fresh(
         ("--help",),
     ]
 
+    monkeypatch.delenv(FRESH, raising=False)
+
     def answers() -> list[tuple[int, str, str]]:
         results = []
         for args in runs:
@@ -140,6 +146,33 @@ def test_the_program_answers_alike_forked_and_fresh(
         return results
 
     forked = answers()
-    monkeypatch.setenv("CLAUDECHAT_TEST_FRESH_PROCESSES", "1")
+    monkeypatch.setenv(FRESH, "1")
     assert answers() == forked
     assert [code for code, _, _ in forked] == [0, 0, 1, 2, 0]  # the README's table
+
+
+def test_the_server_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """A test process killed outright (no atexit) leaves no fork server behind."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from forkserver import ForkServer; "
+        "s = ForkServer(); s._start(); print(s._process.pid, flush=True); input()"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", code, str(Path(__file__).parent)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    server = int(owner.stdout.readline())
+    os.kill(server, 0)  # running
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the fork server outlived its test process")
