@@ -165,7 +165,8 @@ def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 
 # One-shot runs are forked from an interpreter that has imported the program (forkserver.py).
-FORK_SERVER = ForkServer()
+# Read here, once: each test's isolated_home takes CLAUDECHAT_ settings out of its environment.
+FORK_SERVER = ForkServer(fresh=bool(os.environ.get("CLAUDECHAT_TEST_FRESH_PROCESSES")))
 
 
 def run_cli(

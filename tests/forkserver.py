@@ -290,7 +290,8 @@ class Forked:
 class ForkServer:
     """The fork server of this test process, started at its first run."""
 
-    def __init__(self) -> None:
+    def __init__(self, fresh: bool = False) -> None:
+        self.fresh = fresh  # every run a fresh interpreter: the fork server is not used
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._env: dict[str, str] = {}
@@ -317,7 +318,7 @@ class ForkServer:
         return Forked(connection, request, args, text)
 
     def _target(self, args: list[str], env: dict[str, str]) -> tuple[str | None, list[str]] | None:
-        if os.environ.get("CLAUDECHAT_TEST_FRESH_PROCESSES") or args[0] != sys.executable:
+        if self.fresh or args[0] != sys.executable:
             return None
         self._start()
         if args[1] == "-m" and len(args) > 2:

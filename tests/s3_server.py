@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import threading
 import urllib.request
 from typing import Any
 
@@ -46,29 +47,46 @@ def aws_test_env(endpoint_url: str) -> dict[str, str]:
     }
 
 
+class AtomicWrites:
+    """S3 applies a conditional write atomically. moto checks If-Match or If-None-Match, then
+    writes, and its threaded server runs other requests in between: two writers expecting the
+    same version could both succeed, and one's turns vanish. Writes, one at a time here, are
+    atomic again; reads still run alongside them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return self.app(environ, start_response)
+        with self.lock:  # the whole response made inside
+            response = self.app(environ, start_response)
+            try:
+                return list(response)
+            finally:
+                if hasattr(response, "close"):
+                    response.close()
+
+
 def _moto_server_class() -> type:
-    """ThreadedMotoServer, polling for shutdown every 50 ms instead of werkzeug's 500 ms.
-
-    ``ThreadedMotoServer.stop()`` waits for ``serve_forever``'s poll; with the default that is
-    about 0.45 s per stop or pause. Falls back to the plain class if moto's internals move.
-    """
+    """ThreadedMotoServer with atomic writes (AtomicWrites), polling for shutdown every 50 ms
+    instead of werkzeug's 500 ms (``stop()`` waits for ``serve_forever``'s poll: with the
+    default that is about 0.45 s per stop or pause). Needs moto's internals as pinned."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
 
-    try:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-    except ImportError:
-        return ThreadedMotoServer
-    if not hasattr(ThreadedMotoServer, "_server_entry"):
-        return ThreadedMotoServer
+    # Without it, writes would race (AtomicWrites): fail here rather than flake later.
+    assert hasattr(ThreadedMotoServer, "_server_entry"), "moto's server moved: see s3_server.py"
 
     class FastStopMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = AtomicWrites(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
             )

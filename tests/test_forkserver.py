@@ -22,8 +22,6 @@ import pytest
 
 from conftest import FORK_SERVER, run_cli
 
-FRESH = "CLAUDECHAT_TEST_FRESH_PROCESSES"
-
 PROBE = """
 import atexit, json, os, random, sys, threading, time
 
@@ -84,7 +82,7 @@ def probe(script: Path, *args: str, input: str = "", fresh: bool = False) -> dic
 
 @pytest.fixture
 def script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(FRESH, raising=False)  # these tests are of the fork server itself
+    monkeypatch.setattr(FORK_SERVER, "fresh", False)  # these tests are of the fork server
     path = tmp_path / "probe.py"
     path.write_text(PROBE)
     folder = tmp_path / "work"
@@ -134,7 +132,7 @@ def test_the_program_answers_alike_forked_and_fresh(
         ("--help",),
     ]
 
-    monkeypatch.delenv(FRESH, raising=False)
+    monkeypatch.setattr(FORK_SERVER, "fresh", False)
 
     def answers() -> list[tuple[int, str, str]]:
         results = []
@@ -146,7 +144,7 @@ def test_the_program_answers_alike_forked_and_fresh(
         return results
 
     forked = answers()
-    monkeypatch.setenv(FRESH, "1")
+    monkeypatch.setattr(FORK_SERVER, "fresh", True)
     assert answers() == forked
     assert [code for code, _, _ in forked] == [0, 0, 1, 2, 0]  # the README's table
 

@@ -7,9 +7,12 @@ import pwd
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -174,6 +177,41 @@ def test_s3_conditional_writes_are_enforced(s3: S3Server, bucket: str) -> None:
     second = client.put_object(Bucket=bucket, Key="k", Body=b"2", IfMatch=first["ETag"])
     assert second["ETag"] != first["ETag"]
     assert client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"2"
+
+
+def test_s3_conditional_writes_racing_for_one_version_let_exactly_one_win(
+    s3: S3Server, bucket: str
+) -> None:
+    """As on S3, a conditional write is atomic: of writers that all expect the same version,
+    one succeeds and the others get 412, however their requests interleave."""
+    writers = 8
+    clients = [s3.client() for _ in range(writers)]
+    start = threading.Barrier(writers)
+
+    def write(client: Any, etag: str, body: bytes) -> bool:
+        start.wait()
+        try:
+            client.put_object(Bucket=bucket, Key="contended", Body=body, IfMatch=etag)
+        except ClientError as exc:
+            assert _error(exc) == ("PreconditionFailed", 412)
+            return False
+        return True
+
+    switching = sys.getswitchinterval()
+    # The server runs in this process: switching threads often makes any check-then-write
+    # gap in it show up within a few rounds.
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(writers) as pool:
+            for round in range(20):
+                etag = clients[0].put_object(Bucket=bucket, Key="contended", Body=b"base")["ETag"]
+                bodies = [f"{round} {w} ".encode() * 200 for w in range(writers)]
+                won = list(pool.map(write, clients, [etag] * writers, bodies))
+                assert won.count(True) == 1, f"round {round}: {won.count(True)} writers won"
+                stored = clients[0].get_object(Bucket=bucket, Key="contended")["Body"].read()
+                assert stored == bodies[won.index(True)]
+    finally:
+        sys.setswitchinterval(switching)
 
 
 def test_s3_missing_bucket_and_key(s3: S3Server, bucket: str) -> None:
