@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from fakes.anthropic_api import FakeAnthropic
-from forkserver import ForkServer
+from forked import ForkServer
 from s3_server import S3Server, aws_test_env
 from servers import PostgresServer
 
@@ -166,7 +166,9 @@ def team_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 # One-shot runs are forked from an interpreter that has imported the program (forkserver.py).
 # Read here, once: each test's isolated_home takes CLAUDECHAT_ settings out of its environment.
-FORK_SERVER = ForkServer(fresh=bool(os.environ.get("CLAUDECHAT_TEST_FRESH_PROCESSES")))
+FORK_SERVER = ForkServer(
+    dict(os.environ), fresh=os.environ.get("CLAUDECHAT_TEST_FRESH_PROCESSES", "") not in ("", "0")
+)
 
 
 def run_cli(

@@ -1,4 +1,4 @@
-"""Runs of the program forked from an interpreter that has already imported it.
+"""The fork server: runs of the program forked from an interpreter that has imported it.
 
 Nearly all of a one-shot command's CPU is the interpreter's start and its imports (the SDK
 alone costs 1.3 to 2.5 s of CPU on these machines), and the suite runs the program hundreds of
@@ -10,8 +10,9 @@ flushing), so its exit code and output are the program's own.
 
 What a fork does not repeat is the interpreter's start and the imports. Tests of those
 (start-up cost, what gets imported, signals during start-up, the terminal) start the program
-for real, and so does every run when CLAUDECHAT_TEST_FRESH_PROCESSES=1. A run whose
-environment changes how Python itself starts (PYTHON*, the locale) is started fresh too.
+for real. The test side (forked.py) starts a run fresh when its environment changes what an
+interpreter reads once at start (PYTHON*, the locale, TZ, ...), and every run under
+CLAUDECHAT_TEST_FRESH_PROCESSES=1 (but the fork server's own tests).
 
 Server: `python forkserver.py SOCKET`, its standard input a pipe from the test process (it
 exits when that closes). For each connection: the child's three standard streams as file
@@ -21,7 +22,6 @@ descriptors (SCM_RIGHTS), then one JSON line {module, argv, env, cwd, umask}; it
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import gc
 import io
@@ -29,12 +29,8 @@ import json
 import os
 import runpy
 import selectors
-import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -54,19 +50,6 @@ PRELOAD = (
     "rich.markdown",
     "prompt_toolkit",
 )
-# Settings read once when the interpreter starts: a child must be started with the server's.
-STARTUP_ENV = ("LANG", "LC_ALL", "LC_CTYPE")
-# The tests' own settings, which change from test to test: not the server's to keep.
-OWN_SETTINGS = ("CLAUDECHAT_", "ANTHROPIC_", "AWS_", "PYTEST_")
-
-
-def starts_like_the_server(env: dict[str, str], server_env: dict[str, str]) -> bool:
-    def startup(e: dict[str, str]) -> dict[str, str]:
-        return {k: v for k, v in e.items() if k.startswith("PYTHON") or k in STARTUP_ENV}
-
-    return startup(env) == startup(server_env)
-
-
 # -- the server ------------------------------------------------------------------------------
 
 
@@ -147,13 +130,20 @@ class Server:
 
 def receive(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
     _, fds, _, _ = socket.recv_fds(connection, 1, 3)
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = connection.recv(65536)
-        if not chunk:
-            raise ConnectionError("the request was cut off")
-        line += chunk
-    return json.loads(line), fds
+    try:
+        if len(fds) != 3:
+            raise ConnectionError(f"{len(fds)} standard streams sent, not 3")
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                raise ConnectionError("the request was cut off")
+            line += chunk
+        return json.loads(line), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def answer(connection: socket.socket, line: str) -> None:
@@ -171,6 +161,7 @@ def become(request: dict[str, Any], fds: list[int]) -> None:
     os.umask(request["umask"])
     os.environ.clear()
     os.environ.update(request["env"])
+    time.tzset()  # as a fresh start reads TZ
     for fd, name in enumerate(("stdin", "stdout", "stderr")):
         stream = standard_stream(fd, getattr(sys, name))
         setattr(sys, name, stream)
@@ -180,13 +171,15 @@ def become(request: dict[str, Any], fds: list[int]) -> None:
 
 def standard_stream(fd: int, like: Any) -> io.TextIOWrapper:
     """A stream on fd made as the interpreter makes its own (the server's were made from the
-    same start-up settings): buffered unless -u, then line-buffered on a terminal and stderr."""
+    same start-up settings): the buffer sized by io.open, none for output under -u, then
+    line-buffered on a terminal and for stderr."""
+    name, mode = ("<stdin>", "r") if fd == 0 else ("<stdout>" if fd == 1 else "<stderr>", "w")
     unbuffered = isinstance(like.buffer, io.FileIO)
-    raw = io.FileIO(fd, "rb" if fd == 0 else "wb", closefd=False)
-    buffer: Any = raw
-    if not unbuffered:
-        buffer = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
-    return io.TextIOWrapper(
+    # Kept open for the process's life, as the interpreter's own streams are.
+    buffer: Any = open(fd, mode + "b", 0 if unbuffered else -1, closefd=False)  # noqa: SIM115
+    raw = buffer if unbuffered else buffer.raw
+    raw.name = name
+    stream = io.TextIOWrapper(
         buffer,
         encoding=like.encoding,
         errors=like.errors,
@@ -194,6 +187,8 @@ def standard_stream(fd: int, like: Any) -> io.TextIOWrapper:
         line_buffering=not unbuffered and (fd == 2 or raw.isatty()),
         write_through=like.write_through,
     )
+    stream.mode = mode  # type: ignore[misc]
+    return stream
 
 
 def run(request: dict[str, Any]) -> None:
@@ -201,155 +196,8 @@ def run(request: dict[str, Any]) -> None:
         sys.path.insert(0, request["cwd"])
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
     else:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(request["argv"][0])))
+        sys.path.insert(0, os.path.dirname(os.path.realpath(request["argv"][0])))
         runpy.run_path(request["argv"][0], run_name="__main__")
-
-
-# -- the client, in the test process -----------------------------------------------------------
-
-
-class Forked:
-    """A run in a child of the fork server, used as a subprocess.Popen with pipes is."""
-
-    def __init__(
-        self, connection: socket.socket, request: dict[str, Any], args: list[str], text: bool
-    ) -> None:
-        self.args = args
-        self.returncode: int | None = None
-        self._connection = connection
-        self._text = text
-        self._pending = b""
-        stdin_read, self._stdin = os.pipe()
-        self._stdout, stdout_write = os.pipe()
-        self._stderr, stderr_write = os.pipe()
-        child_ends = [stdin_read, stdout_write, stderr_write]
-        try:
-            socket.send_fds(connection, [b"F"], child_ends)
-            connection.sendall(json.dumps(request).encode() + b"\n")
-        finally:
-            for fd in child_ends:
-                os.close(fd)
-        self.pid = int(self._line(timeout=60).split()[1])
-        self._collected: dict[int, list[bytes]] = {self._stdout: [], self._stderr: []}
-        self._threads: list[threading.Thread] = []
-
-    def communicate(self, input: bytes | str | None = None, timeout: float | None = None) -> Any:
-        if not self._threads:
-            data = input.encode() if isinstance(input, str) else input or b""
-            self._threads = [threading.Thread(target=self._write, args=(data,), daemon=True)]
-            self._threads += [
-                threading.Thread(target=self._read, args=(fd,), daemon=True)
-                for fd in self._collected
-            ]
-            for thread in self._threads:
-                thread.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                raise subprocess.TimeoutExpired(self.args, timeout or 0)
-        self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        out, err = (b"".join(self._collected[fd]) for fd in (self._stdout, self._stderr))
-        return (out.decode(), err.decode()) if self._text else (out, err)
-
-    def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None:
-            self.returncode = int(self._line(timeout).split()[1])
-            self._connection.close()
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            os.kill(self.pid, signal.SIGKILL)
-
-    def _line(self, timeout: float | None) -> str:
-        self._connection.settimeout(timeout)
-        while b"\n" not in self._pending:
-            try:
-                chunk = self._connection.recv(4096)
-            except TimeoutError:
-                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
-            if not chunk:
-                raise ConnectionError("the fork server went away")
-            self._pending += chunk
-        line, self._pending = self._pending.split(b"\n", 1)
-        return line.decode()
-
-    def _write(self, data: bytes) -> None:
-        try:
-            with open(self._stdin, "wb", closefd=True) as pipe:
-                pipe.write(data)
-        except BrokenPipeError:
-            pass  # the program did not read it all, as with subprocess
-
-    def _read(self, fd: int) -> None:
-        with open(fd, "rb", closefd=True) as pipe:
-            self._collected[fd].append(pipe.read())
-
-
-class ForkServer:
-    """The fork server of this test process, started at its first run."""
-
-    def __init__(self, fresh: bool = False) -> None:
-        self.fresh = fresh  # every run a fresh interpreter: the fork server is not used
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._env: dict[str, str] = {}
-        self._socket = ""
-
-    def popen(self, args: list[str], env: dict[str, str], text: bool = False) -> Any:
-        """`args` forked when the server can run them as they are, else a fresh process."""
-        target = self._target(args, env)
-        if target is None or not starts_like_the_server(env, self._env):
-            return subprocess.Popen(
-                args,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                text=text,
-            )
-        module, argv = target
-        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        connection.connect(self._socket)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        request = {"module": module, "argv": argv, "env": env, "cwd": os.getcwd(), "umask": umask}
-        return Forked(connection, request, args, text)
-
-    def _target(self, args: list[str], env: dict[str, str]) -> tuple[str | None, list[str]] | None:
-        if self.fresh or args[0] != sys.executable:
-            return None
-        self._start()
-        if args[1] == "-m" and len(args) > 2:
-            return args[2], ["-m", *args[3:]]  # runpy sets argv[0] to the module's path
-        if args[1].endswith(".py"):
-            return None, args[1:]
-        return None
-
-    def _server_env(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith(OWN_SETTINGS)}
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                folder = tempfile.mkdtemp(prefix="claudechat-forkserver-")
-                self._socket = os.path.join(folder, "socket")
-                self._env = self._server_env()
-                with open(os.path.join(folder, "log"), "wb") as log:
-                    self._process = subprocess.Popen(
-                        [sys.executable, __file__, self._socket],
-                        stdin=subprocess.PIPE,  # closed when this process ends
-                        stdout=subprocess.PIPE,
-                        stderr=log,
-                        env=self._env,
-                        cwd=folder,
-                    )
-                assert self._process.stdout is not None
-                if self._process.stdout.readline() != b"ready\n":
-                    raise RuntimeError(f"the fork server did not start: see {folder}/log")
-                atexit.register(self._process.kill)
-                atexit.register(shutil.rmtree, folder, True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ by every ``S3Server`` (and every ``moto.mock_aws``) in the process. Call ``reset
 from __future__ import annotations
 
 import atexit
+import io
 import logging
 import os
 import threading
@@ -60,6 +61,8 @@ class AtomicWrites:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return self.app(environ, start_response)
+        # The body first, outside the lock: a writer that stalls mid-upload holds up no other.
+        environ["wsgi.input"] = io.BytesIO(_body(environ))
         with self.lock:  # the whole response made inside
             response = self.app(environ, start_response)
             try:
@@ -67,6 +70,16 @@ class AtomicWrites:
             finally:
                 if hasattr(response, "close"):
                     response.close()
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request's body: to its end when the server knows it (chunked), else its length
+    (the connection stays open: reading on would wait for the client's next request)."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        return bytes(stream.read())
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return bytes(stream.read(length)) if length > 0 else b""
 
 
 def _moto_server_class() -> type:

@@ -39,7 +39,8 @@ if sys.argv[1] == "sleep":
 
 
 def stream(s):
-    return [s.isatty(), s.encoding, s.errors, s.line_buffering, s.write_through]
+    kind = type(s.buffer).__name__
+    return [s.name, s.mode, kind, s.isatty(), s.encoding, s.errors, s.line_buffering, s.write_through]
 
 
 print(json.dumps({
@@ -152,8 +153,8 @@ def test_the_program_answers_alike_forked_and_fresh(
 def test_the_server_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
     """A test process killed outright (no atexit) leaves no fork server behind."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from forkserver import ForkServer; "
-        "s = ForkServer(); s._start(); print(s._process.pid, flush=True); input()"
+        "import os, sys; sys.path.insert(0, sys.argv[1]); from forked import ForkServer; "
+        "s = ForkServer(dict(os.environ)); s._start(); print(s._process.pid, flush=True); input()"
     )
     owner = subprocess.Popen(
         [sys.executable, "-c", code, str(Path(__file__).parent)],
@@ -163,14 +164,19 @@ def test_the_server_ends_with_the_process_that_started_it(tmp_path: Path) -> Non
     )
     assert owner.stdout is not None
     server = int(owner.stdout.readline())
-    os.kill(server, 0)  # running
+    assert running(server)
     owner.kill()
     owner.wait()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            os.kill(server, 0)
-        except ProcessLookupError:
-            return
+    while running(server):
+        assert time.monotonic() < deadline, "the fork server outlived its test process"
         time.sleep(0.05)
-    raise AssertionError("the fork server outlived its test process")
+
+
+def running(pid: int) -> bool:
+    """Neither gone nor a zombie (ended, and not yet reaped by whoever adopted it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -186,7 +186,7 @@ def test_s3_conditional_writes_racing_for_one_version_let_exactly_one_win(
     one succeeds and the others get 412, however their requests interleave."""
     writers = 8
     clients = [s3.client() for _ in range(writers)]
-    start = threading.Barrier(writers)
+    start = threading.Barrier(writers, timeout=30)
 
     def write(client: Any, etag: str, body: bytes) -> bool:
         start.wait()

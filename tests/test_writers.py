@@ -27,10 +27,14 @@ def run_writers(reference: str, turns: int) -> dict[str, list[str]]:
         FORK_SERVER.popen([sys.executable, str(WRITER), reference, *texts], dict(os.environ), True)
         for texts in messages.values()
     ]
-    for process in processes:
-        _out, err = process.communicate(timeout=180)
-        assert process.returncode == 0, err
-        assert "Traceback" not in err and "warning" not in err, err
+    try:
+        for process in processes:
+            _out, err = process.communicate(timeout=180)
+            assert process.returncode == 0, err
+            assert "Traceback" not in err and "warning" not in err, err
+    finally:
+        for process in processes:  # after a failure, none is left running
+            process.kill()
     return messages
 
 
