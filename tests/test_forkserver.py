@@ -40,7 +40,8 @@ if sys.argv[1] == "sleep":
 
 def stream(s):
     kind = type(s.buffer).__name__
-    return [s.name, s.mode, kind, s.isatty(), s.encoding, s.errors, s.line_buffering, s.write_through]
+    return [s.name, s.mode, kind, s.isatty(), s.encoding, s.errors, s.line_buffering,
+            s.write_through]
 
 
 print(json.dumps({
