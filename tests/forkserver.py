@@ -29,6 +29,7 @@ import json
 import os
 import runpy
 import selectors
+import shutil
 import socket
 import sys
 import threading
@@ -72,6 +73,7 @@ class Server:
 
     def __init__(self, path: str) -> None:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.path = path
         self.listener.bind(path)
         self.listener.listen(64)
         self.selector = selectors.DefaultSelector()
@@ -125,6 +127,9 @@ class Server:
 
     def stop_if_orphaned(self, fd: int) -> None:
         if not os.read(fd, 1):
+            # The test process may have ended without its atexit (pytest-xdist's workers do):
+            # the server's folder (socket and log) goes with it here.
+            shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
             sys.exit(0)  # running children go on, as a killed test's subprocesses would
 
 

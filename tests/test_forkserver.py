@@ -152,7 +152,8 @@ def test_the_program_answers_alike_forked_and_fresh(
 
 
 def test_the_server_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
-    """A test process killed outright (no atexit) leaves no fork server behind."""
+    """A test process killed outright (no atexit) leaves no fork server behind, nor its
+    folder."""
     code = (
         "import os, sys; sys.path.insert(0, sys.argv[1]); from forked import ForkServer; "
         "s = ForkServer(dict(os.environ)); s._start(); print(s._process.pid, flush=True); input()"
@@ -166,12 +167,15 @@ def test_the_server_ends_with_the_process_that_started_it(tmp_path: Path) -> Non
     assert owner.stdout is not None
     server = int(owner.stdout.readline())
     assert running(server)
+    folder = Path(os.readlink(f"/proc/{server}/cwd"))  # the server's socket and log
+    assert (folder / "socket").exists()
     owner.kill()
     owner.wait()
     deadline = time.monotonic() + 20
     while running(server):
         assert time.monotonic() < deadline, "the fork server outlived its test process"
         time.sleep(0.05)
+    assert not folder.exists()
 
 
 def running(pid: int) -> bool:
