@@ -200,6 +200,11 @@ def cli():  # type: ignore[no-untyped-def]
     return run_cli
 
 
+def echoed(*sent: str) -> list[str]:
+    """A conversation's texts when the fake echoed each message sent: message, reply, ..."""
+    return [text for message in sent for text in (message, f"echo: {message}")]
+
+
 def content_text(content: str | list[dict[str, object]]) -> str:
     """The text of a message's content, as a document stores it or a request carries it:
     one string, or a list of blocks whose text blocks are joined."""

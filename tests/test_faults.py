@@ -24,7 +24,7 @@ from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.store import decode_document
-from conftest import Backend, content_text
+from conftest import Backend, content_text, echoed
 from fakes.anthropic_api import ErrorReply, Reply
 from test_repl import PROMPT, leave, say, spawn
 
@@ -269,16 +269,7 @@ def test_blob_store_down_mid_session_is_told_once_and_pushed_when_back(  # type:
     assert transcript.getvalue().count("saved locally") == 1
     assert transcript.getvalue().count("reachable again") == 1
     document = stored(cli, conversation)
-    assert contents(document) == [
-        "one",
-        "echo: one",
-        "two",
-        "echo: two",
-        "three",
-        "echo: three",
-        "four",
-        "echo: four",
-    ]
+    assert contents(document) == echoed("one", "two", "three", "four")
     assert journal_files(isolated_home) == []
     assert len(cli("list").stdout.splitlines()) == 1
 

@@ -18,6 +18,7 @@ import pytest
 from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
+from conftest import echoed
 from test_faults import contents, conversation_id, stored
 from test_repl import PROMPT, leave, say, spawn
 
@@ -98,14 +99,7 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     child.expect_exact("echo: three")
     child.expect_exact(PROMPT)
     conversation = leave(child)
-    assert contents(stored(cli, conversation)) == [
-        "one",
-        "echo: one",
-        "two",
-        "echo: two",
-        "three",
-        "echo: three",
-    ]
+    assert contents(stored(cli, conversation)) == echoed("one", "two", "three")
     assert len(cli("list").stdout.splitlines()) == 1
 
 

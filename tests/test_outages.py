@@ -24,7 +24,7 @@ import pytest
 from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import migrate, open_store
-from conftest import Backend
+from conftest import Backend, echoed
 from servers import Blackhole, PostgresServer
 from test_faults import blobs_down, contents, conversation_id, journal_files, stored
 from test_repl import PROMPT, leave, say, spawn
@@ -192,14 +192,7 @@ def test_a_chat_against_blackholed_postgresql_and_s3_never_hangs(  # type: ignor
     assert max(turns[1:]) < 4, turns  # below one deadline: nothing waited on the store
     heal(monkeypatch, team)
     assert cli("sync").returncode == 0
-    assert contents(stored(cli, conversation)) == [
-        "one",
-        "echo: one",
-        "two",
-        "echo: two",
-        "three",
-        "echo: three",
-    ]
+    assert contents(stored(cli, conversation)) == echoed("one", "two", "three")
     assert journal_files(isolated_home) == []
 
 

@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from conftest import FORK_SERVER, content_text
+from conftest import FORK_SERVER, content_text, echoed
 from test_faults import conversation_id, stored
 
 WRITERS = 8
@@ -91,6 +91,4 @@ def test_many_writers_on_separate_conversations_never_meet(backend, fake_api, cl
     for row in rows:
         texts = written[row["name"].split()[0]]
         document = stored(cli, row["id"])
-        assert [content_text(m["content"]) for m in document["messages"]] == [
-            text for sent_text in texts for text in (sent_text, f"echo: {sent_text}")
-        ]
+        assert [content_text(m["content"]) for m in document["messages"]] == echoed(*texts)
