@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -145,9 +146,12 @@ def _one_round(
     results, wall = run_client_processes("sdk", args.clients, args.client_processes, setup)
     runs.append((round_number, "SDK straight to the fake (floor)", results, wall))
     if not args.no_session_row:
-        service = in_process_service(env, Path(tempfile.mkdtemp(dir=args.home)))
+        home = Path(tempfile.mkdtemp(dir=args.home))
+        service = in_process_service(env, home)
         indices = list(range(args.clients))
         results, wall = run_clients(indices, lambda i: session_client(service, args.turns, i, tag))
+        service.store.close()
+        shutil.rmtree(home, ignore_errors=True)
         runs.append((round_number, "ChatSession, no HTTP (one process)", results, wall))
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
     for position, count in enumerate(int(c) for c in args.workers.split(",")):
@@ -225,7 +229,8 @@ def _arguments() -> Any:
 def _serve_run(env: dict[str, str], workers: int, args: Any, tag: str) -> tuple[Any, ...]:
     """One serve (of `workers` workers, on data of its own) under the clients: their results,
     the wall time, and the service's CPU and memory before and after."""
-    server, base_url = start_server(env, workers, Path(tempfile.mkdtemp(dir=args.home)))
+    home = Path(tempfile.mkdtemp(dir=args.home))
+    server, base_url = start_server(env, workers, home)
     try:
         tokens = [server.token(f"user{i}") for i in range(args.clients)]
         idle = usage(server.process.pid)
@@ -234,6 +239,7 @@ def _serve_run(env: dict[str, str], workers: int, args: Any, tag: str) -> tuple[
         loaded = usage(server.process.pid)
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
     return results, wall, (idle, loaded)
 
 

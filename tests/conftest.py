@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import serve_harness
 from fakes.anthropic_api import FakeAnthropic
 from forked import ForkServer
 from s3_server import S3Server, aws_test_env
@@ -49,6 +50,11 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database = home / "claudechat.db"
     assert not database.with_name("claudechat.db-wal").exists()  # closed: all in one file
     return database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def serve_homes_in_pytest_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    serve_harness.HOMES_PARENT = tmp_path_factory.mktemp("serve-homes")
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,10 @@ from servers import PostgresServer, free_port
 
 _OWN_PREFIXES = ("CLAUDECHAT_", "ANTHROPIC_", "AWS_")
 
+# Where a Serve given no home makes one. The suite points it into pytest's temporary folder
+# (conftest), which pytest prunes; left in /tmp, every run of the suite left a dozen behind.
+HOMES_PARENT: Path | None = None
+
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The parent's environment without anything that would point claudechat elsewhere."""
@@ -47,7 +51,7 @@ class Serve:
     """One `claudechat serve` process; its stderr (the server log) goes to a file."""
 
     def __init__(self, env: dict[str, str], *args: str, home: Path | None = None) -> None:
-        self.home = home or Path(tempfile.mkdtemp(prefix="serve-home-"))
+        self.home = home or Path(tempfile.mkdtemp(prefix="serve-home-", dir=HOMES_PARENT))
         self.env = {"CLAUDECHAT_HOME": str(self.home), "CLAUDECHAT_USER": "tester", **env}
         self.port = free_port()
         self.args = args
