@@ -116,3 +116,34 @@ def test_ctrl_c_while_the_push_is_awaited_keeps_the_reply(  # type: ignore[no-un
     assert healthy.sync("tester").pushed == [session.conversation.id]
     stored = healthy.load("tester", session.conversation.id)
     assert [m.text for m in stored.messages] == ["hello", "a short reply"]
+
+
+def test_a_reply_that_arrives_while_the_push_runs_is_journaled_once(  # type: ignore[no-untyped-def]
+    team: Backend, fake_api, monkeypatch, isolated_home
+) -> None:
+    """The reply's save waits for the push of the user's message; it is written to the
+    journal before that wait (so a Ctrl-C loses nothing) and not a second time after it."""
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(DEADLINE))
+    with Blackhole() as blobs:
+        blackhole_store("blobs", blobs, monkeypatch)
+        settings = load_settings()
+        session = ChatSession.start(settings, open_store(settings), Claude(settings))
+        fake_api.queue(Reply("a short reply"))
+        journal = session.store.journal
+        journaled: list[list[str]] = []
+        write = journal.write
+
+        def counted(conversation, document=None):  # type: ignore[no-untyped-def]
+            journaled.append([m.text for m in conversation.messages])
+            return write(conversation, document)
+
+        journal.write = counted  # type: ignore[method-assign]
+        session.send("hello", lambda _text: None)
+        assert journaled == [["hello"], ["hello", "a short reply"]]
+        assert session.saved_in == "journal"
+        session.store.journal.release()  # as when the process ends
+    heal(monkeypatch, team)
+    healthy = open_store(load_settings())
+    assert healthy.sync("tester").pushed == [session.conversation.id]
+    stored = healthy.load("tester", session.conversation.id)
+    assert [m.text for m in stored.messages] == ["hello", "a short reply"]

@@ -41,16 +41,13 @@ class SessionSaving:
             self._finish_saving()
             return  # an empty conversation is not worth a row in `list`
         self.conversation.updated_at = utc_now()
-        if self._saving is not None and not self._saving.done():
-            # Into the journal before the wait, so a Ctrl-C during it loses nothing.
-            self.store.begin_save(self.conversation)
-            self._finish_saving()
         # The store merges into the version the earlier push stored, so this save holds
-        # everything that version held even before its result is taken in. Saved first: the
-        # reply is in the journal before anything else can fail or be interrupted.
-        saved = self.store.save(self.conversation)
+        # everything that version held even before its result is taken in. Journaled first:
+        # the reply is in the journal before anything else can fail or be interrupted (a
+        # Ctrl-C while the earlier push is awaited included), and only once.
+        push = self.store.begin_save(self.conversation)
         self._finish_saving()
-        self._saved(saved)
+        self._saved(push())
 
     def _save_beside_request(self) -> None:
         self._finish_saving()  # (none in flight here: each reply waits for its own)
