@@ -14,32 +14,23 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from claudechat.storage.guard import Call
+
 if TYPE_CHECKING:
     from claudechat.storage.results import SaveResult
 
 
 class SaveInFlight:
     def __init__(self, push: Callable[[], SaveResult]) -> None:
-        self._push = push
-        self._result: SaveResult | None = None
-        self._error: BaseException | None = None
+        self._call = Call(push)
         # Not a daemon: a process on its way out still finishes (or journals) the save.
-        self._thread = threading.Thread(target=self._run, name="save-beside-request")
+        self._thread = threading.Thread(target=self._call.run, name="save-beside-request")
         self._thread.start()
 
-    def _run(self) -> None:
-        try:
-            self._result = self._push()
-        except BaseException as exc:  # handed to whoever waits for the result
-            self._error = exc
-
     def done(self) -> bool:
-        return not self._thread.is_alive()
+        return self._call.done.is_set()
 
     def result(self) -> SaveResult:
         """Wait for the push (bounded by the store's deadline) and return what it did."""
         self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+        return self._call.result()

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from claudechat.errors import StorageError
 
@@ -98,27 +98,38 @@ def _is_outage(error: StorageError) -> bool:
 def _run_with_deadline(
     operation: Callable[[], T], timeout: float
 ) -> tuple[bool, T | None, BaseException | None]:
-    call = _Call(operation)
+    call = Call(operation)
     _RUNNERS.run(call)
     if not call.done.wait(timeout):
         return False, None, None
-    return True, call.value, call.error  # type: ignore[return-value]
+    return True, call.value, call.error
 
 
-class _Call:
-    def __init__(self, operation: Callable[[], object]) -> None:
+class Call(Generic[T]):
+    """An operation run on another thread: its value or the exception it raised, kept for
+    whoever waits for it (`done`)."""
+
+    def __init__(self, operation: Callable[[], T]) -> None:
         self.operation = operation
-        self.value: object = None
+        self.value: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
 
     def run(self) -> None:
         try:
             self.value = self.operation()
-        except BaseException as exc:
+        except BaseException as exc:  # handed to whoever waits for the result
             self.error = exc
         finally:
             self.done.set()
+
+    def result(self) -> T:
+        """Once done: the value, or the operation's exception raised again."""
+        if self.error is not None:
+            raise self.error
+        assert self.done.is_set()
+        # Set by run(): None only where the operation returned None.
+        return self.value  # type: ignore[return-value]
 
 
 class _Runners:
@@ -128,10 +139,10 @@ class _Runners:
     deadline is not reused until the call ends; others are started meanwhile."""
 
     def __init__(self) -> None:
-        self._idle: list[queue.SimpleQueue[_Call]] = []
+        self._idle: list[queue.SimpleQueue[Call[Any]]] = []
         self._lock = threading.Lock()
 
-    def run(self, call: _Call) -> None:
+    def run(self, call: Call[Any]) -> None:
         with self._lock:
             inbox = self._idle.pop() if self._idle else None
         if inbox is None:
@@ -142,7 +153,7 @@ class _Runners:
             ).start()
         inbox.put(call)
 
-    def _serve(self, inbox: queue.SimpleQueue[_Call]) -> None:
+    def _serve(self, inbox: queue.SimpleQueue[Call[Any]]) -> None:
         while True:
             inbox.get().run()
             with self._lock:
