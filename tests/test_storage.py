@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +24,8 @@ from claudechat.errors import (
 )
 from claudechat.merging import merge
 from claudechat.settings import load_settings
-from claudechat.storage import open_blob_store, open_store
+from claudechat.storage import cache as cache_module
+from claudechat.storage import ids, open_blob_store, open_store
 from claudechat.storage.blobs import BlobNotFoundError, LocalBlobStore
 from claudechat.storage.store import ConversationStore
 from claudechat.storage.versions import StoredVersions
@@ -284,3 +287,22 @@ def test_a_deleted_conversation_is_not_merged_back_from_memory(store: Conversati
     store.save(late)
     texts = [content_text(m.content) for m in store.load("tester", convo.id).messages]
     assert texts == ["opening", "saved after the delete"]
+
+
+def test_the_local_copy_keeps_the_documents_used_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its bound the copy drops the document used longest ago; a document read again (a
+    turn loading what the last one saved) counts as used, not only one written."""
+    monkeypatch.setattr(cache_module, "MAX_DOCUMENTS", 3)
+    copy = cache_module.DocumentCache(tmp_path)
+    first, second, third, fourth = (Conversation.new("tester", "m") for _ in range(4))
+    for age, conversation in zip((300, 200, 100), (first, second, third), strict=True):
+        copy.put(conversation, b"{}")
+        path = tmp_path / ids.document_key("tester", conversation.id)
+        os.utime(path, (time.time() - age, time.time() - age))
+    copy.put(first, b"{}", missing_only=True)  # read again: the oldest is now the newest
+    copy.put(fourth, b"{}")
+    kept = sorted(p.name for p in (tmp_path / ids.user_id("tester")).glob("*.json"))
+    expected = sorted(f"{c.id}.json" for c in (first, third, fourth))
+    assert kept == expected

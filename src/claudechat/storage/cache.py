@@ -31,6 +31,8 @@ class DocumentCache:
         last one saved); it is written again only if the copy is gone (trimmed, removed)."""
         key = ids.document_key(conversation.user_id, conversation.id)
         if missing_only and self.files.exists(key):
+            with contextlib.suppress(OSError):  # used now: trimming keeps it over older ones
+                os.utime(self.root / key)
             return
         try:
             new = not self.files.exists(key)
