@@ -142,6 +142,12 @@ def test_health_and_requests_say_when_the_database_is_down(
             try:
                 down = http.get("/health")
                 listed = http.get("/conversations")
+                stranger = httpx.get(
+                    server.base_url + "/conversations",
+                    headers={"Authorization": "Bearer not-a-token"},
+                    trust_env=False,
+                    timeout=30,
+                )
             finally:
                 postgres.resume()
             assert down.status_code == 503
@@ -152,4 +158,9 @@ def test_health_and_requests_say_when_the_database_is_down(
             }
             assert listed.status_code == 503
             assert listed.json()["error"]["type"] == "storage_unavailable"
+            # Where the database is (host, port) is the operator's to know, not any caller's.
+            for answer in (listed, stranger):
+                assert answer.status_code == 503
+                assert f":{postgres.port}" not in answer.text and "postgres" not in answer.text
+            assert f":{postgres.port}" in server.log()
             assert http.get("/health").status_code == 200

@@ -30,3 +30,10 @@ def replace_lone_surrogates(text: str) -> str:
     """Lone surrogates are valid in JSON text but have no UTF-8 form: nothing can print or
     send them, so where text leaves claudechat they become U+FFFD."""
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def storable_text(text: str) -> str:
+    """Text for a database column (a row's preview, the search index): SQLite takes only UTF-8,
+    so no lone surrogates, and PostgreSQL's text takes no NUL. The document keeps the exact
+    text; what is derived from it for SQL gets U+FFFD for either."""
+    return replace_lone_surrogates(text).replace("\x00", "\ufffd")

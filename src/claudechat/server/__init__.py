@@ -26,6 +26,11 @@ class ServeOptions:
     # How long SIGTERM waits for replies in flight before saving them as interrupted.
     graceful_seconds: int = 20
 
+    def __post_init__(self) -> None:
+        # "[::1]" as URLs write it; uvicorn binds the bare address.
+        if self.host.startswith("[") and self.host.endswith("]"):
+            object.__setattr__(self, "host", self.host[1:-1])
+
     def check(self) -> None:
         if self.no_auth and not is_loopback(self.host):
             raise UsageError(

@@ -13,7 +13,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claudechat.errors import ClaudechatError
@@ -25,10 +25,15 @@ from claudechat.server.service import ChatRequest, Service, reply_json
 from claudechat.server.sse import stream_turn
 from claudechat.server.turns import Failed, Turn, Turns
 
+MAX_OFFSET = 100_000  # a page of /conversations reads the rows before it too
 THREADS = 200  # blocking handlers (store reads) at once; /chat turns run on threads of their own
 
 
 class ChatBody(BaseModel):
+    # A misspelt field (conversationId) would otherwise be dropped, and the turn land in the
+    # current conversation instead of the one meant.
+    model_config = ConfigDict(extra="forbid")
+
     user_input: str = Field(description="Your message to Claude.")
     conversation_name: str | None = None
     conversation_id: str | None = Field(None, description="Full id or unique prefix.")
@@ -104,7 +109,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
             body.user_input, body.conversation_id, body.conversation_name, body.model, body.system
         )
         wanted.check()
-        stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+        stream = body.stream or wants_events(request.headers.get("accept", ""))
         turn = Turn(service, user, wanted, stream)
         turns.add(turn.start())
         if stream:
@@ -124,6 +129,8 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         return {"conversation_id": conversation_id}
 
     # GET or POST: the seed's README used POST, as its users still do.
+    # HEAD wherever GET answers (load balancers probe with it); not described as an operation.
+    @app.head("/get_conversation", include_in_schema=False)
     @app.get("/get_conversation", summary="A conversation document.")
     @app.post("/get_conversation", summary="A conversation document.", operation_id="post_get")
     def get_conversation(
@@ -135,11 +142,12 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         request.state.conversation_id = document["id"]
         return document
 
+    @app.head("/conversations", include_in_schema=False)
     @app.get("/conversations", summary="Your conversations, newest first.")
     def conversations(
         user: User,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Any:
         return service.listing(user, limit, offset)
 
@@ -149,6 +157,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         request.state.conversation_id = answer["deleted"]
         return answer
 
+    @app.head("/health", include_in_schema=False)
     @app.get("/health", summary="Whether the database and the blob store answer.")
     def health() -> Any:
         checks = service.health()
@@ -178,6 +187,24 @@ async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
             turn.stop()  # cancelled: the server is shutting down
 
 
+def wants_events(accept: str) -> bool:
+    """Whether an Accept header prefers server-sent events to JSON (q=0 refuses a type)."""
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[media.lower()] = weight
+    events = weights.get("text/event-stream", 0.0)
+    return events > 0 and events >= weights.get("application/json", 0.0)
+
+
 def _notices(turn: Turn) -> dict[str, Any]:
     return {"notices": turn.notices.lines} if turn.notices.lines else {}
 
@@ -195,7 +222,13 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:
-        kinds = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        # 400: a body FastAPI could not parse (not UTF-8, nested too deep) before validation.
+        kinds = {
+            400: "malformed_json",
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+        }
         headers = dict(exc.headers or {})
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
@@ -206,6 +239,12 @@ def _install_errors(app: FastAPI) -> None:
     async def claudechat_error(_request: Request, exc: ClaudechatError) -> Json:
         status, kind, message, headers = describe(exc)
         return Json(error_body(kind, message), status, headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, _exc: Exception) -> Json:
+        # A defect: the client gets JSON like every other error; the traceback goes to the
+        # log once (Starlette raises the error on to uvicorn, which logs it).
+        return Json(error_body("internal_error", "internal error; see the server log"), 500)
 
 
 def _summary(details: list[dict[str, Any]]) -> str:

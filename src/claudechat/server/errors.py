@@ -1,7 +1,8 @@
 """claudechat's errors as HTTP answers: one JSON shape, the status a client can act on.
 
-Messages are the same one-liners the CLI prints; they never hold a secret (database URLs are
-masked where the error is made) nor any of the user's text.
+Messages are the same one-liners the CLI prints, but for the store's outages, whose details
+(hosts, ports, buckets) go to the log only; they never hold a secret (database URLs are masked
+where the error is made) nor any of the user's text.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
     if isinstance(error, CorruptDocumentError):
         return 500, "corrupt_document", str(error), {}
     if isinstance(error, StorageError):
-        return 503, "storage_unavailable", str(error), {}
+        # The operator's business (hosts, ports, buckets), and anyone may cause one: a token
+        # is looked up in the database before it can be refused.
+        log.warning("storage unavailable: %s", error)
+        return 503, "storage_unavailable", "the conversation store is unavailable; retry later", {}
     if isinstance(error, ClaudechatError):
         return 500, "error", str(error), {}
     log.error("unexpected error", exc_info=error)

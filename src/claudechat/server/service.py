@@ -162,7 +162,7 @@ class Service:
         removed = delete_conversation(self.store, user, conversation_id)
         if self.current.get(user) == conversation_id:
             self.current.set(user, new_conversation_id())
-        return {"deleted": conversation_id, "summary": removed.describe()}
+        return {"deleted": conversation_id, "summary": removed.describe(locations=False)}
 
     def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:
         listing = self.store.list(user, offset + limit + 1)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from claudechat.conversation import Conversation, dumps_json
 from claudechat.errors import CorruptDocumentError
+from claudechat.jsontext import storable_text
 from claudechat.merging import merge
 from claudechat.storage.metadata import ConversationRow
 
@@ -57,11 +58,11 @@ def row_for(conversation: Conversation, location: str) -> ConversationRow:
     return ConversationRow(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
-        conversation_name=conversation.name,
+        conversation_name=storable_text(conversation.name) if conversation.name else None,
         s3_file_location=location,
         model=conversation.model,
         message_count=len(branch),
-        preview=first_user[:PREVIEW_CHARS] if first_user else None,
+        preview=storable_text(first_user[:PREVIEW_CHARS]) if first_user else None,
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         parent_id=conversation.parent_id,

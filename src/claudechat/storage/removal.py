@@ -25,9 +25,12 @@ class Removed:
     journal_entries: int = 0
     attachments: list[str] = field(default_factory=list)  # digests no conversation uses now
 
-    def describe(self) -> str:
+    def describe(self, locations: bool = True) -> str:
+        """`locations`: name where the document was (the CLI's user may look there); an HTTP
+        client is told only that it was."""
+        document = f"document {self.document}" if locations else "document"
         parts = [
-            f"document {self.document}" if self.document else "no document",
+            document if self.document else "no document",
             "metadata row" if self.row else "no row",
             f"{self.search_entries} search entr{'y' if self.search_entries == 1 else 'ies'}",
         ]

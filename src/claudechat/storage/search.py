@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import UsageError
+from claudechat.jsontext import storable_text
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -58,6 +59,7 @@ class Query:
 
 
 def parse(text: str) -> Query:
+    text = storable_text(text)  # as the index holds it
     tokens = _TOKEN.findall(text)
     groups: list[list[str]] = [[]]
     for token in tokens:
@@ -113,7 +115,7 @@ def message_body(message: Message) -> str:
             parts.append(block["thinking"])
         elif kind == "attachment":
             parts.append(block["name"])
-    return "\n".join(parts)[:MAX_BODY_CHARS]
+    return storable_text("\n".join(parts)[:MAX_BODY_CHARS])
 
 
 def index_new_messages(connection: Connection, conversation: Conversation) -> None:

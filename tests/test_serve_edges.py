@@ -1,0 +1,133 @@
+"""`claudechat serve` at its edges: text no database column takes, bodies and headers that are
+odd rather than wrong, what a client is not told. The servers are test_serve.py's (one per
+storage configuration, --no-auth on loopback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from claudechat.jsontext import replace_lone_surrogates
+from claudechat.server import ServeOptions, is_loopback
+from claudechat.server.app import wants_events
+from fakes.anthropic_api import FakeAnthropic, Reply
+from serve_harness import Serve, text_of
+from test_serve import MAX_BODY, fake, server  # noqa: F401  (the fixtures)
+
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("odd", ["\ud800", "\x00"], ids=["lone surrogate", "NUL"])
+def test_text_no_database_column_takes_is_kept_and_the_conversation_goes_on(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    odd: str,
+) -> None:
+    """SQLite takes no lone surrogate, PostgreSQL no NUL: either, in a message or a reply,
+    used to fail the save and every later turn of the conversation."""
+    said = f"hi {odd} there"
+    with server.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        first = http.post("/chat", content=json.dumps({"user_input": said}), headers=JSON_TYPE)
+        assert first.status_code == 200, first.text
+        fake.queue(Reply(f"odd {odd} reply"))
+        second = http.post("/chat", json={"user_input": "and then"})
+        assert second.status_code == 200, second.text
+        third = http.post("/chat", json={"user_input": "again"})
+        assert third.status_code == 200, third.text
+        document = http.get("/get_conversation", params={"conversation_id": started}).json()
+    texts = [text_of(m["content"]) for m in document["messages"]]
+    echo = f"echo: {replace_lone_surrogates(said)}"  # sent to Claude as U+FFFD
+    assert texts == [said, echo, "and then", f"odd {odd} reply", "again", "echo: again"]
+    assert {m["status"] for m in document["messages"]} == {"complete"}
+    listed = server.cli("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in json.loads(listed.stdout) if r["id"] == started)
+    assert row["title"] == "hi \ufffd there" and row["synced"]
+    found = server.cli("search", "--json", "there")
+    assert found.returncode == 0, found.stderr
+    assert started in found.stdout
+
+
+def test_odd_bodies_get_json_errors_and_save_nothing(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    def chunked(total: int) -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"user_input": "'
+        for _ in range(total // 1024):
+            yield b"x" * 1024
+        yield b'"}'
+
+    with server.client() as http:
+        before = http.get("/conversations").json()["conversations"]
+        cases = [
+            (http.post("/chat", content=b'{"user_input": "\xff\xfe"}', headers=JSON_TYPE), 400),
+            (http.post("/chat", content=b"[" * (MAX_BODY - 1), headers=JSON_TYPE), 400),
+            (http.post("/chat", json={"user_input": "hi", "conversationId": "x"}), 422),
+            (http.post("/chat", content=chunked(2 * MAX_BODY), headers=JSON_TYPE), 413),
+            (http.get("/conversations", params={"offset": 10**20}), 422),
+        ]
+        for response, status in cases:
+            assert response.status_code == status, (response.request, response.text)
+            assert response.headers["content-type"] == "application/json"
+            kinds = {400: "malformed_json", 413: "too_large", 422: "invalid_request"}
+            assert response.json()["error"]["type"] == kinds[status]
+        after = http.get("/conversations").json()["conversations"]
+    assert after == before
+    assert fake.requests == []
+
+
+def test_head_answers_where_get_does(server: Serve) -> None:  # noqa: F811
+    with server.client() as http:
+        for path in ("/health", "/conversations"):
+            got, head = http.get(path), http.head(path)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-type"] == got.headers["content-type"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "events"),
+    [
+        ("text/event-stream", True),
+        ("application/json, text/event-stream", True),
+        ("text/event-stream;q=0.5, application/json", False),
+        ("application/json, text/event-stream;q=0", False),
+        ("application/json", False),
+        ("*/*", False),
+        ("text/event-stream;q=nonsense", False),
+    ],
+)
+def test_the_accept_header_is_weighed_not_searched(accept: str, events: bool) -> None:
+    assert wants_events(accept) is events
+
+
+def test_a_refused_stream_answers_json(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    headers = {"Accept": "application/json, text/event-stream;q=0"}
+    with server.client() as http:
+        answer = http.post("/chat", json={"user_input": "hi"}, headers=headers)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["reply"] == "echo: hi"
+
+
+def test_a_deletion_does_not_say_where_the_document_was(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    with server.client() as http:
+        made = http.post("/chat", json={"user_input": "soon gone"}).json()["conversation_id"]
+        deleted = http.delete(f"/conversations/{made}").json()
+    assert deleted["deleted"] == made
+    assert "document" in deleted["summary"]
+    assert "file:" not in deleted["summary"] and "s3:" not in deleted["summary"]
+
+
+def test_a_host_in_brackets_is_the_address_inside() -> None:
+    options = ServeOptions(host="[::1]", no_auth=True)
+    assert options.host == "::1" and is_loopback(options.host)
+    options.check()
