@@ -7,6 +7,7 @@ formats, moto's S3 server and a real PostgreSQL cluster, all started here on 127
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -204,6 +205,13 @@ def run_cli(
 @pytest.fixture
 def cli():  # type: ignore[no-untyped-def]
     return run_cli
+
+
+def conversation_id(stderr: str) -> str:
+    """The id a one-turn run names on stderr ("conversation ID")."""
+    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
+    assert match, stderr
+    return match.group(1)
 
 
 def echoed(*sent: str) -> list[str]:

@@ -10,16 +10,10 @@ import sys
 
 import pytest
 
-from conftest import API_KEY, content_text
+from conftest import API_KEY, content_text, conversation_id
 from fakes.anthropic_api import ErrorReply, Reply
 
 ESCAPE = re.compile(r"\x1b")
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def test_piped_stdin_is_the_message_and_the_reply_is_plain_stdout(cli, fake_api, backend) -> None:  # type: ignore[no-untyped-def]
@@ -235,3 +229,22 @@ def test_shell_completion_script(isolated_home) -> None:  # type: ignore[no-unty
     assert result.returncode == 0, result.stderr
     assert "_CLAUDECHAT_COMPLETE" in result.stdout
     assert "complete" in result.stdout
+
+
+def test_a_reply_with_a_lone_surrogate_prints_and_exports(cli, fake_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Valid JSON from the API, but no UTF-8 form: stdout, markdown and HTML get U+FFFD, the
+    document and a JSON export keep it exactly (a JSON escape); none of it is a traceback."""
+    fake_api.queue(Reply("odd \ud800 reply"))
+    result = cli("chat", input="hi\n")
+    assert (result.returncode, result.stdout) == (0, "odd \ufffd reply\n"), result.stderr
+    conversation = conversation_id(result.stderr)
+    for form in ("markdown", "html"):
+        exported = cli("export", conversation, "-f", form)
+        assert exported.returncode == 0 and "odd \ufffd reply" in exported.stdout, exported.stderr
+        written = cli("export", conversation, "-o", str(tmp_path / f"out.{form[:4]}"))
+        assert written.returncode == 0, written.stderr
+    assert "odd \ufffd reply" in (tmp_path / "out.html").read_text()
+    as_json = cli("export", conversation, "-f", "json")
+    assert as_json.returncode == 0 and "odd \\ud800 reply" in as_json.stdout
+    listed = cli("list")
+    assert listed.returncode == 0 and conversation[:8] in listed.stdout

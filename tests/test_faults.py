@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import shutil
 import signal
 import threading
@@ -24,15 +23,9 @@ from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store, open_store
 from claudechat.storage.store import decode_document
-from conftest import Backend, content_text, echoed
+from conftest import Backend, content_text, conversation_id, echoed
 from fakes.anthropic_api import ErrorReply, Reply
 from test_repl import PROMPT, leave, say, spawn
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def stored(cli, reference: str) -> dict:  # type: ignore[no-untyped-def, type-arg]

@@ -4,7 +4,6 @@ chosen from them, limits and prices applied; Bedrock's packaged catalogue, exten
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +17,9 @@ from claudechat.errors import ApiError
 from claudechat.models import Catalogue, ModelInfo, write_cache
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
+from conftest import conversation_id
 from fakes.anthropic_api import Reply
 from fakes.models_catalogue import model_entry
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def test_models_lists_every_page_and_is_cached_a_day(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

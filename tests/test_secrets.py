@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import stat
 import sys
 import uuid
@@ -17,7 +16,7 @@ from subprocess import CompletedProcess
 import pexpect
 import pytest
 
-from conftest import content_text
+from conftest import content_text, conversation_id
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 
 TOKEN = uuid.uuid4().hex[:16]
@@ -29,12 +28,6 @@ AWS_SESSION_TOKEN = f"DISTINCTIVE-session-token-{TOKEN}"
 DB_PASSWORD = f"Pg-DISTINCTIVE-{TOKEN}"
 UNREACHABLE_DB = f"postgresql+psycopg2://chat:{DB_PASSWORD}@127.0.0.1:9/chats"
 MASKED_DB = "postgresql+psycopg2://chat:***@127.0.0.1:9/chats"
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def assert_clean(results: list[CompletedProcess[str]], *secrets: str) -> None:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claudechat.conversation import Message, Usage
 from claudechat.pricing import conversation_cost, conversation_spend, price_table
+from conftest import conversation_id
 from fakes.anthropic_api import Reply
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

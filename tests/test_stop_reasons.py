@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import json
-import re
 
-from conftest import content_text
+from conftest import content_text, conversation_id
 from fakes.anthropic_api import ErrorReply, Reply
 
 REASONS = {
@@ -18,12 +17,6 @@ REASONS = {
     "pause_turn": "Claude paused its turn",
     "brand_new_reason": "the reply ended with stop reason 'brand_new_reason'",
 }
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def test_every_stop_reason_is_kept_marked_and_explained(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

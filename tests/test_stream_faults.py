@@ -5,21 +5,14 @@ traceback, with the exit code the README promises."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from claudechat.conversation import Usage
-from conftest import content_text
+from conftest import content_text, conversation_id
 from fakes.anthropic_api import Reply
 from test_repl import PROMPT, leave, say, spawn
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def stored(cli, stderr: str) -> dict:  # type: ignore[no-untyped-def, type-arg]

@@ -4,17 +4,11 @@ signature, shown apart from the answer, dropped from the context when the model 
 from __future__ import annotations
 
 import json
-import re
 
+from conftest import conversation_id
 from fakes.anthropic_api import Reply
 
 THOUGHT = "First I weigh the options. Then I pick one."
-
-
-def conversation_id(stderr: str) -> str:
-    match = re.search(r"conversation ([0-9a-f-]{36})", stderr)
-    assert match, stderr
-    return match.group(1)
 
 
 def stored(cli, cid: str) -> dict:  # type: ignore[no-untyped-def, type-arg]

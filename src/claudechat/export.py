@@ -15,6 +15,7 @@ from typing import Any
 
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
+from claudechat.jsontext import replace_lone_surrogates
 
 EXPORT_KIND = "claudechat-export"
 EXPORT_VERSION = 1
@@ -25,7 +26,9 @@ SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
 def render(conversation: Conversation, form: str) -> str:
     if form not in FORMATS:
         raise UsageError(f"unknown export format {form[:30]!r}: use markdown, json or html")
-    return {"markdown": to_markdown, "json": to_json, "html": to_html}[form](conversation)
+    text = {"markdown": to_markdown, "json": to_json, "html": to_html}[form](conversation)
+    # JSON escapes lone surrogates; markdown and HTML are UTF-8 text, which cannot hold them.
+    return text if form == "json" else replace_lone_surrogates(text)
 
 
 # -- markdown ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import BinaryIO, TextIO
 from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
 from claudechat.errors import StorageError, UsageError
+from claudechat.jsontext import replace_lone_surrogates
 from claudechat.output import safe_text, status
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
@@ -94,7 +95,8 @@ class ClosableOutput:
     def write(self, text: str) -> int:
         if not self.closed_early:
             try:
-                self.stream.write(text)
+                # A reply's lone surrogates (valid JSON, no UTF-8 form) would fail the write.
+                self.stream.write(replace_lone_surrogates(text))
             except BrokenPipeError:
                 self._closed()
         return len(text)
