@@ -15,7 +15,7 @@ import pytest
 
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, team_env, text_of
+from serve_harness import Serve, clean_env, sse_events, team_env, text_of
 
 WORDS = [f"w{i} " for i in range(20)]
 # uvicorn shuts down gracefully, then re-raises the signal so the exit status says SIGTERM.
@@ -84,9 +84,45 @@ def test_sigterm_saves_a_reply_that_outlasts_the_grace_period(fake: FakeAnthropi
     # Had shutdown waited for the whole reply, it would be saved complete.
     assert server.process is not None and server.process.wait(30) in STOPPED
     thread.join(10)
-    reply = _stored(server)["messages"][-1]
+    stored = _stored(server)
+    reply = stored["messages"][-1]
     assert reply["role"] == "assistant" and reply["status"] == "interrupted"
     assert 0 < len(text_of(reply["content"]).split()) < len(WORDS) * 5
+    (answer,) = answers
+    assert answer.status_code == 503 and answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["type"] == "shutting_down"
+    assert answer.json()["conversation_id"] == stored["id"]
+    assert "Traceback" not in server.log()
+
+
+def test_sigterm_past_the_grace_period_ends_a_stream_with_an_error_event(
+    fake: FakeAnthropic,
+) -> None:
+    fake.queue(Reply(chunks=WORDS * 5, delay=0.05))  # about five seconds
+    server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()
+    lines: list[str] = []
+
+    def stream() -> None:
+        body = {"user_input": "a long one", "stream": True}
+        with server.client() as http, http.stream("POST", "/chat", json=body) as answer:
+            lines.extend(answer.iter_lines())
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    _wait_until_streaming(fake)
+    server.terminate()
+    assert server.process is not None and server.process.wait(30) in STOPPED
+    thread.join(10)
+    events = sse_events(lines)
+    assert {name for name, _ in events[:-1]} == {"delta"}
+    name, data = events[-1]
+    stored = _stored(server)
+    assert name == "error" and json.loads(data)["error"]["type"] == "shutting_down"
+    assert json.loads(data)["conversation_id"] == stored["id"]
+    reply = stored["messages"][-1]
+    assert reply["status"] == "interrupted"
+    assert text_of(reply["content"]) == "".join(json.loads(d)["text"] for _, d in events[:-1])
+    assert "Traceback" not in server.log()
 
 
 def test_two_hosts_on_one_database_and_bucket_answer_alike(

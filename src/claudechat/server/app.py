@@ -4,6 +4,7 @@
 number of workers or hosts can answer the same users.
 """
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from claudechat.errors import ClaudechatError
 from claudechat.server import ServeOptions, heap, warm
 from claudechat.server.errors import describe, error_body
 from claudechat.server.middleware import AccessLog, RequestGuard
-from claudechat.server.responses import Json, failure
+from claudechat.server.responses import Json, failure, shutting_down
 from claudechat.server.service import ChatRequest, Service, reply_json
 from claudechat.server.sse import stream_turn
 from claudechat.server.turns import Failed, Turn, Turns
@@ -114,7 +115,11 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         turns.add(turn.start())
         if stream:
             return await stream_turn(request, turn)
-        outcome = await _outcome_unless_gone(request, turn)
+        try:
+            outcome = await _outcome_unless_gone(request, turn)
+        except asyncio.CancelledError:
+            # uvicorn's grace period ran out: the turn is stopped and saves what arrived.
+            return await shutting_down(request, turn)
         if isinstance(outcome, Failed):
             return failure(request, outcome)
         request.state.conversation_id = outcome.session.conversation.id
@@ -171,7 +176,6 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
 
 async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
     """Wait for the turn; a client that hangs up stops it (its partial reply is kept)."""
-    import asyncio
 
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":

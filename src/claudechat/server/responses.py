@@ -1,5 +1,7 @@
 """JSON answers: the one response class, and a failed turn as an HTTP error."""
 
+import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import Request
@@ -7,7 +9,10 @@ from fastapi.responses import JSONResponse
 
 from claudechat.conversation import dumps_json
 from claudechat.server.errors import describe, error_body
-from claudechat.server.turns import Failed
+from claudechat.server.turns import Failed, Turn
+
+# How long a turn stopped at shutdown may take to save what arrived before the answer goes.
+SAVING_AT_SHUTDOWN_SECONDS = 5.0
 
 
 class Json(JSONResponse):
@@ -23,3 +28,29 @@ def failure(request: Request, outcome: Failed) -> Json:
         # The user's message is saved: say where, so the client can retry there.
         extra["conversation_id"] = request.state.conversation_id = outcome.session.conversation.id
     return Json(error_body(kind, message, **extra), status, headers)
+
+
+async def shutting_down(request: Request, turn: Turn) -> Json:
+    """The answer to a turn cut short by shutdown (the grace period ran out): what arrived is
+    saved, marked interrupted, as a client that left would have it; the client is told where."""
+    carry_on()
+    turn.stop()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(turn.outcome(), SAVING_AT_SHUTDOWN_SECONDS)
+    return Json(shutdown_error(request, turn), 503, {"Retry-After": "5"})
+
+
+def shutdown_error(request: Request, turn: Turn) -> dict[str, Any]:
+    extra: dict[str, Any] = {"status": 503}
+    if turn.session is not None and turn.session.conversation.messages:
+        extra["conversation_id"] = request.state.conversation_id = turn.session.conversation.id
+    message = "the server is shutting down; what arrived of the reply is saved, marked interrupted"
+    return error_body("shutting_down", message, **extra)
+
+
+def carry_on() -> None:
+    """Called where a cancelled task goes on on purpose (to answer): it says so, so that a
+    timeout awaited from there on is told apart from that cancellation."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()

@@ -87,10 +87,12 @@ class Turn:
             self.notices(f"could not record the current conversation: {exc}")
 
     def _on_text(self, text: str) -> None:
-        if self._stop.is_set():
-            raise ClientGone()
+        # Queued even when stopping: the reply kept holds this text, and a stream still open
+        # (shutdown's last events) shows all of what is kept.
         if self.stream:
             self._put(text)
+        if self._stop.is_set():
+            raise ClientGone()
 
     def _put(self, item: Item) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
