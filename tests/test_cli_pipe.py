@@ -248,3 +248,40 @@ def test_a_reply_with_a_lone_surrogate_prints_and_exports(cli, fake_api, tmp_pat
     assert as_json.returncode == 0 and "odd \\ud800 reply" in as_json.stdout
     listed = cli("list")
     assert listed.returncode == 0 and conversation[:8] in listed.stdout
+
+
+def _shell(command: str) -> subprocess.CompletedProcess[str]:
+    """A command line with its own redirections (`> /dev/full`, `>&-`), claudechat as CC."""
+    claudechat = f"{shlex.quote(sys.executable)} -m claudechat"
+    return subprocess.run(
+        ["bash", "-c", command.replace("CC", claudechat)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_reply_that_cannot_be_written_is_saved_and_said_in_one_line(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    fake_api.queue(Reply(chunks=["a reply ", "that arrives ", "whole"]))
+    done = _shell("echo hi | CC chat > /dev/full")
+    assert done.returncode == 5, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if "cannot write" in ln]
+    assert "No space left on device" in line
+    shown = cli("show", conversation_id(done.stderr), "--json")
+    messages = json.loads(shown.stdout)["messages"]
+    assert [(content_text(m["content"]), m["status"]) for m in messages] == [
+        ("hi", "complete"),
+        ("a reply that arrives whole", "complete"),
+    ]
+    listed = _shell("CC list > /dev/full")
+    assert listed.returncode == 5 and listed.stderr.count("\n") == 1, listed.stderr
+
+
+def test_a_closed_stdout_is_a_reader_that_wants_nothing(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    done = _shell("echo hi | CC chat >&-")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    shown = cli("show", conversation_id(done.stderr), "--json")
+    assert [m["status"] for m in json.loads(shown.stdout)["messages"]] == ["complete"] * 2
+    for command in ("CC list >&-", "CC list 2>&-", "CC --help >&-"):
+        assert _shell(command).returncode == 0, command

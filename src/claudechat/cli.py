@@ -351,9 +351,19 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every expected failure becomes one line on stderr and an exit code."""
     from claudechat import signals
 
+    _open_closed_std_streams()
     signals.install()
     code = run(sys.argv[1:] if argv is None else argv)
     sys.exit(code)
+
+
+def _open_closed_std_streams() -> None:
+    """Started with stdout or stderr closed (`claudechat list >&-`), Python leaves them None.
+    They become /dev/null, on their own descriptor numbers (the lowest free ones), so that no
+    file opened later (the database, a document) gets descriptor 1 or 2 and our output."""
+    for name in ("stdin", "stdout", "stderr"):
+        if getattr(sys, name) is None:  # opened for the life of the process
+            setattr(sys, name, open(os.devnull, "r" if name == "stdin" else "w"))  # noqa: SIM115
 
 
 def run(argv: list[str]) -> int:

@@ -65,6 +65,12 @@ def ending(exc: BaseException) -> int:
         # read-only disk): no bug of ours, so one line, as for any other store failure.
         error(f"cannot use {exc.filename}: {exc.strerror or exc}")
         return ExitCode.STORAGE
+    if isinstance(exc, OSError) and exc.errno is not None:
+        # Without a file name: our own output (`list > /dev/full`, a terminal gone). What
+        # is still buffered for it would fail again at exit, so it goes nowhere.
+        silence_stdout()
+        _say(f"cannot write the output: {exc.strerror or exc}")
+        return ExitCode.STORAGE
     raise exc
 
 

@@ -80,36 +80,45 @@ def run_one_turn(
             "the conversation could not be saved: neither the store nor the local journal "
             "can be written"
         )
+    if stdout.failed is not None:
+        raise StorageError(
+            f"cannot write the reply to standard output ({stdout.failed.strerror or 'error'});"
+            f" it is saved: claudechat show {session.conversation.id}"
+        )
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
 
 
 class ClosableOutput:
-    """stdout for a reply whose reader may leave early (`| head -c 5`): the reply still streams
-    to its end and is saved whole; what the reader no longer wants is dropped."""
+    """stdout for a reply whose reader may leave early (`| head -c 5`) or that cannot be
+    written (a full disk, /dev/full): the reply still streams to its end and is saved whole;
+    what cannot be shown is dropped, and `failed` says why when it was no reader's choice."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.closed_early = False
+        self.failed: OSError | None = None
 
     def write(self, text: str) -> int:
         if not self.closed_early:
             try:
                 # A reply's lone surrogates (valid JSON, no UTF-8 form) would fail the write.
                 self.stream.write(replace_lone_surrogates(text))
-            except BrokenPipeError:
-                self._closed()
+            except OSError as exc:
+                self._closed(exc)
         return len(text)
 
     def flush(self) -> None:
         if not self.closed_early:
             try:
                 self.stream.flush()
-            except BrokenPipeError:
-                self._closed()
+            except OSError as exc:
+                self._closed(exc)
 
-    def _closed(self) -> None:
+    def _closed(self, exc: OSError) -> None:
         from claudechat.exits import silence_stdout
 
         self.closed_early = True
+        if not isinstance(exc, BrokenPipeError):
+            self.failed = exc
         silence_stdout()  # what is still buffered for the old stdout goes nowhere, quietly
