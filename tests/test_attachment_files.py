@@ -3,6 +3,8 @@ helpers (completion, dropped paths), on real files the tests write."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from claudechat.attachments import (
     check,
     fallback_capabilities,
     from_bytes,
+    load_file,
     model_capabilities,
     pdf_pages,
     sniff,
@@ -57,6 +60,24 @@ def test_what_cannot_be_attached_says_which_file(data: bytes, message: str) -> N
     with pytest.raises(UsageError, match=message) as raised:
         from_bytes(data, "thing.bin")
     assert str(raised.value).startswith("thing.bin: ")
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "a pipe"])
+def test_a_device_or_a_pipe_is_read_to_the_limit_and_no_further(source: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """They have no size to check before reading; /dev/urandom used to be read until the
+    process was killed for its memory."""
+    if source == "a pipe":
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        writer = subprocess.Popen(["sh", "-c", f"yes > {fifo}"], stderr=subprocess.DEVNULL)
+        source = str(fifo)
+    try:
+        with pytest.raises(UsageError, match="larger than a whole request may be"):
+            load_file(source)
+    finally:
+        if source != "/dev/zero":
+            writer.kill()
+            writer.wait()
 
 
 @dataclass

@@ -103,6 +103,22 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     assert len(cli("list").stdout.splitlines()) == 1
 
 
+def test_a_rename_nothing_could_take_says_so(fake_api, cli, small_home) -> None:  # type: ignore[no-untyped-def]
+    """With the embedded store and the journal both on a full disk, a rename is not kept
+    anywhere: it must not say "renamed" and exit 0 (it said so, and the name was lost)."""
+    made = cli("chat", input="to be renamed")
+    assert made.returncode == 0, made.stderr
+    conversation = conversation_id(made.stderr)
+    filler = fill(small_home)
+    renamed = cli("rename", conversation[:8], "a new name")
+    assert renamed.returncode == 5, renamed.stderr
+    assert "nothing was saved" in renamed.stderr and "renamed" not in renamed.stderr
+    assert "Traceback" not in renamed.stderr
+    filler.unlink()
+    assert cli("rename", conversation[:8], "a new name").returncode == 0
+    assert "a new name" in cli("list").stdout
+
+
 @pytest.mark.fresh_store
 def test_a_read_only_home_does_not_stop_saves_to_the_team_store(  # type: ignore[no-untyped-def]
     team, fake_api, cli, small_home

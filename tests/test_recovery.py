@@ -187,6 +187,8 @@ def test_doctor_never_adopts_a_document_that_claims_another_owner(backend, cli) 
     report = cli("doctor")
     assert report.returncode == 1
     assert f"{convo.id}\tdocument that cannot be read" in report.stdout
+    # Its document is there (unreadable), so its row is no "row whose document is missing".
+    assert report.stdout.count(convo.id) == 1, report.stdout
     assert cli("list", env={"CLAUDECHAT_USER": "mallory"}).stdout == ""
 
 

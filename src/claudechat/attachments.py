@@ -140,10 +140,15 @@ def load_file(path: str | Path) -> Attachment:
     try:
         if target.is_dir():
             raise UsageError(f"{shown}: is a folder, not a file")
-        size = target.stat().st_size
-        if size > limits()["request_bytes"]:
+        size, most = target.stat().st_size, limits()["request_bytes"]
+        if size > most:
             raise UsageError(f"{shown}: {human_size(size)} is larger than a whole request may be")
-        data = target.read_bytes()
+        # Read to the limit, no further: a device or a pipe (/dev/urandom, <(yes)) has no
+        # size to check first, and would be read until memory runs out.
+        with target.open("rb") as handle:
+            data = handle.read(most + 1)
+        if len(data) > most:
+            raise UsageError(f"{shown}: larger than a whole request may be")
     except FileNotFoundError as exc:
         raise UsageError(f"{shown}: no such file") from exc
     except PermissionError as exc:

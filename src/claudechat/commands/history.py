@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from claudechat.errors import UsageError
+from claudechat.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
-    from claudechat.storage.results import Listing
+    from claudechat.storage.results import Listing, SaveResult
     from claudechat.storage.store import ConversationStore
 
 
@@ -137,9 +137,9 @@ def import_(
         result = store.save(imported)
         for notice in result.notices:
             status(notice)
+        _saved_somewhere(result)
         print(f"imported {imported.id}\t{imported.title}")
-        if result.error:
-            status(f"warning: {result.error}; kept in the local journal", "yellow")
+        _warn_if_journaled(result)
 
 
 def rename(
@@ -156,8 +156,23 @@ def rename(
     conversation.set("name", valid_name(name))
     conversation.updated_at = utc_now()
     result = store.save(conversation)
+    _saved_somewhere(result)
     status(f"renamed {conversation.id[:8]} to {conversation.name!r}")
-    if result.error:
+    _warn_if_journaled(result)
+
+
+def _saved_somewhere(result: SaveResult) -> None:
+    """A change neither the store nor the local journal took is lost with this process."""
+    if result.error is not None and not result.journaled:
+        raise StorageError(
+            f"{result.error}; the local journal cannot be written either: nothing was saved"
+        )
+
+
+def _warn_if_journaled(result: SaveResult) -> None:
+    from claudechat.output import status
+
+    if result.error is not None:
         status(f"warning: {result.error}; kept in the local journal", "yellow")
 
 

@@ -48,6 +48,7 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
                 raise CorruptDocumentError("its id or owner does not match its key")
         except (CorruptDocumentError, UsageError):
             report.corrupt.append(conversation_id)
+            rows.pop(conversation_id, None)  # its document is there: unreadable, not missing
             continue
         row = rows.pop(conversation_id, None)
         _repair_row(store, conversation, row, report)
