@@ -93,6 +93,15 @@ def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
 
     child = spawn_delete(first.id[:8], second.id[:8])
     child.expect_exact("[y/N]")
+    child.sendeof()  # Ctrl-D: a no, not a traceback
+    child.expect_exact("nothing deleted")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and "Traceback" not in (child.before or "")
+    assert document_exists(first) and document_exists(second)
+
+    child = spawn_delete(first.id[:8], second.id[:8])
+    child.expect_exact("[y/N]")
     child.send("y\r")
     child.expect_exact(f"deleted {first.id}")
     child.expect_exact(f"deleted {second.id}")

@@ -46,6 +46,10 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
         "0.0253",
     ]
     assert cli("usage", "--since", "1h", "--by", "conversation").stdout.count("\n") == 2
+    # One --since for list and usage: minutes, dates, and spans beyond the calendar.
+    for since in ("90m", "2020-01-01", "99999999999d"):
+        assert cli("usage", "--since", since).stdout == cli("usage").stdout, since
+        assert cli("list", "--since", since).returncode == 0, since
     for bad in (("--since", "soon"), ("--by", "week")):
         result = cli("usage", *bad)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

@@ -178,7 +178,9 @@ def list_(
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     search: Annotated[str | None, typer.Option("--search", help="Only with a match.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Updated since: 7d, 12h.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Updated since: 30m, 12h, 7d, 2w, or a date.")
+    ] = None,
     every: Annotated[bool, typer.Option("--all", help="No limit.")] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""

@@ -3,25 +3,17 @@ conversation, priced with the same table as the dim line after each reply."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from claudechat.errors import UsageError
 from claudechat.pricing import Spend, price_table
 
 GROUPINGS = ("day", "model", "conversation")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    match = re.fullmatch(r"\s*(\d{1,5})\s*([hdw])\s*", text.lower())
-    if match is None:
-        raise UsageError(f"--since takes a span like 30d, 12h or 4w, not {text[:20]!r}")
-    return (now or datetime.now(UTC)) - int(match.group(1)) * _UNITS[match.group(2)]
 
 
 def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
+    from claudechat.history_view import parse_since  # one --since for every command
+
     if by not in GROUPINGS:
         raise UsageError(f"--by takes one of {', '.join(GROUPINGS)}, not {by[:20]!r}")
     cutoff = parse_since(since)

@@ -201,8 +201,12 @@ def _confirm(store: ConversationStore, user_id: str, resolved: list[str]) -> Non
     titles = {r.conversation_id: row_title(r) for r in _listing(store, user_id, None).rows}
     for conversation_id in resolved:
         print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
-    answer = input(f"Delete {len(resolved)} conversation(s) for good? [y/N] ")
+    # The question on stderr with the titles: stdout may be a file, and is for the results.
+    print(f"Delete {len(resolved)} conversation(s) for good? [y/N] ", end="", file=sys.stderr)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()  # "" at Ctrl-D: a no
     if answer.strip().lower() not in ("y", "yes"):
+        print(("" if answer else "\n") + "nothing deleted", file=sys.stderr)
         raise typer.Exit(1)
 
 

@@ -52,7 +52,9 @@ def _model_row(info: ModelInfo, settings: Any) -> dict[str, Any]:
 
 
 def usage(
-    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 4w.")] = "30d",
+    since: Annotated[
+        str, typer.Option(help="How far back: 30m, 12h, 30d, 4w, or a date (2026-11-01).")
+    ] = "30d",
     by: Annotated[str, typer.Option(help="Group by day, model or conversation.")] = "day",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
