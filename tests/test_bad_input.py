@@ -90,7 +90,7 @@ def test_malformed_unknown_and_ambiguous_ids(cli, fake_api, backend, store, comm
     ambiguous = run_command(cli, command, "abcd")
     assert ambiguous.returncode == 1
     assert_one_clear_line(
-        ambiguous.stderr, "'abcd' matches more than one conversation", "abcd1111", "abcd2222"
+        ambiguous.stderr, "'abcd' matches 2 conversations", "abcd1111", "abcd2222"
     )
 
     for result in (malformed, unknown, ambiguous):

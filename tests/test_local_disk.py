@@ -103,7 +103,7 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     assert len(cli("list").stdout.splitlines()) == 1
 
 
-def test_a_rename_nothing_could_take_says_so(fake_api, cli, small_home) -> None:  # type: ignore[no-untyped-def]
+def test_a_rename_or_export_a_full_disk_cannot_take_says_so(fake_api, cli, small_home) -> None:  # type: ignore[no-untyped-def]
     """With the embedded store and the journal both on a full disk, a rename is not kept
     anywhere: it must not say "renamed" and exit 0 (it said so, and the name was lost)."""
     made = cli("chat", input="to be renamed")
@@ -114,6 +114,8 @@ def test_a_rename_nothing_could_take_says_so(fake_api, cli, small_home) -> None:
     assert renamed.returncode == 5, renamed.stderr
     assert "nothing was saved" in renamed.stderr and "renamed" not in renamed.stderr
     assert "Traceback" not in renamed.stderr
+    exported = cli("export", conversation[:8], "-o", str(small_home / "out.md"))
+    assert exported.returncode == 5 and "No space left" in exported.stderr  # a file: not usage
     filler.unlink()
     assert cli("rename", conversation[:8], "a new name").returncode == 0
     assert "a new name" in cli("list").stdout

@@ -130,7 +130,7 @@ def test_prefix_lookup_unknown_and_ambiguous(store: ConversationStore) -> None:
     store.save(second)
     assert store.load("tester", "abcd1").id == first.id
     assert store.load("tester", "ABCD2222").id == second.id
-    with pytest.raises(NotFoundError, match="more than one"):
+    with pytest.raises(NotFoundError, match="matches 2 conversations"):
         store.load("tester", "abcd")
     with pytest.raises(NotFoundError, match="no conversation"):
         store.load("tester", "ffff")
@@ -306,3 +306,21 @@ def test_the_local_copy_keeps_the_documents_used_last(
     kept = sorted(p.name for p in (tmp_path / ids.user_id("tester")).glob("*.json"))
     expected = sorted(f"{c.id}.json" for c in (first, third, fourth))
     assert kept == expected
+
+
+def test_ids_that_share_a_prefix_are_told_apart_in_the_message() -> None:
+    from claudechat.storage.store import _told_apart
+
+    twins = ["457127a4-0000-4000-8000-000000000001", "457127a4-0000-4000-8000-000000000002"]
+    assert _told_apart(twins) == ", ".join(twins)  # 36 characters: the last one differs
+    assert _told_apart(["abcd1111-x", "abcd2222-x"]) == "abcd1111, abcd2222"  # no "..."
+    many = [f"{n}0000000-rest" for n in range(5)]
+    assert _told_apart(many) == "00000000, 10000000, 20000000, ..."
+
+
+def test_a_corrupt_document_says_where_once() -> None:
+    from claudechat.storage.documents import decode_document
+
+    with pytest.raises(CorruptDocumentError) as raised:
+        decode_document(b'{"id": "abc')
+    assert "starting at char 7" in str(raised.value) and "at at" not in str(raised.value)

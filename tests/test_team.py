@@ -63,10 +63,12 @@ def test_a_missing_bucket_is_named_never_created_and_nothing_is_lost(  # type: i
     names = [b["Name"] for b in s3.client().list_buckets()["Buckets"]]
     assert missing not in names
 
+    conversation_id = result.stderr.split()[-1]
+    # A second process's entry for the same conversation: still one conversation waiting.
+    assert cli("rename", conversation_id[:8], "still one", env=env).returncode == 0
     listed = cli("list", env=env)
     assert listed.stdout.split("\t")[0].endswith("*")
     assert "1 conversation(s) wait to be pushed" in listed.stderr
-    conversation_id = result.stderr.split()[-1]
     assert "echo: hello" in cli("show", conversation_id, env=env).stdout
 
     s3.create_bucket(missing)

@@ -290,7 +290,8 @@ def _push_journal(store: ConversationStore, settings: Settings) -> None:
     for notice in report.notices():
         status(notice)
     if report.error:
-        waiting = len(store.journal.entries(settings.user))
+        # Conversations, not entries: several processes may each hold one of the same.
+        waiting = len({e.conversation.id for e in store.journal.entries(settings.user)})
         status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
     if report.damaged:
         status(

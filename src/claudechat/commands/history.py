@@ -109,7 +109,7 @@ def _write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def import_(

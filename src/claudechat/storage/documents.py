@@ -24,7 +24,8 @@ def decode_document(data: bytes, location: str | None = None) -> Conversation:
     except UnicodeDecodeError as exc:
         raise CorruptDocumentError("it is not UTF-8 text", location) from exc
     except json.JSONDecodeError as exc:
-        raise CorruptDocumentError(f"invalid JSON ({exc.msg} at char {exc.pos})", location) from exc
+        where = f"{exc.msg.removesuffix(' at')} at char {exc.pos}"  # "...starting at" + at
+        raise CorruptDocumentError(f"invalid JSON ({where})", location) from exc
     except ValueError as exc:  # e.g. an integer longer than Python converts
         raise CorruptDocumentError(f"invalid JSON ({exc})", location) from exc
     except RecursionError as exc:

@@ -338,10 +338,9 @@ class ConversationStore:
         if not matches:
             raise NotFoundError(f"no conversation {ids.printable(reference)}")
         if len(matches) > 1:
-            shown = ", ".join(sorted(m[:8] for m in matches)[:3])
             raise NotFoundError(
-                f"{ids.printable(reference)} matches more than one conversation "
-                f"({shown}, ...); give more of the id"
+                f"{ids.printable(reference)} matches {len(matches)} conversations "
+                f"({_told_apart(sorted(matches))}); give more of the id"
             )
         found = matches.pop()
         return found, next((r for r in rows if r.conversation_id == found), None)
@@ -387,3 +386,13 @@ class ConversationStore:
     def close(self) -> None:
         if self._metadata is not None:
             self._metadata.close()
+
+
+def _told_apart(matches: list[str], most: int = 3) -> str:
+    """The first few ids, each long enough to tell it from the others (8 characters at least:
+    two ids can share their first 8)."""
+    length = 8
+    while len({m[:length] for m in matches}) < len(matches) and length < 36:
+        length += 1
+    shown = ", ".join(m[:length] for m in matches[:most])
+    return shown + (", ..." if len(matches) > most else "")
