@@ -110,3 +110,26 @@ def test_the_rows_cost_is_the_spends_cost_or_unknown_when_a_reply_is_unpriced(re
         assert total is None
     else:
         assert total == spend.cost
+
+
+def test_a_fork_is_not_paid_for_twice_and_names_do_not_merge(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A fork copies its parent's replies (ids and usage); same-named conversations are two."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+    from claudechat.storage.forks import fork
+
+    fake_api.queue(Reply("a", input_tokens=1000, output_tokens=100))
+    parent = conversation_id(cli("chat", input="one").stderr)
+    fake_api.queue(Reply("b", input_tokens=2000, output_tokens=200))
+    other = conversation_id(cli("chat", input="two").stderr)
+    for conversation in (parent, other):
+        assert cli("rename", conversation, "Notes").returncode == 0
+    store = open_store(load_settings())
+    forked = fork(store, store.load("tester", parent))
+
+    by_conversation = json.loads(cli("usage", "--by", "conversation", "--json").stdout)
+    rows = {r["conversation"]: (r["name"], r["input"], r["output"]) for r in by_conversation}
+    assert rows == {parent: ("Notes", 1000, 100), other: ("Notes", 2000, 200)}
+    assert forked.id not in rows
+    (day,) = json.loads(cli("usage", "--json").stdout)
+    assert (day["input"], day["output"]) == (3000, 300)

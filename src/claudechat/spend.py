@@ -24,29 +24,36 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
     table = price_table(settings)
     store = open_store(settings)
     groups: dict[str, Spend] = {}
-    for row in store.list(settings.user).rows:
+    names: dict[str, str] = {}
+    counted: set[str] = set()
+    # Oldest first: a fork copies its parent's messages, ids and all; each reply was paid for
+    # once, by the conversation it was made in.
+    for row in reversed(store.list(settings.user).rows):
         if row.updated_at < cutoff:
             continue
         conversation = store.load_row(row)
-        label = conversation.name or conversation.id[:8]
+        names[conversation.id] = conversation.name or ""
         for message in conversation.messages:
-            if message.role != "assistant" or message.usage is None:
+            if message.role != "assistant" or message.usage is None or message.id in counted:
                 continue
+            counted.add(message.id)
             if message.created_at < cutoff:
                 continue
             key = {
                 "day": message.created_at.date().isoformat(),
                 "model": message.model or "?",
-                "conversation": label,
+                "conversation": conversation.id,  # names repeat; ids do not
             }[by]
             groups.setdefault(key, Spend()).add(message.usage, message.model, table)
-    return [_row(by, key, spend) for key, spend in sorted(groups.items())]
+    return [_row(by, key, spend, names) for key, spend in sorted(groups.items())]
 
 
-def _row(by: str, key: str, spend: Spend) -> dict[str, Any]:
+def _row(by: str, key: str, spend: Spend, names: dict[str, str]) -> dict[str, Any]:
     usage = spend.usage
+    named = {"name": names[key]} if by == "conversation" else {}
     return {
         by: key,
+        **named,
         "input": usage.input_tokens,
         "cache_writes": usage.cache_creation_tokens,
         "cache_reads": usage.cache_read_tokens,

@@ -64,4 +64,6 @@ def usage(
     rows = spend_rows(since, by)
     from claudechat.tables import print_rows
 
+    if by == "conversation" and not as_json:  # JSON keeps the whole id
+        rows = [{**row, "conversation": row["conversation"][:8]} for row in rows]
     print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
