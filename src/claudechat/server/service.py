@@ -100,9 +100,11 @@ class Service:
         """The conversation a request names (or the user's current one) and its id; None for
         one not saved yet. Unknown, malformed and other users' ids are all "no conversation"."""
         current = self.current.get(user) if reference is None else None
+        if reference is None and current is None:
+            # Claimed now, not when the turn is saved: bare /chats at once share it.
+            return None, self.current.claim(user, new_conversation_id())
         wanted = reference if reference is not None else current
-        if wanted is None:
-            return None, None
+        assert wanted is not None
         try:
             return self.store.load(user, wanted), wanted
         except UsageError:
@@ -139,9 +141,14 @@ class Service:
         return conversation_id
 
     def remember(self, user: str, before: str | None, conversation: Conversation) -> None:
-        """A bare /chat continues where this one left off."""
-        if conversation.messages and conversation.id != before:
+        """A bare /chat continues where this one left off (a conversation that forked on a
+        conflict goes on in the fork), unless /new_chat started another meanwhile."""
+        if not conversation.messages or conversation.id == before:
+            return
+        if before is None:
             self.current.set(user, conversation.id)
+        else:
+            self.current.move(user, before, conversation.id)
 
     def document(self, user: str, reference: str) -> dict[str, Any]:
         conversation, wanted = self.load(user, reference)

@@ -86,6 +86,31 @@ class CurrentConversations:
         with database_errors(self.metadata.url), self.metadata.engine.connect() as connection:
             return connection.execute(statement, parameters).scalar()
 
+    def claim(self, user_id: str, conversation_id: str) -> str:
+        """The user's current conversation, `conversation_id` if there was none: requests
+        racing to start one all continue the one that got there first."""
+        from sqlalchemy.exc import IntegrityError
+
+        from claudechat.storage.schema import current_conversations as table
+
+        values = {"user_id": user_id, "conversation_id": conversation_id, "updated_at": utc_now()}
+        try:
+            with self.metadata.writing() as connection:
+                connection.execute(table.insert().values(**values))
+        except IntegrityError:
+            return self.get(user_id) or conversation_id
+        return conversation_id
+
+    def move(self, user_id: str, expected: str, conversation_id: str) -> None:
+        """Current becomes `conversation_id`, unless another request (/new_chat) changed it
+        since it was `expected`: the later choice stands."""
+        from claudechat.storage.schema import current_conversations as table
+
+        values = {"conversation_id": conversation_id, "updated_at": utc_now()}
+        still = (table.c.user_id == user_id) & (table.c.conversation_id == expected)
+        with self.metadata.writing() as connection:
+            connection.execute(table.update().where(still).values(**values))
+
     def set(self, user_id: str, conversation_id: str) -> None:
         from sqlalchemy.exc import IntegrityError
 
