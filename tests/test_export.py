@@ -235,6 +235,9 @@ def test_show_of_a_long_conversation_goes_through_the_pager() -> None:  # type: 
     short.append("user", "brief")
     save(short)
     assert "paged: " not in show_in_a_terminal(short.id, PAGER="sed 's/^/paged: /'")
+    # A pager that is not there: shown anyway (it was not shown at all, and exit 0), and said.
+    missing = show_in_a_terminal(conversation.id, PAGER="no-such-pager-here")
+    assert "line 39" in missing and "could not be run" in missing
 
 
 def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -146,7 +146,11 @@ def _run_pager(pager: str, text: str) -> None:
         process.stdin.close()
     except BrokenPipeError:
         pass  # the reader quit the pager early
-    process.wait()
+    if process.wait() in (126, 127):  # the shell found no such command, or could not run it
+        from claudechat.output import status
+
+        status(f"warning: the pager {pager[:60]!r} could not be run; showing it here", "yellow")
+        sys.stdout.write(text)
 
 
 def terminal_text(text: str) -> str:
