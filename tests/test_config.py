@@ -73,7 +73,11 @@ def config_lines(cli, **env: str) -> dict[str, str]:  # type: ignore[no-untyped-
 
 def test_config_shows_the_real_defaults(cli) -> None:  # type: ignore[no-untyped-def]
     lines = config_lines(cli)
-    assert lines["max_context_tokens"] == "150000  # default"
+    # Unset, the budget follows the model (/model shows it), not one number.
+    assert (
+        lines["max_context_tokens"]
+        == "(the model's input window minus its output limit)  # default"
+    )
     assert lines["auto_migrate"] == "True  # default"
     assert lines["stream_idle_timeout"] == "60.0  # default"
     assert lines["s3_sse"] == "(not set)  # default"

@@ -175,15 +175,12 @@ class Settings:
 
     def effective(self) -> list[tuple[str, str, str]]:
         """(key, value, source) for every key, credentials masked, for `claudechat config`."""
-        from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS
-
         defaults = {
             "model": self.model,
             "provider": self.provider,
             "user": self.user,
             "database_url": self.database_url,
             "storage_url": self.storage_url,
-            "max_context_tokens": DEFAULT_MAX_CONTEXT_TOKENS,
             "auto_migrate": self.auto_migrate,
             "stream_idle_timeout": self.stream_idle_timeout,
             "store_timeout": self.store_timeout,
@@ -192,9 +189,13 @@ class Settings:
         rows = []
         for key in KEYS:
             value = self.values.get(key.name, defaults.get(key.name))
-            shown = "(not set)" if value is None else repr(value)
+            shown = UNSET_MEANS.get(key.name, "(not set)") if value is None else repr(value)
             rows.append((key.name, mask_url_password(shown), self.sources.get(key.name, "default")))
         return rows
+
+
+# What a key left unset stands for, where that is not one fixed default.
+UNSET_MEANS = {"max_context_tokens": "(the model's input window minus its output limit)"}
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
