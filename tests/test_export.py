@@ -164,6 +164,18 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     assert cli("export").returncode == 2
     assert cli("export", first.id, "--format", "pdf").returncode == 2
 
+    # One unreadable document: the others are still exported (and counted by usage).
+    store = open_store(load_settings())
+    store.blobs.put(store.blob_key("tester", first.id), b'{"broken')
+    again = tmp_path / "again"
+    partial = cli("export", "--all", "--format", "json", "-o", str(again))
+    assert partial.returncode == 1, partial.stderr
+    assert [p.name for p in again.iterdir()] == [f"{second.id}.json"]
+    assert "skipped: conversation document is corrupt" in partial.stderr
+    assert "1 could not be read" in partial.stderr and "Traceback" not in partial.stderr
+    usage = cli("usage", "--json")
+    assert usage.returncode == 0 and "not counted" in usage.stderr
+
 
 # -- list filters and the pager ------------------------------------------------------------
 

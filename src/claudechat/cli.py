@@ -114,7 +114,13 @@ def chat(
         ),
     ] = None,
     effort: Annotated[str | None, typer.Option(help="low, medium, high, xhigh or max.")] = None,
-    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking")] = None,
+    thinking: Annotated[
+        bool | None,
+        typer.Option(
+            "--thinking/--no-thinking",
+            help="Ask for thinking where the model offers it (the default), or not.",
+        ),
+    ] = None,
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped."""

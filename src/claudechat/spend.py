@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from claudechat.errors import UsageError
+from claudechat.errors import CorruptDocumentError, UsageError
+from claudechat.output import status
 from claudechat.pricing import Spend, price_table
 
 GROUPINGS = ("day", "model", "conversation")
@@ -31,7 +32,11 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
     for row in reversed(store.list(settings.user).rows):
         if row.updated_at < cutoff:
             continue
-        conversation = store.load_row(row)
+        try:
+            conversation = store.load_row(row)
+        except CorruptDocumentError as exc:  # the rest still adds up; doctor names it
+            status(f"warning: not counted: {exc}", "yellow")
+            continue
         names[conversation.id] = conversation.name or ""
         for message in conversation.messages:
             if message.role != "assistant" or message.usage is None or message.id in counted:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from claudechat.errors import StorageError, UsageError
+from claudechat.errors import CorruptDocumentError, ExitCode, StorageError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -99,10 +99,20 @@ def _export_all(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {folder}: {exc.strerror}") from exc
+    unreadable = []
     for row in listing.rows:
-        conversation = store.load(settings.user, row.conversation_id)
+        try:
+            conversation = store.load(settings.user, row.conversation_id)
+        except CorruptDocumentError as exc:  # the others are still worth having
+            status(f"skipped: {exc}", "yellow")
+            unreadable.append(row.conversation_id)
+            continue
         _write(folder / f"{conversation.id}{SUFFIXES[form]}", render(conversation, form))
-    status(f"exported {len(listing.rows)} conversation(s) to {folder}")
+    exported = len(listing.rows) - len(unreadable)
+    status(f"exported {exported} conversation(s) to {folder}")
+    if unreadable:
+        status(f"{len(unreadable)} could not be read; `claudechat doctor` lists them", "red")
+        raise typer.Exit(ExitCode.NOT_FOUND)  # the README's code for a corrupt document
 
 
 def _write(path: Path, text: str) -> None:
