@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import echoed
+from fakes.anthropic_api import Reply
 from test_faults import contents, conversation_id, stored
 from test_repl import PROMPT, leave, say, spawn
 
@@ -101,6 +103,28 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     conversation = leave(child)
     assert contents(stored(cli, conversation)) == echoed("one", "two", "three")
     assert len(cli("list").stdout.splitlines()) == 1
+
+
+def test_on_a_terminal_a_notice_during_the_reply_waits_for_its_end(  # type: ignore[no-untyped-def]
+    fake_api, cli, small_home
+) -> None:
+    """Piped input, a terminal for output, a save that fails after the reply has shown: the
+    notice used to start on the reply's last line."""
+    import shlex
+    import sys
+
+    import pexpect
+
+    assert cli("list").returncode == 0
+    fill(small_home)
+    fake_api.queue(Reply(chunks=["the reply ", "in full"]))
+    command = f"echo more | {shlex.quote(sys.executable)} -m claudechat chat"
+    output = pexpect.run(
+        f"bash -c {shlex.quote(command)}", env=dict(os.environ), encoding="utf-8", timeout=60
+    )
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", output.replace("\r", "")).splitlines()
+    assert lines[0] == "the reply in full", output
+    assert lines[1].startswith("cannot write ") and "kept in memory" in lines[1], output
 
 
 def test_a_rename_or_export_a_full_disk_cannot_take_says_so(fake_api, cli, small_home) -> None:  # type: ignore[no-untyped-def]

@@ -65,13 +65,28 @@ def run_one_turn(
     stdout = ClosableOutput(sys.stdout)
     renderer = PlainStreamRenderer(stdout)  # type: ignore[arg-type]
     # Piped input but a terminal for output: show escape sequences, do not obey them.
-    feed = (lambda chunk: renderer.feed(safe_text(chunk))) if sys.stdout.isatty() else renderer.feed
+    shown = safe_text if sys.stdout.isatty() else (lambda chunk: chunk)
+    started: list[bool] = []
+
+    def feed(chunk: str) -> None:
+        started.append(True)
+        renderer.feed(shown(chunk))
+
     listener = PipeListener(feed, show_thinking)
+    # Once the reply shows, a notice (a save falling back to the journal) would land in the
+    # middle of its last line on a terminal: held until the reply has ended. Before that (a
+    # retry) it is said at once.
+    held: list[str] = []
+    told = session.notify
+    session.notify = lambda notice: held.append(notice) if started else told(notice)
     try:
         with renderer:
             reply = session.send(message, None, attachments, on_event=listener.on_event)
         print_citations(reply, stdout)
     finally:
+        session.notify = told
+        for notice in held:
+            told(notice)
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")
     if session.saved_in == "memory":
