@@ -28,6 +28,7 @@ SEED_CURL = [
     """curl -X POST "http://localhost:5000/get_conversation?conversation_id=44f5ef67-6118-4e92-8472-3d05f34b9455\"""",
 ]
 MAX_BODY = 4096
+BODY_SECONDS = 2
 IDLE_TIMEOUT = 2  # seconds of silence before a stream counts as stalled
 
 
@@ -40,7 +41,8 @@ def server(request: pytest.FixtureRequest, fake_server: FakeAnthropic) -> Iterat
     )
     if request.param == "team":
         env.update(team_env(request.getfixturevalue("postgres"), request.getfixturevalue("s3")))
-    with Serve(env, "--no-auth", "--max-body-bytes", str(MAX_BODY)) as serve:
+    limits = ("--max-body-bytes", str(MAX_BODY), "--body-seconds", str(BODY_SECONDS))
+    with Serve(env, "--no-auth", *limits) as serve:
         yield serve
 
 

@@ -14,7 +14,7 @@ from claudechat.server import ServeOptions, is_loopback
 from claudechat.server.app import wants_events
 from fakes.anthropic_api import FakeAnthropic, Reply
 from serve_harness import Serve, text_of
-from test_serve import MAX_BODY, fake, server  # noqa: F401  (the fixtures)
+from test_serve import BODY_SECONDS, MAX_BODY, fake, server  # noqa: F401  (the fixtures)
 
 JSON_TYPE = {"Content-Type": "application/json"}
 
@@ -131,3 +131,25 @@ def test_a_host_in_brackets_is_the_address_inside() -> None:
     options = ServeOptions(host="[::1]", no_auth=True)
     assert options.host == "::1" and is_loopback(options.host)
     options.check()
+
+
+def test_a_body_that_trickles_in_is_refused_in_time(server: Serve) -> None:  # noqa: F811
+    """A client that sends its headers and part of its body, then nothing, held a connection
+    (and a worker's buffer) for as long as it liked."""
+    import socket
+    import time
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(
+            b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"user_input": '
+        )
+        started = time.monotonic()
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        waited = time.monotonic() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert json.loads(body)["error"]["type"] == "request_timeout"
+    assert BODY_SECONDS - 0.5 < waited < BODY_SECONDS + 10

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from claudechat.server import DEFAULT_MAX_BODY_BYTES
+from claudechat.server import DEFAULT_BODY_SECONDS, DEFAULT_MAX_BODY_BYTES
 
 token_app = typer.Typer(help="API tokens for `claudechat serve`.", rich_markup_mode=None)
 
@@ -29,12 +29,16 @@ def serve(
     graceful_seconds: Annotated[
         int, typer.Option(help="On SIGTERM, seconds to wait for replies in flight.", min=0)
     ] = 20,
+    body_seconds: Annotated[
+        float,
+        typer.Option(help="Seconds a body may take to arrive (408 after).", min=0.1),
+    ] = DEFAULT_BODY_SECONDS,
 ) -> None:
     """Serve the HTTP API (POST /chat, /new_chat, /get_conversation; GET /conversations)."""
     from claudechat.server import ServeOptions
     from claudechat.server.run import run
 
-    run(ServeOptions(host, port, workers, no_auth, max_body_bytes, graceful_seconds))
+    run(ServeOptions(host, port, workers, no_auth, max_body_bytes, graceful_seconds, body_seconds))
 
 
 @token_app.command("create")

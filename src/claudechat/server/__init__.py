@@ -14,6 +14,8 @@ from claudechat.errors import UsageError
 
 OPTIONS_ENV = "CLAUDECHAT_SERVE_OPTIONS"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A body trickling in holds a connection and its buffer: a client gets this long to send it.
+DEFAULT_BODY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ServeOptions:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # How long SIGTERM waits for replies in flight before saving them as interrupted.
     graceful_seconds: int = 20
+    body_seconds: float = DEFAULT_BODY_SECONDS
 
     def __post_init__(self) -> None:
         # "[::1]" as URLs write it; uvicorn binds the bare address.

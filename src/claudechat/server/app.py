@@ -170,7 +170,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         body = {"status": "ok" if healthy else "unavailable", **checks}
         return Json(body, 200 if healthy else 503)
 
-    guarded = RequestGuard(app, options.max_body_bytes)
+    guarded = RequestGuard(app, options.max_body_bytes, options.body_seconds)
     return AccessLog(guarded)  # type: ignore[return-value]
 
 

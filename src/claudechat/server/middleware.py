@@ -6,6 +6,7 @@ typed request is refused before a handler could save anything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -19,9 +20,11 @@ Message = dict[str, Any]
 access_log = logging.getLogger("claudechat.access")
 
 
-async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+async def send_json(send: Any, status: int, body: dict[str, Any], close: bool = False) -> None:
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if close:  # the rest of the request may still come: not on this connection
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
@@ -39,15 +42,21 @@ def _is_json(content_type: str) -> bool:
 
 
 class RequestGuard:
-    def __init__(self, app: Any, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, max_body_bytes: int, body_seconds: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = await self._read(scope, receive)
+        try:
+            body = await asyncio.wait_for(self._read(scope, receive), self.body_seconds)
+        except TimeoutError:
+            message = f"the body did not arrive within {self.body_seconds:g} s"
+            await send_json(send, 408, error_body("request_timeout", message), close=True)
+            return
         if body is None:
             limit = f"{self.max_body_bytes} bytes"
             await send_json(send, 413, error_body("too_large", f"the body is over {limit}"))
