@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,14 +66,19 @@ def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> Non
     assert cli("chat", "--name", "big", input="one").returncode == 0
     fake_api.queue(Reply("b", input_tokens=1000, output_tokens=10))
     assert cli("chat", "--name", "small", input="two").returncode == 0
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160"}
-    for args, expected in (
-        (["usage", "--by", "conversation"], ["big", "small", "█" * 30, "cost"]),
-        (["models"], ["claude-sonnet-4-6", "1,000,000", "adaptive,enabled", "price in"]),
+    today = datetime.now(UTC).date().isoformat()
+    for args, columns, expected in (
+        (["usage", "--by", "conversation"], 160, ["big", "small", "█" * 30, "cost"]),
+        (["models"], 160, ["claude-sonnet-4-6", "1,000,000", "adaptive,enabled", "price in"]),
+        # Narrower: the row's name is never folded (a date read "2026 / -11- / 28"), and the
+        # chart gives way before the figures do.
+        (["usage"], 80, [today, "5,000"]),
+        (["models"], 120, ["claude-sonnet-4-6", "claude-opus-4-6"]),
     ):
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
         child = pexpect.spawn(
             sys.executable, ["-m", "claudechat", *args], env=env, encoding="utf-8",
-            dimensions=(30, 160), timeout=30,
+            dimensions=(30, columns), timeout=30,
         )  # fmt: skip
         output = child.read()
         child.close()
