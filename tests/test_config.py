@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from claudechat.settings import load_settings, mask_url_password
 
 
@@ -82,6 +84,29 @@ def test_config_shows_the_real_defaults(cli) -> None:  # type: ignore[no-untyped
     assert lines["stream_idle_timeout"] == "60.0  # default"
     assert lines["s3_sse"] == "(not set)  # default"
     assert "''" not in "".join(lines.values())
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        'input = "cheap"\noutput = 1',
+        "input = 1",
+        "input = -1\noutput = 1",
+        'output = 1\ninput = 2\ncache_read = "x"',
+    ],
+)
+def test_a_price_entry_that_is_not_prices_is_refused_at_once(cli, isolated_home, entry) -> None:  # type: ignore[no-untyped-def]
+    """It was ignored without a word, and `models` went on showing the packaged price."""
+    write_config(isolated_home, f'[prices."claude-sonnet-4-6"]\n{entry}\n')
+    result = cli("config")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "prices.'claude-sonnet-4-6' needs input and output" in result.stderr
+
+
+def test_an_unknown_effort_is_refused_by_config_not_first_by_chat(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    refused = cli("config", env={"CLAUDECHAT_EFFORT": "ultra"})
+    assert refused.returncode == 2 and "use one of low, medium, high" in refused.stderr
+    assert config_lines(cli, CLAUDECHAT_EFFORT="high")["effort"].startswith("'high'")
 
 
 def test_a_fractional_token_budget_is_refused(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]

@@ -220,8 +220,37 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
     if key is None:
         settings.warnings.append(f"{source}: unknown key {name!r} ignored")
         return
-    settings.values[name] = _coerce(key, value, source)
+    settings.values[name] = _checked(key, _coerce(key, value, source), source)
     settings.sources[name] = source
+
+
+def _checked(key: Key, value: Any, source: str) -> Any:
+    """Values whose mistakes would otherwise show only later, or never: a price entry that is
+    not two numbers was ignored without a word, an unknown effort refused only by `chat`."""
+    if key.name == "effort":
+        from claudechat.models import EFFORT_LEVELS
+
+        if value not in EFFORT_LEVELS:
+            raise ConfigError(
+                f"{source}: unknown effort level {value[:20]!r}; "
+                f"use one of {', '.join(EFFORT_LEVELS)}"
+            )
+    elif key.name == "prices":
+        for prefix, entry in value.items():
+            if not (isinstance(entry, dict) and _numbers(entry, ("input", "output"))):
+                raise ConfigError(
+                    f"{source}: prices.{str(prefix)[:40]!r} needs input and output, in USD per "
+                    "million tokens (numbers)"
+                )
+    return value
+
+
+def _numbers(entry: dict[str, Any], required: tuple[str, ...]) -> bool:
+    present = all(name in entry for name in required)
+    values = entry.values()
+    return present and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values
+    )
 
 
 def _coerce(key: Key, value: Any, source: str) -> Any:
