@@ -128,6 +128,8 @@ def test_attach_with_tab_completion_and_the_prompt_counter(terminal, fake_api) -
     lines = terminal.wait_for("echo: what do they say? [document 'annual report.pdf' 2 pages")
     terminal.wait_for("cited passages:")
     terminal.wait_input("› ")  # sent: nothing waits any more
+    terminal.type("/detach 1\r")  # nothing to detach: said so, not "N from 1 to 0"
+    terminal.wait_for("nothing is attached; /attach PATH adds a file")
     content = fake_api.requests[-1].body["messages"][0]["content"]
     assert [b["type"] for b in content] == ["document", "text"]
     assert content[0]["title"] == "annual report.pdf"

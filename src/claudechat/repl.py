@@ -220,6 +220,9 @@ class Repl:
 
     def switch_branch(self, argument: str) -> None:
         others = self.session.other_branches()
+        if not others:
+            status("this conversation has one branch")
+            return
         if not argument.isdigit() or not 1 <= int(argument) <= len(others):
             status(f"usage: /branch N, with N from 1 to {len(others)} (see /branches)")
             return

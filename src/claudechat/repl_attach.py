@@ -64,6 +64,8 @@ class Attachments:
             status(f"  {number}. {describe(attachment.block())}", "")
 
     def detach(self, argument: str) -> None:
+        if not self.pending:
+            raise UsageError("nothing is attached; /attach PATH adds a file")
         if not argument.strip().isdigit() or not 1 <= int(argument) <= len(self.pending):
             raise UsageError(f"usage: /detach N, N from 1 to {len(self.pending)}")
         removed = self.pending.pop(int(argument) - 1)
