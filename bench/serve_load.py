@@ -195,9 +195,8 @@ def session_client(service: Any, turns: int, index: int, tag: str) -> dict[str, 
     for turn in range(turns):
         text = f"{tag} inproc {index} turn {turn}"
         started = time.perf_counter()
-        session, before = service.open_session(user, ChatRequest(text), Notices())
+        session = service.open_session(user, ChatRequest(text), Notices())
         session.send(text, lambda _text: None)
-        service.remember(user, before, session.conversation)
         timings[text] = time.perf_counter() - started
     return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
 

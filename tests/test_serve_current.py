@@ -1,6 +1,6 @@
 """A user's current conversation when serve's requests race: what a bare /chat continues.
 
-The handlers are thin over Service (open_session, the turn, remember), so these run its calls
+The handlers are thin over Service (open_session, then the turn), so these run its calls
 from threads of this process, as a worker's threads run them, against both stores."""
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ def _service() -> Service:
 
 def _bare_chat(service: Service, text: str, on_text: Callable[[str], None] | None = None) -> str:
     """What POST /chat {"user_input": text} does; the conversation it went to."""
-    session, before = service.open_session(USER, ChatRequest(text), Notices())
+    session = service.open_session(USER, ChatRequest(text), Notices())
     session.send(text, on_text or (lambda _text: None))
-    service.remember(USER, before, session.conversation)
     return session.conversation.id
 
 
@@ -60,7 +59,8 @@ def test_new_chat_during_a_first_bare_chat_is_what_the_next_one_continues(
     backend: Backend, fake_api: FakeAnthropic
 ) -> None:
     """A first bare /chat still streaming, then /new_chat: the bare /chat's end used to make
-    its own conversation current again, over the one /new_chat had just started."""
+    its own conversation current again, over the one /new_chat had just started (it now claims
+    the current conversation when it starts, and records nothing when it ends)."""
     service = _service()
     fake_api.queue(Reply(chunks=["slow ", "reply"], delay=0.3))
     started: list[str] = []

@@ -125,6 +125,32 @@ def test_sigterm_past_the_grace_period_ends_a_stream_with_an_error_event(
     assert "Traceback" not in server.log()
 
 
+def test_sigterm_past_the_grace_period_before_any_text_answers_a_stream_in_json(
+    fake: FakeAnthropic,
+) -> None:
+    """Nothing streamed yet (thinking shows no text): no events have started, so the answer
+    is a real status, 503, in JSON, not uvicorn's plain-text 500."""
+    fake.queue(Reply(chunks=["late ", "words"], delay=2.5))
+    server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()
+    answers: list[Any] = []
+
+    def stream() -> None:
+        body = {"user_input": "a slow start", "stream": True}
+        with server.client() as http:
+            answers.append(http.post("/chat", json=body))
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    _wait_until_streaming(fake)
+    server.terminate()
+    assert server.process is not None and server.process.wait(30) in STOPPED
+    thread.join(10)
+    (answer,) = answers
+    assert answer.status_code == 503 and answer.json()["error"]["type"] == "shutting_down"
+    assert answer.json()["conversation_id"] == _stored(server)["id"]
+    assert "Traceback" not in server.log()
+
+
 def test_two_hosts_on_one_database_and_bucket_answer_alike(
     request: pytest.FixtureRequest, fake: FakeAnthropic
 ) -> None:

@@ -132,6 +132,7 @@ def test_a_fork_is_not_paid_for_twice_and_names_do_not_merge(cli, fake_api) -> N
         assert cli("rename", conversation, "Notes").returncode == 0
     store = open_store(load_settings())
     forked = fork(store, store.load("tester", parent))
+    assert cli("rename", parent, "Notes").returncode == 0  # the parent updated after its fork
 
     by_conversation = json.loads(cli("usage", "--by", "conversation", "--json").stdout)
     rows = {r["conversation"]: (r["name"], r["input"], r["output"]) for r in by_conversation}

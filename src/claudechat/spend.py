@@ -27,9 +27,10 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
     groups: dict[str, Spend] = {}
     names: dict[str, str] = {}
     counted: set[str] = set()
-    # Oldest first: a fork copies its parent's messages, ids and all; each reply was paid for
+    # Oldest created first (a fork is younger than its parent, however recently either was
+    # updated): a fork copies its parent's messages, ids and all, and each reply was paid for
     # once, by the conversation it was made in.
-    for row in reversed(store.list(settings.user).rows):
+    for row in sorted(store.list(settings.user).rows, key=lambda r: r.created_at):
         if row.updated_at < cutoff:
             continue
         try:

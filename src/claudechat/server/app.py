@@ -21,9 +21,15 @@ from claudechat.errors import ClaudechatError
 from claudechat.server import ServeOptions, heap, warm
 from claudechat.server.errors import describe, error_body
 from claudechat.server.middleware import AccessLog, RequestGuard
-from claudechat.server.responses import Json, failure, shutting_down
-from claudechat.server.service import ChatRequest, Service, reply_json
-from claudechat.server.sse import stream_turn
+from claudechat.server.responses import (
+    SAVING_AT_SHUTDOWN_SECONDS,
+    Json,
+    failure,
+    reply_body,
+    shutting_down,
+)
+from claudechat.server.service import ChatRequest, Service
+from claudechat.server.sse import EventStream, stream_turn
 from claudechat.server.turns import Failed, Turn, Turns
 
 MAX_OFFSET = 100_000  # a page of /conversations reads the rows before it too
@@ -75,8 +81,9 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         heap.settle()
         yield
         # uvicorn has waited for requests in flight (up to the graceful timeout) and cancelled
-        # the rest: their turns save what arrived, marked interrupted, before the process ends.
-        await anyio.to_thread.run_sync(turns.stop_all, options.graceful_seconds)
+        # the rest: their turns save what arrived, marked interrupted, and their handlers
+        # answer (bounded by SAVING_AT_SHUTDOWN_SECONDS) before the event loop closes.
+        await turns.stop_all(SAVING_AT_SHUTDOWN_SECONDS + 1)
 
     app = FastAPI(
         title="claudechat",
@@ -113,17 +120,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         stream = body.stream or wants_events(request.headers.get("accept", ""))
         turn = Turn(service, user, wanted, stream)
         turns.add(turn.start())
-        if stream:
-            return await stream_turn(request, turn)
+        answer: Response | None = None
         try:
-            outcome = await _outcome_unless_gone(request, turn)
-        except asyncio.CancelledError:
-            # uvicorn's grace period ran out: the turn is stopped and saves what arrived.
-            return await shutting_down(request, turn)
-        if isinstance(outcome, Failed):
-            return failure(request, outcome)
-        request.state.conversation_id = outcome.session.conversation.id
-        return Json({**reply_json(outcome.session, outcome.message), **_notices(turn)})
+            answer = await (stream_turn(request, turn) if stream else _json_answer(request, turn))
+            return answer
+        finally:
+            if not isinstance(answer, EventStream):  # which says so when its stream ends
+                turn.answered.set()
 
     @app.post("/new_chat", summary="Start a new conversation; a bare /chat continues it.")
     def new_chat(
@@ -174,15 +177,20 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     return AccessLog(guarded)  # type: ignore[return-value]
 
 
+async def _json_answer(request: Request, turn: Turn) -> Response:
+    try:
+        outcome = await _outcome_unless_gone(request, turn)
+    except asyncio.CancelledError:
+        # uvicorn's grace period ran out: the turn is stopped and saves what arrived.
+        return await shutting_down(request, turn)
+    if isinstance(outcome, Failed):
+        return failure(request, outcome)
+    return Json(reply_body(request, turn, outcome))
+
+
 async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
     """Wait for the turn; a client that hangs up stops it (its partial reply is kept)."""
-
-    async def watch() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        turn.stop()
-
-    watcher = asyncio.ensure_future(watch())
+    watcher = asyncio.ensure_future(turn.stop_when_gone(request.receive))
     try:
         return await turn.outcome()
     finally:
@@ -207,10 +215,6 @@ def wants_events(accept: str) -> bool:
         weights[media.lower()] = weight
     events = weights.get("text/event-stream", 0.0)
     return events > 0 and events >= weights.get("application/json", 0.0)
-
-
-def _notices(turn: Turn) -> dict[str, Any]:
-    return {"notices": turn.notices.lines} if turn.notices.lines else {}
 
 
 def _install_errors(app: FastAPI) -> None:

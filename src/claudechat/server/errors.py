@@ -48,6 +48,8 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
         return 503, "storage_unavailable", "the conversation store is unavailable; retry later", {}
     if isinstance(error, ClaudechatError):
         return 500, "error", str(error), {}
+    if isinstance(error, KeyboardInterrupt):  # the turn was stopped: its client left
+        return 499, "client_closed_request", "the client left; what arrived is saved", {}
     log.error("unexpected error", exc_info=error)
     return 500, "internal_error", "internal error; see the server log", {}
 

@@ -1,7 +1,7 @@
-"""JSON answers: the one response class, and a failed turn as an HTTP error."""
+"""JSON answers: the one response class, a turn's reply or failure, and a turn cut short by
+shutdown."""
 
 import asyncio
-import contextlib
 from typing import Any
 
 from fastapi import Request
@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from claudechat.conversation import dumps_json
 from claudechat.server.errors import describe, error_body
-from claudechat.server.turns import Failed, Turn
+from claudechat.server.service import reply_json
+from claudechat.server.turns import ClientGone, Failed, Finished, Outcome, Turn
 
 # How long a turn stopped at shutdown may take to save what arrived before the answer goes.
 SAVING_AT_SHUTDOWN_SECONDS = 5.0
@@ -19,6 +20,13 @@ class Json(JSONResponse):
     def render(self, content: Any) -> bytes:
         # Stored text may hold lone surrogates (valid JSON, no UTF-8): escape rather than fail.
         return dumps_json(content).encode("utf-8")
+
+
+def reply_body(request: Request, turn: Turn, outcome: Finished) -> dict[str, Any]:
+    """The saved reply, as the JSON answer and the stream's last event carry it."""
+    request.state.conversation_id = outcome.session.conversation.id
+    notices = {"notices": turn.notices.lines} if turn.notices.lines else {}
+    return {**reply_json(outcome.session, outcome.message), **notices}
 
 
 def failure(request: Request, outcome: Failed) -> Json:
@@ -31,12 +39,19 @@ def failure(request: Request, outcome: Failed) -> Json:
 
 
 async def shutting_down(request: Request, turn: Turn) -> Json:
-    """The answer to a turn cut short by shutdown (the grace period ran out): what arrived is
-    saved, marked interrupted, as a client that left would have it; the client is told where."""
-    carry_on()
+    """The answer to a turn whose handler shutdown cancelled (the grace period ran out): the
+    turn is stopped, and answered as it ended, which may be whole (it had just finished) or
+    with what arrived saved, marked interrupted, as a client that left would have it."""
+    resume_after_cancel()
     turn.stop()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(turn.outcome(), SAVING_AT_SHUTDOWN_SECONDS)
+    try:
+        outcome: Outcome | None = await asyncio.wait_for(turn.outcome(), SAVING_AT_SHUTDOWN_SECONDS)
+    except TimeoutError:
+        outcome = None
+    if isinstance(outcome, Finished):
+        return Json(reply_body(request, turn, outcome))
+    if isinstance(outcome, Failed) and not isinstance(outcome.error, ClientGone):
+        return failure(request, outcome)
     return Json(shutdown_error(request, turn), 503, {"Retry-After": "5"})
 
 
@@ -48,7 +63,7 @@ def shutdown_error(request: Request, turn: Turn) -> dict[str, Any]:
     return error_body("shutting_down", message, **extra)
 
 
-def carry_on() -> None:
+def resume_after_cancel() -> None:
     """Called where a cancelled task goes on on purpose (to answer): it says so, so that a
     timeout awaited from there on is told apart from that cancellation."""
     task = asyncio.current_task()

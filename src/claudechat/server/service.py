@@ -114,13 +114,11 @@ class Service:
                 return None, wanted.lower()  # started by /new_chat, no message yet
             raise
 
-    def open_session(
-        self, user: str, request: ChatRequest, notices: Notices
-    ) -> tuple[ChatSession, str | None]:
-        """The session for one turn, and the user's current conversation id before it."""
+    def open_session(self, user: str, request: ChatRequest, notices: Notices) -> ChatSession:
+        """The session for one turn. A bare /chat's conversation is the user's current one,
+        claimed before the turn when there was none (see load): nothing to record after it."""
         settings = self.user_settings(user, request.model)
         conversation, wanted = self.load(user, request.conversation_id)
-        before = conversation.id if conversation else wanted
         if conversation is None:
             conversation = Conversation.new(user, settings.model)
             conversation.id = wanted or conversation.id
@@ -133,22 +131,12 @@ class Service:
             conversation.set("name", request.conversation_name)
         session = ChatSession(settings, self.store, self.claude, conversation, self.catalogue)
         session.notify = notices
-        return session, before
+        return session
 
     def new_chat(self, user: str) -> str:
         conversation_id = new_conversation_id()
         self.current.set(user, conversation_id)
         return conversation_id
-
-    def remember(self, user: str, before: str | None, conversation: Conversation) -> None:
-        """A bare /chat continues where this one left off (a conversation that forked on a
-        conflict goes on in the fork), unless /new_chat started another meanwhile."""
-        if not conversation.messages or conversation.id == before:
-            return
-        if before is None:
-            self.current.set(user, conversation.id)
-        else:
-            self.current.move(user, before, conversation.id)
 
     def document(self, user: str, reference: str) -> dict[str, Any]:
         conversation, wanted = self.load(user, reference)

@@ -22,12 +22,13 @@ from starlette.types import Receive, Scope, Send
 from claudechat.server.errors import describe, error_body
 from claudechat.server.responses import (
     SAVING_AT_SHUTDOWN_SECONDS,
-    carry_on,
     failure,
+    reply_body,
+    resume_after_cancel,
     shutdown_error,
+    shutting_down,
 )
-from claudechat.server.service import reply_json
-from claudechat.server.turns import Failed, Finished, Item, Turn
+from claudechat.server.turns import ClientGone, Failed, Finished, Item, Outcome, Turn
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -38,7 +39,10 @@ def event(name: str, data: dict[str, Any]) -> str:
 
 
 async def stream_turn(request: Request, turn: Turn) -> Response:
-    first = await turn.queue.get()
+    try:
+        first = await turn.queue.get()
+    except asyncio.CancelledError:  # shutdown, before any text (thinking shows none)
+        return await shutting_down(request, turn)
     if isinstance(first, Failed):
         return failure(request, first)
     return EventStream(_events(request, turn, first), turn)
@@ -54,50 +58,54 @@ class EventStream(Response):
         self.events, self.turn = events, turn
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watcher = asyncio.ensure_future(self._stop_when_gone(receive))
+        watcher = asyncio.ensure_future(self.turn.stop_when_gone(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async for text in self.events:
                 await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+        except asyncio.CancelledError:
+            # Shutdown while a slow client held up a write: the turn saves what arrived; this
+            # client, not reading, gets no last event.
+            resume_after_cancel()
         finally:
             watcher.cancel()
             if not self.turn.done.is_set():
                 self.turn.stop()
-
-    async def _stop_when_gone(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self.turn.stop()  # the turn ends at its next delta, and so do the events
+            self.turn.answered.set()
 
 
 async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str]:
-    while True:
-        if isinstance(item, str):
-            yield event("delta", {"text": item})
-        elif isinstance(item, Finished):
-            request.state.conversation_id = item.session.conversation.id
-            notices = {"notices": turn.notices.lines} if turn.notices.lines else {}
-            yield event("message", {**reply_json(item.session, item.message), **notices})
-            return
-        else:
-            yield _error_event(request, item)
-            return
+    while isinstance(item, str):
+        yield event("delta", {"text": item})
         try:
             item = await turn.queue.get()
         except asyncio.CancelledError:  # shutdown's grace period ran out
-            carry_on()
+            resume_after_cancel()
             turn.stop()
-            # The text that arrived until the turn stopped, all of it saved: the client gets
-            # it too, then the error saying the reply ends there.
-            async for text in _rest_of_text(turn):
-                yield event("delta", {"text": text})
-            yield event("error", shutdown_error(request, turn))
+            # The rest of the text, all of it saved: the client gets it too, then how it ended.
+            ending: Outcome | None = None
+            async for rest in _until_stopped(turn):
+                if isinstance(rest, str):
+                    yield event("delta", {"text": rest})
+                else:
+                    ending = rest
+            yield _last_event(request, turn, ending)
             return
+    yield _last_event(request, turn, item)
 
 
-async def _rest_of_text(turn: Turn) -> AsyncIterator[str]:
-    """The text deltas still queued or arriving until the stopped turn ends (within a bound)."""
+def _last_event(request: Request, turn: Turn, outcome: Outcome | None) -> str:
+    if isinstance(outcome, Finished):
+        return event("message", reply_body(request, turn, outcome))
+    if isinstance(outcome, Failed) and not isinstance(outcome.error, ClientGone):
+        return _error_event(request, outcome)
+    # Stopped: by shutdown, said so here; or because the client left, and nobody reads it.
+    return event("error", shutdown_error(request, turn))
+
+
+async def _until_stopped(turn: Turn) -> AsyncIterator[Item]:
+    """What the stopped turn still queues: text, then its outcome (unless it takes too long)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SAVING_AT_SHUTDOWN_SECONDS
     while True:
@@ -105,9 +113,9 @@ async def _rest_of_text(turn: Turn) -> AsyncIterator[str]:
             item = await asyncio.wait_for(turn.queue.get(), max(0.0, deadline - loop.time()))
         except TimeoutError:
             return
+        yield item
         if not isinstance(item, str):
             return
-        yield item
 
 
 def _error_event(request: Request, failed: Failed) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from claudechat.chat import ChatSession
 from claudechat.conversation import Message
-from claudechat.errors import StorageError
 from claudechat.server.service import ChatRequest, Notices, Service
 
 
@@ -54,6 +55,9 @@ class Turn:
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
         self.done = threading.Event()
+        # Set once the client has its answer (or is gone): shutdown waits for it, or the last
+        # answers would be cut when the event loop closes.
+        self.answered = asyncio.Event()
         # Not a daemon: an exiting process waits for the turn to save what it has.
         self._thread = threading.Thread(target=self._run, name="chat-turn")
 
@@ -67,24 +71,14 @@ class Turn:
     def _run(self) -> None:
         outcome: Outcome
         try:
-            self.session, before = self.service.open_session(self.user, self.request, self.notices)
-            try:
-                message = self.session.send(self.request.user_input, self._on_text)
-            finally:
-                self._remember(before)
+            self.session = self.service.open_session(self.user, self.request, self.notices)
+            message = self.session.send(self.request.user_input, self._on_text)
             outcome = Finished(self.session, message)
         except BaseException as exc:  # handed to the handler, which maps it to a status
             outcome = Failed(exc, self.session)
         finally:
             self.done.set()
         self._put(outcome)
-
-    def _remember(self, before: str | None) -> None:
-        assert self.session is not None
-        try:
-            self.service.remember(self.user, before, self.session.conversation)
-        except StorageError as exc:  # the turn itself is saved (or journaled) already
-            self.notices(f"could not record the current conversation: {exc}")
 
     def _on_text(self, text: str) -> None:
         # Queued even when stopping: the reply kept holds this text, and a stream still open
@@ -97,6 +91,13 @@ class Turn:
     def _put(self, item: Item) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
             self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    async def stop_when_gone(self, receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
+        """Run beside the answer: a client that hangs up stops the turn (at its next delta;
+        the partial reply is kept)."""
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.stop()
 
     async def outcome(self) -> Outcome:
         """Skip the text and wait for the end (for a JSON answer)."""
@@ -115,13 +116,17 @@ class Turns:
 
     def add(self, turn: Turn) -> None:
         with self._lock:
-            self._active = {t for t in self._active if not t.done.is_set()}
+            self._active = {t for t in self._active if not t.answered.is_set()}
             self._active.add(turn)
 
-    def stop_all(self, timeout: float) -> None:
+    async def stop_all(self, timeout: float) -> None:
+        """Stop every turn still running and wait (up to `timeout`) until each is answered:
+        what arrived is saved, marked interrupted, and its client told so."""
         with self._lock:
-            active = list(self._active)
+            active = [t for t in self._active if not t.answered.is_set()]
         for turn in active:
             turn.stop()
-        for turn in active:
-            turn.done.wait(timeout)
+        if active:
+            await asyncio.wait(
+                [asyncio.ensure_future(t.answered.wait()) for t in active], timeout=timeout
+            )

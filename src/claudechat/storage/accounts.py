@@ -101,16 +101,6 @@ class CurrentConversations:
             return self.get(user_id) or conversation_id
         return conversation_id
 
-    def move(self, user_id: str, expected: str, conversation_id: str) -> None:
-        """Current becomes `conversation_id`, unless another request (/new_chat) changed it
-        since it was `expected`: the later choice stands."""
-        from claudechat.storage.schema import current_conversations as table
-
-        values = {"conversation_id": conversation_id, "updated_at": utc_now()}
-        still = (table.c.user_id == user_id) & (table.c.conversation_id == expected)
-        with self.metadata.writing() as connection:
-            connection.execute(table.update().where(still).values(**values))
-
     def set(self, user_id: str, conversation_id: str) -> None:
         from sqlalchemy.exc import IntegrityError
 
