@@ -175,6 +175,19 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     assert "1 could not be read" in partial.stderr and "Traceback" not in partial.stderr
     usage = cli("usage", "--json")
     assert usage.returncode == 0 and "not counted" in usage.stderr
+    # A row whose document is gone: this machine's copy stands in, said to be maybe stale;
+    # nothing stops there either.
+    third = rich_conversation()
+    save(third)
+    store.blobs.delete(store.blob_key("tester", second.id))
+    last = tmp_path / "last"
+    skipped = cli("export", "--all", "--format", "json", "-o", str(last))
+    assert skipped.returncode == 1 and "1 could not be read" in skipped.stderr, skipped.stderr
+    assert "may be stale" in skipped.stderr
+    assert sorted(p.name for p in last.iterdir()) == sorted(
+        [f"{second.id}.json", f"{third.id}.json"]
+    )
+    assert cli("usage", "--json").returncode == 0
 
 
 # -- list filters and the pager ------------------------------------------------------------

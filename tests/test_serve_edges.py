@@ -80,10 +80,18 @@ def test_odd_bodies_get_json_errors_and_save_nothing(
     assert fake.requests == []
 
 
-def test_head_answers_where_get_does(server: Serve) -> None:  # noqa: F811
+def test_head_answers_where_get_does(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
     with server.client() as http:
-        for path in ("/health", "/conversations"):
-            got, head = http.get(path), http.head(path)
+        made = http.post("/chat", json={"user_input": "hi"}).json()["conversation_id"]
+        for path, params in (
+            ("/health", {}),
+            ("/conversations", {}),
+            ("/get_conversation", {"conversation_id": made}),
+        ):
+            got, head = http.get(path, params=params), http.head(path, params=params)
             assert (head.status_code, head.content) == (200, b""), path
             assert head.headers["content-type"] == got.headers["content-type"]
 
@@ -153,3 +161,25 @@ def test_a_body_that_trickles_in_is_refused_in_time(server: Serve) -> None:  # n
     assert head.startswith(b"HTTP/1.1 408"), answer
     assert json.loads(body)["error"]["type"] == "request_timeout"
     assert BODY_SECONDS - 0.5 < waited < BODY_SECONDS + 10
+
+
+def test_a_corrupt_document_is_named_to_the_log_not_to_the_client(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        made = http.post("/chat", json={"user_input": "to spoil"}).json()["conversation_id"]
+        for name, value in server.env.items():  # the server's store, from this process
+            monkeypatch.setenv(name, value)
+        store = open_store(load_settings())
+        store.blobs.put(store.blob_key("tester", made), b'{"broken')
+        answer = http.get("/get_conversation", params={"conversation_id": made})
+    assert answer.status_code == 500
+    assert answer.json()["error"]["type"] == "corrupt_document"
+    assert "file:" not in answer.text and "s3:" not in answer.text
+    assert store.blobs.location(store.blob_key("tester", made)) in server.log()

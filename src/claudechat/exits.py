@@ -8,6 +8,7 @@ therefore wrapped so that these leave the command inside an exception no framewo
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import sys
@@ -15,6 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from claudechat.errors import ApiError, ClaudechatError, ExitCode, Terminated
+
+# What a write to our output can fail with; any other OSError without a file name is no
+# output's fault, and is not to be reported as one.
+OUTPUT_FAILURES = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
 
 
 class Escaped(BaseException):
@@ -65,7 +70,7 @@ def ending(exc: BaseException) -> int:
         # read-only disk): no bug of ours, so one line, as for any other store failure.
         error(f"cannot use {exc.filename}: {exc.strerror or exc}")
         return ExitCode.STORAGE
-    if isinstance(exc, OSError) and exc.errno is not None:
+    if isinstance(exc, OSError) and exc.errno in OUTPUT_FAILURES:
         # Without a file name: our own output (`list > /dev/full`, a terminal gone). What
         # is still buffered for it would fail again at exit, so it goes nowhere.
         silence_stdout()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 SHORT_ID = 8
 PLAIN_MARK = "**"  # a match in plain text: **word**, as markdown bolds it
-_SINCE = re.compile(r"(\d+)\s*(m|min|h|d|w)")
+_SINCE = re.compile(r"(\d{1,12})\s*(m|min|h|d|w)")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO, TextIO
 
 from claudechat.attachments import Attachment, print_citations
@@ -66,27 +66,20 @@ def run_one_turn(
     renderer = PlainStreamRenderer(stdout)  # type: ignore[arg-type]
     # Piped input but a terminal for output: show escape sequences, do not obey them.
     shown = safe_text if sys.stdout.isatty() else (lambda chunk: chunk)
-    started: list[bool] = []
+    notices = HeldNotices(session.notify)
 
     def feed(chunk: str) -> None:
-        started.append(True)
+        notices.hold = True
         renderer.feed(shown(chunk))
 
     listener = PipeListener(feed, show_thinking)
-    # Once the reply shows, a notice (a save falling back to the journal) would land in the
-    # middle of its last line on a terminal: held until the reply has ended. Before that (a
-    # retry) it is said at once.
-    held: list[str] = []
-    told = session.notify
-    session.notify = lambda notice: held.append(notice) if started else told(notice)
+    session.notify = notices
     try:
         with renderer:
             reply = session.send(message, None, attachments, on_event=listener.on_event)
         print_citations(reply, stdout)
     finally:
-        session.notify = told
-        for notice in held:
-            told(notice)
+        session.notify = notices.release()
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")
     if session.saved_in == "memory":
@@ -102,6 +95,30 @@ def run_one_turn(
         )
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
+
+
+class HeldNotices:
+    """Once a reply shows, a notice (a save falling back to the journal) would land in the
+    middle of its last line where stdout and stderr share a terminal; so from then on notices
+    wait for the reply's end. Before it (a retry) they are said at once."""
+
+    def __init__(self, tell: Callable[[str], None]) -> None:
+        self.tell = tell
+        self.hold = False
+        self._held: list[str] = []
+
+    def __call__(self, notice: str) -> None:
+        if self.hold:
+            self._held.append(notice)
+        else:
+            self.tell(notice)
+
+    def release(self) -> Callable[[str], None]:
+        """Say what was held; returns the notifier to put back."""
+        for notice in self._held:
+            self.tell(notice)
+        self._held.clear()
+        return self.tell
 
 
 class ClosableOutput:

@@ -20,6 +20,7 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
     cutoff = parse_since(since)
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
+    from claudechat.storage.blobs import BlobNotFoundError
 
     settings = load_settings()
     table = price_table(settings)
@@ -35,7 +36,10 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
             continue
         try:
             conversation = store.load_row(row)
-        except CorruptDocumentError as exc:  # the rest still adds up; doctor names it
+        except (
+            CorruptDocumentError,
+            BlobNotFoundError,
+        ) as exc:  # the rest adds up; doctor names it
             status(f"warning: not counted: {exc}", "yellow")
             continue
         names[conversation.id] = conversation.name or ""

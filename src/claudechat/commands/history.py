@@ -91,6 +91,7 @@ def _export_all(
 ) -> None:
     from claudechat.export import SUFFIXES, render
     from claudechat.output import status
+    from claudechat.storage.blobs import BlobNotFoundError
 
     if folder is None:
         raise UsageError("--all needs -o DIR, the folder to write into")
@@ -98,12 +99,15 @@ def _export_all(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create {folder}: {exc.strerror}") from exc
+        raise StorageError(f"cannot create {folder}: {exc.strerror}") from exc
     unreadable = []
     for row in listing.rows:
         try:
             conversation = store.load(settings.user, row.conversation_id)
-        except CorruptDocumentError as exc:  # the others are still worth having
+        except (
+            CorruptDocumentError,
+            BlobNotFoundError,
+        ) as exc:  # the others are still worth having
             status(f"skipped: {exc}", "yellow")
             unreadable.append(row.conversation_id)
             continue

@@ -207,7 +207,7 @@ def wants_events(accept: str) -> bool:
         weight = 1.0
         for parameter in parameters:
             name, _, value = parameter.partition("=")
-            if name.strip() == "q":
+            if name.strip().lower() == "q":
                 try:
                     weight = float(value)
                 except ValueError:

@@ -40,7 +40,8 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
     if isinstance(error, UsageError):
         return 400, "invalid_request", str(error), {}
     if isinstance(error, CorruptDocumentError):
-        return 500, "corrupt_document", str(error), {}
+        log.error("%s", error)  # where it is: the operator's to know
+        return 500, "corrupt_document", f"conversation document is corrupt: {error.reason}", {}
     if isinstance(error, StorageError):
         # The operator's business (hosts, ports, buckets), and anyone may cause one: a token
         # is looked up in the database before it can be refused.

@@ -52,7 +52,8 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         try:
-            body = await asyncio.wait_for(self._read(scope, receive), self.body_seconds)
+            async with asyncio.timeout(self.body_seconds):  # no task of its own, unlike wait_for
+                body = await self._read(scope, receive)
         except TimeoutError:
             message = f"the body did not arrive within {self.body_seconds:g} s"
             await send_json(send, 408, error_body("request_timeout", message), close=True)
