@@ -4,9 +4,11 @@ the message is in the journal before the request leaves, and saves stay in order
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,14 +25,32 @@ from test_outages import blackhole_store, heal
 DEADLINE = 3  # the store's deadline in these tests (CLAUDECHAT_STORE_TIMEOUT)
 
 
-def test_a_silent_store_does_not_hold_up_the_request(  # type: ignore[no-untyped-def]
-    team: Backend, fake_api, monkeypatch, isolated_home
-) -> None:
+@contextlib.contextmanager
+def session_on_a_silent_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[ChatSession, Blackhole]]:
+    """A session whose blob store accepts connections and never answers (deadline: DEADLINE)."""
     monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(DEADLINE))
     with Blackhole() as blobs:
         blackhole_store("blobs", blobs, monkeypatch)
         settings = load_settings()
-        session = ChatSession.start(settings, open_store(settings), Claude(settings))
+        yield ChatSession.start(settings, open_store(settings), Claude(settings)), blobs
+
+
+def texts_once_healed(
+    monkeypatch: pytest.MonkeyPatch, team: Backend, session: ChatSession
+) -> list[str]:
+    """The store answers again: `sync` pushes the session's conversation; its stored texts."""
+    heal(monkeypatch, team)
+    healthy = open_store(load_settings())
+    assert healthy.sync("tester").pushed == [session.conversation.id]
+    return [m.text for m in healthy.load("tester", session.conversation.id).messages]
+
+
+def test_a_silent_store_does_not_hold_up_the_request(  # type: ignore[no-untyped-def]
+    team: Backend, fake_api, monkeypatch, isolated_home
+) -> None:
+    with session_on_a_silent_store(monkeypatch) as (session, blobs):
         # A reply that streams for about as long as the store's deadline.
         fake_api.queue(Reply(chunks=[f"part {i} " for i in range(10)], delay=DEADLINE / 10))
         journal_at_first_text: list[str] = []
@@ -89,11 +109,7 @@ def test_ctrl_c_while_the_push_is_awaited_keeps_the_reply(  # type: ignore[no-un
 ) -> None:
     """The reply has arrived; the push of the user's message is still waiting on a silent
     store; the user presses Ctrl-C. The reply stays in the session and in the journal."""
-    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(DEADLINE))
-    with Blackhole() as blobs:
-        blackhole_store("blobs", blobs, monkeypatch)
-        settings = load_settings()
-        session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    with session_on_a_silent_store(monkeypatch) as (session, _blobs):
         fake_api.queue(Reply("a short reply"))
         main = threading.get_ident()
 
@@ -111,11 +127,7 @@ def test_ctrl_c_while_the_push_is_awaited_keeps_the_reply(  # type: ignore[no-un
         entries = [path.read_text() for path in journal_files(isolated_home)]
         assert any("a short reply" in entry for entry in entries), entries
         session.store.journal.release()  # as when the process ends
-    heal(monkeypatch, team)
-    healthy = open_store(load_settings())
-    assert healthy.sync("tester").pushed == [session.conversation.id]
-    stored = healthy.load("tester", session.conversation.id)
-    assert [m.text for m in stored.messages] == ["hello", "a short reply"]
+    assert texts_once_healed(monkeypatch, team, session) == ["hello", "a short reply"]
 
 
 def test_a_reply_that_arrives_while_the_push_runs_is_journaled_once(  # type: ignore[no-untyped-def]
@@ -123,11 +135,7 @@ def test_a_reply_that_arrives_while_the_push_runs_is_journaled_once(  # type: ig
 ) -> None:
     """The reply's save waits for the push of the user's message; it is written to the
     journal before that wait (so a Ctrl-C loses nothing) and not a second time after it."""
-    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", str(DEADLINE))
-    with Blackhole() as blobs:
-        blackhole_store("blobs", blobs, monkeypatch)
-        settings = load_settings()
-        session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    with session_on_a_silent_store(monkeypatch) as (session, _blobs):
         fake_api.queue(Reply("a short reply"))
         journal = session.store.journal
         journaled: list[list[str]] = []
@@ -142,8 +150,4 @@ def test_a_reply_that_arrives_while_the_push_runs_is_journaled_once(  # type: ig
         assert journaled == [["hello"], ["hello", "a short reply"]]
         assert session.saved_in == "journal"
         session.store.journal.release()  # as when the process ends
-    heal(monkeypatch, team)
-    healthy = open_store(load_settings())
-    assert healthy.sync("tester").pushed == [session.conversation.id]
-    stored = healthy.load("tester", session.conversation.id)
-    assert [m.text for m in stored.messages] == ["hello", "a short reply"]
+    assert texts_once_healed(monkeypatch, team, session) == ["hello", "a short reply"]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -43,6 +44,16 @@ def _chat_in_background(server: Serve, answers: list[Any]) -> threading.Thread:
     thread = threading.Thread(target=post)
     thread.start()
     return thread
+
+
+def _sigterm_during(server: Serve, fake: FakeAnthropic, client: Callable[[], None]) -> None:
+    """`client` (its requests) in a thread; SIGTERM once the reply streams; both ended."""
+    thread = threading.Thread(target=client)
+    thread.start()
+    _wait_until_streaming(fake)
+    server.terminate()
+    assert server.process is not None and server.process.wait(30) in STOPPED
+    thread.join(10)
 
 
 def _wait_until_streaming(fake: FakeAnthropic, timeout: float = 15) -> None:
@@ -107,12 +118,7 @@ def test_sigterm_past_the_grace_period_ends_a_stream_with_an_error_event(
         with server.client() as http, http.stream("POST", "/chat", json=body) as answer:
             lines.extend(answer.iter_lines())
 
-    thread = threading.Thread(target=stream)
-    thread.start()
-    _wait_until_streaming(fake)
-    server.terminate()
-    assert server.process is not None and server.process.wait(30) in STOPPED
-    thread.join(10)
+    _sigterm_during(server, fake, stream)
     events = sse_events(lines)
     assert {name for name, _ in events[:-1]} == {"delta"}
     name, data = events[-1]
@@ -139,12 +145,7 @@ def test_sigterm_past_the_grace_period_before_any_text_answers_a_stream_in_json(
         with server.client() as http:
             answers.append(http.post("/chat", json=body))
 
-    thread = threading.Thread(target=stream)
-    thread.start()
-    _wait_until_streaming(fake)
-    server.terminate()
-    assert server.process is not None and server.process.wait(30) in STOPPED
-    thread.join(10)
+    _sigterm_during(server, fake, stream)
     (answer,) = answers
     assert answer.status_code == 503 and answer.json()["error"]["type"] == "shutting_down"
     assert answer.json()["conversation_id"] == _stored(server)["id"]
