@@ -196,6 +196,13 @@ def test_health_and_the_openapi_description(server: Serve) -> None:
         described["paths"]
     )
     assert set(described["paths"]["/get_conversation"]) == {"get", "post"}
+    # Errors as they are sent: the error body, each status with its meaning; and the events.
+    chat = described["paths"]["/chat"]["post"]["responses"]
+    for status in ("400", "401", "404", "413", "415", "422", "429", "502", "503", "504"):
+        schema = chat[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}, status
+    assert "text/event-stream" in chat["200"]["content"]
+    assert "HTTPValidationError" not in json.dumps(described["paths"])
 
 
 def test_claude_rate_limits_pass_on_with_retry_after(server: Serve, fake: FakeAnthropic) -> None:

@@ -179,7 +179,23 @@ def test_a_corrupt_document_is_named_to_the_log_not_to_the_client(
         store = open_store(load_settings())
         store.blobs.put(store.blob_key("tester", made), b'{"broken')
         answer = http.get("/get_conversation", params={"conversation_id": made})
+        http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
     assert answer.status_code == 500
     assert answer.json()["error"]["type"] == "corrupt_document"
     assert "file:" not in answer.text and "s3:" not in answer.text
     assert store.blobs.location(store.blob_key("tester", made)) in server.log()
+
+
+def test_post_get_conversation_takes_the_id_in_the_query_or_the_body(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        made = http.post("/chat", json={"user_input": "find me"}).json()["conversation_id"]
+        by_query = http.post("/get_conversation", params={"conversation_id": made[:8]})
+        by_body = http.post("/get_conversation", json={"conversation_id": made[:8]})
+        neither = http.post("/get_conversation", json={})
+    assert by_query.status_code == by_body.status_code == 200, by_body.text
+    assert by_query.json()["id"] == by_body.json()["id"] == made
+    assert neither.status_code in (400, 422) and neither.json()["error"]["message"]

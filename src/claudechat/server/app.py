@@ -17,8 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from claudechat.errors import ClaudechatError
+from claudechat.errors import ClaudechatError, UsageError
 from claudechat.server import ServeOptions, heap, warm
+from claudechat.server.described import BODY_CHECKS, chat_answers, errors
 from claudechat.server.errors import describe, error_body
 from claudechat.server.middleware import AccessLog, RequestGuard
 from claudechat.server.responses import (
@@ -54,6 +55,12 @@ class ChatBody(BaseModel):
         if not value.strip():
             raise ValueError("user_input is empty")
         return value
+
+
+class ConversationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str = Field(description="Full id or unique prefix.")
 
 
 def create_app() -> FastAPI:
@@ -111,7 +118,11 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
 
     User = Annotated[str, Depends(caller)]
 
-    @app.post("/chat", summary="One turn: your message and Claude's reply, saved.")
+    @app.post(
+        "/chat",
+        summary="One turn: your message and Claude's reply, saved.",
+        responses=chat_answers(),
+    )
     async def chat(request: Request, body: ChatBody, user: User) -> Response:
         wanted = ChatRequest(
             body.user_input, body.conversation_id, body.conversation_name, body.model, body.system
@@ -128,7 +139,11 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
             if not isinstance(answer, EventStream):  # which says so when its stream ends
                 turn.answered.set()
 
-    @app.post("/new_chat", summary="Start a new conversation; a bare /chat continues it.")
+    @app.post(
+        "/new_chat",
+        summary="Start a new conversation; a bare /chat continues it.",
+        responses=errors(*BODY_CHECKS, 401, 503),
+    )
     def new_chat(
         user: User, request: Request, _body: Annotated[dict[str, Any] | None, Body()] = None
     ) -> Any:
@@ -139,8 +154,11 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     # GET or POST: the seed's README used POST, as its users still do.
     # HEAD wherever GET answers (load balancers probe with it); not described as an operation.
     @app.head("/get_conversation", include_in_schema=False)
-    @app.get("/get_conversation", summary="A conversation document.")
-    @app.post("/get_conversation", summary="A conversation document.", operation_id="post_get")
+    @app.get(
+        "/get_conversation",
+        summary="A conversation document.",
+        responses=errors(401, 404, 422, 503),
+    )
     def get_conversation(
         user: User,
         request: Request,
@@ -150,8 +168,32 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         request.state.conversation_id = document["id"]
         return document
 
+    @app.post(
+        "/get_conversation",
+        summary="A conversation document.",
+        operation_id="post_get",
+        responses=errors(*BODY_CHECKS, 401, 404, 503),
+    )
+    def post_get_conversation(
+        user: User,
+        request: Request,
+        conversation_id: Annotated[
+            str | None, Query(description="Full id or unique prefix (or in the body).")
+        ] = None,
+        body: Annotated[ConversationBody | None, Body()] = None,
+    ) -> Any:
+        """The id in the query string, as the seed's README has it, or in a JSON body."""
+        wanted = conversation_id or (body.conversation_id if body else None)
+        if not wanted:
+            raise UsageError("give conversation_id, in the query string or the JSON body")
+        return get_conversation(user, request, wanted)
+
     @app.head("/conversations", include_in_schema=False)
-    @app.get("/conversations", summary="Your conversations, newest first.")
+    @app.get(
+        "/conversations",
+        summary="Your conversations, newest first.",
+        responses=errors(401, 422, 503),
+    )
     def conversations(
         user: User,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -159,7 +201,11 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     ) -> Any:
         return service.listing(user, limit, offset)
 
-    @app.delete("/conversations/{conversation_id}", summary="Delete one of your conversations.")
+    @app.delete(
+        "/conversations/{conversation_id}",
+        summary="Delete one of your conversations.",
+        responses=errors(401, 404, 422, 503),
+    )
     def delete_conversation(user: User, request: Request, conversation_id: str) -> Any:
         answer = service.delete(user, conversation_id)
         request.state.conversation_id = answer["deleted"]

@@ -1,0 +1,54 @@
+"""What the OpenAPI description says of the answers besides a route's own 200: the one error
+shape every failure has, each status with what it means, and /chat's event stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    # Where the user's message was saved, when a turn failed after saving it.
+    conversation_id: str | None = None
+
+
+MEANINGS = {
+    400: "Malformed JSON (or not UTF-8), a bad conversation name or model",
+    401: "A missing or wrong bearer token",
+    404: "No such conversation: unknown, malformed and other users' ids alike",
+    408: "The body did not arrive within --body-seconds",
+    413: "The body is over --max-body-bytes",
+    415: "The body is not JSON",
+    422: "A missing or empty field, or a field this route does not know",
+    429: "Claude rate-limited the request; its Retry-After is passed on",
+    502: "Claude failed or the reply was cut off; your message is kept",
+    503: "The store is unavailable, or the server is shutting down",
+    504: "Claude did not answer in time; your message is kept",
+}
+BODY_CHECKS = (400, 408, 413, 415, 422)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": MEANINGS[status]} for status in statuses}
+
+
+def chat_answers() -> dict[int | str, dict[str, Any]]:
+    events = {
+        "description": 'With `stream`: `delta` events ({"text"}), then one `message` (the '
+        "saved reply, as the JSON answer has it) or one `error` (an error body with its status)",
+        "schema": {"type": "string"},
+    }
+    return {
+        200: {
+            "description": "The saved reply, or its events",
+            "content": {"text/event-stream": events},
+        },
+        **errors(*BODY_CHECKS, 401, 404, 429, 502, 503, 504),
+    }
