@@ -38,11 +38,13 @@ def test_models_lists_every_page_and_is_cached_a_day(cli, fake_api) -> None:  # 
         "display_name": "Claude Sonnet 4.6",
         "context_window": 1_000_000,
         "output_limit": 64_000,
-        "thinking": "adaptive,enabled",
-        "effort": "low,medium,high,max",
+        "thinking": ["adaptive", "enabled"],
+        "effort": ["low", "medium", "high", "max"],
         "price_in": 3.0,
         "price_out": 15.0,
     }
+    haiku_json = next(m for m in models if m["id"] == "claude-haiku-4-5")
+    assert (haiku_json["thinking"], haiku_json["effort"]) == ([], [])  # none: empty, not "-"
     piped = cli("models")
     haiku = next(line for line in piped.stdout.splitlines() if line.startswith("claude-haiku"))
     assert haiku.split("\t") == [

@@ -16,6 +16,8 @@ MIN_BAR_WIDTH = 10  # narrower than this, a chart says too little to be worth it
 def cell(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, list | tuple):
+        return ",".join(str(item) for item in value) or "-"
     if isinstance(value, float):
         return f"{value:.4f}" if value < 1 else f"{value:,.2f}"
     if isinstance(value, int):

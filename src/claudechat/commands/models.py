@@ -44,8 +44,8 @@ def _model_row(info: ModelInfo, settings: Any) -> dict[str, Any]:
         "display_name": info.display_name,
         "context_window": info.max_input_tokens,
         "output_limit": info.max_tokens,
-        "thinking": ",".join(info.thinking) or "-",
-        "effort": ",".join(info.effort) or "-",
+        "thinking": list(info.thinking),  # JSON keeps the lists; tables join them
+        "effort": list(info.effort),
         "price_in": price.input if price else None,
         "price_out": price.output if price else None,
     }
