@@ -295,3 +295,15 @@ def test_what_a_model_takes_comes_from_the_models_api(cli, fake_api, files) -> N
     )
     result = cli("chat", "-m", "claude-words-only-1", "-a", str(files["pdf"]), "summarise")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_same_content_attached_twice_is_sent_once(cli, fake_api, files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two -a of one file, or of two files with the same bytes: Claude reads it once (it was
+    sent twice, and `show` numbered one attachment)."""
+    copy = tmp_path / "copy.pdf"
+    copy.write_bytes(files["pdf"].read_bytes())
+    result = cli("chat", "-a", str(files["pdf"]), "-a", str(copy), "twice?", input="")
+    assert result.returncode == 0, result.stderr
+    assert "the same content as" in result.stderr and "sent once" in result.stderr
+    content = fake_api.requests[-1].body["messages"][0]["content"]
+    assert [block["type"] for block in content] == ["document", "text"]

@@ -26,10 +26,20 @@ PIPED_NAMES = {
 
 
 def load_attachments(paths: list[str] | None) -> list[Attachment]:
-    """Every -a file read and recognised before anything else happens (exit 2 otherwise)."""
+    """Every -a file read and recognised before anything else happens (exit 2 otherwise).
+    The same content given twice is sent once: a conversation keeps each digest once, and
+    Claude would be paid to read it twice."""
     from claudechat.attachments import load_file
+    from claudechat.output import status
 
-    return [load_file(path) for path in paths or []]
+    loaded: dict[str, Attachment] = {}
+    for path in paths or []:
+        attachment = load_file(path)
+        if attachment.sha256 in loaded:
+            status(f"{path}: the same content as {loaded[attachment.sha256].name}; sent once")
+            continue
+        loaded[attachment.sha256] = attachment
+    return list(loaded.values())
 
 
 def piped_input(

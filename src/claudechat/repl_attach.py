@@ -45,6 +45,10 @@ class Attachments:
 
     def add(self, attachments: list[Attachment]) -> None:
         for attachment in attachments:
+            twin = next((a for a in self.pending if a.sha256 == attachment.sha256), None)
+            if twin is not None:  # sent once: see load_attachments
+                status(f"{attachment.name}: the same content as {twin.name} is attached already")
+                continue
             self.pending.append(attachment)
             status(f"attached {len(self.pending)}: {describe(attachment.block())}")
 
