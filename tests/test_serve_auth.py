@@ -132,6 +132,17 @@ def test_no_auth_is_refused_off_loopback(server: Serve) -> None:
     assert refused.stderr.count("\n") == 1 and "loopback" in refused.stderr
 
 
+def test_a_port_in_use_is_one_line_before_anything_says_serving(server: Serve) -> None:
+    """It printed "serving on ...", started, then failed to bind and exited 3 ("Claude could
+    not be reached")."""
+    taken = server.cli("serve", "--no-auth", "--port", str(server.port))  # the fixture's own
+    assert taken.returncode == 2, taken.stderr
+    assert (
+        taken.stderr
+        == f"claudechat: cannot listen on 127.0.0.1:{server.port}: Address already in use\n"
+    )
+
+
 def _token_table(server: Serve) -> list[tuple[object, ...]]:
     url = server.env.get("CLAUDECHAT_DATABASE_URL") or f"sqlite:///{server.home}/claudechat.db"
     engine = create_engine(url)

@@ -39,6 +39,7 @@ def run(options: ServeOptions) -> None:
     except ImportError as exc:
         raise UsageError("serve needs its extras: pip install 'claudechat[serve]'") from exc
     os.environ[OPTIONS_ENV] = options.to_env()
+    _check_address(options.host, options.port)
     status(f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)")
     uvicorn.run(
         "claudechat.server.app:create_app",
@@ -51,6 +52,24 @@ def run(options: ServeOptions) -> None:
         timeout_graceful_shutdown=options.graceful_seconds,
         server_header=False,
     )
+
+
+def _check_address(host: str, port: int) -> None:
+    """A port taken by another program, or an address not on this machine, in one line (exit 2)
+    before "serving on" is printed: uvicorn found out only after starting, and exited 3."""
+    import socket
+
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}"
+        ) from exc
 
 
 def _url_host(host: str) -> str:
