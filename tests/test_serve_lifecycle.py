@@ -152,6 +152,27 @@ def test_sigterm_past_the_grace_period_before_any_text_answers_a_stream_in_json(
     assert "Traceback" not in server.log()
 
 
+def test_sigterm_with_claude_silent_stops_its_request_at_once(fake: FakeAnthropic) -> None:
+    """Claude accepted the request and sends nothing (a long think, a stalled upstream). The
+    turn's thread waited in its read until the next event or the idle timeout (60 s), and
+    the process with it, long past the grace period."""
+    fake.queue(Reply(chunks=["too late"], delay=30))
+    server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()
+    answers: list[Any] = []
+    started = time.monotonic()
+    _sigterm_during(server, fake, lambda: _ask(server, answers))
+    assert time.monotonic() - started < 15
+    (answer,) = answers
+    assert answer.status_code == 503 and answer.json()["error"]["type"] == "shutting_down"
+    assert [m["role"] for m in _stored(server)["messages"]] == ["user"]  # kept; nothing came
+    assert "Traceback" not in server.log()
+
+
+def _ask(server: Serve, answers: list[Any]) -> None:
+    with server.client() as http:
+        answers.append(http.post("/chat", json={"user_input": "think hard"}))
+
+
 def test_two_hosts_on_one_database_and_bucket_answer_alike(
     request: pytest.FixtureRequest, fake: FakeAnthropic
 ) -> None:

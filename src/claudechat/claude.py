@@ -20,6 +20,7 @@ from claudechat.claude_errors import short_error, translate_errors
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
 from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
+from claudechat.stream_stops import StreamStops
 
 if TYPE_CHECKING:
     from claudechat.memory import ContextMessage
@@ -153,6 +154,7 @@ class Claude:
         self.settings = settings
         self.max_output_tokens = max_output_tokens
         self._client: Any = client
+        self.stops = StreamStops()
 
     @property
     def client(self) -> Any:
@@ -245,8 +247,9 @@ class Claude:
         # the whole message and makes helper events for every delta, which Reply does here.
         with guard, self.client.messages.create(**request, stream=True) as events:
             self._check_streamed(events.response)
-            for event in events:
-                yield from _absorb(event, reply)
+            with self.stops.streaming(events.response):
+                for event in events:
+                    yield from _absorb(event, reply)
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
 

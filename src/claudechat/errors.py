@@ -104,6 +104,11 @@ class ReplyCutOffError(ClaudechatError):
         self.timed_out = timed_out  # the stream went silent, rather than breaking
 
 
+class Stopped(KeyboardInterrupt):
+    """A reply stopped on purpose from another thread (serve: its client left, the server is
+    shutting down). To the session, the same as Ctrl-C."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised where the process was, so it is handled as Ctrl-C is (what
     arrived is kept, marked interrupted, and saved); the process then exits with exit_code."""

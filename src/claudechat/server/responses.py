@@ -8,9 +8,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from claudechat.conversation import dumps_json
+from claudechat.errors import Stopped
 from claudechat.server.errors import describe, error_body
 from claudechat.server.service import reply_json
-from claudechat.server.turns import ClientGone, Failed, Finished, Outcome, Turn
+from claudechat.server.turns import Failed, Finished, Outcome, Turn
 
 # How long a turn stopped at shutdown may take to save what arrived before the answer goes.
 SAVING_AT_SHUTDOWN_SECONDS = 5.0
@@ -50,7 +51,7 @@ async def shutting_down(request: Request, turn: Turn) -> Json:
         outcome = None
     if isinstance(outcome, Finished):
         return Json(reply_body(request, turn, outcome))
-    if isinstance(outcome, Failed) and not isinstance(outcome.error, ClientGone):
+    if isinstance(outcome, Failed) and not isinstance(outcome.error, Stopped):
         return failure(request, outcome)
     return Json(shutdown_error(request, turn), 503, {"Retry-After": "5"})
 

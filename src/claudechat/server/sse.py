@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request, Response
 from starlette.types import Receive, Scope, Send
 
+from claudechat.errors import Stopped
 from claudechat.server.errors import describe, error_body
 from claudechat.server.responses import (
     SAVING_AT_SHUTDOWN_SECONDS,
@@ -28,7 +29,7 @@ from claudechat.server.responses import (
     shutdown_error,
     shutting_down,
 )
-from claudechat.server.turns import ClientGone, Failed, Finished, Item, Outcome, Turn
+from claudechat.server.turns import Failed, Finished, Item, Outcome, Turn
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -98,7 +99,7 @@ async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str
 def _last_event(request: Request, turn: Turn, outcome: Outcome | None) -> str:
     if isinstance(outcome, Finished):
         return event("message", reply_body(request, turn, outcome))
-    if isinstance(outcome, Failed) and not isinstance(outcome.error, ClientGone):
+    if isinstance(outcome, Failed) and not isinstance(outcome.error, Stopped):
         return _error_event(request, outcome)
     # Stopped: by shutdown, said so here; or because the client left, and nobody reads it.
     return event("error", shutdown_error(request, turn))

@@ -17,10 +17,11 @@ from typing import Any
 
 from claudechat.chat import ChatSession
 from claudechat.conversation import Message
+from claudechat.errors import Stopped
 from claudechat.server.service import ChatRequest, Notices, Service
 
 
-class ClientGone(KeyboardInterrupt):
+class ClientGone(Stopped):
     """Raised inside the session's stream: to it, the same as Ctrl-C."""
 
 
@@ -67,6 +68,7 @@ class Turn:
 
     def stop(self) -> None:
         self._stop.set()
+        self.service.claude.stops.stop(self._thread.ident)  # a read waiting for Claude ends now
 
     def _run(self) -> None:
         outcome: Outcome
