@@ -106,6 +106,9 @@ def test_attach_with_tab_completion_and_the_prompt_counter(terminal, fake_api) -
     terminal.type("\r")
     terminal.wait_for("attached 1: shot.png · image/png · 73 B")
     terminal.wait_input("[1 file] › ")
+    terminal.type("/attach ~/shot.png\r")  # the same content again: attached once
+    terminal.wait_for("shot.png: the same content as shot.png is attached already")
+    terminal.wait_input("[1 file] › ")
 
     # A folder with a space is offered quoted; inside it, the quote closes after the file.
     terminal.type("/attach ~/my" + TAB)

@@ -195,7 +195,16 @@ def test_post_get_conversation_takes_the_id_in_the_query_or_the_body(
         made = http.post("/chat", json={"user_input": "find me"}).json()["conversation_id"]
         by_query = http.post("/get_conversation", params={"conversation_id": made[:8]})
         by_body = http.post("/get_conversation", json={"conversation_id": made[:8]})
-        neither = http.post("/get_conversation", json={})
-    assert by_query.status_code == by_body.status_code == 200, by_body.text
-    assert by_query.json()["id"] == by_body.json()["id"] == made
-    assert neither.status_code in (400, 422) and neither.json()["error"]["message"]
+        empty_body = http.post("/get_conversation", params={"conversation_id": made[:8]}, json={})
+        refused = [
+            http.post("/get_conversation", json={}),
+            http.post("/get_conversation"),
+            http.post(
+                "/get_conversation", params={"conversation_id": made}, json={"conversation_id": "f"}
+            ),
+        ]
+    for answer in (by_query, by_body, empty_body):
+        assert (answer.status_code, answer.json()["id"]) == (200, made), answer.text
+    assert [(a.status_code, a.json()["error"]["type"]) for a in refused] == [
+        (400, "invalid_request")
+    ] * 3

@@ -11,6 +11,7 @@ Limits and the model capability table are package data (data/attachments.json).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -43,8 +44,8 @@ class Attachment:
     data: bytes
     pages: int | None = None  # PDFs only; None when the page count cannot be read
 
-    @property
-    def sha256(self) -> str:
+    @functools.cached_property
+    def sha256(self) -> str:  # asked often (each one attached next is compared): hashed once
         return hashlib.sha256(self.data).hexdigest()
 
     @property

@@ -247,9 +247,11 @@ class Claude:
         # the whole message and makes helper events for every delta, which Reply does here.
         with guard, self.client.messages.create(**request, stream=True) as events:
             self._check_streamed(events.response)
-            with self.stops.streaming(events.response):
+            with self.stops.streaming(events.response) as stream:
                 for event in events:
                     yield from _absorb(event, reply)
+                    if reply.complete:
+                        stream.finished()
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
 

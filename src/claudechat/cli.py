@@ -137,13 +137,13 @@ def chat(
     from claudechat.claude import Claude, check_credentials
 
     check_credentials(settings)
-    from claudechat.commands_attachment import load_attachments, piped_input
+    from claudechat.commands_attachment import load_attachments, once_each, piped_input
 
     attachments = load_attachments(attach)
     piped = not sys.stdin.isatty()
     if piped:
         message, from_stdin = piped_input(sys.stdin.buffer, prompt, bool(attachments))
-        attachments += from_stdin
+        attachments = once_each(attachments + from_stdin)
     store = _store(settings)
     _push_journal(store, settings)
     claude = Claude(settings)

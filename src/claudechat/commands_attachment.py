@@ -26,20 +26,23 @@ PIPED_NAMES = {
 
 
 def load_attachments(paths: list[str] | None) -> list[Attachment]:
-    """Every -a file read and recognised before anything else happens (exit 2 otherwise).
-    The same content given twice is sent once: a conversation keeps each digest once, and
-    Claude would be paid to read it twice."""
+    """Every -a file read and recognised before anything else happens (exit 2 otherwise)."""
     from claudechat.attachments import load_file
+
+    return once_each([load_file(path) for path in paths or []])
+
+
+def once_each(attachments: list[Attachment]) -> list[Attachment]:
+    """The same content given twice (two -a, a file and stdin) is sent once: a conversation
+    keeps each digest once, and Claude would be paid to read it twice."""
     from claudechat.output import status
 
-    loaded: dict[str, Attachment] = {}
-    for path in paths or []:
-        attachment = load_file(path)
-        if attachment.sha256 in loaded:
-            status(f"{path}: the same content as {loaded[attachment.sha256].name}; sent once")
-            continue
-        loaded[attachment.sha256] = attachment
-    return list(loaded.values())
+    kept: dict[str, Attachment] = {}
+    for attachment in attachments:
+        first = kept.setdefault(attachment.sha256, attachment)
+        if first is not attachment:
+            status(f"{attachment.name}: the same content as {first.name}; sent once")
+    return list(kept.values())
 
 
 def piped_input(

@@ -17,7 +17,7 @@ def cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
-        return ",".join(str(item) for item in value) or "-"
+        return one_line(",".join(str(item) for item in value)) or "-"
     if isinstance(value, float):
         return f"{value:.4f}" if value < 1 else f"{value:,.2f}"
     if isinstance(value, int):

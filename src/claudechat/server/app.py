@@ -60,7 +60,7 @@ class ChatBody(BaseModel):
 class ConversationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: str = Field(description="Full id or unique prefix.")
+    conversation_id: str | None = Field(None, description="Full id or unique prefix.")
 
 
 def create_app() -> FastAPI:
@@ -157,7 +157,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.get(
         "/get_conversation",
         summary="A conversation document.",
-        responses=errors(401, 404, 422, 503),
+        responses=errors(401, 404, 422, 500, 503),
     )
     def get_conversation(
         user: User,
@@ -172,7 +172,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         "/get_conversation",
         summary="A conversation document.",
         operation_id="post_get",
-        responses=errors(*BODY_CHECKS, 401, 404, 503),
+        responses=errors(*BODY_CHECKS, 401, 404, 500, 503),
     )
     def post_get_conversation(
         user: User,
@@ -183,7 +183,10 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         body: Annotated[ConversationBody | None, Body()] = None,
     ) -> Any:
         """The id in the query string, as the seed's README has it, or in a JSON body."""
-        wanted = conversation_id or (body.conversation_id if body else None)
+        in_body = body.conversation_id if body else None
+        if conversation_id and in_body and conversation_id != in_body:
+            raise UsageError("conversation_id differs between the query string and the body")
+        wanted = conversation_id or in_body
         if not wanted:
             raise UsageError("give conversation_id, in the query string or the JSON body")
         return get_conversation(user, request, wanted)
@@ -204,7 +207,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.delete(
         "/conversations/{conversation_id}",
         summary="Delete one of your conversations.",
-        responses=errors(401, 404, 422, 503),
+        responses=errors(401, 404, 422, 500, 503),
     )
     def delete_conversation(user: User, request: Request, conversation_id: str) -> Any:
         answer = service.delete(user, conversation_id)

@@ -17,6 +17,8 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
     # Where the user's message was saved, when a turn failed after saving it.
     conversation_id: str | None = None
+    details: list[dict[str, Any]] | None = None  # 422: each field refused, and why
+    status: int | None = None  # in a stream's `error` event: the status it would have had
 
 
 MEANINGS = {
@@ -27,6 +29,7 @@ MEANINGS = {
     413: "The body is over --max-body-bytes",
     415: "The body is not JSON",
     422: "A missing or empty field, or a field this route does not know",
+    500: "A corrupt conversation document, or a defect of the server (see its log)",
     429: "Claude rate-limited the request; its Retry-After is passed on",
     502: "Claude failed or the reply was cut off; your message is kept",
     503: "The store is unavailable, or the server is shutting down",
@@ -50,5 +53,5 @@ def chat_answers() -> dict[int | str, dict[str, Any]]:
             "description": "The saved reply, or its events",
             "content": {"text/event-stream": events},
         },
-        **errors(*BODY_CHECKS, 401, 404, 429, 502, 503, 504),
+        **errors(*BODY_CHECKS, 401, 404, 429, 500, 502, 503, 504),
     }

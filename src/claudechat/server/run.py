@@ -56,20 +56,23 @@ def run(options: ServeOptions) -> None:
 
 def _check_address(host: str, port: int) -> None:
     """A port taken by another program, or an address not on this machine, in one line (exit 2)
-    before "serving on" is printed: uvicorn found out only after starting, and exited 3."""
+    before "serving on" is printed: uvicorn found out only after starting, and exited 3.
+    Bound as asyncio's server binds (every address the host names, IPv6 ones IPv6-only), so
+    a port that is free for uvicorn is never refused here."""
     import socket
 
     try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
+        for family, kind, proto, _name, address in socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind(address)
+        ):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
     except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}"
-        ) from exc
+        message = f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}"
+        raise UsageError(message) from exc
 
 
 def _url_host(host: str) -> str:

@@ -68,13 +68,14 @@ class Turn:
 
     def stop(self) -> None:
         self._stop.set()
-        self.service.claude.stops.stop(self._thread.ident)  # a read waiting for Claude ends now
+        self.service.claude.stops.stop(self._stop)  # a read waiting for Claude ends now
 
     def _run(self) -> None:
         outcome: Outcome
         try:
             self.session = self.service.open_session(self.user, self.request, self.notices)
-            message = self.session.send(self.request.user_input, self._on_text)
+            with self.service.claude.stops.owned_by(self._stop):
+                message = self.session.send(self.request.user_input, self._on_text)
             outcome = Finished(self.session, message)
         except BaseException as exc:  # handed to the handler, which maps it to a status
             outcome = Failed(exc, self.session)
