@@ -224,3 +224,35 @@ def test_a_kill_during_a_held_draw_is_not_lost_to_a_ctrl_c_before_it() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (143, ""), done.stderr
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGHUP, 129), (signal.SIGTERM, 143)])
+def test_a_process_that_hangs_after_a_signal_still_exits(signum: int, code: int) -> None:
+    """Once, after a hangup at the prompt, prompt-toolkit's event loop waited forever in its
+    own clean-up, with further signals ignored: the process never ended. Here a clean-up that
+    never ends stands in for it; the process ends anyway, with the signal's exit code."""
+    script = (
+        "import time\n"
+        "from claudechat import signals\n"
+        "signals.EXIT_DEADLINE_SECONDS = 1\n"
+        "signals.install()\n"
+        "said = False\n"
+        "while True:\n"
+        "    try:\n"
+        "        if not said:\n"
+        "            said = True\n"
+        "            print('ready', flush=True)\n"
+        "        time.sleep(10)\n"
+        "    except KeyboardInterrupt:\n"
+        "        pass  # a clean-up that never ends\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        process.send_signal(signum)
+        assert process.wait(timeout=20) == code
+    finally:
+        process.kill()
+        process.wait()

@@ -23,6 +23,12 @@ _REASONS = {
 # may no longer say it is one.
 _terminal_fds: list[int] = []
 
+# After SIGTERM or SIGHUP the process saves what it has and ends; what it may still do is
+# bounded (the store's deadline, then the journal). Past this it exits anyway: once, after a
+# hangup at the prompt, prompt-toolkit's event loop waited forever on a task that never ended,
+# with the signals that could have ended it ignored (a second one must not cut the save).
+EXIT_DEADLINE_SECONDS = 30
+
 
 def install() -> None:
     _terminal_fds[:] = [fd for fd in (1, 2) if _isatty(fd)]
@@ -37,6 +43,9 @@ def _raise(signum: int, _frame: FrameType | None) -> None:
     # One ending is enough: a second signal must not cut short the save of the first.
     for other in (*_REASONS, signal.SIGINT):
         signal.signal(other, signal.SIG_IGN)
+    # An alarm, not a thread: a thread cannot be started safely from a signal handler.
+    signal.signal(signal.SIGALRM, lambda _signum, _frame: os._exit(code))
+    signal.alarm(EXIT_DEADLINE_SECONDS)
     if signum == signal.SIGHUP:
         _leave_dead_terminal()
     raise Terminated(reason, code)
