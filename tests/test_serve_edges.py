@@ -208,3 +208,24 @@ def test_post_get_conversation_takes_the_id_in_the_query_or_the_body(
     assert [(a.status_code, a.json()["error"]["type"]) for a in refused] == [
         (400, "invalid_request")
     ] * 3
+
+
+def test_chat_takes_the_conversation_id_in_the_query_string_too(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """As /get_conversation does; it was ignored, and the turn went to the current one."""
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        first = http.post("/chat", json={"user_input": "one"}).json()["conversation_id"]
+        http.post("/new_chat", json={})  # the current conversation is another one now
+        by_query = http.post(
+            "/chat", params={"conversation_id": first[:8]}, json={"user_input": "two"}
+        )
+        differing = http.post(
+            "/chat",
+            params={"conversation_id": first},
+            json={"user_input": "x", "conversation_id": "f"},
+        )
+    assert by_query.status_code == 200 and by_query.json()["conversation_id"] == first
+    assert differing.status_code == 400 and differing.json()["error"]["type"] == "invalid_request"

@@ -123,9 +123,21 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         summary="One turn: your message and Claude's reply, saved.",
         responses=chat_answers(),
     )
-    async def chat(request: Request, body: ChatBody, user: User) -> Response:
+    async def chat(
+        request: Request,
+        body: ChatBody,
+        user: User,
+        conversation_id: Annotated[
+            str | None, Query(description="As conversation_id in the body (either, or both alike).")
+        ] = None,
+    ) -> Response:
+        # The query string as /get_conversation takes it: it was ignored, and the turn went to
+        # the current conversation instead.
+        if conversation_id and body.conversation_id and conversation_id != body.conversation_id:
+            raise UsageError("conversation_id differs between the query string and the body")
+        reference = body.conversation_id or conversation_id
         wanted = ChatRequest(
-            body.user_input, body.conversation_id, body.conversation_name, body.model, body.system
+            body.user_input, reference, body.conversation_name, body.model, body.system
         )
         wanted.check()
         stream = body.stream or wants_events(request.headers.get("accept", ""))
