@@ -42,8 +42,7 @@ class Price:
 def price_table(settings: Settings | None = None) -> dict[str, Price]:
     table = dict(_packaged_prices())  # a copy: the packaged one is built once per process
     for prefix, entry in ((settings.get("prices") if settings else None) or {}).items():
-        if isinstance(entry, dict) and "input" in entry and "output" in entry:
-            table[prefix] = Price.from_entry(entry)
+        table[prefix] = Price.from_entry(entry)  # checked when the settings were read
     return table
 
 

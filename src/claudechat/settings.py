@@ -228,13 +228,13 @@ def _checked(key: Key, value: Any, source: str) -> Any:
     """Values whose mistakes would otherwise show only later, or never: a price entry that is
     not two numbers was ignored without a word, an unknown effort refused only by `chat`."""
     if key.name == "effort":
-        from claudechat.models import EFFORT_LEVELS
+        from claudechat.errors import UsageError
+        from claudechat.request import valid_effort
 
-        if value not in EFFORT_LEVELS:
-            raise ConfigError(
-                f"{source}: unknown effort level {value[:20]!r}; "
-                f"use one of {', '.join(EFFORT_LEVELS)}"
-            )
+        try:
+            return valid_effort(value)  # as chat checks --effort and /effort
+        except UsageError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     elif key.name == "prices":
         for prefix, entry in value.items():
             if not (isinstance(entry, dict) and _numbers(entry, ("input", "output"))):

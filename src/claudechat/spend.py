@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from claudechat.errors import CorruptDocumentError, UsageError
+from claudechat.errors import UsageError
 from claudechat.output import status
 from claudechat.pricing import Spend, price_table
 
@@ -20,7 +20,7 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
     cutoff = parse_since(since)
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
-    from claudechat.storage.blobs import BlobNotFoundError
+    from claudechat.storage.documents import UNREADABLE
 
     settings = load_settings()
     table = price_table(settings)
@@ -36,10 +36,7 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
             continue
         try:
             conversation = store.load_row(row)
-        except (
-            CorruptDocumentError,
-            BlobNotFoundError,
-        ) as exc:  # the rest adds up; doctor names it
+        except UNREADABLE as exc:  # the rest adds up; doctor names it
             status(f"warning: not counted: {exc}", "yellow")
             continue
         names[conversation.id] = conversation.name or ""

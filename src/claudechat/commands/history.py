@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from claudechat.errors import CorruptDocumentError, ExitCode, StorageError, UsageError
+from claudechat.errors import ExitCode, StorageError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -91,7 +91,7 @@ def _export_all(
 ) -> None:
     from claudechat.export import SUFFIXES, render
     from claudechat.output import status
-    from claudechat.storage.blobs import BlobNotFoundError
+    from claudechat.storage.documents import UNREADABLE
 
     if folder is None:
         raise UsageError("--all needs -o DIR, the folder to write into")
@@ -104,10 +104,7 @@ def _export_all(
     for row in listing.rows:
         try:
             conversation = store.load(settings.user, row.conversation_id)
-        except (
-            CorruptDocumentError,
-            BlobNotFoundError,
-        ) as exc:  # the others are still worth having
+        except UNREADABLE as exc:  # the others are still worth having
             status(f"skipped: {exc}", "yellow")
             unreadable.append(row.conversation_id)
             continue

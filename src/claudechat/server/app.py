@@ -133,9 +133,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     ) -> Response:
         # The query string as /get_conversation takes it: it was ignored, and the turn went to
         # the current conversation instead.
-        if conversation_id and body.conversation_id and conversation_id != body.conversation_id:
-            raise UsageError("conversation_id differs between the query string and the body")
-        reference = body.conversation_id or conversation_id
+        reference = _one_id(conversation_id, body.conversation_id)
         wanted = ChatRequest(
             body.user_input, reference, body.conversation_name, body.model, body.system
         )
@@ -195,10 +193,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         body: Annotated[ConversationBody | None, Body()] = None,
     ) -> Any:
         """The id in the query string, as the seed's README has it, or in a JSON body."""
-        in_body = body.conversation_id if body else None
-        if conversation_id and in_body and conversation_id != in_body:
-            raise UsageError("conversation_id differs between the query string and the body")
-        wanted = conversation_id or in_body
+        wanted = _one_id(conversation_id, body.conversation_id if body else None)
         if not wanted:
             raise UsageError("give conversation_id, in the query string or the JSON body")
         return get_conversation(user, request, wanted)
@@ -258,6 +253,13 @@ async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
         watcher.cancel()
         if not turn.done.is_set():
             turn.stop()  # cancelled: the server is shutting down
+
+
+def _one_id(in_query: str | None, in_body: str | None) -> str | None:
+    """A conversation_id given in the query string, the body, or both alike."""
+    if in_query and in_body and in_query != in_body:
+        raise UsageError("conversation_id differs between the query string and the body")
+    return in_body or in_query
 
 
 def wants_events(accept: str) -> bool:

@@ -130,6 +130,7 @@ class Turns:
         for turn in active:
             turn.stop()
         if active:
-            await asyncio.wait(
-                [asyncio.ensure_future(t.answered.wait()) for t in active], timeout=timeout
-            )
+            waits = [asyncio.ensure_future(turn.answered.wait()) for turn in active]
+            await asyncio.wait(waits, timeout=timeout)
+            for wait in waits:
+                wait.cancel()  # the ones past the timeout: not left pending as the loop closes
