@@ -100,7 +100,6 @@ def test_a_bare_chat_continues_the_conversation_new_chat_started(
 ) -> None:
     with server.client() as http:
         started = http.post("/new_chat", json={}).json()["conversation_id"]
-        # Not saved before its first message, but already the caller's to read.
         empty = http.get("/get_conversation", params={"conversation_id": started})
         assert empty.status_code == 200 and empty.json()["messages"] == []
         first = http.post("/chat", json={"user_input": "one"}).json()
@@ -110,6 +109,29 @@ def test_a_bare_chat_continues_the_conversation_new_chat_started(
         assert explicit.json()["conversation_id"] == started
     sent = [text_of(m["content"]) for m in fake.requests[-1].body["messages"]]
     assert sent == ["one", "echo: one", "two", "echo: two", "three"]
+
+
+def test_an_id_new_chat_gave_stays_usable_after_the_next_new_chat(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """A bot holding a conversation per person starts each with /new_chat: the earlier ids
+    answered 404 once a later /new_chat had replaced the caller's current conversation."""
+    with server.client() as http:
+        first = http.post("/new_chat", json={}).json()["conversation_id"]
+        second = http.post("/new_chat", json={}).json()["conversation_id"]
+        empty = http.get("/get_conversation", params={"conversation_id": first})
+        assert empty.status_code == 200 and empty.json()["messages"] == []
+        answer = http.post("/chat", json={"user_input": "to the first", "conversation_id": first})
+        assert answer.status_code == 200 and answer.json()["conversation_id"] == first
+        bare = http.post("/chat", json={"user_input": "to the current one"}).json()
+        listed = http.get("/conversations", params={"limit": 100}).json()["conversations"]
+        stored = _document(http, first)
+    assert bare["conversation_id"] == second
+    assert {first, second} <= {c["conversation_id"] for c in listed}
+    assert [text_of(m["content"]) for m in stored["messages"]] == [
+        "to the first",
+        "echo: to the first",
+    ]
 
 
 @pytest.mark.parametrize("how", ["flag", "accept"])

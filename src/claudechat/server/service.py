@@ -111,7 +111,7 @@ class Service:
             raise NotFoundError(f"no conversation {ids.printable(wanted)}") from None
         except NotFoundError:
             if wanted.lower() == (current or self.current.get(user)):
-                return None, wanted.lower()  # started by /new_chat, no message yet
+                return None, wanted.lower()  # claimed by a bare /chat still on its first turn
             raise
 
     def open_session(self, user: str, request: ChatRequest, notices: Notices) -> ChatSession:
@@ -134,13 +134,18 @@ class Service:
         return session
 
     def new_chat(self, user: str) -> str:
-        conversation_id = new_conversation_id()
-        self.current.set(user, conversation_id)
-        return conversation_id
+        """Saved at once, empty: its id stays the caller's to use after a later /new_chat
+        (a bot holding one conversation per person), not only while it is the current one."""
+        conversation = Conversation.new(user, self.user_settings(user).model)
+        saved = self.store.save(conversation)
+        if saved.error is not None:
+            raise saved.error
+        self.current.set(user, conversation.id)
+        return conversation.id
 
     def document(self, user: str, reference: str) -> dict[str, Any]:
         conversation, wanted = self.load(user, reference)
-        if conversation is None:  # the current one, started but still empty
+        if conversation is None:  # the current one, claimed by a first turn not yet saved
             conversation = Conversation.new(user, self.settings.model)
             conversation.id = wanted or conversation.id
         return conversation.to_document()
