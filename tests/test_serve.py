@@ -347,6 +347,25 @@ def test_a_client_leaving_a_json_chat_keeps_the_partial_reply_marked(
     assert "unexpected error" not in server.log()
 
 
+def test_a_stream_left_before_its_first_text_stops_the_turn(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """A client gone while Claude is still silent (thinking, or slow to start): the stream
+    was watched only from its first text, so the turn ran on for as long as Claude took and
+    saved a whole reply nobody would read."""
+    fake.queue(Reply("late words", stall_after=0, stall_seconds=20))
+    gone = '"POST /chat" 499'
+    before = server.log().count(gone)
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/chat", json={"user_input": "slow", "stream": True}, timeout=0.8)
+    deadline = time.monotonic() + 8
+    while server.log().count(gone) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.log().count(gone) == before + 1, server.log()[-2000:]
+
+
 def test_two_turns_at_once_on_one_conversation_keep_both(
     server: Serve, fake: FakeAnthropic
 ) -> None:

@@ -40,26 +40,32 @@ def event(name: str, data: dict[str, Any]) -> str:
 
 
 async def stream_turn(request: Request, turn: Turn) -> Response:
+    # Watched from the start: a client that leaves while Claude is still silent (thinking,
+    # or slow to begin) stops the turn as one leaving mid-stream does.
+    watcher = asyncio.ensure_future(turn.stop_when_gone(request.receive))
     try:
         first = await turn.queue.get()
     except asyncio.CancelledError:  # shutdown, before any text (thinking shows none)
+        watcher.cancel()
         return await shutting_down(request, turn)
     if isinstance(first, Failed):
+        watcher.cancel()
         return failure(request, first)
-    return EventStream(_events(request, turn, first), turn)
+    return EventStream(_events(request, turn, first), turn, watcher)
 
 
 class EventStream(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncIterator[str], turn: Turn) -> None:
+    def __init__(
+        self, events: AsyncIterator[str], turn: Turn, watcher: asyncio.Future[None]
+    ) -> None:
         # As StreamingResponse does: no body, so no Content-Length among the headers.
         self.status_code, self.background = 200, None
         self.init_headers(HEADERS)
-        self.events, self.turn = events, turn
+        self.events, self.turn, self.watcher = events, turn, watcher
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watcher = asyncio.ensure_future(self.turn.stop_when_gone(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async for text in self.events:
@@ -70,7 +76,7 @@ class EventStream(Response):
             # client, not reading, gets no last event.
             resume_after_cancel()
         finally:
-            watcher.cancel()
+            self.watcher.cancel()
             if not self.turn.done.is_set():
                 self.turn.stop()
             self.turn.answered.set()
