@@ -85,6 +85,23 @@ def test_sigterm_lets_a_reply_in_flight_finish_before_exit(fake: FakeAnthropic) 
     assert _stored(server)["messages"][-1]["status"] == "complete"
 
 
+def test_sighup_with_one_worker_stops_as_sigterm_does(fake: FakeAnthropic) -> None:
+    """It met the CLI's handler inside uvicorn's event loop: a traceback in the log, no grace
+    period for the reply in flight, exit 0."""
+    fake.queue(Reply(chunks=WORDS, delay=0.05))  # about a second
+    server = Serve(_env(fake), "--no-auth").start()
+    answers: list[Any] = []
+    thread = _chat_in_background(server, answers)
+    _wait_until_streaming(fake)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGHUP)
+    assert server.process.wait(60) in STOPPED
+    thread.join(10)
+    (answer,) = answers
+    assert answer.status_code == 200 and answer.json()["reply"] == "".join(WORDS)
+    assert "Traceback" not in server.log()
+
+
 def test_sigterm_saves_a_reply_that_outlasts_the_grace_period(fake: FakeAnthropic) -> None:
     fake.queue(Reply(chunks=WORDS * 5, delay=0.05))  # about five seconds
     server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import UsageError
@@ -41,6 +42,7 @@ def run(options: ServeOptions) -> None:
     os.environ[OPTIONS_ENV] = options.to_env()
     _check_address(options.host, options.port)
     status(f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)")
+    _hangup_stops_as_sigterm()
     uvicorn.run(
         "claudechat.server.app:create_app",
         factory=True,
@@ -52,6 +54,16 @@ def run(options: ServeOptions) -> None:
         timeout_graceful_shutdown=options.graceful_seconds,
         server_header=False,
     )
+
+
+def _hangup_stops_as_sigterm() -> None:
+    """One worker's uvicorn handles SIGINT and SIGTERM only, so a SIGHUP met the CLI's own
+    handler (raise, as Ctrl-C) inside its event loop: a traceback, no grace period, exit 0.
+    Now it stops the server as SIGTERM does. With several workers uvicorn's supervisor takes
+    SIGHUP over and restarts them, as it documents."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return  # nohup: ignored, as asked
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: os.kill(os.getpid(), signal.SIGTERM))
 
 
 def _check_address(host: str, port: int) -> None:
