@@ -22,7 +22,8 @@ class ErrorBody(BaseModel):
 
 
 MEANINGS = {
-    400: "Malformed JSON (or not UTF-8), a bad conversation name or model",
+    400: "Malformed JSON (or not UTF-8), a bad conversation name or model, a model Claude does "
+    "not know (unknown_model; your message is kept)",
     401: "A missing or wrong bearer token",
     404: "No such conversation: unknown, malformed and other users' ids alike",
     408: "The body did not arrive within --body-seconds",
