@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -265,3 +266,41 @@ def test_health_and_requests_say_when_the_database_is_down(
                 assert f":{postgres.port}" not in answer.text and "postgres" not in answer.text
             assert f":{postgres.port}" in server.log()
             assert http.get("/health").status_code == 200
+
+
+def test_a_postgresql_that_stops_answering_costs_requests_one_deadline(
+    request: pytest.FixtureRequest, fake: FakeAnthropic
+) -> None:
+    """Stopped behind the workers' open connections (SIGSTOP): the token check and /health ran
+    outside the store's deadline, so every request waited until PostgreSQL woke (a minute
+    in the report), and /health then said "ok"."""
+    from test_outages import postgres_processes
+
+    postgres = request.getfixturevalue("postgres")
+    env = {
+        **_env(fake),
+        **team_env(postgres, request.getfixturevalue("s3")),
+        "CLAUDECHAT_STORE_TIMEOUT": "1",
+    }
+    with Serve(env) as server:
+        token = server.token("alice")
+        with server.client(token) as http:
+            assert http.post("/chat", json={"user_input": "before"}).status_code == 200
+            assert http.get("/health").status_code == 200  # its connections are pooled now
+            stopped = postgres_processes(postgres)
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                listed = http.get("/conversations", timeout=20)
+                listed_took = time.monotonic() - started
+                started = time.monotonic()
+                health = http.get("/health", timeout=20)
+                health_took = time.monotonic() - started
+            finally:
+                for pid in stopped:
+                    os.kill(pid, signal.SIGCONT)
+    assert (listed.status_code, listed.json()["error"]["type"]) == (503, "storage_unavailable")
+    assert (health.status_code, health.json()["database"]) == (503, "unreachable")
+    assert health.json()["blob_store"] == "ok"
+    assert listed_took < 5 and health_took < 5, (listed_took, health_took)

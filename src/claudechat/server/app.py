@@ -109,7 +109,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
             user = service.settings.user
         else:
             token = credentials.credentials.strip() if credentials else ""
-            found = service.tokens.user_for(token) if token else None
+            found = service.user_for(token) if token else None
             if found is None:
                 raise HTTPException(401, "a valid bearer token is required")
             user = found

@@ -85,6 +85,14 @@ class Service:
     def current(self) -> CurrentConversations:
         return CurrentConversations(self.store.metadata)
 
+    def user_for(self, token: str) -> str | None:
+        """The token's user; under the store's deadline, as every store call: a PostgreSQL
+        that stopped answering held every authenticated request for as long as it lasted."""
+        return self.store.guarded(lambda: self.tokens.user_for(token))
+
+    def _current_of(self, user: str) -> str | None:
+        return self.store.guarded(lambda: self.current.get(user))
+
     def user_settings(self, user: str, model: str | None = None) -> Settings:
         values = {**self.settings.values, "user": user}
         sources = dict(self.settings.sources)
@@ -99,10 +107,11 @@ class Service:
     def load(self, user: str, reference: str | None) -> tuple[Conversation | None, str | None]:
         """The conversation a request names (or the user's current one) and its id; None for
         one not saved yet. Unknown, malformed and other users' ids are all "no conversation"."""
-        current = self.current.get(user) if reference is None else None
+        current = self._current_of(user) if reference is None else None
         if reference is None and current is None:
             # Claimed now, not when the turn is saved: bare /chats at once share it.
-            return None, self.current.claim(user, new_conversation_id())
+            claimed = new_conversation_id()
+            return None, self.store.guarded(lambda: self.current.claim(user, claimed))
         wanted = reference if reference is not None else current
         assert wanted is not None
         try:
@@ -110,7 +119,7 @@ class Service:
         except UsageError:
             raise NotFoundError(f"no conversation {ids.printable(wanted)}") from None
         except NotFoundError:
-            if wanted.lower() == (current or self.current.get(user)):
+            if wanted.lower() == (current or self._current_of(user)):
                 return None, wanted.lower()  # claimed by a bare /chat still on its first turn
             raise
 
@@ -140,7 +149,7 @@ class Service:
         saved = self.store.save(conversation)
         if saved.error is not None:
             raise saved.error
-        self.current.set(user, conversation.id)
+        self.store.guarded(lambda: self.current.set(user, conversation.id))
         return conversation.id
 
     def document(self, user: str, reference: str) -> dict[str, Any]:
@@ -160,8 +169,9 @@ class Service:
         except UsageError:
             raise NotFoundError(f"no conversation {ids.printable(reference)}") from None
         removed = delete_conversation(self.store, user, conversation_id)
-        if self.current.get(user) == conversation_id:
-            self.current.set(user, new_conversation_id())
+        if self._current_of(user) == conversation_id:
+            replacement = new_conversation_id()
+            self.store.guarded(lambda: self.current.set(user, replacement))
         return {"deleted": conversation_id, "summary": removed.describe(locations=False)}
 
     def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:
@@ -179,7 +189,15 @@ class Service:
     # -- health -------------------------------------------------------------------------------
 
     def health(self) -> dict[str, str]:
-        return {"database": _probe(self._ping_database), "blob_store": _probe(self._ping_blobs)}
+        """Each part asked on its own, within the store's deadline (a hung PostgreSQL held
+        /health until it woke, then said "ok"), the breaker left to the requests."""
+        from claudechat.storage.guard import within_deadline
+
+        timeout = self.store.guard.timeout
+        return {
+            "database": _probe(lambda: within_deadline(self._ping_database, timeout)),
+            "blob_store": _probe(lambda: within_deadline(self._ping_blobs, timeout)),
+        }
 
     def _ping_database(self) -> None:
         from sqlalchemy import text
