@@ -185,3 +185,25 @@ def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api)
     assert sum(line.startswith("thought for") for line in lines) == 1, terminal.dump()
     for kept in ("› think", "Stopped", "$ fg"):  # none drawn over by the region
         assert sum(kept in line for line in lines) == 1, terminal.dump()
+
+
+@pytest.mark.parametrize("kind", ["table", "list"])
+def test_a_table_taller_than_a_tmux_window_is_shown_once(fake_api, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """tmux (scroll-on-clear, its default) pushes the screen into the scrollback when it is
+    erased from its top-left corner: a live region as tall as the window redrew from there,
+    and each redraw left a copy of the rows on screen (226 rows for a table of 60)."""
+    from tmux_screen import Tmux
+
+    rows = [f"| row{n:02d} | {n} |\n" if kind == "table" else f"- row{n:02d}\n" for n in range(60)]
+    text = ("| col | val |\n|---|---|\n" if kind == "table" else "") + "".join(rows) + "\nDONE"
+    fake_api.queue(Reply(chunks=[text[i : i + 12] for i in range(0, len(text), 12)], delay=0.01))
+    tmux = Tmux(rows=30, cols=100)
+    try:
+        tmux.wait_for("›")
+        tmux.send("show me")
+        tmux.wait_for("DONE")
+        time.sleep(0.3)
+        shown = re.findall(r"\brow\d\d\b", "\n".join(tmux.lines()))
+    finally:
+        tmux.close()
+    assert shown == [f"row{n:02d}" for n in range(60)]

@@ -262,8 +262,11 @@ class MarkdownStreamRenderer(_StreamRenderer):
 
     def _render_live(self, options: ConsoleOptions, blank_line_before: bool) -> list[list[Segment]]:
         # A region taller than the terminal would scroll its top out of reach; the whole
-        # block is printed once it completes, so the region shows only its tail.
-        max_lines = max(1, options.size.height - 1)
+        # block is printed once it completes, so the region shows only its tail. Its top
+        # stays below the screen's first row: tmux (scroll-on-clear, its default) takes an
+        # erase from the top-left corner for a cleared screen and keeps a copy in the
+        # scrollback, once per redraw.
+        max_lines = max(1, options.size.height - 2)
         # Room for the code block's padding rows, so the cut below never shifts the view.
         text = self._splitter.remainder_tail(max(1, max_lines - 3), step=max(1, max_lines // 2))
         if text.lstrip().startswith("|") and not text.endswith("\n"):
