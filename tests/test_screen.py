@@ -187,6 +187,20 @@ def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api)
         assert sum(kept in line for line in lines) == 1, terminal.dump()
 
 
+def test_thinking_in_one_paragraph_taller_than_the_window_collapses_whole(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Six lines of the thinking were kept in view, counted in its own lines: one long
+    paragraph wrapped taller than the window, and what scrolled out of it stayed."""
+    thought = " ".join(f"thought{i}" for i in range(700))
+    fake_api.queue(Reply("Short answer.", thinking=thought, delay=0.005))
+    terminal = start(terminals)
+    terminal.send("think\r")
+    terminal.wait_for("Short answer.")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    assert not [line for line in lines if re.search(r"thought\d", line)], terminal.dump()
+    assert sum(line.startswith("thought for") for line in lines) == 1, terminal.dump()
+
+
 @pytest.mark.parametrize("kind", ["table", "list"])
 def test_a_table_taller_than_a_tmux_window_is_shown_once(fake_api, kind: str) -> None:  # type: ignore[no-untyped-def]
     """tmux (scroll-on-clear, its default) pushes the screen into the scrollback when it is

@@ -110,10 +110,16 @@ class TerminalReplyView:
         self.live.start(refresh=True)
 
     def _tail(self) -> Any:
+        """The last rows of the thinking as the screen shows them: counted in its own lines,
+        one long paragraph wrapped taller than the window, and what scrolled out of the live
+        region stayed on the screen after it collapsed."""
         from rich.text import Text
 
-        lines = safe_text("".join(self.thinking)).splitlines()[-THINKING_LINES:]
-        return Text("\n".join(lines), style="dim")
+        width = max(1, self.console.width)
+        # Enough of the end for the rows shown, not the whole thinking wrapped each refresh.
+        text = safe_text("".join(self.thinking))[-2 * THINKING_LINES * (width + 1) :]
+        rows = Text(text, style="dim").wrap(self.console, width)
+        return Text("\n", style="dim").join(rows[-THINKING_LINES:])
 
     def _collapse(self) -> None:
         """Replace the streamed thinking by its one summary line (once)."""
