@@ -187,7 +187,7 @@ def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api)
         assert sum(kept in line for line in lines) == 1, terminal.dump()
 
 
-def test_thinking_in_one_paragraph_taller_than_the_window_collapses_whole(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+def test_one_paragraph_of_thinking_taller_than_the_window_collapses(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
     """Six lines of the thinking were kept in view, counted in its own lines: one long
     paragraph wrapped taller than the window, and what scrolled out of it stayed."""
     thought = " ".join(f"thought{i}" for i in range(700))

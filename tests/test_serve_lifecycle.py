@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -304,3 +305,40 @@ def test_a_postgresql_that_stops_answering_costs_requests_one_deadline(
     assert (health.status_code, health.json()["database"]) == (503, "unreachable")
     assert health.json()["blob_store"] == "ok"
     assert listed_took < 5 and health_took < 5, (listed_took, health_took)
+
+
+def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_back(
+    request: pytest.FixtureRequest, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    """A worker pushed its journal only when it saved the same conversation again: another
+    host (here a CLI with a home of its own) never saw the turn made during the outage."""
+    postgres, s3 = request.getfixturevalue("postgres"), request.getfixturevalue("s3")
+    env = {**_env(fake), **team_env(postgres, s3), "CLAUDECHAT_STORE_TIMEOUT": "1"}
+    elsewhere = {**env, "CLAUDECHAT_HOME": str(tmp_path / "elsewhere"), "CLAUDECHAT_USER": "alice"}
+
+    def stored_texts(conversation_id: str) -> list[str]:
+        shown = subprocess.run(
+            [sys.executable, "-m", "claudechat", "show", "--json", conversation_id],
+            env=elsewhere,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        return [text_of(m["content"]) for m in json.loads(shown.stdout)["messages"]]
+
+    with Serve(env) as server:
+        token = server.token("alice")
+        with server.client(token) as http:
+            started = http.post("/chat", json={"user_input": "before"}).json()["conversation_id"]
+            s3.pause()
+            try:
+                during = http.post("/chat", json={"user_input": "during"})
+            finally:
+                s3.resume()
+            assert during.status_code == 200, during.text
+        deadline = time.monotonic() + 30
+        while "during" not in (texts := stored_texts(started)):
+            assert time.monotonic() < deadline, texts
+            time.sleep(0.5)
+    assert texts == ["before", "echo: before", "during", "echo: during"]

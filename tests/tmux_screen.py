@@ -22,12 +22,11 @@ class Tmux:
         self.socket = f"claudechat-test-{uuid.uuid4().hex[:12]}"
         env = {**os.environ, "TERM": "xterm-256color"}
         env.pop("TMUX", None)
-        command = shlex.join(
-            ["env", *(f"{k}={v}" for k, v in env.items() if k.isidentifier())]
-            + [sys.executable, "-m", "claudechat", "chat", *args]
+        settings = [f"{k}={v}" for k, v in env.items() if k.isidentifier()]
+        command = shlex.join(["env", *settings, sys.executable, "-m", "claudechat", "chat", *args])
+        self._tmux(
+            "-f", "/dev/null", "new-session", "-d", "-x", str(cols), "-y", str(rows), command
         )
-        self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(cols), "-y", str(rows),
-                   command)
         self._tmux("set-option", "-g", "scroll-on-clear", "on")
         self._tmux("set-option", "-g", "history-limit", "10000")
 

@@ -21,6 +21,7 @@ from claudechat.errors import ClaudechatError, UsageError
 from claudechat.server import ServeOptions, heap, warm
 from claudechat.server.described import BODY_CHECKS, chat_answers, errors
 from claudechat.server.errors import describe, error_body
+from claudechat.server.journal_drain import draining
 from claudechat.server.middleware import AccessLog, RequestGuard
 from claudechat.server.responses import (
     SAVING_AT_SHUTDOWN_SECONDS,
@@ -86,7 +87,8 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         await anyio.to_thread.run_sync(service.connect)
         await anyio.to_thread.run_sync(warm.warm_up, service)
         heap.settle()
-        yield
+        async with draining(service):
+            yield
         # uvicorn has waited for requests in flight (up to the graceful timeout) and cancelled
         # the rest: their turns save what arrived, marked interrupted, and their handlers
         # answer (bounded by SAVING_AT_SHUTDOWN_SECONDS) before the event loop closes.

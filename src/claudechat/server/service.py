@@ -186,6 +186,18 @@ class Service:
             "next_offset": offset + limit if more else None,
         }
 
+    def push_journal(self) -> list[str]:
+        """Push what this worker saved to its journal while the store was down (and what gone
+        workers left there). A REPL pushes at its next save; a worker may never save that
+        conversation again, and meanwhile other workers, hosts and the CLI do not see it."""
+        pushed: list[str] = []
+        for user in self.store.journal.users():
+            report = self.store.sync(user)
+            pushed += report.pushed
+        if pushed:
+            log.info("pushed %d conversation(s) saved while the store was down", len(pushed))
+        return pushed
+
     # -- health -------------------------------------------------------------------------------
 
     def health(self) -> dict[str, str]:

@@ -27,6 +27,7 @@ from claudechat.storage.blobs import BlobConflictError, LocalBlobStore, make_pri
 JOURNAL_FORMAT = 2
 DAMAGED = "damaged"
 WRITERS = ".writers"
+SKIP = {DAMAGED, WRITERS}
 
 
 @dataclass
@@ -129,6 +130,15 @@ class Journal:
                 if moved:
                     scan.damaged.append(moved)
         return scan
+
+    def users(self) -> list[str]:
+        """The users with entries waiting (their folders' names): a look at one folder when
+        the journal is empty, as it is while the store answers."""
+        try:
+            folders = [f for f in os.scandir(self.root) if f.is_dir() and f.name not in SKIP]
+        except OSError:
+            return []
+        return [folder.name for folder in folders if any(os.scandir(folder.path))]
 
     def entries(self, user_id: str) -> list[JournalEntry]:
         return self.scan(user_id).entries
