@@ -192,6 +192,21 @@ def test_doctor_never_adopts_a_document_that_claims_another_owner(backend, cli) 
     assert cli("list", env={"CLAUDECHAT_USER": "mallory"}).stdout == ""
 
 
+def test_sync_names_the_entries_it_leaves_to_a_running_process(backend, cli) -> None:  # type: ignore[no-untyped-def]
+    """'pushed 0 conversation(s)' alone read as nothing waiting, while list marked one."""
+    store = open_store(load_settings())
+    convo = Conversation.new("tester", "m")
+    convo.append("user", "kept by a running session")
+    store.journal.write(convo)  # this process is that running session: its lock is held
+    try:
+        synced = cli("sync")
+    finally:
+        store.journal.release()
+    assert synced.returncode == 0, synced.stderr
+    assert "pushed 0 conversation(s)" in synced.stderr
+    assert "others wait for 1 claudechat process(es) still running" in synced.stderr
+
+
 def test_a_retry_cut_short_keeps_the_earlier_reply(fake_api) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings()
     session = ChatSession.start(settings, open_store(settings), Claude(settings))

@@ -242,6 +242,12 @@ def sync() -> None:
     for notice in report.notices():
         status(notice)
     status(f"pushed {len(report.pushed)} conversation(s)")
+    if report.left_to_live_writers:
+        # "pushed 0" alone read as nothing waiting, while the list still marked some.
+        status(
+            f"others wait for {report.left_to_live_writers} claudechat process(es) still "
+            "running (a chat or serve), each of which pushes its own once the store answers"
+        )
     if report.error:
         raise report.error
 

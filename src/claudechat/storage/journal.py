@@ -16,7 +16,7 @@ import json
 import os
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from claudechat.conversation import Conversation, dumps_json
@@ -42,6 +42,7 @@ class JournalEntry:
 class JournalScan:
     entries: list[JournalEntry]
     damaged: list[str]  # entries moved aside by this scan (their new paths)
+    live_writers: set[str] = field(default_factory=set)  # of the entries pushable_only left
 
 
 class Journal:
@@ -122,6 +123,7 @@ class Journal:
         for key in keys:
             writer = _writer_of(key)
             if pushable_only and writer != self.writer and self._alive(writer):
+                scan.live_writers.add(writer)
                 continue
             try:
                 scan.entries.append(self._read(key, user))

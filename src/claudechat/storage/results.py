@@ -29,6 +29,7 @@ class SyncReport:
     pushed: list[str] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)  # journal entries moved aside
     error: StorageError | None = None  # the last entry that could not be pushed
+    left_to_live_writers: int = 0  # processes still running, whose entries are theirs to push
 
     def notices(self) -> list[str]:
         return [f"a journal entry could not be used; moved to {path}" for path in self.damaged]

@@ -233,7 +233,7 @@ class ConversationStore:
     def sync(self, user_id: str) -> SyncReport:
         """Push this process's entries and those of writers that are gone."""
         scan = self.journal.scan(user_id, pushable_only=True)
-        report = SyncReport(damaged=scan.damaged)
+        report = SyncReport(damaged=scan.damaged, left_to_live_writers=len(scan.live_writers))
         groups: dict[str, list[JournalEntry]] = {}
         for entry in scan.entries:
             groups.setdefault(entry.conversation.id, []).append(entry)
