@@ -230,6 +230,32 @@ def test_a_retry_cut_short_keeps_the_earlier_reply(fake_api) -> None:  # type: i
     ]
 
 
+def test_a_message_left_without_a_reply_is_set_aside_not_sent_with_the_next(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A message the API refused for itself went along with every later one in the same
+    session, so each later turn failed too; /retry still answers it."""
+    from claudechat.errors import ApiError
+
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    fake_api.queue(Reply("hello back"))
+    session.send("hello", lambda _text: None)
+    too_long = ErrorReply(400, "invalid_request_error", "prompt is too long")
+    fake_api.queue(too_long, too_long)
+    with pytest.raises(ApiError):
+        session.send("a very long paste", lambda _text: None)
+    with pytest.raises(ApiError):
+        session.retry(lambda _text: None)  # it is still what /retry answers
+    sent = [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]]
+    assert sent == ["hello", "hello back", "a very long paste"]
+    fake_api.queue(Reply("short answer"))
+    session.send("a short question", lambda _text: None)
+    sent = [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]]
+    assert sent == ["hello", "hello back", "a short question"]
+    stored = open_store(settings).load("tester", session.conversation.id)
+    assert ("a very long paste", "pending") in [(m.text, m.status) for m in stored.messages]
+    assert session.branch()[-1].text == "short answer"
+
+
 def test_a_database_schema_newer_than_this_claudechat_is_refused(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     assert cli("list").returncode == 0
     with sqlite3.connect(isolated_home / "claudechat.db") as connection:

@@ -223,7 +223,19 @@ class ChatSession(SessionSaving):
             message = self.memory.update_memory("user", text, status="pending")
         self._add(message)
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
-        return self._reply(listener, save_first=True)
+        try:
+            return self._reply(listener, save_first=True)
+        except BaseException:
+            self._leave_unanswered(message)
+            raise
+
+    def _leave_unanswered(self, question: Message) -> None:
+        """A message left with no reply (refused, failed, stopped before any text) is set
+        aside as a session opening a conversation sets one aside: /retry answers it, and the
+        next message goes beside it. It went along with every later message instead, so one
+        the API refused for itself (too long, say) made every later turn fail too."""
+        if self.head == question.id:
+            self.head, self.unanswered = question.parent_id, question.id
 
     def _with_attachments(self, text: str, attachments: list[Attachment]) -> Message:
         model = self.conversation.model
@@ -254,7 +266,11 @@ class ChatSession(SessionSaving):
         if current is None:
             raise NotFoundError("nothing to retry yet")
         if current.role == "user":
-            return self._reply(listener)
+            try:
+                return self._reply(listener)
+            except BaseException:
+                self._leave_unanswered(current)
+                raise
         self.head = current.parent_id
         try:
             return self._reply(listener)

@@ -150,19 +150,29 @@ class Repl:
         except Terminated:
             raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
-            status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
+            if self.session.unanswered is not None:  # thinking only, or nothing yet
+                status("(interrupted before any answer: /retry asks again)", "yellow")
+            else:
+                status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
             return
         except ReplyCutOffError as exc:
-            status(f"{exc}; what arrived is kept; /retry asks again", "yellow")
+            if self.session.unanswered is None:
+                status(f"{exc}; what arrived is kept; /retry asks again", "yellow")
+                return
+            self._failed(exc)
             return
         except ApiError as exc:
-            status(f"{exc}; your message is kept, /retry sends it again", "red")
+            self._failed(exc)
             return
         except ClaudechatError as exc:
             status(str(exc), "red")
             return
         show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()
+
+    def _failed(self, error: ClaudechatError) -> None:
+        message = "your message is kept: /retry sends it again, a new message goes without it"
+        status(f"{error}; {message}", "red")
 
     def guarded(self, action: Callable[[], None]) -> None:
         try:
