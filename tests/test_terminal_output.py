@@ -66,6 +66,38 @@ def test_no_color_gives_plain_text_in_a_terminal(two_conversations) -> None:  # 
     assert "# Heading" in shown and "```python" in shown  # markdown source, as in a pipe
 
 
+MARKDOWN_REPLY = "# Heading\n\n- **bold** item\n\n```python\nprint('hi')\n```\n"
+
+
+def _piped_into(args: str, env: dict[str, str] | None = None) -> str:
+    """`echo material | claudechat chat ARGS` with stdout a terminal."""
+    command = f"echo material | {sys.executable} -m claudechat chat {args}"
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", command],
+        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    return child.before  # type: ignore[no-any-return]
+
+
+def test_pipe_mode_renders_the_reply_when_stdout_is_a_terminal(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """README: plain text only when stdout is not a terminal or NO_COLOR is set; pipe mode
+    printed the markdown source to the terminal too."""
+    fake_api.queue(Reply(MARKDOWN_REPLY), Reply(MARKDOWN_REPLY))
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _piped_into("review"))
+    assert "# Heading" not in screen and "Heading" in screen
+    assert "**bold**" not in screen and "bold item" in screen
+    assert "```" not in screen and "print('hi')" in screen
+    plain = _piped_into("review", env={"NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "# Heading" in plain and "```python" in plain
+
+
 @pytest.mark.parametrize("command", [["--help"], ["list"], ["show", "0000"]])
 def test_quick_commands_do_not_import_the_heavy_libraries(cli, command: list[str]) -> None:  # type: ignore[no-untyped-def]
     cli("list")  # not the first start: on an empty home that one migrates the database

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
 from claudechat.errors import StorageError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
-from claudechat.output import safe_text, status
+from claudechat.output import status
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
 
@@ -57,20 +57,17 @@ def run_one_turn(
     attachments: Sequence[Attachment] = (),
     show_thinking: bool = False,
 ) -> None:
-    from claudechat.render import PlainStreamRenderer
     from claudechat.reply_view import PipeListener
 
     for notice in session.resume_notices():
         status(notice)
     stdout = ClosableOutput(sys.stdout)
-    renderer = PlainStreamRenderer(stdout)  # type: ignore[arg-type]
-    # Piped input but a terminal for output: show escape sequences, do not obey them.
-    shown = safe_text if sys.stdout.isatty() else (lambda chunk: chunk)
+    renderer = _renderer(stdout, session.settings.code_theme)
     notices = HeldNotices(session.notify)
 
     def feed(chunk: str) -> None:
         notices.hold = True
-        renderer.feed(shown(chunk))
+        renderer.feed(chunk)
 
     listener = PipeListener(feed, show_thinking)
     session.notify = notices
@@ -95,6 +92,20 @@ def run_one_turn(
         )
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
+
+
+def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
+    """Rendered markdown when stdout is a terminal (`git diff | claudechat chat "review"` read
+    on the screen), as in the REPL; the reply's own text for a file, a pipe or NO_COLOR."""
+    from claudechat.output import console, is_rich
+    from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
+    from claudechat.repl_terminal import TerminalSafe
+
+    if is_rich(sys.stdout):
+        return TerminalSafe(MarkdownStreamRenderer(console(), code_theme=code_theme))
+    if sys.stdout.isatty():  # NO_COLOR: plain, with escape sequences shown, not obeyed
+        return TerminalSafe(PlainStreamRenderer(stdout))  # type: ignore[arg-type]
+    return PlainStreamRenderer(stdout)  # type: ignore[arg-type]
 
 
 class HeldNotices:
