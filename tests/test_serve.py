@@ -228,7 +228,7 @@ def test_health_and_the_openapi_description(server: Serve) -> None:
 
 
 def test_claude_rate_limits_pass_on_with_retry_after(server: Serve, fake: FakeAnthropic) -> None:
-    # The SDK retries twice itself (waiting retry-after-ms), then gives up.
+    # The session asks twice more (waiting retry-after-ms, as the SDK would), then gives up.
     limited = ErrorReply(
         429, "rate_limit_error", headers={"retry-after": "7", "retry-after-ms": "10"}
     )
@@ -242,6 +242,29 @@ def test_claude_rate_limits_pass_on_with_retry_after(server: Serve, fake: FakeAn
     assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
         ("user", "are you there", "pending")
     ]
+
+
+def test_a_client_leaving_during_a_rate_limit_wait_stops_the_turn(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """The SDK's own retries slept through retry-after deaf to a stop: the turn asked Claude
+    again after its client had gone (and shutdown waited for it, past the grace period)."""
+    limited = ErrorReply(429, "rate_limit_error", headers={"retry-after": "6"})
+    fake.queue(limited, limited, Reply("too late"))
+    gone = '"POST /chat" 499'
+    before = server.log().count(gone)
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        asked = len(fake.requests)
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/chat", json={"user_input": "anyone?"}, timeout=1)
+    deadline = time.monotonic() + 4
+    while server.log().count(gone) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.log().count(gone) == before + 1
+    time.sleep(6)  # past the retry-after
+    assert len(fake.requests) == asked + 1
+    fake.reset()
 
 
 def test_a_failed_or_cut_off_reply_is_a_bad_gateway_keeping_the_message(

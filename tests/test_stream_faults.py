@@ -161,3 +161,34 @@ def test_the_repl_stays_up_after_a_malformed_event(fake_api, cli) -> None:  # ty
         ("user", "second", "complete"),
         ("assistant", "recovered fine", "complete"),
     ]
+
+
+def test_a_rate_limit_is_waited_out_as_claude_asks_and_said_so(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The session retries now (the SDK's own waits could not be stopped): it waits what
+    retry-after says, and says so, instead of seconds of silence."""
+    from fakes.anthropic_api import ErrorReply
+
+    fake_api.queue(ErrorReply(429, "rate_limit_error", headers={"retry-after": "1"}))
+    fake_api.queue(Reply("there you are"))
+    done = cli("chat", "hello?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "there you are"
+    assert "rate limiting requests (429); retrying in 1 s (1/2)" in done.stderr
+    first, second = fake_api.requests[-2:]
+    assert second.received_at - first.received_at >= 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "7", "retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date gone by
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_as_the_sdk_reads_it(headers: dict[str, str], seconds: float) -> None:
+    from claudechat.claude_errors import retry_in
+
+    assert retry_in(headers) == seconds

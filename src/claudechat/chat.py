@@ -12,7 +12,6 @@ but never in this session's requests.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +53,20 @@ MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
 
 
-def _worth_retrying(error: Exception) -> bool:
-    if isinstance(error, ApiError):
-        return error.retryable and error.mid_stream
-    return True  # cut off: the connection broke or closed early
+# A longer retry-after is the user's to wait out, not a turn's (the SDK's limit too).
+LONGEST_RETRY_AFTER_SECONDS = 60.0
+
+
+def _retry_delay(error: Exception, attempt: int) -> float | None:
+    """How long to wait before asking again; None when it is not worth it."""
+    backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
+    if not isinstance(error, ApiError):
+        return backoff  # cut off: the connection broke or closed early
+    if not error.retryable:
+        return None
+    if error.retry_in is None:
+        return backoff
+    return error.retry_in if error.retry_in <= LONGEST_RETRY_AFTER_SECONDS else None
 
 
 class ChatSession(SessionSaving):
@@ -302,12 +311,14 @@ class ChatSession(SessionSaving):
                 self._stream(request, reply, listener)
                 break
             except (ReplyCutOffError, ApiError) as exc:
-                if reply.text or attempt == MAX_ATTEMPTS or not _worth_retrying(exc):
+                last = reply.text or attempt == MAX_ATTEMPTS
+                delay = None if last else _retry_delay(exc, attempt)
+                if delay is None:
                     self._keep_partial(reply, "incomplete")
                     raise
                 # Nothing was shown yet, so asking again cannot duplicate what the user saw.
-                self.notify(f"{exc}; retrying ({attempt}/{MAX_ATTEMPTS - 1})")
-                time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+                self.notify(f"{exc}; retrying in {delay:.3g} s ({attempt}/{MAX_ATTEMPTS - 1})")
+                self.claude.stops.pause(delay)
         message = self._append_reply(reply, "complete")
         memory.messages.append(message)
         memory.record_reply(context, message, reply.usage)

@@ -172,12 +172,15 @@ class Claude:
                     aws_region=self.settings.get("aws_region"),
                     aws_profile=self.settings.get("aws_profile"),
                     timeout=timeout,
+                    max_retries=0,  # see below
                 )
             except Exception as exc:  # botocore's ProfileNotFound, a missing region, ...
                 raise UsageError(f"cannot set up Bedrock: {short_error(exc)}") from exc
         check_credentials(self.settings)
         try:
-            return anthropic.Anthropic(timeout=timeout)
+            # The session retries (chat.py), in a wait that a stop ends: the SDK's own retries
+            # slept through a rate limit's retry-after, deaf to a client leaving or SIGTERM.
+            return anthropic.Anthropic(timeout=timeout, max_retries=0)
         except ValueError as exc:  # e.g. a malformed ANTHROPIC_BASE_URL (a bad port)
             raise UsageError(f"ANTHROPIC_BASE_URL is not a valid URL: {short_error(exc)}") from exc
 
@@ -206,7 +209,8 @@ class Claude:
     def list_models(self) -> list[dict[str, Any]]:
         """Every model the account offers, all pages of the Models API, as plain JSON."""
         with translate_errors(self.settings, "(models list)"):
-            return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]
+            client = self.client.with_options(max_retries=2)  # nobody waits on this one
+            return [m.model_dump(mode="json") for m in client.models.list(limit=100)]
 
     def stream(
         self,

@@ -75,6 +75,7 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
             mid_stream=error.status_code == 200,
             status=error.status_code,
             retry_after=error.response.headers.get("retry-after"),
+            retry_in=retry_in(error.response.headers),
         )
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {short_error(error)}")
@@ -90,6 +91,30 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
             "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"
         )
     return None
+
+
+def retry_in(headers: Any) -> float | None:
+    """How long Claude asks us to wait: retry-after-ms, else retry-after in seconds or as an
+    HTTP date (RFC 9110), as the SDK reads them."""
+    try:
+        return max(0.0, float(headers.get("retry-after-ms", "")) / 1000)
+    except ValueError:
+        pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
 
 
 def _status_message(error: Any, where: str, model: str) -> str:

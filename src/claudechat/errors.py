@@ -77,6 +77,7 @@ class ApiError(ClaudechatError):
         *,
         status: int | None = None,
         retry_after: str | None = None,
+        retry_in: float | None = None,
         timed_out: bool = False,
     ) -> None:
         super().__init__(message)
@@ -87,6 +88,8 @@ class ApiError(ClaudechatError):
         # Retry-After through); None when no answer came.
         self.status = status
         self.retry_after = retry_after
+        # Seconds to wait before asking again, as Claude said (retry-after-ms or retry-after).
+        self.retry_in = retry_in
         self.timed_out = timed_out
 
 

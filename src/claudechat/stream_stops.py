@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,6 +73,15 @@ class StreamStops:
                 self.forget(token)
         if token is not None and token.is_set() and not handle.done:
             # A response that ends by closing its connection reads a shut socket as its end.
+            raise Stopped("the reply was stopped")
+
+    def pause(self, seconds: float) -> None:
+        """Wait before asking again (a retry); a stop of the work this thread does ends the
+        wait at once, as Stopped. Without a token (the REPL) Ctrl-C ends it."""
+        token: threading.Event | None = getattr(_owner, "token", None)
+        if token is None:
+            time.sleep(seconds)
+        elif token.wait(seconds):
             raise Stopped("the reply was stopped")
 
     def forget(self, token: threading.Event) -> None:
