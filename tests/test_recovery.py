@@ -256,6 +256,20 @@ def test_a_message_left_without_a_reply_is_set_aside_not_sent_with_the_next(fake
     assert session.branch()[-1].text == "short answer"
 
 
+def test_a_notice_about_a_model_left_before_any_turn_is_not_said(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """/model with a name nobody describes, then /model with a known one: the first one's
+    'assuming conservative limits' was said at the next turn, about a model not in use."""
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    said: list[str] = []
+    session.notify = said.append
+    session.set_model("nonexistent-model")
+    session.model_info()  # as /model shows the model's limits
+    session.set_model("claude-sonnet-4-6")
+    session.send("hello", lambda _text: None)
+    assert not [line for line in said if "nonexistent-model" in line], said
+
+
 def test_a_database_schema_newer_than_this_claudechat_is_refused(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     assert cli("list").returncode == 0
     with sqlite3.connect(isolated_home / "claudechat.db") as connection:

@@ -146,6 +146,9 @@ class ChatSession(SessionSaving):
         a model it does not know; conservative defaults for one nobody describes)."""
         model = self.conversation.model
         if self._described is None or self._described.id != model:
+            # What was waiting to be said of the model before (/model, twice before a turn)
+            # is of no use now; this model's own notices follow.
+            self._pending_notices.clear()
             try:
                 info = self.catalogue.describe(model)
             except ClaudechatError as exc:
