@@ -78,7 +78,8 @@ class Serve:
         assert created.returncode == 0, created.stderr
         return created.stdout.strip()
 
-    def start(self, timeout: float = 120) -> Serve:
+    def start(self, timeout: float = 120, probe: str = "/health") -> Serve:
+        """Started once `probe` answers 200 (/health: with the stores reachable)."""
         self.home.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "claudechat", "serve", "--port", str(self.port)]
         with open(self.log_path, "ab") as log:
@@ -94,7 +95,7 @@ class Serve:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.base_url + "/health", timeout=1, trust_env=False).is_success:
+                if httpx.get(self.base_url + probe, timeout=1, trust_env=False).is_success:
                     return self
             except httpx.TransportError:
                 pass

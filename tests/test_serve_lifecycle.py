@@ -342,3 +342,31 @@ def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_b
             assert time.monotonic() < deadline, texts
             time.sleep(0.5)
     assert texts == ["before", "echo: before", "during", "echo: during"]
+
+
+def test_a_blob_store_that_stops_answering_leaves_requests_running_on_the_journal(
+    request: pytest.FixtureRequest, fake: FakeAnthropic
+) -> None:
+    """The token check once shared the store's breaker with blob writes: after one save to a
+    hung S3 was given up, every request failed at once with 503 though PostgreSQL was up."""
+    from servers import Blackhole
+
+    postgres, s3 = request.getfixturevalue("postgres"), request.getfixturevalue("s3")
+    with Blackhole() as hung:
+        env = {
+            **_env(fake),
+            **team_env(postgres, s3),
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{hung.port}",
+            "CLAUDECHAT_STORE_TIMEOUT": "1",
+        }
+        server = Serve(env).start(probe="/openapi.json")  # /health: 503, the blob store hangs
+        try:
+            token = server.token("alice")
+            with server.client(token) as http:
+                answers = [http.post("/chat", json={"user_input": f"turn {n}"}) for n in range(4)]
+                health = http.get("/health")
+        finally:
+            server.stop()
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert len({a.json()["conversation_id"] for a in answers}) == 1
+    assert health.json()["database"] == "ok" and health.json()["blob_store"] == "unreachable"

@@ -21,6 +21,7 @@ from claudechat.settings import Settings
 from claudechat.storage import ids
 from claudechat.storage.accounts import CurrentConversations, Tokens
 from claudechat.storage.blobs import BlobNotFoundError
+from claudechat.storage.guard import Guard
 from claudechat.storage.store import ConversationStore
 
 log = logging.getLogger("claudechat.serve")
@@ -64,6 +65,11 @@ class Service:
         # differs in, user and model, are not the catalogue's): the list is parsed or
         # fetched once, not once a turn, even where the cache file cannot be written.
         self.catalogue = model_catalogue(settings, claude)
+        # Breakers of their own: the store's is shared with blob writes, so a hung blob store
+        # failed every request's token check at once; and /health, polled by load balancers,
+        # must not leave a thread waiting per poll on a hung store (one probe at a time).
+        self._database = Guard(store.guard.timeout)
+        self._blob_probe = Guard(store.guard.timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
@@ -86,12 +92,12 @@ class Service:
         return CurrentConversations(self.store.metadata)
 
     def user_for(self, token: str) -> str | None:
-        """The token's user; under the store's deadline, as every store call: a PostgreSQL
-        that stopped answering held every authenticated request for as long as it lasted."""
-        return self.store.guarded(lambda: self.tokens.user_for(token))
+        """The token's user; under a deadline, as every store call: a PostgreSQL that stopped
+        answering held every authenticated request for as long as it lasted."""
+        return self._database.call(lambda: self.tokens.user_for(token))
 
     def _current_of(self, user: str) -> str | None:
-        return self.store.guarded(lambda: self.current.get(user))
+        return self._database.call(lambda: self.current.get(user))
 
     def user_settings(self, user: str, model: str | None = None) -> Settings:
         values = {**self.settings.values, "user": user}
@@ -111,7 +117,7 @@ class Service:
         if reference is None and current is None:
             # Claimed now, not when the turn is saved: bare /chats at once share it.
             claimed = new_conversation_id()
-            return None, self.store.guarded(lambda: self.current.claim(user, claimed))
+            return None, self._database.call(lambda: self.current.claim(user, claimed))
         wanted = reference if reference is not None else current
         assert wanted is not None
         try:
@@ -146,11 +152,12 @@ class Service:
         """Saved at once, empty: its id stays the caller's to use after a later /new_chat
         (a bot holding one conversation per person), not only while it is the current one."""
         conversation = Conversation.new(user, self.user_settings(user).model)
+        # Current first: with the database down nothing is saved for an id nobody was given.
+        self._database.call(lambda: self.current.set(user, conversation.id))
         saved = self.store.save(conversation)
-        if saved.error is not None:
-            raise saved.error
-        self.store.guarded(lambda: self.current.set(user, conversation.id))
-        return conversation.id
+        if saved.error is not None and not saved.journaled:
+            raise saved.error  # a bare /chat still continues it: it is the current one
+        return conversation.id  # pushed, or in the journal until the store is back
 
     def document(self, user: str, reference: str) -> dict[str, Any]:
         conversation, wanted = self.load(user, reference)
@@ -171,7 +178,7 @@ class Service:
         removed = delete_conversation(self.store, user, conversation_id)
         if self._current_of(user) == conversation_id:
             replacement = new_conversation_id()
-            self.store.guarded(lambda: self.current.set(user, replacement))
+            self._database.call(lambda: self.current.set(user, replacement))
         return {"deleted": conversation_id, "summary": removed.describe(locations=False)}
 
     def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:
@@ -202,13 +209,10 @@ class Service:
 
     def health(self) -> dict[str, str]:
         """Each part asked on its own, within the store's deadline (a hung PostgreSQL held
-        /health until it woke, then said "ok"), the breaker left to the requests."""
-        from claudechat.storage.guard import within_deadline
-
-        timeout = self.store.guard.timeout
+        /health until it woke, then said "ok")."""
         return {
-            "database": _probe(lambda: within_deadline(self._ping_database, timeout)),
-            "blob_store": _probe(lambda: within_deadline(self._ping_blobs, timeout)),
+            "database": _probe(lambda: self._database.call(self._ping_database)),
+            "blob_store": _probe(lambda: self._blob_probe.call(self._ping_blobs)),
         }
 
     def _ping_database(self) -> None:

@@ -95,17 +95,6 @@ def _is_outage(error: StorageError) -> bool:
     return not isinstance(error, BlobConflictError | BlobNotFoundError)
 
 
-def within_deadline(operation: Callable[[], T], timeout: float) -> T:
-    """operation() given up after `timeout` seconds, the breaker left alone: for a check that
-    reports each part of the store on its own (serve's /health)."""
-    finished, value, error = _run_with_deadline(operation, timeout)
-    if not finished:
-        raise StoreUnansweredError(f"the store did not answer within {timeout:g} s")
-    if error is not None:
-        raise error
-    return value  # type: ignore[return-value]
-
-
 def _run_with_deadline(
     operation: Callable[[], T], timeout: float
 ) -> tuple[bool, T | None, BaseException | None]:
