@@ -167,3 +167,24 @@ def test_files_given_with_a_wait_for_the_first_message(fake_api, tmp_path) -> No
         assert content[1]["text"] == "File: notes.md\n\n# Notes\n"
     finally:
         term.child.close(force=True)
+
+
+def test_files_of_a_refused_message_go_with_it_not_with_the_next(terminal, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The message is set aside with its files; they stayed pending too, and went again
+    with the next message (which failed as well, when the files made it too long)."""
+    from fakes.anthropic_api import ErrorReply
+
+    terminal.type("/attach notes.md\r")
+    terminal.wait_input("[1 file] › ")
+    fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"))
+    terminal.type("read this\r")
+    terminal.wait_for("a new message goes without it")
+    terminal.wait_input("› ")
+    terminal.type("/retry\r")
+    terminal.wait_for("echo: File: notes.md")  # /retry sends the message with its file
+    terminal.wait_input("› ")
+    terminal.type("thanks\r")
+    terminal.wait_for("echo: thanks")
+    terminal.wait_input("› ")
+    last = fake_api.requests[-1].body["messages"][-1]["content"]
+    assert [b.get("text") for b in last if b["type"] == "text"] == ["thanks"]

@@ -96,6 +96,35 @@ def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore
     )
 
 
+def test_edit_and_undo_after_a_refused_message_act_on_that_message(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """A refused message is set aside; /edit and /undo took the exchange before it instead
+    (a too-long paste shortened with /edit dropped the whole earlier exchange)."""
+    from fakes.anthropic_api import ErrorReply
+
+    child, _log = started()
+    turn(child, "first question")
+    fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"))
+    say(child, "a very long paste")
+    child.expect_exact("a new message goes without it")
+    child.expect_exact(PROMPT)
+    say(child, "/edit")
+    child.expect_exact("edit› ")
+    child.send(CTRL_U + "a short paste\r")
+    child.expect_exact("echo: a short paste")
+    child.expect_exact(PROMPT)
+    assert sent(fake_api) == ["first question", "echo: first question", "a short paste"]
+    fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"))
+    say(child, "another long one")
+    child.expect_exact("a new message goes without it")
+    child.expect_exact(PROMPT)
+    say(child, "/undo")
+    child.expect_exact("took back 'another long one' (kept as a branch)")
+    child.expect_exact(PROMPT)
+    turn(child, "next")
+    assert sent(fake_api)[-3:] == ["a short paste", "echo: a short paste", "next"]
+    leave(child)
+
+
 def test_undo_takes_back_the_last_exchange_and_keeps_it(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     child, log = started()
     turn(child, "keep this")

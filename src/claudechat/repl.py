@@ -130,9 +130,11 @@ class Repl:
         self.send(text)
 
     def send(self, text: str) -> None:
-        waiting, head = list(self.attachments.pending), self.session.head
+        waiting, count = list(self.attachments.pending), len(self.session.conversation.messages)
         self.stream(lambda listen: self.session.send(text, None, waiting, on_event=listen))
-        if self.session.head != head:  # the message (with its files) is in the conversation
+        # The message (with its files) is in the conversation, answered or set aside: the
+        # files go with it, to /retry; a new message goes without them.
+        if len(self.session.conversation.messages) != count:
             self.attachments.pending.clear()
 
     def stream(self, turn: Callable[[Listener], Any]) -> None:
@@ -171,7 +173,10 @@ class Repl:
         self.show_turn_usage()
 
     def _failed(self, error: ClaudechatError) -> None:
-        message = "your message is kept: /retry sends it again, a new message goes without it"
+        if self.session.unanswered is None:  # a new reply to an answered message failed
+            message = "the earlier reply stays; /retry asks again"
+        else:
+            message = "your message is kept: /retry sends it again, a new message goes without it"
         status(f"{error}; {message}", "red")
 
     def guarded(self, action: Callable[[], None]) -> None:

@@ -97,6 +97,11 @@ def open_conversation(repl: Repl, reference: str) -> None:
 
 
 def _last_user_message(session: ChatSession) -> Message:
+    """The message set aside without a reply, if any (a refused paste is what /edit should
+    shorten), else the branch's last one of yours."""
+    unanswered = session.conversation.find(session.unanswered)
+    if unanswered is not None:
+        return unanswered
     for message in reversed(session.branch()):
         if message.role == "user":
             return message
@@ -146,10 +151,12 @@ def _step_back(session: ChatSession, message: Message) -> None:
 def undo(repl: Repl) -> None:
     session = repl.session
     question = _last_user_message(session)
+    answered = session.unanswered != question.id
     _step_back(session, question)
     session.conversation.set("head", session.head)
     session.save()
-    status(f"took back {one_line(question.text, 60)!r} and its reply (kept as a branch)")
+    what = "and its reply " if answered else ""
+    status(f"took back {one_line(question.text, 60)!r} {what}(kept as a branch)")
 
 
 # -- /fork ---------------------------------------------------------------------------------
