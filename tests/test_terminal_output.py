@@ -3,6 +3,7 @@ in a terminal, plain text with NO_COLOR, and no heavy imports for the quick comm
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import pexpect
 import pytest
 
+from conftest import content_text
 from fakes.anthropic_api import Reply
 
 
@@ -112,3 +114,33 @@ def test_quick_commands_do_not_import_the_heavy_libraries(cli, command: list[str
         assert heavy not in imported, f"{command} imported {heavy}"
     if command == ["--help"]:
         assert "sqlalchemy" not in imported and "rich" not in imported
+
+
+def test_pipe_mode_keeps_the_reply_when_its_terminal_goes_away(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Rendered straight to the terminal, a write failing mid-reply (EIO: the terminal is
+    gone, with no SIGHUP for a process it does not control) ended the turn unsaved."""
+    words = [f"w{n} " for n in range(80)]
+    fake_api.queue(Reply(chunks=words, delay=0.03))
+    leader, follower = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claudechat", "chat", "review"],
+        stdin=subprocess.PIPE,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TERM": "xterm-256color"},
+        start_new_session=True,  # the pty is not its controlling terminal: no SIGHUP
+    )
+    os.close(follower)
+    assert process.stdin is not None
+    process.stdin.write(b"material")
+    process.stdin.close()
+    process.stdin = None  # sent: communicate() has nothing more to send
+    os.read(leader, 1024)  # the reply has begun
+    os.close(leader)
+    _out, stderr = process.communicate(timeout=30)
+    assert process.returncode == 5, stderr
+    assert b"it is saved" in stderr
+    (row,) = json.loads(cli("list", "--json").stdout)
+    shown = json.loads(cli("show", "--json", row["id"]).stdout)
+    assert shown["messages"][-1]["status"] == "complete"
+    assert content_text(shown["messages"][-1]["content"]) == "".join(words)

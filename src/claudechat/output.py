@@ -22,10 +22,11 @@ def is_rich(stream: TextIO) -> bool:
     return stream.isatty() and not no_color()
 
 
-def console(stderr: bool = False) -> Console:
+def console(stderr: bool = False, file: TextIO | None = None) -> Console:
+    """A console on stdout (or stderr), or on `file`, which stands for one of them."""
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
+    stream = file or (sys.stderr if stderr else sys.stdout)
     # In a terminal its own size is the truth: an exported COLUMNS or LINES would freeze
     # rich's width, and a reply would be drawn for a width the terminal no longer has.
     environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}

@@ -102,7 +102,10 @@ def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
     from claudechat.repl_terminal import TerminalSafe
 
     if is_rich(sys.stdout):
-        return TerminalSafe(MarkdownStreamRenderer(console(), code_theme=code_theme))
+        # Through `stdout`: a terminal that goes away mid-reply (EIO) must not end the turn
+        # before its reply is saved, as it must not for a pipe.
+        out = console(file=stdout)  # type: ignore[arg-type]
+        return TerminalSafe(MarkdownStreamRenderer(out, code_theme=code_theme))
     if sys.stdout.isatty():  # NO_COLOR: plain, with escape sequences shown, not obeyed
         return TerminalSafe(PlainStreamRenderer(stdout))  # type: ignore[arg-type]
     return PlainStreamRenderer(stdout)  # type: ignore[arg-type]
@@ -141,6 +144,17 @@ class ClosableOutput:
         self.stream = stream
         self.closed_early = False
         self.failed: OSError | None = None
+
+    # What a rich Console asks of the stream it writes to.
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
 
     def write(self, text: str) -> int:
         if not self.closed_early:
