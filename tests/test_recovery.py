@@ -73,6 +73,19 @@ def test_a_journal_entry_rewritten_meanwhile_is_not_removed(tmp_path) -> None:  
     journal.release()
 
 
+def test_the_journal_names_only_users_with_entries_waiting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """serve pushes every few seconds for the users this names: a user's folder keeps its
+    lock file after its entries are gone, and every user was named, at every round."""
+    journal = Journal(tmp_path / "journal")
+    assert journal.users() == []
+    convo = Conversation.new("tester", "m")
+    written = journal.write(convo)
+    assert journal.users() == ["tester"]
+    journal.remove(convo, written)
+    assert journal.users() == []
+    journal.release()
+
+
 def test_many_threads_writing_a_new_journal_at_once_never_wait_on_each_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`serve` saves from many threads: the writer's lock must be taken once, not by two
     threads at once (the second flock would wait on the first for ever)."""

@@ -246,7 +246,8 @@ def sync() -> None:
         # "pushed 0" alone read as nothing waiting, while the list still marked some.
         status(
             f"others wait for {report.left_to_live_writers} claudechat process(es) still "
-            "running (a chat or serve), each of which pushes its own once the store answers"
+            "running: serve pushes them within seconds, a chat at its next save; after they "
+            "end, any start or sync pushes the rest"
         )
     if report.error:
         raise report.error

@@ -14,7 +14,7 @@ from typing import Any
 from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
-from claudechat.errors import NotFoundError, StorageError, UsageError
+from claudechat.errors import ClaudechatError, NotFoundError, StorageError, UsageError
 from claudechat.models import model_catalogue
 from claudechat.names import valid_model, valid_name
 from claudechat.settings import Settings
@@ -199,8 +199,10 @@ class Service:
         conversation again, and meanwhile other workers, hosts and the CLI do not see it."""
         pushed: list[str] = []
         for user in self.store.journal.users():
-            report = self.store.sync(user)
-            pushed += report.pushed
+            try:
+                pushed += self.store.sync(user).pushed
+            except ClaudechatError as exc:  # a folder not named as users are: the others go on
+                log.warning("journal of %r not pushed: %s", user, exc)
         if pushed:
             log.info("pushed %d conversation(s) saved while the store was down", len(pushed))
         return pushed

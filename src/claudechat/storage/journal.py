@@ -134,13 +134,14 @@ class Journal:
         return scan
 
     def users(self) -> list[str]:
-        """The users with entries waiting (their folders' names): a look at one folder when
-        the journal is empty, as it is while the store answers."""
+        """The users with entries waiting (their folders' names), read from the folders alone:
+        a look at the journal and at each user's folder (which keeps its lock files)."""
         try:
-            folders = [f for f in os.scandir(self.root) if f.is_dir() and f.name not in SKIP]
+            with os.scandir(self.root) as found:
+                folders = [f.path for f in found if f.is_dir() and f.name not in SKIP]
         except OSError:
             return []
-        return [folder.name for folder in folders if any(os.scandir(folder.path))]
+        return [os.path.basename(folder) for folder in folders if _holds_entries(folder)]
 
     def entries(self, user_id: str) -> list[JournalEntry]:
         return self.scan(user_id).entries
@@ -191,6 +192,14 @@ class Journal:
         except OSError:
             return None  # a read-only journal: it stays where it is, and is skipped
         return str(target)
+
+
+def _holds_entries(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as found:
+            return any(f.name.endswith(".json") and not f.name.startswith(".") for f in found)
+    except OSError:
+        return False
 
 
 def _writer_of(key: str) -> str:
