@@ -131,8 +131,36 @@ def test_a_query_without_words_is_a_usage_error(query: str) -> None:
 
 def test_syntax_characters_are_searched_as_text(store: ConversationStore) -> None:
     saved(store, "what does a* NEAR(b) mean in C++ or (x:y)")
-    for query in ["a*", "NEAR(b)", "C++", "(x:y)", '"unclosed', "x:y", "^", "'"]:
+    for query in ["a*", "NEAR(b)", "C++", "(x:y)", '"unclosed', "x:y"]:
         search(store.metadata, "tester", query)  # no syntax error reaches the user
+    for query in ["^", "'"]:
+        with pytest.raises(UsageError, match="letters and digits"):
+            search(store.metadata, "tester", query)
+
+
+def test_symbols_and_emoji_beside_words_are_left_out(store: ConversationStore) -> None:
+    """A term without letters or digits matched nothing, and so did the whole search."""
+    rocket = saved(store, "Emoji test 🚀🔥 rocket launch with helm & chart")
+    for query in ["launch 🚀", "helm & chart", "helm — chart", "rocket /"]:
+        assert found(store, query) == [(rocket.id, "user")], query
+    with pytest.raises(UsageError, match="not symbols or emoji"):
+        parse("🚀")
+
+
+def test_list_refuses_an_empty_search_as_search_does(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    """`list --search ""` listed every conversation, as if there were no search."""
+    for command in (["list", "--search", ""], ["search", ""], ["list", "--search", "🚀"]):
+        refused = cli(*command)
+        assert refused.returncode == 2 and refused.stdout == "", (command, refused.stderr)
+    assert cli("search", "--", "-draft release").returncode == 0
+
+
+def test_a_pasted_passage_is_refused_before_it_costs_minutes() -> None:
+    """A 400-word query took 13 s, then reported the store as down; 2,000 words, 3 minutes."""
+    passage = " ".join(f"Paragraph {n} with words lorem ipsum kubernetes." for n in range(80))
+    with pytest.raises(UsageError, match="at most 32 words"):
+        parse(passage)
+    parse(" ".join(passage.split()[:32]))
 
 
 def test_search_command_plain_json_and_user_scope(cli, backend) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,11 @@ def search(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Search every message of your conversations, best matches first."""
+    """Search every message of your conversations, best matches first.
+
+    A query that starts with a -word follows --: claudechat search -- '-draft release'.
+    At most 32 words; symbols and emoji are left out.
+    """
     from claudechat.history_view import hit_json, print_hits
     from claudechat.jsontext import dumps_json
     from claudechat.output import status
@@ -254,6 +258,10 @@ def filtered_listing(
     since: str | None,
 ) -> Listing:
     """`list --search TEXT --since 7d`: the filters read every row, then keep `limit`."""
+    if text is not None:
+        from claudechat.storage.search import parse
+
+        parse(text)  # an empty search is refused, as `search ""` is, not taken for no search
     if not text and not since:
         return store.list(user_id, limit)
     from claudechat.history_view import parse_since

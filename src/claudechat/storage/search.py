@@ -32,6 +32,7 @@ MARK_START, MARK_END = "\ue000", "\ue001"
 # PostgreSQL refuses a tsvector over 1 MB; the start of a giant paste is what people search.
 MAX_BODY_CHARS = 100_000
 SNIPPET_WORDS = 16
+MAX_QUERY_WORDS = 32
 # SQLite's FTS5 tokenizer of the index (migration 0004), for matching text outside it too.
 SQLITE_TOKENIZER = "unicode61 remove_diacritics 2"
 
@@ -60,7 +61,21 @@ class Query:
 
 def parse(text: str) -> Query:
     text = storable_text(text)  # as the index holds it
-    tokens = _TOKEN.findall(text)
+    found = _TOKEN.findall(text)
+    # A word of symbols or emoji alone is no word to the tokenizer: as a term of its own it
+    # matched nothing, and so did the whole search.
+    tokens = [token for token in found if any(ch.isalnum() for ch in token)]
+    if found and not tokens:
+        raise UsageError(
+            "nothing to search for: search matches words (letters and digits), not symbols or emoji"
+        )
+    words = sum(len(token.split()) for token in tokens)
+    if words > MAX_QUERY_WORDS:
+        # Each term costs the index's snippets dearly: a pasted passage took minutes.
+        raise UsageError(
+            f"a search takes at most {MAX_QUERY_WORDS} words (this one has {words}); a few "
+            "distinctive ones find a passage"
+        )
     groups: list[list[str]] = [[]]
     for token in tokens:
         if token.upper() == "OR":
@@ -81,7 +96,7 @@ def parse(text: str) -> Query:
     if not rendered:
         raise UsageError("give at least one word to search for (a -word only excludes)")
     fts5 = " OR ".join(f"({group})" for group in rendered)
-    return Query(fts5=fts5, websearch=text, prefix_last=prefix)
+    return Query(fts5=fts5, websearch=" ".join(tokens), prefix_last=prefix)
 
 
 def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
