@@ -53,6 +53,22 @@ def test_a_readable_config_file_with_a_secret_warns(cli, isolated_home) -> None:
     assert "chmod" not in cli("config").stderr
 
 
+def test_only_secret_looking_settings_are_called_secrets(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """Any name holding "key" was taken for a secret: `monkey = 1` warned to chmod 600."""
+    write_config(isolated_home, 'monkey = 1\nbogus_key = 1\nturkey = "x"\n', mode=0o644)
+    assert "chmod" not in cli("config").stderr
+    write_config(isolated_home, 'anthropic_api_key = "sk-ant-x"\n', mode=0o644)
+    assert "chmod 600" in cli("config").stderr
+
+
+def test_a_config_file_named_but_missing_is_said(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """CLAUDECHAT_CONFIG with a typo dropped every setting without a word."""
+    missing = isolated_home / "nowhere.toml"
+    shown = cli("config", env={"CLAUDECHAT_CONFIG": str(missing)})
+    assert f"config file {missing} (CLAUDECHAT_CONFIG) does not exist" in shown.stderr
+    assert "does not exist" not in cli("config").stderr  # the default place may be empty
+
+
 def test_invalid_settings_are_usage_errors(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     write_config(isolated_home, "model = [\n")
     broken = cli("list")

@@ -305,6 +305,8 @@ def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if os.environ.get("CLAUDECHAT_CONFIG"):  # named on purpose: a typo drops every setting
+            warnings.append(f"config file {path} (CLAUDECHAT_CONFIG) does not exist")
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
@@ -327,11 +329,17 @@ def _readable_by_others(path: Path) -> bool:
 
 def _holds_secret(data: dict[str, Any]) -> bool:
     for name, value in data.items():
-        if "key" in name.lower() and "kms" not in name.lower():
+        if not isinstance(value, str) or not value:
+            continue
+        if _SECRET_NAME.search(name) and "kms" not in name.lower():
             return True
-        if isinstance(value, str) and mask_url_password(value) != value:
+        if mask_url_password(value) != value:
             return True
     return False
+
+
+# api_key, aws_secret_access_key, a token: a whole part of the name, not "monkey".
+_SECRET_NAME = re.compile(r"(^|_)(key|secret|token|password)(_|$)", re.I)
 
 
 _URL_START = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
