@@ -136,6 +136,16 @@ def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     assert "other branches: 1" in markdown
 
 
+def test_dash_as_the_output_is_stdout(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`-o -` wrote a file named "-" in the current folder and printed nothing."""
+    conversation = rich_conversation()
+    save(conversation)
+    dashed = cli("export", conversation.id, "-f", "json", "-o", "-")
+    assert dashed.returncode == 0, dashed.stderr
+    assert json.loads(dashed.stdout)["id"] == conversation.id
+    assert cli("export", "--all", "-o", "-").returncode == 2
+
+
 def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     conversation = rich_conversation()
     save(conversation)

@@ -62,13 +62,18 @@ def export(
         str | None, typer.Option("--format", "-f", help="markdown (default), json or html.")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File (or folder with --all).")
+        Path | None,
+        typer.Option("--output", "-o", help="File (or folder with --all); - for stdout."),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
 ) -> None:
     """Export a conversation as markdown, JSON (which `import` reads) or one HTML page."""
     from claudechat.export import SUFFIXES, render
 
+    if output is not None and str(output) == "-":
+        if every:
+            raise UsageError("--all writes a file per conversation: give -o DIR, not -")
+        output = None  # "-" is stdout, as for most tools: a file named "-" was written
     if every == bool(conversation_id):
         raise UsageError("give one conversation ID, or --all with -o DIR")
     if form is None and output is not None and not every:
