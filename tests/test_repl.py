@@ -181,6 +181,8 @@ def test_new_starts_another_conversation_and_keeps_the_first(repl, fake_api, cli
 def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     say(repl, "/frobnicate")
     repl.expect_exact("unknown command /frobnicate; /help lists the commands")
+    say(repl, "/exit now")  # not carried out, its argument dropped: said
+    repl.expect_exact("/exit takes no argument; /help lists the commands")
     say(repl, "/help")
     repl.expect_exact("/retry")
     say(repl, "/model claude-haiku-4-5")

@@ -57,6 +57,7 @@ SLASH_COMMANDS = (
     *(SlashCommand(*command) for command in HISTORY_COMMANDS),
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
+TAKE_NO_ARGUMENT = {c.name for c in SLASH_COMMANDS if c.usage == c.name} | {"/quit"}
 KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
 
 
@@ -124,6 +125,10 @@ class Repl:
             handler = self.handlers.get(command.lower())
             if handler is None:
                 status(f"unknown command {one_line(command, 30)}; /help lists the commands")
+                return
+            if argument.strip() and command.lower() in TAKE_NO_ARGUMENT:
+                # `/undo 3` undid once and dropped the 3 without a word.
+                status(f"{command.lower()} takes no argument; /help lists the commands")
                 return
             self.guarded(lambda: handler(argument.strip()))
             return
