@@ -229,6 +229,14 @@ def test_a_prompt_with_empty_stdin_sends_just_the_prompt(cli, fake_api) -> None:
     ]
 
 
+def test_a_byte_order_mark_on_stdin_is_not_sent(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Files saved by some Windows editors start with one; it was sent and stored."""
+    result = cli("chat", input="\ufeffhello bom".encode())
+    assert result.returncode == 0, result.stderr
+    sent = [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]]
+    assert sent == ["hello bom"]
+
+
 # -- a terminal ------------------------------------------------------------------------------
 
 

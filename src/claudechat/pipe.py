@@ -30,7 +30,8 @@ def decode_stdin(data: bytes) -> str:
     if b"\x00" in data:
         raise UsageError("standard input looks binary (it holds NUL bytes); send text")
     try:
-        return data.decode("utf-8")
+        # utf-8-sig: a byte-order mark (files saved by some Windows editors) is no text.
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"standard input is not valid UTF-8 (byte {exc.start}); convert it first, "
