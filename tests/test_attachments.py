@@ -115,6 +115,9 @@ def test_files_go_as_image_document_and_text_blocks_and_are_stored_by_reference(
     assert "- attachment 1: shot.png · image/png · 73 B" in listing.stdout
     assert "- attachment 2: report.pdf · application/pdf · 1.1 KB · 3 pages" in listing.stdout
     assert "- attachment 3: answer.py · text/plain" in listing.stdout
+    # The message's text after a blank line: markdown read it as the list's last item.
+    after_list = listing.stdout.split("- attachment 3: answer.py")[1].split("\n", 2)
+    assert after_list[1] == "", listing.stdout
 
     out = tmp_path / "back.pdf"
     got = cli("attachment", "get", f"{cid[:8]}/2", "-o", str(out))

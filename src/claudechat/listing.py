@@ -162,7 +162,9 @@ def conversation_markdown(conversation: Conversation, thinking: bool = False) ->
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         lines += [f"## {_speaker(message)}", "", *_thinking_lines(message, thinking)]
-        lines += [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
+        attached = [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
+        # A blank line after the list: else markdown reads the text as its last item.
+        lines += [*attached, ""] if attached else []
         lines += [safe_text(message.text).rstrip(), ""]
     return "\n".join(lines)
 
