@@ -188,3 +188,23 @@ def test_files_of_a_refused_message_go_with_it_not_with_the_next(terminal, fake_
     terminal.wait_input("› ")
     last = fake_api.requests[-1].body["messages"][-1]["content"]
     assert [b.get("text") for b in last if b["type"] == "text"] == ["thanks"]
+
+
+def test_edit_keeps_the_files_of_the_message_it_edits(terminal, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """/edit sent the new text alone: the edited message's files were dropped unsaid."""
+    from fakes.anthropic_api import ErrorReply
+
+    terminal.type("/attach notes.md\r")
+    terminal.wait_input("[1 file] › ")
+    fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"))
+    terminal.type("summarize this plz\r")
+    terminal.wait_for("a new message goes without it")
+    terminal.wait_input("› ")
+    terminal.type("/edit\r")
+    terminal.wait_for("edit› ")
+    terminal.type("\x15summarize this please\r")
+    terminal.wait_for("echo: File: notes.md")
+    terminal.wait_input("› ")
+    last = fake_api.requests[-1].body["messages"][-1]["content"]
+    texts = [b["text"] for b in last if b["type"] == "text"]
+    assert texts == ["File: notes.md\n\n# Notes\n", "summarize this please"]

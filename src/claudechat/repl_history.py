@@ -20,6 +20,7 @@ from claudechat.errors import NotFoundError, UsageError
 from claudechat.output import one_line, status
 
 if TYPE_CHECKING:
+    from claudechat.attachments import Attachment
     from claudechat.repl import Repl
 
 # (name, usage, help), shown by /help and completed by Tab.
@@ -121,7 +122,21 @@ def edit(repl: Repl, argument: str) -> None:
         return
     _step_back(repl.session, original)
     status("the earlier version stays in the conversation as another branch")
+    repl.attachments.add(_files_of(repl.session, original))  # the edit keeps its files
     repl.send(text)
+
+
+def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
+    """The files a message carried, read back from the attachment store."""
+    from claudechat.attachments import Attachment
+
+    user = session.conversation.user_id
+    store = session.attachment_store
+    return [
+        Attachment(b["name"], b["media_type"], store.get(user, b["sha256"]), b.get("pages"))
+        for b in message.content
+        if b.get("type") == "attachment"
+    ]
 
 
 def _in_editor(text: str) -> str:
