@@ -141,7 +141,8 @@ def test_syntax_characters_are_searched_as_text(store: ConversationStore) -> Non
 def test_symbols_and_emoji_beside_words_are_left_out(store: ConversationStore) -> None:
     """A term without letters or digits matched nothing, and so did the whole search."""
     rocket = saved(store, "Emoji test 🚀🔥 rocket launch with helm & chart")
-    for query in ["launch 🚀", "helm & chart", "helm — chart", "rocket /"]:
+    queries = ["launch 🚀", "helm & chart", "helm — chart", "rocket /", "launch OR 🚀"]
+    for query in [*queries, "🚀 OR launch", "rocket AND launch"]:
         assert found(store, query) == [(rocket.id, "user")], query
     with pytest.raises(UsageError, match="not symbols or emoji"):
         parse("🚀")
@@ -161,6 +162,7 @@ def test_a_pasted_passage_is_refused_before_it_costs_minutes() -> None:
     with pytest.raises(UsageError, match="at most 32 words"):
         parse(passage)
     parse(" ".join(passage.split()[:32]))
+    parse(f'"{passage}"')  # a quoted phrase is one term, and a cheap one
 
 
 def test_search_command_plain_json_and_user_scope(cli, backend) -> None:  # type: ignore[no-untyped-def]

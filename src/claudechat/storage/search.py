@@ -32,7 +32,7 @@ MARK_START, MARK_END = "\ue000", "\ue001"
 # PostgreSQL refuses a tsvector over 1 MB; the start of a giant paste is what people search.
 MAX_BODY_CHARS = 100_000
 SNIPPET_WORDS = 16
-MAX_QUERY_WORDS = 32
+MAX_QUERY_TERMS = 32
 # SQLite's FTS5 tokenizer of the index (migration 0004), for matching text outside it too.
 SQLITE_TOKENIZER = "unicode61 remove_diacritics 2"
 
@@ -69,12 +69,12 @@ def parse(text: str) -> Query:
         raise UsageError(
             "nothing to search for: search matches words (letters and digits), not symbols or emoji"
         )
-    words = sum(len(token.split()) for token in tokens)
-    if words > MAX_QUERY_WORDS:
-        # Each term costs the index's snippets dearly: a pasted passage took minutes.
+    if len(tokens) > MAX_QUERY_TERMS:
+        # Each term costs the index's snippets dearly: a pasted passage took minutes. A quoted
+        # phrase is one term, and a cheap one.
         raise UsageError(
-            f"a search takes at most {MAX_QUERY_WORDS} words (this one has {words}); a few "
-            "distinctive ones find a passage"
+            f'a search takes at most {MAX_QUERY_TERMS} words or "quoted phrases" (this one '
+            f"has {len(tokens)}); quote a distinctive phrase of the passage instead"
         )
     groups: list[list[str]] = [[]]
     for token in tokens:
@@ -88,15 +88,18 @@ def parse(text: str) -> Query:
         and not last.startswith(("-", '"'))
         and last.upper() not in ("OR", "AND")
     )
-    rendered = [
-        _fts5_group(group, prefix and number == len(groups) - 1)
+    kept = [
+        (group, rendered)
         for number, group in enumerate(groups)
+        if (rendered := _fts5_group(group, prefix and number == len(groups) - 1))
     ]
-    rendered = [group for group in rendered if group]
-    if not rendered:
+    if not kept:
         raise UsageError("give at least one word to search for (a -word only excludes)")
-    fts5 = " OR ".join(f"({group})" for group in rendered)
-    return Query(fts5=fts5, websearch=" ".join(tokens), prefix_last=prefix)
+    fts5 = " OR ".join(f"({rendered})" for _group, rendered in kept)
+    # The same groups for PostgreSQL: an OR left beside a dropped symbol, or an AND, would
+    # be searched for as a word there.
+    websearch = " OR ".join(" ".join(group) for group, _rendered in kept)
+    return Query(fts5=fts5, websearch=websearch, prefix_last=prefix)
 
 
 def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
