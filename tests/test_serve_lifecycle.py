@@ -334,14 +334,18 @@ def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_b
             s3.pause()
             try:
                 during = http.post("/chat", json={"user_input": "during"})
+                # Its empty conversation goes to the journal too: the id is the caller's.
+                fresh = http.post("/new_chat", json={})
             finally:
                 s3.resume()
             assert during.status_code == 200, during.text
+            assert fresh.status_code == 200, fresh.text
         deadline = time.monotonic() + 30
         while "during" not in (texts := stored_texts(started)):
             assert time.monotonic() < deadline, texts
             time.sleep(0.5)
     assert texts == ["before", "echo: before", "during", "echo: during"]
+    assert stored_texts(fresh.json()["conversation_id"]) == []
 
 
 def test_a_blob_store_that_stops_answering_leaves_requests_running_on_the_journal(

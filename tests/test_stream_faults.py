@@ -178,6 +178,21 @@ def test_a_rate_limit_is_waited_out_as_claude_asks_and_said_so(cli, fake_api) ->
     assert second.received_at - first.received_at >= 1
 
 
+def test_claude_saying_not_to_retry_or_to_wait_long_is_heeded(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """x-should-retry: false is the API's own word (the SDK heeded it); a retry-after past a
+    minute is the user's to wait out, and the line says how long."""
+    from fakes.anthropic_api import ErrorReply
+
+    fake_api.queue(ErrorReply(500, "api_error", headers={"x-should-retry": "false"}))
+    asked = len(fake_api.requests)
+    refused = cli("chat", "once")
+    assert refused.returncode == 3 and len(fake_api.requests) == asked + 1, refused.stderr
+    fake_api.queue(ErrorReply(429, "rate_limit_error", headers={"retry-after": "100"}))
+    limited = cli("chat", "later")
+    assert limited.returncode == 3 and len(fake_api.requests) == asked + 2, limited.stderr
+    assert "rate limiting requests (429; it asks to wait 100 s)" in limited.stderr
+
+
 @pytest.mark.parametrize(
     ("headers", "seconds"),
     [

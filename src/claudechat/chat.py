@@ -47,24 +47,27 @@ if TYPE_CHECKING:
     from claudechat.storage.store import ConversationStore
 
 OnText = Callable[[str], None]
-# A stream that breaks before any text is asked again, this many times in all. The SDK itself
-# already retries refused requests (429, 5xx, connection errors) before a stream starts.
+# A request refused for a while (429, 529, 5xx, no connection) or a stream that breaks before
+# any text is asked again, this many times in all: here, not in the SDK, whose waits nothing
+# could end (a serve client leaving, shutdown).
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
-
-
-# A longer retry-after is the user's to wait out, not a turn's (the SDK's limit too).
+# A longer retry-after is the user's to wait out, not a turn's: said, not slept through.
 LONGEST_RETRY_AFTER_SECONDS = 60.0
 
 
 def _retry_delay(error: Exception, attempt: int) -> float | None:
-    """How long to wait before asking again; None when it is not worth it."""
-    backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
+    """How long to wait before asking again; None when it is not worth it. As the SDK did:
+    retry-after when Claude gives one (0 < s <= 60), else a backoff with jitter, so turns
+    refused together do not come back together."""
+    import random
+
+    backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.75, 1.0)
     if not isinstance(error, ApiError):
         return backoff  # cut off: the connection broke or closed early
     if not error.retryable:
         return None
-    if error.retry_in is None:
+    if not error.retry_in:
         return backoff
     return error.retry_in if error.retry_in <= LONGEST_RETRY_AFTER_SECONDS else None
 

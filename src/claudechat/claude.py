@@ -209,8 +209,9 @@ class Claude:
     def list_models(self) -> list[dict[str, Any]]:
         """Every model the account offers, all pages of the Models API, as plain JSON."""
         with translate_errors(self.settings, "(models list)"):
-            client = self.client.with_options(max_retries=2)  # nobody waits on this one
-            return [m.model_dump(mode="json") for m in client.models.list(limit=100)]
+            # No retries either: a failure is held for a while and the model assumed known
+            # meanwhile (models.py), while the SDK's retry-after waits held the first turn.
+            return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]
 
     def stream(
         self,

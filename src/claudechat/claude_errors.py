@@ -127,6 +127,9 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 404:
         return f"{where} does not know model {model!r} (404): {detail}"
     if status == 429:
+        wait = retry_in(error.response.headers)
+        if wait and wait > 60:  # not waited for here: the user is told how long
+            return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
         return f"{where} is rate limiting requests (429)"
     if status == 529:
         return f"{where} is overloaded (529)"
@@ -141,6 +144,9 @@ def _status_message(error: Any, where: str, model: str) -> str:
 def _retryable(error: Any) -> bool:
     if error.status_code == 200:  # an error event mid-stream: overloaded and the like
         return _error_kind(error) in TRANSIENT_ERROR_KINDS
+    should = error.response.headers.get("x-should-retry")  # the API's own word, as the SDK
+    if should in ("true", "false"):
+        return should == "true"
     return bool(error.status_code in (408, 409, 429) or error.status_code >= 500)
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 HISTORY_COMMANDS = (
     ("/search", "/search QUERY", "search your conversations; pick one to resume it"),
     ("/edit", "/edit [-e]", "edit your last message (-e: in $EDITOR) and ask again"),
-    ("/undo", "/undo", "take back the last exchange (kept as a branch)"),
+    ("/undo", "/undo", "take back your last message and its reply, if any (kept as a branch)"),
     ("/fork", "/fork [N]", "continue from message N in a new conversation"),
     ("/copy", "/copy [N]", "copy the last reply, or its Nth code block, to the clipboard"),
 )

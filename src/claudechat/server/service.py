@@ -70,6 +70,7 @@ class Service:
         # must not leave a thread waiting per poll on a hung store (one probe at a time).
         self._database = Guard(store.guard.timeout)
         self._blob_probe = Guard(store.guard.timeout)
+        self._journal_told: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
@@ -202,7 +203,9 @@ class Service:
             try:
                 pushed += self.store.sync(user).pushed
             except ClaudechatError as exc:  # a folder not named as users are: the others go on
-                log.warning("journal of %r not pushed: %s", user, exc)
+                if user not in self._journal_told:  # once, not every round
+                    self._journal_told.add(user)
+                    log.warning("journal of %r not pushed: %s", user, exc)
         if pushed:
             log.info("pushed %d conversation(s) saved while the store was down", len(pushed))
         return pushed
