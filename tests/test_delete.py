@@ -28,10 +28,12 @@ def saved(text: str, user: str = "tester") -> Conversation:
 
 
 def document_exists(conversation: Conversation) -> bool:
+    """Its document is there (a deleted one leaves a tombstone in its place)."""
+    from claudechat.storage.documents import is_tombstone
+
     blobs = open_blob_store(load_settings())
-    return document_key(conversation.user_id, conversation.id) in blobs.list(
-        f"{conversation.user_id}/"
-    )
+    key = document_key(conversation.user_id, conversation.id)
+    return key in blobs.list(f"{conversation.user_id}/") and not is_tombstone(blobs.get(key))
 
 
 def test_rename(cli) -> None:  # type: ignore[no-untyped-def]
@@ -154,3 +156,31 @@ def test_a_deleted_conversation_is_not_offered_from_the_local_copy(cli, backend,
         shown = cli("show", doomed.id)
     assert doomed.id[:8] not in listed.stdout
     assert shown.returncode != 0 and "to be forgotten" not in shown.stdout
+
+
+def test_a_turn_running_when_its_conversation_is_deleted_does_not_bring_it_back(  # type: ignore[no-untyped-def]
+    cli, backend, fake_api, tmp_path
+) -> None:
+    """A session still running (another terminal, a serve request) saved its next turn over
+    the deletion, and the conversation was back, whole. Its export can still bring it back."""
+    from claudechat.chat import ChatSession
+    from claudechat.claude import Claude
+    from claudechat.errors import ConversationDeletedError
+
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    session.send("first", lambda _text: None)
+    exported = tmp_path / "kept.json"
+    assert cli("export", session.conversation.id, "-o", str(exported)).returncode == 0
+    assert cli("delete", "-y", session.conversation.id).returncode == 0
+    with pytest.raises(ConversationDeletedError, match="was deleted"):
+        session.send("second", lambda _text: None)
+    assert cli("list", "--json").stdout.strip() == "[]"
+    assert cli("show", session.conversation.id).returncode == 1
+    assert not document_exists(session.conversation)
+    assert session.store.journal.entries("tester") == []  # nothing left to push back
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert cli("import", str(exported)).returncode == 0  # its export brings it back
+    shown = json.loads(cli("show", "--json", session.conversation.id).stdout)
+    assert [m["role"] for m in shown["messages"]] == ["user", "assistant"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -122,7 +121,11 @@ def test_on_a_terminal_a_notice_during_the_reply_waits_for_its_end(  # type: ign
     output = pexpect.run(
         f"bash -c {shlex.quote(command)}", env=dict(os.environ), encoding="utf-8", timeout=60
     )
-    lines = re.sub(r"\x1b\[[0-9;]*m", "", output.replace("\r", "")).splitlines()
+    import pyte
+
+    screen = pyte.Screen(1000, 24)  # what the terminal shows: the reply is rendered there
+    pyte.Stream(screen).feed(output)
+    lines = [line.rstrip() for line in screen.display if line.strip()]
     assert lines[0] == "the reply in full", output
     assert lines[1].startswith("cannot write ") and "kept in memory" in lines[1], output
 

@@ -402,6 +402,28 @@ def test_a_stream_left_before_its_first_text_stops_the_turn(
     assert server.log().count(gone) == before + 1, server.log()[-2000:]
 
 
+def test_a_conversation_deleted_during_its_turn_stays_deleted(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """DELETE answered 200, then the turn's save wrote the conversation back, whole."""
+    fake.queue(Reply(chunks=SLOW_WORDS[:20], delay=0.05))
+    with server.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        with http.stream("POST", "/chat", json={"user_input": "long", "stream": True}) as r:
+            lines = r.iter_lines()
+            next(line for line in lines if line.startswith("event: delta"))
+            deleted = http.delete(f"/conversations/{started}")
+            events = sse_events(lines)
+        assert deleted.status_code == 200, deleted.text
+        assert events[-1][0] == "error"
+        assert json.loads(events[-1][1])["status"] == 404
+        time.sleep(0.3)  # the turn's end reaches the handler after its save was refused
+        after = http.get("/get_conversation", params={"conversation_id": started})
+        listed = http.get("/conversations", params={"limit": 100}).json()["conversations"]
+    assert after.status_code == 404
+    assert started not in {c["conversation_id"] for c in listed}
+
+
 def test_two_turns_at_once_on_one_conversation_keep_both(
     server: Serve, fake: FakeAnthropic
 ) -> None:

@@ -276,17 +276,23 @@ def test_sessions_of_one_process_lose_nothing_in_any_order(
         assert sorted(stored_texts) == sorted(texts)
 
 
-def test_a_deleted_conversation_is_not_merged_back_from_memory(store: ConversationStore) -> None:
-    """A session still saving after a delete starts the conversation again from its own
-    document, not from the turns this process remembers of the deleted one."""
+def test_a_session_saving_after_a_delete_does_not_bring_the_conversation_back(
+    store: ConversationStore,
+) -> None:
+    """A session still saving after a delete wrote the conversation back as a new one (from
+    its own document): a deleted conversation came back whole. The save is refused now, and
+    nothing of it is left to push later."""
+    from claudechat.errors import ConversationDeletedError
     from claudechat.storage.removal import delete_conversation
 
     late, convo = behind_a_save(store, "said before the delete")
     delete_conversation(store, "tester", convo.id)
     late.append("user", "saved after the delete")
-    store.save(late)
-    texts = [content_text(m.content) for m in store.load("tester", convo.id).messages]
-    assert texts == ["opening", "saved after the delete"]
+    with pytest.raises(ConversationDeletedError):
+        store.save(late)
+    with pytest.raises(NotFoundError):
+        store.load("tester", convo.id)
+    assert store.journal.entries("tester") == []
 
 
 def test_the_local_copy_keeps_the_documents_used_last(

@@ -41,6 +41,10 @@ class NotFoundError(ClaudechatError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class ConversationDeletedError(NotFoundError):
+    """A save found the conversation deleted meanwhile (another session, a DELETE)."""
+
+
 class CorruptDocumentError(ClaudechatError):
     exit_code = ExitCode.NOT_FOUND
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from claudechat.conversation import utc_now
+from claudechat.errors import ConversationDeletedError
 from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
 
@@ -46,7 +47,11 @@ class SessionSaving:
         # the reply is in the journal before anything else can fail or be interrupted (a
         # Ctrl-C while the earlier push is awaited included), and only once.
         push = self.store.begin_save(self.conversation)
-        self._finish_saving()
+        try:
+            self._finish_saving()
+        except ConversationDeletedError:
+            push()  # finds it deleted too, and drops the journal entry just written
+            raise
         self._saved(push())
 
     def _save_beside_request(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -154,6 +155,8 @@ def import_(
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         fresh = new_ids or conversation.user_id != settings.user
         imported = for_user(conversation, settings.user, fresh)
+        with contextlib.suppress(StorageError):  # a store that is down: the journal takes it
+            store.revive(settings.user, imported.id)  # an export of one deleted since: back
         result = store.save(imported)
         for notice in result.notices:
             status(notice)

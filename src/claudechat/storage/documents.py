@@ -18,6 +18,23 @@ UNREADABLE = (CorruptDocumentError, BlobNotFoundError)
 PREVIEW_CHARS = 200
 
 
+# What a deleted conversation's document is replaced by: a save still running elsewhere
+# (a turn in another terminal, a serve request) finds it and stops, instead of writing the
+# conversation back as if it were new.
+_TOMBSTONE_START = b'{"deleted": true'
+
+
+def tombstone(user_id: str, conversation_id: str) -> bytes:
+    from claudechat.conversation import utc_now
+
+    marker = {"id": conversation_id, "user_id": user_id, "at": utc_now().isoformat()}
+    return _TOMBSTONE_START + b", " + dumps_json(marker)[1:].encode("utf-8")
+
+
+def is_tombstone(data: bytes) -> bool:
+    return data.startswith(_TOMBSTONE_START)
+
+
 def encode_document(conversation: Conversation) -> bytes:
     return dumps_json(conversation.to_document()).encode("utf-8")
 

@@ -68,8 +68,10 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
             .where(table.conversation_id == conversation_id)
         )
         removed.row = connection.execute(statement).rowcount == 1
-        if removed.document:
-            _delete_document(store, key)  # raises before the commit: the rows stay
+        # Raises before the commit: the rows stay. A tombstone, not nothing: a save still
+        # running elsewhere (a turn in another terminal, a serve request) would write the
+        # conversation back as a new one.
+        _bury(store, user_id, conversation_id)
     removed.attachments = _forget_attachments(store, user_id, conversation_id)
     for entry in local:
         store.journal.discard(entry)
@@ -98,17 +100,22 @@ def _check(
     store: ConversationStore, user_id: str, conversation_id: str
 ) -> tuple[ConversationRow | None, str | None]:
     """The row, and where the document is (None: there is none)."""
+    from claudechat.storage.documents import is_tombstone
+
     row = store.metadata.get(user_id, conversation_id)
     key = store.blob_key(user_id, conversation_id)
     try:
-        store.blobs.get_with_etag(key)
+        data = store.blobs.get(key)
     except BlobNotFoundError:
         return row, None
-    return row, store.blobs.location(key)
+    return row, None if is_tombstone(data) else store.blobs.location(key)
 
 
-def _delete_document(store: ConversationStore, key: str) -> None:
+def _bury(store: ConversationStore, user_id: str, conversation_id: str) -> None:
+    from claudechat.storage.documents import tombstone
+
+    key = store.blob_key(user_id, conversation_id)
     try:
-        store.blobs.delete(key)
+        store.guard.call(lambda: store.blobs.put(key, tombstone(user_id, conversation_id)))
     except OSError as exc:  # the local folder: permissions, a disk gone read-only
         raise StorageError(f"cannot delete {store.blobs.location(key)}: {exc.strerror}") from exc

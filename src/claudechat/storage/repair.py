@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
-from claudechat.storage.documents import decode_document, row_for
+from claudechat.storage.documents import decode_document, is_tombstone, row_for
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -40,8 +40,11 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
         if is_attachment_key(key):
             continue
         conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
+        data = store.blobs.get(key)
+        if is_tombstone(data):  # a deleted conversation: nothing to repair
+            continue
         try:
-            conversation = decode_document(store.blobs.get(key), store.blobs.location(key))
+            conversation = decode_document(data, store.blobs.location(key))
             # Only what the key says is trusted: a document claiming another id or owner
             # must not become a row in someone else's list.
             if ids.document_key(conversation.user_id, conversation.id) != key:

@@ -30,9 +30,12 @@ class SyncReport:
     damaged: list[str] = field(default_factory=list)  # journal entries moved aside
     error: StorageError | None = None  # the last entry that could not be pushed
     left_to_live_writers: int = 0  # processes still running, whose entries are theirs to push
+    dropped: list[str] = field(default_factory=list)  # deleted meanwhile: not written back
 
     def notices(self) -> list[str]:
-        return [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
+        notices = [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
+        notices += [f"{c[:8]} was deleted; its unpushed turns were dropped" for c in self.dropped]
+        return notices
 
 
 @dataclass

@@ -20,13 +20,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from claudechat.conversation import Conversation
-from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
+from claudechat.errors import (
+    ConversationDeletedError,
+    CorruptDocumentError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+)
 from claudechat.merging import merge
 from claudechat.storage import ids
 from claudechat.storage.attachments import AttachmentStore
 from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
 from claudechat.storage.cache import DocumentCache
-from claudechat.storage.documents import decode_document, encode_document, newest_rows, row_for
+from claudechat.storage.documents import (
+    decode_document,
+    encode_document,
+    is_tombstone,
+    newest_rows,
+    row_for,
+)
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
@@ -115,6 +127,10 @@ class ConversationStore:
         except StorageError as exc:
             journaled = journal_error is None and self._journal_made_durable(snapshot)
             return SaveResult(pushed=False, error=exc, journaled=journaled)
+        except ConversationDeletedError:
+            if entry_etag is not None:  # nothing to push later: it is gone for good
+                self.journal.remove(snapshot, entry_etag)
+            raise
         notices = []
         if journal_error is not None and not self._journal_told:
             notices.append(f"warning: {journal_error}; saving straight to the store")
@@ -215,6 +231,11 @@ class ConversationStore:
             data, etag = self.blobs.get_with_etag(key)
         except BlobNotFoundError:
             return document, None, encoded, False
+        if is_tombstone(data):
+            raise ConversationDeletedError(
+                f"conversation {document.id[:8]} was deleted (by another session or client); "
+                "nothing more of it is saved"
+            )
         try:
             stored = decode_document(data, self.blobs.location(key))
         except CorruptDocumentError as exc:
@@ -248,10 +269,25 @@ class ConversationStore:
                 # One entry the store refuses must not hold back the others.
                 report.error = exc
                 continue
+            except ConversationDeletedError:
+                report.dropped.append(conversation_id)  # deleted since: not written back
+            else:
+                report.pushed.append(conversation_id)
             for entry in entries:
                 self.journal.discard(entry)
-            report.pushed.append(conversation_id)
         return report
+
+    def revive(self, user_id: str, conversation_id: str) -> None:
+        """Let a deleted conversation be written again (`import` of its export): its
+        tombstone goes."""
+        key = self.blob_key(user_id, conversation_id)
+
+        def clear() -> None:
+            with contextlib.suppress(BlobNotFoundError):
+                if is_tombstone(self.blobs.get(key)):
+                    self.blobs.delete(key)
+
+        self.guarded(clear)
 
     # -- reading ----------------------------------------------------------------------------
 
