@@ -17,9 +17,14 @@ from fakes.anthropic_api import Reply
 
 
 def run_in_terminal(*args: str, env: dict[str, str] | None = None) -> str:
+    return _spawned(sys.executable, ["-m", "claudechat", *args], env)
+
+
+def _spawned(program: str, args: list[str], env: dict[str, str] | None) -> str:
+    """What `program ARGS` printed to its terminal; it must exit 0."""
     child = pexpect.spawn(
-        sys.executable,
-        ["-m", "claudechat", *args],
+        program,
+        args,
         env={**os.environ, "TERM": "xterm-256color", **(env or {})},
         encoding="utf-8",
         dimensions=(40, 120),
@@ -74,18 +79,7 @@ MARKDOWN_REPLY = "# Heading\n\n- **bold** item\n\n```python\nprint('hi')\n```\n"
 def _piped_into(args: str, env: dict[str, str] | None = None) -> str:
     """`echo material | claudechat chat ARGS` with stdout a terminal."""
     command = f"echo material | {sys.executable} -m claudechat chat {args}"
-    child = pexpect.spawn(
-        "/bin/sh",
-        ["-c", command],
-        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
-        encoding="utf-8",
-        dimensions=(40, 120),
-        timeout=20,
-    )
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
-    return child.before  # type: ignore[no-any-return]
+    return _spawned("/bin/sh", ["-c", command], env)
 
 
 def test_pipe_mode_renders_the_reply_when_stdout_is_a_terminal(fake_api) -> None:  # type: ignore[no-untyped-def]
