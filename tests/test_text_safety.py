@@ -118,7 +118,8 @@ def test_an_api_error_in_the_repl_gives_one_instruction(fake_api) -> None:  # ty
     fake_api.queue(busy, busy, busy)
     child = spawn()
     say(child, "hello")
-    child.expect(r"overloaded \(529\)([^\r\n]*)")
+    child.expect(r"overloaded \(529\); retrying in")  # the waits between the attempts are said
+    child.expect(r"overloaded \(529\)(;(?! retrying)[^\r\n]*)")  # then the last failure
     rest = child.match.group(1)
     assert "/retry sends it again" in rest
     assert "try again" not in rest.replace("/retry sends it again", "")
