@@ -283,6 +283,28 @@ def test_a_notice_about_a_model_left_before_any_turn_is_not_said(fake_api) -> No
     assert not [line for line in said if "nonexistent-model" in line], said
 
 
+def test_a_model_claude_does_not_know_is_not_kept_on_the_conversation(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A typo in /model (or --model, or serve's "model") stayed on the conversation: every
+    later turn, --continue included, failed with the same 404."""
+    from claudechat.errors import ApiError
+
+    settings = load_settings()
+    session = ChatSession.start(settings, open_store(settings), Claude(settings))
+    said: list[str] = []
+    session.notify = said.append
+    session.send("hello", lambda _text: None)
+    good = session.conversation.model
+    session.set_model("claude-sonnet-4-7-typo")
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonnet-4-7-typo"))
+    with pytest.raises(ApiError, match="does not know model"):
+        session.send("again", lambda _text: None)
+    assert session.conversation.model == good
+    assert open_store(settings).load("tester", session.conversation.id).model == good
+    assert f"the conversation goes back to {good}, the model of its last reply" in said
+    session.send("and now", lambda _text: None)
+    assert fake_api.requests[-1].body["model"] == good
+
+
 def test_a_database_schema_newer_than_this_claudechat_is_refused(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     assert cli("list").returncode == 0
     with sqlite3.connect(isolated_home / "claudechat.db") as connection:

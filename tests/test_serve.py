@@ -290,13 +290,17 @@ def test_a_model_claude_does_not_know_is_the_callers_error(
     server: Serve, fake: FakeAnthropic
 ) -> None:
     """A 502 said Claude failed, which invites the same request again."""
-    fake.queue(ErrorReply(404, "not_found_error", "model: gpt-4"))
     with server.client() as http:
         http.post("/new_chat", json={})
+        first = http.post("/chat", json={"user_input": "hello"}).json()
+        fake.queue(ErrorReply(404, "not_found_error", "model: gpt-4"))
         refused = http.post("/chat", json={"user_input": "hi", "model": "gpt-4"})
+        kept = _document(http, first["conversation_id"])
     assert (refused.status_code, refused.json()["error"]["type"]) == (400, "unknown_model")
     assert "gpt-4" in refused.json()["error"]["message"]
-    assert refused.json()["conversation_id"]
+    assert refused.json()["conversation_id"] == first["conversation_id"]
+    # Not kept on the conversation: later requests without "model" would fail alike.
+    assert kept["model"] == first["model"]
 
 
 def test_a_stalled_reply_is_a_gateway_timeout_keeping_what_arrived(

@@ -321,6 +321,8 @@ class ChatSession(SessionSaving):
                 delay = None if last else _retry_delay(exc, attempt)
                 if delay is None:
                     self._keep_partial(reply, "incomplete")
+                    if isinstance(exc, ApiError) and exc.status == 404:
+                        self._back_to_a_known_model()
                     raise
                 # Nothing was shown yet, so asking again cannot duplicate what the user saw.
                 self.notify(f"{exc}; retrying in {delay:.3g} s ({attempt}/{MAX_ATTEMPTS - 1})")
@@ -333,6 +335,18 @@ class ChatSession(SessionSaving):
         if notice:
             self.notify(notice)
         return message
+
+    def _back_to_a_known_model(self) -> None:
+        """Claude does not know the conversation's model (a typo in --model, /model or serve's
+        "model"): it goes back to the model of its last reply. Kept, it failed every later
+        turn of the conversation, --continue and serve's requests without "model" too."""
+        unknown = self.conversation.model
+        answered = [m.model for m in reversed(self.branch()) if m.role == "assistant" and m.model]
+        if not answered or answered[0] == unknown:
+            return
+        self.conversation.set("model", answered[0])
+        self.notify(f"the conversation goes back to {answered[0]}, the model of its last reply")
+        self.save()
 
     def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:
         """The context with the bytes of its attachments, resolved here, not in the adapter."""
