@@ -25,6 +25,7 @@ from claudechat.attachments import (
 )
 from claudechat.blocks import text_block
 from claudechat.claude import Claude, Reply
+from claudechat.claude_errors import LONGEST_RETRY_AFTER_SECONDS
 from claudechat.conversation import Conversation, Message, Status
 from claudechat.errors import (
     ApiError,
@@ -52,8 +53,6 @@ OnText = Callable[[str], None]
 # could end (a serve client leaving, shutdown).
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
-# A longer retry-after is the user's to wait out, not a turn's: said, not slept through.
-LONGEST_RETRY_AFTER_SECONDS = 60.0
 
 
 def _retry_delay(error: Exception, attempt: int) -> float | None:

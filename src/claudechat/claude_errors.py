@@ -93,6 +93,10 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
     return None
 
 
+# A longer retry-after is the user's to wait out, not a turn's: said, not slept through.
+LONGEST_RETRY_AFTER_SECONDS = 60.0
+
+
 def retry_in(headers: Any) -> float | None:
     """How long Claude asks us to wait: retry-after-ms, else retry-after in seconds or as an
     HTTP date (RFC 9110), as the SDK reads them."""
@@ -128,7 +132,7 @@ def _status_message(error: Any, where: str, model: str) -> str:
         return f"{where} does not know model {model!r} (404): {detail}"
     if status == 429:
         wait = retry_in(error.response.headers)
-        if wait and wait > 60:  # not waited for here: the user is told how long
+        if wait and wait > LONGEST_RETRY_AFTER_SECONDS:  # not waited for: the user is told
             return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
         return f"{where} is rate limiting requests (429)"
     if status == 529:

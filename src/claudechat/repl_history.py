@@ -130,12 +130,13 @@ def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
     """The files a message carried, read back from the attachment store."""
     from claudechat.attachments import Attachment
 
-    user = session.conversation.user_id
-    store = session.attachment_store
+    blocks = [b for b in message.content if b.get("type") == "attachment"]
+    if not blocks:
+        return []
+    user, store = session.conversation.user_id, session.attachment_store
     return [
         Attachment(b["name"], b["media_type"], store.get(user, b["sha256"]), b.get("pages"))
-        for b in message.content
-        if b.get("type") == "attachment"
+        for b in blocks
     ]
 
 

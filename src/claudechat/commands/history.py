@@ -36,7 +36,7 @@ def search(
     """Search every message of your conversations, best matches first.
 
     A query that starts with a -word follows --: claudechat search -- '-draft release'.
-    At most 32 words; symbols and emoji are left out.
+    At most 32 words or "quoted phrases"; symbols and emoji are left out.
     """
     from claudechat.history_view import hit_json, print_hits
     from claudechat.jsontext import dumps_json
