@@ -237,11 +237,7 @@ class ChatSession(SessionSaving):
             message = self.memory.update_memory("user", text, status="pending")
         self._add(message)
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
-        try:
-            return self._reply(listener, save_first=True)
-        except BaseException:
-            self._leave_unanswered(message)
-            raise
+        return self._reply(listener, save_first=True)
 
     def _leave_unanswered(self, question: Message) -> None:
         """A message left with no reply (refused, failed, stopped before any text) is set
@@ -280,11 +276,7 @@ class ChatSession(SessionSaving):
         if current is None:
             raise NotFoundError("nothing to retry yet")
         if current.role == "user":
-            try:
-                return self._reply(listener)
-            except BaseException:
-                self._leave_unanswered(current)
-                raise
+            return self._reply(listener)
         self.head = current.parent_id
         try:
             return self._reply(listener)
@@ -297,8 +289,13 @@ class ChatSession(SessionSaving):
     def _reply(self, listener: Listener, save_first: bool = False) -> Message:
         """The reply to the branch's end; with save_first, the user's message is saved beside
         the request (see save_in_flight.py), and waited for before this returns or raises."""
+        question = self.conversation.find(self.head)
         try:
             return self._answer(listener, save_first)
+        except BaseException:
+            if question is not None and question.status == "pending":  # a message of the user
+                self._leave_unanswered(question)  # with no reply yet (not a regenerated one)
+            raise
         finally:
             self._finish_saving()
 

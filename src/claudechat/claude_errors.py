@@ -69,13 +69,14 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
             f"the reply was cut off: the connection broke ({short_error(error)})"
         )
     if isinstance(error, anthropic.APIStatusError):
+        wait = retry_in(error.response.headers)
         return ApiError(
-            _status_message(error, where, model),
+            _status_message(error, where, model, wait),
             retryable=_retryable(error),
             mid_stream=error.status_code == 200,
             status=error.status_code,
             retry_after=error.response.headers.get("retry-after"),
-            retry_in=retry_in(error.response.headers),
+            retry_in=wait,
         )
     if isinstance(error, anthropic.AnthropicError):
         return ApiError(f"{where} failed: {short_error(error)}")
@@ -121,7 +122,7 @@ def retry_in(headers: Any) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _status_message(error: Any, where: str, model: str) -> str:
+def _status_message(error: Any, where: str, model: str, wait: float | None) -> str:
     status = error.status_code
     detail = _error_detail(error)
     if status == 401:
@@ -131,7 +132,6 @@ def _status_message(error: Any, where: str, model: str) -> str:
     if status == 404:
         return f"{where} does not know model {model!r} (404): {detail}"
     if status == 429:
-        wait = retry_in(error.response.headers)
         if wait and wait > LONGEST_RETRY_AFTER_SECONDS:  # not waited for: the user is told
             return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
         return f"{where} is rate limiting requests (429)"

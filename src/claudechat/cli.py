@@ -26,6 +26,7 @@ from claudechat.errors import (
 )
 
 if TYPE_CHECKING:
+    from claudechat.attachments import Attachment
     from claudechat.settings import Settings
     from claudechat.storage.store import ConversationStore
 
@@ -140,10 +141,11 @@ def chat(
     from claudechat.commands_attachment import load_attachments, once_each, piped_input
 
     attachments = load_attachments(attach)
+    from_stdin: list[Attachment] = []
     piped = not sys.stdin.isatty()
     if piped:
         message, from_stdin = piped_input(sys.stdin.buffer, prompt, bool(attachments))
-        attachments = once_each(attachments + from_stdin)
+    attachments = once_each(attachments + from_stdin)  # -a twice, or a file and stdin
     store = _store(settings)
     _push_journal(store, settings)
     claude = Claude(settings)

@@ -29,7 +29,7 @@ def load_attachments(paths: list[str] | None) -> list[Attachment]:
     """Every -a file read and recognised before anything else happens (exit 2 otherwise)."""
     from claudechat.attachments import load_file
 
-    return once_each([load_file(path) for path in paths or []])
+    return [load_file(path) for path in paths or []]
 
 
 def once_each(attachments: list[Attachment]) -> list[Attachment]:

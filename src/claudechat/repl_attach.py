@@ -46,7 +46,7 @@ class Attachments:
     def add(self, attachments: list[Attachment]) -> None:
         for attachment in attachments:
             twin = next((a for a in self.pending if a.sha256 == attachment.sha256), None)
-            if twin is not None:  # sent once: see load_attachments
+            if twin is not None:  # sent once: see once_each
                 status(f"{attachment.name}: the same content as {twin.name} is attached already")
                 continue
             self.pending.append(attachment)

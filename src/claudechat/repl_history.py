@@ -128,9 +128,9 @@ def edit(repl: Repl, argument: str) -> None:
 
 def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
     """The files a message carried, read back from the attachment store."""
-    from claudechat.attachments import Attachment
+    from claudechat.attachments import Attachment, attachment_blocks
 
-    blocks = [b for b in message.content if b.get("type") == "attachment"]
+    blocks = attachment_blocks(message.content)
     if not blocks:
         return []
     user, store = session.conversation.user_id, session.attachment_store

@@ -266,11 +266,9 @@ def filtered_listing(
     since: str | None,
 ) -> Listing:
     """`list --search TEXT --since 7d`: the filters read every row, then keep `limit`."""
-    if text is not None:
-        from claudechat.storage.search import parse
-
-        parse(text)  # an empty search is refused, as `search ""` is, not taken for no search
-    if not text and not since:
+    # `is None`, not falsy: an empty search is refused by the search, as `search ""` is, not
+    # taken for no search.
+    if text is None and not since:
         return store.list(user_id, limit)
     from claudechat.history_view import parse_since
 
@@ -279,7 +277,7 @@ def filtered_listing(
     rows = listing.rows
     if cutoff is not None:
         rows = [row for row in rows if row.updated_at >= cutoff]
-    if text:
+    if text is not None:
         from claudechat.storage.journal_search import matching_everywhere
 
         found, error = matching_everywhere(store, user_id, text)

@@ -252,9 +252,7 @@ async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
     try:
         return await turn.outcome()
     finally:
-        watcher.cancel()
-        if not turn.done.is_set():
-            turn.stop()  # cancelled: the server is shutting down
+        watcher.cancel()  # cancelled by shutdown: shutting_down() stops the turn
 
 
 def _one_id(in_query: str | None, in_body: str | None) -> str | None:

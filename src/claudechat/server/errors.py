@@ -1,8 +1,9 @@
 """claudechat's errors as HTTP answers: one JSON shape, the status a client can act on.
 
-Messages are the same one-liners the CLI prints, but for the store's outages, whose details
-(hosts, ports, buckets) go to the log only; they never hold a secret (database URLs are masked
-where the error is made) nor any of the user's text.
+Messages are the same one-liners the CLI prints, but where they would name places: a store's
+outage (hosts, ports, buckets) and a corrupt document (its location) go to the log, the
+client gets the reason alone. They never hold a secret (database URLs are masked where the
+error is made) nor any of the user's text.
 """
 
 from __future__ import annotations

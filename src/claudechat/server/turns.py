@@ -96,8 +96,8 @@ class Turn:
             self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
     async def stop_when_gone(self, receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
-        """Run beside the answer: a client that hangs up stops the turn (at its next delta;
-        the partial reply is kept)."""
+        """Run beside the answer: a client that hangs up stops the turn at once (its request
+        to Claude is shut; the partial reply is kept)."""
         while (await receive())["type"] != "http.disconnect":
             pass
         self.stop()
