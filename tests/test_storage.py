@@ -205,6 +205,32 @@ def test_the_local_copy_is_written_once_per_version(store: ConversationStore) ->
     assert "a new version" in cached.read_text()
 
 
+def test_a_document_in_a_local_folder_is_linked_as_the_local_copy_and_kept_as_it_was(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded store's folder is on this disk: its file is linked, not written again,
+    and the link keeps the version it was made of when another machine's session (a home
+    of its own, the same folder) replaces the stored file."""
+    shared = {"storage_url": (isolated_home / "conversations").as_uri()}
+    shared["database_url"] = f"sqlite:///{isolated_home / 'claudechat.db'}"
+    here = open_store(load_settings(shared))
+    convo = conversation(text="the version linked here")
+    here.save(convo)
+    stored_file = isolated_home / "conversations" / "tester" / f"{convo.id}.json"
+    copy = isolated_home / "cache" / "tester" / f"{convo.id}.json"
+    assert copy.stat().st_ino == stored_file.stat().st_ino
+    monkeypatch.setenv("CLAUDECHAT_HOME", str(isolated_home / "another-home"))
+    there = open_store(load_settings(shared))
+    theirs = there.load("tester", convo.id)
+    theirs.append("assistant", "saved from the other home")
+    there.save(theirs)
+    assert "saved from the other home" in stored_file.read_text()
+    kept = here.cache.get("tester", convo.id) if here.cache else None
+    assert kept is not None and [m.text for m in kept.messages] == ["the version linked here"]
+    here.close()
+    there.close()
+
+
 def behind_a_save(store: ConversationStore, text: str) -> tuple[Conversation, Conversation]:
     """A session that loaded "opening", and the conversation: another session of the same
     process loaded it too, added `text` and saved it since."""

@@ -66,6 +66,10 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def file(self, key: str) -> Path:
+        """Where the key's file is (or would be)."""
+        return self._path(key)
+
     def _path(self, key: str) -> Path:
         # Checked by its parts, not Path.resolve(): that is a system call per folder on every
         # read and write, and the keys are made here, of validated ids, not found on disk.

@@ -4,18 +4,24 @@ It lets `--continue`, `--resume` and `show` work while the store is down (marked
 stale). It is never the source of truth: a save always merges into the store's document, and
 the journal, not the cache, holds what the store has not got yet. Failing to write it is
 ignored.
+
+A document stored in a folder on this machine's own disk is linked, not copied: every stored
+file is replaced whole (renamed into place), never changed in place, so the link keeps the
+version it was made of, as a copy would, for one system call instead of a second write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import threading
 from pathlib import Path
 
 from claudechat.conversation import Conversation
 from claudechat.errors import ClaudechatError
 from claudechat.storage import ids
-from claudechat.storage.blobs import LocalBlobStore
+from claudechat.storage.blobs import LocalBlobStore, make_private_dirs
 
 MAX_DOCUMENTS = 200
 MAX_BYTES = 64 * 2**20
@@ -25,10 +31,18 @@ class DocumentCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files = LocalBlobStore(root)
+        self._can_link = True  # until a link fails: the store is on another disk
 
-    def put(self, conversation: Conversation, data: bytes, missing_only: bool = False) -> None:
+    def put(
+        self,
+        conversation: Conversation,
+        data: bytes,
+        missing_only: bool = False,
+        stored_file: Path | None = None,
+    ) -> None:
         """`missing_only`: the version is one this process put already (a turn loads what the
-        last one saved); it is written again only if the copy is gone (trimmed, removed)."""
+        last one saved); it is written again only if the copy is gone (trimmed, removed).
+        `stored_file`: the store's own file of this version, when it is a local one."""
         key = ids.document_key(conversation.user_id, conversation.id)
         if missing_only and self.files.exists(key):
             with contextlib.suppress(OSError):  # used now: trimming keeps it over older ones
@@ -36,12 +50,34 @@ class DocumentCache:
             return
         try:
             new = not self.files.exists(key)
-            # Not fsynced: a copy lost with the machine is read again from the store.
-            self.files.put(key, data, durable=False)
+            if stored_file is None or not self._link(stored_file, key):
+                # Not fsynced: a copy lost with the machine is read again from the store.
+                self.files.put(key, data, durable=False)
             if new:  # only a new document can take the folder over its bounds
                 self._trim(ids.user_id(conversation.user_id))
         except (ClaudechatError, OSError):
             pass  # a cache that cannot be written is only a cache
+
+    def _link(self, stored_file: Path, key: str) -> bool:
+        """The stored file linked in as the copy (see the module's docstring); False when it
+        cannot be (another disk, a file system without links, the file replaced meanwhile by
+        a deletion), and a copy is written instead."""
+        if not self._can_link:
+            return False
+        target = self.root / key
+        # Renamed into place, as every copy is: a reader never finds the name missing.
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.link")
+        try:
+            make_private_dirs(target.parent)
+            os.link(stored_file, temp)
+            os.replace(temp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            if exc.errno in (errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+                self._can_link = False  # this store's files never will be: no more attempts
+            return False
+        return True
 
     def get(self, user_id: str, conversation_id: str) -> Conversation | None:
         from claudechat.storage.store import decode_document

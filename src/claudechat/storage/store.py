@@ -30,7 +30,12 @@ from claudechat.errors import (
 from claudechat.merging import merge
 from claudechat.storage import ids
 from claudechat.storage.attachments import AttachmentStore
-from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError, BlobStore
+from claudechat.storage.blobs import (
+    BlobConflictError,
+    BlobNotFoundError,
+    BlobStore,
+    LocalBlobStore,
+)
 from claudechat.storage.cache import DocumentCache
 from claudechat.storage.documents import (
     decode_document,
@@ -216,10 +221,17 @@ class ConversationStore:
         self._versions.seen(document, etag, len(data))
         self._remember(document, data)
 
-    def _remember(self, document: Conversation, data: bytes, seen_before: bool = False) -> None:
-        """The local copy; `seen_before`: of a version this process read or wrote already."""
-        if self.cache is not None:
-            self.cache.put(document, data, missing_only=seen_before)
+    def _remember(
+        self, document: Conversation, data: bytes, seen_before: bool = False, at_key: bool = True
+    ) -> None:
+        """The local copy; `seen_before`: of a version this process read or wrote already;
+        `at_key`: `data` is what the document's own key holds (not a file from elsewhere)."""
+        if self.cache is None:
+            return
+        stored_file = None
+        if at_key and isinstance(self.blobs, LocalBlobStore):
+            stored_file = self.blobs.file(self.blob_key(document.user_id, document.id))
+        self.cache.put(document, data, missing_only=seen_before, stored_file=stored_file)
 
     def _merge_stored(
         self, key: str, document: Conversation, encoded: bytes | None
@@ -347,7 +359,7 @@ class ConversationStore:
             raise CorruptDocumentError("its id or owner does not match", location)
         if elsewhere:
             # The next save goes to the current key; an etag from elsewhere means nothing there.
-            self._remember(conversation, data)
+            self._remember(conversation, data, at_key=False)
         else:
             self._keep_stored_version(conversation, etag, data)
         return conversation
