@@ -354,3 +354,25 @@ def test_server_text_in_errors_is_shown_not_obeyed(cli, fake_api) -> None:  # ty
     assert result.returncode == 3
     assert "\x1b]0;PWNED" not in result.stderr and "\x1b[2J" not in result.stderr
     assert "^[]0;PWNED^G^[[2J" in result.stderr
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["configured", "default"])
+def test_a_model_claude_does_not_know_on_a_new_conversation_gives_way_to_the_configured_one(  # type: ignore[no-untyped-def]
+    fake_api, cli, isolated_home, configured
+) -> None:
+    """With no reply to go back to, a typo in --model stayed on the new conversation, and
+    every --continue failed again until a model was named."""
+    from claudechat.models import fallback_model
+
+    if configured:
+        (isolated_home / "config.toml").write_text('model = "claude-haiku-4-5"\n')
+    known = "claude-haiku-4-5" if configured else fallback_model()
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonnet-4-7-typo"))
+    first = cli("chat", "--model", "claude-sonnet-4-7-typo", "hello")
+    assert first.returncode == 3, first.stderr
+    assert fake_api.requests[-1].body["model"] == "claude-sonnet-4-7-typo"
+    which = "the configured model" if configured else "the default model"
+    assert f"the conversation goes back to {known}, {which}" in first.stderr, first.stderr
+    again = cli("chat", "--continue", "hello again")
+    assert again.returncode == 0, again.stderr
+    assert fake_api.requests[-1].body["model"] == known

@@ -334,14 +334,19 @@ class ChatSession(SessionSaving):
 
     def _back_to_a_known_model(self) -> None:
         """Claude does not know the conversation's model (a typo in --model, /model or serve's
-        "model"): it goes back to the model of its last reply. Kept, it failed every later
-        turn of the conversation, --continue and serve's requests without "model" too."""
+        "model"): it goes back to the model of its last reply, or in a conversation with no
+        reply yet to the configured one. Kept, it failed every later turn of the conversation,
+        --continue and serve's requests without "model" too."""
         unknown = self.conversation.model
         answered = [m.model for m in reversed(self.branch()) if m.role == "assistant" and m.model]
-        if not answered or answered[0] == unknown:
-            return
-        self.conversation.set("model", answered[0])
-        self.notify(f"the conversation goes back to {answered[0]}, the model of its last reply")
+        if answered:
+            known, which = answered[0], "the model of its last reply"
+        else:
+            known, which = self.settings.model_beneath_command_line()
+        if known == unknown:
+            return  # the configuration names it: only changing it helps (the error says so)
+        self.conversation.set("model", known)
+        self.notify(f"the conversation goes back to {known}, {which}")
         self.save()
 
     def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:

@@ -100,6 +100,8 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # What each later source replaced: the configuration beneath a command-line choice.
+    replaced: dict[str, Any] = field(default_factory=dict)
 
     def _get(self, name: str) -> Any:
         return self.values.get(name)
@@ -111,6 +113,17 @@ class Settings:
         from claudechat.models import default_model
 
         return default_model(self.data_dir)
+
+    def model_beneath_command_line(self) -> tuple[str, str]:
+        """The model the configuration names, else the default, whatever --model or a
+        request's "model" chose over it; and which of the two it is."""
+        chosen = self.sources.get("model") == "command line"
+        configured = self.replaced.get("model") if chosen else self._get("model")
+        if configured:
+            return str(configured), "the configured model"
+        from claudechat.models import default_model
+
+        return default_model(self.data_dir), "the default model"
 
     @property
     def provider(self) -> str:
@@ -220,6 +233,8 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
     if key is None:
         settings.warnings.append(f"{source}: unknown key {name!r} ignored")
         return
+    if name in settings.values:
+        settings.replaced[name] = settings.values[name]
     settings.values[name] = _checked(key, _coerce(key, value, source), source)
     settings.sources[name] = source
 

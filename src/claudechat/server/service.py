@@ -102,12 +102,16 @@ class Service:
 
     def user_settings(self, user: str, model: str | None = None) -> Settings:
         values = {**self.settings.values, "user": user}
-        sources = dict(self.settings.sources)
+        sources, replaced = dict(self.settings.sources), dict(self.settings.replaced)
         if model is not None:
             # A model named in the request applies to a continued conversation too, as
             # `--model` on the command line does.
+            if "model" in values:
+                replaced["model"] = values["model"]
             values["model"], sources["model"] = model, "command line"
-        return replace(self.settings, values=values, sources=sources, warnings=[])
+        return replace(
+            self.settings, values=values, sources=sources, warnings=[], replaced=replaced
+        )
 
     # -- conversations ------------------------------------------------------------------------
 
