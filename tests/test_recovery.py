@@ -376,3 +376,17 @@ def test_a_model_claude_does_not_know_on_a_new_conversation_gives_way_to_the_con
     again = cli("chat", "--continue", "hello again")
     assert again.returncode == 0, again.stderr
     assert fake_api.requests[-1].body["model"] == known
+
+
+def test_a_base_url_with_no_messages_api_is_named_not_taken_for_an_unknown_model(  # type: ignore[no-untyped-def]
+    fake_api, cli
+) -> None:
+    result = cli("chat", "hello", env={"ANTHROPIC_BASE_URL": fake_api.base_url + "/wrong"})
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
+    assert len(lines) == 1, result.stderr
+    assert f"404 (not found) at {fake_api.base_url}/wrong/v1/messages:" in lines[0]
+    assert "check ANTHROPIC_BASE_URL" in lines[0]
+    # The models list, asked first, says the same of its own address.
+    assert f"404 (not found) at {fake_api.base_url}/wrong/v1/models:" in result.stderr
+    assert "does not know model" not in result.stderr and "goes back" not in result.stderr

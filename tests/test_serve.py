@@ -303,6 +303,17 @@ def test_a_model_claude_does_not_know_is_the_callers_error(
     assert kept["model"] == first["model"]
 
 
+def test_an_address_with_no_messages_api_is_a_bad_gateway_not_an_unknown_model(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """A 404 that names no model (a proxy's path, a wrong base URL) is not the caller's."""
+    fake.queue(ErrorReply(404, "not_found_error", "Not found: /v1/messages"))
+    with server.client() as http:
+        refused = http.post("/chat", json={"user_input": "hi"})
+    assert (refused.status_code, refused.json()["error"]["type"]) == (502, "upstream_error")
+    assert "check ANTHROPIC_BASE_URL" in refused.json()["error"]["message"]
+
+
 def test_a_stalled_reply_is_a_gateway_timeout_keeping_what_arrived(
     server: Serve, fake: FakeAnthropic
 ) -> None:

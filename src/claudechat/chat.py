@@ -317,7 +317,7 @@ class ChatSession(SessionSaving):
                 delay = None if last else _retry_delay(exc, attempt)
                 if delay is None:
                     self._keep_partial(reply, "incomplete")
-                    if isinstance(exc, ApiError) and exc.status == 404:
+                    if isinstance(exc, ApiError) and exc.unknown_model:
                         self._back_to_a_known_model()
                     raise
                 # Nothing was shown yet, so asking again cannot duplicate what the user saw.

@@ -70,8 +70,12 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         )
     if isinstance(error, anthropic.APIStatusError):
         wait = retry_in(error.response.headers)
+        unknown_model = _names_unknown_model(error, settings)
+        if error.status_code == 404 and not unknown_model:
+            return ApiError(_not_found_message(error, where), status=404)
         return ApiError(
             _status_message(error, where, model, wait),
+            unknown_model=unknown_model,
             retryable=_retryable(error),
             mid_stream=error.status_code == 200,
             status=error.status_code,
@@ -143,6 +147,24 @@ def _status_message(error: Any, where: str, model: str, wait: float | None) -> s
         # An `event: error` inside a stream that had started fine.
         return f"{where} reported an error mid-reply: {detail}"
     return f"{where} rejected the request for model {model!r} ({status}): {detail}"
+
+
+def _names_unknown_model(error: Any, settings: Settings) -> bool:
+    """A 404 about the model ("model: claude-..." from the API; any from Bedrock, whose
+    address is its region's), not one for an address with no Messages API behind it."""
+    if error.status_code != 404:
+        return False
+    return settings.provider == "bedrock" or "model" in _error_detail(error).lower()
+
+
+def _not_found_message(error: Any, where: str) -> str:
+    from claudechat.settings import mask_url_password
+
+    address = mask_url_password(str(getattr(error.request, "url", ""))).partition("?")[0]
+    return (
+        f"{where} answered 404 (not found) at {address}: {_error_detail(error)}; "
+        "check ANTHROPIC_BASE_URL"
+    )
 
 
 def _retryable(error: Any) -> bool:

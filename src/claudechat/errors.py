@@ -83,9 +83,12 @@ class ApiError(ClaudechatError):
         retry_after: str | None = None,
         retry_in: float | None = None,
         timed_out: bool = False,
+        unknown_model: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        # Claude does not know the model asked for (not merely an address that is not found).
+        self.unknown_model = unknown_model
         # Raised by an error event inside a stream that had started, not by a refused request.
         self.mid_stream = mid_stream
         # What Claude answered, for front ends that pass it on (`serve` maps 429 and its

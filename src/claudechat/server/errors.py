@@ -62,7 +62,7 @@ def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
         return 429, "rate_limited", str(error), headers
     if error.timed_out:
         return 504, "upstream_timeout", str(error), {}
-    if error.status == 404:
+    if error.unknown_model:
         # The model is unknown to Claude: the caller's to change (with "model"); a 502 would
         # invite the same request again.
         return 400, "unknown_model", str(error), {}
