@@ -14,7 +14,7 @@ import pexpect
 import pytest
 
 from conftest import content_text
-from fakes.anthropic_api import Reply
+from fakes.anthropic_api import ErrorReply, Reply
 from test_repl import PROMPT, say, spawn
 
 SLOW = Reply(" ".join(f"w{i}" for i in range(60)), delay=0.1)
@@ -71,8 +71,35 @@ def test_a_signal_in_pipe_mode_keeps_the_partial_reply(cli, fake_api, signum, co
     text = process.stderr.read().decode()
     assert process.returncode == code, text
     assert "claudechat: " in text and reason in text
+    if signum != signal.SIGINT:
+        assert f"{reason}; what arrived is kept" in text
     assert "Traceback" not in text and "Exception ignored" not in text
     assert_kept_partial(latest(cli))
+
+
+def test_a_signal_while_waiting_to_retry_says_only_the_message_is_kept(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Nothing of a reply had arrived: "what arrived is kept" told of a reply there was not."""
+    fake_api.queue(ErrorReply(529, "overloaded_error", "busy", {"retry-after": "30"}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claudechat", "chat", "go"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    said = b""
+    deadline = time.monotonic() + 30
+    while b"retrying in" not in said and time.monotonic() < deadline:
+        said += os.read(process.stderr.fileno(), 1024)
+    assert b"retrying in 30 s" in said, said
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    said += process.stderr.read()
+    assert process.returncode == 143, said
+    assert b"terminated (SIGTERM); your message is kept, with no reply yet" in said
+    assert b"what arrived" not in said
+    [message] = latest(cli)["messages"]
+    assert (content_text(message["content"]), message["status"]) == ("go", "pending")
 
 
 @pytest.mark.pty
@@ -116,6 +143,7 @@ def test_sigterm_at_the_repl_prompt_leaves_with_143(fake_api) -> None:  # type: 
     child.close()
     assert child.exitstatus == 143
     assert "terminated (SIGTERM)" in (child.before or "")
+    assert "kept" not in (child.before or "")  # no turn was under way
 
 
 def closed_reader_run(*args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:

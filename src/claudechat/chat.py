@@ -32,6 +32,7 @@ from claudechat.errors import (
     ClaudechatError,
     NotFoundError,
     ReplyCutOffError,
+    Terminated,
     UsageError,
 )
 from claudechat.events import Listener, turn_listener
@@ -239,6 +240,14 @@ class ChatSession(SessionSaving):
         self.unanswered = None  # the user moved on: an unanswered message stays as it was
         return self._reply(listener, save_first=True)
 
+    def _what_is_kept(self, question: Message | None) -> str:
+        """Of a turn stopped short: a partial reply, else the user's message alone."""
+        if question is not None and self.head != question.id:
+            return "what arrived is kept"  # the partial reply is the branch's end now
+        if question is not None and question.status == "pending":
+            return "your message is kept, with no reply yet"
+        return "nothing arrived"
+
     def _leave_unanswered(self, question: Message) -> None:
         """A message left with no reply (refused, failed, stopped before any text) is set
         aside as a session opening a conversation sets one aside: /retry answers it, and the
@@ -292,7 +301,9 @@ class ChatSession(SessionSaving):
         question = self.conversation.find(self.head)
         try:
             return self._answer(listener, save_first)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Terminated):  # the line the process ends with says what is kept
+                exc.kept = self._what_is_kept(question)
             if question is not None and question.status == "pending":  # a message of the user
                 self._leave_unanswered(question)  # with no reply yet (not a regenerated one)
             raise

@@ -126,4 +126,6 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, reason: str, exit_code: int) -> None:
         super().__init__(reason)
         self.reason = reason
+        # What a turn it stopped kept, as the session says it (None: no turn was under way).
+        self.kept: str | None = None
         self.exit_code = exit_code

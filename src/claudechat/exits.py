@@ -49,7 +49,7 @@ def ending(exc: BaseException) -> int:
     if isinstance(exc, Escaped):
         exc = exc.original
     if isinstance(exc, Terminated):
-        _say(f"{exc.reason}; what arrived is kept")
+        _say(f"{exc.reason}; {exc.kept}" if exc.kept else exc.reason)
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         _say("interrupted")
