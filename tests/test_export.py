@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from claudechat.conversation import Conversation, Message
@@ -144,6 +146,11 @@ def test_dash_as_the_output_is_stdout(cli, tmp_path: Path) -> None:  # type: ign
     assert dashed.returncode == 0, dashed.stderr
     assert json.loads(dashed.stdout)["id"] == conversation.id
     assert cli("export", "--all", "-o", "-").returncode == 2
+    # Only "-" itself: ./- is a file of that name, as for other tools.
+    command = [sys.executable, "-m", "claudechat", "export", conversation.id, "-o", "./-"]
+    to_file = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert to_file.returncode == 0, to_file.stderr
+    assert to_file.stdout == "" and "double it & explain" in (tmp_path / "-").read_text()
 
 
 def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

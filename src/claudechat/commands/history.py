@@ -62,8 +62,8 @@ def export(
     form: Annotated[
         str | None, typer.Option("--format", "-f", help="markdown (default), json or html.")
     ] = None,
-    output: Annotated[
-        Path | None,
+    target: Annotated[
+        str | None,  # not a Path, which makes ./- of "./-": a file named "-" is written so
         typer.Option("--output", "-o", help="File (or folder with --all); - for stdout."),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
@@ -71,10 +71,10 @@ def export(
     """Export a conversation as markdown, JSON (which `import` reads) or one HTML page."""
     from claudechat.export import SUFFIXES, render
 
-    if output is not None and str(output) == "-":
-        if every:
-            raise UsageError("--all writes a file per conversation: give -o DIR, not -")
-        output = None  # "-" is stdout, as for most tools: a file named "-" was written
+    if target == "-" and every:
+        raise UsageError("--all writes a file per conversation: give -o DIR, not -")
+    # "-" is stdout, as for most tools: a file named "-" was written.
+    output = Path(target) if target not in (None, "-") else None
     if every == bool(conversation_id):
         raise UsageError("give one conversation ID, or --all with -o DIR")
     if form is None and output is not None and not every:
