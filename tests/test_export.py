@@ -88,6 +88,19 @@ def test_import_with_new_ids_keeps_the_tree(cli, backend, tmp_path: Path) -> Non
     assert copy["head"] == copy["messages"][2]["id"]
 
 
+def test_import_names_the_conversation_as_it_is_now(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Imported into its own copy, renamed since the export: the name printed was the
+    export's, not the one the merge kept."""
+    original = rich_conversation()
+    save(original)
+    exported = tmp_path / "c.json"
+    cli("export", original.id, "--format", "json", "-o", str(exported))
+    assert cli("rename", original.id, "renamed after the export").returncode == 0
+    result = cli("import", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"imported {original.id}\trenamed after the export\n"
+
+
 def test_another_users_export_is_imported_with_new_ids(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     theirs = rich_conversation(user="alice")
     exported = tmp_path / "alice.json"

@@ -161,7 +161,8 @@ def import_(
         for notice in result.notices:
             status(notice)
         _saved_somewhere(result)
-        print(f"imported {imported.id}\t{imported.title}")
+        # As stored: merged into the copy here, whose newer name wins over the export's.
+        print(f"imported {imported.id}\t{(result.conversation or imported).title}")
         _warn_if_journaled(result)
 
 
