@@ -191,18 +191,27 @@ def test_a_row_whose_location_names_another_document_is_not_followed(backend) ->
     assert [m.text for m in fresh.load("tester", mine.id).messages] == ["mine"]
 
 
-def test_doctor_never_adopts_a_document_that_claims_another_owner(backend, cli) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_says_why_a_document_is_unreadable_and_adopts_no_other_owners(backend, cli) -> None:  # type: ignore[no-untyped-def]
     store = open_store(load_settings())
     convo = saved_conversation(store)
     key = store.blob_key("tester", convo.id)
     forged = json.loads(store.blobs.get(key)) | {"user_id": "mallory"}
     store.blobs.put(key, json.dumps(forged).encode())
+    newer = saved_conversation(store)
+    newer_key = store.blob_key("tester", newer.id)
+    store.blobs.put(
+        newer_key, json.dumps(json.loads(store.blobs.get(newer_key)) | {"format": 99}).encode()
+    )
     report = cli("doctor")
     assert report.returncode == 1
-    assert f"{convo.id}\tdocument that cannot be read" in report.stdout
+    claimed = "(its id or owner does not match its key)"
+    assert f"{convo.id}\tdocument that cannot be read {claimed}" in report.stdout
     # Its document is there (unreadable), so its row is no "row whose document is missing".
     assert report.stdout.count(convo.id) == 1, report.stdout
     assert cli("list", env={"CLAUDECHAT_USER": "mallory"}).stdout == ""
+    # A newer claudechat's document is not damage to repair: it says what to do.
+    upgrade = "(a newer format: upgrade claudechat to read it)"
+    assert f"{newer.id}\tdocument that cannot be read {upgrade}" in report.stdout
 
 
 def test_sync_names_the_entries_it_leaves_to_a_running_process(backend, cli) -> None:  # type: ignore[no-untyped-def]

@@ -273,7 +273,8 @@ def doctor() -> None:
         ("journal entry that could not be used (moved aside)", report.damaged_journal),
     ):
         for conversation_id in found:
-            print(f"{conversation_id}\t{label}")
+            reason = report.reasons.get(conversation_id)
+            print(f"{conversation_id}\t{label}" + (f" ({reason})" if reason else ""))
     damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
     if damage:
         raise NotFoundError(

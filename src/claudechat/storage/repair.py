@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from claudechat.errors import CorruptDocumentError, UsageError
+from claudechat.errors import CorruptDocumentError, NewerFormatError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
 from claudechat.storage.documents import decode_document, is_tombstone, row_for
@@ -28,6 +28,7 @@ class DoctorReport:
     refreshed: list[str] = field(default_factory=list)  # rows older than their document
     missing: list[str] = field(default_factory=list)  # rows whose document is gone
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
+    reasons: dict[str, str] = field(default_factory=dict)  # why, by id: what doctor says
     damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
 
 
@@ -49,14 +50,21 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
             # must not become a row in someone else's list.
             if ids.document_key(conversation.user_id, conversation.id) != key:
                 raise CorruptDocumentError("its id or owner does not match its key")
-        except (CorruptDocumentError, UsageError):
+        except (CorruptDocumentError, UsageError) as exc:
             report.corrupt.append(conversation_id)
+            report.reasons[conversation_id] = _why_unreadable(exc)
             rows.pop(conversation_id, None)  # its document is there: unreadable, not missing
             continue
         row = rows.pop(conversation_id, None)
         _repair_row(store, conversation, row, report)
     report.missing.extend(sorted(rows))
     return report
+
+
+def _why_unreadable(error: Exception) -> str:
+    if isinstance(error, NewerFormatError):
+        return "a newer format: upgrade claudechat to read it"
+    return getattr(error, "reason", None) or str(error)
 
 
 def _repair_row(
