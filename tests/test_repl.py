@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pexpect
 import pytest
@@ -19,7 +20,8 @@ PROMPT = "›"
 CTRL_C, CTRL_D, ESC_ENTER, UP = "\x03", "\x04", "\x1b\r", "\x1b[A"
 
 
-def spawn(*args: str) -> pexpect.spawn:
+def spawn(*args: str, logfile: Any = None) -> pexpect.spawn:
+    """The REPL in a pty; `logfile` gets what it prints from the start."""
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"}
     child = pexpect.spawn(
         sys.executable,
@@ -29,6 +31,7 @@ def spawn(*args: str) -> pexpect.spawn:
         dimensions=(30, 100),
         timeout=20,
     )
+    child.logfile_read = logfile
     child.expect_exact(PROMPT)
     return child
 

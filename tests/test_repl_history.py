@@ -22,10 +22,9 @@ pytestmark = pytest.mark.pty
 CTRL_U = "\x15"
 
 
-def started() -> tuple[pexpect.spawn, io.StringIO]:
-    child = spawn()
+def started(*args: str) -> tuple[pexpect.spawn, io.StringIO]:
     log = io.StringIO()
-    child.logfile_read = log
+    child = spawn(*args, logfile=log)
     return child, log
 
 
@@ -233,6 +232,18 @@ def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, c
     lines = screen_lines(log)
     assert any(line.startswith(f" 1. {earlier.id[:8]}  Bread") for line in lines)
     assert any("my sourdough starter smells odd" in line for line in lines), lines
+    assert leave(child) == earlier.id
+
+
+def test_continue_shows_where_the_conversation_stands(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """--continue said only "resumed 1a2b3c4d": nothing of what was said before."""
+    earlier = saved_exchange(name="Bread")
+    child, log = started("--continue")
+    lines = [line.strip() for line in screen_lines(log)]
+    assert f"resumed {earlier.id[:8]} · Bread · 2 message(s)" in lines, lines
+    assert "you: my sourdough starter smells odd" in lines
+    assert "claude: feed it more often" in lines
+    turn(child, "and now?")
     assert leave(child) == earlier.id
 
 

@@ -24,7 +24,7 @@ from claudechat.model_commands import (
 )
 from claudechat.output import console, one_line, safe_text, status
 from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
-from claudechat.repl_history import HISTORY_COMMANDS, history_handlers
+from claudechat.repl_history import HISTORY_COMMANDS, history_handlers, resumed_lines
 from claudechat.repl_terminal import JobStop, one_interrupt, quiet_terminal, reply_view
 
 if TYPE_CHECKING:
@@ -224,8 +224,10 @@ class Repl:
 
     def greet(self) -> None:
         conversation = self.session.conversation
-        resumed = f" · resumed {conversation.id[:8]}" if conversation.messages else ""
-        status(f"claudechat · {conversation.model}{resumed} · /help for commands")
+        status(f"claudechat · {conversation.model} · /help for commands")
+        if conversation.messages:  # --continue, --resume
+            for line in resumed_lines(self.session):
+                status(line)
         for line in self.session.resume_notices():
             status(line, "yellow")
 

@@ -89,9 +89,21 @@ def open_conversation(repl: Repl, reference: str) -> None:
     session = ChatSession(old.settings, old.store, old.claude, conversation, old.catalogue)
     session.notify = old.notify
     repl.session = session
-    status(f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)}")
-    for message in session.branch()[-1:]:
-        status(f"last message: {one_line(message.text, 100)}")
+    for line in resumed_lines(session):
+        status(line)
+
+
+def resumed_lines(session: ChatSession) -> list[str]:
+    """Where a resumed conversation stands: its name, and the exchange it ended with."""
+    conversation, branch = session.conversation, session.branch()
+    lines = [
+        f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)} · "
+        f"{len(branch)} message(s)"
+    ]
+    for message in branch[-2:]:
+        who = "you" if message.role == "user" else "claude"
+        lines.append(f"  {who}: {one_line(message.text, 100)}")
+    return lines
 
 
 # -- /edit and /undo -----------------------------------------------------------------------
