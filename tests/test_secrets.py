@@ -118,6 +118,28 @@ def test_the_api_key_never_appears_in_output_or_storage(  # type: ignore[no-unty
     assert_not_stored(isolated_home, backend, request, API_KEY, WRONG_API_KEY, TOKEN)
 
 
+@pytest.mark.parametrize("padded", [API_KEY + " ", API_KEY + "\n", " " + API_KEY, "sk-ant a"])
+def test_a_key_with_a_space_or_line_break_is_refused_without_being_shown(  # type: ignore[no-untyped-def]
+    cli, fake_api, padded
+) -> None:
+    """It was sent, refused as a header by the HTTP library, whose error quoted it whole
+    (four times, with retries), and taken for a network outage."""
+    refused = cli("chat", input="hello", env={"ANTHROPIC_API_KEY": padded})
+    assert refused.returncode == 2, refused.stderr
+    assert "ANTHROPIC_API_KEY holds a space, a line break" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert API_KEY not in refused.stderr and "sk-ant a" not in refused.stderr
+    assert fake_api.requests == [] and cli("list").stdout == ""
+
+
+def test_keys_and_bearer_tokens_quoted_in_an_error_are_masked() -> None:
+    from claudechat.settings import mask_url_password
+
+    quoted = "Illegal header value b'Bearer sk-ant-api03-SECRET '"
+    assert mask_url_password(quoted) == "Illegal header value b'Bearer *** '"
+    assert mask_url_password("key sk-ant-api03-SECRET, then") == "key sk-ant-***, then"
+
+
 # -- AWS credentials with Bedrock ----------------------------------------------------------
 
 

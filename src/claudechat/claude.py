@@ -60,12 +60,20 @@ def check_credentials(settings: Settings) -> None:
     """Fail fast, before any input is read, when the chosen provider cannot authenticate."""
     if settings.provider == "anthropic":
         check_base_url(os.environ.get("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL")
-    if settings.provider == "anthropic" and not (
-        os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-    ):
+    if settings.provider != "anthropic":
+        return
+    name = "ANTHROPIC_API_KEY" if os.environ.get("ANTHROPIC_API_KEY") else "ANTHROPIC_AUTH_TOKEN"
+    key = os.environ.get(name)
+    if not key:
         raise UsageError(
             "ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=sk-ant-... "
             "(create a key at https://console.anthropic.com/settings/keys)"
+        )
+    if any(character.isspace() or not character.isprintable() for character in key):
+        # Sent as it is, it was refused as a header, and the error quoted it whole.
+        raise UsageError(
+            f"{name} holds a space, a line break or another invisible character "
+            "(often a copied newline): set it to the key alone"
         )
 
 

@@ -358,6 +358,8 @@ _SECRET_NAME = re.compile(r"(^|_)(key|secret|token|password)(_|$)", re.I)
 
 
 _URL_START = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
+# An Anthropic key anywhere, or whatever follows "Bearer " (Authorization's credentials).
+_API_KEY = re.compile(r"(?P<prefix>\bsk-ant-|\bBearer\s+)[\w.~+/=-]+", re.I)
 # Query parameters that carry credentials (libpq's ?password=, signed URLs, tokens).
 _SECRET_PARAM = re.compile(
     r"(?P<name>[?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|secret|token|signature|credential)"
@@ -369,9 +371,12 @@ _SECRET_PARAM = re.compile(
 def mask_url_password(text: str) -> str:
     """Every credential in URLs found in `text` masked:
     postgresql://user:secret@host/db?password=x -> postgresql://user:***@host/db?password=***
+    and so are API keys and bearer tokens quoted in it (an HTTP library's error can quote
+    the header it refused).
 
     A password may hold "/", "@", spaces or newlines, so the user info of each URL runs to
     the last "@" before the next URL; masking too much is harmless, too little is not."""
+    text = _API_KEY.sub(lambda m: m.group("prefix") + "***", text)
     starts = [m.end() for m in _URL_START.finditer(text)]
     if not starts:
         return text
