@@ -119,6 +119,28 @@ def test_a_price_entry_that_is_not_prices_is_refused_at_once(cli, isolated_home,
     assert "prices.'claude-sonnet-4-6' needs input and output" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ('id = "anthropic.x"\nthinking = 3', "thinking must be a list of names"),
+        ('id = "anthropic.x"\neffort = "high"', "effort must be a list of names"),
+        ("id = 5", "id must be text"),
+        ('id = "anthropic.x"\nmax_tokens = -5', "max_tokens must be a whole number above 0"),
+        ('id = "anthropic.x"\nmax_input_tokens = "big"', "max_input_tokens must be a whole"),
+        ('id = "anthropic.x"\nimage_input = "yes"', "image_input must be true or false"),
+    ],
+)
+def test_a_bedrock_catalogue_entry_of_the_wrong_types_is_refused_at_once(  # type: ignore[no-untyped-def]
+    cli, isolated_home, entry, problem
+) -> None:
+    """`models` and `chat -m x` gave a traceback, or read "high" as h,i,g,h."""
+    write_config(isolated_home, f"[bedrock_models.x]\n{entry}\n")
+    for command in (["config"], ["models"], ["chat", "-m", "x", "hi"]):
+        result = cli(*command, env={"CLAUDECHAT_PROVIDER": "bedrock", "AWS_REGION": "us-east-1"})
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert f"bedrock_models.'x': {problem}" in result.stderr
+
+
 def test_an_unknown_effort_is_refused_by_config_not_first_by_chat(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     refused = cli("config", env={"CLAUDECHAT_EFFORT": "ultra"})
     assert refused.returncode == 2 and "use one of low, medium, high" in refused.stderr

@@ -257,7 +257,39 @@ def _checked(key: Key, value: Any, source: str) -> Any:
                     f"{source}: prices.{str(prefix)[:40]!r} needs input and output, in USD per "
                     "million tokens (numbers)"
                 )
+    elif key.name == "bedrock_models":
+        for name, entry in value.items():
+            problem = _bedrock_entry_problem(entry)
+            if problem:
+                raise ConfigError(f"{source}: bedrock_models.{str(name)[:40]!r}: {problem}")
     return value
+
+
+# A Bedrock catalogue entry's fields, as data/bedrock_models.toml writes them.
+_BEDROCK_TEXT = ("id", "display_name", "created_at")
+_BEDROCK_COUNTS = ("max_input_tokens", "max_tokens")
+_BEDROCK_LISTS = ("thinking", "effort")
+_BEDROCK_FLAGS = ("image_input", "pdf_input", "citations")
+
+
+def _bedrock_entry_problem(entry: Any) -> str | None:
+    """What is wrong with one entry of the config file's Bedrock catalogue: a list read as
+    its letters, a count that is no number, and a traceback were what a slip gave."""
+    if not isinstance(entry, dict):
+        return 'must be a table (id = "anthropic....", max_tokens = ...)'
+    for name, value in entry.items():
+        if name in _BEDROCK_TEXT and not (isinstance(value, str) and value.strip()):
+            return f"{name} must be text"
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if name in _BEDROCK_COUNTS and not (whole and value > 0):
+            return f"{name} must be a whole number above 0"
+        if name in _BEDROCK_LISTS and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            return f'{name} must be a list of names, like ["adaptive", "enabled"]'
+        if name in _BEDROCK_FLAGS and not isinstance(value, bool):
+            return f"{name} must be true or false"
+    return None
 
 
 def _numbers(entry: dict[str, Any], required: tuple[str, ...]) -> bool:
