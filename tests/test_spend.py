@@ -12,6 +12,7 @@ from claudechat.conversation import Message, Usage
 from claudechat.pricing import conversation_cost, conversation_spend, price_table
 from conftest import conversation_id
 from fakes.anthropic_api import Reply
+from test_faults import database_down  # noqa: F401  (a fixture)
 
 
 def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
@@ -54,6 +55,21 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
     for bad in (("--since", "soon"), ("--by", "week")):
         result = cli("usage", *bad)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_while_the_database_is_down_counts_the_copies_here_and_says_so(  # type: ignore[no-untyped-def]
+    backend,
+    database_down,  # noqa: F811  (the fixture imported above)
+    cli,
+    fake_api,
+) -> None:
+    """It printed the local copies' figures as the whole, with exit 0 and not a word."""
+    assert cli("chat", input="one").returncode == 0
+    with database_down():
+        partial = cli("usage", "--by", "model", "--json")
+    assert partial.returncode == 5, partial.stderr
+    assert [row["model"] for row in json.loads(partial.stdout)] == ["claude-sonnet-4-6"]
+    assert len(partial.stderr.strip().splitlines()) == 1 and "claudechat:" in partial.stderr
 
 
 def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from claudechat.errors import UsageError
+from claudechat.errors import StorageError, UsageError
 from claudechat.output import status
 from claudechat.pricing import Spend, price_table
 
 GROUPINGS = ("day", "model", "conversation")
 
 
-def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
+def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError | None]:
+    """The rows, and what kept some conversations out (the database down: the copies on
+    this machine are counted, and the caller says so)."""
     from claudechat.history_view import parse_since  # one --since for every command
 
     if by not in GROUPINGS:
@@ -31,7 +33,8 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
     # Oldest created first (a fork is younger than its parent, however recently either was
     # updated): a fork copies its parent's messages, ids and all, and each reply was paid for
     # once, by the conversation it was made in.
-    for row in sorted(store.list(settings.user).rows, key=lambda r: r.created_at):
+    listing = store.list(settings.user)
+    for row in sorted(listing.rows, key=lambda r: r.created_at):
         if row.updated_at < cutoff:
             continue
         try:
@@ -52,7 +55,7 @@ def spend_rows(since: str, by: str) -> list[dict[str, Any]]:
                 "conversation": conversation.id,  # names repeat; ids do not
             }[by]
             groups.setdefault(key, Spend()).add(message.usage, message.model, table)
-    return [_row(by, key, spend, names) for key, spend in sorted(groups.items())]
+    return [_row(by, key, spend, names) for key, spend in sorted(groups.items())], listing.error
 
 
 def _row(by: str, key: str, spend: Spend, names: dict[str, str]) -> dict[str, Any]:

@@ -61,9 +61,11 @@ def usage(
     """Spend and tokens over time, from the stored conversations."""
     from claudechat.spend import spend_rows
 
-    rows = spend_rows(since, by)
+    rows, error = spend_rows(since, by)
     from claudechat.tables import print_rows
 
     if by == "conversation" and not as_json:  # JSON keeps the whole id
         rows = [{**row, "conversation": row["conversation"][:8]} for row in rows]
     print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
+    if error:  # after what this machine holds, as `list` does: partial figures, said so
+        raise error
