@@ -5,10 +5,15 @@ failures that must stay one line."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -399,3 +404,29 @@ def test_a_base_url_with_no_messages_api_is_named_not_taken_for_an_unknown_model
     # The models list, asked first, says the same of its own address.
     assert f"404 (not found) at {fake_api.base_url}/wrong/v1/models:" in result.stderr
     assert "does not know model" not in result.stderr and "goes back" not in result.stderr
+
+
+def test_a_user_with_no_home_directory_is_told_the_client_cannot_be_set_up(  # type: ignore[no-untyped-def]
+    fake_api,
+) -> None:
+    """The SDK looks for credentials under the home directory; with none (an unknown uid, no
+    HOME) its error was taken for a broken stream: retried, then exit 4."""
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="claudechat-stranger-"))  # pytest's folders are 0700
+    home.chmod(0o777)
+    keep = ("PATH", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "PYTHONPATH")
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    env |= {"CLAUDECHAT_HOME": str(home), "NO_PROXY": "127.0.0.1"}
+    stranger = ["setpriv", "--reuid=54321", "--regid=54321", "--clear-groups"]
+    result = subprocess.run(
+        [*stranger, sys.executable, "-m", "claudechat", "chat", "hello"],
+        env=env,
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    shutil.rmtree(home)
+    said = result.stderr.decode()
+    assert result.returncode == 2, said
+    assert "cannot set up the Anthropic client" in said and "cut off" not in said

@@ -191,6 +191,9 @@ class Claude:
             return anthropic.Anthropic(timeout=timeout, max_retries=0)
         except ValueError as exc:  # e.g. a malformed ANTHROPIC_BASE_URL (a bad port)
             raise UsageError(f"ANTHROPIC_BASE_URL is not a valid URL: {short_error(exc)}") from exc
+        except RuntimeError as exc:  # its credential discovery: no home directory, say
+            # Raised inside the stream's guard, it was taken for a stream that broke (exit 4).
+            raise UsageError(f"cannot set up the Anthropic client: {short_error(exc)}") from exc
 
     def _timeout(self) -> Any:
         import httpx2
