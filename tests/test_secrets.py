@@ -118,7 +118,11 @@ def test_the_api_key_never_appears_in_output_or_storage(  # type: ignore[no-unty
     assert_not_stored(isolated_home, backend, request, API_KEY, WRONG_API_KEY, TOKEN)
 
 
-@pytest.mark.parametrize("padded", [API_KEY + " ", API_KEY + "\n", " " + API_KEY, "sk-ant a"])
+@pytest.mark.parametrize(
+    "padded",
+    [API_KEY + " ", API_KEY + "\n", " " + API_KEY, "sk-ant a"],
+    ids=["space-after", "newline-after", "space-before", "space-within"],  # the key varies
+)
 def test_a_key_with_a_space_or_line_break_is_refused_without_being_shown(  # type: ignore[no-untyped-def]
     cli, fake_api, padded
 ) -> None:

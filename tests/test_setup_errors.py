@@ -31,8 +31,12 @@ def assert_one_line(stderr: str, *needles: str) -> None:
         ("postgresq://chat@127.0.0.1/chats", "invalid database URL"),
         ("nonsense", "invalid database URL"),
         ("postgresql://chat@127.0.0.1:notaport/chats", "invalid database URL"),
-        ("mysql://chat@127.0.0.1/chats", "no database driver"),
+        ("mysql://chat@127.0.0.1/chats", "invalid database URL"),
         ("sqlite:////tmp/a%00b.db", "NUL"),
+        ("sqlite:///relative.db", "relative to the current folder"),
+        ("sqlite:///~/x.db", "relative to the current folder"),
+        ("sqlite://", "keeps nothing past the command"),
+        ("sqlite:///:memory:", "keeps nothing past the command"),
     ],
 )
 def test_a_bad_database_url_is_a_configuration_error(cli, fake_api, url, needle) -> None:  # type: ignore[no-untyped-def]
@@ -43,6 +47,7 @@ def test_a_bad_database_url_is_a_configuration_error(cli, fake_api, url, needle)
     chatted = cli("chat", input="hello", env=env)
     assert chatted.returncode == 2, chatted.stderr
     assert "Traceback" not in chatted.stderr and "saved locally" not in chatted.stderr
+    assert fake_api.requests == []  # refused before anything was sent
 
 
 def test_a_scheme_typo_sends_nothing(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
@@ -72,6 +77,16 @@ def test_a_malformed_api_base_url_is_a_configuration_error(cli, fake_api, base_u
     assert result.returncode == 2
     assert_one_line(result.stderr, "ANTHROPIC_BASE_URL is not a valid URL")
     assert fake_api.requests == []
+
+
+def test_a_base_url_with_a_space_around_it_is_refused_before_anything_is_saved(  # type: ignore[no-untyped-def]
+    cli, fake_api
+) -> None:
+    """Checked stripped but sent as it was: refused by the SDK after the message was saved."""
+    result = cli("chat", input="hello", env={"ANTHROPIC_BASE_URL": " " + fake_api.base_url})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "ANTHROPIC_BASE_URL has a space or line break around it")
+    assert fake_api.requests == [] and cli("list").stdout == ""
 
 
 def test_a_huge_list_limit_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]

@@ -81,6 +81,8 @@ def check_base_url(url: str | None, name: str) -> None:
     """A malformed base URL is a configuration error, not an API that cannot be reached."""
     if not url:
         return
+    if url != url.strip():  # checked stripped, but sent as it is: refused after the save
+        raise UsageError(f"{name} has a space or line break around it: {url.strip()[:200]!r}")
     from urllib.parse import urlsplit
 
     from claudechat.settings import mask_url_password

@@ -252,18 +252,46 @@ def parse_database_url(url: str) -> Any:
     return parsed
 
 
-# Databases SQLAlchemy has dialects for: checked without importing SQLAlchemy, so that a typo
-# in the scheme is refused before a chat starts (and before the first prompt waits for it).
-_DIALECTS = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+# The databases claudechat's schema and search are written for: checked without importing
+# SQLAlchemy, so that a typo in the scheme is refused before a chat starts (and before the
+# first prompt waits for it). Another dialect was found out only after Claude had answered.
+_DIALECTS = ("sqlite", "postgresql", "postgres")
 _URL_SCHEME = re.compile(r"(?P<dialect>[a-z0-9_]+)(\+[a-z0-9_]+)?://", re.I)
 
 
 def check_database_url(url: str) -> None:
     match = _URL_SCHEME.match(url)
+    shown = mask_url_password(url)[:200]
     if match is None or match.group("dialect").lower() not in _DIALECTS:
         raise ConfigError(
-            f"invalid database URL {mask_url_password(url)[:200]!r}: use sqlite:///path or "
+            f"invalid database URL {shown!r}: use sqlite:////absolute/path.db or "
             "postgresql://user@host/database"
+        )
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        raise ConfigError(f"invalid database URL {shown!r}: its port is no number") from None
+    if "\x00" in unquote(url):
+        raise ConfigError(f"invalid database URL {shown!r}: the path holds a NUL character")
+    if match.group("dialect").lower() == "sqlite":
+        _check_sqlite_path(url[match.end() :].partition("?")[0], shown)
+
+
+def _check_sqlite_path(after_scheme: str, shown: str) -> None:
+    """sqlite:////abs/path.db: a relative path (three slashes) made a database per current
+    folder, and an in-memory one kept nothing past the command."""
+    path = after_scheme.removeprefix("/")
+    if path in ("", ":memory:"):
+        raise ConfigError(
+            f"database URL {shown!r} keeps nothing past the command (an in-memory database): "
+            "use sqlite:////absolute/path.db"
+        )
+    if not path.startswith("/"):
+        raise ConfigError(
+            f"database URL {shown!r} names a path relative to the current folder: use "
+            "sqlite:////absolute/path.db (four slashes)"
         )
 
 
