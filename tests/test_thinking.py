@@ -76,6 +76,14 @@ def test_request_follows_the_models_capabilities(cli, fake_api) -> None:  # type
     bad = cli("chat", "--effort", "extreme", input="e")
     assert bad.returncode == 2 and "unknown effort level 'extreme'" in bad.stderr
 
+    # "default" clears a level set elsewhere (the config file), as /effort default does.
+    configured = {"CLAUDECHAT_EFFORT": "high"}
+    assert cli("chat", input="f", env=configured).returncode == 0
+    assert fake_api.requests[-1].body["output_config"] == {"effort": "high"}
+    cleared = cli("chat", "--effort", "default", input="g", env=configured)
+    assert cleared.returncode == 0, cleared.stderr
+    assert "output_config" not in fake_api.requests[-1].body
+
 
 def test_bedrock_streams_thinking_in_event_stream_frames(cli, fake_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)

@@ -114,7 +114,9 @@ def chat(
             "--attach", "-a", metavar="FILE", help="Attach an image, PDF or text file (repeat)."
         ),
     ] = None,
-    effort: Annotated[str | None, typer.Option(help="low, medium, high, xhigh or max.")] = None,
+    effort: Annotated[
+        str | None, typer.Option(help="low, medium, high, xhigh, max, or default (the model's).")
+    ] = None,
     thinking: Annotated[
         bool | None,
         typer.Option(

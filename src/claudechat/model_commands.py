@@ -56,7 +56,7 @@ def model_command(session: ChatSession, argument: str) -> None:
 
 def effort_command(session: ChatSession, argument: str) -> None:
     if argument:
-        session.options.effort = None if argument == "default" else valid_effort(argument)
+        session.options.effort = valid_effort(argument)
     levels = session.model_info().effort
     offered = ", ".join(levels) if levels else "none for this model"
     status(f"effort: {session.options.effort or 'the model default'} (levels: {offered})")

@@ -35,12 +35,16 @@ class Params:
 
 
 def valid_effort(level: str | None) -> str | None:
+    """A level, or None for the model's own ("default": what /effort, --effort and the
+    config file take to clear a level set elsewhere)."""
     if level is None:
         return None
     level = level.strip().lower()
+    if level == "default":
+        return None
     if level not in EFFORT_LEVELS:
         raise UsageError(
-            f"unknown effort level {level[:20]!r}; use one of {', '.join(EFFORT_LEVELS)}"
+            f"unknown effort level {level[:20]!r}; use one of {', '.join(EFFORT_LEVELS)} or default"
         )
     return level
 

@@ -224,7 +224,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         if value is not None:
             _set(settings, name, value, "command line")
     if settings.provider not in PROVIDERS:
-        raise ConfigError(f"unknown provider {settings.provider!r}; use one of {PROVIDERS}")
+        raise ConfigError(
+            f"unknown provider {settings.provider!r}; use one of {', '.join(PROVIDERS)}"
+        )
     return settings
 
 
