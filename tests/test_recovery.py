@@ -387,6 +387,7 @@ def test_a_model_claude_does_not_know_on_a_new_conversation_gives_way_to_the_con
     assert fake_api.requests[-1].body["model"] == "claude-sonnet-4-7-typo"
     which = "the configured model" if configured else "the default model"
     assert f"the conversation goes back to {known}, {which}" in first.stderr, first.stderr
+    assert "did you mean claude-sonnet-4-6?" in first.stderr  # the near miss, named
     again = cli("chat", "--continue", "hello again")
     assert again.returncode == 0, again.stderr
     assert fake_api.requests[-1].body["model"] == known

@@ -349,6 +349,7 @@ class ChatSession(SessionSaving):
         reply yet to the configured one. Kept, it failed every later turn of the conversation,
         --continue and serve's requests without "model" too."""
         unknown = self.conversation.model
+        self._suggest_a_model_like(unknown)
         answered = [m.model for m in reversed(self.branch()) if m.role == "assistant" and m.model]
         if answered:
             known, which = answered[0], "the model of its last reply"
@@ -359,6 +360,19 @@ class ChatSession(SessionSaving):
         self.conversation.set("model", known)
         self.notify(f"the conversation goes back to {known}, {which}")
         self.save()
+
+    def _suggest_a_model_like(self, unknown: str) -> None:
+        """A near miss of a model the account offers (claude-sonet-4-6): named, so the next
+        try is the right one."""
+        import difflib
+
+        try:
+            offered = [info.id for info in self.catalogue.models()]
+        except ClaudechatError:
+            return  # no list to compare with: the error alone
+        close = difflib.get_close_matches(unknown.lower(), offered, n=1, cutoff=0.75)
+        if close:
+            self.notify(f"did you mean {close[0]}? (`claudechat models` lists the models)")
 
     def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:
         """The context with the bytes of its attachments, resolved here, not in the adapter."""
