@@ -82,10 +82,25 @@ def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type:
     assert mid.returncode == 4 and "mid-reply" in mid.stderr  # cut off after text: kept
 
 
-def test_missing_aws_credentials_is_one_clear_line(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    result = cli("chat", input="hello")
-    assert result.returncode == 2
-    assert "no AWS credentials for Bedrock" in result.stderr
+@pytest.mark.parametrize(
+    ("unset", "extra", "said"),
+    [
+        (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), {}, "no AWS credentials for Bedrock"),
+        (("AWS_REGION",), {}, "cannot set up Bedrock: no AWS region"),
+        ((), {"AWS_PROFILE": "nosuch"}, "cannot set up Bedrock: The config profile (nosuch)"),
+    ],
+    ids=["no-credentials", "no-region", "unknown-profile"],
+)
+def test_a_bedrock_setup_that_cannot_work_is_one_line_before_anything_is_saved(  # type: ignore[no-untyped-def]
+    cli, bedrock, fake_api, monkeypatch, unset, extra, said
+) -> None:
+    """It was found at the first request, after the message was saved: a conversation with
+    no reply per try, and the REPL started as if all was well."""
+    for name in unset:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    result = cli("chat", input="hello", env=extra)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+    assert fake_api.requests == [] and cli("list").stdout == ""

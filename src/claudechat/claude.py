@@ -60,7 +60,8 @@ def check_credentials(settings: Settings) -> None:
     """Fail fast, before any input is read, when the chosen provider cannot authenticate."""
     if settings.provider == "anthropic":
         check_base_url(os.environ.get("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL")
-    if settings.provider != "anthropic":
+    if settings.provider == "bedrock":
+        _check_bedrock_setup(settings)
         return
     name = "ANTHROPIC_API_KEY" if os.environ.get("ANTHROPIC_API_KEY") else "ANTHROPIC_AUTH_TOKEN"
     key = os.environ.get(name)
@@ -74,6 +75,34 @@ def check_credentials(settings: Settings) -> None:
         raise UsageError(
             f"{name} holds a space, a line break or another invisible character "
             "(often a copied newline): set it to the key alone"
+        )
+
+
+def _check_bedrock_setup(settings: Settings) -> None:
+    """A region and credentials, found as the SDK will look for them (no request is made):
+    without them Bedrock failed only at the first message, once it was saved."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = botocore.session.Session(profile=settings.get("aws_profile"))
+        region = (
+            settings.get("aws_region")
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or session.get_config_variable("region")
+        )
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # a profile that does not exist, a malformed file, ...
+        raise UsageError(f"cannot set up Bedrock: {short_error(exc)}") from exc
+    if not region:
+        raise UsageError(
+            "cannot set up Bedrock: no AWS region; set AWS_REGION, or aws_region in the config file"
+        )
+    if credentials is None:
+        raise UsageError(
+            "no AWS credentials for Bedrock: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"
         )
 
 
