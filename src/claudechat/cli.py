@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from claudechat import __version__
+from claudechat import __version__, completions
 from claudechat.commands import models as _models_commands
 from claudechat.commands_attachment import attachment_app
 from claudechat.errors import (
@@ -91,7 +91,13 @@ def chat(
         typer.Argument(help="Message to send. With piped input: the request about that input."),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model (default: the newest Sonnet).")
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model (default: the newest Sonnet).",
+            autocompletion=completions.models,
+        ),
     ] = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name the conversation.")] = None,
@@ -99,14 +105,23 @@ def chat(
         bool, typer.Option("--continue", "-c", help="Continue your most recent conversation.")
     ] = False,
     resume: Annotated[
-        str | None, typer.Option("--resume", "-r", help="Resume a conversation by id or prefix.")
+        str | None,
+        typer.Option(
+            "--resume",
+            "-r",
+            help="Resume a conversation by id or prefix.",
+            autocompletion=completions.conversation_ids,
+        ),
     ] = None,
     max_context_tokens: Annotated[
         int | None,
         typer.Option(help="Token budget for the context sent to Claude.", min=1),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option(help="anthropic (the API) or bedrock (AWS).")
+        str | None,
+        typer.Option(
+            help="anthropic (the API) or bedrock (AWS).", autocompletion=completions.providers
+        ),
     ] = None,
     attach: Annotated[
         list[str] | None,
@@ -115,7 +130,11 @@ def chat(
         ),
     ] = None,
     effort: Annotated[
-        str | None, typer.Option(help="low, medium, high, xhigh, max, or default (the model's).")
+        str | None,
+        typer.Option(
+            help="low, medium, high, xhigh, max, or default (the model's).",
+            autocompletion=completions.efforts,
+        ),
     ] = None,
     thinking: Annotated[
         bool | None,
@@ -208,7 +227,7 @@ def list_(
 
 @app.command()
 def show(
-    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    conversation_id: Annotated[str, completions.CONVERSATION_ID],
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored JSON.")] = False,
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="Print markdown source, even in a terminal.")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from claudechat import completions
 from claudechat.errors import ExitCode, StorageError, UsageError
 
 if TYPE_CHECKING:
@@ -56,11 +57,15 @@ def search(
 
 
 def export(
-    conversation_id: Annotated[
-        str | None, typer.Argument(metavar="ID", help="Id or unique prefix.")
-    ] = None,
+    conversation_id: Annotated[str | None, completions.CONVERSATION_ID] = None,
     form: Annotated[
-        str | None, typer.Option("--format", "-f", help="markdown (default), json or html.")
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="markdown (default), json or html.",
+            autocompletion=completions.export_formats,
+        ),
     ] = None,
     target: Annotated[
         str | None,  # not a Path, which makes ./- of "./-": a file named "-" is written so
@@ -167,7 +172,7 @@ def import_(
 
 
 def rename(
-    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    conversation_id: Annotated[str, completions.CONVERSATION_ID],
     name: Annotated[str, typer.Argument(help="The new name.")],
 ) -> None:
     """Name a conversation."""
@@ -202,7 +207,10 @@ def _warn_if_journaled(result: SaveResult) -> None:
 
 def delete(
     conversation_ids: Annotated[
-        list[str], typer.Argument(metavar="ID...", help="Ids or prefixes.")
+        list[str],
+        typer.Argument(
+            metavar="ID...", help="Ids or prefixes.", autocompletion=completions.conversation_ids
+        ),
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:

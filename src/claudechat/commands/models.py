@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from claudechat import completions
+
 if TYPE_CHECKING:
     from claudechat.models import ModelInfo
 
@@ -55,7 +57,12 @@ def usage(
     since: Annotated[
         str, typer.Option(help="How far back: 30m, 12h, 30d, 4w, or a date (2026-11-01).")
     ] = "30d",
-    by: Annotated[str, typer.Option(help="Group by day, model or conversation.")] = "day",
+    by: Annotated[
+        str,
+        typer.Option(
+            help="Group by day, model or conversation.", autocompletion=completions.groupings
+        ),
+    ] = "day",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Spend and tokens over time, from the stored conversations."""

@@ -1,0 +1,81 @@
+"""Values the shell completes after Tab (`claudechat --install-completion`).
+
+Each function takes what is typed so far and returns the values that start with it. They run
+inside the shell's completion: a failure (no database yet, a store that is down) offers
+nothing rather than an error, and none of them asks the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import typer
+
+IDS_OFFERED = 50  # the newest conversations; older ones by typing a prefix
+
+
+def _conversation_id_argument() -> typer.models.ArgumentInfo:
+    return typer.Argument(
+        metavar="ID", help="Id or unique prefix.", autocompletion=conversation_ids
+    )
+
+
+def _starting(values: Iterable[str], incomplete: str) -> list[str]:
+    return [value for value in values if value.startswith(incomplete)]
+
+
+def efforts(incomplete: str) -> list[str]:
+    from claudechat.request import EFFORT_LEVELS
+
+    return _starting([*EFFORT_LEVELS, "default"], incomplete)
+
+
+def providers(incomplete: str) -> list[str]:
+    from claudechat.settings import PROVIDERS
+
+    return _starting(PROVIDERS, incomplete)
+
+
+def groupings(incomplete: str) -> list[str]:
+    from claudechat.spend import GROUPINGS
+
+    return _starting(GROUPINGS, incomplete)
+
+
+def export_formats(incomplete: str) -> list[str]:
+    return _starting(("markdown", "json", "html"), incomplete)
+
+
+def models(incomplete: str) -> list[str]:
+    """The ids the models cache (or the Bedrock catalogue) knows."""
+    try:
+        from claudechat.model_commands import model_ids
+        from claudechat.settings import load_settings
+
+        return _starting(model_ids(load_settings()), incomplete)
+    except Exception:  # completion offers nothing rather than failing in the shell
+        return []
+
+
+def conversation_ids(incomplete: str) -> list[tuple[str, str]]:
+    """The newest conversations' ids, each with its title as the shell's help."""
+    try:
+        from claudechat.settings import load_settings
+        from claudechat.storage import open_store
+
+        settings = load_settings()
+        store = open_store(settings)
+        try:
+            rows = store.list(settings.user, IDS_OFFERED).rows
+        finally:
+            store.close()
+    except Exception:  # as above: nothing offered
+        return []
+    return [
+        (row.conversation_id, row.conversation_name or row.preview or "")
+        for row in rows
+        if row.conversation_id.startswith(incomplete.lower())
+    ]
+
+
+CONVERSATION_ID = _conversation_id_argument()  # an ID argument, completed from the history
