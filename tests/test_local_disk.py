@@ -168,6 +168,19 @@ def test_a_read_only_home_does_not_stop_saves_to_the_team_store(  # type: ignore
     ]
 
 
+def test_an_embedded_store_on_a_read_only_home_says_the_folder_is_read_only(  # type: ignore[no-untyped-def]
+    fake_api, cli, small_home
+) -> None:
+    """SQLite said only "unable to open database file" (or "attempt to write a readonly
+    database"), which names no cause."""
+    made = cli("chat", input="before the remount")
+    assert made.returncode == 0, made.stderr
+    subprocess.run(["mount", "-o", "remount,ro", small_home], check=True)
+    listed = cli("list")
+    assert listed.returncode == 5, listed.stderr
+    assert "is read-only to you" in listed.stderr and "Traceback" not in listed.stderr
+
+
 def test_a_version_read_for_a_save_that_failed_still_refreshes_the_local_copy(  # type: ignore[no-untyped-def]
     isolated_home, tmp_path, monkeypatch
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -369,9 +370,26 @@ class database_errors:
 
         # IntegrityError means a conflicting insert, which the caller handles itself.
         if isinstance(error, DBAPIError) and not isinstance(error, IntegrityError):
+            reason = _first_line(error.orig) + _read_only_hint(self.url)
             raise StorageError(
-                f"database {describe_database(self.url)} failed: {_first_line(error.orig)}"
+                f"database {describe_database(self.url)} failed: {reason}"
             ) from error
+
+
+def _read_only_hint(url: str) -> str:
+    """Why SQLite failed, when its file or folder cannot be written: it says only "unable to
+    open database file" or "attempt to write a readonly database"."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return ""
+    path = Path(parsed.database)
+    writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    if writable:
+        return ""
+    return (
+        f" ({path.parent} or the file is read-only to you: check its owner, its "
+        "permissions and the disk's mount, or set CLAUDECHAT_HOME)"
+    )
 
 
 def describe_database(url: str) -> str:
