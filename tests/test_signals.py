@@ -284,3 +284,34 @@ def test_a_process_that_hangs_after_a_signal_still_exits(signum: int, code: int)
     finally:
         process.kill()
         process.wait()
+
+
+DEFERRED = """
+import time
+from claudechat import signals
+from claudechat.errors import Terminated
+
+signals.install()
+# Code that reports itself as importlib's, as the module lock's weakref callback does.
+machinery = compile(
+    "import signal\\nsignal.raise_signal(signal.SIGTERM)\\nsum(range(1000))\\n",
+    "<frozen importlib._bootstrap>",
+    "exec",
+)
+try:
+    exec(machinery, {})
+    print("the machinery ran to its end")
+    time.sleep(5)
+    print("never raised")
+except Terminated:
+    print("raised after it")
+"""
+
+
+def test_a_signal_inside_the_import_machinery_is_raised_just_after_it() -> None:
+    """An exception raised in importlib's own code can be swallowed with the import lock held
+    (a SIGTERM at start-up hung the process until its 30 s exit deadline, now and then)."""
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout == "the machinery ran to its end\nraised after it\n", done.stderr

@@ -28,6 +28,9 @@ _terminal_fds: list[int] = []
 # hangup at the prompt, prompt-toolkit's event loop waited forever on a task that never ended,
 # with the signals that could have ended it ignored (a second one must not cut the save).
 EXIT_DEADLINE_SECONDS = 30
+# A signal that came while the main thread ran Python's import machinery is raised this much
+# later instead (see _raise).
+DEFERRED_SECONDS = 0.01
 
 
 def install() -> None:
@@ -38,7 +41,14 @@ def install() -> None:
         signal.signal(signum, _raise)
 
 
-def _raise(signum: int, _frame: FrameType | None) -> None:
+def _raise(signum: int, frame: FrameType | None) -> None:
+    if _in_import_machinery(frame):
+        # Raised there, the exception can be swallowed ("Exception ignored in ... cb"), the
+        # import lock still held: the signal was lost, every later import in any thread
+        # waited, and the process hung until its exit deadline. Tried again in a moment.
+        signal.signal(signal.SIGALRM, lambda _signum, later: _raise(signum, later))
+        signal.setitimer(signal.ITIMER_REAL, DEFERRED_SECONDS)
+        return
     reason, code = _REASONS[signal.Signals(signum)]
     # One ending is enough: a second signal must not cut short the save of the first.
     for other in (*_REASONS, signal.SIGINT):
@@ -49,6 +59,10 @@ def _raise(signum: int, _frame: FrameType | None) -> None:
     if signum == signal.SIGHUP:
         _leave_dead_terminal()
     raise Terminated(reason, code)
+
+
+def _in_import_machinery(frame: FrameType | None) -> bool:
+    return frame is not None and frame.f_code.co_filename.startswith("<frozen importlib")
 
 
 def _leave_dead_terminal() -> None:
