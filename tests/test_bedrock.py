@@ -82,6 +82,17 @@ def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type:
     assert mid.returncode == 4 and "mid-reply" in mid.stderr  # cut off after text: kept
 
 
+def test_a_bedrock_api_key_needs_no_aws_credentials(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The SDK sends AWS_BEARER_TOKEN_BEDROCK as a bearer token; the check at start asked
+    for AWS credentials all the same."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", bedrock.api_key)
+    result = cli("chat", input="hello")
+    assert result.returncode == 0, result.stderr
+    assert bedrock.requests[-1].headers["authorization"] == f"Bearer {bedrock.api_key}"
+
+
 @pytest.mark.parametrize(
     ("unset", "extra", "said"),
     [
