@@ -33,8 +33,7 @@ def assert_one_line(stderr: str, *needles: str) -> None:
         ("postgresql://chat@127.0.0.1:notaport/chats", "invalid database URL"),
         ("mysql://chat@127.0.0.1/chats", "invalid database URL"),
         ("sqlite:////tmp/a%00b.db", "NUL"),
-        ("sqlite:///relative.db", "relative to the current folder"),
-        ("sqlite:///~/x.db", "relative to the current folder"),
+        ("sqlite:///relative-never-created.db", "relative to the current folder"),
         ("sqlite://", "keeps nothing past the command"),
         ("sqlite:///:memory:", "keeps nothing past the command"),
     ],
@@ -48,6 +47,19 @@ def test_a_bad_database_url_is_a_configuration_error(cli, fake_api, url, needle)
     assert chatted.returncode == 2, chatted.stderr
     assert "Traceback" not in chatted.stderr and "saved locally" not in chatted.stderr
     assert fake_api.requests == []  # refused before anything was sent
+
+
+def test_database_urls_are_read_as_sqlalchemy_reads_them() -> None:
+    """A password may hold "#", "/", "?" or "[": urllib's parsing refused such URLs (its host
+    part ends there), and SQLite's own URIs are not taken for relative paths."""
+    from claudechat.storage.metadata import check_database_url
+
+    for password in ("p#ss", "pa/ss", "p?ss", "p[ss"):
+        check_database_url(f"postgresql://chat:{password}@127.0.0.1:5432/chats")
+    check_database_url("postgresql://[::1]:5432/chats")
+    check_database_url("postgresql:///chats?host=/var/run/postgresql")
+    check_database_url("sqlite+pysqlite:////tmp/x.db?timeout=5")
+    check_database_url("sqlite:///file:/tmp/x.db?uri=true")
 
 
 def test_a_scheme_typo_sends_nothing(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

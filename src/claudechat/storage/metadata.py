@@ -248,8 +248,6 @@ def parse_database_url(url: str) -> Any:
         ) from exc
     except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is no number
         raise ConfigError(f"invalid database URL {shown!r}") from exc
-    if "\x00" in (parsed.database or ""):
-        raise ConfigError(f"invalid database URL {shown!r}: the path holds a NUL character")
     return parsed
 
 
@@ -258,6 +256,11 @@ def parse_database_url(url: str) -> Any:
 # first prompt waits for it). Another dialect was found out only after Claude had answered.
 _DIALECTS = ("sqlite", "postgresql", "postgres")
 _URL_SCHEME = re.compile(r"(?P<dialect>[a-z0-9_]+)(\+[a-z0-9_]+)?://", re.I)
+# The port where SQLAlchemy's make_url finds it: a password runs to its "@" and may hold
+# "/", "#" or "?", which end urllib's host part (it refused such a password's URL).
+_SQLALCHEMY_PORT = re.compile(
+    r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]*)(?::(?P<port>[^/?]*))?"
+)
 
 
 def check_database_url(url: str) -> None:
@@ -268,12 +271,11 @@ def check_database_url(url: str) -> None:
             f"invalid database URL {shown!r}: use sqlite:////absolute/path.db or "
             "postgresql://user@host/database"
         )
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import unquote
 
-    try:
-        urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is no number
-    except ValueError:
-        raise ConfigError(f"invalid database URL {shown!r}: its port is no number") from None
+    port = _SQLALCHEMY_PORT.match(url)
+    if port and port.group("port") and not port.group("port").isdigit():
+        raise ConfigError(f"invalid database URL {shown!r}: its port is no number")
     if "\x00" in unquote(url):
         raise ConfigError(f"invalid database URL {shown!r}: the path holds a NUL character")
     if match.group("dialect").lower() == "sqlite":
@@ -284,6 +286,8 @@ def _check_sqlite_path(after_scheme: str, shown: str) -> None:
     """sqlite:////abs/path.db: a relative path (three slashes) made a database per current
     folder, and an in-memory one kept nothing past the command."""
     path = after_scheme.removeprefix("/")
+    if path.startswith("file:"):
+        return  # an SQLite URI (?uri=true): its own rules
     if path in ("", ":memory:"):
         raise ConfigError(
             f"database URL {shown!r} keeps nothing past the command (an in-memory database): "
