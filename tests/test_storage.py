@@ -231,6 +231,25 @@ def test_a_document_in_a_local_folder_is_linked_as_the_local_copy_and_kept_as_it
     there.close()
 
 
+def test_a_linked_copy_counts_as_used_now_when_the_copies_are_trimmed(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link has the stored file's mtime: an old conversation just read was the first one
+    trimmed, so it was not there to show during an outage."""
+    monkeypatch.setattr(cache_module, "MAX_DOCUMENTS", 3)
+    store = open_store(load_settings())
+    old = conversation(text="from long ago")
+    store.save(old)
+    long_ago = time.time() - 90 * 86400
+    os.utime(isolated_home / "conversations" / "tester" / f"{old.id}.json", (long_ago, long_ago))
+    for number in range(3):
+        store.save(conversation(text=f"newer {number}"))
+    copy = isolated_home / "cache" / "tester" / f"{old.id}.json"
+    assert not copy.exists()  # the least recently used, trimmed
+    open_store(load_settings()).load("tester", old.id)  # read again (show, --resume)
+    assert copy.exists()
+
+
 def behind_a_save(store: ConversationStore, text: str) -> tuple[Conversation, Conversation]:
     """A session that loaded "opening", and the conversation: another session of the same
     process loaded it too, added `text` and saved it since."""

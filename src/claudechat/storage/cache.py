@@ -71,6 +71,10 @@ class DocumentCache:
             make_private_dirs(target.parent)
             os.link(stored_file, temp)
             os.replace(temp, target)
+            # Used now, as a new copy is: trimming keeps the newest (its mtime was the stored
+            # file's, maybe months old, and a document just read went first). The stored
+            # file's mtime is shared, and nothing reads it.
+            os.utime(target)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
