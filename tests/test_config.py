@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -133,12 +134,23 @@ def test_a_price_entry_that_is_not_prices_is_refused_at_once(cli, isolated_home,
 def test_a_bedrock_catalogue_entry_of_the_wrong_types_is_refused_at_once(  # type: ignore[no-untyped-def]
     cli, isolated_home, entry, problem
 ) -> None:
-    """`models` and `chat -m x` gave a traceback, or read "high" as h,i,g,h."""
+    """`models` and `chat -m x` gave a traceback, or read "high" as h,i,g,h. (A TOML date for
+    created_at is fine: see the test below.)"""
     write_config(isolated_home, f"[bedrock_models.x]\n{entry}\n")
     for command in (["config"], ["models"], ["chat", "-m", "x", "hi"]):
         result = cli(*command, env={"CLAUDECHAT_PROVIDER": "bedrock", "AWS_REGION": "us-east-1"})
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert f"bedrock_models.'x': {problem}" in result.stderr
+
+
+def test_a_bedrock_catalogue_entry_may_date_itself_in_toml(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    write_config(
+        isolated_home,
+        '[bedrock_models.x]\nid = "anthropic.x"\ncreated_at = 2026-03-01\nmax_tokens = 64000\n',
+    )
+    listed = cli("models", "--json", env={"CLAUDECHAT_PROVIDER": "bedrock"})
+    assert listed.returncode == 0, listed.stderr
+    assert "x" in [model["id"] for model in json.loads(listed.stdout)]
 
 
 def test_an_unknown_effort_is_refused_by_config_not_first_by_chat(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ Each value remembers where it came from, so `claudechat config` can say so.
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import os
 import re
@@ -280,7 +281,8 @@ def _bedrock_entry_problem(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return 'must be a table (id = "anthropic....", max_tokens = ...)'
     for name, value in entry.items():
-        if name in _BEDROCK_TEXT and not (isinstance(value, str) and value.strip()):
+        dated = name == "created_at" and isinstance(value, datetime.date)  # TOML's own dates
+        if name in _BEDROCK_TEXT and not dated and not (isinstance(value, str) and value.strip()):
             return f"{name} must be text"
         whole = isinstance(value, int) and not isinstance(value, bool)
         if name in _BEDROCK_COUNTS and not (whole and value > 0):
