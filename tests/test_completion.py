@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import conversation_id
 
 
@@ -24,6 +26,12 @@ def completed(words: str) -> list[str]:
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     return done.stdout.split()
+
+
+@pytest.mark.fresh_store
+def test_a_tab_on_a_fresh_install_creates_no_database(isolated_home) -> None:  # type: ignore[no-untyped-def]
+    assert completed("claudechat show ") == []
+    assert not (isolated_home / "claudechat.db").exists()
 
 
 def test_fixed_choices_are_completed() -> None:

@@ -58,23 +58,23 @@ def models(incomplete: str) -> list[str]:
 
 
 def conversation_ids(incomplete: str) -> list[tuple[str, str]]:
-    """The newest conversations' ids, each with its title as the shell's help."""
+    """The ids of the conversations this machine used last (its local copies, newest first),
+    each with its title as the shell's help. Not the database: a Tab must not wait for a
+    server that is slow to answer, nor create a database on a fresh install."""
     try:
+        from claudechat.output import one_line
         from claudechat.settings import load_settings
-        from claudechat.storage import open_store
+        from claudechat.storage.cache import DocumentCache
 
         settings = load_settings()
-        store = open_store(settings)
-        try:
-            rows = store.list(settings.user, IDS_OFFERED).rows
-        finally:
-            store.close()
+        copies = DocumentCache(settings.data_dir / "cache").all(settings.user)
     except Exception:  # as above: nothing offered
         return []
+    copies.sort(key=lambda conversation: conversation.updated_at, reverse=True)
     return [
-        (row.conversation_id, row.conversation_name or row.preview or "")
-        for row in rows
-        if row.conversation_id.startswith(incomplete.lower())
+        (conversation.id, one_line(conversation.title, 60))  # a title's newlines: one line
+        for conversation in copies[:IDS_OFFERED]
+        if conversation.id.startswith(incomplete.lower())
     ]
 
 
