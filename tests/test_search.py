@@ -59,6 +59,29 @@ def test_results_carry_name_role_date_and_a_marked_snippet(store: ConversationSt
     assert f"{MARK_START}sourdough{MARK_END}" in hit.snippet
 
 
+def test_a_log_that_matches_on_every_line_is_found_within_the_deadline(  # type: ignore[no-untyped-def]
+    store: ConversationStore, cli, monkeypatch, backend
+) -> None:
+    """FTS5's excerpt of a text costs about the square of its matches: three pasted logs
+    saying "error" on every line took 10 s, past the store's deadline, and the search
+    reported the store as down (exit 5)."""
+    log = "error: the build failed\n" * 5000
+    for _ in range(3):
+        saved(store, log, "it failed")
+    monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", "2")
+    result = cli("search", "error", "--json")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3 and all("**error**" in hit["snippet"] for hit in hits)
+    late = saved(store, "opening words " + "filler " * 3000 + "zebra")
+    (hit,) = search(store.metadata, "tester", "zebra")
+    assert hit.conversation_id == late.id
+    if backend.name == "embedded":  # beyond the part SQLite's excerpt is made from
+        assert hit.snippet.startswith("opening words filler")
+    else:  # PostgreSQL's headline has no such cost: it shows the match
+        assert f"{MARK_START}zebra{MARK_END}" in hit.snippet
+
+
 def test_ranking_puts_the_denser_match_first(store: ConversationStore) -> None:
     saved(store, "python " + "filler words here " * 30)
     dense = saved(store, "python python python tips")

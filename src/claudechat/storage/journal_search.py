@@ -14,18 +14,17 @@ does.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import StorageError
 from claudechat.storage.search import (
-    MARK_END,
-    MARK_START,
-    SNIPPET_WORDS,
     SQLITE_TOKENIZER,
     WEBSEARCH,
     SearchHit,
+    excerpts,
     message_body,
     on_postgres,
     parse,
@@ -166,21 +165,20 @@ def _unindexed(
 
 
 def _sqlite_match(query: Query, bodies: list[str]) -> list[Any]:
-    """(position, snippet) of the matching bodies, best first, by SQLite's FTS5."""
-    with sqlite3.connect(":memory:") as connection:
+    """(position, snippet) of the matching bodies, best first, by SQLite's FTS5 (excerpts
+    as the index's search makes them: see search.excerpts)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
         connection.execute(
             f"CREATE VIRTUAL TABLE bodies USING fts5(body, tokenize='{SQLITE_TOKENIZER}')"
         )
         connection.executemany(
             "INSERT INTO bodies (rowid, body) VALUES (?, ?)", list(enumerate(bodies))
         )
-        found = connection.execute(
-            "SELECT rowid, snippet(bodies, 0, ?, ?, '…', ?) FROM bodies WHERE bodies MATCH ? "
-            "ORDER BY bm25(bodies)",
-            (MARK_START, MARK_END, SNIPPET_WORDS, query.fts5),
+        ranked = connection.execute(
+            "SELECT rowid FROM bodies WHERE bodies MATCH ? ORDER BY bm25(bodies)", (query.fts5,)
         ).fetchall()
-    connection.close()
-    return found
+    shown = excerpts(query, {position: bodies[position] for (position,) in ranked})
+    return [(position, shown[position]) for (position,) in ranked]
 
 
 def _postgres_match(
