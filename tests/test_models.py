@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from claudechat import models
 from claudechat.chat import ChatSession
 from claudechat.claude import Claude
@@ -233,6 +235,29 @@ def test_a_failed_fetch_fails_the_turns_that_waited_for_it(isolated_home: Path) 
     assert len(fetches) == 1
 
 
+def test_a_fetch_that_took_long_to_fail_is_not_asked_again_at_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A silent Models API cost its whole read timeout (60 s) again before each retry of a
+    turn, as the failure stood only 30 s: six minutes for one message in pipe mode."""
+    monkeypatch.setattr(models, "FAILED_FETCH_STANDS", timedelta(seconds=0.05))
+    fetches: list[float] = []
+
+    def slow_failure() -> list[ModelInfo]:
+        fetches.append(time.monotonic())
+        time.sleep(0.3)  # a timeout, scaled down
+        raise ApiError("the Models API did not answer")
+
+    catalogue = Catalogue(load_settings(), slow_failure)
+    for _ in range(2):
+        with pytest.raises(ApiError):
+            catalogue.models()
+        time.sleep(0.1)  # past FAILED_FETCH_STANDS, well within twice the wait
+    assert len(fetches) == 1
+    time.sleep(0.6)
+    with pytest.raises(ApiError):
+        catalogue.models()
+    assert len(fetches) == 2  # and asked again once that has passed
+
+
 def test_a_models_api_outage_at_the_first_turn_does_not_last_the_session(  # type: ignore[no-untyped-def]
     fake_api, isolated_home, monkeypatch
 ) -> None:
@@ -244,4 +269,8 @@ def test_a_models_api_outage_at_the_first_turn_does_not_last_the_session(  # typ
     fake_api.models_refused = True
     assert session.model_info().known is False  # conservative defaults, for now
     fake_api.models_refused = False
+    # Once the failure has stood its time (twice what the refused fetch took, here):
+    deadline = time.monotonic() + 10
+    while not session.model_info().known and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert session.model_info().known is True

@@ -203,7 +203,8 @@ class Catalogue:
         self._fetched: Listed | None = None
         self._cache = _CacheFile(cache_path(settings.data_dir))
         self._fetching = threading.Lock()
-        self._failed: tuple[datetime, ClaudechatError] | None = None  # the last fetch's
+        # The last fetch's failure, and until when it stands.
+        self._failed: tuple[datetime, ClaudechatError] | None = None
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         if self.settings.provider == "bedrock":
@@ -232,7 +233,7 @@ class Catalogue:
             models = fresh()
             if models is not None:
                 return models
-            if self._failed is not None and _younger_than(self._failed[0], FAILED_FETCH_STANDS):
+            if self._failed is not None and datetime.now(UTC) < self._failed[0]:
                 # A copy: raising the one object again in many threads would grow (and share)
                 # its traceback, keeping every waiting turn's frames alive.
                 raise copy.copy(self._failed[1]).with_traceback(None)
@@ -252,10 +253,14 @@ class Catalogue:
         return [found for found in (self._cache.read(), self._fetched) if found]
 
     def _fetch(self) -> list[ModelInfo]:
+        started = datetime.now(UTC)
         try:
             models = self.fetch()
         except ClaudechatError as exc:
-            self._failed = datetime.now(UTC), exc
+            # Held for a while, and for longer when finding out took long: a server that
+            # never answers cost a whole read timeout (60 s) again before every retry.
+            now = datetime.now(UTC)
+            self._failed = now + max(FAILED_FETCH_STANDS, 2 * (now - started)), exc
             raise
         self._failed = None
         self._fetched = models, datetime.now(UTC)
