@@ -73,6 +73,13 @@ def test_show_in_a_pipe_shows_escapes_as_plain_text(cli, dangerous_conversation)
     assert "\x1b" not in as_json.stdout and "\x07" not in as_json.stdout
     messages = json.loads(as_json.stdout)["messages"]
     assert content_text(messages[1]["content"]) == "answered: " + DANGEROUS_TEXT
+    # list and search too: the text itself, escaped by JSON (they gave the ^[ display form).
+    listed = cli("list", "--json")
+    assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
+    assert json.loads(listed.stdout)[0]["title"] == "name \x1b]0;pwned\x07"
+    found = cli("search", "answered", "--json")
+    assert "\x1b" not in found.stdout and "\x07" not in found.stdout
+    assert "\x1b[2J" in json.loads(found.stdout)[0]["snippet"]
 
 
 def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

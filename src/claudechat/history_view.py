@@ -54,11 +54,12 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
     return {
         "id": hit.conversation_id,
         "name": hit.name,
-        "title": hit_title(hit),
+        # The text itself, as list --json gives it: JSON escapes what a terminal would obey.
+        "title": hit.name or hit.preview or "(empty)",
         "message_id": hit.message_id,
         "role": hit.role,
         "created_at": hit.created_at.isoformat(),
-        "snippet": plain_snippet(hit.snippet),
+        "snippet": hit.snippet.replace(MARK_START, PLAIN_MARK).replace(MARK_END, PLAIN_MARK),
     }
 
 

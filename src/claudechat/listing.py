@@ -70,7 +70,8 @@ def _row_json(row: ConversationRow, unsynced: set[str]) -> dict[str, object]:
         "synced": row.conversation_id not in unsynced,
         "id": row.conversation_id,
         "name": row.conversation_name,
-        "title": row_title(row),
+        # The text itself: JSON escapes what a terminal would obey (row_title shows it as ^[).
+        "title": row.conversation_name or row.preview or "(empty)",
         "model": row.model,
         "messages": row.message_count,
         "created_at": row.created_at.isoformat(),
