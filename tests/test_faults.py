@@ -345,6 +345,25 @@ def test_faults_before_any_text_are_retried(cli, fake_api, first) -> None:  # ty
     ]
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [Reply("lost", cut_after=0), Reply("lost", thinking="hmm", cut_after=0)],
+    ids=["nothing", "thinking-only"],
+)
+def test_a_stream_that_never_brought_text_is_a_failed_reply_not_a_cut_off_one(  # type: ignore[no-untyped-def]
+    cli, fake_api, broken
+) -> None:
+    """Exit 4 promises the part of a reply that arrived; none had, and none was kept."""
+    fake_api.queue(broken, broken, broken)
+    result = cli("chat", input="question")
+    assert result.returncode == 3, result.stderr
+    assert "the reply broke off before any text arrived" in result.stderr
+    document = stored(cli, conversation_id(result.stderr))
+    assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
+        ("question", "pending"),
+    ]
+
+
 def test_after_text_was_shown_nothing_is_resent_silently(fake_api) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(
         Reply(chunks=["shown ", "then ", "cut"], cut_after=1, cut_mode="abort"),

@@ -330,6 +330,8 @@ class ChatSession(SessionSaving):
                     self._keep_partial(reply, "incomplete")
                     if isinstance(exc, ApiError) and exc.unknown_model:
                         self._back_to_a_known_model()
+                    if isinstance(exc, ReplyCutOffError) and not reply.text:
+                        raise _nothing_arrived(exc) from exc
                     raise
                 # Nothing was shown yet, so asking again cannot duplicate what the user saw.
                 self.notify(f"{exc}; retrying in {delay:.3g} s ({attempt}/{MAX_ATTEMPTS - 1})")
@@ -445,6 +447,17 @@ class ChatSession(SessionSaving):
     def set_system(self, system: str | None) -> None:
         self.conversation.set("system", system or None)
         self.save()
+
+
+def _nothing_arrived(cut_off: ReplyCutOffError) -> ApiError:
+    """A stream that broke before any text: no reply could be had, and none is kept. Exit 4
+    (and serve's reply_cut_off) promise the part that arrived; this is exit 3, as any other
+    failure to answer is."""
+    text = str(cut_off)
+    prefix = "the reply was cut off"
+    if text.startswith(prefix):
+        text = "the reply broke off before any text arrived" + text[len(prefix) :]
+    return ApiError(text, retryable=True, timed_out=cut_off.timed_out)
 
 
 def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]:
