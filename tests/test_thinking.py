@@ -43,6 +43,18 @@ def test_pipe_keeps_thinking_off_stdout_and_stores_every_block(cli, fake_api) ->
     assert fake_api.requests[-1].body["messages"][1]["content"] == reply["content"]
 
 
+def test_notices_after_streamed_thinking_start_lines_of_their_own(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A retry notice (or the conversation line) was glued to the thinking's last line."""
+    broken = Reply("The answer.", thinking="Let me think about it", cut_after=2)
+    fake_api.queue(broken, Reply("The answer.", thinking="Let me think again"))
+    result = cli("chat", "--show-thinking", input="think")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].rstrip() == "Let me", lines  # cut off mid-thought
+    assert lines[1].startswith("the reply was cut off") and "retrying in" in lines[1]
+    assert lines[2:] == ["Let me think again", lines[-1]] and lines[-1].startswith("conversation ")
+
+
 def test_thinking_is_dropped_from_the_context_when_the_model_changes(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(Reply("Four.", thinking=THOUGHT, redacted="opaque=="))
     assert cli("chat", input="two plus two").returncode == 0

@@ -64,13 +64,19 @@ def run_one_turn(
         status(notice)
     stdout = ClosableOutput(sys.stdout)
     renderer = _renderer(stdout, session.settings.code_theme)
-    notices = HeldNotices(session.notify)
 
     def feed(chunk: str) -> None:
         notices.hold = True
         renderer.feed(chunk)
 
     listener = PipeListener(feed, show_thinking)
+    told = session.notify
+
+    def tell(notice: str) -> None:
+        listener.end_thinking()  # a notice glued to streamed thinking read as one line
+        told(notice)
+
+    notices = HeldNotices(tell)
     session.notify = notices
     try:
         with renderer:
@@ -78,6 +84,7 @@ def run_one_turn(
         print_citations(reply, stdout)
     finally:
         session.notify = notices.release()
+        listener.end_thinking()
         if session.conversation.messages:
             status(f"conversation {session.conversation.id}")
     if session.saved_in == "memory":

@@ -146,13 +146,18 @@ class PipeListener:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, TextDelta):
-            if self.thought:
-                self.err.write("\n")
-                self.err.flush()
-                self.thought = False
+            self.end_thinking()
             self.feed(event.text)
         elif isinstance(event, ThinkingDelta) and self.show_thinking:
             text = safe_text(event.text) if self.err.isatty() else event.text
             self.err.write(text)
             self.err.flush()
             self.thought = True
+
+    def end_thinking(self) -> None:
+        """End the thinking's last line, so what comes next (the answer, or a notice on
+        stderr) starts a line of its own."""
+        if self.thought:
+            self.err.write("\n")
+            self.err.flush()
+            self.thought = False
