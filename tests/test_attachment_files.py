@@ -52,6 +52,7 @@ def test_pdf_pages_are_counted() -> None:
     ("data", "message"),
     [
         (b"", "the file is empty"),
+        (b"\xef\xbb\xbf", "the file is empty"),  # a byte-order mark alone
         (b"\x00\x01\x02binary", r"not an image \(PNG, JPEG, GIF, WebP\), a PDF or UTF-8 text"),
         (b"caf\xe9", "invalid UTF-8 at byte 3"),
     ],
@@ -60,6 +61,11 @@ def test_what_cannot_be_attached_says_which_file(data: bytes, message: str) -> N
     with pytest.raises(UsageError, match=message) as raised:
         from_bytes(data, "thing.bin")
     assert str(raised.value).startswith("thing.bin: ")
+
+
+def test_a_byte_order_mark_is_no_part_of_an_attached_text() -> None:
+    """Stripped on stdin, it was kept in a file's text: U+FEFF went to Claude."""
+    assert from_bytes(b"\xef\xbb\xbfhello bom", "bom.txt").data == b"hello bom"
 
 
 @pytest.mark.parametrize("source", ["/dev/zero", "a pipe"])

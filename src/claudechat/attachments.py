@@ -121,6 +121,8 @@ def from_bytes(data: bytes, name: str) -> Attachment:
         return Attachment(name, media_type, data, pdf_pages(data))
     if media_type is not None:
         return Attachment(name, media_type, data)
+    # A byte-order mark (some Windows editors write one) is no text, as on stdin.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
         raise UsageError(f"{name}: the file is empty")
     if b"\x00" in data:
