@@ -65,6 +65,21 @@ def test_short_names_map_to_the_regions_inference_profile() -> None:
     )
 
 
+def test_a_region_set_in_the_aws_profile_alone_picks_its_inference_profile(  # type: ignore[no-untyped-def]
+    cli, bedrock, monkeypatch, tmp_path
+) -> None:
+    """The model id took its geography from the config file and the environment only: a
+    region in ~/.aws/config alone (eu-west-1) got the us. inference profile."""
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    result = cli("chat", "--model", "claude-sonnet-4-6", input="hi")
+    assert result.returncode == 0, result.stderr
+    assert bedrock.requests[-1].body["model"] == "eu.anthropic.claude-sonnet-4-6"
+
+
 def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
     bedrock.queue(Reply(chunks=["some ", "text ", "more"], cut_after=2))
     cut = cli("chat", input="q")

@@ -247,9 +247,10 @@ class Claude:
     def model_id(self, model: str) -> str:
         if self.settings.provider != "bedrock":
             return model
-        region = self.settings.get("aws_region") or os.environ.get("AWS_REGION")
-        region = region or os.environ.get("AWS_DEFAULT_REGION")
-        return bedrock_model_id(model, region, self.settings)
+        # The region the SDK's client settled on (the config file, the environment, or the AWS
+        # profile): one read only the first two gave a region set in the profile alone the
+        # wrong geography's inference profile (us. for eu-west-1).
+        return bedrock_model_id(model, getattr(self.client, "aws_region", None), self.settings)
 
     def list_models(self) -> list[dict[str, Any]]:
         """Every model the account offers, all pages of the Models API, as plain JSON."""
