@@ -17,7 +17,10 @@ from test_repl import leave
 
 # What a stored message may hold and a terminal must never obey: a title change, a screen clear,
 # a colour switch, a bell and a carriage return; and the forms safe_text shows them in instead.
-DANGEROUS_TEXT = "title \x1b]0;pwned\x07 clear \x1b[2J red \x1b[31m bell \x07 cr \rend of the line"
+DANGEROUS_TEXT = (
+    "bidi \u202e c1 \x9b del \x7f title \x1b]0;pwned\x07 clear \x1b[2J red \x1b[31m bell \x07"
+    " cr \rend of the line"
+)
 DANGEROUS_RAW = ("\x1b]0;pwned", "\x1b[2J", "\x07")
 VISIBLE_FORMS = ("^[]0;pwned^G", "^[[2J", "^[[31m", "bell ^G", "cr ^Mend")
 
@@ -73,13 +76,16 @@ def test_show_in_a_pipe_shows_escapes_as_plain_text(cli, dangerous_conversation)
     assert "\x1b" not in as_json.stdout and "\x07" not in as_json.stdout
     messages = json.loads(as_json.stdout)["messages"]
     assert content_text(messages[1]["content"]) == "answered: " + DANGEROUS_TEXT
-    # list and search too: the text itself, escaped by JSON (they gave the ^[ display form).
+    # list and search too: the text itself, escaped by JSON (they gave the ^[ display form);
+    # C1 controls, DEL and bidi overrides as well, which JSON itself would leave raw.
+    raw = ("\x1b", "\x07", "\u202e", "\x9b", "\x7f")
     listed = cli("list", "--json")
-    assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
+    assert not [c for c in raw if c in listed.stdout]
     assert json.loads(listed.stdout)[0]["title"] == "name \x1b]0;pwned\x07"
     found = cli("search", "answered", "--json")
-    assert "\x1b" not in found.stdout and "\x07" not in found.stdout
-    assert "\x1b[2J" in json.loads(found.stdout)[0]["snippet"]
+    assert not [c for c in raw if c in found.stdout]
+    snippet = json.loads(found.stdout)[0]["snippet"]
+    assert "\x1b[2J" in snippet and "\u202e" in snippet and "\x9b" in snippet
 
 
 def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

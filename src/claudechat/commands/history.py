@@ -41,13 +41,13 @@ def search(
     """
     from claudechat.history_view import hit_json, print_hits
     from claudechat.jsontext import dumps_json
-    from claudechat.output import status
+    from claudechat.output import json_safe, status
     from claudechat.storage.journal_search import search_everywhere
 
     settings, store = _open()
     found = search_everywhere(store, settings.user, query, limit)
     if as_json:
-        print(dumps_json([hit_json(hit) for hit in found.hits], indent=2))
+        print(json_safe(dumps_json([hit_json(hit) for hit in found.hits], indent=2)))
     elif found.hits:
         print_hits(found.hits)
     elif found.error is None:
