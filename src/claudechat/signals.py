@@ -42,23 +42,27 @@ def install() -> None:
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
+    first = _first_signal.setdefault("signum", signum)  # one ending: the first one's
     if _in_import_machinery(frame):
         # Raised there, the exception can be swallowed ("Exception ignored in ... cb"), the
         # import lock still held: the signal was lost, every later import in any thread
         # waited, and the process hung until its exit deadline. Tried again in a moment.
-        signal.signal(signal.SIGALRM, lambda _signum, later: _raise(signum, later))
+        signal.signal(signal.SIGALRM, lambda _signum, later: _raise(first, later))
         signal.setitimer(signal.ITIMER_REAL, DEFERRED_SECONDS)
         return
-    reason, code = _REASONS[signal.Signals(signum)]
+    reason, code = _REASONS[signal.Signals(first)]
     # One ending is enough: a second signal must not cut short the save of the first.
     for other in (*_REASONS, signal.SIGINT):
         signal.signal(other, signal.SIG_IGN)
     # An alarm, not a thread: a thread cannot be started safely from a signal handler.
     signal.signal(signal.SIGALRM, lambda _signum, _frame: os._exit(code))
     signal.alarm(EXIT_DEADLINE_SECONDS)
-    if signum == signal.SIGHUP:
+    if first == signal.SIGHUP:
         _leave_dead_terminal()
     raise Terminated(reason, code)
+
+
+_first_signal: dict[str, int] = {}  # the signal that ends the process (a deferred one)
 
 
 def _in_import_machinery(frame: FrameType | None) -> bool:
