@@ -78,6 +78,9 @@ def test_a_log_that_matches_on_every_line_is_found_within_the_deadline(  # type:
     assert hit.conversation_id == late.id
     if backend.name == "embedded":  # beyond the part SQLite's excerpt is made from
         assert hit.snippet.startswith("opening words filler")
+        minified = saved(store, "{" + '"k":1,' * 3000 + "} unicornfish")  # one long "word"
+        (hit,) = search(store.metadata, "tester", "unicornfish")
+        assert hit.conversation_id == minified.id and len(hit.snippet) <= 161
     else:  # PostgreSQL's headline has no such cost: it shows the match
         assert f"{MARK_START}zebra{MARK_END}" in hit.snippet
 

@@ -284,7 +284,8 @@ def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) ->
 # FTS5's snippet() costs about the square of a text's matches: 5 s for a 100 KB log that says
 # "error" on every line, 20 of which held a search past its deadline (a false outage). So the
 # excerpt comes from the start of a message only, the part a search result shows anyway.
-EXCERPTED_CHARS = 8_000
+EXCERPTED_CHARS = 4_000
+OPENING_CHARS = 160  # the opening words shown instead: a minified line is one long "word"
 
 
 def excerpts(query: Query, bodies: dict[int, str]) -> dict[int, str]:
@@ -304,8 +305,11 @@ def excerpts(query: Query, bodies: dict[int, str]) -> dict[int, str]:
 
 
 def _opening(body: str) -> str:
-    words = body[:EXCERPTED_CHARS].split()
-    return " ".join(words[:SNIPPET_WORDS]) + ("…" if len(words) > SNIPPET_WORDS else "")
+    words = body[: OPENING_CHARS * 4].split()
+    opening = " ".join(words[:SNIPPET_WORDS])
+    if len(opening) > OPENING_CHARS:
+        return opening[:OPENING_CHARS] + "…"
+    return opening + ("…" if len(words) > SNIPPET_WORDS else "")
 
 
 def matching_conversations(metadata: MetadataStore, user_id: str, text: str) -> set[str]:
