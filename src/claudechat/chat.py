@@ -327,7 +327,8 @@ class ChatSession(SessionSaving):
                 last = reply.text or attempt == MAX_ATTEMPTS
                 delay = None if last else _retry_delay(exc, attempt)
                 if delay is None:
-                    self._keep_partial(reply, "incomplete")
+                    if reply.text:  # thinking alone is no reply to keep: the message waits
+                        self._keep_partial(reply, "incomplete")
                     if isinstance(exc, ApiError) and exc.unknown_model:
                         self._back_to_a_known_model()
                     if isinstance(exc, ReplyCutOffError) and not reply.text:
@@ -454,9 +455,10 @@ def _nothing_arrived(cut_off: ReplyCutOffError) -> ApiError:
     (and serve's reply_cut_off) promise the part that arrived; this is exit 3, as any other
     failure to answer is."""
     text = str(cut_off)
-    prefix = "the reply was cut off"
-    if text.startswith(prefix):
-        text = "the reply broke off before any text arrived" + text[len(prefix) :]
+    for prefix in ("the reply was cut off before the end", "the reply was cut off"):
+        if text.startswith(prefix):
+            text = "the reply broke off before any text arrived" + text[len(prefix) :]
+            break
     return ApiError(text, retryable=True, timed_out=cut_off.timed_out)
 
 
