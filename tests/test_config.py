@@ -153,6 +153,15 @@ def test_a_bedrock_catalogue_entry_may_date_itself_in_toml(cli, isolated_home) -
     assert "x" in [model["id"] for model in json.loads(listed.stdout)]
 
 
+def test_an_empty_model_or_user_is_refused_not_taken_for_the_default(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    refused = cli("chat", "--model", "", "hi")
+    assert refused.returncode == 2 and "command line: model is empty" in refused.stderr
+    write_config(isolated_home, 'user = " "\n')
+    result = cli("list")
+    assert result.returncode == 2 and "user is empty" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_an_unknown_effort_is_refused_by_config_not_first_by_chat(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     refused = cli("config", env={"CLAUDECHAT_EFFORT": "ultra"})
     assert refused.returncode == 2 and "use one of low, medium, high" in refused.stderr

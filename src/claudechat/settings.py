@@ -245,6 +245,10 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
 def _checked(key: Key, value: Any, source: str) -> Any:
     """Values whose mistakes would otherwise show only later, or never: a price entry that is
     not two numbers was ignored without a word, an unknown effort refused only by `chat`."""
+    if key.name in ("model", "user") and isinstance(value, str) and not value.strip():
+        # It stood for the default without a word (an empty environment variable still does:
+        # there, empty is how a variable is unset).
+        raise ConfigError(f"{source}: {key.name} is empty; give one, or leave it out")
     if key.name == "effort":
         from claudechat.errors import UsageError
         from claudechat.request import valid_effort
