@@ -208,6 +208,16 @@ def test_doctor_adopts_orphan_documents_and_reports_missing_ones(  # type: ignor
 # -- outages -------------------------------------------------------------------------------
 
 
+def test_sync_with_nothing_waiting_still_says_the_store_is_down(  # type: ignore[no-untyped-def]
+    backend, database_down, cli
+) -> None:
+    """Nothing to push asked nothing of the store: "pushed 0", exit 0, read as all well."""
+    with database_down():
+        synced = cli("sync")
+    assert synced.returncode == 5, synced.stderr
+    assert "pushed 0 conversation(s)" in synced.stderr and "claudechat:" in synced.stderr
+
+
 def test_database_down_at_start_the_chat_works_and_syncs_later(  # type: ignore[no-untyped-def]
     backend, database_down, fake_api, cli, isolated_home
 ) -> None:

@@ -261,7 +261,12 @@ def sync() -> None:
     from claudechat.output import status
 
     settings = _settings()
-    report = _store(settings).sync(settings.user)
+    store = _store(settings)
+    report = store.sync(settings.user)
+    if report.error is None and not report.pushed:
+        # Nothing to push asked nothing of the store: "pushed 0" read as all being well while
+        # the database could not even be opened.
+        report.error = store.list(settings.user, 1).error
     for notice in report.notices():
         status(notice)
     status(f"pushed {len(report.pushed)} conversation(s)")
