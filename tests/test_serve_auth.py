@@ -48,6 +48,16 @@ def test_requests_need_a_valid_bearer_token(server: Serve, tokens: dict[str, str
         # Load balancers probe health without a token; unknown routes are 404 for anyone.
         assert http.get("/health").status_code == 200
         assert http.get("/nowhere").status_code == 404
+        # The token comes first: without one, a caller learns nothing of what a body must be
+        # (it got 400, 413 or 415, and its body was read).
+        wrong = {"Authorization": "Bearer cct_wrong"}
+        refused = [
+            http.post("/chat", content=b"{not json", headers=wrong),
+            http.post("/chat", content=b"x" * 2_000_000, headers=wrong),
+            http.post("/chat", content=b"hi", headers={**wrong, "Content-Type": "text/plain"}),
+            http.delete("/conversations/123", headers=wrong),
+        ]
+        assert [answer.status_code for answer in refused] == [401] * 4
 
 
 def test_two_tokens_never_see_each_others_data(

@@ -1,7 +1,10 @@
-"""Plain ASGI middleware: body limits and content types before any handler, and access logs.
+"""Plain ASGI middleware: the caller's token, then body limits and content types, before any
+handler; and access logs.
 
-The body is read here in full (at most the configured limit) so that an oversized or wrongly
-typed request is refused before a handler could save anything.
+The token comes first: a caller without a valid one learns nothing else (not the body limit,
+not what a body must look like), and its body is not even read. The body is then read here in
+full (at most the configured limit) so that an oversized or wrongly typed request is refused
+before a handler could save anything.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from claudechat.server.errors import error_body
@@ -20,12 +24,19 @@ Message = dict[str, Any]
 access_log = logging.getLogger("claudechat.access")
 
 
-async def send_json(send: Any, status: int, body: dict[str, Any], close: bool = False) -> None:
+async def send_json(
+    send: Any,
+    status: int,
+    body: dict[str, Any],
+    close: bool = False,
+    headers: dict[str, str] | None = None,
+) -> None:
     data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    sent = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    sent += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     if close:  # the rest of the request may still come: not on this connection
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        sent.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": sent})
     await send({"type": "http.response.body", "body": data})
 
 
@@ -39,6 +50,49 @@ def _header(scope: Scope, name: bytes) -> str:
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+# The routes that act as a user; any other path (health, the OpenAPI description, an unknown
+# route's 404) is answered without a token.
+_AS_A_USER = ("/chat", "/new_chat", "/get_conversation", "/conversations")
+
+
+class Authenticate:
+    """The token's user, found once (in a thread: the lookup is a database call) and left in
+    the request's state, where the handlers and the access log read it."""
+
+    def __init__(self, app: Any, user_for: Callable[[str], str | None]) -> None:
+        self.app = app
+        self.user_for = user_for
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not _acts_as_a_user(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        scheme, _, token = _header(scope, b"authorization").partition(" ")
+        user = None
+        if scheme.lower() == "bearer" and token.strip():
+            import anyio.to_thread
+
+            from claudechat.errors import ClaudechatError
+            from claudechat.server.errors import describe
+
+            try:
+                user = await anyio.to_thread.run_sync(self.user_for, token.strip())
+            except ClaudechatError as exc:  # the database down: 503, as for any store call
+                status, kind, message, headers = describe(exc)
+                await send_json(send, status, error_body(kind, message), headers=headers)
+                return
+        if user is None:
+            body = error_body("unauthorized", "a valid bearer token is required")
+            await send_json(send, 401, body, headers={"WWW-Authenticate": "Bearer"})
+            return
+        scope.setdefault("state", {})["user"] = user
+        await self.app(scope, receive, send)
+
+
+def _acts_as_a_user(path: str) -> bool:
+    return path in _AS_A_USER or path.startswith("/conversations/")
 
 
 class RequestGuard:
