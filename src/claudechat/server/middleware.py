@@ -74,12 +74,13 @@ class Authenticate:
         if scheme.lower() == "bearer" and token.strip():
             import anyio.to_thread
 
-            from claudechat.errors import ClaudechatError
             from claudechat.server.errors import describe
 
             try:
                 user = await anyio.to_thread.run_sync(self.user_for, token.strip())
-            except ClaudechatError as exc:  # the database down: 503, as for any store call
+            except Exception as exc:  # the database down: 503, as for any store call
+                # (describe logs a defect's traceback and answers 500 internal_error, in JSON
+                # as the app's own handler does)
                 status, kind, message, headers = describe(exc)
                 await send_json(send, status, error_body(kind, message), headers=headers)
                 return
