@@ -318,3 +318,30 @@ def test_a_signal_inside_the_import_machinery_is_raised_just_after_it() -> None:
     # The first of two signals that came meanwhile decides how the process ends.
     raised = "raised after it: terminated (SIGTERM)"
     assert done.stdout == f"the machinery ran to its end\n{raised}\n", done.stderr
+
+
+LOADING = """
+import builtins
+
+real_import = builtins.__import__
+
+
+def interrupted(name, *args, **kwargs):  # Ctrl-C while the command's modules still load
+    if name == "claudechat.cli":
+        raise KeyboardInterrupt
+    return real_import(name, *args, **kwargs)
+
+
+builtins.__import__ = interrupted
+from claudechat.entry import main
+
+main()
+"""
+
+
+def test_ctrl_c_while_the_program_still_loads_is_one_line_and_exit_130() -> None:
+    """It printed Python's traceback of the import it stopped."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stderr) == (130, "claudechat: interrupted\n")

@@ -1,3 +1,3 @@
-from claudechat.cli import main
+from claudechat.entry import main
 
 main()
