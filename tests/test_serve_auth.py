@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -160,3 +161,39 @@ def _token_table(server: Serve) -> list[tuple[object, ...]]:
         rows = [tuple(row) for row in connection.execute(text("SELECT * FROM api_tokens"))]
     engine.dispose()
     return rows
+
+
+def test_behind_a_path_prefix_the_token_is_still_checked_first() -> None:
+    """Behind a proxy's prefix (uvicorn --root-path) the request's path starts with it: the
+    check let /api/chat through unchecked, and a valid token was then refused."""
+    from claudechat.server.middleware import Authenticate
+
+    reached: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    async def app(scope: dict[str, object], _receive: object, _send: object) -> None:
+        reached.append(str(scope["path"]))
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    guard = Authenticate(app, lambda token: "alice" if token == "good" else None)
+
+    def call(path: str, token: str | None = None) -> dict[str, object]:
+        headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+        scope: dict[str, object] = {
+            "type": "http",
+            "path": path,
+            "root_path": "/api",
+            "headers": headers,
+        }
+        asyncio.run(guard(scope, None, send))
+        return scope
+
+    call("/api/chat")
+    assert sent[0]["status"] == 401 and reached == []
+    answered = call("/api/conversations", "good")
+    assert reached == ["/api/conversations"]
+    assert answered["state"] == {"user": "alice"}
+    call("/api/health")  # no token needed, as without the prefix
+    assert reached[-1] == "/api/health"

@@ -66,7 +66,7 @@ class Authenticate:
         self.user_for = user_for
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not _acts_as_a_user(scope["path"]):
+        if scope["type"] != "http" or not _acts_as_a_user(_route_path(scope)):
             await self.app(scope, receive, send)
             return
         scheme, _, token = _header(scope, b"authorization").partition(" ")
@@ -94,6 +94,15 @@ class Authenticate:
 
 def _acts_as_a_user(path: str) -> bool:
     return path in _AS_A_USER or path.startswith("/conversations/")
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: behind a prefix a proxy strips (uvicorn --root-path), the
+    request's path starts with it, and the check let /api/conversations through unchecked."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
 
 
 class RequestGuard:
