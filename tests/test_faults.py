@@ -208,12 +208,13 @@ def test_doctor_adopts_orphan_documents_and_reports_missing_ones(  # type: ignor
 # -- outages -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("down", ["database_down", "blobs_down"])
 def test_sync_with_nothing_waiting_still_says_the_store_is_down(  # type: ignore[no-untyped-def]
-    backend, database_down, cli
+    backend, cli, request, down
 ) -> None:
     """Nothing to push asked nothing of the store: "pushed 0", exit 0, read as all well."""
-    with database_down():
-        synced = cli("sync")
+    with request.getfixturevalue(down)():
+        synced = cli("sync", env={"CLAUDECHAT_STORE_TIMEOUT": "1"})
     assert synced.returncode == 5, synced.stderr
     assert "pushed 0 conversation(s)" in synced.stderr and "claudechat:" in synced.stderr
 

@@ -22,6 +22,7 @@ from claudechat.errors import (
     ConfigError,
     ExitCode,
     NotFoundError,
+    StorageError,
     UsageError,
 )
 
@@ -265,8 +266,8 @@ def sync() -> None:
     report = store.sync(settings.user)
     if report.error is None and not report.pushed:
         # Nothing to push asked nothing of the store: "pushed 0" read as all being well while
-        # the database could not even be opened.
-        report.error = store.list(settings.user, 1).error
+        # the database could not even be opened, or the blob store reached.
+        report.error = store.list(settings.user, 1).error or _blob_store_error(store)
     for notice in report.notices():
         status(notice)
     status(f"pushed {len(report.pushed)} conversation(s)")
@@ -279,6 +280,14 @@ def sync() -> None:
         )
     if report.error:
         raise report.error
+
+
+def _blob_store_error(store: ConversationStore) -> StorageError | None:
+    try:
+        store.guarded(store.ping_blobs)
+    except StorageError as exc:
+        return exc
+    return None
 
 
 @app.command()

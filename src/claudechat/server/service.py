@@ -6,7 +6,6 @@ ConversationStore and Claude client of the process, as the REPL and pipe mode us
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,7 +19,6 @@ from claudechat.names import valid_model, valid_name
 from claudechat.settings import Settings
 from claudechat.storage import ids
 from claudechat.storage.accounts import CurrentConversations, Tokens
-from claudechat.storage.blobs import BlobNotFoundError
 from claudechat.storage.guard import Guard
 from claudechat.storage.store import ConversationStore
 
@@ -234,8 +232,7 @@ class Service:
             connection.execute(text("SELECT 1"))
 
     def _ping_blobs(self) -> None:
-        with contextlib.suppress(BlobNotFoundError):  # the store answered: reachable
-            self.store.blobs.get("health-check/absent.json")
+        self.store.ping_blobs()
 
 
 def _probe(check: Any) -> str:

@@ -210,6 +210,11 @@ class ConversationStore:
             self.attachments.record_refs(connection, document)
         index_new_messages(connection, document)
 
+    def ping_blobs(self) -> None:
+        """Raise StorageError unless the blob store answers (a key it lacks is an answer)."""
+        with contextlib.suppress(BlobNotFoundError):
+            self.blobs.get("health-check/absent.json")
+
     def forget(self, user_id: str, conversation_id: str) -> None:
         """A deleted conversation: a save still under way starts it again from its own
         document only, not from the turns this process remembers."""
