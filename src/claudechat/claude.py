@@ -84,6 +84,8 @@ def _check_bedrock_setup(settings: Settings) -> None:
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
+    # A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) stands in for credentials: none needed.
+    api_key = bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
     try:
         session = botocore.session.Session(profile=settings.get("aws_profile"))
         region = (
@@ -92,17 +94,14 @@ def _check_bedrock_setup(settings: Settings) -> None:
             or os.environ.get("AWS_DEFAULT_REGION")
             or session.get_config_variable("region")
         )
-        # A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) stands in for credentials: none needed.
-        credentials = (
-            None if os.environ.get("AWS_BEARER_TOKEN_BEDROCK") else session.get_credentials()
-        )
+        credentials = None if api_key else session.get_credentials()
     except BotoCoreError as exc:  # a profile that does not exist, a malformed file, ...
         raise UsageError(f"cannot set up Bedrock: {short_error(exc)}") from exc
     if not region:
         raise UsageError(
             "cannot set up Bedrock: no AWS region; set AWS_REGION, or aws_region in the config file"
         )
-    if credentials is None and not os.environ.get("AWS_BEARER_TOKEN_BEDROCK"):  # an API key
+    if credentials is None and not api_key:
         raise UsageError(
             "no AWS credentials for Bedrock: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"

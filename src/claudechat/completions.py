@@ -14,12 +14,6 @@ import typer
 IDS_OFFERED = 50  # the newest conversations; older ones by typing a prefix
 
 
-def _conversation_id_argument() -> typer.models.ArgumentInfo:
-    return typer.Argument(
-        metavar="ID", help="Id or unique prefix.", autocompletion=conversation_ids
-    )
-
-
 def _starting(values: Iterable[str], incomplete: str) -> list[str]:
     return [value for value in values if value.startswith(incomplete)]
 
@@ -78,4 +72,7 @@ def conversation_ids(incomplete: str) -> list[tuple[str, str]]:
     ]
 
 
-CONVERSATION_ID = _conversation_id_argument()  # an ID argument, completed from the history
+# An ID argument, completed from the history.
+CONVERSATION_ID = typer.Argument(
+    metavar="ID", help="Id or unique prefix.", autocompletion=conversation_ids
+)
