@@ -237,3 +237,33 @@ def test_a_limit_keeps_the_best_journaled_matches_in_order(backend) -> None:  # 
     best = unindexed_hits(store.metadata, "tester", entries, "deploy", limit=2)
     assert len(every) == 6 and best == every[:2]
     store.close()
+
+
+def test_the_offline_search_makes_excerpts_only_for_the_matches_it_keeps(  # type: ignore[no-untyped-def]
+    backend, monkeypatch
+) -> None:
+    """An excerpt costs up to tens of milliseconds: the copies of a long history could hold
+    thousands of matches, of which `search` shows its limit and `list --search` none."""
+    from claudechat.errors import StorageError
+    from claudechat.storage import journal_search
+
+    store = open_store(load_settings())
+    conversation = conversation_of(*[f"{'deploy ' * (n % 3 + 1)}step {n}" for n in range(6)])
+    store.journal.write(conversation)
+    excerpted: list[int] = []
+    made = journal_search.excerpts
+
+    def counted(query, bodies):  # type: ignore[no-untyped-def]
+        excerpted.append(len(bodies))
+        return made(query, bodies)
+
+    monkeypatch.setattr(journal_search, "excerpts", counted)
+    down = StorageError("the database is down")
+    every = journal_search.offline_hits(store, "tester", parse("deploy"), down)
+    best = journal_search.offline_hits(store, "tester", parse("deploy"), down, limit=2)
+    bare = journal_search.offline_hits(store, "tester", parse("deploy"), down, excerpted=False)
+    assert len(every) == 6 and best == every[:2]
+    assert [hit.message_id for hit in bare] == [hit.message_id for hit in every]
+    assert {hit.snippet for hit in bare} == {""}
+    assert excerpted == [6, 2]
+    store.close()

@@ -55,7 +55,7 @@ def search_everywhere(store: ConversationStore, user_id: str, text: str, limit: 
         local = store.guarded(lambda: unindexed_hits(metadata, user_id, entries, text, limit))
         indexed = store.guarded(lambda: search(metadata, user_id, text, limit))
     except StorageError as exc:
-        return Found(offline_hits(store, user_id, query, exc)[:limit], exc)
+        return Found(offline_hits(store, user_id, query, exc, limit), exc)
     # A message pushed (and indexed) between the two looks is in both.
     mine = {hit.message_id for hit in local}
     return Found((local + [hit for hit in indexed if hit.message_id not in mine])[:limit])
@@ -75,16 +75,22 @@ def matching_everywhere(
         local = store.guarded(lambda: unindexed_hits(metadata, user_id, entries, text))
         indexed = store.guarded(lambda: matching_conversations(metadata, user_id, text))
     except StorageError as exc:
-        offline = offline_hits(store, user_id, query, exc)
+        offline = offline_hits(store, user_id, query, exc, excerpted=False)
         return {hit.conversation_id for hit in offline}, exc
     return indexed | {hit.conversation_id for hit in local}, None
 
 
 def offline_hits(
-    store: ConversationStore, user_id: str, query: Query, error: StorageError
+    store: ConversationStore,
+    user_id: str,
+    query: Query,
+    error: StorageError,
+    limit: int | None = None,
+    excerpted: bool = True,
 ) -> list[SearchHit]:
-    """Every message of the copies on this machine that matches, best first. Where this
-    Python's SQLite lacks FTS5 (a team's machine may), the store's `error` is all there is."""
+    """The best `limit` (all: None) messages of the copies on this machine that match, best
+    first; without excerpts (their snippet empty) unless `excerpted`. Where this Python's
+    SQLite lacks FTS5 (a team's machine may), the store's `error` is all there is."""
     from claudechat.storage.documents import merged_by_id
 
     journaled = (entry.conversation for entry in store.journal.entries(user_id))
@@ -93,7 +99,7 @@ def offline_hits(
     if not candidates:
         return []
     try:
-        found = _sqlite_match(query, _bodies(candidates))
+        found = _sqlite_match(query, _bodies(candidates), limit, excerpted)
     except sqlite3.Error:
         raise error from None
     return _hits(candidates, found, copies)
@@ -119,7 +125,7 @@ def unindexed_hits(
     if on_postgres(metadata):
         found = _postgres_match(metadata, query, bodies, limit)
     else:
-        found = _sqlite_match(query, bodies)[:limit]
+        found = _sqlite_match(query, bodies, limit)
     return _hits(candidates, found, journaled)
 
 
@@ -164,9 +170,12 @@ def _unindexed(
     return [(c, m) for c in conversations for m in c.messages if m.id not in known]
 
 
-def _sqlite_match(query: Query, bodies: list[str]) -> list[Any]:
-    """(position, snippet) of the matching bodies, best first, by SQLite's FTS5 (excerpts
-    as the index's search makes them: see search.excerpts)."""
+def _sqlite_match(
+    query: Query, bodies: list[str], limit: int | None = None, excerpted: bool = True
+) -> list[Any]:
+    """(position, snippet) of the best `limit` (all: None) matching bodies, best first, by
+    SQLite's FTS5. Excerpts as the index's search makes them (see search.excerpts), and only
+    for those kept: each costs up to tens of milliseconds."""
     with contextlib.closing(sqlite3.connect(":memory:")) as connection:
         connection.execute(
             f"CREATE VIRTUAL TABLE bodies USING fts5(body, tokenize='{SQLITE_TOKENIZER}')"
@@ -176,7 +185,9 @@ def _sqlite_match(query: Query, bodies: list[str]) -> list[Any]:
         )
         ranked = connection.execute(
             "SELECT rowid FROM bodies WHERE bodies MATCH ? ORDER BY bm25(bodies)", (query.fts5,)
-        ).fetchall()
+        ).fetchall()[:limit]
+    if not excerpted:
+        return [(position, "") for (position,) in ranked]
     shown = excerpts(query, {position: bodies[position] for (position,) in ranked})
     return [(position, shown[position]) for (position,) in ranked]
 
