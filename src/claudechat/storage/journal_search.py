@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import StorageError
 from claudechat.storage.search import (
+    POSTGRES_DOCUMENT,
     SQLITE_TOKENIZER,
     WEBSEARCH,
     SearchHit,
@@ -29,6 +30,7 @@ from claudechat.storage.search import (
     on_postgres,
     parse,
     postgres_form,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -205,12 +207,13 @@ def _postgres_match(
     parameters.update(bodies=bodies, limit=limit)  # LIMIT NULL: no limit
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         found = connection.execute(sql(statement), parameters).all()
-    return [(position - 1, snippet) for position, snippet in found]  # ORDINALITY counts from 1
+    # ORDINALITY counts from 1.
+    return [(position - 1, shown(snippet)) for position, snippet in found]
 
 
 _POSTGRES_BODIES = f"""
 WITH q AS (SELECT {WEBSEARCH} AS query),
-b AS (SELECT body, position, to_tsvector('simple', body) AS document
+b AS (SELECT body, position, {POSTGRES_DOCUMENT} AS document
       FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, position)),
 best AS (SELECT b.body, b.position, ts_rank_cd(b.document, q.query) AS rank
          FROM b, q

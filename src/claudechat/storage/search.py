@@ -39,6 +39,44 @@ SQLITE_TOKENIZER = "unicode61 remove_diacritics 2"
 
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 
+# Chinese and Japanese are written without spaces between words, and both tokenizers (FTS5's
+# unicode61, PostgreSQL's parser) took a run of such characters for one word: "東京" was not
+# found in "東京に行きます". So each character of those scripts (and of Korean, whose words
+# carry their particles) is indexed as a word of its own, set apart by U+001F: a control
+# character both tokenizers take for a separator, and dropped from every excerpt shown. A
+# query's run of them is searched as a phrase.
+WORD_APART = "\x1f"
+_UNSPACED_SCRIPTS = (
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3130-\u318f"  # Hangul compatibility Jamo
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\uff66-\uff9f"  # halfwidth Katakana
+    "\U00020000-\U0003134f"  # CJK extensions B to G
+)
+# PostgreSQL's parser, in a database of the C locale, takes every character beyond ASCII for
+# a letter: “quoted”, "world…", "¿qué", "a\u00a0b" and "東京。iPhone" were each one word
+# there. So non-ASCII spaces, punctuation and symbols are set apart too.
+_NON_ASCII_MARKS = (
+    "\u00a0-\u00bf\u00d7\u00f7"  # Latin-1 spaces, punctuation, signs
+    "\u2000-\u2bff"  # spaces, punctuation, currency, arrows, maths, shapes, dingbats
+    "\u3000-\u303f"  # CJK symbols and punctuation
+    "\ufe30-\ufe4f"  # CJK compatibility forms
+    "\uff00-\uff65"  # fullwidth forms, halfwidth CJK punctuation
+    "\U0001f000-\U0001faff"  # emoji, pictographs
+)
+# Migration 0007 holds a copy of both: what it rewrote must not change with them.
+_SET_APART = re.compile(f"([{_UNSPACED_SCRIPTS}{_NON_ASCII_MARKS}])")
+# Set apart, such a mark was still a word of its own to that parser, in the way of a phrase
+# ("hello then" in “hello” — then): PostgreSQL's document, and its queries, leave them out.
+_MARKS = re.compile(f"[{_NON_ASCII_MARKS}]")
+POSTGRES_DOCUMENT = f"to_tsvector('simple', regexp_replace(body, '{_MARKS.pattern}', ' ', 'g'))"
+_ADJACENT_MARKS = MARK_END + MARK_START
+
 
 @dataclass
 class SearchHit:
@@ -99,8 +137,33 @@ def parse(text: str) -> Query:
     fts5 = " OR ".join(f"({rendered})" for _group, rendered in kept)
     # The same groups for PostgreSQL: an OR left beside a dropped symbol, or an AND, would
     # be searched for as a word there.
-    websearch = " OR ".join(" ".join(group) for group, _rendered in kept)
+    websearch = " OR ".join(
+        " ".join(_websearch_token(token) for token in group) for group, _rendered in kept
+    )
     return Query(fts5=fts5, websearch=websearch, prefix_last=prefix)
+
+
+def words_apart(text: str) -> str:
+    """Text as the index holds it: each character of a script written without spaces, and
+    each non-ASCII mark, set apart from its neighbours."""
+    return _SET_APART.sub(WORD_APART + r"\1" + WORD_APART, text)
+
+
+def shown(snippet: str) -> str:
+    """An excerpt as a person reads it: without the separators words_apart put in, and one
+    mark around characters matched one by one ("東京", not "東" and "京")."""
+    return snippet.replace(WORD_APART, "").replace(_ADJACENT_MARKS, "")
+
+
+def _websearch_token(token: str) -> str:
+    """A token for PostgreSQL's websearch_to_tsquery: its characters set apart as in the
+    index, and quoted when that made several words of it, so they are found as a phrase."""
+    negated = token.startswith("-")
+    core = token[1:] if negated else token
+    apart = _MARKS.sub(" ", words_apart(core))
+    if apart != core and not core.startswith('"'):
+        apart = '"' + apart.replace('"', " ") + '"'
+    return ("-" if negated else "") + apart
 
 
 def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
@@ -116,7 +179,7 @@ def _fts5_group(tokens: list[str], prefix_last: bool) -> str:
 
 def _fts5_string(token: str) -> str:
     """A word or phrase as an FTS5 string: quoted, so no character of it is FTS5 syntax."""
-    inner = token.strip('"')
+    inner = words_apart(token.strip('"'))
     return '"' + inner.replace('"', '""') + '"'
 
 
@@ -134,7 +197,7 @@ def message_body(message: Message) -> str:
             parts.append(block["thinking"])
         elif kind == "attachment":
             parts.append(block["name"])
-    return storable_text("\n".join(parts)[:MAX_BODY_CHARS])
+    return words_apart(storable_text("\n".join(parts)[:MAX_BODY_CHARS]))
 
 
 def index_new_messages(connection: Connection, conversation: Conversation) -> None:
@@ -275,7 +338,7 @@ def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) ->
             message_id=r["message_id"],
             role=r["role"],
             created_at=_as_utc(_datetime(r["created_at"])),
-            snippet=r["snippet"] or "",
+            snippet=shown(r["snippet"] or ""),
         )
         for r in found
     ]
@@ -301,7 +364,7 @@ def excerpts(query: Query, bodies: dict[int, str]) -> dict[int, str]:
         connection.executemany("INSERT INTO shown (rowid, body) VALUES (?, ?)", cut)
         marks = (MARK_START, MARK_END, SNIPPET_WORDS, query.fts5)
         found = dict(connection.execute(select, marks).fetchall())
-    return {key: found.get(key) or _opening(body) for key, body in bodies.items()}
+    return {key: shown(found.get(key) or _opening(body)) for key, body in bodies.items()}
 
 
 def _opening(body: str) -> str:
