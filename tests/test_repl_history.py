@@ -75,6 +75,29 @@ def test_edit_prefills_the_last_message_and_keeps_the_old_exchange(backend, fake
     assert stored["head"] == by_text["echo: what is 2+2 exactly"]["id"]
 
 
+def test_ctrl_c_or_ctrl_d_at_the_edit_prompt_cancels_the_edit_not_the_repl(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """Both ended the REPL (Ctrl-D with a traceback, exit 1)."""
+    child, log = started()
+    turn(child, "what is 2+2")
+    asked = len(fake_api.requests)
+    for key in ("\x03", CTRL_U + "\x04"):  # Ctrl-D ends input only on an empty line
+        say(child, "/edit")
+        child.expect_exact("edit› ")
+        child.send(key)
+        child.expect_exact("edit cancelled; nothing sent")
+        child.expect_exact(PROMPT)
+    turn(child, "still here")
+    assert len(fake_api.requests) == asked + 1
+    assert "Traceback" not in log.getvalue()
+    stored = document(cli, leave(child))
+    assert texts(stored["messages"]) == [
+        "what is 2+2",
+        "echo: what is 2+2",
+        "still here",
+        "echo: still here",
+    ]
+
+
 def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EDITOR", "sed -i s/cats/dogs/")
     child, _log = started()

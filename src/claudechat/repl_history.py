@@ -128,7 +128,11 @@ def edit(repl: Repl, argument: str) -> None:
     if argument == "-e":
         text = _in_editor(original.text)
     else:
-        text = repl.ask("edit› ", default=original.text)
+        try:
+            text = repl.ask("edit› ", default=original.text)
+        except (KeyboardInterrupt, EOFError):  # as at the prompt: the line, not the REPL
+            status("edit cancelled; nothing sent")
+            return
     if not text.strip() or text == original.text:
         status("nothing changed; nothing sent")
         return
