@@ -186,6 +186,25 @@ def test_fork_from_message_n_records_its_parent(backend, fake_api, cli) -> None:
     assert rows[parent_short][5] == ""
 
 
+def test_a_fork_at_a_message_of_yours_sets_it_aside_for_retry(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """The fork ended on a question whose reply it cut: the next message was sent in one turn
+    with it ("echo: betain the fork"), two user messages in a row."""
+    child, _log = started()
+    turn(child, "alpha")
+    turn(child, "beta")
+    say(child, "/fork 3")
+    child.expect_exact("at message 3")
+    child.expect_exact("the last message has no reply (not on this branch): 'beta'")
+    child.expect_exact("/retry in the REPL answers it")
+    child.expect_exact(PROMPT)
+    turn(child, "gamma")
+    assert sent(fake_api) == ["alpha", "echo: alpha", "gamma"]
+    fork = document(cli, leave(child))
+    assert sorted(texts(fork["messages"])) == sorted(
+        ["alpha", "echo: alpha", "beta", "gamma", "echo: gamma"]
+    )
+
+
 def test_fork_refuses_a_bad_number(fake_api) -> None:  # type: ignore[no-untyped-def]
     child, _log = started()
     turn(child, "only")
@@ -255,6 +274,27 @@ def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, c
     lines = screen_lines(log)
     assert any(line.startswith(f" 1. {earlier.id[:8]}  Bread") for line in lines)
     assert any("my sourdough starter smells odd" in line for line in lines), lines
+    assert leave(child) == earlier.id
+
+
+def test_search_in_the_repl_says_what_the_resumed_conversation_holds(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """--continue named an unanswered message and the other branches; resuming from /search
+    said nothing of them, and showed a cut-off reply as if whole."""
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    earlier.append("assistant", "feed it more", status="interrupted")
+    earlier.append("user", "and the crust?", status="pending")
+    assert store.save(earlier).pushed
+    store.close()
+    child, log = started()
+    say(child, "/search sourd")
+    child.expect_exact("resume which (1-1, Enter to stay)?")
+    child.send("1\r")
+    child.expect_exact("the last message has no reply (another session may still be waiting")
+    child.expect_exact(PROMPT)
+    lines = [line.strip() for line in screen_lines(log)]
+    assert "claude: feed it more (cut off)" in lines, lines
     assert leave(child) == earlier.id
 
 

@@ -200,9 +200,14 @@ class ChatSession(SessionSaving):
         unanswered = self.conversation.find(self.unanswered)
         if unanswered is not None:
             words = " ".join(unanswered.text.split())
+            why = (
+                "another session may still be waiting for it, or it crashed"
+                if unanswered.status == "pending"
+                else "not on this branch"
+            )
             lines.append(
-                "the last message has no reply (another session may still be waiting for it, "
-                f"or it crashed): {words[:60]!r}; /retry in the REPL answers it"
+                f"the last message has no reply ({why}): {words[:60]!r}; /retry in the REPL "
+                "answers it, a new message goes without it"
             )
         others = len(self.other_branches()) - (unanswered is not None)
         if others > 0:
@@ -466,10 +471,10 @@ def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]
     """Where a session that opens a conversation continues, and the unanswered message it
     leaves alone: a user message at the end of the shown branch that has no reply may belong
     to a session still waiting for Claude, or to one that crashed; it is answered only when
-    the user asks (/retry), never sent along with a new message."""
+    the user asks (/retry), never sent along with a new message. So is one a fork ends on."""
     unanswered = None
     branch = conversation.branch()
-    while branch and branch[-1].role == "user" and branch[-1].status == "pending":
+    while branch and branch[-1].role == "user":  # pending, or a fork's end (its reply cut)
         unanswered = branch[-1].id if unanswered is None else unanswered
         branch.pop()
     return (branch[-1].id if branch else None), unanswered

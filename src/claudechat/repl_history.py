@@ -91,6 +91,8 @@ def open_conversation(repl: Repl, reference: str) -> None:
     repl.session = session
     for line in resumed_lines(session):
         status(line)
+    for line in session.resume_notices():
+        status(line, "yellow")
 
 
 def resumed_lines(session: ChatSession) -> list[str]:
@@ -102,7 +104,8 @@ def resumed_lines(session: ChatSession) -> list[str]:
     ]
     for message in branch[-2:]:
         who = "you" if message.role == "user" else "claude"
-        lines.append(f"  {who}: {one_line(message.text, 100)}")
+        cut = " (cut off)" if message.status in ("interrupted", "incomplete") else ""
+        lines.append(f"  {who}: {one_line(message.text, 100 - len(cut))}{cut}")
     return lines
 
 
@@ -216,6 +219,8 @@ def fork(repl: Repl, argument: str) -> None:
         f"forked {forked.id[:8]} from {parent.id[:8]} at message {number}; "
         f"continuing in the fork ({parent.id[:8]} is unchanged)"
     )
+    for line in repl.session.resume_notices():  # a fork at a message of yours: /retry
+        status(line, "yellow")
 
 
 # -- /copy ---------------------------------------------------------------------------------
