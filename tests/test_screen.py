@@ -187,6 +187,28 @@ def test_ctrl_z_while_thinking_streams_leaves_no_copy_of_it(terminals, fake_api)
         assert sum(kept in line for line in lines) == 1, terminal.dump()
 
 
+def test_a_retry_after_a_cut_during_thinking_takes_that_thinking_back(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The failed attempt's thinking stayed on screen, the retry notice glued to its end,
+    and its tokens were counted in the next attempt's "thought for" line."""
+    from claudechat.reply_view import thought_tokens
+
+    first = " ".join(f"lost{i}" for i in range(12))
+    fake_api.queue(
+        Reply("never shown", thinking=first, cut_after=6, delay=0.1),
+        Reply("second attempt answer", thinking="second thoughts here", delay=0.02),
+    )
+    terminal = start(terminals)
+    terminal.send("think\r")
+    terminal.wait_for("second attempt answer")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    assert not [line for line in lines if "lost" in line], terminal.dump()
+    notices = [line for line in lines if "retrying in" in line]
+    assert len(notices) == 1 and notices[0].startswith("the reply was cut off"), terminal.dump()
+    [thought] = [line for line in lines if line.startswith("thought for")]
+    assert thought.endswith(f"· {thought_tokens('second thoughts here')} tokens"), thought
+
+
 def test_one_paragraph_of_thinking_taller_than_the_window_collapses(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]
     """Six lines of the thinking were kept in view, counted in its own lines: one long
     paragraph wrapped taller than the window, and what scrolled out of it stayed."""

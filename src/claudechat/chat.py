@@ -35,7 +35,7 @@ from claudechat.errors import (
     Terminated,
     UsageError,
 )
-from claudechat.events import Listener, turn_listener
+from claudechat.events import Listener, Retrying, turn_listener
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
 from claudechat.models import Catalogue, ModelInfo, model_catalogue, unknown_model
 from claudechat.names import valid_model, valid_name
@@ -339,7 +339,9 @@ class ChatSession(SessionSaving):
                     if isinstance(exc, ReplyCutOffError) and not reply.text:
                         raise _nothing_arrived(exc) from exc
                     raise
-                # Nothing was shown yet, so asking again cannot duplicate what the user saw.
+                # No answer was shown yet, so asking again cannot duplicate what the user saw;
+                # the thinking that was is taken back.
+                listener(Retrying())
                 self.notify(f"{exc}; retrying in {delay:.3g} s ({attempt}/{MAX_ATTEMPTS - 1})")
                 self.claude.stops.pause(delay)
         message = self._append_reply(reply, "complete")

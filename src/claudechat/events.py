@@ -47,7 +47,13 @@ class Stop:
     reason: str | None
 
 
-Event = TextDelta | ThinkingDelta | BlockDone | UsageUpdate | Stop
+@dataclass(frozen=True)
+class Retrying:
+    """The attempt broke off before any answer and is made again: what it streamed (its
+    thinking) is no part of the reply, and a notice follows."""
+
+
+Event = TextDelta | ThinkingDelta | BlockDone | UsageUpdate | Stop | Retrying
 Listener = Callable[[Event], None]
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from claudechat.events import Event, TextDelta, ThinkingDelta
+from claudechat.events import Event, Retrying, TextDelta, ThinkingDelta
 from claudechat.output import safe_text
 
 if TYPE_CHECKING:
@@ -87,6 +87,17 @@ class TerminalReplyView:
                 self._collapse()
                 self.answering = True
             self.answer.feed(event.text)
+        elif isinstance(event, Retrying):
+            self._discard_thinking()
+
+    def _discard_thinking(self) -> None:
+        """A failed attempt's thinking off the screen and out of the count: the notice that
+        follows starts a line of its own, and the next attempt thinks afresh."""
+        with self._live_lock:
+            live, self.live = self.live, None
+            if live is not None:
+                live.stop()  # transient: erased
+        self.thinking, self.started = [], None
 
     def _think(self, text: str) -> None:
         if self.started is None:
@@ -148,6 +159,8 @@ class PipeListener:
         if isinstance(event, TextDelta):
             self.end_thinking()
             self.feed(event.text)
+        elif isinstance(event, Retrying):
+            self.end_thinking()
         elif isinstance(event, ThinkingDelta) and self.show_thinking:
             text = safe_text(event.text) if self.err.isatty() else event.text
             self.err.write(text)
