@@ -12,6 +12,7 @@ import pytest
 
 from fakes.anthropic_api import Reply
 from screen import Terminal
+from test_faults import blobs_down  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.pty
 CTRL_C, CTRL_D, CTRL_Z = "\x03", "\x04", "\x1a"
@@ -207,6 +208,36 @@ def test_a_retry_after_a_cut_during_thinking_takes_that_thinking_back(terminals,
     assert len(notices) == 1 and notices[0].startswith("the reply was cut off"), terminal.dump()
     [thought] = [line for line in lines if line.startswith("thought for")]
     assert thought.endswith(f"· {thought_tokens('second thoughts here')} tokens"), thought
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_a_storage_notice_during_a_reply_waits_for_its_end_whole(  # type: ignore[no-untyped-def]
+    terminals,
+    fake_api,
+    backend,
+    blobs_down,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """The notice was written under the reply's live region, whose next redraw cut it mid-
+    word and drew over its end; the "reachable again" one vanished altogether."""
+    terminal = start(terminals, cols=100)
+    with blobs_down():
+        fake_api.queue(slow_words(40, per_line=8))
+        terminal.send("during the outage\r")
+        terminal.wait_for("w039")
+        terminal.wait_for("›", count=2)
+    fake_api.queue(slow_words(40, per_line=8))
+    terminal.send("after it\r")
+    terminal.wait_for("reachable again")
+    terminal.wait_for("›", count=3)
+    lines = terminal.lines()
+    text = "".join(lines)  # the notices wrap at the window's width
+    assert "will be pushed when the store is back (or run `claudechat sync`)" in text, text
+    assert text.count("the store is reachable again; local changes were pushed") == 1, text
+    for word in (f"w{n:03d}" for n in range(40)):
+        assert sum(line.count(word) for line in lines) == 2, terminal.dump()  # one a reply
+    notice = next(n for n, line in enumerate(lines) if "saved locally" in line or "cannot" in line)
+    last_word = max(n for n, line in enumerate(lines[: notice + 3]) if "w039" in line)
+    assert last_word < notice, terminal.dump()  # after the reply, not inside it
 
 
 def test_one_paragraph_of_thinking_taller_than_the_window_collapses(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, BinaryIO, TextIO
 
 from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
 from claudechat.errors import StorageError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
+from claudechat.notices import HeldNotices
 from claudechat.output import status
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
@@ -117,30 +118,6 @@ def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
     if sys.stdout.isatty():  # NO_COLOR: plain, with escape sequences shown, not obeyed
         return TerminalSafe(PlainStreamRenderer(stdout))  # type: ignore[arg-type]
     return PlainStreamRenderer(stdout)  # type: ignore[arg-type]
-
-
-class HeldNotices:
-    """Once a reply shows, a notice (a save falling back to the journal) would land in the
-    middle of its last line where stdout and stderr share a terminal; so from then on notices
-    wait for the reply's end. Before it (a retry) they are said at once."""
-
-    def __init__(self, tell: Callable[[str], None]) -> None:
-        self.tell = tell
-        self.hold = False
-        self._held: list[str] = []
-
-    def __call__(self, notice: str) -> None:
-        if self.hold:
-            self._held.append(notice)
-        else:
-            self.tell(notice)
-
-    def release(self) -> Callable[[str], None]:
-        """Say what was held; returns the notifier to put back."""
-        for notice in self._held:
-            self.tell(notice)
-        self._held.clear()
-        return self.tell
 
 
 class ClosableOutput:

@@ -22,6 +22,7 @@ from claudechat.model_commands import (
     turn_usage_line,
     usage_command,
 )
+from claudechat.notices import held_while_drawn
 from claudechat.output import console, one_line, safe_text, status
 from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
 from claudechat.repl_history import HISTORY_COMMANDS, history_handlers, resumed_lines
@@ -152,8 +153,9 @@ class Repl:
         if job is not None:
             job.screen_paused = view.paused
         try:
-            with view:
-                turn(view.on_event)
+            # Notices said after the view is off the screen: the answer is drawn to its end.
+            with held_while_drawn(self.session, view.on_event) as listen, view:
+                turn(listen)
         except Terminated:
             raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
