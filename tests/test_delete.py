@@ -184,3 +184,52 @@ def test_a_turn_running_when_its_conversation_is_deleted_does_not_bring_it_back(
     assert cli("import", str(exported)).returncode == 0  # its export brings it back
     shown = json.loads(cli("show", "--json", session.conversation.id).stdout)
     assert [m["role"] for m in shown["messages"]] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("backend", ["team"], indirect=True)  # machines share a store
+def test_a_conversation_deleted_on_another_machine_leaves_this_ones_copy_too(  # type: ignore[no-untyped-def]
+    cli, backend, request, tmp_path
+) -> None:
+    """Only the deleting machine's copy went: in this machine's next outage the deleted
+    conversation was listed, shown and searched again, in that outage and every later one."""
+    doomed, kept = saved("to be forgotten elsewhere"), saved("to be kept")
+    for conversation in (doomed, kept):
+        assert cli("show", conversation.id).returncode == 0  # copies on this machine
+    elsewhere = {"CLAUDECHAT_HOME": str(tmp_path / "other-machine")}
+    assert cli("delete", doomed.id, "--yes", env=elsewhere).returncode == 0
+    assert doomed.id[:8] not in cli("list").stdout  # the store answers: its rows, read whole
+    with request.getfixturevalue("database_down")():
+        listed = cli("list")
+        shown = cli("show", doomed.id)
+        found = cli("search", "forgotten", "--json")
+    assert listed.returncode == 5 and kept.id[:8] in listed.stdout
+    assert doomed.id[:8] not in listed.stdout
+    assert shown.returncode != 0 and "to be forgotten" not in shown.stdout
+    assert json.loads(found.stdout) == []
+
+
+def test_usage_counts_the_copies_here_while_the_blob_store_is_down(  # type: ignore[no-untyped-def]
+    cli, backend, fake_api, request
+) -> None:
+    """The first document the store could not give ended the command with nothing printed."""
+    assert cli("chat", input="a question worth paying for").returncode == 0
+    assert cli("list").returncode == 0
+    with request.getfixturevalue("blobs_down")():
+        used = cli("usage", "--json", env={"CLAUDECHAT_STORE_TIMEOUT": "2"})
+    assert used.returncode == 5, used.stderr
+    [row] = json.loads(used.stdout)
+    assert row["cost"] > 0 and "Traceback" not in used.stderr
+
+
+def test_a_row_that_outlived_its_deleted_document_is_not_called_corrupt(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    """A delete whose commit failed leaves the row beside the tombstone: `usage` warned of a
+    corrupt document ("no format version") and `show` said the same."""
+    from claudechat.storage.documents import tombstone
+
+    doomed = saved("half deleted")
+    blobs = open_blob_store(load_settings())
+    blobs.put(document_key(doomed.user_id, doomed.id), tombstone(doomed.user_id, doomed.id))
+    used = cli("usage")
+    assert used.returncode == 0 and "corrupt" not in used.stderr, used.stderr
+    shown = cli("show", doomed.id)
+    assert shown.returncode == 1 and "was deleted" in shown.stderr, shown.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from claudechat.errors import StorageError, UsageError
+from claudechat.errors import ConversationDeletedError, StorageError, UsageError
 from claudechat.output import status
 from claudechat.pricing import Spend, price_table
 
@@ -34,14 +34,23 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
     # updated): a fork copies its parent's messages, ids and all, and each reply was paid for
     # once, by the conversation it was made in.
     listing = store.list(settings.user)
+    error = listing.error
     for row in sorted(listing.rows, key=lambda r: r.created_at):
         if row.updated_at < cutoff:
             continue
         try:
-            conversation = store.load_row(row)
+            conversation = store.guarded(lambda row=row: store.load_row(row))  # type: ignore[misc]
         except UNREADABLE as exc:  # the rest adds up; doctor names it
             status(f"warning: not counted: {exc}", "yellow")
             continue
+        except ConversationDeletedError:
+            continue  # deleted on another machine; its row outlived it
+        except StorageError as exc:  # the blob store down: this machine's copy, if any
+            error = error or exc
+            copy = store.cache.get(row.user_id, row.conversation_id) if store.cache else None
+            if copy is None:
+                continue
+            conversation = copy
         names[conversation.id] = conversation.name or ""
         for message in conversation.messages:
             if message.role != "assistant" or message.usage is None or message.id in counted:
@@ -55,7 +64,7 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
                 "conversation": conversation.id,  # names repeat; ids do not
             }[by]
             groups.setdefault(key, Spend()).add(message.usage, message.model, table)
-    return [_row(by, key, spend, names) for key, spend in sorted(groups.items())], listing.error
+    return [_row(by, key, spend, names) for key, spend in sorted(groups.items())], error
 
 
 def _row(by: str, key: str, spend: Spend, names: dict[str, str]) -> dict[str, Any]:

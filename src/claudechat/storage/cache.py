@@ -103,6 +103,15 @@ class DocumentCache:
                 found.append(conversation)
         return found
 
+    def conversation_ids(self, user_id: str) -> set[str]:
+        """The ids of this user's copies, by their names alone (none is read)."""
+        return {path.name.removesuffix(".json") for path in self._files(ids.user_id(user_id))}
+
+    def forget(self, user_id: str, conversation_id: str) -> None:
+        """The copy of a conversation deleted (from this machine or another) removed."""
+        with contextlib.suppress(ClaudechatError, OSError):
+            self.files.delete(ids.document_key(user_id, conversation_id))
+
     def _files(self, user: str) -> list[Path]:
         try:
             return [p for p in (self.root / user).glob("*.json") if p.is_file()]

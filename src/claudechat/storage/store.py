@@ -37,6 +37,7 @@ from claudechat.storage.blobs import (
     LocalBlobStore,
 )
 from claudechat.storage.cache import DocumentCache
+from claudechat.storage.copies import forget_deleted_copies
 from claudechat.storage.documents import (
     decode_document,
     encode_document,
@@ -354,6 +355,11 @@ class ConversationStore:
         else:
             location = current
             data, etag = self.blobs.get_with_etag(key)
+            if is_tombstone(data):  # its row outlived it (a delete that failed midway)
+                if self.cache is not None:
+                    self.cache.forget(row.user_id, row.conversation_id)
+                deleted = f"conversation {row.conversation_id[:8]} was deleted"
+                raise ConversationDeletedError(deleted)
             known = self._versions.get(row.user_id, row.conversation_id)
             if known is not None and known.etag == etag:
                 # The version this process last read or wrote: no need to decode it again.
@@ -425,6 +431,8 @@ class ConversationStore:
         error = None
         try:
             stored = self.guarded(lambda: self.metadata.list_for_user(user_id, limit))
+            with contextlib.suppress(StorageError):  # only a cache: the next list tries again
+                self.guarded(lambda: forget_deleted_copies(self, user_id, set(local)))
         except StorageError as exc:
             stored, error = list(newest_rows(self.cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
