@@ -431,3 +431,23 @@ def test_a_user_with_no_home_directory_is_told_the_client_cannot_be_set_up(  # t
     said = result.stderr.decode()
     assert result.returncode == 2, said
     assert "cannot set up the Anthropic client" in said and "cut off" not in said
+
+
+def test_doctor_leaves_a_row_a_session_saved_meanwhile(backend) -> None:  # type: ignore[no-untyped-def]
+    """doctor reads the rows, then every document (seconds on a long history): a session
+    saving meanwhile made its row newer than the one doctor read, and the check ended with
+    "was changed by another session", exit 5, for a row that needed nothing."""
+    from claudechat.storage.repair import DoctorReport, _repair_row
+
+    store = open_store(load_settings())
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "first")
+    assert store.save(conversation).pushed
+    read_by_doctor = store.metadata.get("tester", conversation.id)
+    conversation.append("assistant", "a reply saved while doctor reads")
+    assert store.save(conversation).pushed  # the row doctor read is one version behind
+    report = DoctorReport()
+    _repair_row(store, store.load("tester", conversation.id), read_by_doctor, report)
+    assert report.refreshed == [] and report.adopted == []
+    assert store.metadata.get("tester", conversation.id).message_count == 2
+    store.close()

@@ -15,6 +15,7 @@ from claudechat.errors import CorruptDocumentError, NewerFormatError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
 from claudechat.storage.documents import decode_document, is_tombstone, row_for
+from claudechat.storage.metadata import VersionConflictError
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -73,13 +74,19 @@ def _repair_row(
     row: ConversationRow | None,
     report: DoctorReport,
 ) -> None:
+    """The row made or brought up to date. A session saving meanwhile (its document is
+    written before its row) writes the row itself: the row it wrote first, whose version this
+    one was not made from, is left as it is. That aborted the whole check with exit 5."""
     fresh = row_for(
         conversation, store.blobs.location(store.blob_key(conversation.user_id, conversation.id))
     )
-    if row is None:
-        store.metadata.insert(fresh)
-        report.adopted.append(conversation.id)
-    elif (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
-        fresh.version = row.version + 1
-        store.metadata.update(fresh, row.version)
-        report.refreshed.append(conversation.id)
+    try:
+        if row is None:
+            store.metadata.insert(fresh)
+            report.adopted.append(conversation.id)
+        elif (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
+            fresh.version = row.version + 1
+            store.metadata.update(fresh, row.version)
+            report.refreshed.append(conversation.id)
+    except VersionConflictError:
+        pass  # written meanwhile by the session saving it: nothing for doctor to repair
