@@ -159,7 +159,7 @@ def import_(
     """Read conversations from claudechat's JSON exports (all checked before any is written)."""
     from claudechat.export import for_user, read_export
     from claudechat.export_store import keep_attachments, missing_attachments
-    from claudechat.output import status
+    from claudechat.output import one_line, status
 
     read = []
     for path in files:
@@ -173,7 +173,7 @@ def import_(
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         fresh = new_ids or conversation.user_id != settings.user
-        imported = for_user(conversation, settings.user, fresh)
+        imported = _named_as_rename_allows(for_user(conversation, settings.user, fresh), path)
         missing = keep_attachments(store, settings.user, export)  # before the document
         if missing:
             status(f"{path}: {missing_attachments(missing)} (not in the export)", "yellow")
@@ -184,8 +184,33 @@ def import_(
             status(notice)
         _saved_somewhere(result)
         # As stored: merged into the copy here, whose newer name wins over the export's.
-        print(f"imported {imported.id}\t{(result.conversation or imported).title}")
+        print(f"imported {imported.id}\t{one_line((result.conversation or imported).title)}")
         _warn_if_journaled(result)
+
+
+def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversation:
+    """A name `rename` would refuse (lines, control characters, bidi overrides, too long) is
+    cleaned, and stderr says so: an import stored it as it was, and printed it raw."""
+    from dataclasses import replace
+
+    from claudechat.names import MAX_NAME_CHARS, cleaned_name, valid_name
+    from claudechat.output import status
+
+    if conversation.name is None:
+        return conversation
+    try:
+        valid_name(conversation.name)
+    except UsageError:
+        cleaned = cleaned_name(conversation.name)
+    else:
+        return conversation
+    done = f"imported as {cleaned!r}" if cleaned else "imported without a name"
+    status(
+        f"{path}: its name is not one line of at most {MAX_NAME_CHARS} printable characters; "
+        + done,
+        "yellow",
+    )
+    return replace(conversation, name=cleaned)
 
 
 def rename(
