@@ -173,6 +173,7 @@ def import_(
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         fresh = new_ids or conversation.user_id != settings.user
+        fresh = fresh or _id_taken(store, settings.user, conversation.id, path)
         imported = _named_as_rename_allows(for_user(conversation, settings.user, fresh), path)
         missing = keep_attachments(store, settings.user, export)  # before the document
         if missing:
@@ -186,6 +187,21 @@ def import_(
         # As stored: merged into the copy here, whose newer name wins over the export's.
         print(f"imported {imported.id}\t{one_line((result.conversation or imported).title)}")
         _warn_if_journaled(result)
+
+
+def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: Path) -> bool:
+    """Whether another user's conversation has this id (an export edited to say it is yours):
+    its row clashed with theirs on every save, from the journal on every later command."""
+    from claudechat.output import status
+
+    try:
+        owner = store.guarded(lambda: store.metadata.owner(conversation_id))
+    except StorageError:
+        return False  # the store is down: the journal takes the import, as it takes any save
+    if owner in (None, user):
+        return False
+    status(f"{path}: its id is already used in this store; imported with new ids", "yellow")
+    return True
 
 
 def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversation:
