@@ -2,31 +2,41 @@
 
 Markdown and HTML show the shown branch (what `show` shows), with thinking folded away in a
 <details> block and attachments by name. JSON is the whole document, every branch, wrapped so
-that `claudechat import` can tell it from any other JSON file.
+that `claudechat import` can tell it from any other JSON file, with the bytes of the
+attachments it references (version 2; version 1 held only their references, so an import into
+a store without them gave a conversation whose files were missing).
 """
 
 from __future__ import annotations
 
 import html
 import json
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from claudechat.blocks import Block
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
 
 EXPORT_KIND = "claudechat-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: attachments by reference only
 FORMATS = ("markdown", "json", "html")
 SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
 
 
-def render(conversation: Conversation, form: str) -> str:
+def render(
+    conversation: Conversation, form: str, attachments: Mapping[str, bytes] | None = None
+) -> str:
+    """`attachments`: the bytes by sha256, which only JSON carries."""
     if form not in FORMATS:
         raise UsageError(f"unknown export format {form[:30]!r}: use markdown, json or html")
-    text = {"markdown": to_markdown, "json": to_json, "html": to_html}[form](conversation)
+    if form == "json":
+        return to_json(conversation, attachments or {})
+    text = {"markdown": to_markdown, "html": to_html}[form](conversation)
     # JSON escapes lone surrogates; markdown and HTML are UTF-8 text, which cannot hold them.
     return text if form == "json" else replace_lone_surrogates(text)
 
@@ -121,13 +131,47 @@ def _e(text: str) -> str:
 # -- JSON and import -----------------------------------------------------------------------
 
 
-def to_json(conversation: Conversation) -> str:
-    wrapper = {"kind": EXPORT_KIND, "version": EXPORT_VERSION, **conversation.to_document()}
+def to_json(conversation: Conversation, attachments: Mapping[str, bytes] | None = None) -> str:
+    """The document with the bytes of each attachment it references that `attachments` holds,
+    base64 under "attachments" (sha256 -> media type and data)."""
+    import base64
+
+    carried = {
+        sha: {"media_type": block["media_type"], "data": base64.b64encode(data).decode("ascii")}
+        for sha, block in sorted(referenced_attachments(conversation).items())
+        if (data := (attachments or {}).get(sha)) is not None
+    }
+    wrapper = {
+        "kind": EXPORT_KIND,
+        "version": EXPORT_VERSION,
+        **conversation.to_document(),
+        "attachments": carried,
+    }
     return dumps_json(wrapper, indent=2) + "\n"
 
 
-def read_export(data: bytes, location: str) -> Conversation:
-    """A conversation from claudechat's own JSON export; anything else is refused."""
+def referenced_attachments(conversation: Conversation) -> dict[str, Block]:
+    """Each attachment the messages of every branch reference, by sha256."""
+    from claudechat.attachments import attachment_blocks
+
+    return {
+        block["sha256"]: block
+        for message in conversation.messages
+        for block in attachment_blocks(message.content)
+    }
+
+
+@dataclass
+class Export:
+    """A conversation read from an export, and the attachment bytes it carried, by sha256."""
+
+    conversation: Conversation
+    attachments: dict[str, bytes] = field(default_factory=dict)
+
+
+def read_export(data: bytes, location: str) -> Export:
+    """A conversation from claudechat's own JSON export; anything else is refused, and so is
+    an export whose attachment bytes are not the ones their digests name."""
     refusal = f"{location} is not a claudechat JSON export"
     try:
         parsed = json.loads(data.decode("utf-8"))
@@ -135,12 +179,37 @@ def read_export(data: bytes, location: str) -> Conversation:
         raise UsageError(f"{refusal} (not JSON text)") from exc
     if not isinstance(parsed, dict) or parsed.get("kind") != EXPORT_KIND:
         raise UsageError(f"{refusal} (export one with `claudechat export ID --format json`)")
-    if parsed.get("version") != EXPORT_VERSION:
+    if parsed.get("version") not in READABLE_VERSIONS:
         raise UsageError(f"{refusal} of a version this claudechat reads")
     try:
-        return Conversation.from_document(parsed)
+        conversation = Conversation.from_document(parsed)
     except CorruptDocumentError as exc:
         raise UsageError(f"{refusal}: {exc}") from exc
+    return Export(conversation, _carried_attachments(parsed.get("attachments", {}), location))
+
+
+def _carried_attachments(carried: Any, location: str) -> dict[str, bytes]:
+    import base64
+    import binascii
+    import hashlib
+
+    if not isinstance(carried, dict):
+        raise UsageError(f"{location}: its attachments are not a JSON object")
+    found = {}
+    for sha, entry in carried.items():
+        data = entry.get("data") if isinstance(entry, dict) else None
+        try:
+            if not isinstance(data, str):
+                raise ValueError("no data")
+            found[sha] = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise UsageError(f"{location}: attachment {sha[:12]} is not base64 data") from exc
+        if hashlib.sha256(found[sha]).hexdigest() != sha:
+            raise UsageError(
+                f"{location}: attachment {sha[:12]} does not match its digest (the file was "
+                "changed or damaged)"
+            )
+    return found
 
 
 def for_user(conversation: Conversation, user_id: str, new_ids: bool) -> Conversation:

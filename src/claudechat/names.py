@@ -24,6 +24,14 @@ def valid_name(name: str) -> str:
     return name
 
 
+def cleaned_name(name: str) -> str | None:
+    """A name from elsewhere (an imported export) made one `valid_name` takes: each control,
+    format or separator character (a newline, a tab, an escape, a bidi override) a space, the
+    spaces run together, cut to the limit; None when nothing is left of it."""
+    spaced = "".join(c if c.isprintable() else " " for c in name)
+    return " ".join(spaced.split())[:MAX_NAME_CHARS].rstrip() or None
+
+
 MAX_MODEL_CHARS = 200
 
 

@@ -13,6 +13,7 @@ from claudechat import completions
 from claudechat.errors import ExitCode, StorageError, UsageError
 
 if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
     from claudechat.settings import Settings
     from claudechat.storage.results import Listing, SaveResult
     from claudechat.storage.store import ConversationStore
@@ -74,7 +75,7 @@ def export(
     every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
 ) -> None:
     """Export a conversation as markdown, JSON (which `import` reads) or one HTML page."""
-    from claudechat.export import SUFFIXES, render
+    from claudechat.export import SUFFIXES
 
     if target == "-" and every:
         raise UsageError("--all writes a file per conversation: give -o DIR, not -")
@@ -92,7 +93,7 @@ def export(
         _export_all(store, settings, form, output)
         return
     assert conversation_id is not None
-    text = render(store.load(settings.user, conversation_id), form)
+    text = _rendered(store, settings.user, store.load(settings.user, conversation_id), form)
     if output is None:
         from claudechat.history_view import terminal_text
 
@@ -104,7 +105,7 @@ def export(
 def _export_all(
     store: ConversationStore, settings: Settings, form: str, folder: Path | None
 ) -> None:
-    from claudechat.export import SUFFIXES, render
+    from claudechat.export import SUFFIXES
     from claudechat.output import status
     from claudechat.storage.documents import UNREADABLE
 
@@ -123,12 +124,23 @@ def _export_all(
             status(f"skipped: {exc}", "yellow")
             unreadable.append(row.conversation_id)
             continue
-        _write(folder / f"{conversation.id}{SUFFIXES[form]}", render(conversation, form))
+        text = _rendered(store, settings.user, conversation, form)
+        _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
     exported = len(listing.rows) - len(unreadable)
     status(f"exported {exported} conversation(s) to {folder}")
     if unreadable:
         status(f"{len(unreadable)} could not be read; `claudechat doctor` lists them", "red")
         raise typer.Exit(ExitCode.NOT_FOUND)  # the README's code for a corrupt document
+
+
+def _rendered(store: ConversationStore, user: str, conversation: Conversation, form: str) -> str:
+    """The export's text; JSON carries the bytes of the attachments, for `import`."""
+    from claudechat.export import render
+    from claudechat.export_store import attachment_bytes
+
+    if form != "json":
+        return render(conversation, form)
+    return render(conversation, form, attachment_bytes(store, user, conversation))
 
 
 def _write(path: Path, text: str) -> None:
@@ -146,7 +158,8 @@ def import_(
 ) -> None:
     """Read conversations from claudechat's JSON exports (all checked before any is written)."""
     from claudechat.export import for_user, read_export
-    from claudechat.output import status
+    from claudechat.export_store import keep_attachments, missing_attachments
+    from claudechat.output import one_line, status
 
     read = []
     for path in files:
@@ -154,12 +167,17 @@ def import_(
             data = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-        read.append(read_export(data, str(path)))
+        read.append((path, read_export(data, str(path))))
     settings, store = _open()
-    for conversation in read:
+    for path, export in read:
+        conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         fresh = new_ids or conversation.user_id != settings.user
-        imported = for_user(conversation, settings.user, fresh)
+        fresh = fresh or _id_taken(store, settings.user, conversation.id, path)
+        imported = _named_as_rename_allows(for_user(conversation, settings.user, fresh), path)
+        missing = keep_attachments(store, settings.user, export)  # before the document
+        if missing:
+            status(f"{path}: {missing_attachments(missing)} (not in the export)", "yellow")
         with contextlib.suppress(StorageError):  # a store that is down: the journal takes it
             store.revive(settings.user, imported.id)  # an export of one deleted since: back
         result = store.save(imported)
@@ -167,8 +185,48 @@ def import_(
             status(notice)
         _saved_somewhere(result)
         # As stored: merged into the copy here, whose newer name wins over the export's.
-        print(f"imported {imported.id}\t{(result.conversation or imported).title}")
+        print(f"imported {imported.id}\t{one_line((result.conversation or imported).title)}")
         _warn_if_journaled(result)
+
+
+def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: Path) -> bool:
+    """Whether another user's conversation has this id (an export edited to say it is yours):
+    its row clashed with theirs on every save, from the journal on every later command."""
+    from claudechat.output import status
+
+    try:
+        owner = store.guarded(lambda: store.metadata.owner(conversation_id))
+    except StorageError:
+        return False  # the store is down: the journal takes the import, as it takes any save
+    if owner in (None, user):
+        return False
+    status(f"{path}: its id is already used in this store; imported with new ids", "yellow")
+    return True
+
+
+def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversation:
+    """A name `rename` would refuse (lines, control characters, bidi overrides, too long) is
+    cleaned, and stderr says so: an import stored it as it was, and printed it raw."""
+    from dataclasses import replace
+
+    from claudechat.names import MAX_NAME_CHARS, cleaned_name, valid_name
+    from claudechat.output import status
+
+    if conversation.name is None:
+        return conversation
+    try:
+        valid_name(conversation.name)
+    except UsageError:
+        cleaned = cleaned_name(conversation.name)
+    else:
+        return conversation
+    done = f"imported as {cleaned!r}" if cleaned else "imported without a name"
+    status(
+        f"{path}: its name is not one line of at most {MAX_NAME_CHARS} printable characters; "
+        + done,
+        "yellow",
+    )
+    return replace(conversation, name=cleaned)
 
 
 def rename(

@@ -136,13 +136,27 @@ class MetadataStore:
                 return
             except IntegrityError as exc:
                 if attempt == 2:
-                    raise StorageError(f"{what} kept changing under this save: {exc}") from exc
+                    # The driver's first line: the rest is the SQL and its parameters (a
+                    # message's preview among them), which the user was shown.
+                    reason = _first_line(exc.orig)
+                    raise StorageError(f"{what} kept changing under this save: {reason}") from exc
 
     def get(self, user_id: str, conversation_id: str) -> ConversationRow | None:
         from claudechat.storage import prepared
 
         rows = self._select(prepared.row(), prepared.row_key(conversation_id, user_id))
         return rows[0] if rows else None
+
+    def owner(self, conversation_id: str) -> str | None:
+        """The user whose conversation has this id (the table's key is the id alone)."""
+        from sqlalchemy import select
+
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        statement = select(table.user_id).where(table.conversation_id == conversation_id)
+        with database_errors(self.url), self.engine.connect() as connection:
+            return connection.execute(statement).scalar_one_or_none()
 
     def warm_up(self) -> None:
         """The statements every request reads with, compiled now (prepared.run_reads_once)."""

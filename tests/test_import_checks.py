@@ -1,0 +1,111 @@
+"""What import checks of an export beyond its format: a name `rename` would refuse, and an id
+that belongs to another user's conversation in the same database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from claudechat.conversation import Conversation
+from claudechat.export import to_json
+from claudechat.names import valid_name
+
+
+def exported(tmp_path: Path, name: str | None = None, user: str = "tester") -> Path:
+    conversation = Conversation.new(user, "claude-sonnet-4-6")
+    conversation.append("user", "what is in a name")
+    conversation.append("assistant", "a line")
+    conversation.set("name", name)
+    path = tmp_path / f"{conversation.id}.json"
+    path.write_text(to_json(conversation))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("multi\nline\x1b[31mred", "multi line [31mred"),
+        ("\u202eevil", "evil"),
+        ("tab\there", "tab here"),
+        ("x" * 5000, "x" * 200),
+        ("\x1b\x07\n", None),
+    ],
+)
+def test_a_name_rename_would_refuse_is_cleaned_and_said(  # type: ignore[no-untyped-def]
+    cli, tmp_path, name, stored
+) -> None:
+    result = cli("import", str(exported(tmp_path, name)))
+    assert result.returncode == 0, result.stderr
+    line, _tab, title = result.stdout.partition("\t")
+    assert result.stdout.count("\n") == 1 and "\x1b" not in title and "\u202e" not in title
+    assert title == (stored or "what is in a name") + "\n"
+    assert "its name is not one line of at most 200 printable characters" in result.stderr
+    assert "\x1b" not in result.stderr
+    document = json.loads(cli("show", line.split()[1], "--json").stdout)
+    assert document["name"] == stored
+    if stored is not None:
+        assert valid_name(stored) == stored
+
+
+def test_a_name_rename_takes_is_kept_as_it_is(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("import", str(exported(tmp_path, "Déjà vu — 東京 notes")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("\tDéjà vu — 東京 notes\n")
+    assert "name" not in result.stderr
+
+
+def bobs_conversation() -> Conversation:
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    conversation = Conversation.new("bob", "claude-sonnet-4-6")
+    conversation.append("user", "bob's secret plan")
+    conversation.append("assistant", "noted")
+    store = open_store(load_settings())
+    assert store.save(conversation).pushed
+    store.close()
+    return conversation
+
+
+def test_an_id_another_user_has_is_imported_with_new_ids(cli, backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Bob's export, edited to say it is this user's: accepted with its ids, its row clashed
+    with Bob's on every later command (a raw UniqueViolation dump naming Bob's preview), and
+    its entry stayed in the journal."""
+    bobs = bobs_conversation()
+    path = tmp_path / "bob.json"
+    assert cli("export", bobs.id, "-o", str(path), env={"CLAUDECHAT_USER": "bob"}).returncode == 0
+    document = json.loads(path.read_text())
+    document["user_id"] = "tester"
+    path.write_text(json.dumps(document))
+    result = cli("import", str(path))
+    assert result.returncode == 0, result.stderr
+    new_id = result.stdout.split()[1]
+    assert new_id != bobs.id
+    assert f"{path}: its id is already used in this store; imported with new ids" in result.stderr
+    assert "journal" not in result.stderr
+    after = cli("list")
+    assert after.returncode == 0 and after.stderr == "", after.stderr
+    assert after.stdout.startswith(new_id[:8])
+    as_bob = cli("show", bobs.id, "--json", env={"CLAUDECHAT_USER": "bob"})
+    assert json.loads(as_bob.stdout)["user_id"] == "bob"
+
+
+def test_a_row_the_database_refuses_is_one_line_without_sql(backend) -> None:  # type: ignore[no-untyped-def]
+    """Saved with an id another user's row has (as such an import did): the error was the
+    driver's whole text, the SQL statement and its parameters (Bob's preview) included."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    bobs = bobs_conversation()
+    mine = Conversation.new("tester", "claude-sonnet-4-6")
+    mine.id = bobs.id
+    mine.append("user", "mine")
+    store = open_store(load_settings())
+    result = store.save(mine)
+    store.close()
+    assert result.error is not None and result.journaled
+    message = str(result.error)
+    assert "\n" not in message and "INSERT" not in message.upper() and "secret" not in message
+    assert message.startswith("the row and search index kept changing under this save: ")
