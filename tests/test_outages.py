@@ -310,3 +310,23 @@ def test_show_continue_and_resume_work_from_the_local_cache_while_the_store_is_d
         "echo: still during it",
     ]
     assert journal_files(isolated_home) == []
+
+
+def test_a_hung_blob_store_costs_one_wait_with_a_journal_entry_waiting(  # type: ignore[no-untyped-def]
+    team, fake_api, cli, monkeypatch
+) -> None:
+    """The wait on the waiting entry opened the breaker; the load's probe then asked only
+    the database, which answered, and closed it: the turn's save waited out S3 once more."""
+    shared = conversation_id(cli("chat", input="a conversation to resume").stderr)
+    timeout = {"CLAUDECHAT_STORE_TIMEOUT": "2"}
+    with Blackhole() as blobs:
+        blackhole_store("blobs", blobs, monkeypatch)
+        assert cli("chat", input="journaled, its writer gone", env=timeout).returncode == 0
+        started = time.monotonic()
+        resumed = cli("chat", "--resume", shared, input="and more", env=timeout)
+        took = time.monotonic() - started
+    assert resumed.returncode == 0, resumed.stderr
+    assert "wait to be pushed" in resumed.stderr  # the first wait: the entry waiting
+    waits = [line for line in resumed.stderr.splitlines() if "did not answer within" in line]
+    assert all("not waiting on it again" in line for line in waits[1:]), waits
+    assert took < 2 * 2 + SLACK, (took, resumed.stderr)  # one wait, not two

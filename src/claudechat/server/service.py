@@ -218,21 +218,9 @@ class Service:
         """Each part asked on its own, within the store's deadline (a hung PostgreSQL held
         /health until it woke, then said "ok")."""
         return {
-            "database": _probe(lambda: self._database.call(self._ping_database)),
-            "blob_store": _probe(lambda: self._blob_probe.call(self._ping_blobs)),
+            "database": _probe(lambda: self._database.call(self.store.ping_database)),
+            "blob_store": _probe(lambda: self._blob_probe.call(self.store.ping_blobs)),
         }
-
-    def _ping_database(self) -> None:
-        from sqlalchemy import text
-
-        from claudechat.storage.metadata import database_errors
-
-        metadata = self.store.metadata
-        with database_errors(metadata.url), metadata.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
-    def _ping_blobs(self) -> None:
-        self.store.ping_blobs()
 
 
 def _probe(check: Any) -> str:

@@ -6,8 +6,8 @@ behind an open connection, keeps a call waiting in the kernel. So each store ope
 a daemon thread and is given up after `timeout` seconds. Once a call was given up (or failed
 slowly), the breaker opens: further calls fail at once, so saves go straight to the journal
 and cost no waiting, and one background probe at a time asks the store again; when a probe
-succeeds the breaker closes. A call given up may still finish later; that is harmless, since
-every write is a merge.
+succeeds (the store's health check, both of its parts) the breaker closes. A call given up
+may still finish later; that is harmless, since every write is a merge.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ class Guard:
         self._reason = ""
         self._probing = False
         self._last_probe = 0.0
+        # What a probe of the open breaker runs; None: the call that found it open. A call
+        # that touches only part of the store must not close it for the whole.
+        self.health: Callable[[], object] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -48,7 +51,7 @@ class Guard:
         """operation() within the deadline (`timeout`, default the guard's). While the breaker
         is open it fails at once, and runs the operation in the background as a probe."""
         if self._open_since is not None:
-            self._start_probe(operation)
+            self._start_probe(self.health or operation)
             raise StoreUnansweredError(f"{self._reason} (not waiting on it again for now)")
         started = time.monotonic()
         timeout = timeout or self.timeout

@@ -77,6 +77,9 @@ class ConversationStore:
         self.journal = journal
         self.cache = cache
         self.guard = guard or Guard()
+        # While the breaker is open, a probe asks both parts: a call that needed only the
+        # database closed it while S3 still hung, and the next save waited its deadline again.
+        self.guard.health = self.health_check
         # Where warnings that are no error go (a stale copy shown); the CLI prints them.
         self.notify: Callable[[str], None] = lambda _message: None
         self._open_metadata = open_metadata
@@ -215,6 +218,20 @@ class ConversationStore:
         """Raise StorageError unless the blob store answers (a key it lacks is an answer)."""
         with contextlib.suppress(BlobNotFoundError):
             self.blobs.get("health-check/absent.json")
+
+    def ping_database(self) -> None:
+        """Raise StorageError unless the database answers."""
+        from sqlalchemy import text
+
+        from claudechat.storage.metadata import database_errors
+
+        metadata = self.metadata
+        with database_errors(metadata.url), metadata.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def health_check(self) -> None:
+        self.ping_database()
+        self.ping_blobs()
 
     def forget(self, user_id: str, conversation_id: str) -> None:
         """A deleted conversation: a save still under way starts it again from its own
