@@ -51,6 +51,16 @@ def test_words_phrases_or_not_and_prefix(store: ConversationStore) -> None:
     assert found(store, "nothinglikethis") == []
 
 
+def test_a_last_word_ending_in_symbols_is_finished_not_a_prefix(store: ConversationStore) -> None:
+    """`C++` was searched as the prefix `c`: it found chart, class, cache and crash."""
+    cpp = saved(store, "templates in C++ are hard")
+    saved(store, "a chart of the class cache after the crash")
+    assert found(store, "C++") == [(cpp.id, "user")]
+    assert found(store, "templates C++") == [(cpp.id, "user")]
+    assert not parse("C++").prefix_last and not parse("rust 🚀").prefix_last
+    assert parse("kube").prefix_last and parse("c").prefix_last and parse("東").prefix_last
+
+
 def test_results_carry_name_role_date_and_a_marked_snippet(store: ConversationStore) -> None:
     cook = saved(store, "a recipe for sourdough bread please", "feed it", name="Baking")
     (hit,) = search(store.metadata, "tester", "sourdough")

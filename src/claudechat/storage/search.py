@@ -5,7 +5,7 @@ that writes its metadata row, so the journal covers the index as it covers the r
 pushed late is indexed when it is pushed. Every query is scoped by user.
 
 Queries read as in a search box: words (all must match), "quoted phrases", OR, -excluded, and
-the last word, still being typed, matches as a prefix.
+the last word, still being typed (it ends in a letter or digit), matches as a prefix.
 """
 
 from __future__ import annotations
@@ -121,12 +121,7 @@ def parse(text: str) -> Query:
             groups.append([])
         elif token.upper() != "AND":
             groups[-1].append(token)
-    last = tokens[-1] if tokens else ""
-    prefix = (
-        not text[-1:].isspace()
-        and not last.startswith(("-", '"'))
-        and last.upper() not in ("OR", "AND")
-    )
+    prefix = _typing_last_word(text, found)
     kept = [
         (group, rendered)
         for number, group in enumerate(groups)
@@ -141,6 +136,18 @@ def parse(text: str) -> Query:
         " ".join(_websearch_token(token) for token in group) for group, _rendered in kept
     )
     return Query(fts5=fts5, websearch=websearch, prefix_last=prefix)
+
+
+def _typing_last_word(text: str, found: list[str]) -> bool:
+    """Whether the last word is still being typed, and so matches as a prefix. A word followed
+    by a space or by symbols is finished: `C++` as the prefix `c` found chart, class, cache."""
+    last = found[-1] if found else ""
+    return (
+        not text[-1:].isspace()
+        and last[-1:].isalnum()
+        and not last.startswith(("-", '"'))
+        and last.upper() not in ("OR", "AND")
+    )
 
 
 def words_apart(text: str) -> str:
