@@ -115,12 +115,7 @@ def parse(text: str) -> Query:
             f'a search takes at most {MAX_QUERY_TERMS} words or "quoted phrases" (this one '
             f"has {len(tokens)}); quote a distinctive phrase of the passage instead"
         )
-    groups: list[list[str]] = [[]]
-    for token in tokens:
-        if token.upper() == "OR":
-            groups.append([])
-        elif token.upper() != "AND":
-            groups[-1].append(token)
+    groups = _or_groups(tokens)
     prefix = _typing_last_word(text, found)
     kept = [
         (group, rendered)
@@ -128,7 +123,9 @@ def parse(text: str) -> Query:
         if (rendered := _fts5_group(group, prefix and number == len(groups) - 1))
     ]
     if not kept:
-        raise UsageError("give at least one word to search for (a -word only excludes)")
+        excluding = any(token.startswith("-") for token in tokens)
+        why = " (a -word only excludes)" if excluding else ""
+        raise UsageError("give at least one word to search for" + why)
     fts5 = " OR ".join(f"({rendered})" for _group, rendered in kept)
     # The same groups for PostgreSQL: an OR left beside a dropped symbol, or an AND, would
     # be searched for as a word there.
@@ -136,6 +133,18 @@ def parse(text: str) -> Query:
         " ".join(_websearch_token(token) for token in group) for group, _rendered in kept
     )
     return Query(fts5=fts5, websearch=websearch, prefix_last=prefix)
+
+
+def _or_groups(tokens: list[str]) -> list[list[str]]:
+    """The words between each OR. Only the capitals are operators, as in a search box: `and`
+    and `or` are words (`search or` was refused as empty, `rust or` searched for rust)."""
+    groups: list[list[str]] = [[]]
+    for token in tokens:
+        if token == "OR":
+            groups.append([])
+        elif token != "AND":  # words all match anyway
+            groups[-1].append(token)
+    return groups
 
 
 def _typing_last_word(text: str, found: list[str]) -> bool:
@@ -146,7 +155,7 @@ def _typing_last_word(text: str, found: list[str]) -> bool:
         not text[-1:].isspace()
         and last[-1:].isalnum()
         and not last.startswith(("-", '"'))
-        and last.upper() not in ("OR", "AND")
+        and last not in ("OR", "AND")
     )
 
 
@@ -164,11 +173,12 @@ def shown(snippet: str) -> str:
 
 def _websearch_token(token: str) -> str:
     """A token for PostgreSQL's websearch_to_tsquery: its characters set apart as in the
-    index, and quoted when that made several words of it, so they are found as a phrase."""
+    index, and quoted when that made several words of it, so they are found as a phrase, or
+    when it is `or` in small letters, which websearch_to_tsquery takes for OR."""
     negated = token.startswith("-")
     core = token[1:] if negated else token
     apart = _MARKS.sub(" ", words_apart(core))
-    if apart != core and not core.startswith('"'):
+    if (apart != core or core.upper() == "OR") and not core.startswith('"'):
         apart = '"' + apart.replace('"', " ") + '"'
     return ("-" if negated else "") + apart
 
