@@ -60,6 +60,14 @@ def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -
             print("\t".join(fields))
 
 
+def nothing_listed(filtered: bool) -> str:
+    """What an empty `list` says on stderr, in a terminal and a pipe alike: a filter that
+    matched nothing printed nothing at all (in a terminal, that there were no conversations)."""
+    if filtered:
+        return "no conversation matches"
+    return "no conversations yet: start one with `claudechat chat`"
+
+
 def _short_id(row: ConversationRow, unsynced: set[str]) -> str:
     mark = "*" if row.conversation_id in unsynced else ""
     return row.conversation_id[:SHORT_ID] + mark
@@ -93,9 +101,6 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    if not rows:
-        console(stderr=True).print("No conversations yet: start one with `claudechat chat`.")
-        return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for heading, justify in (
         ("ID", "left"),
