@@ -142,7 +142,14 @@ def print_conversation(
         document = {**conversation.to_document(), "cost": cost_json(conversation)}
         print(json_safe(dumps_json(document, indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
-        sys.stdout.write(conversation_markdown(conversation, thinking))
+        markdown = conversation_markdown(conversation, thinking)
+        if sys.stdout.isatty():
+            from claudechat.history_view import paged_text
+
+            # Paged as the rendered form is: --markdown wrote a long one past the screen.
+            paged_text(markdown)
+        else:
+            sys.stdout.write(markdown)
     else:
         from claudechat.history_view import paged
 
