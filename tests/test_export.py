@@ -151,6 +151,22 @@ def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     assert "other branches: 1" in markdown
 
 
+def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    """After /branch to an older branch, show printed it under "this is the latest"."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    question = conversation.append("user", "which way")
+    older = conversation.append("assistant", "the older answer")
+    conversation.add(Message.of_text("assistant", "the newer answer", parent_id=question.id))
+    conversation.set("head", older.id)  # as /branch leaves it
+    save(conversation)
+    shown = cli("show", conversation.id)
+    assert "the older answer" in shown.stdout and "the newer answer" not in shown.stdout
+    assert "latest" not in shown.stdout
+    assert "- branches: 2; this is the current one, last continued or picked with /branch" in (
+        shown.stdout
+    )
+
+
 def test_dash_as_the_output_is_stdout(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`-o -` wrote a file named "-" in the current folder and printed nothing."""
     conversation = rich_conversation()

@@ -209,8 +209,10 @@ def _header_lines(conversation: Conversation) -> list[str]:
     branches = len(conversation.leaves())
     if branches > 1:
         lines.append(
-            f"- branches: {branches}; this is the latest (`show --json` holds them all, "
-            "`/branches` in the REPL switches)"
+            # The shown branch is the document's head: the one last continued, or picked with
+            # /branch, not always the newest (it said "this is the latest" of either).
+            f"- branches: {branches}; this is the current one, last continued or picked with "
+            "/branch (`show --json` holds them all, `/branches` in the REPL lists them)"
         )
     return lines
 
