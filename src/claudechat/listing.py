@@ -110,14 +110,16 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         ("Cost", "right"),
         ("Updated", "right"),
     ):
+        # Name alone gives way when the screen is narrow, each name cut to one line.
         table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
     forks = any(row.parent_id for row in rows)
-    if forks:
-        table.add_column("Forked from", no_wrap=True)
+    if forks:  # as wide as an id, its heading on two lines: it kept 11 columns from Name
+        table.add_column("Forked from", width=SHORT_ID)
     for row in rows:
         cells = [
             Text(_short_id(row, unsynced), style="cyan"),
-            Text(row_title(row)),  # Text, not str: a name must never be read as rich markup
+            # Text, not str: a name must never be read as rich markup.
+            Text(row_title(row), no_wrap=True, overflow="ellipsis"),
             Text(one_line(row.model), style="dim"),
             Text(str(row.message_count)),
             Text(_cost_text(row), style="dim"),
