@@ -127,6 +127,18 @@ def test_files_go_as_image_document_and_text_blocks_and_are_stored_by_reference(
     assert missing.returncode == 1 and "has 3 attachment(s), not 4" in missing.stderr
 
 
+def test_attachment_get_to_dash_writes_stdout(cli, fake_api, files, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`-o -` wrote a file named "-", where `export -o -` writes to stdout."""
+    monkeypatch.chdir(tmp_path)
+    cid = conversation_id(cli("chat", "-a", str(files["py"]), "read it").stderr)
+    got = cli("attachment", "get", f"{cid[:8]}/1", "-o", "-")
+    assert (got.returncode, got.stdout) == (0, SOURCE), got.stderr
+    assert not (tmp_path / "-").exists()
+    named = cli("attachment", "get", f"{cid[:8]}/1", "-o", "./-")
+    assert named.returncode == 0 and named.stdout == "", named.stderr
+    assert (tmp_path / "-").read_bytes() == SOURCE.encode()
+
+
 def test_a_piped_pdf_or_image_is_attached_other_binary_refused(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     pdf = cli("chat", "summarise", input=pdf_bytes(PAGES))
     assert pdf.returncode == 0, pdf.stderr

@@ -164,6 +164,20 @@ def test_list_in_a_pipe_is_tab_separated_newest_first(cli, fake_api, backend) ->
     assert [c["title"] for c in as_json] == ["what is the airspeed of an unladen swallow"]
 
 
+def test_an_empty_list_says_so_on_stderr(cli, fake_api, backend) -> None:  # type: ignore[no-untyped-def]
+    """`list --search zzzz` printed nothing at all, where `search zzzz` says no message
+    matches; `list` with no conversations said so only in a terminal."""
+    empty = cli("list")
+    assert (empty.returncode, empty.stdout) == (0, "")
+    assert empty.stderr.strip() == "no conversations yet: start one with `claudechat chat`"
+    cli("chat", input="alpha")
+    for filters in (["--search", "zzzz"], ["--since", "0d"], ["--search", "alpha", "--since=0d"]):
+        result = cli("list", *filters)
+        assert (result.returncode, result.stdout) == (0, ""), filters
+        assert result.stderr.strip() == "no conversation matches", filters
+    assert cli("list", "--search", "zzzz", "--json").stdout.strip() == "[]"
+
+
 def test_show_plain_in_a_pipe(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(Reply("**yes**"))
     cid = conversation_id(cli("chat", "--name", "named", input="really?").stderr)

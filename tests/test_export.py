@@ -151,6 +151,22 @@ def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     assert "other branches: 1" in markdown
 
 
+def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    """After /branch to an older branch, show printed it under "this is the latest"."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    question = conversation.append("user", "which way")
+    older = conversation.append("assistant", "the older answer")
+    conversation.add(Message.of_text("assistant", "the newer answer", parent_id=question.id))
+    conversation.set("head", older.id)  # as /branch leaves it
+    save(conversation)
+    shown = cli("show", conversation.id)
+    assert "the older answer" in shown.stdout and "the newer answer" not in shown.stdout
+    assert "latest" not in shown.stdout
+    assert "- branches: 2; this is the current one, last continued or picked with /branch" in (
+        shown.stdout
+    )
+
+
 def test_dash_as_the_output_is_stdout(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`-o -` wrote a file named "-" in the current folder and printed nothing."""
     conversation = rich_conversation()
@@ -262,7 +278,7 @@ def long_conversation() -> Conversation:
     return conversation
 
 
-def show_in_a_terminal(reference: str, **env: str) -> str:
+def show_in_a_terminal(reference: str, *options: str, **env: str) -> str:
     import os
     import sys
 
@@ -270,7 +286,7 @@ def show_in_a_terminal(reference: str, **env: str) -> str:
 
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "claudechat", "show", reference],
+        ["-m", "claudechat", "show", reference, *options],
         env={**os.environ, "TERM": "xterm-256color", **env},
         encoding="utf-8",
         dimensions=(24, 80),
@@ -293,6 +309,26 @@ def test_show_of_a_long_conversation_goes_through_the_pager() -> None:  # type: 
     # A pager that is not there: shown anyway (it was not shown at all, and exit 0), and said.
     missing = show_in_a_terminal(conversation.id, PAGER="no-such-pager-here")
     assert "line 39" in missing and "could not be run" in missing
+
+
+def test_show_markdown_and_no_color_in_a_terminal_go_through_the_pager_too(cli) -> None:  # type: ignore[no-untyped-def]
+    """`show --markdown` wrote a long conversation straight to the terminal, past the screen."""
+    conversation = long_conversation()
+    pager = "sed 's/^/paged: /'"
+    paged = show_in_a_terminal(conversation.id, "--markdown", PAGER=pager)
+    assert "paged: ## You" in paged and "paged: line 39" in paged
+    plain = show_in_a_terminal(conversation.id, PAGER=pager, NO_COLOR="1")
+    assert "paged: ## You" in plain and "paged: line 39" in plain
+    short = Conversation.new("tester", "claude-sonnet-4-6")
+    short.append("user", "brief " * 30)  # a line the terminal wraps, but not past the screen
+    save(short)
+    assert "paged: " not in show_in_a_terminal(short.id, "--markdown", PAGER=pager)
+    wide = Conversation.new("tester", "claude-sonnet-4-6")
+    wide.append("user", "wrapped " * 300)  # one line, thirty rows of the terminal
+    save(wide)
+    assert "paged: " in show_in_a_terminal(wide.id, "--markdown", PAGER=pager)
+    piped = cli("show", conversation.id, "--markdown", env={"PAGER": pager})
+    assert "paged: " not in piped.stdout and "line 39" in piped.stdout
 
 
 def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -51,6 +51,39 @@ def test_words_phrases_or_not_and_prefix(store: ConversationStore) -> None:
     assert found(store, "nothinglikethis") == []
 
 
+def test_a_last_word_ending_in_symbols_is_finished_not_a_prefix(store: ConversationStore) -> None:
+    """`C++` was searched as the prefix `c`: it found chart, class, cache and crash."""
+    cpp = saved(store, "templates in C++ are hard")
+    saved(store, "a chart of the class cache after the crash")
+    assert found(store, "C++") == [(cpp.id, "user")]
+    assert found(store, "templates C++") == [(cpp.id, "user")]
+    assert not parse("C++").prefix_last and not parse("rust 🚀").prefix_last
+    assert parse("kube").prefix_last and parse("c").prefix_last and parse("東").prefix_last
+
+
+def test_lowercase_and_or_are_words_not_operators(store: ConversationStore) -> None:
+    """`search or` and `search and` were refused as empty, and `rust or` searched for rust."""
+    choice = saved(store, "should I learn rust or go")
+    saved(store, "rust is fast")
+    salt = saved(store, "salt and pepper")
+    assert found(store, "rust or") == [(choice.id, "user")]
+    assert found(store, "or") == [(choice.id, "user")]
+    assert found(store, "and ") == [(salt.id, "user")]
+    assert found(store, "go or pepper ") == []
+    assert {c for c, _ in found(store, "go OR pepper")} == {choice.id, salt.id}
+
+
+@pytest.mark.parametrize("query", ["", "   ", "OR", "AND"])
+def test_an_empty_query_is_refused_without_naming_a_minus_word(query: str) -> None:
+    with pytest.raises(UsageError, match=r"give at least one word to search for$"):
+        parse(query)
+
+
+def test_a_query_of_minus_words_only_is_told_they_only_exclude() -> None:
+    with pytest.raises(UsageError, match="a -word only excludes"):
+        parse("-draft -old")
+
+
 def test_results_carry_name_role_date_and_a_marked_snippet(store: ConversationStore) -> None:
     cook = saved(store, "a recipe for sourdough bread please", "feed it", name="Baking")
     (hit,) = search(store.metadata, "tester", "sourdough")

@@ -104,6 +104,48 @@ def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> Non
         assert "\t" not in output
 
 
+def in_a_terminal(*args: str, columns: int = 80) -> list[str]:
+    """The lines `claudechat ARGS` printed to a terminal this wide, escapes taken out."""
+    import os
+    import re
+    import sys
+
+    import pexpect
+
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "claudechat", *args], env=env, encoding="utf-8",
+        dimensions=(30, columns), timeout=30,
+    )  # fmt: skip
+    output = child.read()
+    child.close()
+    assert child.exitstatus == 0, output
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output).splitlines()
+    assert all(len(line) <= columns for line in lines), output
+    return lines
+
+
+def test_an_80_column_table_keeps_each_row_on_one_line_and_numbers_whole(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`usage --by model` split 4,435,819 over two lines ("4,435,8" then "19")."""
+    big = {"input_tokens": 4_435_819, "output_tokens": 123_456}
+    fake_api.queue(Reply("a", cache_read_input_tokens=12_345_678, **big))
+    long_name = "a conversation with a long name that no eighty-column table has room for"
+    assert cli("chat", "--name", long_name, input="one").returncode == 0
+    fake_api.queue(Reply("b", cache_creation_input_tokens=2_500_000, **big))
+    assert cli("chat", "--model", "claude-opus-4-6", input="two").returncode == 0
+    for by, names in (("model", ["claude-sonnet-4-6", "claude-opus-4-6"]), ("conversation", [])):
+        lines = in_a_terminal("usage", "--by", by)
+        rows = [line for line in lines if "4,435,819" in line]
+        assert len(rows) == 2, "\n".join(lines)
+        for name in names:
+            assert any(name in row for row in rows), "\n".join(lines)
+        assert all("123,456" in row for row in rows), "\n".join(lines)
+        assert any("12,345,678" in row for row in rows), "\n".join(lines)
+        assert any("2,500,000" in row for row in rows), "\n".join(lines)
+    (named,) = [line for line in lines if "12,345,678" in line]
+    assert "a conv" in named and "…" in named and long_name not in named, "\n".join(lines)
+
+
 # -- the cost a save writes into the row ------------------------------------------------------
 
 _counts = st.integers(0, 10**7)

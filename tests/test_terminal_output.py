@@ -16,18 +16,18 @@ from conftest import content_text
 from fakes.anthropic_api import Reply
 
 
-def run_in_terminal(*args: str, env: dict[str, str] | None = None) -> str:
-    return _spawned(sys.executable, ["-m", "claudechat", *args], env)
+def run_in_terminal(*args: str, env: dict[str, str] | None = None, columns: int = 120) -> str:
+    return _spawned(sys.executable, ["-m", "claudechat", *args], env, columns)
 
 
-def _spawned(program: str, args: list[str], env: dict[str, str] | None) -> str:
+def _spawned(program: str, args: list[str], env: dict[str, str] | None, columns: int = 120) -> str:
     """What `program ARGS` printed to its terminal; it must exit 0."""
     child = pexpect.spawn(
         program,
         args,
         env={**os.environ, "TERM": "xterm-256color", **(env or {})},
         encoding="utf-8",
-        dimensions=(40, 120),
+        dimensions=(40, columns),
         timeout=20,
     )
     child.expect(pexpect.EOF)
@@ -52,6 +52,34 @@ def test_list_in_a_terminal_is_a_table(two_conversations) -> None:  # type: igno
     assert "release notes" in screen and "format something" in screen
     assert "\x1b[" in screen  # styled
     assert "\t" not in screen  # a table, not the pipe format
+
+
+def test_an_80_column_list_gives_names_the_room_and_keeps_rows_on_one_line(cli) -> None:  # type: ignore[no-untyped-def]
+    """The Name column was squeezed to 8 columns, wrapping a name over many lines, while the
+    mostly empty "Forked from" kept 11 for its heading."""
+    from claudechat.conversation import Conversation
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    store = open_store(load_settings())
+    parent = Conversation.new("tester", "claude-sonnet-4-6")
+    parent.set("name", "a conversation with a long name that no eighty-column table can hold")
+    parent.append("user", "hello")
+    fork = Conversation.new("tester", "claude-sonnet-4-6")
+    fork.parent_id = parent.id
+    fork.append("user", "a fork of it, with a first message long enough to be cut short too")
+    for conversation in (parent, fork):
+        assert store.save(conversation).pushed
+    store.close()
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_terminal("list", columns=80))
+    lines = screen.splitlines()
+    assert all(len(line) <= 80 for line in lines), screen
+    (parent_line,) = [line for line in lines if line.startswith(parent.id[:8])]
+    (fork_line,) = [line for line in lines if line.startswith(fork.id[:8])]
+    assert "a conversation" in parent_line and "…" in parent_line, screen
+    assert "a fork of it" in fork_line and "…" in fork_line, screen
+    assert fork_line.rstrip().endswith(parent.id[:8]), screen  # its "Forked from", whole
+    assert len([line for line in lines if line.strip()]) == 4, screen  # a heading of 2 lines
 
 
 def test_show_in_a_terminal_renders_markdown(two_conversations) -> None:  # type: ignore[no-untyped-def]

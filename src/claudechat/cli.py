@@ -215,13 +215,17 @@ def list_(
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
     from claudechat.commands.history import filtered_listing
-    from claudechat.listing import print_list
+    from claudechat.listing import nothing_listed, print_list
+    from claudechat.output import status
 
     settings = _settings()
     store = _store(settings)
     _push_journal(store, settings)
     listing = filtered_listing(store, settings.user, None if every else limit, search, since)
-    print_list(listing.rows, listing.unsynced, as_json)
+    if listing.rows or as_json:
+        print_list(listing.rows, listing.unsynced, as_json)
+    elif listing.error is None:  # during an outage, the outage is what to say
+        status(nothing_listed(filtered=search is not None or bool(since)))
     if listing.error:
         raise listing.error
 

@@ -69,7 +69,7 @@ def get(
         str, typer.Argument(metavar="ID/N", help="Conversation id or prefix, and the number.")
     ],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout).")
+        str | None, typer.Option("--output", "-o", help="Write to FILE; - for stdout (default).")
     ] = None,
 ) -> None:
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""
@@ -77,6 +77,8 @@ def get(
     from claudechat.cli import _settings, _store
     from claudechat.output import status
 
+    if output == "-":  # stdout, as for export and most tools: a file named "-" was written
+        output = None
     conversation_ref, _, number_text = reference.rpartition("/")
     if not conversation_ref or not number_text.isdigit() or int(number_text) < 1:
         raise UsageError(f"give ID/N, e.g. 3f2a/1 for the first attachment, not {reference!r}")

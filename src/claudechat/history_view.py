@@ -124,8 +124,24 @@ def paged(render: Callable[[Console], None]) -> None:
     )
     render(capture)
     text = buffer.getvalue()
+    _page(text, text.count("\n"), size.lines)
+
+
+def paged_text(text: str) -> None:
+    """Plain text (`show --markdown`) into the terminal, through $PAGER as `paged` does; its
+    height counts the rows the terminal wraps long lines into."""
+    import shutil
+
+    from rich.cells import cell_len
+
+    size = shutil.get_terminal_size()
+    rows = sum(max(1, -(-cell_len(line) // size.columns)) for line in text.splitlines())
+    _page(text, rows, size.lines)
+
+
+def _page(text: str, rows: int, screen_rows: int) -> None:
     pager = os.environ.get("PAGER", "less -R")
-    if text.count("\n") < size.lines or pager.strip() in ("", "cat"):
+    if rows < screen_rows or pager.strip() in ("", "cat"):
         sys.stdout.write(text)
         return
     _run_pager(pager, text)

@@ -60,6 +60,14 @@ def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -
             print("\t".join(fields))
 
 
+def nothing_listed(filtered: bool) -> str:
+    """What an empty `list` says on stderr, in a terminal and a pipe alike: a filter that
+    matched nothing printed nothing at all (in a terminal, that there were no conversations)."""
+    if filtered:
+        return "no conversation matches"
+    return "no conversations yet: start one with `claudechat chat`"
+
+
 def _short_id(row: ConversationRow, unsynced: set[str]) -> str:
     mark = "*" if row.conversation_id in unsynced else ""
     return row.conversation_id[:SHORT_ID] + mark
@@ -93,9 +101,6 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    if not rows:
-        console(stderr=True).print("No conversations yet: start one with `claudechat chat`.")
-        return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for heading, justify in (
         ("ID", "left"),
@@ -105,14 +110,16 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         ("Cost", "right"),
         ("Updated", "right"),
     ):
+        # Name alone gives way when the screen is narrow, each name cut to one line.
         table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
     forks = any(row.parent_id for row in rows)
-    if forks:
-        table.add_column("Forked from", no_wrap=True)
+    if forks:  # as wide as an id, its heading on two lines: it kept 11 columns from Name
+        table.add_column("Forked from", width=SHORT_ID)
     for row in rows:
         cells = [
             Text(_short_id(row, unsynced), style="cyan"),
-            Text(row_title(row)),  # Text, not str: a name must never be read as rich markup
+            # Text, not str: a name must never be read as rich markup.
+            Text(row_title(row), no_wrap=True, overflow="ellipsis"),
             Text(one_line(row.model), style="dim"),
             Text(str(row.message_count)),
             Text(_cost_text(row), style="dim"),
@@ -137,7 +144,14 @@ def print_conversation(
         document = {**conversation.to_document(), "cost": cost_json(conversation)}
         print(json_safe(dumps_json(document, indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
-        sys.stdout.write(conversation_markdown(conversation, thinking))
+        markdown = conversation_markdown(conversation, thinking)
+        if sys.stdout.isatty():
+            from claudechat.history_view import paged_text
+
+            # Paged as the rendered form is: --markdown wrote a long one past the screen.
+            paged_text(markdown)
+        else:
+            sys.stdout.write(markdown)
     else:
         from claudechat.history_view import paged
 
@@ -197,8 +211,10 @@ def _header_lines(conversation: Conversation) -> list[str]:
     branches = len(conversation.leaves())
     if branches > 1:
         lines.append(
-            f"- branches: {branches}; this is the latest (`show --json` holds them all, "
-            "`/branches` in the REPL switches)"
+            # The shown branch is the document's head: the one last continued, or picked with
+            # /branch, not always the newest (it said "this is the latest" of either).
+            f"- branches: {branches}; this is the current one, last continued or picked with "
+            "/branch (`show --json` holds them all, `/branches` in the REPL lists them)"
         )
     return lines
 

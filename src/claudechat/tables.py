@@ -11,6 +11,8 @@ from claudechat.output import console, is_rich, one_line
 
 BAR_WIDTH = 30
 MIN_BAR_WIDTH = 10  # narrower than this, a chart says too little to be worth its room
+MIN_TEXT_WIDTH = 4  # a name cut shorter than this, with its ellipsis, says nothing
+GAP = 2  # between two columns
 
 
 def cell(value: Any) -> str:
@@ -42,29 +44,53 @@ def print_rows(
     from rich.text import Text
 
     shown = [[cell(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(line[i]) for line in shown)) for i, c in enumerate(columns)]
+    headings = [c.replace("_", " ") for c in columns]
+    figures = [all(_is_figure(row[c]) for row in rows) for c in columns]
     out = console()
-    # Each column takes its padding and a rule: 3 characters, and 1 for the table's edge.
-    room = out.width - sum(widths) - 3 * len(columns) - 1 - 3
-    bar_width = min(BAR_WIDTH, room) if bar and room >= MIN_BAR_WIDTH else 0
-    table = Table(title=title, title_style="dim", header_style="bold")
-    for position, column in enumerate(columns):
-        # The first column (a day, a model id) names the row: never folded mid-word. Numbers
-        # fold only when nothing else fits.
-        first = position == 0
-        table.add_column(
-            column.replace("_", " "),
-            no_wrap=first,
-            min_width=widths[0] if first else None,
-            overflow="fold",
-        )
+    room = out.width - GAP * (len(columns) - 1)
+    widths = fitted_widths(headings, shown, figures, room)
+    bar_room = room - sum(widths) - GAP
+    bar_width = min(BAR_WIDTH, bar_room) if bar and bar_room >= MIN_BAR_WIDTH else 0
+    # No box: its rules took 3 columns of each column, which 80 columns could not spare.
+    table = Table(title=title, title_style="dim", header_style="bold", box=None, pad_edge=False)
+    for heading, width in zip(headings, widths, strict=True):
+        # Each column as wide as its figures, or its name as wide as it fits: a heading may
+        # wrap at its spaces, a figure never does, and a longer name ends in an ellipsis.
+        table.add_column(heading, width=width, overflow="fold")
     if bar_width:  # a chart only where it fits beside the figures
         table.add_column("", no_wrap=True, width=bar_width)
     top = max((float(row[bar] or 0) for row in rows), default=0.0) if bar else 0.0
     for row, line in zip(rows, shown, strict=True):
-        cells = [Text(text) for text in line]
+        cells = [Text(text, no_wrap=True, overflow="ellipsis") for text in line]
         if bar_width:
             share = float(row[bar] or 0) / top if top and bar else 0.0
             cells.append(Text("█" * round(share * bar_width), style="cyan"))
         table.add_row(*cells)
     out.print(table)
+
+
+def fitted_widths(
+    headings: list[str], shown: list[list[str]], figures: list[bool], room: int
+) -> list[int]:
+    """Column widths within `room`: whole headings where they fit; else headings wrapped at
+    their spaces, and the text columns (never the first, which names the row, nor figures:
+    "4,435,8" over "19" was unreadable) narrowed, the widest first."""
+    from rich.cells import cell_len
+
+    values = [max(cell_len(line[i]) for line in shown) for i in range(len(headings))]
+    whole = [max(cell_len(h), v) for h, v in zip(headings, values, strict=True)]
+    if sum(whole) <= room:
+        return whole
+    words = [max(cell_len(word) for word in h.split() or [""]) for h in headings]
+    widths = [max(w, v) for w, v in zip(words, values, strict=True)]
+    narrowed = [i for i in range(1, len(headings)) if not figures[i]]
+    left = room - sum(w for i, w in enumerate(widths) if i not in narrowed)
+    for done, i in enumerate(sorted(narrowed, key=lambda i: widths[i])):
+        share = left // (len(narrowed) - done)
+        widths[i] = max(MIN_TEXT_WIDTH, min(widths[i], share))
+        left -= widths[i]
+    return widths
+
+
+def _is_figure(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))

@@ -5,7 +5,7 @@ that writes its metadata row, so the journal covers the index as it covers the r
 pushed late is indexed when it is pushed. Every query is scoped by user.
 
 Queries read as in a search box: words (all must match), "quoted phrases", OR, -excluded, and
-the last word, still being typed, matches as a prefix.
+the last word, still being typed (it ends in a letter or digit), matches as a prefix.
 """
 
 from __future__ import annotations
@@ -115,25 +115,17 @@ def parse(text: str) -> Query:
             f'a search takes at most {MAX_QUERY_TERMS} words or "quoted phrases" (this one '
             f"has {len(tokens)}); quote a distinctive phrase of the passage instead"
         )
-    groups: list[list[str]] = [[]]
-    for token in tokens:
-        if token.upper() == "OR":
-            groups.append([])
-        elif token.upper() != "AND":
-            groups[-1].append(token)
-    last = tokens[-1] if tokens else ""
-    prefix = (
-        not text[-1:].isspace()
-        and not last.startswith(("-", '"'))
-        and last.upper() not in ("OR", "AND")
-    )
+    groups = _or_groups(tokens)
+    prefix = _typing_last_word(text, found)
     kept = [
         (group, rendered)
         for number, group in enumerate(groups)
         if (rendered := _fts5_group(group, prefix and number == len(groups) - 1))
     ]
     if not kept:
-        raise UsageError("give at least one word to search for (a -word only excludes)")
+        excluding = any(token.startswith("-") for token in tokens)
+        why = " (a -word only excludes)" if excluding else ""
+        raise UsageError("give at least one word to search for" + why)
     fts5 = " OR ".join(f"({rendered})" for _group, rendered in kept)
     # The same groups for PostgreSQL: an OR left beside a dropped symbol, or an AND, would
     # be searched for as a word there.
@@ -141,6 +133,30 @@ def parse(text: str) -> Query:
         " ".join(_websearch_token(token) for token in group) for group, _rendered in kept
     )
     return Query(fts5=fts5, websearch=websearch, prefix_last=prefix)
+
+
+def _or_groups(tokens: list[str]) -> list[list[str]]:
+    """The words between each OR. Only the capitals are operators, as in a search box: `and`
+    and `or` are words (`search or` was refused as empty, `rust or` searched for rust)."""
+    groups: list[list[str]] = [[]]
+    for token in tokens:
+        if token == "OR":
+            groups.append([])
+        elif token != "AND":  # words all match anyway
+            groups[-1].append(token)
+    return groups
+
+
+def _typing_last_word(text: str, found: list[str]) -> bool:
+    """Whether the last word is still being typed, and so matches as a prefix. A word followed
+    by a space or by symbols is finished: `C++` as the prefix `c` found chart, class, cache."""
+    last = found[-1] if found else ""
+    return (
+        not text[-1:].isspace()
+        and last[-1:].isalnum()
+        and not last.startswith(("-", '"'))
+        and last not in ("OR", "AND")
+    )
 
 
 def words_apart(text: str) -> str:
@@ -157,11 +173,12 @@ def shown(snippet: str) -> str:
 
 def _websearch_token(token: str) -> str:
     """A token for PostgreSQL's websearch_to_tsquery: its characters set apart as in the
-    index, and quoted when that made several words of it, so they are found as a phrase."""
+    index, and quoted when that made several words of it, so they are found as a phrase, or
+    when it is `or` in small letters, which websearch_to_tsquery takes for OR."""
     negated = token.startswith("-")
     core = token[1:] if negated else token
     apart = _MARKS.sub(" ", words_apart(core))
-    if apart != core and not core.startswith('"'):
+    if (apart != core or core.upper() == "OR") and not core.startswith('"'):
         apart = '"' + apart.replace('"', " ") + '"'
     return ("-" if negated else "") + apart
 
