@@ -145,6 +145,10 @@ def test_a_dropped_path_is_attached_not_sent(terminal, fake_api) -> None:  # typ
     terminal.wait_for("a dropped file")
     terminal.wait_input("[1 file] › ")
     assert fake_api.requests == []
+    terminal.type(f"'{path}'\r")  # dropped again: attached already, not "attached to"
+    terminal.wait_for("the same content as annual report.pdf is attached already")
+    terminal.wait_input("[1 file] › ")
+    assert sum("a dropped file" in line for line in terminal.lines()) == 1
 
     terminal.type("/attach nowhere.png\r")
     terminal.wait_for("nowhere.png: no such file")

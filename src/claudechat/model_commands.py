@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from claudechat.errors import UsageError
 from claudechat.models import ModelInfo, bedrock_models, cached_models
 from claudechat.output import console, is_rich, safe_text, status
 from claudechat.pricing import (
@@ -55,10 +56,14 @@ def model_command(session: ChatSession, argument: str) -> None:
 
 
 def effort_command(session: ChatSession, argument: str) -> None:
-    if argument:
-        session.options.effort = valid_effort(argument)
     levels = session.model_info().effort
     offered = ", ".join(levels) if levels else "none for this model"
+    if argument:
+        level = valid_effort(argument)
+        if level is not None and levels and level not in levels:
+            # Taken without a word, and refused by the API at the next message.
+            raise UsageError(f"{session.conversation.model} takes effort {offered}, not {level}")
+        session.options.effort = level
     status(f"effort: {session.options.effort or 'the model default'} (levels: {offered})")
 
 

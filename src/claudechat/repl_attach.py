@@ -43,14 +43,18 @@ class Attachments:
             return "› "
         return f"[{count} file{'s' if count > 1 else ''}] › "
 
-    def add(self, attachments: list[Attachment]) -> None:
+    def add(self, attachments: list[Attachment]) -> int:
+        """Returns how many were added: the same content twice is sent once."""
+        added = 0
         for attachment in attachments:
             twin = next((a for a in self.pending if a.sha256 == attachment.sha256), None)
             if twin is not None:  # sent once: see once_each
                 status(f"{attachment.name}: the same content as {twin.name} is attached already")
                 continue
             self.pending.append(attachment)
+            added += 1
             status(f"attached {len(self.pending)}: {describe(attachment.block())}")
+        return added
 
     def attach(self, argument: str) -> None:
         paths = split_paths(argument)
@@ -82,11 +86,12 @@ class Attachments:
         if path is None:
             return False
         try:
-            self.add([load_file(path)])
+            added = self.add([load_file(path)])
         except ClaudechatError as exc:
             status(str(exc), "red")
             return True
-        status("(a dropped file: attached to your next message; /detach removes it)")
+        if added:  # not said of a file attached already
+            status("(a dropped file: attached to your next message; /detach removes it)")
         return True
 
 

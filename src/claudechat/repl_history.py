@@ -233,7 +233,9 @@ def copy(repl: Repl, argument: str) -> None:
     text = reply.text
     if argument:
         blocks = code_blocks(text)
-        if not argument.isdigit() or not 1 <= int(argument) <= len(blocks):
+        if not argument.isdigit():  # `/copy x`, `/copy -1` were told how many blocks there are
+            raise UsageError("usage: /copy, or /copy N for the reply's Nth code block")
+        if not 1 <= int(argument) <= len(blocks):
             raise UsageError(f"the last reply has {len(blocks)} code block(s); /copy N picks one")
         text = blocks[int(argument) - 1]
     sys.stdout.write(osc52(text))
