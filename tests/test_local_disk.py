@@ -87,8 +87,8 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     child = spawn()
     started = time.monotonic()
     say(child, "one")
+    child.expect_exact("echo: one")  # the notice after the reply, not under its live region
     child.expect_exact("kept in memory")
-    child.expect_exact("echo: one")
     child.expect_exact(PROMPT)
     assert time.monotonic() - started < 10
     say(child, "two")
@@ -96,8 +96,8 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     child.expect_exact(PROMPT)
     filler.unlink()
     say(child, "three")
-    child.expect_exact("the conversation is saved")
     child.expect_exact("echo: three")
+    child.expect_exact("the conversation is saved")
     child.expect_exact(PROMPT)
     conversation = leave(child)
     assert contents(stored(cli, conversation)) == echoed("one", "two", "three")
