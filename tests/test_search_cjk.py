@@ -47,11 +47,50 @@ def test_a_word_inside_a_run_of_characters_is_found(store: ConversationStore) ->
 
 
 def test_a_word_beside_non_ascii_punctuation_is_found(store: ConversationStore) -> None:  # noqa: F811
-    quoted = saved(store, "she said “hello” — then… ¿qué? a\u00a0b 1\u202f000 km² ok👍")
+    quoted = saved(store, "she said “hello” — then… ¿qué? a\u00a0b 1\u202f000 km ok👍")
     for word in ("hello", "then", "qué", "a", "b", "km", "ok", '"hello then"'):
         assert found(store, word + " ") == [(quoted.id, "user")], word
     [hit] = search(store.metadata, "tester", "hello")
     assert "[hello]”" in marked(hit.snippet)
+
+
+def test_a_word_of_fullwidth_digits_or_signs_that_are_letters_finds_only_its_message(
+    store: ConversationStore,  # noqa: F811
+) -> None:
+    """２０２４, µ and ① were taken for marks and left out of PostgreSQL's query: an empty
+    query there, and `query && owner` matched every message of the user."""
+    plans = saved(store, "２０２４年の予定 iPhone", "µ 10 and ① first")
+    saved(store, "hello rust world")
+    assert found(store, "２０２４") == [(plans.id, "user")]
+    assert found(store, "µ") == [(plans.id, "assistant")]
+    assert found(store, "①") == [(plans.id, "assistant")]
+    assert found(store, "２０２４年") == [(plans.id, "user")]
+
+
+def test_the_marks_set_apart_hold_no_letter_or_digit() -> None:
+    """A word is never made only of characters PostgreSQL's document leaves out."""
+    from claudechat.storage.search import _MARKS
+
+    letters = [
+        hex(point)
+        for point in range(0x80, 0x30000)
+        if _MARKS.match(chr(point)) and chr(point).isalnum()
+    ]
+    assert letters == []
+
+
+def test_migration_0007_set_apart_what_search_sets_apart() -> None:
+    """The migration holds a frozen copy of the ranges: a change to search.py's needs a
+    migration of its own, which rewrites what was indexed under the old ones."""
+    import importlib
+
+    from claudechat.storage import search
+
+    migration = importlib.import_module(
+        "claudechat.storage.migrations.versions.0007_search_words_apart"
+    )
+    assert migration._UNSPACED_SCRIPTS == search._UNSPACED_SCRIPTS
+    assert migration._MARKS == search._NON_ASCII_MARKS
 
 
 def test_the_journal_is_searched_as_the_index_is(store: ConversationStore) -> None:  # noqa: F811

@@ -48,6 +48,7 @@ _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 WORD_APART = "\x1f"
 _UNSPACED_SCRIPTS = (
     "\u1100-\u11ff"  # Hangul Jamo
+    "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c"  # 々 〆 〇 and such: letters
     "\u3040-\u30ff"  # Hiragana, Katakana
     "\u3130-\u318f"  # Hangul compatibility Jamo
     "\u31f0-\u31ff"  # Katakana phonetic extensions
@@ -60,14 +61,19 @@ _UNSPACED_SCRIPTS = (
 )
 # PostgreSQL's parser, in a database of the C locale, takes every character beyond ASCII for
 # a letter: “quoted”, "world…", "¿qué", "a\u00a0b" and "東京。iPhone" were each one word
-# there. So non-ASCII spaces, punctuation and symbols are set apart too.
+# there. So non-ASCII spaces, punctuation and symbols are set apart too: these ranges hold
+# no letter and no digit (a test checks), or a word of them (２０２４, µ, ①) would be left
+# out of PostgreSQL's query, which then matched every message.
 _NON_ASCII_MARKS = (
-    "\u00a0-\u00bf\u00d7\u00f7"  # Latin-1 spaces, punctuation, signs
-    "\u2000-\u2bff"  # spaces, punctuation, currency, arrows, maths, shapes, dingbats
-    "\u3000-\u303f"  # CJK symbols and punctuation
+    "\u00a0-\u00a9\u00ab-\u00b1\u00b4\u00b6-\u00b8\u00bb\u00bf\u00d7\u00f7"  # Latin-1
+    "\u2000-\u206f"  # spaces, general punctuation
+    "\u20a0-\u20cf"  # currency
+    "\u2190-\u245f"  # arrows, maths, technical, control pictures
+    "\u2500-\u2775\u2794-\u2bff"  # box drawing, shapes, symbols, dingbats, arrows
+    "\u3000-\u3004\u3008-\u3020\u3030\u3036\u3037\u303d-\u303f"  # CJK punctuation
     "\ufe30-\ufe4f"  # CJK compatibility forms
-    "\uff00-\uff65"  # fullwidth forms, halfwidth CJK punctuation
-    "\U0001f000-\U0001faff"  # emoji, pictographs
+    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"  # fullwidth punctuation
+    "\U0001f000-\U0001f0ff\U0001f10d-\U0001faff"  # emoji, pictographs
 )
 # Migration 0007 holds a copy of both: what it rewrote must not change with them.
 _SET_APART = re.compile(f"([{_UNSPACED_SCRIPTS}{_NON_ASCII_MARKS}])")
@@ -132,6 +138,9 @@ def parse(text: str) -> Query:
     websearch = " OR ".join(
         " ".join(_websearch_token(token) for token in group) for group, _rendered in kept
     )
+    if not any(ch.isalnum() for ch in websearch):
+        # PostgreSQL's query would be empty, and its `query && owner` every message of yours.
+        raise UsageError("nothing to search for: search matches words (letters and digits)")
     return Query(fts5=fts5, websearch=websearch, prefix_last=prefix)
 
 

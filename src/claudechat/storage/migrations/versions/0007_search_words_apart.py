@@ -23,12 +23,15 @@ depends_on = None
 # this revision, frozen here: a later change there must not change what this migration did.
 APART = "\x1f"
 _UNSPACED_SCRIPTS = (
-    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+    "\u1100-\u11ff\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3040-\u30ff"
+    "\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\uff66-\uff9f\U00020000-\U0003134f"
 )
 _MARKS = (
-    "\u00a0-\u00bf\u00d7\u00f7\u2000-\u2bff\u3000-\u303f\ufe30-\ufe4f\uff00-\uff65"
-    "\U0001f000-\U0001faff"
+    "\u00a0-\u00a9\u00ab-\u00b1\u00b4\u00b6-\u00b8\u00bb\u00bf\u00d7\u00f7\u2000-\u206f"
+    "\u20a0-\u20cf\u2190-\u245f\u2500-\u2775\u2794-\u2bff\u3000-\u3004\u3008-\u3020"
+    "\u3030\u3036\u3037\u303d-\u303f\ufe30-\ufe4f\uff01-\uff0f\uff1a-\uff20"
+    "\uff3b-\uff40\uff5b-\uff65\U0001f000-\U0001f0ff\U0001f10d-\U0001faff"
 )
 _RANGES = _UNSPACED_SCRIPTS + _MARKS
 _UNSPACED = re.compile(f"([{_RANGES}])")
