@@ -146,6 +146,36 @@ def test_an_80_column_table_keeps_each_row_on_one_line_and_numbers_whole(cli, fa
     assert "a conv" in named and "…" in named and long_name not in named, "\n".join(lines)
 
 
+def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
+    """Dated model ids left the figures no room: rich cut every column, "1,234,5…" and
+    "10.…" for a cost, and the model ids too."""
+    import os
+    import re
+    import sys
+
+    import pexpect
+
+    script = (
+        "from claudechat.tables import print_rows\n"
+        "row = dict(model='claude-sonnet-4-5-20250929', input=4435819, output=1234567,\n"
+        "           cache_read=12345678, cache_write=234567, cost=12.35, requests=1050)\n"
+        "print_rows([row, {**row, 'model': 'claude-opus-4-1-20250805', 'cost': 10.5}],\n"
+        "           False, 'spend by model', bar='cost')\n"
+    )
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80"}
+    child = pexpect.spawn(
+        sys.executable, ["-c", script], env=env, encoding="utf-8", dimensions=(30, 80),
+        timeout=30,
+    )  # fmt: skip
+    output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.read())
+    child.close()
+    assert child.exitstatus == 0, output
+    for figure in ("4,435,819", "1,234,567", "12,345,678", "234,567", "12.35", "10.5", "1,050"):
+        assert figure in output, output
+    rows = [line for line in output.splitlines() if "4,435,819" in line]
+    assert len(rows) == 2 and all("claude-" in row for row in rows), output
+
+
 # -- the cost a save writes into the row ------------------------------------------------------
 
 _counts = st.integers(0, 10**7)

@@ -61,7 +61,12 @@ def print_rows(
         table.add_column("", no_wrap=True, width=bar_width)
     top = max((float(row[bar] or 0) for row in rows), default=0.0) if bar else 0.0
     for row, line in zip(rows, shown, strict=True):
-        cells = [Text(text, no_wrap=True, overflow="ellipsis") for text in line]
+        # A figure is never cut short (on a screen too narrow even for the figures, it folds);
+        # a name ends in an ellipsis.
+        cells = [
+            Text(text, overflow="fold") if figure else Text(text, no_wrap=True, overflow="ellipsis")
+            for text, figure in zip(line, figures, strict=True)
+        ]
         if bar_width:
             share = float(row[bar] or 0) / top if top and bar else 0.0
             cells.append(Text("█" * round(share * bar_width), style="cyan"))
@@ -73,8 +78,8 @@ def fitted_widths(
     headings: list[str], shown: list[list[str]], figures: list[bool], room: int
 ) -> list[int]:
     """Column widths within `room`: whole headings where they fit; else headings wrapped at
-    their spaces, and the text columns (never the first, which names the row, nor figures:
-    "4,435,8" over "19" was unreadable) narrowed, the widest first."""
+    their spaces, and the text columns (not figures: "4,435,8" over "19" was unreadable)
+    narrowed, the widest first, the first column (which names the row) last of all."""
     from rich.cells import cell_len
 
     values = [max(cell_len(line[i]) for line in shown) for i in range(len(headings))]
@@ -89,6 +94,11 @@ def fitted_widths(
         share = left // (len(narrowed) - done)
         widths[i] = max(MIN_TEXT_WIDTH, min(widths[i], share))
         left -= widths[i]
+    over = sum(widths) - room
+    if over > 0 and not figures[0]:
+        # The figures still do not fit: the name of the row gives way too (a dated model id
+        # is 26 columns), rather than rich cutting every column, figures included.
+        widths[0] = max(MIN_TEXT_WIDTH, widths[0] - over)
     return widths
 
 
