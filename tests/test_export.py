@@ -357,3 +357,20 @@ def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None
     assert child.exitstatus == 0
     piped = cli("show", conversation.id, env={"PAGER": "sed 's/^/paged: /'"})
     assert "paged: " not in piped.stdout and "line 39" in piped.stdout
+
+
+def test_export_all_passes_over_a_row_whose_document_was_deleted(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A delete that failed midway leaves the row beside the tombstone: export --all stopped
+    there (exit 4), the conversations after it never written."""
+    from claudechat.storage.documents import tombstone
+
+    doomed, kept = rich_conversation(), rich_conversation()
+    save(doomed)
+    save(kept)
+    store = open_store(load_settings())
+    store.blobs.put(store.blob_key("tester", doomed.id), tombstone("tester", doomed.id))
+    folder = tmp_path / "out"
+    result = cli("export", "--all", "--format", "json", "-o", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in folder.iterdir()] == [f"{kept.id}.json"]
+    assert "exported 1 conversation(s)" in result.stderr

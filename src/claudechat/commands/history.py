@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from claudechat import completions
-from claudechat.errors import ExitCode, StorageError, UsageError
+from claudechat.errors import ConversationDeletedError, ExitCode, StorageError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -116,7 +116,7 @@ def _export_all(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create {folder}: {exc.strerror}") from exc
-    unreadable = []
+    unreadable, deleted = [], 0
     for row in listing.rows:
         try:
             conversation = store.load(settings.user, row.conversation_id)
@@ -124,9 +124,12 @@ def _export_all(
             status(f"skipped: {exc}", "yellow")
             unreadable.append(row.conversation_id)
             continue
+        except ConversationDeletedError:  # since the listing, or a delete that failed midway
+            deleted += 1
+            continue
         text = _rendered(store, settings.user, conversation, form)
         _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
-    exported = len(listing.rows) - len(unreadable)
+    exported = len(listing.rows) - len(unreadable) - deleted
     status(f"exported {exported} conversation(s) to {folder}")
     if unreadable:
         status(f"{len(unreadable)} could not be read; `claudechat doctor` lists them", "red")
