@@ -80,5 +80,11 @@ def test_db_upgrade_command(cli, tmp_path) -> None:  # type: ignore[no-untyped-d
     refused = cli("list", env=env)
     assert refused.returncode == 5 and "claudechat db upgrade" in refused.stderr
     upgraded = cli("db", "upgrade", env=env)
-    assert upgraded.returncode == 0 and "up to date" in upgraded.stderr
+    # It said "is up to date" whether it applied six migrations or none.
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from schema 0001 to schema {migrate.HEAD_REVISION}" in upgraded.stderr
+    again = cli("db", "upgrade", env=env)
+    assert f"is up to date (schema {migrate.HEAD_REVISION})" in again.stderr
+    fresh = cli("db", "upgrade", env={**env, "CLAUDECHAT_DATABASE_URL": f"{url}.new"})
+    assert "upgraded from an empty database" in fresh.stderr, fresh.stderr
     assert cli("list", env=env).returncode == 0

@@ -361,10 +361,17 @@ def db_upgrade() -> None:
     """Apply schema migrations to the configured database."""
     from claudechat.output import status
     from claudechat.storage.metadata import MetadataStore, describe_database
+    from claudechat.storage.migrate import HEAD_REVISION
 
     settings = _settings()
-    MetadataStore(settings.database_url, auto_migrate=True).close()
-    status(f"database {describe_database(settings.database_url)} is up to date")
+    metadata = MetadataStore(settings.database_url, auto_migrate=True)
+    metadata.close()
+    database = f"database {describe_database(settings.database_url)}"
+    if metadata.found_at == HEAD_REVISION:
+        status(f"{database} is up to date (schema {HEAD_REVISION})")
+    else:  # it said "is up to date" after applying every migration too
+        found = f"schema {metadata.found_at}" if metadata.found_at else "an empty database"
+        status(f"{database} upgraded from {found} to schema {HEAD_REVISION}")
 
 
 _models_commands.register(app)  # models, usage

@@ -53,7 +53,8 @@ class MetadataStore:
         from claudechat.storage.migrate import ensure_current
 
         with database_errors(url):
-            ensure_current(self.engine, auto_migrate)
+            # The schema's revision before this start (None: an empty database).
+            self.found_at = ensure_current(self.engine, auto_migrate)
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:

@@ -43,11 +43,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
 
-def ensure_current(engine: Engine, auto_migrate: bool) -> None:
+def ensure_current(engine: Engine, auto_migrate: bool) -> str | None:
+    """Migrate to the head when needed (and allowed); returns the revision found before, the
+    head when there was nothing to do (None: an empty database)."""
     with engine.connect() as connection:
         revision = current_revision(connection)
     if revision == HEAD_REVISION:
-        return
+        return revision
     _check(revision, auto_migrate)
     with _migration_lock(engine) as connection:
         # Another process may have migrated while this one waited for the lock.
@@ -55,6 +57,7 @@ def ensure_current(engine: Engine, auto_migrate: bool) -> None:
         if revision != HEAD_REVISION:
             _check(revision, auto_migrate)
             command_upgrade(connection)
+    return revision
 
 
 def command_upgrade(connection: Connection, revision: str = "head") -> None:
