@@ -274,7 +274,8 @@ def sync() -> None:
         report.error = store.list(settings.user, 1).error or _blob_store_error(store)
     for notice in report.notices():
         status(notice)
-    status(f"pushed {len(report.pushed)} conversation(s)")
+    if report.pushed or report.error is None:  # "pushed 0", then the error, read as a success
+        status(f"pushed {len(report.pushed)} conversation(s)")
     if report.left_to_live_writers:
         # "pushed 0" alone read as nothing waiting, while the list still marked some.
         status(
