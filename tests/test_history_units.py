@@ -50,3 +50,19 @@ def test_fts5_queries_as_typed() -> None:
 def test_plain_snippet_marks_matches_and_flattens() -> None:
     snippet = f"a\n{MARK_START}match{MARK_END}\tb \x1b[31m"
     assert plain_snippet(snippet) == "a **match** b ^[[31m"
+
+
+def test_list_show_and_the_resume_line_name_a_conversation_alike() -> None:
+    """A first message set aside (its reply failed) and a new branch after it: `list` named
+    the conversation by the new branch's first message, `show` and the resume line by the
+    message set aside."""
+    from claudechat.conversation import Conversation, Message
+    from claudechat.storage.documents import row_for
+
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.add(Message.of_text("user", "wait please", parent_id=None, status="pending"))
+    conversation.add(Message.of_text("user", "code narrow", parent_id=None))
+    conversation.set("head", conversation.messages[-1].id)
+    conversation.append("assistant", "echo: code narrow")
+    assert conversation.title == "code narrow"
+    assert row_for(conversation, "").preview == "code narrow"

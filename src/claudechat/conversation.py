@@ -275,10 +275,12 @@ class Conversation:
 
     @property
     def title(self) -> str:
-        """The name, or else the first words of the first message."""
+        """The name, or else the first words of the shown branch's first message, as `list`'s
+        preview (storage/documents.row_for): the first of all messages made `show` and the
+        resume line name a conversation otherwise than `list` once a branch set it aside."""
         if self.name:
             return self.name
-        for message in self.messages:
+        for message in self.branch():
             if message.role == "user" and message.text.strip():
                 return _first_words(message.text)
         return "(empty)"

@@ -76,7 +76,7 @@ def newest_rows(conversations: Iterable[Conversation]) -> dict[str, Conversation
 
 def row_for(conversation: Conversation, location: str) -> ConversationRow:
     branch = conversation.branch()
-    first_user = next((m.text for m in branch if m.role == "user"), None)
+    first_user = next((m.text for m in branch if m.role == "user" and m.text.strip()), None)
     return ConversationRow(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
