@@ -332,3 +332,19 @@ def test_search_in_the_repl_looks_in_the_copies_here_while_the_database_is_down(
         assert leave(child) == earlier.id
     assert sent(fake_api) == ["my sourdough starter smells odd", "feed it more often", "and now?"]
     assert texts(document(cli, earlier.id)["messages"])[-1] == "echo: and now?"
+
+
+def test_new_after_the_conversation_was_deleted_elsewhere_says_so(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """It said "(4d9d0a8f is saved)" of a conversation another machine had deleted."""
+    child, _log = started()
+    turn(child, "one")
+    [row] = json.loads(cli("list", "--json").stdout)
+    assert cli("delete", row["id"], "--yes").returncode == 0
+    say(child, "two")
+    child.expect_exact("was deleted")
+    child.expect_exact(PROMPT)
+    say(child, "/new")
+    child.expect_exact(f"new conversation ({row['id'][:8]} was deleted elsewhere; not saved)")
+    child.expect_exact(PROMPT)
+    turn(child, "three")
+    leave(child)

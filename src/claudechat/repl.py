@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
-from claudechat.errors import ApiError, ClaudechatError, ReplyCutOffError, Terminated
+from claudechat.errors import (
+    ApiError,
+    ClaudechatError,
+    ReplyCutOffError,
+    StorageError,
+    Terminated,
+)
 from claudechat.events import Listener
 from claudechat.model_commands import (
     effort_command,
@@ -201,9 +207,22 @@ class Repl:
         status(KEY_HELP)
 
     def new(self, _argument: str) -> None:
-        previous = self.session.conversation
-        self.session.new_conversation()
-        saved = f" ({previous.id[:8]} is saved)" if previous.messages else ""
+        session, previous = self.session, self.session.conversation
+        short = previous.id[:8]
+        if previous.messages and session.saved_in == "memory" and not session.deleted:
+            raise StorageError(
+                f"{short} is only in memory (neither the store nor the journal can be written): "
+                "a new conversation would lose it; /new again once either is back"
+            )
+        # It said "is saved" of a conversation deleted elsewhere, or only journaled.
+        where = {
+            "stored": f" ({short} is saved)",
+            "journal": f" ({short} is saved on this machine, pushed when the store is back)",
+        }
+        saved = "" if not previous.messages else where.get(session.saved_in, "")
+        if previous.messages and session.deleted:
+            saved = f" ({short} was deleted elsewhere; not saved)"
+        session.new_conversation()
         status(f"new conversation{saved}")
 
     def name(self, argument: str) -> None:

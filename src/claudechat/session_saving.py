@@ -34,6 +34,7 @@ class SessionSaving:
     saved_in: str
     offline: bool
     _saving: SaveInFlight | None  # the push beside the request, while it runs
+    deleted: bool  # a save found the conversation deleted (elsewhere): nothing more is saved
 
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
@@ -52,7 +53,12 @@ class SessionSaving:
         except ConversationDeletedError:
             push()  # finds it deleted too, and drops the journal entry just written
             raise
-        self._saved(push())
+        try:
+            result = push()
+        except ConversationDeletedError:
+            self.deleted = True
+            raise
+        self._saved(result)
 
     def _save_beside_request(self) -> None:
         self._finish_saving()  # (none in flight here: each reply waits for its own)
@@ -65,7 +71,12 @@ class SessionSaving:
         (Ctrl-C) or fails is not waited for again, and the journal holds what it pushed."""
         saving, self._saving = self._saving, None
         if saving is not None:
-            self._saved(saving.result())
+            try:
+                result = saving.result()
+            except ConversationDeletedError:
+                self.deleted = True
+                raise
+            self._saved(result)
 
     def _saved(self, result: SaveResult) -> None:
         stored = result.conversation
