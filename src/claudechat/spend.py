@@ -3,11 +3,17 @@ conversation, priced with the same table as the dim line after each reply."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import ConversationDeletedError, StorageError, UsageError
 from claudechat.output import status
 from claudechat.pricing import Spend, price_table
+
+if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
+    from claudechat.progress import Progress
+    from claudechat.storage.metadata import ConversationRow
+    from claudechat.storage.store import ConversationStore
 
 GROUPINGS = ("day", "model", "conversation")
 
@@ -20,9 +26,9 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
     if by not in GROUPINGS:
         raise UsageError(f"--by takes one of {', '.join(GROUPINGS)}, not {by[:20]!r}")
     cutoff = parse_since(since)
+    from claudechat.progress import Progress
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
-    from claudechat.storage.documents import UNREADABLE
 
     settings = load_settings()
     table = price_table(settings)
@@ -30,41 +36,55 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
     groups: dict[str, Spend] = {}
     names: dict[str, str] = {}
     counted: set[str] = set()
+    listing = store.list(settings.user)
+    errors = [listing.error] if listing.error else []
     # Oldest created first (a fork is younger than its parent, however recently either was
     # updated): a fork copies its parent's messages, ids and all, and each reply was paid for
     # once, by the conversation it was made in.
-    listing = store.list(settings.user)
-    error = listing.error
-    for row in sorted(listing.rows, key=lambda r: r.created_at):
-        if row.updated_at < cutoff:
-            continue
-        try:
-            conversation = store.guarded(lambda row=row: store.load_row(row))  # type: ignore[misc]
-        except UNREADABLE as exc:  # the rest adds up; doctor names it
-            status(f"warning: not counted: {exc}", "yellow")
-            continue
-        except ConversationDeletedError:
-            continue  # deleted on another machine; its row outlived it
-        except StorageError as exc:  # the blob store down: this machine's copy, if any
-            error = error or exc
-            copy = store.cache.get(row.user_id, row.conversation_id) if store.cache else None
-            if copy is None:
+    rows = sorted((r for r in listing.rows if r.updated_at >= cutoff), key=lambda r: r.created_at)
+    # Every document is read: seconds on a long history, shown as a count in a terminal.
+    with Progress("reading", len(rows)) as progress:
+        for done, row in enumerate(rows):
+            progress.step(done)
+            conversation = _counted_document(store, row, progress, errors)
+            if conversation is None:
                 continue
-            conversation = copy
-        names[conversation.id] = conversation.name or ""
-        for message in conversation.messages:
-            if message.role != "assistant" or message.usage is None or message.id in counted:
-                continue
-            counted.add(message.id)
-            if message.created_at < cutoff:
-                continue
-            key = {
-                "day": message.created_at.date().isoformat(),
-                "model": message.model or "?",
-                "conversation": conversation.id,  # names repeat; ids do not
-            }[by]
-            groups.setdefault(key, Spend()).add(message.usage, message.model, table)
-    return [_row(by, key, spend, names) for key, spend in sorted(groups.items())], error
+            names[conversation.id] = conversation.name or ""
+            for message in conversation.messages:
+                if message.role != "assistant" or message.usage is None or message.id in counted:
+                    continue
+                counted.add(message.id)
+                if message.created_at < cutoff:
+                    continue
+                key = {
+                    "day": message.created_at.date().isoformat(),
+                    "model": message.model or "?",
+                    "conversation": conversation.id,  # names repeat; ids do not
+                }[by]
+                groups.setdefault(key, Spend()).add(message.usage, message.model, table)
+    rows_out = [_row(by, key, spend, names) for key, spend in sorted(groups.items())]
+    return rows_out, errors[0] if errors else None
+
+
+def _counted_document(
+    store: ConversationStore, row: ConversationRow, progress: Progress, errors: list[StorageError]
+) -> Conversation | None:
+    """The row's document; None when it cannot be counted (said, unless it was deleted).
+    While the blob store is down, this machine's copy, and the error kept in `errors`."""
+    from claudechat.storage.documents import UNREADABLE
+
+    try:
+        return store.guarded(lambda: store.load_row(row))
+    except UNREADABLE as exc:  # the rest adds up; doctor names it
+        progress.clear()
+        status(f"warning: not counted: {exc}", "yellow")
+    except ConversationDeletedError:
+        pass  # deleted on another machine; its row outlived it
+    except StorageError as exc:
+        errors.append(exc)
+        if store.cache is not None:
+            return store.cache.get(row.user_id, row.conversation_id)
+    return None
 
 
 def _row(by: str, key: str, spend: Spend, names: dict[str, str]) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def _export_all(
 ) -> None:
     from claudechat.export import SUFFIXES
     from claudechat.output import status
+    from claudechat.progress import Progress
     from claudechat.storage.documents import UNREADABLE
 
     if folder is None:
@@ -117,18 +118,21 @@ def _export_all(
     except OSError as exc:
         raise StorageError(f"cannot create {folder}: {exc.strerror}") from exc
     unreadable, deleted = [], 0
-    for row in listing.rows:
-        try:
-            conversation = store.load(settings.user, row.conversation_id)
-        except UNREADABLE as exc:  # the others are still worth having
-            status(f"skipped: {exc}", "yellow")
-            unreadable.append(row.conversation_id)
-            continue
-        except ConversationDeletedError:  # since the listing, or a delete that failed midway
-            deleted += 1
-            continue
-        text = _rendered(store, settings.user, conversation, form)
-        _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
+    with Progress("exporting", len(listing.rows)) as progress:
+        for done, row in enumerate(listing.rows):
+            progress.step(done)
+            try:
+                conversation = store.load(settings.user, row.conversation_id)
+            except UNREADABLE as exc:  # the others are still worth having
+                progress.clear()
+                status(f"skipped: {exc}", "yellow")
+                unreadable.append(row.conversation_id)
+                continue
+            except ConversationDeletedError:  # since the listing, or a delete failed midway
+                deleted += 1
+                continue
+            text = _rendered(store, settings.user, conversation, form)
+            _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
     exported = len(listing.rows) - len(unreadable) - deleted
     status(f"exported {exported} conversation(s) to {folder}")
     if unreadable:
@@ -307,10 +311,12 @@ def db_reindex() -> None:
     """Rebuild the search index from every stored document."""
     from claudechat.errors import NotFoundError
     from claudechat.output import status
+    from claudechat.progress import Progress
     from claudechat.storage.search import reindex
 
     _settings, store = _open()
-    done, problems = reindex(store)
+    with Progress("indexing", 0) as progress:
+        done, problems = reindex(store, on_step=progress.step_of)
     for problem in problems:
         status(problem, "yellow")
     status(f"indexed {done} conversation(s)")

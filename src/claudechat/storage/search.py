@@ -21,6 +21,8 @@ from claudechat.errors import UsageError
 from claudechat.jsontext import storable_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Connection
 
     from claudechat.conversation import Conversation, Message
@@ -266,9 +268,13 @@ def remove_conversation(connection: Connection, user_id: str, conversation_id: s
     return int(connection.execute(statement).rowcount)
 
 
-def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, list[str]]:
+def reindex(
+    store: ConversationStore,
+    user_id: str | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> tuple[int, list[str]]:
     """Rebuild the index from the documents, of one user or of all: (conversations indexed,
-    documents that could not be read)."""
+    documents that could not be read). `on_step(done, total)` before each document."""
     from functools import partial
 
     from sqlalchemy import delete, select
@@ -284,7 +290,9 @@ def reindex(store: ConversationStore, user_id: str | None = None) -> tuple[int, 
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         rows = [_to_row(m) for m in connection.execute(statement).mappings()]
     done, problems = 0, []
-    for row in rows:
+    for number, row in enumerate(rows):
+        if on_step is not None:
+            on_step(number, len(rows))
         try:
             conversation = store.load_row(row)
         except ClaudechatError as exc:

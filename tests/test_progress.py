@@ -1,0 +1,43 @@
+"""The count long work shows on stderr (export --all, db reindex, usage): in a terminal
+only, only once the work has taken a moment, and erased at the end."""
+
+from __future__ import annotations
+
+import io
+
+from claudechat.progress import Progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_count_in_a_terminal_rewritten_in_place_and_erased() -> None:
+    out = Terminal()
+    with Progress("exporting", 1200, stream=out, after=0) as progress:
+        progress.step(0)
+        progress.step(1)  # within a tenth of a second of the last: not written
+        progress.clear()  # before a warning line
+        progress.step(2)
+    assert out.getvalue() == (
+        "\rexporting 0 of 1,200\x1b[K" + "\r\x1b[K" + "\rexporting 2 of 1,200\x1b[K" + "\r\x1b[K"
+    )
+
+
+def test_nothing_in_a_pipe_and_nothing_for_quick_work() -> None:
+    piped = io.StringIO()
+    with Progress("exporting", 3, stream=piped, after=0) as progress:
+        progress.step(0)
+    assert piped.getvalue() == ""
+    quick = Terminal()
+    with Progress("exporting", 3, stream=quick) as progress:  # the default: half a second
+        progress.step(0)
+    assert quick.getvalue() == ""
+
+
+def test_a_total_known_only_once_the_work_began() -> None:
+    out = Terminal()
+    with Progress("indexing", 0, stream=out, after=0) as progress:
+        progress.step_of(5, 3010)
+    assert "indexing 5 of 3,010" in out.getvalue()
