@@ -339,8 +339,20 @@ def test_a_database_schema_newer_than_this_claudechat_is_refused(cli, isolated_h
             "cannot set up the S3 client",
         ),
         ({"CLAUDECHAT_DATABASE_URL": "sqlite:////proc/no/such/dir/x.db"}, 5, "cannot create"),
+        (  # taken for an outage: every save "saved locally", exit 0
+            {
+                "CLAUDECHAT_STORAGE_URL": "s3://bucket/x",
+                "AWS_ACCESS_KEY_ID": "",
+                "AWS_SECRET_ACCESS_KEY": "",
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            },
+            2,
+            "no AWS credentials for the S3 store",
+        ),
     ],
-    ids=["relative-file-url", "missing-aws-profile", "uncreatable-sqlite"],
+    ids=["relative-file-url", "missing-aws-profile", "uncreatable-sqlite", "no-aws-credentials"],
 )
 def test_set_up_failures_are_one_line(cli, env, code, message) -> None:  # type: ignore[no-untyped-def]
     result = cli("list", env=env)

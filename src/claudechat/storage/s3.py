@@ -169,7 +169,16 @@ def make_client() -> Any:
         read_timeout=4,
     )
     try:
-        return boto3.client("s3", config=config)
+        session = boto3.Session()
+        # Resolved now, not at the first request: without credentials every save was taken
+        # for an outage ("saved locally ... when the store is back"), exit 0. The client
+        # uses these very credentials: nothing is resolved twice.
+        if session.get_credentials() is None:
+            raise ConfigError(
+                "no AWS credentials for the S3 store: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an instance role applies"
+            )
+        return session.client("s3", config=config)
     except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
         raise ConfigError(f"cannot set up the S3 client: {_masked(exc)}") from exc
 
