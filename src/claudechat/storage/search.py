@@ -44,11 +44,15 @@ _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 # Chinese and Japanese are written without spaces between words, and both tokenizers (FTS5's
 # unicode61, PostgreSQL's parser) took a run of such characters for one word: "東京" was not
 # found in "東京に行きます". So each character of those scripts (and of Korean, whose words
-# carry their particles) is indexed as a word of its own, set apart by U+001F: a control
+# carry their particles) is indexed as a word of its own, and so is each letter- or number-
+# like sign (², µ, ½, ①: "km" is found in "km²"), set apart by U+001F: a control
 # character both tokenizers take for a separator, and dropped from every excerpt shown. A
 # query's run of them is searched as a phrase.
 WORD_APART = "\x1f"
 _UNSPACED_SCRIPTS = (
+    "\u00aa\u00b2\u00b3\u00b5\u00b9\u00ba\u00bc-\u00be"  # ª ² ³ µ ¹ º ¼ ½ ¾: km², x², 1½
+    "\u2070-\u209f\u2100-\u218f"  # super- and subscripts, letterlike (℃ №), number forms
+    "\u2460-\u24ff\u2776-\u2793"  # circled and enclosed numbers and letters
     "\u1100-\u11ff"  # Hangul Jamo
     "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c"  # 々 〆 〇 and such: letters
     "\u3040-\u30ff"  # Hiragana, Katakana
@@ -60,6 +64,7 @@ _UNSPACED_SCRIPTS = (
     "\uf900-\ufaff"  # CJK compatibility ideographs
     "\uff66-\uff9f"  # halfwidth Katakana
     "\U00020000-\U0003134f"  # CJK extensions B to G
+    "\U0001f100-\U0001f10c"  # digits with a full stop or comma
 )
 # PostgreSQL's parser, in a database of the C locale, takes every character beyond ASCII for
 # a letter: “quoted”, "world…", "¿qué", "a\u00a0b" and "東京。iPhone" were each one word

@@ -23,9 +23,11 @@ depends_on = None
 # this revision, frozen here: a later change there must not change what this migration did.
 APART = "\x1f"
 _UNSPACED_SCRIPTS = (
+    "\u00aa\u00b2\u00b3\u00b5\u00b9\u00ba\u00bc-\u00be\u2070-\u209f\u2100-\u218f"
+    "\u2460-\u24ff\u2776-\u2793"
     "\u1100-\u11ff\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3040-\u30ff"
     "\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-    "\uff66-\uff9f\U00020000-\U0003134f"
+    "\uff66-\uff9f\U00020000-\U0003134f\U0001f100-\U0001f10c"
 )
 _MARKS = (
     "\u00a0-\u00a9\u00ab-\u00b1\u00b4\u00b6-\u00b8\u00bb\u00bf\u00d7\u00f7\u2000-\u206f"
