@@ -157,9 +157,9 @@ def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
 
     script = (
         "from claudechat.tables import print_rows\n"
-        "row = dict(model='claude-sonnet-4-5-20250929', input=4435819, output=1234567,\n"
-        "           cache_read=12345678, cache_write=234567, cost=12.35, requests=1050)\n"
-        "print_rows([row, {**row, 'model': 'claude-opus-4-1-20250805', 'cost': 10.5}],\n"
+        "row = dict(model='claude-3-5-sonnet-20240620', input=4435819, output=1234567,\n"
+        "           cache_read=1123456789, cache_write=234567, cost=12.35, requests=1050)\n"
+        "print_rows([row, {**row, 'model': 'claude-3-5-sonnet-20241022', 'cost': 10.5}],\n"
         "           False, 'spend by model', bar='cost')\n"
     )
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80"}
@@ -170,10 +170,12 @@ def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
     output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.read())
     child.close()
     assert child.exitstatus == 0, output
-    for figure in ("4,435,819", "1,234,567", "12,345,678", "234,567", "12.35", "10.5", "1,050"):
+    for figure in ("4,435,819", "1,234,567", "1,123,456,789", "234,567", "12.35", "10.5", "1,050"):
         assert figure in output, output
     rows = [line for line in output.splitlines() if "4,435,819" in line]
-    assert len(rows) == 2 and all("claude-" in row for row in rows), output
+    # Cut in the middle, the two dated ids are still told apart (an ellipsis at the end
+    # made both "claude-3-5-son…").
+    assert len(rows) == 2 and "20240620" in rows[0] and "20241022" in rows[1], output
 
 
 # -- the cost a save writes into the row ------------------------------------------------------

@@ -12,6 +12,7 @@ from claudechat.output import console, is_rich, one_line
 BAR_WIDTH = 30
 MIN_BAR_WIDTH = 10  # narrower than this, a chart says too little to be worth its room
 MIN_TEXT_WIDTH = 4  # a name cut shorter than this, with its ellipsis, says nothing
+MIN_FIRST_WIDTH = 20  # the row's name: a dated model id cut in its middle still reads
 GAP = 2  # between two columns
 
 
@@ -65,7 +66,9 @@ def print_rows(
         # a name ends in an ellipsis.
         cells = [
             Text(text, overflow="fold") if figure else Text(text, no_wrap=True, overflow="ellipsis")
-            for text, figure in zip(line, figures, strict=True)
+            for text, figure in zip(
+                [middle_cut(line[0], widths[0]), *line[1:]], figures, strict=True
+            )
         ]
         if bar_width:
             share = float(row[bar] or 0) / top if top and bar else 0.0
@@ -97,9 +100,24 @@ def fitted_widths(
     over = sum(widths) - room
     if over > 0 and not figures[0]:
         # The figures still do not fit: the name of the row gives way too (a dated model id
-        # is 26 columns), rather than rich cutting every column, figures included.
-        widths[0] = max(MIN_TEXT_WIDTH, widths[0] - over)
+        # is 26 columns), down to what still tells rows apart (cut in its middle, see
+        # middle_cut): an id whole, a model id's family and date.
+        widths[0] = max(min(whole[0], MIN_FIRST_WIDTH), widths[0] - over)
+    if sum(widths) > room:  # a heading word wider than its figures folds, not the figures
+        widths = [v if figure else w for w, v, figure in zip(widths, values, figures, strict=True)]
     return widths
+
+
+def middle_cut(text: str, width: int) -> str:
+    """`text` in `width` columns, its middle left out: claude-3-5…20241022, where an ellipsis
+    at the end made two dated model ids alike."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width or width < 3:
+        return text
+    tail = (width - 1) // 2
+    head = set_cell_size(text, width - 1 - tail).rstrip()
+    return head + "…" + text[-tail:]
 
 
 def _is_figure(value: Any) -> bool:
