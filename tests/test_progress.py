@@ -15,7 +15,7 @@ class Terminal(io.StringIO):
 
 def test_a_count_in_a_terminal_rewritten_in_place_and_erased() -> None:
     out = Terminal()
-    with Progress("exporting", 1200, stream=out, after=0) as progress:
+    with Progress("exporting", 1200, stream=out, after=0, output=Terminal()) as progress:
         progress.step(0)
         progress.step(1)  # within a tenth of a second of the last: not written
         progress.clear()  # before a warning line
@@ -27,17 +27,26 @@ def test_a_count_in_a_terminal_rewritten_in_place_and_erased() -> None:
 
 def test_nothing_in_a_pipe_and_nothing_for_quick_work() -> None:
     piped = io.StringIO()
-    with Progress("exporting", 3, stream=piped, after=0) as progress:
+    with Progress("exporting", 3, stream=piped, after=0, output=Terminal()) as progress:
         progress.step(0)
     assert piped.getvalue() == ""
     quick = Terminal()
-    with Progress("exporting", 3, stream=quick) as progress:  # the default: half a second
+    # The default: shown after half a second.
+    with Progress("exporting", 3, stream=quick, output=Terminal()) as progress:
         progress.step(0)
     assert quick.getvalue() == ""
 
 
+def test_nothing_when_stdout_goes_to_a_pipe() -> None:
+    """`usage | less`: the count was written over the pager's screen."""
+    err = Terminal()
+    with Progress("reading", 3, stream=err, after=0, output=io.StringIO()) as progress:
+        progress.step(0)
+    assert err.getvalue() == ""
+
+
 def test_a_total_known_only_once_the_work_began() -> None:
     out = Terminal()
-    with Progress("indexing", 0, stream=out, after=0) as progress:
+    with Progress("indexing", 0, stream=out, after=0, output=Terminal()) as progress:
         progress.step_of(5, 3010)
     assert "indexing 5 of 3,010" in out.getvalue()

@@ -18,12 +18,18 @@ EVERY = 0.1  # seconds between two rewrites of the line
 
 class Progress:
     def __init__(
-        self, doing: str, total: int, stream: TextIO | None = None, after: float = SHOWN_AFTER
+        self,
+        doing: str,
+        total: int,
+        stream: TextIO | None = None,
+        after: float = SHOWN_AFTER,
+        output: TextIO | None = None,  # where the command's own output goes: stdout
     ) -> None:
         self.doing = doing
         self.total = total
         self.stream = stream or sys.stderr
-        self.terminal = self.stream.isatty()
+        # stdout a terminal too: under `usage | less` the count was written over the pager.
+        self.terminal = self.stream.isatty() and _is_a_terminal(output or sys.stdout)
         self.started = time.monotonic()
         self.after = after
         self.written = 0.0  # when the line was last written; 0: never
@@ -61,3 +67,10 @@ class Progress:
             self.stream.flush()
         except OSError:
             self.terminal = False  # a terminal gone: the work goes on without its count
+
+
+def _is_a_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced, or closed
+        return False

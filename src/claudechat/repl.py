@@ -210,9 +210,11 @@ class Repl:
         session, previous = self.session, self.session.conversation
         short = previous.id[:8]
         if previous.messages and session.saved_in == "memory" and not session.deleted:
+            session.save()  # one more try, as on leaving: the store or the journal may be back
+        if previous.messages and session.saved_in == "memory" and not session.deleted:
             raise StorageError(
                 f"{short} is only in memory (neither the store nor the journal can be written): "
-                "a new conversation would lose it; /new again once either is back"
+                "a new conversation would lose it; try /new again once either is back"
             )
         # It said "is saved" of a conversation deleted elsewhere, or only journaled.
         where = {
@@ -279,6 +281,10 @@ class Repl:
             status(line)
 
     def goodbye(self) -> None:
+        conversation = self.session.conversation
+        if self.session.deleted:  # it said "saved; resume with" an id that resumes nothing
+            status(f"conversation {conversation.id[:8]} was deleted elsewhere; it is not saved")
+            return
         if self.session.saved_in == "memory":
             self.session.save()  # one more try: the store or the journal may be back
         conversation = self.session.conversation
