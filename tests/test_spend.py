@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import sys
 from datetime import UTC, datetime
 
+import pexpect
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,11 +77,6 @@ def test_usage_while_the_database_is_down_counts_the_copies_here_and_says_so(  #
 
 
 def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
-    import os
-    import sys
-
-    import pexpect
-
     fake_api.queue(Reply("a", input_tokens=4000, output_tokens=10))
     assert cli("chat", "--name", "big", input="one").returncode == 0
     fake_api.queue(Reply("b", input_tokens=1000, output_tokens=10))
@@ -91,35 +90,28 @@ def test_in_a_terminal_usage_draws_bars_and_models_a_table(cli, fake_api) -> Non
         (["usage"], 80, [today, "5,000"]),
         (["models"], 120, ["claude-sonnet-4-6", "claude-opus-4-6"]),
     ):
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
-        child = pexpect.spawn(
-            sys.executable, ["-m", "claudechat", *args], env=env, encoding="utf-8",
-            dimensions=(30, columns), timeout=30,
-        )  # fmt: skip
-        output = child.read()
-        child.close()
-        assert child.exitstatus == 0, output
+        output = run_in_a_terminal(["-m", "claudechat", *args], columns)
         for text in expected:
             assert text in output, output
         assert "\t" not in output
 
 
-def in_a_terminal(*args: str, columns: int = 80) -> list[str]:
-    """The lines `claudechat ARGS` printed to a terminal this wide, escapes taken out."""
-    import os
-    import re
-    import sys
-
-    import pexpect
-
+def run_in_a_terminal(argv: list[str], columns: int) -> str:
+    """What `python ARGV` printed to a terminal this wide; it must succeed."""
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
     child = pexpect.spawn(
-        sys.executable, ["-m", "claudechat", *args], env=env, encoding="utf-8",
-        dimensions=(30, columns), timeout=30,
-    )  # fmt: skip
+        sys.executable, argv, env=env, encoding="utf-8", dimensions=(30, columns), timeout=30
+    )
     output = child.read()
     child.close()
     assert child.exitstatus == 0, output
+    return output  # type: ignore[no-any-return]
+
+
+def in_a_terminal(*args: str, columns: int = 80) -> list[str]:
+    """The lines `claudechat ARGS` printed to a terminal this wide, escapes taken out."""
+
+    output = run_in_a_terminal(["-m", "claudechat", *args], columns)
     lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output).splitlines()
     assert all(len(line) <= columns for line in lines), output
     return lines
@@ -149,11 +141,6 @@ def test_an_80_column_table_keeps_each_row_on_one_line_and_numbers_whole(cli, fa
 def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
     """Dated model ids left the figures no room: rich cut every column, "1,234,5…" and
     "10.…" for a cost, and the model ids too."""
-    import os
-    import re
-    import sys
-
-    import pexpect
 
     script = (
         "from claudechat.tables import print_rows\n"
@@ -162,14 +149,7 @@ def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
         "print_rows([row, {**row, 'model': 'claude-3-5-sonnet-20241022', 'cost': 10.5}],\n"
         "           False, 'spend by model', bar='cost')\n"
     )
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80"}
-    child = pexpect.spawn(
-        sys.executable, ["-c", script], env=env, encoding="utf-8", dimensions=(30, 80),
-        timeout=30,
-    )  # fmt: skip
-    output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.read())
-    child.close()
-    assert child.exitstatus == 0, output
+    output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_a_terminal(["-c", script], 80))
     for figure in ("4,435,819", "1,234,567", "1,123,456,789", "234,567", "12.35", "10.5", "1,050"):
         assert figure in output, output
     rows = [line for line in output.splitlines() if "4,435,819" in line]
