@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -14,6 +15,7 @@ from claudechat.claude import preload
 from claudechat.errors import (
     ApiError,
     ClaudechatError,
+    ConversationDeletedError,
     ReplyCutOffError,
     StorageError,
     Terminated,
@@ -210,7 +212,9 @@ class Repl:
         session, previous = self.session, self.session.conversation
         short = previous.id[:8]
         if previous.messages and session.saved_in == "memory" and not session.deleted:
-            session.save()  # one more try, as on leaving: the store or the journal may be back
+            # One more try, as on leaving: the store or the journal may be back.
+            with contextlib.suppress(ConversationDeletedError):  # then `deleted` says so
+                session.save()
         if previous.messages and session.saved_in == "memory" and not session.deleted:
             raise StorageError(
                 f"{short} is only in memory (neither the store nor the journal can be written): "
