@@ -54,6 +54,17 @@ def test_a_word_beside_non_ascii_punctuation_is_found(store: ConversationStore) 
     assert "[hello]”" in marked(hit.snippet)
 
 
+def test_only_the_matched_run_is_marked_in_the_excerpt(store: ConversationStore) -> None:  # noqa: F811
+    """PostgreSQL's headline marked every occurrence of each character of the query:
+    "[テ]キ[スト]、カタカナ「[テスト]", "[서울]에[서]"."""
+    saved(store, "日本語のテキスト、カタカナ「テスト」です。", "한국어 문장입니다. 서울에서 만나요")
+    [japanese] = search(store.metadata, "tester", "テスト")
+    assert marked(japanese.snippet).startswith("日本語のテキスト、カタカナ「[テスト]」")
+    assert marked(japanese.snippet).count("[") == 1
+    [korean] = search(store.metadata, "tester", "서울")
+    assert marked(korean.snippet) == "한국어 문장입니다. [서울]에서 만나요"
+
+
 def test_iteration_marks_are_letters_of_their_words(store: ConversationStore) -> None:  # noqa: F811
     people = saved(store, "人々が集まる")
     assert found(store, "人々") == [(people.id, "user")]

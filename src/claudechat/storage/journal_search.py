@@ -21,16 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import StorageError
 from claudechat.storage.search import (
+    EXCERPTED_CHARS,
     POSTGRES_DOCUMENT,
     SQLITE_TOKENIZER,
     WEBSEARCH,
     SearchHit,
     excerpts,
+    excerpts_or,
     message_body,
     on_postgres,
     parse,
     postgres_form,
-    shown,
 )
 
 if TYPE_CHECKING:
@@ -207,8 +208,10 @@ def _postgres_match(
     parameters.update(bodies=bodies, limit=limit)  # LIMIT NULL: no limit
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         found = connection.execute(sql(statement), parameters).all()
-    # ORDINALITY counts from 1.
-    return [(position - 1, shown(snippet)) for position, snippet in found]
+    positions = [position - 1 for position, _headline in found]  # ORDINALITY counts from 1
+    headlines = [headline for _position, headline in found]
+    made = excerpts_or(query, [bodies[p][:EXCERPTED_CHARS] for p in positions], headlines)
+    return list(zip(positions, made, strict=True))
 
 
 _POSTGRES_BODIES = f"""

@@ -363,12 +363,10 @@ def search(metadata: MetadataStore, user_id: str, text: str, limit: int = 20) ->
     from claudechat.storage.metadata import _as_utc
 
     query = parse(text)
-    if on_postgres(metadata):
-        found = _run(metadata, _POSTGRES_SEARCH, user_id, query, limit=limit)
-    else:
-        rows = _run(metadata, _SQLITE_SEARCH, user_id, query, limit=limit)
-        snippets = excerpts(query, {r["row"]: r["body"] for r in rows})
-        found = [{**r, "snippet": snippets[r["row"]]} for r in rows]
+    statement = _POSTGRES_SEARCH if on_postgres(metadata) else _SQLITE_SEARCH
+    rows = _run(metadata, statement, user_id, query, limit=limit)
+    snippets = excerpts_or(query, [r["body"] for r in rows], [r.get("snippet") for r in rows])
+    found = [{**r, "snippet": snippet} for r, snippet in zip(rows, snippets, strict=True)]
     return [
         SearchHit(
             conversation_id=r["conversation_id"],
@@ -393,6 +391,12 @@ OPENING_CHARS = 160  # the opening words shown instead: a minified line is one l
 def excerpts(query: Query, bodies: dict[int, str]) -> dict[int, str]:
     """A marked excerpt of each body (by its key), made from its first EXCERPTED_CHARS; where
     the match lies beyond them, the body's opening words."""
+    found = _marked(query, bodies)
+    return {key: shown(found.get(key) or _opening(body)) for key, body in bodies.items()}
+
+
+def _marked(query: Query, bodies: dict[int, str]) -> dict[int, str]:
+    """FTS5's marked excerpts of the bodies whose first EXCERPTED_CHARS match, by key."""
     import sqlite3
 
     table = f"CREATE VIRTUAL TABLE shown USING fts5(body, tokenize='{SQLITE_TOKENIZER}')"
@@ -402,8 +406,25 @@ def excerpts(query: Query, bodies: dict[int, str]) -> dict[int, str]:
         cut = [(key, body[:EXCERPTED_CHARS]) for key, body in bodies.items()]
         connection.executemany("INSERT INTO shown (rowid, body) VALUES (?, ?)", cut)
         marks = (MARK_START, MARK_END, SNIPPET_WORDS, query.fts5)
-        found = dict(connection.execute(select, marks).fetchall())
-    return {key: shown(found.get(key) or _opening(body)) for key, body in bodies.items()}
+        return dict(connection.execute(select, marks).fetchall())
+
+
+def excerpts_or(query: Query, bodies: list[str], headlines: list[str | None]) -> list[str]:
+    """The excerpts of `bodies`, made as the embedded index makes them, on both backends:
+    PostgreSQL's ts_headline marked every occurrence of each word of the query, and with each
+    CJK character a word of its own, every stray テ or 서 of the message. Its `headlines` (or
+    None) stand in where the match lies beyond the excerpted start (they cover the whole
+    message), or where this Python's SQLite lacks FTS5."""
+    import sqlite3
+
+    try:
+        made = _marked(query, dict(enumerate(bodies)))
+    except sqlite3.Error:
+        made = {}
+    return [
+        shown(made.get(number) or headline or _opening(body))
+        for number, (body, headline) in enumerate(zip(bodies, headlines, strict=True))
+    ]
 
 
 def _opening(body: str) -> str:
@@ -438,7 +459,7 @@ def _run(
         parameters.update(owner=owner, **shaped)
     else:
         parameters.update(query=f'owner : "{owner}" AND body : ({query.fts5})')
-        parameters.update(excerpted=EXCERPTED_CHARS)
+    parameters.update(excerpted=EXCERPTED_CHARS)
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         return list(connection.execute(sql(statement), parameters).mappings())
 
@@ -494,7 +515,7 @@ hits AS (
   LIMIT :limit
 )
 SELECT hits.conversation_id, hits.message_id, hits.role, hits.created_at,
-       c.conversation_name, c.preview,
+       c.conversation_name, c.preview, substr(hits.body, 1, :excerpted) AS body,
        ts_headline('simple', hits.body, q.query, :headline) AS snippet
 FROM hits CROSS JOIN q
 LEFT JOIN conversations AS c
