@@ -109,3 +109,34 @@ def test_a_row_the_database_refuses_is_one_line_without_sql(backend) -> None:  #
     message = str(result.error)
     assert "\n" not in message and "INSERT" not in message.upper() and "secret" not in message
     assert message.startswith("the row and search index kept changing under this save: ")
+
+
+@pytest.mark.parametrize("user", ["tester", "alice"])
+def test_a_fork_imported_with_its_parent_under_new_ids_names_the_parents_new_id(  # type: ignore[no-untyped-def]
+    cli, tmp_path, user
+) -> None:
+    """The fork kept naming the parent's old id: in `list` and `show` an id that was no
+    conversation here (another user's, when the export was theirs)."""
+    parent = Conversation.new(user, "claude-sonnet-4-6")
+    parent.append("user", "the trunk")
+    fork = Conversation.new(user, "claude-sonnet-4-6")
+    fork.append("user", "the branch")
+    fork.parent_id = parent.id
+    alone = Conversation.new(user, "claude-sonnet-4-6")
+    alone.append("user", "a fork whose parent stays behind")
+    alone.parent_id = parent.id
+    paths = []
+    for conversation in (fork, parent):  # the fork first: its parent comes later
+        paths.append(tmp_path / f"{conversation.id}.json")
+        paths[-1].write_text(to_json(conversation))
+    (tmp_path / "alone.json").write_text(to_json(alone))
+    assert cli("import", "--new-ids", *map(str, paths)).returncode == 0
+    rows = {row["title"]: row for row in json.loads(cli("list", "--json").stdout)}
+    assert rows["the branch"]["parent_id"] == rows["the trunk"]["id"] != parent.id
+    alone_import = cli("import", "--new-ids", str(tmp_path / "alone.json"))
+    assert alone_import.returncode == 0, alone_import.stderr
+    rows = {row["title"]: row for row in json.loads(cli("list", "--json").stdout)}
+    # Yours: the original parent, still yours to find; another user's: not named.
+    assert rows["a fork whose parent stays behind"]["parent_id"] == (
+        parent.id if user == "tester" else None
+    )

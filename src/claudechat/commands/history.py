@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -176,12 +176,15 @@ def import_(
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         read.append((path, read_export(data, str(path))))
     settings, store = _open()
+    prepared = []
     for path, export in read:
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         fresh = new_ids or conversation.user_id != settings.user
         fresh = fresh or _id_taken(store, settings.user, conversation.id, path)
         imported = _named_as_rename_allows(for_user(conversation, settings.user, fresh), path)
+        prepared.append((path, export, imported))
+    for path, export, imported in _forks_remapped(prepared, settings.user):
         missing = keep_attachments(store, settings.user, export)  # before the document
         if missing:
             status(f"{path}: {missing_attachments(missing)} (not in the export)", "yellow")
@@ -194,6 +197,24 @@ def import_(
         # As stored: merged into the copy here, whose newer name wins over the export's.
         print(f"imported {imported.id}\t{one_line((result.conversation or imported).title)}")
         _warn_if_journaled(result)
+
+
+def _forks_remapped(prepared: list[Any], user: str) -> list[Any]:
+    """(path, export, imported) with each fork's parent named by its id here: the new id of a
+    parent imported with new ids in the same command; none for a parent that is another
+    user's (not yours to name, and not found as yours). A fork kept naming the old id."""
+    from dataclasses import replace
+
+    renamed = {e.conversation.id: i.id for _p, e, i in prepared if e.conversation.id != i.id}
+    remapped = []
+    for path, export, imported in prepared:
+        parent = imported.parent_id
+        if parent in renamed:
+            imported = replace(imported, parent_id=renamed[parent])
+        elif parent is not None and export.conversation.user_id != user:
+            imported = replace(imported, parent_id=None)
+        remapped.append((path, export, imported))
+    return remapped
 
 
 def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: Path) -> bool:
