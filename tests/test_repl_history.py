@@ -347,11 +347,17 @@ def test_new_after_the_conversation_was_deleted_elsewhere_says_so(fake_api, cli)
     child.expect_exact(f"new conversation ({row['id'][:8]} was deleted elsewhere; not saved)")
     child.expect_exact(PROMPT)
     turn(child, "three")
-    leave(child)
+    row = json.loads(cli("list", "--json").stdout)[0]  # the newest
+    assert cli("delete", row["id"], "--yes").returncode == 0  # no save of ours finds it out
+    say(child, "/new")
+    child.expect_exact(f"new conversation ({row['id'][:8]} was deleted elsewhere; not saved)")
+    child.expect_exact(PROMPT)
+    child.sendeof()  # from an empty conversation: nothing to say
+    child.expect(pexpect.EOF)
     # Leaving right after the refused save: it said "saved; resume with" the deleted id.
     child, _log = started()
     turn(child, "four")
-    [row, _older] = json.loads(cli("list", "--json").stdout)
+    row = json.loads(cli("list", "--json").stdout)[0]
     assert cli("delete", row["id"], "--yes").returncode == 0
     say(child, "five")
     child.expect_exact("was deleted")

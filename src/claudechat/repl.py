@@ -226,7 +226,7 @@ class Repl:
             "journal": f" ({short} is saved on this machine, pushed when the store is back)",
         }
         saved = "" if not previous.messages else where.get(session.saved_in, "")
-        if previous.messages and session.deleted:
+        if previous.messages and session.deleted_since_saved():
             saved = f" ({short} was deleted elsewhere; not saved)"
         session.new_conversation()
         status(f"new conversation{saved}")
@@ -286,7 +286,7 @@ class Repl:
 
     def goodbye(self) -> None:
         conversation = self.session.conversation
-        if self.session.deleted:  # it said "saved; resume with" an id that resumes nothing
+        if self.session.deleted_since_saved():  # it said "saved; resume with" a deleted id
             status(f"conversation {conversation.id[:8]} was deleted elsewhere; it is not saved")
             return
         if self.session.saved_in == "memory":

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from claudechat.conversation import utc_now
-from claudechat.errors import ConversationDeletedError
+from claudechat.errors import ConversationDeletedError, StorageError
 from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
-    from claudechat.errors import StorageError
     from claudechat.settings import Settings
     from claudechat.storage.results import SaveResult
     from claudechat.storage.store import ConversationStore
@@ -87,6 +86,19 @@ class SessionSaving:
         for notice in result.notices:
             self.notify(notice)
         self._report_storage(result.error, result.journaled)
+
+    def deleted_since_saved(self) -> bool:
+        """Whether the conversation was deleted (from another terminal or machine) since this
+        session saved it: only a save found out, so leaving or /new said "saved" of it."""
+        if self.deleted or not self.conversation.messages or self.saved_in != "stored":
+            return self.deleted
+        user, conversation_id = self.conversation.user_id, self.conversation.id
+        try:
+            row = self.store.guarded(lambda: self.store.metadata.get(user, conversation_id))
+        except StorageError:
+            return False  # cannot be told now: it was saved, as far as this session knows
+        self.deleted = row is None
+        return self.deleted
 
     def sync(self) -> None:
         for notice in self.store.sync(self.settings.user).notices():
