@@ -156,6 +156,12 @@ def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
     # Cut in the middle, the two dated ids are still told apart (an ellipsis at the end
     # made both "claude-3-5-son…").
     assert len(rows) == 2 and "20240620" in rows[0] and "20241022" in rows[1], output
+    # Narrower still, a table would split figures ("1,000,00" over "0") and headings letter
+    # by letter: one block a row instead.
+    narrow = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_a_terminal(["-c", script], 60))
+    lines = [line.strip() for line in narrow.splitlines()]
+    assert "claude-3-5-sonnet-20240620" in lines and "claude-3-5-sonnet-20241022" in lines
+    assert lines.count("cache read   1,123,456,789") == 2 and lines.count("cost         10.50") == 1
 
 
 # -- the cost a save writes into the row ------------------------------------------------------

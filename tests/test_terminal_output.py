@@ -80,6 +80,10 @@ def test_an_80_column_list_gives_names_the_room_and_keeps_rows_on_one_line(cli) 
     assert "a fork of it" in fork_line and "…" in fork_line, screen
     assert fork_line.rstrip().endswith(parent.id[:8]), screen  # its "Forked from", whole
     assert len([line for line in lines if line.strip()]) == 4, screen  # a heading of 2 lines
+    # At 60 columns the name was a lone "…" on every row.
+    narrow = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_terminal("list", columns=60))
+    (parent_line,) = [line for line in narrow.splitlines() if line.startswith(parent.id[:8])]
+    assert "a conversat" in parent_line, narrow
 
 
 def test_show_in_a_terminal_renders_markdown(two_conversations) -> None:  # type: ignore[no-untyped-def]

@@ -97,15 +97,21 @@ def _cost_text(row: ConversationRow) -> str:
     return f"${row.cost_usd:.4f}" if row.cost_usd < 1 else f"${row.cost_usd:,.2f}"
 
 
+MODEL_SHOWN_FROM = 72  # columns
+
+
 def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
+    # Narrower than this, the model leaves the name its room: at 60 columns the name was a
+    # lone "…" on every row.
+    with_model = console().width >= MODEL_SHOWN_FROM
     for heading, justify in (
         ("ID", "left"),
         ("Name", "left"),
-        ("Model", "left"),
+        *([("Model", "left")] if with_model else []),
         ("Msgs", "right"),
         ("Cost", "right"),
         ("Updated", "right"),
@@ -120,7 +126,7 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
             Text(_short_id(row, unsynced), style="cyan"),
             # Text, not str: a name must never be read as rich markup.
             Text(row_title(row), no_wrap=True, overflow="ellipsis"),
-            Text(one_line(row.model), style="dim"),
+            *([Text(one_line(row.model), style="dim")] if with_model else []),
             Text(str(row.message_count)),
             Text(_cost_text(row), style="dim"),
             Text(relative_time(row.updated_at), style="dim"),

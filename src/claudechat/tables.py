@@ -50,6 +50,11 @@ def print_rows(
     out = console()
     room = out.width - GAP * (len(columns) - 1)
     widths = fitted_widths(headings, shown, figures, room)
+    if sum(widths) > room:
+        # Even whole figures alone do not fit (60 columns): a table would split them, and
+        # its headings letter by letter. One block a row, a line a field.
+        print_records(out, title, headings, shown)
+        return
     bar_room = room - sum(widths) - GAP
     bar_width = min(BAR_WIDTH, bar_room) if bar and bar_room >= MIN_BAR_WIDTH else 0
     # No box: its rules took 3 columns of each column, which 80 columns could not spare.
@@ -75,6 +80,17 @@ def print_rows(
             cells.append(Text("█" * round(share * bar_width), style="cyan"))
         table.add_row(*cells)
     out.print(table)
+
+
+def print_records(out: Any, title: str, headings: list[str], shown: list[list[str]]) -> None:
+    from rich.text import Text
+
+    out.print(Text(title, style="dim"))
+    width = max(len(heading) for heading in headings[1:])
+    for line in shown:
+        out.print(Text(line[0], style="bold"), overflow="fold")
+        for heading, value in zip(headings[1:], line[1:], strict=True):
+            out.print(Text(f"  {heading.ljust(width)}  {value}"), overflow="fold")
 
 
 def fitted_widths(
