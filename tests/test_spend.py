@@ -216,3 +216,11 @@ def test_a_fork_is_not_paid_for_twice_and_names_do_not_merge(cli, fake_api) -> N
     assert forked.id not in rows
     (day,) = json.loads(cli("usage", "--json").stdout)
     assert (day["input"], day["output"]) == (3000, 300)
+
+
+def test_usage_by_conversation_names_an_unnamed_one_as_list_does(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Its name was blank, where list shows the first words of its first message."""
+    assert cli("chat", input="how do tides work").returncode == 0
+    [row] = json.loads(cli("usage", "--by", "conversation", "--json").stdout)
+    [listed] = json.loads(cli("list", "--json").stdout)
+    assert row["name"] == listed["title"] == "how do tides work"

@@ -49,7 +49,7 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
             conversation = _counted_document(store, row, progress, errors)
             if conversation is None:
                 continue
-            names[conversation.id] = conversation.name or ""
+            names[conversation.id] = conversation.title  # as list names it
             for message in conversation.messages:
                 if message.role != "assistant" or message.usage is None or message.id in counted:
                     continue
