@@ -50,3 +50,12 @@ def test_a_total_known_only_once_the_work_began() -> None:
     with Progress("indexing", 0, stream=out, after=0, output=Terminal()) as progress:
         progress.step_of(5, 3010)
     assert "indexing 5 of 3,010" in out.getvalue()
+
+
+def test_the_count_fits_in_one_row_of_a_narrow_terminal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Wrapped onto a second row, it was never erased: stale counts piled up."""
+    monkeypatch.setenv("COLUMNS", "12")
+    out = Terminal()
+    with Progress("indexing", 400, stream=out, after=0, output=Terminal()) as progress:
+        progress.step(119)
+    assert out.getvalue().startswith("\rindexing 11\x1b[K")

@@ -8,6 +8,7 @@ was. Nothing in a pipe or a log.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -59,7 +60,11 @@ class Progress:
         if now - self.started < self.after or now - self.written < EVERY:
             return
         self.written = now
-        self._write(f"\r{self.doing} {done:,} of {self.total:,}\x1b[K")
+        # Within one row: a count wrapped onto a second one was never erased ("\r" goes back
+        # to the start of the last row only).
+        columns = shutil.get_terminal_size().columns
+        count = f"{self.doing} {done:,} of {self.total:,}"[: max(1, columns - 1)]
+        self._write(f"\r{count}\x1b[K")
 
     def _write(self, text: str) -> None:
         try:
