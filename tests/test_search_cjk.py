@@ -112,6 +112,23 @@ def test_the_newest_migration_sets_apart_what_search_sets_apart() -> None:
     assert migration._MARKS == search._NON_ASCII_MARKS
 
 
+def test_letters_beyond_ascii_match_in_either_case(store: ConversationStore) -> None:  # noqa: F811
+    """PostgreSQL of the C locale lowered only ASCII letters: "привет" missed "Привет", and
+    the offline search (FTS5) found what the online one did not."""
+    from claudechat.conversation import Conversation
+
+    letters = saved(store, "Éclair at the Café Привет Ωmega")
+    for word in ("привет", "ПРИВЕТ", "éclair", "ωmega", "CAFÉ"):
+        assert found(store, word + " ") == [(letters.id, "user")], word
+    journaled = Conversation.new("tester", "claude-sonnet-4-6")
+    journaled.append("user", "Добрый вечер")
+    store.journal.write(journaled)
+    entries = store.journal.entries("tester")
+    assert [h.role for h in unindexed_hits(store.metadata, "tester", entries, "добрый ")] == [
+        "user"
+    ]
+
+
 def test_the_journal_is_searched_as_the_index_is(store: ConversationStore) -> None:  # noqa: F811
     from claudechat.conversation import Conversation
 

@@ -87,6 +87,8 @@ _SET_APART = re.compile(f"([{_UNSPACED_SCRIPTS}{_NON_ASCII_MARKS}])")
 # Set apart, such a mark was still a word of its own to that parser, in the way of a phrase
 # ("hello then" in “hello” — then): PostgreSQL's document, and its queries, leave them out.
 _MARKS = re.compile(f"[{_NON_ASCII_MARKS}]")
+# The journal's bodies, matched beside the index, are lowered before they are sent (as the
+# index lowers them, through ICU: migration 0007; and as queries are, by _websearch_token).
 POSTGRES_DOCUMENT = f"to_tsvector('simple', regexp_replace(body, '{_MARKS.pattern}', ' ', 'g'))"
 _ADJACENT_MARKS = MARK_END + MARK_START
 
@@ -189,12 +191,14 @@ def shown(snippet: str) -> str:
 
 def _websearch_token(token: str) -> str:
     """A token for PostgreSQL's websearch_to_tsquery: its characters set apart as in the
-    index, and quoted when that made several words of it, so they are found as a phrase, or
-    when it is `or` in small letters, which websearch_to_tsquery takes for OR."""
+    index, lowered as the index is, and quoted when that made several words of it, so they
+    are found as a phrase, or when it is `or` in small letters, which websearch_to_tsquery
+    takes for OR."""
     negated = token.startswith("-")
     core = token[1:] if negated else token
-    apart = _MARKS.sub(" ", words_apart(core))
-    if (apart != core or core.upper() == "OR") and not core.startswith('"'):
+    # Lowered here: 'simple' lowers only ASCII letters in a database of the C locale.
+    apart = _MARKS.sub(" ", words_apart(core)).lower()
+    if (apart != core.lower() or core.upper() == "OR") and not core.startswith('"'):
         apart = '"' + apart.replace('"', " ") + '"'
     return ("-" if negated else "") + apart
 

@@ -38,8 +38,23 @@ _MARKS = (
 _RANGES = _UNSPACED_SCRIPTS + _MARKS
 _UNSPACED = re.compile(f"([{_RANGES}])")
 # PostgreSQL's document leaves those marks out: its parser, in a database of the C locale,
-# takes each for a word, in the way of a phrase. search.POSTGRES_DOCUMENT, frozen.
-_DOCUMENT = f"to_tsvector('simple', regexp_replace(body, '[{_MARKS}]', ' ', 'g'))"
+# takes each for a word, in the way of a phrase. And it lowers only ASCII letters there:
+# "привет" did not find "Привет". So the text is lowered through ICU's root collation where
+# the server has one (queries are lowered by Python's str.lower, see search.py).
+_DOCUMENT = "to_tsvector('simple', regexp_replace({lowered}, '[" + _MARKS + "]', ' ', 'g'))"
+_ICU_LOWER = 'lower(body COLLATE "und-x-icu")'
+
+
+def _document() -> str:
+    """search.POSTGRES_DOCUMENT, frozen: with ICU's lower where the server has it."""
+    icu = (
+        op.get_bind()
+        .exec_driver_sql("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")
+        .first()
+    )
+    return _DOCUMENT.format(lowered=_ICU_LOWER if icu else "lower(body)")
+
+
 _DOCUMENT_BEFORE = "to_tsvector('simple', body)"
 
 
@@ -49,7 +64,7 @@ def upgrade() -> None:
         _postgresql_rewrite(
             f"regexp_replace(body, '([{_RANGES}])', chr(31) || '\\1' || chr(31), 'g')",
             f"body ~ '[{_RANGES}]'",
-            _DOCUMENT,
+            _document(),
         )
     else:
         _rewrite_sqlite(lambda body: _UNSPACED.sub(APART + r"\1" + APART, body), _UNSPACED)
