@@ -205,8 +205,7 @@ def _postgres_match(
     from claudechat.storage.metadata import database_errors
 
     statement, parameters = postgres_form(_POSTGRES_BODIES, query)
-    # Lowered as the index lowers them; LIMIT NULL: no limit.
-    parameters.update(bodies=[body.lower() for body in bodies], limit=limit)
+    parameters.update(bodies=bodies, limit=limit)  # LIMIT NULL: no limit
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         found = connection.execute(sql(statement), parameters).all()
     positions = [position - 1 for position, _headline in found]  # ORDINALITY counts from 1

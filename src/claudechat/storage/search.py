@@ -87,9 +87,11 @@ _SET_APART = re.compile(f"([{_UNSPACED_SCRIPTS}{_NON_ASCII_MARKS}])")
 # Set apart, such a mark was still a word of its own to that parser, in the way of a phrase
 # ("hello then" in “hello” — then): PostgreSQL's document, and its queries, leave them out.
 _MARKS = re.compile(f"[{_NON_ASCII_MARKS}]")
-# The journal's bodies, matched beside the index, are lowered before they are sent (as the
-# index lowers them, through ICU: migration 0007; and as queries are, by _websearch_token).
-POSTGRES_DOCUMENT = f"to_tsvector('simple', regexp_replace(body, '{_MARKS.pattern}', ' ', 'g'))"
+# Document and queries lowered by one function (migration 0007): Unicode letters through ICU
+# where the server has it, as the database lowers them otherwise, and alike on both sides.
+POSTGRES_DOCUMENT = (
+    f"to_tsvector('simple', regexp_replace(claudechat_lower(body), '{_MARKS.pattern}', ' ', 'g'))"
+)
 _ADJACENT_MARKS = MARK_END + MARK_START
 
 
@@ -191,14 +193,13 @@ def shown(snippet: str) -> str:
 
 def _websearch_token(token: str) -> str:
     """A token for PostgreSQL's websearch_to_tsquery: its characters set apart as in the
-    index, lowered as the index is, and quoted when that made several words of it, so they
-    are found as a phrase, or when it is `or` in small letters, which websearch_to_tsquery
-    takes for OR."""
+    index, and quoted when that made several words of it, so they are found as a phrase, or
+    when it is `or` in small letters, which websearch_to_tsquery takes for OR. (Lowered in
+    SQL, by the index's own function: WEBSEARCH.)"""
     negated = token.startswith("-")
     core = token[1:] if negated else token
-    # Lowered here: 'simple' lowers only ASCII letters in a database of the C locale.
-    apart = _MARKS.sub(" ", words_apart(core)).lower()
-    if (apart != core.lower() or core.upper() == "OR") and not core.startswith('"'):
+    apart = _MARKS.sub(" ", words_apart(core))
+    if (apart != core or core.upper() == "OR") and not core.startswith('"'):
         apart = '"' + apart.replace('"', " ") + '"'
     return ("-" if negated else "") + apart
 
@@ -499,10 +500,11 @@ JOIN search_messages AS m ON m.id = search_fts.rowid
 WHERE search_fts MATCH :query AND m.user_id = :user
 """
 
-WEBSEARCH = "websearch_to_tsquery('simple', :query)"
+WEBSEARCH = "websearch_to_tsquery('simple', claudechat_lower(:query))"
 # websearch_to_tsquery has no prefix syntax; its last lexeme gets one (`'word':*`).
 _PREFIXED_WEBSEARCH = (
-    "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', :query)::text, "
+    "to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', "
+    "claudechat_lower(:query))::text, "
     "'''((?:[^'']|'''')+)''$', '''\\1'':*'))"
 )
 _POSTGRES_QUERY = f"WITH q AS (SELECT {WEBSEARCH} AS query, to_tsquery('simple', :owner) AS owner)"

@@ -38,33 +38,38 @@ _MARKS = (
 _RANGES = _UNSPACED_SCRIPTS + _MARKS
 _UNSPACED = re.compile(f"([{_RANGES}])")
 # PostgreSQL's document leaves those marks out: its parser, in a database of the C locale,
-# takes each for a word, in the way of a phrase. And it lowers only ASCII letters there:
-# "привет" did not find "Привет". So the text is lowered through ICU's root collation where
-# the server has one (queries are lowered by Python's str.lower, see search.py).
-_DOCUMENT = "to_tsvector('simple', regexp_replace({lowered}, '[" + _MARKS + "]', ' ', 'g'))"
-_ICU_LOWER = 'lower(body COLLATE "und-x-icu")'
+# takes each for a word, in the way of a phrase. And 'simple' lowers only ASCII letters there:
+# "привет" did not find "Привет". So document and queries (search.py) are lowered by one
+# function, claudechat_lower: through ICU's root collation where the server has it (else as
+# the database's locale lowers), a final sigma as any other (ΟΔΟΣ.ΑΘΗΝΑ lowered whole gives
+# οδοσ, ΟΔΟΣ alone οδος). search.POSTGRES_DOCUMENT, frozen.
+_DOCUMENT = (
+    "to_tsvector('simple', regexp_replace(claudechat_lower(body), '[" + _MARKS + "]', ' ', 'g'))"
+)
+_DOCUMENT_BEFORE = "to_tsvector('simple', body)"
+_LOWER = (
+    "CREATE FUNCTION claudechat_lower(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT "
+    "PARALLEL SAFE AS $$ SELECT replace(lower($1{collate}), 'ς', 'σ') $$"
+)
 
 
-def _document() -> str:
-    """search.POSTGRES_DOCUMENT, frozen: with ICU's lower where the server has it."""
+def _create_lower() -> None:
     icu = (
         op.get_bind()
         .exec_driver_sql("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")
         .first()
     )
-    return _DOCUMENT.format(lowered=_ICU_LOWER if icu else "lower(body)")
-
-
-_DOCUMENT_BEFORE = "to_tsvector('simple', body)"
+    op.execute(_LOWER.format(collate=' COLLATE "und-x-icu"' if icu else ""))
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # A bracket expression of the characters themselves: a UTF8 database reads them so.
+        _create_lower()
         _postgresql_rewrite(
             f"regexp_replace(body, '([{_RANGES}])', chr(31) || '\\1' || chr(31), 'g')",
             f"body ~ '[{_RANGES}]'",
-            _document(),
+            _DOCUMENT,
         )
     else:
         _rewrite_sqlite(lambda body: _UNSPACED.sub(APART + r"\1" + APART, body), _UNSPACED)
@@ -75,6 +80,7 @@ def downgrade() -> None:
         _postgresql_rewrite(
             "replace(body, chr(31), '')", "strpos(body, chr(31)) > 0", _DOCUMENT_BEFORE
         )
+        op.execute("DROP FUNCTION claudechat_lower(text)")
     else:
         _rewrite_sqlite(lambda body: body.replace(APART, ""), re.compile(APART))
 
