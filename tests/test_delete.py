@@ -233,3 +233,22 @@ def test_a_row_that_outlived_its_deleted_document_is_not_called_corrupt(cli, bac
     assert used.returncode == 0 and "corrupt" not in used.stderr, used.stderr
     shown = cli("show", doomed.id)
     assert shown.returncode == 1 and "was deleted" in shown.stderr, shown.stderr
+
+
+def test_only_a_conversation_pushed_here_can_be_found_deleted(cli, backend, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A conversation resumed from another session's journal entry has no row yet: leaving
+    said it was "deleted elsewhere". One this session pushed, then deleted, is."""
+    from claudechat.chat import ChatSession
+    from claudechat.claude import Claude
+
+    settings = load_settings()
+    store = open_store(settings)
+    unpushed = Conversation.new("tester", "claude-sonnet-4-6")
+    unpushed.append("user", "only in another session's journal")
+    session = ChatSession(settings, store, Claude(settings), unpushed)
+    assert not session.deleted_since_saved()
+    session.send("now pushed", lambda _text: None)
+    assert not session.deleted_since_saved()
+    assert cli("delete", unpushed.id, "--yes").returncode == 0
+    assert session.deleted_since_saved()
+    store.close()

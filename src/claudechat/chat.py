@@ -92,7 +92,7 @@ class ChatSession(SessionSaving):
         self.notify: Callable[[str], None] = lambda _message: None
         self.offline = False
         self.saved_in = "stored"  # where the latest save went: stored, journal or memory
-        self.deleted = False
+        self.deleted = self.pushed_here = False
         self.options = TurnOptions(
             thinking=settings.get("thinking"),
             effort=valid_effort(settings.get("effort")),
@@ -444,7 +444,7 @@ class ChatSession(SessionSaving):
             self.settings.user, self.conversation.model, system=self.conversation.system
         )
         self.head, self.unanswered = None, None
-        self.deleted = False
+        self.deleted = self.pushed_here = False
 
     def rename(self, name: str) -> None:
         self.conversation.set("name", valid_name(name))

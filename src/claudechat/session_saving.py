@@ -34,6 +34,7 @@ class SessionSaving:
     offline: bool
     _saving: SaveInFlight | None  # the push beside the request, while it runs
     deleted: bool  # a save found the conversation deleted (elsewhere): nothing more is saved
+    pushed_here: bool  # this session's saves reached the store (it has a row)
 
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
@@ -78,6 +79,7 @@ class SessionSaving:
             self._saved(result)
 
     def _saved(self, result: SaveResult) -> None:
+        self.pushed_here = self.pushed_here or result.pushed
         stored = result.conversation
         if stored is not None and stored.id == self.conversation.id:
             # Merged, not replaced: what the session added while the push ran (the reply,
@@ -90,7 +92,9 @@ class SessionSaving:
     def deleted_since_saved(self) -> bool:
         """Whether the conversation was deleted (from another terminal or machine) since this
         session saved it: only a save found out, so leaving or /new said "saved" of it."""
-        if self.deleted or not self.conversation.messages or self.saved_in != "stored":
+        if self.deleted or not self.pushed_here or self.saved_in != "stored":
+            # Not pushed by this session: a conversation resumed from another's journal entry
+            # has no row yet, and is no deleted one.
             return self.deleted
         user, conversation_id = self.conversation.user_id, self.conversation.id
         try:
