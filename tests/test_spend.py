@@ -223,4 +223,19 @@ def test_usage_by_conversation_names_an_unnamed_one_as_list_does(cli, fake_api) 
     assert cli("chat", input="how do tides work").returncode == 0
     [row] = json.loads(cli("usage", "--by", "conversation", "--json").stdout)
     [listed] = json.loads(cli("list", "--json").stdout)
-    assert row["name"] == listed["title"] == "how do tides work"
+    assert row["title"] == listed["title"] == "how do tides work"
+    assert row["name"] is listed["name"] is None  # unnamed, as list says
+    table = in_a_terminal("usage", "--by", "conversation")
+    assert any("how do tides work" in line for line in table), "\n".join(table)
+
+
+def test_a_name_cut_in_its_middle_fits_its_cells() -> None:
+    """Cut by characters, a name of wide (CJK) characters came out half as wide again."""
+    from rich.cells import cell_len
+
+    from claudechat.tables import middle_cut
+
+    for text in ("東京" * 13, "claude-3-5-sonnet-20241022", "a東b京c" * 9):
+        cut = middle_cut(text, 20)
+        assert cell_len(cut) <= 20 and "…" in cut, cut
+    assert middle_cut("claude-3-5-sonnet-20241022", 20).endswith("20241022")

@@ -8,6 +8,7 @@ was. Nothing in a pipe or a log.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -62,7 +63,7 @@ class Progress:
         self.written = now
         # Within one row: a count wrapped onto a second one was never erased ("\r" goes back
         # to the start of the last row only).
-        columns = shutil.get_terminal_size().columns
+        columns = _columns(self.stream)
         count = f"{self.doing} {done:,} of {self.total:,}"[: max(1, columns - 1)]
         self._write(f"\r{count}\x1b[K")
 
@@ -79,3 +80,11 @@ def _is_a_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # replaced, or closed
         return False
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal the count is written to (stdout may go to a file)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size().columns

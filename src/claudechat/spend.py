@@ -34,7 +34,7 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
     table = price_table(settings)
     store = open_store(settings)
     groups: dict[str, Spend] = {}
-    names: dict[str, str] = {}
+    names: dict[str, tuple[str | None, str]] = {}  # the name, and the title list shows
     counted: set[str] = set()
     listing = store.list(settings.user)
     errors = [listing.error] if listing.error else []
@@ -49,7 +49,7 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
             conversation = _counted_document(store, row, progress, errors)
             if conversation is None:
                 continue
-            names[conversation.id] = conversation.title  # as list names it
+            names[conversation.id] = (conversation.name, conversation.title)
             for message in conversation.messages:
                 if message.role != "assistant" or message.usage is None or message.id in counted:
                     continue
@@ -87,9 +87,12 @@ def _counted_document(
     return None
 
 
-def _row(by: str, key: str, spend: Spend, names: dict[str, str]) -> dict[str, Any]:
+def _row(
+    by: str, key: str, spend: Spend, names: dict[str, tuple[str | None, str]]
+) -> dict[str, Any]:
+    """A row of figures; by conversation, its name (None: unnamed) and title, as in list."""
     usage = spend.usage
-    named = {"name": names[key]} if by == "conversation" else {}
+    named = {"name": names[key][0], "title": names[key][1]} if by == "conversation" else {}
     return {
         by: key,
         **named,

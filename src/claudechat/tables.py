@@ -131,9 +131,14 @@ def middle_cut(text: str, width: int) -> str:
 
     if cell_len(text) <= width or width < 3:
         return text
-    tail = (width - 1) // 2
-    head = set_cell_size(text, width - 1 - tail).rstrip()
-    return head + "…" + text[-tail:]
+    tail_cells = (width - 1) // 2
+    tail = ""
+    for character in reversed(text):  # by cells: a CJK character takes two
+        if cell_len(character + tail) > tail_cells:
+            break
+        tail = character + tail
+    head = set_cell_size(text, width - 1 - cell_len(tail)).rstrip()
+    return head + "…" + tail
 
 
 def _is_figure(value: Any) -> bool:

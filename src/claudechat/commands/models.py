@@ -71,8 +71,13 @@ def usage(
     rows, error = spend_rows(since, by)
     from claudechat.tables import print_rows
 
-    if by == "conversation" and not as_json:  # JSON keeps the whole id
-        rows = [{**row, "conversation": row["conversation"][:8]} for row in rows]
+    if by == "conversation" and not as_json:  # JSON keeps the whole id, name and title
+        # A table's name column shows what list shows: the name, else the first words.
+        rows = [
+            {key: value for key, value in row.items() if key != "title"}
+            | {"conversation": row["conversation"][:8], "name": row["title"]}
+            for row in rows
+        ]
     print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
     if error:  # after what this machine holds, as `list` does: partial figures, said so
         raise error
