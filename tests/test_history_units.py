@@ -10,7 +10,7 @@ import pytest
 from claudechat.errors import UsageError
 from claudechat.history_view import parse_since, plain_snippet
 from claudechat.repl_history import code_blocks, osc52
-from claudechat.storage.search import MARK_END, MARK_START, parse
+from claudechat.storage.search_text import MARK_END, MARK_START, parse
 
 
 def test_code_blocks_in_order_with_any_fence() -> None:

@@ -16,7 +16,8 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.journal import Journal
 from claudechat.storage.journal_search import search_everywhere, unindexed_hits
-from claudechat.storage.search import MARK_END, MARK_START, SearchHit, parse, search
+from claudechat.storage.search import SearchHit, search
+from claudechat.storage.search_text import MARK_END, MARK_START, parse
 from claudechat.storage.store import ConversationStore
 from test_faults import blobs_down, database_down  # noqa: F401  (fixtures)
 

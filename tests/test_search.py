@@ -11,7 +11,8 @@ from claudechat.conversation import Conversation, Message
 from claudechat.errors import UsageError
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
-from claudechat.storage.search import MARK_END, MARK_START, parse, search
+from claudechat.storage.search import search
+from claudechat.storage.search_text import MARK_END, MARK_START, parse
 from claudechat.storage.store import ConversationStore
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from claudechat.storage.journal_search import _sqlite_match, unindexed_hits
-from claudechat.storage.search import MARK_END, MARK_START, WORD_APART, parse, search
+from claudechat.storage.search import search
+from claudechat.storage.search_text import MARK_END, MARK_START, WORD_APART, parse
 from claudechat.storage.store import ConversationStore
 from test_search import found, saved, store  # noqa: F401  (the store fixture)
 from test_search_migration import downgrade
@@ -86,7 +87,7 @@ def test_a_word_of_fullwidth_digits_or_signs_that_are_letters_finds_only_its_mes
 
 def test_the_marks_set_apart_hold_no_letter_or_digit() -> None:
     """A word is never made only of characters PostgreSQL's document leaves out."""
-    from claudechat.storage.search import _MARKS
+    from claudechat.storage.search_text import _MARKS
 
     letters = [
         hex(point)
@@ -103,7 +104,7 @@ def test_the_newest_migration_sets_apart_what_search_sets_apart() -> None:
     search with that one (0007 has not been released: it was mended in place)."""
     import importlib
 
-    from claudechat.storage import search
+    from claudechat.storage import search_text as search
 
     migration = importlib.import_module(
         "claudechat.storage.migrations.versions.0007_search_words_apart"
@@ -188,7 +189,7 @@ LATIN = st.text(st.sampled_from("abc "), max_size=4)
 @settings(max_examples=150, deadline=None)
 @given(pieces=st.lists(st.tuples(LATIN, RUN), min_size=1, max_size=4), data=st.data())
 def test_every_slice_of_a_run_is_found_and_no_split_slice_is(pieces, data) -> None:  # type: ignore[no-untyped-def]
-    from claudechat.storage.search import words_apart
+    from claudechat.storage.search_text import words_apart
 
     body = "".join(latin + run for latin, run in pieces)
     run = data.draw(st.sampled_from([run for _latin, run in pieces]))

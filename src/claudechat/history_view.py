@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import UsageError
 from claudechat.output import is_rich, one_line, safe_text
-from claudechat.storage.search import MARK_END, MARK_START, SearchHit
+from claudechat.storage.search import SearchHit
+from claudechat.storage.search_text import MARK_END, MARK_START
 
 if TYPE_CHECKING:
     from rich.console import Console

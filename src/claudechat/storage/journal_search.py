@@ -21,24 +21,26 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import StorageError
 from claudechat.storage.search import (
-    EXCERPTED_CHARS,
     POSTGRES_DOCUMENT,
-    SQLITE_TOKENIZER,
     WEBSEARCH,
     SearchHit,
-    excerpts,
-    excerpts_or,
     message_body,
     on_postgres,
-    parse,
     postgres_form,
+)
+from claudechat.storage.search_text import (
+    EXCERPTED_CHARS,
+    SQLITE_TOKENIZER,
+    excerpts,
+    excerpts_or,
+    parse,
 )
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation, Message
     from claudechat.storage.journal import JournalEntry
     from claudechat.storage.metadata import MetadataStore
-    from claudechat.storage.search import Query
+    from claudechat.storage.search_text import Query
     from claudechat.storage.store import ConversationStore
 
 
@@ -177,7 +179,7 @@ def _sqlite_match(
     query: Query, bodies: list[str], limit: int | None = None, excerpted: bool = True
 ) -> list[Any]:
     """(position, snippet) of the best `limit` (all: None) matching bodies, best first, by
-    SQLite's FTS5. Excerpts as the index's search makes them (see search.excerpts), and only
+    SQLite's FTS5. Excerpts as the index's search makes them (see search_text.excerpts), and only
     for those kept: each costs up to tens of milliseconds."""
     with contextlib.closing(sqlite3.connect(":memory:")) as connection:
         connection.execute(

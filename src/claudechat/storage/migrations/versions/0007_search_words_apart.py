@@ -17,9 +17,9 @@ branch_labels = None
 depends_on = None
 
 # The index's bodies now hold U+001F around each character of the scripts written without
-# spaces, and around each non-ASCII space, punctuation mark and symbol (search.words_apart):
+# spaces, and around each non-ASCII space, punctuation mark and symbol (search_text.words_apart):
 # a word inside a run of those characters is found, and on PostgreSQL a word beside “such”
-# marks. The rows indexed before are rewritten so. The ranges are a copy of search.py's as of
+# marks. The rows indexed before are rewritten so. The ranges are a copy of search_text.py's as of
 # this revision, frozen here: a later change there must not change what this migration did.
 APART = "\x1f"
 _UNSPACED_SCRIPTS = (
