@@ -73,12 +73,16 @@ def test_without_auto_migrate_an_old_schema_is_an_error(database_url: str) -> No
         MetadataStore(database_url, auto_migrate=False)
 
 
-def test_db_upgrade_command(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_command(cli, tmp_path, fake_api) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'ops.db'}"
     migrate.upgrade(create_engine(url), "0001")
     env = {"CLAUDECHAT_DATABASE_URL": url, "CLAUDECHAT_AUTO_MIGRATE": "false"}
     refused = cli("list", env=env)
     assert refused.returncode == 5 and "claudechat db upgrade" in refused.stderr
+    # A chat meanwhile is journaled; it said the turn waited for "the store is back".
+    chatted = cli("chat", input="before the upgrade", env=env)
+    assert chatted.returncode == 0, chatted.stderr
+    assert "will be pushed once that is done" in chatted.stderr, chatted.stderr
     upgraded = cli("db", "upgrade", env=env)
     # It said "is up to date" whether it applied six migrations or none.
     assert upgraded.returncode == 0, upgraded.stderr

@@ -115,9 +115,14 @@ class SessionSaving:
         if state == self.saved_in:
             return
         if state == "journal":
+            from claudechat.storage.migrate import SchemaError
+
+            # A schema to upgrade is no outage: the store is not coming back by itself.
+            schema = isinstance(error, SchemaError)
+            when = "once that is done" if schema else "when the store is back"
             self.notify(
-                f"{error}; the conversation is saved locally and will be pushed when the store "
-                "is back (or run `claudechat sync`)"
+                f"{error}; the conversation is saved locally and will be pushed {when} (or run "
+                "`claudechat sync`)"
             )
         elif state == "memory":
             self.notify(

@@ -93,14 +93,19 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+class SchemaError(StorageError):
+    """The database answers, but its schema is not the one this claudechat needs: what fixes
+    it is `db upgrade` or a newer claudechat, not waiting for the store to come back."""
+
+
 def _check(revision: str | None, auto_migrate: bool) -> None:
     if revision not in KNOWN_REVISIONS:
-        raise StorageError(
+        raise SchemaError(
             f"the database schema is at {revision}, newer than this claudechat knows "
             f"({HEAD_REVISION}): upgrade claudechat"
         )
     if not auto_migrate:
-        raise StorageError(
+        raise SchemaError(
             f"the database schema is at {revision or 'nothing'}, this claudechat needs "
             f"{HEAD_REVISION}: run `claudechat db upgrade`"
         )
