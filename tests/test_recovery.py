@@ -463,3 +463,17 @@ def test_doctor_leaves_a_row_a_session_saved_meanwhile(backend) -> None:  # type
     assert report.refreshed == [] and report.adopted == []
     assert store.metadata.get("tester", conversation.id).message_count == 2
     store.close()
+
+
+def test_a_sslmode_libpq_refuses_is_a_setting_error_before_claude_is_asked(  # type: ignore[no-untyped-def]
+    cli, team, fake_api
+) -> None:
+    """`?sslmode=bogus` was found when the database was first used: after Claude had answered,
+    as an outage ("saved locally", exit 0; `list` exit 5)."""
+    url = team.database_url + ("&" if "?" in team.database_url else "?") + "sslmode=bogus"
+    for command in (["list"], ["chat"]):
+        result = cli(*command, input="hello", env={"CLAUDECHAT_DATABASE_URL": url})
+        assert result.returncode == 2, result.stderr
+        assert "sslmode must be one of disable, allow" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert fake_api.requests == []

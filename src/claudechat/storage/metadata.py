@@ -295,6 +295,24 @@ def check_database_url(url: str) -> None:
         raise ConfigError(f"invalid database URL {shown!r}: the path holds a NUL character")
     if match.group("dialect").lower() == "sqlite":
         _check_sqlite_path(url[match.end() :].partition("?")[0], shown)
+    else:
+        _check_sslmode(url, shown)
+
+
+# libpq refuses any other, but only when it connects: in a chat, after Claude had answered,
+# and as an outage (exit 5), not as the setting it is.
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _check_sslmode(url: str, shown: str) -> None:
+    from urllib.parse import parse_qs
+
+    modes = parse_qs(url.rpartition("?")[2]).get("sslmode", []) if "?" in url else []
+    for mode in modes:
+        if mode not in _SSLMODES:
+            raise ConfigError(
+                f"invalid database URL {shown!r}: sslmode must be one of {', '.join(_SSLMODES)}"
+            )
 
 
 def _check_sqlite_path(after_scheme: str, shown: str) -> None:
