@@ -239,3 +239,18 @@ def test_a_name_cut_in_its_middle_fits_its_cells() -> None:
         cut = middle_cut(text, 20)
         assert cell_len(cut) <= 20 and "…" in cut, cut
     assert middle_cut("claude-3-5-sonnet-20241022", 20).endswith("20241022")
+
+
+def test_records_print_every_field_and_a_table_of_one_column() -> None:
+    import io
+
+    from rich.console import Console
+
+    from claudechat.tables import print_records
+
+    out = Console(file=io.StringIO(), width=40)
+    print_records(out, "ids", ["id"], [["4d9d0a8f"]])  # no field beside the row's name
+    print_records(out, "spend", ["model", "cost"], [["m1", "1.50"], ["m2", "2.00"]])
+    assert out.file.getvalue().splitlines() == [
+        "ids", "4d9d0a8f", "spend", "m1", "  cost  1.50", "m2", "  cost  2.00"
+    ]  # fmt: skip

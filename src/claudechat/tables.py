@@ -86,7 +86,7 @@ def print_records(out: Any, title: str, headings: list[str], shown: list[list[st
     from rich.text import Text
 
     out.print(Text(title, style="dim"))
-    width = max(len(heading) for heading in headings[1:])
+    width = max((len(heading) for heading in headings[1:]), default=0)
     for line in shown:
         out.print(Text(line[0], style="bold"), overflow="fold")
         for heading, value in zip(headings[1:], line[1:], strict=True):
