@@ -228,6 +228,8 @@ def list_(
         status(nothing_listed(filtered=search is not None or bool(since)))
     if listing.error:
         raise listing.error
+    # After the list is out: one query, on `list` only (not on every start that lists).
+    store.forget_deleted_copies(settings.user, listing.unsynced)
 
 
 @app.command()

@@ -3,8 +3,9 @@
 `delete` removes the copy on the machine it runs on only. Another machine kept its copy, and
 in the next outage that copy stood in for the store: the deleted conversation was listed,
 shown and searched again, and `--resume` sent it to Claude, in that outage and every later
-one. So whenever this user's rows are read whole (`list`), the copies whose rows are gone
-are removed; and a read that meets a deleted document's tombstone removes its copy.
+one. So `list` removes the copies whose rows are gone (ConversationStore.forget_deleted_copies,
+after the list is printed), and a read that meets a deleted document's tombstone removes its
+copy.
 """
 
 from __future__ import annotations

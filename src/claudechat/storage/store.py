@@ -427,6 +427,13 @@ class ConversationStore:
             return [row] if row else []
         return self.metadata.find_by_prefix(user_id, prefix)
 
+    def forget_deleted_copies(self, user_id: str, journaled: set[str]) -> None:
+        """This machine's copies of conversations whose rows are gone (deleted on another
+        machine) removed: see copies.py. Only a cache: a store that does not answer now
+        leaves them to the next time."""
+        with contextlib.suppress(StorageError):
+            self.guarded(lambda: forget_deleted_copies(self, user_id, journaled))
+
     def cached(self, user_id: str) -> list[Conversation]:
         """The documents of this user kept on this machine (empty without a local cache)."""
         return self.cache.all(user_id) if self.cache else []
@@ -448,8 +455,6 @@ class ConversationStore:
         error = None
         try:
             stored = self.guarded(lambda: self.metadata.list_for_user(user_id, limit))
-            with contextlib.suppress(StorageError):  # only a cache: the next list tries again
-                self.guarded(lambda: forget_deleted_copies(self, user_id, set(local)))
         except StorageError as exc:
             stored, error = list(newest_rows(self.cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
