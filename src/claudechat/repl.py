@@ -209,27 +209,30 @@ class Repl:
         status(KEY_HELP)
 
     def new(self, _argument: str) -> None:
-        session, previous = self.session, self.session.conversation
-        short = previous.id[:8]
-        if previous.messages and session.saved_in == "memory" and not session.deleted:
+        previous = self.session.conversation
+        left = f" ({self._what_became_of(previous.id[:8])})" if previous.messages else ""
+        self.session.new_conversation()
+        status(f"new conversation{left}")
+
+    def _what_became_of(self, short: str) -> str:
+        """Where the conversation /new leaves stands: it said "is saved" of one deleted
+        elsewhere, or only journaled. One kept only in memory is not left at all."""
+        session = self.session
+        if session.saved_in == "memory" and not session.deleted:
             # One more try, as on leaving: the store or the journal may be back.
             with contextlib.suppress(ConversationDeletedError):  # then `deleted` says so
                 session.save()
-        if previous.messages and session.saved_in == "memory" and not session.deleted:
-            raise StorageError(
-                f"{short} is only in memory (neither the store nor the journal can be written): "
-                "a new conversation would lose it; try /new again once either is back"
-            )
-        # It said "is saved" of a conversation deleted elsewhere, or only journaled.
-        where = {
-            "stored": f" ({short} is saved)",
-            "journal": f" ({short} is saved on this machine, pushed when the store is back)",
-        }
-        saved = "" if not previous.messages else where.get(session.saved_in, "")
-        if previous.messages and session.deleted_since_saved():
-            saved = f" ({short} was deleted elsewhere; not saved)"
-        session.new_conversation()
-        status(f"new conversation{saved}")
+            if session.saved_in == "memory" and not session.deleted:
+                raise StorageError(
+                    f"{short} is only in memory (neither the store nor the journal can be "
+                    "written): a new conversation would lose it; try /new again once either "
+                    "is back"
+                )
+        if session.deleted_since_saved():
+            return f"{short} was deleted elsewhere; not saved"
+        if session.saved_in == "journal":
+            return f"{short} is saved on this machine, pushed when the store is back"
+        return f"{short} is saved"
 
     def name(self, argument: str) -> None:
         if not argument:
