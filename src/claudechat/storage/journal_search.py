@@ -29,7 +29,6 @@ from claudechat.storage.search import (
     postgres_form,
 )
 from claudechat.storage.search_text import (
-    EXCERPTED_CHARS,
     SQLITE_TOKENIZER,
     excerpts,
     excerpts_or,
@@ -212,7 +211,7 @@ def _postgres_match(
         found = connection.execute(sql(statement), parameters).all()
     positions = [position - 1 for position, _headline in found]  # ORDINALITY counts from 1
     headlines = [headline for _position, headline in found]
-    made = excerpts_or(query, [bodies[p][:EXCERPTED_CHARS] for p in positions], headlines)
+    made = excerpts_or(query, [bodies[p] for p in positions], headlines)  # cut there
     return list(zip(positions, made, strict=True))
 
 

@@ -270,7 +270,7 @@ def _datetime(value: Any) -> datetime:
 # matches to this user's before any is ranked, and by the row's user_id, which is exact.
 _SQLITE_SEARCH = """
 SELECT m.conversation_id, m.message_id, m.role, m.created_at, c.conversation_name, c.preview,
-       m.id AS row, substr(m.body, 1, :excerpted) AS body
+       substr(m.body, 1, :excerpted) AS body
 FROM search_fts
 JOIN search_messages AS m ON m.id = search_fts.rowid
 LEFT JOIN conversations AS c ON c.conversation_id = m.conversation_id AND c.user_id = m.user_id
