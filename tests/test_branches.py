@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import pexpect
@@ -41,8 +42,9 @@ def test_a_session_resuming_mid_reply_branches_and_never_takes_the_others_messag
     conversation = _conversation_id(first.stderr)
 
     # Session A asks, and its reply streams slowly; session B resumes meanwhile.
-    slowly = "answer to A, slowly, one word at a time, for a while"
-    fake_api.queue(Reply(slowly, delay=0.8))
+    slowly = "answer to A, held after its first word until B is done"
+    release = threading.Event()
+    fake_api.queue(Reply(slowly, held_after=1, release=release))
     slow = subprocess.Popen(
         [sys.executable, "-m", "claudechat", "chat", "--resume", conversation, "question A"],
         stdin=subprocess.DEVNULL,
@@ -52,7 +54,8 @@ def test_a_session_resuming_mid_reply_branches_and_never_takes_the_others_messag
     )
     _wait_for_requests(fake_api, 2)
     second = cli("chat", "--resume", conversation, "question B")
-    assert slow.poll() is None, "session A finished before B even started: make A slower"
+    assert slow.poll() is None, "session A ended while its reply was held"
+    release.set()
     out, err = slow.communicate(timeout=30)
     assert slow.returncode == 0, err
     assert second.returncode == 0, second.stderr

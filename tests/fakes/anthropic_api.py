@@ -332,6 +332,10 @@ class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
             emit(sink, {"type": "content_block_delta", "index": 1, "delta": delta})
         if index == reply.stall_after:
             time.sleep(reply.stall_seconds)
+        if index == reply.held_after and reply.release is not None:
+            deadline = time.monotonic() + 60  # a test that never releases still ends
+            while not reply.release.wait(0.2) and time.monotonic() < deadline:
+                emit(sink, {"type": "ping"})
 
     def _common_headers(self) -> None:
         self.send_header("request-id", self._request_id)

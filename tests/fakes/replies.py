@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ class Reply:
     unopened_block_after: int | None = None  # after N deltas, a delta for a block never started
     stall_after: int | None = None  # after N deltas, silence (no pings) for stall_seconds
     stall_seconds: float = 0.0
+    # After N deltas, wait until the test sets `release` (pinging meanwhile, as the API does
+    # during a long pause): a reply that lasts exactly as long as the test needs it to.
+    held_after: int | None = None
+    release: threading.Event | None = None
     delta_usage: dict[str, Any] | None = None  # message_delta's usage, verbatim
     not_streamed: bool = False  # a whole JSON message in answer to a streaming request
 
