@@ -8,28 +8,23 @@ from __future__ import annotations
 import os
 import re
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from claudechat import __version__, completions
+from claudechat.commands import maintenance, opening
 from claudechat.commands import models as _models_commands
 from claudechat.commands_attachment import attachment_app
 from claudechat.errors import (
     ClaudechatError,
-    ConfigError,
     ExitCode,
-    NotFoundError,
-    StorageError,
     UsageError,
 )
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
-    from claudechat.settings import Settings
-    from claudechat.storage.store import ConversationStore
 
 app = typer.Typer(
     name="claudechat",
@@ -60,29 +55,6 @@ def _root(
     ] = False,
 ) -> None:
     """A fast terminal chat for Claude that never loses a conversation."""
-
-
-def _settings(**overrides: Any) -> Settings:
-    from claudechat.output import status
-    from claudechat.settings import load_settings
-
-    settings = load_settings(overrides)
-    for warning in settings.warnings:
-        status(f"warning: {warning}", "yellow")
-    return settings
-
-
-def _store(settings: Settings) -> ConversationStore:
-    from claudechat.storage import open_store
-    from claudechat.storage.metadata import check_database_url
-
-    # The database itself is reached on first use; a URL that can never work is refused now.
-    check_database_url(settings.database_url)
-    from claudechat.output import status
-
-    store = open_store(settings)
-    store.notify = lambda message: status(message, "yellow")  # e.g. a possibly stale copy
-    return store
 
 
 @app.command()
@@ -149,7 +121,7 @@ def chat(
     """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
     if continue_latest and resume:
         raise UsageError("use --continue or --resume, not both")
-    settings = _settings(
+    settings = opening.settings(
         model=model,
         provider=provider,
         max_context_tokens=max_context_tokens,
@@ -168,8 +140,8 @@ def chat(
     if piped:
         message, from_stdin = piped_input(sys.stdin.buffer, prompt, bool(attachments))
     attachments = once_each(attachments + from_stdin)  # -a twice, or a file and stdin
-    store = _store(settings)
-    _push_journal(store, settings)
+    store = opening.store(settings)
+    opening.push_journal(store, settings)
     claude = Claude(settings)
     session = ChatSession.start(
         settings,
@@ -192,7 +164,7 @@ def chat(
         from claudechat.repl import Repl
 
         history = settings.data_dir / "history"
-        _check_writable(history)
+        opening.check_writable(history)
         Repl(session, history).run(prompt, attachments)
     finally:
         claude.close()
@@ -218,9 +190,9 @@ def list_(
     from claudechat.listing import nothing_listed, print_list
     from claudechat.output import status
 
-    settings = _settings()
-    store = _store(settings)
-    _push_journal(store, settings)
+    settings = opening.settings()
+    store = opening.store(settings)
+    opening.push_journal(store, settings)
     listing = filtered_listing(store, settings.user, None if every else limit, search, since)
     if listing.rows or as_json:
         print_list(listing.rows, listing.unsynced, as_json)
@@ -246,137 +218,12 @@ def show(
         raise UsageError("use --json or --markdown, not both")
     from claudechat.listing import print_conversation
 
-    settings = _settings()
-    conversation = _store(settings).load(settings.user, conversation_id)
+    settings = opening.settings()
+    conversation = opening.store(settings).load(settings.user, conversation_id)
     print_conversation(conversation, as_json, as_markdown, thinking, settings.code_theme)
 
 
-@app.command()
-def config() -> None:
-    """Print the effective settings and where each comes from (secrets masked)."""
-    from claudechat.settings import config_path
-
-    settings = _settings()
-    print(f"# config file: {config_path()}")
-    for key, value, source in settings.effective():
-        print(f"{key} = {value}  # {source}")
-
-
-@app.command()
-def sync() -> None:
-    """Push conversations saved locally while the store was unreachable."""
-    from claudechat.output import status
-
-    settings = _settings()
-    store = _store(settings)
-    report = store.sync(settings.user)
-    if report.error is None and not report.pushed:
-        # Nothing to push asked nothing of the store: "pushed 0" read as all being well while
-        # the database could not even be opened, or the blob store reached.
-        report.error = store.list(settings.user, 1).error or _blob_store_error(store)
-    for notice in report.notices():
-        status(notice)
-    if report.pushed or report.error is None:  # "pushed 0", then the error, read as a success
-        status(f"pushed {len(report.pushed)} conversation(s)")
-    if report.left_to_live_writers:
-        # "pushed 0" alone read as nothing waiting, while the list still marked some.
-        status(
-            f"others wait for {report.left_to_live_writers} claudechat process(es) still "
-            "running: serve pushes them within seconds, a chat at its next save; after they "
-            "end, any start or sync pushes the rest"
-        )
-    if report.error:
-        raise report.error
-
-
-def _blob_store_error(store: ConversationStore) -> StorageError | None:
-    try:
-        store.guarded(store.ping_blobs)
-    except StorageError as exc:
-        return exc
-    return None
-
-
-@app.command()
-def doctor() -> None:
-    """Check your documents against their metadata rows and repair what a crash left."""
-    from claudechat.output import status
-    from claudechat.storage import repair
-
-    settings = _settings()
-    store = _store(settings)
-    _push_journal(store, settings)
-    report = repair.doctor(store, settings.user)
-    for label, found in (
-        ("document without a row: row re-created", report.adopted),
-        ("row older than its document: row refreshed", report.refreshed),
-        ("row whose document is missing", report.missing),
-        ("document that cannot be read", report.corrupt),
-        ("journal entry that could not be used (moved aside)", report.damaged_journal),
-    ):
-        for conversation_id in found:
-            reason = report.reasons.get(conversation_id)
-            print(f"{conversation_id}\t{label}" + (f" ({reason})" if reason else ""))
-    damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
-    if damage:
-        raise NotFoundError(
-            f"{len(report.missing)} row(s) without a document, {len(report.corrupt)} unreadable "
-            f"document(s), {len(report.damaged_journal)} unreadable journal entr(ies)"
-        )
-    status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
-
-
-def _check_writable(path: Path) -> None:
-    """The REPL's history is read and appended in the background, where a failure would stop
-    the prompt with a traceback: a data directory someone else owns is reported here."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))  # private
-        os.close(os.open(path, os.O_RDONLY))
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot use the history file {path}: {exc.strerror or exc}; check who owns "
-            f"{path.parent} and its permissions (or set CLAUDECHAT_HOME)"
-        ) from exc
-
-
-def _push_journal(store: ConversationStore, settings: Settings) -> None:
-    """Every start pushes what an earlier outage or crash left in the journal."""
-    from claudechat.output import status
-
-    report = store.sync(settings.user)
-    for notice in report.notices():
-        status(notice)
-    if report.error:
-        # Conversations, not entries: several processes may each hold one of the same.
-        waiting = len({e.conversation.id for e in store.journal.entries(settings.user)})
-        status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
-    if report.damaged:
-        status(
-            f"warning: {len(report.damaged)} journal entr(ies) cannot be read; run "
-            "`claudechat doctor`",
-            "yellow",
-        )
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply schema migrations to the configured database."""
-    from claudechat.output import status
-    from claudechat.storage.metadata import MetadataStore, describe_database
-    from claudechat.storage.migrate import HEAD_REVISION
-
-    settings = _settings()
-    metadata = MetadataStore(settings.database_url, auto_migrate=True)
-    metadata.close()
-    database = f"database {describe_database(settings.database_url)}"
-    if metadata.found_at == HEAD_REVISION:
-        status(f"{database} is up to date (schema {HEAD_REVISION})")
-    else:  # it said "is up to date" after applying every migration too
-        found = f"schema {metadata.found_at}" if metadata.found_at else "an empty database"
-        status(f"{database} upgraded from {found} to schema {HEAD_REVISION}")
-
-
+maintenance.register(app, db_app)  # config, sync, doctor, db upgrade
 _models_commands.register(app)  # models, usage
 from claudechat.commands.history import register  # noqa: E402  (needs app and db_app)
 

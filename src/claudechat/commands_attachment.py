@@ -74,7 +74,7 @@ def get(
 ) -> None:
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""
     from claudechat.attachments import numbered
-    from claudechat.cli import _settings, _store
+    from claudechat.commands import opening
     from claudechat.output import status
 
     if output == "-":  # stdout, as for export and most tools: a file named "-" was written
@@ -84,8 +84,8 @@ def get(
         raise UsageError(f"give ID/N, e.g. 3f2a/1 for the first attachment, not {reference!r}")
     if output is None and sys.stdout.isatty():
         raise UsageError("stdout is a terminal: give -o FILE (or redirect the output)")
-    settings = _settings()
-    store = _store(settings)
+    settings = opening.settings()
+    store = opening.store(settings)
     conversation = store.load(settings.user, conversation_ref)
     blocks = numbered(conversation)
     number = int(number_text)

@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 
 
 def _open() -> tuple[Settings, ConversationStore]:
-    from claudechat.cli import _push_journal, _settings, _store
+    from claudechat.commands import opening
 
-    settings = _settings()
-    store = _store(settings)
-    _push_journal(store, settings)
+    settings = opening.settings()
+    store = opening.store(settings)
+    opening.push_journal(store, settings)
     return settings, store
 
 

@@ -1,0 +1,109 @@
+"""Commands that look after the store itself: config, sync, doctor, db upgrade."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from claudechat.commands import opening
+from claudechat.errors import NotFoundError, StorageError
+
+if TYPE_CHECKING:
+    from claudechat.storage.store import ConversationStore
+
+
+def config() -> None:
+    """Print the effective settings and where each comes from (secrets masked)."""
+    from claudechat.settings import config_path
+
+    settings = opening.settings()
+    print(f"# config file: {config_path()}")
+    for key, value, source in settings.effective():
+        print(f"{key} = {value}  # {source}")
+
+
+def sync() -> None:
+    """Push conversations saved locally while the store was unreachable."""
+    from claudechat.output import status
+
+    settings = opening.settings()
+    store = opening.store(settings)
+    report = store.sync(settings.user)
+    if report.error is None and not report.pushed:
+        # Nothing to push asked nothing of the store: "pushed 0" read as all being well while
+        # the database could not even be opened, or the blob store reached.
+        report.error = store.list(settings.user, 1).error or _blob_store_error(store)
+    for notice in report.notices():
+        status(notice)
+    if report.pushed or report.error is None:  # "pushed 0", then the error, read as a success
+        status(f"pushed {len(report.pushed)} conversation(s)")
+    if report.left_to_live_writers:
+        # "pushed 0" alone read as nothing waiting, while the list still marked some.
+        status(
+            f"others wait for {report.left_to_live_writers} claudechat process(es) still "
+            "running: serve pushes them within seconds, a chat at its next save; after they "
+            "end, any start or sync pushes the rest"
+        )
+    if report.error:
+        raise report.error
+
+
+def _blob_store_error(store: ConversationStore) -> StorageError | None:
+    try:
+        store.guarded(store.ping_blobs)
+    except StorageError as exc:
+        return exc
+    return None
+
+
+def doctor() -> None:
+    """Check your documents against their metadata rows and repair what a crash left."""
+    from claudechat.output import status
+    from claudechat.storage import repair
+
+    settings = opening.settings()
+    store = opening.store(settings)
+    opening.push_journal(store, settings)
+    report = repair.doctor(store, settings.user)
+    for label, found in (
+        ("document without a row: row re-created", report.adopted),
+        ("row older than its document: row refreshed", report.refreshed),
+        ("row whose document is missing", report.missing),
+        ("document that cannot be read", report.corrupt),
+        ("journal entry that could not be used (moved aside)", report.damaged_journal),
+    ):
+        for conversation_id in found:
+            reason = report.reasons.get(conversation_id)
+            print(f"{conversation_id}\t{label}" + (f" ({reason})" if reason else ""))
+    damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
+    if damage:
+        raise NotFoundError(
+            f"{len(report.missing)} row(s) without a document, {len(report.corrupt)} unreadable "
+            f"document(s), {len(report.damaged_journal)} unreadable journal entr(ies)"
+        )
+    status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
+
+
+def db_upgrade() -> None:
+    """Apply schema migrations to the configured database."""
+    from claudechat.output import status
+    from claudechat.storage.metadata import MetadataStore, describe_database
+    from claudechat.storage.migrate import HEAD_REVISION
+
+    settings = opening.settings()
+    metadata = MetadataStore(settings.database_url, auto_migrate=True)
+    metadata.close()
+    database = f"database {describe_database(settings.database_url)}"
+    if metadata.found_at == HEAD_REVISION:
+        status(f"{database} is up to date (schema {HEAD_REVISION})")
+    else:  # it said "is up to date" after applying every migration too
+        found = f"schema {metadata.found_at}" if metadata.found_at else "an empty database"
+        status(f"{database} upgraded from {found} to schema {HEAD_REVISION}")
+
+
+def register(app: typer.Typer, db_app: typer.Typer) -> None:
+    app.command()(config)
+    app.command()(sync)
+    app.command()(doctor)
+    db_app.command("upgrade")(db_upgrade)

@@ -1,0 +1,70 @@
+"""What every command does before its work: settings (with their warnings said), the store
+(a database URL that can never work refused first), and the journal pushed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import ConfigError
+
+if TYPE_CHECKING:
+    from claudechat.settings import Settings
+    from claudechat.storage.store import ConversationStore
+
+
+def settings(**overrides: Any) -> Settings:
+    from claudechat.output import status
+    from claudechat.settings import load_settings
+
+    settings = load_settings(overrides)
+    for warning in settings.warnings:
+        status(f"warning: {warning}", "yellow")
+    return settings
+
+
+def store(settings: Settings) -> ConversationStore:
+    from claudechat.storage import open_store
+    from claudechat.storage.metadata import check_database_url
+
+    # The database itself is reached on first use; a URL that can never work is refused now.
+    check_database_url(settings.database_url)
+    from claudechat.output import status
+
+    store = open_store(settings)
+    store.notify = lambda message: status(message, "yellow")  # e.g. a possibly stale copy
+    return store
+
+
+def push_journal(store: ConversationStore, settings: Settings) -> None:
+    """Every start pushes what an earlier outage or crash left in the journal."""
+    from claudechat.output import status
+
+    report = store.sync(settings.user)
+    for notice in report.notices():
+        status(notice)
+    if report.error:
+        # Conversations, not entries: several processes may each hold one of the same.
+        waiting = len({e.conversation.id for e in store.journal.entries(settings.user)})
+        status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
+    if report.damaged:
+        status(
+            f"warning: {len(report.damaged)} journal entr(ies) cannot be read; run "
+            "`claudechat doctor`",
+            "yellow",
+        )
+
+
+def check_writable(path: Path) -> None:
+    """The REPL's history is read and appended in the background, where a failure would stop
+    the prompt with a traceback: a data directory someone else owns is reported here."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))  # private
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the history file {path}: {exc.strerror or exc}; check who owns "
+            f"{path.parent} and its permissions (or set CLAUDECHAT_HOME)"
+        ) from exc
