@@ -360,7 +360,7 @@ def test_the_local_copy_keeps_the_documents_used_last(
 
 
 def test_ids_that_share_a_prefix_are_told_apart_in_the_message() -> None:
-    from claudechat.storage.store import _told_apart
+    from claudechat.storage.reading import _told_apart
 
     twins = ["457127a4-0000-4000-8000-000000000001", "457127a4-0000-4000-8000-000000000002"]
     assert _told_apart(twins) == ", ".join(twins)  # 36 characters: the last one differs

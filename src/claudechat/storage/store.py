@@ -23,9 +23,7 @@ from claudechat.conversation import Conversation
 from claudechat.errors import (
     ConversationDeletedError,
     CorruptDocumentError,
-    NotFoundError,
     StorageError,
-    UsageError,
 )
 from claudechat.merging import merge
 from claudechat.storage import ids
@@ -42,13 +40,13 @@ from claudechat.storage.documents import (
     decode_document,
     encode_document,
     is_tombstone,
-    newest_rows,
     row_for,
 )
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
-from claudechat.storage.metadata import ConversationRow, MetadataStore
-from claudechat.storage.results import Listing, SaveResult, SyncReport
+from claudechat.storage.metadata import MetadataStore
+from claudechat.storage.reading import StoreReading
+from claudechat.storage.results import SaveResult, SyncReport
 from claudechat.storage.versions import StoredVersions
 
 if TYPE_CHECKING:
@@ -62,7 +60,7 @@ MAX_MERGE_ATTEMPTS = 50
 T = TypeVar("T")
 
 
-class ConversationStore:
+class ConversationStore(StoreReading):
     def __init__(
         self,
         blobs: BlobStore,
@@ -324,109 +322,6 @@ class ConversationStore:
 
         self.guarded(clear)
 
-    # -- reading ----------------------------------------------------------------------------
-
-    def load(self, user_id: str, reference: str) -> Conversation:
-        """The stored document merged with what the journal holds for it (any writer's).
-        While the store is down, the copy cached on this machine stands in for it."""
-        entries = self.journal.entries(user_id)  # read once, for the id and for the merge
-        conversation_id, row = self._resolve(user_id, reference, entries)
-        local = [e.conversation for e in entries if e.conversation.id == conversation_id]
-        try:
-            stored = self.guarded(lambda: self._load_stored(user_id, conversation_id, row))
-        except StorageError as exc:
-            cached = self.cache.get(user_id, conversation_id) if self.cache else None
-            if cached is None and not local:
-                raise
-            stored = [cached] if cached is not None else []
-            if cached is not None:
-                self.notify(
-                    f"warning: {exc}; showing the copy kept on this machine, which may be stale"
-                )
-        copies = stored + local
-        if not copies:
-            raise NotFoundError(f"no conversation {ids.printable(reference)}")
-        document = copies[0]
-        for other in copies[1:]:
-            document = merge(document, other)
-        return document
-
-    def _load_stored(
-        self, user_id: str, conversation_id: str, row: ConversationRow | None = None
-    ) -> list[Conversation]:
-        """The stored document; `row`: its row, when resolving the id read it already."""
-        if row is None:
-            row = self.metadata.get(user_id, conversation_id)
-        return [self.load_row(row)] if row is not None else []
-
-    def load_row(self, row: ConversationRow) -> Conversation:
-        """The document where its row says it is: after a change of storage prefix, older
-        rows still point at their documents. The location must end in the row's own
-        {user}/{conversation}.json, or the current key is read instead."""
-        key = self.blob_key(row.user_id, row.conversation_id)
-        location = row.s3_file_location
-        current = self.blobs.location(key)
-        elsewhere = location != current and location.endswith("/" + key)
-        if elsewhere:
-            data, etag = self.blobs.get_location(location)
-        else:
-            location = current
-            data, etag = self.blobs.get_with_etag(key)
-            if is_tombstone(data):  # its row outlived it (a delete that failed midway)
-                if self.cache is not None:
-                    self.cache.forget(row.user_id, row.conversation_id)
-                deleted = f"conversation {row.conversation_id[:8]} was deleted"
-                raise ConversationDeletedError(deleted)
-            known = self._versions.get(row.user_id, row.conversation_id)
-            if known is not None and known.etag == etag:
-                # The version this process last read or wrote: no need to decode it again.
-                self._remember(known.document, data, seen_before=True)
-                return known.document.copy()
-        conversation = decode_document(data, location)
-        if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
-            raise CorruptDocumentError("its id or owner does not match", location)
-        if elsewhere:
-            # The next save goes to the current key; an etag from elsewhere means nothing there.
-            self._remember(conversation, data, at_key=False)
-        else:
-            self._keep_stored_version(conversation, etag, data)
-        return conversation
-
-    def resolve(self, user_id: str, reference: str) -> str:
-        """A full id or unique prefix, within this user's conversations only."""
-        return self._resolve(user_id, reference, self.journal.entries(user_id))[0]
-
-    def _resolve(
-        self, user_id: str, reference: str, entries: list[JournalEntry]
-    ) -> tuple[str, ConversationRow | None]:
-        """The id, and its row when the store has one."""
-        prefix = ids.id_prefix(reference)
-        local = {e.conversation.id for e in entries if e.conversation.id.startswith(prefix)}
-        rows: list[ConversationRow] = []
-        try:
-            rows = self.guarded(lambda: self._rows_matching(user_id, prefix))
-            matches = local | {r.conversation_id for r in rows}
-        except StorageError:
-            local |= {c.id for c in self.cached(user_id) if c.id.startswith(prefix)}
-            if len(local) != 1:
-                raise
-            matches = local
-        if not matches:
-            raise NotFoundError(f"no conversation {ids.printable(reference)}")
-        if len(matches) > 1:
-            raise NotFoundError(
-                f"{ids.printable(reference)} matches {len(matches)} conversations "
-                f"({_told_apart(sorted(matches))}); give more of the id"
-            )
-        found = matches.pop()
-        return found, next((r for r in rows if r.conversation_id == found), None)
-
-    def _rows_matching(self, user_id: str, prefix: str) -> list[ConversationRow]:
-        if len(prefix) == 36:
-            row = self.metadata.get(user_id, ids.conversation_id(prefix))
-            return [row] if row else []
-        return self.metadata.find_by_prefix(user_id, prefix)
-
     def forget_deleted_copies(self, user_id: str, journaled: set[str]) -> None:
         """This machine's copies of conversations whose rows are gone (deleted on another
         machine) removed: see copies.py. Only a cache: a store that does not answer now
@@ -434,48 +329,6 @@ class ConversationStore:
         with contextlib.suppress(StorageError):
             self.guarded(lambda: forget_deleted_copies(self, user_id, journaled))
 
-    def cached(self, user_id: str) -> list[Conversation]:
-        """The documents of this user kept on this machine (empty without a local cache)."""
-        return self.cache.all(user_id) if self.cache else []
-
-    def latest(self, user_id: str) -> Conversation:
-        listing = self.list(user_id, limit=1)
-        if not listing.rows:
-            if listing.error:
-                raise listing.error
-            raise NotFoundError("there is no conversation to continue yet")
-        return self.load(user_id, listing.rows[0].conversation_id)
-
-    def list(self, user_id: str, limit: int | None = None) -> Listing:
-        """Stored rows merged with conversations only the journal has, newest first. While
-        the store is down, the documents cached on this machine stand in for its rows."""
-        if limit is not None and limit < 1:
-            raise UsageError("--limit must be at least 1")
-        local = newest_rows(e.conversation for e in self.journal.entries(user_id))
-        error = None
-        try:
-            stored = self.guarded(lambda: self.metadata.list_for_user(user_id, limit))
-        except StorageError as exc:
-            stored, error = list(newest_rows(self.cached(user_id)).values()), exc
-        merged = {row.conversation_id: row for row in stored}
-        for conversation_id, row in local.items():
-            known = merged.get(conversation_id)
-            if known is None or known.updated_at <= row.updated_at:
-                merged[conversation_id] = row
-        rows = sorted(merged.values(), key=lambda r: (r.updated_at, r.conversation_id))
-        rows.reverse()
-        return Listing(rows[:limit] if limit else rows, set(local), error)
-
     def close(self) -> None:
         if self._metadata is not None:
             self._metadata.close()
-
-
-def _told_apart(matches: list[str], most: int = 3) -> str:
-    """The first few ids, each long enough to tell it from the others (8 characters at least:
-    two ids can share their first 8)."""
-    length = 8
-    while len({m[:length] for m in matches}) < len(matches) and length < 36:
-        length += 1
-    shown = ", ".join(m[:length] for m in matches[:most])
-    return shown + (", ..." if len(matches) > most else "")
