@@ -52,7 +52,7 @@ def test_a_bad_database_url_is_a_configuration_error(cli, fake_api, url, needle)
 def test_database_urls_are_read_as_sqlalchemy_reads_them() -> None:
     """A password may hold "#", "/", "?" or "[": urllib's parsing refused such URLs (its host
     part ends there), and SQLite's own URIs are not taken for relative paths."""
-    from claudechat.storage.metadata import check_database_url
+    from claudechat.storage.database_url import check_database_url
 
     for password in ("p#ss", "pa/ss", "p?ss", "p[ss"):
         check_database_url(f"postgresql://chat:{password}@127.0.0.1:5432/chats")

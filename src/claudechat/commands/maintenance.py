@@ -88,7 +88,8 @@ def doctor() -> None:
 def db_upgrade() -> None:
     """Apply schema migrations to the configured database."""
     from claudechat.output import status
-    from claudechat.storage.metadata import MetadataStore, describe_database
+    from claudechat.storage.database_url import describe_database
+    from claudechat.storage.metadata import MetadataStore
     from claudechat.storage.migrate import HEAD_REVISION
 
     settings = opening.settings()

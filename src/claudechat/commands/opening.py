@@ -26,7 +26,7 @@ def settings(**overrides: Any) -> Settings:
 
 def store(settings: Settings) -> ConversationStore:
     from claudechat.storage import open_store
-    from claudechat.storage.metadata import check_database_url
+    from claudechat.storage.database_url import check_database_url
 
     # The database itself is reached on first use; a URL that can never work is refused now.
     check_database_url(settings.database_url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -12,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import ConfigError, StorageError
+from claudechat.errors import StorageError
 from claudechat.settings import mask_url_password
+from claudechat.storage.database_url import describe_database, parse_database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -238,101 +238,6 @@ def _create_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
 
 
-# The drivers claudechat ships, for URLs that name none. SQLAlchemy 2.1's own default for
-# postgresql:// is psycopg (3), which is not installed.
-_SHIPPED_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
-
-
-def parse_database_url(url: str) -> Any:
-    """The URL as SQLAlchemy reads it, its driver loadable; anything else is a configuration
-    error (exit 2), not a database that is down."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    check_database_url(url)
-    shown = mask_url_password(url)[:200]
-    try:
-        parsed = make_url(url)
-        drivername = _SHIPPED_DRIVERS.get(parsed.drivername, parsed.drivername)
-        parsed = parsed.set(drivername=drivername)
-        parsed.get_dialect().import_dbapi()  # a driver that is not installed shows here
-    except (NoSuchModuleError, ImportError) as exc:
-        raise ConfigError(
-            f"no database driver for {shown!r}: use sqlite:///path or "
-            "postgresql://user@host/database"
-        ) from exc
-    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is no number
-        raise ConfigError(f"invalid database URL {shown!r}") from exc
-    return parsed
-
-
-# The databases claudechat's schema and search are written for: checked without importing
-# SQLAlchemy, so that a typo in the scheme is refused before a chat starts (and before the
-# first prompt waits for it). Another dialect was found out only after Claude had answered.
-_DIALECTS = ("sqlite", "postgresql", "postgres")
-_URL_SCHEME = re.compile(r"(?P<dialect>[a-z0-9_]+)(\+[a-z0-9_]+)?://", re.I)
-# The port where SQLAlchemy's make_url finds it: a password runs to its "@" and may hold
-# "/", "#" or "?", which end urllib's host part (it refused such a password's URL).
-_SQLALCHEMY_PORT = re.compile(
-    r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]*)(?::(?P<port>[^/?]*))?"
-)
-
-
-def check_database_url(url: str) -> None:
-    match = _URL_SCHEME.match(url)
-    shown = mask_url_password(url)[:200]
-    if match is None or match.group("dialect").lower() not in _DIALECTS:
-        raise ConfigError(
-            f"invalid database URL {shown!r}: use sqlite:////absolute/path.db or "
-            "postgresql://user@host/database"
-        )
-    from urllib.parse import unquote
-
-    port = _SQLALCHEMY_PORT.match(url)
-    if port and port.group("port") and not port.group("port").isdigit():
-        raise ConfigError(f"invalid database URL {shown!r}: its port is no number")
-    if "\x00" in unquote(url):
-        raise ConfigError(f"invalid database URL {shown!r}: the path holds a NUL character")
-    if match.group("dialect").lower() == "sqlite":
-        _check_sqlite_path(url[match.end() :].partition("?")[0], shown)
-    else:
-        _check_sslmode(url, shown)
-
-
-# libpq refuses any other, but only when it connects: in a chat, after Claude had answered,
-# and as an outage (exit 5), not as the setting it is.
-_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-
-def _check_sslmode(url: str, shown: str) -> None:
-    from urllib.parse import parse_qs
-
-    modes = parse_qs(url.rpartition("?")[2]).get("sslmode", []) if "?" in url else []
-    for mode in modes:
-        if mode not in _SSLMODES:
-            raise ConfigError(
-                f"invalid database URL {shown!r}: sslmode must be one of {', '.join(_SSLMODES)}"
-            )
-
-
-def _check_sqlite_path(after_scheme: str, shown: str) -> None:
-    """sqlite:////abs/path.db: a relative path (three slashes) made a database per current
-    folder, and an in-memory one kept nothing past the command."""
-    path = after_scheme.removeprefix("/")
-    if path.startswith("file:"):
-        return  # an SQLite URI (?uri=true): its own rules
-    if path in ("", ":memory:"):
-        raise ConfigError(
-            f"database URL {shown!r} keeps nothing past the command (an in-memory database): "
-            "use sqlite:////absolute/path.db"
-        )
-    if not path.startswith("/"):
-        raise ConfigError(
-            f"database URL {shown!r} names a path relative to the current folder: use "
-            "sqlite:////absolute/path.db (four slashes)"
-        )
-
-
 def _connect_args(parsed: Any) -> dict[str, Any]:
     """Time limits on every PostgreSQL call: connecting, each statement, and keepalives that
     notice a peer gone mid-call. A URL's own query arguments (e.g. ?connect_timeout=) win."""
@@ -427,13 +332,6 @@ def _read_only_hint(url: str) -> str:
         f" ({path.parent} or the file is read-only to you: check its owner, its "
         "permissions and the disk's mount, or set CLAUDECHAT_HOME)"
     )
-
-
-def describe_database(url: str) -> str:
-    parsed = parse_database_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return f"sqlite file {parsed.database}"
-    return f"{parsed.database or '(default)'} on {parsed.host or 'localhost'}:{parsed.port or ''}"
 
 
 def _first_line(error: object) -> str:
