@@ -1,0 +1,132 @@
+"""Each setting's value, as its key takes it: coerced from text (environment variables are text)
+and checked, so a mistake is a ConfigError naming where the value came from, said at start."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from claudechat.errors import ConfigError
+
+if TYPE_CHECKING:
+    from claudechat.settings import Key
+
+
+def checked_value(key: Key, value: Any, source: str) -> Any:
+    """`value` as `key` takes it (text made a number, a flag, seconds), checked: a ConfigError
+    that names `source` (the command line, a variable, the config file) otherwise."""
+    return _checked(key, _coerce(key, value, source), source)
+
+
+def _checked(key: Key, value: Any, source: str) -> Any:
+    """Values whose mistakes would otherwise show only later, or never: a price entry that is
+    not two numbers was ignored without a word, an unknown effort refused only by `chat`."""
+    if key.name in ("model", "user") and isinstance(value, str) and not value.strip():
+        # It stood for the default without a word (an empty environment variable still does:
+        # there, empty is how a variable is unset).
+        raise ConfigError(f"{source}: {key.name} is empty; give one, or leave it out")
+    if key.name == "effort":
+        from claudechat.errors import UsageError
+        from claudechat.request import valid_effort
+
+        try:
+            return valid_effort(value)  # as chat checks --effort and /effort
+        except UsageError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    elif key.name == "prices":
+        for prefix, entry in value.items():
+            if not (isinstance(entry, dict) and _numbers(entry, ("input", "output"))):
+                raise ConfigError(
+                    f"{source}: prices.{str(prefix)[:40]!r} needs input and output, in USD per "
+                    "million tokens (numbers)"
+                )
+    elif key.name == "bedrock_models":
+        for name, entry in value.items():
+            problem = _bedrock_entry_problem(entry)
+            if problem:
+                raise ConfigError(f"{source}: bedrock_models.{str(name)[:40]!r}: {problem}")
+    return value
+
+
+# A Bedrock catalogue entry's fields, as data/bedrock_models.toml writes them.
+_BEDROCK_TEXT = ("id", "display_name", "created_at")
+_BEDROCK_COUNTS = ("max_input_tokens", "max_tokens")
+_BEDROCK_LISTS = ("thinking", "effort")
+_BEDROCK_FLAGS = ("image_input", "pdf_input", "citations")
+
+
+def _bedrock_entry_problem(entry: Any) -> str | None:
+    """What is wrong with one entry of the config file's Bedrock catalogue: a list read as
+    its letters, a count that is no number, and a traceback were what a slip gave."""
+    if not isinstance(entry, dict):
+        return 'must be a table (id = "anthropic....", max_tokens = ...)'
+    for name, value in entry.items():
+        dated = name == "created_at" and isinstance(value, datetime.date)  # TOML's own dates
+        if name in _BEDROCK_TEXT and not dated and not (isinstance(value, str) and value.strip()):
+            return f"{name} must be text"
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if name in _BEDROCK_COUNTS and not (whole and value > 0):
+            return f"{name} must be a whole number above 0"
+        if name in _BEDROCK_LISTS and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            return f'{name} must be a list of names, like ["adaptive", "enabled"]'
+        if name in _BEDROCK_FLAGS and not isinstance(value, bool):
+            return f"{name} must be true or false"
+    return None
+
+
+def _numbers(entry: dict[str, Any], required: tuple[str, ...]) -> bool:
+    present = all(name in entry for name in required)
+    values = entry.values()
+    return present and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values
+    )
+
+
+def _coerce(key: Key, value: Any, source: str) -> Any:
+    if key.kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+    elif key.kind is int:
+        number = _whole_number(value)
+        if number is not None and number > 0:
+            return number
+    elif key.kind is dict:
+        if isinstance(value, dict):
+            return value
+    elif key.kind is float:
+        seconds = _seconds(value)
+        if seconds is not None:
+            return seconds
+    elif isinstance(value, str):
+        return value
+    raise ConfigError(f"{source}: {key.name} has an invalid value {str(value)[:40]!r}")
+
+
+def _whole_number(value: Any) -> int | None:
+    """1.5 is not a token count: only integers and their decimal text are taken."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
