@@ -13,7 +13,7 @@ but never in this session's requests.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from claudechat.attachments import (
     Attachment,
@@ -29,17 +29,17 @@ from claudechat.claude_errors import LONGEST_RETRY_AFTER_SECONDS
 from claudechat.conversation import Conversation, Message, Status
 from claudechat.errors import (
     ApiError,
-    ClaudechatError,
     NotFoundError,
     ReplyCutOffError,
     Terminated,
     UsageError,
 )
 from claudechat.events import Listener, Retrying, turn_listener
-from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS, ContextMessage, ConversationMemory
-from claudechat.models import Catalogue, ModelInfo, model_catalogue, unknown_model
+from claudechat.memory import ContextMessage, ConversationMemory
+from claudechat.models import Catalogue, ModelInfo, model_catalogue
 from claudechat.names import valid_model, valid_name
-from claudechat.request import TurnOptions, output_limit, request_params, valid_effort
+from claudechat.request import TurnOptions, valid_effort
+from claudechat.session_model import SessionModel
 from claudechat.session_saving import SessionSaving
 from claudechat.stop_reasons import stop_notice
 
@@ -72,7 +72,7 @@ def _retry_delay(error: Exception, attempt: int) -> float | None:
     return error.retry_in if error.retry_in <= LONGEST_RETRY_AFTER_SECONDS else None
 
 
-class ChatSession(SessionSaving):
+class ChatSession(SessionSaving, SessionModel):
     def __init__(
         self,
         settings: Settings,
@@ -142,53 +142,6 @@ class ChatSession(SessionSaving):
         return ConversationMemory(
             self.branch(), self.budget(), self.conversation.system, self.conversation.model
         )
-
-    # -- the model --------------------------------------------------------------------------
-
-    def model_info(self) -> ModelInfo:
-        """The current model's limits and capabilities (the Models API's cache, refreshed for
-        a model it does not know; conservative defaults for one nobody describes)."""
-        model = self.conversation.model
-        if self._described is None or self._described.id != model:
-            # What was waiting to be said of the model before (/model, twice before a turn)
-            # is of no use now; this model's own notices follow.
-            self._pending_notices.clear()
-            try:
-                info = self.catalogue.describe(model)
-            except ClaudechatError as exc:
-                # Not kept: a later turn asks again (the catalogue holds a failure 30 s), so a
-                # moment's outage does not leave the whole session on conservative limits.
-                self._pending_notices.append(f"cannot list the models ({exc}); assuming defaults")
-                return unknown_model(model)
-            if not info.known:
-                bedrock = self.settings.provider == "bedrock"
-                source = "Bedrock catalogue" if bedrock else "Models API"
-                self._pending_notices.append(
-                    f"model {model} is not described by the {source}; assuming conservative "
-                    f"limits ({info.max_input_tokens:,} tokens in, {info.max_tokens:,} out)"
-                )
-            self._described = info
-        return self._described
-
-    def budget(self) -> int:
-        """The context budget: as set, else the model's window minus the output reserve."""
-        if self.settings.max_context_tokens:
-            return int(self.settings.max_context_tokens)
-        info = self.model_info()
-        window = info.max_input_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        return max(1, window - output_limit(info, self.options))
-
-    def request_params(self) -> dict[str, Any]:
-        params = request_params(self.model_info(), self.options)
-        # Said as a request goes out: a message refused before it (one clear line) stays so.
-        for notice in [*self._pending_notices, *params.notices]:
-            self.say_once(notice)
-        return params.body
-
-    def say_once(self, notice: str) -> None:
-        if notice not in self._said:
-            self._said.add(notice)
-            self.notify(notice)
 
     def other_branches(self) -> list[Message]:
         """The last message of every branch but this session's."""
@@ -353,37 +306,6 @@ class ChatSession(SessionSaving):
         if notice:
             self.notify(notice)
         return message
-
-    def _back_to_a_known_model(self) -> None:
-        """Claude does not know the conversation's model (a typo in --model, /model or serve's
-        "model"): it goes back to the model of its last reply, or in a conversation with no
-        reply yet to the configured one. Kept, it failed every later turn of the conversation,
-        --continue and serve's requests without "model" too."""
-        unknown = self.conversation.model
-        self._suggest_a_model_like(unknown)
-        answered = [m.model for m in reversed(self.branch()) if m.role == "assistant" and m.model]
-        if answered:
-            known, which = answered[0], "the model of its last reply"
-        else:
-            known, which = self.settings.model_beneath_command_line()
-        if known == unknown:
-            return  # the configuration names it: only changing it helps (the error says so)
-        self.conversation.set("model", known)
-        self.notify(f"the conversation goes back to {known}, {which}")
-        self.save()
-
-    def _suggest_a_model_like(self, unknown: str) -> None:
-        """A near miss of a model the account offers (claude-sonet-4-6): named, so the next
-        try is the right one."""
-        import difflib
-
-        try:
-            offered = [info.id for info in self.catalogue.models()]
-        except ClaudechatError:
-            return  # no list to compare with: the error alone
-        close = difflib.get_close_matches(unknown.lower(), offered, n=1, cutoff=0.75)
-        if close:
-            self.notify(f"did you mean {close[0]}? (`claudechat models` lists the models)")
 
     def _request(self, context: list[ContextMessage]) -> list[ContextMessage]:
         """The context with the bytes of its attachments, resolved here, not in the adapter."""
