@@ -68,8 +68,10 @@ def test_previous_revision_to_head_keeps_rows(database_url: str) -> None:
 
 
 def test_without_auto_migrate_an_old_schema_is_an_error(database_url: str) -> None:
+    with pytest.raises(StorageError, match=r"the database has no schema yet, .* db upgrade"):
+        MetadataStore(database_url, auto_migrate=False)  # it said "the schema is at nothing"
     migrate.upgrade(create_engine(database_url), "0001")
-    with pytest.raises(StorageError, match="claudechat db upgrade"):
+    with pytest.raises(StorageError, match=r"the database is at schema 0001, .* db upgrade"):
         MetadataStore(database_url, auto_migrate=False)
 
 

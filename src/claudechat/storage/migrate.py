@@ -105,7 +105,8 @@ def _check(revision: str | None, auto_migrate: bool) -> None:
             f"({HEAD_REVISION}): upgrade claudechat"
         )
     if not auto_migrate:
+        found = f"is at schema {revision}" if revision else "has no schema yet"
         raise SchemaError(
-            f"the database schema is at {revision or 'nothing'}, this claudechat needs "
-            f"{HEAD_REVISION}: run `claudechat db upgrade`"
+            f"the database {found}, this claudechat needs schema {HEAD_REVISION}: run "
+            "`claudechat db upgrade`"
         )
