@@ -202,8 +202,8 @@ HUGE_TEXT = ("All work and no play makes Jack a dull boy.\n" * 250_000)[: 10 * 2
     [
         (b"", ("nothing to send",)),
         (b" \n\t\n  \n", ("nothing to send",)),
-        # The budget is the model's window (1,000,000) minus its output limit (64,000).
-        (HUGE_TEXT.encode(), ("context budget", "936,000", "--max-context-tokens")),
+        # The budget is the model's window (1,000,000) minus the reply's room (32,000).
+        (HUGE_TEXT.encode(), ("context budget", "968,000", "--max-context-tokens")),
         (b"looks like text\x00\x01\x02 but is not", ("binary", "NUL")),
         (b"caf\xe9 au lait, latin-1 encoded", ("not valid UTF-8", "byte 3")),
     ],

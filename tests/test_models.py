@@ -77,6 +77,28 @@ def test_default_model_is_the_newest_sonnet_and_overrides_win(cli, fake_api, iso
     assert fake_api.requests[-1].body["model"] == "claude-sonnet-4-5"
 
 
+def test_a_model_with_a_large_output_limit_keeps_most_of_its_window_for_the_conversation(  # type: ignore[no-untyped-def]
+    cli, fake_api, isolated_home
+) -> None:
+    """Reserving the whole output limit left a model of 128,000 tokens out 72,000 of its
+    200,000-token window: a 50,000-token message was refused. The reply keeps 32,000 of it, and
+    a request asks for no more than its context leaves of the window."""
+    fake_api.models.append(
+        model_entry("claude-roomy", "Roomy", "2026-01-01T00:00:00Z", max_input_tokens=100_000,
+                    max_tokens=64_000, thinking=(), effort=())
+    )  # fmt: skip
+    short = cli("chat", "--model", "claude-roomy", input="short")
+    assert short.returncode == 0, short.stderr
+    assert fake_api.requests[-1].body["max_tokens"] == 64_000  # the window has room for it all
+    long = cli("chat", "--model", "claude-roomy", input="word " * 30_000)  # ~50,000 estimated
+    assert long.returncode == 0, long.stderr  # over the old budget of 36,000
+    asked = fake_api.requests[-1].body["max_tokens"]
+    assert 32_000 < asked < 50_000, asked  # what the window leaves beside the context
+    budget = cli("chat", "--model", "claude-roomy", input="word " * 45_000)  # ~75,000
+    assert budget.returncode == 2
+    assert "more than the context budget of 68,000" in budget.stderr  # 100,000 - 32,000
+
+
 def age_models_cache(home: Path, minutes: int) -> None:
     path = home / "models.json"
     cached = json.loads(path.read_text())

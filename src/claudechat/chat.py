@@ -317,9 +317,10 @@ class ChatSession(SessionSaving, SessionModel):
 
     def _stream(self, context: list[ContextMessage], reply: Reply, listener: Listener) -> None:
         conversation = self.conversation
+        params = self.request_params(self.memory.context_tokens(context))
         try:
             for event in self.claude.stream(
-                context, conversation.model, conversation.system, reply, self.request_params()
+                context, conversation.model, conversation.system, reply, params
             ):
                 listener(event)
         except KeyboardInterrupt:

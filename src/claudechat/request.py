@@ -13,6 +13,10 @@ from claudechat.errors import UsageError
 from claudechat.models import EFFORT_LEVELS, ModelInfo
 
 MIN_THINKING_BUDGET = 1024
+# The room a reply keeps in a full context: the model's output limit, at most this. Keeping the
+# whole limit left Opus (128,000 tokens out) 72,000 of its 200,000-token window for the
+# conversation; a request whose context leaves less than the limit asks for what is left.
+REPLY_ROOM = 32_000
 
 
 @dataclass
@@ -54,8 +58,21 @@ def output_limit(info: ModelInfo, options: TurnOptions) -> int:
     return min(options.max_output_tokens or limit, limit)
 
 
-def request_params(info: ModelInfo, options: TurnOptions) -> Params:
-    params = Params({"max_tokens": output_limit(info, options)})
+def reply_room(info: ModelInfo, options: TurnOptions) -> int:
+    """What the context budget leaves free of the window, for the reply."""
+    return min(output_limit(info, options), REPLY_ROOM)
+
+
+def request_params(
+    info: ModelInfo, options: TurnOptions, context_tokens: int | None = None
+) -> Params:
+    """`context_tokens`: the request's context (estimated generously where not yet sent);
+    max_tokens then fits the window beside it, as the API requires of the models that check."""
+    max_tokens = output_limit(info, options)
+    window = info.max_input_tokens
+    if context_tokens is not None and window and context_tokens < window:
+        max_tokens = min(max_tokens, window - context_tokens)
+    params = Params({"max_tokens": max_tokens})
     _thinking(info, options, params)
     _effort(info, options, params)
     return params

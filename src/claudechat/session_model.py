@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from claudechat.errors import ClaudechatError
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS
 from claudechat.models import Catalogue, ModelInfo, unknown_model
-from claudechat.request import TurnOptions, output_limit, request_params
+from claudechat.request import TurnOptions, reply_room, request_params
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation, Message
@@ -61,15 +61,15 @@ class SessionModel:
         return self._described
 
     def budget(self) -> int:
-        """The context budget: as set, else the model's window minus the output reserve."""
+        """The context budget: as set, else the model's window minus the reply's room."""
         if self.settings.max_context_tokens:
             return int(self.settings.max_context_tokens)
         info = self.model_info()
         window = info.max_input_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        return max(1, window - output_limit(info, self.options))
+        return max(1, window - reply_room(info, self.options))
 
-    def request_params(self) -> dict[str, Any]:
-        params = request_params(self.model_info(), self.options)
+    def request_params(self, context_tokens: int | None = None) -> dict[str, Any]:
+        params = request_params(self.model_info(), self.options, context_tokens)
         # Said as a request goes out: a message refused before it (one clear line) stays so.
         for notice in [*self._pending_notices, *params.notices]:
             self.say_once(notice)
