@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -299,3 +300,43 @@ def test_a_closed_stdout_is_a_reader_that_wants_nothing(cli, fake_api) -> None: 
     assert [m["status"] for m in json.loads(shown.stdout)["messages"]] == ["complete"] * 2
     for command in ("CC list >&-", "CC list 2>&-", "CC --help >&-"):
         assert _shell(command).returncode == 0, command
+
+
+def _with_stderr(stderr: int | str, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    """The program with stderr a pipe nobody reads any more (an fd) or a file (/dev/full)."""
+    with open(stderr, "w") if isinstance(stderr, str) else open(stderr, "w", closefd=False) as err:
+        return subprocess.run(
+            [sys.executable, "-m", "claudechat", *args],
+            input=stdin,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=60,
+        )
+
+
+@pytest.mark.parametrize("where", ["closed pipe", "/dev/full"])
+def test_a_stderr_that_cannot_be_written_decides_neither_the_turn_nor_its_exit_code(  # type: ignore[no-untyped-def]
+    cli, fake_api, where
+) -> None:
+    """`claudechat chat 2>&1 | head -1`: the first retry notice closed the reader, and the
+    notice's failed write ended the turn: no retry, the reply never asked for, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stderr: int | str = write_end if where == "closed pipe" else where
+    try:
+        busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"})
+        fake_api.queue(busy, busy, Reply("third time lucky"))
+        done = _with_stderr(stderr, "chat", "say", stdin="hi")
+        assert (done.returncode, done.stdout) == (0, "third time lucky\n")
+        (row,) = json.loads(cli("list", "--json").stdout)
+        messages = json.loads(cli("show", row["id"], "--json").stdout)["messages"]
+        assert [(content_text(m["content"]), m["status"]) for m in messages] == [
+            ("say\n\nhi", "complete"),
+            ("third time lucky", "complete"),
+        ]
+        fake_api.queue(ErrorReply(401, "authentication_error", "invalid x-api-key"))
+        refused = _with_stderr(stderr, "chat", "--continue", stdin="again")
+        assert refused.returncode == 3  # it was 0: the error line's failed write hid it
+    finally:
+        os.close(write_end)

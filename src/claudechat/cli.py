@@ -265,8 +265,10 @@ _finish_commands()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every expected failure becomes one line on stderr and an exit code."""
     from claudechat import signals
+    from claudechat.exits import UnfailingStderr
 
     _open_closed_std_streams()
+    sys.stderr = UnfailingStderr(sys.stderr)
     signals.install()
     code = run(sys.argv[1:] if argv is None else argv)
     sys.exit(code)

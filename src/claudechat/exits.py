@@ -95,3 +95,41 @@ def silence_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass
+
+
+class UnfailingStderr:
+    """stderr for status lines and errors: one that is closed or cannot be written (`chat 2>&1 |
+    head -1`, `2>/dev/full`) must decide neither the turn nor its exit code. A retry notice's
+    failed write ended the turn before its retry, and the error line's hid the exit code (0).
+    What cannot be written is dropped, and so is everything after it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        if not self.failed:
+            try:
+                return int(self._stream.write(text))
+            except OSError:
+                self._fail()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.failed:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._fail()
+
+    def _fail(self) -> None:
+        self.failed = True
+        try:  # what is still buffered would fail again at exit, and print a complaint
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, buffer ...
+        return getattr(self._stream, name)
