@@ -245,3 +245,28 @@ def test_store_timeout_takes_fractions(cli, isolated_home, monkeypatch) -> None:
 
     monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", "0.25")
     assert open_store(load_settings()).guard.timeout == 0.25  # what every store call is given
+
+
+def test_a_misspelt_variable_is_warned_of_with_the_name_it_may_mean(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """CLAUDECHAT_DATABSE_URL was ignored without a word: conversations went to local SQLite."""
+    result = cli(
+        "config",
+        env={"CLAUDECHAT_DATABSE_URL": "postgresql://x@127.0.0.1:1/x", "CLAUDECHAT_ZZZ": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "environment: unknown variable 'CLAUDECHAT_DATABSE_URL' ignored; did you mean "
+        "CLAUDECHAT_DATABASE_URL?"
+    ) in result.stderr
+    assert "unknown variable 'CLAUDECHAT_ZZZ' ignored\n" in result.stderr  # nothing close
+    # Every variable the program or its tests read is known: none of them warns.
+    known = {
+        "CLAUDECHAT_CONFIG": str(write_config(isolated_home, "")),
+        "CLAUDECHAT_SERVE_OPTIONS": "{}",
+        "CLAUDECHAT_TEST_FRESH_PROCESSES": "1",
+        "CLAUDECHAT_PG_BIN": "/usr/lib/postgresql/15/bin",
+        "CLAUDECHAT_PG_TMPDIR": "/tmp",
+        "CLAUDECHAT_MODEL": "claude-opus-4-6",
+        "CLAUDECHAT_STORE_TIMEOUT": "5",
+    }
+    assert "warning" not in cli("config", env=known).stderr

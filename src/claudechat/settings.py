@@ -69,6 +69,16 @@ KEYS: tuple[Key, ...] = (
     Key("bedrock_models", "", "Bedrock catalogue entries by short name", kind=dict),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
+# The other variables of the prefix claudechat knows: where it keeps things, what `serve` hands
+# its workers, and those of scripts/test, which a developer's shell may keep exported.
+OTHER_VARIABLES = (
+    "CLAUDECHAT_HOME",
+    "CLAUDECHAT_CONFIG",
+    "CLAUDECHAT_SERVE_OPTIONS",
+    "CLAUDECHAT_TEST_FRESH_PROCESSES",
+    "CLAUDECHAT_PG_BIN",
+    "CLAUDECHAT_PG_TMPDIR",
+)
 
 
 def data_dir() -> Path:
@@ -221,6 +231,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         raw = os.environ.get(key.env) if key.env else None
         if raw not in (None, ""):
             _set(settings, key.name, raw, f"environment {key.env}")
+    settings.warnings.extend(_unknown_variables())
     for name, value in (overrides or {}).items():
         if value is not None:
             _set(settings, name, value, "command line")
@@ -240,6 +251,24 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
         settings.replaced[name] = settings.values[name]
     settings.values[name] = checked_value(key, value, source)
     settings.sources[name] = source
+
+
+def _unknown_variables() -> list[str]:
+    """A misspelt variable was ignored without a word, as a misspelt key was not: with
+    CLAUDECHAT_DATABSE_URL, a team member's conversations went to a local SQLite file."""
+    import difflib
+
+    prefix = "CLAUDECHAT_"
+    known = {key.env for key in KEYS if key.env} | set(OTHER_VARIABLES)
+    # Compared without the prefix they all share, which made any name look close to some.
+    endings = sorted(name.removeprefix(prefix) for name in known)
+    warnings = []
+    for name in sorted(os.environ):
+        if name.startswith(prefix) and name not in known:
+            closest = difflib.get_close_matches(name.removeprefix(prefix), endings, n=1)
+            hint = f"; did you mean {prefix}{closest[0]}?" if closest else ""
+            warnings.append(f"environment: unknown variable {name[:60]!r} ignored{hint}")
+    return warnings
 
 
 def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
