@@ -88,10 +88,27 @@ def data_dir() -> Path:
         if not path.is_absolute() or "\x00" in home:
             # A relative home would move with the current directory, splitting the data.
             raise ConfigError(f"CLAUDECHAT_HOME must be an absolute path, not {home[:200]!r}")
+        _check_folder(path)
         return path
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def _check_folder(home: Path) -> None:
+    """A file where the home (or a folder above it) should be was found only by what tried to
+    use it: "cannot read config file .../f/config.toml: Not a directory" about a file the user
+    never made, or "cannot create .../claudechat.db" after Claude had answered."""
+    for path in (home, *home.parents):
+        try:
+            mode = path.stat().st_mode
+        except OSError:  # not there (yet), or not ours to see: what uses it will say
+            continue
+        if not stat.S_ISDIR(mode):
+            if path == home:
+                raise ConfigError(f"CLAUDECHAT_HOME {home} is a file, not a folder")
+            raise ConfigError(f"CLAUDECHAT_HOME {home} cannot be a folder: {path} is a file")
+        return
 
 
 def config_path() -> Path:
@@ -224,6 +241,8 @@ UNSET_MEANS = {"max_context_tokens": "(the model's input window minus its output
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     settings = Settings()
+    if os.environ.get("CLAUDECHAT_HOME"):
+        data_dir()  # checked at start, whatever the command and CLAUDECHAT_CONFIG
     path = config_path()
     for name, value in _read_config_file(path, settings.warnings).items():
         _set(settings, name, value, f"config file {path}")
