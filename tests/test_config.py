@@ -270,3 +270,18 @@ def test_a_misspelt_variable_is_warned_of_with_the_name_it_may_mean(cli, isolate
         "CLAUDECHAT_STORE_TIMEOUT": "5",
     }
     assert "warning" not in cli("config", env=known).stderr
+
+
+def test_an_unusable_login_name_says_where_it_came_from_and_how_to_choose_another(cli) -> None:  # type: ignore[no-untyped-def]
+    """'invalid user id' alone, on every command: the user never chose that name."""
+    login = {"CLAUDECHAT_USER": "", "LOGNAME": "CORP\\jsmith"}  # empty: unset
+    for command in ("list", "config"):
+        result = cli(command, env=login)
+        assert result.returncode == 2 and result.stdout == ""
+        line = result.stderr.strip()
+        assert line.startswith("claudechat: your login name"), line
+        assert "CORP" in line and 'CLAUDECHAT_USER or user = "..." in the config file' in line
+    named = cli("list", env={"CLAUDECHAT_USER": "a/b"})
+    assert named.returncode == 2
+    assert "environment CLAUDECHAT_USER: invalid user id 'a/b'" in named.stderr
+    assert cli("list", env={"CLAUDECHAT_USER": "", "LOGNAME": "jsmith"}).returncode == 0

@@ -159,7 +159,19 @@ class Settings:
 
     @property
     def user(self) -> str:
-        return self._get("user") or _login_name()
+        from claudechat.errors import UsageError
+        from claudechat.storage.ids import user_id
+
+        name = self._get("user") or _login_name()
+        try:
+            return user_id(name)
+        except UsageError as exc:
+            # A login name such as CORP\jsmith was refused on every command, without a word
+            # of where it came from or how to choose another.
+            source = self.sources.get("user", "your login name (no user is configured)")
+            raise ConfigError(
+                f'{source}: {exc}; set one with CLAUDECHAT_USER or user = "..." in the config file'
+            ) from None
 
     @property
     def data_dir(self) -> Path:
