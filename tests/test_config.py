@@ -285,3 +285,26 @@ def test_an_unusable_login_name_says_where_it_came_from_and_how_to_choose_anothe
     assert named.returncode == 2
     assert "environment CLAUDECHAT_USER: invalid user id 'a/b'" in named.stderr
     assert cli("list", env={"CLAUDECHAT_USER": "", "LOGNAME": "jsmith"}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("CLAUDECHAT_STORAGE_URL", "gs://bucket/x", "use file:///path or s3://bucket/prefix"),
+        ("CLAUDECHAT_STORAGE_URL", "s3:///x", "names no bucket: use s3://bucket/prefix"),
+        ("CLAUDECHAT_DATABASE_URL", "mysql://x/y", "use sqlite:////absolute/path.db or"),
+        ("CLAUDECHAT_PROVIDER", "openai", "use one of anthropic, bedrock"),
+        ("CLAUDECHAT_AUTO_MIGRATE", "maybe", "'maybe': use true or false"),
+        ("CLAUDECHAT_STORE_TIMEOUT", "fast", "'fast': use seconds above 0"),
+        ("CLAUDECHAT_MAX_CONTEXT_TOKENS", "0", "'0': use a whole number above 0"),
+    ],
+)
+def test_a_setting_refused_says_where_it_came_from_and_what_is_taken(  # type: ignore[no-untyped-def]
+    cli, variable, value, said
+) -> None:
+    """ "unsupported storage URL" named no variable; "has an invalid value" no accepted form."""
+    result = cli("list", env={variable: value})
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"claudechat: environment {variable}: "), line
+    assert said in line and len(result.stderr.splitlines()) == 1

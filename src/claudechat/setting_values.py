@@ -106,7 +106,20 @@ def _coerce(key: Key, value: Any, source: str) -> Any:
             return seconds
     elif isinstance(value, str):
         return value
-    raise ConfigError(f"{source}: {key.name} has an invalid value {str(value)[:40]!r}")
+    raise ConfigError(
+        f"{source}: {key.name} has an invalid value {str(value)[:40]!r}: use {_ACCEPTED[key.kind]}"
+    )
+
+
+# What each kind of value takes, said with a refusal: "has an invalid value" alone left the
+# accepted form to guess.
+_ACCEPTED = {
+    bool: "true or false",
+    int: "a whole number above 0",
+    float: "seconds above 0 (fractions such as 0.5 allowed)",
+    dict: "a table",
+    str: "text",
+}
 
 
 def _whole_number(value: Any) -> int | None:

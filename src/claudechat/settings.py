@@ -268,7 +268,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
             _set(settings, name, value, "command line")
     if settings.provider not in PROVIDERS:
         raise ConfigError(
-            f"unknown provider {settings.provider!r}; use one of {', '.join(PROVIDERS)}"
+            f"{settings.sources['provider']}: unknown provider {settings.provider[:40]!r}; use "
+            f"one of {', '.join(PROVIDERS)}"
         )
     return settings
 
