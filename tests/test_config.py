@@ -308,3 +308,15 @@ def test_a_setting_refused_says_where_it_came_from_and_what_is_taken(  # type: i
     line = result.stderr.strip()
     assert line.startswith(f"claudechat: environment {variable}: "), line
     assert said in line and len(result.stderr.splitlines()) == 1
+
+
+def test_an_unknown_code_theme_is_refused_by_every_command_at_start(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """`config` showed code_theme = 'nope' without a word; only `chat` refused it, later."""
+    write_config(isolated_home, 'code_theme = "nope"\n')
+    for command in ("config", "list"):
+        result = cli(command)
+        assert result.returncode == 2 and result.stdout == ""
+        assert "config file" in result.stderr and "unknown code_theme 'nope'" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    write_config(isolated_home, 'code_theme = "monokai"\n')
+    assert config_lines(cli)["code_theme"].startswith("'monokai'  # config file")
