@@ -245,3 +245,78 @@ def test_store_timeout_takes_fractions(cli, isolated_home, monkeypatch) -> None:
 
     monkeypatch.setenv("CLAUDECHAT_STORE_TIMEOUT", "0.25")
     assert open_store(load_settings()).guard.timeout == 0.25  # what every store call is given
+
+
+def test_a_misspelt_variable_is_warned_of_with_the_name_it_may_mean(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """CLAUDECHAT_DATABSE_URL was ignored without a word: conversations went to local SQLite."""
+    result = cli(
+        "config",
+        env={"CLAUDECHAT_DATABSE_URL": "postgresql://x@127.0.0.1:1/x", "CLAUDECHAT_ZZZ": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "environment: unknown variable 'CLAUDECHAT_DATABSE_URL' ignored; did you mean "
+        "CLAUDECHAT_DATABASE_URL?"
+    ) in result.stderr
+    assert "unknown variable 'CLAUDECHAT_ZZZ' ignored\n" in result.stderr  # nothing close
+    # Every variable the program or its tests read is known: none of them warns.
+    known = {
+        "CLAUDECHAT_CONFIG": str(write_config(isolated_home, "")),
+        "CLAUDECHAT_SERVE_OPTIONS": "{}",
+        "CLAUDECHAT_TEST_FRESH_PROCESSES": "1",
+        "CLAUDECHAT_PG_BIN": "/usr/lib/postgresql/15/bin",
+        "CLAUDECHAT_PG_TMPDIR": "/tmp",
+        "CLAUDECHAT_MODEL": "claude-opus-4-6",
+        "CLAUDECHAT_STORE_TIMEOUT": "5",
+    }
+    assert "warning" not in cli("config", env=known).stderr
+
+
+def test_an_unusable_login_name_says_where_it_came_from_and_how_to_choose_another(cli) -> None:  # type: ignore[no-untyped-def]
+    """'invalid user id' alone, on every command: the user never chose that name."""
+    login = {"CLAUDECHAT_USER": "", "LOGNAME": "CORP\\jsmith"}  # empty: unset
+    for command in ("list", "config"):
+        result = cli(command, env=login)
+        assert result.returncode == 2 and result.stdout == ""
+        line = result.stderr.strip()
+        assert line.startswith("claudechat: your login name"), line
+        assert "CORP" in line and 'CLAUDECHAT_USER or user = "..." in the config file' in line
+    named = cli("list", env={"CLAUDECHAT_USER": "a/b"})
+    assert named.returncode == 2
+    assert "environment CLAUDECHAT_USER: invalid user id 'a/b'" in named.stderr
+    assert cli("list", env={"CLAUDECHAT_USER": "", "LOGNAME": "jsmith"}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("CLAUDECHAT_STORAGE_URL", "gs://bucket/x", "use file:///path or s3://bucket/prefix"),
+        ("CLAUDECHAT_STORAGE_URL", "s3:///x", "names no bucket: use s3://bucket/prefix"),
+        ("CLAUDECHAT_DATABASE_URL", "mysql://x/y", "use sqlite:////absolute/path.db or"),
+        ("CLAUDECHAT_PROVIDER", "openai", "use one of anthropic, bedrock"),
+        ("CLAUDECHAT_AUTO_MIGRATE", "maybe", "'maybe': use true or false"),
+        ("CLAUDECHAT_STORE_TIMEOUT", "fast", "'fast': use seconds above 0"),
+        ("CLAUDECHAT_MAX_CONTEXT_TOKENS", "0", "'0': use a whole number above 0"),
+    ],
+)
+def test_a_setting_refused_says_where_it_came_from_and_what_is_taken(  # type: ignore[no-untyped-def]
+    cli, variable, value, said
+) -> None:
+    """ "unsupported storage URL" named no variable; "has an invalid value" no accepted form."""
+    result = cli("list", env={variable: value})
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"claudechat: environment {variable}: "), line
+    assert said in line and len(result.stderr.splitlines()) == 1
+
+
+def test_an_unknown_code_theme_is_refused_by_every_command_at_start(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """`config` showed code_theme = 'nope' without a word; only `chat` refused it, later."""
+    write_config(isolated_home, 'code_theme = "nope"\n')
+    for command in ("config", "list"):
+        result = cli(command)
+        assert result.returncode == 2 and result.stdout == ""
+        assert "config file" in result.stderr and "unknown code_theme 'nope'" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    write_config(isolated_home, 'code_theme = "monokai"\n')
+    assert config_lines(cli)["code_theme"].startswith("'monokai'  # config file")

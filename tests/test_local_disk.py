@@ -104,22 +104,24 @@ def test_a_full_disk_under_the_embedded_store_keeps_the_turns_in_memory_until_sp
     assert len(cli("list").stdout.splitlines()) == 1
 
 
-def test_on_a_terminal_a_notice_during_the_reply_waits_for_its_end(  # type: ignore[no-untyped-def]
-    fake_api, cli, small_home
-) -> None:
+def test_on_a_terminal_a_notice_during_the_reply_waits_for_its_end(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     """Piped input, a terminal for output, a save that fails after the reply has shown: the
-    notice used to start on the reply's last line."""
+    notice used to start on the reply's last line. (The store is out of reach: with no disk
+    either, one turn ends with the one line of what was lost, and no notice.)"""
     import shlex
     import sys
 
     import pexpect
 
     assert cli("list").returncode == 0
-    fill(small_home)
     fake_api.queue(Reply(chunks=["the reply ", "in full"]))
     command = f"echo more | {shlex.quote(sys.executable)} -m claudechat chat"
+    outage = {"CLAUDECHAT_DATABASE_URL": "postgresql://chat@127.0.0.1:9/chats"}
     output = pexpect.run(
-        f"bash -c {shlex.quote(command)}", env=dict(os.environ), encoding="utf-8", timeout=60
+        f"bash -c {shlex.quote(command)}",
+        env={**os.environ, **outage},
+        encoding="utf-8",
+        timeout=60,
     )
     import pyte
 
@@ -127,7 +129,7 @@ def test_on_a_terminal_a_notice_during_the_reply_waits_for_its_end(  # type: ign
     pyte.Stream(screen).feed(output)
     lines = [line.rstrip() for line in screen.display if line.strip()]
     assert lines[0] == "the reply in full", output
-    assert lines[1].startswith("cannot write ") and "kept in memory" in lines[1], output
+    assert "saved locally" in lines[1] and "the reply" not in lines[1], output
 
 
 def test_a_rename_or_export_a_full_disk_cannot_take_says_so(fake_api, cli, small_home) -> None:  # type: ignore[no-untyped-def]
@@ -213,3 +215,23 @@ def test_a_version_read_for_a_save_that_failed_still_refreshes_the_local_copy(  
         kept = here.cache.get(settings.user, mine.id)
         assert kept is not None
         assert contents(kept.to_document()) == ["from here", "from the other host"]
+
+
+@pytest.mark.parametrize("disk", ["full", "read-only"])
+def test_one_turn_that_cannot_be_saved_promises_no_later_save(
+    fake_api, cli, small_home, disk
+) -> None:  # type: ignore[no-untyped-def]
+    """Pipe mode said the conversation was "kept in memory and saved as soon as either is
+    back" of a process about to end, then that it could not be saved."""
+    assert cli("list").returncode == 0
+    if disk == "full":
+        fill(small_home)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", small_home], check=True)
+    piped = cli("chat", input="nowhere to go")
+    assert piped.returncode == 5, piped.stderr
+    assert piped.stdout == "echo: nowhere to go\n"
+    lines = piped.stderr.strip().splitlines()
+    assert len(lines) == 1, piped.stderr
+    assert lines[0].startswith("claudechat: the conversation could not be saved: neither")
+    assert "cannot write" in lines[0]  # why

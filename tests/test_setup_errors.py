@@ -115,6 +115,26 @@ def test_a_relative_home_is_refused_by_every_command(cli, fake_api, args) -> Non
     assert_one_line(result.stderr, "CLAUDECHAT_HOME must be an absolute path")
 
 
+@pytest.mark.parametrize("args", [*COMMANDS, ["chat"]], ids=lambda args: " ".join(args))
+def test_a_home_that_is_a_file_is_refused_by_every_command(  # type: ignore[no-untyped-def]
+    cli, fake_api, tmp_path, args
+) -> None:
+    """It was "cannot read config file .../f/config.toml" (a file never made), or with
+    CLAUDECHAT_CONFIG "cannot create .../f/claudechat.db", after Claude had answered."""
+    home = tmp_path / "f"
+    home.touch()
+    config = tmp_path / "config.toml"
+    config.touch()
+    for env in ({"CLAUDECHAT_HOME": str(home)}, {"CLAUDECHAT_CONFIG": str(config)}):
+        result = cli(*args, input="hello", env={"CLAUDECHAT_HOME": str(home), **env})
+        assert result.returncode == 2
+        assert_one_line(result.stderr, f"CLAUDECHAT_HOME {home} is a file, not a folder")
+    below = cli(*args, input="hello", env={"CLAUDECHAT_HOME": str(home / "sub")})
+    assert below.returncode == 2
+    assert_one_line(below.stderr, f"{home} is a file")
+    assert fake_api.requests == []
+
+
 def test_a_nul_in_the_storage_url_is_one_line(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("list", env={"CLAUDECHAT_STORAGE_URL": "file:///tmp/a%00b"})
     assert result.returncode == 2

@@ -70,6 +70,7 @@ def run_one_turn(
         notices.hold = True
         renderer.feed(chunk)
 
+    session.one_turn = True
     listener = PipeListener(feed, show_thinking)
     told = session.notify
 
@@ -86,13 +87,13 @@ def run_one_turn(
     finally:
         session.notify = notices.release()
         listener.end_thinking()
-        if session.conversation.messages:
+        if session.conversation.messages and session.saved_in != "memory":
             status(f"conversation {session.conversation.id}")
     if session.saved_in == "memory":
         # The process ends here: a conversation only in memory is lost, and must not exit 0.
         raise StorageError(
             "the conversation could not be saved: neither the store nor the local journal "
-            "can be written"
+            f"can be written ({session.unsaved_because})"
         )
     if stdout.failed is not None:
         raise StorageError(

@@ -35,6 +35,10 @@ class SessionSaving:
     _saving: SaveInFlight | None  # the push beside the request, while it runs
     deleted: bool  # a save found the conversation deleted (elsewhere): nothing more is saved
     pushed_here: bool  # this session's saves reached the store (it has a row)
+    # Pipe mode: the process ends after its one turn, so no later save can keep a conversation
+    # held in memory; it ends with why it could not be saved (unsaved_because) instead.
+    one_turn: bool = False
+    unsaved_because: StorageError | None = None
 
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
@@ -125,10 +129,14 @@ class SessionSaving:
                 "`claudechat sync`)"
             )
         elif state == "memory":
-            self.notify(
-                f"{error}; the local journal cannot be written either: the conversation is "
-                "kept in memory and saved as soon as either is back"
-            )
+            self.unsaved_because = error
+            if not self.one_turn:
+                self.notify(
+                    f"{error}; the local journal cannot be written either: the conversation "
+                    "is kept in memory and saved as soon as either is back"
+                )
+        elif self.one_turn and self.saved_in == "memory":
+            pass  # nothing was said of memory, so there is nothing to take back
         elif self.saved_in == "journal":
             self.notify("the store is reachable again; local changes were pushed")
         else:

@@ -33,6 +33,8 @@ def _checked(key: Key, value: Any, source: str) -> Any:
             return valid_effort(value)  # as chat checks --effort and /effort
         except UsageError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+    elif key.name == "code_theme":
+        _check_code_theme(value, source)
     elif key.name == "prices":
         for prefix, entry in value.items():
             if not (isinstance(entry, dict) and _numbers(entry, ("input", "output"))):
@@ -46,6 +48,25 @@ def _checked(key: Key, value: Any, source: str) -> Any:
             if problem:
                 raise ConfigError(f"{source}: bedrock_models.{str(name)[:40]!r}: {problem}")
     return value
+
+
+def _check_code_theme(name: str, source: str) -> None:
+    """Checked as it is read: `config` showed a theme that does not exist, and only `chat`
+    refused it, once it had a reply to colour."""
+    from claudechat.settings import ANSI_CODE_THEMES
+
+    if name in ANSI_CODE_THEMES:
+        return
+    from pygments.styles import get_style_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        get_style_by_name(name)
+    except ClassNotFound:
+        raise ConfigError(
+            f"{source}: unknown code_theme {name[:40]!r}: use ansi_dark, ansi_light or a "
+            "pygments style (monokai, dracula, github-dark...)"
+        ) from None
 
 
 # A Bedrock catalogue entry's fields, as data/bedrock_models.toml writes them.
@@ -106,7 +127,20 @@ def _coerce(key: Key, value: Any, source: str) -> Any:
             return seconds
     elif isinstance(value, str):
         return value
-    raise ConfigError(f"{source}: {key.name} has an invalid value {str(value)[:40]!r}")
+    raise ConfigError(
+        f"{source}: {key.name} has an invalid value {str(value)[:40]!r}: use {_ACCEPTED[key.kind]}"
+    )
+
+
+# What each kind of value takes, said with a refusal: "has an invalid value" alone left the
+# accepted form to guess.
+_ACCEPTED = {
+    bool: "true or false",
+    int: "a whole number above 0",
+    float: "seconds above 0 (fractions such as 0.5 allowed)",
+    dict: "a table",
+    str: "text",
+}
 
 
 def _whole_number(value: Any) -> int | None:

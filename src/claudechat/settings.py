@@ -69,6 +69,16 @@ KEYS: tuple[Key, ...] = (
     Key("bedrock_models", "", "Bedrock catalogue entries by short name", kind=dict),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
+# The other variables of the prefix claudechat knows: where it keeps things, what `serve` hands
+# its workers, and those of scripts/test, which a developer's shell may keep exported.
+OTHER_VARIABLES = (
+    "CLAUDECHAT_HOME",
+    "CLAUDECHAT_CONFIG",
+    "CLAUDECHAT_SERVE_OPTIONS",
+    "CLAUDECHAT_TEST_FRESH_PROCESSES",
+    "CLAUDECHAT_PG_BIN",
+    "CLAUDECHAT_PG_TMPDIR",
+)
 
 
 def data_dir() -> Path:
@@ -78,10 +88,27 @@ def data_dir() -> Path:
         if not path.is_absolute() or "\x00" in home:
             # A relative home would move with the current directory, splitting the data.
             raise ConfigError(f"CLAUDECHAT_HOME must be an absolute path, not {home[:200]!r}")
+        _check_folder(path)
         return path
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def _check_folder(home: Path) -> None:
+    """A file where the home (or a folder above it) should be was found only by what tried to
+    use it: "cannot read config file .../f/config.toml: Not a directory" about a file the user
+    never made, or "cannot create .../claudechat.db" after Claude had answered."""
+    for path in (home, *home.parents):
+        try:
+            mode = path.stat().st_mode
+        except OSError:  # not there (yet), or not ours to see: what uses it will say
+            continue
+        if not stat.S_ISDIR(mode):
+            if path == home:
+                raise ConfigError(f"CLAUDECHAT_HOME {home} is a file, not a folder")
+            raise ConfigError(f"CLAUDECHAT_HOME {home} cannot be a folder: {path} is a file")
+        return
 
 
 def config_path() -> Path:
@@ -132,7 +159,19 @@ class Settings:
 
     @property
     def user(self) -> str:
-        return self._get("user") or _login_name()
+        from claudechat.errors import UsageError
+        from claudechat.storage.ids import user_id
+
+        name = self._get("user") or _login_name()
+        try:
+            return user_id(name)
+        except UsageError as exc:
+            # A login name such as CORP\jsmith was refused on every command, without a word
+            # of where it came from or how to choose another.
+            source = self.sources.get("user", "your login name (no user is configured)")
+            raise ConfigError(
+                f'{source}: {exc}; set one with CLAUDECHAT_USER or user = "..." in the config file'
+            ) from None
 
     @property
     def data_dir(self) -> Path:
@@ -165,19 +204,7 @@ class Settings:
     @property
     def code_theme(self) -> str:
         """A pygments style, or the terminal's own palette (the default)."""
-        name = self._get("code_theme") or DEFAULT_CODE_THEME
-        if name not in ANSI_CODE_THEMES:
-            from pygments.styles import get_style_by_name
-            from pygments.util import ClassNotFound
-
-            try:
-                get_style_by_name(name)
-            except ClassNotFound:
-                raise ConfigError(
-                    f"unknown code_theme {name[:40]!r}: use ansi_dark, ansi_light or a pygments "
-                    "style (monokai, dracula, github-dark...)"
-                ) from None
-        return str(name)
+        return str(self._get("code_theme") or DEFAULT_CODE_THEME)  # checked as it was read
 
     @property
     def auto_migrate(self) -> bool:
@@ -214,6 +241,8 @@ UNSET_MEANS = {"max_context_tokens": "(the model's input window minus its output
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     settings = Settings()
+    if os.environ.get("CLAUDECHAT_HOME"):
+        data_dir()  # checked at start, whatever the command and CLAUDECHAT_CONFIG
     path = config_path()
     for name, value in _read_config_file(path, settings.warnings).items():
         _set(settings, name, value, f"config file {path}")
@@ -221,12 +250,14 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         raw = os.environ.get(key.env) if key.env else None
         if raw not in (None, ""):
             _set(settings, key.name, raw, f"environment {key.env}")
+    settings.warnings.extend(_unknown_variables())
     for name, value in (overrides or {}).items():
         if value is not None:
             _set(settings, name, value, "command line")
     if settings.provider not in PROVIDERS:
         raise ConfigError(
-            f"unknown provider {settings.provider!r}; use one of {', '.join(PROVIDERS)}"
+            f"{settings.sources['provider']}: unknown provider {settings.provider[:40]!r}; use "
+            f"one of {', '.join(PROVIDERS)}"
         )
     return settings
 
@@ -240,6 +271,24 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
         settings.replaced[name] = settings.values[name]
     settings.values[name] = checked_value(key, value, source)
     settings.sources[name] = source
+
+
+def _unknown_variables() -> list[str]:
+    """A misspelt variable was ignored without a word, as a misspelt key was not: with
+    CLAUDECHAT_DATABSE_URL, a team member's conversations went to a local SQLite file."""
+    import difflib
+
+    prefix = "CLAUDECHAT_"
+    known = {key.env for key in KEYS if key.env} | set(OTHER_VARIABLES)
+    # Compared without the prefix they all share, which made any name look close to some.
+    endings = sorted(name.removeprefix(prefix) for name in known)
+    warnings = []
+    for name in sorted(os.environ):
+        if name.startswith(prefix) and name not in known:
+            closest = difflib.get_close_matches(name.removeprefix(prefix), endings, n=1)
+            hint = f"; did you mean {prefix}{closest[0]}?" if closest else ""
+            warnings.append(f"environment: unknown variable {name[:60]!r} ignored{hint}")
+    return warnings
 
 
 def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:

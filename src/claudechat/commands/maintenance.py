@@ -18,8 +18,9 @@ def config() -> None:
     from claudechat.settings import config_path
 
     settings = opening.settings()
+    rows = settings.effective()  # a value that cannot work (a user name) refused before a line
     print(f"# config file: {config_path()}")
-    for key, value, source in settings.effective():
+    for key, value, source in rows:
         print(f"{key} = {value}  # {source}")
 
 

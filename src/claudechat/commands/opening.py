@@ -29,7 +29,7 @@ def store(settings: Settings) -> ConversationStore:
     from claudechat.storage.database_url import check_database_url
 
     # The database itself is reached on first use; a URL that can never work is refused now.
-    check_database_url(settings.database_url)
+    check_database_url(settings.database_url, settings.sources.get("database_url"))
     from claudechat.output import status
 
     store = open_store(settings)

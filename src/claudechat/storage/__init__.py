@@ -16,14 +16,16 @@ def open_blob_store(settings: Settings) -> BlobStore:
     from urllib.parse import unquote, urlparse
 
     url = settings.storage_url
+    # Said first: which variable or file to fix ("unsupported storage URL" named neither).
+    source = f"{settings.sources['storage_url']}: " if "storage_url" in settings.sources else ""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         from pathlib import Path
 
         if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
-            raise ConfigError(f"storage URL {url!r} must be an absolute path: file:///path")
+            raise ConfigError(f"{source}storage URL {url!r} must be an absolute path: file:///path")
         if "\x00" in unquote(parsed.path):
-            raise ConfigError(f"storage URL {url!r} holds a NUL character (%00)")
+            raise ConfigError(f"{source}storage URL {url!r} holds a NUL character (%00)")
 
         from claudechat.storage.blobs import LocalBlobStore
 
@@ -32,7 +34,9 @@ def open_blob_store(settings: Settings) -> BlobStore:
         from claudechat.storage.s3 import S3BlobStore
 
         return S3BlobStore.from_settings(settings)
-    raise ConfigError(f"unsupported storage URL {url!r}: use file:///path or s3://bucket/prefix")
+    raise ConfigError(
+        f"{source}unsupported storage URL {url!r}: use file:///path or s3://bucket/prefix"
+    )
 
 
 def open_store(settings: Settings) -> ConversationStore:

@@ -49,7 +49,18 @@ _SQLALCHEMY_PORT = re.compile(
 )
 
 
-def check_database_url(url: str) -> None:
+def check_database_url(url: str, source: str | None = None) -> None:
+    """`source`, where the URL came from (a variable, the config file), is said first: "invalid
+    database URL" alone did not say which setting to fix."""
+    try:
+        _check_database_url(url)
+    except ConfigError as exc:
+        if source is None:
+            raise
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_database_url(url: str) -> None:
     match = _URL_SCHEME.match(url)
     shown = mask_url_password(url)[:200]
     if match is None or match.group("dialect").lower() not in _DIALECTS:

@@ -47,7 +47,11 @@ class S3BlobStore:
     def from_settings(cls, settings: Settings) -> S3BlobStore:
         parsed = urlparse(settings.storage_url)
         if not parsed.netloc:
-            raise ConfigError(f"storage URL {settings.storage_url!r} names no bucket")
+            source = settings.sources.get("storage_url", "default")
+            raise ConfigError(
+                f"{source}: storage URL {settings.storage_url!r} names no bucket: use "
+                "s3://bucket/prefix"
+            )
         return cls(
             make_client(),
             parsed.netloc,
