@@ -275,3 +275,27 @@ def test_a_models_api_outage_at_the_first_turn_does_not_last_the_session(  # typ
     while not session.model_info().known and time.monotonic() < deadline:
         time.sleep(0.05)
     assert session.model_info().known is True
+
+
+def test_an_alias_is_the_newest_dated_model_it_names(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """The Models API lists older models by dated ids only; the alias people type (the id
+    without its date) was taken for an unknown model: conservative limits, no effort."""
+    fake_api.models += [
+        model_entry("claude-opus-4-5-20250901", "Claude Opus 4.5 (old)", "2025-09-01T00:00:00Z",
+                    max_tokens=1_000, thinking=(), effort=()),
+        model_entry("claude-opus-4-5-20251101", "Claude Opus 4.5", "2025-11-01T00:00:00Z",
+                    max_tokens=32_000, thinking=("enabled",), effort=("low", "medium", "high")),
+    ]  # fmt: skip
+    assert cli("models").returncode == 0
+    asked = len(fake_api.model_requests)
+    result = cli("chat", "--model", "claude-opus-4-5", "--effort", "high", input="hi")
+    assert result.returncode == 0, result.stderr
+    assert "not described" not in result.stderr and "no effort" not in result.stderr
+    body = fake_api.requests[-1].body
+    assert body["model"] == "claude-opus-4-5"  # sent as typed: the API knows its aliases
+    assert body["max_tokens"] == 32_000 and body["output_config"] == {"effort": "high"}
+    assert body["thinking"]["type"] == "enabled"
+    # A known alias does not ask for the list again once it is minutes old.
+    age_models_cache(isolated_home, minutes=6)
+    assert cli("chat", "--continue", input="again").returncode == 0
+    assert len(fake_api.model_requests) == asked

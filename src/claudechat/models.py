@@ -12,10 +12,11 @@ import contextlib
 import copy
 import functools
 import json
+import re
 import threading
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -219,9 +220,9 @@ class Catalogue:
         is more than a few minutes old), and one nobody describes gets conservative limits
         (ModelInfo.known is False)."""
         if self.settings.provider == "bedrock":
-            return _find(bedrock_models(self.settings), model) or unknown_model(model)
+            return _described_as(bedrock_models(self.settings), model)
         models = self._fresh_or_fetched(lambda: self._fresh_list_for(model))
-        return _find(models, model) or unknown_model(model)
+        return _described_as(models, model)
 
     def _fresh_or_fetched(self, fresh: Callable[[], list[ModelInfo] | None]) -> list[ModelInfo]:
         """What `fresh` finds, else a fetch. Looked at again under the lock: a look that waited
@@ -303,10 +304,24 @@ def _younger_than(fetched_at: datetime, age: timedelta) -> bool:
 
 
 def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
+    """The model's entry: by its id, its Bedrock id, or its alias, the id without its date
+    (the Models API lists claude-opus-4-5-20251101; people type claude-opus-4-5): the newest
+    of those it names. An alias was taken for an unknown model and given conservative limits."""
     for info in models:
         if model in (info.id, info.extra.get("bedrock_id")):
             return info
-    return None
+    dated = [info for info in models if _DATED.sub("", info.id) == model]
+    return max(dated, key=lambda info: (info.created_at, info.id)) if dated else None
+
+
+_DATED = re.compile(r"-\d{8}$")  # the date a Models API id ends with: -20251101
+
+
+def _described_as(models: list[ModelInfo], model: str) -> ModelInfo:
+    """The entry `model` names, under the name it was asked by (the one sent, and the one a
+    session compares with its conversation's model); conservative defaults when none."""
+    info = _find(models, model)
+    return replace(info, id=model) if info is not None else unknown_model(model)
 
 
 def _flag(value: Any) -> bool | None:
