@@ -56,6 +56,20 @@ def test_any_model_id_is_used_as_given(cli, bedrock) -> None:  # type: ignore[no
     assert bedrock.requests[-1].body["model"] == arn
 
 
+@pytest.mark.parametrize(
+    "profile", ["us.anthropic.claude-sonnet-4-6", "global.anthropic.claude-sonnet-4-6"]
+)
+def test_a_full_inference_profile_id_is_the_catalogues_model(cli, bedrock, profile) -> None:  # type: ignore[no-untyped-def]
+    """It was "not described by the Bedrock catalogue": conservative limits, no effort."""
+    result = cli("chat", "--model", profile, "--effort", "high", input="hi")
+    assert result.returncode == 0, result.stderr
+    assert "not described" not in result.stderr and "no effort" not in result.stderr
+    request = bedrock.requests[-1]
+    assert request.path == f"/model/{profile}/invoke-with-response-stream"  # as given
+    assert request.body["max_tokens"] == 64_000
+    assert request.body["output_config"] == {"effort": "high"}
+
+
 def test_short_names_map_to_the_regions_inference_profile() -> None:
     assert bedrock_model_id("claude-sonnet-4-6", "eu-central-1") == "eu.anthropic.claude-sonnet-4-6"
     assert bedrock_model_id("claude-haiku-4-5", "ap-northeast-1").startswith("apac.anthropic.")

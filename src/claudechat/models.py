@@ -310,10 +310,17 @@ def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
     for info in models:
         if model in (info.id, info.extra.get("bedrock_id")):
             return info
+    geography, _, bedrock_id = model.partition(".")
+    for info in models if geography in PROFILE_GEOGRAPHIES else ():
+        if info.extra.get("bedrock_id") == bedrock_id:  # us.anthropic.claude-sonnet-4-6
+            return info
     dated = [info for info in models if _DATED.sub("", info.id) == model]
     return max(dated, key=lambda info: (info.created_at, info.id)) if dated else None
 
 
+# The prefixes of Bedrock's cross-region inference profiles: a full profile id is the catalogue's
+# model (us.anthropic.claude-sonnet-4-6), sent as given; it was taken for an unknown model.
+PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "global")
 _DATED = re.compile(r"-\d{8}$")  # the date a Models API id ends with: -20251101
 
 
