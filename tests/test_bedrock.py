@@ -75,6 +75,11 @@ def test_short_names_map_to_the_regions_inference_profile() -> None:
     assert bedrock_model_id("claude-haiku-4-5", "ap-northeast-1").startswith("apac.anthropic.")
     assert bedrock_model_id("claude-opus-4-6", None) == "us.anthropic.claude-opus-4-6-v1"
     assert (
+        bedrock_model_id("claude-sonnet-4-6", "us-gov-west-1")
+        == "us-gov.anthropic.claude-sonnet-4-6"
+    )
+    assert bedrock_model_id("claude-sonnet-4-6", "ca-central-1") == "us.anthropic.claude-sonnet-4-6"
+    assert (
         bedrock_model_id("us.anthropic.claude-x-v9:0", "eu-west-1") == "us.anthropic.claude-x-v9:0"
     )
 
