@@ -149,3 +149,23 @@ def test_a_bedrock_setup_that_cannot_work_is_one_line_before_anything_is_saved( 
     assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert fake_api.requests == [] and cli("list").stdout == ""
+
+
+def test_a_model_the_account_has_not_enabled_is_not_taken_for_an_unknown_one(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """Bedrock's 404 for a model the account has no access to sent the conversation back to
+    the model of its last reply, as a typo would, and never said what to do."""
+    first = cli("chat", input="hello")
+    assert first.returncode == 0, first.stderr
+    bedrock.queue(
+        ErrorReply(404, "ResourceNotFoundException",
+                   "Model use case details have not been submitted for this account.")
+    )  # fmt: skip
+    refused = cli("chat", "--continue", "--model", "claude-opus-4-6", input="again")
+    assert refused.returncode == 3
+    assert "has not enabled model 'claude-opus-4-6' for this account" in refused.stderr
+    assert "request access to it in the Bedrock console" in refused.stderr
+    assert "does not know" not in refused.stderr and "goes back" not in refused.stderr
+    assert "did you mean" not in refused.stderr
+    again = cli("chat", "--continue", input="once access is granted")
+    assert again.returncode == 0, again.stderr
+    assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-opus-4-6-v1"

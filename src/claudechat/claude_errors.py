@@ -70,6 +70,13 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         )
     if isinstance(error, anthropic.APIStatusError):
         wait = retry_in(error.response.headers)
+        if _model_not_enabled(error, settings):
+            return ApiError(
+                f"{where} has not enabled model {model!r} for this account "
+                f"({error.status_code}): {_error_detail(error)}; request access to it in the "
+                "Bedrock console (Model access)",
+                status=error.status_code,
+            )
         unknown_model = _names_unknown_model(error, settings)
         if error.status_code == 404 and not unknown_model:
             return ApiError(_not_found_message(error, where), status=404)
@@ -155,6 +162,14 @@ def _names_unknown_model(error: Any, settings: Settings) -> bool:
     if error.status_code != 404:
         return False
     return settings.provider == "bedrock" or "model" in _error_detail(error).lower()
+
+
+def _model_not_enabled(error: Any, settings: Settings) -> bool:
+    """Bedrock's 404 for a model the account has not been granted ("Model use case details
+    have not been submitted for this account"): taken for an unknown model, it sent the
+    conversation back to another model, when only asking AWS for access helps."""
+    detail = _error_detail(error).lower()
+    return settings.provider == "bedrock" and error.status_code == 404 and "use case" in detail
 
 
 def _not_found_message(error: Any, where: str) -> str:

@@ -104,7 +104,9 @@ class SessionModel:
         import difflib
 
         try:
-            offered = [info.id for info in self.catalogue.models()]
+            # Not the model itself: one the list has and Claude refused was offered as its
+            # own near miss ("did you mean claude-opus-4-6?" of claude-opus-4-6).
+            offered = [info.id for info in self.catalogue.models() if info.id != unknown]
         except ClaudechatError:
             return  # no list to compare with: the error alone
         close = difflib.get_close_matches(unknown.lower(), offered, n=1, cutoff=0.75)
