@@ -169,3 +169,20 @@ def test_a_model_the_account_has_not_enabled_is_not_taken_for_an_unknown_one(cli
     again = cli("chat", "--continue", input="once access is granted")
     assert again.returncode == 0, again.stderr
     assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-opus-4-6-v1"
+
+
+def test_a_model_id_bedrock_finds_invalid_is_not_kept(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """Bedrock answers a typo with 400 "The provided model identifier is invalid.": it read
+    as a rejected request and the model was kept, so every later turn failed too."""
+    assert cli("chat", input="hello").returncode == 0
+    bedrock.queue(
+        ErrorReply(400, "ValidationException", "The provided model identifier is invalid.")
+    )
+    typo = cli("chat", "--continue", "--model", "claude-sonet-4-6", input="again")
+    assert typo.returncode == 3
+    assert "does not know model 'claude-sonet-4-6' (400)" in typo.stderr, typo.stderr
+    assert "did you mean claude-sonnet-4-6?" in typo.stderr
+    assert "goes back to claude-sonnet-4-6, the model of its last reply" in typo.stderr
+    again = cli("chat", "--continue", input="once more")
+    assert again.returncode == 0, again.stderr
+    assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-sonnet-4-6"

@@ -140,8 +140,8 @@ def _status_message(error: Any, where: str, model: str, wait: float | None) -> s
         return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
     if status == 403:
         return f"{where} refused access to model {model!r} (403): {detail}"
-    if status == 404:
-        return f"{where} does not know model {model!r} (404): {detail}"
+    if status == 404 or _invalid_model_id(error):
+        return f"{where} does not know model {model!r} ({status}): {detail}"
     if status == 429:
         if wait and wait > LONGEST_RETRY_AFTER_SECONDS:  # not waited for: the user is told
             return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
@@ -158,10 +158,19 @@ def _status_message(error: Any, where: str, model: str, wait: float | None) -> s
 
 def _names_unknown_model(error: Any, settings: Settings) -> bool:
     """A 404 about the model ("model: claude-..." from the API; any from Bedrock, whose
-    address is its region's), not one for an address with no Messages API behind it."""
+    address is its region's), not one for an address with no Messages API behind it; or
+    Bedrock's 400 for an invalid model id."""
     if error.status_code != 404:
-        return False
+        return _invalid_model_id(error)
     return settings.provider == "bedrock" or "model" in _error_detail(error).lower()
+
+
+def _invalid_model_id(error: Any) -> bool:
+    """Bedrock's answer to a model id it has never heard of (a typo): a 400 ValidationException
+    "The provided model identifier is invalid.", which was taken for a request it rejected,
+    and the model kept for every later turn to fail on."""
+    detail = _error_detail(error).lower()
+    return error.status_code == 400 and "model identifier is invalid" in detail
 
 
 def _model_not_enabled(error: Any, settings: Settings) -> bool:
