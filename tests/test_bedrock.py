@@ -186,3 +186,26 @@ def test_a_model_id_bedrock_finds_invalid_is_not_kept(cli, bedrock) -> None:  # 
     again = cli("chat", "--continue", input="once more")
     assert again.returncode == 0, again.stderr
     assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-sonnet-4-6"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "said"),
+    [
+        ("ExpiredTokenException", "The security token included in the request is expired",
+         "they have expired"),
+        ("UnrecognizedClientException", "The security token included in the request is invalid.",
+         "they are not valid"),
+    ],
+    ids=["expired", "invalid"],
+)  # fmt: skip
+def test_credentials_bedrock_refuses_are_named_as_such(cli, bedrock, kind, message, said) -> None:  # type: ignore[no-untyped-def]
+    """They read "Bedrock refused access to model ..." (exit 3), as if the model were not
+    granted, when the AWS credentials needed refreshing."""
+    bedrock.queue(ErrorReply(403, kind, message))
+    result = cli("chat", input="hello")
+    assert result.returncode == 2, result.stderr  # as missing credentials are
+    lines = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
+    assert len(lines) == 1, result.stderr
+    assert f"Bedrock refused the AWS credentials: {said} (403 {kind}: {message})" in lines[0]
+    assert "aws sso login" in lines[0] and "access to model" not in lines[0]
+    assert len(bedrock.requests) == 1  # not retried

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import ApiError, ReplyCutOffError, UsageError
+from claudechat.errors import ApiError, CredentialsRefusedError, ReplyCutOffError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.claude import Reply
@@ -70,6 +70,9 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         )
     if isinstance(error, anthropic.APIStatusError):
         wait = retry_in(error.response.headers)
+        refused = _refused_credentials(error) if settings.provider == "bedrock" else None
+        if refused is not None:
+            return CredentialsRefusedError(refused, status=error.status_code)
         if _model_not_enabled(error, settings):
             return ApiError(
                 f"{where} has not enabled model {model!r} for this account "
@@ -171,6 +174,43 @@ def _invalid_model_id(error: Any) -> bool:
     and the model kept for every later turn to fail on."""
     detail = _error_detail(error).lower()
     return error.status_code == 400 and "model identifier is invalid" in detail
+
+
+# Bedrock's kinds of error (its x-amzn-errortype header) for credentials it cannot use.
+_EXPIRED_CREDENTIALS = {"ExpiredTokenException", "ExpiredToken"}
+_INVALID_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "MissingAuthenticationTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+}
+
+
+def _refused_credentials(error: Any) -> str | None:
+    """What to do when Bedrock refused the credentials themselves, not access to a model:
+    all of them read "Bedrock refused access to model ..." (exit 3), which sent people to
+    their model access settings for an expired SSO session."""
+    kind = str(error.response.headers.get("x-amzn-errortype", "")).partition(":")[0]
+    detail = _error_detail(error)
+    if kind == "AccessDeniedException" and "bearer token" in detail.lower():
+        return (
+            f"Bedrock refused the API key in AWS_BEARER_TOKEN_BEDROCK ({error.status_code} "
+            f"{kind}: {detail}): set it to a valid key"
+        )
+    if kind in _EXPIRED_CREDENTIALS:
+        state, fix = "have expired", "refresh them (`aws sso login`, or new keys for the profile)"
+    elif kind in _INVALID_CREDENTIALS:
+        state, fix = (
+            "are not valid",
+            "check AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or run `aws sso login`)",
+        )
+    else:
+        return None
+    why = f"{error.status_code} {kind}: {detail}"
+    return f"Bedrock refused the AWS credentials: they {state} ({why}); {fix}"
 
 
 def _model_not_enabled(error: Any, settings: Settings) -> bool:
