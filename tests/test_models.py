@@ -299,3 +299,26 @@ def test_an_alias_is_the_newest_dated_model_it_names(cli, fake_api, isolated_hom
     age_models_cache(isolated_home, minutes=6)
     assert cli("chat", "--continue", input="again").returncode == 0
     assert len(fake_api.model_requests) == asked
+
+
+def test_a_stale_list_stands_in_when_the_models_api_fails(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """With the Models API failing and only a list older than a day, `models` failed (exit 3)
+    and chat gave a model the list describes conservative limits; the error named the list
+    "model '(models list)'"."""
+    assert cli("models").returncode == 0
+    age_models_cache(isolated_home, minutes=2 * 24 * 60)
+    fake_api.models_refused = True
+    listed = cli("models")
+    assert listed.returncode == 0, listed.stderr
+    assert "claude-opus-4-6" in listed.stdout
+    assert "cannot list the models" in listed.stderr and "may be out of date" in listed.stderr
+    assert "refused access to the list of models (403)" in listed.stderr
+    assert "(models list)" not in listed.stderr
+    chat = cli("chat", "--model", "claude-opus-4-6", "--effort", "max", input="hi")
+    assert chat.returncode == 0, chat.stderr
+    assert "not described" not in chat.stderr and "may be out of date" in chat.stderr
+    body = fake_api.requests[-1].body
+    assert body["max_tokens"] == 128_000 and body["output_config"] == {"effort": "max"}
+    # With no list at all, the failure stands.
+    (isolated_home / "models.json").unlink()
+    assert cli("models").returncode == 3

@@ -257,7 +257,7 @@ class Claude:
 
     def list_models(self) -> list[dict[str, Any]]:
         """Every model the account offers, all pages of the Models API, as plain JSON."""
-        with translate_errors(self.settings, "(models list)"):
+        with translate_errors(self.settings, None):
             # No retries either: a failure is held for a while and the model assumed known
             # meanwhile (models.py), while the SDK's retry-after waits held the first turn.
             return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]

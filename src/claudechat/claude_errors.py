@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 
 class translate_errors:
-    def __init__(self, settings: Settings, model: str, reply: Reply | None = None) -> None:
+    """`model`: the model asked for; None when the request lists the models."""
+
+    def __init__(self, settings: Settings, model: str | None, reply: Reply | None = None) -> None:
         self.settings = settings
         self.model = model
         self.reply = reply
@@ -42,7 +44,9 @@ class translate_errors:
         return self.reply is not None and bool(self.reply.text)
 
 
-def describe_failure(error: BaseException, settings: Settings, model: str) -> Exception | None:
+def describe_failure(
+    error: BaseException, settings: Settings, model: str | None
+) -> Exception | None:
     import anthropic
     import httpx2
 
@@ -80,7 +84,7 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
                 "Bedrock console (Model access)",
                 status=error.status_code,
             )
-        unknown_model = _names_unknown_model(error, settings)
+        unknown_model = model is not None and _names_unknown_model(error, settings)
         if error.status_code == 404 and not unknown_model:
             return ApiError(_not_found_message(error, where), status=404)
         return ApiError(
@@ -136,15 +140,17 @@ def retry_in(headers: Any) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _status_message(error: Any, where: str, model: str, wait: float | None) -> str:
+def _status_message(error: Any, where: str, model: str | None, wait: float | None) -> str:
     status = error.status_code
     detail = _error_detail(error)
+    # The models list was "model '(models list)'".
+    asked = "the list of models" if model is None else f"model {model!r}"
     if status == 401:
         return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
     if status == 403:
-        return f"{where} refused access to model {model!r} (403): {detail}"
+        return f"{where} refused access to {asked} (403): {detail}"
     if status == 404 or _invalid_model_id(error):
-        return f"{where} does not know model {model!r} ({status}): {detail}"
+        return f"{where} does not know {asked} ({status}): {detail}"
     if status == 429:
         if wait and wait > LONGEST_RETRY_AFTER_SECONDS:  # not waited for: the user is told
             return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
@@ -156,7 +162,7 @@ def _status_message(error: Any, where: str, model: str, wait: float | None) -> s
     if status == 200:
         # An `event: error` inside a stream that had started fine.
         return f"{where} reported an error mid-reply: {detail}"
-    return f"{where} rejected the request for model {model!r} ({status}): {detail}"
+    return f"{where} rejected the request for {asked} ({status}): {detail}"
 
 
 def _names_unknown_model(error: Any, settings: Settings) -> bool:

@@ -44,7 +44,7 @@ class SessionModel:
             # is of no use now; this model's own notices follow.
             self._pending_notices.clear()
             try:
-                info = self.catalogue.describe(model)
+                info = self.catalogue.describe(model, note=self._pending_notices.append)
             except ClaudechatError as exc:
                 # Not kept: a later turn asks again (the catalogue holds a failure 30 s), so a
                 # moment's outage does not leave the whole session on conservative limits.

@@ -27,11 +27,13 @@ def models(
     """The models your account offers: limits, thinking, effort and prices (cached a day)."""
     from claudechat.claude import Claude
     from claudechat.models import model_catalogue
+    from claudechat.output import status
     from claudechat.settings import load_settings
 
     settings = load_settings()
     catalogue = model_catalogue(settings, Claude(settings))
-    rows = [_model_row(info, settings) for info in catalogue.models(refresh=refresh)]
+    listed = catalogue.models(refresh=refresh, note=status)
+    rows = [_model_row(info, settings) for info in listed]
     from claudechat.tables import print_rows
 
     print_rows(rows, as_json, title="models")
