@@ -80,6 +80,14 @@ def usage(
             | {"conversation": row["conversation"][:8], "name": row["title"]}
             for row in rows
         ]
+    if not as_json:  # an unknown cost reads `?`, as in list; the count of replies is JSON's
+        rows = [_unpriced_shown(row) for row in rows]
     print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
     if error:  # after what this machine holds, as `list` does: partial figures, said so
         raise error
+
+
+def _unpriced_shown(row: dict[str, Any]) -> dict[str, Any]:
+    shown = {key: value for key, value in row.items() if key != "unpriced"}
+    unknown = {key: "?" for key in ("cost", "saved_by_cache") if row[key] is None}
+    return shown | unknown
