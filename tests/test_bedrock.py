@@ -56,10 +56,29 @@ def test_any_model_id_is_used_as_given(cli, bedrock) -> None:  # type: ignore[no
     assert bedrock.requests[-1].body["model"] == arn
 
 
+@pytest.mark.parametrize(
+    "profile", ["us.anthropic.claude-sonnet-4-6", "global.anthropic.claude-sonnet-4-6"]
+)
+def test_a_full_inference_profile_id_is_the_catalogues_model(cli, bedrock, profile) -> None:  # type: ignore[no-untyped-def]
+    """It was "not described by the Bedrock catalogue": conservative limits, no effort."""
+    result = cli("chat", "--model", profile, "--effort", "high", input="hi")
+    assert result.returncode == 0, result.stderr
+    assert "not described" not in result.stderr and "no effort" not in result.stderr
+    request = bedrock.requests[-1]
+    assert request.path == f"/model/{profile}/invoke-with-response-stream"  # as given
+    assert request.body["max_tokens"] == 64_000
+    assert request.body["output_config"] == {"effort": "high"}
+
+
 def test_short_names_map_to_the_regions_inference_profile() -> None:
     assert bedrock_model_id("claude-sonnet-4-6", "eu-central-1") == "eu.anthropic.claude-sonnet-4-6"
     assert bedrock_model_id("claude-haiku-4-5", "ap-northeast-1").startswith("apac.anthropic.")
     assert bedrock_model_id("claude-opus-4-6", None) == "us.anthropic.claude-opus-4-6-v1"
+    assert (
+        bedrock_model_id("claude-sonnet-4-6", "us-gov-west-1")
+        == "us-gov.anthropic.claude-sonnet-4-6"
+    )
+    assert bedrock_model_id("claude-sonnet-4-6", "ca-central-1") == "us.anthropic.claude-sonnet-4-6"
     assert (
         bedrock_model_id("us.anthropic.claude-x-v9:0", "eu-west-1") == "us.anthropic.claude-x-v9:0"
     )
@@ -130,3 +149,63 @@ def test_a_bedrock_setup_that_cannot_work_is_one_line_before_anything_is_saved( 
     assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert fake_api.requests == [] and cli("list").stdout == ""
+
+
+def test_a_model_the_account_has_not_enabled_is_not_taken_for_an_unknown_one(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """Bedrock's 404 for a model the account has no access to sent the conversation back to
+    the model of its last reply, as a typo would, and never said what to do."""
+    first = cli("chat", input="hello")
+    assert first.returncode == 0, first.stderr
+    bedrock.queue(
+        ErrorReply(404, "ResourceNotFoundException",
+                   "Model use case details have not been submitted for this account.")
+    )  # fmt: skip
+    refused = cli("chat", "--continue", "--model", "claude-opus-4-6", input="again")
+    assert refused.returncode == 3
+    assert "has not enabled model 'claude-opus-4-6' for this account" in refused.stderr
+    assert "request access to it in the Bedrock console" in refused.stderr
+    assert "does not know" not in refused.stderr and "goes back" not in refused.stderr
+    assert "did you mean" not in refused.stderr
+    again = cli("chat", "--continue", input="once access is granted")
+    assert again.returncode == 0, again.stderr
+    assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-opus-4-6-v1"
+
+
+def test_a_model_id_bedrock_finds_invalid_is_not_kept(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """Bedrock answers a typo with 400 "The provided model identifier is invalid.": it read
+    as a rejected request and the model was kept, so every later turn failed too."""
+    assert cli("chat", input="hello").returncode == 0
+    bedrock.queue(
+        ErrorReply(400, "ValidationException", "The provided model identifier is invalid.")
+    )
+    typo = cli("chat", "--continue", "--model", "claude-sonet-4-6", input="again")
+    assert typo.returncode == 3
+    assert "does not know model 'claude-sonet-4-6' (400)" in typo.stderr, typo.stderr
+    assert "did you mean claude-sonnet-4-6?" in typo.stderr
+    assert "goes back to claude-sonnet-4-6, the model of its last reply" in typo.stderr
+    again = cli("chat", "--continue", input="once more")
+    assert again.returncode == 0, again.stderr
+    assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-sonnet-4-6"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "said"),
+    [
+        ("ExpiredTokenException", "The security token included in the request is expired",
+         "they have expired"),
+        ("UnrecognizedClientException", "The security token included in the request is invalid.",
+         "they are not valid"),
+    ],
+    ids=["expired", "invalid"],
+)  # fmt: skip
+def test_credentials_bedrock_refuses_are_named_as_such(cli, bedrock, kind, message, said) -> None:  # type: ignore[no-untyped-def]
+    """They read "Bedrock refused access to model ..." (exit 3), as if the model were not
+    granted, when the AWS credentials needed refreshing."""
+    bedrock.queue(ErrorReply(403, kind, message))
+    result = cli("chat", input="hello")
+    assert result.returncode == 2, result.stderr  # as missing credentials are
+    lines = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
+    assert len(lines) == 1, result.stderr
+    assert f"Bedrock refused the AWS credentials: {said} (403 {kind}: {message})" in lines[0]
+    assert "aws sso login" in lines[0] and "access to model" not in lines[0]
+    assert len(bedrock.requests) == 1  # not retried

@@ -297,3 +297,50 @@ def test_a_models_api_outage_at_the_first_turn_does_not_last_the_session(  # typ
     while not session.model_info().known and time.monotonic() < deadline:
         time.sleep(0.05)
     assert session.model_info().known is True
+
+
+def test_an_alias_is_the_newest_dated_model_it_names(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """The Models API lists older models by dated ids only; the alias people type (the id
+    without its date) was taken for an unknown model: conservative limits, no effort."""
+    fake_api.models += [
+        model_entry("claude-opus-4-5-20250901", "Claude Opus 4.5 (old)", "2025-09-01T00:00:00Z",
+                    max_tokens=1_000, thinking=(), effort=()),
+        model_entry("claude-opus-4-5-20251101", "Claude Opus 4.5", "2025-11-01T00:00:00Z",
+                    max_tokens=32_000, thinking=("enabled",), effort=("low", "medium", "high")),
+    ]  # fmt: skip
+    assert cli("models").returncode == 0
+    asked = len(fake_api.model_requests)
+    result = cli("chat", "--model", "claude-opus-4-5", "--effort", "high", input="hi")
+    assert result.returncode == 0, result.stderr
+    assert "not described" not in result.stderr and "no effort" not in result.stderr
+    body = fake_api.requests[-1].body
+    assert body["model"] == "claude-opus-4-5"  # sent as typed: the API knows its aliases
+    assert body["max_tokens"] == 32_000 and body["output_config"] == {"effort": "high"}
+    assert body["thinking"]["type"] == "enabled"
+    # A known alias does not ask for the list again once it is minutes old.
+    age_models_cache(isolated_home, minutes=6)
+    assert cli("chat", "--continue", input="again").returncode == 0
+    assert len(fake_api.model_requests) == asked
+
+
+def test_a_stale_list_stands_in_when_the_models_api_fails(cli, fake_api, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """With the Models API failing and only a list older than a day, `models` failed (exit 3)
+    and chat gave a model the list describes conservative limits; the error named the list
+    "model '(models list)'"."""
+    assert cli("models").returncode == 0
+    age_models_cache(isolated_home, minutes=2 * 24 * 60)
+    fake_api.models_refused = True
+    listed = cli("models")
+    assert listed.returncode == 0, listed.stderr
+    assert "claude-opus-4-6" in listed.stdout
+    assert "cannot list the models" in listed.stderr and "may be out of date" in listed.stderr
+    assert "refused access to the list of models (403)" in listed.stderr
+    assert "(models list)" not in listed.stderr
+    chat = cli("chat", "--model", "claude-opus-4-6", "--effort", "max", input="hi")
+    assert chat.returncode == 0, chat.stderr
+    assert "not described" not in chat.stderr and "may be out of date" in chat.stderr
+    body = fake_api.requests[-1].body
+    assert body["max_tokens"] == 128_000 and body["output_config"] == {"effort": "max"}
+    # With no list at all, the failure stands.
+    (isolated_home / "models.json").unlink()
+    assert cli("models").returncode == 3

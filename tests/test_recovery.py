@@ -405,6 +405,16 @@ def test_a_model_claude_does_not_know_on_a_new_conversation_gives_way_to_the_con
     assert fake_api.requests[-1].body["model"] == known
 
 
+def test_a_listed_model_claude_refuses_is_not_its_own_near_miss(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """It said "did you mean claude-opus-4-6?" of claude-opus-4-6 itself."""
+    assert cli("chat", "hello").returncode == 0
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-opus-4-6"))
+    refused = cli("chat", "--continue", "--model", "claude-opus-4-6", "again")
+    assert refused.returncode == 3
+    assert "goes back to claude-sonnet-4-6" in refused.stderr, refused.stderr
+    assert "did you mean claude-opus-4-6?" not in refused.stderr
+
+
 def test_a_base_url_with_no_messages_api_is_named_not_taken_for_an_unknown_model(  # type: ignore[no-untyped-def]
     fake_api, cli
 ) -> None:

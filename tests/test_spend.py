@@ -254,3 +254,24 @@ def test_records_print_every_field_and_a_table_of_one_column() -> None:
     assert out.file.getvalue().splitlines() == [
         "ids", "4d9d0a8f", "spend", "m1", "  cost  1.50", "m2", "  cost  2.00"
     ]  # fmt: skip
+
+
+def test_usage_shows_an_unpriced_models_cost_as_unknown_as_list_does(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Replies of a model with no price counted $0.0000 ("cost": 0.0), while list showed `?`."""
+    fake_api.queue(Reply("a", input_tokens=1000, output_tokens=100))
+    assert cli("chat", input="priced").returncode == 0
+    fake_api.queue(Reply("b", input_tokens=5000, output_tokens=500))
+    assert cli("chat", "--model", "claude-future-1", input="unpriced").returncode == 0
+    by_model = json.loads(cli("usage", "--by", "model", "--json").stdout)
+    assert [(r["model"], r["cost"], r["saved_by_cache"], r["unpriced"]) for r in by_model] == [
+        ("claude-future-1", None, None, 1),
+        ("claude-sonnet-4-6", 0.0045, 0.0, 0),  # 1,000 x $3 + 100 x $15 per million
+    ]
+    [day] = json.loads(cli("usage", "--json").stdout)
+    assert (day["cost"], day["unpriced"]) == (None, 1)  # a sum missing a part is unknown
+    assert cli("usage").stdout.split("\t")[5] == "?"
+    listed = cli("list").stdout.splitlines()
+    assert next(line for line in listed if "claude-future-1" in line).endswith("\t?")
+    table = in_a_terminal("usage", "--by", "model", columns=120)
+    future = next(line for line in table if line.startswith("claude-future-1"))
+    assert "?" in future and "0.0000" not in future

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from claudechat.settings import Settings
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
-_PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us"}
+# A region's geography, as its cross-region inference profiles are prefixed. GovCloud has its
+# own (us-gov.): given us., as every us-* region was, Bedrock refused it. Other regions take
+# us. (Canada's source the US profiles; where none does, a full profile id or ARN is the way).
+_PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us", "us-gov": "us-gov"}
 
 
 def bedrock_model_id(
@@ -41,7 +44,8 @@ def bedrock_model_id(
     entry = bedrock_catalogue(settings).get(model)
     if entry is None or not entry.get("id"):
         return model
-    prefix = _PROFILE_PREFIXES.get((region or "us").split("-")[0], "us")
+    geography = "us-gov" if (region or "").startswith("us-gov-") else (region or "us").split("-")[0]
+    prefix = _PROFILE_PREFIXES.get(geography, "us")
     return f"{prefix}.{entry['id']}"
 
 
@@ -253,7 +257,7 @@ class Claude:
 
     def list_models(self) -> list[dict[str, Any]]:
         """Every model the account offers, all pages of the Models API, as plain JSON."""
-        with translate_errors(self.settings, "(models list)"):
+        with translate_errors(self.settings, None):
             # No retries either: a failure is held for a while and the model assumed known
             # meanwhile (models.py), while the SDK's retry-after waits held the first turn.
             return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]

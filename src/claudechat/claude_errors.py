@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import ApiError, ReplyCutOffError, UsageError
+from claudechat.errors import ApiError, CredentialsRefusedError, ReplyCutOffError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.claude import Reply
@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 
 class translate_errors:
-    def __init__(self, settings: Settings, model: str, reply: Reply | None = None) -> None:
+    """`model`: the model asked for; None when the request lists the models."""
+
+    def __init__(self, settings: Settings, model: str | None, reply: Reply | None = None) -> None:
         self.settings = settings
         self.model = model
         self.reply = reply
@@ -42,7 +44,9 @@ class translate_errors:
         return self.reply is not None and bool(self.reply.text)
 
 
-def describe_failure(error: BaseException, settings: Settings, model: str) -> Exception | None:
+def describe_failure(
+    error: BaseException, settings: Settings, model: str | None
+) -> Exception | None:
     import anthropic
     import httpx2
 
@@ -70,7 +74,17 @@ def describe_failure(error: BaseException, settings: Settings, model: str) -> Ex
         )
     if isinstance(error, anthropic.APIStatusError):
         wait = retry_in(error.response.headers)
-        unknown_model = _names_unknown_model(error, settings)
+        refused = _refused_credentials(error) if settings.provider == "bedrock" else None
+        if refused is not None:
+            return CredentialsRefusedError(refused, status=error.status_code)
+        if _model_not_enabled(error, settings):
+            return ApiError(
+                f"{where} has not enabled model {model!r} for this account "
+                f"({error.status_code}): {_error_detail(error)}; request access to it in the "
+                "Bedrock console (Model access)",
+                status=error.status_code,
+            )
+        unknown_model = model is not None and _names_unknown_model(error, settings)
         if error.status_code == 404 and not unknown_model:
             return ApiError(_not_found_message(error, where), status=404)
         return ApiError(
@@ -126,15 +140,17 @@ def retry_in(headers: Any) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _status_message(error: Any, where: str, model: str, wait: float | None) -> str:
+def _status_message(error: Any, where: str, model: str | None, wait: float | None) -> str:
     status = error.status_code
     detail = _error_detail(error)
+    # The models list was "model '(models list)'".
+    asked = "the list of models" if model is None else f"model {model!r}"
     if status == 401:
         return f"{where} rejected the credentials (401): check ANTHROPIC_API_KEY"
     if status == 403:
-        return f"{where} refused access to model {model!r} (403): {detail}"
-    if status == 404:
-        return f"{where} does not know model {model!r} (404): {detail}"
+        return f"{where} refused access to {asked} (403): {detail}"
+    if status == 404 or _invalid_model_id(error):
+        return f"{where} does not know {asked} ({status}): {detail}"
     if status == 429:
         if wait and wait > LONGEST_RETRY_AFTER_SECONDS:  # not waited for: the user is told
             return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
@@ -146,15 +162,69 @@ def _status_message(error: Any, where: str, model: str, wait: float | None) -> s
     if status == 200:
         # An `event: error` inside a stream that had started fine.
         return f"{where} reported an error mid-reply: {detail}"
-    return f"{where} rejected the request for model {model!r} ({status}): {detail}"
+    return f"{where} rejected the request for {asked} ({status}): {detail}"
 
 
 def _names_unknown_model(error: Any, settings: Settings) -> bool:
     """A 404 about the model ("model: claude-..." from the API; any from Bedrock, whose
-    address is its region's), not one for an address with no Messages API behind it."""
+    address is its region's), not one for an address with no Messages API behind it; or
+    Bedrock's 400 for an invalid model id."""
     if error.status_code != 404:
-        return False
+        return _invalid_model_id(error)
     return settings.provider == "bedrock" or "model" in _error_detail(error).lower()
+
+
+def _invalid_model_id(error: Any) -> bool:
+    """Bedrock's answer to a model id it has never heard of (a typo): a 400 ValidationException
+    "The provided model identifier is invalid.", which was taken for a request it rejected,
+    and the model kept for every later turn to fail on."""
+    detail = _error_detail(error).lower()
+    return error.status_code == 400 and "model identifier is invalid" in detail
+
+
+# Bedrock's kinds of error (its x-amzn-errortype header) for credentials it cannot use.
+_EXPIRED_CREDENTIALS = {"ExpiredTokenException", "ExpiredToken"}
+_INVALID_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "MissingAuthenticationTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+}
+
+
+def _refused_credentials(error: Any) -> str | None:
+    """What to do when Bedrock refused the credentials themselves, not access to a model:
+    all of them read "Bedrock refused access to model ..." (exit 3), which sent people to
+    their model access settings for an expired SSO session."""
+    kind = str(error.response.headers.get("x-amzn-errortype", "")).partition(":")[0]
+    detail = _error_detail(error)
+    if kind == "AccessDeniedException" and "bearer token" in detail.lower():
+        return (
+            f"Bedrock refused the API key in AWS_BEARER_TOKEN_BEDROCK ({error.status_code} "
+            f"{kind}: {detail}): set it to a valid key"
+        )
+    if kind in _EXPIRED_CREDENTIALS:
+        state, fix = "have expired", "refresh them (`aws sso login`, or new keys for the profile)"
+    elif kind in _INVALID_CREDENTIALS:
+        state, fix = (
+            "are not valid",
+            "check AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or run `aws sso login`)",
+        )
+    else:
+        return None
+    why = f"{error.status_code} {kind}: {detail}"
+    return f"Bedrock refused the AWS credentials: they {state} ({why}); {fix}"
+
+
+def _model_not_enabled(error: Any, settings: Settings) -> bool:
+    """Bedrock's 404 for a model the account has not been granted ("Model use case details
+    have not been submitted for this account"): taken for an unknown model, it sent the
+    conversation back to another model, when only asking AWS for access helps."""
+    detail = _error_detail(error).lower()
+    return settings.provider == "bedrock" and error.status_code == 404 and "use case" in detail
 
 
 def _not_found_message(error: Any, where: str) -> str:

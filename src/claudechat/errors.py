@@ -100,6 +100,13 @@ class ApiError(ClaudechatError):
         self.timed_out = timed_out
 
 
+class CredentialsRefusedError(ApiError):
+    """Bedrock refused the AWS credentials (expired, unknown, badly signed): a setup problem
+    as missing ones are, so the same exit code, found only once the request went out."""
+
+    exit_code = ExitCode.USAGE
+
+
 class ContextTooLargeError(UsageError):
     pass
 

@@ -12,10 +12,11 @@ import contextlib
 import copy
 import functools
 import json
+import re
 import threading
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -176,6 +177,7 @@ Fetch = Callable[[], list[ModelInfo]]
 
 
 Listed = tuple[list[ModelInfo], datetime]  # a list of models and when it was fetched
+Note = Callable[[str], None]
 
 
 def model_catalogue(settings: Settings, claude: Claude) -> Catalogue:
@@ -206,26 +208,30 @@ class Catalogue:
         # The last fetch's failure, and until when it stands.
         self._failed: tuple[datetime, ClaudechatError] | None = None
 
-    def models(self, refresh: bool = False) -> list[ModelInfo]:
+    def models(self, refresh: bool = False, note: Note | None = None) -> list[ModelInfo]:
+        """`note` is told when a stale list stands in for one the Models API would not give."""
         if self.settings.provider == "bedrock":
             return bedrock_models(self.settings)
         if not refresh:
-            return self._fresh_or_fetched(lambda: _newest(self._lists(), CACHE_MAX_AGE))
+            return self._fresh_or_fetched(lambda: _newest(self._lists(), CACHE_MAX_AGE), note)
         with self._fetching:
             return self._fetch()
 
-    def describe(self, model: str) -> ModelInfo:
+    def describe(self, model: str, note: Note | None = None) -> ModelInfo:
         """The model's description; a model the list lacks asks for it again (when the list
         is more than a few minutes old), and one nobody describes gets conservative limits
         (ModelInfo.known is False)."""
         if self.settings.provider == "bedrock":
-            return _find(bedrock_models(self.settings), model) or unknown_model(model)
-        models = self._fresh_or_fetched(lambda: self._fresh_list_for(model))
-        return _find(models, model) or unknown_model(model)
+            return _described_as(bedrock_models(self.settings), model)
+        models = self._fresh_or_fetched(lambda: self._fresh_list_for(model), note)
+        return _described_as(models, model)
 
-    def _fresh_or_fetched(self, fresh: Callable[[], list[ModelInfo] | None]) -> list[ModelInfo]:
+    def _fresh_or_fetched(
+        self, fresh: Callable[[], list[ModelInfo] | None], note: Note | None
+    ) -> list[ModelInfo]:
         """What `fresh` finds, else a fetch. Looked at again under the lock: a look that waited
-        for another's fetch takes its list instead of fetching once more."""
+        for another's fetch takes its list instead of fetching once more. A fetch that fails
+        falls back to the newest list there is, however old, said through `note`."""
         models = fresh()
         if models is not None:
             return models
@@ -233,11 +239,31 @@ class Catalogue:
             models = fresh()
             if models is not None:
                 return models
-            if self._failed is not None and datetime.now(UTC) < self._failed[0]:
-                # A copy: raising the one object again in many threads would grow (and share)
-                # its traceback, keeping every waiting turn's frames alive.
-                raise copy.copy(self._failed[1]).with_traceback(None)
-            return self._fetch()
+            try:
+                return self._fetch_unless_failed()
+            except ClaudechatError as exc:
+                return self._stale_list(exc, note)
+
+    def _fetch_unless_failed(self) -> list[ModelInfo]:
+        if self._failed is not None and datetime.now(UTC) < self._failed[0]:
+            # A copy: raising the one object again in many threads would grow (and share)
+            # its traceback, keeping every waiting turn's frames alive.
+            raise copy.copy(self._failed[1]).with_traceback(None)
+        return self._fetch()
+
+    def _stale_list(self, failure: ClaudechatError, note: Note | None) -> list[ModelInfo]:
+        """The newest list, however old, when the Models API failed: a model the day-old cache
+        describes fully was given conservative limits, and `models` failed (exit 3)."""
+        lists = self._lists()
+        if not lists:
+            raise failure
+        models, fetched = max(lists, key=lambda found: found[1])
+        if note is not None:
+            note(
+                f"cannot list the models ({failure}); using the list fetched "
+                f"{fetched.astimezone().strftime('%Y-%m-%d %H:%M')}, which may be out of date"
+            )
+        return models
 
     def _fresh_list_for(self, model: str) -> list[ModelInfo] | None:
         """The newest list young enough to answer for `model`: a day, or a few minutes when
@@ -303,10 +329,31 @@ def _younger_than(fetched_at: datetime, age: timedelta) -> bool:
 
 
 def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
+    """The model's entry: by its id, its Bedrock id, or its alias, the id without its date
+    (the Models API lists claude-opus-4-5-20251101; people type claude-opus-4-5): the newest
+    of those it names. An alias was taken for an unknown model and given conservative limits."""
     for info in models:
         if model in (info.id, info.extra.get("bedrock_id")):
             return info
-    return None
+    geography, _, bedrock_id = model.partition(".")
+    for info in models if geography in PROFILE_GEOGRAPHIES else ():
+        if info.extra.get("bedrock_id") == bedrock_id:  # us.anthropic.claude-sonnet-4-6
+            return info
+    dated = [info for info in models if _DATED.sub("", info.id) == model]
+    return max(dated, key=lambda info: (info.created_at, info.id)) if dated else None
+
+
+# The prefixes of Bedrock's cross-region inference profiles: a full profile id is the catalogue's
+# model (us.anthropic.claude-sonnet-4-6), sent as given; it was taken for an unknown model.
+PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "global")
+_DATED = re.compile(r"-\d{8}$")  # the date a Models API id ends with: -20251101
+
+
+def _described_as(models: list[ModelInfo], model: str) -> ModelInfo:
+    """The entry `model` names, under the name it was asked by (the one sent, and the one a
+    session compares with its conversation's model); conservative defaults when none."""
+    info = _find(models, model)
+    return replace(info, id=model) if info is not None else unknown_model(model)
 
 
 def _flag(value: Any) -> bool | None:

@@ -44,7 +44,7 @@ class SessionModel:
             # is of no use now; this model's own notices follow.
             self._pending_notices.clear()
             try:
-                info = self.catalogue.describe(model)
+                info = self.catalogue.describe(model, note=self._pending_notices.append)
             except ClaudechatError as exc:
                 # Not kept: a later turn asks again (the catalogue holds a failure 30 s), so a
                 # moment's outage does not leave the whole session on conservative limits.
@@ -104,7 +104,9 @@ class SessionModel:
         import difflib
 
         try:
-            offered = [info.id for info in self.catalogue.models()]
+            # Not the model itself: one the list has and Claude refused was offered as its
+            # own near miss ("did you mean claude-opus-4-6?" of claude-opus-4-6).
+            offered = [info.id for info in self.catalogue.models() if info.id != unknown]
         except ClaudechatError:
             return  # no list to compare with: the error alone
         close = difflib.get_close_matches(unknown.lower(), offered, n=1, cutoff=0.75)

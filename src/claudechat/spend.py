@@ -90,7 +90,9 @@ def _counted_document(
 def _row(
     by: str, key: str, spend: Spend, names: dict[str, tuple[str | None, str]]
 ) -> dict[str, Any]:
-    """A row of figures; by conversation, its name (None: unnamed) and title, as in list."""
+    """A row of figures; by conversation, its name (None: unnamed) and title, as in list.
+    Replies of models with no price make the cost and savings unknown (None), as list's `?`,
+    and are counted in `unpriced`: the cost of the others alone read as the whole ($0.0000)."""
     usage = spend.usage
     named = {"name": names[key][0], "title": names[key][1]} if by == "conversation" else {}
     return {
@@ -100,6 +102,7 @@ def _row(
         "cache_writes": usage.cache_creation_tokens,
         "cache_reads": usage.cache_read_tokens,
         "output": usage.output_tokens,
-        "cost": round(spend.cost, 6),
-        "saved_by_cache": round(spend.saved, 6),
+        "cost": None if spend.unpriced else round(spend.cost, 6),
+        "saved_by_cache": None if spend.unpriced else round(spend.saved, 6),
+        "unpriced": spend.unpriced,
     }

@@ -65,7 +65,7 @@ def print_rows(
         table.add_column(heading, width=width, overflow="fold")
     if bar_width:  # a chart only where it fits beside the figures
         table.add_column("", no_wrap=True, width=bar_width)
-    top = max((float(row[bar] or 0) for row in rows), default=0.0) if bar else 0.0
+    top = max((_amount(row[bar]) for row in rows), default=0.0) if bar else 0.0
     for row, line in zip(rows, shown, strict=True):
         # A figure is never cut short (on a screen too narrow even for the figures, it folds);
         # a name ends in an ellipsis.
@@ -76,7 +76,7 @@ def print_rows(
             )
         ]
         if bar_width:
-            share = float(row[bar] or 0) / top if top and bar else 0.0
+            share = _amount(row[bar]) / top if top and bar else 0.0
             cells.append(Text("█" * round(share * bar_width), style="cyan"))
         table.add_row(*cells)
     out.print(table)
@@ -142,4 +142,14 @@ def middle_cut(text: str, width: int) -> str:
 
 
 def _is_figure(value: Any) -> bool:
-    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    """A number, or none: "-" where there is nothing, "?" where it is not known (a cost)."""
+    return value in (None, "?") or _is_number(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _amount(value: Any) -> float:
+    """A bar's length: an unknown figure ("?") draws none."""
+    return float(value) if _is_number(value) else 0.0

@@ -27,11 +27,13 @@ def models(
     """The models your account offers: limits, thinking, effort and prices (cached a day)."""
     from claudechat.claude import Claude
     from claudechat.models import model_catalogue
+    from claudechat.output import status
     from claudechat.settings import load_settings
 
     settings = load_settings()
     catalogue = model_catalogue(settings, Claude(settings))
-    rows = [_model_row(info, settings) for info in catalogue.models(refresh=refresh)]
+    listed = catalogue.models(refresh=refresh, note=status)
+    rows = [_model_row(info, settings) for info in listed]
     from claudechat.tables import print_rows
 
     print_rows(rows, as_json, title="models")
@@ -78,6 +80,14 @@ def usage(
             | {"conversation": row["conversation"][:8], "name": row["title"]}
             for row in rows
         ]
+    if not as_json:  # an unknown cost reads `?`, as in list; the count of replies is JSON's
+        rows = [_unpriced_shown(row) for row in rows]
     print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
     if error:  # after what this machine holds, as `list` does: partial figures, said so
         raise error
+
+
+def _unpriced_shown(row: dict[str, Any]) -> dict[str, Any]:
+    shown = {key: value for key, value in row.items() if key != "unpriced"}
+    unknown = {key: "?" for key in ("cost", "saved_by_cache") if row[key] is None}
+    return shown | unknown
