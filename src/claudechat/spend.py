@@ -12,13 +12,16 @@ from claudechat.pricing import Spend, price_table
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
     from claudechat.progress import Progress
+    from claudechat.settings import Settings
     from claudechat.storage.metadata import ConversationRow
     from claudechat.storage.store import ConversationStore
 
 GROUPINGS = ("day", "model", "conversation")
 
 
-def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError | None]:
+def spend_rows(
+    settings: Settings, store: ConversationStore, since: str, by: str
+) -> tuple[list[dict[str, Any]], StorageError | None]:
     """The rows, and what kept some conversations out (the database down: the copies on
     this machine are counted, and the caller says so)."""
     from claudechat.history_view import parse_since  # one --since for every command
@@ -27,12 +30,8 @@ def spend_rows(since: str, by: str) -> tuple[list[dict[str, Any]], StorageError 
         raise UsageError(f"--by takes one of {', '.join(GROUPINGS)}, not {by[:20]!r}")
     cutoff = parse_since(since)
     from claudechat.progress import Progress
-    from claudechat.settings import load_settings
-    from claudechat.storage import open_store
 
-    settings = load_settings()
     table = price_table(settings)
-    store = open_store(settings)
     groups: dict[str, Spend] = {}
     names: dict[str, tuple[str | None, str]] = {}  # the name, and the title list shows
     counted: set[str] = set()

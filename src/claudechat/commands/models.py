@@ -68,9 +68,11 @@ def usage(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Spend and tokens over time, from the stored conversations."""
+    from claudechat.commands import opening
     from claudechat.spend import spend_rows
 
-    rows, error = spend_rows(since, by)
+    settings = opening.settings()
+    rows, error = spend_rows(settings, opening.store(settings), since, by)
     from claudechat.tables import print_rows
 
     if by == "conversation" and not as_json:  # JSON keeps the whole id, name and title

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,9 @@ def store(settings: Settings) -> ConversationStore:
 
     store = open_store(settings)
     store.notify = lambda message: status(message, "yellow")  # e.g. a possibly stale copy
+    # Closed at exit, which no longer tears down every object (cli._exit): an SQLite database
+    # closed by its last connection is checkpointed, and its -wal and -shm files go.
+    atexit.register(store.close)
     return store
 
 
