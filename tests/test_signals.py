@@ -345,3 +345,29 @@ def test_ctrl_c_while_the_program_still_loads_is_one_line_and_exit_130() -> None
         [sys.executable, "-c", LOADING], capture_output=True, text=True, timeout=30
     )
     assert (done.returncode, done.stderr) == (130, "claudechat: interrupted\n")
+
+
+HELD = """
+from claudechat import signals
+from claudechat.errors import Terminated
+
+signals.install()
+kept = []
+try:
+    with signals.held():
+        signals.signal.raise_signal(signals.signal.SIGTERM)
+        kept.append("built")  # not cut off by the signal that came meanwhile
+        print("the held lines ran to their end", flush=True)
+    print("never here")
+except Terminated as ended:
+    print("then:", ended.reason, kept)
+"""
+
+
+def test_a_signal_while_held_takes_effect_just_after() -> None:
+    """Where an object must be built and kept at once (the SDK's client: cut in two by a
+    Ctrl-C, its finalizer printed "Exception ignored in ..." at exit)."""
+    done = subprocess.run([sys.executable, "-c", HELD], capture_output=True, text=True, timeout=30)
+    assert done.stdout == (
+        "the held lines ran to their end\nthen: terminated (SIGTERM) ['built']\n"
+    ), done.stderr

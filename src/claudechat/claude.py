@@ -204,7 +204,16 @@ class Claude:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = self._make_client()
+            import anthropic  # noqa: F401  (the slow part, interruptible: not held)
+
+            from claudechat.signals import held
+
+            # Built and kept at once: a Ctrl-C in the 20 to 40 ms of its making left a client
+            # half made, whose finalizer printed "Exception ignored in ...__del__" at exit.
+            # (Not for Bedrock: finding AWS credentials may wait on the network.)
+            bedrock = self.settings.provider == "bedrock"
+            with contextlib.nullcontext() if bedrock else held():
+                self._client = self._make_client()
         return self._client
 
     def _make_client(self) -> Any:

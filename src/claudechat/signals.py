@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Iterator
 from types import FrameType
 
 from claudechat.errors import ExitCode, Terminated
@@ -63,6 +64,20 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 
 _first_signal: dict[str, int] = {}  # the signal that ends the process (a deferred one)
+
+_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP wait for a few lines that must not be cut in two (an object
+    built and kept), then take effect as they came. Only around quick work: meanwhile the
+    process does not answer them."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _in_import_machinery(frame: FrameType | None) -> bool:
