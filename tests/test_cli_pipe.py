@@ -340,3 +340,34 @@ def test_a_stderr_that_cannot_be_written_decides_neither_the_turn_nor_its_exit_c
         assert refused.returncode == 3  # it was 0: the error line's failed write hid it
     finally:
         os.close(write_end)
+
+
+def _from_a_terminal(*args: str) -> subprocess.CompletedProcess[str]:
+    """The program typed at a terminal (stdin one), its output redirected to a pipe."""
+    leader, follower = os.openpty()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "claudechat", *args],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+def test_output_redirected_from_a_terminal_is_one_turn(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`claudechat chat "explain x" > answer.md`: the REPL drew its prompt into the file and
+    waited, unseen, for input that would never come."""
+    done = _from_a_terminal("chat", "explain x")
+    assert (done.returncode, done.stdout) == (0, "echo: explain x\n"), done.stderr
+    shown = json.loads(cli("show", conversation_id(done.stderr), "--json").stdout)
+    assert [content_text(m["content"]) for m in shown["messages"]] == [
+        "explain x",
+        "echo: explain x",
+    ]
+    bare = _from_a_terminal("chat")
+    assert bare.returncode == 2 and bare.stdout == ""
+    assert "give its message" in bare.stderr and "Traceback" not in bare.stderr

@@ -118,7 +118,7 @@ def chat(
     ] = None,
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
-    """Chat with Claude: a REPL in a terminal, one turn when input is piped."""
+    """Chat with Claude: a REPL in a terminal, one turn when input or output is not one."""
     if continue_latest and resume:
         raise UsageError("use --continue or --resume, not both")
     settings = opening.settings(
@@ -137,8 +137,18 @@ def chat(
     attachments = load_attachments(attach)
     from_stdin: list[Attachment] = []
     piped = not sys.stdin.isatty()
+    # `claudechat chat "explain x" > answer.md` from a terminal: the REPL drew its prompt into
+    # the file and waited, unseen, for input. Output that is no terminal makes it one turn too.
+    one_turn = piped or not sys.stdout.isatty()
     if piped:
         message, from_stdin = piped_input(sys.stdin.buffer, prompt, bool(attachments))
+    elif one_turn:
+        message = (prompt or "").strip()
+        if not message and not attachments:
+            raise UsageError(
+                "the output is no terminal, so this is one turn: give its message, e.g. "
+                'claudechat chat "explain x" > answer.md'
+            )
     attachments = once_each(attachments + from_stdin)  # -a twice, or a file and stdin
     store = opening.store(settings)
     opening.push_journal(store, settings)
@@ -156,7 +166,7 @@ def chat(
 
     session.notify = status
     try:
-        if piped:
+        if one_turn:
             from claudechat.pipe import run_one_turn
 
             run_one_turn(session, message, attachments, show_thinking)
