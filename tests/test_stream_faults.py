@@ -78,6 +78,18 @@ def test_a_server_that_does_not_stream_is_named_and_the_message_kept(cli, fake_a
     assert len(fake_api.requests) == 1
 
 
+def test_a_web_page_in_place_of_the_stream_is_named_and_not_asked_again(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A captive portal's or a proxy's login page (200, text/html) read as a stream cut off
+    before it began: asked three times, then "the reply broke off before any text arrived"."""
+    fake_api.queue(Reply(html_page=True))
+    result = cli("chat", input="stream please")
+    assert result.returncode == 3, result.stderr
+    assert "did not stream the reply (it answered with text/html" in result.stderr
+    assert "cut off" not in result.stderr and "broke off" not in result.stderr
+    assert kept(stored(cli, result.stderr)) == [("user", "stream please", "pending")]
+    assert len(fake_api.requests) == 1
+
+
 @pytest.mark.parametrize("usage", [{}, {"output_tokens": None}], ids=["empty", "null"])
 def test_usage_without_output_tokens_is_unknown_and_the_document_readable(  # type: ignore[no-untyped-def]
     cli, fake_api, usage

@@ -320,13 +320,21 @@ class Claude:
 
     def _check_streamed(self, response: Any) -> None:
         """A server that answers a streaming request with one whole JSON message (some proxies
-        do) would otherwise look like a stream that ended before it began."""
-        kind = response.headers.get("content-type", "")
-        if self.settings.provider != "bedrock" and kind.startswith("application/json"):
-            raise ApiError(
-                f"the server at {_base_url(self.client)} did not stream the reply (it answered "
-                "with a whole JSON message); claudechat needs a server that streams"
-            )
+        do), or with a web page (a captive portal's or a proxy's login page), would otherwise
+        look like a stream that ended before it began, and be asked again."""
+        if self.settings.provider == "bedrock":
+            return
+        kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind == "application/json":
+            what = "a whole JSON message"
+        elif kind and kind != "text/event-stream":
+            what = f"{kind[:60]}, not a stream of events: a proxy or a login page in the way?"
+        else:
+            return
+        raise ApiError(
+            f"the server at {_base_url(self.client)} did not stream the reply (it answered "
+            f"with {what}); claudechat needs a server that streams"
+        )
 
 
 def _base_url(client: Any) -> str:

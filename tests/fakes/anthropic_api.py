@@ -172,6 +172,13 @@ class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
         if isinstance(reply, ErrorReply):
             error = self._anthropic_error(reply.error_type, reply.message)
             self._reply_json(reply.status, error, reply.headers)
+        elif reply.html_page:
+            page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
         elif body.get("stream") and not reply.not_streamed:
             self._stream(reply, body, bedrock=False)
         else:

@@ -47,6 +47,7 @@ class Reply:
     release: threading.Event | None = None
     delta_usage: dict[str, Any] | None = None  # message_delta's usage, verbatim
     not_streamed: bool = False  # a whole JSON message in answer to a streaming request
+    html_page: bool = False  # 200 text/html: a captive portal's or a proxy's login page
 
     def __post_init__(self) -> None:
         if self.cut_mode not in _CUT_MODES:
