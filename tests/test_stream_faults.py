@@ -219,3 +219,20 @@ def test_retry_after_is_read_as_the_sdk_reads_it(headers: dict[str, str], second
     from claudechat.claude_errors import retry_in
 
     assert retry_in(headers) == seconds
+
+
+def test_a_server_that_never_answers_costs_one_idle_timeout(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Accepted and never answered: asked three times, each for the whole idle timeout, a
+    one-turn run took three minutes before it said so."""
+    from servers import Blackhole
+
+    with Blackhole() as hole:
+        env = {
+            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{hole.port}",
+            "CLAUDECHAT_STREAM_IDLE_TIMEOUT": "0.5",
+        }
+        result = cli("chat", input="anyone there?", env=env)
+        assert hole.accepted == 2  # the models list (its own deadline), then the message once
+    assert result.returncode == 3, result.stderr
+    assert "did not answer in time" in result.stderr and "retrying" not in result.stderr
+    assert kept(stored(cli, result.stderr)) == [("user", "anyone there?", "pending")]

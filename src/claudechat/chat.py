@@ -56,13 +56,17 @@ MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
 
 
-def _retry_delay(error: Exception, attempt: int) -> float | None:
+def _retry_delay(error: ApiError | ReplyCutOffError, attempt: int) -> float | None:
     """How long to wait before asking again; None when it is not worth it. As the SDK did:
     retry-after when Claude gives one (0 < s <= 60), else a backoff with jitter, so turns
     refused together do not come back together."""
     import random
 
     backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.75, 1.0)
+    if error.timed_out:
+        # Silent for the whole stream_idle_timeout: asked twice more, a server that accepts and
+        # never answers held a one-turn run for three times as long (3 minutes).
+        return None
     if not isinstance(error, ApiError):
         return backoff  # cut off: the connection broke or closed early
     if not error.retryable:
