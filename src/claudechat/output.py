@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 def no_color() -> bool:
-    return bool(os.environ.get("NO_COLOR"))
+    """NO_COLOR, or a terminal that says it takes no escape sequences (TERM=dumb: Emacs's
+    shell and the like, where status lines showed their colour codes raw)."""
+    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
 
 
 def is_rich(stream: TextIO) -> bool:
