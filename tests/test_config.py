@@ -70,6 +70,15 @@ def test_a_config_file_named_but_missing_is_said(cli, isolated_home) -> None:  #
     assert "does not exist" not in cli("config").stderr  # the default place may be empty
 
 
+def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """Every command waited at its read of the config file for a writer that never came."""
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(isolated_home / "config.toml")
+    result = cli("list", timeout=20)
+    assert result.returncode == 2
+    assert "is not a regular file" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_invalid_settings_are_usage_errors(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     write_config(isolated_home, "model = [\n")
     broken = cli("list")

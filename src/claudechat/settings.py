@@ -293,6 +293,9 @@ def _unknown_variables() -> list[str]:
 
 def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            # A FIFO (or a device) held every command at its read, waiting for a writer.
+            raise ConfigError(f"config file {path} is not a regular file")
         raw = path.read_bytes()
     except FileNotFoundError:
         if os.environ.get("CLAUDECHAT_CONFIG"):  # named on purpose: a typo drops every setting
