@@ -1,0 +1,35 @@
+"""What the REPL's own text looks like on a terminal: words whole, nothing shown twice.
+Read through a terminal emulator (pyte), as test_screen.py reads it."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes.anthropic_api import Reply
+from test_screen import start, terminals  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.pty
+
+WIDE_TABLE = (
+    "| Feature | PostgreSQL | MySQL | SQLite | MongoDB | Redis | Cassandra | DynamoDB |\n"
+    "|---|---|---|---|---|---|---|---|\n"
+    "| Transactions | Full ACID, serializable | ACID with InnoDB | ACID, single writer"
+    " | Multi-document since 4.0 | MULTI/EXEC | Lightweight transactions | TransactWriteItems |\n"
+    "| Replication | Streaming, logical | Binlog based | None built in | Replica sets"
+    " | Primary/replica | Masterless | Managed global tables |\n\nEND-MARK"
+)
+
+
+@pytest.mark.parametrize("cols", [80, 40])
+def test_a_table_wider_than_the_window_shows_every_word(terminals, fake_api, cols: int) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Eight columns in 80 showed "Postgre…", "seriali…"; in 40, "val…"."""
+    fake_api.queue(Reply(WIDE_TABLE))
+    terminal = start(terminals, cols=cols)
+    terminal.send("compare databases\r")
+    terminal.wait_for("END-MARK")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    table = lines[lines.index("› compare databases") + 1 : lines.index("END-MARK")]
+    shown = [word for line in table for word in line.split() if "─" not in word]
+    words = WIDE_TABLE.removesuffix("END-MARK").replace("|", " ").split()
+    assert set(shown) == {word for word in words if word.strip("-")}, terminal.dump()
