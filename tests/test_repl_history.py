@@ -100,11 +100,15 @@ def test_ctrl_c_or_ctrl_d_at_the_edit_prompt_cancels_the_edit_not_the_repl(fake_
 
 def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EDITOR", "sed -i s/cats/dogs/")
-    child, _log = started()
+    child, log = started()
     turn(child, "tell me about cats")
     say(child, "/edit -e")
     child.expect_exact("echo: tell me about dogs")
     child.expect_exact(PROMPT)
+    # The edited message is shown as it is sent, as /edit's is (it was not shown at all).
+    lines = screen_lines(log)
+    edited = lines.index("› tell me about dogs")
+    assert lines.index("echo: tell me about dogs") > edited, "\n".join(lines)
     say(child, "/edit -e")  # the editor changes nothing now: nothing is sent
     child.expect_exact("nothing changed; nothing sent")
     stored = document(cli, leave(child))

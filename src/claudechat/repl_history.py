@@ -139,6 +139,10 @@ def edit(repl: Repl, argument: str) -> None:
     if not text.strip() or text == original.text:
         status("nothing changed; nothing sent")
         return
+    if argument == "-e":
+        from claudechat.repl import echo
+
+        echo(text)  # the prompt shows what /edit sends; the editor's text was never shown
     _step_back(repl.session, original)
     status("the earlier version stays in the conversation as another branch")
     repl.attachments.add(_files_of(repl.session, original))  # the edit keeps its files
