@@ -33,3 +33,18 @@ def test_a_table_wider_than_the_window_shows_every_word(terminals, fake_api, col
     shown = [word for line in table for word in line.split() if "─" not in word]
     words = WIDE_TABLE.removesuffix("END-MARK").replace("|", " ").split()
     assert set(shown) == {word for word in words if word.strip("-")}, terminal.dump()
+
+
+def test_a_dumb_terminal_shows_each_message_once(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """With TERM=dumb prompt-toolkit's plain prompt leaves the typed line on screen, and the
+    echo printed it again: "› md" twice, "› /help" twice."""
+    fake_api.queue(Reply("first answer"))
+    terminal = start(terminals, env={"TERM": "dumb"})
+    terminal.send("md\r")
+    terminal.wait_for("first answer")
+    terminal.send("/help\r")
+    terminal.wait_for("/exit")
+    terminal.wait_for("›", count=3)
+    lines = terminal.lines()
+    assert sum(line.endswith("› md") for line in lines) == 1, terminal.dump()
+    assert sum(line.endswith("› /help") for line in lines) == 1, terminal.dump()

@@ -122,8 +122,13 @@ class Repl:
 
     def ask(self, message: str, **options: Any) -> str:
         """One line from the user, left on screen as sent (the prompt erases itself)."""
+        from prompt_toolkit.utils import is_dumb_terminal
+
         text = self.prompt.prompt(message, **options)
-        echo(text)
+        # On a dumb terminal (TERM=dumb) prompt-toolkit reads a plain line, which stays on
+        # screen: echoing it showed every message twice.
+        if not is_dumb_terminal():
+            echo(text)
         return text
 
     def handle(self, text: str) -> None:
