@@ -48,3 +48,22 @@ def test_a_dumb_terminal_shows_each_message_once(terminals, fake_api) -> None:  
     lines = terminal.lines()
     assert sum(line.endswith("› md") for line in lines) == 1, terminal.dump()
     assert sum(line.endswith("› /help") for line in lines) == 1, terminal.dump()
+
+
+@pytest.mark.parametrize("cols", [80, 40])
+def test_help_wraps_between_words_under_its_own_column(terminals, fake_api, cols: int) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The terminal broke /help's lines anywhere: "Ctrl-C stops a r" / "eply" at 80 columns,
+    almost every line at 40."""
+    from claudechat.repl import KEY_HELP, SLASH_COMMANDS
+
+    terminal = start(terminals, cols=cols)
+    terminal.send("/help\r")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    shown = lines[lines.index("› /help") + 1 : -1]
+    said = " ".join([*(f"{c.usage} {c.help}" for c in SLASH_COMMANDS), KEY_HELP])
+    assert " ".join(" ".join(shown).split()) == " ".join(said.split()), terminal.dump()
+    words = set(said.split())
+    assert all(word in words for line in shown for word in line.split()), terminal.dump()
+    items = [line for line in shown if line.startswith("  /")]
+    assert len(items) == len(SLASH_COMMANDS), terminal.dump()  # continuations are indented

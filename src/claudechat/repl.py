@@ -210,7 +210,8 @@ class Repl:
     def show_help(self, _argument: str) -> None:
         width = max(len(c.usage) for c in SLASH_COMMANDS)
         for command in SLASH_COMMANDS:
-            status(f"  {command.usage.ljust(width)}  {command.help}", "")
+            # A help too long for the line goes on under its own column.
+            status(f"  {command.usage.ljust(width)}  {command.help}", "", indent=width + 4)
         status(KEY_HELP)
 
     def new(self, _argument: str) -> None:
