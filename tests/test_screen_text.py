@@ -67,3 +67,22 @@ def test_help_wraps_between_words_under_its_own_column(terminals, fake_api, cols
     assert all(word in words for line in shown for word in line.split()), terminal.dump()
     items = [line for line in shown if line.startswith("  /")]
     assert len(items) == len(SLASH_COMMANDS), terminal.dump()  # continuations are indented
+
+
+def test_thinking_a_ctrl_c_stopped_is_one_thinking_away(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The thinking collapsed to its one line, and /thinking said "no thinking in this
+    conversation yet": what had streamed was gone."""
+    thought = " ".join(f"step{i} of the reasoning." for i in range(40))
+    fake_api.queue(Reply("never shown", thinking=thought, delay=0.1))
+    terminal = start(terminals)
+    terminal.send("think hard\r")
+    terminal.wait_for("step2")
+    terminal.send("\x03")
+    terminal.wait_for("interrupted before any answer")
+    terminal.wait_for("›", count=2)
+    terminal.send("/thinking\r")
+    terminal.wait_for("cut short by Ctrl-C")
+    lines = terminal.lines()
+    shown = " ".join(lines[lines.index("› /thinking") + 1 :])
+    assert "step0 of the reasoning. step1 of the reasoning. step2" in shown, terminal.dump()
+    assert "no thinking" not in shown, terminal.dump()
