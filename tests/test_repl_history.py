@@ -10,7 +10,7 @@ import pexpect
 import pyte
 import pytest
 
-from claudechat.conversation import Conversation
+from claudechat.conversation import Conversation, Message
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import content_text
@@ -302,6 +302,38 @@ def test_search_in_the_repl_says_what_the_resumed_conversation_holds(fake_api, c
     child.expect_exact(PROMPT)
     lines = [line.strip() for line in screen_lines(log)]
     assert "claude: feed it more (cut off)" in lines, lines
+    assert leave(child) == earlier.id
+
+
+def test_search_in_the_repl_opens_the_branch_holding_the_chosen_message(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """A hit on a branch the conversation does not show opened the shown branch: the
+    conversation went on without the message chosen."""
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    answer = earlier.append("assistant", "feed it more often")
+    earlier.append("user", "what about rye flour")
+    earlier.append("assistant", "rye works well")
+    earlier.add(Message.of_text("user", "and the crust?", parent_id=answer.id))
+    earlier.append("assistant", "bake it longer")  # the shown branch
+    assert store.save(earlier).pushed
+    store.close()
+    child, log = started()
+    say(child, "/search rye flour")
+    child.expect_exact("resume which (1-1, Enter to stay)?")
+    child.send("1\r")
+    child.expect(r"on\s+the\s+branch\s+of\s+the\s+message\s+chosen")  # wrapped to the window
+    child.expect_exact(PROMPT)
+    turn(child, "and now?")
+    assert sent(fake_api) == [
+        "my sourdough starter smells odd",
+        "feed it more often",
+        "what about rye flour",
+        "rye works well",
+        "and now?",
+    ]
+    lines = [line.strip() for line in screen_lines(log)]
+    assert "claude: rye works well" in lines, lines
     assert leave(child) == earlier.id
 
 
