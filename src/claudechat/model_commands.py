@@ -77,6 +77,26 @@ def think_command(session: ChatSession, argument: str) -> None:
     status(f"thinking: {state}")
 
 
+class InterruptedThinking:
+    """Thinking a Ctrl-C stopped before any answer, and the message it was for. Unsigned, it
+    cannot go back to the API, so the REPL keeps it for /thinking, not in the conversation."""
+
+    def __init__(self) -> None:
+        self.message_id: str | None = None
+        self.thinking = ""
+
+    def keep(self, session: ChatSession, thinking: str) -> None:
+        if thinking and session.unanswered is not None:
+            self.message_id, self.thinking = session.unanswered, thinking
+
+    def shown(self, session: ChatSession) -> str | None:
+        """The thinking while its message still waits for an answer: a reply since (or
+        another message) has thinking of its own, or none, newer than it."""
+        if self.message_id is None or session.unanswered != self.message_id:
+            return None
+        return self.thinking
+
+
 def thinking_command(session: ChatSession, _argument: str, cut_short: str | None = None) -> None:
     """The newest thinking of this branch, in full; `cut_short` is thinking a Ctrl-C stopped
     before any answer, newer than the branch's (it is not in the conversation: it said "no

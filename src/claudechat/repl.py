@@ -22,6 +22,7 @@ from claudechat.errors import (
 )
 from claudechat.events import Listener
 from claudechat.model_commands import (
+    InterruptedThinking,
     effort_command,
     model_command,
     model_ids,
@@ -77,10 +78,7 @@ class Repl:
         self.prompt = _prompt_session(history_path, lambda: model_ids(session.settings))
         self.out = console()
         self.running = True
-        # Thinking a Ctrl-C stopped before any answer, and the message it was for: unsigned,
-        # it cannot go back to the API, so it is kept here, for /thinking, not in the
-        # conversation.
-        self.interrupted_thinking: tuple[str, str] | None = None
+        self.interrupted_thinking = InterruptedThinking()
         self.handlers: dict[str, Callable[[str], None]] = {
             "/help": self.show_help,
             "/new": self.new,
@@ -88,7 +86,9 @@ class Repl:
             "/model": lambda arg: model_command(self.session, arg),
             "/effort": lambda arg: effort_command(self.session, arg),
             "/think": lambda arg: think_command(self.session, arg),
-            "/thinking": lambda arg: thinking_command(self.session, arg, self._cut_thinking()),
+            "/thinking": lambda arg: thinking_command(
+                self.session, arg, self.interrupted_thinking.shown(self.session)
+            ),
             "/system": self.system,
             "/retry": lambda _arg: self.stream(lambda listen: self.session.retry(on_event=listen)),
             "/branches": self.branches,
@@ -177,7 +177,7 @@ class Repl:
             raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
             if self.session.unanswered is not None:  # thinking only, or nothing yet
-                self._keep_interrupted_thinking("".join(view.thinking))
+                self.interrupted_thinking.keep(self.session, "".join(view.thinking))
                 status("(interrupted before any answer: /retry asks again)", "yellow")
             else:
                 status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
@@ -196,19 +196,6 @@ class Repl:
             return
         show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()
-
-    def _keep_interrupted_thinking(self, thinking: str) -> None:
-        unanswered = self.session.unanswered
-        if thinking and unanswered is not None:
-            self.interrupted_thinking = (unanswered, thinking)
-
-    def _cut_thinking(self) -> str | None:
-        """The interrupted thinking while its message still waits for an answer: a reply
-        since (or another message) has thinking of its own, or none, newer than it."""
-        if self.interrupted_thinking is None:
-            return None
-        message_id, thinking = self.interrupted_thinking
-        return thinking if self.session.unanswered == message_id else None
 
     def _failed(self, error: ClaudechatError) -> None:
         if self.session.unanswered is None:  # a new reply to an answered message failed
