@@ -10,6 +10,7 @@ import io
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -25,13 +26,20 @@ from replies import REPLIES
 
 
 def printed(text: str, width: int, quick: bool) -> str:
+    """The markdown as printed; quick=False leaves every table to rich's Table, laid out as
+    claudechat lays out those it does not draw itself (cells folded, not cut short)."""
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=True, color_system="256")
-    markdown = make_markdown(text)
-    if not quick:
-        markdown.elements = {**markdown.elements, "table_open": TableElement}  # type: ignore[misc]
-    console.print(markdown)
+    if quick:
+        console.print(make_markdown(text))
+    else:
+        with mock.patch.object(mdtables, "table_lines", _never_quick):
+            console.print(make_markdown(text))
     return out.getvalue()
+
+
+def _never_quick(*args: Any) -> None:
+    return None
 
 
 WORDS = ["a", "the", "value", "x", "longer_name", "日本語", "naïve", "🙂", "42", "3.14", ""]
@@ -123,3 +131,20 @@ def test_a_table_wider_than_the_terminal_is_left_to_rich(quick_path: list[bool])
     assert quick_path == [False]
     assert printed(text, 200, quick=True) == printed(text, 200, quick=False)
     assert quick_path == [False, True]
+
+
+def test_a_table_wider_than_the_terminal_keeps_every_word_whole() -> None:
+    """rich cut a cell's words to fit its column ("Postgre…", "seriali…"); they fold inside
+    the cell now, or, when the words alone do not fit side by side, each row is a block."""
+    from rich.text import Text
+
+    header = "| Feature | PostgreSQL | MySQL | SQLite | MongoDB | Redis | Cassandra | DynamoDB |"
+    row = "| Transactions | Full ACID, serializable | ACID with InnoDB | ACID, single writer"
+    row += " | Multi-document since 4.0 | MULTI/EXEC | Lightweight transactions"
+    row += " | TransactWriteItems |"
+    text = header + "\n|---|---|---|---|---|---|---|---|\n" + row + "\n"
+    words = set((header + row).replace("|", " ").split())
+    for width in (120, 80, 40):
+        shown = Text.from_ansi(printed(text, width, quick=True)).plain
+        assert "…" not in shown, shown
+        assert {word for word in shown.split() if "─" not in word} == words, shown

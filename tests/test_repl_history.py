@@ -10,7 +10,7 @@ import pexpect
 import pyte
 import pytest
 
-from claudechat.conversation import Conversation
+from claudechat.conversation import Conversation, Message
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import content_text
@@ -100,11 +100,15 @@ def test_ctrl_c_or_ctrl_d_at_the_edit_prompt_cancels_the_edit_not_the_repl(fake_
 
 def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EDITOR", "sed -i s/cats/dogs/")
-    child, _log = started()
+    child, log = started()
     turn(child, "tell me about cats")
     say(child, "/edit -e")
     child.expect_exact("echo: tell me about dogs")
     child.expect_exact(PROMPT)
+    # The edited message is shown as it is sent, as /edit's is (it was not shown at all).
+    lines = screen_lines(log)
+    edited = lines.index("› tell me about dogs")
+    assert lines.index("echo: tell me about dogs") > edited, "\n".join(lines)
     say(child, "/edit -e")  # the editor changes nothing now: nothing is sent
     child.expect_exact("nothing changed; nothing sent")
     stored = document(cli, leave(child))
@@ -298,6 +302,38 @@ def test_search_in_the_repl_says_what_the_resumed_conversation_holds(fake_api, c
     child.expect_exact(PROMPT)
     lines = [line.strip() for line in screen_lines(log)]
     assert "claude: feed it more (cut off)" in lines, lines
+    assert leave(child) == earlier.id
+
+
+def test_search_in_the_repl_opens_the_branch_holding_the_chosen_message(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """A hit on a branch the conversation does not show opened the shown branch: the
+    conversation went on without the message chosen."""
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    answer = earlier.append("assistant", "feed it more often")
+    earlier.append("user", "what about rye flour")
+    earlier.append("assistant", "rye works well")
+    earlier.add(Message.of_text("user", "and the crust?", parent_id=answer.id))
+    earlier.append("assistant", "bake it longer")  # the shown branch
+    assert store.save(earlier).pushed
+    store.close()
+    child, log = started()
+    say(child, "/search rye flour")
+    child.expect_exact("resume which (1-1, Enter to stay)?")
+    child.send("1\r")
+    child.expect(r"on\s+the\s+branch\s+of\s+the\s+message\s+chosen")  # wrapped to the window
+    child.expect_exact(PROMPT)
+    turn(child, "and now?")
+    assert sent(fake_api) == [
+        "my sourdough starter smells odd",
+        "feed it more often",
+        "what about rye flour",
+        "rye works well",
+        "and now?",
+    ]
+    lines = [line.strip() for line in screen_lines(log)]
+    assert "claude: rye works well" in lines, lines
     assert leave(child) == earlier.id
 
 

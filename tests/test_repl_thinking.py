@@ -66,11 +66,14 @@ def test_thinking_streams_dimmed_then_collapses_and_prints_in_full(watched, fake
     say(child, "/thinking")
     child.expect_exact("step39 of the reasoning.")
     say(child, "/usage")
-    child.expect_exact(
+    child.expect_exact("$0.0265")
+    child.expect_exact(PROMPT)
+    said = " ".join(" ".join(screen_lines(seen.getvalue())).split())  # wrapped to the window
+    assert (
         "1,000 input at full rate + 190 written to cache + 9,800 read from cache "
         "= 10,990 tokens in · 412 out"
-    )
-    child.expect_exact("cost $0.0128 · caching saved $0.0265")
+    ) in said
+    assert "cost $0.0128 · caching saved $0.0265" in said
     child.send("/model claude-hai\t")
     child.expect_exact("ku-4-5")  # Tab completed the id from the cache
     child.send("\r")

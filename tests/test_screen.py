@@ -230,7 +230,7 @@ def test_a_storage_notice_during_a_reply_waits_for_its_end_whole(  # type: ignor
     terminal.wait_for("reachable again")
     terminal.wait_for("›", count=3)
     lines = terminal.lines()
-    text = "".join(lines)  # the notices wrap at the window's width
+    text = " ".join(" ".join(lines).split())  # the notices wrap at the window's width
     assert "will be pushed when the store is back (or run `claudechat sync`)" in text, text
     assert text.count("the store is reachable again; local changes were pushed") == 1, text
     for word in (f"w{n:03d}" for n in range(40)):

@@ -87,7 +87,8 @@ def _classes() -> dict[str, Any]:
             return cls("", markdown.code_theme)
 
     class QuickTable(TableElement):
-        """rich's table, drawn by claudechat.mdtables when no cell needs wrapping."""
+        """rich's table, drawn by claudechat.mdtables when no cell needs wrapping; its cells
+        fold rather than end in an ellipsis, and a table too wide for that is a block a row."""
 
         def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
             header = []
@@ -100,7 +101,10 @@ def _classes() -> dict[str, Any]:
             rows = [[cell.content for cell in row.cells] for row in body]
             lines = mdtables.table_lines(header, rows, console, options)
             if lines is None:
-                yield from super().__rich_console__(console, options)
+                if len(header) > 1 and not mdtables.words_fit(header, rows, options.max_width):
+                    yield mdtables.table_records(header, rows)
+                else:
+                    yield mdtables.folding_table(header, rows, options.max_width)
                 return
             for line in lines:
                 yield from line

@@ -77,19 +77,49 @@ def think_command(session: ChatSession, argument: str) -> None:
     status(f"thinking: {state}")
 
 
-def thinking_command(session: ChatSession, _argument: str) -> None:
-    """The newest thinking of this branch, in full."""
+class InterruptedThinking:
+    """Thinking a Ctrl-C stopped before any answer, and the message it was for. Unsigned, it
+    cannot go back to the API, so the REPL keeps it for /thinking, not in the conversation."""
+
+    def __init__(self) -> None:
+        self.message_id: str | None = None
+        self.thinking = ""
+
+    def keep(self, session: ChatSession, thinking: str) -> None:
+        if thinking and session.unanswered is not None:
+            self.message_id, self.thinking = session.unanswered, thinking
+
+    def shown(self, session: ChatSession) -> str | None:
+        """The thinking while its message still waits for an answer: a reply since (or
+        another message) has thinking of its own, or none, newer than it."""
+        if self.message_id is None or session.unanswered != self.message_id:
+            return None
+        return self.thinking
+
+
+def thinking_command(session: ChatSession, _argument: str, cut_short: str | None = None) -> None:
+    """The newest thinking of this branch, in full; `cut_short` is thinking a Ctrl-C stopped
+    before any answer, newer than the branch's (it is not in the conversation: it said "no
+    thinking in this conversation yet", though the thinking had been on screen)."""
+    if cut_short:
+        _print_thinking(cut_short)
+        status("(cut short by Ctrl-C before any answer; not kept in the conversation)")
+        return
     for message in reversed(session.branch()):
         thoughts = [b["thinking"] for b in message.content if b.get("type") == "thinking"]
         if message.role == "assistant" and thoughts:
-            text = safe_text("\n\n".join(thoughts))
-            if is_rich(sys.stdout):
-                # Soft wrap: the terminal folds long lines, a copy keeps them whole.
-                console().print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
-            else:
-                print(text)
+            _print_thinking("\n\n".join(thoughts))
             return
     status("no thinking in this conversation yet")
+
+
+def _print_thinking(thinking: str) -> None:
+    text = safe_text(thinking)
+    if is_rich(sys.stdout):
+        # Soft wrap: the terminal folds long lines, a copy keeps them whole.
+        console().print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
+    else:
+        print(text)
 
 
 def usage_command(session: ChatSession, _argument: str) -> None:

@@ -41,14 +41,56 @@ def console(stderr: bool = False, file: TextIO | None = None) -> Console:
     )
 
 
-def status(message: str, style: str = "dim") -> None:
+def status(message: str, style: str = "dim", indent: int | None = None) -> None:
     """One line of status on stderr: dim in a terminal, plain text elsewhere. Messages can
-    quote servers and documents, so their control characters are shown, not obeyed."""
+    quote servers and documents, so their control characters are shown, not obeyed.
+
+    In a terminal a line wider than it is wrapped between words, each continuation indented
+    by `indent` (by default two more than the line's own indent): the terminal broke it
+    anywhere ("Ctrl-C stops a r" / "eply"). A pipe gets the line whole."""
     message = safe_text(message)
+    if sys.stderr.isatty():
+        message = wrapped(message, _terminal_width(sys.stderr), indent)
     if is_rich(sys.stderr):
         codes = {"dim": "2", "red": "31", "yellow": "33", "green": "32"}
         message = f"\x1b[{codes.get(style, '0')}m{message}\x1b[0m"
     print(message, file=sys.stderr, flush=True)
+
+
+def _terminal_width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError):
+        return 80
+
+
+def wrapped(text: str, width: int, indent: int | None = None) -> str:
+    """`text`'s lines wrapped between words to `width` terminal cells; a word wider than the
+    width is left for the terminal to break."""
+    return "\n".join(_wrap_line(line, width, indent) for line in text.split("\n"))
+
+
+def _wrap_line(line: str, width: int, indent: int | None) -> str:
+    if len(line) <= width // 2:  # a character takes at most two cells
+        return line
+    from rich.cells import cell_len
+
+    if cell_len(line) <= width:
+        return line
+    lead = len(line) - len(line.lstrip(" "))
+    margin = " " * (lead + 2 if indent is None else indent)
+    if len(margin) > width // 2:  # a continuation would have no room left
+        margin = " " * 2
+    lines, current = [], line[:lead]
+    for word in line[lead:].split(" "):
+        fits = cell_len(current) + 1 + cell_len(word) <= width
+        if current.strip() and not fits:
+            lines.append(current.rstrip())
+            current = margin + word
+        else:
+            current += (" " if current.strip() else "") + word
+    lines.append(current.rstrip())
+    return "\n".join(lines)
 
 
 def error(message: str) -> None:

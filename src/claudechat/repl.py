@@ -22,6 +22,7 @@ from claudechat.errors import (
 )
 from claudechat.events import Listener
 from claudechat.model_commands import (
+    InterruptedThinking,
     effort_command,
     model_command,
     model_ids,
@@ -77,6 +78,7 @@ class Repl:
         self.prompt = _prompt_session(history_path, lambda: model_ids(session.settings))
         self.out = console()
         self.running = True
+        self.interrupted_thinking = InterruptedThinking()
         self.handlers: dict[str, Callable[[str], None]] = {
             "/help": self.show_help,
             "/new": self.new,
@@ -84,7 +86,9 @@ class Repl:
             "/model": lambda arg: model_command(self.session, arg),
             "/effort": lambda arg: effort_command(self.session, arg),
             "/think": lambda arg: think_command(self.session, arg),
-            "/thinking": lambda arg: thinking_command(self.session, arg),
+            "/thinking": lambda arg: thinking_command(
+                self.session, arg, self.interrupted_thinking.shown(self.session)
+            ),
             "/system": self.system,
             "/retry": lambda _arg: self.stream(lambda listen: self.session.retry(on_event=listen)),
             "/branches": self.branches,
@@ -122,8 +126,13 @@ class Repl:
 
     def ask(self, message: str, **options: Any) -> str:
         """One line from the user, left on screen as sent (the prompt erases itself)."""
+        from prompt_toolkit.utils import is_dumb_terminal
+
         text = self.prompt.prompt(message, **options)
-        echo(text)
+        # On a dumb terminal (TERM=dumb) prompt-toolkit reads a plain line, which stays on
+        # screen: echoing it showed every message twice.
+        if not is_dumb_terminal():
+            echo(text)
         return text
 
     def handle(self, text: str) -> None:
@@ -168,6 +177,7 @@ class Repl:
             raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
             if self.session.unanswered is not None:  # thinking only, or nothing yet
+                self.interrupted_thinking.keep(self.session, "".join(view.thinking))
                 status("(interrupted before any answer: /retry asks again)", "yellow")
             else:
                 status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
@@ -205,7 +215,8 @@ class Repl:
     def show_help(self, _argument: str) -> None:
         width = max(len(c.usage) for c in SLASH_COMMANDS)
         for command in SLASH_COMMANDS:
-            status(f"  {command.usage.ljust(width)}  {command.help}", "")
+            # A help too long for the line goes on under its own column.
+            status(f"  {command.usage.ljust(width)}  {command.help}", "", indent=width + 4)
         status(KEY_HELP)
 
     def new(self, _argument: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from claudechat.chat import ChatSession
-from claudechat.conversation import Message
+from claudechat.conversation import Conversation, Message
 from claudechat.errors import NotFoundError, UsageError
 from claudechat.output import one_line, status
 
@@ -70,7 +70,8 @@ def search(repl: Repl, query: str) -> None:
     if not choice.isdigit() or not 1 <= int(choice) <= len(hits):
         status(f"no result {one_line(choice, 20)}")
         return
-    open_conversation(repl, hits[int(choice) - 1].conversation_id)
+    hit = hits[int(choice) - 1]
+    open_conversation(repl, hit.conversation_id, hit.message_id)
 
 
 def _ask(question: str) -> str:
@@ -82,17 +83,39 @@ def _ask(question: str) -> str:
         return ""
 
 
-def open_conversation(repl: Repl, reference: str) -> None:
-    """Continue another conversation in this REPL, as `chat --resume` would."""
+def open_conversation(repl: Repl, reference: str, message_id: str | None = None) -> None:
+    """Continue another conversation in this REPL, as `chat --resume` would; with a message
+    (a /search hit), on the branch that holds it."""
     old = repl.session
     conversation = old.store.load(old.settings.user, reference)
+    moved = _show_branch_of(conversation, message_id)
     session = ChatSession(old.settings, old.store, old.claude, conversation, old.catalogue)
     session.notify = old.notify
     repl.session = session
-    for line in resumed_lines(session):
+    lines = resumed_lines(session)
+    if moved:
+        lines[0] += ", on the branch of the message chosen"
+    for line in lines:
         status(line)
     for line in session.resume_notices():
         status(line, "yellow")
+
+
+def _show_branch_of(conversation: Conversation, message_id: str | None) -> bool:
+    """Show the branch holding `message_id`, up to its newest message, when it is not the
+    shown one: a /search hit on another branch opened the shown branch, without the hit.
+    True when the shown branch changed."""
+    if conversation.find(message_id) is None:
+        return False
+    if any(message.id == message_id for message in conversation.branch()):
+        return False
+    below = [
+        leaf
+        for leaf in conversation.leaves()
+        if any(message.id == message_id for message in conversation.branch(leaf.id))
+    ]
+    conversation.set("head", max(below, key=Message.sort_key).id)
+    return True
 
 
 def resumed_lines(session: ChatSession) -> list[str]:
@@ -139,6 +162,10 @@ def edit(repl: Repl, argument: str) -> None:
     if not text.strip() or text == original.text:
         status("nothing changed; nothing sent")
         return
+    if argument == "-e":
+        from claudechat.repl import echo
+
+        echo(text)  # the prompt shows what /edit sends; the editor's text was never shown
     _step_back(repl.session, original)
     status("the earlier version stays in the conversation as another branch")
     repl.attachments.add(_files_of(repl.session, original))  # the edit keeps its files

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
 
-# Lines of thinking kept in view while it streams; the whole of it is one /thinking away.
+# Lines of thinking kept in view while it streams; the whole of it is one /thinking away
+# (after a Ctrl-C too: the REPL keeps what arrived).
 THINKING_LINES = 6
 
 

@@ -1,0 +1,88 @@
+"""What the REPL's own text looks like on a terminal: words whole, nothing shown twice.
+Read through a terminal emulator (pyte), as test_screen.py reads it."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes.anthropic_api import Reply
+from test_screen import start, terminals  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.pty
+
+WIDE_TABLE = (
+    "| Feature | PostgreSQL | MySQL | SQLite | MongoDB | Redis | Cassandra | DynamoDB |\n"
+    "|---|---|---|---|---|---|---|---|\n"
+    "| Transactions | Full ACID, serializable | ACID with InnoDB | ACID, single writer"
+    " | Multi-document since 4.0 | MULTI/EXEC | Lightweight transactions | TransactWriteItems |\n"
+    "| Replication | Streaming, logical | Binlog based | None built in | Replica sets"
+    " | Primary/replica | Masterless | Managed global tables |\n\nEND-MARK"
+)
+
+
+@pytest.mark.parametrize("cols", [80, 40])
+def test_a_table_wider_than_the_window_shows_every_word(terminals, fake_api, cols: int) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Eight columns in 80 showed "Postgre…", "seriali…"; in 40, "val…"."""
+    fake_api.queue(Reply(WIDE_TABLE))
+    terminal = start(terminals, cols=cols)
+    terminal.send("compare databases\r")
+    terminal.wait_for("END-MARK")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    table = lines[lines.index("› compare databases") + 1 : lines.index("END-MARK")]
+    shown = [word for line in table for word in line.split() if "─" not in word]
+    words = WIDE_TABLE.removesuffix("END-MARK").replace("|", " ").split()
+    assert set(shown) == {word for word in words if word.strip("-")}, terminal.dump()
+
+
+def test_a_dumb_terminal_shows_each_message_once(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """With TERM=dumb prompt-toolkit's plain prompt leaves the typed line on screen, and the
+    echo printed it again: "› md" twice, "› /help" twice."""
+    fake_api.queue(Reply("first answer"))
+    terminal = start(terminals, env={"TERM": "dumb"})
+    terminal.send("md\r")
+    terminal.wait_for("first answer")
+    terminal.send("/help\r")
+    terminal.wait_for("/exit")
+    terminal.wait_for("›", count=3)
+    lines = terminal.lines()
+    assert sum(line.endswith("› md") for line in lines) == 1, terminal.dump()
+    assert sum(line.endswith("› /help") for line in lines) == 1, terminal.dump()
+
+
+@pytest.mark.parametrize("cols", [80, 40])
+def test_help_wraps_between_words_under_its_own_column(terminals, fake_api, cols: int) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The terminal broke /help's lines anywhere: "Ctrl-C stops a r" / "eply" at 80 columns,
+    almost every line at 40."""
+    from claudechat.repl import KEY_HELP, SLASH_COMMANDS
+
+    terminal = start(terminals, cols=cols)
+    terminal.send("/help\r")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    shown = lines[lines.index("› /help") + 1 : -1]
+    said = " ".join([*(f"{c.usage} {c.help}" for c in SLASH_COMMANDS), KEY_HELP])
+    assert " ".join(" ".join(shown).split()) == " ".join(said.split()), terminal.dump()
+    words = set(said.split())
+    assert all(word in words for line in shown for word in line.split()), terminal.dump()
+    items = [line for line in shown if line.startswith("  /")]
+    assert len(items) == len(SLASH_COMMANDS), terminal.dump()  # continuations are indented
+
+
+def test_thinking_a_ctrl_c_stopped_is_one_thinking_away(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The thinking collapsed to its one line, and /thinking said "no thinking in this
+    conversation yet": what had streamed was gone."""
+    thought = " ".join(f"step{i} of the reasoning." for i in range(40))
+    fake_api.queue(Reply("never shown", thinking=thought, delay=0.1))
+    terminal = start(terminals)
+    terminal.send("think hard\r")
+    terminal.wait_for("step2")
+    terminal.send("\x03")
+    terminal.wait_for("interrupted before any answer")
+    terminal.wait_for("›", count=2)
+    terminal.send("/thinking\r")
+    terminal.wait_for("cut short by Ctrl-C")
+    lines = terminal.lines()
+    shown = " ".join(lines[lines.index("› /thinking") + 1 :])
+    assert "step0 of the reasoning. step1 of the reasoning. step2" in shown, terminal.dump()
+    assert "no thinking" not in shown, terminal.dump()
