@@ -97,7 +97,7 @@ def test_help_shows_whole_descriptions_and_plain_usage(cli) -> None:  # type: ig
     assert top.returncode == 0
     commands = top.stdout.split("Commands:")[1]
     assert "..." not in commands
-    assert "one turn when input is piped." in " ".join(commands.split())
+    assert "one turn when input is piped or output redirected." in " ".join(commands.split())
     show = cli("show", "--help")
     assert "Usage: claudechat show [OPTIONS] ID" in show.stdout
     assert "{" not in show.stdout

@@ -118,7 +118,7 @@ def chat(
     ] = None,
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
-    """Chat with Claude: a REPL in a terminal, one turn when input or output is not one."""
+    """Chat with Claude: a REPL in a terminal, one turn when input is piped or output redirected."""
     if continue_latest and resume:
         raise UsageError("use --continue or --resume, not both")
     settings = opening.settings(
