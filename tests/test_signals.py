@@ -348,14 +348,18 @@ def test_ctrl_c_while_the_program_still_loads_is_one_line_and_exit_130() -> None
 
 
 HELD = """
+import os, threading, time
 from claudechat import signals
 from claudechat.errors import Terminated
 
 signals.install()
+# Another thread, as the store's runners are: the kernel may hand it a process's signal.
+threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
 kept = []
 try:
     with signals.held():
-        signals.signal.raise_signal(signals.signal.SIGTERM)
+        os.kill(os.getpid(), signals.signal.SIGTERM)
+        time.sleep(0.2)  # time enough for it to arrive, and be held
         kept.append("built")  # not cut off by the signal that came meanwhile
         print("the held lines ran to their end", flush=True)
     print("never here")
@@ -371,3 +375,25 @@ def test_a_signal_while_held_takes_effect_just_after() -> None:
     assert done.stdout == (
         "the held lines ran to their end\nthen: terminated (SIGTERM) ['built']\n"
     ), done.stderr
+
+
+ENDING = """
+import time
+from claudechat import signals
+
+signals.install()
+signals.end_at_once()
+signals.signal.raise_signal(signals.signal.SIGTERM)
+time.sleep(5)
+print("never here")
+"""
+
+
+def test_a_signal_once_the_work_is_done_ends_the_process_with_its_line_and_code() -> None:
+    """While leaving (threads waited for, stores closed, output flushed), a signal escaped as a
+    traceback, or an exit handler swallowed it and the process ended with 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", ENDING], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (143, "")
+    assert done.stderr == "claudechat: terminated (SIGTERM)\n"

@@ -293,18 +293,33 @@ def _exit(code: int) -> NoReturn:
     import atexit
     import threading
 
-    from claudechat.exits import ending
+    from claudechat import signals
 
+    signals.end_at_once()  # the work is done: a signal now ends the process, with its line
     shutdown = getattr(threading, "_shutdown", None)  # what the interpreter calls first
     if shutdown is not None:
         shutdown()
     atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-    except OSError as exc:  # e.g. `claudechat show ID > /dev/full`: its buffered end
-        code = ending(exc)
+    code = _flushed(code)
     sys.stderr.flush()
     os._exit(code)
+
+
+def _flushed(code: int) -> int:
+    """The exit code once stdout's buffered end is written (`claudechat show ID > /dev/full`
+    fails only here)."""
+    from claudechat.exits import ending, silence_stdout
+
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        try:
+            return ending(exc)
+        except OSError:  # one ending() does not expect (EAGAIN on a non-blocking stdout)
+            silence_stdout()
+            print(f"claudechat: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+            return ExitCode.STORAGE
+    return code
 
 
 def _open_closed_std_streams() -> None:

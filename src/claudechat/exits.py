@@ -111,6 +111,8 @@ class UnfailingStderr:
         if not self.failed:
             try:
                 return int(self._stream.write(text))
+            except BlockingIOError:
+                pass  # a non-blocking stderr that is full for now: this line only is lost
             except OSError:
                 self._fail()
         return len(text)
@@ -119,6 +121,8 @@ class UnfailingStderr:
         if not self.failed:
             try:
                 self._stream.flush()
+            except BlockingIOError:
+                pass
             except OSError:
                 self._fail()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -65,19 +66,46 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 _first_signal: dict[str, int] = {}  # the signal that ends the process (a deferred one)
 
-_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP wait for a few lines that must not be cut in two (an object
     built and kept), then take effect as they came. Only around quick work: meanwhile the
-    process does not answer them."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    process does not answer them. In the main thread only, where Python runs its handlers
+    (a signal mask held nothing: the kernel gave the signal to another thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in _HELD}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, lambda number, _frame: came.append(number))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if came:
+            signal.raise_signal(came[0])  # now, to the handler it was meant for
+
+
+def end_at_once() -> None:
+    """Once a command's work is done and the process is leaving: a signal ends it there and
+    then, with its exit code and line (raised as usual, it escaped the command's handling as
+    a traceback, or was swallowed by an exit handler and the process ended with 0)."""
+    for signum in (*_REASONS, signal.SIGINT):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _end)
+
+
+def _end(signum: int, _frame: FrameType | None) -> None:
+    reason, code = _REASONS.get(signal.Signals(signum), ("interrupted", ExitCode.INTERRUPTED))
+    with contextlib.suppress(OSError):
+        os.write(2, f"claudechat: {reason}\n".encode())
+    os._exit(code)
 
 
 def _in_import_machinery(frame: FrameType | None) -> bool:
