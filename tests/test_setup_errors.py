@@ -193,3 +193,39 @@ def test_a_read_only_home_with_a_journal_entry_is_one_line(cli, fake_api, isolat
         assert result.returncode in (0, 1, 5), (args, result.returncode, result.stderr)
         errors = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
         assert len(errors) <= 1, (args, result.stderr)
+
+
+STUCK_CLOSE = """
+import time
+from claudechat.cli import _exit
+from claudechat.commands import opening
+
+class Stuck:
+    def close(self):  # as a store whose database a given-up call still holds
+        time.sleep(60)
+
+opening.close_at_exit(Stuck())
+print("leaving", flush=True)
+_exit(0)
+"""
+
+
+def test_leaving_does_not_wait_for_a_store_that_cannot_close() -> None:
+    """A store call given up at its deadline could hold the SQLite database for SQLite's own
+    busy wait (30 s): closing the store at exit waited for it, after the reply was out."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", STUCK_CLOSE], capture_output=True, text=True, timeout=20
+    )
+    assert (done.returncode, done.stdout) == (0, "leaving\n"), done.stderr
+
+
+def test_token_commands_leave_no_open_database_behind(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """Their database was never closed (and nothing at exit closes it now): an SQLite -wal and
+    -shm were left beside it by every token command."""
+    assert cli("token", "create", "bob").returncode == 0
+    assert cli("token", "list").returncode == 0
+    left = {p.name for p in isolated_home.glob("claudechat.db*")}
+    assert "claudechat.db" in left and not left & {"claudechat.db-wal", "claudechat.db-shm"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,26 @@ def store(settings: Settings) -> ConversationStore:
 
     store = open_store(settings)
     store.notify = lambda message: status(message, "yellow")  # e.g. a possibly stale copy
-    # Closed at exit, which no longer tears down every object (cli._exit): an SQLite database
-    # closed by its last connection is checkpointed, and its -wal and -shm files go.
-    atexit.register(store.close)
+    close_at_exit(store)
     return store
+
+
+# What a store's closing may take at exit; past it the process leaves it unfinished.
+CLOSING_AT_EXIT_SECONDS = 1.0
+
+
+def close_at_exit(store: Any) -> None:
+    """Closed at exit, which no longer tears down every object (cli._exit): an SQLite database
+    closed by its last connection is checkpointed, and its -wal and -shm files go. Within a
+    second: a store call given up at its deadline may still hold the database (SQLite's busy
+    wait, 30 s), and leaving must not wait for it."""
+
+    def close() -> None:
+        closing = threading.Thread(target=store.close, name="store-close", daemon=True)
+        closing.start()
+        closing.join(CLOSING_AT_EXIT_SECONDS)
+
+    atexit.register(close)
 
 
 def push_journal(store: ConversationStore, settings: Settings) -> None:

@@ -81,6 +81,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import anyio
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
@@ -93,6 +94,10 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         # the rest: their turns save what arrived, marked interrupted, and their handlers
         # answer (bounded by SAVING_AT_SHUTDOWN_SECONDS) before the event loop closes.
         await turns.stop_all(SAVING_AT_SHUTDOWN_SECONDS + 1)
+        # Closed, not left to the process's end, which no longer tears down every object: an
+        # SQLite database is checkpointed (its -wal and -shm files go); PostgreSQL is told.
+        with anyio.move_on_after(2):  # a call given up on a hung store may still hold it
+            await anyio.to_thread.run_sync(service.store.close, abandon_on_cancel=True)
 
     app = FastAPI(
         title="claudechat",

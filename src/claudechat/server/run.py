@@ -16,12 +16,14 @@ LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 def tokens() -> Tokens:
-    from claudechat.settings import load_settings
+    from claudechat.commands import opening
     from claudechat.storage.accounts import Tokens
     from claudechat.storage.metadata import MetadataStore
 
-    settings = load_settings()
-    return Tokens(MetadataStore(settings.database_url, settings.auto_migrate))
+    settings = opening.settings()  # its warnings said (a misspelt variable), as every command's
+    metadata = MetadataStore(settings.database_url, settings.auto_migrate)
+    opening.close_at_exit(metadata)
+    return Tokens(metadata)
 
 
 def run(options: ServeOptions) -> None:
@@ -30,7 +32,10 @@ def run(options: ServeOptions) -> None:
     from claudechat.output import status
     from claudechat.settings import load_settings
 
-    check_credentials(load_settings())
+    settings = load_settings()  # its warnings are said by tokens() below
+    check_credentials(settings)
+    if options.no_auth:
+        settings.user  # noqa: B018  (its check: requests act as this user, refused later)
     # Migrate once here, not in several workers at the same moment.
     known = tokens().list()
     if not options.no_auth and not known:
