@@ -344,3 +344,19 @@ def test_a_stale_list_stands_in_when_the_models_api_fails(cli, fake_api, isolate
     # With no list at all, the failure stands.
     (isolated_home / "models.json").unlink()
     assert cli("models").returncode == 3
+
+
+def test_a_model_that_can_think_is_not_said_unable_when_the_context_leaves_no_room() -> None:
+    """Its max_tokens cut to what the context leaves of the window, a model with extended
+    thinking was said to be one that "cannot think aloud"."""
+    from claudechat.request import TurnOptions, request_params
+
+    info = ModelInfo("claude-x", max_input_tokens=10_000, max_tokens=4_000, thinking=("enabled",))
+    roomy = request_params(info, TurnOptions(thinking=True), context_tokens=1_000)
+    assert roomy.body["thinking"] == {"type": "enabled", "budget_tokens": 1_024}
+    full = request_params(info, TurnOptions(thinking=True), context_tokens=8_500)
+    assert full.body["max_tokens"] == 1_500 and "thinking" not in full.body
+    assert full.notices == [
+        "the context leaves 1,500 tokens of the window for the reply, too few for thinking; "
+        "it answers without"
+    ]

@@ -83,10 +83,16 @@ def _thinking(info: ModelInfo, options: TurnOptions, params: Params) -> None:
         return
     if "adaptive" in info.thinking:
         params.body["thinking"] = {"type": "adaptive", "display": "summarized"}
-    elif "enabled" in info.thinking and params.max_tokens > MIN_THINKING_BUDGET * 2:
-        # A quarter of the output for thinking, at least the API's minimum, below max_tokens.
-        budget = max(MIN_THINKING_BUDGET, params.max_tokens // 4)
-        params.body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    elif "enabled" in info.thinking:
+        if params.max_tokens > MIN_THINKING_BUDGET * 2:
+            # A quarter of the output for thinking, at least the API's minimum, below max_tokens.
+            budget = max(MIN_THINKING_BUDGET, params.max_tokens // 4)
+            params.body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        elif options.thinking:  # the model can think: this context left it no room to
+            params.notices.append(
+                f"the context leaves {params.max_tokens:,} tokens of the window for the reply, "
+                "too few for thinking; it answers without"
+            )
     elif options.thinking:
         params.notices.append(f"{info.id} cannot think aloud; it answers without thinking")
 
