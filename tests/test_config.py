@@ -268,6 +268,10 @@ def test_a_misspelt_variable_is_warned_of_with_the_name_it_may_mean(cli, isolate
         "CLAUDECHAT_DATABASE_URL?"
     ) in result.stderr
     assert "unknown variable 'CLAUDECHAT_ZZZ' ignored\n" in result.stderr  # nothing close
+    # Commands that read their settings apart said nothing of it (models, token).
+    for command in (("models", "--json"), ("token", "list")):
+        said = cli(*command, env={"CLAUDECHAT_DATABSE_URL": "sqlite:////tmp/x.db"}).stderr
+        assert "unknown variable 'CLAUDECHAT_DATABSE_URL'" in said, command
     # Every variable the program or its tests read is known: none of them warns.
     known = {
         "CLAUDECHAT_CONFIG": str(write_config(isolated_home, "")),

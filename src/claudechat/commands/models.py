@@ -26,11 +26,11 @@ def models(
 ) -> None:
     """The models your account offers: limits, thinking, effort and prices (cached a day)."""
     from claudechat.claude import Claude
+    from claudechat.commands import opening
     from claudechat.models import model_catalogue
     from claudechat.output import status
-    from claudechat.settings import load_settings
 
-    settings = load_settings()
+    settings = opening.settings()  # its warnings said, as every command's
     catalogue = model_catalogue(settings, Claude(settings))
     listed = catalogue.models(refresh=refresh, note=status)
     rows = [_model_row(info, settings) for info in listed]
