@@ -86,3 +86,18 @@ def test_thinking_a_ctrl_c_stopped_is_one_thinking_away(terminals, fake_api) -> 
     shown = " ".join(lines[lines.index("› /thinking") + 1 :])
     assert "step0 of the reasoning. step1 of the reasoning. step2" in shown, terminal.dump()
     assert "no thinking" not in shown, terminal.dump()
+
+
+def test_a_dumb_terminal_shows_a_message_from_history_once(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """prompt-toolkit's dumb prompt writes only the character before the cursor: a message
+    recalled with Up showed as its last letter alone, and nothing showed what was sent."""
+    fake_api.queue(Reply("first answer"), Reply("second answer"))
+    terminal = start(terminals, env={"TERM": "dumb"})
+    terminal.send("recalled\r")
+    terminal.wait_for("first answer")
+    terminal.wait_for("›", count=2)
+    terminal.send("\x1b[A")  # Up: the line before
+    terminal.send("\r")
+    terminal.wait_for("second answer")
+    lines = terminal.lines()
+    assert sum(line.endswith("› recalled") for line in lines) == 2, terminal.dump()
