@@ -148,3 +148,13 @@ def test_a_table_wider_than_the_terminal_keeps_every_word_whole() -> None:
         shown = Text.from_ansi(printed(text, width, quick=True)).plain
         assert "…" not in shown, shown
         assert {word for word in shown.split() if "─" not in word} == words, shown
+
+
+def test_a_table_of_headings_alone_too_wide_for_the_terminal_shows_them() -> None:
+    """Shown a block a row, a table with no rows showed nothing."""
+    from rich.text import Text
+
+    headings = ["Feature", "PostgreSQL", "MySQL", "SQLite", "MongoDB", "Cassandra"]
+    text = "| " + " | ".join(headings) + " |\n|" + "---|" * len(headings) + "\n\nEND\n"
+    shown = Text.from_ansi(printed(text, 40, quick=True)).plain
+    assert shown.split() == [*headings, "END"], shown
