@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import echoed
-from fakes.anthropic_api import Reply
+from fakes.anthropic_api import ErrorReply, Reply
 from test_faults import contents, conversation_id, stored
 from test_repl import PROMPT, leave, say, spawn
 
@@ -236,3 +238,53 @@ def test_one_turn_that_cannot_be_saved_promises_no_later_save(
     assert len(lines) == 1, piped.stderr
     assert lines[0].startswith("claudechat: the conversation could not be saved: neither")
     assert "cannot write" in lines[0]  # why
+
+
+BUSY = ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"})
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [((BUSY, BUSY, BUSY), 3), ((Reply(chunks=["partial ", "reply"], cut_after=1),), 4)],
+)
+def test_one_turn_that_fails_and_cannot_be_saved_says_so(  # type: ignore[no-untyped-def]
+    fake_api, cli, small_home, failure, code
+) -> None:
+    """The closing line was said only of a turn that ended well: the API's error alone was
+    said, and the message was gone without a word."""
+    assert cli("list").returncode == 0
+    fill(small_home)
+    fake_api.queue(*failure)
+    piped = cli("chat", input="hi")
+    assert piped.returncode == code, piped.stderr
+    assert piped.stderr.count("the conversation could not be saved: neither") == 1, piped.stderr
+    assert "cannot write" in piped.stderr and "Traceback" not in piped.stderr
+
+
+def test_a_sigterm_in_one_turn_that_cannot_be_saved_does_not_say_it_is_kept(  # type: ignore[no-untyped-def]
+    fake_api, small_home
+) -> None:
+    """Its last line said "your message is kept, with no reply yet" of a message lost."""
+    fill(small_home)
+    fake_api.queue(ErrorReply(529, "overloaded_error", "busy", {"retry-after": "30"}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claudechat", "chat", "go"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    said = b""
+    while b"(1/2)\n" not in said:  # the whole line: a signal between its text and its \n
+        # left the newline unwritten, and the last line glued to the notice
+        chunk = os.read(process.stderr.fileno(), 1024)
+        if not chunk:
+            break
+        said += chunk
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    said += process.stderr.read()
+    assert process.returncode == 143, said
+    last = said.decode().strip().splitlines()[-1]
+    assert last.startswith("claudechat: terminated (SIGTERM); the conversation could not be saved")
+    assert b"kept" not in said and b"Traceback" not in said

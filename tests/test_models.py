@@ -17,6 +17,7 @@ from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.errors import ApiError
 from claudechat.models import Catalogue, ModelInfo, write_cache
+from claudechat.pricing import price_for, price_table
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from conftest import conversation_id
@@ -360,3 +361,50 @@ def test_a_model_that_can_think_is_not_said_unable_when_the_context_leaves_no_ro
         "the context leaves 1,500 tokens of the window for the reply, too few for thinking; "
         "it answers without"
     ]
+
+
+DATED = [
+    ("claude-opus-4-20250514", "2025-05-14"),
+    ("claude-opus-4-1-20250805", "2025-08-05"),
+    ("claude-opus-4-5-20251101", "2025-11-01"),
+    ("claude-sonnet-4-20250514", "2025-05-14"),
+    ("claude-3-7-sonnet-20250219", "2025-02-19"),
+    ("claude-3-5-sonnet-20241022", "2024-10-22"),
+    ("claude-3-5-haiku-20241022", "2024-10-22"),
+    ("claude-3-opus-20240229", "2024-02-29"),
+]
+
+
+@pytest.mark.parametrize(
+    ("alias", "dated"),
+    [
+        ("claude-opus-4-0", "claude-opus-4-20250514"),
+        ("claude-sonnet-4-0", "claude-sonnet-4-20250514"),
+        ("claude-opus-4-1", "claude-opus-4-1-20250805"),
+        ("claude-opus-4-5", "claude-opus-4-5-20251101"),
+        ("claude-opus-4-latest", "claude-opus-4-20250514"),
+        ("claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219"),
+        ("claude-3-5-sonnet-latest", "claude-3-5-sonnet-20241022"),
+        ("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"),
+        ("claude-3-opus-latest", "claude-3-opus-20240229"),
+    ],
+)
+def test_each_alias_has_its_models_limits_and_price(isolated_home: Path, alias, dated) -> None:  # type: ignore[no-untyped-def]
+    """Only a date was taken off: claude-opus-4-0 and claude-3-7-sonnet-latest got
+    conservative limits; and /model and reply costs price the alias, by id prefix, as the
+    model it names (claude-opus-4 is the 4.5 price, claude-opus-4-0 the 4.0 one)."""
+    listed = [ModelInfo(i, created_at=day, max_tokens=len(i) * 1000) for i, day in DATED]
+    catalogue, _ = counting_catalogue(listed)
+    described = catalogue.describe(alias)
+    assert (described.known, described.id, described.max_tokens) == (True, alias, len(dated) * 1000)
+    table = price_table()
+    assert price_for(alias, table) is not None
+    assert price_for(alias, table) == price_for(dated, table)
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4", "claude-sonnet-4", "claude-opus-4-5-0"])
+def test_an_id_without_its_date_that_is_no_alias_is_not_known(isolated_home: Path, model) -> None:  # type: ignore[no-untyped-def]
+    """claude-opus-4 is no alias the API takes: it was taken for claude-opus-4-20250514."""
+    listed = [ModelInfo(i, created_at=day) for i, day in DATED]
+    catalogue, _ = counting_catalogue(listed)
+    assert catalogue.describe(model).known is False

@@ -401,3 +401,27 @@ def test_new_after_the_conversation_was_deleted_elsewhere_says_so(fake_api, cli)
     child.sendeof()
     child.expect_exact(f"conversation {row['id'][:8]} was deleted elsewhere; it is not saved")
     child.expect(pexpect.EOF)
+
+
+def test_a_search_hit_on_another_branch_is_still_shown_on_resuming(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """The branch a /search choice moved to was in memory only: leaving without sending,
+    --resume reopened the branch shown before, as /branch (which saves) never did."""
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    answer = earlier.append("assistant", "feed it more often")
+    earlier.append("user", "what about rye flour")
+    chosen_branch = earlier.append("assistant", "rye works well")
+    earlier.add(Message.of_text("user", "and the crust?", parent_id=answer.id))
+    earlier.append("assistant", "bake it longer")  # the shown branch
+    assert store.save(earlier).pushed
+    store.close()
+    child, _ = started()
+    say(child, "/search rye flour")
+    child.expect_exact("resume which (1-1, Enter to stay)?")
+    child.send("1\r")
+    child.expect(r"on\s+the\s+branch\s+of\s+the\s+message\s+chosen")
+    child.expect_exact(PROMPT)
+    assert leave(child) == earlier.id
+    shown = json.loads(cli("show", earlier.id, "--json").stdout)
+    assert shown["head"] == chosen_branch.id

@@ -3,6 +3,8 @@ Read through a terminal emulator (pyte), as test_screen.py reads it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fakes.anthropic_api import Reply
@@ -86,3 +88,32 @@ def test_thinking_a_ctrl_c_stopped_is_one_thinking_away(terminals, fake_api) -> 
     shown = " ".join(lines[lines.index("› /thinking") + 1 :])
     assert "step0 of the reasoning. step1 of the reasoning. step2" in shown, terminal.dump()
     assert "no thinking" not in shown, terminal.dump()
+
+
+def test_a_dumb_terminal_shows_a_message_from_history_once(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """prompt-toolkit's dumb prompt writes only the character before the cursor: a message
+    recalled with Up showed as its last letter alone, and nothing showed what was sent."""
+    fake_api.queue(Reply("first answer"), Reply("second answer"))
+    terminal = start(terminals, env={"TERM": "dumb"})
+    terminal.send("recalled\r")
+    terminal.wait_for("first answer")
+    terminal.wait_for("›", count=2)
+    terminal.send("\x1b[A")  # Up: the line before
+    terminal.send("\r")
+    terminal.wait_for("second answer")
+    lines = terminal.lines()
+    assert sum(line.endswith("› recalled") for line in lines) == 2, terminal.dump()
+
+
+def test_the_resume_command_on_leaving_is_one_line_at_80_columns(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The goodbye line broke its command: "... resume with: claudechat" / "  chat --resume
+    1a2b3c4d", copied as two."""
+    fake_api.queue(Reply("answer"))
+    terminal = start(terminals, cols=80)
+    terminal.send("hello\r")
+    terminal.wait_for("answer")
+    terminal.wait_for("›", count=2)
+    terminal.send("/exit\r")
+    terminal.wait_for("--resume")
+    (line,) = [line for line in terminal.lines() if "--resume" in line]
+    assert re.fullmatch(r"\s*claudechat chat --resume [0-9a-f]{8}", line), terminal.dump()

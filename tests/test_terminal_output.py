@@ -207,3 +207,21 @@ def _read_some(fd: int) -> bytes:
         return os.read(fd, 65536)
     except OSError:  # EIO: the other end is closed and nothing is left
         return b""
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
+    """The wrapper broke a path at its space ("…/Application" / "  Support/…") and a command
+    between its words, so neither could be copied whole."""
+    from claudechat.output import wrapped
+
+    path = "/Users/jo/Library/Application Support/claudechat/claudechat.db"
+    line = (
+        f"cannot use {path}: No space left on device; the conversation is saved locally and "
+        "will be pushed when the store is back (or run `claudechat sync --all`)"
+    )
+    lines = wrapped(line, width).split("\n")
+    assert len(lines) > 1
+    assert any(path in shown for shown in lines), lines
+    assert any("`claudechat sync --all`" in shown for shown in lines), lines
+    assert " ".join(" ".join(lines).split()) == line  # nothing else changed

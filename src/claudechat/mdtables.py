@@ -161,6 +161,8 @@ def table_records(header: list[Text], rows: list[list[Text]]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    if not rows:  # a heading a line: looping over the rows alone showed nothing at all
+        return Group(Text(), *(Text("  ").append_text(heading) for heading in header))
     blocks: list[Any] = []
     for row in rows:
         fields = Table.grid(padding=(0, 2, 0, 0), pad_edge=False)

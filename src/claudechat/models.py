@@ -329,9 +329,8 @@ def _younger_than(fetched_at: datetime, age: timedelta) -> bool:
 
 
 def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
-    """The model's entry: by its id, its Bedrock id, or its alias, the id without its date
-    (the Models API lists claude-opus-4-5-20251101; people type claude-opus-4-5): the newest
-    of those it names. An alias was taken for an unknown model and given conservative limits."""
+    """The model's entry: by its id, its Bedrock id, or its alias (see _aliased): the newest
+    dated id it names. An alias was taken for an unknown model and given conservative limits."""
     for info in models:
         if model in (info.id, info.extra.get("bedrock_id")):
             return info
@@ -339,14 +338,31 @@ def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
     for info in models if geography in PROFILE_GEOGRAPHIES else ():
         if info.extra.get("bedrock_id") == bedrock_id:  # us.anthropic.claude-sonnet-4-6
             return info
-    dated = [info for info in models if _DATED.sub("", info.id) == model]
+    base = _aliased(model)
+    dated = [info for info in models if base and _DATED.sub("", info.id) == base]
     return max(dated, key=lambda info: (info.created_at, info.id)) if dated else None
+
+
+def _aliased(model: str) -> str | None:
+    """What an alias names: the dated ids without their date (the Models API lists
+    claude-opus-4-5-20251101). The API's aliases are that id itself where it ends in a
+    major and minor version (claude-opus-4-5), with -0 where it ends in a major version
+    alone (claude-opus-4-0 is claude-opus-4-20250514), or with -latest (claude-3-7-sonnet-latest).
+    Only a date was taken off, so claude-opus-4-0 got conservative limits while claude-opus-4,
+    which the API does not take, was a known model."""
+    if model.endswith("-latest"):
+        return model.removesuffix("-latest")
+    if _MAJOR_ONLY_ALIAS.fullmatch(model):
+        return model.removesuffix("-0")
+    return model if _MAJOR_MINOR.fullmatch(model) else None
 
 
 # The prefixes of Bedrock's cross-region inference profiles: a full profile id is the catalogue's
 # model (us.anthropic.claude-sonnet-4-6), sent as given; it was taken for an unknown model.
 PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "global")
 _DATED = re.compile(r"-\d{8}$")  # the date a Models API id ends with: -20251101
+_MAJOR_ONLY_ALIAS = re.compile(r".*[a-z]-\d{1,2}-0")  # claude-opus-4-0
+_MAJOR_MINOR = re.compile(r".*[a-z]-\d{1,2}-\d{1,2}")  # claude-opus-4-5
 
 
 def _described_as(models: list[ModelInfo], model: str) -> ModelInfo:

@@ -66,8 +66,35 @@ def _terminal_width(stream: TextIO) -> int:
 
 def wrapped(text: str, width: int, indent: int | None = None) -> str:
     """`text`'s lines wrapped between words to `width` terminal cells; a word wider than the
-    width is left for the terminal to break."""
+    width is left for the terminal to break. A command (claudechat chat --resume 1a2b3c4d, or
+    anything in backticks) and a path are never broken, but moved whole to a line of their
+    own: broken, "claudechat" / "  chat --resume 1a2b3c4d" could not be copied as one, nor
+    ".../Application" / "  Support/claudechat"; the terminal's own wrap keeps them copyable."""
     return "\n".join(_wrap_line(line, width, indent) for line in text.split("\n"))
+
+
+def _unbroken(words: list[str]) -> list[str]:
+    """The words, with those of a command or a path joined into one."""
+    units, start = [], 0
+    while start < len(words):
+        end = _unit_end(words, start)
+        units.append(" ".join(words[start:end]))
+        start = end
+    return units
+
+
+def _unit_end(words: list[str], start: int) -> int:
+    word, rest = words[start], range(start + 1, len(words))
+    if word.startswith("`") and word.count("`") == 1:  # `claudechat sync`
+        return next((i + 1 for i in rest if "`" in words[i]), start + 1)
+    if word == "claudechat":  # to the end of its clause
+        return next((i + 1 for i in rest if words[i].endswith((";", ",", ")"))), len(words))
+    if word.lstrip("('\"").startswith(("/", "~/", "./", "../")) and "/" in word[1:]:
+        end = start + 1  # on through the names after a space with a folder below them
+        while end < len(words) and "/" in words[end]:
+            end += 1
+        return end
+    return start + 1
 
 
 def _wrap_line(line: str, width: int, indent: int | None) -> str:
@@ -82,7 +109,7 @@ def _wrap_line(line: str, width: int, indent: int | None) -> str:
     if len(margin) > width // 2:  # a continuation would have no room left
         margin = " " * 2
     lines, current = [], line[:lead]
-    for word in line[lead:].split(" "):
+    for word in _unbroken(line[lead:].split(" ")):
         fits = cell_len(current) + 1 + cell_len(word) <= width
         if current.strip() and not fits:
             lines.append(current.rstrip())

@@ -8,10 +8,10 @@ from typing import Any, BinaryIO, TextIO
 
 from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
-from claudechat.errors import StorageError, UsageError
+from claudechat.errors import StorageError, Terminated, UsageError
 from claudechat.jsontext import replace_lone_surrogates
 from claudechat.notices import HeldNotices
-from claudechat.output import status
+from claudechat.output import error, status
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
 
@@ -80,21 +80,24 @@ def run_one_turn(
 
     notices = HeldNotices(tell)
     session.notify = notices
+    ended_by: BaseException | None = None
     try:
         with renderer:
             reply = session.send(message, None, attachments, on_event=listener.on_event)
         print_citations(reply, stdout)
+    except BaseException as exc:
+        ended_by = exc
+        raise
     finally:
         session.notify = notices.release()
         listener.end_thinking()
         if session.conversation.messages and session.saved_in != "memory":
             status(f"conversation {session.conversation.id}")
+        elif ended_by is not None and session.saved_in == "memory":
+            _say_unsaved(session, ended_by)
     if session.saved_in == "memory":
         # The process ends here: a conversation only in memory is lost, and must not exit 0.
-        raise StorageError(
-            "the conversation could not be saved: neither the store nor the local journal "
-            f"can be written ({session.unsaved_because})"
-        )
+        raise StorageError(_unsaved(session))
     if stdout.failed is not None:
         raise StorageError(
             f"cannot write the reply to standard output ({stdout.failed.strerror or 'error'});"
@@ -102,6 +105,23 @@ def run_one_turn(
         )
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
+
+
+def _unsaved(session: ChatSession) -> str:
+    return (
+        "the conversation could not be saved: neither the store nor the local journal can be "
+        f"written ({session.unsaved_because})"
+    )
+
+
+def _say_unsaved(session: ChatSession, ended_by: BaseException) -> None:
+    """A turn that failed (an API error, a cut-off reply, Ctrl-C, SIGTERM) keeps its exit code,
+    but must still say that nothing was saved: only the error line was said, and a SIGTERM's
+    line even said the message was kept."""
+    if isinstance(ended_by, Terminated):
+        ended_by.kept = _unsaved(session)  # its one closing line
+    else:
+        error(_unsaved(session))
 
 
 def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:

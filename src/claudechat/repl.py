@@ -128,10 +128,18 @@ class Repl:
         """One line from the user, left on screen as sent (the prompt erases itself)."""
         from prompt_toolkit.utils import is_dumb_terminal
 
-        text = self.prompt.prompt(message, **options)
-        # On a dumb terminal (TERM=dumb) prompt-toolkit reads a plain line, which stays on
-        # screen: echoing it showed every message twice.
+        from claudechat.repl_terminal import TypedOnScreen
+
         if not is_dumb_terminal():
+            text = self.prompt.prompt(message, **options)
+            echo(text)
+            return text
+        # A dumb terminal (TERM=dumb) keeps what prompt-toolkit wrote of the line: shown again
+        # when typed straight through, it was there twice; not shown, /edit's text or a line
+        # from history was sent unseen.
+        with TypedOnScreen(self.prompt.default_buffer) as typed:
+            text = self.prompt.prompt(message, **options)
+        if typed.shown != text:
             echo(text)
         return text
 

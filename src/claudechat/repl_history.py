@@ -92,6 +92,8 @@ def open_conversation(repl: Repl, reference: str, message_id: str | None = None)
     session = ChatSession(old.settings, old.store, old.claude, conversation, old.catalogue)
     session.notify = old.notify
     repl.session = session
+    if moved:  # saved, as /branch saves: --resume reopened the branch left
+        session.save()
     lines = resumed_lines(session)
     if moved:
         lines[0] += ", on the branch of the message chosen"

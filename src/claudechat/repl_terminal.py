@@ -1,5 +1,5 @@
 """The terminal while a reply streams: one Ctrl-C, no echo, and a reply's text shown, never
-obeyed."""
+obeyed; and what a dumb terminal's prompt left on screen of the line sent."""
 
 from __future__ import annotations
 
@@ -181,3 +181,25 @@ class TerminalSafe:
 
     def __exit__(self, *exc_info: object) -> None:
         self.renderer.__exit__(*exc_info)
+
+
+class TypedOnScreen:
+    """What prompt-toolkit's prompt for a dumb terminal (TERM=dumb) leaves on screen of the
+    line: at each change of the text, the one character before the cursor. So a line typed
+    straight through is on screen as sent, but a starting text (/edit) shows nothing, a line
+    from history (Up) or a completion (Tab) only its last character, and a correction
+    (Backspace, Left) garbles it."""
+
+    def __init__(self, buffer: Any) -> None:
+        self.buffer = buffer
+        self.shown = ""
+
+    def __enter__(self) -> TypedOnScreen:
+        self.buffer.on_text_changed += self._changed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.buffer.on_text_changed -= self._changed
+
+    def _changed(self, _: object) -> None:
+        self.shown += self.buffer.document.text_before_cursor[-1:]
