@@ -96,7 +96,9 @@ def test_a_signal_while_waiting_to_retry_says_only_the_message_is_kept(cli, fake
     process.wait(timeout=30)
     said += process.stderr.read()
     assert process.returncode == 143, said
-    assert b"terminated (SIGTERM); your message is kept, with no reply yet" in said
+    # The last line whole, on a line of its own (not run on after the retry notice's text).
+    last = said.decode().splitlines()[-1]
+    assert last == "claudechat: terminated (SIGTERM); your message is kept, with no reply yet"
     assert b"what arrived" not in said
     [message] = latest(cli)["messages"]
     assert (content_text(message["content"]), message["status"]) == ("go", "pending")

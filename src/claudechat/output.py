@@ -54,7 +54,10 @@ def status(message: str, style: str = "dim", indent: int | None = None) -> None:
     if is_rich(sys.stderr):
         codes = {"dim": "2", "red": "31", "yellow": "33", "green": "32"}
         message = f"\x1b[{codes.get(style, '0')}m{message}\x1b[0m"
-    print(message, file=sys.stderr, flush=True)
+    # One write, the newline with it: print() writes them apart, and a signal between the two
+    # ran the process's last line ("terminated ...") on after the unfinished one.
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def _terminal_width(stream: TextIO) -> int:
