@@ -308,16 +308,7 @@ def test_search_in_the_repl_says_what_the_resumed_conversation_holds(fake_api, c
 def test_search_in_the_repl_opens_the_branch_holding_the_chosen_message(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     """A hit on a branch the conversation does not show opened the shown branch: the
     conversation went on without the message chosen."""
-    store = open_store(load_settings())
-    earlier = Conversation.new("tester", "claude-sonnet-4-6")
-    earlier.append("user", "my sourdough starter smells odd")
-    answer = earlier.append("assistant", "feed it more often")
-    earlier.append("user", "what about rye flour")
-    earlier.append("assistant", "rye works well")
-    earlier.add(Message.of_text("user", "and the crust?", parent_id=answer.id))
-    earlier.append("assistant", "bake it longer")  # the shown branch
-    assert store.save(earlier).pushed
-    store.close()
+    earlier, _ = _saved_with_two_branches()
     child, log = started()
     say(child, "/search rye flour")
     child.expect_exact("resume which (1-1, Enter to stay)?")
@@ -406,16 +397,7 @@ def test_new_after_the_conversation_was_deleted_elsewhere_says_so(fake_api, cli)
 def test_a_search_hit_on_another_branch_is_still_shown_on_resuming(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     """The branch a /search choice moved to was in memory only: leaving without sending,
     --resume reopened the branch shown before, as /branch (which saves) never did."""
-    store = open_store(load_settings())
-    earlier = Conversation.new("tester", "claude-sonnet-4-6")
-    earlier.append("user", "my sourdough starter smells odd")
-    answer = earlier.append("assistant", "feed it more often")
-    earlier.append("user", "what about rye flour")
-    chosen_branch = earlier.append("assistant", "rye works well")
-    earlier.add(Message.of_text("user", "and the crust?", parent_id=answer.id))
-    earlier.append("assistant", "bake it longer")  # the shown branch
-    assert store.save(earlier).pushed
-    store.close()
+    earlier, chosen_branch = _saved_with_two_branches()
     child, _ = started()
     say(child, "/search rye flour")
     child.expect_exact("resume which (1-1, Enter to stay)?")
@@ -425,3 +407,19 @@ def test_a_search_hit_on_another_branch_is_still_shown_on_resuming(fake_api, cli
     assert leave(child) == earlier.id
     shown = json.loads(cli("show", earlier.id, "--json").stdout)
     assert shown["head"] == chosen_branch.id
+
+
+def _saved_with_two_branches() -> tuple[Conversation, Message]:
+    """A saved conversation whose shown branch is not the one about rye flour; that branch's
+    last message too."""
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    answer = earlier.append("assistant", "feed it more often")
+    earlier.append("user", "what about rye flour")
+    rye = earlier.append("assistant", "rye works well")
+    earlier.add(Message.of_text("user", "and the crust?", parent_id=answer.id))
+    earlier.append("assistant", "bake it longer")  # the shown branch
+    assert store.save(earlier).pushed
+    store.close()
+    return earlier, rye
