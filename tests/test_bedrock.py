@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from claudechat.claude import bedrock_model_id
+from claudechat.claude_setup import bedrock_model_id
 from fakes.anthropic_api import ErrorReply, Reply
 
 

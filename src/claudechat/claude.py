@@ -8,7 +8,6 @@ Nothing outside these modules and claude_warmup.py imports anthropic.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from claudechat.api_blocks import api_blocks
 from claudechat.blocks import Block, text_of
 from claudechat.claude_errors import short_error, translate_errors
+from claudechat.claude_setup import bedrock_model_id, check_credentials
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
 from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
@@ -27,26 +27,6 @@ if TYPE_CHECKING:
     from claudechat.settings import Settings
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
-# A region's geography, as its cross-region inference profiles are prefixed. GovCloud has its
-# own (us-gov.): given us., as every us-* region was, Bedrock refused it. Other regions take
-# us. (Canada's source the US profiles; where none does, a full profile id or ARN is the way).
-_PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us", "us-gov": "us-gov"}
-
-
-def bedrock_model_id(
-    model: str, region: str | None = None, settings: Settings | None = None
-) -> str:
-    """A short name of the packaged Bedrock catalogue (data/bedrock_models.toml, extendable in
-    the config file) as a cross-region inference profile id for the region's geography. Any
-    other id (a full profile id, an ARN) is used as given."""
-    from claudechat.models import bedrock_catalogue
-
-    entry = bedrock_catalogue(settings).get(model)
-    if entry is None or not entry.get("id"):
-        return model
-    geography = "us-gov" if (region or "").startswith("us-gov-") else (region or "us").split("-")[0]
-    prefix = _PROFILE_PREFIXES.get(geography, "us")
-    return f"{prefix}.{entry['id']}"
 
 
 def preload() -> threading.Thread:
@@ -58,81 +38,6 @@ def preload() -> threading.Thread:
     thread = threading.Thread(target=load, name="preload-anthropic", daemon=True)
     thread.start()
     return thread
-
-
-def check_credentials(settings: Settings) -> None:
-    """Fail fast, before any input is read, when the chosen provider cannot authenticate."""
-    if settings.provider == "anthropic":
-        check_base_url(os.environ.get("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL")
-    if settings.provider == "bedrock":
-        _check_bedrock_setup(settings)
-        return
-    name = "ANTHROPIC_API_KEY" if os.environ.get("ANTHROPIC_API_KEY") else "ANTHROPIC_AUTH_TOKEN"
-    key = os.environ.get(name)
-    if not key:
-        raise UsageError(
-            "ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=sk-ant-... "
-            "(create a key at https://console.anthropic.com/settings/keys)"
-        )
-    if any(character.isspace() or not character.isprintable() for character in key):
-        # Sent as it is, it was refused as a header, and the error quoted it whole.
-        raise UsageError(
-            f"{name} holds a space, a line break or another invisible character "
-            "(often a copied newline): set it to the key alone"
-        )
-
-
-def _check_bedrock_setup(settings: Settings) -> None:
-    """A region and credentials, found as the SDK will look for them (no request is made):
-    without them Bedrock failed only at the first message, once it was saved."""
-    import botocore.session
-    from botocore.exceptions import BotoCoreError
-
-    # A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) stands in for credentials: none needed.
-    api_key = bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
-    try:
-        session = botocore.session.Session(profile=settings.get("aws_profile"))
-        region = (
-            settings.get("aws_region")
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or session.get_config_variable("region")
-        )
-        credentials = None if api_key else session.get_credentials()
-    except BotoCoreError as exc:  # a profile that does not exist, a malformed file, ...
-        raise UsageError(f"cannot set up Bedrock: {short_error(exc)}") from exc
-    if not region:
-        raise UsageError(
-            "cannot set up Bedrock: no AWS region; set AWS_REGION, or aws_region in the config file"
-        )
-    if credentials is None and not api_key:
-        raise UsageError(
-            "no AWS credentials for Bedrock: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"
-        )
-
-
-def check_base_url(url: str | None, name: str) -> None:
-    """A malformed base URL is a configuration error, not an API that cannot be reached."""
-    if not url:
-        return
-    if url != url.strip():  # checked stripped, but sent as it is: refused after the save
-        raise UsageError(f"{name} has a space or line break around it: {url.strip()[:200]!r}")
-    from urllib.parse import urlsplit
-
-    from claudechat.settings import mask_url_password
-
-    try:
-        parts = urlsplit(url.strip())
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        valid = False
-    if not valid:
-        raise UsageError(
-            f"{name} is not a valid URL: {mask_url_password(url)[:200]!r} "
-            "(expected http(s)://host[:port][/path])"
-        )
 
 
 @dataclass

@@ -129,7 +129,8 @@ def chat(
         thinking=thinking,
     )
     from claudechat.chat import ChatSession
-    from claudechat.claude import Claude, check_credentials
+    from claudechat.claude import Claude
+    from claudechat.claude_setup import check_credentials
 
     check_credentials(settings)
     from claudechat.commands_attachment import load_attachments, once_each, piped_input

@@ -28,7 +28,7 @@ def tokens() -> Tokens:
 
 def run(options: ServeOptions) -> None:
     options.check()
-    from claudechat.claude import check_credentials
+    from claudechat.claude_setup import check_credentials
     from claudechat.output import status
     from claudechat.settings import load_settings
 
