@@ -408,3 +408,16 @@ def test_an_id_without_its_date_that_is_no_alias_is_not_known(isolated_home: Pat
     listed = [ModelInfo(i, created_at=day) for i, day in DATED]
     catalogue, _ = counting_catalogue(listed)
     assert catalogue.describe(model).known is False
+
+
+def test_a_slow_models_api_is_given_up_before_the_replys_own_timeout(  # type: ignore[no-untyped-def]
+    fake_api, isolated_home, monkeypatch
+) -> None:
+    """The list was waited for as long as a silent reply is (stream_idle_timeout, 60 s): a
+    first turn sat that long behind a slow Models API before it was even sent."""
+    from claudechat import claude
+
+    monkeypatch.setattr(claude, "MODELS_LIST_SECONDS", 0.5)  # 10 s, scaled down
+    fake_api.models_silent_seconds = 3
+    with pytest.raises(ApiError, match="did not answer in time"):
+        Claude(load_settings()).list_models()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from claudechat.settings import Settings
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
+MODELS_LIST_SECONDS = 10.0  # the Models API answers in well under a second when it is up
 
 
 def preload() -> threading.Thread:
@@ -171,10 +172,14 @@ class Claude:
 
     def list_models(self) -> list[dict[str, Any]]:
         """Every model the account offers, all pages of the Models API, as plain JSON."""
+        # A quick answer or none: a first turn waited for a slow list as long as for a silent
+        # reply (stream_idle_timeout, 60 s); without it, the cached list or defaults serve.
+        timeout = min(MODELS_LIST_SECONDS, self.settings.stream_idle_timeout)
         with translate_errors(self.settings, None):
             # No retries either: a failure is held for a while and the model assumed known
             # meanwhile (models.py), while the SDK's retry-after waits held the first turn.
-            return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]
+            pages = self.client.models.list(limit=100, timeout=timeout)
+            return [m.model_dump(mode="json") for m in pages]
 
     def stream(
         self,

@@ -100,6 +100,8 @@ class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
                 fake.model_requests.append(url.query)
                 models = list(fake.models)
                 refused = fake.models_refused
+                silent = fake.models_silent_seconds
+            time.sleep(silent)  # a Models API slow to answer
             if refused:  # as for a key not allowed to list models (and not retried by the SDK)
                 message = "this API key may not list models"
                 self._reply_json(403, self._anthropic_error("permission_error", message))
@@ -386,6 +388,7 @@ class FakeAnthropic:
         self.models: list[dict[str, Any]] = default_models()
         self.model_requests: list[str] = []
         self.models_refused = False  # GET /v1/models answers 403
+        self.models_silent_seconds = 0.0  # ... and waits this long first
         self._replies: deque[Reply | ErrorReply] = deque()
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -412,6 +415,7 @@ class FakeAnthropic:
             self.models = default_models()
             self.model_requests.clear()
             self.models_refused = False
+            self.models_silent_seconds = 0.0
             self.prompt_cache = False
             self._cached.clear()
 
