@@ -382,7 +382,6 @@ DATED = [
         ("claude-sonnet-4-0", "claude-sonnet-4-20250514"),
         ("claude-opus-4-1", "claude-opus-4-1-20250805"),
         ("claude-opus-4-5", "claude-opus-4-5-20251101"),
-        ("claude-opus-4-latest", "claude-opus-4-20250514"),
         ("claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219"),
         ("claude-3-5-sonnet-latest", "claude-3-5-sonnet-20241022"),
         ("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"),
@@ -402,7 +401,9 @@ def test_each_alias_has_its_models_limits_and_price(isolated_home: Path, alias, 
     assert price_for(alias, table) == price_for(dated, table)
 
 
-@pytest.mark.parametrize("model", ["claude-opus-4", "claude-sonnet-4", "claude-opus-4-5-0"])
+@pytest.mark.parametrize(
+    "model", ["claude-opus-4", "claude-sonnet-4", "claude-opus-4-5-0", "claude-opus-4-latest"]
+)
 def test_an_id_without_its_date_that_is_no_alias_is_not_known(isolated_home: Path, model) -> None:  # type: ignore[no-untyped-def]
     """claude-opus-4 is no alias the API takes: it was taken for claude-opus-4-20250514."""
     listed = [ModelInfo(i, created_at=day) for i, day in DATED]
@@ -421,3 +422,13 @@ def test_a_slow_models_api_is_given_up_before_the_replys_own_timeout(  # type: i
     fake_api.models_silent_seconds = 3
     with pytest.raises(ApiError, match="did not answer in time"):
         Claude(load_settings()).list_models()
+
+
+def test_thinking_left_out_for_a_small_output_limit_blames_the_limit_not_the_context() -> None:
+    from claudechat.request import TurnOptions, request_params
+
+    info = ModelInfo("claude-x", max_input_tokens=10_000, max_tokens=4_000, thinking=("enabled",))
+    small = request_params(info, TurnOptions(thinking=True, max_output_tokens=2_000), 100)
+    assert small.notices == [
+        "the output limit is 2,000 tokens, too few for thinking; it answers without"
+    ]

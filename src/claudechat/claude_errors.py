@@ -52,11 +52,12 @@ def describe_failure(
 
     where = "Bedrock" if settings.provider == "bedrock" else "the Anthropic API"
     if isinstance(error, anthropic.APITimeoutError):
-        if isinstance(error.__cause__, httpx2.ReadTimeout):
-            # Connected, then silent for the whole stream_idle_timeout: not asked again.
-            return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
-        # Not even connected in time (a flaky network): asked again, as a refused connection is.
-        return ApiError(f"cannot reach {where} (no connection in time)", retryable=True)
+        if isinstance(error.__cause__, httpx2.ConnectTimeout):
+            # Not even connected in time (a flaky network): asked again, as a refused one is.
+            return ApiError(f"cannot reach {where} (no connection in time)", retryable=True)
+        # Connected, then silent for the whole timeout (or the request not taken in time):
+        # asking again would cost as long again.
+        return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
     if isinstance(error, anthropic.APIConnectionError):
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error

@@ -350,7 +350,7 @@ def _aliased(model: str) -> str | None:
     alone (claude-opus-4-0 is claude-opus-4-20250514), or with -latest (claude-3-7-sonnet-latest).
     Only a date was taken off, so claude-opus-4-0 got conservative limits while claude-opus-4,
     which the API does not take, was a known model."""
-    if model.endswith("-latest"):
+    if model.endswith("-latest") and model.startswith("claude-3"):  # 3.x models' aliases only
         return model.removesuffix("-latest")
     if _MAJOR_ONLY_ALIAS.fullmatch(model):
         return model.removesuffix("-0")

@@ -88,11 +88,14 @@ def _thinking(info: ModelInfo, options: TurnOptions, params: Params) -> None:
             # A quarter of the output for thinking, at least the API's minimum, below max_tokens.
             budget = max(MIN_THINKING_BUDGET, params.max_tokens // 4)
             params.body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        elif options.thinking:  # the model can think: this context left it no room to
-            params.notices.append(
-                f"the context leaves {params.max_tokens:,} tokens of the window for the reply, "
-                "too few for thinking; it answers without"
+        elif options.thinking:  # the model can think: the room for the reply is too small
+            limit = output_limit(info, options)
+            room = (
+                f"the context leaves {params.max_tokens:,} tokens of the window for the reply"
+                if params.max_tokens < limit
+                else f"the output limit is {limit:,} tokens"
             )
+            params.notices.append(f"{room}, too few for thinking; it answers without")
     elif options.thinking:
         params.notices.append(f"{info.id} cannot think aloud; it answers without thinking")
 

@@ -50,12 +50,15 @@ def close_at_exit(store: Any) -> None:
     second: a store call given up at its deadline may still hold the database (SQLite's busy
     wait, 30 s), and leaving must not wait for it."""
 
-    def close() -> None:
-        closing = threading.Thread(target=store.close, name="store-close", daemon=True)
-        closing.start()
-        closing.join(CLOSING_AT_EXIT_SECONDS)
+    atexit.register(close_within, store, CLOSING_AT_EXIT_SECONDS)
 
-    atexit.register(close)
+
+def close_within(store: Any, seconds: float) -> None:
+    """`store` closed in a thread of its own, waited for `seconds` at most: a thread the
+    process does not wait for at its end either."""
+    closing = threading.Thread(target=store.close, name="store-close", daemon=True)
+    closing.start()
+    closing.join(seconds)
 
 
 def push_journal(store: ConversationStore, settings: Settings) -> None:

@@ -81,7 +81,6 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        import anyio
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
@@ -96,8 +95,11 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         await turns.stop_all(SAVING_AT_SHUTDOWN_SECONDS + 1)
         # Closed, not left to the process's end, which no longer tears down every object: an
         # SQLite database is checkpointed (its -wal and -shm files go); PostgreSQL is told.
-        with anyio.move_on_after(2):  # a call given up on a hung store may still hold it
-            await anyio.to_thread.run_sync(service.store.close, abandon_on_cancel=True)
+        from claudechat.commands.opening import close_within
+
+        # Within 2 s: a call given up on a hung store may still hold it, and a worker thread
+        # of the pool would be waited for at the process's end.
+        await anyio.to_thread.run_sync(close_within, service.store, 2.0)
 
     app = FastAPI(
         title="claudechat",
