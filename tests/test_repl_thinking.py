@@ -104,6 +104,12 @@ def test_ctrl_c_while_thinking_keeps_nothing_half_signed(watched, fake_api, cli)
     child.expect_exact("effort: high (levels: low, medium, high, max)")
     say(child, "/effort xhigh")  # a level this model lacks: taken, then refused by the API
     child.expect_exact("takes effort low, medium, high, max, not xhigh")
+    say(child, "/model claude-haiku-4-5")  # a model with no effort levels at all
+    child.expect_exact(PROMPT)
+    say(child, "/effort")
+    child.expect(r"effort: high, but claude-haiku-4-5 takes no effort level")
+    child.expect_exact(PROMPT)
+    say(child, "/model claude-sonnet-4-6")
     say(child, "quickly")
     child.expect_exact("echo: quickly")
     child.expect_exact(PROMPT)

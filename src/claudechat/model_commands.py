@@ -64,7 +64,16 @@ def effort_command(session: ChatSession, argument: str) -> None:
             # Taken without a word, and refused by the API at the next message.
             raise UsageError(f"{session.conversation.model} takes effort {offered}, not {level}")
         session.options.effort = level
-    status(f"effort: {session.options.effort or 'the model default'} (levels: {offered})")
+    effort = session.options.effort
+    if effort is not None and not levels:
+        # It read as taken ("effort: high (levels: none for this model)"), and was left out of
+        # every request without a word until the next message.
+        status(
+            f"effort: {effort}, but {session.conversation.model} takes no effort level: it "
+            "applies once the model takes one"
+        )
+        return
+    status(f"effort: {effort or 'the model default'} (levels: {offered})")
 
 
 def think_command(session: ChatSession, argument: str) -> None:
