@@ -275,3 +275,18 @@ def test_usage_shows_an_unpriced_models_cost_as_unknown_as_list_does(cli, fake_a
     table = in_a_terminal("usage", "--by", "model", columns=120)
     future = next(line for line in table if line.startswith("claude-future-1"))
     assert "?" in future and "0.0000" not in future
+
+
+def test_a_heading_is_never_split_inside_a_word() -> None:
+    """`models` at 70 columns: "disp" over "lay", "thin" over "king", "effor" over "t"."""
+    script = (
+        "from claudechat.tables import print_rows\n"
+        "row = dict(id='claude-sonnet-4-6', display_name='Claude Sonnet 4.6',\n"
+        "           context_window=1000000, output_limit=64000, thinking=['adaptive', 'enabled'],\n"
+        "           effort=['low', 'medium', 'high', 'max'], price_in=3.0, price_out=15.0)\n"
+        "print_rows([row, {**row, 'id': 'claude-opus-4-6'}], False, 'models')\n"
+    )
+    output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_a_terminal(["-c", script], 70))
+    words = {word for line in output.splitlines() for word in line.split()}
+    assert {"display", "thinking", "effort"} <= words, output
+    assert not words & {"disp", "lay", "thin", "king", "effor"}, output

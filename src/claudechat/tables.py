@@ -111,7 +111,9 @@ def fitted_widths(
     left = room - sum(w for i, w in enumerate(widths) if i not in narrowed)
     for done, i in enumerate(sorted(narrowed, key=lambda i: widths[i])):
         share = left // (len(narrowed) - done)
-        widths[i] = max(MIN_TEXT_WIDTH, min(widths[i], share))
+        # Never narrower than its heading's longest word: "display" was split "disp" / "lay"
+        # (the rows then go as blocks, below, when that leaves too little room).
+        widths[i] = max(MIN_TEXT_WIDTH, words[i], min(widths[i], share))
         left -= widths[i]
     over = sum(widths) - room
     if over > 0 and not figures[0]:
