@@ -89,7 +89,6 @@ def test_missing_api_key_says_how_to_set_it(cli) -> None:  # type: ignore[no-unt
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (ErrorReply(401, "authentication_error", "invalid x-api-key"), "rejected the credentials"),
         (ErrorReply(400, "invalid_request_error", "max_tokens too big"), "max_tokens too big"),
         (
             ErrorReply(429, "rate_limit_error", "slow down", {"retry-after-ms": "1"}),
@@ -110,6 +109,20 @@ def test_api_errors_are_one_line_and_keep_the_message(cli, fake_api, error, expe
     assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
         ("keep me", "pending")
     ]
+
+
+def test_a_refused_api_key_is_a_setup_error_and_keeps_the_message(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Exit 2, as a missing key (and AWS credentials Bedrock refuses) are: it was 3, as a
+    reply that failed."""
+    fake_api.queue(ErrorReply(401, "authentication_error", "invalid x-api-key"))
+    result = cli("chat", input="keep me")
+    assert result.returncode == 2, result.stderr
+    assert "rejected the credentials (401): check ANTHROPIC_API_KEY" in result.stderr
+    document = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)
+    assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
+        ("keep me", "pending")
+    ]
+    assert len(fake_api.requests) == 1  # not asked again
 
 
 def test_connection_refused_is_reported(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -335,7 +348,7 @@ def test_a_stderr_that_cannot_be_written_decides_neither_the_turn_nor_its_exit_c
             ("say\n\nhi", "complete"),
             ("third time lucky", "complete"),
         ]
-        fake_api.queue(ErrorReply(401, "authentication_error", "invalid x-api-key"))
+        fake_api.queue(ErrorReply(400, "invalid_request_error", "max_tokens too big"))
         refused = _with_stderr(stderr, "chat", "--continue", stdin="again")
         assert refused.returncode == 3  # it was 0: the error line's failed write hid it
     finally:

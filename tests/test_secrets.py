@@ -98,7 +98,7 @@ def test_the_api_key_never_appears_in_output_or_storage(  # type: ignore[no-unty
         assert first.returncode == 0, first.stderr
         cid = conversation_id(first.stderr)
         refused = cli("chat", input="with a wrong key", env={"ANTHROPIC_API_KEY": WRONG_API_KEY})
-        assert refused.returncode == 3
+        assert refused.returncode == 2
         assert "rejected the credentials (401)" in refused.stderr
         config = cli("config")
         listed = cli("list", "--json")

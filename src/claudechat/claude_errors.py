@@ -82,6 +82,11 @@ def describe_failure(
         refused = _refused_credentials(error) if settings.provider == "bedrock" else None
         if refused is not None:
             return CredentialsRefusedError(refused, status=error.status_code)
+        if error.status_code == 401 and settings.provider != "bedrock":
+            # A key the API refuses is set up wrong, as a missing one is (exit 2, as Bedrock's
+            # refused credentials are); it was exit 3, as a failed reply.
+            message = _status_message(error, where, model, wait)
+            return CredentialsRefusedError(message, status=401)
         if _model_not_enabled(error, settings):
             return ApiError(
                 f"{where} has not enabled model {model!r} for this account "
