@@ -79,6 +79,15 @@ def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(cli, isolated_hom
     assert "is not a regular file" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_config_file_linked_to_nothing_is_said(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """A dotfiles link whose file moved away dropped every setting without a word."""
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").symlink_to(isolated_home / "moved.toml")
+    shown = cli("config")
+    assert shown.returncode == 0
+    assert "config.toml is a link to" in shown.stderr and "which is gone" in shown.stderr
+
+
 def test_invalid_settings_are_usage_errors(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     write_config(isolated_home, "model = [\n")
     broken = cli("list")

@@ -300,6 +300,8 @@ def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
     except FileNotFoundError:
         if os.environ.get("CLAUDECHAT_CONFIG"):  # named on purpose: a typo drops every setting
             warnings.append(f"config file {path} (CLAUDECHAT_CONFIG) does not exist")
+        elif path.is_symlink():  # a dotfiles link to a file moved away: every setting dropped
+            warnings.append(f"config file {path} is a link to {path.readlink()}, which is gone")
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
