@@ -277,6 +277,7 @@ class ChatSession(SessionSaving, SessionModel):
         try:
             memory = self.memory
             context = memory.get_current_context()
+            context_tokens = memory.context_tokens(context)  # what max_tokens is fitted beside
             request = self._request(context)  # attachments read before a save may push them
         finally:
             if save_first:
@@ -284,7 +285,7 @@ class ChatSession(SessionSaving, SessionModel):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             reply = Reply()
             try:
-                self._stream(request, reply, listener)
+                self._stream(request, context_tokens, reply, listener)
                 break
             except (ReplyCutOffError, ApiError) as exc:
                 last = reply.text or attempt == MAX_ATTEMPTS
@@ -319,9 +320,11 @@ class ChatSession(SessionSaving, SessionModel):
         citations = model_capabilities(self, model)["citations"]
         return with_bytes(context, lambda sha: self.attachment_store.get(user, sha), citations)
 
-    def _stream(self, context: list[ContextMessage], reply: Reply, listener: Listener) -> None:
+    def _stream(
+        self, context: list[ContextMessage], context_tokens: int, reply: Reply, listener: Listener
+    ) -> None:
         conversation = self.conversation
-        params = self.request_params(self.memory.context_tokens(context))
+        params = self.request_params(context_tokens)
         try:
             for event in self.claude.stream(
                 context, conversation.model, conversation.system, reply, params

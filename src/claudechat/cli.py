@@ -309,17 +309,14 @@ def _exit(code: int) -> NoReturn:
 def _flushed(code: int) -> int:
     """The exit code once stdout's buffered end is written (`claudechat show ID > /dev/full`
     fails only here)."""
-    from claudechat.exits import ending, silence_stdout
+    from claudechat.exits import ending, output_failed
 
     try:
         sys.stdout.flush()
-    except OSError as exc:
-        try:
-            return ending(exc)
-        except OSError:  # one ending() does not expect (EAGAIN on a non-blocking stdout)
-            silence_stdout()
-            print(f"claudechat: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
-            return ExitCode.STORAGE
+    except BrokenPipeError as exc:
+        return ending(exc)  # a reader that left: 0
+    except OSError as exc:  # any error here is the output's (EAGAIN on a non-blocking one too)
+        return output_failed(exc)
     return code
 
 

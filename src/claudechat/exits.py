@@ -71,12 +71,17 @@ def ending(exc: BaseException) -> int:
         error(f"cannot use {exc.filename}: {exc.strerror or exc}")
         return ExitCode.STORAGE
     if isinstance(exc, OSError) and exc.errno in OUTPUT_FAILURES:
-        # Without a file name: our own output (`list > /dev/full`, a terminal gone). What
-        # is still buffered for it would fail again at exit, so it goes nowhere.
-        silence_stdout()
-        _say(f"cannot write the output: {exc.strerror or exc}")
-        return ExitCode.STORAGE
+        # Without a file name: our own output (`list > /dev/full`, a terminal gone).
+        return output_failed(exc)
     raise exc
+
+
+def output_failed(exc: OSError) -> int:
+    """Our own output could not be written: said in one line, and what is still buffered for
+    it goes nowhere (it would fail again at exit)."""
+    silence_stdout()
+    _say(f"cannot write the output: {exc.strerror or exc}")
+    return ExitCode.STORAGE
 
 
 def _say(message: str) -> None:
@@ -89,9 +94,13 @@ def _say(message: str) -> None:
 def silence_stdout() -> None:
     """A reader that closed our stdout (`claudechat list | head -1`) wants no more; point
     stdout at /dev/null so the last flush at exit cannot complain about it."""
+    _to_devnull(sys.stdout)
+
+
+def _to_devnull(stream: Any) -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass
@@ -128,12 +137,7 @@ class UnfailingStderr:
 
     def _fail(self) -> None:
         self.failed = True
-        try:  # what is still buffered would fail again at exit, and print a complaint
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        _to_devnull(self._stream)  # what is still buffered would fail again, and complain
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, buffer ...
         return getattr(self._stream, name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,19 +45,10 @@ CLOSING_AT_EXIT_SECONDS = 1.0
 
 def close_at_exit(store: Any) -> None:
     """Closed at exit, which no longer tears down every object (cli._exit): an SQLite database
-    closed by its last connection is checkpointed, and its -wal and -shm files go. Within a
-    second: a store call given up at its deadline may still hold the database (SQLite's busy
-    wait, 30 s), and leaving must not wait for it."""
+    closed by its last connection is checkpointed, and its -wal and -shm files go."""
+    from claudechat.storage import close_within
 
     atexit.register(close_within, store, CLOSING_AT_EXIT_SECONDS)
-
-
-def close_within(store: Any, seconds: float) -> None:
-    """`store` closed in a thread of its own, waited for `seconds` at most: a thread the
-    process does not wait for at its end either."""
-    closing = threading.Thread(target=store.close, name="store-close", daemon=True)
-    closing.start()
-    closing.join(seconds)
 
 
 def push_journal(store: ConversationStore, settings: Settings) -> None:

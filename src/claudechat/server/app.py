@@ -95,10 +95,9 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         await turns.stop_all(SAVING_AT_SHUTDOWN_SECONDS + 1)
         # Closed, not left to the process's end, which no longer tears down every object: an
         # SQLite database is checkpointed (its -wal and -shm files go); PostgreSQL is told.
-        from claudechat.commands.opening import close_within
+        from claudechat.storage import close_within
 
-        # Within 2 s: a call given up on a hung store may still hold it, and a worker thread
-        # of the pool would be waited for at the process's end.
+        # In a thread of its own, not the pool's: that one would be waited for at the end.
         await anyio.to_thread.run_sync(close_within, service.store, 2.0)
 
     app = FastAPI(

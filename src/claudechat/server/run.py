@@ -10,17 +10,19 @@ from claudechat.errors import UsageError
 from claudechat.server import OPTIONS_ENV, ServeOptions
 
 if TYPE_CHECKING:
+    from claudechat.settings import Settings
     from claudechat.storage.accounts import Tokens
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
-def tokens() -> Tokens:
+def tokens(settings: Settings | None = None) -> Tokens:
     from claudechat.commands import opening
     from claudechat.storage.accounts import Tokens
     from claudechat.storage.metadata import MetadataStore
 
-    settings = opening.settings()  # its warnings said (a misspelt variable), as every command's
+    # Its warnings said (a misspelt variable), as every command's.
+    settings = settings or opening.settings()
     metadata = MetadataStore(settings.database_url, settings.auto_migrate)
     opening.close_at_exit(metadata)
     return Tokens(metadata)
@@ -29,15 +31,15 @@ def tokens() -> Tokens:
 def run(options: ServeOptions) -> None:
     options.check()
     from claudechat.claude_setup import check_credentials
+    from claudechat.commands import opening
     from claudechat.output import status
-    from claudechat.settings import load_settings
 
-    settings = load_settings()  # its warnings are said by tokens() below
+    settings = opening.settings()
     check_credentials(settings)
     if options.no_auth:
         settings.user  # noqa: B018  (its check: requests act as this user, refused later)
     # Migrate once here, not in several workers at the same moment.
-    known = tokens().list()
+    known = tokens(settings).list()
     if not options.no_auth and not known:
         status("warning: no tokens yet; create one with `claudechat token create USER`", "yellow")
     try:

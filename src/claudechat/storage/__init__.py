@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import ConfigError
 
@@ -58,3 +58,14 @@ def open_store(settings: Settings) -> ConversationStore:
         Guard(settings.store_timeout),
         attachments=AttachmentStore(blobs, settings.data_dir / "attachments"),
     )
+
+
+def close_within(store: Any, seconds: float) -> None:
+    """`store` (or a MetadataStore) closed in a thread of its own, waited for `seconds` at
+    most: a call given up on a hung store may still hold it (SQLite's busy wait, 30 s), and a
+    process must not wait for that to end; the thread is one it does not wait for either."""
+    import threading
+
+    closing = threading.Thread(target=store.close, name="store-close", daemon=True)
+    closing.start()
+    closing.join(seconds)
