@@ -52,10 +52,12 @@ def test_a_session_resuming_mid_reply_branches_and_never_takes_the_others_messag
         stderr=subprocess.PIPE,
         env=os.environ.copy(),
     )
-    _wait_for_requests(fake_api, 2)
-    second = cli("chat", "--resume", conversation, "question B")
-    assert slow.poll() is None, "session A ended while its reply was held"
-    release.set()
+    try:
+        _wait_for_requests(fake_api, 2)
+        second = cli("chat", "--resume", conversation, "question B")
+        assert slow.poll() is None, "session A ended while its reply was held"
+    finally:
+        release.set()  # a failed check must not leave A held (and its process running)
     out, err = slow.communicate(timeout=30)
     assert slow.returncode == 0, err
     assert second.returncode == 0, second.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -292,6 +293,17 @@ def test_a_misspelt_variable_is_warned_of_with_the_name_it_may_mean(cli, isolate
         "CLAUDECHAT_STORE_TIMEOUT": "5",
     }
     assert "warning" not in cli("config", env=known).stderr
+    # ... and so is every name the program itself reads: one it did not list would warn.
+    from claudechat.settings import KEYS, OTHER_VARIABLES
+
+    source = Path(__file__).parents[1] / "src" / "claudechat"
+    named = {
+        name
+        for path in source.rglob("*.py")
+        for name in re.findall(r"(?<![A-Z_])CLAUDECHAT_[A-Z0-9_]*[A-Z0-9]", path.read_text())
+    }
+    named.discard("CLAUDECHAT_DATABSE_URL")  # the misspelling a docstring quotes
+    assert named <= {key.env for key in KEYS} | set(OTHER_VARIABLES), named
 
 
 def test_an_unusable_login_name_says_where_it_came_from_and_how_to_choose_another(cli) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from conftest import echoed
 from fakes.anthropic_api import ErrorReply, Reply
 from test_faults import contents, conversation_id, stored
 from test_repl import PROMPT, leave, say, spawn
+from test_signals import started_until_said
 
 
 @contextlib.contextmanager
@@ -111,7 +112,6 @@ def test_on_a_terminal_a_notice_during_the_reply_waits_for_its_end(fake_api, cli
     notice used to start on the reply's last line. (The store is out of reach: with no disk
     either, one turn ends with the one line of what was lost, and no notice.)"""
     import shlex
-    import sys
 
     import pexpect
 
@@ -267,20 +267,10 @@ def test_a_sigterm_in_one_turn_that_cannot_be_saved_does_not_say_it_is_kept(  # 
     """Its last line said "your message is kept, with no reply yet" of a message lost."""
     fill(small_home)
     fake_api.queue(ErrorReply(529, "overloaded_error", "busy", {"retry-after": "30"}))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "claudechat", "chat", "go"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    # The whole line: a signal between its text and its \n left the newline unwritten, and
+    # the last line glued to the notice.
+    process, said = started_until_said(b"(1/2)\n")
     assert process.stderr is not None
-    said = b""
-    while b"(1/2)\n" not in said:  # the whole line: a signal between its text and its \n
-        # left the newline unwritten, and the last line glued to the notice
-        chunk = os.read(process.stderr.fileno(), 1024)
-        if not chunk:
-            break
-        said += chunk
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
     said += process.stderr.read()

@@ -392,10 +392,12 @@ def test_each_alias_has_its_models_limits_and_price(isolated_home: Path, alias, 
     """Only a date was taken off: claude-opus-4-0 and claude-3-7-sonnet-latest got
     conservative limits; and /model and reply costs price the alias, by id prefix, as the
     model it names (claude-opus-4 is the 4.5 price, claude-opus-4-0 the 4.0 one)."""
-    listed = [ModelInfo(i, created_at=day, max_tokens=len(i) * 1000) for i, day in DATED]
+    # A limit of its own for each model: ids of one length (3-5 and 3-7 Sonnet) told apart.
+    limits = {model: (n + 1) * 1000 for n, (model, _day) in enumerate(DATED)}
+    listed = [ModelInfo(i, created_at=day, max_tokens=limits[i]) for i, day in DATED]
     catalogue, _ = counting_catalogue(listed)
     described = catalogue.describe(alias)
-    assert (described.known, described.id, described.max_tokens) == (True, alias, len(dated) * 1000)
+    assert (described.known, described.id, described.max_tokens) == (True, alias, limits[dated])
     table = price_table()
     assert price_for(alias, table) is not None
     assert price_for(alias, table) == price_for(dated, table)

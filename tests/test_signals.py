@@ -54,6 +54,26 @@ def start_pipe_turn() -> subprocess.Popen[bytes]:
     return process
 
 
+def started_until_said(marker: bytes) -> tuple[subprocess.Popen[bytes], bytes]:
+    """`claudechat chat go` with nothing on stdin, and its stderr read up to `marker` (or its
+    end, or 30 s)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claudechat", "chat", "go"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    said = b""
+    deadline = time.monotonic() + 30
+    while marker not in said and time.monotonic() < deadline:
+        chunk = os.read(process.stderr.fileno(), 1024)
+        if not chunk:
+            break
+        said += chunk
+    return process, said
+
+
 @pytest.mark.parametrize(
     ("signum", "code", "reason"),
     [
@@ -80,17 +100,8 @@ def test_a_signal_in_pipe_mode_keeps_the_partial_reply(cli, fake_api, signum, co
 def test_a_signal_while_waiting_to_retry_says_only_the_message_is_kept(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     """Nothing of a reply had arrived: "what arrived is kept" told of a reply there was not."""
     fake_api.queue(ErrorReply(529, "overloaded_error", "busy", {"retry-after": "30"}))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "claudechat", "chat", "go"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process, said = started_until_said(b"retrying in")
     assert process.stderr is not None
-    said = b""
-    deadline = time.monotonic() + 30
-    while b"retrying in" not in said and time.monotonic() < deadline:
-        said += os.read(process.stderr.fileno(), 1024)
     assert b"retrying in 30 s" in said, said
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
