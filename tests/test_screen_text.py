@@ -4,6 +4,7 @@ Read through a terminal emulator (pyte), as test_screen.py reads it."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
@@ -117,3 +118,42 @@ def test_the_resume_command_on_leaving_is_one_line_at_80_columns(terminals, fake
     terminal.wait_for("--resume")
     (line,) = [line for line in terminal.lines() if "--resume" in line]
     assert re.fullmatch(r"\s*claudechat chat --resume [0-9a-f]{8}", line), terminal.dump()
+
+
+def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Nothing showed between Enter and the first word: seconds of a still screen, a hung
+    program and a busy one alike."""
+    release = threading.Event()
+    fake_api.queue(Reply(chunks=["the answer at last"], held_after=0, release=release))
+    terminal = start(terminals)
+    terminal.send("slow question\r")
+    terminal.wait_for("waiting for Claude · 2 s · Ctrl-C stops")
+    release.set()
+    terminal.wait_for("the answer at last")
+    terminal.wait_for("›", count=2)
+    terminal.pump(0.3)  # a late redraw of the waiting line would show now
+    lines = terminal.lines()
+    assert not any("waiting for Claude" in line for line in lines), terminal.dump()
+    asked = lines.index("› slow question")
+    assert lines[asked + 1 :].count("the answer at last") == 1, terminal.dump()
+
+
+def test_ctrl_c_while_waiting_takes_the_waiting_line_away(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    release = threading.Event()
+    fake_api.queue(Reply("ready"), Reply(chunks=["never shown"], held_after=0, release=release))
+    terminal = start(terminals)
+    terminal.send("first\r")  # the first turn's set-up (the SDK's import) is over
+    terminal.wait_for("ready")
+    terminal.wait_for("›", count=2)
+    try:
+        terminal.send("slow question\r")
+        terminal.wait_for("waiting for Claude")
+        terminal.send("\x03")
+        terminal.wait_for("interrupted before any answer")
+        terminal.wait_for("›", count=3)
+        terminal.pump(0.3)
+    finally:
+        release.set()
+    lines = terminal.lines()
+    assert not any("waiting for Claude" in line for line in lines), terminal.dump()
+

@@ -44,8 +44,10 @@ def held_while_drawn(session: ChatSession, listener: Listener) -> Iterator[Liste
     session's notices held while either is on screen: a line written under a live region
     was cut by its next redraw, or drawn over (the "store is back" notice vanished). A retry
     takes the thinking off the screen first, so the notices held so far and its own are said
-    at once. What is held is said when the turn ends."""
+    at once. What is held is said when the turn ends. Held from the start: until the first
+    event the live region says how long the reply has been waited for."""
     notices = HeldNotices(session.notify)
+    notices.hold = True
 
     def listen(event: Event) -> None:
         listener(event)

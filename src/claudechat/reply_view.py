@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 # Lines of thinking kept in view while it streams; the whole of it is one /thinking away
 # (after a Ctrl-C too: the REPL keeps what arrived).
 THINKING_LINES = 6
+# Until the first event the live region says it waits, once the wait is long enough to be
+# noticed: a reply that starts at once does not flash a line first.
+WAITING_SHOWN_AFTER = 0.5
 
 
 class TextRenderer(Protocol):
@@ -44,13 +47,17 @@ def thought_line(seconds: float, thinking: str) -> str:
 
 
 class TerminalReplyView:
-    """Thinking in a transient live region, the answer through the text renderer."""
+    """Thinking in a transient live region, the answer through the text renderer. Before
+    either arrives the region says how long the reply has been waited for: a model that
+    thinks without showing it, or a slow upstream, left the screen still for seconds with
+    nothing to tell a hung program from a busy one."""
 
     def __init__(self, console: Console, answer: TextRenderer) -> None:
         self.console = console
         self.answer = answer
         self.thinking: list[str] = []
         self.started: float | None = None
+        self.asked = time.monotonic()
         self.live: Live | None = None
         self.answering = False
         # The thinking region changes hands under it: a stop (Ctrl-Z) takes it off the screen
@@ -59,6 +66,10 @@ class TerminalReplyView:
 
     def __enter__(self) -> TerminalReplyView:
         self.answer.__enter__()
+        self.asked = time.monotonic()
+        if self.console.is_terminal:
+            with self._live_lock:
+                self._start_live()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -127,11 +138,23 @@ class TerminalReplyView:
         region stayed on the screen after it collapsed."""
         from rich.text import Text
 
+        if not self.thinking:
+            return self._waiting()
         width = max(1, self.console.width)
         # Enough of the end for the rows shown, not the whole thinking wrapped each refresh.
         text = safe_text("".join(self.thinking))[-2 * THINKING_LINES * (width + 1) :]
         rows = Text(text, style="dim").wrap(self.console, width)
         return Text("\n", style="dim").join(rows[-THINKING_LINES:])
+
+    def _waiting(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        seconds = time.monotonic() - self.asked
+        if seconds < WAITING_SHOWN_AFTER:
+            return Group()  # no line at all
+        line = f"waiting for Claude · {seconds:.0f} s · Ctrl-C stops"
+        return Text(line[: max(1, self.console.width)], style="dim", no_wrap=True)
 
     def _collapse(self) -> None:
         """Replace the streamed thinking by its one summary line (once)."""
