@@ -3,6 +3,7 @@ Read through a terminal emulator (pyte), as test_screen.py reads it."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -157,3 +158,27 @@ def test_ctrl_c_while_waiting_takes_the_waiting_line_away(terminals, fake_api) -
     lines = terminal.lines()
     assert not any("waiting for Claude" in line for line in lines), terminal.dump()
 
+
+def test_ctrl_c_before_the_message_is_sent_puts_it_back_at_the_prompt(  # type: ignore[no-untyped-def]
+    terminals,  # noqa: F811
+    fake_api,
+    cli,
+) -> None:
+    """Stopped while the first turn looked up the model's limits, the message was in no
+    conversation, and the REPL said "what arrived is kept": what was typed was gone."""
+    fake_api.models_silent_seconds = 5
+    terminal = start(terminals)
+    terminal.send("my precious words\r")
+    terminal.wait_for("waiting for Claude")
+    terminal.send("\x03")
+    terminal.wait_for("it is back at the prompt")
+    terminal.wait_for("› my precious words", count=2)  # as sent, and in the new prompt
+    assert "kept" not in terminal.dump()
+    terminal.send("\r")
+    terminal.wait_for("echo: my precious words")
+    terminal.wait_for("›", count=3)
+    assert terminal.lines().count("› my precious words") == 2, terminal.dump()
+    (row,) = json.loads(cli("list", "--json").stdout)
+    shown = json.loads(cli("show", row["id"], "--json").stdout)
+    assert [m["status"] for m in shown["messages"]] == ["complete", "complete"]
+    assert shown["messages"][0]["content"][0]["text"] == "my precious words"

@@ -79,6 +79,8 @@ class Repl:
         self.out = console()
         self.running = True
         self.interrupted_thinking = InterruptedThinking()
+        self.draft = ""  # what the next prompt starts with: a message that was never sent
+        self._sending: tuple[str, int] | None = None  # the message, the conversation's size
         self.handlers: dict[str, Callable[[str], None]] = {
             "/help": self.show_help,
             "/new": self.new,
@@ -112,7 +114,7 @@ class Repl:
         pre_run: Callable[[], Any] | None = preload
         while self.running:
             try:
-                text = self.ask(self.attachments.prompt(), pre_run=pre_run)
+                text = self.ask(self.attachments.prompt(), pre_run=pre_run, default=self.draft)
             except Terminated:
                 raise  # SIGTERM, SIGHUP: leave (the CLI says why)
             except KeyboardInterrupt:
@@ -120,7 +122,7 @@ class Repl:
             except EOFError:
                 break
             finally:
-                pre_run = None
+                pre_run, self.draft = None, ""
             self.handle(text)
         self.goodbye()
 
@@ -162,7 +164,11 @@ class Repl:
 
     def send(self, text: str) -> None:
         waiting, count = list(self.attachments.pending), len(self.session.conversation.messages)
-        self.stream(lambda listen: self.session.send(text, None, waiting, on_event=listen))
+        self._sending = (text, count)
+        try:
+            self.stream(lambda listen: self.session.send(text, None, waiting, on_event=listen))
+        finally:
+            self._sending = None
         # The message (with its files) is in the conversation, answered or set aside: the
         # files go with it, to /retry; a new message goes without them.
         if len(self.session.conversation.messages) != count:
@@ -184,6 +190,8 @@ class Repl:
         except Terminated:
             raise  # the partial reply is saved; the process ends
         except KeyboardInterrupt:
+            if self._interrupted_before_sending():
+                return
             if self.session.unanswered is not None:  # thinking only, or nothing yet
                 self.interrupted_thinking.keep(self.session, "".join(view.thinking))
                 status("(interrupted before any answer: /retry asks again)", "yellow")
@@ -204,6 +212,16 @@ class Repl:
             return
         show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()
+
+    def _interrupted_before_sending(self) -> bool:
+        """A Ctrl-C while the turn was still set up (the model's limits looked up, the SDK
+        imported: a second or more on the first turn) leaves the message in no conversation.
+        It said "what arrived is kept", and what was typed was gone."""
+        if self._sending is None or len(self.session.conversation.messages) != self._sending[1]:
+            return False
+        self.draft = self._sending[0]
+        status("(interrupted before your message was sent: it is back at the prompt)", "yellow")
+        return True
 
     def _failed(self, error: ClaudechatError) -> None:
         if self.session.unanswered is None:  # a new reply to an answered message failed
