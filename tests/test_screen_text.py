@@ -58,7 +58,7 @@ def test_a_dumb_terminal_shows_each_message_once(terminals, fake_api) -> None:  
 def test_help_wraps_between_words_under_its_own_column(terminals, fake_api, cols: int) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """The terminal broke /help's lines anywhere: "Ctrl-C stops a r" / "eply" at 80 columns,
     almost every line at 40."""
-    from claudechat.repl import KEY_HELP, SLASH_COMMANDS
+    from claudechat.slash_commands import KEY_HELP, SLASH_COMMANDS
 
     terminal = start(terminals, cols=cols)
     terminal.send("/help\r")

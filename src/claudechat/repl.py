@@ -6,7 +6,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,42 +32,15 @@ from claudechat.model_commands import (
 )
 from claudechat.notices import held_while_drawn
 from claudechat.output import console, one_line, safe_text, status
-from claudechat.repl_attach import ATTACH_COMMANDS, Attachments, path_completions, show_citations
-from claudechat.repl_history import HISTORY_COMMANDS, history_handlers, resumed_lines
+from claudechat.repl_attach import Attachments, path_completions, show_citations
+from claudechat.repl_history import history_handlers, resumed_lines
 from claudechat.repl_terminal import JobStop, one_interrupt, quiet_terminal, reply_view
+from claudechat.slash_commands import KEY_HELP, SLASH_COMMANDS, TAKE_NO_ARGUMENT
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import CompleteEvent, Completion
     from prompt_toolkit.document import Document
-
-
-@dataclass(frozen=True)
-class SlashCommand:
-    name: str
-    usage: str
-    help: str
-
-
-SLASH_COMMANDS = (
-    SlashCommand("/help", "/help", "list these commands"),
-    SlashCommand("/new", "/new", "start a new conversation (the current one stays saved)"),
-    SlashCommand("/name", "/name NAME", "name this conversation"),
-    SlashCommand("/model", "/model [MODEL]", "show the model and its limits, or change it"),
-    SlashCommand("/effort", "/effort [LEVEL]", "show or set the effort (low ... max, default)"),
-    SlashCommand("/think", "/think on|off", "let Claude think before answering, or not"),
-    SlashCommand("/thinking", "/thinking", "print the last thinking in full"),
-    SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
-    SlashCommand("/retry", "/retry", "regenerate the last reply, or answer an unanswered message"),
-    SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
-    SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
-    SlashCommand("/usage", "/usage", "tokens and money this conversation used"),
-    *(SlashCommand(*command) for command in ATTACH_COMMANDS),
-    *(SlashCommand(*command) for command in HISTORY_COMMANDS),
-    SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
-)
-TAKE_NO_ARGUMENT = {c.name for c in SLASH_COMMANDS if c.usage == c.name} | {"/quit"}
-KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
 
 
 class Repl:

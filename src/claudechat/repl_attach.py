@@ -20,7 +20,7 @@ from claudechat.output import status
 if TYPE_CHECKING:
     from prompt_toolkit.completion import Completion
 
-# (name, usage, help), made into the REPL's SlashCommands by repl.py.
+# (name, usage, help), made into the REPL's SlashCommands by slash_commands.py.
 ATTACH_COMMANDS = (
     ("/attach", "/attach PATH...", "attach files to the next message (Tab completes paths)"),
     ("/attachments", "/attachments", "list the files the next message will carry"),
