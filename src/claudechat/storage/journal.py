@@ -22,7 +22,12 @@ from pathlib import Path
 from claudechat.conversation import Conversation, dumps_json
 from claudechat.errors import ClaudechatError, CorruptDocumentError, StorageError
 from claudechat.storage import ids
-from claudechat.storage.blobs import BlobConflictError, LocalBlobStore, make_private_dirs
+from claudechat.storage.blobs import (
+    BlobConflictError,
+    BlobNotFoundError,
+    LocalBlobStore,
+    make_private_dirs,
+)
 
 JOURNAL_FORMAT = 2
 DAMAGED = "damaged"
@@ -125,13 +130,30 @@ class Journal:
             if pushable_only and writer != self.writer and self._alive(writer):
                 scan.live_writers.add(writer)
                 continue
-            try:
-                scan.entries.append(self._read(key, user))
-            except ClaudechatError:
-                moved = self._move_aside(key)
-                if moved:
-                    scan.damaged.append(moved)
+            self._scan_one(key, user, scan)
         return scan
+
+    def _scan_one(self, key: str, user: str, scan: JournalScan) -> None:
+        """One listed entry, read into the scan or moved aside. An entry its writer removed
+        after it was listed (the store took the save) is no damage: it was taken for one,
+        and the move put aside whatever was there by then, the writer's next good entry,
+        which was then never pushed."""
+        read_as: str | None = None  # None: unreadable (permissions, I/O), moved aside too
+        try:
+            data, etag = self.files.get_with_etag(key)
+        except BlobNotFoundError:
+            return
+        except ClaudechatError:
+            pass
+        else:
+            try:
+                scan.entries.append(self._entry(key, user, data, etag))
+                return
+            except ClaudechatError:
+                read_as = etag
+        moved = self._move_aside(key, read_as)
+        if moved:
+            scan.damaged.append(moved)
 
     def users(self) -> list[str]:
         """The users with entries waiting (their folders' names), read from the folders alone:
@@ -160,8 +182,7 @@ class Journal:
         except OSError:
             return []
 
-    def _read(self, key: str, user: str) -> JournalEntry:
-        data, etag = self.files.get_with_etag(key)
+    def _entry(self, key: str, user: str, data: bytes, etag: str) -> JournalEntry:
         location = self.files.location(key)
         conversation = _parse(data, location)
         name = key.rsplit("/", 1)[-1]
@@ -184,7 +205,14 @@ class Journal:
             os.close(descriptor)
         return False
 
-    def _move_aside(self, key: str) -> str | None:
+    def _move_aside(self, key: str, etag: str | None) -> str | None:
+        """Move the entry read as `etag` aside; not one written since (a good one, likely)."""
+        if etag is not None:
+            try:
+                if self.files.get_with_etag(key)[1] != etag:
+                    return None
+            except ClaudechatError:
+                return None  # gone since, or unreadable now: the next scan looks again
         target = self.root / DAMAGED / key.replace("/", "_")
         try:
             make_private_dirs(target.parent)

@@ -1,0 +1,79 @@
+"""A journal scanned while its writers save: entries that change under the scan are no damage.
+
+`serve` pushes its journal every few seconds while its turns write and remove their entries,
+so a scan lists an entry that its writer removes (the store took the save) and writes again
+(the next save) before the scan reads it. The moment is made here by removing and rewriting
+the entry as the scan reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from claudechat.conversation import Conversation
+from claudechat.storage.journal import Journal
+
+
+def _saved_twice(journal: Journal) -> tuple[Conversation, str]:
+    convo = Conversation.new("tester", "m")
+    convo.append("user", "first turn")
+    first = journal.write(convo)
+    convo.append("assistant", "first reply")
+    return convo, first
+
+
+def _around_first_read(
+    journal: Journal, before: Callable[[], None], after: Callable[[], None]
+) -> None:
+    """Run `before` and `after` around the scan's first read of an entry."""
+    read = journal.files.get_with_etag
+    reads: list[str] = []
+
+    def racing(key: str) -> tuple[bytes, str]:
+        if reads:
+            return read(key)
+        reads.append(key)
+        before()
+        try:
+            return read(key)
+        finally:
+            after()
+
+    journal.files.get_with_etag = racing  # type: ignore[method-assign]
+
+
+def _texts(journal: Journal, convo: Conversation) -> list[str]:
+    (entry,) = journal.for_conversation("tester", convo.id)
+    return [m.text for m in entry.conversation.messages]
+
+
+def test_an_entry_removed_after_it_was_listed_is_skipped_not_damaged(tmp_path: Path) -> None:
+    """Taken for damage, the entry was moved aside: whatever its writer had put there by
+    then, a good entry that was then never pushed."""
+    journal = Journal(tmp_path / "journal")
+    convo, first = _saved_twice(journal)
+    _around_first_read(
+        journal,
+        before=lambda: journal.remove(convo, first),  # the store took the save
+        after=lambda: journal.write(convo),  # the next save, under the same name
+    )
+    scan = journal.scan("tester")
+    assert scan.damaged == [] and journal.damaged() == []
+    assert _texts(journal, convo) == ["first turn", "first reply"]
+    journal.release()
+
+
+def test_a_damaged_entry_rewritten_before_the_move_is_left_in_place(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal")
+    convo, _first = _saved_twice(journal)
+    (key,) = journal.files.list("tester/")
+    (journal.root / key).write_bytes(b'{"format": 2, "document": {not json')
+    _around_first_read(journal, before=lambda: None, after=lambda: journal.write(convo))
+    assert journal.scan("tester").damaged == []
+    assert _texts(journal, convo) == ["first turn", "first reply"]
+
+    (journal.root / key).write_bytes(b"{still not json")
+    (moved,) = journal.scan("tester").damaged  # damage that stays is still moved aside
+    assert Path(moved).read_bytes() == b"{still not json"
+    journal.release()
