@@ -8,8 +8,11 @@ the entry as the scan reads it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from claudechat.conversation import Conversation
 from claudechat.storage.journal import Journal
@@ -77,3 +80,30 @@ def test_a_damaged_entry_rewritten_before_the_move_is_left_in_place(tmp_path: Pa
     (moved,) = journal.scan("tester").damaged  # damage that stays is still moved aside
     assert Path(moved).read_bytes() == b"{still not json"
     journal.release()
+
+
+@pytest.mark.parametrize("newer", ["document", "journal"])
+def test_a_newer_claudechats_entry_waits_for_it_and_is_said_at_every_start(  # type: ignore[no-untyped-def]
+    cli, fake_api, isolated_home, newer: str
+) -> None:
+    """After a downgrade, an entry the newer claudechat left (a turn saved in an outage) was
+    moved aside as damaged with no reason, said once, and never pushed again after an
+    upgrade back."""
+    convo = Conversation.new("tester", "m")
+    convo.append("user", "saved by claudechat of the future")
+    document = {**convo.to_document(), "format": 99} if newer == "document" else {}
+    entry = {"format": 99 if newer == "journal" else 2, "writer": "gone", "document": document}
+    folder = isolated_home / "journal" / "tester"
+    folder.mkdir(parents=True)
+    kept = folder / f"{convo.id}.gone.json"
+    kept.write_text(json.dumps(entry))
+
+    for _start in range(2):
+        listed = cli("list")
+        assert listed.returncode == 0, listed.stderr
+        assert "1 journal entr(ies) written by a newer claudechat" in listed.stderr
+        assert "moved" not in listed.stderr
+    assert kept.exists() and not (isolated_home / "journal" / "damaged").exists()
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stderr
+    assert "journal entry of a newer claudechat (kept; upgrade to push it)" in doctor.stdout

@@ -73,6 +73,7 @@ def doctor() -> None:
         ("row whose document is missing", report.missing),
         ("document that cannot be read", report.corrupt),
         ("journal entry that could not be used (moved aside)", report.damaged_journal),
+        ("journal entry of a newer claudechat (kept; upgrade to push it)", report.newer_journal),
     ):
         for conversation_id in found:
             reason = report.reasons.get(conversation_id)

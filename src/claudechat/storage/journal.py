@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claudechat.conversation import Conversation, dumps_json
-from claudechat.errors import ClaudechatError, CorruptDocumentError, StorageError
+from claudechat.errors import (
+    ClaudechatError,
+    CorruptDocumentError,
+    NewerFormatError,
+    StorageError,
+)
 from claudechat.storage import ids
 from claudechat.storage.blobs import (
     BlobConflictError,
@@ -47,6 +52,7 @@ class JournalEntry:
 class JournalScan:
     entries: list[JournalEntry]
     damaged: list[str]  # entries moved aside by this scan (their new paths)
+    newer: list[str] = field(default_factory=list)  # a newer claudechat's: left for it
     live_writers: set[str] = field(default_factory=set)  # of the entries pushable_only left
 
 
@@ -149,6 +155,11 @@ class Journal:
             try:
                 scan.entries.append(self._entry(key, user, data, etag))
                 return
+            except NewerFormatError:
+                # Not damage: left where it is for the claudechat that wrote it (after a
+                # downgrade), said at every start; moved aside, it was never pushed again.
+                scan.newer.append(key)
+                return
             except ClaudechatError:
                 read_as = etag
         moved = self._move_aside(key, read_as)
@@ -239,6 +250,8 @@ def _parse(data: bytes, location: str) -> Conversation:
     try:
         entry = json.loads(data)
         version = entry["format"]
+        if isinstance(version, int) and version > JOURNAL_FORMAT:
+            raise NewerFormatError(version, JOURNAL_FORMAT)
         if version not in (1, JOURNAL_FORMAT):
             raise CorruptDocumentError(f"journal format {version!r} unknown", location)
         # Format 1 entries (claudechat 0.1) also carried the base they were made on; a save

@@ -31,12 +31,13 @@ class DoctorReport:
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
     reasons: dict[str, str] = field(default_factory=dict)  # why, by id: what doctor says
     damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
+    newer_journal: list[str] = field(default_factory=list)  # a newer claudechat's entries
 
 
 def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
     """Compare this user's documents with their rows and repair what a crash left."""
-    store.journal.scan(user_id)  # moves unusable entries aside
-    report = DoctorReport(damaged_journal=store.journal.damaged())
+    scan = store.journal.scan(user_id)  # moves unusable entries aside
+    report = DoctorReport(damaged_journal=store.journal.damaged(), newer_journal=scan.newer)
     rows = {row.conversation_id: row for row in store.metadata.list_for_user(user_id)}
     for key in store.blobs.list(f"{ids.user_id(user_id)}/"):
         if is_attachment_key(key):

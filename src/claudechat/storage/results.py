@@ -31,9 +31,15 @@ class SyncReport:
     error: StorageError | None = None  # the last entry that could not be pushed
     left_to_live_writers: int = 0  # processes still running, whose entries are theirs to push
     dropped: list[str] = field(default_factory=list)  # deleted meanwhile: not written back
+    newer: int = 0  # entries a newer claudechat wrote: left for it
 
     def notices(self) -> list[str]:
         notices = [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
+        if self.newer:
+            notices.append(
+                f"{self.newer} journal entr(ies) written by a newer claudechat wait for it: "
+                "upgrade claudechat to push them"
+            )
         notices += [f"{c[:8]} was deleted; its unpushed turns were dropped" for c in self.dropped]
         return notices
 

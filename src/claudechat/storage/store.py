@@ -287,7 +287,11 @@ class ConversationStore(StoreReading):
     def sync(self, user_id: str) -> SyncReport:
         """Push this process's entries and those of writers that are gone."""
         scan = self.journal.scan(user_id, pushable_only=True)
-        report = SyncReport(damaged=scan.damaged, left_to_live_writers=len(scan.live_writers))
+        report = SyncReport(
+            damaged=scan.damaged,
+            left_to_live_writers=len(scan.live_writers),
+            newer=len(scan.newer),
+        )
         groups: dict[str, list[JournalEntry]] = {}
         for entry in scan.entries:
             groups.setdefault(entry.conversation.id, []).append(entry)
