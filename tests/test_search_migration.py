@@ -50,3 +50,30 @@ def test_an_empty_database_gets_the_search_tables(backend) -> None:  # type: ign
     open_store(settings).metadata.close()
     tables = set(inspect(create_engine(settings.database_url)).get_table_names())
     assert {"conversations", "search_messages", "search_backfill"} <= tables
+
+
+def test_a_first_search_the_store_fails_leaves_the_backfill_for_the_next_one(  # type: ignore[no-untyped-def]
+    cli, isolated_home
+) -> None:
+    """The backfill was marked done with the documents unread: "no message matches", exit 0,
+    and those conversations were never found again (until `db reindex`)."""
+    settings = load_settings()
+    store = open_store(settings)
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "the gnu migrates")
+    assert store.save(conversation).pushed
+    store.close()
+    downgrade(settings.database_url, "0002")
+    documents = isolated_home / "conversations"
+    documents.rename(isolated_home / "away")
+    documents.touch()  # the folder of documents cannot be read: a store that fails
+
+    failed = cli("search", "gnu")
+    assert failed.returncode == 5, failed.stderr  # the store's failure, not "no match"
+    assert "no message matches" not in failed.stderr
+
+    documents.unlink()
+    (isolated_home / "away").rename(documents)
+    found = cli("search", "gnu", "--json")
+    assert found.returncode == 0, found.stderr
+    assert [hit["id"] for hit in json.loads(found.stdout)] == [conversation.id]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from claudechat.errors import StorageError
 from claudechat.jsontext import storable_text
 from claudechat.storage.search_text import (
     EXCERPTED_CHARS,
@@ -122,14 +123,29 @@ def reindex(
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Rebuild the index from the documents, of one user or of all: (conversations indexed,
-    documents that could not be read). `on_step(done, total)` before each document."""
+    documents that could not be read). `on_step(done, total)` before each document. Users
+    whose older conversations were waiting to be indexed stay waiting when the store did not
+    answer for one of them (see ensure_backfilled)."""
+    done, problems, outage = _reindex_rows(store, user_id, on_step)
+    if outage is None:
+        _backfill_done(store, user_id)
+    return done, problems
+
+
+def _reindex_rows(
+    store: ConversationStore,
+    user_id: str | None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> tuple[int, list[str], StorageError | None]:
+    """(indexed, problems, the last outage met: a document the store did not give)."""
     from functools import partial
 
-    from sqlalchemy import delete, select
+    from sqlalchemy import select
 
     from claudechat.errors import ClaudechatError
+    from claudechat.storage.blobs import BlobNotFoundError
     from claudechat.storage.metadata import _to_row, database_errors
-    from claudechat.storage.schema import conversations, search_backfill
+    from claudechat.storage.schema import conversations
 
     metadata = store.metadata
     statement = select(conversations)
@@ -137,7 +153,7 @@ def reindex(
         statement = statement.where(conversations.c.user_id == user_id)
     with database_errors(metadata.url), metadata.engine.connect() as connection:
         rows = [_to_row(m) for m in connection.execute(statement).mappings()]
-    done, problems = 0, []
+    done, problems, outage = 0, [], None
     for number, row in enumerate(rows):
         if on_step is not None:
             on_step(number, len(rows))
@@ -145,16 +161,25 @@ def reindex(
             conversation = store.load_row(row)
         except ClaudechatError as exc:
             problems.append(f"{row.conversation_id}: {exc}")
+            if isinstance(exc, StorageError) and not isinstance(exc, BlobNotFoundError):
+                outage = exc  # asked again later; a missing document is doctor's to report
             continue
         again = partial(_reindex_one, user_id=row.user_id, conversation=conversation)
         metadata.write_retrying(again, "the search index")
         done += 1
+    return done, problems, outage
+
+
+def _backfill_done(store: ConversationStore, user_id: str | None) -> None:
+    from sqlalchemy import delete
+
+    from claudechat.storage.schema import search_backfill
+
     done_with = delete(search_backfill)
     if user_id is not None:
         done_with = done_with.where(search_backfill.c.user_id == user_id)
-    with metadata.writing() as connection:
+    with store.metadata.writing() as connection:
         connection.execute(done_with)
-    return done, problems
 
 
 def _reindex_one(connection: Connection, user_id: str, conversation: Conversation) -> None:
@@ -169,7 +194,8 @@ def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
     after the upgrade does it. Returns how many were indexed. The check is a store call under
     the deadline, so a database that stopped answering fails it (at once, once the breaker is
     open) instead of holding a search; the reindex it may start reads every document, and is
-    not."""
+    not. A document the store did not give fails the search as an outage does, and leaves the
+    backfill to the next one: it was marked done, and those conversations were never found."""
     from sqlalchemy import select
 
     from claudechat.storage.metadata import database_errors
@@ -184,7 +210,11 @@ def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
 
     if not store.guarded(due):
         return 0
-    return reindex(store, user_id)[0]
+    done, _problems, outage = _reindex_rows(store, user_id)
+    if outage is not None:
+        raise outage
+    _backfill_done(store, user_id)
+    return done
 
 
 def backfilled(store: ConversationStore, user_id: str) -> MetadataStore:
