@@ -229,3 +229,49 @@ def test_chat_takes_the_conversation_id_in_the_query_string_too(
         )
     assert by_query.status_code == 200 and by_query.json()["conversation_id"] == first
     assert differing.status_code == 400 and differing.json()["error"]["type"] == "invalid_request"
+
+
+def test_an_empty_conversation_id_is_an_id_not_found(server: Serve, fake: FakeAnthropic) -> None:  # noqa: F811
+    """Taken for none, an empty id (a script's empty variable) sent the turn to the current
+    conversation."""
+    with server.client() as http:
+        current = http.post("/new_chat", json={}).json()["conversation_id"]
+        for body, query in (({"conversation_id": ""}, {}), ({}, {"conversation_id": ""})):
+            answer = http.post("/chat", json={"user_input": "lost?", **body}, params=query)
+            assert answer.status_code == 404, answer.text
+        document = http.get("/get_conversation", params={"conversation_id": current}).json()
+    assert document["messages"] == []
+
+
+def test_new_chat_starts_the_conversation_as_asked_and_refuses_what_it_does_not_know(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """Every field was taken and dropped: a name, model or system prompt given here was lost."""
+    wanted = {"conversation_name": "Project X", "model": "claude-opus-4-5", "system": "be terse"}
+    with server.client() as http:
+        started = http.post("/new_chat", json=wanted)
+        assert started.status_code == 200, started.text
+        conversation_id = started.json()["conversation_id"]
+        document = http.get("/get_conversation", params={"conversation_id": conversation_id})
+        unknown = http.post("/new_chat", json={"conversation_title": "typo"})
+        bare = http.post("/new_chat")  # no body at all
+        bad_model = http.post("/new_chat", json={"model": "claude opus"})
+    assert (document.json()["name"], document.json()["model"]) == ("Project X", "claude-opus-4-5")
+    assert document.json()["system"] == "be terse"
+    assert unknown.status_code == 422 and unknown.json()["error"]["type"] == "invalid_request"
+    assert bare.status_code == 200, bare.text
+    assert bad_model.status_code in (400, 422), bad_model.text
+
+
+def test_a_trailing_slash_or_a_stream_flag_in_words_gets_a_json_error(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """/chat/ answered an empty 307 (curl follows it as a GET: 405); "stream": "yes" was
+    taken for true."""
+    with server.client() as http:
+        slashed = http.post("/chat/", json={"user_input": "hi"})
+        worded = http.post("/chat", json={"user_input": "hi", "stream": "yes"})
+    assert slashed.status_code == 404 and slashed.json()["error"]["type"] == "not_found"
+    assert worded.status_code == 422, worded.text

@@ -183,6 +183,8 @@ def test_sigterm_with_claude_silent_stops_its_request_at_once(fake: FakeAnthropi
     assert time.monotonic() - started < 15
     (answer,) = answers
     assert answer.status_code == 503 and answer.json()["error"]["type"] == "shutting_down"
+    # It said "what arrived of the reply is saved, marked interrupted" of no reply.
+    assert answer.json()["error"]["message"].endswith("your message is saved, with no reply yet")
     assert [m["role"] for m in _stored(server)["messages"]] == ["user"]  # kept; nothing came
     assert "Traceback" not in server.log()
 

@@ -14,7 +14,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claudechat.errors import ClaudechatError, UsageError
@@ -48,7 +48,8 @@ class ChatBody(BaseModel):
     conversation_id: str | None = Field(None, description="Full id or unique prefix.")
     model: str | None = None
     system: str | None = None
-    stream: bool = Field(False, description="Answer as server-sent events.")
+    # Strict: "stream": "yes" (or "no") was taken for true.
+    stream: StrictBool = Field(False, description="Answer as server-sent events.")
 
     @field_validator("user_input")
     @classmethod
@@ -56,6 +57,15 @@ class ChatBody(BaseModel):
         if not value.strip():
             raise ValueError("user_input is empty")
         return value
+
+
+class NewChatBody(BaseModel):
+    # Fields /new_chat does not know were dropped: a name or model given here was lost.
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_name: str | None = None
+    model: str | None = None
+    system: str | None = None
 
 
 class ConversationBody(BaseModel):
@@ -105,6 +115,8 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         summary="Chat with Claude over HTTP; the same conversations as the claudechat CLI.",
         default_response_class=Json,
         lifespan=lifespan,
+        # /chat/ answered an empty 307 to /chat, which curl follows as a GET (405).
+        redirect_slashes=False,
     )
     _install_errors(app)
     bearer = HTTPBearer(auto_error=False, description="A token from `claudechat token create`")
@@ -160,9 +172,12 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         responses=errors(*BODY_CHECKS, 401, 503),
     )
     def new_chat(
-        user: User, request: Request, _body: Annotated[dict[str, Any] | None, Body()] = None
+        user: User, request: Request, body: Annotated[NewChatBody | None, Body()] = None
     ) -> Any:
-        conversation_id = service.new_chat(user)
+        wanted = body or NewChatBody()
+        conversation_id = service.new_chat(
+            user, ChatRequest("", None, wanted.conversation_name, wanted.model, wanted.system)
+        )
         request.state.conversation_id = conversation_id
         return {"conversation_id": conversation_id}
 
@@ -261,10 +276,13 @@ async def _outcome_unless_gone(request: Request, turn: Turn) -> Any:
 
 
 def _one_id(in_query: str | None, in_body: str | None) -> str | None:
-    """A conversation_id given in the query string, the body, or both alike."""
-    if in_query and in_body and in_query != in_body:
+    """A conversation_id given in the query string, the body, or both alike. An empty one is
+    an id given (and not found): taken for none, a script whose id variable was empty wrote
+    into the current conversation."""
+    given = {value for value in (in_query, in_body) if value is not None}
+    if len(given) > 1:
         raise UsageError("conversation_id differs between the query string and the body")
-    return in_body or in_query
+    return given.pop() if given else None
 
 
 def wants_events(accept: str) -> bool:

@@ -58,10 +58,15 @@ async def shutting_down(request: Request, turn: Turn) -> Json:
 
 def shutdown_error(request: Request, turn: Turn) -> dict[str, Any]:
     extra: dict[str, Any] = {"status": 503}
-    if turn.session is not None and turn.session.conversation.messages:
-        extra["conversation_id"] = request.state.conversation_id = turn.session.conversation.id
-    message = "the server is shutting down; what arrived of the reply is saved, marked interrupted"
-    return error_body("shutting_down", message, **extra)
+    session = turn.session
+    if session is not None and session.conversation.messages:
+        extra["conversation_id"] = request.state.conversation_id = session.conversation.id
+    if session is not None and session.unanswered is not None:
+        # Stopped before any text (a retry's wait, a long think): no reply was saved.
+        kept = "your message is saved, with no reply yet"
+    else:
+        kept = "what arrived of the reply is saved, marked interrupted"
+    return error_body("shutting_down", f"the server is shutting down; {kept}", **extra)
 
 
 def resume_after_cancel() -> None:

@@ -33,9 +33,9 @@ class ChatRequest:
     model: str | None = None
     system: str | None = None
 
-    def check(self) -> None:
+    def check(self, message: bool = True) -> None:
         """Everything that can be refused is refused here, before anything is saved."""
-        if not self.user_input.strip():
+        if message and not self.user_input.strip():
             raise UsageError("user_input is empty")
         if self.conversation_name is not None:
             self.conversation_name = valid_name(self.conversation_name)
@@ -151,10 +151,17 @@ class Service:
         session.notify = notices
         return session
 
-    def new_chat(self, user: str) -> str:
+    def new_chat(self, user: str, request: ChatRequest | None = None) -> str:
         """Saved at once, empty: its id stays the caller's to use after a later /new_chat
-        (a bot holding one conversation per person), not only while it is the current one."""
-        conversation = Conversation.new(user, self.user_settings(user).model)
+        (a bot holding one conversation per person), not only while it is the current one.
+        `request`: the name, model and system prompt to start it with (no message)."""
+        wanted = request or ChatRequest("")
+        wanted.check(message=False)
+        conversation = Conversation.new(
+            user, wanted.model or self.user_settings(user).model, system=wanted.system or None
+        )
+        if wanted.conversation_name is not None:
+            conversation.set("name", wanted.conversation_name)
         # Current first: with the database down nothing is saved for an id nobody was given.
         self._database.call(lambda: self.current.set(user, conversation.id))
         saved = self.store.save(conversation)
