@@ -38,6 +38,12 @@ def test_since_durations_and_dates() -> None:
         parse_since("last tuesday")
 
 
+def test_since_the_first_day_of_the_calendar_is_everything() -> None:
+    """Its local offset could not be worked out: a traceback, "year 0 is out of range"."""
+    for first_day in ("0001-01-01", "0001-01-01T00:00"):
+        assert parse_since(first_day) <= datetime(1, 1, 2, tzinfo=UTC)
+
+
 def test_fts5_queries_as_typed() -> None:
     assert parse("deploy kube").fts5 == '("deploy" AND "kube"*)'
     assert parse("deploy kube ").fts5 == '("deploy" AND "kube")'

@@ -53,7 +53,7 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
     ]
     assert cli("usage", "--since", "1h", "--by", "conversation").stdout.count("\n") == 2
     # One --since for list and usage: minutes, dates, and spans beyond the calendar.
-    for since in ("90m", "2020-01-01", "99999999999d"):
+    for since in ("90m", "2020-01-01", "99999999999d", "0001-01-01"):
         assert cli("usage", "--since", since).stdout == cli("usage").stdout, since
         assert cli("list", "--since", since).returncode == 0, since
     for bad in (("--since", "soon"), ("--by", "week")):

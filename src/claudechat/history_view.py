@@ -39,7 +39,14 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         raise UsageError(
             f"--since {text[:30]!r}: give a duration (30m, 12h, 7d, 2w) or a date (2026-11-01)"
         ) from exc
-    return moment if moment.tzinfo else moment.astimezone()
+    if moment.tzinfo:
+        return moment
+    try:
+        return moment.astimezone()
+    except (OverflowError, ValueError):
+        # At the calendar's ends (0001-01-01) the local offset cannot be worked out: this
+        # raised "year 0 is out of range" as a traceback. Hours do not matter there.
+        return moment.replace(tzinfo=UTC)
 
 
 def plain_snippet(snippet: str) -> str:
