@@ -56,6 +56,8 @@ def test_fts5_queries_as_typed() -> None:
 def test_plain_snippet_marks_matches_and_flattens() -> None:
     snippet = f"a\n{MARK_START}match{MARK_END}\tb \x1b[31m"
     assert plain_snippet(snippet) == "a **match** b ^[[31m"
+    literal = f"**{MARK_START}bold{MARK_END}** \\*"
+    assert plain_snippet(literal) == r"\*\***bold**\*\* \\\*"
 
 
 def test_list_show_and_the_resume_line_name_a_conversation_alike() -> None:
