@@ -151,6 +151,27 @@ def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     assert "other branches: 1" in markdown
 
 
+def test_markdown_export_keeps_thinking_inside_its_fold(cli) -> None:  # type: ignore[no-untyped-def]
+    """Thinking was written raw: its `</details>` closed the fold early and the <script>
+    after it landed outside; a code fence it left open took in the fold's end."""
+    from markdown_it import MarkdownIt
+
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    question = conversation.append("user", "think")
+    for thinking in ("think </details><script>bad()</script>", "```py\nleft open"):
+        thought = {"type": "thinking", "thinking": thinking, "signature": "sig"}
+        answer = {"type": "text", "text": "after the fold"}
+        conversation.add(Message("assistant", [thought, answer], parent_id=question.id))
+        save(conversation)
+        markdown = cli("export", conversation.id).stdout
+        # As a markdown reader sees it: the fold's own tags and nothing else as HTML.
+        tokens = MarkdownIt("commonmark").parse(markdown)
+        html = [t.content.strip() for t in tokens if t.type == "html_block"]
+        inline = [c for t in tokens for c in t.children or [] if c.type == "html_inline"]
+        assert html == ["<details>\n<summary>Thinking</summary>", "</details>"] and not inline
+        assert thinking in markdown and markdown.endswith("</details>\n\nafter the fold\n")
+
+
 def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
     """After /branch to an older branch, show printed it under "this is the latest"."""
     conversation = Conversation.new("tester", "claude-sonnet-4-6")
