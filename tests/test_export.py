@@ -217,6 +217,18 @@ def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: 
     assert "src=" not in html and "href=" not in html  # nothing loaded from elsewhere
 
 
+def test_html_export_shows_an_image_in_a_message_as_a_link(cli) -> None:  # type: ignore[no-untyped-def]
+    """![img](http://evil/x.png) became <img src="http://evil/x.png">: only the page's
+    Content-Security-Policy kept it from being loaded when the page was opened."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "look: ![img](http://evil/x.png) and ![](http://evil/y.png)")
+    save(conversation)
+    html = cli("export", conversation.id, "-f", "html").stdout
+    assert "<img" not in html and "src=" not in html
+    assert '<a href="http://evil/x.png">image: img</a>' in html
+    assert '<a href="http://evil/y.png">image: http://evil/y.png</a>' in html
+
+
 def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first, second = rich_conversation(), rich_conversation()
     save(first)

@@ -149,7 +149,18 @@ def _markdown_html(text: str) -> str:
     from markdown_it import MarkdownIt
 
     # html=False: raw HTML in a message is shown as text, never obeyed.
-    return str(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.add_render_rule("image", _image_as_link)
+    return str(renderer.render(text))
+
+
+def _image_as_link(renderer: Any, tokens: list[Any], index: int, options: Any, env: Any) -> str:
+    """An image in a message as a link to it: an <img> of a URL in a message had the page
+    load it from elsewhere when opened (only the page's Content-Security-Policy stopped it)."""
+    token = tokens[index]
+    source = str(token.attrGet("src") or "")
+    alt = renderer.renderInlineAsText(token.children or [], options, env)
+    return f'<a href="{_e(source)}">image: {_e(alt or source)}</a>'
 
 
 def _e(text: str) -> str:
