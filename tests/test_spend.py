@@ -43,6 +43,9 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
         ("claude-opus-4-6", 2000, 100, 0.0125),  # 2,000 x $5 + 100 x $25
         ("claude-sonnet-4-6", 1000, 412, 0.012833),
     ]
+    # In any case, as -f JSON and --since 7D are taken: MODEL was refused.
+    assert json.loads(cli("usage", "--by", "MODEL", "--json").stdout) == by_model
+    assert cli("usage", "--by", "Model").stdout.startswith("claude-opus-4-6\t")
     by_day = cli("usage").stdout.splitlines()  # a pipe: plain tab-separated columns
     assert len(by_day) == 1 and by_day[0].split("\t")[1:6] == [
         "3000",
