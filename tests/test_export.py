@@ -229,6 +229,19 @@ def test_html_export_shows_an_image_in_a_message_as_a_link(cli) -> None:  # type
     assert '<a href="http://evil/y.png">image: http://evil/y.png</a>' in html
 
 
+def test_export_takes_md_and_a_htm_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """-f md was refused while -o x.md chose markdown, and -o x.htm gave markdown."""
+    conversation = rich_conversation()
+    save(conversation)
+    as_md = cli("export", conversation.id, "-f", "md")
+    assert as_md.returncode == 0 and as_md.stdout == cli("export", conversation.id).stdout
+    page = tmp_path / "c.htm"
+    assert cli("export", conversation.id, "-o", str(page)).returncode == 0
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    wrong = cli("export", conversation.id, "-f", "txt")
+    assert wrong.returncode == 2 and "use markdown (md), json or html" in wrong.stderr
+
+
 def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first, second = rich_conversation(), rich_conversation()
     save(first)

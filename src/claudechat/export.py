@@ -27,6 +27,12 @@ EXPORT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: attachments by reference only
 FORMATS = ("markdown", "json", "html")
 SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
+# What -f and -o's suffix take besides FORMATS and SUFFIXES: -f md was refused while -o x.md
+# chose markdown, and -o x.htm gave markdown without a word.
+FORMAT_NAMES = {"md": "markdown"}
+FORMATS_BY_SUFFIX = {".htm": "html", ".markdown": "markdown"} | {
+    suffix: form for form, suffix in SUFFIXES.items()
+}
 
 
 def render(
