@@ -30,7 +30,10 @@ def _open() -> tuple[Settings, ConversationStore]:
 
 def search(
     query: Annotated[
-        str, typer.Argument(help='Words, "a phrase", OR, -excluded; last word a prefix.')
+        str,
+        typer.Argument(
+            help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.'
+        ),
     ],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
