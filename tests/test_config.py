@@ -98,6 +98,13 @@ def test_invalid_settings_are_usage_errors(cli, isolated_home) -> None:  # type:
     assert wrong.returncode == 2 and "unknown provider" in wrong.stderr
 
 
+def test_a_provider_is_taken_in_any_case(isolated_home, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As --effort, -f and --by are: `--provider Bedrock` was an unknown provider."""
+    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "Bedrock")
+    assert load_settings().provider == "bedrock"
+    assert load_settings({"provider": " ANTHROPIC"}).provider == "anthropic"
+
+
 def test_mask_url_password() -> None:
     assert mask_url_password("postgresql://a:b@h/d") == "postgresql://a:***@h/d"
     assert mask_url_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"

@@ -151,6 +151,27 @@ def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     assert "other branches: 1" in markdown
 
 
+def test_markdown_export_keeps_thinking_inside_its_fold(cli) -> None:  # type: ignore[no-untyped-def]
+    """Thinking was written raw: its `</details>` closed the fold early and the <script>
+    after it landed outside; a code fence it left open took in the fold's end."""
+    from markdown_it import MarkdownIt
+
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    question = conversation.append("user", "think")
+    for thinking in ("think </details><script>bad()</script>", "```py\nleft open"):
+        thought = {"type": "thinking", "thinking": thinking, "signature": "sig"}
+        answer = {"type": "text", "text": "after the fold"}
+        conversation.add(Message("assistant", [thought, answer], parent_id=question.id))
+        save(conversation)
+        markdown = cli("export", conversation.id).stdout
+        # As a markdown reader sees it: the fold's own tags and nothing else as HTML.
+        tokens = MarkdownIt("commonmark").parse(markdown)
+        html = [t.content.strip() for t in tokens if t.type == "html_block"]
+        inline = [c for t in tokens for c in t.children or [] if c.type == "html_inline"]
+        assert html == ["<details>\n<summary>Thinking</summary>", "</details>"] and not inline
+        assert thinking in markdown and markdown.endswith("</details>\n\nafter the fold\n")
+
+
 def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
     """After /branch to an older branch, show printed it under "this is the latest"."""
     conversation = Conversation.new("tester", "claude-sonnet-4-6")
@@ -194,6 +215,31 @@ def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: 
     assert '<code class="language-python">' in html
     assert "<details><summary>Thinking</summary>" in html and "numbers.csv" in html
     assert "src=" not in html and "href=" not in html  # nothing loaded from elsewhere
+
+
+def test_html_export_shows_an_image_in_a_message_as_a_link(cli) -> None:  # type: ignore[no-untyped-def]
+    """![img](http://evil/x.png) became <img src="http://evil/x.png">: only the page's
+    Content-Security-Policy kept it from being loaded when the page was opened."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "look: ![img](http://evil/x.png) and ![](http://evil/y.png)")
+    save(conversation)
+    html = cli("export", conversation.id, "-f", "html").stdout
+    assert "<img" not in html and "src=" not in html
+    assert '<a href="http://evil/x.png">image: img</a>' in html
+    assert '<a href="http://evil/y.png">image: http://evil/y.png</a>' in html
+
+
+def test_export_takes_md_and_a_htm_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """-f md was refused while -o x.md chose markdown, and -o x.htm gave markdown."""
+    conversation = rich_conversation()
+    save(conversation)
+    as_md = cli("export", conversation.id, "-f", "md")
+    assert as_md.returncode == 0 and as_md.stdout == cli("export", conversation.id).stdout
+    page = tmp_path / "c.htm"
+    assert cli("export", conversation.id, "-o", str(page)).returncode == 0
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    wrong = cli("export", conversation.id, "-f", "txt")
+    assert wrong.returncode == 2 and "use markdown (md), json or html" in wrong.stderr
 
 
 def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,12 @@ def test_since_durations_and_dates() -> None:
         parse_since("last tuesday")
 
 
+def test_since_the_first_day_of_the_calendar_is_everything() -> None:
+    """Its local offset could not be worked out: a traceback, "year 0 is out of range"."""
+    for first_day in ("0001-01-01", "0001-01-01T00:00"):
+        assert parse_since(first_day) <= datetime(1, 1, 2, tzinfo=UTC)
+
+
 def test_fts5_queries_as_typed() -> None:
     assert parse("deploy kube").fts5 == '("deploy" AND "kube"*)'
     assert parse("deploy kube ").fts5 == '("deploy" AND "kube")'
@@ -50,6 +56,8 @@ def test_fts5_queries_as_typed() -> None:
 def test_plain_snippet_marks_matches_and_flattens() -> None:
     snippet = f"a\n{MARK_START}match{MARK_END}\tb \x1b[31m"
     assert plain_snippet(snippet) == "a **match** b ^[[31m"
+    literal = f"**{MARK_START}bold{MARK_END}** \\*"
+    assert plain_snippet(literal) == r"\*\***bold**\*\* \\\*"
 
 
 def test_list_show_and_the_resume_line_name_a_conversation_alike() -> None:

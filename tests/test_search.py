@@ -242,6 +242,32 @@ def test_search_command_plain_json_and_user_scope(cli, backend) -> None:  # type
     assert cli("search", "--limit", "0", "x").returncode == 2
 
 
+def test_a_literal_double_asterisk_is_no_match_in_a_pipe_or_json(cli) -> None:  # type: ignore[no-untyped-def]
+    """Matches are marked with **: a reply's own "Some **bold** text" showed as
+    "Some ****bold**** text", and `search text` as "Some **bold** **text**", a match too."""
+    store = open_store(load_settings())
+    saved(store, "style it", r"Some **bold** text, a \ and a * alone")
+    store.close()
+    snippet = cli("search", "text").stdout.rstrip("\n").split("\t")[-1]
+    assert snippet == r"Some \*\*bold\*\* **text**, a \\ and a \* alone"
+    (hit,) = json.loads(cli("search", "bold", "--json").stdout)
+    assert hit["snippet"] == r"Some \*\***bold**\*\* text, a \\ and a \* alone"
+    assert hit["matches"] == ["bold"]
+
+
+def test_and_in_capitals_joins_words_as_said(cli) -> None:  # type: ignore[no-untyped-def]
+    """`search AND` said "give at least one word" while nothing said AND was no word."""
+    store = open_store(load_settings())
+    both = saved(store, "deploy the helm chart")
+    saved(store, "deploy by hand")
+    store.close()
+    (hit,) = json.loads(cli("search", "deploy AND helm", "--json").stdout)
+    assert hit["id"] == both.id
+    alone = cli("search", "AND")
+    assert alone.returncode == 2 and "give at least one word" in alone.stderr
+    assert "AND between them allowed" in " ".join(cli("search", "--help").stdout.split())
+
+
 def test_db_reindex_fills_the_index_for_documents_saved_before_it(cli, backend) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings()
     store = open_store(settings)

@@ -43,6 +43,9 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
         ("claude-opus-4-6", 2000, 100, 0.0125),  # 2,000 x $5 + 100 x $25
         ("claude-sonnet-4-6", 1000, 412, 0.012833),
     ]
+    # In any case, as -f JSON and --since 7D are taken: MODEL was refused.
+    assert json.loads(cli("usage", "--by", "MODEL", "--json").stdout) == by_model
+    assert cli("usage", "--by", "Model").stdout.startswith("claude-opus-4-6\t")
     by_day = cli("usage").stdout.splitlines()  # a pipe: plain tab-separated columns
     assert len(by_day) == 1 and by_day[0].split("\t")[1:6] == [
         "3000",
@@ -53,7 +56,7 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
     ]
     assert cli("usage", "--since", "1h", "--by", "conversation").stdout.count("\n") == 2
     # One --since for list and usage: minutes, dates, and spans beyond the calendar.
-    for since in ("90m", "2020-01-01", "99999999999d"):
+    for since in ("90m", "2020-01-01", "99999999999d", "0001-01-01"):
         assert cli("usage", "--since", since).stdout == cli("usage").stdout, since
         assert cli("list", "--since", since).returncode == 0, since
     for bad in (("--since", "soon"), ("--by", "week")):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,6 +27,12 @@ EXPORT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: attachments by reference only
 FORMATS = ("markdown", "json", "html")
 SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
+# What -f and -o's suffix take besides FORMATS and SUFFIXES: -f md was refused while -o x.md
+# chose markdown, and -o x.htm gave markdown without a word.
+FORMAT_NAMES = {"md": "markdown"}
+FORMATS_BY_SUFFIX = {".htm": "html", ".markdown": "markdown"} | {
+    suffix: form for form, suffix in SUFFIXES.items()
+}
 
 
 def render(
@@ -60,11 +67,38 @@ def _block_markdown(block: dict[str, Any]) -> str:
         return block["text"].rstrip() + "\n"
     if kind == "thinking":
         # A blank line after <summary> lets the thinking render as markdown on GitHub.
-        thinking = block["thinking"].rstrip()
+        thinking = _folded_markdown(block["thinking"].rstrip())
         return f"<details>\n<summary>Thinking</summary>\n\n{thinking}\n\n</details>\n"
     if kind == "attachment":
         return f"📎 attachment: {_one_line(block['name'])} ({block['media_type']})\n"
     return "*(redacted thinking)*\n"
+
+
+_FOLD_END = "</details>\n"
+
+
+def _folded_markdown(thinking: str) -> str:
+    """The thinking as markdown inside the fold when that is all it is; else as a code block
+    no line of it can end. Written raw, its `</details>` closed the fold early (and a
+    `<script>` after it landed outside), and a code fence it left open took the fold's end."""
+    if _is_markdown_alone(thinking):
+        return thinking
+    longest_run = max((len(run) for run in re.findall("`+", thinking)), default=0)
+    fence = "`" * max(3, longest_run + 1)
+    return f"{fence}text\n{thinking}\n{fence}"
+
+
+def _is_markdown_alone(thinking: str) -> bool:
+    """No HTML in it, as CommonMark reads it, and the fold's end after it is read as that."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(f"{thinking}\n\n{_FOLD_END}")
+    raw_html = [
+        token
+        for token in [*tokens, *(child for t in tokens for child in t.children or [])]
+        if token.type in ("html_block", "html_inline")
+    ]
+    return raw_html == [tokens[-1]] and tokens[-1].content == _FOLD_END
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -121,7 +155,18 @@ def _markdown_html(text: str) -> str:
     from markdown_it import MarkdownIt
 
     # html=False: raw HTML in a message is shown as text, never obeyed.
-    return str(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.add_render_rule("image", _image_as_link)
+    return str(renderer.render(text))
+
+
+def _image_as_link(renderer: Any, tokens: list[Any], index: int, options: Any, env: Any) -> str:
+    """An image in a message as a link to it: an <img> of a URL in a message had the page
+    load it from elsewhere when opened (only the page's Content-Security-Policy stopped it)."""
+    token = tokens[index]
+    source = str(token.attrGet("src") or "")
+    alt = renderer.renderInlineAsText(token.children or [], options, env)
+    return f'<a href="{_e(source)}">image: {_e(alt or source)}</a>'
 
 
 def _e(text: str) -> str:

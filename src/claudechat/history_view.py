@@ -39,12 +39,32 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         raise UsageError(
             f"--since {text[:30]!r}: give a duration (30m, 12h, 7d, 2w) or a date (2026-11-01)"
         ) from exc
-    return moment if moment.tzinfo else moment.astimezone()
+    if moment.tzinfo:
+        return moment
+    try:
+        return moment.astimezone()
+    except (OverflowError, ValueError):
+        # At the calendar's ends (0001-01-01) the local offset cannot be worked out: this
+        # raised "year 0 is out of range" as a traceback. Hours do not matter there.
+        return moment.replace(tzinfo=UTC)
 
 
 def plain_snippet(snippet: str) -> str:
     # The marks are printable private-use characters: one_line keeps them.
-    return one_line(snippet).replace(MARK_START, PLAIN_MARK).replace(MARK_END, PLAIN_MARK)
+    return marked_plain(one_line(snippet))
+
+
+def marked_plain(snippet: str) -> str:
+    """Matches in **, as markdown bolds them, and the text's own * and \\ escaped with a
+    backslash, as markdown escapes them: a message's "**bold**" read as a match of its own
+    ("Some ****bold**** text"), and a script could not tell which words matched."""
+    escaped = snippet.replace("\\", "\\\\").replace("*", "\\*")
+    return escaped.replace(MARK_START, PLAIN_MARK).replace(MARK_END, PLAIN_MARK)
+
+
+def matched_words(snippet: str) -> list[str]:
+    """The text of each match in the snippet, in order, as the message holds it."""
+    return re.findall(f"{MARK_START}(.*?){MARK_END}", snippet, re.DOTALL)
 
 
 def hit_title(hit: SearchHit) -> str:
@@ -60,7 +80,8 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "message_id": hit.message_id,
         "role": hit.role,
         "created_at": hit.created_at.isoformat(),
-        "snippet": hit.snippet.replace(MARK_START, PLAIN_MARK).replace(MARK_END, PLAIN_MARK),
+        "snippet": marked_plain(hit.snippet),
+        "matches": matched_words(hit.snippet),
     }
 
 

@@ -33,6 +33,8 @@ def _checked(key: Key, value: Any, source: str) -> Any:
             return valid_effort(value)  # as chat checks --effort and /effort
         except UsageError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+    elif key.name == "provider" and isinstance(value, str):
+        return value.strip().lower()  # a choice, in any case, as effort and --by are
     elif key.name == "code_theme":
         _check_code_theme(value, source)
     elif key.name == "prices":

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 GROUPINGS = ("day", "model", "conversation")
 
 
+def grouping(by: str) -> str:
+    """--by in any case, as -f and --since take theirs: `--by MODEL` was refused."""
+    chosen = by.strip().lower()
+    if chosen not in GROUPINGS:
+        raise UsageError(f"--by takes one of {', '.join(GROUPINGS)}, not {by[:20]!r}")
+    return chosen
+
+
 def spend_rows(
     settings: Settings, store: ConversationStore, since: str, by: str
 ) -> tuple[list[dict[str, Any]], StorageError | None]:
@@ -26,8 +34,7 @@ def spend_rows(
     this machine are counted, and the caller says so)."""
     from claudechat.history_view import parse_since  # one --since for every command
 
-    if by not in GROUPINGS:
-        raise UsageError(f"--by takes one of {', '.join(GROUPINGS)}, not {by[:20]!r}")
+    by = grouping(by)
     cutoff = parse_since(since)
     from claudechat.progress import Progress
 

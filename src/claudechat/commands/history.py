@@ -30,7 +30,10 @@ def _open() -> tuple[Settings, ConversationStore]:
 
 def search(
     query: Annotated[
-        str, typer.Argument(help='Words, "a phrase", OR, -excluded; last word a prefix.')
+        str,
+        typer.Argument(
+            help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.'
+        ),
     ],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -64,7 +67,7 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            help="markdown (default), json or html.",
+            help="markdown (default; md), json or html.",
             autocompletion=completions.export_formats,
         ),
     ] = None,
@@ -75,7 +78,7 @@ def export(
     every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
 ) -> None:
     """Export a conversation as markdown, JSON (which `import` reads) or one HTML page."""
-    from claudechat.export import SUFFIXES
+    from claudechat.export import FORMAT_NAMES, FORMATS_BY_SUFFIX, SUFFIXES
 
     if target == "-" and every:
         raise UsageError("--all writes a file per conversation: give -o DIR, not -")
@@ -84,10 +87,11 @@ def export(
     if every == bool(conversation_id):
         raise UsageError("give one conversation ID, or --all with -o DIR")
     if form is None and output is not None and not every:
-        form = {v: k for k, v in SUFFIXES.items()}.get(output.suffix.lower())
-    form = (form or "markdown").lower()
+        form = FORMATS_BY_SUFFIX.get(output.suffix.lower())
+    form = (form or "markdown").strip().lower()
+    form = FORMAT_NAMES.get(form, form)
     if form not in SUFFIXES:
-        raise UsageError(f"unknown export format {form[:30]!r}: use markdown, json or html")
+        raise UsageError(f"unknown export format {form[:30]!r}: use markdown (md), json or html")
     settings, store = _open()
     if every:
         _export_all(store, settings, form, output)

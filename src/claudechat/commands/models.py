@@ -69,8 +69,9 @@ def usage(
 ) -> None:
     """Spend and tokens over time, from the stored conversations."""
     from claudechat.commands import opening
-    from claudechat.spend import spend_rows
+    from claudechat.spend import grouping, spend_rows
 
+    by = grouping(by)  # the table's title and columns follow it
     settings = opening.settings()
     rows, error = spend_rows(settings, opening.store(settings), since, by)
     from claudechat.tables import print_rows
