@@ -123,7 +123,9 @@ def test_pipe_mode_renders_the_reply_when_stdout_is_a_terminal(fake_api) -> None
     assert "**bold**" not in screen and "bold item" in screen
     assert "```" not in screen and "print('hi')" in screen
     plain = _piped_into("review", env={"NO_COLOR": "1"})
-    assert "\x1b[" not in plain and "# Heading" in plain and "```python" in plain
+    # No colour or style; stderr's waiting line, erased, may have come and gone.
+    assert not re.search(r"\x1b\[[0-9;]*m", plain)
+    assert "# Heading" in plain and "```python" in plain
 
 
 @pytest.mark.parametrize("command", [["--help"], ["list"], ["show", "0000"]])
@@ -225,3 +227,43 @@ def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
     assert any(path in shown for shown in lines), lines
     assert any("`claudechat sync --all`" in shown for shown in lines), lines
     assert " ".join(" ".join(lines).split()) == line  # nothing else changed
+
+
+def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`git diff | claudechat chat "review"` sat silent until the first word: seconds of
+    thinking looked like a hang."""
+    import threading
+
+    import pyte
+
+    release = threading.Event()
+    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release, thinking="hm"))
+    command = f"echo diff | {sys.executable} -m claudechat chat 'review this'"
+    child = pexpect.spawn(
+        "sh",
+        ["-c", command],
+        env={**os.environ, "TERM": "xterm-256color"},
+        dimensions=(24, 80),
+        timeout=20,
+    )
+    screen = pyte.Screen(80, 24)
+    stream = pyte.ByteStream(screen)
+
+    def shown() -> str:
+        return "\n".join(line.rstrip() for line in screen.display)
+
+    try:
+        while "Claude is thinking · 2 s · Ctrl-C stops" not in shown():
+            stream.feed(child.read_nonblocking(4096, timeout=20))
+    finally:
+        release.set()
+    while True:
+        try:
+            stream.feed(child.read_nonblocking(4096, timeout=20))
+        except pexpect.EOF:
+            break
+    child.close()
+    assert child.exitstatus == 0, shown()
+    lines = [line for line in shown().splitlines() if line]
+    assert lines[0] == "the answer", shown()
+    assert not any("waiting" in line or "thinking" in line for line in lines), shown()

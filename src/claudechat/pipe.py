@@ -82,6 +82,7 @@ def run_one_turn(
     session.notify = notices
     ended_by: BaseException | None = None
     try:
+        listener.waiting.start()
         with renderer:
             reply = session.send(message, None, attachments, on_event=listener.on_event)
         print_citations(reply, stdout)

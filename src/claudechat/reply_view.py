@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 import time
@@ -168,8 +169,66 @@ class TerminalReplyView:
             self.started = None
 
 
+class WaitingLine:
+    """Pipe mode's wait for the first word, counted on stderr where that is a terminal
+    (`git diff | claudechat chat "review"` sat silent through seconds of thinking), and
+    erased before anything else is written to either stream."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.label = "waiting for Claude"
+        self._asked = time.monotonic()
+        self._done = threading.Event()
+        self._lock = threading.Lock()  # a line drawn is erased before stop() returns
+        self._drawn = False
+
+    def start(self) -> None:
+        self._asked = time.monotonic()
+        if _is_terminal(self.err) and os.environ.get("TERM") != "dumb":
+            threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done.set()
+            if self._drawn:
+                self._write("\r\x1b[K")
+                self._drawn = False
+
+    def _count(self) -> None:
+        pause = WAITING_SHOWN_AFTER
+        while not self._done.wait(pause):
+            with self._lock:
+                if self._done.is_set():
+                    return
+                seconds = time.monotonic() - self._asked
+                line = f"{self.label} · {seconds:.0f} s · Ctrl-C stops"
+                self._write(f"\r{line[: _width(self.err) - 1]}\x1b[K")
+                self._drawn = True
+            pause = 1.0
+
+    def _write(self, text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to show
+            self.err.write(text)
+            self.err.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _width(stream: TextIO) -> int:
+    try:
+        return max(2, os.get_terminal_size(stream.fileno()).columns)
+    except (OSError, ValueError):
+        return 80
+
+
 class PipeListener:
-    """The answer to stdout's renderer; thinking to stderr only when asked for."""
+    """The answer to stdout's renderer; thinking to stderr only when asked for; until either
+    starts, the wait on stderr (WaitingLine)."""
 
     def __init__(
         self, feed: Callable[[str], None], show_thinking: bool, err: TextIO | None = None
@@ -178,6 +237,7 @@ class PipeListener:
         self.show_thinking = show_thinking
         self.err = err or sys.stderr
         self.thought = False
+        self.waiting = WaitingLine(self.err)
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, TextDelta):
@@ -185,15 +245,19 @@ class PipeListener:
             self.feed(event.text)
         elif isinstance(event, Retrying):
             self.end_thinking()
-        elif isinstance(event, ThinkingDelta) and self.show_thinking:
+        elif isinstance(event, ThinkingDelta) and not self.show_thinking:
+            self.waiting.label = "Claude is thinking"
+        elif isinstance(event, ThinkingDelta):
+            self.waiting.stop()
             text = safe_text(event.text) if self.err.isatty() else event.text
             self.err.write(text)
             self.err.flush()
             self.thought = True
 
     def end_thinking(self) -> None:
-        """End the thinking's last line, so what comes next (the answer, or a notice on
-        stderr) starts a line of its own."""
+        """End the thinking's last line (or take the waiting line away), so what comes next
+        (the answer, or a notice on stderr) starts a line of its own."""
+        self.waiting.stop()
         if self.thought:
             self.err.write("\n")
             self.err.flush()
