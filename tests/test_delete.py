@@ -236,6 +236,20 @@ def test_a_row_that_outlived_its_deleted_document_is_not_called_corrupt(cli, bac
     assert shown.returncode == 1 and "was deleted" in shown.stderr, shown.stderr
 
 
+def test_a_row_whose_document_is_missing_is_not_called_a_store_failure(  # type: ignore[no-untyped-def]
+    cli, backend, isolated_home
+) -> None:
+    """The store answered that it has no such document: `show` exited 5, as for an outage,
+    and said nothing of what to do; `doctor` reports the same state with exit 1."""
+    lost = saved("its document went")
+    open_blob_store(load_settings()).delete(document_key(lost.user_id, lost.id))
+    (isolated_home / "cache" / "tester" / f"{lost.id}.json").unlink()
+    shown = cli("show", lost.id)
+    assert shown.returncode == 1, shown.stderr
+    (line,) = shown.stderr.splitlines()
+    assert line.startswith("claudechat: no document at ") and "`claudechat doctor`" in line
+
+
 def test_only_a_conversation_pushed_here_can_be_found_deleted(cli, backend, fake_api) -> None:  # type: ignore[no-untyped-def]
     """A conversation resumed from another session's journal entry has no row yet: leaving
     said it was "deleted elsewhere". One this session pushed, then deleted, is."""
