@@ -340,5 +340,6 @@ class ConversationStore(StoreReading):
             self.guarded(lambda: forget_deleted_copies(self, user_id, journaled))
 
     def close(self) -> None:
+        self.journal.release()  # first: a database that hangs on closing must not keep it
         if self._metadata is not None:
             self._metadata.close()
