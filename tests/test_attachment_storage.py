@@ -5,6 +5,7 @@ that reference them, and the reference table that finds attachments nobody uses 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -32,11 +33,13 @@ def store(backend) -> Iterator[ConversationStore]:  # type: ignore[no-untyped-de
     opened.close()
 
 
-def with_attachments(store: ConversationStore, *attachments: Attachment) -> Conversation:
+def with_attachments(
+    store: ConversationStore, *attachments: Attachment, text: str = "about these"
+) -> Conversation:
     """A conversation whose first message carries the attachments, saved as a session does."""
     assert store.attachments is not None
     conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    blocks = [a.block() for a in attachments] + [text_block("about these")]
+    blocks = [a.block() for a in attachments] + [text_block(text)]
     conversation.add(Message(role="user", content=blocks))
     for attachment in attachments:
         store.attachments.keep("tester", attachment)
@@ -76,6 +79,28 @@ def test_the_reference_table_finds_attachments_nobody_uses(store) -> None:  # ty
     assert forget(store.metadata, "tester", first.id) == [PNG.sha256]
     assert forget(store.metadata, "tester", second.id) == [PDF.sha256]
     assert forget(store.metadata, "tester", second.id) == []
+
+
+def test_a_row_doctor_recreates_is_searched_and_keeps_its_attachments(store, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """doctor made the row alone: the conversation was in no search until `db reindex`, and
+    deleting another conversation that used its attachment removed the attachment."""
+    from sqlalchemy import delete
+
+    from claudechat.storage.schema import attachment_refs, conversations, search_messages
+
+    orphan = with_attachments(store, PDF, text="the xylophone budget")
+    other = with_attachments(store, PDF)
+    with store.metadata.writing() as connection:  # as if the row was lost with a crash
+        for table in (conversations, search_messages, attachment_refs):
+            connection.execute(delete(table).where(table.c.conversation_id == orphan.id))
+    assert doctor(store, "tester").adopted == [orphan.id]
+    found = json.loads(cli("search", "xylophone", "--json").stdout)
+    assert [hit["id"] for hit in found] == [orphan.id]
+    deleted = cli("delete", other.id, "--yes")
+    assert deleted.returncode == 0 and "attachment" not in deleted.stdout, deleted.stdout
+    got = cli("attachment", "get", f"{orphan.id}/1", "-o", str(tmp_path / "got.pdf"))
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "got.pdf").read_bytes() == PDF.data
 
 
 def test_keys_are_built_only_from_a_digest_and_a_valid_user() -> None:

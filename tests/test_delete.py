@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -235,6 +236,20 @@ def test_a_row_that_outlived_its_deleted_document_is_not_called_corrupt(cli, bac
     assert shown.returncode == 1 and "was deleted" in shown.stderr, shown.stderr
 
 
+def test_a_row_whose_document_is_missing_is_not_called_a_store_failure(  # type: ignore[no-untyped-def]
+    cli, backend, isolated_home
+) -> None:
+    """The store answered that it has no such document: `show` exited 5, as for an outage,
+    and said nothing of what to do; `doctor` reports the same state with exit 1."""
+    lost = saved("its document went")
+    open_blob_store(load_settings()).delete(document_key(lost.user_id, lost.id))
+    (isolated_home / "cache" / "tester" / f"{lost.id}.json").unlink()
+    shown = cli("show", lost.id)
+    assert shown.returncode == 1, shown.stderr
+    (line,) = shown.stderr.splitlines()
+    assert line.startswith("claudechat: no document at ") and "`claudechat doctor`" in line
+
+
 def test_only_a_conversation_pushed_here_can_be_found_deleted(cli, backend, fake_api) -> None:  # type: ignore[no-untyped-def]
     """A conversation resumed from another session's journal entry has no row yet: leaving
     said it was "deleted elsewhere". One this session pushed, then deleted, is."""
@@ -252,3 +267,38 @@ def test_only_a_conversation_pushed_here_can_be_found_deleted(cli, backend, fake
     assert cli("delete", unpushed.id, "--yes").returncode == 0
     assert session.deleted_since_saved()
     store.close()
+
+
+def files_holding(folder: Path, text: str) -> list[str]:
+    return sorted(
+        p.name for p in folder.rglob("*") if p.is_file() and text in p.read_text("latin-1")
+    )
+
+
+def test_a_deleted_conversation_leaves_no_copy_here_however_often_it_was_read(  # type: ignore[no-untyped-def]
+    cli, isolated_home
+) -> None:
+    """Each read linked the stored file in again under a temp name that a rename over a link
+    to the same file never removed: one more name per read, which trimming and `delete`
+    left, so the whole conversation stayed on disk after its delete."""
+    doomed = saved("secret-token-xyz")
+    for _ in range(3):
+        assert cli("show", doomed.id).returncode == 0
+    assert [p.name for p in (isolated_home / "cache" / "tester").iterdir()] == [f"{doomed.id}.json"]
+    assert cli("delete", doomed.id, "--yes").returncode == 0
+    assert files_holding(isolated_home, "secret-token-xyz") == []
+
+
+def test_links_left_under_a_temp_name_by_an_earlier_version_are_removed(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """A home an earlier version used heals: a delete removes its conversation's, and the
+    next new copy trims the rest."""
+    doomed, read = saved("secret-token-xyz"), saved("read often")
+    copies = isolated_home / "cache" / "tester"
+    for conversation, pid in ((doomed, 21500), (read, 21501)):
+        stored = isolated_home / "conversations" / "tester" / f"{conversation.id}.json"
+        os.link(stored, copies / f".{conversation.id}.json.{pid}.140584190736064.link")
+    assert cli("delete", doomed.id, "--yes").returncode == 0
+    assert files_holding(isolated_home, "secret-token-xyz") == []
+    assert len(list(copies.glob(".*.link"))) == 1
+    saved("a new conversation")
+    assert list(copies.glob(".*.link")) == []

@@ -92,3 +92,33 @@ def test_many_writers_on_separate_conversations_never_meet(backend, fake_api, cl
         texts = written[row["name"].split()[0]]
         document = stored(cli, row["id"])
         assert [content_text(m["content"]) for m in document["messages"]] == echoed(*texts)
+
+
+def lock_files(home: Path) -> list[str]:
+    folder = home / "journal" / ".writers"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_process_done_with_the_journal_leaves_no_lock_file(fake_api, cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """Each process that saved left its lock file for good: 22, then 25 after three turns."""
+    for turn in range(3):
+        assert cli("chat", input=f"turn {turn}").returncode == 0
+    assert lock_files(isolated_home) == []
+
+
+def test_a_gone_writers_lock_file_is_removed_and_a_live_ones_kept(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """A crashed process (or an earlier version) left its file; the next start removes it,
+    but not the file of a session still running, whose entry is not pushed behind its back."""
+    from claudechat.conversation import Conversation
+    from claudechat.storage.journal import Journal
+
+    live = Journal(isolated_home / "journal")
+    unsaved = Conversation.new("tester", "claude-sonnet-4-6")
+    unsaved.append("user", "still being written")
+    live.write(unsaved)  # holds its lock, as a running session does
+    (isolated_home / "journal" / ".writers" / "0123abcd.lock").touch()  # a crashed one's
+    assert cli("list").returncode == 0
+    assert lock_files(isolated_home) == [f"{live.writer}.lock"]
+    assert [e.conversation.id for e in live.entries("tester")] == [unsaved.id]
+    live.release()
+    assert lock_files(isolated_home) == []

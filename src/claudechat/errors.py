@@ -64,6 +64,16 @@ class NewerFormatError(CorruptDocumentError):
         self.reason = "newer format"
 
 
+class MissingDocumentError(ClaudechatError):
+    """A conversation's row is there and its document is not: the store answered, so it did
+    not fail (exit 5 said it had); the document cannot be read, as a corrupt one cannot."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(f"{missing}; `claudechat doctor` lists the conversations without one")
+
+
 class StorageError(ClaudechatError):
     exit_code = ExitCode.STORAGE
 

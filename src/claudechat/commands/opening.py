@@ -55,6 +55,7 @@ def push_journal(store: ConversationStore, settings: Settings) -> None:
     """Every start pushes what an earlier outage or crash left in the journal."""
     from claudechat.output import status
 
+    store.journal.clear_gone_writers()
     report = store.sync(settings.user)
     for notice in report.notices():
         status(notice)

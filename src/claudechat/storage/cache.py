@@ -25,6 +25,7 @@ from claudechat.storage.blobs import LocalBlobStore, make_private_dirs
 
 MAX_DOCUMENTS = 200
 MAX_BYTES = 64 * 2**20
+TEMP_SUFFIX = ".link"  # a link's name until it is renamed into place
 
 
 class DocumentCache:
@@ -66,21 +67,28 @@ class DocumentCache:
             return False
         target = self.root / key
         # Renamed into place, as every copy is: a reader never finds the name missing.
-        temp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.link")
+        temp = target.with_name(
+            f".{target.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}"
+        )
         try:
             make_private_dirs(target.parent)
-            os.link(stored_file, temp)
-            os.replace(temp, target)
+            if not _same_file(stored_file, target):
+                os.link(stored_file, temp)
+                os.replace(temp, target)
             # Used now, as a new copy is: trimming keeps the newest (its mtime was the stored
             # file's, maybe months old, and a document just read went first). The stored
             # file's mtime is shared, and nothing reads it.
             os.utime(target)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
             if exc.errno in (errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
                 self._can_link = False  # this store's files never will be: no more attempts
             return False
+        finally:
+            # Renaming a link over another link to the same file does nothing and succeeds
+            # (POSIX), leaving the temp name: one more name of the whole conversation per
+            # read, which neither trimming nor a delete removed.
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         return True
 
     def get(self, user_id: str, conversation_id: str) -> Conversation | None:
@@ -109,8 +117,10 @@ class DocumentCache:
 
     def forget(self, user_id: str, conversation_id: str) -> None:
         """The copy of a conversation deleted (from this machine or another) removed."""
+        key = ids.document_key(user_id, conversation_id)
         with contextlib.suppress(ClaudechatError, OSError):
-            self.files.delete(ids.document_key(user_id, conversation_id))
+            self.files.delete(key)
+        self._remove_temps(ids.user_id(user_id), f".{Path(key).name}.*{TEMP_SUFFIX}")
 
     def _files(self, user: str) -> list[Path]:
         try:
@@ -118,8 +128,18 @@ class DocumentCache:
         except OSError:
             return []
 
+    def _remove_temps(self, user: str, pattern: str) -> None:
+        """Links left under their temp name, by versions that did not remove them (each a
+        whole conversation, kept after its delete). One a running process is about to
+        rename makes it write a copy instead."""
+        with contextlib.suppress(OSError):
+            for path in (self.root / user).glob(pattern):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
     def _trim(self, user: str) -> None:
         """Keep the most recently used documents within MAX_DOCUMENTS and MAX_BYTES."""
+        self._remove_temps(user, f".*.json.*{TEMP_SUFFIX}")
         sized = []
         for path in self._files(user):
             with contextlib.suppress(OSError):
@@ -132,3 +152,11 @@ class DocumentCache:
             if count >= MAX_DOCUMENTS or total > MAX_BYTES:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+
+
+def _same_file(stored_file: Path, target: Path) -> bool:
+    """The copy is already a link to this version of the stored file."""
+    try:
+        return os.path.samefile(stored_file, target)
+    except OSError:  # no copy yet
+        return False

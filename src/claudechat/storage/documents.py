@@ -6,14 +6,14 @@ import json
 from collections.abc import Iterable
 
 from claudechat.conversation import Conversation, dumps_json
-from claudechat.errors import CorruptDocumentError
+from claudechat.errors import CorruptDocumentError, MissingDocumentError
 from claudechat.jsontext import storable_text
 from claudechat.merging import merge
 from claudechat.storage.blobs import BlobNotFoundError
 from claudechat.storage.metadata import ConversationRow
 
 # A stored conversation that cannot be read: commands going over many skip it and say so.
-UNREADABLE = (CorruptDocumentError, BlobNotFoundError)
+UNREADABLE = (CorruptDocumentError, MissingDocumentError, BlobNotFoundError)
 
 PREVIEW_CHARS = 200
 

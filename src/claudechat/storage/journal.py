@@ -2,9 +2,11 @@
 
 Each live process writes its own entries, one per conversation it saves
 (`{user}/{conversation}.{writer}.json`), and holds a lock (`.writers/{writer}.lock`) for as
-long as it runs. Draining the journal (at start, `claudechat sync`) pushes only entries whose
-writer is gone, so one session never pushes another live session's work behind its back; and
-since a save is a merge, pushing an entry twice is harmless. Entries that cannot be used are
+long as it runs; it removes the file when it closes its store, and the file of a writer that
+could not (a crash, a kill) is removed by whoever finds it unlocked. Draining the journal (at
+start, `claudechat sync`) pushes only entries whose writer is gone, so one session never
+pushes another live session's work behind its back; and since a save is a merge, pushing an
+entry twice is harmless. Entries that cannot be used are
 moved aside to `damaged/` and reported, never dropped and never in the way.
 """
 
@@ -105,20 +107,43 @@ class Journal:
 
     def _take_lock(self) -> int:
         folder = self.root / WRITERS
-        try:
-            make_private_dirs(folder)
-            descriptor = os.open(folder / f"{self.writer}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        except OSError as exc:
-            raise StorageError(f"cannot write the journal in {self.root}: {exc.strerror}") from exc
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        return descriptor
+        path = folder / f"{self.writer}.lock"
+        while True:
+            try:
+                make_private_dirs(folder)
+                descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot write the journal in {self.root}: {exc.strerror}"
+                ) from exc
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if _names(path, descriptor):
+                return descriptor
+            # Taken for a gone writer's and removed between its creation and the lock (it
+            # was not locked yet): a lock on a file nobody can find would protect nothing.
+            os.close(descriptor)
 
     def release(self) -> None:
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
-            with contextlib.suppress(OSError):
-                (self.root / WRITERS / f"{self.writer}.lock").unlink()
+        """This process is done with the journal (the store is closed): its lock file goes,
+        and what it left in the journal is anyone's to push. Each process left its file for
+        good, one more in `.writers/` per command that saved."""
+        with self._claiming:
+            if self._lock is not None:
+                _remove_if_named(self.root / WRITERS / f"{self.writer}.lock", self._lock)
+                os.close(self._lock)  # after the removal: the file is never there unlocked
+                self._lock = None
+
+    def clear_gone_writers(self) -> None:
+        """The lock files of writers gone without releasing them (a crash, a kill, earlier
+        versions, which never did) removed; a live writer's stays, as it holds its lock."""
+        try:
+            with os.scandir(self.root / WRITERS) as found:
+                writers = [f.name.removesuffix(".lock") for f in found if f.name.endswith(".lock")]
+        except OSError:
+            return
+        for writer in writers:
+            if writer != self.writer:
+                self._alive(writer)
 
     # -- every writer's entries -------------------------------------------------------------
 
@@ -202,19 +227,23 @@ class Journal:
         return JournalEntry(conversation, _writer_of(key), key, etag)
 
     def _alive(self, writer: str) -> bool:
+        """Whether the writer still runs; a gone writer's lock file is removed on the way."""
         if not writer:
             return False
+        path = self.root / WRITERS / f"{writer}.lock"
         try:
-            descriptor = os.open(self.root / WRITERS / f"{writer}.lock", os.O_RDWR)
+            descriptor = os.open(path, os.O_RDWR)
         except OSError:
-            return False  # no lock file: the writer never claimed one, or is long gone
+            return False  # no lock file: the writer never claimed one, or is gone
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        else:
+            _remove_if_named(path, descriptor)  # removed while locked: see _take_lock
+            return False
         finally:
             os.close(descriptor)
-        return False
 
     def _move_aside(self, key: str, etag: str | None) -> str | None:
         """Move the entry read as `etag` aside; not one written since (a good one, likely)."""
@@ -231,6 +260,22 @@ class Journal:
         except OSError:
             return None  # a read-only journal: it stays where it is, and is skipped
         return str(target)
+
+
+def _names(path: Path, descriptor: int) -> bool:
+    """`path` is the file open as `descriptor` (not removed or made again since)."""
+    try:
+        found, held = os.stat(path), os.fstat(descriptor)
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _remove_if_named(path: Path, descriptor: int) -> None:
+    """The lock file removed, unless its name is another file's by now."""
+    if _names(path, descriptor):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _holds_entries(folder: str) -> bool:

@@ -69,19 +69,6 @@ class MetadataStore:
         if self._checkpoints is not None:
             self._checkpoints.committed()
 
-    def insert(self, row: ConversationRow) -> None:
-        from sqlalchemy.exc import IntegrityError
-
-        from claudechat.storage.schema import conversations
-
-        try:
-            with self.writing() as connection:
-                connection.execute(conversations.insert().values(**asdict(row)))
-        except IntegrityError as exc:
-            raise VersionConflictError(
-                f"conversation {row.conversation_id} already exists"
-            ) from exc
-
     def update(self, row: ConversationRow, expected_version: int) -> None:
         """Write the row only if it still has expected_version (optimistic concurrency)."""
         from claudechat.storage.schema import conversations
@@ -102,9 +89,9 @@ class MetadataStore:
                     f"conversation {row.conversation_id} was changed by another session"
                 )
 
-    def put_newest(self, connection: Connection, row: ConversationRow) -> None:
+    def put_newest(self, connection: Connection, row: ConversationRow) -> bool:
         """Within a transaction: the row, unless the stored one is newer (a slower writer of
-        an older merge). A first row that another writer inserts meanwhile raises
+        an older merge); False then. A first row that another writer inserts meanwhile raises
         IntegrityError; run again (`write_retrying`), the row is then updated instead."""
         from claudechat.storage import prepared
         from claudechat.storage.schema import conversations
@@ -113,9 +100,11 @@ class MetadataStore:
         key = prepared.row_key(row.conversation_id, row.user_id)
         changes = {f"new_{name}": values[name] for name in prepared.row_changes()}
         if connection.execute(prepared.newest_row_update(), {**key, **changes}).rowcount == 1:
-            return
-        if connection.execute(prepared.row_version(), key).first() is None:
-            connection.execute(conversations.insert(), values)
+            return True
+        if connection.execute(prepared.row_version(), key).first() is not None:
+            return False
+        connection.execute(conversations.insert(), values)
+        return True
 
     def write_retrying(self, work: Callable[[Connection], None], what: str) -> None:
         """work(connection) in a transaction, run again when another writer's insert won a

@@ -13,12 +13,14 @@ from claudechat.conversation import Conversation
 from claudechat.errors import (
     ConversationDeletedError,
     CorruptDocumentError,
+    MissingDocumentError,
     NotFoundError,
     StorageError,
     UsageError,
 )
 from claudechat.merging import merge
 from claudechat.storage import ids
+from claudechat.storage.blobs import BlobNotFoundError
 from claudechat.storage.documents import decode_document, is_tombstone, newest_rows
 from claudechat.storage.journal import JournalEntry
 from claudechat.storage.metadata import ConversationRow
@@ -73,6 +75,8 @@ class StoreReading:
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
             if cached is None and not local:
+                if isinstance(exc, BlobNotFoundError):  # the row outlived its document
+                    raise MissingDocumentError(str(exc)) from exc
                 raise
             stored = [cached] if cached is not None else []
             if cached is not None:

@@ -51,7 +51,6 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
     from claudechat.storage.schema import conversations
     from claudechat.storage.search import remove_conversation
 
-    key = store.blob_key(user_id, conversation_id)
     removed = Removed(conversation_id)
     # Both stores must answer (within the store deadline) before anything is touched.
     row, removed.document = store.guard.call(lambda: _check(store, user_id, conversation_id))
@@ -77,7 +76,7 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         store.journal.discard(entry)
     removed.journal_entries = len(local)
     if store.cache is not None:  # else `list` and `show` would offer it during an outage
-        store.cache.files.delete(key)
+        store.cache.forget(user_id, conversation_id)
     store.forget(user_id, conversation_id)
     return removed
 

@@ -15,7 +15,6 @@ from claudechat.errors import CorruptDocumentError, NewerFormatError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
 from claudechat.storage.documents import decode_document, is_tombstone, row_for
-from claudechat.storage.metadata import VersionConflictError
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -75,19 +74,22 @@ def _repair_row(
     row: ConversationRow | None,
     report: DoctorReport,
 ) -> None:
-    """The row made or brought up to date. A session saving meanwhile (its document is
-    written before its row) writes the row itself: the row it wrote first, whose version this
-    one was not made from, is left as it is. That aborted the whole check with exit 5."""
-    fresh = row_for(
-        conversation, store.blobs.location(store.blob_key(conversation.user_id, conversation.id))
-    )
-    try:
-        if row is None:
-            store.metadata.insert(fresh)
-            report.adopted.append(conversation.id)
-        elif (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
-            fresh.version = row.version + 1
-            store.metadata.update(fresh, row.version)
-            report.refreshed.append(conversation.id)
-    except VersionConflictError:
-        pass  # written meanwhile by the session saving it: nothing for doctor to repair
+    """The row made or brought up to date, with the search entries and attachment references
+    a save writes beside it: a row made alone left the conversation out of every search, and
+    its attachments unreferenced, so deleting another conversation that used one removed it.
+    A session saving meanwhile (its document is written before its row) writes the row
+    itself: a newer row than this version's is left as it is."""
+    location = store.blobs.location(store.blob_key(conversation.user_id, conversation.id))
+    fresh = row_for(conversation, location)
+    if _up_to_date(row, fresh):
+        return
+    # Read again: doctor read every row before the documents, seconds ago on a long history.
+    row = store.metadata.get(conversation.user_id, conversation.id)
+    if not _up_to_date(row, fresh) and store.record(conversation):
+        (report.adopted if row is None else report.refreshed).append(conversation.id)
+
+
+def _up_to_date(row: ConversationRow | None, fresh: ConversationRow) -> bool:
+    if row is None:
+        return False
+    return (row.updated_at, row.message_count) == (fresh.updated_at, fresh.message_count)

@@ -194,23 +194,33 @@ class ConversationStore(StoreReading):
             break
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
-        location = self.blobs.location(key)
-        self.metadata.write_retrying(
-            lambda connection: self._record(connection, document, location),
-            "the row and search index",
-        )
+        self.record(document)
         return document
 
-    def _record(self, connection: Connection, document: Conversation, location: str) -> None:
+    def record(self, document: Conversation) -> bool:
+        """The row, the attachment references and the search entries of a stored document, as
+        a save writes them (`doctor` too, for a document whose row a crash lost). False: the
+        stored row was newer, and stays (a session saved the conversation meanwhile)."""
+        location = self.blobs.location(self.blob_key(document.user_id, document.id))
+        written = [False]  # the last run's: a transaction that failed is run again
+
+        def work(connection: Connection) -> None:
+            written[0] = self._record(connection, document, location)
+
+        self.metadata.write_retrying(work, "the row and search index")
+        return written[0]
+
+    def _record(self, connection: Connection, document: Conversation, location: str) -> bool:
         """The row, the attachment references and the search entries of a stored document: one
         transaction, after the document (so a row never names a document not written yet).
         Like the row, the search index is retried from the journal when this fails."""
         from claudechat.storage.search import index_new_messages
 
-        self.metadata.put_newest(connection, row_for(document, location))
+        written = self.metadata.put_newest(connection, row_for(document, location))
         if self.attachments is not None:
             self.attachments.record_refs(connection, document)
         index_new_messages(connection, document)
+        return written
 
     def ping_blobs(self) -> None:
         """Raise StorageError unless the blob store answers (a key it lacks is an answer)."""
@@ -334,5 +344,6 @@ class ConversationStore(StoreReading):
             self.guarded(lambda: forget_deleted_copies(self, user_id, journaled))
 
     def close(self) -> None:
+        self.journal.release()  # first: a database that hangs on closing must not keep it
         if self._metadata is not None:
             self._metadata.close()
