@@ -77,3 +77,26 @@ def test_a_first_search_the_store_fails_leaves_the_backfill_for_the_next_one(  #
     found = cli("search", "gnu", "--json")
     assert found.returncode == 0, found.stderr
     assert [hit["id"] for hit in json.loads(found.stdout)] == [conversation.id]
+
+
+def test_a_document_that_alone_cannot_be_read_does_not_fail_every_search(  # type: ignore[no-untyped-def]
+    cli, isolated_home
+) -> None:
+    """Taken for an outage, it left the backfill pending: every search read every document
+    again and exited 5, and `db reindex` did not end it."""
+    settings = load_settings()
+    store = open_store(settings)
+    kept, lost = (Conversation.new("tester", "claude-sonnet-4-6") for _ in range(2))
+    kept.append("user", "the gnu migrates")
+    lost.append("user", "the gnu sleeps")
+    assert store.save(kept).pushed and store.save(lost).pushed
+    store.close()
+    downgrade(settings.database_url, "0002")
+    document = isolated_home / "conversations" / "tester" / f"{lost.id}.json"
+    document.unlink()
+    document.mkdir()  # this document alone cannot be read
+
+    for _search in range(2):
+        found = cli("search", "gnu", "--json")
+        assert found.returncode == 0, found.stderr
+        assert [hit["id"] for hit in json.loads(found.stdout)] == [kept.id]

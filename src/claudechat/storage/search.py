@@ -123,12 +123,9 @@ def reindex(
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Rebuild the index from the documents, of one user or of all: (conversations indexed,
-    documents that could not be read). `on_step(done, total)` before each document. Users
-    whose older conversations were waiting to be indexed stay waiting when the store did not
-    answer for one of them (see ensure_backfilled)."""
-    done, problems, outage = _reindex_rows(store, user_id, on_step)
-    if outage is None:
-        _backfill_done(store, user_id)
+    documents that could not be read). `on_step(done, total)` before each document."""
+    done, problems, _failed = _reindex_rows(store, user_id, on_step)
+    _backfill_done(store, user_id)  # asked for: what could not be read is said, not retried
     return done, problems
 
 
@@ -137,7 +134,7 @@ def _reindex_rows(
     user_id: str | None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[int, list[str], StorageError | None]:
-    """(indexed, problems, the last outage met: a document the store did not give)."""
+    """(indexed, problems, the last failure of the store to give a document)."""
     from functools import partial
 
     from sqlalchemy import select
@@ -162,7 +159,7 @@ def _reindex_rows(
         except ClaudechatError as exc:
             problems.append(f"{row.conversation_id}: {exc}")
             if isinstance(exc, StorageError) and not isinstance(exc, BlobNotFoundError):
-                outage = exc  # asked again later; a missing document is doctor's to report
+                outage = exc  # an outage, or this document alone (see ensure_backfilled)
             continue
         again = partial(_reindex_one, user_id=row.user_id, conversation=conversation)
         metadata.write_retrying(again, "the search index")
@@ -194,8 +191,11 @@ def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
     after the upgrade does it. Returns how many were indexed. The check is a store call under
     the deadline, so a database that stopped answering fails it (at once, once the breaker is
     open) instead of holding a search; the reindex it may start reads every document, and is
-    not. A document the store did not give fails the search as an outage does, and leaves the
-    backfill to the next one: it was marked done, and those conversations were never found."""
+    not. When the store failed to give documents and does not answer now either, the search
+    fails as in an outage and the next one does the backfill: it was marked done, and those
+    conversations were never found. A document that alone cannot be read (a folder in its
+    place) is left out, as `db reindex` leaves it out, or every search would read them all
+    again and fail."""
     from sqlalchemy import select
 
     from claudechat.storage.metadata import database_errors
@@ -210,9 +210,9 @@ def ensure_backfilled(store: ConversationStore, user_id: str) -> int:
 
     if not store.guarded(due):
         return 0
-    done, _problems, outage = _reindex_rows(store, user_id)
-    if outage is not None:
-        raise outage
+    done, _problems, failed = _reindex_rows(store, user_id)
+    if failed is not None:
+        store.guarded(store.ping_blobs)  # raises while the store is out: the next search
     _backfill_done(store, user_id)
     return done
 
