@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_
     fake_api.queue(Reply(chunks=["the answer at last"], held_after=0, release=release))
     terminal = start(terminals)
     terminal.send("slow question\r")
-    terminal.wait_for("waiting for Claude · 2 s · Ctrl-C stops")
+    terminal.wait_for("waiting for Claude · 2 s")
     release.set()
     terminal.wait_for("the answer at last")
     terminal.wait_for("›", count=2)
@@ -182,3 +183,21 @@ def test_ctrl_c_before_the_message_is_sent_puts_it_back_at_the_prompt(  # type: 
     shown = json.loads(cli("show", row["id"], "--json").stdout)
     assert [m["status"] for m in shown["messages"]] == ["complete", "complete"]
     assert shown["messages"][0]["content"][0]["text"] == "my precious words"
+
+
+def test_on_a_dumb_terminal_a_message_stopped_before_sending_is_one_up_away(  # type: ignore[no-untyped-def]
+    terminals,  # noqa: F811
+    fake_api,
+) -> None:
+    """Its prompt shows no starting text: "it is back at the prompt" over an empty prompt,
+    and what was typed next was sent after it ("my wordsmy words")."""
+    fake_api.models_silent_seconds = 5
+    terminal = start(terminals, env={"TERM": "dumb"})
+    terminal.send("my words\r")
+    time.sleep(1.5)  # the first turn is still being set up
+    terminal.send("\x03")
+    terminal.wait_for("Up brings it back")
+    terminal.wait_for("›", count=2)
+    terminal.send("\x1b[A\r")  # Up, Enter
+    terminal.wait_for("echo: my words")
+    assert "echo: my wordsmy words" not in terminal.dump()

@@ -253,7 +253,7 @@ def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -
         return "\n".join(line.rstrip() for line in screen.display)
 
     try:
-        while "Claude is thinking · 2 s · Ctrl-C stops" not in shown():
+        while "Claude is thinking · 2 s" not in shown():
             stream.feed(child.read_nonblocking(4096, timeout=20))
     finally:
         release.set()

@@ -189,8 +189,13 @@ class Repl:
         """A Ctrl-C while the turn was still set up (the model's limits looked up, the SDK
         imported: a second or more on the first turn) leaves the message in no conversation.
         It said "what arrived is kept", and what was typed was gone."""
+        from prompt_toolkit.utils import is_dumb_terminal
+
         if self._sending is None or len(self.session.conversation.messages) != self._sending[1]:
             return False
+        if is_dumb_terminal():  # its prompt shows no starting text: what is typed would add
+            status("(interrupted before your message was sent: Up brings it back)", "yellow")
+            return True
         self.draft = self._sending[0]
         status("(interrupted before your message was sent: it is back at the prompt)", "yellow")
         return True

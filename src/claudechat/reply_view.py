@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # (after a Ctrl-C too: the REPL keeps what arrived).
 THINKING_LINES = 6
 # Until the first event the live region says it waits, once the wait is long enough to be
-# noticed: a reply that starts at once does not flash a line first.
+# noticed: a reply that starts at once does not flash a line first. The line is short: a
+# window narrowed under it wraps it, and only its last row is erased.
 WAITING_SHOWN_AFTER = 0.5
 
 
@@ -154,7 +155,7 @@ class TerminalReplyView:
         seconds = time.monotonic() - self.asked
         if seconds < WAITING_SHOWN_AFTER:
             return Group()  # no line at all
-        line = f"waiting for Claude · {seconds:.0f} s · Ctrl-C stops"
+        line = f"waiting for Claude · {seconds:.0f} s"
         return Text(line[: max(1, self.console.width)], style="dim", no_wrap=True)
 
     def _collapse(self) -> None:
@@ -201,7 +202,7 @@ class WaitingLine:
                 if self._done.is_set():
                     return
                 seconds = time.monotonic() - self._asked
-                line = f"{self.label} · {seconds:.0f} s · Ctrl-C stops"
+                line = f"{self.label} · {seconds:.0f} s"
                 self._write(f"\r{line[: _width(self.err) - 1]}\x1b[K")
                 self._drawn = True
             pause = 1.0
