@@ -201,3 +201,26 @@ def test_on_a_dumb_terminal_a_message_stopped_before_sending_is_one_up_away(  # 
     terminal.send("\x1b[A\r")  # Up, Enter
     terminal.wait_for("echo: my words")
     assert "echo: my wordsmy words" not in terminal.dump()
+
+
+def test_narrowing_the_window_while_waiting_leaves_no_copy_of_the_waiting_line(  # type: ignore[no-untyped-def]
+    terminals,  # noqa: F811
+    fake_api,
+) -> None:
+    release = threading.Event()
+    fake_api.queue(Reply("ready"), Reply(chunks=["the answer"], held_after=0, release=release))
+    terminal = start(terminals)
+    terminal.send("first\r")
+    terminal.wait_for("ready")
+    terminal.wait_for("›", count=2)
+    try:
+        terminal.send("slow\r")
+        terminal.wait_for("waiting for Claude · 1 s")
+        terminal.resize(24, 30)
+        terminal.pump(0.5)
+    finally:
+        release.set()
+    terminal.wait_for("the answer")
+    terminal.wait_for("›", count=3)
+    terminal.pump(0.3)
+    assert not any("waiting" in line for line in terminal.lines()), terminal.dump()
