@@ -226,7 +226,20 @@ def test_html_export_shows_an_image_in_a_message_as_a_link(cli) -> None:  # type
     html = cli("export", conversation.id, "-f", "html").stdout
     assert "<img" not in html and "src=" not in html
     assert '<a href="http://evil/x.png">image: img</a>' in html
-    assert '<a href="http://evil/y.png">image: http://evil/y.png</a>' in html
+    assert '<a href="http://evil/y.png">image</a>' in html
+
+
+def test_html_export_keeps_a_badge_link_whole(cli) -> None:  # type: ignore[no-untyped-def]
+    """An image inside a link became a link inside a link: invalid, and browsers dropped the
+    outer one (the link to the job)."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append(
+        "user", "[![build status](https://ci.example/badge.svg)](https://ci.example/job)"
+    )
+    save(conversation)
+    html = cli("export", conversation.id, "-f", "html").stdout
+    assert '<a href="https://ci.example/job">image: build status</a>' in html
+    assert 'href="https://ci.example/badge.svg"' not in html
 
 
 def test_export_takes_md_and_a_htm_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -166,7 +166,12 @@ def _image_as_link(renderer: Any, tokens: list[Any], index: int, options: Any, e
     token = tokens[index]
     source = str(token.attrGet("src") or "")
     alt = renderer.renderInlineAsText(token.children or [], options, env)
-    return f'<a href="{_e(source)}">image: {_e(alt or source)}</a>'
+    shown = f"image: {alt}" if alt else "image"  # not a data: URL's whole base64
+    opened = [t.type for t in tokens[:index]]
+    if opened.count("link_open") > opened.count("link_close"):
+        # Inside a link (a badge): a link in it was invalid HTML, and browsers dropped the outer.
+        return _e(shown)
+    return f'<a href="{_e(source)}">{_e(shown)}</a>'
 
 
 def _e(text: str) -> str:
