@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fakes.anthropic_api import Reply
+from fakes.anthropic_api import ErrorReply, Reply
 from test_screen import start, terminals  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.pty
@@ -224,3 +224,27 @@ def test_narrowing_the_window_while_waiting_leaves_no_copy_of_the_waiting_line( 
     terminal.wait_for("›", count=3)
     terminal.pump(0.3)
     assert not any("waiting" in line for line in terminal.lines()), terminal.dump()
+
+
+def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    release = threading.Event()
+    busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after": "1"})
+    held = Reply(chunks=["finally"], held_after=0, release=release)
+    fake_api.queue(Reply("ready"), busy, held)
+    terminal = start(terminals)
+    terminal.send("first\r")
+    terminal.wait_for("ready")
+    terminal.wait_for("›", count=2)
+    try:
+        terminal.send("slow\r")
+        terminal.wait_for("retrying in")
+        terminal.wait_for("waiting for Claude · 1 s")
+    finally:
+        release.set()
+    terminal.wait_for("finally")
+    terminal.wait_for("›", count=3)
+    terminal.pump(0.3)
+    lines = terminal.lines()
+    assert not any("waiting" in line for line in lines), terminal.dump()
+    assert sum("retrying in" in line for line in lines) == 1, terminal.dump()
+    assert lines.count("finally") == 1, terminal.dump()

@@ -30,6 +30,9 @@ THINKING_LINES = 6
 # noticed: a reply that starts at once does not flash a line first. The line is short: a
 # window narrowed under it wraps it, and only its last row is erased.
 WAITING_SHOWN_AFTER = 0.5
+# After a retry's notice (said at once, below the region taken off the screen), the next
+# attempt is waited for on screen again.
+WAITING_AGAIN_AFTER = 0.3
 
 
 class TextRenderer(Protocol):
@@ -62,6 +65,7 @@ class TerminalReplyView:
         self.asked = time.monotonic()
         self.live: Live | None = None
         self.answering = False
+        self._ended = False
         # The thinking region changes hands under it: a stop (Ctrl-Z) takes it off the screen
         # from another thread.
         self._live_lock = threading.Lock()
@@ -75,6 +79,8 @@ class TerminalReplyView:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        with self._live_lock:
+            self._ended = True  # no waiting line comes back now
         self._collapse()
         self.answer.__exit__(*exc_info)
 
@@ -98,8 +104,8 @@ class TerminalReplyView:
             self._think(event.text)
         elif isinstance(event, TextDelta):
             if not self.answering:
+                self.answering = True  # first: a waiting line coming back now stays away
                 self._collapse()
-                self.answering = True
             self.answer.feed(event.text)
         elif isinstance(event, Retrying):
             self._discard_thinking()
@@ -112,6 +118,18 @@ class TerminalReplyView:
             if live is not None:
                 live.stop()  # transient: erased
         self.thinking, self.started = [], None
+        self.asked = time.monotonic()
+        if self.console.is_terminal:
+            again = threading.Timer(WAITING_AGAIN_AFTER, self._wait_again)
+            again.daemon = True
+            again.start()
+
+    def _wait_again(self) -> None:
+        """The waiting line back after a retry's notice: the screen stood still after it, for
+        as long as the next attempt took."""
+        with self._live_lock:
+            if self.live is None and not (self.answering or self.thinking or self._ended):
+                self._start_live()
 
     def _think(self, text: str) -> None:
         if self.started is None:
