@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pexpect
 import pytest
@@ -101,6 +102,29 @@ def test_help_shows_whole_descriptions_and_plain_usage(cli) -> None:  # type: ig
     show = cli("show", "--help")
     assert "Usage: claudechat show [OPTIONS] ID" in show.stdout
     assert "{" not in show.stdout
+
+
+def test_every_option_value_is_named_for_what_it_is() -> None:
+    """--help said `--limit <int range>`, `--search <str>`, `--port <int range>`: a type where
+    a name (N, TEXT, PORT) belongs."""
+    import typer
+
+    from claudechat.cli import app
+
+    def commands(group: Any, path: str) -> list[tuple[str, Any]]:
+        found = [(path, group)]
+        for name, sub in getattr(group, "commands", {}).items():
+            found += commands(sub, f"{path} {name}")
+        return found
+
+    unnamed = [
+        f"{path} {' '.join(param.opts)}"
+        for path, command in commands(typer.main.get_command(app), "claudechat")
+        for param in command.params
+        if param.param_type_name == "option" and not param.is_flag and not param.metavar
+    ]
+    assert unnamed == []
+    assert len(commands(typer.main.get_command(app), "claudechat")) > 20  # all were seen
 
 
 def test_a_non_hexadecimal_id_says_so(cli) -> None:  # type: ignore[no-untyped-def]

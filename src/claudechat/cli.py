@@ -68,12 +68,17 @@ def chat(
         typer.Option(
             "--model",
             "-m",
+            metavar="MODEL",
             help="Model (default: the newest Sonnet).",
             autocompletion=completions.models,
         ),
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Name the conversation.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", "-s", metavar="TEXT", help="System prompt.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", metavar="NAME", help="Name the conversation.")
+    ] = None,
     continue_latest: Annotated[
         bool, typer.Option("--continue", "-c", help="Continue your most recent conversation.")
     ] = False,
@@ -82,18 +87,21 @@ def chat(
         typer.Option(
             "--resume",
             "-r",
+            metavar="ID",
             help="Resume a conversation by id or prefix.",
             autocompletion=completions.conversation_ids,
         ),
     ] = None,
     max_context_tokens: Annotated[
         int | None,
-        typer.Option(help="Token budget for the context sent to Claude.", min=1),
+        typer.Option(metavar="TOKENS", help="Token budget for the context sent to Claude.", min=1),
     ] = None,
     provider: Annotated[
         str | None,
         typer.Option(
-            help="anthropic (the API) or bedrock (AWS).", autocompletion=completions.providers
+            metavar="PROVIDER",
+            help="anthropic (the API) or bedrock (AWS).",
+            autocompletion=completions.providers,
         ),
     ] = None,
     attach: Annotated[
@@ -105,6 +113,7 @@ def chat(
     effort: Annotated[
         str | None,
         typer.Option(
+            metavar="LEVEL",
             help="low, medium, high, xhigh, max, or default (the model's).",
             autocompletion=completions.efforts,
         ),
@@ -187,12 +196,18 @@ MAX_LIST_LIMIT = 1_000_000  # far beyond any history; what a database integer su
 @app.command("list")
 def list_(
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Show at most N.", min=1, max=MAX_LIST_LIMIT)
+        int,
+        typer.Option(
+            "--limit", "-n", metavar="N", help="Show at most N.", min=1, max=MAX_LIST_LIMIT
+        ),
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    search: Annotated[str | None, typer.Option("--search", help="Only with a match.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", metavar="TEXT", help="Only with a match.")
+    ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Updated since: 30m, 12h, 7d, 2w, or a date.")
+        str | None,
+        typer.Option("--since", metavar="WHEN", help="Updated since: 30m, 12h, 7d, 2w, or a date."),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="No limit.")] = False,
 ) -> None:

@@ -69,7 +69,10 @@ def get(
         str, typer.Argument(metavar="ID/N", help="Conversation id or prefix, and the number.")
     ],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write to FILE; - for stdout (default).")
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to FILE; - for stdout (default)."
+        ),
     ] = None,
 ) -> None:
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""

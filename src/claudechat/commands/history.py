@@ -35,7 +35,9 @@ def search(
             help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.'
         ),
     ],
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N.", min=1)] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", help="Show at most N.", min=1)
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search every message of your conversations, best matches first.
@@ -67,13 +69,16 @@ def export(
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="markdown (default; md), json or html.",
             autocompletion=completions.export_formats,
         ),
     ] = None,
     target: Annotated[
         str | None,  # not a Path, which makes ./- of "./-": a file named "-" is written so
-        typer.Option("--output", "-o", help="File (or folder with --all); - for stdout."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="File (or folder with --all); - for stdout."
+        ),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
 ) -> None:

@@ -57,12 +57,17 @@ def _model_row(info: ModelInfo, settings: Any) -> dict[str, Any]:
 
 def usage(
     since: Annotated[
-        str, typer.Option(help="How far back: 30m, 12h, 30d, 4w, or a date (2026-11-01).")
+        str,
+        typer.Option(
+            metavar="WHEN", help="How far back: 30m, 12h, 30d, 4w, or a date (2026-11-01)."
+        ),
     ] = "30d",
     by: Annotated[
         str,
         typer.Option(
-            help="Group by day, model or conversation.", autocompletion=completions.groupings
+            metavar="GROUP",
+            help="Group by day, model or conversation.",
+            autocompletion=completions.groupings,
         ),
     ] = "day",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

@@ -17,21 +17,28 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 5000,
-    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port to listen on.", min=1, max=65535)
+    ] = 5000,
+    workers: Annotated[int, typer.Option(metavar="N", help="Worker processes.", min=1, max=64)] = 1,
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="No tokens: only on loopback, as the local user.")
     ] = False,
     max_body_bytes: Annotated[
-        int, typer.Option(help="Largest request body accepted.", min=1)
+        int, typer.Option(metavar="BYTES", help="Largest request body accepted.", min=1)
     ] = DEFAULT_MAX_BODY_BYTES,
     graceful_seconds: Annotated[
-        int, typer.Option(help="On SIGTERM, seconds to wait for replies in flight.", min=0)
+        int,
+        typer.Option(
+            metavar="SECONDS", help="On SIGTERM, seconds to wait for replies in flight.", min=0
+        ),
     ] = 20,
     body_seconds: Annotated[
         float,
-        typer.Option(help="Seconds a body may take to arrive (408 after).", min=0.1),
+        typer.Option(
+            metavar="SECONDS", help="Seconds a body may take to arrive (408 after).", min=0.1
+        ),
     ] = DEFAULT_BODY_SECONDS,
 ) -> None:
     """Serve the HTTP API (POST /chat, /new_chat, /get_conversation; GET /conversations)."""
