@@ -8,12 +8,13 @@ import os
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pexpect
 import pytest
 
 from conftest import content_text
-from fakes.anthropic_api import Reply
+from fakes.anthropic_api import ErrorReply, Reply
 
 
 def run_in_terminal(*args: str, env: dict[str, str] | None = None, columns: int = 120) -> str:
@@ -229,32 +230,30 @@ def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
     assert " ".join(" ".join(lines).split()) == line  # nothing else changed
 
 
-def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -> None:  # type: ignore[no-untyped-def]
-    """`git diff | claudechat chat "review"` sat silent until the first word: seconds of
-    thinking looked like a hang."""
+def _piped_on_a_screen(fake_api, replies: list[Any], shown: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """`echo diff | claudechat chat 'review this'` on a terminal (pyte) while the last reply is
+    held; released once each of `shown` has shown, in order. The screen's lines at the end."""
     import threading
 
     import pyte
 
     release = threading.Event()
-    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release, thinking="hm"))
+    held = Reply(chunks=["the answer"], held_after=0, release=release, thinking="hm")
+    fake_api.queue(*replies, held)
     command = f"echo diff | {sys.executable} -m claudechat chat 'review this'"
     child = pexpect.spawn(
-        "sh",
-        ["-c", command],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(24, 80),
-        timeout=20,
+        "sh", ["-c", command], env={**os.environ, "TERM": "xterm-256color"}, dimensions=(24, 80)
     )
     screen = pyte.Screen(80, 24)
     stream = pyte.ByteStream(screen)
 
-    def shown() -> str:
+    def on_screen() -> str:
         return "\n".join(line.rstrip() for line in screen.display)
 
     try:
-        while "Claude is thinking · 2 s" not in shown():
-            stream.feed(child.read_nonblocking(4096, timeout=20))
+        for text in shown:
+            while text not in on_screen():
+                stream.feed(child.read_nonblocking(4096, timeout=20))
     finally:
         release.set()
     while True:
@@ -263,7 +262,22 @@ def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -
         except pexpect.EOF:
             break
     child.close()
-    assert child.exitstatus == 0, shown()
-    lines = [line for line in shown().splitlines() if line]
-    assert lines[0] == "the answer", shown()
-    assert not any("waiting" in line or "thinking" in line for line in lines), shown()
+    assert child.exitstatus == 0, on_screen()
+    return [line for line in on_screen().splitlines() if line]
+
+
+def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`git diff | claudechat chat "review"` sat silent until the first word: seconds of
+    thinking looked like a hang."""
+    lines = _piped_on_a_screen(fake_api, [], ["Claude is thinking · 2 s"])
+    assert lines[0] == "the answer", lines
+    assert not any("waiting" in line or "thinking" in line for line in lines), lines
+
+
+def test_pipe_mode_counts_the_wait_again_after_a_retry(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A retry's notice stopped the counting for good: silence again until the answer."""
+    busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after": "1"})
+    lines = _piped_on_a_screen(fake_api, [busy], ["retrying in 1 s", "Claude is thinking · 1 s"])
+    assert sum("retrying in 1 s" in line for line in lines) == 1, lines
+    assert "the answer" in lines, lines
+    assert not any("waiting" in line or "thinking ·" in line for line in lines), lines

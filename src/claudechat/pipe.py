@@ -90,6 +90,7 @@ def run_one_turn(
         ended_by = exc
         raise
     finally:
+        listener.waiting.stop()
         session.notify = notices.release()
         listener.end_thinking()
         if session.conversation.messages and session.saved_in != "memory":

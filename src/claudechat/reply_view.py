@@ -191,12 +191,14 @@ class TerminalReplyView:
 class WaitingLine:
     """Pipe mode's wait for the first word, counted on stderr where that is a terminal
     (`git diff | claudechat chat "review"` sat silent through seconds of thinking), and
-    erased before anything else is written to either stream."""
+    erased before anything else is written to either stream: for good once the answer
+    starts, for a moment for a notice (a retry's), after which the counting goes on."""
 
     def __init__(self, err: TextIO) -> None:
         self.err = err
         self.label = "waiting for Claude"
         self._asked = time.monotonic()
+        self._hidden_until = 0.0
         self._done = threading.Event()
         self._lock = threading.Lock()  # a line drawn is erased before stop() returns
         self._drawn = False
@@ -209,21 +211,33 @@ class WaitingLine:
     def stop(self) -> None:
         with self._lock:
             self._done.set()
-            if self._drawn:
-                self._write("\r\x1b[K")
-                self._drawn = False
+            self._erase()
+
+    def hide(self, again: bool = False) -> None:
+        """Off the screen for a notice; back shortly after, counted afresh when `again` (the
+        next attempt of a retry)."""
+        with self._lock:
+            self._erase()
+            self._hidden_until = time.monotonic() + WAITING_AGAIN_AFTER
+            if again:
+                self._asked, self.label = time.monotonic(), "waiting for Claude"
+
+    def _erase(self) -> None:
+        if self._drawn:
+            self._write("\r\x1b[K")
+            self._drawn = False
 
     def _count(self) -> None:
         pause = WAITING_SHOWN_AFTER
         while not self._done.wait(pause):
+            pause = 0.25
             with self._lock:
-                if self._done.is_set():
-                    return
-                seconds = time.monotonic() - self._asked
-                line = f"{self.label} · {seconds:.0f} s"
+                now = time.monotonic()
+                if self._done.is_set() or now < self._hidden_until:
+                    continue
+                line = f"{self.label} · {now - self._asked:.0f} s"
                 self._write(f"\r{line[: _width(self.err) - 1]}\x1b[K")
                 self._drawn = True
-            pause = 1.0
 
     def _write(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to show
@@ -260,10 +274,12 @@ class PipeListener:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, TextDelta):
+            self.waiting.stop()
             self.end_thinking()
             self.feed(event.text)
         elif isinstance(event, Retrying):
             self.end_thinking()
+            self.waiting.hide(again=True)
         elif isinstance(event, ThinkingDelta) and not self.show_thinking:
             self.waiting.label = "Claude is thinking"
         elif isinstance(event, ThinkingDelta):
@@ -276,7 +292,7 @@ class PipeListener:
     def end_thinking(self) -> None:
         """End the thinking's last line (or take the waiting line away), so what comes next
         (the answer, or a notice on stderr) starts a line of its own."""
-        self.waiting.stop()
+        self.waiting.hide()
         if self.thought:
             self.err.write("\n")
             self.err.flush()
