@@ -11,6 +11,7 @@ import time
 import pytest
 
 from fakes.anthropic_api import ErrorReply, Reply
+from screen import Terminal
 from test_screen import start, terminals  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.pty
@@ -185,15 +186,23 @@ def test_ctrl_c_before_the_message_is_sent_puts_it_back_at_the_prompt(  # type: 
     assert shown["messages"][0]["content"][0]["text"] == "my precious words"
 
 
+@pytest.mark.parametrize("given", ["typed", "argument"])
 def test_on_a_dumb_terminal_a_message_stopped_before_sending_is_one_up_away(  # type: ignore[no-untyped-def]
     terminals,  # noqa: F811
     fake_api,
+    given: str,
 ) -> None:
     """Its prompt shows no starting text: "it is back at the prompt" over an empty prompt,
-    and what was typed next was sent after it ("my wordsmy words")."""
+    and what was typed next was sent after it ("my wordsmy words"). One given on the command
+    line was in no history for Up to bring back."""
     fake_api.models_silent_seconds = 5
-    terminal = start(terminals, env={"TERM": "dumb"})
-    terminal.send("my words\r")
+    if given == "typed":
+        terminal = start(terminals, env={"TERM": "dumb"})
+        terminal.send("my words\r")
+    else:
+        terminal = Terminal("my words", env={"TERM": "dumb"})
+        terminals.append(terminal)
+        terminal.wait_for("› my words")
     time.sleep(1.5)  # the first turn is still being set up
     terminal.send("\x03")
     terminal.wait_for("Up brings it back")

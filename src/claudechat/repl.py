@@ -194,6 +194,9 @@ class Repl:
         if self._sending is None or len(self.session.conversation.messages) != self._sending[1]:
             return False
         if is_dumb_terminal():  # its prompt shows no starting text: what is typed would add
+            history = self.prompt.history
+            if list(history.load_history_strings())[:1] != [self._sending[0]]:
+                history.append_string(self._sending[0])  # given on the command line
             status("(interrupted before your message was sent: Up brings it back)", "yellow")
             return True
         self.draft = self._sending[0]
