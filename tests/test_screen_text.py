@@ -141,13 +141,21 @@ def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_
     assert lines[asked + 1 :].count("the answer at last") == 1, terminal.dump()
 
 
-def test_ctrl_c_while_waiting_takes_the_waiting_line_away(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    release = threading.Event()
-    fake_api.queue(Reply("ready"), Reply(chunks=["never shown"], held_after=0, release=release))
+def _after_a_first_turn(terminals, fake_api, *replies: object) -> Terminal:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The REPL once its first turn is answered (its set-up, the SDK's import, is over), with
+    `replies` queued for the next turns."""
+    fake_api.queue(Reply("ready"), *replies)
     terminal = start(terminals)
-    terminal.send("first\r")  # the first turn's set-up (the SDK's import) is over
+    terminal.send("first\r")
     terminal.wait_for("ready")
     terminal.wait_for("›", count=2)
+    return terminal
+
+
+def test_ctrl_c_while_waiting_takes_the_waiting_line_away(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    release = threading.Event()
+    held = Reply(chunks=["never shown"], held_after=0, release=release)
+    terminal = _after_a_first_turn(terminals, fake_api, held)
     try:
         terminal.send("slow question\r")
         terminal.wait_for("waiting for Claude")
@@ -217,11 +225,8 @@ def test_narrowing_the_window_while_waiting_leaves_no_copy_of_the_waiting_line( 
     fake_api,
 ) -> None:
     release = threading.Event()
-    fake_api.queue(Reply("ready"), Reply(chunks=["the answer"], held_after=0, release=release))
-    terminal = start(terminals)
-    terminal.send("first\r")
-    terminal.wait_for("ready")
-    terminal.wait_for("›", count=2)
+    held = Reply(chunks=["the answer"], held_after=0, release=release)
+    terminal = _after_a_first_turn(terminals, fake_api, held)
     try:
         terminal.send("slow\r")
         terminal.wait_for("waiting for Claude · 1 s")
@@ -239,11 +244,7 @@ def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:
     release = threading.Event()
     busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after": "1"})
     held = Reply(chunks=["finally"], held_after=0, release=release)
-    fake_api.queue(Reply("ready"), busy, held)
-    terminal = start(terminals)
-    terminal.send("first\r")
-    terminal.wait_for("ready")
-    terminal.wait_for("›", count=2)
+    terminal = _after_a_first_turn(terminals, fake_api, busy, held)
     try:
         terminal.send("slow\r")
         terminal.wait_for("retrying in")
