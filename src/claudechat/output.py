@@ -50,7 +50,7 @@ def status(message: str, style: str = "dim", indent: int | None = None) -> None:
     anywhere ("Ctrl-C stops a r" / "eply"). A pipe gets the line whole."""
     message = safe_text(message)
     if sys.stderr.isatty():
-        message = wrapped(message, _terminal_width(sys.stderr), indent)
+        message = wrapped(message, terminal_width(sys.stderr), indent)
     if is_rich(sys.stderr):
         codes = {"dim": "2", "red": "31", "yellow": "33", "green": "32"}
         message = f"\x1b[{codes.get(style, '0')}m{message}\x1b[0m"
@@ -60,11 +60,21 @@ def status(message: str, style: str = "dim", indent: int | None = None) -> None:
     sys.stderr.flush()
 
 
-def _terminal_width(stream: TextIO) -> int:
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, OSError, ValueError):  # replaced, or closed
+        return False
+
+
+def terminal_width(stream: TextIO) -> int:
+    """The columns of the terminal `stream` writes to; where it has none, $COLUMNS or 80."""
+    import shutil
+
     try:
         return os.get_terminal_size(stream.fileno()).columns or 80
-    except (OSError, ValueError):
-        return 80
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def wrapped(text: str, width: int, indent: int | None = None) -> str:

@@ -8,11 +8,11 @@ was. Nothing in a pipe or a log.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import time
 from typing import TextIO
+
+from claudechat.output import is_terminal, terminal_width
 
 SHOWN_AFTER = 0.5  # seconds: quicker work shows no count at all
 EVERY = 0.1  # seconds between two rewrites of the line
@@ -31,7 +31,7 @@ class Progress:
         self.total = total
         self.stream = stream or sys.stderr
         # stdout a terminal too: under `usage | less` the count was written over the pager.
-        self.terminal = self.stream.isatty() and _is_a_terminal(output or sys.stdout)
+        self.terminal = self.stream.isatty() and is_terminal(output or sys.stdout)
         self.started = time.monotonic()
         self.after = after
         self.written = 0.0  # when the line was last written; 0: never
@@ -63,7 +63,7 @@ class Progress:
         self.written = now
         # Within one row: a count wrapped onto a second one was never erased ("\r" goes back
         # to the start of the last row only).
-        columns = _columns(self.stream)
+        columns = terminal_width(self.stream)
         count = f"{self.doing} {done:,} of {self.total:,}"[: max(1, columns - 1)]
         self._write(f"\r{count}\x1b[K")
 
@@ -73,18 +73,3 @@ class Progress:
             self.stream.flush()
         except OSError:
             self.terminal = False  # a terminal gone: the work goes on without its count
-
-
-def _is_a_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # replaced, or closed
-        return False
-
-
-def _columns(stream: TextIO) -> int:
-    """The width of the terminal the count is written to (stdout may go to a file)."""
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        return shutil.get_terminal_size().columns

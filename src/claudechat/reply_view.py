@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from claudechat.events import Event, Retrying, TextDelta, ThinkingDelta
-from claudechat.output import safe_text
+from claudechat.output import is_terminal, safe_text, terminal_width
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -205,7 +205,7 @@ class WaitingLine:
 
     def start(self) -> None:
         self._asked = time.monotonic()
-        if _is_terminal(self.err) and os.environ.get("TERM") != "dumb":
+        if is_terminal(self.err) and os.environ.get("TERM") != "dumb":
             threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
 
     def stop(self) -> None:
@@ -236,27 +236,13 @@ class WaitingLine:
                 if self._done.is_set() or now < self._hidden_until:
                     continue
                 line = f"{self.label} · {now - self._asked:.0f} s"
-                self._write(f"\r{line[: _width(self.err) - 1]}\x1b[K")
+                self._write(f"\r{line[: terminal_width(self.err) - 1]}\x1b[K")
                 self._drawn = True
 
     def _write(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to show
             self.err.write(text)
             self.err.flush()
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (OSError, ValueError):
-        return False
-
-
-def _width(stream: TextIO) -> int:
-    try:
-        return max(2, os.get_terminal_size(stream.fileno()).columns)
-    except (OSError, ValueError):
-        return 80
 
 
 class PipeListener:
