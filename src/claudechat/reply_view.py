@@ -47,6 +47,13 @@ def thought_tokens(thinking: str) -> int:
     return math.ceil(len(thinking) / 4)
 
 
+WAITING = "waiting for Claude"
+
+
+def waiting_line(label: str, seconds: float) -> str:
+    return f"{label} · {seconds:.0f} s"
+
+
 def thought_line(seconds: float, thinking: str) -> str:
     return f"thought for {seconds:.0f} s · {thought_tokens(thinking):,} tokens"
 
@@ -173,7 +180,7 @@ class TerminalReplyView:
         seconds = time.monotonic() - self.asked
         if seconds < WAITING_SHOWN_AFTER:
             return Group()  # no line at all
-        line = f"waiting for Claude · {seconds:.0f} s"
+        line = waiting_line(WAITING, seconds)
         return Text(line[: max(1, self.console.width)], style="dim", no_wrap=True)
 
     def _collapse(self) -> None:
@@ -196,7 +203,7 @@ class WaitingLine:
 
     def __init__(self, err: TextIO) -> None:
         self.err = err
-        self.label = "waiting for Claude"
+        self.label = WAITING
         self._asked = time.monotonic()
         self._hidden_until = 0.0
         self._done = threading.Event()
@@ -209,6 +216,8 @@ class WaitingLine:
             threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
 
     def stop(self) -> None:
+        if self._done.is_set():
+            return  # stopped at the first word: nothing more for each of the others
         with self._lock:
             self._done.set()
             self._erase()
@@ -220,7 +229,7 @@ class WaitingLine:
             self._erase()
             self._hidden_until = time.monotonic() + WAITING_AGAIN_AFTER
             if again:
-                self._asked, self.label = time.monotonic(), "waiting for Claude"
+                self._asked, self.label = time.monotonic(), WAITING
 
     def _erase(self) -> None:
         if self._drawn:
@@ -235,7 +244,7 @@ class WaitingLine:
                 now = time.monotonic()
                 if self._done.is_set() or now < self._hidden_until:
                     continue
-                line = f"{self.label} · {now - self._asked:.0f} s"
+                line = waiting_line(self.label, now - self._asked)
                 self._write(f"\r{line[: terminal_width(self.err) - 1]}\x1b[K")
                 self._drawn = True
 
@@ -276,9 +285,8 @@ class PipeListener:
             self.thought = True
 
     def end_thinking(self) -> None:
-        """End the thinking's last line (or take the waiting line away), so what comes next
-        (the answer, or a notice on stderr) starts a line of its own."""
-        self.waiting.hide()
+        """End the thinking's last line, so what comes next (the answer, or a notice on
+        stderr) starts a line of its own."""
         if self.thought:
             self.err.write("\n")
             self.err.flush()
