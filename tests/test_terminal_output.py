@@ -230,22 +230,32 @@ def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
     assert " ".join(" ".join(lines).split()) == line  # nothing else changed
 
 
-def _piped_on_a_screen(fake_api, replies: list[Any], shown: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """`echo diff | claudechat chat 'review this'` on a terminal (pyte) while the last reply is
-    held; released once each of `shown` has shown, in order. The screen's lines at the end."""
+def _piped_on_a_screen(  # type: ignore[no-untyped-def]
+    fake_api, replies: list[Any], shown: list[str], stdout: str = "", held: float = 0.0
+) -> tuple[list[str], bytes]:
+    """`echo diff | claudechat chat 'review this'` on a terminal (pyte), `stdout` after it
+    (`| cat`), while the last reply is held; released once each of `shown` has shown, in
+    order, and `held` seconds have passed. The screen's lines at the end, and all written."""
     import threading
+    import time
 
     import pyte
 
     release = threading.Event()
-    held = Reply(chunks=["the answer"], held_after=0, release=release, thinking="hm")
-    fake_api.queue(*replies, held)
-    command = f"echo diff | {sys.executable} -m claudechat chat 'review this'"
+    held_reply = Reply(chunks=["the answer"], held_after=0, release=release, thinking="hm")
+    fake_api.queue(*replies, held_reply)
+    command = f"echo diff | {sys.executable} -m claudechat chat 'review this' {stdout}"
     child = pexpect.spawn(
         "sh", ["-c", command], env={**os.environ, "TERM": "xterm-256color"}, dimensions=(24, 80)
     )
     screen = pyte.Screen(80, 24)
     stream = pyte.ByteStream(screen)
+    written = bytearray()
+
+    def read() -> None:
+        data = child.read_nonblocking(4096, timeout=20)
+        written.extend(data)
+        stream.feed(data)
 
     def on_screen() -> str:
         return "\n".join(line.rstrip() for line in screen.display)
@@ -253,23 +263,24 @@ def _piped_on_a_screen(fake_api, replies: list[Any], shown: list[str]) -> list[s
     try:
         for text in shown:
             while text not in on_screen():
-                stream.feed(child.read_nonblocking(4096, timeout=20))
+                read()
+        time.sleep(held)
     finally:
         release.set()
     while True:
         try:
-            stream.feed(child.read_nonblocking(4096, timeout=20))
+            read()
         except pexpect.EOF:
             break
     child.close()
     assert child.exitstatus == 0, on_screen()
-    return [line for line in on_screen().splitlines() if line]
+    return [line for line in on_screen().splitlines() if line], bytes(written)
 
 
 def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -> None:  # type: ignore[no-untyped-def]
     """`git diff | claudechat chat "review"` sat silent until the first word: seconds of
     thinking looked like a hang."""
-    lines = _piped_on_a_screen(fake_api, [], ["Claude is thinking · 2 s"])
+    lines, _ = _piped_on_a_screen(fake_api, [], ["Claude is thinking · 2 s"])
     assert lines[0] == "the answer", lines
     assert not any("waiting" in line or "thinking" in line for line in lines), lines
 
@@ -277,7 +288,19 @@ def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -
 def test_pipe_mode_counts_the_wait_again_after_a_retry(fake_api) -> None:  # type: ignore[no-untyped-def]
     """A retry's notice stopped the counting for good: silence again until the answer."""
     busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after": "1"})
-    lines = _piped_on_a_screen(fake_api, [busy], ["retrying in 1 s", "Claude is thinking · 1 s"])
+    lines, _ = _piped_on_a_screen(fake_api, [busy], ["retrying in 1 s", "Claude is thinking · "])
     assert sum("retrying in 1 s" in line for line in lines) == 1, lines
     assert "the answer" in lines, lines
     assert not any("waiting" in line or "thinking ·" in line for line in lines), lines
+
+
+def test_pipe_mode_counts_nothing_over_a_pager_but_counts_with_stdout_in_a_file(  # type: ignore[no-untyped-def]
+    fake_api, tmp_path
+) -> None:
+    """Under `claudechat chat q | less` the count was written over the pager."""
+    _, written = _piped_on_a_screen(fake_api, [], [], stdout="| cat", held=2.0)
+    assert b"the answer" in written and b"waiting" not in written and b"thinking" not in written
+    answer = tmp_path / "answer.md"
+    lines, _ = _piped_on_a_screen(fake_api, [], ["Claude is thinking · "], f"> {answer}")
+    assert answer.read_text().strip() == "the answer"
+    assert not any("thinking" in line for line in lines), lines

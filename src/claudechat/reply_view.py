@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import stat
 import sys
 import threading
 import time
@@ -209,10 +210,14 @@ class WaitingLine:
         self._done = threading.Event()
         self._lock = threading.Lock()  # a line drawn is erased before stop() returns
         self._drawn = False
+        self._line = ""
 
     def start(self) -> None:
         self._asked = time.monotonic()
-        if is_terminal(self.err) and os.environ.get("TERM") != "dumb":
+        # Not with stdout a pipe: under `claudechat chat q | less` it would count over the
+        # pager (as Progress does not). Into a file it counts.
+        shown = is_terminal(self.err) and not _is_pipe(sys.stdout)
+        if shown and os.environ.get("TERM") != "dumb":
             threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
 
     def stop(self) -> None:
@@ -245,13 +250,22 @@ class WaitingLine:
                 if self._done.is_set() or now < self._hidden_until:
                     continue
                 line = waiting_line(self.label, now - self._asked)
-                self._write(f"\r{line[: terminal_width(self.err) - 1]}\x1b[K")
-                self._drawn = True
+                line = line[: terminal_width(self.err) - 1]
+                if not self._drawn or line != self._line:  # written when it changes
+                    self._write(f"\r{line}\x1b[K")
+                    self._drawn, self._line = True, line
 
     def _write(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to show
             self.err.write(text)
             self.err.flush()
+
+
+def _is_pipe(stream: TextIO) -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 class PipeListener:
