@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from claudechat.storage.group_commit import GroupCommit
 
 
-class VersionConflictError(StorageError):
-    """Someone else saved this conversation since we read it."""
-
-
 @dataclass
 class ConversationRow:
     conversation_id: str
@@ -68,26 +64,6 @@ class MetadataStore:
             yield connection
         if self._checkpoints is not None:
             self._checkpoints.committed()
-
-    def update(self, row: ConversationRow, expected_version: int) -> None:
-        """Write the row only if it still has expected_version (optimistic concurrency)."""
-        from claudechat.storage.schema import conversations
-
-        table = conversations.c
-        values = asdict(row)
-        del values["conversation_id"], values["user_id"], values["created_at"]
-        statement = (
-            conversations.update()
-            .where(table.conversation_id == row.conversation_id)
-            .where(table.user_id == row.user_id)
-            .where(table.version == expected_version)
-            .values(**values)
-        )
-        with self.writing() as connection:
-            if connection.execute(statement).rowcount != 1:
-                raise VersionConflictError(
-                    f"conversation {row.conversation_id} was changed by another session"
-                )
 
     def put_newest(self, connection: Connection, row: ConversationRow) -> bool:
         """Within a transaction: the row, unless the stored one is newer (a slower writer of
