@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 class Repl:
     def __init__(self, session: ChatSession, history_path: Path) -> None:
         self.session = session
-        self.code_theme = session.settings.code_theme  # a bad name stops the start, not a turn
+        self.code_theme = session.settings.code_theme  # checked when the settings loaded
         self.prompt = _prompt_session(history_path, lambda: model_ids(session.settings))
         self.out = console()
         self.running = True

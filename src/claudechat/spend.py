@@ -30,11 +30,11 @@ def grouping(by: str) -> str:
 def spend_rows(
     settings: Settings, store: ConversationStore, since: str, by: str
 ) -> tuple[list[dict[str, Any]], StorageError | None]:
-    """The rows, and what kept some conversations out (the database down: the copies on
-    this machine are counted, and the caller says so)."""
+    """The rows, grouped `by` (one of GROUPINGS: see grouping()), and what kept some
+    conversations out (the database down: the copies on this machine are counted, and the
+    caller says so)."""
     from claudechat.history_view import parse_since  # one --since for every command
 
-    by = grouping(by)
     cutoff = parse_since(since)
     from claudechat.progress import Progress
 
