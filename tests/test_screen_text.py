@@ -211,7 +211,10 @@ def test_on_a_dumb_terminal_a_message_stopped_before_sending_is_one_up_away(  # 
         terminal = Terminal("my words", env={"TERM": "dumb"})
         terminals.append(terminal)
         terminal.wait_for("› my words")
-    time.sleep(1.5)  # the first turn is still being set up
+    deadline = time.monotonic() + 20
+    while not fake_api.model_requests and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first turn waits on the models list: set-up, not sent
+    assert fake_api.model_requests, terminal.dump()
     terminal.send("\x03")
     terminal.wait_for("Up brings it back")
     terminal.wait_for("›", count=2)

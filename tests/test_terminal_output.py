@@ -178,38 +178,9 @@ def test_pipe_mode_keeps_the_reply_when_its_terminal_goes_away(cli, fake_api) ->
 def test_a_dumb_terminal_gets_no_escape_sequences(fake_api) -> None:  # type: ignore[no-untyped-def]
     """TERM=dumb (Emacs's shell): stdout was plain, but the status lines on stderr carried
     their colour codes raw."""
-    import os
-    import subprocess
-    import sys
-
-    leader, follower = os.openpty()
-    env = {**os.environ, "TERM": "dumb"}
-    env.pop("NO_COLOR", None)
-    with subprocess.Popen(
-        [sys.executable, "-m", "claudechat", "chat", "say"],
-        stdin=subprocess.PIPE,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-    ) as process:
-        os.close(follower)
-        process.communicate(b"**hi**", timeout=60)
-        shown = b""
-        while chunk := _read_some(leader):
-            shown += chunk
-    os.close(leader)
-    assert process.returncode == 0, shown
-    assert b"echo:" in shown and b"conversation " in shown
-    assert b"\x1b" not in shown, shown
-
-
-def _read_some(fd: int) -> bytes:
-    import os
-
-    try:
-        return os.read(fd, 65536)
-    except OSError:  # EIO: the other end is closed and nothing is left
-        return b""
+    shown = _piped_into("say", env={"TERM": "dumb"})  # stdout and stderr: the terminal
+    assert "echo:" in shown and "conversation " in shown
+    assert "\x1b" not in shown, shown
 
 
 @pytest.mark.parametrize("width", [40, 80])
