@@ -176,7 +176,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     ) -> Any:
         wanted = body or NewChatBody()
         conversation_id = service.new_chat(
-            user, ChatRequest("", None, wanted.conversation_name, wanted.model, wanted.system)
+            user,
+            ChatRequest(
+                "",  # no message: only the conversation's settings
+                conversation_name=wanted.conversation_name,
+                model=wanted.model,
+                system=wanted.system,
+            ),
         )
         request.state.conversation_id = conversation_id
         return {"conversation_id": conversation_id}

@@ -140,13 +140,7 @@ class Service:
         if conversation is None:
             conversation = Conversation.new(user, settings.model)
             conversation.id = wanted or conversation.id
-        # Saved with the turn, not before it: a refused turn changes nothing.
-        if request.model is not None:
-            conversation.set("model", request.model)
-        if request.system is not None:
-            conversation.set("system", request.system or None)
-        if request.conversation_name is not None:
-            conversation.set("name", request.conversation_name)
+        _apply(request, conversation)  # saved with the turn: a refused turn changes nothing
         session = ChatSession(settings, self.store, self.claude, conversation, self.catalogue)
         session.notify = notices
         return session
@@ -157,11 +151,8 @@ class Service:
         `request`: the name, model and system prompt to start it with (no message)."""
         wanted = request or ChatRequest("")
         wanted.check(message=False)
-        conversation = Conversation.new(
-            user, wanted.model or self.user_settings(user).model, system=wanted.system or None
-        )
-        if wanted.conversation_name is not None:
-            conversation.set("name", wanted.conversation_name)
+        conversation = Conversation.new(user, self.user_settings(user, wanted.model).model)
+        _apply(wanted, conversation)
         # Current first: with the database down nothing is saved for an id nobody was given.
         self._database.call(lambda: self.current.set(user, conversation.id))
         saved = self.store.save(conversation)
@@ -228,6 +219,16 @@ class Service:
             "database": _probe(lambda: self._database.call(self.store.ping_database)),
             "blob_store": _probe(lambda: self._blob_probe.call(self.store.ping_blobs)),
         }
+
+
+def _apply(request: ChatRequest, conversation: Conversation) -> None:
+    """The model, system prompt ("" clears it) and name a request sets, where it sets them."""
+    if request.model is not None:
+        conversation.set("model", request.model)
+    if request.system is not None:
+        conversation.set("system", request.system or None)
+    if request.conversation_name is not None:
+        conversation.set("name", request.conversation_name)
 
 
 def _probe(check: Any) -> str:
