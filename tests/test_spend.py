@@ -219,6 +219,9 @@ def test_a_fork_is_not_paid_for_twice_and_names_do_not_merge(cli, fake_api) -> N
     assert forked.id not in rows
     (day,) = json.loads(cli("usage", "--json").stdout)
     assert (day["input"], day["output"]) == (3000, 300)
+    # `list` agrees: the fork has cost nothing of its own yet (its copied reply was counted).
+    listed = {row["id"]: row["cost_usd"] for row in json.loads(cli("list", "--json").stdout)}
+    assert listed[forked.id] == 0 and listed[parent] == 0.0045  # 1,000 x $3 + 100 x $15
 
 
 def test_usage_by_conversation_names_an_unnamed_one_as_list_does(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

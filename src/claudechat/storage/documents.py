@@ -93,9 +93,14 @@ def row_for(conversation: Conversation, location: str) -> ConversationRow:
 
 
 def _cost(conversation: Conversation) -> float | None:
-    """At the packaged list prices (a config-file price applies from the next save on);
-    None when a reply's model has no price, so `list` never shows a partial sum as the total."""
+    """At the packaged list prices; None when a reply's model has no price, so `list` never
+    shows a partial sum as the total. A fork counts the replies made in it, not the ones it
+    copied from its parent (made before it was): `usage` counts each reply once, where it was
+    made, and summing `list` paid for the copies twice."""
     from claudechat.pricing import conversation_cost, price_table
 
-    total = conversation_cost(conversation.messages, price_table())
+    messages = conversation.messages
+    if conversation.parent_id is not None:
+        messages = [m for m in messages if m.created_at >= conversation.created_at]
+    total = conversation_cost(messages, price_table())
     return None if total is None else round(total, 6)
