@@ -79,6 +79,9 @@ def test_short_names_map_to_the_regions_inference_profile() -> None:
         == "us-gov.anthropic.claude-sonnet-4-6"
     )
     assert bedrock_model_id("claude-sonnet-4-6", "ca-central-1") == "us.anthropic.claude-sonnet-4-6"
+    # A region of no geography took the US profiles, which Bedrock refuses there.
+    for region in ("af-south-1", "sa-east-1", "me-central-1"):
+        assert bedrock_model_id("claude-sonnet-4-6", region) == "global.anthropic.claude-sonnet-4-6"
     assert (
         bedrock_model_id("us.anthropic.claude-x-v9:0", "eu-west-1") == "us.anthropic.claude-x-v9:0"
     )

@@ -12,11 +12,6 @@ from claudechat.errors import UsageError
 if TYPE_CHECKING:
     from claudechat.settings import Settings
 
-# A region's geography, as its cross-region inference profiles are prefixed. GovCloud has its
-# own (us-gov.): given us., as every us-* region was, Bedrock refused it. Other regions take
-# us. (Canada's source the US profiles; where none does, a full profile id or ARN is the way).
-_PROFILE_PREFIXES = {"eu": "eu", "ap": "apac", "us": "us", "us-gov": "us-gov"}
-
 
 def bedrock_model_id(
     model: str, region: str | None = None, settings: Settings | None = None
@@ -24,14 +19,12 @@ def bedrock_model_id(
     """A short name of the packaged Bedrock catalogue (data/bedrock_models.toml, extendable in
     the config file) as a cross-region inference profile id for the region's geography. Any
     other id (a full profile id, an ARN) is used as given."""
-    from claudechat.models import bedrock_catalogue
+    from claudechat.models import bedrock_catalogue, inference_profile_prefix
 
     entry = bedrock_catalogue(settings).get(model)
     if entry is None or not entry.get("id"):
         return model
-    geography = "us-gov" if (region or "").startswith("us-gov-") else (region or "us").split("-")[0]
-    prefix = _PROFILE_PREFIXES.get(geography, "us")
-    return f"{prefix}.{entry['id']}"
+    return f"{inference_profile_prefix(region or 'us-east-1')}.{entry['id']}"
 
 
 def check_credentials(settings: Settings) -> None:

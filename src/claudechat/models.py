@@ -335,7 +335,7 @@ def _find(models: list[ModelInfo], model: str) -> ModelInfo | None:
         if model in (info.id, info.extra.get("bedrock_id")):
             return info
     geography, _, bedrock_id = model.partition(".")
-    for info in models if geography in PROFILE_GEOGRAPHIES else ():
+    for info in models if geography in _inference_profiles() else ():
         if info.extra.get("bedrock_id") == bedrock_id:  # us.anthropic.claude-sonnet-4-6
             return info
     base = _aliased(model)
@@ -357,9 +357,26 @@ def _aliased(model: str) -> str | None:
     return model if _MAJOR_MINOR.fullmatch(model) else None
 
 
-# The prefixes of Bedrock's cross-region inference profiles: a full profile id is the catalogue's
-# model (us.anthropic.claude-sonnet-4-6), sent as given; it was taken for an unknown model.
-PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "global")
+def _inference_profiles() -> dict[str, list[str]]:
+    """Profile prefix -> the starts of the region names it is chosen for (packaged data). A
+    full profile id (us.anthropic.claude-sonnet-4-6) is the catalogue's model, sent as given;
+    it was taken for an unknown model."""
+    profiles: dict[str, list[str]] = packaged("bedrock_models.toml")["inference_profiles"]
+    return profiles
+
+
+def inference_profile_prefix(region: str) -> str:
+    """The prefix of the profiles a region can call: the one of its longest matching start
+    (us-gov-west-1 is GovCloud's, not the US's), else the one for any region ("*")."""
+    starts = [
+        (start, prefix)
+        for prefix, region_starts in _inference_profiles().items()
+        for start in region_starts
+        if start == "*" or region.startswith(f"{start}-")
+    ]
+    return max(starts, key=lambda pair: 0 if pair[0] == "*" else len(pair[0]))[1]
+
+
 _DATED = re.compile(r"-\d{8}$")  # the date a Models API id ends with: -20251101
 _MAJOR_ONLY_ALIAS = re.compile(r".*[a-z]-\d{1,2}-0")  # claude-opus-4-0
 _MAJOR_MINOR = re.compile(r".*[a-z]-\d{1,2}-\d{1,2}")  # claude-opus-4-5
