@@ -63,6 +63,15 @@ def test_only_secret_looking_settings_are_called_secrets(cli, isolated_home) -> 
     assert "chmod 600" in cli("config").stderr
 
 
+def test_a_misspelt_key_is_warned_of_with_the_name_it_may_mean(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """`databse_url` was "unknown key ignored" alone, where a misspelt variable is given the
+    name it may mean: a team member's conversations went to local SQLite."""
+    write_config(isolated_home, 'databse_url = "sqlite:////tmp/x.db"\nzzz = 1\n')
+    said = cli("config").stderr
+    assert "unknown key 'databse_url' ignored; did you mean database_url?" in said
+    assert "unknown key 'zzz' ignored\n" in said  # nothing close
+
+
 def test_a_config_file_named_but_missing_is_said(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     """CLAUDECHAT_CONFIG with a typo dropped every setting without a word."""
     missing = isolated_home / "nowhere.toml"

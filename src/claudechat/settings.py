@@ -265,12 +265,21 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
 def _set(settings: Settings, name: str, value: Any, source: str) -> None:
     key = KEYS_BY_NAME.get(name)
     if key is None:
-        settings.warnings.append(f"{source}: unknown key {name!r} ignored")
+        settings.warnings.append(f"{source}: unknown key {name[:60]!r} ignored{_closest(name)}")
         return
     if name in settings.values:
         settings.replaced[name] = settings.values[name]
     settings.values[name] = checked_value(key, value, source)
     settings.sources[name] = source
+
+
+def _closest(name: str) -> str:
+    """A misspelt key (databse_url) sent a team member's conversations to local SQLite with a
+    warning that did not say which key was meant, as it does for a misspelt variable."""
+    import difflib
+
+    closest = difflib.get_close_matches(name, sorted(KEYS_BY_NAME), n=1)
+    return f"; did you mean {closest[0]}?" if closest else ""
 
 
 def _unknown_variables() -> list[str]:
