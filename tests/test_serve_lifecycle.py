@@ -342,6 +342,15 @@ def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_b
                 s3.resume()
             assert during.status_code == 200, during.text
             assert fresh.status_code == 200, fresh.text
+            # Told what became of the turn, not where S3 is: the endpoint, its port and the
+            # bucket reached any token holder in the answer (the log keeps them).
+            assert during.json()["notices"] == [
+                "the conversation store is unavailable; the conversation is kept by the server "
+                "and will be pushed when the store is back"
+            ]
+            bucket = env["CLAUDECHAT_STORAGE_URL"].split("/")[2]
+            assert f":{s3.port}" not in during.text and bucket not in during.text
+            assert bucket in server.log()
         deadline = time.monotonic() + 30
         while "during" not in (texts := stored_texts(started)):
             assert time.monotonic() < deadline, texts

@@ -16,6 +16,7 @@ from claudechat.conversation import utc_now
 from claudechat.errors import ConversationDeletedError, StorageError
 from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
+from claudechat.storage.results import PlacedNotice
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -124,9 +125,14 @@ class SessionSaving:
             # A schema to upgrade is no outage: the store is not coming back by itself.
             schema = isinstance(error, SchemaError)
             when = "once that is done" if schema else "when the store is back"
+            when_upgraded = "once the database is upgraded" if schema else when
             self.notify(
-                f"{error}; the conversation is saved locally and will be pushed {when} (or run "
-                "`claudechat sync`)"
+                PlacedNotice(
+                    f"{error}; the conversation is saved locally and will be pushed {when} (or "
+                    "run `claudechat sync`)",
+                    "the conversation store is unavailable; the conversation is kept by the "
+                    f"server and will be pushed {when_upgraded}",
+                )
             )
         elif state == "memory":
             self.unsaved_because = error

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from claudechat.conversation import dumps_json
 from claudechat.errors import Stopped
-from claudechat.server.errors import describe, error_body
+from claudechat.server.errors import describe, error_body, log
 from claudechat.server.service import reply_json
 from claudechat.server.turns import Failed, Finished, Outcome, Turn
 
@@ -26,6 +26,12 @@ class Json(JSONResponse):
 def reply_body(request: Request, turn: Turn, outcome: Finished) -> dict[str, Any]:
     """The saved reply, as the JSON answer and the stream's last event carry it."""
     request.state.conversation_id = outcome.session.conversation.id
+    if outcome.session.saved_in == "memory":
+        log.error("a turn is not saved: %s", outcome.session.unsaved_because)
+        turn.notices.lines.append(
+            "this turn is not saved: the conversation store is unavailable and the server's "
+            "local journal cannot be written"
+        )
     notices = {"notices": turn.notices.lines} if turn.notices.lines else {}
     return {**reply_json(outcome.session, outcome.message), **notices}
 

@@ -51,7 +51,9 @@ class Notices:
 
     def __call__(self, line: str) -> None:
         log.warning("%s", line)
-        self.lines.append(line)
+        # Where the store is (host, port, bucket, the server's folders) is the operator's
+        # business: a notice naming it reached any token holder in the answer.
+        self.lines.append(getattr(line, "for_callers", line))
 
 
 class Service:
@@ -143,6 +145,9 @@ class Service:
         _apply(request, conversation)  # saved with the turn: a refused turn changes nothing
         session = ChatSession(settings, self.store, self.claude, conversation, self.catalogue)
         session.notify = notices
+        # The session ends with the request: a turn kept only in memory is lost with it, and
+        # its answer says so (see reply_body) instead of "saved as soon as the store is back".
+        session.one_turn = True
         return session
 
     def new_chat(self, user: str, request: ChatRequest | None = None) -> str:

@@ -15,6 +15,19 @@ if TYPE_CHECKING:
     from claudechat.storage.metadata import ConversationRow
 
 
+class PlacedNotice(str):
+    """A notice that names the operator's places (a database's host and port, a bucket, a
+    folder of the server's): said whole in a terminal and in serve's log, and as `for_callers`
+    to an HTTP caller, who is not to learn where the store is (any token holder could)."""
+
+    for_callers: str
+
+    def __new__(cls, text: str, for_callers: str) -> PlacedNotice:
+        notice = super().__new__(cls, text)
+        notice.for_callers = for_callers
+        return notice
+
+
 @dataclass
 class SaveResult:
     pushed: bool

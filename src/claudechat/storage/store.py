@@ -46,7 +46,7 @@ from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import MetadataStore
 from claudechat.storage.reading import StoreReading
-from claudechat.storage.results import SaveResult, SyncReport
+from claudechat.storage.results import PlacedNotice, SaveResult, SyncReport
 from claudechat.storage.versions import StoredVersions
 
 if TYPE_CHECKING:
@@ -138,9 +138,15 @@ class ConversationStore(StoreReading):
             if entry_etag is not None:  # nothing to push later: it is gone for good
                 self.journal.remove(snapshot, entry_etag)
             raise
-        notices = []
+        notices: list[str] = []
         if journal_error is not None and not self._journal_told:
-            notices.append(f"warning: {journal_error}; saving straight to the store")
+            notices.append(
+                PlacedNotice(
+                    f"warning: {journal_error}; saving straight to the store",
+                    "warning: the server's local journal cannot be written; saving straight to "
+                    "the store",
+                )
+            )
             self._journal_told = True
         if entry_etag is not None:
             self.journal.remove(snapshot, entry_etag)
