@@ -261,3 +261,19 @@ def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:
     assert not any("waiting" in line for line in lines), terminal.dump()
     assert sum("retrying in" in line for line in lines) == 1, terminal.dump()
     assert lines.count("finally") == 1, terminal.dump()
+
+
+def test_a_narrow_window_shows_the_waiting_lines_seconds(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """In 20 columns the line was cut at them: "waiting for Claude ·", its seconds gone."""
+    release = threading.Event()
+    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release))
+    terminal = start(terminals, cols=20)
+    try:
+        terminal.send("slow\r")
+        terminal.wait_for("waiting · 2 s")
+    finally:
+        release.set()
+    terminal.wait_for("the answer")
+    terminal.wait_for("›", count=2)
+    terminal.pump(0.3)
+    assert not any("waiting" in line for line in terminal.lines()), terminal.dump()

@@ -49,10 +49,21 @@ def thought_tokens(thinking: str) -> int:
 
 
 WAITING = "waiting for Claude"
+THINKING = "Claude is thinking"
+# What a narrow window shows instead: the line cut at its width lost its seconds
+# ("Claude is thinking ·" in 20 columns), the one part that tells a busy program from a hung one.
+SHORT_LABELS = {WAITING: "waiting", THINKING: "thinking"}
 
 
-def waiting_line(label: str, seconds: float) -> str:
-    return f"{label} · {seconds:.0f} s"
+def waiting_line(label: str, seconds: float, width: int) -> str:
+    """`label · 9 s` in at most `width` columns: the label shortened, or left out, to keep
+    the seconds."""
+    count = f"{seconds:.0f} s"
+    for shown in (label, SHORT_LABELS.get(label, label)):
+        line = f"{shown} · {count}"
+        if len(line) <= width:
+            return line
+    return count[: max(1, width)]
 
 
 def thought_line(seconds: float, thinking: str) -> str:
@@ -181,8 +192,10 @@ class TerminalReplyView:
         seconds = time.monotonic() - self.asked
         if seconds < WAITING_SHOWN_AFTER:
             return Group()  # no line at all
-        line = waiting_line(WAITING, seconds)
-        return Text(line[: max(1, self.console.width)], style="dim", no_wrap=True)
+        # A column spare, as in pipe mode: a line as wide as the window leaves the cursor at
+        # its edge, where a terminal may wrap what is written next.
+        line = waiting_line(WAITING, seconds, self.console.width - 1)
+        return Text(line, style="dim", no_wrap=True, overflow="crop")
 
     def _collapse(self) -> None:
         """Replace the streamed thinking by its one summary line (once)."""
@@ -249,8 +262,8 @@ class WaitingLine:
                 now = time.monotonic()
                 if self._done.is_set() or now < self._hidden_until:
                     continue
-                line = waiting_line(self.label, now - self._asked)
-                line = line[: terminal_width(self.err) - 1]
+                # A column spare: a line as wide as the window leaves the cursor past it.
+                line = waiting_line(self.label, now - self._asked, terminal_width(self.err) - 1)
                 if not self._drawn or line != self._line:  # written when it changes
                     self._write(f"\r{line}\x1b[K")
                     self._drawn, self._line = True, line
@@ -290,7 +303,7 @@ class PipeListener:
             self.end_thinking()
             self.waiting.hide(again=True)
         elif isinstance(event, ThinkingDelta) and not self.show_thinking:
-            self.waiting.label = "Claude is thinking"
+            self.waiting.label = THINKING
         elif isinstance(event, ThinkingDelta):
             self.waiting.stop()
             text = safe_text(event.text) if self.err.isatty() else event.text
