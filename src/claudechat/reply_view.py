@@ -89,6 +89,11 @@ class TerminalReplyView:
         # from another thread.
         self._live_lock = threading.Lock()
 
+    @property
+    def draws_regions(self) -> bool:
+        """Whether the live regions show: rich draws none on a dumb terminal (TERM=dumb)."""
+        return self.console.is_terminal and not self.console.is_dumb_terminal
+
     def __enter__(self) -> TerminalReplyView:
         self.answer.__enter__()
         self.asked = time.monotonic()
