@@ -55,11 +55,11 @@ THINKING = "Claude is thinking"
 SHORT_LABELS = {WAITING: "waiting", THINKING: "thinking"}
 
 
-def waiting_line(label: str, seconds: float, width: int) -> str:
-    """`label · 9 s` in at most `width` columns: the label shortened, or left out, to keep
-    the seconds."""
+def waiting_line(label: str, seconds: float, width: int, short: str | None = None) -> str:
+    """`label · 9 s` in at most `width` columns: the label shortened (to `short`, or its
+    entry in SHORT_LABELS), or left out, to keep the seconds."""
     count = f"{seconds:.0f} s"
-    for shown in (label, SHORT_LABELS.get(label, label)):
+    for shown in (label, short or SHORT_LABELS.get(label, label)):
         line = f"{shown} · {count}"
         if len(line) <= width:
             return line
@@ -218,11 +218,20 @@ class WaitingLine:
     """Pipe mode's wait for the first word, counted on stderr where that is a terminal
     (`git diff | claudechat chat "review"` sat silent through seconds of thinking), and
     erased before anything else is written to either stream: for good once the answer
-    starts, for a moment for a notice (a retry's), after which the counting goes on."""
+    starts, for a moment for a notice (a retry's), after which the counting goes on. Any
+    command's wait to open the database is counted by one too (opening.py)."""
 
-    def __init__(self, err: TextIO) -> None:
+    def __init__(
+        self,
+        err: TextIO,
+        label: str = WAITING,
+        short: str | None = None,
+        after: float = WAITING_SHOWN_AFTER,
+    ) -> None:
         self.err = err
-        self.label = WAITING
+        self.label = label
+        self.short = short  # the label in a narrow window; None: as waiting_line says
+        self.after = after
         self._asked = time.monotonic()
         self._hidden_until = 0.0
         self._done = threading.Event()
@@ -230,13 +239,16 @@ class WaitingLine:
         self._drawn = False
         self._line = ""
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Whether the wait is counted: not where stderr is no terminal, or a dumb one."""
         self._asked = time.monotonic()
         # Not with stdout a pipe: under `claudechat chat q | less` it would count over the
         # pager (as Progress does not). Into a file it counts.
         shown = is_terminal(self.err) and not _is_pipe(sys.stdout)
         if shown and os.environ.get("TERM") != "dumb":
             threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
+            return True
+        return False
 
     def stop(self) -> None:
         if self._done.is_set():
@@ -260,7 +272,7 @@ class WaitingLine:
             self._drawn = False
 
     def _count(self) -> None:
-        pause = WAITING_SHOWN_AFTER
+        pause = self.after
         while not self._done.wait(pause):
             pause = 0.25
             with self._lock:
@@ -268,7 +280,8 @@ class WaitingLine:
                 if self._done.is_set() or now < self._hidden_until:
                     continue
                 # A column spare: a line as wide as the window leaves the cursor past it.
-                line = waiting_line(self.label, now - self._asked, terminal_width(self.err) - 1)
+                width = terminal_width(self.err) - 1
+                line = waiting_line(self.label, now - self._asked, width, self.short)
                 if not self._drawn or line != self._line:  # written when it changes
                     self._write(f"\r{line}\x1b[K")
                     self._drawn, self._line = True, line
