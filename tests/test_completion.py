@@ -37,7 +37,8 @@ def test_a_tab_on_a_fresh_install_creates_no_database(isolated_home) -> None:  #
 def test_fixed_choices_are_completed() -> None:
     assert completed("claudechat usage --by ") == ["day", "model", "conversation"]
     assert completed("claudechat chat --effort m") == ["medium", "max"]
-    assert completed("claudechat export -f ") == ["markdown", "json", "html"]
+    assert completed("claudechat export -f ") == ["markdown", "json", "html", "md"]
+    assert completed("claudechat export -f m") == ["markdown", "md"]  # -f md is taken
     assert completed("claudechat chat --provider b") == ["bedrock"]
 
 

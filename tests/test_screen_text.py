@@ -261,3 +261,40 @@ def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:
     assert not any("waiting" in line for line in lines), terminal.dump()
     assert sum("retrying in" in line for line in lines) == 1, terminal.dump()
     assert lines.count("finally") == 1, terminal.dump()
+
+
+def test_a_narrow_window_shows_the_waiting_lines_seconds(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """In 20 columns the line was cut at them: "waiting for Claude ·", its seconds gone."""
+    release = threading.Event()
+    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release))
+    terminal = start(terminals, cols=20)
+    try:
+        terminal.send("slow\r")
+        terminal.wait_for("waiting · 2 s")
+    finally:
+        release.set()
+    terminal.wait_for("the answer")
+    terminal.wait_for("›", count=2)
+    terminal.pump(0.3)
+    assert not any("waiting" in line for line in terminal.lines()), terminal.dump()
+
+
+def test_on_a_dumb_terminal_a_notice_before_the_first_word_is_said_at_once(  # type: ignore[no-untyped-def]
+    terminals,  # noqa: F811
+    fake_api,
+) -> None:
+    """Held until the reply's end, as under the waiting line, which a dumb terminal does not
+    draw: the notice that the model takes no effort level came after the answer it was about."""
+    release = threading.Event()
+    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release))
+    terminal = start(terminals, "-m", "claude-haiku-4-5", "--effort", "high", env={"TERM": "dumb"})
+    try:
+        terminal.send("question\r")
+        terminal.wait_for("takes no effort level; sent without one")
+    finally:
+        release.set()
+    terminal.wait_for("the answer")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    notice = [n for n, line in enumerate(lines) if "sent without one" in line]
+    assert len(notice) == 1 and notice[0] < lines.index("the answer"), terminal.dump()

@@ -202,11 +202,16 @@ def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
 
 
 def _piped_on_a_screen(  # type: ignore[no-untyped-def]
-    fake_api, replies: list[Any], shown: list[str], stdout: str = "", held: float = 0.0
+    fake_api,
+    replies: list[Any],
+    shown: list[str],
+    stdout: str = "",
+    held: float = 0.0,
+    cols: int = 80,
 ) -> tuple[list[str], bytes]:
-    """`echo diff | claudechat chat 'review this'` on a terminal (pyte), `stdout` after it
-    (`| cat`), while the last reply is held; released once each of `shown` has shown, in
-    order, and `held` seconds have passed. The screen's lines at the end, and all written."""
+    """`echo diff | claudechat chat 'review this'` on a terminal (pyte) `cols` wide, `stdout`
+    after it (`| cat`), while the last reply is held; released once each of `shown` has shown,
+    in order, and `held` seconds have passed. The screen's lines at the end, and all written."""
     import threading
     import time
 
@@ -217,9 +222,9 @@ def _piped_on_a_screen(  # type: ignore[no-untyped-def]
     fake_api.queue(*replies, held_reply)
     command = f"echo diff | {sys.executable} -m claudechat chat 'review this' {stdout}"
     child = pexpect.spawn(
-        "sh", ["-c", command], env={**os.environ, "TERM": "xterm-256color"}, dimensions=(24, 80)
+        "sh", ["-c", command], env={**os.environ, "TERM": "xterm-256color"}, dimensions=(24, cols)
     )
-    screen = pyte.Screen(80, 24)
+    screen = pyte.Screen(cols, 24)
     stream = pyte.ByteStream(screen)
     written = bytearray()
 
@@ -254,6 +259,13 @@ def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -
     lines, _ = _piped_on_a_screen(fake_api, [], ["Claude is thinking · 2 s"])
     assert lines[0] == "the answer", lines
     assert not any("waiting" in line or "thinking" in line for line in lines), lines
+
+
+def test_pipe_mode_keeps_the_waits_seconds_in_a_narrow_window(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """In 20 columns the line was cut before its seconds: "Claude is thinking "."""
+    lines, _ = _piped_on_a_screen(fake_api, [], ["thinking · 2 s"], cols=20)
+    assert lines[0] == "the answer", lines
+    assert not any("thinking" in line for line in lines), lines
 
 
 def test_pipe_mode_counts_the_wait_again_after_a_retry(fake_api) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from claudechat.commands_attachment import attachment_app
 from claudechat.errors import (
     ClaudechatError,
     ExitCode,
+    StorageError,
     UsageError,
 )
 
@@ -163,15 +164,23 @@ def chat(
     store = opening.store(settings)
     opening.push_journal(store, settings)
     claude = Claude(settings)
-    session = ChatSession.start(
-        settings,
-        store,
-        claude,
-        resume=resume,
-        continue_latest=continue_latest,
-        system=system,
-        name=name,
-    )
+    try:
+        session = ChatSession.start(
+            settings,
+            store,
+            claude,
+            resume=resume,
+            continue_latest=continue_latest,
+            system=system,
+            name=name,
+        )
+    except StorageError as exc:
+        if not (message if one_turn else prompt):
+            raise
+        # The store's error alone read as if the message had gone; piped in, it is kept
+        # nowhere else, and must be sent again.
+        raise StorageError(f"{exc}; your message was not sent") from exc
+    opening.quiet_waiting(store)
     from claudechat.output import status
 
     session.notify = status

@@ -37,7 +37,10 @@ def groupings(incomplete: str) -> list[str]:
 
 
 def export_formats(incomplete: str) -> list[str]:
-    return _starting(("markdown", "json", "html"), incomplete)
+    """The formats and their short names (md), which -f takes as well."""
+    from claudechat.export import FORMAT_NAMES, FORMATS
+
+    return _starting((*FORMATS, *FORMAT_NAMES), incomplete)
 
 
 def models(incomplete: str) -> list[str]:

@@ -39,19 +39,25 @@ class HeldNotices:
 
 
 @contextmanager
-def held_while_drawn(session: ChatSession, listener: Listener) -> Iterator[Listener]:
+def held_while_drawn(
+    session: ChatSession, listener: Listener, regions: bool = True
+) -> Iterator[Listener]:
     """The listener for a turn drawn in live regions (thinking, the answer), with the
     session's notices held while either is on screen: a line written under a live region
     was cut by its next redraw, or drawn over (the "store is back" notice vanished). A retry
     takes the thinking off the screen first, so the notices held so far and its own are said
     at once. What is held is said when the turn ends. Held from the start: until the first
-    event the live region says how long the reply has been waited for."""
+    event the live region says how long the reply has been waited for.
+
+    Without `regions` (a dumb terminal, where none is drawn) they are held only once the
+    answer shows, as in pipe mode: held from the start, a notice about the request (a model
+    that takes no effort level) came after the answer it was about."""
     notices = HeldNotices(session.notify)
-    notices.hold = True
+    notices.hold = regions
 
     def listen(event: Event) -> None:
         listener(event)
-        if isinstance(event, (TextDelta, ThinkingDelta)):
+        if isinstance(event, TextDelta) or (regions and isinstance(event, ThinkingDelta)):
             notices.hold = True
         elif isinstance(event, Retrying):
             notices.release()

@@ -157,7 +157,8 @@ class Repl:
             job.screen_paused = view.paused
         try:
             # Notices said after the view is off the screen: the answer is drawn to its end.
-            with held_while_drawn(self.session, view.on_event) as listen, view:
+            drawn = held_while_drawn(self.session, view.on_event, view.draws_regions)
+            with drawn as listen, view:
                 turn(listen)
         except Terminated:
             raise  # the partial reply is saved; the process ends

@@ -49,10 +49,21 @@ def thought_tokens(thinking: str) -> int:
 
 
 WAITING = "waiting for Claude"
+THINKING = "Claude is thinking"
+# What a narrow window shows instead: the line cut at its width lost its seconds
+# ("Claude is thinking ·" in 20 columns), the one part that tells a busy program from a hung one.
+SHORT_LABELS = {WAITING: "waiting", THINKING: "thinking"}
 
 
-def waiting_line(label: str, seconds: float) -> str:
-    return f"{label} · {seconds:.0f} s"
+def waiting_line(label: str, seconds: float, width: int, short: str | None = None) -> str:
+    """`label · 9 s` in at most `width` columns: the label shortened (to `short`, or its
+    entry in SHORT_LABELS), or left out, to keep the seconds."""
+    count = f"{seconds:.0f} s"
+    for shown in (label, short or SHORT_LABELS.get(label, label)):
+        line = f"{shown} · {count}"
+        if len(line) <= width:
+            return line
+    return count[: max(1, width)]
 
 
 def thought_line(seconds: float, thinking: str) -> str:
@@ -77,6 +88,11 @@ class TerminalReplyView:
         # The thinking region changes hands under it: a stop (Ctrl-Z) takes it off the screen
         # from another thread.
         self._live_lock = threading.Lock()
+
+    @property
+    def draws_regions(self) -> bool:
+        """Whether the live regions show: rich draws none on a dumb terminal (TERM=dumb)."""
+        return self.console.is_terminal and not self.console.is_dumb_terminal
 
     def __enter__(self) -> TerminalReplyView:
         self.answer.__enter__()
@@ -181,8 +197,10 @@ class TerminalReplyView:
         seconds = time.monotonic() - self.asked
         if seconds < WAITING_SHOWN_AFTER:
             return Group()  # no line at all
-        line = waiting_line(WAITING, seconds)
-        return Text(line[: max(1, self.console.width)], style="dim", no_wrap=True)
+        # A column spare, as in pipe mode: a line as wide as the window leaves the cursor at
+        # its edge, where a terminal may wrap what is written next.
+        line = waiting_line(WAITING, seconds, self.console.width - 1)
+        return Text(line, style="dim", no_wrap=True, overflow="crop")
 
     def _collapse(self) -> None:
         """Replace the streamed thinking by its one summary line (once)."""
@@ -200,11 +218,20 @@ class WaitingLine:
     """Pipe mode's wait for the first word, counted on stderr where that is a terminal
     (`git diff | claudechat chat "review"` sat silent through seconds of thinking), and
     erased before anything else is written to either stream: for good once the answer
-    starts, for a moment for a notice (a retry's), after which the counting goes on."""
+    starts, for a moment for a notice (a retry's), after which the counting goes on. Any
+    command's wait to open the database is counted by one too (opening.py)."""
 
-    def __init__(self, err: TextIO) -> None:
+    def __init__(
+        self,
+        err: TextIO,
+        label: str = WAITING,
+        short: str | None = None,
+        after: float = WAITING_SHOWN_AFTER,
+    ) -> None:
         self.err = err
-        self.label = WAITING
+        self.label = label
+        self.short = short  # the label in a narrow window; None: as waiting_line says
+        self.after = after
         self._asked = time.monotonic()
         self._hidden_until = 0.0
         self._done = threading.Event()
@@ -212,13 +239,16 @@ class WaitingLine:
         self._drawn = False
         self._line = ""
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Whether the wait is counted: not where stderr is no terminal, or a dumb one."""
         self._asked = time.monotonic()
         # Not with stdout a pipe: under `claudechat chat q | less` it would count over the
         # pager (as Progress does not). Into a file it counts.
         shown = is_terminal(self.err) and not _is_pipe(sys.stdout)
         if shown and os.environ.get("TERM") != "dumb":
             threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
+            return True
+        return False
 
     def stop(self) -> None:
         if self._done.is_set():
@@ -242,15 +272,16 @@ class WaitingLine:
             self._drawn = False
 
     def _count(self) -> None:
-        pause = WAITING_SHOWN_AFTER
+        pause = self.after
         while not self._done.wait(pause):
             pause = 0.25
             with self._lock:
                 now = time.monotonic()
                 if self._done.is_set() or now < self._hidden_until:
                     continue
-                line = waiting_line(self.label, now - self._asked)
-                line = line[: terminal_width(self.err) - 1]
+                # A column spare: a line as wide as the window leaves the cursor past it.
+                width = terminal_width(self.err) - 1
+                line = waiting_line(self.label, now - self._asked, width, self.short)
                 if not self._drawn or line != self._line:  # written when it changes
                     self._write(f"\r{line}\x1b[K")
                     self._drawn, self._line = True, line
@@ -290,7 +321,7 @@ class PipeListener:
             self.end_thinking()
             self.waiting.hide(again=True)
         elif isinstance(event, ThinkingDelta) and not self.show_thinking:
-            self.waiting.label = "Claude is thinking"
+            self.waiting.label = THINKING
         elif isinstance(event, ThinkingDelta):
             self.waiting.stop()
             text = safe_text(event.text) if self.err.isatty() else event.text

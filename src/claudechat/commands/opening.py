@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +37,53 @@ def store(settings: Settings) -> ConversationStore:
 
     store = open_store(settings)
     store.notify = lambda message: status(message, "yellow")  # e.g. a possibly stale copy
+    store.waiting_to_open = lambda: _said_while_waiting(settings.database_url)
     close_at_exit(store)
     return store
+
+
+# How long opening the database may take before the wait is said.
+WAIT_SAID_AFTER = 1.0
+
+
+@contextlib.contextmanager
+def _said_while_waiting(database_url: str) -> Iterator[None]:
+    """A wait to open the database said once it has lasted WAIT_SAID_AFTER: counted on a
+    terminal and erased when the database answers, one plain line elsewhere. A database
+    to migrate while another process wrote to it kept `list` silent for up to 30 s."""
+    import sys
+    import threading
+
+    from claudechat.output import status
+    from claudechat.reply_view import WaitingLine
+
+    short = "waiting for the database"
+    # SQLite answers at once unless another process holds its write lock (a chat saving, a
+    # migration); a server may be slow, or down.
+    if database_url.startswith("sqlite"):
+        label = f"{short}: another process is writing to it"
+    else:
+        label = f"{short} to answer"
+    line = WaitingLine(sys.stderr, label, short, after=WAIT_SAID_AFTER)
+    if line.start():
+        try:
+            yield
+        finally:
+            line.stop()
+        return
+    said = threading.Timer(WAIT_SAID_AFTER, status, (label,))
+    said.daemon = True
+    said.start()
+    try:
+        yield
+    finally:
+        said.cancel()
+
+
+def quiet_waiting(store: ConversationStore) -> None:
+    """No line for a wait to open the database from here on: the REPL's prompt and a turn's
+    lines hold the terminal, and a save beside a request opens it from a thread of its own."""
+    store.waiting_to_open = contextlib.nullcontext
 
 
 # What a store's closing may take at exit; past it the process leaves it unfinished.

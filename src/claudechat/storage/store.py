@@ -80,6 +80,12 @@ class ConversationStore(StoreReading):
         self.guard.health = self.health_check
         # Where warnings that are no error go (a stale copy shown); the CLI prints them.
         self.notify: Callable[[str], None] = lambda _message: None
+        # Around the opening of the database, which can wait up to OPENING_DEADLINE (another
+        # process migrating it, or writing to it while it needs migrating): the CLI shows a
+        # line while it waits, where a frozen terminal said nothing for 30 s.
+        self.waiting_to_open: Callable[[], contextlib.AbstractContextManager[object]] = (
+            contextlib.nullcontext
+        )
         self._open_metadata = open_metadata
         self._metadata: MetadataStore | None = None
         # The stored version this process last read or wrote, per conversation.
@@ -102,7 +108,8 @@ class ConversationStore(StoreReading):
         and lock timeouts) and given longer, so a slow machine starting many processes at
         once is not taken for an outage."""
         if self._metadata is None:
-            with contextlib.suppress(StorageError):  # the operation says what failed
+            with self.waiting_to_open(), contextlib.suppress(StorageError):
+                # The operation says what failed.
                 self.guard.call(lambda: self.metadata, OPENING_DEADLINE)
         return self.guard.call(operation)
 
