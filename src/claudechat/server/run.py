@@ -6,6 +6,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
+from claudechat import signals
 from claudechat.errors import UsageError
 from claudechat.server import OPTIONS_ENV, ServeOptions
 
@@ -61,12 +62,17 @@ def run(options: ServeOptions) -> None:
         "timeout_graceful_shutdown": options.graceful_seconds,
         "server_header": False,
     }
-    if options.workers > 1:
-        uvicorn.run(app, **uvicorn_options)
-        return
-    from claudechat.server import force_quit
+    try:
+        if options.workers > 1:
+            uvicorn.run(app, **uvicorn_options)
+        else:
+            from claudechat.server import force_quit
 
-    force_quit.serve(uvicorn.Config(app, **uvicorn_options))
+            force_quit.serve(uvicorn.Config(app, **uvicorn_options))
+    finally:
+        # Each turn's save was told to its own client: a signal while the process leaves
+        # speaks of no one conversation (the last one saved, of whichever user).
+        signals.leaving_behind(None)
 
 
 def _hangup_stops_as_sigterm() -> None:
