@@ -58,6 +58,18 @@ def serve_homes_in_pytest_temp(tmp_path_factory: pytest.TempPathFactory) -> None
     serve_harness.HOMES_PARENT = tmp_path_factory.mktemp("serve-homes")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A Serve started in the test's body (not by a fixture, which stops its own) is stopped
+    when the body ends, passed or failed: one that a failing assertion left running ran on
+    after the test run, holding its port and home."""
+    before = serve_harness.running()
+    try:
+        return (yield)
+    finally:
+        serve_harness.stop_all(serve_harness.running() - before)
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest

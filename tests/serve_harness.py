@@ -6,6 +6,7 @@ module-scoped server can answer many tests; the fake's queue is shared, tests re
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -26,6 +27,23 @@ _OWN_PREFIXES = ("CLAUDECHAT_", "ANTHROPIC_", "AWS_")
 # Where a Serve given no home makes one. The suite points it into pytest's temporary folder
 # (conftest), which pytest prunes; left in /tmp, every run of the suite left a dozen behind.
 HOMES_PARENT: Path | None = None
+
+# Every Serve started and not yet stopped. One started in a test's body was stopped by nothing
+# when an assertion failed before its stop(): conftest stops those as their test ends, and
+# whatever is left is stopped as the test process exits.
+_RUNNING: set[Serve] = set()
+
+
+def running() -> set[Serve]:
+    return set(_RUNNING)
+
+
+def stop_all(servers: set[Serve]) -> None:
+    for server in servers:
+        server.stop()
+
+
+atexit.register(lambda: stop_all(running()))
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -90,6 +108,7 @@ class Serve:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
             )
+        _RUNNING.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -125,6 +144,8 @@ class Serve:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+        finally:
+            _RUNNING.discard(self)
 
     def __enter__(self) -> Serve:
         return self.start()

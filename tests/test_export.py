@@ -142,7 +142,8 @@ def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("export", conversation.id)
     assert result.returncode == 0, result.stderr
     markdown = result.stdout
-    assert markdown.startswith("# Doubling <script>alert(1)</script>\n")
+    # The title's tags as text: its <script> was left for the reader to run.
+    assert markdown.startswith("# Doubling \\<script\\>alert(1)\\</script\\>\n")
     assert "## You · " in markdown and "## Claude · " in markdown
     assert CODE in markdown  # code blocks intact
     assert "<details>\n<summary>Thinking</summary>\n\nmultiply by two\n\n</details>" in markdown
@@ -170,6 +171,62 @@ def test_markdown_export_keeps_thinking_inside_its_fold(cli) -> None:  # type: i
         inline = [c for t in tokens for c in t.children or [] if c.type == "html_inline"]
         assert html == ["<details>\n<summary>Thinking</summary>", "</details>"] and not inline
         assert thinking in markdown and markdown.endswith("</details>\n\nafter the fold\n")
+
+
+def _headings_as_a_browser_nests_them(markdown: str) -> list[tuple[str, str, list[str]]]:
+    """Each heading of the markdown, rendered as GitHub would (raw HTML obeyed): its tag, its
+    text, and the elements still open around it."""
+    from html.parser import HTMLParser
+
+    from markdown_it import MarkdownIt
+
+    void = {"br", "hr", "img", "input", "meta", "link", "wbr", "source", "area", "col"}
+    found: list[tuple[str, str, list[str]]] = []
+    open_elements: list[str] = []
+
+    class Nesting(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag in ("h1", "h2"):
+                found.append((tag, "", list(open_elements)))
+            if tag not in void:
+                open_elements.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in open_elements:
+                del open_elements[len(open_elements) - 1 - open_elements[::-1].index(tag) :]
+
+        def handle_data(self, data: str) -> None:
+            if found and open_elements and open_elements[-1] in ("h1", "h2"):
+                tag, text, around = found[-1]
+                found[-1] = (tag, text + data, around)
+
+    Nesting().feed(MarkdownIt("commonmark").render(markdown))
+    return found
+
+
+def test_markdown_export_keeps_each_message_out_of_the_next(cli) -> None:  # type: ignore[no-untyped-def]
+    """Titles and messages were written raw: a fence a message left open took in every
+    message after it as code, an unclosed <details> folded them away, and a title made of
+    markdown (a "# ", a fence, a tag) became that structure."""
+    for title, opened in [
+        ("# ```not a fence", "```py\nleft open"),
+        ("<details>", "<details>\n\nnever closed"),
+        ("~~~ *x* [y]: z", "~~~~\nleft open ``` ~~~"),
+    ]:
+        conversation = Conversation.new("tester", "claude-sonnet-4-6", system="<details>")
+        conversation.set("name", title)
+        question = conversation.append("user", opened)
+        reply = "## A heading\n\nordinary **markdown** and `code`"
+        conversation.add(Message.of_text("assistant", reply, parent_id=question.id))
+        save(conversation)
+        exported = cli("export", "-f", "md", conversation.id)
+        assert exported.returncode == 0, exported.stderr
+        markdown = exported.stdout
+        headings = _headings_as_a_browser_nests_them(markdown)
+        assert [(tag, around) for tag, _, around in headings] == [("h1", [])] + [("h2", [])] * 3
+        assert headings[0][1] == title and headings[3][1] == "A heading"
+        assert headings[1][1].startswith("You · ") and headings[2][1].startswith("Claude · ")
+        assert "ordinary **markdown** and `code`" in markdown  # still markdown
 
 
 def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]

@@ -278,3 +278,51 @@ def test_s3_reset_wipes_all_buckets(s3: S3Server, bucket: str) -> None:
     assert bucket in [b["Name"] for b in client.list_buckets()["Buckets"]]
     s3.reset()
     assert client.list_buckets()["Buckets"] == []
+
+
+# -- claudechat serve ----------------------------------------------------------------------
+
+_LEFT_RUNNING = """
+from pathlib import Path
+
+from serve_harness import Serve, clean_env
+
+PID = Path(__file__).with_name("serve.pid")
+
+
+def test_fails_with_its_server_running() -> None:
+    env = clean_env(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL="http://127.0.0.1:9")
+    server = Serve(env, "--no-auth").start()
+    assert server.process is not None
+    PID.write_text(str(server.process.pid))
+    raise AssertionError("failed before stopping it")
+
+
+def test_the_next_test_finds_it_stopped() -> None:
+    assert not Path(f"/proc/{PID.read_text()}").exists()
+"""
+
+
+def test_a_serve_a_failing_test_left_running_is_stopped_as_the_test_ends(tmp_path: Path) -> None:
+    """A Serve started in a test's body, not in a fixture, was stopped by nothing when an
+    assertion failed before its stop: the server ran on after the test run, every time."""
+    (tmp_path / "test_left_running.py").write_text(_LEFT_RUNNING)
+    tests = Path(__file__).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tests), env.get("PYTHONPATH", "")])
+    run = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "conftest"]
+    ran = subprocess.run(
+        [*run, "-q", "--rootdir", str(tmp_path), str(tmp_path)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    pid = int((tmp_path / "serve.pid").read_text())
+    try:
+        assert "1 failed, 1 passed" in ran.stdout, ran.stdout + ran.stderr
+        assert not Path(f"/proc/{pid}").exists()
+    finally:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, 15)  # the server that run left behind (it started it, for this test)

@@ -410,3 +410,24 @@ def test_a_signal_once_the_work_is_done_ends_the_process_with_its_line_and_code(
     )
     assert (done.returncode, done.stdout) == (143, "")
     assert done.stderr == "claudechat: terminated (SIGTERM)\n"
+
+
+LEAVING = """
+import atexit, runpy, signal, sys
+
+# Registered first, so run last of the exit handlers: once the store has been closed.
+atexit.register(signal.raise_signal, signal.SIGTERM)
+sys.argv = ["claudechat", "chat"]
+runpy.run_module("claudechat", run_name="__main__")
+"""
+
+
+def test_sigterm_as_a_pipe_turn_leaves_says_the_conversation_is_saved(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """It came once the reply was saved, while the process closed its store and left: the line
+    said "terminated (SIGTERM)" alone, where SIGTERM's last line says what is kept."""
+    fake_api.queue(Reply("the answer"))
+    done = subprocess.run(
+        [sys.executable, "-c", LEAVING], input="hi", capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (143, "the answer\n"), done.stderr
+    assert done.stderr.endswith("claudechat: terminated (SIGTERM); the conversation is saved\n")

@@ -16,7 +16,16 @@ from claudechat.conversation import utc_now
 from claudechat.errors import ConversationDeletedError, StorageError
 from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
+from claudechat.signals import leaving_behind
 from claudechat.storage.results import PlacedNotice
+
+# What a signal once the work is done says of the conversation (signals.leaving_behind).
+_WHERE_SAVED = {
+    "stored": "the conversation is saved",
+    "journal": "the conversation is saved on this machine, pushed when the store is back",
+    "memory": "the conversation could not be saved",
+}
+_DELETED = "the conversation was deleted elsewhere; not saved"
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -61,7 +70,7 @@ class SessionSaving:
         try:
             result = push()
         except ConversationDeletedError:
-            self.deleted = True
+            self._found_deleted()
             raise
         self._saved(result)
 
@@ -79,9 +88,13 @@ class SessionSaving:
             try:
                 result = saving.result()
             except ConversationDeletedError:
-                self.deleted = True
+                self._found_deleted()
                 raise
             self._saved(result)
+
+    def _found_deleted(self) -> None:
+        self.deleted = True
+        leaving_behind(_DELETED)
 
     def _saved(self, result: SaveResult) -> None:
         self.pushed_here = self.pushed_here or result.pushed
@@ -93,6 +106,7 @@ class SessionSaving:
         for notice in result.notices:
             self.notify(notice)
         self._report_storage(result.error, result.journaled)
+        leaving_behind(_WHERE_SAVED[self.saved_in])
 
     def deleted_since_saved(self) -> bool:
         """Whether the conversation was deleted (from another terminal or machine) since this

@@ -103,9 +103,20 @@ def end_at_once() -> None:
 
 def _end(signum: int, _frame: FrameType | None) -> None:
     reason, code = _REASONS.get(signal.Signals(signum), ("interrupted", ExitCode.INTERRUPTED))
+    line = "; ".join([reason, *_left_behind])
     with contextlib.suppress(OSError):
-        os.write(2, f"claudechat: {reason}\n".encode())
+        os.write(2, f"claudechat: {line}\n".encode())
     os._exit(code)
+
+
+# What the work left behind, as a session's latest save found it: a signal while the process
+# leaves (its store closing) said "terminated (SIGTERM)" alone, where the line of a signal
+# during a turn says what is kept.
+_left_behind: list[str] = []
+
+
+def leaving_behind(what: str | None) -> None:
+    _left_behind[:] = [what] if what else []
 
 
 def _in_import_machinery(frame: FrameType | None) -> bool:

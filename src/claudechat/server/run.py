@@ -6,6 +6,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
+from claudechat import signals
 from claudechat.errors import UsageError
 from claudechat.server import OPTIONS_ENV, ServeOptions
 
@@ -50,17 +51,28 @@ def run(options: ServeOptions) -> None:
     _check_address(options.host, options.port)
     status(f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)")
     _hangup_stops_as_sigterm()
-    uvicorn.run(
-        "claudechat.server.app:create_app",
-        factory=True,
-        host=options.host,
-        port=options.port,
-        workers=options.workers,
-        log_config=log_config(),
-        access_log=False,  # ours names user and conversation and leaves out the query
-        timeout_graceful_shutdown=options.graceful_seconds,
-        server_header=False,
-    )
+    app = "claudechat.server.app:create_app"
+    uvicorn_options: dict[str, Any] = {
+        "factory": True,
+        "host": options.host,
+        "port": options.port,
+        "workers": options.workers,
+        "log_config": log_config(),
+        "access_log": False,  # ours names user and conversation and leaves out the query
+        "timeout_graceful_shutdown": options.graceful_seconds,
+        "server_header": False,
+    }
+    try:
+        if options.workers > 1:
+            uvicorn.run(app, **uvicorn_options)
+        else:
+            from claudechat.server import force_quit
+
+            force_quit.serve(uvicorn.Config(app, **uvicorn_options))
+    finally:
+        # Each turn's save was told to its own client: a signal while the process leaves
+        # speaks of no one conversation (the last one saved, of whichever user).
+        signals.leaving_behind(None)
 
 
 def _hangup_stops_as_sigterm() -> None:
