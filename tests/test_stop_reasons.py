@@ -71,3 +71,29 @@ def test_unknown_or_forbidden_model_and_refused_parameter_keep_the_message(cli, 
     assert result.returncode == 3
     assert "rejected the request for model 'claude-sonnet-4-6' (400)" in result.stderr
     assert "thinking.type: 'adaptive' is not supported" in result.stderr
+
+
+def test_export_marks_a_reply_that_ended_early_as_show_does(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Markdown and HTML exports head each message as `show` does: they dropped the mark, so
+    a reply cut off, declined (an empty section) or never made read as a whole answer."""
+    ended_early = {
+        "cut off": Reply(chunks=["partial ", "answer ", "never ", "finished"], cut_after=2),
+        "declined": Reply("", stop_reason="refusal"),
+        "stopped at the output limit": Reply("a long one", stop_reason="max_tokens"),
+    }
+    cid = None
+    for reply in ended_early.values():
+        fake_api.queue(reply)
+        args = ("chat", "--continue") if cid else ("chat",)
+        cid = conversation_id(cli(*args, input="ask").stderr)
+    fake_api.queue(ErrorReply(400, "invalid_request_error", "bad request"))
+    cli("chat", "--continue", input="left unanswered")  # the message kept, with no reply
+    shown = cli("show", cid).stdout
+    headings = [line for line in shown.splitlines() if line.startswith("## ")]
+    marks = [*ended_early, "no reply"]
+    assert [h.rsplit(" (", 1)[1] for h in headings if h.endswith(")")] == [f"{m})" for m in marks]
+    markdown = cli("export", cid).stdout
+    assert [line for line in markdown.splitlines() if line.startswith("## ")] == headings
+    page = cli("export", cid, "-f", "html").stdout
+    for mark in marks:
+        assert f"({mark})</span>" in page

@@ -22,6 +22,7 @@ from claudechat.blocks import Block
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
+from claudechat.stop_reasons import status_mark
 
 EXPORT_KIND = "claudechat-export"
 EXPORT_VERSION = 2
@@ -57,7 +58,7 @@ def to_markdown(conversation: Conversation) -> str:
     lines += [f"- {label}: {_literal(value)}" for label, value in _facts(conversation)]
     lines.append("")
     for message in conversation.branch():
-        lines += [f"## {_speaker(message)}", ""]
+        lines += [f"## {_literal(_speaker(message))}", ""]
         lines += [_block_markdown(block) for block in message.content]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -378,8 +379,10 @@ def _facts(conversation: Conversation) -> list[tuple[str, str]]:
 
 
 def _speaker(message: Message) -> str:
+    """As `show` heads a message, with how a reply ended early: without it, a reply cut off,
+    interrupted or declined (an empty section) read as a whole one."""
     who = "You" if message.role == "user" else "Claude"
-    return f"{who} · {_local(message.created_at)}"
+    return f"{who} · {_local(message.created_at)}{status_mark(message)}"
 
 
 def _local(moment: datetime) -> str:

@@ -10,6 +10,7 @@ from claudechat.attachments import attachment_lines, attachment_numbers
 from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
+from claudechat.stop_reasons import status_mark
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -227,23 +228,7 @@ def _header_lines(conversation: Conversation) -> list[str]:
 
 def _speaker(message: Message) -> str:
     who = "You" if message.role == "user" else "Claude"
-    note = {
-        "interrupted": " (interrupted)",
-        "incomplete": " (cut off)",
-        "pending": " (no reply)",
-    }.get(message.status, "")
-    if message.role == "assistant" and message.stop_reason not in (None, "end_turn"):
-        note += STOP_MARKS.get(message.stop_reason or "", f" (stop reason: {message.stop_reason})")
-    return f"{who} · {_local(message.created_at)}{note}"
-
-
-STOP_MARKS = {
-    "stop_sequence": "",
-    "max_tokens": " (stopped at the output limit)",
-    "refusal": " (declined)",
-    "model_context_window_exceeded": " (context window full)",
-    "pause_turn": " (paused)",
-}
+    return f"{who} · {_local(message.created_at)}{status_mark(message)}"
 
 
 def _local(moment: datetime) -> str:
