@@ -10,7 +10,8 @@ import pexpect
 import pytest
 
 from claudechat.conversation import Conversation
-from conftest import content_text
+from claudechat.output import safe_text
+from conftest import content_text, conversation_id
 from fakes.anthropic_api import Reply
 from test_bad_input import PROMPT, USER, spawn, store  # noqa: F401  (store: a fixture)
 from test_repl import leave
@@ -112,3 +113,46 @@ def test_a_streamed_reply_is_shown_escaped_in_the_repl_and_stored_raw(cli, fake_
 
     stored = json.loads(cli("show", conversation_id, "--json").stdout)
     assert content_text(stored["messages"][-1]["content"]) == "".join(chunks)
+
+
+# A reply's deltas as the wire may split them: an ESC at the end of one, its sequence in the next.
+SPLIT_REPLY = [
+    "plain \x1b[31mRED\x1b[0m \x1b]0;pw",
+    "ned\x07 and \x1b]52;c;aGVsbG8=\x07 csi \x9b31m c1 \u202e bidi \x1b",
+    "[2J bell \x07 cr \rend of the line",
+]
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
+
+
+def test_safe_text_maps_each_character_alone() -> None:
+    """Pipe mode makes each delta safe as it comes: however a reply is split, the pieces made
+    safe read as the whole made safe."""
+    whole = "".join(SPLIT_REPLY)
+    for cut in range(len(whole) + 1):
+        assert safe_text(whole[:cut]) + safe_text(whole[cut:]) == safe_text(whole), cut
+
+
+def test_a_piped_answer_and_an_export_show_escapes_without_obeying_them(  # type: ignore[no-untyped-def]
+    cli, fake_api, tmp_path
+) -> None:
+    """`claudechat chat q | tee answer.md` and `claudechat export ID > c.md` are read on a
+    terminal too: a reply's raw escapes set its title and wrote its clipboard (OSC 52)."""
+    fake_api.queue(Reply(chunks=SPLIT_REPLY))
+    answered = cli("chat", "q")
+    assert answered.returncode == 0, answered.stderr
+    assert not [c for c in RAW_CONTROLS if c in answered.stdout], repr(answered.stdout)
+    assert answered.stdout == safe_text("".join(SPLIT_REPLY)) + "\n"
+    assert "^[]52;c;aGVsbG8=^G" in answered.stdout and "<U+202E>" in answered.stdout
+    cid = conversation_id(answered.stderr)
+    for form in ("markdown", "html"):
+        printed = cli("export", cid, "-f", form).stdout
+        cli("export", cid, "-f", form, "-o", str(tmp_path / f"c.{form}"))
+        written = (tmp_path / f"c.{form}").read_text()
+        for text in (printed, written):
+            assert not [c for c in RAW_CONTROLS if c in text], (form, text)
+            assert "^[[31mRED^[[0m" in text and "^[]0;pwned^G" in text
+    # JSON keeps the text exact: escaped by JSON, C1 and bidi controls too.
+    as_json = cli("export", cid, "-f", "json").stdout
+    assert not [c for c in RAW_CONTROLS if c in as_json]
+    reply = json.loads(as_json)["messages"][-1]
+    assert content_text(reply["content"]) == "".join(SPLIT_REPLY)

@@ -1,10 +1,12 @@
 """Export a conversation as markdown, JSON or one HTML page; read claudechat's JSON back.
 
 Markdown and HTML show the shown branch (what `show` shows), with thinking folded away in a
-<details> block and attachments by name. JSON is the whole document, every branch, wrapped so
-that `claudechat import` can tell it from any other JSON file, with the bytes of the
-attachments it references (version 2; version 1 held only their references, so an import into
-a store without them gave a conversation whose files were missing).
+<details> block and attachments by name, and escape sequences and control characters shown as
+`show` shows them (^[ and <U+202E>): an export is read on a terminal too (`cat`). JSON is the
+whole document, every branch, wrapped so that `claudechat import` can tell it from any other
+JSON file, with the bytes of the attachments it references (version 2; version 1 held only
+their references, so an import into a store without them gave a conversation whose files were
+missing).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from claudechat.blocks import Block
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
+from claudechat.output import json_safe, one_line, safe_text
 from claudechat.stop_reasons import status_mark
 
 EXPORT_KIND = "claudechat-export"
@@ -54,7 +57,7 @@ def render(
 
 
 def to_markdown(conversation: Conversation) -> str:
-    lines = [f"# {_literal(_one_line(conversation.title))}", ""]
+    lines = [f"# {_literal(one_line(conversation.title))}", ""]
     lines += [f"- {label}: {_literal(value)}" for label, value in _facts(conversation)]
     lines.append("")
     for message in conversation.branch():
@@ -66,13 +69,14 @@ def to_markdown(conversation: Conversation) -> str:
 def _block_markdown(block: dict[str, Any]) -> str:
     kind = block.get("type")
     if kind == "text":
-        return _contained_markdown(block["text"].rstrip()) + "\n"
+        return _contained_markdown(safe_text(block["text"]).rstrip()) + "\n"
     if kind == "thinking":
         # A blank line after <summary> lets the thinking render as markdown on GitHub.
-        thinking = _folded_markdown(block["thinking"].rstrip())
+        thinking = _folded_markdown(safe_text(block["thinking"]).rstrip())
         return f"<details>\n<summary>Thinking</summary>\n\n{thinking}\n\n</details>\n"
     if kind == "attachment":
-        return f"📎 attachment: {_literal(_one_line(block['name']))} ({block['media_type']})\n"
+        name, media_type = _literal(one_line(block["name"])), one_line(block["media_type"])
+        return f"📎 attachment: {name} ({media_type})\n"
     return "*(redacted thinking)*\n"
 
 
@@ -231,7 +235,7 @@ def _markdown_html(text: str) -> str:
     # html=False: raw HTML in a message is shown as text, never obeyed.
     renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
     renderer.add_render_rule("image", _image_as_link)
-    return str(renderer.render(text))
+    return str(renderer.render(safe_text(text)))
 
 
 def _image_as_link(renderer: Any, tokens: list[Any], index: int, options: Any, env: Any) -> str:
@@ -249,7 +253,7 @@ def _image_as_link(renderer: Any, tokens: list[Any], index: int, options: Any, e
 
 
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(safe_text(text), quote=True)
 
 
 # -- JSON and import -----------------------------------------------------------------------
@@ -271,7 +275,9 @@ def to_json(conversation: Conversation, attachments: Mapping[str, bytes] | None 
         **conversation.to_document(),
         "attachments": carried,
     }
-    return dumps_json(wrapper, indent=2) + "\n"
+    # C1 and bidi controls as \u escapes, as `show --json` writes them: the same text to
+    # `import`, and nothing a terminal obeys when the file is printed.
+    return json_safe(dumps_json(wrapper, indent=2)) + "\n"
 
 
 def referenced_attachments(conversation: Conversation) -> dict[str, Block]:
@@ -364,12 +370,12 @@ def for_user(conversation: Conversation, user_id: str, new_ids: bool) -> Convers
 def _facts(conversation: Conversation) -> list[tuple[str, str]]:
     facts = [
         ("id", conversation.id),
-        ("model", _one_line(conversation.model)),
+        ("model", one_line(conversation.model)),
         ("created", _local(conversation.created_at)),
         ("updated", _local(conversation.updated_at)),
     ]
     if conversation.system:
-        facts.append(("system", _one_line(conversation.system)))
+        facts.append(("system", one_line(conversation.system)))
     if conversation.parent_id:
         facts.append(("forked from", conversation.parent_id))
     hidden = len(conversation.leaves()) - 1
@@ -387,7 +393,3 @@ def _speaker(message: Message) -> str:
 
 def _local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -129,7 +129,13 @@ def _say_unsaved(session: ChatSession, ended_by: BaseException) -> None:
 
 def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
     """Rendered markdown when stdout is a terminal (`git diff | claudechat chat "review"` read
-    on the screen), as in the REPL; the reply's own text for a file, a pipe or NO_COLOR."""
+    on the screen), as in the REPL; the reply's own text for a file, a pipe or NO_COLOR.
+
+    Either way its escape sequences and control characters are shown as `show` shows them,
+    not obeyed: a pipe's or a file's reader is often a terminal after all (`| tee answer.md`,
+    a later `cat answer.md`), which a reply's raw ESC had set a window title or written the
+    clipboard (OSC 52) of. Each character is mapped alone, so a sequence split between two
+    deltas is shown as it would be whole."""
     from claudechat.output import console, is_rich
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
     from claudechat.repl_terminal import TerminalSafe
@@ -139,9 +145,7 @@ def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
         # before its reply is saved, as it must not for a pipe.
         out = console(file=stdout)  # type: ignore[arg-type]
         return TerminalSafe(MarkdownStreamRenderer(out, code_theme=code_theme))
-    if sys.stdout.isatty():  # NO_COLOR: plain, with escape sequences shown, not obeyed
-        return TerminalSafe(PlainStreamRenderer(stdout))  # type: ignore[arg-type]
-    return PlainStreamRenderer(stdout)  # type: ignore[arg-type]
+    return TerminalSafe(PlainStreamRenderer(stdout))  # type: ignore[arg-type]
 
 
 class ClosableOutput:
