@@ -232,7 +232,7 @@ def list_(
     if listing.rows or as_json:
         print_list(listing.rows, listing.unsynced, as_json)
     elif listing.error is None:  # during an outage, the outage is what to say
-        status(nothing_listed(filtered=search is not None or bool(since)))
+        status(nothing_listed(filtered=search is not None or since is not None))
     if listing.error:
         raise listing.error
     # After the list is out: one query, on `list` only (not on every start that lists).

@@ -372,13 +372,13 @@ def filtered_listing(
     since: str | None,
 ) -> Listing:
     """`list --search TEXT --since 7d`: the filters read every row, then keep `limit`."""
-    # `is None`, not falsy: an empty search is refused by the search, as `search ""` is, not
-    # taken for no search.
-    if text is None and not since:
+    # `is None`, not falsy: an empty search is refused by the search, as `search ""` is, and
+    # an empty --since by parse_since, as usage's is, not taken for no filter.
+    if text is None and since is None:
         return store.list(user_id, limit)
     from claudechat.history_view import parse_since
 
-    cutoff = parse_since(since) if since else None
+    cutoff = parse_since(since) if since is not None else None
     listing = store.list(user_id, None)
     rows = listing.rows
     if cutoff is not None:
