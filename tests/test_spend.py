@@ -64,6 +64,15 @@ def test_cost_per_conversation_and_over_time(cli, fake_api) -> None:  # type: ig
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_usage_with_nothing_to_count_says_so_on_stderr(cli) -> None:  # type: ignore[no-untyped-def]
+    """It printed nothing on either stream, where `list` and `search` say theirs."""
+    empty = cli("usage")
+    assert (empty.returncode, empty.stdout) == (0, "")
+    assert empty.stderr == "no replies to count (--since 30d)\n"
+    as_json = cli("usage", "--json", "--since", "2w")
+    assert (as_json.returncode, as_json.stdout, as_json.stderr) == (0, "[]\n", "")
+
+
 def test_usage_while_the_database_is_down_counts_the_copies_here_and_says_so(  # type: ignore[no-untyped-def]
     backend,
     database_down,  # noqa: F811  (the fixture imported above)

@@ -91,6 +91,11 @@ def usage(
     if not as_json:  # an unknown cost reads `?`, as in list; the count of replies is JSON's
         rows = [_unpriced_shown(row) for row in rows]
     print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
+    if not rows and not as_json and error is None:  # during an outage, the outage is said
+        # As `list` and `search` say theirs: an empty answer printed nothing at all.
+        from claudechat.output import one_line, status
+
+        status(f"no replies to count (--since {one_line(since)})")
     if error:  # after what this machine holds, as `list` does: partial figures, said so
         raise error
 
