@@ -97,3 +97,18 @@ def test_export_marks_a_reply_that_ended_early_as_show_does(cli, fake_api) -> No
     page = cli("export", cid, "-f", "html").stdout
     for mark in marks:
         assert f"({mark})</span>" in page
+
+
+def test_show_json_gives_every_reply_a_stop_reason(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """null for one cut off: the key was missing there, present on a whole reply."""
+    fake_api.queue(Reply(chunks=["partial ", "answer ", "never ", "finished"], cut_after=2))
+    cid = conversation_id(cli("chat", input="ask").stderr)
+    fake_api.queue(Reply("whole"))
+    cli("chat", "--continue", input="again")
+    shown = json.loads(cli("show", cid, "--json").stdout)
+    replies = [m for m in shown["messages"] if m["role"] == "assistant"]
+    assert [(m["status"], m["stop_reason"]) for m in replies] == [
+        ("incomplete", None),
+        ("complete", "end_turn"),
+    ]
+    assert all("stop_reason" not in m for m in shown["messages"] if m["role"] == "user")

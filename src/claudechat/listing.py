@@ -148,8 +148,7 @@ def print_conversation(
     code_theme: str = DEFAULT_CODE_THEME,
 ) -> None:
     if as_json:
-        document = {**conversation.to_document(), "cost": cost_json(conversation)}
-        print(json_safe(dumps_json(document, indent=2)))
+        print(json_safe(dumps_json(shown_document(conversation), indent=2)))
     elif as_markdown or not is_rich(sys.stdout):
         markdown = conversation_markdown(conversation, thinking)
         if sys.stdout.isatty():
@@ -163,6 +162,17 @@ def print_conversation(
         from claudechat.history_view import paged
 
         paged(lambda out: _print_rich(conversation, out, thinking, code_theme))
+
+
+def shown_document(conversation: Conversation) -> dict[str, object]:
+    """The stored document, its cost, and every reply's `stop_reason` (null when the stream
+    ended before the API gave one): the document leaves the key out then, and a script read
+    a reply cut off or interrupted as one without the key, a KeyError in `m["stop_reason"]`."""
+    document = conversation.to_document()
+    for message in document["messages"]:
+        if message["role"] == "assistant":
+            message.setdefault("stop_reason", None)
+    return {**document, "cost": cost_json(conversation)}
 
 
 def cost_json(conversation: Conversation) -> dict[str, object]:
