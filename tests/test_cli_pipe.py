@@ -306,12 +306,20 @@ def test_a_reply_that_cannot_be_written_is_saved_and_said_in_one_line(cli, fake_
     assert listed.returncode == 5 and listed.stderr.count("\n") == 1, listed.stderr
 
 
-def test_a_closed_stdout_is_a_reader_that_wants_nothing(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+def test_a_closed_stdout_is_output_that_cannot_be_written(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """As `> /dev/full` is: one line, exit 5, the reply saved. A closed stdout was taken for
+    /dev/null, and the reply or the list went nowhere with exit 0 and no word."""
     done = _shell("echo hi | CC chat >&-")
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 5 and "Traceback" not in done.stderr, done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if "cannot write" in ln]
+    assert "cannot write the reply to standard output (Bad file descriptor); it is saved" in line
     shown = cli("show", conversation_id(done.stderr), "--json")
     assert [m["status"] for m in json.loads(shown.stdout)["messages"]] == ["complete"] * 2
-    for command in ("CC list >&-", "CC list 2>&-", "CC --help >&-"):
+    listed = _shell("CC list >&-")
+    assert listed.returncode == 5, listed.stderr
+    assert listed.stderr == "claudechat: cannot write the output: Bad file descriptor\n"
+    # Nothing to write is no failure; a closed stderr decides nothing.
+    for command in ("CC list --search zzzz >&-", "CC list 2>&-"):
         assert _shell(command).returncode == 0, command
 
 

@@ -347,10 +347,20 @@ def _flushed(code: int) -> int:
 def _open_closed_std_streams() -> None:
     """Started with stdout or stderr closed (`claudechat list >&-`), Python leaves them None.
     They become /dev/null, on their own descriptor numbers (the lowest free ones), so that no
-    file opened later (the database, a document) gets descriptor 1 or 2 and our output."""
+    file opened later (the database, a document) gets descriptor 1 or 2 and our output.
+
+    stdout's /dev/null is opened for reading: a write to it fails with EBADF, as one to the
+    closed descriptor would, and is said as any output that cannot be written is (exit 5).
+    Written to /dev/null, a reply or a list went nowhere and the command exited 0 without a
+    word, where `> /dev/full` says so; nothing to write is no failure."""
     for name in ("stdin", "stdout", "stderr"):
-        if getattr(sys, name) is None:  # opened for the life of the process
-            setattr(sys, name, open(os.devnull, "r" if name == "stdin" else "w"))  # noqa: SIM115
+        if getattr(sys, name) is not None:
+            continue
+        if name == "stdout":  # opened for the life of the process, as the others
+            stream = open(os.open(os.devnull, os.O_RDONLY), "w")  # noqa: SIM115
+        else:
+            stream = open(os.devnull, "r" if name == "stdin" else "w")  # noqa: SIM115
+        setattr(sys, name, stream)
 
 
 def run(argv: list[str]) -> int:
