@@ -151,6 +151,11 @@ def test_a_piped_answer_and_an_export_show_escapes_without_obeying_them(  # type
         for text in (printed, written):
             assert not [c for c in RAW_CONTROLS if c in text], (form, text)
             assert "^[[31mRED^[[0m" in text and "^[]0;pwned^G" in text
+    # The thinking --show-thinking writes to stderr is read on a terminal as often.
+    fake_api.queue(Reply("ok", thinking="".join(SPLIT_REPLY)))
+    thought = cli("chat", "--show-thinking", "q").stderr
+    assert not [c for c in RAW_CONTROLS if c in thought], repr(thought)
+    assert "^[]52;c;aGVsbG8=^G" in thought
     # JSON keeps the text exact: escaped by JSON, C1 and bidi controls too.
     as_json = cli("export", cid, "-f", "json").stdout
     assert not [c for c in RAW_CONTROLS if c in as_json]

@@ -324,8 +324,8 @@ class PipeListener:
             self.waiting.label = THINKING
         elif isinstance(event, ThinkingDelta):
             self.waiting.stop()
-            text = safe_text(event.text) if self.err.isatty() else event.text
-            self.err.write(text)
+            # Shown, not obeyed, in a file too, as the answer is: read later on a terminal.
+            self.err.write(safe_text(event.text))
             self.err.flush()
             self.thought = True
 
