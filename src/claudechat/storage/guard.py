@@ -93,9 +93,10 @@ class Guard:
 
 
 def _is_outage(error: StorageError) -> bool:
+    from claudechat.errors import StoreRefusedError
     from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError
 
-    return not isinstance(error, BlobConflictError | BlobNotFoundError)
+    return not isinstance(error, BlobConflictError | BlobNotFoundError | StoreRefusedError)
 
 
 def _run_with_deadline(
