@@ -50,7 +50,6 @@ def run(options: ServeOptions) -> None:
         raise UsageError("serve needs its extras: pip install 'claudechat[serve]'") from exc
     os.environ[OPTIONS_ENV] = options.to_env()
     _check_address(options.host, options.port)
-    status(f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)")
     _hangup_stops_as_sigterm()
     app = "claudechat.server.app:create_app"
     uvicorn_options: dict[str, Any] = {
@@ -63,13 +62,18 @@ def run(options: ServeOptions) -> None:
         "timeout_graceful_shutdown": options.graceful_seconds,
         "server_header": False,
     }
+    serving = f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)"
+    config = uvicorn.Config(app, **uvicorn_options)
     try:
         if options.workers > 1:
-            uvicorn.run(app, **uvicorn_options)
+            from claudechat.server import workers
+
+            workers.serve(config, lambda: status(serving))
         else:
             from claudechat.server import force_quit
 
-            force_quit.serve(uvicorn.Config(app, **uvicorn_options))
+            status(serving)
+            force_quit.serve(config)
     finally:
         # Each turn's save was told to its own client: a signal while the process leaves
         # speaks of no one conversation (the last one saved, of whichever user).
