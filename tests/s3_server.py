@@ -72,6 +72,19 @@ class AtomicWrites:
                     response.close()
 
 
+class Hangable:
+    """Requests held, unanswered, while `awake` is clear (S3Server.hang()): a store that
+    accepts and never answers, until it wakes and answers them all."""
+
+    def __init__(self, app: Any, awake: threading.Event) -> None:
+        self.app = app
+        self.awake = awake
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.awake.wait()
+        return self.app(environ, start_response)
+
+
 def _body(environ: dict[str, Any]) -> bytes:
     """The request's body: to its end when the server knows it (chunked), else its length
     (the connection stays open: reading on would wait for the client's next request)."""
@@ -82,7 +95,7 @@ def _body(environ: dict[str, Any]) -> bytes:
     return bytes(stream.read(length)) if length > 0 else b""
 
 
-def _moto_server_class() -> type:
+def _moto_server_class(awake: threading.Event) -> type:
     """ThreadedMotoServer with atomic writes (AtomicWrites), polling for shutdown every 50 ms
     instead of werkzeug's 500 ms (``stop()`` waits for ``serve_forever``'s poll: with the
     default that is about 0.45 s per stop or pause). Needs moto's internals as pinned."""
@@ -99,7 +112,7 @@ def _moto_server_class() -> type:
 
     class FastStopMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = AtomicWrites(DomainDispatcherApplication(create_backend_app))
+            app = Hangable(AtomicWrites(DomainDispatcherApplication(create_backend_app)), awake)
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
             )
@@ -126,9 +139,11 @@ class S3Server(Started):
         self.port = 0
         self.endpoint_url = ""
         self._server: Any = None
+        self._awake = threading.Event()
+        self._awake.set()
 
     def _serve(self, port: int) -> None:
-        server = _moto_server_class()(ip_address=self.host, port=port, verbose=False)
+        server = _moto_server_class(self._awake)(ip_address=self.host, port=port, verbose=False)
         server.start()
         self._server = server
         self.port = int(server.get_host_and_port()[1])
@@ -145,6 +160,7 @@ class S3Server(Started):
 
         moto's state is kept (it is process-wide); call ``reset()`` first to drop it.
         """
+        self._awake.set()  # requests held by hang() answered, not left holding the stop
         server, self._server = self._server, None
         if server is not None:
             server.stop()  # shutdown() + join; serve_forever closes the listening socket
@@ -162,6 +178,15 @@ class S3Server(Started):
             if not self.port:
                 raise RuntimeError("resume() needs a server that was started and paused")
             self._serve(self.port)
+
+    def hang(self) -> None:
+        """Simulate a hung store: connections are accepted, requests are not answered until
+        ``wake()``."""
+        self._awake.clear()
+
+    def wake(self) -> None:
+        """Answer again, the requests held meanwhile first."""
+        self._awake.set()
 
     def client(self, **config: Any) -> Any:
         """A boto3 S3 client for this server; ``config`` adds botocore Config options

@@ -98,17 +98,8 @@ class Serve:
 
     def start(self, timeout: float = 120, probe: str = "/health") -> Serve:
         """Started once `probe` answers 200 (/health: with the stores reachable)."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "claudechat", "serve", "--port", str(self.port)]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [*command, *self.args],
-                env=self.env,
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-            )
-        _RUNNING.add(self)
+        self.launch()
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -121,6 +112,21 @@ class Serve:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"serve did not come up:\n{self.log()}")
+
+    def launch(self) -> Serve:
+        """The process started, not waited for."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "claudechat", "serve", "--port", str(self.port)]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [*command, *self.args],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
+        _RUNNING.add(self)
+        return self
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

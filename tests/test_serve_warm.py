@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+import httpx
 import pytest
 
 from claudechat import claude_warmup
@@ -100,3 +101,22 @@ def test_a_worker_asks_for_the_models_once_even_where_it_cannot_cache_them(  # t
             assert answer.status_code == 200, answer.text
     assert len(fake_api.requests) == 3
     assert len(fake_api.model_requests) == 1  # once in the worker, not once a turn
+
+
+@pytest.mark.parametrize("line", ["serving on", "Uvicorn running on"])
+def test_a_connection_right_after_serving_on_with_workers_waits_for_them(  # type: ignore[no-untyped-def]
+    fake_api, isolated_home, line
+) -> None:
+    """uvicorn's supervisor bound the socket, and its workers listened only after their
+    warm-up: for 8 to 13 s after both lines every connection was refused."""
+    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
+    server = Serve(env, "--workers", "2").launch()
+    try:
+        deadline = time.monotonic() + 60
+        while line not in server.log():
+            assert time.monotonic() < deadline and server.process.poll() is None, server.log()  # type: ignore[union-attr]
+            time.sleep(0.005)
+        answer = httpx.get(server.base_url + "/openapi.json", timeout=60, trust_env=False)
+        assert answer.status_code == 200
+    finally:
+        server.stop()

@@ -78,6 +78,16 @@ class StorageError(ClaudechatError):
     exit_code = ExitCode.STORAGE
 
 
+class StoreRefusedError(StorageError):
+    """The store answered, and refused this configuration: a wrong database password, user or
+    name, an option it does not know, a missing bucket, S3 credentials it rejects. Still a
+    StorageError, so a save falls back to the journal as in an outage; but waiting does not fix
+    it, so it is said so ("fix ..."), and a command ends with the configuration's exit code: a
+    chat said "pushed when the store is back" and exited 0."""
+
+    exit_code = ExitCode.USAGE
+
+
 class ApiError(ClaudechatError):
     """Claude could not answer. `retryable` says whether trying again later may help."""
 

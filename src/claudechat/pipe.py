@@ -106,6 +106,12 @@ def run_one_turn(
             f"cannot write the reply to standard output ({stdout.failed.strerror or 'error'});"
             f" it is saved: claudechat show {session.conversation.id}"
         )
+    if session.refused is not None:
+        # Said already, by the save's notice; a store that refuses the configuration is no
+        # outage that passes, so no success either: the configuration's exit code.
+        import typer
+
+        raise typer.Exit(session.refused.exit_code)
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from claudechat.conversation import utc_now
-from claudechat.errors import ConversationDeletedError, StorageError
+from claudechat.errors import ConversationDeletedError, StorageError, StoreRefusedError
 from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
 from claudechat.signals import leaving_behind
@@ -25,6 +25,7 @@ _WHERE_SAVED = {
     "journal": "the conversation is saved on this machine, pushed when the store is back",
     "memory": "the conversation could not be saved",
 }
+_SAVED_UNTIL_FIXED = "the conversation is saved on this machine, pushed once the store is fixed"
 _DELETED = "the conversation was deleted elsewhere; not saved"
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class SessionSaving:
     # held in memory; it ends with why it could not be saved (unsaved_because) instead.
     one_turn: bool = False
     unsaved_because: StorageError | None = None
+    # The last save's store refused its configuration (pipe mode then exits 2, not 0).
+    refused: StoreRefusedError | None = None
 
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
@@ -106,7 +109,10 @@ class SessionSaving:
         for notice in result.notices:
             self.notify(notice)
         self._report_storage(result.error, result.journaled)
-        leaving_behind(_WHERE_SAVED[self.saved_in])
+        if self.saved_in == "journal" and self.refused is not None:
+            leaving_behind(_SAVED_UNTIL_FIXED)
+        else:
+            leaving_behind(_WHERE_SAVED[self.saved_in])
 
     def deleted_since_saved(self) -> bool:
         """Whether the conversation was deleted (from another terminal or machine) since this
@@ -131,23 +137,16 @@ class SessionSaving:
         """Tell the user once when saves fall back to the journal (or, when that cannot be
         written either, to memory), and once when they recover."""
         state = "stored" if error is None else "journal" if journaled else "memory"
-        if state == self.saved_in:
+        was_refused, self.refused = (
+            self.refused,
+            (error if isinstance(error, StoreRefusedError) else None),
+        )
+        # Unchanged, unless the journal's reason turned from an outage to a refusal or back.
+        refusal_changed = (was_refused is None) != (self.refused is None)
+        if state == self.saved_in and not (state == "journal" and refusal_changed):
             return
         if state == "journal":
-            from claudechat.storage.migrate import SchemaError
-
-            # A schema to upgrade is no outage: the store is not coming back by itself.
-            schema = isinstance(error, SchemaError)
-            when = "once that is done" if schema else "when the store is back"
-            when_upgraded = "once the database is upgraded" if schema else when
-            self.notify(
-                PlacedNotice(
-                    f"{error}; the conversation is saved locally and will be pushed {when} (or "
-                    "run `claudechat sync`)",
-                    "the conversation store is unavailable; the conversation is kept by the "
-                    f"server and will be pushed {when_upgraded}",
-                )
-            )
+            self.notify(_kept_locally(error))
         elif state == "memory":
             self.unsaved_because = error
             if not self.one_turn:
@@ -163,3 +162,26 @@ class SessionSaving:
             self.notify("the store is reachable again; the conversation is saved")
         self.saved_in = state
         self.offline = error is not None
+
+
+def _kept_locally(error: StorageError | None) -> PlacedNotice:
+    """What a save that fell back to the journal says: when it will be pushed. A schema to
+    upgrade, or a configuration the store refused, is no outage: the store is not coming back
+    by itself, and "when the store is back" had the user wait for nothing."""
+    from claudechat.storage.migrate import SchemaError
+
+    if isinstance(error, SchemaError):
+        when, server = "once that is done", "unavailable"
+        server_when = "once the database is upgraded"
+    elif isinstance(error, StoreRefusedError):
+        when = server_when = "once that is fixed"
+        server = "refusing the server's configuration"
+    else:
+        when = server_when = "when the store is back"
+        server = "unavailable"
+    return PlacedNotice(
+        f"{error}; the conversation is saved locally and will be pushed {when} (or run "
+        "`claudechat sync`)",
+        f"the conversation store is {server}; the conversation is kept by the server and will "
+        f"be pushed {server_when}",
+    )

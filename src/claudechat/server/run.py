@@ -41,6 +41,7 @@ def run(options: ServeOptions) -> None:
         settings.user  # noqa: B018  (its check: requests act as this user, refused later)
     # Migrate once here, not in several workers at the same moment.
     known = tokens(settings).list()
+    _check_blob_store(settings)
     if not options.no_auth and not known:
         status("warning: no tokens yet; create one with `claudechat token create USER`", "yellow")
     try:
@@ -49,7 +50,6 @@ def run(options: ServeOptions) -> None:
         raise UsageError("serve needs its extras: pip install 'claudechat[serve]'") from exc
     os.environ[OPTIONS_ENV] = options.to_env()
     _check_address(options.host, options.port)
-    status(f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)")
     _hangup_stops_as_sigterm()
     app = "claudechat.server.app:create_app"
     uvicorn_options: dict[str, Any] = {
@@ -62,17 +62,42 @@ def run(options: ServeOptions) -> None:
         "timeout_graceful_shutdown": options.graceful_seconds,
         "server_header": False,
     }
+    serving = f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)"
+    config = uvicorn.Config(app, **uvicorn_options)
     try:
         if options.workers > 1:
-            uvicorn.run(app, **uvicorn_options)
+            from claudechat.server import workers
+
+            workers.serve(config, lambda: status(serving))
         else:
             from claudechat.server import force_quit
 
-            force_quit.serve(uvicorn.Config(app, **uvicorn_options))
+            status(serving)
+            force_quit.serve(config)
     finally:
         # Each turn's save was told to its own client: a signal while the process leaves
         # speaks of no one conversation (the last one saved, of whichever user).
         signals.leaving_behind(None)
+
+
+def _check_blob_store(settings: Settings) -> None:
+    """A bucket that does not exist, or S3 credentials it rejects, refused at start as a wrong
+    database password is: the server started without a word, and every turn went to the
+    journal for good. A store that does not answer is an outage: said, and the server starts
+    (its turns wait in the journal until the store is back)."""
+    from claudechat.errors import StorageError, StoreRefusedError
+    from claudechat.output import status
+    from claudechat.storage import open_blob_store
+    from claudechat.storage.blobs import ping
+    from claudechat.storage.guard import Guard
+
+    blobs = open_blob_store(settings)
+    try:
+        Guard(settings.store_timeout).call(lambda: ping(blobs))
+    except StoreRefusedError:
+        raise
+    except StorageError as exc:
+        status(f"warning: the blob store did not answer at start: {exc}", "yellow")
 
 
 def _hangup_stops_as_sigterm() -> None:

@@ -219,10 +219,11 @@ class Service:
 
     def health(self) -> dict[str, str]:
         """Each part asked on its own, within the store's deadline (a hung PostgreSQL held
-        /health until it woke, then said "ok")."""
+        /health until it woke, then said "ok"); asked again once the breaker's back-off has
+        passed, not answered with the failure remembered (Guard.ask)."""
         return {
-            "database": _probe(lambda: self._database.call(self.store.ping_database)),
-            "blob_store": _probe(lambda: self._blob_probe.call(self.store.ping_blobs)),
+            "database": _probe(lambda: self._database.ask(self.store.ping_database)),
+            "blob_store": _probe(lambda: self._blob_probe.ask(self.store.ping_blobs)),
         }
 
 

@@ -60,6 +60,12 @@ class BlobStore(Protocol):
         ...
 
 
+def ping(blobs: BlobStore) -> None:
+    """Raise StorageError unless the blob store answers (a key it lacks is an answer)."""
+    with contextlib.suppress(BlobNotFoundError):
+        blobs.get("health-check/absent.json")
+
+
 class LocalBlobStore:
     """A folder of files, written atomically (temp file, fsync, rename), private to the user."""
 

@@ -52,7 +52,33 @@ class Guard:
         is open it fails at once, and runs the operation in the background as a probe."""
         if self._open_since is not None:
             self._start_probe(self.health or operation)
-            raise StoreUnansweredError(f"{self._reason} (not waiting on it again for now)")
+            raise self._unanswered()
+        return self._within_deadline(operation, timeout)
+
+    def ask(self, operation: Callable[[], T]) -> T:
+        """operation() within the deadline, even while the breaker is open, for a caller that
+        answers with the store's state now (serve's /health): on an open breaker it answered
+        with the failure remembered, and only then started the probe that would close it, so
+        the first /health after the store came back, however much later, said "unreachable".
+        Open, the store is asked by one caller at a time, at most once per PROBE_INTERVAL;
+        the others get the failure remembered."""
+        if self._open_since is None:
+            return self._within_deadline(operation)
+        if not self._claim_probe():
+            raise self._unanswered()
+        try:
+            value = self._within_deadline(operation)
+        finally:
+            with self._lock:
+                self._probing = False
+        with self._lock:
+            self._open_since = None
+        return value
+
+    def _unanswered(self) -> StoreUnansweredError:
+        return StoreUnansweredError(f"{self._reason} (not waiting on it again for now)")
+
+    def _within_deadline(self, operation: Callable[[], T], timeout: float | None = None) -> T:
         started = time.monotonic()
         timeout = timeout or self.timeout
         finished, value, error = _run_with_deadline(operation, timeout)
@@ -72,12 +98,17 @@ class Guard:
             self._reason = reason
 
     def _start_probe(self, probe: Callable[[], object]) -> None:
+        if self._claim_probe():
+            threading.Thread(target=self._probe, args=(probe,), daemon=True).start()
+
+    def _claim_probe(self) -> bool:
+        """Whether the caller may probe the open breaker now (then it is the one probing)."""
         with self._lock:
             now = time.monotonic()
             if self._probing or now - self._last_probe < PROBE_INTERVAL:
-                return
+                return False
             self._probing, self._last_probe = True, now
-        threading.Thread(target=self._probe, args=(probe,), daemon=True).start()
+            return True
 
     def _probe(self, probe: Callable[[], object]) -> None:
         try:
@@ -93,9 +124,10 @@ class Guard:
 
 
 def _is_outage(error: StorageError) -> bool:
+    from claudechat.errors import StoreRefusedError
     from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError
 
-    return not isinstance(error, BlobConflictError | BlobNotFoundError)
+    return not isinstance(error, BlobConflictError | BlobNotFoundError | StoreRefusedError)
 
 
 def _run_with_deadline(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claudechat.errors import StorageError
+from claudechat.errors import StorageError, StoreRefusedError
 from claudechat.settings import mask_url_password
 from claudechat.storage.database_url import describe_database, parse_database_url
 
@@ -277,10 +278,25 @@ class database_errors:
 
         # IntegrityError means a conflicting insert, which the caller handles itself.
         if isinstance(error, DBAPIError) and not isinstance(error, IntegrityError):
-            reason = _first_line(error.orig) + _read_only_hint(self.url)
-            raise StorageError(
-                f"database {describe_database(self.url)} failed: {reason}"
-            ) from error
+            reason = _first_line(error.orig)
+            where = describe_database(self.url)
+            if _REFUSED_CONFIGURATION.search(reason):
+                raise StoreRefusedError(
+                    f"the store refused the configuration: database {where}: {reason}; fix "
+                    "the database URL (CLAUDECHAT_DATABASE_URL or database_url)"
+                ) from error
+            reason += _read_only_hint(self.url)
+            raise StorageError(f"database {where} failed: {reason}") from error
+
+
+# What PostgreSQL (or libpq, before it connects) says of a configuration it will never accept:
+# the same answer however long one waits. Said in words only: libpq gives a failed
+# connection no SQLSTATE.
+_REFUSED_CONFIGURATION = re.compile(
+    r"password authentication failed|no password supplied|no pg_hba\.conf entry"
+    r'|(database|role) "[^"]*" does not exist|is not permitted to log in'
+    r"|permission denied for database|invalid dsn|invalid connection option"
+)
 
 
 def _read_only_hint(url: str) -> str:

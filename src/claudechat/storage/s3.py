@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from claudechat.errors import ConfigError, StorageError
+from claudechat.errors import ConfigError, StorageError, StoreRefusedError
 from claudechat.storage.blobs import (
     ANY,
     JSON,
@@ -142,15 +142,16 @@ class S3BlobStore:
             return BlobConflictError(f"{self.location(key)} was changed by another writer")
         if code in ("NoSuchKey", "404", "NotFound"):
             return BlobNotFoundError(f"no document at {self.location(key)}")
+        # Answers that waiting does not change: said as the configuration to fix.
         if code == "NoSuchBucket":
-            return StorageError(
-                f"S3 bucket {self.bucket!r} does not exist (it is never created "
-                "automatically: create it, or fix storage_url)"
+            return StoreRefusedError(
+                f"the store refused the configuration: S3 bucket {self.bucket!r} does not "
+                "exist (it is never created automatically: create it, or fix storage_url)"
             )
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return StorageError(
-                f"access to S3 bucket {self.bucket!r} denied ({code}): "
-                "check the AWS credentials and the bucket policy"
+            return StoreRefusedError(
+                f"the store refused the configuration: access to S3 bucket {self.bucket!r} "
+                f"denied ({code}): fix the AWS credentials or the bucket policy"
             )
         message = _masked(exc.response.get("Error", {}).get("Message", ""))
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())

@@ -33,6 +33,7 @@ from claudechat.storage.blobs import (
     BlobNotFoundError,
     BlobStore,
     LocalBlobStore,
+    ping,
 )
 from claudechat.storage.cache import DocumentCache
 from claudechat.storage.copies import forget_deleted_copies
@@ -237,8 +238,7 @@ class ConversationStore(StoreReading):
 
     def ping_blobs(self) -> None:
         """Raise StorageError unless the blob store answers (a key it lacks is an answer)."""
-        with contextlib.suppress(BlobNotFoundError):
-            self.blobs.get("health-check/absent.json")
+        ping(self.blobs)
 
     def ping_database(self) -> None:
         """Raise StorageError unless the database answers."""

@@ -1,0 +1,127 @@
+"""A store that refuses the configuration is no outage: a wrong database password, user or name,
+an option libpq does not know, a missing bucket, S3 credentials it rejects. Waiting does not
+fix them, so they are said as what to fix, and a piped chat exits 2 (README: invalid
+configuration, credentials refused); the turn is kept in the journal all the same, and pushed
+once the configuration is fixed. They all said "pushed when the store is back" and exited 0."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg2
+import pytest
+
+from conftest import API_KEY, conversation_id
+from fakes.anthropic_api import FakeAnthropic
+from serve_harness import Serve, clean_env, team_env
+from servers import PostgresServer
+
+PASSWORD_ROLE = f"pw_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def password_role(postgres: PostgresServer) -> Iterator[str]:
+    """A role that logs in with a password over TCP; the test cluster trusts every other."""
+    rule = f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+    hba = postgres.data_dir / "pg_hba.conf"
+    original = hba.read_text()
+    connection = psycopg2.connect(postgres.dsn(), connect_timeout=5)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
+            hba.write_text(rule + original)  # the first rule that matches applies
+            cursor.execute("SELECT pg_reload_conf()")
+        yield PASSWORD_ROLE
+    finally:
+        hba.write_text(original)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_reload_conf()")
+            cursor.execute(f"DROP ROLE {PASSWORD_ROLE}")
+        connection.close()
+
+
+def _wrong_password(url: str) -> str:
+    return url.replace("//postgres@", f"//{PASSWORD_ROLE}:wrong@")
+
+
+def _missing_database(url: str) -> str:
+    return url + "t"  # the operator's typo: claudechat -> claudechatt
+
+
+def _missing_role(url: str) -> str:
+    return url.replace("//postgres@", "//nobody_here@")
+
+
+def _unknown_option(url: str) -> str:
+    return url + "?foo=bar"
+
+
+@pytest.mark.parametrize(
+    ("spoil", "said"),
+    [
+        (_wrong_password, "password authentication failed"),
+        (_missing_database, "does not exist"),
+        (_missing_role, 'role "nobody_here" does not exist'),
+        (_unknown_option, 'invalid connection option "foo"'),
+    ],
+    ids=["password", "database", "role", "option"],
+)
+def test_a_database_that_refuses_the_configuration_exits_2_and_keeps_the_turn(  # type: ignore[no-untyped-def]
+    request, cli, team, fake_api, spoil: Callable[[str], str], said: str
+) -> None:
+    if spoil is _wrong_password:
+        request.getfixturevalue("password_role")
+    env = {"CLAUDECHAT_DATABASE_URL": spoil(team.database_url)}
+    result = cli("chat", input="hello", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "echo: hello\n"
+    assert "the store refused the configuration" in result.stderr
+    assert said in result.stderr and "fix the database URL" in result.stderr
+    assert "pushed once that is fixed" in result.stderr
+    assert "when the store is back" not in result.stderr
+    assert "wrong" not in result.stderr and "Traceback" not in result.stderr
+    _pushed_once_fixed(cli, conversation_id(result.stderr))
+
+
+def test_s3_credentials_the_server_rejects_are_no_outage_to_wait_for(  # type: ignore[no-untyped-def]
+    cli, team, s3, fake_api
+) -> None:
+    from moto.core.authorization import enable_iam_authentication
+
+    with enable_iam_authentication():  # the test keys are no IAM user's: InvalidAccessKeyId
+        result = cli("chat", input="hello")
+    assert result.returncode == 2, result.stderr
+    assert "the store refused the configuration: access to S3 bucket" in result.stderr
+    assert "InvalidAccessKeyId" in result.stderr and "fix the AWS credentials" in result.stderr
+    assert "pushed once that is fixed" in result.stderr
+    _pushed_once_fixed(cli, conversation_id(result.stderr))
+
+
+def _pushed_once_fixed(cli, conversation: str) -> None:  # type: ignore[no-untyped-def]
+    synced = cli("sync")
+    assert synced.returncode == 0 and "pushed 1 conversation(s)" in synced.stderr
+    assert "echo: hello" in cli("show", conversation).stdout
+
+
+@pytest.mark.parametrize("refusal", ["bucket", "credentials"])
+def test_serve_refuses_to_start_on_a_blob_store_that_refuses_it(  # type: ignore[no-untyped-def]
+    postgres, s3, fake_server: FakeAnthropic, refusal: str
+) -> None:
+    from moto.core.authorization import enable_iam_authentication
+
+    env = {
+        **clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_server.base_url),
+        **team_env(postgres, s3),
+    }
+    if refusal == "bucket":
+        env["CLAUDECHAT_STORAGE_URL"] = f"s3://missing-{uuid.uuid4().hex[:8]}/chats"
+    server = Serve(env)
+    refusing = enable_iam_authentication() if refusal == "credentials" else contextlib.nullcontext()
+    with refusing, pytest.raises(RuntimeError, match="serve exited 2") as refused:
+        server.start()
+    log = str(refused.value)
+    assert "the store refused the configuration" in log and "Traceback" not in log
+    assert "serving on" not in log
