@@ -130,7 +130,7 @@ class Repl:
                 # `/undo 3` undid once and dropped the 3 without a word.
                 status(f"{command.lower()} takes no argument; /help lists the commands")
                 return
-            self.guarded(lambda: handler(argument.strip()))
+            self.run_command(handler, argument.strip())
             return
         self.send(text)
 
@@ -211,11 +211,20 @@ class Repl:
             message = "your message is kept: /retry sends it again, a new message goes without it"
         status(f"{error}; {message}", "red")
 
-    def guarded(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except ClaudechatError as exc:
-            status(str(exc), "red")
+    def run_command(self, handler: Callable[[str], None], argument: str) -> None:
+        """A slash command, its failure one line. Ctrl-C cancels it and the prompt comes back:
+        it left the whole REPL ("claudechat: interrupted"), the conversation's resume line and
+        the files waiting for the next message gone, while /model waited on the Models API or
+        /attach on a file."""
+        with one_interrupt():
+            try:
+                handler(argument)
+            except Terminated:
+                raise  # SIGTERM, SIGHUP: leave (the CLI says why)
+            except KeyboardInterrupt:
+                status("(cancelled)", "yellow")
+            except ClaudechatError as exc:
+                status(str(exc), "red")
 
     # -- slash commands ---------------------------------------------------------------------
 

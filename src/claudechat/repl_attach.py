@@ -62,7 +62,7 @@ class Attachments:
             status("usage: /attach PATH [PATH ...]")
             return
         # All or nothing: one bad path attaches none, so the list stays what the user thinks.
-        self.add([load_file(path) for path in paths])
+        self.add([load_file(path, regular_only=True) for path in paths])
 
     def show(self, _argument: str) -> None:
         if not self.pending:
@@ -86,7 +86,7 @@ class Attachments:
         if path is None:
             return False
         try:
-            added = self.add([load_file(path)])
+            added = self.add([load_file(path, regular_only=True)])
         except ClaudechatError as exc:
             status(str(exc), "red")
             return True
