@@ -1,5 +1,5 @@
 """Slash commands on a terminal, read through a terminal emulator (pyte) as test_screen.py
-reads it: Ctrl-C cancels a slow one."""
+reads it: Ctrl-C cancels a slow one, and keys typed meanwhile wait for the prompt."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from fakes.anthropic_api import Reply
 from screen import Terminal
 from test_screen import CTRL_C, start, terminals  # noqa: F401  (a fixture)
 
@@ -50,6 +51,21 @@ def test_ctrl_c_cancels_a_slow_command_and_keeps_the_conversation(  # type: igno
     terminal.wait_for("--resume")
     sent = json.dumps(fake_api.requests[-1].body)
     assert "the notes" in sent and fake_api.requests[-1].body["model"] != UNKNOWN_MODEL
+
+
+def test_keys_typed_during_a_slow_command_show_once_at_the_prompt(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The terminal echoed them as typed, in the middle of the command's output, and the
+    prompt showed them again."""
+    fake_api.models_silent_seconds = 3
+    terminal = start(terminals)
+    terminal.send(f"/model {UNKNOWN_MODEL}\r")
+    _asking_the_models_api(terminal, fake_api)
+    fake_api.queue(Reply("the answer"))
+    terminal.send("typed ahead\r")
+    terminal.wait_for(f"model: {UNKNOWN_MODEL}")
+    terminal.wait_for("the answer")
+    lines = terminal.lines()
+    assert [line for line in lines if "typed ahead" in line] == ["› typed ahead"], terminal.dump()
 
 
 def test_a_slow_model_lookup_says_what_it_waits_for(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

@@ -130,7 +130,7 @@ class Repl:
                 # `/undo 3` undid once and dropped the 3 without a word.
                 status(f"{command.lower()} takes no argument; /help lists the commands")
                 return
-            self.run_command(handler, argument.strip())
+            self.run_command(command.lower(), handler, argument.strip())
             return
         self.send(text)
 
@@ -211,12 +211,14 @@ class Repl:
             message = "your message is kept: /retry sends it again, a new message goes without it"
         status(f"{error}; {message}", "red")
 
-    def run_command(self, handler: Callable[[str], None], argument: str) -> None:
+    def run_command(self, name: str, handler: Callable[[str], None], argument: str) -> None:
         """A slash command, its failure one line. Ctrl-C cancels it and the prompt comes back:
         it left the whole REPL ("claudechat: interrupted"), the conversation's resume line and
         the files waiting for the next message gone, while /model waited on the Models API or
-        /attach on a file."""
-        with one_interrupt():
+        /attach on a file. Keys typed meanwhile are not echoed, as during a reply: the terminal
+        wrote them into the command's output, and the next prompt showed them again."""
+        quiet = contextlib.nullcontext() if name in ASKING_COMMANDS else quiet_terminal()
+        with one_interrupt(), quiet:
             try:
                 handler(argument)
             except Terminated:
@@ -336,6 +338,9 @@ class Repl:
 
 
 PROMPT = "› "
+# Commands that ask something of their own (a prompt, an editor) or stream a reply, which
+# quiets the terminal itself: the terminal is left to them as it is.
+ASKING_COMMANDS = {"/retry", "/edit", "/search"}
 
 
 def echo(text: str) -> None:
