@@ -1,5 +1,6 @@
 """Slash commands on a terminal, read through a terminal emulator (pyte) as test_screen.py
-reads it: Ctrl-C cancels a slow one, and keys typed meanwhile wait for the prompt."""
+reads it: Ctrl-C cancels a slow one, keys typed meanwhile wait for the prompt, and a message
+that starts with "/" can still be sent."""
 
 from __future__ import annotations
 
@@ -88,3 +89,36 @@ def test_attaching_a_pipe_is_refused_at_once(terminals, fake_api, tmp_path) -> N
     terminal.send(f"/attach {fifo}\r")
     terminal.wait_for("not a regular file", timeout=10)
     terminal.wait_for("›", count=2)
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "/usr/lib/python3/foo.py:12: error: boom\nwhy does this fail?",
+        "/etc/nothing-here is missing, why?",
+    ],
+)
+def test_a_message_starting_with_a_path_is_sent(terminals, fake_api, paste: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Taken as a command: "unknown command /usr/lib/python3/foo.py:12:", the message gone."""
+    terminal = start(terminals)
+    terminal.send(f"\x1b[200~{paste}\x1b[201~\r")  # pasted (bracketed paste), then Enter
+    terminal.wait_for(f"echo: {paste.splitlines()[0]}")
+    assert "unknown command" not in terminal.dump()
+    assert fake_api.requests[-1].body["messages"][-1]["content"] in (
+        paste,
+        [{"type": "text", "text": paste}],
+    )
+
+
+def test_an_unknown_command_says_how_to_send_it_as_a_message(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    terminal = start(terminals)
+    terminal.send("/hepl\r")
+    terminal.wait_for("unknown command /hepl")
+    terminal.wait_for("›", count=2)
+    assert "with a space" in " ".join(terminal.lines()), terminal.dump()
+    terminal.send(" /hepl is a typo\r")
+    terminal.wait_for("echo: /hepl is a typo")
+    assert fake_api.requests[-1].body["messages"][-1]["content"] in (
+        "/hepl is a typo",
+        [{"type": "text", "text": "/hepl is a typo"}],
+    )

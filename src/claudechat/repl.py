@@ -120,11 +120,16 @@ class Repl:
     def handle(self, text: str) -> None:
         if not text.strip() or self.attachments.dropped(text):
             return
-        if text.startswith("/"):
+        if text.startswith(" /"):  # how a message starting with "/" is sent (see below)
+            text = text[1:]
+        elif text.startswith("/") and not self._is_a_path(text):
             command, _, argument = text.strip().partition(" ")
             handler = self.handlers.get(command.lower())
             if handler is None:
-                status(f"unknown command {one_line(command, 30)}; /help lists the commands")
+                status(
+                    f"unknown command {one_line(command, 30)}; /help lists the commands; "
+                    "start the line with a space to send it as a message"
+                )
                 return
             if argument.strip() and command.lower() in TAKE_NO_ARGUMENT:
                 # `/undo 3` undid once and dropped the 3 without a word.
@@ -133,6 +138,12 @@ class Repl:
             self.run_command(command.lower(), handler, argument.strip())
             return
         self.send(text)
+
+    def _is_a_path(self, text: str) -> bool:
+        """A first word that is no command but holds another "/" (a path, a compiler's
+        `/usr/lib/x.py:12: error`) starts a message: it was refused as an unknown command."""
+        first = text.split(maxsplit=1)[0]
+        return first.lower() not in self.handlers and "/" in first[1:]
 
     def send(self, text: str) -> None:
         waiting, count = list(self.attachments.pending), len(self.session.conversation.messages)
