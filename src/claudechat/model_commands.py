@@ -109,6 +109,13 @@ def think_command(session: ChatSession, argument: str) -> None:
         status("usage: /think on|off")
         return
     state = {True: "on", False: "off", None: "on where the model can"}[session.options.thinking]
+    if session.options.thinking and not session.model_info().thinking:
+        # Said only at the next reply ("cannot think aloud"), after "thinking: on" here.
+        status(
+            f"thinking: on, but {session.conversation.model} cannot think aloud: it applies "
+            "once the model can"
+        )
+        return
     status(f"thinking: {state}")
 
 
