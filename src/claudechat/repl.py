@@ -193,6 +193,8 @@ class Repl:
             return
         except ClaudechatError as exc:
             status(str(exc), "red")
+            if self._sending is not None:  # a new message, its files still waiting
+                self.attachments.refused(exc)
             return
         show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()

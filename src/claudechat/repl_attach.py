@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from claudechat.attachments import Attachment, citation_lines, describe, load_file
-from claudechat.errors import ClaudechatError, UsageError
+from claudechat.errors import ClaudechatError, ContextTooLargeError, UsageError
 from claudechat.output import status
 
 if TYPE_CHECKING:
@@ -78,6 +78,11 @@ class Attachments:
             raise UsageError(f"usage: /detach N, N from 1 to {len(self.pending)}")
         removed = self.pending.pop(int(argument) - 1)
         status(f"detached {removed.name}; {len(self.pending)} wait")
+
+    def refused(self, error: ClaudechatError) -> None:
+        """After a message too large for the model's whole window: which of its files can go."""
+        if isinstance(error, ContextTooLargeError) and error.beyond_window and self.pending:
+            status("/detach N takes a file off it (/attachments lists them)")
 
     def dropped(self, text: str) -> bool:
         """A line that is only the path of an existing file (terminals paste a dragged file
