@@ -149,3 +149,13 @@ def test_a_dropped_path_is_one_existing_file_and_nothing_else(tmp_path: Path) ->
     assert dropped_path(f"'{tmp_path / 'missing.png'}'") is None
     assert dropped_path(f"'{tmp_path}'") is None  # a folder
     assert dropped_path("/help") is None
+
+
+@pytest.mark.parametrize("source", ["/dev/null", "a pipe"])
+def test_the_repl_refuses_what_is_not_a_regular_file(source: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """/attach of a FIFO waited for a writer (and /dev/tty for a line typed), the REPL stuck."""
+    if source == "a pipe":
+        source = str(tmp_path / "fifo")
+        os.mkfifo(source)
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_file(source, regular_only=True)

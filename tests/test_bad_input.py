@@ -202,8 +202,8 @@ HUGE_TEXT = ("All work and no play makes Jack a dull boy.\n" * 250_000)[: 10 * 2
     [
         (b"", ("nothing to send",)),
         (b" \n\t\n  \n", ("nothing to send",)),
-        # The budget is the model's window (1,000,000) minus the reply's room (32,000).
-        (HUGE_TEXT.encode(), ("context budget", "968,000", "--max-context-tokens")),
+        # Larger than the model's whole window (1,000,000): no budget could take it.
+        (HUGE_TEXT.encode(), ("whole context window", "1,000,000", "send less")),
         (b"looks like text\x00\x01\x02 but is not", ("binary", "NUL")),
         (b"caf\xe9 au lait, latin-1 encoded", ("not valid UTF-8", "byte 3")),
     ],

@@ -88,6 +88,22 @@ def test_a_message_larger_than_the_budget_is_refused_before_sending() -> None:
     assert memory.messages == []
 
 
+# About 160 tokens (past the budget, within the window), and about 500 (past the window).
+@pytest.mark.parametrize(("words", "beyond_window"), [(130, False), (400, True)])
+def test_raising_the_budget_is_offered_only_where_the_window_has_room(
+    words: int, beyond_window: bool
+) -> None:
+    """A message larger than the model's whole window was told to raise the budget."""
+    memory = ConversationMemory(max_context_tokens=100, window=300)
+    with pytest.raises(ContextTooLargeError) as refused:
+        memory.update_memory("user", "word " * words)
+    assert refused.value.beyond_window == beyond_window
+    if beyond_window:
+        assert "whole context window of 300 tokens; send less" in str(refused.value)
+    else:
+        assert "raise --max-context-tokens" in str(refused.value)
+
+
 def test_failed_turns_merge_into_the_next_user_message() -> None:
     memory = ConversationMemory()
     memory.update_memory("user", "first try")

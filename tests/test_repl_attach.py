@@ -212,3 +212,18 @@ def test_edit_keeps_the_files_of_the_message_it_edits(terminal, fake_api) -> Non
     last = fake_api.requests[-1].body["messages"][-1]["content"]
     texts = [b["text"] for b in last if b["type"] == "text"]
     assert texts == ["File: notes.md\n\n# Notes\n", "summarize this please"]
+
+
+def test_a_file_larger_than_the_models_window_is_told_to_go(terminal, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """It said "raise --max-context-tokens", which no budget can do past the model's window
+    (1,000,000 tokens here); the file waits still, and /detach takes it off."""
+    write(terminal.home / "huge.txt", b"word " * 1_200_000)  # 6 MB of text
+    terminal.type("/attach ~/huge.txt\r")
+    terminal.wait_for("attached 1: huge.txt")
+    terminal.type("what is in it?\r")
+    lines = terminal.wait_for("/detach N takes a file off it")
+    said = " ".join(" ".join(lines).split())
+    assert "whole context window of 1,000,000 tokens; send less" in said
+    assert "raise --max-context-tokens" not in said
+    terminal.wait_input("[1 file] › ")
+    assert not fake_api.requests

@@ -118,3 +118,17 @@ def test_ctrl_c_while_thinking_keeps_nothing_half_signed(watched, fake_api, cli)
     document = stored(cli, leave(child))
     blocks = [b for m in document["messages"] for b in m["content"]]
     assert not any(b["type"] == "thinking" for b in blocks)
+
+
+def test_think_on_says_at_once_when_the_model_cannot_think(watched, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """It answered "thinking: on", and only the next reply said the model cannot think (as
+    /effort already said at once of a model with no effort levels)."""
+    child, _seen = watched
+    say(child, "/model claude-haiku-4-5")
+    child.expect_exact("model: claude-haiku-4-5")
+    say(child, "/think on")
+    child.expect(r"thinking: on, but claude-haiku-4-5 cannot think aloud")
+    say(child, "/model claude-sonnet-4-6")
+    child.expect_exact("model: claude-sonnet-4-6")
+    say(child, "/think")
+    child.expect_exact("thinking: on\x1b[0m")  # the whole line: nothing more to say

@@ -15,7 +15,9 @@ import functools
 import hashlib
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -136,19 +138,29 @@ def from_bytes(data: bytes, name: str) -> Attachment:
     return Attachment(name, TEXT_TYPE, data)
 
 
-def load_file(path: str | Path) -> Attachment:
-    """Read one file to attach; every failure is a UsageError naming it."""
+def load_file(path: str | Path, regular_only: bool = False) -> Attachment:
+    """Read one file to attach; every failure is a UsageError naming it. With regular_only
+    (the REPL's /attach) a pipe, a device or a terminal is refused at once: /attach of a
+    FIFO waited for a writer, the REPL stuck in the read. The command line's -a takes them,
+    for `-a <(git diff)`."""
     shown = str(path)
     target = Path(path).expanduser()
     try:
         if target.is_dir():
             raise UsageError(f"{shown}: is a folder, not a file")
-        size, most = target.stat().st_size, limits()["request_bytes"]
-        if size > most:
-            raise UsageError(f"{shown}: {human_size(size)} is larger than a whole request may be")
-        # Read to the limit, no further: a device or a pipe (/dev/urandom, <(yes)) has no
-        # size to check first, and would be read until memory runs out.
-        with target.open("rb") as handle:
+        # Opened without waiting (a FIFO's open waits for a writer), then looked at: what
+        # was looked at is what is read, whatever the path names by then.
+        flags = os.O_RDONLY | os.O_NOCTTY | (os.O_NONBLOCK if regular_only else 0)
+        with open(target, "rb", opener=lambda name, _: os.open(name, flags)) as handle:
+            found = os.fstat(handle.fileno())
+            regular, most = stat.S_ISREG(found.st_mode), limits()["request_bytes"]
+            if regular_only and not regular:
+                raise UsageError(f"{shown}: not a regular file (a pipe, a device or a terminal)")
+            if regular and found.st_size > most:
+                too_large = human_size(found.st_size)
+                raise UsageError(f"{shown}: {too_large} is larger than a whole request may be")
+            # Read to the limit, no further: a device or a pipe (/dev/urandom, <(yes)) has no
+            # size to check first, and would be read until memory runs out.
             data = handle.read(most + 1)
         if len(data) > most:
             raise UsageError(f"{shown}: larger than a whole request may be")

@@ -143,8 +143,14 @@ class ChatSession(SessionSaving, SessionModel):
 
     @property
     def memory(self) -> ConversationMemory:
+        info = self.model_info()
         return ConversationMemory(
-            self.branch(), self.budget(), self.conversation.system, self.conversation.model
+            self.branch(),
+            self.budget(),
+            self.conversation.system,
+            self.conversation.model,
+            # An undescribed model's window is a guess: raising the budget may yet help.
+            info.max_input_tokens if info.known else None,
         )
 
     def other_branches(self) -> list[Message]:

@@ -128,7 +128,10 @@ class CredentialsRefusedError(ApiError):
 
 
 class ContextTooLargeError(UsageError):
-    pass
+    def __init__(self, message: str, beyond_window: bool = False) -> None:
+        super().__init__(message)
+        # Larger than the model's whole window: no budget can take it, only less can.
+        self.beyond_window = beyond_window
 
 
 class ReplyCutOffError(ClaudechatError):

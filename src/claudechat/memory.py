@@ -64,6 +64,7 @@ class ConversationMemory:
         max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
         system: str | None = None,
         model: str | None = None,
+        window: int | None = None,
     ) -> None:
         if max_context_tokens <= 0:
             raise ValueError("max_context_tokens must be positive")
@@ -73,6 +74,8 @@ class ConversationMemory:
         self.system = system
         # Thinking is signed for the model that wrote it: another model's is not sent back.
         self.model = model
+        # The model's whole context window, where known: past it, raising the budget is no help.
+        self.window = window
 
     # -- the transcript ---------------------------------------------------------------------
 
@@ -92,10 +95,24 @@ class ConversationMemory:
         """Refuse, before any API call, a user message that alone cannot fit the budget."""
         needed = self.system_tokens + estimate_tokens(content)
         if needed > self.max_context_tokens:
+            if self._beyond_window(needed):
+                raise self._beyond_window_error(f"that message is about {needed:,} tokens")
             raise ContextTooLargeError(
                 f"that message is about {needed:,} tokens, more than the context budget of "
                 f"{self.max_context_tokens:,}; shorten it or raise --max-context-tokens"
             )
+
+    def _beyond_window(self, needed: int) -> bool:
+        return self.window is not None and needed > self.window
+
+    def _beyond_window_error(self, what: str) -> ContextTooLargeError:
+        """It said "raise --max-context-tokens" of a message larger than the model's whole
+        window, which no budget can take."""
+        return ContextTooLargeError(
+            f"{what}, more than the model's whole context window of {self.window:,} tokens; "
+            "send less (a smaller file, a shorter message)",
+            beyond_window=True,
+        )
 
     def record_reply(self, context: list[ContextMessage], reply: Message, usage: Usage) -> None:
         """Make token counts exact from what the API reported for this request."""
@@ -135,6 +152,11 @@ class ConversationMemory:
             chosen.append(turn)
             budget -= cost
         if not chosen:
+            needed = self.system_tokens + sum(m.tokens for m in turns[-1])
+            if self._beyond_window(needed):
+                raise self._beyond_window_error(
+                    f"the newest message alone is about {needed:,} tokens"
+                )
             raise ContextTooLargeError(
                 "the newest message alone does not fit the context budget of "
                 f"{self.max_context_tokens:,} tokens; raise --max-context-tokens"

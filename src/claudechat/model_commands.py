@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from claudechat.errors import UsageError
+from claudechat.errors import Terminated, UsageError
 from claudechat.models import ModelInfo, bedrock_models, cached_models
-from claudechat.output import console, is_rich, safe_text, status
+from claudechat.output import console, is_rich, one_line, safe_text, status
 from claudechat.pricing import (
     conversation_spend,
     cost,
@@ -49,10 +49,36 @@ def describe_model(session: ChatSession) -> str:
     return " · ".join(parts)
 
 
+# How long /model may wait on the Models API (an id no list holds) before the wait is said.
+MODEL_WAIT_SAID_AFTER = 0.5
+
+
 def model_command(session: ChatSession, argument: str) -> None:
     if argument:
+        previous = session.conversation.model
         session.set_model(argument)
+        try:
+            _looked_up(session)
+        except Terminated:
+            raise
+        except KeyboardInterrupt:
+            session.set_model(previous)
+            status(f"(cancelled: the model stays {one_line(previous, 80)})", "yellow")
+            return
     status(describe_model(session))
+
+
+def _looked_up(session: ChatSession) -> None:
+    """The model described, the wait said: an id no list holds is asked of the Models API,
+    and /model sat silent for the seconds it took to answer."""
+    from claudechat.progress import said_while_waiting
+
+    source = "Bedrock catalogue" if session.settings.provider == "bedrock" else "Models API"
+    model = safe_text(session.conversation.model)
+    with said_while_waiting(
+        f"asking the {source} about {model}", f"asking the {source}", MODEL_WAIT_SAID_AFTER
+    ):
+        session.model_info()
 
 
 def effort_command(session: ChatSession, argument: str) -> None:
@@ -83,6 +109,13 @@ def think_command(session: ChatSession, argument: str) -> None:
         status("usage: /think on|off")
         return
     state = {True: "on", False: "off", None: "on where the model can"}[session.options.thinking]
+    if session.options.thinking and not session.model_info().thinking:
+        # Said only at the next reply ("cannot think aloud"), after "thinking: on" here.
+        status(
+            f"thinking: on, but {session.conversation.model} cannot think aloud: it applies "
+            "once the model can"
+        )
+        return
     status(f"thinking: {state}")
 
 

@@ -8,8 +8,11 @@ was. Nothing in a pipe or a log.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import TextIO
 
 from claudechat.output import is_terminal, terminal_width
@@ -73,3 +76,27 @@ class Progress:
             self.stream.flush()
         except OSError:
             self.terminal = False  # a terminal gone: the work goes on without its count
+
+
+@contextlib.contextmanager
+def said_while_waiting(label: str, short: str, after: float) -> Iterator[None]:
+    """A wait said once it has lasted `after` seconds: `label · 3 s` counted on stderr in a
+    terminal (`short` in a narrow one) and erased when the wait ends; one plain line where
+    the line cannot be rewritten (a dumb terminal, a log)."""
+    from claudechat.output import status
+    from claudechat.reply_view import WaitingLine
+
+    line = WaitingLine(sys.stderr, label, short, after=after)
+    if line.start():
+        try:
+            yield
+        finally:
+            line.stop()
+        return
+    said = threading.Timer(after, status, (label,))
+    said.daemon = True
+    said.start()
+    try:
+        yield
+    finally:
+        said.cancel()

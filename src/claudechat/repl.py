@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
@@ -32,22 +31,18 @@ from claudechat.model_commands import (
 )
 from claudechat.notices import held_while_drawn
 from claudechat.output import console, one_line, safe_text, status
-from claudechat.repl_attach import Attachments, path_completions, show_citations
+from claudechat.repl_attach import Attachments, show_citations
 from claudechat.repl_history import history_handlers, resumed_lines
+from claudechat.repl_prompt import prompt_session
 from claudechat.repl_terminal import JobStop, one_interrupt, quiet_terminal, reply_view
 from claudechat.slash_commands import KEY_HELP, SLASH_COMMANDS, TAKE_NO_ARGUMENT
-
-if TYPE_CHECKING:
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.completion import CompleteEvent, Completion
-    from prompt_toolkit.document import Document
 
 
 class Repl:
     def __init__(self, session: ChatSession, history_path: Path) -> None:
         self.session = session
         self.code_theme = session.settings.code_theme  # checked when the settings loaded
-        self.prompt = _prompt_session(history_path, lambda: model_ids(session.settings))
+        self.prompt = prompt_session(history_path, lambda: model_ids(session.settings))
         self.out = console()
         self.running = True
         self.interrupted_thinking = InterruptedThinking()
@@ -120,19 +115,30 @@ class Repl:
     def handle(self, text: str) -> None:
         if not text.strip() or self.attachments.dropped(text):
             return
-        if text.startswith("/"):
+        if text.startswith(" /"):  # how a message starting with "/" is sent (see below)
+            text = text[1:]
+        elif text.startswith("/") and not self._is_a_path(text):
             command, _, argument = text.strip().partition(" ")
             handler = self.handlers.get(command.lower())
             if handler is None:
-                status(f"unknown command {one_line(command, 30)}; /help lists the commands")
+                status(
+                    f"unknown command {one_line(command, 30)}; /help lists the commands; "
+                    "start the line with a space to send it as a message"
+                )
                 return
             if argument.strip() and command.lower() in TAKE_NO_ARGUMENT:
                 # `/undo 3` undid once and dropped the 3 without a word.
                 status(f"{command.lower()} takes no argument; /help lists the commands")
                 return
-            self.guarded(lambda: handler(argument.strip()))
+            self.run_command(command.lower(), handler, argument.strip())
             return
         self.send(text)
+
+    def _is_a_path(self, text: str) -> bool:
+        """A first word that is no command but holds another "/" (a path, a compiler's
+        `/usr/lib/x.py:12: error`) starts a message: it was refused as an unknown command."""
+        first = text.split(maxsplit=1)[0]
+        return first.lower() not in self.handlers and "/" in first[1:]
 
     def send(self, text: str) -> None:
         waiting, count = list(self.attachments.pending), len(self.session.conversation.messages)
@@ -182,6 +188,8 @@ class Repl:
             return
         except ClaudechatError as exc:
             status(str(exc), "red")
+            if self._sending is not None:  # a new message, its files still waiting
+                self.attachments.refused(exc)
             return
         show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()
@@ -211,11 +219,22 @@ class Repl:
             message = "your message is kept: /retry sends it again, a new message goes without it"
         status(f"{error}; {message}", "red")
 
-    def guarded(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except ClaudechatError as exc:
-            status(str(exc), "red")
+    def run_command(self, name: str, handler: Callable[[str], None], argument: str) -> None:
+        """A slash command, its failure one line. Ctrl-C cancels it and the prompt comes back:
+        it left the whole REPL ("claudechat: interrupted"), the conversation's resume line and
+        the files waiting for the next message gone, while /model waited on the Models API or
+        /attach on a file. Keys typed meanwhile are not echoed, as during a reply: the terminal
+        wrote them into the command's output, and the next prompt showed them again."""
+        quiet = contextlib.nullcontext() if name in ASKING_COMMANDS else quiet_terminal()
+        with one_interrupt(), quiet:
+            try:
+                handler(argument)
+            except Terminated:
+                raise  # SIGTERM, SIGHUP: leave (the CLI says why)
+            except KeyboardInterrupt:
+                status("(cancelled)", "yellow")
+            except ClaudechatError as exc:
+                status(str(exc), "red")
 
     # -- slash commands ---------------------------------------------------------------------
 
@@ -327,6 +346,9 @@ class Repl:
 
 
 PROMPT = "› "
+# Commands that ask something of their own (a prompt, an editor) or stream a reply, which
+# quiets the terminal itself: the terminal is left to them as it is.
+ASKING_COMMANDS = {"/retry", "/edit", "/search"}
 
 
 def echo(text: str) -> None:
@@ -342,68 +364,3 @@ def describe_leaf(session: ChatSession, leaf: Any) -> str:
     who = "you" if leaf.role == "user" else "Claude"
     depth = len(session.conversation.branch(leaf.id))
     return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
-
-
-class SlashCompleter:
-    """Tab completes slash commands at the start of the line, and model ids after /model."""
-
-    def __init__(self, model_ids: Callable[[], list[str]] = list) -> None:
-        self.model_ids = model_ids
-
-    def get_completions(self, document: Document, _event: CompleteEvent) -> Iterable[Completion]:
-        from prompt_toolkit.completion import Completion
-
-        text = document.text_before_cursor
-        if text.startswith("/model ") and " " not in text[7:]:
-            typed = text[7:]
-            for model in self.model_ids():
-                if model.startswith(typed):
-                    yield Completion(model, -len(typed))
-            return
-        if text.lower().startswith("/attach "):
-            yield from path_completions(text[len("/attach ") :])
-            return
-        if not text.startswith("/") or " " in text:
-            return
-        for command in SLASH_COMMANDS:
-            if command.name.startswith(text.lower()):
-                yield Completion(command.name, -len(text), display_meta=command.help)
-
-    async def get_completions_async(self, document: Document, event: CompleteEvent) -> Any:
-        for completion in self.get_completions(document, event):
-            yield completion
-
-
-def _prompt_session(
-    history_path: Path, model_ids: Callable[[], list[str]] = list
-) -> PromptSession[str]:
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-    from prompt_toolkit.completion import Completer
-    from prompt_toolkit.history import FileHistory
-    from prompt_toolkit.key_binding import KeyBindings
-
-    _touch_private(history_path)
-    bindings = KeyBindings()
-
-    @bindings.add("escape", "enter")
-    def _newline(event: Any) -> None:
-        event.current_buffer.insert_text("\n")
-
-    Completer.register(SlashCompleter)
-    return PromptSession(
-        history=FileHistory(str(history_path)),
-        auto_suggest=AutoSuggestFromHistory(),
-        completer=SlashCompleter(model_ids),  # type: ignore[arg-type]
-        complete_while_typing=False,
-        key_bindings=bindings,
-        multiline=False,
-        enable_history_search=False,
-        erase_when_done=True,  # the message is echoed whole instead (see echo)
-    )
-
-
-def _touch_private(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from claudechat.attachments import Attachment, citation_lines, describe, load_file
-from claudechat.errors import ClaudechatError, UsageError
+from claudechat.errors import ClaudechatError, ContextTooLargeError, UsageError
 from claudechat.output import status
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Attachments:
             status("usage: /attach PATH [PATH ...]")
             return
         # All or nothing: one bad path attaches none, so the list stays what the user thinks.
-        self.add([load_file(path) for path in paths])
+        self.add([load_file(path, regular_only=True) for path in paths])
 
     def show(self, _argument: str) -> None:
         if not self.pending:
@@ -79,6 +79,11 @@ class Attachments:
         removed = self.pending.pop(int(argument) - 1)
         status(f"detached {removed.name}; {len(self.pending)} wait")
 
+    def refused(self, error: ClaudechatError) -> None:
+        """After a message too large for the model's whole window: which of its files can go."""
+        if isinstance(error, ContextTooLargeError) and error.beyond_window and self.pending:
+            status("/detach N takes a file off it (/attachments lists them)")
+
     def dropped(self, text: str) -> bool:
         """A line that is only the path of an existing file (terminals paste a dragged file
         that way, often quoted) is attached rather than sent."""
@@ -86,7 +91,7 @@ class Attachments:
         if path is None:
             return False
         try:
-            added = self.add([load_file(path)])
+            added = self.add([load_file(path, regular_only=True)])
         except ClaudechatError as exc:
             status(str(exc), "red")
             return True

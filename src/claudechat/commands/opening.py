@@ -6,7 +6,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,16 +45,10 @@ def store(settings: Settings) -> ConversationStore:
 WAIT_SAID_AFTER = 1.0
 
 
-@contextlib.contextmanager
-def _said_while_waiting(database_url: str) -> Iterator[None]:
-    """A wait to open the database said once it has lasted WAIT_SAID_AFTER: counted on a
-    terminal and erased when the database answers, one plain line elsewhere. A database
-    to migrate while another process wrote to it kept `list` silent for up to 30 s."""
-    import sys
-    import threading
-
-    from claudechat.output import status
-    from claudechat.reply_view import WaitingLine
+def _said_while_waiting(database_url: str) -> contextlib.AbstractContextManager[None]:
+    """A wait to open the database said once it has lasted WAIT_SAID_AFTER. A database to
+    migrate while another process wrote to it kept `list` silent for up to 30 s."""
+    from claudechat.progress import said_while_waiting
 
     short = "waiting for the database"
     # SQLite answers at once unless another process holds its write lock (a chat saving, a
@@ -64,20 +57,7 @@ def _said_while_waiting(database_url: str) -> Iterator[None]:
         label = f"{short}: another process is writing to it"
     else:
         label = f"{short} to answer"
-    line = WaitingLine(sys.stderr, label, short, after=WAIT_SAID_AFTER)
-    if line.start():
-        try:
-            yield
-        finally:
-            line.stop()
-        return
-    said = threading.Timer(WAIT_SAID_AFTER, status, (label,))
-    said.daemon = True
-    said.start()
-    try:
-        yield
-    finally:
-        said.cancel()
+    return said_while_waiting(label, short, WAIT_SAID_AFTER)
 
 
 def quiet_waiting(store: ConversationStore) -> None:
