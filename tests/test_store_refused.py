@@ -125,3 +125,25 @@ def test_serve_refuses_to_start_on_a_blob_store_that_refuses_it(  # type: ignore
     log = str(refused.value)
     assert "the store refused the configuration" in log and "Traceback" not in log
     assert "serving on" not in log
+
+
+def test_new_in_the_repl_says_the_conversation_waits_for_the_fix(  # type: ignore[no-untyped-def]
+    team, fake_api, monkeypatch
+) -> None:
+    """/new said "pushed when the store is back" of a store that refused the configuration."""
+    import pexpect
+
+    from test_repl import CTRL_D, say, spawn
+
+    monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", _missing_database(team.database_url))
+    child = spawn()
+    try:
+        say(child, "hello")
+        child.expect_exact("echo: hello")
+        say(child, "/new")
+        child.expect(r"new conversation \(([0-9a-f]{8}) is saved on this machine, ([^)]*)\)")
+        assert child.match.group(2) == "pushed once the store is fixed"
+        child.send(CTRL_D)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
