@@ -20,6 +20,7 @@ from claudechat.errors import (
     Terminated,
 )
 from claudechat.events import Listener
+from claudechat.exits import say_notes
 from claudechat.model_commands import (
     InterruptedThinking,
     effort_command,
@@ -210,6 +211,7 @@ class Repl:
         else:
             message = "your message is kept: /retry sends it again, a new message goes without it"
         status(f"{error}; {message}", "red")
+        say_notes(error)
 
     def guarded(self, action: Callable[[], None]) -> None:
         try:
