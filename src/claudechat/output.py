@@ -47,8 +47,11 @@ def status(message: str, style: str = "dim", indent: int | None = None) -> None:
 
     In a terminal a line wider than it is wrapped between words, each continuation indented
     by `indent` (by default two more than the line's own indent): the terminal broke it
-    anywhere ("Ctrl-C stops a r" / "eply"). A pipe gets the line whole."""
-    message = safe_text(message)
+    anywhere ("Ctrl-C stops a r" / "eply"). A pipe gets the line whole.
+
+    A line break in it is shown as ^J, as ESC is as ^[: a file name holding one (quoted in an
+    error or a warning) made two lines of one, the second reading as a line of its own."""
+    message = safe_text(message).replace("\n", "^J")
     if sys.stderr.isatty():
         message = wrapped(message, terminal_width(sys.stderr), indent)
     if is_rich(sys.stderr):
