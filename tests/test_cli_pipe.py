@@ -92,10 +92,20 @@ def test_missing_api_key_says_how_to_set_it(cli) -> None:  # type: ignore[no-unt
         (ErrorReply(400, "invalid_request_error", "max_tokens too big"), "max_tokens too big"),
         (
             ErrorReply(429, "rate_limit_error", "slow down", {"retry-after-ms": "1"}),
-            "rate limiting",
+            "rate limiting requests (429): rate_limit_error: slow down",
         ),
-        (ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"}), "overloaded"),
-        (ErrorReply(500, "api_error", "boom", {"retry-after-ms": "1"}), "server error (500)"),
+        (
+            ErrorReply(429, "rate_limit_error", "a day's spend", {"retry-after": "100"}),
+            "(429; it asks to wait 100 s): rate_limit_error: a day's spend",
+        ),
+        (
+            ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"}),
+            "overloaded (529): overloaded_error: busy",
+        ),
+        (
+            ErrorReply(500, "api_error", "boom", {"retry-after-ms": "1"}),
+            "server error (500): api_error: boom",
+        ),
     ],
 )
 def test_api_errors_are_one_line_and_keep_the_message(cli, fake_api, error, expected) -> None:  # type: ignore[no-untyped-def]

@@ -327,11 +327,12 @@ def test_a_model_claude_does_not_know_is_not_kept_on_the_conversation(fake_api) 
     good = session.conversation.model
     session.set_model("claude-sonnet-4-7-typo")
     fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonnet-4-7-typo"))
-    with pytest.raises(ApiError, match="does not know model"):
+    with pytest.raises(ApiError, match="does not know model") as refused:
         session.send("again", lambda _text: None)
     assert session.conversation.model == good
     assert open_store(settings).load("tester", session.conversation.id).model == good
-    assert f"the conversation goes back to {good}, the model of its last reply" in said
+    gone_back = f"the conversation goes back to {good}, the model of its last reply"
+    assert gone_back in refused.value.__notes__  # said after the error, not before it
     session.send("and now", lambda _text: None)
     assert fake_api.requests[-1].body["model"] == good
 
@@ -415,21 +416,26 @@ def test_a_model_claude_does_not_know_on_a_new_conversation_gives_way_to_the_con
     assert first.returncode == 3, first.stderr
     assert fake_api.requests[-1].body["model"] == "claude-sonnet-4-7-typo"
     which = "the configured model" if configured else "the default model"
-    assert f"the conversation goes back to {known}, {which}" in first.stderr, first.stderr
-    assert "did you mean claude-sonnet-4-6?" in first.stderr  # the near miss, named
+    said = first.stderr
+    assert f"the conversation goes back to {known}, {which}" in said, said
+    assert "did you mean claude-sonnet-4-6?" in said  # the near miss, named
+    # Both after the error they follow from: they came above it.
+    error = said.index("does not know model 'claude-sonnet-4-7-typo'")
+    assert error < said.index("did you mean") < said.index("goes back to"), said
     again = cli("chat", "--continue", "hello again")
     assert again.returncode == 0, again.stderr
     assert fake_api.requests[-1].body["model"] == known
 
 
 def test_a_listed_model_claude_refuses_is_not_its_own_near_miss(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
-    """It said "did you mean claude-opus-4-6?" of claude-opus-4-6 itself."""
+    """It said "did you mean claude-opus-4-6?" of claude-opus-4-6 itself, then the next
+    nearest ("did you mean claude-opus-4-5?"): a listed model is no typo."""
     assert cli("chat", "hello").returncode == 0
     fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-opus-4-6"))
     refused = cli("chat", "--continue", "--model", "claude-opus-4-6", "again")
     assert refused.returncode == 3
     assert "goes back to claude-sonnet-4-6" in refused.stderr, refused.stderr
-    assert "did you mean claude-opus-4-6?" not in refused.stderr
+    assert "did you mean" not in refused.stderr
 
 
 def test_a_base_url_with_no_messages_api_is_named_not_taken_for_an_unknown_model(  # type: ignore[no-untyped-def]

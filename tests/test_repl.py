@@ -164,6 +164,20 @@ def test_an_api_error_keeps_the_message_and_retry_sends_it(repl, fake_api, cli) 
     ]
 
 
+def test_a_model_claude_does_not_know_is_said_before_what_follows_from_it(repl, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The near miss and the model gone back to were said above the error they follow."""
+    say(repl, "hello")
+    repl.expect_exact("echo: hello")
+    say(repl, "/model claude-sonet-4-6")
+    repl.expect_exact("model: claude-sonet-4-6")
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonet-4-6"))
+    say(repl, "again")
+    repl.expect_exact("the conversation goes back to claude-sonnet-4-6")
+    said = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", repl.before).split())
+    error = said.find("does not know model 'claude-sonet-4-6' (404)")
+    assert -1 < error < said.find("did you mean claude-sonnet-4-6?"), said
+
+
 def test_new_starts_another_conversation_and_keeps_the_first(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     say(repl, "first topic")
     repl.expect_exact("echo: first topic")

@@ -185,7 +185,10 @@ def test_a_rate_limit_is_waited_out_as_claude_asks_and_said_so(cli, fake_api) ->
     done = cli("chat", "hello?")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "there you are"
-    assert "rate limiting requests (429); retrying in 1 s (1/2)" in done.stderr
+    assert (
+        "rate limiting requests (429): rate_limit_error: Error from the fake.; "
+        "retrying in 1 s (1/2)" in done.stderr
+    )
     first, second = fake_api.requests[-2:]
     assert second.received_at - first.received_at >= 1
 
@@ -202,7 +205,9 @@ def test_claude_saying_not_to_retry_or_to_wait_long_is_heeded(cli, fake_api) -> 
     fake_api.queue(ErrorReply(429, "rate_limit_error", headers={"retry-after": "100"}))
     limited = cli("chat", "later")
     assert limited.returncode == 3 and len(fake_api.requests) == asked + 2, limited.stderr
-    assert "rate limiting requests (429; it asks to wait 100 s)" in limited.stderr
+    assert (
+        "rate limiting requests (429; it asks to wait 100 s): rate_limit_error:" in limited.stderr
+    )
 
 
 @pytest.mark.parametrize(

@@ -201,6 +201,25 @@ def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
     assert " ".join(" ".join(lines).split()) == line  # nothing else changed
 
 
+@pytest.mark.parametrize("width", [20, 21, 22, 23, 24, 40, 41])
+def test_the_repl_banner_wraps_between_words(width: int) -> None:
+    """The banner's first word, claudechat, was taken for a command and the line kept whole,
+    so the terminal broke it: "... /help f" / "or commands", "claude-sonn" / "et-4-6"."""
+    from claudechat.output import wrapped
+
+    banner = "claudechat · claude-sonnet-4-6 · /help for commands"
+    lines = wrapped(banner, width).split("\n")
+    assert all(len(shown) <= width for shown in lines), lines
+    assert " ".join(" ".join(lines).split()) == banner
+    assert all(shown.split() for shown in lines)  # no line of blanks alone
+    assert any("claude-sonnet-4-6" in shown for shown in lines)
+    # A command after claudechat is still kept whole.
+    command = "resume it with claudechat chat --resume 1a2b3c4d, or start anew"
+    assert any(
+        "claudechat chat --resume 1a2b3c4d," in shown for shown in wrapped(command, 30).split("\n")
+    )
+
+
 def _piped_on_a_screen(  # type: ignore[no-untyped-def]
     fake_api,
     replies: list[Any],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pexpect
@@ -142,12 +144,13 @@ def test_an_api_error_in_the_repl_gives_one_instruction(fake_api) -> None:  # ty
     fake_api.queue(busy, busy, busy)
     child = spawn()
     say(child, "hello")
-    child.expect(r"overloaded \(529\); retrying in")  # the waits between the attempts are said
-    child.expect(r"overloaded \(529\)(;(?! retrying)[^\r\n]*)")  # then the last failure
-    rest = child.match.group(1)
+    # The waits between the attempts are said, then the last failure, each with the API's words.
+    child.expect(r"overloaded \(529\): overloaded_error: busy; retrying in")
+    child.expect(r"overloaded \(529\): overloaded_error: busy;(?! retrying)")
+    child.expect_exact(PROMPT)
+    rest = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before).split())  # wrapped
     assert "/retry sends it again" in rest
     assert "try again" not in rest.replace("/retry sends it again", "")
-    child.expect_exact(PROMPT)
     leave(child)
 
 
@@ -158,3 +161,24 @@ def test_an_api_error_in_pipe_mode_says_try_again_once(cli, fake_api) -> None:  
     assert result.returncode == 3
     line = result.stderr.strip().splitlines()[-1]
     assert line.count("try again") == 1, line
+
+
+def test_a_file_name_with_a_line_break_is_one_line_in_an_error_and_a_warning(  # type: ignore[no-untyped-def]
+    cli, fake_api, tmp_path
+) -> None:
+    """`claudechat import $'nl\\nname.json'` said "claudechat: nl" / "name.json is not a
+    claudechat JSON export"; ESC was shown as ^[, the line break went through."""
+    not_json = tmp_path / "nl\nname.json"
+    not_json.write_text("x")
+    refused = cli("import", str(not_json))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"claudechat: {tmp_path}/nl^Jname.json is not a claudechat JSON export (not JSON text)\n"
+    )
+    # A warning, its attachment in neither the export nor the store.
+    older = tmp_path / "older\nexport.json"
+    shutil.copyfile(Path(__file__).parent / "data" / "export1" / "with_attachment.json", older)
+    imported = cli("import", str(older))
+    assert imported.returncode == 0, imported.stderr
+    (warning,) = [line for line in imported.stderr.splitlines() if "missing" in line]
+    assert warning.startswith(f"{tmp_path}/older^Jexport.json: 1 attachment it references")

@@ -300,7 +300,7 @@ class ChatSession(SessionSaving, SessionModel):
                     if reply.text:  # thinking alone is no reply to keep: the message waits
                         self._keep_partial(reply, "incomplete")
                     if isinstance(exc, ApiError) and exc.unknown_model:
-                        self._back_to_a_known_model()
+                        self._back_to_a_known_model(exc)
                     if isinstance(exc, ReplyCutOffError) and not reply.text:
                         raise _nothing_arrived(exc) from exc
                     raise

@@ -161,12 +161,16 @@ def _status_message(error: Any, where: str, model: str | None, wait: float | Non
         return f"{where} refused access to {asked} (403): {detail}"
     if status == 404 or _invalid_model_id(error):
         return f"{where} does not know {asked} ({status}): {detail}"
+    # 429 and 529 say the API's own words too, as the others do: which limit was reached
+    # (tokens or requests a minute, a day's spend) was dropped.
     if status == 429:
         if wait and wait > LONGEST_RETRY_AFTER_SECONDS:  # not waited for: the user is told
-            return f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s)"
-        return f"{where} is rate limiting requests (429)"
+            return (
+                f"{where} is rate limiting requests (429; it asks to wait {wait:.0f} s): {detail}"
+            )
+        return f"{where} is rate limiting requests (429): {detail}"
     if status == 529:
-        return f"{where} is overloaded (529)"
+        return f"{where} is overloaded (529): {detail}"
     if status >= 500:
         return f"{where} had a server error ({status}): {detail}"
     if status == 200:

@@ -64,6 +64,7 @@ def ending(exc: BaseException) -> int:
         if isinstance(exc, ApiError) and exc.retryable:
             message += "; try again"
         error(message)
+        say_notes(exc)
         return exc.exit_code
     if isinstance(exc, OSError) and exc.filename:
         # A local file the environment will not let us use (owner, permissions, a full or
@@ -74,6 +75,16 @@ def ending(exc: BaseException) -> int:
         # Without a file name: our own output (`list > /dev/full`, a terminal gone).
         return output_failed(exc)
     raise exc
+
+
+def say_notes(exc: BaseException) -> None:
+    """What an error led to and what may help ("did you mean claude-sonnet-4-6?", "the
+    conversation goes back to ..."), said after its line: said as they happened, they came
+    above the error they follow from."""
+    from claudechat.output import status
+
+    for note in getattr(exc, "__notes__", ()):
+        status(str(note))
 
 
 def output_failed(exc: OSError) -> int:

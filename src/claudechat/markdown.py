@@ -140,7 +140,7 @@ def _classes() -> dict[str, Any]:
 def code_lines(code: str, lexer: Any, theme_name: str, width: int) -> Iterator[Any]:
     """Segments of a code block as rich's Markdown lays it out (a blank row above and below,
     one blank column on the left), in the theme's colours; `lexer` None or a name pygments
-    does not know leaves the code uncoloured. Long lines are cut at the width."""
+    does not know leaves the code uncoloured. Long lines are folded at the width (fold_row)."""
     from pygments.token import Token
     from rich.segment import Segment
 
@@ -174,12 +174,39 @@ def code_lines(code: str, lexer: Any, theme_name: str, width: int) -> Iterator[A
     pad, new_line = Segment(" ", base), Segment.line()
     yield new_line  # rich's blank row above the code
     for row in rows:
-        length = sum(segment.cell_length for segment in row)
-        for piece in Segment.divide(row, range(cut, length + cut, cut)) if length > cut else [row]:
+        for piece in fold_row(row, cut):
             yield pad
             yield from piece
             yield new_line
     yield new_line  # and below
+
+
+def fold_row(row: list[Any], width: int) -> list[list[Any]]:
+    """A code line's segments cut into rows of at most `width` cells. A wide character (CJK,
+    emoji) that would straddle the edge starts the next row, that row ending a column short:
+    rich's Segment.divide put two spaces in its place, so the character was lost. Only a
+    character wider than the width itself makes a row wider than the width."""
+    from rich.cells import split_graphemes
+    from rich.segment import Segment
+
+    rows: list[list[Any]] = [[]]
+    used = 0
+    for segment in row:
+        if used + segment.cell_length <= width:
+            rows[-1].append(segment)
+            used += segment.cell_length
+            continue
+        text, style = segment.text, segment.style
+        start = 0
+        for begin, _end, size in split_graphemes(text)[0]:
+            if used + size > width and used > 0:
+                if begin > start:
+                    rows[-1].append(Segment(text[start:begin], style))
+                rows.append([])
+                used, start = 0, begin
+            used += size
+        rows[-1].append(Segment(text[start:], style))
+    return rows
 
 
 def make_markdown(text: str, code_theme: str = DEFAULT_CODE_THEME) -> Markdown:

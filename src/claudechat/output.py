@@ -47,8 +47,11 @@ def status(message: str, style: str = "dim", indent: int | None = None) -> None:
 
     In a terminal a line wider than it is wrapped between words, each continuation indented
     by `indent` (by default two more than the line's own indent): the terminal broke it
-    anywhere ("Ctrl-C stops a r" / "eply"). A pipe gets the line whole."""
-    message = safe_text(message)
+    anywhere ("Ctrl-C stops a r" / "eply"). A pipe gets the line whole.
+
+    A line break in it is shown as ^J, as ESC is as ^[: a file name holding one (quoted in an
+    error or a warning) made two lines of one, the second reading as a line of its own."""
+    message = safe_text(message).replace("\n", "^J")
     if sys.stderr.isatty():
         message = wrapped(message, terminal_width(sys.stderr), indent)
     if is_rich(sys.stderr):
@@ -100,7 +103,9 @@ def _unit_end(words: list[str], start: int) -> int:
     word, rest = words[start], range(start + 1, len(words))
     if word.startswith("`") and word.count("`") == 1:  # `claudechat sync`
         return next((i + 1 for i in rest if "`" in words[i]), start + 1)
-    if word == "claudechat":  # to the end of its clause
+    if word == "claudechat" and _is_command_word(words[start + 1 : start + 2]):
+        # To the end of its clause. Only before a subcommand or an option: the REPL's banner
+        # (claudechat · MODEL · /help for commands) was kept whole and broken mid-word.
         return next((i + 1 for i in rest if words[i].endswith((";", ",", ")"))), len(words))
     if word.lstrip("('\"").startswith(("/", "~/", "./", "../")) and "/" in word[1:]:
         end = start + 1  # on through the names after a space with a folder below them
@@ -108,6 +113,13 @@ def _unit_end(words: list[str], start: int) -> int:
             end += 1
         return end
     return start + 1
+
+
+_COMMAND_WORD = re.compile(r"-{0,2}[a-z][a-z0-9-]*")
+
+
+def _is_command_word(following: list[str]) -> bool:
+    return bool(following) and _COMMAND_WORD.fullmatch(following[0]) is not None
 
 
 def _wrap_line(line: str, width: int, indent: int | None) -> str:

@@ -19,6 +19,7 @@ from claudechat.errors import (
     Terminated,
 )
 from claudechat.events import Listener
+from claudechat.exits import say_notes
 from claudechat.model_commands import (
     InterruptedThinking,
     effort_command,
@@ -218,6 +219,7 @@ class Repl:
         else:
             message = "your message is kept: /retry sends it again, a new message goes without it"
         status(f"{error}; {message}", "red")
+        say_notes(error)
 
     def run_command(self, name: str, handler: Callable[[str], None], argument: str) -> None:
         """A slash command, its failure one line. Ctrl-C cancels it and the prompt comes back:

@@ -80,13 +80,18 @@ class SessionModel:
             self._said.add(notice)
             self.notify(notice)
 
-    def _back_to_a_known_model(self) -> None:
+    def _back_to_a_known_model(self, refused: Exception) -> None:
         """Claude does not know the conversation's model (a typo in --model, /model or serve's
         "model"): it goes back to the model of its last reply, or in a conversation with no
         reply yet to the configured one. Kept, it failed every later turn of the conversation,
-        --continue and serve's requests without "model" too."""
+        --continue and serve's requests without "model" too.
+
+        What became of the model, and a near miss, are notes on the error, said after it:
+        said as they happened, they came above the error they follow from."""
         unknown = self.conversation.model
-        self._suggest_a_model_like(unknown)
+        suggestion = self._a_model_like(unknown)
+        if suggestion:
+            refused.add_note(suggestion)
         answered = [m.model for m in reversed(self.branch()) if m.role == "assistant" and m.model]
         if answered:
             known, which = answered[0], "the model of its last reply"
@@ -95,20 +100,28 @@ class SessionModel:
         if known == unknown:
             return  # the configuration names it: only changing it helps (the error says so)
         self.conversation.set("model", known)
-        self.notify(f"the conversation goes back to {known}, {which}")
+        refused.add_note(f"the conversation goes back to {known}, {which}")
         self.save()
 
-    def _suggest_a_model_like(self, unknown: str) -> None:
-        """A near miss of a model the account offers (claude-sonet-4-6): named, so the next
-        try is the right one."""
+    def _a_model_like(self, unknown: str) -> str | None:
+        """A near miss of a model the account offers (claude-sonet-4-6), so the next try is the
+        right one: the closest, the newest (the list's first) of equally close ones. None for
+        a model the list has and Claude refused: no typo, and another near it ("did you mean
+        claude-sonnet-4-5?" of claude-sonnet-4-6) is no answer."""
         import difflib
 
         try:
-            # Not the model itself: one the list has and Claude refused was offered as its
-            # own near miss ("did you mean claude-opus-4-6?" of claude-opus-4-6).
-            offered = [info.id for info in self.catalogue.models() if info.id != unknown]
+            offered = [info.id for info in self.catalogue.models()]
         except ClaudechatError:
-            return  # no list to compare with: the error alone
-        close = difflib.get_close_matches(unknown.lower(), offered, n=1, cutoff=0.75)
-        if close:
-            self.notify(f"did you mean {close[0]}? (`claudechat models` lists the models)")
+            return None  # no list to compare with: the error alone
+        if unknown in offered:
+            return None
+        wanted = unknown.lower()
+        scored = [
+            (difflib.SequenceMatcher(None, model, wanted).ratio(), -index, model)
+            for index, model in enumerate(offered)
+        ]
+        score, _, closest = max(scored, default=(0.0, 0, ""))
+        if score < 0.75:
+            return None
+        return f"did you mean {closest}? (`claudechat models` lists the models)"
