@@ -86,6 +86,19 @@ def test_a_database_that_refuses_the_configuration_exits_2_and_keeps_the_turn(  
     _pushed_once_fixed(cli, conversation_id(result.stderr))
 
 
+def test_a_refusal_before_the_message_is_sent_exits_2_and_says_it_was_not_sent(  # type: ignore[no-untyped-def]
+    cli, team, fake_api
+) -> None:
+    """`chat -c` lists the conversations first: the refusal came before the message was sent,
+    and left with the outage's exit 5."""
+    env = {"CLAUDECHAT_DATABASE_URL": _missing_database(team.database_url)}
+    result = cli("chat", "-c", input="hello", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "the store refused the configuration" in result.stderr
+    assert result.stderr.rstrip().endswith("; your message was not sent")
+    assert not fake_api.requests
+
+
 def test_s3_credentials_the_server_rejects_are_no_outage_to_wait_for(  # type: ignore[no-untyped-def]
     cli, team, s3, fake_api
 ) -> None:
@@ -147,3 +160,47 @@ def test_new_in_the_repl_says_the_conversation_waits_for_the_fix(  # type: ignor
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        'connection to server at "127.0.0.1", port 5432 failed: Connection refused',
+        "timeout expired",
+        "FATAL:  the database system is starting up",
+        "FATAL:  the database system is shutting down",
+        "FATAL:  the database system is not yet accepting connections",
+        "FATAL:  sorry, too many clients already",
+        'FATAL:  too many connections for role "alice"',
+        "FATAL:  remaining connection slots are reserved for non-replication superuser",
+        'FATAL:  database "chat" is not currently accepting connections',
+        "FATAL:  terminating connection due to administrator command",
+        "server closed the connection unexpectedly",
+        'could not translate host name "db.example" to address: Name or service not known',
+    ],
+)
+def test_an_outage_is_never_taken_for_a_refused_configuration(outage: str) -> None:
+    """A refusal exits 2 with "fix the URL": an outage said so would send people to fix a
+    configuration that is right, and stop the wait for the store to come back."""
+    from claudechat.storage.metadata import refuses_configuration
+
+    assert not refuses_configuration(outage)
+
+
+def test_a_refusal_on_the_second_address_tried_is_one() -> None:
+    """libpq says a line per address (localhost: ::1, then 127.0.0.1); only the first was read."""
+    from sqlalchemy.exc import OperationalError
+
+    from claudechat.errors import StoreRefusedError
+    from claudechat.storage.metadata import database_errors
+
+    said = (
+        'connection to server at "localhost" (::1), port 5432 failed: Connection refused\n'
+        'connection to server at "localhost" (127.0.0.1), port 5432 failed: FATAL:  '
+        'password authentication failed for user "chat"'
+    )
+    with (
+        pytest.raises(StoreRefusedError, match="the store refused the configuration"),
+        database_errors("postgresql://chat@localhost/claudechat"),
+    ):
+        raise OperationalError("connect", {}, Exception(said))

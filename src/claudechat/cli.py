@@ -179,7 +179,8 @@ def chat(
             raise
         # The store's error alone read as if the message had gone; piped in, it is kept
         # nowhere else, and must be sent again.
-        raise StorageError(f"{exc}; your message was not sent") from exc
+        # Of its own kind still: a store refusing the configuration exits 2, not 5.
+        raise type(exc)(f"{exc}; your message was not sent") from exc
     opening.quiet_waiting(store)
     from claudechat.output import status
 

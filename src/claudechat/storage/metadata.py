@@ -280,7 +280,8 @@ class database_errors:
         if isinstance(error, DBAPIError) and not isinstance(error, IntegrityError):
             reason = _first_line(error.orig)
             where = describe_database(self.url)
-            if _REFUSED_CONFIGURATION.search(reason):
+            # The whole text: libpq says a line per address it tried (::1, then 127.0.0.1).
+            if refuses_configuration(mask_url_password(str(error.orig))):
                 raise StoreRefusedError(
                     f"the store refused the configuration: database {where}: {reason}; fix "
                     "the database URL (CLAUDECHAT_DATABASE_URL or database_url)"
@@ -292,6 +293,10 @@ class database_errors:
 # What PostgreSQL (or libpq, before it connects) says of a configuration it will never accept:
 # the same answer however long one waits. Said in words only: libpq gives a failed
 # connection no SQLSTATE.
+def refuses_configuration(message: str) -> bool:
+    return _REFUSED_CONFIGURATION.search(message) is not None
+
+
 _REFUSED_CONFIGURATION = re.compile(
     r"password authentication failed|no password supplied|no pg_hba\.conf entry"
     r'|(database|role) "[^"]*" does not exist|is not permitted to log in'
