@@ -155,7 +155,7 @@ def test_new_in_the_repl_says_the_conversation_waits_for_the_fix(  # type: ignor
         child.expect_exact("echo: hello")
         say(child, "/new")
         child.expect(r"new conversation \(([0-9a-f]{8}) is saved on this machine, ([^)]*)\)")
-        assert child.match.group(2) == "pushed once the store is fixed"
+        assert child.match.group(2) == "pushed once the store's configuration is fixed"
         child.send(CTRL_D)
         child.expect(pexpect.EOF)
     finally:

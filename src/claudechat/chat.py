@@ -94,6 +94,7 @@ class ChatSession(SessionSaving, SessionModel):
         self.head, self.unanswered = _starting_point(conversation)
         # Where status lines go (the REPL and pipe mode print them to stderr).
         self.notify: Callable[[str], None] = lambda _message: None
+        self.leave_note: Callable[[str], None] = lambda _note: None
         self.offline = False
         self.saved_in = "stored"  # where the latest save went: stored, journal or memory
         self.deleted = self.pushed_here = False

@@ -183,8 +183,10 @@ def chat(
         raise type(exc)(f"{exc}; your message was not sent") from exc
     opening.quiet_waiting(store)
     from claudechat.output import status
+    from claudechat.signals import leaving_behind
 
     session.notify = status
+    session.leave_note = leaving_behind  # what a signal as the process leaves says of it
     try:
         if one_turn:
             from claudechat.pipe import run_one_turn

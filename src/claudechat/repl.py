@@ -270,9 +270,7 @@ class Repl:
         if session.deleted_since_saved():
             return f"{short} was deleted elsewhere; not saved"
         if session.saved_in == "journal":
-            # A store that refuses the configuration is not coming back by itself.
-            when = "once the store is fixed" if session.refused else "when the store is back"
-            return f"{short} is saved on this machine, pushed {when}"
+            return f"{short} is saved on this machine, pushed {session.pushed_when()}"
         return f"{short} is saved"
 
     def name(self, argument: str) -> None:

@@ -16,16 +16,13 @@ from claudechat.conversation import utc_now
 from claudechat.errors import ConversationDeletedError, StorageError, StoreRefusedError
 from claudechat.merging import merge
 from claudechat.save_in_flight import SaveInFlight
-from claudechat.signals import leaving_behind
 from claudechat.storage.results import PlacedNotice
 
-# What a signal once the work is done says of the conversation (signals.leaving_behind).
+# What a signal once the work is done says of the conversation (see leave_note).
 _WHERE_SAVED = {
     "stored": "the conversation is saved",
-    "journal": "the conversation is saved on this machine, pushed when the store is back",
     "memory": "the conversation could not be saved",
 }
-_SAVED_UNTIL_FIXED = "the conversation is saved on this machine, pushed once the store is fixed"
 _DELETED = "the conversation was deleted elsewhere; not saved"
 
 if TYPE_CHECKING:
@@ -50,8 +47,21 @@ class SessionSaving:
     # held in memory; it ends with why it could not be saved (unsaved_because) instead.
     one_turn: bool = False
     unsaved_because: StorageError | None = None
-    # The last save's store refused its configuration (pipe mode then exits 2, not 0).
-    refused: StoreRefusedError | None = None
+    # Why the latest save went to the journal (None: it did not): it says when the journal is
+    # pushed, and a store refusing the configuration makes pipe mode exit 2, not 0.
+    journaled_because: StorageError | None = None
+    # Where each save's outcome is noted for a signal that ends the process as it leaves
+    # (signals.leaving_behind): the CLI's session sets it; serve's answer each request instead.
+    leave_note: Callable[[str], None]
+
+    @property
+    def refused(self) -> StoreRefusedError | None:
+        reason = self.journaled_because
+        return reason if isinstance(reason, StoreRefusedError) else None
+
+    def pushed_when(self) -> str:
+        """When what the journal holds reaches the store, said on its own (/new, a signal)."""
+        return _pushed_when(self.journaled_because)[1]
 
     def save(self) -> None:
         """Save, come what may: to the store if it answers, else to the local journal. The
@@ -97,7 +107,7 @@ class SessionSaving:
 
     def _found_deleted(self) -> None:
         self.deleted = True
-        leaving_behind(_DELETED)
+        self.leave_note(_DELETED)
 
     def _saved(self, result: SaveResult) -> None:
         self.pushed_here = self.pushed_here or result.pushed
@@ -109,10 +119,12 @@ class SessionSaving:
         for notice in result.notices:
             self.notify(notice)
         self._report_storage(result.error, result.journaled)
-        if self.saved_in == "journal" and self.refused is not None:
-            leaving_behind(_SAVED_UNTIL_FIXED)
+        if self.saved_in == "journal":
+            self.leave_note(
+                f"the conversation is saved on this machine, pushed {self.pushed_when()}"
+            )
         else:
-            leaving_behind(_WHERE_SAVED[self.saved_in])
+            self.leave_note(_WHERE_SAVED[self.saved_in])
 
     def deleted_since_saved(self) -> bool:
         """Whether the conversation was deleted (from another terminal or machine) since this
@@ -137,13 +149,10 @@ class SessionSaving:
         """Tell the user once when saves fall back to the journal (or, when that cannot be
         written either, to memory), and once when they recover."""
         state = "stored" if error is None else "journal" if journaled else "memory"
-        was_refused, self.refused = (
-            self.refused,
-            (error if isinstance(error, StoreRefusedError) else None),
-        )
-        # Unchanged, unless the journal's reason turned from an outage to a refusal or back.
-        refusal_changed = (was_refused is None) != (self.refused is None)
-        if state == self.saved_in and not (state == "journal" and refusal_changed):
+        before = self.journaled_because
+        self.journaled_because = error if state == "journal" else None
+        # Unchanged, unless the journal's reason turned to another kind (an outage, a refusal).
+        if state == self.saved_in and _pushed_when(before) == _pushed_when(error):
             return
         if state == "journal":
             self.notify(_kept_locally(error))
@@ -165,23 +174,28 @@ class SessionSaving:
 
 
 def _kept_locally(error: StorageError | None) -> PlacedNotice:
-    """What a save that fell back to the journal says: when it will be pushed. A schema to
-    upgrade, or a configuration the store refused, is no outage: the store is not coming back
-    by itself, and "when the store is back" had the user wait for nothing."""
+    """What a save that fell back to the journal says: when it will be pushed."""
+    after_the_error, on_its_own = _pushed_when(error)
+    if isinstance(error, StoreRefusedError):
+        state = "refusing the server's configuration"
+    else:
+        state = "unavailable"
+    return PlacedNotice(
+        f"{error}; the conversation is saved locally and will be pushed {after_the_error} (or "
+        "run `claudechat sync`)",
+        f"the conversation store is {state}; the conversation is kept by the server and will "
+        f"be pushed {on_its_own}",
+    )
+
+
+def _pushed_when(error: StorageError | None) -> tuple[str, str]:
+    """When the journal is pushed: after the error's own words, and said on its own. A schema
+    to upgrade, or a configuration the store refused, is no outage: the store is not coming
+    back by itself, and "when the store is back" had the user wait for nothing."""
     from claudechat.storage.migrate import SchemaError
 
     if isinstance(error, SchemaError):
-        when, server = "once that is done", "unavailable"
-        server_when = "once the database is upgraded"
-    elif isinstance(error, StoreRefusedError):
-        when = server_when = "once that is fixed"
-        server = "refusing the server's configuration"
-    else:
-        when = server_when = "when the store is back"
-        server = "unavailable"
-    return PlacedNotice(
-        f"{error}; the conversation is saved locally and will be pushed {when} (or run "
-        "`claudechat sync`)",
-        f"the conversation store is {server}; the conversation is kept by the server and will "
-        f"be pushed {server_when}",
-    )
+        return "once that is done", "once the database is upgraded"
+    if isinstance(error, StoreRefusedError):
+        return "once that is fixed", "once the store's configuration is fixed"
+    return "when the store is back", "when the store is back"

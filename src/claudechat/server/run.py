@@ -6,7 +6,6 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-from claudechat import signals
 from claudechat.errors import UsageError
 from claudechat.server import OPTIONS_ENV, ServeOptions
 
@@ -52,32 +51,27 @@ def run(options: ServeOptions) -> None:
     _check_address(options.host, options.port)
     _hangup_stops_as_sigterm()
     app = "claudechat.server.app:create_app"
-    uvicorn_options: dict[str, Any] = {
-        "factory": True,
-        "host": options.host,
-        "port": options.port,
-        "workers": options.workers,
-        "log_config": log_config(),
-        "access_log": False,  # ours names user and conversation and leaves out the query
-        "timeout_graceful_shutdown": options.graceful_seconds,
-        "server_header": False,
-    }
+    config = uvicorn.Config(
+        app,
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        log_config=log_config(),
+        access_log=False,  # ours names user and conversation and leaves out the query
+        timeout_graceful_shutdown=options.graceful_seconds,
+        server_header=False,
+    )
     serving = f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)"
-    config = uvicorn.Config(app, **uvicorn_options)
-    try:
-        if options.workers > 1:
-            from claudechat.server import workers
+    if options.workers > 1:
+        from claudechat.server import workers
 
-            workers.serve(config, lambda: status(serving))
-        else:
-            from claudechat.server import force_quit
+        workers.serve(config, lambda: status(serving))
+    else:
+        from claudechat.server import force_quit
 
-            status(serving)
-            force_quit.serve(config)
-    finally:
-        # Each turn's save was told to its own client: a signal while the process leaves
-        # speaks of no one conversation (the last one saved, of whichever user).
-        signals.leaving_behind(None)
+        status(serving)
+        force_quit.serve(config)
 
 
 def _check_blob_store(settings: Settings) -> None:
