@@ -17,15 +17,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from claudechat.blocks import Block
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
+from claudechat.listing import local_time, message_heading
 from claudechat.output import json_safe, one_line, safe_text
-from claudechat.stop_reasons import status_mark
 
 EXPORT_KIND = "claudechat-export"
 EXPORT_VERSION = 2
@@ -61,7 +60,7 @@ def to_markdown(conversation: Conversation) -> str:
     lines += [f"- {label}: {_literal(value)}" for label, value in _facts(conversation)]
     lines.append("")
     for message in conversation.branch():
-        lines += [f"## {_literal(_speaker(message))}", ""]
+        lines += [f"## {_literal(message_heading(message))}", ""]
         lines += [_block_markdown(block) for block in message.content]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -152,14 +151,19 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
 
 
-def _unclosed_elements(tokens: list[Any]) -> bool:
-    html = [
-        token.content
+def _raw_html(tokens: list[Any]) -> list[Any]:
+    """The HTML tokens, as blocks and inside paragraphs, in order."""
+    return [
+        token
         for token in [*tokens, *(child for t in tokens for child in t.children or [])]
         if token.type in ("html_block", "html_inline")
     ]
+
+
+def _unclosed_elements(tokens: list[Any]) -> bool:
     depth: dict[str, int] = {}
-    for closing, name, self_closing in _TAG.findall("".join(html)):
+    html = "".join(token.content for token in _raw_html(tokens))
+    for closing, name, self_closing in _TAG.findall(html):
         name = name.lower()
         if name not in _VOID and not self_closing:
             depth[name] = depth.get(name, 0) + (-1 if closing else 1)
@@ -168,15 +172,8 @@ def _unclosed_elements(tokens: list[Any]) -> bool:
 
 def _is_markdown_alone(thinking: str) -> bool:
     """No HTML in it, as CommonMark reads it, and the fold's end after it is read as that."""
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").parse(f"{thinking}\n\n{_FOLD_END}")
-    raw_html = [
-        token
-        for token in [*tokens, *(child for t in tokens for child in t.children or [])]
-        if token.type in ("html_block", "html_inline")
-    ]
-    return raw_html == [tokens[-1]] and tokens[-1].content == _FOLD_END
+    tokens = _commonmark().parse(f"{thinking}\n\n{_FOLD_END}")
+    return _raw_html(tokens) == [tokens[-1]] and tokens[-1].content == _FOLD_END
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -210,7 +207,7 @@ def to_html(conversation: Conversation) -> str:
 
 
 def _message_html(message: Message) -> str:
-    who, when = _speaker(message).split(" · ", 1)
+    who, when = message_heading(message).split(" · ", 1)
     parts = "".join(_block_html(block) for block in message.content)
     return (
         f'<section class="message {_e(message.role)}"><div class="who">{_e(who)} '
@@ -371,8 +368,8 @@ def _facts(conversation: Conversation) -> list[tuple[str, str]]:
     facts = [
         ("id", conversation.id),
         ("model", one_line(conversation.model)),
-        ("created", _local(conversation.created_at)),
-        ("updated", _local(conversation.updated_at)),
+        ("created", local_time(conversation.created_at)),
+        ("updated", local_time(conversation.updated_at)),
     ]
     if conversation.system:
         facts.append(("system", one_line(conversation.system)))
@@ -382,14 +379,3 @@ def _facts(conversation: Conversation) -> list[tuple[str, str]]:
     if hidden > 0:
         facts.append(("other branches", f"{hidden} (in the JSON export)"))
     return facts
-
-
-def _speaker(message: Message) -> str:
-    """As `show` heads a message, with how a reply ended early: without it, a reply cut off,
-    interrupted or declined (an empty section) read as a whole one."""
-    who = "You" if message.role == "user" else "Claude"
-    return f"{who} · {_local(message.created_at)}{status_mark(message)}"
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")

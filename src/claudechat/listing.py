@@ -193,7 +193,7 @@ def conversation_markdown(conversation: Conversation, thinking: bool = False) ->
     lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
-        lines += [f"## {_speaker(message)}", "", *_thinking_lines(message, thinking)]
+        lines += [f"## {message_heading(message)}", "", *_thinking_lines(message, thinking)]
         attached = [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
         # A blank line after the list: else markdown reads the text as its last item.
         lines += [*attached, ""] if attached else []
@@ -218,8 +218,8 @@ def _header_lines(conversation: Conversation) -> list[str]:
     lines = [
         f"- id: {conversation.id}",
         f"- model: {one_line(conversation.model)}",
-        f"- created: {_local(conversation.created_at)}",
-        f"- updated: {_local(conversation.updated_at)}",
+        f"- created: {local_time(conversation.created_at)}",
+        f"- updated: {local_time(conversation.updated_at)}",
     ]
     if conversation.system:
         lines.append(f"- system: {one_line(conversation.system)}")
@@ -236,12 +236,14 @@ def _header_lines(conversation: Conversation) -> list[str]:
     return lines
 
 
-def _speaker(message: Message) -> str:
+def message_heading(message: Message) -> str:
+    """Who, when, and how a reply ended early (show's and export's headings alike): without
+    it, a reply cut off, interrupted or declined (an empty section) read as a whole one."""
     who = "You" if message.role == "user" else "Claude"
-    return f"{who} · {_local(message.created_at)}{status_mark(message)}"
+    return f"{who} · {local_time(message.created_at)}{status_mark(message)}"
 
 
-def _local(moment: datetime) -> str:
+def local_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
@@ -257,7 +259,7 @@ def _print_rich(conversation: Conversation, out: Console, thinking: bool, code_t
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         style = "bold green" if message.role == "user" else "bold magenta"
-        out.print(Rule(Text(_speaker(message), style=style), align="left"))
+        out.print(Rule(Text(message_heading(message), style=style), align="left"))
         for line in _thinking_lines(message, thinking)[:-1]:
             out.print(Text(line.strip("_"), style="dim"))
         for line in attachment_lines(message, numbers):
