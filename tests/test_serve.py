@@ -299,8 +299,10 @@ def test_a_model_claude_does_not_know_is_the_callers_error(
     assert (refused.status_code, refused.json()["error"]["type"]) == (400, "unknown_model")
     assert "gpt-4" in refused.json()["error"]["message"]
     assert refused.json()["conversation_id"] == first["conversation_id"]
-    # Not kept on the conversation: later requests without "model" would fail alike.
+    # Not kept on the conversation: later requests without "model" would fail alike; the
+    # operator reads so in the log, as the session says it in a terminal.
     assert kept["model"] == first["model"]
+    assert f"the conversation goes back to {first['model']}" in server.log()
 
 
 def test_an_address_with_no_messages_api_is_a_bad_gateway_not_an_unknown_model(

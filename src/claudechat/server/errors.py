@@ -30,6 +30,10 @@ def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
     """(status, type, message, headers) for an error a request ran into."""
+    for note in getattr(error, "__notes__", ()):
+        # What followed from it (the conversation going back to a model Claude knows): the
+        # operator's to read, as the session's notices are.
+        log.warning("%s", note)
     if isinstance(error, ApiError):
         return _api_error(error)
     if isinstance(error, ReplyCutOffError):
