@@ -357,13 +357,9 @@ def _open_closed_std_streams() -> None:
     Written to /dev/null, a reply or a list went nowhere and the command exited 0 without a
     word, where `> /dev/full` says so; nothing to write is no failure."""
     for name in ("stdin", "stdout", "stderr"):
-        if getattr(sys, name) is not None:
-            continue
-        if name == "stdout":  # opened for the life of the process, as the others
-            stream = open(os.open(os.devnull, os.O_RDONLY), "w")  # noqa: SIM115
-        else:
-            stream = open(os.devnull, "r" if name == "stdin" else "w")  # noqa: SIM115
-        setattr(sys, name, stream)
+        if getattr(sys, name) is None:  # opened for the life of the process
+            descriptor = os.open(os.devnull, os.O_WRONLY if name == "stderr" else os.O_RDONLY)
+            setattr(sys, name, open(descriptor, "r" if name == "stdin" else "w"))  # noqa: SIM115
 
 
 def run(argv: list[str]) -> int:

@@ -117,11 +117,11 @@ class SessionModel:
         if unknown in offered:
             return None
         wanted = unknown.lower()
-        scored = [
-            (difflib.SequenceMatcher(None, model, wanted).ratio(), -index, model)
-            for index, model in enumerate(offered)
-        ]
-        score, _, closest = max(scored, default=(0.0, 0, ""))
-        if score < 0.75:
+
+        def likeness(model: str) -> float:
+            return difflib.SequenceMatcher(None, model, wanted).ratio()
+
+        closest = max(offered, key=likeness, default=None)  # the first of equally close ones
+        if closest is None or likeness(closest) < 0.75:
             return None
         return f"did you mean {closest}? (`claudechat models` lists the models)"

@@ -265,7 +265,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
 def _set(settings: Settings, name: str, value: Any, source: str) -> None:
     key = KEYS_BY_NAME.get(name)
     if key is None:
-        settings.warnings.append(f"{source}: unknown key {name[:60]!r} ignored{_closest(name)}")
+        hint = _closest(name, list(KEYS_BY_NAME))
+        settings.warnings.append(f"{source}: unknown key {name[:60]!r} ignored{hint}")
         return
     if name in settings.values:
         settings.replaced[name] = settings.values[name]
@@ -273,29 +274,26 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
     settings.sources[name] = source
 
 
-def _closest(name: str) -> str:
-    """A misspelt key (databse_url) sent a team member's conversations to local SQLite with a
-    warning that did not say which key was meant, as it does for a misspelt variable."""
+def _closest(name: str, known: list[str], prefix: str = "") -> str:
+    """ "; did you mean X?" of the known name closest to a misspelt one (compared without the
+    prefix they all share, which made any name look close to some), else "". A misspelt key
+    or variable (databse_url) sent a team member's conversations to local SQLite."""
     import difflib
 
-    closest = difflib.get_close_matches(name, sorted(KEYS_BY_NAME), n=1)
-    return f"; did you mean {closest[0]}?" if closest else ""
+    endings = sorted(k.removeprefix(prefix) for k in known)
+    closest = difflib.get_close_matches(name.removeprefix(prefix), endings, n=1)
+    return f"; did you mean {prefix}{closest[0]}?" if closest else ""
 
 
 def _unknown_variables() -> list[str]:
     """A misspelt variable was ignored without a word, as a misspelt key was not: with
     CLAUDECHAT_DATABSE_URL, a team member's conversations went to a local SQLite file."""
-    import difflib
-
     prefix = "CLAUDECHAT_"
     known = {key.env for key in KEYS if key.env} | set(OTHER_VARIABLES)
-    # Compared without the prefix they all share, which made any name look close to some.
-    endings = sorted(name.removeprefix(prefix) for name in known)
     warnings = []
     for name in sorted(os.environ):
         if name.startswith(prefix) and name not in known:
-            closest = difflib.get_close_matches(name.removeprefix(prefix), endings, n=1)
-            hint = f"; did you mean {prefix}{closest[0]}?" if closest else ""
+            hint = _closest(name, list(known), prefix)
             warnings.append(f"environment: unknown variable {name[:60]!r} ignored{hint}")
     return warnings
 

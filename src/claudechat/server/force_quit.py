@@ -11,12 +11,12 @@ import socket
 import sys
 
 import uvicorn
+from uvicorn.main import STARTUP_FAILURE  # uvicorn.run's exit when the app did not start
 
 from claudechat.errors import ExitCode, Terminated
 
 # How long the handlers of replies already answered get to return once the app has shut down.
 HANDLERS_ENDING_SECONDS = 1.0
-STARTUP_FAILURE = 3  # uvicorn's exit code when the app could not start, as uvicorn.run exits
 
 
 class Server(uvicorn.Server):
