@@ -176,19 +176,24 @@ def test_an_unusable_journal_entry_is_moved_aside_and_blocks_nothing(  # type: i
     assert "Traceback" not in listed.stderr + shown.stderr + again.stderr + doctor.stderr
 
 
+@pytest.mark.parametrize("backend", ["team"], indirect=True)  # a folder has no prefix
 def test_a_row_under_an_older_storage_prefix_is_still_read(backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    settings = load_settings()
-    before = open_store(settings)
+    before = open_store(load_settings())
     convo = saved_conversation(before, "saved under the old prefix")
+    copied = saved_conversation(before, "copied to the new prefix")
     old_location = before.blobs.location(before.blob_key("tester", convo.id))
-    if backend.name == "team":
-        monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", backend.storage_url + "-moved")
-    else:
-        monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", (settings.data_dir / "moved").as_uri())
+    monkeypatch.setenv("CLAUDECHAT_STORAGE_URL", backend.storage_url + "-moved")
     after = open_store(load_settings())
     assert after.blobs.location(after.blob_key("tester", convo.id)) != old_location
     loaded = after.load("tester", convo.id[:8])
     assert [m.text for m in loaded.messages] == ["saved under the old prefix"]
+    # A document the new prefix holds (copied there, then changed) is read there, not under
+    # the old prefix its row still names.
+    key = after.blob_key("tester", copied.id)
+    changed = json.loads(before.blobs.get(key))
+    changed["name"] = "changed in the copy"
+    after.blobs.put(key, json.dumps(changed).encode())
+    assert open_store(load_settings()).load("tester", copied.id).name == "changed in the copy"
     # The next save writes it under the new prefix, and the row follows it there.
     loaded.append("assistant", "moved")
     assert after.save(loaded).pushed

@@ -70,6 +70,7 @@ def doctor() -> None:
     for label, found in (
         ("document without a row: row re-created", report.adopted),
         ("row older than its document: row refreshed", report.refreshed),
+        ("row naming where its document was before: location updated", report.relocated),
         ("row whose document is missing", report.missing),
         ("document that cannot be read", report.corrupt),
         ("journal entry that could not be used (moved aside)", report.damaged_journal),
@@ -84,7 +85,8 @@ def doctor() -> None:
             f"{len(report.missing)} row(s) without a document, {len(report.corrupt)} unreadable "
             f"document(s), {len(report.damaged_journal)} unreadable journal entr(ies)"
         )
-    status("repaired" if report.adopted or report.refreshed else "documents and rows agree")
+    repaired = report.adopted or report.refreshed or report.relocated
+    status("repaired" if repaired else "documents and rows agree")
 
 
 def db_upgrade() -> None:

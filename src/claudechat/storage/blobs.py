@@ -51,6 +51,10 @@ class BlobStore(Protocol):
         """A document by its recorded location (as location() gave it, under any prefix)."""
         ...
 
+    def holds(self, location: str) -> bool:
+        """Whether a recorded location is inside this store (its folder; its bucket)."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def list(self, prefix: str = "") -> list[str]: ...
@@ -149,6 +153,14 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageError(f"cannot read {location}: {exc.strerror}") from exc
         return data, _etag(data)
+
+    def holds(self, location: str) -> bool:
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(location)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            return False
+        return Path(unquote(parsed.path)).is_relative_to(self.root.absolute())
 
     @contextlib.contextmanager
     def _locked(self, path: Path) -> Iterator[None]:

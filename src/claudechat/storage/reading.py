@@ -100,36 +100,53 @@ class StoreReading:
         return [self.load_row(row)] if row is not None else []
 
     def load_row(self, row: ConversationRow) -> Conversation:
-        """The document where its row says it is: after a change of storage prefix, older
-        rows still point at their documents. The location must end in the row's own
-        {user}/{conversation}.json, or the current key is read instead."""
+        """The document at its key in the current store. After a change of S3 prefix, older
+        rows still name their documents under the old one: that location is read while the
+        key holds nothing, if it is in the same bucket and ends in the row's own
+        {user}/{conversation}.json. A location outside the current store (another bucket; the
+        folder of a data directory since copied or moved) is never read: it may be gone, or
+        hold an older version, which was shown in place of the copy's own."""
         key = self.blob_key(row.user_id, row.conversation_id)
-        location = row.s3_file_location
-        current = self.blobs.location(key)
-        elsewhere = location != current and location.endswith("/" + key)
-        if elsewhere:
-            data, etag = self.blobs.get_location(location)
-        else:
-            location = current
+        try:
             data, etag = self.blobs.get_with_etag(key)
-            if is_tombstone(data):  # its row outlived it (a delete that failed midway)
-                if self.cache is not None:
-                    self.cache.forget(row.user_id, row.conversation_id)
-                deleted = f"conversation {row.conversation_id[:8]} was deleted"
-                raise ConversationDeletedError(deleted)
-            known = self._versions.get(row.user_id, row.conversation_id)
-            if known is not None and known.etag == etag:
-                # The version this process last read or wrote: no need to decode it again.
-                self._remember(known.document, data, seen_before=True)
-                return known.document.copy()
+        except BlobNotFoundError:
+            earlier = self._earlier_location(row, key)
+            if earlier is None:
+                raise
+            return self._load_earlier(row, earlier)
+        if is_tombstone(data):  # its row outlived it (a delete that failed midway)
+            if self.cache is not None:
+                self.cache.forget(row.user_id, row.conversation_id)
+            deleted = f"conversation {row.conversation_id[:8]} was deleted"
+            raise ConversationDeletedError(deleted)
+        known = self._versions.get(row.user_id, row.conversation_id)
+        if known is not None and known.etag == etag:
+            # The version this process last read or wrote: no need to decode it again.
+            self._remember(known.document, data, seen_before=True)
+            return known.document.copy()
+        conversation = self._decoded(row, data, self.blobs.location(key))
+        self._keep_stored_version(conversation, etag, data)
+        return conversation
+
+    def _earlier_location(self, row: ConversationRow, key: str) -> str | None:
+        """Where the row says the document was, when that is worth reading instead of its key."""
+        location = row.s3_file_location
+        if location == self.blobs.location(key) or not location.endswith("/" + key):
+            return None
+        return location if self.blobs.holds(location) else None
+
+    def _load_earlier(self, row: ConversationRow, location: str) -> Conversation:
+        data, _ = self.blobs.get_location(location)
+        conversation = self._decoded(row, data, location)
+        # The next save goes to the current key; an etag from elsewhere means nothing there.
+        self._remember(conversation, data, at_key=False)
+        return conversation
+
+    @staticmethod
+    def _decoded(row: ConversationRow, data: bytes, location: str) -> Conversation:
         conversation = decode_document(data, location)
         if conversation.id != row.conversation_id or conversation.user_id != row.user_id:
             raise CorruptDocumentError("its id or owner does not match", location)
-        if elsewhere:
-            # The next save goes to the current key; an etag from elsewhere means nothing there.
-            self._remember(conversation, data, at_key=False)
-        else:
-            self._keep_stored_version(conversation, etag, data)
         return conversation
 
     def resolve(self, user_id: str, reference: str) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class DoctorReport:
     adopted: list[str] = field(default_factory=list)  # documents without a row: row created
     refreshed: list[str] = field(default_factory=list)  # rows older than their document
+    relocated: list[str] = field(default_factory=list)  # rows naming where it was before
     missing: list[str] = field(default_factory=list)  # rows whose document is gone
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
     reasons: dict[str, str] = field(default_factory=dict)  # why, by id: what doctor says
@@ -86,10 +87,27 @@ def _repair_row(
     # Read again: doctor read every row before the documents, seconds ago on a long history.
     row = store.metadata.get(conversation.user_id, conversation.id)
     if not _up_to_date(row, fresh) and store.record(conversation):
-        (report.adopted if row is None else report.refreshed).append(conversation.id)
+        _reported_in(report, row, fresh).append(conversation.id)
 
 
 def _up_to_date(row: ConversationRow | None, fresh: ConversationRow) -> bool:
+    """The row says what the document does, and where the current store keeps it: a row still
+    naming where it was before (a data directory copied or moved, another bucket) is brought
+    up to date too, or `list --json` kept naming the old place and `doctor` said all agreed."""
     if row is None:
         return False
-    return (row.updated_at, row.message_count) == (fresh.updated_at, fresh.message_count)
+    return _facts(row) == _facts(fresh)
+
+
+def _facts(row: ConversationRow) -> tuple[object, ...]:
+    return (row.updated_at, row.message_count, row.s3_file_location)
+
+
+def _reported_in(
+    report: DoctorReport, row: ConversationRow | None, fresh: ConversationRow
+) -> list[str]:
+    if row is None:
+        return report.adopted
+    if _facts(row)[:2] != _facts(fresh)[:2]:
+        return report.refreshed
+    return report.relocated

@@ -103,6 +103,10 @@ class S3BlobStore:
             body: bytes = response["Body"].read()
             return body, str(response["ETag"])
 
+    def holds(self, location: str) -> bool:
+        parsed = urlparse(location)
+        return parsed.scheme == "s3" and parsed.netloc == self.bucket
+
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
