@@ -123,6 +123,19 @@ def test_a_refused_stream_answers_json(
     assert answer.json()["reply"] == "echo: hi"
 
 
+def test_an_explicit_stream_false_wins_over_an_accept_header(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """HTTP libraries send Accept headers the script's writer never chose: with
+    "stream": false in the body the reply still came as server-sent events."""
+    headers = {"Accept": "text/event-stream"}
+    with server.client() as http:
+        answer = http.post("/chat", json={"user_input": "hi", "stream": False}, headers=headers)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["reply"] == "echo: hi"
+
+
 def test_a_deletion_does_not_say_where_the_document_was(
     server: Serve,  # noqa: F811
     fake: FakeAnthropic,  # noqa: F811
