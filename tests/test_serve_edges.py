@@ -316,3 +316,20 @@ def test_a_message_too_large_names_every_way_to_raise_the_budget_and_no_conversa
     assert "raise max_context_tokens (--max-context-tokens, CLAUDECHAT_MAX_CONTEXT_TOKENS" in said
     assert "whole context window of 200,000 tokens" in refused[1].json()["error"]["message"]
     assert [text_of(m["content"]) for m in document["messages"]] == ["hi", "echo: hi"]
+
+
+def test_serve_help_names_every_route(cli) -> None:  # type: ignore[no-untyped-def]
+    """It named four: DELETE /conversations/{id}, /health and /openapi.json were left out."""
+    shown = cli("serve", "--help")
+    assert shown.returncode == 0, shown.stderr
+    said = " ".join(shown.stdout.split())
+    for route in (
+        "POST /chat",
+        "POST /new_chat",
+        "GET|POST /get_conversation",
+        "GET /conversations",
+        "DELETE /conversations/{id}",
+        "GET /health",
+        "GET /openapi.json",
+    ):
+        assert route in said, route
