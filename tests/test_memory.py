@@ -101,7 +101,7 @@ def test_raising_the_budget_is_offered_only_where_the_window_has_room(
     if beyond_window:
         assert "whole context window of 300 tokens; send less" in str(refused.value)
     else:
-        assert "raise --max-context-tokens" in str(refused.value)
+        assert "raise max_context_tokens (--max-context-tokens" in str(refused.value)
 
 
 def test_failed_turns_merge_into_the_next_user_message() -> None:

@@ -46,9 +46,16 @@ def test_requests_need_a_valid_bearer_token(server: Serve, tokens: dict[str, str
             assert answer.status_code == 401, answer.text
             assert answer.headers["www-authenticate"] == "Bearer"
             assert answer.json()["error"]["type"] == "unauthorized"
-        # Load balancers probe health without a token; unknown routes are 404 for anyone.
+        # Load balancers probe health without a token, and the API's description is public.
         assert http.get("/health").status_code == 200
-        assert http.get("/nowhere").status_code == 404
+        assert http.head("/health").status_code == 200
+        assert http.get("/openapi.json").status_code == 200
+        # An unknown route is 401 without a token (it was 404, as README promised it not to
+        # be) and 404 with one.
+        unknown = [http.post("/nope"), http.post("/chat/", json={"user_input": "hi"})]
+        assert [answer.status_code for answer in unknown] == [401] * 2
+        alice = {"Authorization": f"Bearer {tokens['alice']}"}
+        assert http.get("/nowhere", headers=alice).status_code == 404
         # The token comes first: without one, a caller learns nothing of what a body must be
         # (it got 400, 413 or 415, and its body was read).
         wrong = {"Authorization": "Bearer cct_wrong"}

@@ -12,8 +12,9 @@ import pytest
 from claudechat.jsontext import replace_lone_surrogates
 from claudechat.server import ServeOptions, is_loopback
 from claudechat.server.app import wants_events
+from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, text_of
+from serve_harness import Serve, clean_env, text_of
 from test_serve import BODY_SECONDS, MAX_BODY, fake, server  # noqa: F401  (the fixtures)
 
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -119,6 +120,19 @@ def test_a_refused_stream_answers_json(
     headers = {"Accept": "application/json, text/event-stream;q=0"}
     with server.client() as http:
         answer = http.post("/chat", json={"user_input": "hi"}, headers=headers)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["reply"] == "echo: hi"
+
+
+def test_an_explicit_stream_false_wins_over_an_accept_header(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """HTTP libraries send Accept headers the script's writer never chose: with
+    "stream": false in the body the reply still came as server-sent events."""
+    headers = {"Accept": "text/event-stream"}
+    with server.client() as http:
+        answer = http.post("/chat", json={"user_input": "hi", "stream": False}, headers=headers)
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["reply"] == "echo: hi"
 
@@ -275,3 +289,47 @@ def test_a_trailing_slash_or_a_stream_flag_in_words_gets_a_json_error(
         worded = http.post("/chat", json={"user_input": "hi", "stream": "yes"})
     assert slashed.status_code == 404 and slashed.json()["error"]["type"] == "not_found"
     assert worded.status_code == 422, worded.text
+
+
+def test_a_message_too_large_names_every_way_to_raise_the_budget_and_no_conversation(
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """serve has no --max-context-tokens, yet its callers were told to raise it; and a refused
+    message (never saved) named its conversation only when that held earlier messages."""
+    env = clean_env(
+        ANTHROPIC_API_KEY=API_KEY,
+        ANTHROPIC_BASE_URL=fake.base_url,
+        CLAUDECHAT_MAX_CONTEXT_TOKENS="1000",
+    )
+    over_budget = {"user_input": "word " * 2000}
+    beyond_window = {"user_input": "a" * 700_000}  # over claude-haiku-4-5's 200,000 tokens
+    with Serve(env, "--no-auth") as serve, serve.client() as http:
+        started = http.post("/new_chat", json={"model": "claude-haiku-4-5"}).json()
+        assert http.post("/chat", json={"user_input": "hi"}).status_code == 200
+        refused = [http.post("/chat", json=body) for body in (over_budget, beyond_window)]
+        http.post("/new_chat", json={"model": "claude-haiku-4-5"})
+        refused += [http.post("/chat", json=body) for body in (over_budget, beyond_window)]
+        document = http.get("/get_conversation", params=started).json()
+    assert [answer.status_code for answer in refused] == [400] * 4
+    assert [("conversation_id" in answer.json()) for answer in refused] == [False] * 4
+    said = refused[0].json()["error"]["message"]
+    assert "raise max_context_tokens (--max-context-tokens, CLAUDECHAT_MAX_CONTEXT_TOKENS" in said
+    assert "whole context window of 200,000 tokens" in refused[1].json()["error"]["message"]
+    assert [text_of(m["content"]) for m in document["messages"]] == ["hi", "echo: hi"]
+
+
+def test_serve_help_names_every_route(cli) -> None:  # type: ignore[no-untyped-def]
+    """It named four: DELETE /conversations/{id}, /health and /openapi.json were left out."""
+    shown = cli("serve", "--help")
+    assert shown.returncode == 0, shown.stderr
+    said = " ".join(shown.stdout.split())
+    for route in (
+        "POST /chat",
+        "POST /new_chat",
+        "GET|POST /get_conversation",
+        "GET /conversations",
+        "DELETE /conversations/{id}",
+        "GET /health",
+        "GET /openapi.json",
+    ):
+        assert route in said, route

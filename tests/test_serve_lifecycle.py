@@ -123,6 +123,10 @@ def test_sigterm_saves_a_reply_that_outlasts_the_grace_period(fake: FakeAnthropi
     assert answer.json()["error"]["type"] == "shutting_down"
     assert answer.json()["conversation_id"] == stored["id"]
     assert "Traceback" not in server.log()
+    # The documented way such a stop goes: uvicorn's ERROR line for it tripped log alerting.
+    cancelled = [line for line in server.log().splitlines() if "graceful shutdown" in line]
+    assert cancelled and all(" WARNING " in line for line in cancelled), cancelled
+    assert " ERROR " not in server.log()
 
 
 def test_sigterm_past_the_grace_period_ends_a_stream_with_an_error_event(

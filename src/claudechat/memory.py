@@ -57,6 +57,12 @@ class ContextMessage:
         return text_of(list(self.content))
 
 
+# Every way to set it: `serve` has no --max-context-tokens, and told API callers to use it.
+RAISE_THE_BUDGET = (
+    "max_context_tokens (--max-context-tokens, CLAUDECHAT_MAX_CONTEXT_TOKENS or the config file)"
+)
+
+
 class ConversationMemory:
     def __init__(
         self,
@@ -99,7 +105,7 @@ class ConversationMemory:
                 raise self._beyond_window_error(f"that message is about {needed:,} tokens")
             raise ContextTooLargeError(
                 f"that message is about {needed:,} tokens, more than the context budget of "
-                f"{self.max_context_tokens:,}; shorten it or raise --max-context-tokens"
+                f"{self.max_context_tokens:,}; shorten it or raise {RAISE_THE_BUDGET}"
             )
 
     def _beyond_window(self, needed: int) -> bool:
@@ -159,7 +165,7 @@ class ConversationMemory:
                 )
             raise ContextTooLargeError(
                 "the newest message alone does not fit the context budget of "
-                f"{self.max_context_tokens:,} tokens; raise --max-context-tokens"
+                f"{self.max_context_tokens:,} tokens; raise {RAISE_THE_BUDGET}"
             )
         return _merge_roles(message for turn in reversed(chosen) for message in turn)
 

@@ -41,7 +41,12 @@ def serve(
         ),
     ] = DEFAULT_BODY_SECONDS,
 ) -> None:
-    """Serve the HTTP API (POST /chat, /new_chat, /get_conversation; GET /conversations)."""
+    """Serve the HTTP API: chat with Claude and read your conversations over HTTP.
+
+    Every route: POST /chat, POST /new_chat, GET|POST /get_conversation, GET /conversations,
+    DELETE /conversations/{id}; with no token, GET /health (database and blob store) and
+    GET /openapi.json (every route with its errors, and /chat's events).
+    """
     from claudechat.server import ServeOptions
     from claudechat.server.run import run
 

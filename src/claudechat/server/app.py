@@ -49,7 +49,9 @@ class ChatBody(BaseModel):
     model: str | None = None
     system: str | None = None
     # Strict: "stream": "yes" (or "no") was taken for true.
-    stream: StrictBool = Field(False, description="Answer as server-sent events.")
+    stream: StrictBool = Field(
+        False, description="Answer as server-sent events; given, it wins over Accept."
+    )
 
     @field_validator("user_input")
     @classmethod
@@ -155,7 +157,12 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
             body.user_input, reference, body.conversation_name, body.model, body.system
         )
         wanted.check()
-        stream = body.stream or wants_events(request.headers.get("accept", ""))
+        # An explicit "stream": false wins over an Accept header the caller's HTTP library may
+        # have sent unasked: it used to stream all the same.
+        if "stream" in body.model_fields_set:
+            stream = body.stream
+        else:
+            stream = wants_events(request.headers.get("accept", ""))
         turn = Turn(service, user, wanted, stream)
         turns.add(turn.start())
         answer: Response | None = None

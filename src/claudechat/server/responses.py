@@ -39,8 +39,9 @@ def reply_body(request: Request, turn: Turn, outcome: Finished) -> dict[str, Any
 def failure(request: Request, outcome: Failed) -> Json:
     status, kind, message, headers = describe(outcome.error)
     extra: dict[str, Any] = {}
-    if outcome.session is not None and outcome.session.conversation.messages:
-        # The user's message is saved: say where, so the client can retry there.
+    if outcome.session is not None and outcome.kept:
+        # The user's message is saved: say where, so the client can retry there. One refused
+        # before it was added (too large) named the conversation only when it held others.
         extra["conversation_id"] = request.state.conversation_id = outcome.session.conversation.id
     return Json(error_body(kind, message, **extra), status, headers)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from typing import TYPE_CHECKING, Any
@@ -129,12 +130,30 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+class GraceRanOut(logging.Filter):
+    """uvicorn logs the end of the grace period at ERROR ("Cancel 1 running task(s), timeout
+    graceful shutdown exceeded"); it is the documented way a SIGTERM ends replies still in
+    flight (saved, their clients told), and every such stop tripped log alerting. A warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and "graceful shutdown exceeded" in str(record.msg):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def log_config() -> dict[str, Any]:
-    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "plain",
+        "stream": "ext://sys.stderr",
+        "filters": ["grace_ran_out"],
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": LOG_FORMAT}},
+        # Named, not the class itself: the configuration goes to every worker process.
+        "filters": {"grace_ran_out": {"()": "claudechat.server.run.GraceRanOut"}},
         "handlers": {"stderr": handler},
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},

@@ -35,6 +35,8 @@ class Finished:
 class Failed:
     error: BaseException
     session: ChatSession | None = None
+    # Whether the user's message got into the conversation (saved with it, or in the journal).
+    kept: bool = False
 
 
 Outcome = Finished | Failed
@@ -72,13 +74,16 @@ class Turn:
 
     def _run(self) -> None:
         outcome: Outcome
+        before = 0
         try:
             self.session = self.service.open_session(self.user, self.request, self.notices)
+            before = len(self.session.conversation.messages)
             with self.service.claude.stops.owned_by(self._stop):
                 message = self.session.send(self.request.user_input, self._on_text)
             outcome = Finished(self.session, message)
         except BaseException as exc:  # handed to the handler, which maps it to a status
-            outcome = Failed(exc, self.session)
+            kept = self.session is not None and len(self.session.conversation.messages) > before
+            outcome = Failed(exc, self.session, kept)
         finally:
             self.done.set()
         self._put(outcome)
