@@ -224,6 +224,6 @@ def test_a_file_larger_than_the_models_window_is_told_to_go(terminal, fake_api) 
     lines = terminal.wait_for("/detach N takes a file off it")
     said = " ".join(" ".join(lines).split())
     assert "whole context window of 1,000,000 tokens; send less" in said
-    assert "raise --max-context-tokens" not in said
+    assert "raise max_context_tokens" not in said and "--max-context-tokens" not in said
     terminal.wait_input("[1 file] › ")
     assert not fake_api.requests

@@ -13,7 +13,7 @@ REASONS = {
     "stop_sequence": None,
     "max_tokens": "stopped at the output limit",
     "refusal": "Claude declined to answer this",
-    "model_context_window_exceeded": "Lower --max-context-tokens or switch to a model",
+    "model_context_window_exceeded": "Lower max_context_tokens (--max-context-tokens, CLAUDECHAT",
     "pause_turn": "Claude paused its turn",
     "brand_new_reason": "the reply ended with stop reason 'brand_new_reason'",
 }

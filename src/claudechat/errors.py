@@ -127,6 +127,13 @@ class CredentialsRefusedError(ApiError):
     exit_code = ExitCode.USAGE
 
 
+# The context budget, by every way to set it: `serve` has no --max-context-tokens, and its
+# errors told API callers to use it.
+BUDGET_SETTING = (
+    "max_context_tokens (--max-context-tokens, CLAUDECHAT_MAX_CONTEXT_TOKENS or the config file)"
+)
+
+
 class ContextTooLargeError(UsageError):
     def __init__(self, message: str, beyond_window: bool = False) -> None:
         super().__init__(message)

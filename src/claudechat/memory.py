@@ -16,7 +16,7 @@ from typing import Any
 from claudechat.attachments import estimated_tokens
 from claudechat.blocks import Block, text_block, text_of
 from claudechat.conversation import Message, Role, Usage
-from claudechat.errors import ContextTooLargeError
+from claudechat.errors import BUDGET_SETTING, ContextTooLargeError
 
 # Well below the 200k-token window of current models, leaving room for the reply.
 DEFAULT_MAX_CONTEXT_TOKENS = 150_000
@@ -55,12 +55,6 @@ class ContextMessage:
     @property
     def text(self) -> str:
         return text_of(list(self.content))
-
-
-# Every way to set it: `serve` has no --max-context-tokens, and told API callers to use it.
-RAISE_THE_BUDGET = (
-    "max_context_tokens (--max-context-tokens, CLAUDECHAT_MAX_CONTEXT_TOKENS or the config file)"
-)
 
 
 class ConversationMemory:
@@ -105,7 +99,7 @@ class ConversationMemory:
                 raise self._beyond_window_error(f"that message is about {needed:,} tokens")
             raise ContextTooLargeError(
                 f"that message is about {needed:,} tokens, more than the context budget of "
-                f"{self.max_context_tokens:,}; shorten it or raise {RAISE_THE_BUDGET}"
+                f"{self.max_context_tokens:,}; shorten it or raise {BUDGET_SETTING}"
             )
 
     def _beyond_window(self, needed: int) -> bool:
@@ -165,7 +159,7 @@ class ConversationMemory:
                 )
             raise ContextTooLargeError(
                 "the newest message alone does not fit the context budget of "
-                f"{self.max_context_tokens:,} tokens; raise {RAISE_THE_BUDGET}"
+                f"{self.max_context_tokens:,} tokens; raise {BUDGET_SETTING}"
             )
         return _merge_roles(message for turn in reversed(chosen) for message in turn)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from claudechat.errors import BUDGET_SETTING
+
 if TYPE_CHECKING:
     from claudechat.conversation import Message
 
@@ -19,7 +21,7 @@ STOP_NOTICES = {
     "refusal": "Claude declined to answer this (stop reason: refusal); the reply is kept as is",
     "model_context_window_exceeded": (
         "the reply stopped because the model's context window is full; it is kept. Lower "
-        "--max-context-tokens or switch to a model with a bigger window (/model)"
+        f"{BUDGET_SETTING}, or switch to a model with a bigger window"
     ),
     "pause_turn": "Claude paused its turn (pause_turn); send a message to let it continue",
 }
