@@ -140,3 +140,37 @@ def test_a_fork_imported_with_its_parent_under_new_ids_names_the_parents_new_id(
     assert rows["a fork whose parent stays behind"]["parent_id"] == (
         parent.id if user == "tester" else None
     )
+
+
+def test_a_parent_and_its_fork_imported_with_new_ids_share_the_forks_copied_replies(  # type: ignore[no-untyped-def]
+    cli, fake_api, tmp_path
+) -> None:
+    """Each imported conversation had ids of its own: the fork's copies of its parent's
+    replies no longer matched the parent's, `usage` counted them twice, and its total was more
+    than the costs `list` shows."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+    from claudechat.storage.forks import fork
+    from conftest import conversation_id
+    from fakes.anthropic_api import Reply
+
+    fake_api.queue(Reply("a", input_tokens=1000, output_tokens=100))
+    parent = conversation_id(cli("chat", input="one").stderr)
+    store = open_store(load_settings())
+    forked = fork(store, store.load("tester", parent))
+    fake_api.queue(Reply("b", input_tokens=2000, output_tokens=200))
+    assert cli("chat", "-c", forked.id, input="two").returncode == 0
+    paths = [tmp_path / "parent.json", tmp_path / "fork.json"]
+    for conversation, path in zip((parent, forked.id), paths, strict=True):
+        assert cli("export", conversation, "--format", "json", "-o", str(path)).returncode == 0
+    assert cli("import", "--new-ids", *map(str, paths)).returncode == 0
+
+    listed = json.loads(cli("list", "--json").stdout)
+    (day,) = json.loads(cli("usage", "--json").stdout)
+    assert (day["input"], day["output"]) == (6000, 600)  # each reply twice: it and its copy
+    assert day["cost"] == pytest.approx(sum(row["cost_usd"] for row in listed))
+    copies = {row["id"]: row for row in listed if row["id"] not in (parent, forked.id)}
+    (fork_copy,) = [row for row in copies.values() if row["parent_id"] in copies]
+    documents = {i: json.loads(cli("show", i, "--json").stdout) for i in copies}
+    inherited = {m["id"] for m in documents[fork_copy["parent_id"]]["messages"]}
+    assert inherited < {m["id"] for m in documents[fork_copy["id"]]["messages"]}

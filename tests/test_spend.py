@@ -157,12 +157,14 @@ def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
     script = (
         "from claudechat.tables import print_rows\n"
         "row = dict(model='claude-3-5-sonnet-20240620', input=4435819, output=1234567,\n"
-        "           cache_read=1123456789, cache_write=234567, cost=12.35, requests=1050)\n"
+        "           cache_read=1123456789, cache_write=234567, cost=12.35)\n"
         "print_rows([row, {**row, 'model': 'claude-3-5-sonnet-20241022', 'cost': 10.5}],\n"
         "           False, 'spend by model', bar='cost')\n"
     )
     output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_a_terminal(["-c", script], 80))
-    for figure in ("4,435,819", "1,234,567", "1,123,456,789", "234,567", "12.35", "10.5", "1,050"):
+    # (With a `requests` column of 1,050 too, these fitted only with "requests" split "reque"
+    # over "sts"; they are now shown as blocks, as at 60 columns below.)
+    for figure in ("4,435,819", "1,234,567", "1,123,456,789", "234,567", "12.35", "10.5"):
         assert figure in output, output
     rows = [line for line in output.splitlines() if "4,435,819" in line]
     # Cut in the middle, the two dated ids are still told apart (an ellipsis at the end
@@ -305,3 +307,34 @@ def test_a_heading_is_never_split_inside_a_word() -> None:
     words = {word for line in output.splitlines() for word in line.split()}
     assert {"display", "thinking", "effort"} <= words, output
     assert not words & {"disp", "lay", "thin", "king", "effor"}, output
+
+
+def test_narrow_tables_keep_ids_costs_and_headings_whole(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`usage --by conversation` at 60 columns split its headings letter by letter ("inp" over
+    "ut") and cut names to "a c…"; `list` at 40 left out the names, cut ids to 6 characters
+    and showed every cost as "$0.00…"."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+    from claudechat.storage.forks import fork
+
+    fake_api.queue(Reply("a", input_tokens=1000, output_tokens=100))
+    parent = conversation_id(cli("chat", "--name", "tides talk", input="one").stderr)
+    store = open_store(load_settings())
+    forked = fork(store, store.load("tester", parent)).id
+    fake_api.queue(Reply("b", input_tokens=2000, output_tokens=200))
+    assert cli("chat", "-c", forked, input="two").returncode == 0
+    checks = (
+        (["usage", "--by", "conversation"], 60, ["0.0045", "0.0090"], "input output cost"),
+        (["list"], 40, ["$0.0045", "$0.0090"], "Name Msgs Cost Updated Forked from"),
+        (["list"], 60, ["$0.0045", "$0.0090"], "Name Msgs Cost Updated Forked from"),
+    )
+    for args, columns, costs, headings in checks:
+        lines = in_a_terminal(*args, columns=columns)
+        words = {word for line in lines for word in line.split()}
+        shown = "\n".join(lines)
+        assert {parent[:8], forked[:8], *costs, *headings.split()} <= words, shown
+        assert "tides talk" in shown, shown
+        for heading in [*headings.split(), "cache", "writes", "reads", "saved"]:
+            fragments = {w for w in words if w != heading and heading.startswith(w)}
+            fragments |= {w for w in words if w != heading and heading.endswith(w)}
+            assert not fragments, shown

@@ -339,15 +339,26 @@ def _carried_attachments(carried: Any, location: str) -> dict[str, bytes]:
     return found
 
 
-def for_user(conversation: Conversation, user_id: str, new_ids: bool) -> Conversation:
+def for_user(
+    conversation: Conversation,
+    user_id: str,
+    new_ids: bool,
+    message_ids: dict[str, str] | None = None,
+) -> Conversation:
     """The imported conversation, owned by the importing user; with fresh ids if asked, the
-    tree kept (each parent id mapped to its message's new id)."""
+    tree kept (each parent id mapped to its message's new id). `message_ids`: the new id of
+    each old message id, shared by the conversations of one import and filled in here: a fork
+    copies its parent's messages, ids and all, and given ids of their own apart from the
+    parent's copies, `usage` counted each copied reply twice."""
     owned = replace(conversation, user_id=user_id)
     if not new_ids:
         return owned
     from claudechat.conversation import new_message_id
 
-    mapping = {m.id: new_message_id() for m in owned.messages}
+    mapping = {} if message_ids is None else message_ids
+    for message in owned.messages:
+        if message.id not in mapping:
+            mapping[message.id] = new_message_id()
     messages = [
         replace(m, id=mapping[m.id], parent_id=mapping.get(m.parent_id or ""))
         for m in owned.messages

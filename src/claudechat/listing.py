@@ -102,40 +102,34 @@ MODEL_SHOWN_FROM = 72  # columns
 
 
 def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
-    from rich.table import Table
-    from rich.text import Text
+    from claudechat.tables import Column, print_table
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
     # Narrower than this, the model leaves the name its room: at 60 columns the name was a
     # lone "…" on every row.
     with_model = console().width >= MODEL_SHOWN_FROM
-    for heading, justify in (
-        ("ID", "left"),
-        ("Name", "left"),
-        *([("Model", "left")] if with_model else []),
-        ("Msgs", "right"),
-        ("Cost", "right"),
-        ("Updated", "right"),
-    ):
-        # Name alone gives way when the screen is narrow, each name cut to one line.
-        table.add_column(heading, justify=justify, no_wrap=heading != "Name")  # type: ignore[arg-type]
     forks = any(row.parent_id for row in rows)
-    if forks:  # as wide as an id, its heading on two lines: it kept 11 columns from Name
-        table.add_column("Forked from", width=SHORT_ID)
-    for row in rows:
-        cells = [
-            Text(_short_id(row, unsynced), style="cyan"),
-            # Text, not str: a name must never be read as rich markup.
-            Text(row_title(row), no_wrap=True, overflow="ellipsis"),
-            *([Text(one_line(row.model), style="dim")] if with_model else []),
-            Text(str(row.message_count)),
-            Text(_cost_text(row), style="dim"),
-            Text(relative_time(row.updated_at), style="dim"),
+    columns = [
+        Column("ID", style="cyan"),
+        Column("Name", whole=False),  # alone gives way when the screen is narrow
+        *([Column("Model", style="dim")] if with_model else []),
+        Column("Msgs", justify="right"),
+        Column("Cost", justify="right", style="dim"),
+        Column("Updated", justify="right", style="dim"),
+        *([Column("Forked from", style="cyan")] if forks else []),
+    ]
+    shown = [
+        [
+            _short_id(row, unsynced),
+            row_title(row),
+            *([one_line(row.model)] if with_model else []),
+            str(row.message_count),
+            _cost_text(row),
+            relative_time(row.updated_at),
+            *([(row.parent_id or "")[:SHORT_ID]] if forks else []),
         ]
-        if forks:
-            cells.append(Text((row.parent_id or "")[:SHORT_ID], style="cyan"))
-        table.add_row(*cells)
-    console().print(table)
+        for row in rows
+    ]
+    print_table("", columns, shown)
     if unsynced:
         console(stderr=True).print("* saved locally, not yet pushed to the store", style="dim")
 

@@ -1,17 +1,22 @@
 """Rows of a report: a rich table in a terminal (with a bar chart column when asked), plain
-tab-separated columns in a pipe, JSON with --json."""
+tab-separated columns in a pipe, JSON with --json. print_table is every command's terminal
+table (`list`'s too): one block a row where the data and its headings do not fit."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from claudechat.jsontext import dumps_json
 from claudechat.output import console, is_rich, one_line
 
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
 BAR_WIDTH = 30
 MIN_BAR_WIDTH = 10  # narrower than this, a chart says too little to be worth its room
-MIN_TEXT_WIDTH = 4  # a name cut shorter than this, with its ellipsis, says nothing
+MIN_TEXT_WIDTH = 6  # a name cut shorter than this, with its ellipsis, says nothing ("a c…")
 MIN_FIRST_WIDTH = 20  # the row's name: a dated model id cut in its middle still reads
 GAP = 2  # between two columns
 
@@ -28,6 +33,18 @@ def cell(value: Any) -> str:
     return one_line(str(value))
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column of a terminal table. A `whole` one holds data (a figure, an id, a cost, a
+    time): never cut, where `list` showed ids of 6 characters and every cost as `$0.00…`;
+    the others (a name, a title) end in an ellipsis when room is short."""
+
+    heading: str
+    whole: bool = True
+    justify: JustifyMethod = "left"
+    style: str = ""
+
+
 def print_rows(
     rows: list[dict[str, Any]], as_json: bool, title: str, bar: str | None = None
 ) -> None:
@@ -36,94 +53,112 @@ def print_rows(
         return
     if not rows:
         return
-    columns = list(rows[0])
+    keys = list(rows[0])
     if not is_rich(sys.stdout):
         for row in rows:
-            print("\t".join(cell(row[c]) for c in columns))
+            print("\t".join(cell(row[key]) for key in keys))
         return
+    shown = [[cell(row[key]) for key in keys] for row in rows]
+    # A figure is never cut short; a name is (the row's name in its middle, see middle_cut).
+    columns = [
+        Column(key.replace("_", " "), whole=all(_is_figure(row[key]) for row in rows))
+        for key in keys
+    ]
+    shares = None
+    if bar:  # an unknown figure ("?") draws none
+        top = max(_amount(row[bar]) for row in rows)
+        shares = [_amount(row[bar]) / top if top else 0.0 for row in rows]
+    print_table(title, columns, shown, shares)
+
+
+def print_table(
+    title: str, columns: list[Column], shown: list[list[str]], bar: list[float] | None = None
+) -> None:
+    """`shown`'s rows under `columns`, with a bar of each row's share (0 to 1) of `bar` beside
+    them where it fits; too narrow for the data and the headings' words, one block a row."""
     from rich.table import Table
     from rich.text import Text
 
-    shown = [[cell(row[c]) for c in columns] for row in rows]
-    headings = [c.replace("_", " ") for c in columns]
-    figures = [all(_is_figure(row[c]) for row in rows) for c in columns]
     out = console()
+    headings = [column.heading for column in columns]
     room = out.width - GAP * (len(columns) - 1)
-    widths = fitted_widths(headings, shown, figures, room)
-    if sum(widths) > room:
-        # Even whole figures alone do not fit (60 columns): a table would split them, and
-        # its headings letter by letter. One block a row, a line a field.
+    widths = fitted_widths(headings, shown, [column.whole for column in columns], room)
+    if widths is None:
+        # A table would split the figures, or its headings letter by letter ("inp" over
+        # "ut" at 60 columns): a line a field instead.
         print_records(out, title, headings, shown)
         return
     bar_room = room - sum(widths) - GAP
     bar_width = min(BAR_WIDTH, bar_room) if bar and bar_room >= MIN_BAR_WIDTH else 0
     # No box: its rules took 3 columns of each column, which 80 columns could not spare.
-    table = Table(title=title, title_style="dim", header_style="bold", box=None, pad_edge=False)
-    for heading, width in zip(headings, widths, strict=True):
-        # Each column as wide as its figures, or its name as wide as it fits: a heading may
-        # wrap at its spaces, a figure never does, and a longer name ends in an ellipsis.
-        table.add_column(heading, width=width, overflow="fold")
+    table = Table(
+        title=title or None, title_style="dim", header_style="bold", box=None, pad_edge=False
+    )
+    for column, width in zip(columns, widths, strict=True):
+        # Each column as wide as its data, or its name as wide as it fits: a heading may
+        # wrap at its spaces, never inside a word (see fitted_widths).
+        table.add_column(column.heading, width=width, justify=column.justify, overflow="fold")
     if bar_width:  # a chart only where it fits beside the figures
         table.add_column("", no_wrap=True, width=bar_width)
-    top = max((_amount(row[bar]) for row in rows), default=0.0) if bar else 0.0
-    for row, line in zip(rows, shown, strict=True):
-        # A figure is never cut short (on a screen too narrow even for the figures, it folds);
-        # a name ends in an ellipsis.
+    for number, line in enumerate(shown):
+        texts = [middle_cut(line[0], widths[0]), *line[1:]]
         cells = [
-            Text(text, overflow="fold") if figure else Text(text, no_wrap=True, overflow="ellipsis")
-            for text, figure in zip(
-                [middle_cut(line[0], widths[0]), *line[1:]], figures, strict=True
-            )
+            Text(text, style=column.style, overflow="fold")
+            if column.whole
+            else Text(text, style=column.style, no_wrap=True, overflow="ellipsis")
+            for text, column in zip(texts, columns, strict=True)
         ]
-        if bar_width:
-            share = _amount(row[bar]) / top if top and bar else 0.0
-            cells.append(Text("█" * round(share * bar_width), style="cyan"))
+        if bar and bar_width:
+            cells.append(Text("█" * round(bar[number] * bar_width), style="cyan"))
         table.add_row(*cells)
     out.print(table)
 
 
 def print_records(out: Any, title: str, headings: list[str], shown: list[list[str]]) -> None:
+    """A block a row: its first cell (which names it) in bold, then a line a field, a blank
+    one left out (list's "forked from" of a conversation that is no fork)."""
     from rich.text import Text
 
-    out.print(Text(title, style="dim"))
+    if title:
+        out.print(Text(title, style="dim"))
     width = max((len(heading) for heading in headings[1:]), default=0)
     for line in shown:
         out.print(Text(line[0], style="bold"), overflow="fold")
         for heading, value in zip(headings[1:], line[1:], strict=True):
-            out.print(Text(f"  {heading.ljust(width)}  {value}"), overflow="fold")
+            if value:
+                out.print(Text(f"  {heading.ljust(width)}  {value}"), overflow="fold")
 
 
 def fitted_widths(
-    headings: list[str], shown: list[list[str]], figures: list[bool], room: int
-) -> list[int]:
+    headings: list[str], shown: list[list[str]], whole: list[bool], room: int
+) -> list[int] | None:
     """Column widths within `room`: whole headings where they fit; else headings wrapped at
-    their spaces, and the text columns (not figures: "4,435,8" over "19" was unreadable)
-    narrowed, the widest first, the first column (which names the row) last of all."""
+    their spaces, and the columns not `whole` narrowed, the widest first, the first column
+    (which names the row) last of all. None where even that does not fit: a table then split
+    its figures ("4,435,8" over "19") or its headings inside a word ("disp" over "lay")."""
     from rich.cells import cell_len
 
     values = [max(cell_len(line[i]) for line in shown) for i in range(len(headings))]
-    whole = [max(cell_len(h), v) for h, v in zip(headings, values, strict=True)]
-    if sum(whole) <= room:
-        return whole
+    natural = [max(cell_len(h), v) for h, v in zip(headings, values, strict=True)]
+    if sum(natural) <= room:
+        return natural
     words = [max(cell_len(word) for word in h.split() or [""]) for h in headings]
     widths = [max(w, v) for w, v in zip(words, values, strict=True)]
-    narrowed = [i for i in range(1, len(headings)) if not figures[i]]
+    narrowed = [i for i in range(1, len(headings)) if not whole[i]]
     left = room - sum(w for i, w in enumerate(widths) if i not in narrowed)
     for done, i in enumerate(sorted(narrowed, key=lambda i: widths[i])):
         share = left // (len(narrowed) - done)
-        # Never narrower than its heading's longest word: "display" was split "disp" / "lay"
-        # (the rows then go as blocks, below, when that leaves too little room).
-        widths[i] = max(MIN_TEXT_WIDTH, words[i], min(widths[i], share))
+        # Never narrower than its heading's longest word, nor than says anything.
+        shortest = max(min(widths[i], MIN_TEXT_WIDTH), words[i])
+        widths[i] = max(shortest, min(widths[i], share))
         left -= widths[i]
     over = sum(widths) - room
-    if over > 0 and not figures[0]:
-        # The figures still do not fit: the name of the row gives way too (a dated model id
+    if over > 0 and not whole[0]:
+        # The data still does not fit: the name of the row gives way too (a dated model id
         # is 26 columns), down to what still tells rows apart (cut in its middle, see
         # middle_cut): an id whole, a model id's family and date.
-        widths[0] = max(min(whole[0], MIN_FIRST_WIDTH), widths[0] - over)
-    if sum(widths) > room:  # a heading word wider than its figures folds, not the figures
-        widths = [v if figure else w for w, v, figure in zip(widths, values, figures, strict=True)]
-    return widths
+        widths[0] = max(min(natural[0], MIN_FIRST_WIDTH), widths[0] - over)
+    return widths if sum(widths) <= room else None
 
 
 def middle_cut(text: str, width: int) -> str:

@@ -186,12 +186,14 @@ def import_(
         read.append((path, read_export(data, str(path))))
     settings, store = _open()
     prepared = []
+    message_ids: dict[str, str] = {}  # one map for the command: a fork's copies stay its parent's
     for path, export in read:
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         fresh = new_ids or conversation.user_id != settings.user
         fresh = fresh or _id_taken(store, settings.user, conversation.id, path)
-        imported = _named_as_rename_allows(for_user(conversation, settings.user, fresh), path)
+        owned = for_user(conversation, settings.user, fresh, message_ids)
+        imported = _named_as_rename_allows(owned, path)
         prepared.append((path, export, imported))
     for path, export, imported in _forks_remapped(prepared, settings.user):
         missing = keep_attachments(store, settings.user, export)  # before the document
