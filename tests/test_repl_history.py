@@ -122,6 +122,42 @@ def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore
     )
 
 
+@pytest.mark.parametrize(
+    ("editing", "said"),
+    [
+        (
+            "printf 'bad \\377\\376 bytes' > \"$1\"",
+            "the edited text is not UTF-8 (byte 4); nothing sent",
+        ),
+        ('rm "$1"', "the editor removed the file; nothing sent"),
+    ],
+    ids=["not-utf8", "removed"],
+)
+def test_an_edit_the_editor_leaves_unreadable_is_a_failed_command(  # type: ignore[no-untyped-def]
+    fake_api, cli, monkeypatch, tmp_path, editing: str, said: str
+) -> None:
+    """A file saved in another encoding ended the REPL with a traceback; a file removed, with
+    "cannot use /tmp/...", exit 5."""
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f"#!/bin/sh\n{editing}\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    child, log = started()
+    turn(child, "tell me about cats")
+    say(child, "/edit -e")
+    child.expect_exact(said)
+    child.expect_exact(PROMPT)
+    turn(child, "still here")
+    assert "Traceback" not in log.getvalue()
+    stored = document(cli, leave(child))
+    assert texts(stored["messages"]) == [
+        "tell me about cats",
+        "echo: tell me about cats",
+        "still here",
+        "echo: still here",
+    ]
+
+
 def test_edit_and_undo_after_a_refused_message_act_on_that_message(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     """A refused message is set aside; /edit and /undo took the exchange before it instead
     (a too-long paste shortened with /edit dropped the whole earlier exchange)."""

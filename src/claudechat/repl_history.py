@@ -189,22 +189,40 @@ def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
 
 
 def _in_editor(text: str) -> str:
+    """The text after $VISUAL or $EDITOR had it, in a file in a folder of its own: an editor
+    that removed the file, or saved it in another encoding, ended the REPL (exit 5, or a
+    traceback); each is a failed /edit -e, as an editor that fails is."""
     import shlex
     import subprocess
     import tempfile
 
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w+", suffix=".md", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
+    with tempfile.TemporaryDirectory(prefix="claudechat-", ignore_cleanup_errors=True) as folder:
+        path = os.path.join(folder, "message.md")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
         try:
-            completed = subprocess.run([*shlex.split(editor), handle.name], check=False)
+            completed = subprocess.run([*shlex.split(editor), path], check=False)
         except OSError as exc:
             raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
         if completed.returncode != 0:
             raise UsageError(f"the editor {editor!r} failed; nothing sent")
-        with open(handle.name, encoding="utf-8") as edited:
-            return edited.read().rstrip("\n")
+        return _edited_text(path)
+
+
+def _edited_text(path: str) -> str:
+    try:
+        with open(path, "rb") as edited:
+            data = edited.read()
+    except FileNotFoundError as exc:
+        raise UsageError("the editor removed the file; nothing sent") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read the edited file: {exc.strerror}; nothing sent") from exc
+    try:
+        # utf-8-sig: a byte-order mark (files saved by some Windows editors) is no text.
+        return data.decode("utf-8-sig").rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the edited text is not UTF-8 (byte {exc.start}); nothing sent") from exc
 
 
 def _step_back(session: ChatSession, message: Message) -> None:
