@@ -130,14 +130,15 @@ def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore
             "the edited text is not UTF-8 (byte 4); nothing sent",
         ),
         ('rm "$1"', "the editor removed the file; nothing sent"),
+        (': > "$1"', "the message is empty; nothing sent"),
     ],
-    ids=["not-utf8", "removed"],
+    ids=["not-utf8", "removed", "emptied"],
 )
-def test_an_edit_the_editor_leaves_unreadable_is_a_failed_command(  # type: ignore[no-untyped-def]
+def test_an_edit_the_editor_leaves_unusable_is_a_failed_command(  # type: ignore[no-untyped-def]
     fake_api, cli, monkeypatch, tmp_path, editing: str, said: str
 ) -> None:
     """A file saved in another encoding ended the REPL with a traceback; a file removed, with
-    "cannot use /tmp/...", exit 5."""
+    "cannot use /tmp/...", exit 5; a file emptied said "nothing changed"."""
     editor = tmp_path / "editor.sh"
     editor.write_text(f"#!/bin/sh\n{editing}\n")
     editor.chmod(0o755)

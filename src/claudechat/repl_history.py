@@ -161,7 +161,10 @@ def edit(repl: Repl, argument: str) -> None:
         except (KeyboardInterrupt, EOFError):  # as at the prompt: the line, not the REPL
             status("edit cancelled; nothing sent")
             return
-    if not text.strip() or text == original.text:
+    if not text.strip():  # it said "nothing changed" of a message emptied
+        status("the message is empty; nothing sent")
+        return
+    if text == original.text:
         status("nothing changed; nothing sent")
         return
     if argument == "-e":
