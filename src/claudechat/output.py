@@ -145,6 +145,18 @@ def _wrap_line(line: str, width: int, indent: int | None) -> str:
     return "\n".join(lines)
 
 
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """A file given with -o (export, attachment get); one that cannot be written is the
+    output that could not be, exit 5 (attachment get said it as bad usage, exit 2)."""
+    from claudechat.errors import StorageError
+
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise StorageError(f"cannot write {os.fspath(path)}: {exc.strerror}") from exc
+
+
 def error(message: str) -> None:
     status(f"claudechat: {message}", style="red")
 

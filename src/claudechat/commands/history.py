@@ -160,10 +160,9 @@ def _rendered(store: ConversationStore, user: str, conversation: Conversation, f
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+    from claudechat.output import write_file
+
+    write_file(path, text.encode("utf-8"))
 
 
 def import_(
