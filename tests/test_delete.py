@@ -41,8 +41,12 @@ def test_rename(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = saved("naming things")
     result = cli("rename", conversation.id[:8], "Hard problems")
     assert result.returncode == 0, result.stderr
+    assert result.stderr == f"renamed {conversation.id[:8]} to “Hard problems”\n"
     assert cli("list").stdout.split("\t")[1] == "Hard problems"
     assert json.loads(cli("show", conversation.id, "--json").stdout)["name"] == "Hard problems"
+    quoting = cli("rename", conversation.id[:8], """He said "hi" it's ok""")
+    # Shown as it is: repr escaped the quote (it\'s), a backslash the name does not hold.
+    assert quoting.stderr == f"""renamed {conversation.id[:8]} to “He said "hi" it's ok”\n"""
     assert cli("rename", conversation.id, "two\nlines").returncode == 2
     assert cli("rename", str(uuid.uuid4()), "x").returncode == 1
 

@@ -181,7 +181,7 @@ def test_edit_and_undo_after_a_refused_message_act_on_that_message(fake_api, cli
     child.expect_exact("a new message goes without it")
     child.expect_exact(PROMPT)
     say(child, "/undo")
-    child.expect_exact("took back 'another long one' (kept as a branch)")
+    child.expect_exact("took back “another long one” (kept as a branch)")
     child.expect_exact(PROMPT)
     turn(child, "next")
     assert sent(fake_api)[-3:] == ["a short paste", "echo: a short paste", "next"]
@@ -193,11 +193,11 @@ def test_undo_takes_back_the_last_exchange_and_keeps_it(backend, fake_api, cli) 
     turn(child, "keep this")
     turn(child, "regret this")
     say(child, "/undo")
-    child.expect_exact("took back 'regret this'")
+    child.expect_exact("took back “regret this”")
     child.expect_exact(PROMPT)
     turn(child, "say this instead")
     assert sent(fake_api) == ["keep this", "echo: keep this", "say this instead"]
-    assert any("took back 'regret this' and its reply" in line for line in screen_lines(log))
+    assert any("took back “regret this” and its reply" in line for line in screen_lines(log))
     stored = document(cli, leave(child))
     assert "regret this" in texts(stored["messages"])  # in the tree, as a branch
     assert "echo: regret this" in texts(stored["messages"])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from claudechat.chat import ChatSession
 from claudechat.conversation import Conversation, Message
 from claudechat.errors import NotFoundError, UsageError
-from claudechat.output import one_line, status
+from claudechat.output import one_line, quoted, status
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
@@ -241,7 +241,7 @@ def undo(repl: Repl) -> None:
     session.conversation.set("head", session.head)
     session.save()
     what = "and its reply " if answered else ""
-    status(f"took back {one_line(question.text, 60)!r} {what}(kept as a branch)")
+    status(f"took back {quoted(question.text, 60)} {what}(kept as a branch)")
 
 
 # -- /fork ---------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversat
     from dataclasses import replace
 
     from claudechat.names import MAX_NAME_CHARS, cleaned_name, valid_name
-    from claudechat.output import status
+    from claudechat.output import quoted, status
 
     if conversation.name is None:
         return conversation
@@ -256,7 +256,7 @@ def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversat
         cleaned = cleaned_name(conversation.name)
     else:
         return conversation
-    done = f"imported as {cleaned!r}" if cleaned else "imported without a name"
+    done = f"imported as {quoted(cleaned)}" if cleaned else "imported without a name"
     status(
         f"{path}: its name is not one line of at most {MAX_NAME_CHARS} printable characters; "
         + done,
@@ -272,7 +272,7 @@ def rename(
     """Name a conversation."""
     from claudechat.conversation import utc_now
     from claudechat.names import valid_name
-    from claudechat.output import status
+    from claudechat.output import quoted, status
 
     settings, store = _open()
     conversation = store.load(settings.user, conversation_id)
@@ -280,7 +280,7 @@ def rename(
     conversation.updated_at = utc_now()
     result = store.save(conversation)
     _saved_somewhere(result)
-    status(f"renamed {conversation.id[:8]} to {conversation.name!r}")
+    status(f"renamed {conversation.id[:8]} to {quoted(conversation.name or '')}")
     _warn_if_journaled(result)
 
 
