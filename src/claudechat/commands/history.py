@@ -299,6 +299,9 @@ def _warn_if_journaled(result: SaveResult) -> None:
         status(f"warning: {result.error}; kept in the local journal", "yellow")
 
 
+DELETE_ASKS = 3  # an answer neither yes nor no is asked again, this many times in all
+
+
 def delete(
     conversation_ids: Annotated[
         list[str],
@@ -321,19 +324,39 @@ def delete(
 
 def _confirm(store: ConversationStore, user_id: str, resolved: list[str]) -> None:
     from claudechat.listing import row_title
+    from claudechat.output import quoted
 
     if not sys.stdin.isatty():
         raise UsageError("refusing to delete without --yes when input is not a terminal")
     titles = {r.conversation_id: row_title(r) for r in _listing(store, user_id, None).rows}
     for conversation_id in resolved:
         print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
-    # The question on stderr with the titles: stdout may be a file, and is for the results.
-    print(f"Delete {len(resolved)} conversation(s) for good? [y/N] ", end="", file=sys.stderr)
+    question = f"Delete {len(resolved)} conversation(s) for good? [y/N] "
+    for _ in range(DELETE_ASKS):
+        answer = _answer(question)
+        if answer in ("y", "yes"):
+            return
+        if answer in ("", "n", "no"):
+            break
+        # "maybe" was taken for a no without a word: a typo is asked again.
+        print(f"answer y or n, not {quoted(answer, 20)}", file=sys.stderr)
+    print("nothing deleted", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def _answer(question: str) -> str:
+    """The answer, in lower case; "" for Enter or Ctrl-D. The question goes to stderr with the
+    titles: stdout may be a file, and is for the results."""
+    print(question, end="", file=sys.stderr)
     sys.stderr.flush()
-    answer = sys.stdin.readline()  # "" at Ctrl-D: a no
-    if answer.strip().lower() not in ("y", "yes"):
-        print(("" if answer else "\n") + "nothing deleted", file=sys.stderr)
-        raise typer.Exit(1)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # "interrupted" went on after the question's ^C
+        raise
+    if not answer:  # Ctrl-D: a no, on a line of its own
+        print(file=sys.stderr)
+    return answer.strip().lower()
 
 
 def db_reindex() -> None:
