@@ -139,6 +139,23 @@ def test_attachment_get_to_dash_writes_stdout(cli, fake_api, files, tmp_path, mo
     assert (tmp_path / "-").read_bytes() == SOURCE.encode()
 
 
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("/nonexistent-claudechat/x.py", "No such file or directory"),
+        ("/dev/full", "No space left on device"),
+    ],
+)
+def test_attachment_get_to_a_file_that_cannot_be_written_exits_5(  # type: ignore[no-untyped-def]
+    cli, fake_api, files, target: str, reason: str
+) -> None:
+    """As export -o does, by README's table; it exited 2, as if the command were misused."""
+    cid = conversation_id(cli("chat", "-a", str(files["py"]), "read it").stderr)
+    got = cli("attachment", "get", f"{cid[:8]}/1", "-o", target)
+    assert got.returncode == 5, got.stderr
+    assert got.stderr.splitlines() == [f"claudechat: cannot write {target}: {reason}"]
+
+
 def test_a_piped_pdf_or_image_is_attached_other_binary_refused(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     pdf = cli("chat", "summarise", input=pdf_bytes(PAGES))
     assert pdf.returncode == 0, pdf.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -41,8 +42,12 @@ def test_rename(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = saved("naming things")
     result = cli("rename", conversation.id[:8], "Hard problems")
     assert result.returncode == 0, result.stderr
+    assert result.stderr == f"renamed {conversation.id[:8]} to “Hard problems”\n"
     assert cli("list").stdout.split("\t")[1] == "Hard problems"
     assert json.loads(cli("show", conversation.id, "--json").stdout)["name"] == "Hard problems"
+    quoting = cli("rename", conversation.id[:8], """He said "hi" it's ok""")
+    # Shown as it is: repr escaped the quote (it\'s), a backslash the name does not hold.
+    assert quoting.stderr == f"""renamed {conversation.id[:8]} to “He said "hi" it's ok”\n"""
     assert cli("rename", conversation.id, "two\nlines").returncode == 2
     assert cli("rename", str(uuid.uuid4()), "x").returncode == 1
 
@@ -112,6 +117,45 @@ def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
     child.close()
     assert child.exitstatus == 0
     assert not document_exists(first) and not document_exists(second)
+
+
+def test_delete_asks_again_after_an_answer_neither_yes_nor_no() -> None:  # type: ignore[no-untyped-def]
+    """ "maybe" was taken for a no without a word."""
+    kept, gone = saved("to keep"), saved("to go")
+    child = spawn_delete(kept.id[:8])
+    for typo in ("maybe", "yse", "nope"):
+        child.expect_exact("[y/N]")
+        child.send(f"{typo}\r")
+        child.expect_exact(f"answer y or n, not “{typo}”")
+    child.expect_exact("nothing deleted")  # asked three times: a no
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and document_exists(kept)
+
+    child = spawn_delete(gone.id[:8])
+    child.expect_exact("[y/N]")
+    child.send("maybe\r")
+    child.expect_exact("answer y or n")
+    child.expect_exact("[y/N]")
+    child.send("y\r")
+    child.expect_exact(f"deleted {gone.id}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and not document_exists(gone)
+
+
+def test_ctrl_c_at_the_delete_question_says_interrupted_on_a_line_of_its_own() -> None:  # type: ignore[no-untyped-def]
+    """It came after the question on its line: "[y/N] ^Cclaudechat: interrupted"."""
+    conversation = saved("to keep")
+    child = spawn_delete(conversation.id[:8])
+    child.expect_exact("[y/N] ")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    after_question = re.sub(r"\x1b\[[0-9;]*m", "", child.before)  # the line's red left out
+    assert after_question.splitlines()[-1] == "claudechat: interrupted", after_question
+    assert document_exists(conversation)
 
 
 def test_another_users_id_answers_as_a_missing_one(cli, backend) -> None:  # type: ignore[no-untyped-def]

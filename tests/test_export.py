@@ -229,6 +229,19 @@ def test_markdown_export_keeps_each_message_out_of_the_next(cli) -> None:  # typ
         assert "ordinary **markdown** and `code`" in markdown  # still markdown
 
 
+def test_show_markdown_escapes_the_title_as_export_does(cli) -> None:  # type: ignore[no-untyped-def]
+    """It printed "# # heading `x` <b>": a heading, code and a tag to a markdown reader."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.set("name", "# heading `x` <b>")
+    conversation.append("user", "hello")
+    save(conversation)
+    shown = cli("show", conversation.id, "--markdown")
+    exported = cli("export", "-f", "md", conversation.id)
+    assert shown.returncode == exported.returncode == 0, shown.stderr + exported.stderr
+    title = shown.stdout.splitlines()[0]
+    assert title == exported.stdout.splitlines()[0] == r"# \# heading \`x\` \<b\>"
+
+
 def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
     """After /branch to an older branch, show printed it under "this is the latest"."""
     conversation = Conversation.new("tester", "claude-sonnet-4-6")

@@ -208,10 +208,10 @@ def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  #
     repl.expect_exact("system prompt: answer in French")
     say(repl, "bonjour")
     repl.expect_exact("echo: bonjour")
-    say(repl, "/name French practice")
-    repl.expect_exact("named 'French practice'")
+    say(repl, """/name French "practice" it's""")  # quoted plainly: repr showed it\'s
+    repl.expect_exact("""named “French "practice" it's”""")
     document = stored(cli, leave(repl))
-    assert document["name"] == "French practice"
+    assert document["name"] == """French "practice" it's"""
     body = fake_api.requests[-1].body
     assert (body["model"], body["system"]) == ("claude-haiku-4-5", "answer in French")
 

@@ -122,6 +122,43 @@ def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore
     )
 
 
+@pytest.mark.parametrize(
+    ("editing", "said"),
+    [
+        (
+            "printf 'bad \\377\\376 bytes' > \"$1\"",
+            "the edited text is not UTF-8 (byte 4); nothing sent",
+        ),
+        ('rm "$1"', "the editor removed the file; nothing sent"),
+        (': > "$1"', "the message is empty; nothing sent"),
+    ],
+    ids=["not-utf8", "removed", "emptied"],
+)
+def test_an_edit_the_editor_leaves_unusable_is_a_failed_command(  # type: ignore[no-untyped-def]
+    fake_api, cli, monkeypatch, tmp_path, editing: str, said: str
+) -> None:
+    """A file saved in another encoding ended the REPL with a traceback; a file removed, with
+    "cannot use /tmp/...", exit 5; a file emptied said "nothing changed"."""
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f"#!/bin/sh\n{editing}\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    child, log = started()
+    turn(child, "tell me about cats")
+    say(child, "/edit -e")
+    child.expect_exact(said)
+    child.expect_exact(PROMPT)
+    turn(child, "still here")
+    assert "Traceback" not in log.getvalue()
+    stored = document(cli, leave(child))
+    assert texts(stored["messages"]) == [
+        "tell me about cats",
+        "echo: tell me about cats",
+        "still here",
+        "echo: still here",
+    ]
+
+
 def test_edit_and_undo_after_a_refused_message_act_on_that_message(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     """A refused message is set aside; /edit and /undo took the exchange before it instead
     (a too-long paste shortened with /edit dropped the whole earlier exchange)."""
@@ -144,7 +181,7 @@ def test_edit_and_undo_after_a_refused_message_act_on_that_message(fake_api, cli
     child.expect_exact("a new message goes without it")
     child.expect_exact(PROMPT)
     say(child, "/undo")
-    child.expect_exact("took back 'another long one' (kept as a branch)")
+    child.expect_exact("took back “another long one” (kept as a branch)")
     child.expect_exact(PROMPT)
     turn(child, "next")
     assert sent(fake_api)[-3:] == ["a short paste", "echo: a short paste", "next"]
@@ -156,11 +193,11 @@ def test_undo_takes_back_the_last_exchange_and_keeps_it(backend, fake_api, cli) 
     turn(child, "keep this")
     turn(child, "regret this")
     say(child, "/undo")
-    child.expect_exact("took back 'regret this'")
+    child.expect_exact("took back “regret this”")
     child.expect_exact(PROMPT)
     turn(child, "say this instead")
     assert sent(fake_api) == ["keep this", "echo: keep this", "say this instead"]
-    assert any("took back 'regret this' and its reply" in line for line in screen_lines(log))
+    assert any("took back “regret this” and its reply" in line for line in screen_lines(log))
     stored = document(cli, leave(child))
     assert "regret this" in texts(stored["messages"])  # in the tree, as a branch
     assert "echo: regret this" in texts(stored["messages"])

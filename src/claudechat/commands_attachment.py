@@ -78,7 +78,7 @@ def get(
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""
     from claudechat.attachments import numbered
     from claudechat.commands import opening
-    from claudechat.output import status
+    from claudechat.output import status, write_file
 
     if output == "-":  # stdout, as for export and most tools: a file named "-" was written
         output = None
@@ -104,13 +104,5 @@ def get(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    _write(output, data)
+    write_file(os.path.expanduser(output), data)
     status(f"wrote {block['name']} ({len(data):,} bytes) to {output}")
-
-
-def _write(path: str, data: bytes) -> None:
-    try:
-        with open(os.path.expanduser(path), "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc

@@ -184,7 +184,11 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
 
 
 def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
-    lines = [f"# {one_line(conversation.title)}", "", *_header_lines(conversation), ""]
+    from claudechat.export import _literal  # here: export imports this module
+
+    # The title escaped as export's is: "# " or "<b>" in it became a heading, a tag.
+    title = _literal(one_line(conversation.title))
+    lines = [f"# {title}", "", *_header_lines(conversation), ""]
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         lines += [f"## {message_heading(message)}", "", *_thinking_lines(message, thinking)]

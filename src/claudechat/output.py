@@ -145,6 +145,24 @@ def _wrap_line(line: str, width: int, indent: int | None) -> str:
     return "\n".join(lines)
 
 
+def quoted(text: str, limit: int | None = None) -> str:
+    """A name or message quoted in a line, as one_line shows it: repr's quotes escaped one
+    quote inside and showed a backslash the name did not hold ('it\\'s')."""
+    return f"“{one_line(text, limit)}”"
+
+
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """A file given with -o (export, attachment get); one that cannot be written is the
+    output that could not be, exit 5 (attachment get said it as bad usage, exit 2)."""
+    from claudechat.errors import StorageError
+
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise StorageError(f"cannot write {os.fspath(path)}: {exc.strerror}") from exc
+
+
 def error(message: str) -> None:
     status(f"claudechat: {message}", style="red")
 

@@ -31,7 +31,7 @@ from claudechat.model_commands import (
     usage_command,
 )
 from claudechat.notices import held_while_drawn
-from claudechat.output import console, one_line, safe_text, status
+from claudechat.output import console, one_line, quoted, safe_text, status
 from claudechat.repl_attach import Attachments, show_citations
 from claudechat.repl_history import history_handlers, resumed_lines
 from claudechat.repl_prompt import prompt_session
@@ -278,7 +278,7 @@ class Repl:
             status("usage: /name NAME")
             return
         self.session.rename(argument)
-        status(f"named {one_line(argument, 60)!r}")
+        status(f"named {quoted(argument, 60)}")
 
     def system(self, argument: str) -> None:
         if argument:

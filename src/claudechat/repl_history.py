@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from claudechat.chat import ChatSession
 from claudechat.conversation import Conversation, Message
 from claudechat.errors import NotFoundError, UsageError
-from claudechat.output import one_line, status
+from claudechat.output import one_line, quoted, status
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
@@ -161,7 +161,10 @@ def edit(repl: Repl, argument: str) -> None:
         except (KeyboardInterrupt, EOFError):  # as at the prompt: the line, not the REPL
             status("edit cancelled; nothing sent")
             return
-    if not text.strip() or text == original.text:
+    if not text.strip():  # it said "nothing changed" of a message emptied
+        status("the message is empty; nothing sent")
+        return
+    if text == original.text:
         status("nothing changed; nothing sent")
         return
     if argument == "-e":
@@ -189,22 +192,40 @@ def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
 
 
 def _in_editor(text: str) -> str:
+    """The text after $VISUAL or $EDITOR had it, in a file in a folder of its own: an editor
+    that removed the file, or saved it in another encoding, ended the REPL (exit 5, or a
+    traceback); each is a failed /edit -e, as an editor that fails is."""
     import shlex
     import subprocess
     import tempfile
 
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w+", suffix=".md", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
+    with tempfile.TemporaryDirectory(prefix="claudechat-", ignore_cleanup_errors=True) as folder:
+        path = os.path.join(folder, "message.md")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
         try:
-            completed = subprocess.run([*shlex.split(editor), handle.name], check=False)
+            completed = subprocess.run([*shlex.split(editor), path], check=False)
         except OSError as exc:
             raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
         if completed.returncode != 0:
             raise UsageError(f"the editor {editor!r} failed; nothing sent")
-        with open(handle.name, encoding="utf-8") as edited:
-            return edited.read().rstrip("\n")
+        return _edited_text(path)
+
+
+def _edited_text(path: str) -> str:
+    try:
+        with open(path, "rb") as edited:
+            data = edited.read()
+    except FileNotFoundError as exc:
+        raise UsageError("the editor removed the file; nothing sent") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read the edited file: {exc.strerror}; nothing sent") from exc
+    try:
+        # utf-8-sig: a byte-order mark (files saved by some Windows editors) is no text.
+        return data.decode("utf-8-sig").rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the edited text is not UTF-8 (byte {exc.start}); nothing sent") from exc
 
 
 def _step_back(session: ChatSession, message: Message) -> None:
@@ -220,7 +241,7 @@ def undo(repl: Repl) -> None:
     session.conversation.set("head", session.head)
     session.save()
     what = "and its reply " if answered else ""
-    status(f"took back {one_line(question.text, 60)!r} {what}(kept as a branch)")
+    status(f"took back {quoted(question.text, 60)} {what}(kept as a branch)")
 
 
 # -- /fork ---------------------------------------------------------------------------------

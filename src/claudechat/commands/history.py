@@ -160,10 +160,9 @@ def _rendered(store: ConversationStore, user: str, conversation: Conversation, f
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+    from claudechat.output import write_file
+
+    write_file(path, text.encode("utf-8"))
 
 
 def import_(
@@ -249,7 +248,7 @@ def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversat
     from dataclasses import replace
 
     from claudechat.names import MAX_NAME_CHARS, cleaned_name, valid_name
-    from claudechat.output import status
+    from claudechat.output import quoted, status
 
     if conversation.name is None:
         return conversation
@@ -259,7 +258,7 @@ def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversat
         cleaned = cleaned_name(conversation.name)
     else:
         return conversation
-    done = f"imported as {cleaned!r}" if cleaned else "imported without a name"
+    done = f"imported as {quoted(cleaned)}" if cleaned else "imported without a name"
     status(
         f"{path}: its name is not one line of at most {MAX_NAME_CHARS} printable characters; "
         + done,
@@ -275,7 +274,7 @@ def rename(
     """Name a conversation."""
     from claudechat.conversation import utc_now
     from claudechat.names import valid_name
-    from claudechat.output import status
+    from claudechat.output import quoted, status
 
     settings, store = _open()
     conversation = store.load(settings.user, conversation_id)
@@ -283,7 +282,7 @@ def rename(
     conversation.updated_at = utc_now()
     result = store.save(conversation)
     _saved_somewhere(result)
-    status(f"renamed {conversation.id[:8]} to {conversation.name!r}")
+    status(f"renamed {conversation.id[:8]} to {quoted(conversation.name or '')}")
     _warn_if_journaled(result)
 
 
@@ -300,6 +299,9 @@ def _warn_if_journaled(result: SaveResult) -> None:
 
     if result.error is not None:
         status(f"warning: {result.error}; kept in the local journal", "yellow")
+
+
+DELETE_ASKS = 3  # an answer neither yes nor no is asked again, this many times in all
 
 
 def delete(
@@ -324,19 +326,39 @@ def delete(
 
 def _confirm(store: ConversationStore, user_id: str, resolved: list[str]) -> None:
     from claudechat.listing import row_title
+    from claudechat.output import quoted
 
     if not sys.stdin.isatty():
         raise UsageError("refusing to delete without --yes when input is not a terminal")
     titles = {r.conversation_id: row_title(r) for r in _listing(store, user_id, None).rows}
     for conversation_id in resolved:
         print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
-    # The question on stderr with the titles: stdout may be a file, and is for the results.
-    print(f"Delete {len(resolved)} conversation(s) for good? [y/N] ", end="", file=sys.stderr)
+    question = f"Delete {len(resolved)} conversation(s) for good? [y/N] "
+    for _ in range(DELETE_ASKS):
+        answer = _answer(question)
+        if answer in ("y", "yes"):
+            return
+        if answer in ("", "n", "no"):
+            break
+        # "maybe" was taken for a no without a word: a typo is asked again.
+        print(f"answer y or n, not {quoted(answer, 20)}", file=sys.stderr)
+    print("nothing deleted", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def _answer(question: str) -> str:
+    """The answer, in lower case; "" for Enter or Ctrl-D. The question goes to stderr with the
+    titles: stdout may be a file, and is for the results."""
+    print(question, end="", file=sys.stderr)
     sys.stderr.flush()
-    answer = sys.stdin.readline()  # "" at Ctrl-D: a no
-    if answer.strip().lower() not in ("y", "yes"):
-        print(("" if answer else "\n") + "nothing deleted", file=sys.stderr)
-        raise typer.Exit(1)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # "interrupted" went on after the question's ^C
+        raise
+    if not answer:  # Ctrl-D: a no, on a line of its own
+        print(file=sys.stderr)
+    return answer.strip().lower()
 
 
 def db_reindex() -> None:
