@@ -23,7 +23,7 @@ from claudechat.blocks import Block
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
-from claudechat.listing import local_time, message_heading
+from claudechat.listing import local_time, markdown_literal, message_heading
 from claudechat.output import json_safe, one_line, safe_text
 
 EXPORT_KIND = "claudechat-export"
@@ -56,11 +56,11 @@ def render(
 
 
 def to_markdown(conversation: Conversation) -> str:
-    lines = [f"# {_literal(one_line(conversation.title))}", ""]
-    lines += [f"- {label}: {_literal(value)}" for label, value in _facts(conversation)]
+    lines = [f"# {markdown_literal(one_line(conversation.title))}", ""]
+    lines += [f"- {label}: {markdown_literal(value)}" for label, value in _facts(conversation)]
     lines.append("")
     for message in conversation.branch():
-        lines += [f"## {_literal(message_heading(message))}", ""]
+        lines += [f"## {markdown_literal(message_heading(message))}", ""]
         lines += [_block_markdown(block) for block in message.content]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -74,20 +74,13 @@ def _block_markdown(block: dict[str, Any]) -> str:
         thinking = _folded_markdown(safe_text(block["thinking"]).rstrip())
         return f"<details>\n<summary>Thinking</summary>\n\n{thinking}\n\n</details>\n"
     if kind == "attachment":
-        name, media_type = _literal(one_line(block["name"])), one_line(block["media_type"])
+        name, media_type = markdown_literal(one_line(block["name"])), one_line(block["media_type"])
         return f"📎 attachment: {name} ({media_type})\n"
     return "*(redacted thinking)*\n"
 
 
 # What could make a line of text markdown or HTML (a heading's "#", a fence, a tag, an entity,
 # emphasis, a link), each shown as itself once escaped.
-_STRUCTURE = re.compile(r"([\\`*_\[\]<>#&~|!])")
-
-
-def _literal(text: str) -> str:
-    """A title, name or setting as the text it is: "# ", "```" or "<details>" in a title
-    became a heading, a code block or an open fold taking in the whole export."""
-    return _STRUCTURE.sub(r"\\\1", text)
 
 
 _FOLD_END = "</details>\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -183,11 +184,18 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
     }
 
 
-def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
-    from claudechat.export import _literal  # here: export imports this module
+_STRUCTURE = re.compile(r"([\\`*_\[\]<>#&~|!])")
 
+
+def markdown_literal(text: str) -> str:
+    """A title, name or setting as the text it is: "# ", "```" or "<details>" in a title
+    became a heading, a code block or an open fold taking in the whole export."""
+    return _STRUCTURE.sub(r"\\\1", text)
+
+
+def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
     # The title escaped as export's is: "# " or "<b>" in it became a heading, a tag.
-    title = _literal(one_line(conversation.title))
+    title = markdown_literal(one_line(conversation.title))
     lines = [f"# {title}", "", *_header_lines(conversation), ""]
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
