@@ -230,9 +230,11 @@ def test_markdown_export_keeps_each_message_out_of_the_next(cli) -> None:  # typ
 
 
 def test_show_markdown_escapes_the_title_as_export_does(cli) -> None:  # type: ignore[no-untyped-def]
-    """It printed "# # heading `x` <b>": a heading, code and a tag to a markdown reader."""
+    """It printed "# # heading `x` <b>": a heading, code and a tag to a markdown reader; and
+    the system prompt raw, where export escapes it."""
     conversation = Conversation.new("tester", "claude-sonnet-4-6")
     conversation.set("name", "# heading `x` <b>")
+    conversation.set("system", "<details> be brief")
     conversation.append("user", "hello")
     save(conversation)
     shown = cli("show", conversation.id, "--markdown")
@@ -240,6 +242,8 @@ def test_show_markdown_escapes_the_title_as_export_does(cli) -> None:  # type: i
     assert shown.returncode == exported.returncode == 0, shown.stderr + exported.stderr
     title = shown.stdout.splitlines()[0]
     assert title == exported.stdout.splitlines()[0] == r"# \# heading \`x\` \<b\>"
+    system = r"- system: \<details\> be brief"
+    assert system in shown.stdout.splitlines() and system in exported.stdout.splitlines()
 
 
 def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]

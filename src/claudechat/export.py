@@ -23,7 +23,7 @@ from claudechat.blocks import Block
 from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
 from claudechat.errors import CorruptDocumentError, UsageError
 from claudechat.jsontext import replace_lone_surrogates
-from claudechat.listing import local_time, markdown_literal, message_heading
+from claudechat.listing import conversation_facts, markdown_literal, message_heading
 from claudechat.output import json_safe, one_line, safe_text
 
 EXPORT_KIND = "claudechat-export"
@@ -77,10 +77,6 @@ def _block_markdown(block: dict[str, Any]) -> str:
         name, media_type = markdown_literal(one_line(block["name"])), one_line(block["media_type"])
         return f"📎 attachment: {name} ({media_type})\n"
     return "*(redacted thinking)*\n"
-
-
-# What could make a line of text markdown or HTML (a heading's "#", a fence, a tag, an entity,
-# emphasis, a link), each shown as itself once escaped.
 
 
 _FOLD_END = "</details>\n"
@@ -369,16 +365,7 @@ def for_user(
 
 
 def _facts(conversation: Conversation) -> list[tuple[str, str]]:
-    facts = [
-        ("id", conversation.id),
-        ("model", one_line(conversation.model)),
-        ("created", local_time(conversation.created_at)),
-        ("updated", local_time(conversation.updated_at)),
-    ]
-    if conversation.system:
-        facts.append(("system", one_line(conversation.system)))
-    if conversation.parent_id:
-        facts.append(("forked from", conversation.parent_id))
+    facts = conversation_facts(conversation)
     hidden = len(conversation.leaves()) - 1
     if hidden > 0:
         facts.append(("other branches", f"{hidden} (in the JSON export)"))

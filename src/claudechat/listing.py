@@ -184,6 +184,8 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
     }
 
 
+# What could make a line of text markdown or HTML (a heading's "#", a fence, a tag, an entity,
+# emphasis, a link), each shown as itself once escaped.
 _STRUCTURE = re.compile(r"([\\`*_\[\]<>#&~|!])")
 
 
@@ -220,17 +222,25 @@ def _thinking_lines(message: Message, full: bool) -> list[str]:
     return [f"_thought · {thought_tokens(text):,} tokens (show --thinking prints it)_", ""]
 
 
-def _header_lines(conversation: Conversation) -> list[str]:
-    lines = [
-        f"- id: {conversation.id}",
-        f"- model: {one_line(conversation.model)}",
-        f"- created: {local_time(conversation.created_at)}",
-        f"- updated: {local_time(conversation.updated_at)}",
+def conversation_facts(conversation: Conversation) -> list[tuple[str, str]]:
+    """What show --markdown and export say of a conversation before its messages."""
+    facts = [
+        ("id", conversation.id),
+        ("model", one_line(conversation.model)),
+        ("created", local_time(conversation.created_at)),
+        ("updated", local_time(conversation.updated_at)),
     ]
     if conversation.system:
-        lines.append(f"- system: {one_line(conversation.system)}")
+        facts.append(("system", one_line(conversation.system)))
     if conversation.parent_id:
-        lines.append(f"- forked from: {conversation.parent_id}")
+        facts.append(("forked from", conversation.parent_id))
+    return facts
+
+
+def _header_lines(conversation: Conversation) -> list[str]:
+    # Escaped as export's are: a system prompt "# x" or "<details>" became structure.
+    facts = conversation_facts(conversation)
+    lines = [f"- {label}: {markdown_literal(value)}" for label, value in facts]
     branches = len(conversation.leaves())
     if branches > 1:
         lines.append(
