@@ -332,7 +332,7 @@ def for_user(
     conversation: Conversation,
     user_id: str,
     new_ids: bool,
-    message_ids: dict[str, str] | None = None,
+    message_ids: dict[str, str],
 ) -> Conversation:
     """The imported conversation, owned by the importing user; with fresh ids if asked, the
     tree kept (each parent id mapped to its message's new id). `message_ids`: the new id of
@@ -344,7 +344,7 @@ def for_user(
         return owned
     from claudechat.conversation import new_message_id
 
-    mapping = {} if message_ids is None else message_ids
+    mapping = message_ids
     for message in owned.messages:
         if message.id not in mapping:
             mapping[message.id] = new_message_id()

@@ -52,22 +52,20 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-# The paths answered without a token: load balancers probe health, and the API's description
-# and its docs pages are public. Every other path needs one, an unknown route too: it answered
-# 404 without a token, though README promises 401 whatever else is wrong with the request.
-_PUBLIC = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-
-
 class Authenticate:
     """The token's user, found once (in a thread: the lookup is a database call) and left in
     the request's state, where the handlers and the access log read it."""
 
-    def __init__(self, app: Any, user_for: Callable[[str], str | None]) -> None:
+    def __init__(self, app: Any, user_for: Callable[[str], str | None], public: set[str]) -> None:
         self.app = app
         self.user_for = user_for
+        # The paths answered without a token (health, the API's description and docs). Every
+        # other path needs one, an unknown route too: it answered 404 without a token, though
+        # README promises 401 whatever else is wrong with the request.
+        self.public = public
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or _route_path(scope) in _PUBLIC:
+        if scope["type"] != "http" or _route_path(scope) in self.public:
             await self.app(scope, receive, send)
             return
         scheme, _, token = _header(scope, b"authorization").partition(" ")

@@ -108,6 +108,6 @@ def _reported_in(
 ) -> list[str]:
     if row is None:
         return report.adopted
-    if _facts(row)[:2] != _facts(fresh)[:2]:
-        return report.refreshed
+    if (row.updated_at, row.message_count) != (fresh.updated_at, fresh.message_count):
+        return report.refreshed  # else only its location was out of date
     return report.relocated
