@@ -17,16 +17,7 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.ids import document_key
 from conftest import content_text
-
-
-def saved(text: str) -> Conversation:
-    conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    conversation.append("user", text)
-    conversation.append("assistant", f"about {text}")
-    store = open_store(load_settings())
-    assert store.save(conversation).pushed
-    store.close()
-    return conversation
+from test_delete import saved
 
 
 def shown_texts(cli, conversation: Conversation, home: Path) -> list[str]:  # type: ignore[no-untyped-def]
