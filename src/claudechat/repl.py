@@ -36,7 +36,12 @@ from claudechat.repl_attach import Attachments, show_citations
 from claudechat.repl_history import history_handlers, resumed_lines
 from claudechat.repl_prompt import prompt_session
 from claudechat.repl_terminal import JobStop, one_interrupt, quiet_terminal, reply_view
-from claudechat.slash_commands import KEY_HELP, SLASH_COMMANDS, TAKE_NO_ARGUMENT
+from claudechat.slash_commands import (
+    KEEP_THE_TERMINAL,
+    KEY_HELP,
+    SLASH_COMMANDS,
+    TAKE_NO_ARGUMENT,
+)
 
 
 class Repl:
@@ -227,7 +232,7 @@ class Repl:
         the files waiting for the next message gone, while /model waited on the Models API or
         /attach on a file. Keys typed meanwhile are not echoed, as during a reply: the terminal
         wrote them into the command's output, and the next prompt showed them again."""
-        quiet = contextlib.nullcontext() if name in ASKING_COMMANDS else quiet_terminal()
+        quiet = contextlib.nullcontext() if name in KEEP_THE_TERMINAL else quiet_terminal()
         with one_interrupt(), quiet:
             try:
                 handler(argument)
@@ -348,9 +353,6 @@ class Repl:
 
 
 PROMPT = "› "
-# Commands that ask something of their own (a prompt, an editor) or stream a reply, which
-# quiets the terminal itself: the terminal is left to them as it is.
-ASKING_COMMANDS = {"/retry", "/edit", "/search"}
 
 
 def echo(text: str) -> None:

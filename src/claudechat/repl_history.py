@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 # (name, usage, help), shown by /help and completed by Tab.
 HISTORY_COMMANDS = (
-    ("/search", "/search QUERY", "search your conversations; pick one to resume it"),
-    ("/edit", "/edit [-e]", "edit your last message (-e: in $EDITOR) and ask again"),
+    # (name, usage, help, whether it keeps the terminal: a prompt or an editor of its own)
+    ("/search", "/search QUERY", "search your conversations; pick one to resume it", True),
+    ("/edit", "/edit [-e]", "edit your last message (-e: in $EDITOR) and ask again", True),
     ("/undo", "/undo", "take back your last message and its reply, if any (kept as a branch)"),
     ("/fork", "/fork [N]", "continue from message N in a new conversation"),
     ("/copy", "/copy [N]", "copy the last reply, or its Nth code block, to the clipboard"),

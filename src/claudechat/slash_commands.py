@@ -13,6 +13,9 @@ class SlashCommand:
     name: str
     usage: str
     help: str
+    # It asks something of its own (a prompt, an editor) or streams a reply, which quiets the
+    # terminal itself: the terminal is left to it as it is (repl.py run_command).
+    keeps_terminal: bool = False
 
 
 SLASH_COMMANDS = (
@@ -24,7 +27,9 @@ SLASH_COMMANDS = (
     SlashCommand("/think", "/think on|off", "let Claude think before answering, or not"),
     SlashCommand("/thinking", "/thinking", "print the last thinking in full"),
     SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
-    SlashCommand("/retry", "/retry", "regenerate the last reply, or answer an unanswered message"),
+    SlashCommand(
+        "/retry", "/retry", "regenerate the last reply, or answer an unanswered message", True
+    ),
     SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
     SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
     SlashCommand("/usage", "/usage", "tokens and money this conversation used"),
@@ -33,4 +38,5 @@ SLASH_COMMANDS = (
     SlashCommand("/exit", "/exit", "leave (Ctrl-D does too)"),
 )
 TAKE_NO_ARGUMENT = {c.name for c in SLASH_COMMANDS if c.usage == c.name} | {"/quit"}
+KEEP_THE_TERMINAL = {c.name for c in SLASH_COMMANDS if c.keeps_terminal}
 KEY_HELP = "Enter sends · Esc Enter adds a line · Ctrl-R searches history · Ctrl-C stops a reply"
