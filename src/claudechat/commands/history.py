@@ -301,9 +301,6 @@ def _warn_if_journaled(result: SaveResult) -> None:
         status(f"warning: {result.error}; kept in the local journal", "yellow")
 
 
-DELETE_ASKS = 3  # an answer neither yes nor no is asked again, this many times in all
-
-
 def delete(
     conversation_ids: Annotated[
         list[str],
@@ -314,51 +311,19 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Delete conversations: document, metadata row, search entries."""
+    from claudechat.commands.asking import confirm_deleting
+    from claudechat.listing import row_title
     from claudechat.storage.removal import delete_conversation, resolve_all
 
     settings, store = _open()
     resolved = resolve_all(store, settings.user, conversation_ids)
     if not yes:
-        _confirm(store, settings.user, resolved)
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to delete without --yes when input is not a terminal")
+        rows = _listing(store, settings.user, None).rows
+        confirm_deleting(resolved, {r.conversation_id: row_title(r) for r in rows})
     for conversation_id in resolved:
         print(delete_conversation(store, settings.user, conversation_id).describe())
-
-
-def _confirm(store: ConversationStore, user_id: str, resolved: list[str]) -> None:
-    from claudechat.listing import row_title
-    from claudechat.output import quoted
-
-    if not sys.stdin.isatty():
-        raise UsageError("refusing to delete without --yes when input is not a terminal")
-    titles = {r.conversation_id: row_title(r) for r in _listing(store, user_id, None).rows}
-    for conversation_id in resolved:
-        print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
-    question = f"Delete {len(resolved)} conversation(s) for good? [y/N] "
-    for _ in range(DELETE_ASKS):
-        answer = _answer(question)
-        if answer in ("y", "yes"):
-            return
-        if answer in ("", "n", "no"):
-            break
-        # "maybe" was taken for a no without a word: a typo is asked again.
-        print(f"answer y or n, not {quoted(answer, 20)}", file=sys.stderr)
-    print("nothing deleted", file=sys.stderr)
-    raise typer.Exit(1)
-
-
-def _answer(question: str) -> str:
-    """The answer, in lower case; "" for Enter or Ctrl-D. The question goes to stderr with the
-    titles: stdout may be a file, and is for the results."""
-    print(question, end="", file=sys.stderr)
-    sys.stderr.flush()
-    try:
-        answer = sys.stdin.readline()
-    except KeyboardInterrupt:
-        print(file=sys.stderr)  # "interrupted" went on after the question's ^C
-        raise
-    if not answer:  # Ctrl-D: a no, on a line of its own
-        print(file=sys.stderr)
-    return answer.strip().lower()
 
 
 def db_reindex() -> None:
