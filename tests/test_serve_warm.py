@@ -103,14 +103,17 @@ def test_a_worker_asks_for_the_models_once_even_where_it_cannot_cache_them(  # t
     assert len(fake_api.model_requests) == 1  # once in the worker, not once a turn
 
 
-@pytest.mark.parametrize("line", ["serving on", "Uvicorn running on"])
-def test_a_connection_right_after_serving_on_with_workers_waits_for_them(  # type: ignore[no-untyped-def]
-    fake_api, isolated_home, line
+@pytest.mark.parametrize(
+    ("workers", "line"), [("2", "serving on"), ("2", "Uvicorn running on"), ("1", "serving on")]
+)
+def test_a_connection_right_after_serving_on_waits_for_the_workers(  # type: ignore[no-untyped-def]
+    fake_api, isolated_home, workers, line
 ) -> None:
     """uvicorn's supervisor bound the socket, and its workers listened only after their
-    warm-up: for 8 to 13 s after both lines every connection was refused."""
+    warm-up: for 8 to 13 s after both lines every connection was refused. One worker listened
+    only after its own warm-up, a second after "serving on"."""
     env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
-    server = Serve(env, "--workers", "2").launch()
+    server = Serve(env, "--workers", workers).launch()
     try:
         deadline = time.monotonic() + 60
         while line not in server.log():

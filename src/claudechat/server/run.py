@@ -71,8 +71,7 @@ def run(options: ServeOptions) -> None:
     else:
         from claudechat.server import force_quit
 
-        status(serving)
-        force_quit.serve(config)
+        force_quit.serve(config, lambda: status(serving))
 
 
 def _check_blob_store(settings: Settings) -> None:

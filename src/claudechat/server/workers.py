@@ -5,8 +5,7 @@ listen() only once its start-up is done (claudechat warms up there: warm.py), 8 
 Until then every connection was refused, though both "serving on" and uvicorn's line had been
 printed: a service manager or load balancer that trusted them got refused connections. Here
 the supervisor listens first, and only then are the lines printed: a connection made meanwhile
-waits in the backlog until a worker accepts it. (With one worker the socket is made by
-uvicorn's own server, which listens before it logs.)
+waits in the backlog until a worker accepts it. One worker listens first too (force_quit.py).
 
 Imported only once uvicorn is known to be installed (serve's extras).
 """
@@ -27,7 +26,7 @@ from claudechat.errors import UsageError
 def serve(config: uvicorn.Config, listening: Callable[[], None]) -> None:
     """What uvicorn.run does with several workers, with the socket listening before
     `listening()` (which says so) and before any worker starts."""
-    sock = _listening_socket(config)
+    sock = listening_socket(config)
     listening()
     scheme = "https" if config.is_ssl else "http"
     host = f"[{config.host}]" if ":" in config.host else config.host
@@ -39,7 +38,7 @@ def serve(config: uvicorn.Config, listening: Callable[[], None]) -> None:
         Multiprocess(config, sockets=[sock]).run()
 
 
-def _listening_socket(config: uvicorn.Config) -> socket.socket:
+def listening_socket(config: uvicorn.Config) -> socket.socket:
     """The socket as uvicorn's config.bind_socket() makes it (one address, inherited by the
     workers), and listening."""
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
