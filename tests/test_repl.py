@@ -202,6 +202,10 @@ def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  #
     repl.expect_exact("/exit takes no argument; /help lists the commands")
     say(repl, "/help")
     repl.expect_exact("/retry")
+    say(repl, "/model claude-haiku-4-6")  # a typo: said at once, not after a reply's 404
+    repl.expect(
+        r"not\s+described:\s+conservative\s+limits;\s+did\s+you\s+mean\s+claude-haiku-4-5\?"
+    )
     say(repl, "/model claude-haiku-4-5")
     repl.expect_exact("model: claude-haiku-4-5")
     say(repl, "/system answer in French")

@@ -45,7 +45,11 @@ def describe_model(session: ChatSession) -> str:
     if price is not None:
         parts.append(f"${price.input:g} in / ${price.output:g} out per million")
     if not info.known:
-        parts.append("(not described: conservative limits)")
+        # A typo (claude-sonet-4-6) was taken as it came; only a reply's 404 said what it
+        # may have meant.
+        near = session.near_miss(info.id)
+        hint = f"; did you mean {near}?" if near else ""
+        parts.append(f"(not described: conservative limits{hint})")
     return " · ".join(parts)
 
 

@@ -89,9 +89,9 @@ class SessionModel:
         What became of the model, and a near miss, are notes on the error, said after it:
         said as they happened, they came above the error they follow from."""
         unknown = self.conversation.model
-        suggestion = self._a_model_like(unknown)
-        if suggestion:
-            refused.add_note(suggestion)
+        near = self.near_miss(unknown)
+        if near:
+            refused.add_note(f"did you mean {near}? (`claudechat models` lists the models)")
         answered = [m.model for m in reversed(self.branch()) if m.role == "assistant" and m.model]
         if answered:
             known, which = answered[0], "the model of its last reply"
@@ -103,7 +103,7 @@ class SessionModel:
         refused.add_note(f"the conversation goes back to {known}, {which}")
         self.save()
 
-    def _a_model_like(self, unknown: str) -> str | None:
+    def near_miss(self, unknown: str) -> str | None:
         """A near miss of a model the account offers (claude-sonet-4-6), so the next try is the
         right one: the closest, the newest (the list's first) of equally close ones. None for
         a model the list has and Claude refused: no typo, and another near it ("did you mean
@@ -124,4 +124,4 @@ class SessionModel:
         closest = max(offered, key=likeness, default=None)  # the first of equally close ones
         if closest is None or likeness(closest) < 0.75:
             return None
-        return f"did you mean {closest}? (`claudechat models` lists the models)"
+        return closest
