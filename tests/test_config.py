@@ -228,6 +228,11 @@ def test_every_database_password_form_is_masked_in_config(cli) -> None:  # type:
         assert result.returncode == 0, result.stderr
         assert hidden not in result.stdout + result.stderr, url
         assert "***" in result.stdout
+    # Masked after it was quoted, a ?password= took in the closing quote.
+    url = "postgresql://u:secretpw@127.0.0.1:1/db?password=zz"
+    shown = cli("config", env={"CLAUDECHAT_DATABASE_URL": url}).stdout
+    masked = "database_url = 'postgresql://u:***@127.0.0.1:1/db?password=***'  # environment"
+    assert masked in shown, shown
 
 
 def test_mask_url_password_forms() -> None:

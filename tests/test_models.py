@@ -337,6 +337,9 @@ def test_a_stale_list_stands_in_when_the_models_api_fails(cli, fake_api, isolate
     assert "cannot list the models" in listed.stderr and "may be out of date" in listed.stderr
     assert "refused access to the list of models (403)" in listed.stderr
     assert "(models list)" not in listed.stderr
+    refreshed = cli("models", "--refresh")  # printed nothing and failed, exit 3
+    assert refreshed.returncode == 0 and refreshed.stdout == listed.stdout, refreshed.stderr
+    assert refreshed.stderr.count("may be out of date") == 1, refreshed.stderr
     chat = cli("chat", "--model", "claude-opus-4-6", "--effort", "max", input="hi")
     assert chat.returncode == 0, chat.stderr
     assert "not described" not in chat.stderr and "may be out of date" in chat.stderr

@@ -5,6 +5,7 @@ storage configuration, --no-auth on loopback)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -333,3 +334,20 @@ def test_serve_help_names_every_route(cli) -> None:  # type: ignore[no-untyped-d
         "GET /openapi.json",
     ):
         assert route in said, route
+
+
+def test_serve_without_its_extras_says_how_to_install_them_from_a_checkout_too(  # type: ignore[no-untyped-def]
+    cli, fake_api, tmp_path
+) -> None:
+    """It said only `pip install 'claudechat[serve]'`, which installed from a checkout
+    (`pip install .`) is not the command."""
+    missing = tmp_path / "uvicorn"
+    missing.mkdir()
+    (missing / "__init__.py").write_text("raise ImportError('no uvicorn here')\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    refused = cli("serve", "--no-auth", env={"PYTHONPATH": path})
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1] == (
+        "claudechat: serve needs its extras: pip install 'claudechat[serve]' "
+        "(from a checkout: pip install '.[serve]')"
+    ), refused.stderr

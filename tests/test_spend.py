@@ -159,7 +159,7 @@ def test_figures_stay_whole_beside_long_model_ids_in_80_columns() -> None:
         "row = dict(model='claude-3-5-sonnet-20240620', input=4435819, output=1234567,\n"
         "           cache_read=1123456789, cache_write=234567, cost=12.35)\n"
         "print_rows([row, {**row, 'model': 'claude-3-5-sonnet-20241022', 'cost': 10.5}],\n"
-        "           False, 'spend by model', bar='cost')\n"
+        "           False, 'spend by model', bar='cost', names={'model'})\n"
     )
     output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_a_terminal(["-c", script], 80))
     # (With a `requests` column of 1,050 too, these fitted only with "requests" split "reque"
@@ -301,7 +301,8 @@ def test_a_heading_is_never_split_inside_a_word() -> None:
         "row = dict(id='claude-sonnet-4-6', display_name='Claude Sonnet 4.6',\n"
         "           context_window=1000000, output_limit=64000, thinking=['adaptive', 'enabled'],\n"
         "           effort=['low', 'medium', 'high', 'max'], price_in=3.0, price_out=15.0)\n"
-        "print_rows([row, {**row, 'id': 'claude-opus-4-6'}], False, 'models')\n"
+        "print_rows([row, {**row, 'id': 'claude-opus-4-6'}], False, 'models',\n"
+        "           names={'display_name'})\n"
     )
     output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_a_terminal(["-c", script], 70))
     words = {word for line in output.splitlines() for word in line.split()}
@@ -338,3 +339,16 @@ def test_narrow_tables_keep_ids_costs_and_headings_whole(cli, fake_api) -> None:
             fragments = {w for w in words if w != heading and heading.startswith(w)}
             fragments |= {w for w in words if w != heading and heading.endswith(w)}
             assert not fragments, shown
+
+
+def test_models_keeps_each_models_thinking_and_effort_whole(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """At 80 columns `models` showed "adaptiv…  low,med…", at 100 "low,medium,hig…": whether
+    a model offers `max` effort, which is what the command is for, could not be told."""
+    listed = json.loads(cli("models", "--json").stdout)
+    for columns in (80, 100):
+        lines = in_a_terminal("models", columns=columns)
+        words = {word for line in lines for word in line.split()}
+        for model in listed:
+            for field in ("thinking", "effort"):
+                if model[field]:
+                    assert ",".join(model[field]) in words, "\n".join(lines)

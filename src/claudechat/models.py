@@ -215,7 +215,10 @@ class Catalogue:
         if not refresh:
             return self._fresh_or_fetched(lambda: _newest(self._lists(), CACHE_MAX_AGE), note)
         with self._fetching:
-            return self._fetch()
+            try:
+                return self._fetch()
+            except ClaudechatError as exc:  # `models --refresh` printed nothing, exit 3
+                return self._stale_list(exc, note)
 
     def describe(self, model: str, note: Note | None = None) -> ModelInfo:
         """The model's description; a model the list lacks asks for it again (when the list

@@ -230,13 +230,22 @@ class Settings:
         rows = []
         for key in KEYS:
             value = self.values.get(key.name, defaults.get(key.name))
-            shown = UNSET_MEANS.get(key.name, "(not set)") if value is None else repr(value)
-            rows.append((key.name, mask_url_password(shown), self.sources.get(key.name, "default")))
+            rows.append((key.name, _shown(key.name, value), self.sources.get(key.name, "default")))
         return rows
 
 
 # What a key left unset stands for, where that is not one fixed default.
 UNSET_MEANS = {"max_context_tokens": "(the model's input window minus its output limit)"}
+
+
+def _shown(name: str, value: Any) -> str:
+    """A value as `config` prints it, masked before it is quoted: masked after, a
+    `?password=` value took in the closing quote ("...?password=***" was no TOML string)."""
+    if value is None:
+        return UNSET_MEANS.get(name, "(not set)")
+    if isinstance(value, str):
+        return repr(mask_url_password(value))
+    return mask_url_password(repr(value))  # a table's strings too
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:

@@ -5,6 +5,7 @@ table (`list`'s too): one block a row where the data and its headings do not fit
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,14 @@ class Column:
 
 
 def print_rows(
-    rows: list[dict[str, Any]], as_json: bool, title: str, bar: str | None = None
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    title: str,
+    bar: str | None = None,
+    names: Collection[str] = (),
 ) -> None:
+    """`rows` as JSON, plain columns in a pipe, else a table: the `names` columns (a name, a
+    title) may be cut short where room is short, every other one is data and kept whole."""
     if as_json:
         print(dumps_json(rows, indent=2))
         return
@@ -59,11 +66,9 @@ def print_rows(
             print("\t".join(cell(row[key]) for key in keys))
         return
     shown = [[cell(row[key]) for key in keys] for row in rows]
-    # A figure is never cut short; a name is (the row's name in its middle, see middle_cut).
-    columns = [
-        Column(key.replace("_", " "), whole=all(_is_figure(row[key]) for row in rows))
-        for key in keys
-    ]
+    # Only a name is cut short (the row's name in its middle, see middle_cut): `models` cut
+    # its efforts to "low,med…", which hid whether a model offers `max`.
+    columns = [Column(key.replace("_", " "), whole=key not in names) for key in keys]
     shares = None
     if bar:  # an unknown figure ("?") draws none
         top = max(_amount(row[bar]) for row in rows)
@@ -176,11 +181,6 @@ def middle_cut(text: str, width: int) -> str:
         tail = character + tail
     head = set_cell_size(text, width - 1 - cell_len(tail)).rstrip()
     return head + "…" + tail
-
-
-def _is_figure(value: Any) -> bool:
-    """A number, or none: "-" where there is nothing, "?" where it is not known (a cost)."""
-    return value in (None, "?") or _is_number(value)
 
 
 def _is_number(value: Any) -> bool:

@@ -36,7 +36,7 @@ def models(
     rows = [_model_row(info, settings) for info in listed]
     from claudechat.tables import print_rows
 
-    print_rows(rows, as_json, title="models")
+    print_rows(rows, as_json, title="models", names={"display_name"})
 
 
 def _model_row(info: ModelInfo, settings: Any) -> dict[str, Any]:
@@ -90,7 +90,8 @@ def usage(
         ]
     if not as_json:  # an unknown cost reads `?`, as in list; the count of replies is JSON's
         rows = [_unpriced_shown(row) for row in rows]
-    print_rows(rows, as_json, title=f"spend by {by}", bar="cost")
+    # The row's name (a dated model id cut in its middle) and a conversation's name give way.
+    print_rows(rows, as_json, title=f"spend by {by}", bar="cost", names={by, "name"})
     if not rows and not as_json and error is None:  # during an outage, the outage is said
         # As `list` and `search` say theirs: an empty answer printed nothing at all.
         from claudechat.output import one_line, status

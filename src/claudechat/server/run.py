@@ -47,7 +47,11 @@ def run(options: ServeOptions) -> None:
     try:
         import uvicorn
     except ImportError as exc:
-        raise UsageError("serve needs its extras: pip install 'claudechat[serve]'") from exc
+        # Installed from a checkout, the package's name finds nothing: both are said.
+        raise UsageError(
+            "serve needs its extras: pip install 'claudechat[serve]' "
+            "(from a checkout: pip install '.[serve]')"
+        ) from exc
     os.environ[OPTIONS_ENV] = options.to_env()
     _check_address(options.host, options.port)
     _hangup_stops_as_sigterm()
