@@ -29,6 +29,13 @@ class translate_errors:
         if isinstance(error, (ApiError, ReplyCutOffError, UsageError)):
             return
         translated = describe_failure(error, self.settings, self.model)
+        if translated is None and self.model is None:
+            # The models list is no stream: an answer it cannot read was called a reply cut
+            # off (exit 4).
+            where = "Bedrock" if self.settings.provider == "bedrock" else "the Anthropic API"
+            translated = ApiError(
+                f"cannot read the list of models from {where} ({short_error(error)})"
+            )
         if translated is None:
             # Anything else the stream raises (an event that is not JSON, events out of order
             # from a server that is almost the API) ends the reply; it is not a crash.
