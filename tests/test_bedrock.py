@@ -119,6 +119,18 @@ def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type:
     assert mid.returncode == 4 and "mid-reply" in mid.stderr  # cut off after text: kept
 
 
+def test_a_web_page_in_place_of_the_event_stream_is_named_and_not_asked_again(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """A proxy's login page at the Bedrock address was asked three times, then read as "the
+    reply was cut off: the stream could not be read (Checksum mismatch ...)"."""
+    bedrock.queue(Reply(html_page=True), Reply(html_page=True), Reply(html_page=True))
+    result = cli("chat", input="stream please")
+    assert result.returncode == 3, result.stderr
+    assert f"the server at {bedrock.base_url} did not stream the reply" in result.stderr
+    assert "(it answered with text/html, not a stream of events" in result.stderr
+    assert "cut off" not in result.stderr and "Checksum" not in result.stderr
+    assert len(bedrock.requests) == 1
+
+
 def test_a_bedrock_api_key_needs_no_aws_credentials(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The SDK sends AWS_BEARER_TOKEN_BEDROCK as a bearer token; the check at start asked
     for AWS credentials all the same."""

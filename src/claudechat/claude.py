@@ -232,11 +232,13 @@ class Claude:
     def _check_streamed(self, response: Any) -> None:
         """A server that answers a streaming request with one whole JSON message (some proxies
         do), or with a web page (a captive portal's or a proxy's login page), would otherwise
-        look like a stream that ended before it began, and be asked again."""
-        if self.settings.provider == "bedrock":
-            return
+        look like a stream that ended before it began, and be asked again. Bedrock's streams
+        are AWS event streams: a page there was retried, then read as a stream whose checksum
+        did not match."""
+        bedrock = self.settings.provider == "bedrock"
+        stream_kind = "application/vnd.amazon.eventstream" if bedrock else "text/event-stream"
         kind = _content_type(response)
-        if not kind or kind == "text/event-stream":
+        if not kind or kind == stream_kind:
             return
         if kind == "application/json":
             what = "a whole JSON message"
