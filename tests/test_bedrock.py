@@ -186,6 +186,21 @@ def test_a_model_the_account_has_not_enabled_is_not_taken_for_an_unknown_one(cli
     assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-opus-4-6-v1"
 
 
+def test_a_model_the_account_was_not_granted_is_said_to_need_access(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """Bedrock's 403 for a model not granted read "Bedrock refused access to model ...",
+    with no word of the console's Model access page."""
+    bedrock.queue(
+        ErrorReply(403, "AccessDeniedException",
+                   "You don't have access to the model with the specified model ID.")
+    )  # fmt: skip
+    refused = cli("chat", "--model", "claude-opus-4-6", input="hello")
+    assert refused.returncode == 3, refused.stderr
+    assert "has not enabled model 'claude-opus-4-6' for this account (403)" in refused.stderr
+    assert "request access to it in the Bedrock console" in refused.stderr
+    assert "AWS credentials" not in refused.stderr
+    assert len(bedrock.requests) == 1  # not retried
+
+
 def test_a_model_id_bedrock_finds_invalid_is_not_kept(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
     """Bedrock answers a typo with 400 "The provided model identifier is invalid.": it read
     as a rejected request and the model was kept, so every later turn failed too."""

@@ -243,9 +243,15 @@ def _refused_credentials(error: Any) -> str | None:
 def _model_not_enabled(error: Any, settings: Settings) -> bool:
     """Bedrock's 404 for a model the account has not been granted ("Model use case details
     have not been submitted for this account"): taken for an unknown model, it sent the
-    conversation back to another model, when only asking AWS for access helps."""
+    conversation back to another model, when only asking AWS for access helps. Its older
+    answer, a 403 AccessDeniedException "You don't have access to the model with the
+    specified model ID.", read as a bare refusal with no word of what to do."""
+    if settings.provider != "bedrock":
+        return False
     detail = _error_detail(error).lower()
-    return settings.provider == "bedrock" and error.status_code == 404 and "use case" in detail
+    if error.status_code == 404:
+        return "use case" in detail
+    return error.status_code == 403 and "access to the model" in detail
 
 
 def _not_found_message(error: Any, where: str) -> str:
