@@ -236,6 +236,7 @@ def test_credentials_bedrock_refuses_are_named_as_such(cli, bedrock, kind, messa
     assert result.returncode == 2, result.stderr  # as missing credentials are
     lines = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
     assert len(lines) == 1, result.stderr
-    assert f"Bedrock refused the AWS credentials: {said} (403 {kind}: {message})" in lines[0]
+    stated = message.removesuffix(".")  # its full stop left out: the line goes on
+    assert f"Bedrock refused the AWS credentials: {said} (403 {kind}: {stated})" in lines[0]
     assert "aws sso login" in lines[0] and "access to model" not in lines[0]
     assert len(bedrock.requests) == 1  # not retried

@@ -295,6 +295,12 @@ def _error_kind(error: Any) -> str | None:
 
 
 def _error_detail(error: Any) -> str:
+    """The server's own words, without the full stop that ends them: claudechat's messages
+    go on after them ("...; retrying in 2 s"), which read "...again.; retrying"."""
+    return _server_words(error).rstrip().removesuffix(".")
+
+
+def _server_words(error: Any) -> str:
     body = error.body
     if isinstance(body, dict):
         inner = body.get("error", body)
