@@ -61,7 +61,8 @@ def describe_failure(
     if isinstance(error, anthropic.APITimeoutError):
         if isinstance(error.__cause__, httpx2.ConnectTimeout):
             # Not even connected in time (a flaky network): asked again, as a refused one is.
-            return ApiError(f"cannot reach {where} (no connection in time)", retryable=True)
+            unreached = _unreached(error, settings, where)
+            return ApiError(f"cannot reach {unreached} (no connection in time)", retryable=True)
         # Connected, then silent for the whole timeout (or the request not taken in time):
         # asking again would cost as long again.
         return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
@@ -70,7 +71,8 @@ def describe_failure(
         cause = error.__cause__ or error
         if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
             return UsageError(f"the API's base URL is not valid: {short_error(cause)}")
-        return ApiError(f"cannot reach {where} ({short_error(cause)})", retryable=True)
+        unreached = _unreached(error, settings, where)
+        return ApiError(f"cannot reach {unreached} ({short_error(cause)})", retryable=True)
     if isinstance(error, httpx2.InvalidURL):
         return UsageError(f"the API's base URL is not valid: {short_error(error)}")
     if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
@@ -252,6 +254,25 @@ def _model_not_enabled(error: Any, settings: Settings) -> bool:
     if error.status_code == 404:
         return "use case" in detail
     return error.status_code == 403 and "access to the model" in detail
+
+
+def _unreached(error: Any, settings: Settings, where: str) -> str:
+    """Where a connection failed: the address too when one was set, which a refused
+    connection did not name (a 404 there does)."""
+    import os
+
+    setting = (
+        "ANTHROPIC_BEDROCK_BASE_URL" if settings.provider == "bedrock" else "ANTHROPIC_BASE_URL"
+    )
+    if not os.environ.get(setting):
+        return where
+    from claudechat.settings import mask_url_password
+
+    url = getattr(error, "request", None) and error.request.url
+    if not url:
+        return f"{where} at the address {setting} sets"
+    address = mask_url_password(f"{url.scheme}://{url.netloc.decode()}")
+    return f"{where} at {address}, set by {setting}"
 
 
 def _not_found_message(error: Any, where: str) -> str:
