@@ -119,6 +119,18 @@ def test_cut_off_and_errors_behave_as_on_the_api(cli, bedrock) -> None:  # type:
     assert mid.returncode == 4 and "mid-reply" in mid.stderr  # cut off after text: kept
 
 
+def test_a_web_page_in_place_of_the_event_stream_is_named_and_not_asked_again(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """A proxy's login page at the Bedrock address was asked three times, then read as "the
+    reply was cut off: the stream could not be read (Checksum mismatch ...)"."""
+    bedrock.queue(Reply(html_page=True), Reply(html_page=True), Reply(html_page=True))
+    result = cli("chat", input="stream please")
+    assert result.returncode == 3, result.stderr
+    assert f"the server at {bedrock.base_url} did not stream the reply" in result.stderr
+    assert "(it answered with text/html, not a stream of events" in result.stderr
+    assert "cut off" not in result.stderr and "Checksum" not in result.stderr
+    assert len(bedrock.requests) == 1
+
+
 def test_a_bedrock_api_key_needs_no_aws_credentials(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The SDK sends AWS_BEARER_TOKEN_BEDROCK as a bearer token; the check at start asked
     for AWS credentials all the same."""
@@ -174,6 +186,21 @@ def test_a_model_the_account_has_not_enabled_is_not_taken_for_an_unknown_one(cli
     assert bedrock.requests[-1].body["model"] == "us.anthropic.claude-opus-4-6-v1"
 
 
+def test_a_model_the_account_was_not_granted_is_said_to_need_access(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
+    """Bedrock's 403 for a model not granted read "Bedrock refused access to model ...",
+    with no word of the console's Model access page."""
+    bedrock.queue(
+        ErrorReply(403, "AccessDeniedException",
+                   "You don't have access to the model with the specified model ID.")
+    )  # fmt: skip
+    refused = cli("chat", "--model", "claude-opus-4-6", input="hello")
+    assert refused.returncode == 3, refused.stderr
+    assert "has not enabled model 'claude-opus-4-6' for this account (403)" in refused.stderr
+    assert "request access to it in the Bedrock console" in refused.stderr
+    assert "AWS credentials" not in refused.stderr
+    assert len(bedrock.requests) == 1  # not retried
+
+
 def test_a_model_id_bedrock_finds_invalid_is_not_kept(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
     """Bedrock answers a typo with 400 "The provided model identifier is invalid.": it read
     as a rejected request and the model was kept, so every later turn failed too."""
@@ -209,6 +236,7 @@ def test_credentials_bedrock_refuses_are_named_as_such(cli, bedrock, kind, messa
     assert result.returncode == 2, result.stderr  # as missing credentials are
     lines = [line for line in result.stderr.splitlines() if line.startswith("claudechat:")]
     assert len(lines) == 1, result.stderr
-    assert f"Bedrock refused the AWS credentials: {said} (403 {kind}: {message})" in lines[0]
+    stated = message.removesuffix(".")  # its full stop left out: the line goes on
+    assert f"Bedrock refused the AWS credentials: {said} (403 {kind}: {stated})" in lines[0]
     assert "aws sso login" in lines[0] and "access to model" not in lines[0]
     assert len(bedrock.requests) == 1  # not retried

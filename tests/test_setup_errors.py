@@ -101,6 +101,19 @@ def test_a_base_url_with_a_space_around_it_is_refused_before_anything_is_saved( 
     assert fake_api.requests == [] and cli("list").stdout == ""
 
 
+def test_an_api_base_url_that_refuses_connections_is_named(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """It said "cannot reach the Anthropic API (... Connection refused)", naming neither the
+    address nor the variable that set it (a 404 there names both)."""
+    result = cli("chat", input="hello", env={"ANTHROPIC_BASE_URL": "http://u:pw@127.0.0.1:1"})
+    assert result.returncode == 3, result.stderr
+    failed = result.stderr.strip().splitlines()[-1]
+    assert failed.startswith(
+        "claudechat: cannot reach the Anthropic API at http://127.0.0.1:1, set by "
+        "ANTHROPIC_BASE_URL ("
+    ), failed
+    assert "pw" not in result.stderr
+
+
 def test_a_huge_list_limit_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("list", "--limit", "99999999999999999999999")
     assert result.returncode == 2

@@ -11,7 +11,8 @@ import pytest
 
 from claudechat.conversation import Usage
 from conftest import content_text, conversation_id
-from fakes.anthropic_api import Reply
+from fakes.anthropic_api import ErrorReply, Reply
+from fakes.replies import LOGIN_PAGE
 from test_repl import PROMPT, leave, say, spawn
 
 
@@ -186,7 +187,7 @@ def test_a_rate_limit_is_waited_out_as_claude_asks_and_said_so(cli, fake_api) ->
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "there you are"
     assert (
-        "rate limiting requests (429): rate_limit_error: Error from the fake.; "
+        "rate limiting requests (429): rate_limit_error: Error from the fake; "
         "retrying in 1 s (1/2)" in done.stderr
     )
     first, second = fake_api.requests[-2:]
@@ -241,3 +242,38 @@ def test_a_server_that_never_answers_costs_one_idle_timeout(cli, fake_api) -> No
     assert result.returncode == 3, result.stderr
     assert "did not answer in time" in result.stderr and "retrying" not in result.stderr
     assert kept(stored(cli, result.stderr)) == [("user", "anyone there?", "pending")]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (("text/html; charset=utf-8", LOGIN_PAGE),
+         "did not answer the list of models with JSON (it answered with text/html: a proxy"),
+        (("application/json", b"[1, 2]"), "cannot read the list of models from the Anthropic API"),
+    ],
+    ids=["web page", "not a page of models"],
+)  # fmt: skip
+def test_a_models_list_that_cannot_be_read_is_not_a_cut_off(cli, fake_api, answer, said) -> None:  # type: ignore[no-untyped-def]
+    """A proxy's login page in place of the models list failed inside the SDK and read as
+    "the reply was cut off: the stream could not be read ('str' object has no attribute
+    '_set_private_attributes')" (exit 4), in `models` and in the first chat's notice."""
+    fake_api.models_answer = answer
+    listed = cli("models")
+    assert listed.returncode == 3, listed.stderr
+    assert said in listed.stderr and "cut off" not in listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1, listed.stderr
+    chat = cli("chat", input="hello")
+    assert chat.returncode == 0, chat.stderr
+    assert "cannot list the models (" in chat.stderr and said in chat.stderr, chat.stderr
+    assert "cut off" not in chat.stderr
+
+
+def test_the_servers_full_stop_is_not_doubled_by_what_follows(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The retry line read "...please wait before trying again.; retrying in 0.469 s"."""
+    limited = ErrorReply(429, "rate_limit_error", "Please wait before trying again.",
+                         {"retry-after-ms": "1"})  # fmt: skip
+    fake_api.queue(limited, limited, limited)
+    result = cli("chat", input="hello")
+    assert result.returncode == 3, result.stderr
+    assert "rate_limit_error: Please wait before trying again; retrying in" in result.stderr
+    assert ".;" not in result.stderr, result.stderr

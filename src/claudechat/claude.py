@@ -178,8 +178,9 @@ class Claude:
         with translate_errors(self.settings, None):
             # No retries either: a failure is held for a while and the model assumed known
             # meanwhile (models.py), while the SDK's retry-after waits held the first turn.
-            pages = self.client.models.list(limit=100, timeout=timeout)
-            return [m.model_dump(mode="json") for m in pages]
+            answer = self.client.models.with_raw_response.list(limit=100, timeout=timeout)
+            self._check_listed(answer.http_response)
+            return [m.model_dump(mode="json") for m in answer.parse()]
 
     def stream(
         self,
@@ -231,20 +232,37 @@ class Claude:
     def _check_streamed(self, response: Any) -> None:
         """A server that answers a streaming request with one whole JSON message (some proxies
         do), or with a web page (a captive portal's or a proxy's login page), would otherwise
-        look like a stream that ended before it began, and be asked again."""
-        if self.settings.provider == "bedrock":
+        look like a stream that ended before it began, and be asked again. Bedrock's streams
+        are AWS event streams: a page there was retried, then read as a stream whose checksum
+        did not match."""
+        bedrock = self.settings.provider == "bedrock"
+        stream_kind = "application/vnd.amazon.eventstream" if bedrock else "text/event-stream"
+        kind = _content_type(response)
+        if not kind or kind == stream_kind:
             return
-        kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if kind == "application/json":
             what = "a whole JSON message"
-        elif kind and kind != "text/event-stream":
-            what = f"{kind[:60]}, not a stream of events: a proxy or a login page in the way?"
         else:
-            return
+            what = f"{kind[:60]}, not a stream of events: a proxy or a login page in the way?"
         raise ApiError(
             f"the server at {_base_url(self.client)} did not stream the reply (it answered "
             f"with {what}); claudechat needs a server that streams"
         )
+
+    def _check_listed(self, response: Any) -> None:
+        """A web page in place of the models list (a proxy's login page) failed inside the
+        SDK's paging and read as a reply cut off (exit 4)."""
+        kind = _content_type(response)
+        if not kind or kind == "application/json":
+            return
+        raise ApiError(
+            f"the server at {_base_url(self.client)} did not answer the list of models with "
+            f"JSON (it answered with {kind[:60]}: a proxy or a login page in the way?)"
+        )
+
+
+def _content_type(response: Any) -> str:
+    return str(response.headers.get("content-type", "")).partition(";")[0].strip().lower()
 
 
 def _base_url(client: Any) -> str:

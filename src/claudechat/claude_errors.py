@@ -29,6 +29,13 @@ class translate_errors:
         if isinstance(error, (ApiError, ReplyCutOffError, UsageError)):
             return
         translated = describe_failure(error, self.settings, self.model)
+        if translated is None and self.model is None:
+            # The models list is no stream: an answer it cannot read was called a reply cut
+            # off (exit 4).
+            where = "Bedrock" if self.settings.provider == "bedrock" else "the Anthropic API"
+            translated = ApiError(
+                f"cannot read the list of models from {where} ({short_error(error)})"
+            )
         if translated is None:
             # Anything else the stream raises (an event that is not JSON, events out of order
             # from a server that is almost the API) ends the reply; it is not a crash.
@@ -54,7 +61,8 @@ def describe_failure(
     if isinstance(error, anthropic.APITimeoutError):
         if isinstance(error.__cause__, httpx2.ConnectTimeout):
             # Not even connected in time (a flaky network): asked again, as a refused one is.
-            return ApiError(f"cannot reach {where} (no connection in time)", retryable=True)
+            unreached = _unreached(error, settings, where)
+            return ApiError(f"cannot reach {unreached} (no connection in time)", retryable=True)
         # Connected, then silent for the whole timeout (or the request not taken in time):
         # asking again would cost as long again.
         return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
@@ -63,7 +71,8 @@ def describe_failure(
         cause = error.__cause__ or error
         if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
             return UsageError(f"the API's base URL is not valid: {short_error(cause)}")
-        return ApiError(f"cannot reach {where} ({short_error(cause)})", retryable=True)
+        unreached = _unreached(error, settings, where)
+        return ApiError(f"cannot reach {unreached} ({short_error(cause)})", retryable=True)
     if isinstance(error, httpx2.InvalidURL):
         return UsageError(f"the API's base URL is not valid: {short_error(error)}")
     if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
@@ -236,9 +245,34 @@ def _refused_credentials(error: Any) -> str | None:
 def _model_not_enabled(error: Any, settings: Settings) -> bool:
     """Bedrock's 404 for a model the account has not been granted ("Model use case details
     have not been submitted for this account"): taken for an unknown model, it sent the
-    conversation back to another model, when only asking AWS for access helps."""
+    conversation back to another model, when only asking AWS for access helps. Its older
+    answer, a 403 AccessDeniedException "You don't have access to the model with the
+    specified model ID.", read as a bare refusal with no word of what to do."""
+    if settings.provider != "bedrock":
+        return False
     detail = _error_detail(error).lower()
-    return settings.provider == "bedrock" and error.status_code == 404 and "use case" in detail
+    if error.status_code == 404:
+        return "use case" in detail
+    return error.status_code == 403 and "access to the model" in detail
+
+
+def _unreached(error: Any, settings: Settings, where: str) -> str:
+    """Where a connection failed: the address too when one was set, which a refused
+    connection did not name (a 404 there does)."""
+    import os
+
+    setting = (
+        "ANTHROPIC_BEDROCK_BASE_URL" if settings.provider == "bedrock" else "ANTHROPIC_BASE_URL"
+    )
+    if not os.environ.get(setting):
+        return where
+    from claudechat.settings import mask_url_password
+
+    url = getattr(error, "request", None) and error.request.url
+    if not url:
+        return f"{where} at the address {setting} sets"
+    address = mask_url_password(f"{url.scheme}://{url.netloc.decode()}")
+    return f"{where} at {address}, set by {setting}"
 
 
 def _not_found_message(error: Any, where: str) -> str:
@@ -282,6 +316,12 @@ def _error_kind(error: Any) -> str | None:
 
 
 def _error_detail(error: Any) -> str:
+    """The server's own words, without the full stop that ends them: claudechat's messages
+    go on after them ("...; retrying in 2 s"), which read "...again.; retrying"."""
+    return _server_words(error).rstrip().removesuffix(".")
+
+
+def _server_words(error: Any) -> str:
     body = error.body
     if isinstance(body, dict):
         inner = body.get("error", body)

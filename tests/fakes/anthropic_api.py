@@ -36,6 +36,7 @@ from fakes.content_blocks import (
 )
 from fakes.models_catalogue import default_models, page, refused_parameter
 from fakes.replies import (
+    LOGIN_PAGE,
     ErrorReply,
     ReceivedRequest,
     Rejected,
@@ -101,7 +102,11 @@ class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
                 models = list(fake.models)
                 refused = fake.models_refused
                 silent = fake.models_silent_seconds
+                answer = fake.models_answer
             time.sleep(silent)  # a Models API slow to answer
+            if answer is not None:
+                self._reply_raw(*answer)
+                return
             if refused:  # as for a key not allowed to list models (and not retried by the SDK)
                 message = "this API key may not list models"
                 self._reply_json(403, self._anthropic_error("permission_error", message))
@@ -175,12 +180,7 @@ class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
             error = self._anthropic_error(reply.error_type, reply.message)
             self._reply_json(reply.status, error, reply.headers)
         elif reply.html_page:
-            page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
+            self._reply_raw("text/html; charset=utf-8", LOGIN_PAGE)
         elif body.get("stream") and not reply.not_streamed:
             self._stream(reply, body, bedrock=False)
         else:
@@ -364,6 +364,15 @@ class _Handler(BedrockRuntime, BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
+    def _reply_raw(self, content_type: str, data: bytes) -> None:
+        """A 200 that is not the API's: a proxy's or a captive portal's page, say."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -389,6 +398,8 @@ class FakeAnthropic:
         self.model_requests: list[str] = []
         self.models_refused = False  # GET /v1/models answers 403
         self.models_silent_seconds = 0.0  # ... and waits this long first
+        # GET /v1/models answers 200 with this (content type, body) instead: a proxy's page.
+        self.models_answer: tuple[str, bytes] | None = None
         self._replies: deque[Reply | ErrorReply] = deque()
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -416,6 +427,7 @@ class FakeAnthropic:
             self.model_requests.clear()
             self.models_refused = False
             self.models_silent_seconds = 0.0
+            self.models_answer = None
             self.prompt_cache = False
             self._cached.clear()
 

@@ -12,7 +12,7 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from fakes.replies import ErrorReply, Rejected, validate_messages
+from fakes.replies import LOGIN_PAGE, ErrorReply, Rejected, validate_messages
 
 if TYPE_CHECKING:
     from fakes.anthropic_api import _Sink
@@ -59,6 +59,7 @@ class BedrockRuntime:
     _stream: Any
     _message: Any
     _reply_json: Any
+    _reply_raw: Any
 
     def _bedrock(
         self, headers: dict[str, str], body: Any, full_body: dict[str, Any], stream: bool
@@ -92,6 +93,8 @@ class BedrockRuntime:
             fallback = _BEDROCK_ERROR_TYPES.get(reply.status, generic)
             kind = reply.error_type if reply.error_type.endswith("Exception") else fallback
             self._bedrock_error(reply.status, reply.message, kind, reply.headers)
+        elif reply.html_page:
+            self._reply_raw("text/html; charset=utf-8", LOGIN_PAGE)
         elif stream:
             self._stream(reply, body, bedrock=True)
         else:

@@ -17,6 +17,9 @@ from fakes.content_blocks import BlockError, validate_blocks
 _CUT_MODES = ("close", "abort")
 
 
+LOGIN_PAGE = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
+
+
 @dataclass
 class Reply:
     text: str = "Hello from the fake."
