@@ -170,6 +170,7 @@ def test_a_model_claude_does_not_know_is_said_before_what_follows_from_it(repl, 
     repl.expect_exact("echo: hello")
     say(repl, "/model claude-sonet-4-6")
     repl.expect_exact("model: claude-sonet-4-6")
+    repl.expect(r"did\s+you\s+mean\s+claude-sonnet-4-6\?")  # /model says it at once too
     fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonet-4-6"))
     say(repl, "again")
     repl.expect_exact("the conversation goes back to claude-sonnet-4-6")
