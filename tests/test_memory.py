@@ -63,6 +63,41 @@ def test_context_is_the_newest_whole_turns(case) -> None:  # type: ignore[no-unt
     assert full[start].text.endswith(context[0].text)
 
 
+@st.composite
+def growing_conversations(draw: st.DrawFn) -> tuple[list[tuple[str, str | None]], int]:
+    """Turns of a conversation far longer than its budget, each well under half of it."""
+    turns = []
+    for index in range(draw(st.integers(20, 60))):
+        question = f"q{index} " + draw(st.text(alphabet="ab", max_size=300))
+        # A failed turn has no reply: its message merges into the next one.
+        answer = draw(st.one_of(st.none(), st.text(alphabet="cd", min_size=1, max_size=300)))
+        turns.append((question, answer))
+    return turns, draw(st.integers(400, 1500))
+
+
+@settings(max_examples=100, deadline=None)
+@given(growing_conversations())
+def test_context_start_moves_in_half_budget_steps_so_the_cache_is_read(case) -> None:  # type: ignore[no-untyped-def]
+    """Once past the budget, every request dropped just the oldest turn: the context's first
+    message changed each time, the prompt cache never matched, and every turn paid to write it."""
+    turns, budget = case
+    memory = ConversationMemory(max_context_tokens=budget)
+    starts: list[str] = []
+    for question, answer in turns:
+        newest = memory.update_memory("user", question)
+        context = memory.get_current_context()
+        assert memory.context_tokens(context) <= budget
+        assert context[0].role == "user" == context[-1].role
+        assert all(a.role != b.role for a, b in pairwise(context))
+        assert context[-1].text.endswith(newest.text)
+        starts.append(context[0].text.split()[0])
+        if answer is not None:
+            memory.update_memory("assistant", answer)
+    changes = sum(a != b for a, b in pairwise(starts))
+    appended = sum(m.tokens or 0 for m in memory.messages)
+    assert changes <= appended / (budget // 2) + 1
+
+
 def test_drops_whole_oldest_turns_never_half_a_turn() -> None:
     memory = ConversationMemory(max_context_tokens=10**6)
     for index in range(10):
@@ -79,6 +114,19 @@ def test_drops_whole_oldest_turns_never_half_a_turn() -> None:
         ["answer", "9"],
         ["newest"],
     ]
+
+
+def test_a_newest_message_of_over_half_the_budget_keeps_the_most_that_fits() -> None:
+    """Past the steps a cached context starts at, the newest turns that fit are sent, as before."""
+    memory = ConversationMemory(max_context_tokens=1000)
+    for index in range(26):  # steps start at turns 0, 9 and 18: 18 onwards is over 500
+        memory.update_memory("user", f"question {index} " + "x" * 60)
+        memory.update_memory("assistant", f"answer {index} " + "y" * 60)
+    memory.update_memory("user", "newest " + "z" * 2000)
+    context = memory.get_current_context()
+    older_turn = memory.context_tokens(context[:2])
+    assert memory.context_tokens(context) + older_turn > 1000 >= memory.context_tokens(context)
+    assert context[-1].text.startswith("newest")
 
 
 def test_a_message_larger_than_the_budget_is_refused_before_sending() -> None:

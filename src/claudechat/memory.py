@@ -143,25 +143,22 @@ class ConversationMemory:
         turns = _turns(self.messages, self.model)
         if not turns or turns[-1][-1].role != "user":
             raise ValueError("the newest message must be the user's")
+        costs = [sum(m.tokens for m in turn) for turn in turns]
         budget = self.max_context_tokens - self.system_tokens
-        chosen: list[list[ContextMessage]] = []
-        for turn in reversed(turns):
-            cost = sum(m.tokens for m in turn)
-            if cost > budget:
-                break
-            chosen.append(turn)
-            budget -= cost
-        if not chosen:
-            needed = self.system_tokens + sum(m.tokens for m in turns[-1])
-            if self._beyond_window(needed):
-                raise self._beyond_window_error(
-                    f"the newest message alone is about {needed:,} tokens"
-                )
-            raise ContextTooLargeError(
-                "the newest message alone does not fit the context budget of "
-                f"{self.max_context_tokens:,} tokens; raise {BUDGET_SETTING}"
-            )
-        return _merge_roles(message for turn in reversed(chosen) for message in turn)
+        if costs[-1] > budget:
+            raise self._newest_too_large_error(self.system_tokens + costs[-1])
+        start = _steady_start(costs, budget)
+        if start is None:
+            start = _newest_start(costs, budget)
+        return _merge_roles(message for turn in turns[start:] for message in turn)
+
+    def _newest_too_large_error(self, needed: int) -> ContextTooLargeError:
+        if self._beyond_window(needed):
+            return self._beyond_window_error(f"the newest message alone is about {needed:,} tokens")
+        return ContextTooLargeError(
+            "the newest message alone does not fit the context budget of "
+            f"{self.max_context_tokens:,} tokens; raise {BUDGET_SETTING}"
+        )
 
     def context_tokens(self, context: Iterable[ContextMessage]) -> int:
         return self.system_tokens + sum(m.tokens for m in context)
@@ -239,6 +236,42 @@ def _context_tokens(message: Message, content: tuple[Block, ...]) -> int:
     if message.tokens is not None:
         return message.tokens
     return estimate_block_tokens(list(content))
+
+
+def _steady_start(costs: list[int], budget: int) -> int | None:
+    """The earliest turn, of those the context may start at, from which the rest fits.
+
+    Dropping only the oldest turn whenever the context outgrew the budget changed its first
+    message on every request, so the prompt cache never matched and each turn paid to write
+    the whole context again. The context may instead start only at turns fixed by the
+    conversation's own beginning, about half a budget apart: new turns never move them, so the
+    start stays put, and the cache is read, until the context outgrows the budget again.
+    None where even the last such turn leaves too much (a newest message of over half a budget).
+    """
+    step = max(1, budget // 2)
+    starts, since = [0], 0
+    for index, cost in enumerate(costs[:-1]):
+        since += cost
+        if since >= step:
+            starts.append(index + 1)
+            since = 0
+    remaining = sum(costs)
+    previous = 0
+    for start in starts:
+        remaining -= sum(costs[previous:start])
+        previous = start
+        if remaining <= budget:
+            return start
+    return None
+
+
+def _newest_start(costs: list[int], budget: int) -> int:
+    """The earliest turn from which the newest turns fit: the most context the budget holds."""
+    start = len(costs)
+    while start > 0 and costs[start - 1] <= budget:
+        budget -= costs[start - 1]
+        start -= 1
+    return start
 
 
 def _merge_roles(messages: Iterable[ContextMessage]) -> list[ContextMessage]:
