@@ -126,8 +126,8 @@ def test_the_resume_command_on_leaving_is_one_line_at_80_columns(terminals, fake
 def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """Nothing showed between Enter and the first word: seconds of a still screen, a hung
     program and a busy one alike."""
-    release = threading.Event()
-    fake_api.queue(Reply(chunks=["the answer at last"], held_after=0, release=release))
+    held, release = _held("the answer at last")
+    fake_api.queue(held)
     terminal = start(terminals)
     terminal.send("slow question\r")
     terminal.wait_for("waiting for Claude · 2 s")
@@ -139,6 +139,12 @@ def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_
     assert not any("waiting for Claude" in line for line in lines), terminal.dump()
     asked = lines.index("› slow question")
     assert lines[asked + 1 :].count("the answer at last") == 1, terminal.dump()
+
+
+def _held(text: str) -> tuple[Reply, threading.Event]:
+    """A reply held before its first word until the event is set."""
+    release = threading.Event()
+    return Reply(chunks=[text], held_after=0, release=release), release
 
 
 def _after_a_first_turn(terminals, fake_api, *replies: object) -> Terminal:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -153,8 +159,7 @@ def _after_a_first_turn(terminals, fake_api, *replies: object) -> Terminal:  # t
 
 
 def test_ctrl_c_while_waiting_takes_the_waiting_line_away(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    release = threading.Event()
-    held = Reply(chunks=["never shown"], held_after=0, release=release)
+    held, release = _held("never shown")
     terminal = _after_a_first_turn(terminals, fake_api, held)
     try:
         terminal.send("slow question\r")
@@ -227,8 +232,7 @@ def test_narrowing_the_window_while_waiting_leaves_no_copy_of_the_waiting_line( 
     terminals,  # noqa: F811
     fake_api,
 ) -> None:
-    release = threading.Event()
-    held = Reply(chunks=["the answer"], held_after=0, release=release)
+    held, release = _held("the answer")
     terminal = _after_a_first_turn(terminals, fake_api, held)
     try:
         terminal.send("slow\r")
@@ -244,9 +248,8 @@ def test_narrowing_the_window_while_waiting_leaves_no_copy_of_the_waiting_line( 
 
 
 def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    release = threading.Event()
     busy = ErrorReply(529, "overloaded_error", "busy", {"retry-after": "1"})
-    held = Reply(chunks=["finally"], held_after=0, release=release)
+    held, release = _held("finally")
     terminal = _after_a_first_turn(terminals, fake_api, busy, held)
     try:
         terminal.send("slow\r")
@@ -265,8 +268,8 @@ def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:
 
 def test_a_narrow_window_shows_the_waiting_lines_seconds(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """In 20 columns the line was cut at them: "waiting for Claude ·", its seconds gone."""
-    release = threading.Event()
-    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release))
+    held, release = _held("the answer")
+    fake_api.queue(held)
     terminal = start(terminals, cols=20)
     try:
         terminal.send("slow\r")
@@ -285,8 +288,8 @@ def test_on_a_dumb_terminal_a_notice_before_the_first_word_is_said_at_once(  # t
 ) -> None:
     """Held until the reply's end, as under the waiting line, which a dumb terminal does not
     draw: the notice that the model takes no effort level came after the answer it was about."""
-    release = threading.Event()
-    fake_api.queue(Reply(chunks=["the answer"], held_after=0, release=release))
+    held, release = _held("the answer")
+    fake_api.queue(held)
     terminal = start(terminals, "-m", "claude-haiku-4-5", "--effort", "high", env={"TERM": "dumb"})
     try:
         terminal.send("question\r")
