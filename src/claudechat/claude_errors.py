@@ -258,7 +258,8 @@ def _model_not_enabled(error: Any, settings: Settings) -> bool:
 
 def _unreached(error: Any, settings: Settings, where: str) -> str:
     """Where a connection failed: the address too when one was set, which a refused
-    connection did not name (a 404 there does)."""
+    connection did not name (a 404 there does). The SDK's connection errors always carry
+    their request; its URL's netloc holds no user or password."""
     import os
 
     setting = (
@@ -266,13 +267,8 @@ def _unreached(error: Any, settings: Settings, where: str) -> str:
     )
     if not os.environ.get(setting):
         return where
-    from claudechat.settings import mask_url_password
-
-    url = getattr(error, "request", None) and error.request.url
-    if not url:
-        return f"{where} at the address {setting} sets"
-    address = mask_url_password(f"{url.scheme}://{url.netloc.decode()}")
-    return f"{where} at {address}, set by {setting}"
+    url = error.request.url
+    return f"{where} at {url.scheme}://{url.netloc.decode()}, set by {setting}"
 
 
 def _not_found_message(error: Any, where: str) -> str:

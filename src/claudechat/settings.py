@@ -243,9 +243,18 @@ def _shown(name: str, value: Any) -> str:
     `?password=` value took in the closing quote ("...?password=***" was no TOML string)."""
     if value is None:
         return UNSET_MEANS.get(name, "(not set)")
+    return repr(_masked(value))
+
+
+def _masked(value: Any) -> Any:
+    """Every string in a value masked, inside tables and lists as well."""
     if isinstance(value, str):
-        return repr(mask_url_password(value))
-    return mask_url_password(repr(value))  # a table's strings too
+        return mask_url_password(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:

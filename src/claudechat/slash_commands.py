@@ -28,7 +28,10 @@ SLASH_COMMANDS = (
     SlashCommand("/thinking", "/thinking", "print the last thinking in full"),
     SlashCommand("/system", "/system [TEXT]", "show or set the system prompt (/system - clears)"),
     SlashCommand(
-        "/retry", "/retry", "regenerate the last reply, or answer an unanswered message", True
+        "/retry",
+        "/retry",
+        "regenerate the last reply, or answer an unanswered message",
+        keeps_terminal=True,
     ),
     SlashCommand("/branches", "/branches", "list the other branches of this conversation"),
     SlashCommand("/branch", "/branch N", "continue on branch N of /branches"),
