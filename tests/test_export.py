@@ -246,6 +246,23 @@ def test_show_markdown_escapes_the_title_as_export_does(cli) -> None:  # type: i
     assert system in shown.stdout.splitlines() and system in exported.stdout.splitlines()
 
 
+def test_show_markdown_keeps_each_message_out_of_the_next_as_export_does(cli) -> None:  # type: ignore[no-untyped-def]
+    """A reply cut off inside a code block took every later message into it in `show
+    --markdown`, as it once did in export."""
+    from markdown_it import MarkdownIt
+
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "a script?")
+    conversation.append("assistant", "Here:\n\n```bash\necho hi")
+    conversation.append("user", "and then?")
+    save(conversation)
+    shown = cli("show", conversation.id, "--markdown")
+    assert shown.returncode == 0, shown.stderr
+    tokens = MarkdownIt("commonmark").parse(shown.stdout)
+    headings = [t for t in tokens if t.type == "heading_open" and t.tag == "h2"]
+    assert len(headings) == 3, shown.stdout
+
+
 def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
     """After /branch to an older branch, show printed it under "this is the latest"."""
     conversation = Conversation.new("tester", "claude-sonnet-4-6")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 from claudechat.attachments import attachment_lines, attachment_numbers
 from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.markdown import DEFAULT_CODE_THEME
+from claudechat.mdcontain import contained_markdown, markdown_literal
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
 from claudechat.stop_reasons import status_mark
 
@@ -184,17 +184,6 @@ def cost_json(conversation: Conversation) -> dict[str, object]:
     }
 
 
-# What could make a line of text markdown or HTML (a heading's "#", a fence, a tag, an entity,
-# emphasis, a link), each shown as itself once escaped.
-_STRUCTURE = re.compile(r"([\\`*_\[\]<>#&~|!])")
-
-
-def markdown_literal(text: str) -> str:
-    """A title, name or setting as the text it is: "# ", "```" or "<details>" in a title
-    became a heading, a code block or an open fold taking in the whole export."""
-    return _STRUCTURE.sub(r"\\\1", text)
-
-
 def conversation_markdown(conversation: Conversation, thinking: bool = False) -> str:
     # The title escaped as export's is: "# " or "<b>" in it became a heading, a tag.
     title = markdown_literal(one_line(conversation.title))
@@ -202,10 +191,12 @@ def conversation_markdown(conversation: Conversation, thinking: bool = False) ->
     numbers = attachment_numbers(conversation)
     for message in conversation.branch():
         lines += [f"## {message_heading(message)}", "", *_thinking_lines(message, thinking)]
-        attached = [f"- {one_line(line)}" for line in attachment_lines(message, numbers)]
+        attached = attachment_lines(message, numbers)
+        attached = [f"- {markdown_literal(one_line(line))}" for line in attached]
         # A blank line after the list: else markdown reads the text as its last item.
         lines += [*attached, ""] if attached else []
-        lines += [safe_text(message.text).rstrip(), ""]
+        # As export writes it: a code fence the text left open took in every later message.
+        lines += [contained_markdown(safe_text(message.text).rstrip()), ""]
     return "\n".join(lines)
 
 

@@ -1,5 +1,8 @@
 """One worker's uvicorn, whose force quit (a second Ctrl-C) still saves and closes the store.
 
+With several workers (workers.py) uvicorn's supervisor runs its own server in each worker, so
+a force quit there is uvicorn's own, untouched by this module.
+
 Imported only once uvicorn is known to be installed (serve's extras).
 """
 
