@@ -21,6 +21,9 @@ BLOCK_FIELDS: dict[str, tuple[str, ...]] = {
     "attachment": ("sha256", "media_type", "name"),
 }
 
+# Blocks of Claude's thinking: no answer by themselves.
+THINKING_TYPES = ("thinking", "redacted_thinking")
+
 
 def text_block(text: str) -> Block:
     return {"type": "text", "text": text}

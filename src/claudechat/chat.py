@@ -41,7 +41,7 @@ from claudechat.names import valid_model, valid_name
 from claudechat.request import TurnOptions, valid_effort
 from claudechat.session_model import SessionModel
 from claudechat.session_saving import SessionSaving
-from claudechat.stop_reasons import stop_notice
+from claudechat.stop_reasons import holds_no_text, holds_thinking, no_text_notice, stop_notice
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -315,6 +315,11 @@ class ChatSession(SessionSaving, SessionModel):
         memory.record_reply(context, message, reply.usage)
         self.save()
         notice = stop_notice(reply.stop_reason)
+        if holds_no_text(message):
+            # Shown as nothing at all, as if the reply were empty; the output limit's own
+            # notice said to ask Claude to continue, which a reply without text cannot do.
+            thought = bool(reply.thinking()) or holds_thinking(message)
+            notice = no_text_notice(reply.stop_reason, thought)
         if notice:
             self.notify(notice)
         return message

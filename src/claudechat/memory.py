@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claudechat.attachments import estimated_tokens
-from claudechat.blocks import Block, text_block, text_of
+from claudechat.blocks import THINKING_TYPES, Block, text_block, text_of
 from claudechat.conversation import Message, Role, Usage
 from claudechat.errors import BUDGET_SETTING, ContextTooLargeError
 
@@ -135,10 +135,10 @@ class ConversationMemory:
     def get_current_context(self) -> list[ContextMessage]:
         """The newest whole turns that fit the budget, valid for the Messages API.
 
-        A turn is a user message and its reply, if any. Empty replies are skipped and
-        consecutive user messages (a message whose reply failed, then the next one) are
-        merged, so the result starts with a user message, alternates roles, and ends with
-        the newest user message.
+        A turn is a user message and its reply, if any. A turn whose reply holds nothing to
+        send back (only thinking, or no text) is left out whole, and consecutive user
+        messages (a message whose reply failed, then the next one) are merged, so the result
+        starts with a user message, alternates roles, and ends with the newest user message.
         """
         turns = _turns(self.messages, self.model)
         if not turns or turns[-1][-1].role != "user":
@@ -190,9 +190,6 @@ class ConversationMemory:
         )
 
 
-THINKING_TYPES = ("thinking", "redacted_thinking")
-
-
 def _sendable(message: Message, model: str | None = None) -> tuple[Block, ...]:
     """The blocks the API accepts back: no empty text (an interrupted reply may have none),
     no trailing white space at the end of a reply (the API refuses that too), and no thinking
@@ -218,6 +215,8 @@ def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextM
     for message in messages:
         content = _sendable(message, model)
         if not content:
+            if message.role == "assistant":
+                _drop_unanswered(turns)
             continue
         tokens = _context_tokens(message, content)
         if message.role == "user":
@@ -226,6 +225,15 @@ def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextM
             # One reply per turn: a /retry cut short keeps the earlier reply first.
             turns[-1].append(ContextMessage("assistant", content, tokens))
     return turns
+
+
+def _drop_unanswered(turns: list[list[ContextMessage]]) -> None:
+    """A reply with nothing to send back (only thinking, or no text at all) answered the
+    message(s) before it with nothing: they are left out, as a message whose reply failed is
+    set aside. Sent on with the next message, they were merged into it, as if no reply had
+    come between them."""
+    while turns and len(turns[-1]) == 1:
+        turns.pop()
 
 
 def _context_tokens(message: Message, content: tuple[Block, ...]) -> int:

@@ -8,10 +8,11 @@ from typing import Any, BinaryIO, TextIO
 
 from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
-from claudechat.errors import StorageError, Terminated, UsageError
+from claudechat.errors import ExitCode, StorageError, Terminated, UsageError
 from claudechat.jsontext import replace_lone_surrogates
 from claudechat.notices import HeldNotices
 from claudechat.output import error, status
+from claudechat.stop_reasons import holds_no_text
 
 MAX_STDIN_BYTES = 20 * 1024 * 1024
 
@@ -106,12 +107,15 @@ def run_one_turn(
             f"cannot write the reply to standard output ({stdout.failed.strerror or 'error'});"
             f" it is saved: claudechat show {session.conversation.id}"
         )
+    import typer
+
     if session.refused is not None:
         # Said already, by the save's notice; a store that refuses the configuration is no
         # outage that passes, so no success either: the configuration's exit code.
-        import typer
-
         raise typer.Exit(session.refused.exit_code)
+    if holds_no_text(reply):
+        # Said already, by the session's notice: no answer came, which is no success.
+        raise typer.Exit(ExitCode.API)
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from claudechat.blocks import THINKING_TYPES
 from claudechat.errors import BUDGET_SETTING
 
 if TYPE_CHECKING:
@@ -31,6 +32,34 @@ def stop_notice(reason: str | None) -> str | None:
     if reason in STOP_NOTICES:
         return STOP_NOTICES[reason]
     return f"the reply ended with stop reason {reason!r}"
+
+
+def holds_no_text(message: Message) -> bool:
+    """A reply that ended with nothing to read: only thinking (end_turn after it, or the
+    output limit reached while thinking), or nothing at all. It showed as no reply and exited
+    0; a refusal with no text is Claude's answer, and its own notice says so."""
+    return (
+        message.role == "assistant"
+        and not message.text.strip()
+        and message.stop_reason != "refusal"
+    )
+
+
+def holds_thinking(message: Message) -> bool:
+    return any(block.get("type") in THINKING_TYPES for block in message.content)
+
+
+def no_text_notice(reason: str | None, thought: bool) -> str:
+    """Said instead of the stop notice for a reply that holds no text."""
+    if reason == "max_tokens":
+        said = "the reply stopped at the output limit"
+        said += " during thinking, before any text" if thought else " before any text"
+    else:
+        said = "Claude's reply held " + ("only thinking and no text" if thought else "no text")
+        other = stop_notice(reason)
+        if other is not None:  # a window full, a pause: its own advice follows
+            return f"{said}: {other}"
+    return f"{said}; /retry in the REPL asks again, a new message goes without it"
 
 
 # How a message's heading in `show` and `export` marks a reply that ended early.
@@ -58,4 +87,8 @@ def status_mark(message: Message) -> str:
     if message.role == "assistant" and reason not in (None, "end_turn"):
         # A stop reason the API added since is named as it came, made safe: it is a server's.
         mark += STOP_MARKS.get(reason or "", f" (stop reason: {one_line(reason or '')})")
+    if holds_no_text(message):
+        # Its section was empty, headed as a whole answer.
+        what = "only thinking, no text" if holds_thinking(message) else "no text"
+        mark = f"{mark[:-1]}; {what})" if mark else f" ({what})"
     return mark
