@@ -20,8 +20,9 @@ import pytest
 from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
-from conftest import echoed
+from conftest import API_KEY, echoed
 from fakes.anthropic_api import ErrorReply, Reply
+from serve_harness import Serve, clean_env, team_env
 from test_faults import contents, conversation_id, stored
 from test_repl import PROMPT, leave, say, spawn
 from test_signals import started_until_said
@@ -238,6 +239,36 @@ def test_one_turn_that_cannot_be_saved_promises_no_later_save(
     assert len(lines) == 1, piped.stderr
     assert lines[0].startswith("claudechat: the conversation could not be saved: neither")
     assert "cannot write" in lines[0]  # why
+
+
+def test_a_served_turn_that_cannot_be_saved_says_it_is_not_saved(  # type: ignore[no-untyped-def]
+    fake_api, tmp_path, postgres, s3
+) -> None:
+    """With S3 down and the server's journal read-only, the turn is kept nowhere once the
+    request ends: its answer says so, not that it will be saved once the store is back."""
+    env = {
+        **clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url),
+        **team_env(postgres, s3),
+        "CLAUDECHAT_STORE_TIMEOUT": "1",
+    }
+    home = tmp_path / "home"
+    with small_tmpfs(home / "journal") as journal:
+        # Read-only from the start: once serving, its lock file is open for writing there.
+        subprocess.run(["mount", "-o", "remount,ro", journal], check=True)
+        with Serve(env, "--no-auth", home=home) as server, server.client() as http:
+            assert http.post("/chat", json={"user_input": "before"}).status_code == 200
+            s3.pause()
+            try:
+                answer = http.post("/chat", json={"user_input": "kept nowhere"})
+            finally:
+                s3.resume()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["notices"] == [
+        "this turn is not saved: the conversation store is unavailable and the server's "
+        "local journal cannot be written"
+    ]
+    assert f":{s3.port}" not in answer.text  # where S3 is goes to the log alone
+    assert "a turn is not saved" in server.log()
 
 
 BUSY = ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"})

@@ -225,6 +225,9 @@ def test_health_and_the_openapi_description(server: Serve) -> None:
         assert schema == {"$ref": "#/components/schemas/ErrorBody"}, status
     assert "text/event-stream" in chat["200"]["content"]
     assert "HTTPValidationError" not in json.dumps(described["paths"])
+    # --no-auth: no Bearer scheme, so /docs has no Authorize button that would mean nothing.
+    assert "securitySchemes" not in described.get("components", {})
+    assert '"security"' not in json.dumps(described["paths"])
 
 
 def test_claude_rate_limits_pass_on_with_retry_after(server: Serve, fake: FakeAnthropic) -> None:

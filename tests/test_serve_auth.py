@@ -49,7 +49,12 @@ def test_requests_need_a_valid_bearer_token(server: Serve, tokens: dict[str, str
         # Load balancers probe health without a token, and the API's description is public.
         assert http.get("/health").status_code == 200
         assert http.head("/health").status_code == 200
-        assert http.get("/openapi.json").status_code == 200
+        described = http.get("/openapi.json")
+        assert described.status_code == 200
+        # Described as needing the token, on the routes that need it (/docs: Authorize).
+        assert set(described.json()["components"]["securitySchemes"]) == {"HTTPBearer"}
+        assert described.json()["paths"]["/chat"]["post"]["security"] == [{"HTTPBearer": []}]
+        assert "security" not in described.json()["paths"]["/health"]["get"]
         # An unknown route is 401 without a token (it was 404, as README promised it not to
         # be) and 404 with one.
         unknown = [http.post("/nope"), http.post("/chat/", json={"user_input": "hi"})]

@@ -104,16 +104,23 @@ def test_a_worker_asks_for_the_models_once_even_where_it_cannot_cache_them(  # t
 
 
 @pytest.mark.parametrize(
-    ("workers", "line"), [("2", "serving on"), ("2", "Uvicorn running on"), ("1", "serving on")]
+    ("options", "line"),
+    [
+        (["--workers", "2"], "serving on"),
+        (["--workers", "2"], "Uvicorn running on"),
+        (["--workers", "1"], "serving on"),
+        (["--host", "localhost"], "serving on"),
+    ],
 )
 def test_a_connection_right_after_serving_on_waits_for_the_workers(  # type: ignore[no-untyped-def]
-    fake_api, isolated_home, workers, line
+    fake_api, isolated_home, options, line
 ) -> None:
     """uvicorn's supervisor bound the socket, and its workers listened only after their
     warm-up: for 8 to 13 s after both lines every connection was refused. One worker listened
-    only after its own warm-up, a second after "serving on"."""
+    only after its own warm-up, a second after "serving on"; on a host name, even once an
+    address listened first."""
     env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
-    server = Serve(env, "--workers", workers).launch()
+    server = Serve(env, *options).launch()
     try:
         deadline = time.monotonic() + 60
         while line not in server.log():

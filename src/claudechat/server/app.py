@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claudechat.errors import ClaudechatError, UsageError
 from claudechat.server import ServeOptions, heap, warm
-from claudechat.server.described import BODY_CHECKS, chat_answers, errors
+from claudechat.server.described import BODY_CHECKS, bearer_scheme, chat_answers, errors
 from claudechat.server.errors import describe, error_body
 from claudechat.server.journal_drain import draining
 from claudechat.server.middleware import AccessLog, Authenticate, RequestGuard
@@ -121,7 +121,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         redirect_slashes=False,
     )
     _install_errors(app)
-    bearer = HTTPBearer(auto_error=False, description="A token from `claudechat token create`")
+    bearer = bearer_scheme(options.no_auth)
 
     async def caller(  # no I/O: not worth a thread of the pool
         request: Request,

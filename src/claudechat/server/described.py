@@ -3,8 +3,10 @@ shape every failure has, each status with what it means, and /chat's event strea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
 
@@ -56,3 +58,17 @@ def chat_answers() -> dict[int | str, dict[str, Any]]:
         },
         **errors(*BODY_CHECKS, 401, 404, 429, 500, 502, 503, 504),
     }
+
+
+def bearer_scheme(no_auth: bool) -> Callable[..., Any]:
+    """The dependency that declares the Bearer scheme on every route that needs a caller (the
+    token itself is checked by middleware.Authenticate). Under --no-auth it declares nothing:
+    the description said every route needed a token, and /docs showed an Authorize button
+    that meant nothing."""
+    if no_auth:
+        return _no_credentials
+    return HTTPBearer(auto_error=False, description="A token from `claudechat token create`")
+
+
+async def _no_credentials() -> None:
+    return None

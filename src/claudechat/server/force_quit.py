@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import sys
 from collections.abc import Callable
@@ -55,14 +54,11 @@ async def _still_running(tasks: set[asyncio.Task[None]]) -> int:
 
 
 def serve(config: uvicorn.Config, listening: Callable[[], None]) -> None:
-    """What uvicorn.run does with one worker, with Server in place of uvicorn's. An address
-    (127.0.0.1, the default) listens before `listening()` says so, as several workers do:
-    uvicorn listened only after the app's start-up, a second after "serving on", and refused
-    connections meanwhile. A name (localhost) is left to uvicorn, which listens on each of
-    its addresses."""
-    from claudechat.server.workers import listening_socket
+    """What uvicorn.run does with one worker, with Server in place of uvicorn's, and its
+    sockets listening before `listening()` says so, as several workers' do (workers.py)."""
+    from claudechat.server.workers import one_worker_sockets
 
-    sockets = [listening_socket(config)] if _is_address(config.host) else None
+    sockets = one_worker_sockets(config)
     listening()
     server = Server(config)
     # The signal that stopped it is raised again once it has stopped, as uvicorn.run has it.
@@ -72,14 +68,6 @@ def serve(config: uvicorn.Config, listening: Callable[[], None]) -> None:
         raise Terminated(_forced_line(server.unanswered), ExitCode.INTERRUPTED)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _forced_line(unanswered: int) -> str:

@@ -5,7 +5,8 @@ listen() only once its start-up is done (claudechat warms up there: warm.py), 8 
 Until then every connection was refused, though both "serving on" and uvicorn's line had been
 printed: a service manager or load balancer that trusted them got refused connections. Here
 the supervisor listens first, and only then are the lines printed: a connection made meanwhile
-waits in the backlog until a worker accepts it. One worker listens first too (force_quit.py).
+waits in the backlog until a worker accepts it. One worker listens first too (force_quit.py),
+on each address its host stands for (one_worker_sockets).
 
 Imported only once uvicorn is known to be installed (serve's extras).
 """
@@ -52,3 +53,28 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
         raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
     sock.set_inheritable(True)
     return sock
+
+
+def one_worker_sockets(config: uvicorn.Config) -> list[socket.socket]:
+    """The sockets one worker's uvicorn would bind, listening: asyncio's server binds every
+    address the host stands for (a name such as localhost may stand for 127.0.0.1 and ::1),
+    each once, IPv6 ones IPv6-only. A name was left to uvicorn, which listened only after the
+    app's start-up, a second after "serving on", and refused connections meanwhile."""
+    sockets: list[socket.socket] = []
+    try:
+        found = socket.getaddrinfo(
+            config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _name, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(config.backlog)
+    except OSError as exc:  # taken since _check_address looked (run.py)
+        for sock in sockets:
+            sock.close()
+        raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+    return sockets
