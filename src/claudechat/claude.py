@@ -217,9 +217,7 @@ class Claude:
         if system:
             request["system"] = replace_lone_surrogates(system)
         guard = translate_errors(self.settings, model, reply)
-        # The raw events, not the SDK's MessageStream: that one also rebuilds a snapshot of
-        # the whole message and makes helper events for every delta, which Reply does here.
-        with guard, self.client.messages.create(**request, stream=True) as events:
+        with guard, self._events(request) as events:
             self._check_streamed(events.response)
             with self.stops.streaming(events.response) as stream:
                 for event in events:
@@ -228,6 +226,23 @@ class Claude:
                         stream.finished()
         if not reply.complete:
             raise ReplyCutOffError("the reply was cut off before the end (the stream closed early)")
+
+    def _events(self, request: dict[str, Any]) -> Any:
+        """The stream of the raw events, each as the plain JSON the server sent (the SDK
+        raises an `event: error` and transport failures, as messages.create does). Not the
+        SDK's types: building its models cost about as much per event as the rest of the
+        session (a union of models resolved by validation), on every word of every reply.
+        Not its MessageStream either: that one also rebuilds a snapshot of the whole message
+        and makes helper events for every delta, which Reply does here."""
+        from anthropic import Stream
+
+        return self.client.post(
+            "/v1/messages",
+            body={**request, "stream": True},
+            cast_to=object,
+            stream=True,
+            stream_cls=Stream[object],
+        )
 
     def _check_streamed(self, response: Any) -> None:
         """A server that answers a streaming request with one whole JSON message (some proxies
@@ -272,77 +287,103 @@ def _base_url(client: Any) -> str:
 
 
 def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
-    kind = event.type
-    if kind == "content_block_delta" and event.delta.type == "citations_delta":
-        reply.citations.append(_citation(event.delta.citation))
-    elif kind == "content_block_delta":
-        yield from _absorb_delta(event.index, event.delta, reply)
+    """One raw event (a JSON object, as sent) into `reply`, and claudechat's events for it."""
+    if not isinstance(event, dict):
+        return  # nothing claudechat reads: a server that is almost the API
+    kind = event.get("type")
+    if kind == "content_block_delta":
+        delta = _object(event.get("delta"))
+        if delta.get("type") == "citations_delta":
+            reply.citations.append(_citation(_object(delta.get("citation"))))
+        else:
+            yield from _absorb_delta(_index(event), delta, reply)
     elif kind == "content_block_start":
-        reply.started.add(event.index)
-        block = _neutral_block(event.content_block)
+        index = _index(event)
+        reply.started.add(index)
+        block = _neutral_block(_object(event.get("content_block")))
         if block is not None:
             reply.settle()  # a block started again at the same index keeps what came before
-            reply.open_blocks[event.index] = block
+            reply.open_blocks[index] = block
     elif kind == "content_block_stop":
         reply.settle()
-        done = reply.open_blocks.pop(event.index, None)
+        done = reply.open_blocks.pop(_index(event), None)
         if done is not None:
             reply.blocks.append(done)
             yield BlockDone(done)
     elif kind == "message_start":
-        reply.usage = _usage(event.message.usage, Usage())
+        reply.usage = _usage(_object(event.get("message")).get("usage"), Usage())
         yield UsageUpdate(reply.usage)
     elif kind == "message_delta":
-        reply.stop_reason = event.delta.stop_reason
-        reply.usage = _usage(event.usage, reply.usage)
+        reply.stop_reason = _object(event.get("delta")).get("stop_reason")
+        reply.usage = _usage(event.get("usage"), reply.usage)
         yield UsageUpdate(reply.usage)
     elif kind == "message_stop":
         reply.complete = True
         yield Stop(reply.stop_reason)
 
 
-def _absorb_delta(index: int, delta: Any, reply: Reply) -> Iterator[Event]:
+def _object(value: Any) -> dict[str, Any]:
+    """A part of an event that should be a JSON object; an empty one when it is not."""
+    return value if isinstance(value, dict) else {}
+
+
+def _index(event: dict[str, Any]) -> int:
+    index = event.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise StreamOrderError(f"an event without a content block's index: {event.get('type')}")
+    return index
+
+
+def _absorb_delta(index: int, delta: dict[str, Any], reply: Reply) -> Iterator[Event]:
     if index not in reply.started:
         # Events out of order, from a server that is almost the API: the stream cannot be
         # trusted further (the reply so far is kept, cut off).
         raise StreamOrderError(f"a delta for content block {index}, which never started")
     block = reply.open_blocks.get(index)
-    kind = delta.type
+    kind = delta.get("type")
     if kind == "text_delta":
+        text = _text(delta, "text")
         if block is None or block["type"] != "text":  # its block is not open as text: keep it
             reply.settle()  # what a block of another type already received stays with it
             reply.open_blocks[index] = {"type": "text", "text": ""}
-        reply.add_piece(index, "text", delta.text)
-        yield TextDelta(delta.text)
+        reply.add_piece(index, "text", text)
+        yield TextDelta(text)
     elif kind == "thinking_delta" and block is not None and block["type"] == "thinking":
-        reply.add_piece(index, "thinking", delta.thinking)
-        yield ThinkingDelta(delta.thinking)
+        thinking = _text(delta, "thinking")
+        reply.add_piece(index, "thinking", thinking)
+        yield ThinkingDelta(thinking)
     elif kind == "signature_delta" and block is not None and block["type"] == "thinking":
-        reply.add_piece(index, "signature", delta.signature)
+        reply.add_piece(index, "signature", _text(delta, "signature"))
+
+
+def _text(part: dict[str, Any], key: str) -> str:
+    value = part.get(key)
+    return value if isinstance(value, str) else ""
 
 
 class StreamOrderError(ValueError):
     pass
 
 
-def _neutral_block(block: Any) -> Block | None:
+def _neutral_block(block: dict[str, Any]) -> Block | None:
     """A starting content block in claudechat's form; None for kinds it does not keep yet."""
-    if block.type == "text":
-        return {"type": "text", "text": block.text or ""}
-    if block.type == "thinking":
-        return {"type": "thinking", "thinking": block.thinking or "", "signature": ""}
-    if block.type == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": block.data}
+    kind = block.get("type")
+    if kind == "text":
+        return {"type": "text", "text": _text(block, "text")}
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": _text(block, "thinking"), "signature": ""}
+    if kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": _text(block, "data")}
     return None
 
 
-def _citation(citation: Any) -> dict[str, Any]:
+def _citation(citation: dict[str, Any]) -> dict[str, Any]:
     """The parts of a citation worth showing and keeping: the passage and where it is."""
     found = {
-        "cited_text": getattr(citation, "cited_text", ""),
-        "document_title": getattr(citation, "document_title", None),
-        "start_page": getattr(citation, "start_page_number", None),
-        "end_page": getattr(citation, "end_page_number", None),
+        "cited_text": citation.get("cited_text", ""),
+        "document_title": citation.get("document_title"),
+        "start_page": citation.get("start_page_number"),
+        "end_page": citation.get("end_page_number"),
     }
     return {key: value for key, value in found.items() if value is not None}
 
@@ -361,7 +402,7 @@ _USAGE_FIELDS = (
 def _usage(usage: Any, known: Usage) -> Usage:
     figures: dict[str, int] = {}
     for wire, ours in _USAGE_FIELDS:
-        value = getattr(usage, wire, None) if usage is not None else None
+        value = usage.get(wire) if isinstance(usage, dict) else None
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             figures[ours] = value
         else:
