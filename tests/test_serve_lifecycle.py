@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from conftest import API_KEY
-from fakes.anthropic_api import FakeAnthropic, Reply
+from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 from serve_harness import Serve, clean_env, sse_events, team_env, text_of
 
 WORDS = [f"w{i} " for i in range(20)]
@@ -154,12 +154,39 @@ def test_sigterm_past_the_grace_period_ends_a_stream_with_an_error_event(
     assert "Traceback" not in server.log()
 
 
-def test_sigterm_past_the_grace_period_before_any_text_answers_a_stream_in_json(
+def test_sigterm_past_the_grace_period_before_any_text_ends_a_stream_with_an_error_event(
     fake: FakeAnthropic,
 ) -> None:
-    """Nothing streamed yet (thinking shows no text): no events have started, so the answer
-    is a real status, 503, in JSON, not uvicorn's plain-text 500."""
+    """Claude's reply has begun but no text yet (a long think): the stream has its 200
+    already, so the answer to shutdown is its last event, saying what is kept."""
     fake.queue(Reply(chunks=["late ", "words"], delay=2.5))
+    server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()
+    answers: list[Any] = []
+
+    def stream() -> None:
+        body = {"user_input": "a slow start", "stream": True}
+        with server.client() as http, http.stream("POST", "/chat", json=body) as answer:
+            answers.append((answer.status_code, sse_events(answer.iter_lines())))
+
+    _sigterm_during(server, fake, stream)
+    ((status, events),) = answers
+    stored = _stored(server)
+    assert status == 200 and [name for name, _ in events] == ["error"]
+    error = json.loads(events[0][1])
+    assert (error["status"], error["error"]["type"]) == (503, "shutting_down")
+    assert error["error"]["message"].endswith("your message is saved, with no reply yet")
+    assert error["conversation_id"] == stored["id"]
+    assert [m["role"] for m in stored["messages"]] == ["user"]
+    assert "Traceback" not in server.log()
+
+
+def test_sigterm_past_the_grace_period_before_claude_answers_a_stream_in_json(
+    fake: FakeAnthropic,
+) -> None:
+    """Claude has not begun a reply (the turn waits out a rate limit's retry-after): no
+    events have started, so the answer is a real status, 503, in JSON, not uvicorn's
+    plain-text 500."""
+    fake.queue(ErrorReply(429, "rate_limit_error", headers={"retry-after": "30"}))
     server = Serve(_env(fake), "--no-auth", "--graceful-seconds", "1").start()
     answers: list[Any] = []
 

@@ -19,7 +19,15 @@ from claudechat.claude_errors import short_error, translate_errors
 from claudechat.claude_setup import bedrock_model_id, check_credentials
 from claudechat.conversation import Usage, replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
-from claudechat.events import BlockDone, Event, Stop, TextDelta, ThinkingDelta, UsageUpdate
+from claudechat.events import (
+    BlockDone,
+    Event,
+    Opened,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    UsageUpdate,
+)
 from claudechat.stream_stops import StreamStops
 
 if TYPE_CHECKING:
@@ -312,6 +320,7 @@ def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
             yield BlockDone(done)
     elif kind == "message_start":
         reply.usage = _usage(_object(event.get("message")).get("usage"), Usage())
+        yield Opened()
         yield UsageUpdate(reply.usage)
     elif kind == "message_delta":
         reply.stop_reason = _object(event.get("delta")).get("stop_reason")

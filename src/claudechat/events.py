@@ -13,6 +13,13 @@ from claudechat.conversation import Usage
 
 
 @dataclass(frozen=True)
+class Opened:
+    """Claude accepted the request and its reply has begun (message_start): a refusal, rate
+    limit or outage of the request itself would have come before this. Thinking or text
+    follows, though perhaps not soon."""
+
+
+@dataclass(frozen=True)
 class TextDelta:
     """A piece of the answer's text."""
 
@@ -53,7 +60,7 @@ class Retrying:
     thinking) is no part of the reply, and a notice follows."""
 
 
-Event = TextDelta | ThinkingDelta | BlockDone | UsageUpdate | Stop | Retrying
+Event = Opened | TextDelta | ThinkingDelta | BlockDone | UsageUpdate | Stop | Retrying
 Listener = Callable[[Event], None]
 
 

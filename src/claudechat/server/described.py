@@ -48,7 +48,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def chat_answers() -> dict[int | str, dict[str, Any]]:
     events = {
         "description": 'With `stream`: `delta` events ({"text"}), then one `message` (the '
-        "saved reply, as the JSON answer has it) or one `error` (an error body with its status)",
+        "saved reply, as the JSON answer has it) or one `error` (an error body with its "
+        "status); a `: thinking` comment line when Claude starts thinking",
         "schema": {"type": "string"},
     }
     return {

@@ -1,12 +1,15 @@
 """/chat as server-sent events: `delta` events with the text, then one `message` (the saved
-reply, as the JSON answer has it) or one `error`.
+reply, as the JSON answer has it) or one `error`; a `: thinking` comment when Claude starts
+thinking.
 
-The status line waits for the first event, so a turn that fails before any text (a bad id,
-Claude refusing) still answers with a real HTTP status. A client that disconnects stops the
-turn, which keeps the partial reply. A server whose grace period runs out at shutdown stops it
-too, and still ends the stream with an `error` event saying so: the response is sent here
-rather than by Starlette's StreamingResponse, which streams in a task group that shutdown
-cancels whole, cutting the stream with no last event.
+The status line waits until Claude's reply has begun, so a turn refused before then (a bad id,
+Claude rate-limiting or refusing the request) still answers with a real HTTP status. It used to
+wait for the first text, and a long think left the client with no status line at all, past a
+proxy's read timeout. A client that disconnects stops the turn, which keeps the partial reply.
+A server whose grace period runs out at shutdown stops it too, and still ends the stream with
+an `error` event saying so: the response is sent here rather than by Starlette's
+StreamingResponse, which streams in a task group that shutdown cancels whole, cutting the
+stream with no last event.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from claudechat.server.responses import (
     shutdown_error,
     shutting_down,
 )
-from claudechat.server.turns import Failed, Finished, Item, Outcome, Turn
+from claudechat.server.turns import Failed, Finished, Item, Outcome, Progress, Turn
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+THINKING = ": thinking\n\n"  # a comment: clients skip it; a proxy sees the stream is alive
 
 
 def event(name: str, data: dict[str, Any]) -> str:
@@ -45,7 +49,7 @@ async def stream_turn(request: Request, turn: Turn) -> Response:
     watcher = asyncio.ensure_future(turn.stop_when_gone(request.receive))
     try:
         first = await turn.queue.get()
-    except asyncio.CancelledError:  # shutdown, before any text (thinking shows none)
+    except asyncio.CancelledError:  # shutdown, before Claude's reply began (a retry's wait)
         watcher.cancel()
         return await shutting_down(request, turn)
     if isinstance(first, Failed):
@@ -83,8 +87,9 @@ class EventStream(Response):
 
 
 async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str]:
-    while isinstance(item, str):
-        yield event("delta", {"text": item})
+    while not isinstance(item, Finished | Failed):
+        if line := _before_the_end(item):
+            yield line
         try:
             item = await turn.queue.get()
         except asyncio.CancelledError:  # shutdown's grace period ran out
@@ -93,13 +98,21 @@ async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str
             # The rest of the text, all of it saved: the client gets it too, then how it ended.
             ending: Outcome | None = None
             async for rest in _until_stopped(turn):
-                if isinstance(rest, str):
-                    yield event("delta", {"text": rest})
-                else:
+                if isinstance(rest, Finished | Failed):
                     ending = rest
+                elif line := _before_the_end(rest):
+                    yield line
             yield _last_event(request, turn, ending)
             return
     yield _last_event(request, turn, item)
+
+
+def _before_the_end(item: str | Progress) -> str:
+    """What the client reads of a text delta or of progress; the reply having begun shows as
+    the status line and headers alone."""
+    if isinstance(item, str):
+        return event("delta", {"text": item})
+    return THINKING if item is Progress.THINKING else ""
 
 
 def _last_event(request: Request, turn: Turn, outcome: Outcome | None) -> str:
@@ -121,7 +134,7 @@ async def _until_stopped(turn: Turn) -> AsyncIterator[Item]:
         except TimeoutError:
             return
         yield item
-        if not isinstance(item, str):
+        if isinstance(item, Finished | Failed):
             return
 
 

@@ -1,15 +1,17 @@
 """One /chat turn run in its own thread, its text handed to the event loop as it streams.
 
 The session's code is blocking (the SDK, the store), so it runs off the loop; the handler reads
-a queue of text deltas ending with one outcome. Stopping a turn (the client left, the server is
-shutting down) looks to the session exactly like Ctrl-C in the REPL: the part of the reply that
-arrived is saved and marked interrupted.
+a queue of text deltas ending with one outcome; a stream also learns when Claude's reply has
+begun (its status can be sent then) and when Claude starts thinking. Stopping a turn (the
+client left, the server is shutting down) looks to the session exactly like Ctrl-C in the
+REPL: the part of the reply that arrived is saved and marked interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 from claudechat.chat import ChatSession
 from claudechat.conversation import Message
 from claudechat.errors import Stopped
+from claudechat.events import Event, Opened, Retrying, ThinkingDelta
 from claudechat.server.service import ChatRequest, Notices, Service
 
 
@@ -39,8 +42,15 @@ class Failed:
     kept: bool = False
 
 
+class Progress(enum.Enum):
+    """What a stream is told before any text."""
+
+    OPENED = "opened"  # Claude's reply has begun: any failure from here on is mid-stream
+    THINKING = "thinking"  # once per attempt, at its first thinking delta
+
+
 Outcome = Finished | Failed
-Item = str | Outcome
+Item = str | Progress | Outcome
 
 
 class Turn:
@@ -57,6 +67,7 @@ class Turn:
         self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
+        self._thinking = False  # this attempt's thinking was announced
         self.done = threading.Event()
         # Set once the client has its answer (or is gone): shutdown waits for it, or the last
         # answers would be cut when the event loop closes.
@@ -79,7 +90,9 @@ class Turn:
             self.session = self.service.open_session(self.user, self.request, self.notices)
             before = len(self.session.conversation.messages)
             with self.service.claude.stops.owned_by(self._stop):
-                message = self.session.send(self.request.user_input, self._on_text)
+                message = self.session.send(
+                    self.request.user_input, self._on_text, on_event=self._on_event
+                )
             outcome = Finished(self.session, message)
         except BaseException as exc:  # handed to the handler, which maps it to a status
             kept = self.session is not None and len(self.session.conversation.messages) > before
@@ -96,6 +109,17 @@ class Turn:
         if self._stop.is_set():
             raise ClientGone()
 
+    def _on_event(self, event: Event) -> None:
+        if not self.stream:
+            return
+        if isinstance(event, Opened):
+            self._put(Progress.OPENED)
+        elif isinstance(event, ThinkingDelta) and not self._thinking:
+            self._thinking = True
+            self._put(Progress.THINKING)
+        elif isinstance(event, Retrying):  # asked again: its thinking starts over
+            self._thinking = False
+
     def _put(self, item: Item) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
             self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
@@ -111,7 +135,7 @@ class Turn:
         """Skip the text and wait for the end (for a JSON answer)."""
         while True:
             item = await self.queue.get()
-            if not isinstance(item, str):
+            if isinstance(item, Finished | Failed):
                 return item
 
 

@@ -1,0 +1,75 @@
+"""/chat as server-sent events: when the status line goes, and what a client reads before any
+text. The servers are test_serve.py's (one per storage configuration, --no-auth on loopback)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
+from serve_harness import Serve, sse_events, text_of
+from test_serve import fake, server  # noqa: F401  (the fixtures)
+
+STREAM = {"user_input": "think first", "stream": True}
+RATE_LIMITED = {"retry-after": "7", "retry-after-ms": "10"}
+
+
+def test_a_stream_has_its_status_line_while_claude_still_thinks(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """The status line waited for the first text: a long think left the client with nothing,
+    and a proxy or client with a read timeout gave up before a 200 arrived. The fake holds
+    the text until this test releases it, so the headers here came before any text."""
+    release = threading.Event()
+    fake.queue(Reply("after the think", thinking="let me see", held_after=0, release=release))
+    try:
+        with server.client() as http:
+            started = http.post("/new_chat", json={}).json()["conversation_id"]
+            with http.stream("POST", "/chat", json=STREAM) as answer:
+                assert not release.is_set()  # no text was sent yet
+                assert answer.status_code == 200
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                lines = answer.iter_lines()
+                assert next(lines) == ": thinking"  # a comment, which SSE clients skip
+                release.set()
+                events = sse_events(lines)
+            document = http.get("/get_conversation", params={"conversation_id": started}).json()
+    finally:
+        release.set()
+    assert [name for name, _ in events] == ["delta", "delta", "delta", "message"]
+    assert "".join(json.loads(data)["text"] for _, data in events[:-1]) == "after the think"
+    reply = document["messages"][-1]
+    assert (text_of(reply["content"]), reply["status"]) == ("after the think", "complete")
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "kind"),
+    [
+        # The session asks twice more, waiting retry-after-ms (as the SDK would), then gives up.
+        (ErrorReply(429, "rate_limit_error", headers=RATE_LIMITED), 429, "rate_limited"),
+        (ErrorReply(401, "authentication_error", "invalid x-api-key"), 502, "upstream_error"),
+    ],
+    ids=["429", "401"],
+)
+def test_claude_refusing_before_its_reply_begins_is_a_real_status_on_a_stream(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    refusal: ErrorReply,
+    status: int,
+    kind: str,
+) -> None:
+    """The stream's status line goes once Claude's reply has begun; a refusal comes before
+    that, so it still answers as the JSON answer does (429 with its Retry-After)."""
+    fake.queue(refusal, refusal, refusal)
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        with http.stream("POST", "/chat", json=STREAM) as answer:
+            answer.read()
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["error"]["type"] == kind
+    if status == 429:
+        assert answer.headers["retry-after"] == "7"
