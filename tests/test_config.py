@@ -375,3 +375,25 @@ def test_an_unknown_code_theme_is_refused_by_every_command_at_start(cli, isolate
         assert len(result.stderr.splitlines()) == 1
     write_config(isolated_home, 'code_theme = "monokai"\n')
     assert config_lines(cli)["code_theme"].startswith("'monokai'  # config file")
+
+
+def test_config_on_bedrock_shows_the_region_in_use_and_where_it_came_from(  # type: ignore[no-untyped-def]
+    cli, isolated_home, tmp_path
+) -> None:
+    """It said `aws_region = (not set)` while AWS_REGION, or the AWS profile's region, was
+    the one Bedrock used."""
+    bedrock = {"CLAUDECHAT_PROVIDER": "bedrock"}
+
+    def region_row(env: dict[str, str]) -> str:
+        result = cli("config", env={**bedrock, **env})
+        assert result.returncode == 0, result.stderr
+        return dict(line.split(" = ", 1) for line in result.stdout.splitlines()[1:])["aws_region"]
+
+    assert region_row({"AWS_REGION": "eu-west-1"}) == "'eu-west-1'  # environment AWS_REGION"
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile team]\nregion = ap-southeast-2\n")
+    from_profile = {"AWS_CONFIG_FILE": str(aws_config), "AWS_PROFILE": "team"}
+    assert region_row(from_profile) == "'ap-southeast-2'  # AWS profile 'team'"
+    assert region_row({**from_profile, "CLAUDECHAT_AWS_REGION": "us-west-2"}) == (
+        "'us-west-2'  # environment CLAUDECHAT_AWS_REGION"
+    )

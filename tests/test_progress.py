@@ -4,6 +4,7 @@ only, only once the work has taken a moment, and erased at the end."""
 from __future__ import annotations
 
 import io
+import os
 
 from claudechat.progress import Progress
 
@@ -40,7 +41,19 @@ def test_nothing_in_a_pipe_and_nothing_for_quick_work() -> None:
 def test_nothing_when_stdout_goes_to_a_pipe() -> None:
     """`usage | less`: the count was written over the pager's screen."""
     err = Terminal()
-    with Progress("reading", 3, stream=err, after=0, output=io.StringIO()) as progress:
+    reading, writing = os.pipe()
+    with os.fdopen(reading), open(writing, "w") as pipe:
+        progress = Progress("reading", 3, stream=err, after=0, output=pipe)
+        progress.step(0)
+    assert err.getvalue() == ""
+
+
+def test_nothing_in_a_dumb_terminal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under TERM=dumb (Emacs's shell) the count was drawn all the same, its "\r" and
+    "\x1b[K" shown raw, where the wait for a reply (WaitingLine) drew nothing."""
+    monkeypatch.setenv("TERM", "dumb")
+    err = Terminal()
+    with Progress("exporting", 3, stream=err, after=0, output=Terminal()) as progress:
         progress.step(0)
     assert err.getvalue() == ""
 

@@ -132,3 +132,33 @@ def test_think_on_says_at_once_when_the_model_cannot_think(watched, fake_api) ->
     child.expect_exact("model: claude-sonnet-4-6")
     say(child, "/think")
     child.expect_exact("thinking: on\x1b[0m")  # the whole line: nothing more to say
+
+
+def test_a_notice_said_by_a_command_is_not_said_again_by_the_next_reply(watched) -> None:  # type: ignore[no-untyped-def]
+    """/think and /effort said at once that the model cannot take them, /model that it did
+    not know the model; the next reply said each a second time, in the request's words."""
+    child, seen = watched
+    say(child, "/model claude-haiku-4-5")
+    child.expect_exact("model: claude-haiku-4-5")
+    say(child, "/think on")
+    child.expect_exact("cannot think aloud: it applies once the model can")
+    say(child, "/effort high")
+    child.expect_exact("takes no effort level: it applies once the model takes one")
+    say(child, "one")
+    child.expect_exact("echo: one")
+    child.expect_exact(PROMPT)
+    say(child, "/model claude-future-1")
+    child.expect_exact("(not described: conservative limits")
+    say(child, "two")
+    child.expect_exact("echo: two")
+    child.expect_exact(PROMPT)
+    lines = screen_lines(seen.getvalue())
+    screen = "\n".join(lines)
+    # (Thinking and effort are still asked for: the unknown model's reply says it cannot
+    # take them, once.)
+    for said in (
+        "claude-haiku-4-5 cannot think aloud",
+        "claude-haiku-4-5 takes no effort level",
+        "not described",
+    ):
+        assert sum(said in line for line in lines) == 1, screen

@@ -347,8 +347,22 @@ def test_models_keeps_each_models_thinking_and_effort_whole(cli, fake_api) -> No
     listed = json.loads(cli("models", "--json").stdout)
     for columns in (80, 100):
         lines = in_a_terminal("models", columns=columns)
-        words = {word for line in lines for word in line.split()}
+        # Whole, or wrapped between two items (at 100 columns, for the names' room).
+        items = {item for line in lines for word in line.split() for item in word.split(",")}
+        assert "…" not in "".join(lines), "\n".join(lines)
         for model in listed:
             for field in ("thinking", "effort"):
-                if model[field]:
-                    assert ",".join(model[field]) in words, "\n".join(lines)
+                assert set(model[field]) <= items, "\n".join(lines)
+
+
+def test_models_at_100_columns_shows_display_names_whole(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The names were cut to "Claude …" while thinking and effort, kept whole, took their
+    room on one line each: the lists now wrap between their items first."""
+    lines = in_a_terminal("models", columns=100)
+    text = "\n".join(lines)
+    for name in ("Claude Opus 4.6", "Claude Sonnet 4.6", "Claude Haiku 4.5"):
+        assert any(name in line for line in lines), text
+    # A table (a row holds its id and its name), not a block a row.
+    assert any("claude-opus-4-6" in line and "Claude Opus 4.6" in line for line in lines), text
+    # The lists wrap between two of their items, never inside one.
+    assert "…" not in text and "adaptive," in text, text

@@ -143,6 +143,9 @@ def test_quick_commands_do_not_import_the_heavy_libraries(cli, command: list[str
         assert heavy not in imported, f"{command} imported {heavy}"
     if command == ["--help"]:
         assert "sqlalchemy" not in imported and "rich" not in imported
+    else:  # opening the store imported a reply's view for its waiting line (5 ms)
+        assert "claudechat.reply_view" not in imported, f"{command} imported reply_view"
+        assert "claudechat.events" not in imported, f"{command} imported events"
 
 
 def test_pipe_mode_keeps_the_reply_when_its_terminal_goes_away(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

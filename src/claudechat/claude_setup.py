@@ -4,7 +4,7 @@ checked before any input is read, and Bedrock's model ids for the region's geogr
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claudechat.claude_errors import short_error
 from claudechat.errors import UsageError
@@ -59,12 +59,7 @@ def _check_bedrock_setup(settings: Settings) -> None:
     api_key = bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
     try:
         session = botocore.session.Session(profile=settings.get("aws_profile"))
-        region = (
-            settings.get("aws_region")
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or session.get_config_variable("region")
-        )
+        region, _ = bedrock_region(settings, session)
         credentials = None if api_key else session.get_credentials()
     except BotoCoreError as exc:  # a profile that does not exist, a malformed file, ...
         raise UsageError(f"cannot set up Bedrock: {short_error(exc)}") from exc
@@ -77,6 +72,24 @@ def _check_bedrock_setup(settings: Settings) -> None:
             "no AWS credentials for Bedrock: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY (or run `aws sso login`)"
         )
+
+
+def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None, str]:
+    """The AWS region Bedrock's requests go to and where it was found, in the SDK's order: the
+    setting, AWS_REGION, AWS_DEFAULT_REGION, then the AWS profile's own (botocore's error for
+    a profile that does not exist, or a malformed file). `config` showed "(not set)" while
+    one of the others was in use."""
+    if settings.get("aws_region"):
+        return settings.get("aws_region"), settings.sources["aws_region"]
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if os.environ.get(name):
+            return os.environ[name], f"environment {name}"
+    if session is None:
+        import botocore.session
+
+        session = botocore.session.Session(profile=settings.get("aws_profile"))
+    region = session.get_config_variable("region")
+    return region, f"AWS profile {session.profile or 'default'!r}" if region else "default"
 
 
 def check_base_url(url: str | None, name: str) -> None:

@@ -17,7 +17,7 @@ from claudechat.pricing import (
     price_table,
     turn_line,
 )
-from claudechat.request import output_limit, valid_effort
+from claudechat.request import cannot_think_notice, no_effort_notice, output_limit, valid_effort
 
 if TYPE_CHECKING:
     from claudechat.chat import ChatSession
@@ -50,6 +50,7 @@ def describe_model(session: ChatSession) -> str:
         near = session.near_miss(info.id)
         hint = f"; did you mean {near}?" if near else ""
         parts.append(f"(not described: conservative limits{hint})")
+        session.mark_said(session.not_described_notice(info))
     return " · ".join(parts)
 
 
@@ -102,6 +103,7 @@ def effort_command(session: ChatSession, argument: str) -> None:
             f"effort: {effort}, but {session.conversation.model} takes no effort level: it "
             "applies once the model takes one"
         )
+        session.mark_said(no_effort_notice(session.model_info().id))
         return
     status(f"effort: {effort or 'the model default'} (levels: {offered})")
 
@@ -119,6 +121,7 @@ def think_command(session: ChatSession, argument: str) -> None:
             f"thinking: on, but {session.conversation.model} cannot think aloud: it applies "
             "once the model can"
         )
+        session.mark_said(cannot_think_notice(session.model_info().id))
         return
     status(f"thinking: {state}")
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import stat
 import sys
 import threading
 import time
@@ -18,7 +16,15 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from claudechat.events import Event, Retrying, TextDelta, ThinkingDelta
-from claudechat.output import is_terminal, safe_text, terminal_width
+from claudechat.output import safe_text
+from claudechat.progress import (
+    THINKING,
+    WAITING,
+    WAITING_AGAIN_AFTER,
+    WAITING_SHOWN_AFTER,
+    WaitingLine,
+    waiting_line,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,13 +33,6 @@ if TYPE_CHECKING:
 # Lines of thinking kept in view while it streams; the whole of it is one /thinking away
 # (after a Ctrl-C too: the REPL keeps what arrived).
 THINKING_LINES = 6
-# Until the first event the live region says it waits, once the wait is long enough to be
-# noticed: a reply that starts at once does not flash a line first. The line is short: a
-# window narrowed under it wraps it, and only its last row is erased.
-WAITING_SHOWN_AFTER = 0.5
-# After a retry's notice (said at once, below the region taken off the screen), the next
-# attempt is waited for on screen again.
-WAITING_AGAIN_AFTER = 0.3
 
 
 class TextRenderer(Protocol):
@@ -46,24 +45,6 @@ class TextRenderer(Protocol):
 def thought_tokens(thinking: str) -> int:
     """Summarized thinking's size: an estimate of what is shown, not the bill."""
     return math.ceil(len(thinking) / 4)
-
-
-WAITING = "waiting for Claude"
-THINKING = "Claude is thinking"
-# What a narrow window shows instead: the line cut at its width lost its seconds
-# ("Claude is thinking ·" in 20 columns), the one part that tells a busy program from a hung one.
-SHORT_LABELS = {WAITING: "waiting", THINKING: "thinking"}
-
-
-def waiting_line(label: str, seconds: float, width: int, short: str | None = None) -> str:
-    """`label · 9 s` in at most `width` columns: the label shortened (to `short`, or its
-    entry in SHORT_LABELS), or left out, to keep the seconds."""
-    count = f"{seconds:.0f} s"
-    for shown in (label, short or SHORT_LABELS.get(label, label)):
-        line = f"{shown} · {count}"
-        if len(line) <= width:
-            return line
-    return count[: max(1, width)]
 
 
 def thought_line(seconds: float, thinking: str) -> str:
@@ -212,91 +193,6 @@ class TerminalReplyView:
             seconds = time.monotonic() - self.started
             self.console.print(thought_line(seconds, "".join(self.thinking)), style="dim")
             self.started = None
-
-
-class WaitingLine:
-    """Pipe mode's wait for the first word, counted on stderr where that is a terminal
-    (`git diff | claudechat chat "review"` sat silent through seconds of thinking), and
-    erased before anything else is written to either stream: for good once the answer
-    starts, for a moment for a notice (a retry's), after which the counting goes on. Any
-    command's wait to open the database is counted by one too (opening.py)."""
-
-    def __init__(
-        self,
-        err: TextIO,
-        label: str = WAITING,
-        short: str | None = None,
-        after: float = WAITING_SHOWN_AFTER,
-    ) -> None:
-        self.err = err
-        self.label = label
-        self.short = short  # the label in a narrow window; None: as waiting_line says
-        self.after = after
-        self._asked = time.monotonic()
-        self._hidden_until = 0.0
-        self._done = threading.Event()
-        self._lock = threading.Lock()  # a line drawn is erased before stop() returns
-        self._drawn = False
-        self._line = ""
-
-    def start(self) -> bool:
-        """Whether the wait is counted: not where stderr is no terminal, or a dumb one."""
-        self._asked = time.monotonic()
-        # Not with stdout a pipe: under `claudechat chat q | less` it would count over the
-        # pager (as Progress does not). Into a file it counts.
-        shown = is_terminal(self.err) and not _is_pipe(sys.stdout)
-        if shown and os.environ.get("TERM") != "dumb":
-            threading.Thread(target=self._count, name="waiting-line", daemon=True).start()
-            return True
-        return False
-
-    def stop(self) -> None:
-        if self._done.is_set():
-            return  # stopped at the first word: nothing more for each of the others
-        with self._lock:
-            self._done.set()
-            self._erase()
-
-    def hide(self, again: bool = False) -> None:
-        """Off the screen for a notice; back shortly after, counted afresh when `again` (the
-        next attempt of a retry)."""
-        with self._lock:
-            self._erase()
-            self._hidden_until = time.monotonic() + WAITING_AGAIN_AFTER
-            if again:
-                self._asked, self.label = time.monotonic(), WAITING
-
-    def _erase(self) -> None:
-        if self._drawn:
-            self._write("\r\x1b[K")
-            self._drawn = False
-
-    def _count(self) -> None:
-        pause = self.after
-        while not self._done.wait(pause):
-            pause = 0.25
-            with self._lock:
-                now = time.monotonic()
-                if self._done.is_set() or now < self._hidden_until:
-                    continue
-                # A column spare: a line as wide as the window leaves the cursor past it.
-                width = terminal_width(self.err) - 1
-                line = waiting_line(self.label, now - self._asked, width, self.short)
-                if not self._drawn or line != self._line:  # written when it changes
-                    self._write(f"\r{line}\x1b[K")
-                    self._drawn, self._line = True, line
-
-    def _write(self, text: str) -> None:
-        with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to show
-            self.err.write(text)
-            self.err.flush()
-
-
-def _is_pipe(stream: TextIO) -> bool:
-    try:
-        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return False
 
 
 class PipeListener:

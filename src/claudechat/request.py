@@ -97,7 +97,7 @@ def _thinking(info: ModelInfo, options: TurnOptions, params: Params) -> None:
             )
             params.notices.append(f"{room}, too few for thinking; it answers without")
     elif options.thinking:
-        params.notices.append(f"{info.id} cannot think aloud; it answers without thinking")
+        params.notices.append(cannot_think_notice(info.id))
 
 
 def _effort(info: ModelInfo, options: TurnOptions, params: Params) -> None:
@@ -111,4 +111,14 @@ def _effort(info: ModelInfo, options: TurnOptions, params: Params) -> None:
             " sent without one"
         )
     else:
-        params.notices.append(f"{info.id} takes no effort level; sent without one")
+        params.notices.append(no_effort_notice(info.id))
+
+
+# A request's notices that /think and /effort say at once in their own words: they mark them
+# said (SessionModel.mark_said), so the next reply does not say them a second time.
+def cannot_think_notice(model: str) -> str:
+    return f"{model} cannot think aloud; it answers without thinking"
+
+
+def no_effort_notice(model: str) -> str:
+    return f"{model} takes no effort level; sent without one"

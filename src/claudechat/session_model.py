@@ -51,14 +51,16 @@ class SessionModel:
                 self._pending_notices.append(f"cannot list the models ({exc}); assuming defaults")
                 return unknown_model(model)
             if not info.known:
-                bedrock = self.settings.provider == "bedrock"
-                source = "Bedrock catalogue" if bedrock else "Models API"
-                self._pending_notices.append(
-                    f"model {model} is not described by the {source}; assuming conservative "
-                    f"limits ({info.max_input_tokens:,} tokens in, {info.max_tokens:,} out)"
-                )
+                self._pending_notices.append(self.not_described_notice(info))
             self._described = info
         return self._described
+
+    def not_described_notice(self, info: ModelInfo) -> str:
+        source = "Bedrock catalogue" if self.settings.provider == "bedrock" else "Models API"
+        return (
+            f"model {info.id} is not described by the {source}; assuming conservative "
+            f"limits ({info.max_input_tokens:,} tokens in, {info.max_tokens:,} out)"
+        )
 
     def budget(self) -> int:
         """The context budget: as set, else the model's window minus the reply's room."""
@@ -79,6 +81,11 @@ class SessionModel:
         if notice not in self._said:
             self._said.add(notice)
             self.notify(notice)
+
+    def mark_said(self, notice: str) -> None:
+        """A notice /model, /think or /effort said at once in its own words: the next reply
+        said it again, in the request's."""
+        self._said.add(notice)
 
     def _back_to_a_known_model(self, refused: Exception) -> None:
         """Claude does not know the conversation's model (a typo in --model, /model or serve's

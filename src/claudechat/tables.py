@@ -4,6 +4,7 @@ table (`list`'s too): one block a row where the data and its headings do not fit
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ class Column:
     whole: bool = True
     justify: JustifyMethod = "left"
     style: str = ""
+    # A whole list ("low,medium,high,max") that may put its items on lines of their own: it
+    # takes fewer columns before a name is cut, where 100 columns showed "Claude …".
+    wraps: bool = False
 
 
 def print_rows(
@@ -68,7 +72,10 @@ def print_rows(
     shown = [[cell(row[key]) for key in keys] for row in rows]
     # Only a name is cut short (the row's name in its middle, see middle_cut): `models` cut
     # its efforts to "low,med…", which hid whether a model offers `max`.
-    columns = [Column(key.replace("_", " "), whole=key not in names) for key in keys]
+    lists = {key for key in keys if any(isinstance(row[key], list | tuple) for row in rows)}
+    columns = [
+        Column(key.replace("_", " "), whole=key not in names, wraps=key in lists) for key in keys
+    ]
     shares = None
     if bar:  # an unknown figure ("?") draws none
         top = max(_amount(row[bar]) for row in rows)
@@ -87,7 +94,8 @@ def print_table(
     out = console()
     headings = [column.heading for column in columns]
     room = out.width - GAP * (len(columns) - 1)
-    widths = fitted_widths(headings, shown, [column.whole for column in columns], room)
+    wraps = [column.wraps for column in columns]
+    widths = fitted_widths(headings, shown, [column.whole for column in columns], room, wraps)
     if widths is None:
         # A table would split the figures, or its headings letter by letter ("inp" over
         # "ut" at 60 columns): a line a field instead.
@@ -107,6 +115,10 @@ def print_table(
         table.add_column("", no_wrap=True, width=bar_width)
     for number, line in enumerate(shown):
         texts = [middle_cut(line[0], widths[0]), *line[1:]]
+        texts = [
+            items_wrapped(text, width) if wrap else text
+            for text, width, wrap in zip(texts, widths, wraps, strict=True)
+        ]
         cells = [
             Text(text, style=column.style, overflow="fold")
             if column.whole
@@ -135,12 +147,17 @@ def print_records(out: Any, title: str, headings: list[str], shown: list[list[st
 
 
 def fitted_widths(
-    headings: list[str], shown: list[list[str]], whole: list[bool], room: int
+    headings: list[str],
+    shown: list[list[str]],
+    whole: list[bool],
+    room: int,
+    wraps: list[bool] | None = None,
 ) -> list[int] | None:
     """Column widths within `room`: whole headings where they fit; else headings wrapped at
-    their spaces, and the columns not `whole` narrowed, the widest first, the first column
-    (which names the row) last of all. None where even that does not fit: a table then split
-    its figures ("4,435,8" over "19") or its headings inside a word ("disp" over "lay")."""
+    their spaces, the lists that `wraps` wrapped between their items, and the columns not
+    `whole` narrowed, the widest first, the first column (which names the row) last of all.
+    None where even that does not fit: a table then split its figures ("4,435,8" over "19")
+    or its headings inside a word ("disp" over "lay")."""
     from rich.cells import cell_len
 
     values = [max(cell_len(line[i]) for line in shown) for i in range(len(headings))]
@@ -149,6 +166,9 @@ def fitted_widths(
         return natural
     words = [max(cell_len(word) for word in h.split() or [""]) for h in headings]
     widths = [max(w, v) for w, v in zip(words, values, strict=True)]
+    wrapped = _lists_wrapped(widths, words, shown, wraps or [], room)
+    if sum(wrapped) <= room:
+        return wrapped
     narrowed = [i for i in range(1, len(headings)) if not whole[i]]
     left = room - sum(w for i, w in enumerate(widths) if i not in narrowed)
     for done, i in enumerate(sorted(narrowed, key=lambda i: widths[i])):
@@ -164,6 +184,45 @@ def fitted_widths(
         # middle_cut): an id whole, a model id's family and date.
         widths[0] = max(min(natural[0], MIN_FIRST_WIDTH), widths[0] - over)
     return widths if sum(widths) <= room else None
+
+
+def _lists_wrapped(
+    widths: list[int], words: list[int], shown: list[list[str]], wraps: list[bool], room: int
+) -> list[int]:
+    """`widths` with the lists of `wraps` wrapped between their items, a step at a time, the
+    widest first, until every column fits whole: a name kept its natural width where they
+    could make room for it. Where they cannot, a row of 4 lines with its name cut anyway
+    says less than the names cut (or a block a row) with the lists on one line."""
+    widths = list(widths)
+    shrinkable = [i for i, wrap in enumerate(wraps) if wrap]
+    while sum(widths) > room and shrinkable:
+        i = max(shrinkable, key=lambda i: widths[i])
+        narrower = max(words[i], _items_width([line[i] for line in shown], widths[i] - 1))
+        if narrower >= widths[i]:
+            shrinkable.remove(i)  # as narrow as its longest item
+        else:
+            widths[i] = narrower
+    return widths
+
+
+def items_wrapped(text: str, width: int) -> str:
+    """A list's items ("low,medium,high,max") on as few lines of `width` as hold them, each
+    line ending at a comma: never cut, and never split inside an item."""
+    from rich.cells import cell_len
+
+    lines = [""]
+    for item in re.findall(r"[^,]+,?|,", text):
+        if lines[-1] and cell_len(lines[-1] + item) > width:
+            lines.append("")
+        lines[-1] += item
+    return "\n".join(lines)
+
+
+def _items_width(texts: list[str], width: int) -> int:
+    """The widest line of these lists wrapped at `width` (an item wider stays whole)."""
+    from rich.cells import cell_len
+
+    return max(cell_len(line) for text in texts for line in items_wrapped(text, width).split("\n"))
 
 
 def middle_cut(text: str, width: int) -> str:

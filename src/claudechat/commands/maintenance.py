@@ -10,6 +10,7 @@ from claudechat.commands import opening
 from claudechat.errors import NotFoundError, StorageError
 
 if TYPE_CHECKING:
+    from claudechat.settings import Settings
     from claudechat.storage.store import ConversationStore
 
 
@@ -20,8 +21,27 @@ def config() -> None:
     settings = opening.settings()
     rows = settings.effective()  # a value that cannot work (a user name) refused before a line
     print(f"# config file: {config_path()}")
+    if settings.provider == "bedrock":
+        rows = [_region_in_use(settings) if row[0] == "aws_region" else row for row in rows]
     for key, value, source in rows:
         print(f"{key} = {value}  # {source}")
+
+
+def _region_in_use(settings: Settings) -> tuple[str, str, str]:
+    """Bedrock's region as the SDK finds it, which may be AWS_REGION or the AWS profile's:
+    the row said "(not set)" while a region was in use."""
+    from botocore.exceptions import BotoCoreError
+
+    from claudechat.claude_errors import short_error
+    from claudechat.claude_setup import bedrock_region
+    from claudechat.output import one_line
+
+    try:
+        region, source = bedrock_region(settings)
+    except BotoCoreError as exc:  # a profile that does not exist: chat says so in its words
+        problem = one_line(short_error(exc))
+        return "aws_region", "(not set)", f"the AWS config cannot be read: {problem}"
+    return "aws_region", "(not set)" if region is None else repr(region), source
 
 
 def sync() -> None:
