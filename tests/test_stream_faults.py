@@ -277,3 +277,12 @@ def test_the_servers_full_stop_is_not_doubled_by_what_follows(cli, fake_api) -> 
     assert result.returncode == 3, result.stderr
     assert "rate_limit_error: Please wait before trying again; retrying in" in result.stderr
     assert ".;" not in result.stderr, result.stderr
+
+
+def test_a_stop_reason_that_is_no_string_is_taken_as_none(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    # A server that is almost the API: the reply is kept whole, its odd stop reason not.
+    fake_api.queue(Reply("kept whole", stop_reason={"odd": True}))  # type: ignore[arg-type]
+    result = cli("chat", input="hello")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert stored(cli, result.stderr)["messages"][-1]["stop_reason"] is None

@@ -323,7 +323,8 @@ def _absorb(event: Any, reply: Reply) -> Iterator[Event]:
         yield Opened()
         yield UsageUpdate(reply.usage)
     elif kind == "message_delta":
-        reply.stop_reason = _object(event.get("delta")).get("stop_reason")
+        reason = _object(event.get("delta")).get("stop_reason")
+        reply.stop_reason = reason if isinstance(reason, str) else None
         reply.usage = _usage(event.get("usage"), reply.usage)
         yield UsageUpdate(reply.usage)
     elif kind == "message_stop":
