@@ -11,6 +11,8 @@ from claudechat.errors import UsageError
 from claudechat.server import OPTIONS_ENV, ServeOptions
 
 if TYPE_CHECKING:
+    import socket
+
     from claudechat.settings import Settings
     from claudechat.storage.accounts import Tokens
 
@@ -110,23 +112,38 @@ def _hangup_stops_as_sigterm() -> None:
 
 def _check_address(host: str, port: int) -> None:
     """A port taken by another program, or an address not on this machine, in one line (exit 2)
-    before "serving on" is printed: uvicorn found out only after starting, and exited 3.
-    Bound as asyncio's server binds (every address the host names, IPv6 ones IPv6-only), so
-    a port that is free for uvicorn is never refused here."""
+    before "serving on" is printed: uvicorn found out only after starting, and exited 3."""
+    for sock in bound_sockets(host, port):
+        sock.close()
+
+
+def bound_sockets(host: str, port: int, backlog: int | None = None) -> list[socket.socket]:
+    """A socket bound to each address the host stands for, as asyncio's server binds them (a
+    name such as localhost may stand for 127.0.0.1 and ::1), and listening with a `backlog`.
+    An IPv6 socket is IPv6-only beside others only: `::` alone still takes IPv4 too, as the
+    workers' socket does (uvicorn's bind_socket)."""
     import socket
 
+    sockets: list[socket.socket] = []
     try:
-        for family, kind, proto, _name, address in socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        ):
-            with socket.socket(family, kind, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                probe.bind(address)
+        found = dict.fromkeys(
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        )
+        for family, kind, proto, _name, address in found:
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and len(found) > 1:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            if backlog is not None:
+                sock.listen(backlog)
     except OSError as exc:
+        for sock in sockets:
+            sock.close()
         message = f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}"
         raise UsageError(message) from exc
+    return sockets
 
 
 def _url_host(host: str) -> str:

@@ -56,25 +56,9 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def one_worker_sockets(config: uvicorn.Config) -> list[socket.socket]:
-    """The sockets one worker's uvicorn would bind, listening: asyncio's server binds every
-    address the host stands for (a name such as localhost may stand for 127.0.0.1 and ::1),
-    each once, IPv6 ones IPv6-only. A name was left to uvicorn, which listened only after the
-    app's start-up, a second after "serving on", and refused connections meanwhile."""
-    sockets: list[socket.socket] = []
-    try:
-        found = socket.getaddrinfo(
-            config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-        for family, kind, proto, _name, address in dict.fromkeys(found):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(config.backlog)
-    except OSError as exc:  # taken since _check_address looked (run.py)
-        for sock in sockets:
-            sock.close()
-        raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
-    return sockets
+    """The sockets one worker's uvicorn would bind, listening: every address the host stands
+    for (run.bound_sockets). A name was left to uvicorn, which listened only after the app's
+    start-up, a second after "serving on", and refused connections meanwhile."""
+    from claudechat.server.run import bound_sockets
+
+    return bound_sockets(config.host, config.port, config.backlog)
