@@ -29,7 +29,7 @@ def test_a_stream_has_its_status_line_while_claude_still_thinks(
         with server.client() as http:
             started = http.post("/new_chat", json={}).json()["conversation_id"]
             with http.stream("POST", "/chat", json=STREAM) as answer:
-                assert not release.is_set()  # no text was sent yet
+                # The fake holds the text until `release` is set, below: none was sent yet.
                 assert answer.status_code == 200
                 assert answer.headers["content-type"].startswith("text/event-stream")
                 lines = answer.iter_lines()

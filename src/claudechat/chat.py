@@ -318,6 +318,7 @@ class ChatSession(SessionSaving, SessionModel):
         if holds_no_text(message):
             # Shown as nothing at all, as if the reply were empty; the output limit's own
             # notice said to ask Claude to continue, which a reply without text cannot do.
+            # (The stream's thinking too: unsigned, at the output limit, it is not kept.)
             thought = bool(reply.thinking()) or holds_thinking(message)
             notice = no_text_notice(reply.stop_reason, thought)
         if notice:

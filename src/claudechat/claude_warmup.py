@@ -1,7 +1,8 @@
 """The SDK's first-use work, done before a `serve` worker's first reply instead of during it.
 
-The first reply a process streams makes the SDK build its validators for the stream's event
-types and the helpers that transform a request: measured, about 20 ms on top of that reply
+The first reply a process streams makes the SDK build the helpers that transform a request
+and runs its HTTP and stream-decoding code for the first time: measured, about 20 ms on top of
+that reply when the SDK still built a model of each event, which it no longer does
 (bench/bench_serve_start.py). A worker does it at start: one request goes through the adapter
 and the SDK exactly as a reply does, to a client whose transport answers in memory with a short
 canned stream. No network, no cost, nothing saved.
@@ -24,7 +25,7 @@ MODEL = "claude-warm-up"
 TEXT = "warm"
 
 # A reply with the blocks and deltas of a plain answer (thinking, signature, text), as the
-# Messages API streams it; the SDK builds its validator for every event type at the first.
+# Messages API streams it: every kind of event the adapter reads goes through it once.
 EVENTS: list[dict[str, Any]] = [
     {
         "type": "message_start",

@@ -1,13 +1,14 @@
 """A worker's first requests cost what its later ones do.
 
 Left cold, a freshly started worker's first /chat paid for work done once per process: the SDK
-builds its validators on its first reply, SQLAlchemy compiles each statement on its first run,
-modules on the request's path are imported, and the model catalogue (limits, capabilities) is
-read from its cache file, or fetched from the Models API when the cache is old. Measured with
-bench/bench_serve_start.py (a restarted worker, the catalogue cached): its first /chat added
-51 ms where later ones added 15. So a worker does this work at start, before it takes
-requests (the first /chat then adds 23 ms); the catalogue in the background, since the Models
-API may be slow or down, and a worker must start regardless.
+sets up its request helpers and stream decoding on its first reply, SQLAlchemy compiles each
+statement on its first run, modules on the request's path are imported, and the model
+catalogue (limits, capabilities) is read from its cache file, or fetched from the Models API
+when the cache is old. Measured with bench/bench_serve_start.py (a restarted worker, the
+catalogue cached): its first /chat added 51 ms where later ones added 15. So a worker does
+this work at start, before it takes requests (the first /chat then adds 23 ms); the catalogue
+in the background, since the Models API may be slow or down, and a worker must start
+regardless.
 """
 
 from __future__ import annotations
