@@ -73,3 +73,25 @@ def test_claude_refusing_before_its_reply_begins_is_a_real_status_on_a_stream(
     assert answer.json()["error"]["type"] == kind
     if status == 429:
         assert answer.headers["retry-after"] == "7"
+
+
+def test_a_rate_limit_after_the_reply_began_gives_its_retry_after_in_the_error_event(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """The 200 went as Claude's reply began; Claude then broke off while thinking (asked
+    again) and rate-limited each try after it. The `error` event said 429 and nothing of how
+    long to wait, which the JSON answer's Retry-After tells."""
+    broke_off = Reply(thinking="let me see", cut_after=1, error_event=("overloaded_error", "busy"))
+    limited = ErrorReply(429, "rate_limit_error", headers=RATE_LIMITED)
+    fake.queue(broke_off, limited, limited)
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        with http.stream("POST", "/chat", json=STREAM) as answer:
+            assert answer.status_code == 200
+            events = sse_events(answer.iter_lines())
+    ((name, data),) = events
+    assert name == "error"
+    ended = json.loads(data)
+    assert (ended["status"], ended["error"]["type"]) == (429, "rate_limited")
+    assert ended["retry_after"] == 7

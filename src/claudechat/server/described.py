@@ -21,6 +21,8 @@ class ErrorBody(BaseModel):
     conversation_id: str | None = None
     details: list[dict[str, Any]] | None = None  # 422: each field refused, and why
     status: int | None = None  # in a stream's `error` event: the status it would have had
+    # In a stream's `error` event of a 429: the Retry-After the JSON answer would have had.
+    retry_after: int | str | None = None
 
 
 MEANINGS = {
@@ -49,7 +51,8 @@ def chat_answers() -> dict[int | str, dict[str, Any]]:
     events = {
         "description": 'With `stream`: `delta` events ({"text"}), then one `message` (the '
         "saved reply, as the JSON answer has it) or one `error` (an error body with its "
-        "status); a `: thinking` comment line when Claude starts thinking",
+        "status, and a 429's `retry_after` in seconds); a `: thinking` comment line when Claude "
+        "starts thinking",
         "schema": {"type": "string"},
     }
     return {

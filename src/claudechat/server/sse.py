@@ -139,8 +139,17 @@ async def _until_stopped(turn: Turn) -> AsyncIterator[Item]:
 
 
 def _error_event(request: Request, failed: Failed) -> str:
-    status, kind, message, _headers = describe(failed.error)
+    status, kind, message, headers = describe(failed.error)
     extra: dict[str, Any] = {"status": status}
+    if "Retry-After" in headers:
+        # The JSON answer's header, which a stream's status line went out too early to carry:
+        # a 429 here told a client nothing of how long to wait.
+        extra["retry_after"] = _seconds(headers["Retry-After"])
     if failed.session is not None:
         extra["conversation_id"] = request.state.conversation_id = failed.session.conversation.id
     return event("error", error_body(kind, message, **extra))
+
+
+def _seconds(retry_after: str) -> int | str:
+    """Retry-After as a number where it is one (as Claude sends it); an HTTP date as it came."""
+    return int(retry_after) if retry_after.isdigit() else retry_after
