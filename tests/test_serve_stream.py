@@ -3,11 +3,16 @@ text. The servers are test_serve.py's (one per storage configuration, --no-auth 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 
 import pytest
 
+from claudechat.server import sse
+from claudechat.server.service import ChatRequest, Service
+from claudechat.server.turns import Turn
+from claudechat.settings import load_settings
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 from serve_harness import Serve, sse_events, text_of
 from test_serve import fake, server  # noqa: F401  (the fixtures)
@@ -43,6 +48,42 @@ def test_a_stream_has_its_status_line_while_claude_still_thinks(
     assert "".join(json.loads(data)["text"] for _, data in events[:-1]) == "after the think"
     reply = document["messages"][-1]
     assert (text_of(reply["content"]), reply["status"]) == ("after the think", "complete")
+
+
+def test_a_long_think_keeps_saying_the_stream_is_alive(
+    fake_api: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`: thinking` went once, as the think began, then nothing until the text: a proxy's idle
+    timeout still cut a long think. Run here in this process, as a worker runs it, with the
+    interval made short; the fake holds the text until the comment came three times."""
+    monkeypatch.setattr(sse, "ALIVE_EVERY_SECONDS", 0.05)
+    release = threading.Event()
+    fake_api.queue(Reply("after the think", thinking="let me see", held_after=0, release=release))
+    service = Service.from_settings(load_settings())
+    service.connect()
+
+    async def before_the_text() -> list[str]:
+        turn = Turn(service, "tester", ChatRequest("think first")).start()
+        events = sse._events(None, turn, await turn.queue.get())  # type: ignore[arg-type]
+        lines = []
+        async for line in events:  # the request is needed by the last event alone
+            lines.append(line)
+            if line.startswith("event: delta"):
+                break
+            if lines.count(sse.THINKING) == 3:
+                release.set()
+        await events.aclose()
+        await turn.outcome()
+        return lines
+
+    try:
+        lines = asyncio.run(before_the_text())
+    finally:
+        release.set()
+        service.store.close()
+    # Three at least: more may come between the release and the text reaching the turn.
+    assert set(lines[:-1]) == {sse.THINKING} and len(lines[:-1]) >= 3
+    assert lines[-1].startswith("event: delta")
 
 
 @pytest.mark.parametrize(

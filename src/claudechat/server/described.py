@@ -52,7 +52,7 @@ def chat_answers() -> dict[int | str, dict[str, Any]]:
         "description": 'With `stream`: `delta` events ({"text"}), then one `message` (the '
         "saved reply, as the JSON answer has it) or one `error` (an error body with its "
         "status, and a 429's `retry_after` in seconds); a `: thinking` comment line when Claude "
-        "starts thinking",
+        "starts thinking, again every 10 s while it thinks (`: waiting` for another silence)",
         "schema": {"type": "string"},
     }
     return {

@@ -1,6 +1,6 @@
 """/chat as server-sent events: `delta` events with the text, then one `message` (the saved
 reply, as the JSON answer has it) or one `error`; a `: thinking` comment when Claude starts
-thinking.
+thinking, said again (or `: waiting`) while the stream stays silent.
 
 The status line waits until Claude's reply has begun, so a turn refused before then (a bad id,
 Claude rate-limiting or refusing the request) still answers with a real HTTP status. It used to
@@ -36,6 +36,10 @@ from claudechat.server.turns import Failed, Finished, Item, Outcome, Progress, T
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 THINKING = ": thinking\n\n"  # a comment: clients skip it; a proxy sees the stream is alive
+WAITING = ": waiting\n\n"  # the same, when nothing is known to be happening (no thinking)
+# A stream silent this long says again that it is alive. It said `: thinking` once, at the
+# think's start: a think longer than a proxy's idle timeout (often 30 or 60 s) was still cut.
+ALIVE_EVERY_SECONDS = 10.0
 
 
 def event(name: str, data: dict[str, Any]) -> str:
@@ -87,11 +91,15 @@ class EventStream(Response):
 
 
 async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str]:
+    thinking = False  # since the last text: what a silence is said to be
     while not isinstance(item, Finished | Failed):
         if line := _before_the_end(item):
             yield line
+        thinking = item is Progress.THINKING or (thinking and not isinstance(item, str))
         try:
-            item = await turn.queue.get()
+            while (following := await _next_item(turn)) is None:
+                yield THINKING if thinking else WAITING
+            item = following
         except asyncio.CancelledError:  # shutdown's grace period ran out
             resume_after_cancel()
             turn.stop()
@@ -105,6 +113,19 @@ async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str
             yield _last_event(request, turn, ending)
             return
     yield _last_event(request, turn, item)
+
+
+async def _next_item(turn: Turn) -> Item | None:
+    """The turn's next item; None after ALIVE_EVERY_SECONDS without one. Timed here on the
+    loop, not by the turn's thread at each thinking delta, which would wake the loop per delta;
+    text already queued is taken without a timer."""
+    if not turn.queue.empty():
+        return turn.queue.get_nowait()
+    try:
+        async with asyncio.timeout(ALIVE_EVERY_SECONDS):
+            return await turn.queue.get()
+    except TimeoutError:
+        return None
 
 
 def _before_the_end(item: str | Progress) -> str:
