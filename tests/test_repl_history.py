@@ -338,7 +338,7 @@ def test_search_in_the_repl_says_what_the_resumed_conversation_holds(fake_api, c
     child.expect_exact("the last message has no reply (another session may still be waiting")
     child.expect_exact(PROMPT)
     lines = [line.strip() for line in screen_lines(log)]
-    assert "claude: feed it more (cut off)" in lines, lines
+    assert "claude: feed it more (interrupted)" in lines, lines
     assert leave(child) == earlier.id
 
 
@@ -374,6 +374,39 @@ def test_continue_shows_where_the_conversation_stands(fake_api, cli) -> None:  #
     assert "you: my sourdough starter smells odd" in lines
     assert "claude: feed it more often" in lines
     turn(child, "and now?")
+    assert leave(child) == earlier.id
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": "incomplete"},
+        {"status": "interrupted"},
+        {"stop_reason": "max_tokens"},
+        {"thinking": True},
+    ],
+    ids=["cut-off", "interrupted", "output-limit", "only-thinking"],
+)
+def test_continue_marks_the_last_reply_as_show_heads_it(fake_api, cli, fields) -> None:  # type: ignore[no-untyped-def]
+    """--continue said "(cut off)" of an interrupted reply, which `show` heads
+    "(interrupted)", and nothing of a reply stopped at the output limit or of one that held
+    only thinking."""
+    store = open_store(load_settings())
+    earlier = Conversation.new("tester", "claude-sonnet-4-6")
+    earlier.append("user", "my sourdough starter smells odd")
+    if fields.pop("thinking", False):
+        thought = {"type": "thinking", "thinking": "weighing it", "signature": "sig-fake"}
+        earlier.add(Message("assistant", [thought], parent_id=earlier.current_leaf()))
+    else:
+        earlier.append("assistant", "feed it more", **fields)
+    assert store.save(earlier).pushed
+    store.close()
+    heading = [line for line in cli("show", earlier.id).stdout.splitlines() if "Claude" in line]
+    mark = heading[-1][heading[-1].index(" (") :]
+    child, log = started("--continue")
+    lines = [line.strip() for line in screen_lines(log)]
+    said = [line for line in lines if line.startswith("claude:")]
+    assert len(said) == 1 and said[0].endswith(mark), (said, mark)
     assert leave(child) == earlier.id
 
 

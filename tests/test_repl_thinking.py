@@ -162,3 +162,25 @@ def test_a_notice_said_by_a_command_is_not_said_again_by_the_next_reply(watched)
         "not described",
     ):
         assert sum(said in line for line in lines) == 1, screen
+
+
+def test_model_says_at_once_what_the_new_model_cannot_take(watched) -> None:  # type: ignore[no-untyped-def]
+    """/model to a model that cannot think or takes no effort level, while the session asks
+    for both, described it without a word; only the next reply said so."""
+    child, seen = watched
+    say(child, "/think on")
+    child.expect_exact("thinking: on")
+    say(child, "/effort high")
+    child.expect_exact("effort: high (levels:")
+    say(child, "/model claude-haiku-4-5")
+    child.expect_exact("cannot think aloud: it applies once the model can")
+    say(child, "one")
+    child.expect_exact("echo: one")
+    child.expect_exact(PROMPT)
+    lines = screen_lines(seen.getvalue())
+    screen = "\n".join(lines)
+    for said in ("claude-haiku-4-5 cannot think aloud", "claude-haiku-4-5 takes no effort level"):
+        assert sum(said in line for line in lines) == 1, screen
+    described = next(i for i, line in enumerate(lines) if line.startswith("model: claude-haiku"))
+    after = "\n".join(lines[described : described + 6])
+    assert "takes no effort level" in after and "cannot think aloud" in after, screen

@@ -71,6 +71,18 @@ def model_command(session: ChatSession, argument: str) -> None:
             status(f"(cancelled: the model stays {one_line(previous, 80)})", "yellow")
             return
     status(describe_model(session))
+    if session.model_info().known:
+        # Said only at the next reply ("cannot think aloud", "takes no effort level"), after
+        # /model had described the model without a word of it. A model nobody describes has
+        # conservative guesses, not capabilities: the reply says what it could not send.
+        _say_what_the_model_cannot_take(session)
+
+
+def _say_what_the_model_cannot_take(session: ChatSession) -> None:
+    if session.options.effort is not None and not session.model_info().effort:
+        _say_no_effort(session, session.options.effort)
+    if session.options.thinking and not session.model_info().thinking:
+        _say_cannot_think(session)
 
 
 def _looked_up(session: ChatSession) -> None:
@@ -99,13 +111,17 @@ def effort_command(session: ChatSession, argument: str) -> None:
     if effort is not None and not levels:
         # It read as taken ("effort: high (levels: none for this model)"), and was left out of
         # every request without a word until the next message.
-        status(
-            f"effort: {effort}, but {session.conversation.model} takes no effort level: it "
-            "applies once the model takes one"
-        )
-        session.mark_said(no_effort_notice(session.model_info().id))
+        _say_no_effort(session, effort)
         return
     status(f"effort: {effort or 'the model default'} (levels: {offered})")
+
+
+def _say_no_effort(session: ChatSession, effort: str) -> None:
+    status(
+        f"effort: {effort}, but {session.conversation.model} takes no effort level: it "
+        "applies once the model takes one"
+    )
+    session.mark_said(no_effort_notice(session.model_info().id))
 
 
 def think_command(session: ChatSession, argument: str) -> None:
@@ -117,13 +133,17 @@ def think_command(session: ChatSession, argument: str) -> None:
     state = {True: "on", False: "off", None: "on where the model can"}[session.options.thinking]
     if session.options.thinking and not session.model_info().thinking:
         # Said only at the next reply ("cannot think aloud"), after "thinking: on" here.
-        status(
-            f"thinking: on, but {session.conversation.model} cannot think aloud: it applies "
-            "once the model can"
-        )
-        session.mark_said(cannot_think_notice(session.model_info().id))
+        _say_cannot_think(session)
         return
     status(f"thinking: {state}")
+
+
+def _say_cannot_think(session: ChatSession) -> None:
+    status(
+        f"thinking: on, but {session.conversation.model} cannot think aloud: it applies "
+        "once the model can"
+    )
+    session.mark_said(cannot_think_notice(session.model_info().id))
 
 
 class InterruptedThinking:

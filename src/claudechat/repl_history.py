@@ -18,6 +18,7 @@ from claudechat.chat import ChatSession
 from claudechat.conversation import Conversation, Message
 from claudechat.errors import NotFoundError, UsageError
 from claudechat.output import one_line, quoted, status
+from claudechat.stop_reasons import status_mark
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
@@ -130,8 +131,11 @@ def resumed_lines(session: ChatSession) -> list[str]:
     ]
     for message in branch[-2:]:
         who = "you" if message.role == "user" else "claude"
-        cut = " (cut off)" if message.status in ("interrupted", "incomplete") else ""
-        lines.append(f"  {who}: {one_line(message.text, 100 - len(cut))}{cut}")
+        # Marked as `show` and `export` head it: an interrupted reply read "(cut off)", a reply
+        # stopped at the output limit or declined, or holding only thinking, read as whole.
+        mark = status_mark(message)
+        text = one_line(message.text, 100 - len(mark))
+        lines.append(f"  {who}: {text}{mark}" if text else f"  {who}:{mark}")
     return lines
 
 
