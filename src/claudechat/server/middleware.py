@@ -179,6 +179,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
+            if state.get("client_left"):  # a stream whose client left after its status went
+                status = 499
             client = scope.get("client") or ("-", 0)
             access_log.info(
                 '%s "%s %s" %s %.1fms user=%s conversation=%s',

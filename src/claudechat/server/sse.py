@@ -85,6 +85,10 @@ class EventStream(Response):
             resume_after_cancel()
         finally:
             self.watcher.cancel()
+            if self.turn.client_left:
+                # Logged as a JSON answer's client leaving is (499): the 200 went out when
+                # Claude's reply began, and the log said 200 of a reply nobody read whole.
+                scope.setdefault("state", {})["client_left"] = True
             if not self.turn.done.is_set():
                 self.turn.stop()
             self.turn.answered.set()

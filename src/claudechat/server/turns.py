@@ -67,6 +67,7 @@ class Turn:
         self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
+        self.client_left = False  # the client hung up before the turn was done
         self._thinking = False  # this attempt's thinking was announced
         self.done = threading.Event()
         # Set once the client has its answer (or is gone): shutdown waits for it, or the last
@@ -129,6 +130,7 @@ class Turn:
         to Claude is shut; the partial reply is kept)."""
         while (await receive())["type"] != "http.disconnect":
             pass
+        self.client_left = not self.done.is_set()
         self.stop()
 
     async def outcome(self) -> Outcome:
