@@ -184,3 +184,29 @@ def test_model_says_at_once_what_the_new_model_cannot_take(watched) -> None:  # 
     described = next(i for i, line in enumerate(lines) if line.startswith("model: claude-haiku"))
     after = "\n".join(lines[described : described + 6])
     assert "takes no effort level" in after and "cannot think aloud" in after, screen
+
+
+@pytest.fixture
+def lesser(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A model with one effort level in the catalogue, before `watched` caches it."""
+    from fakes.models_catalogue import model_entry
+
+    fake_api.models.append(
+        model_entry("claude-lesser-1", "Claude Lesser 1", "2026-01-01T00:00:00Z", effort=("low",))
+    )
+
+
+def test_model_says_at_once_that_it_lacks_the_effort_level_asked(lesser, watched) -> None:  # type: ignore[no-untyped-def]
+    """/model to a model with effort levels, but not the session's, said nothing; only the
+    next reply said "has no effort level 'max'"."""
+    child, seen = watched
+    say(child, "/effort max")
+    child.expect_exact("effort: max (levels:")
+    say(child, "/model claude-lesser-1")
+    child.expect_exact("effort: max, but claude-lesser-1 takes low only")
+    say(child, "one")
+    child.expect_exact("echo: one")
+    child.expect_exact(PROMPT)
+    lines = screen_lines(seen.getvalue())
+    assert sum("effort: max, but claude-lesser-1" in line for line in lines) == 1
+    assert not any("has no effort level 'max'" in line for line in lines), "\n".join(lines)

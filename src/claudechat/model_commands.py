@@ -17,7 +17,13 @@ from claudechat.pricing import (
     price_table,
     turn_line,
 )
-from claudechat.request import cannot_think_notice, no_effort_notice, output_limit, valid_effort
+from claudechat.request import (
+    cannot_think_notice,
+    no_effort_notice,
+    other_effort_notice,
+    output_limit,
+    valid_effort,
+)
 
 if TYPE_CHECKING:
     from claudechat.chat import ChatSession
@@ -79,8 +85,15 @@ def model_command(session: ChatSession, argument: str) -> None:
 
 
 def _say_what_the_model_cannot_take(session: ChatSession) -> None:
-    if session.options.effort is not None and not session.model_info().effort:
-        _say_no_effort(session, session.options.effort)
+    effort, levels = session.options.effort, session.model_info().effort
+    if effort is not None and not levels:
+        _say_no_effort(session, effort)
+    elif effort is not None and effort not in levels:
+        status(
+            f"effort: {effort}, but {session.conversation.model} takes {', '.join(levels)} "
+            "only: it applies once the model takes it"
+        )
+        session.mark_said(other_effort_notice(session.model_info().id, effort, levels))
     if session.options.thinking and not session.model_info().thinking:
         _say_cannot_think(session)
 

@@ -6,6 +6,7 @@ has, and left out otherwise; effort goes in output_config only at a level the mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,10 +107,7 @@ def _effort(info: ModelInfo, options: TurnOptions, params: Params) -> None:
     if options.effort in info.effort:
         params.body["output_config"] = {"effort": options.effort}
     elif info.effort:
-        params.notices.append(
-            f"{info.id} has no effort level {options.effort!r} (it has {', '.join(info.effort)});"
-            " sent without one"
-        )
+        params.notices.append(other_effort_notice(info.id, options.effort, info.effort))
     else:
         params.notices.append(no_effort_notice(info.id))
 
@@ -122,3 +120,7 @@ def cannot_think_notice(model: str) -> str:
 
 def no_effort_notice(model: str) -> str:
     return f"{model} takes no effort level; sent without one"
+
+
+def other_effort_notice(model: str, effort: str, levels: Sequence[str]) -> str:
+    return f"{model} has no effort level {effort!r} (it has {', '.join(levels)}); sent without one"
