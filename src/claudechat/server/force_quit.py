@@ -55,10 +55,13 @@ async def _still_running(tasks: set[asyncio.Task[None]]) -> int:
 
 def serve(config: uvicorn.Config, listening: Callable[[], None]) -> None:
     """What uvicorn.run does with one worker, with Server in place of uvicorn's, and its
-    sockets listening before `listening()` says so, as several workers' do (workers.py)."""
-    from claudechat.server.workers import one_worker_sockets
+    sockets listening before `listening()` says so, as several workers' do (workers.py): one
+    on each address the host stands for, as asyncio's server binds them. A name (localhost) was
+    left to uvicorn, which listened only after the app's start-up, a second after "serving on",
+    and refused connections meanwhile."""
+    from claudechat.server.run import bound_sockets
 
-    sockets = one_worker_sockets(config)
+    sockets = bound_sockets(config.host, config.port, config.backlog)
     listening()
     server = Server(config)
     # The signal that stopped it is raised again once it has stopped, as uvicorn.run has it.

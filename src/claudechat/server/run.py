@@ -69,7 +69,7 @@ def run(options: ServeOptions) -> None:
         timeout_graceful_shutdown=options.graceful_seconds,
         server_header=False,
     )
-    serving = f"serving on http://{_url_host(options.host)}:{options.port} (Ctrl-C to stop)"
+    serving = f"serving on http://{url_host(options.host)}:{options.port} (Ctrl-C to stop)"
     if options.workers > 1:
         from claudechat.server import workers
 
@@ -141,12 +141,12 @@ def bound_sockets(host: str, port: int, backlog: int | None = None) -> list[sock
     except OSError as exc:
         for sock in sockets:
             sock.close()
-        message = f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}"
+        message = f"cannot listen on {url_host(host)}:{port}: {exc.strerror or exc}"
         raise UsageError(message) from exc
     return sockets
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 

@@ -6,7 +6,7 @@ Until then every connection was refused, though both "serving on" and uvicorn's 
 printed: a service manager or load balancer that trusted them got refused connections. Here
 the supervisor listens first, and only then are the lines printed: a connection made meanwhile
 waits in the backlog until a worker accepts it. One worker listens first too (force_quit.py),
-on each address its host stands for (one_worker_sockets).
+on each address its host stands for (run.bound_sockets).
 
 Imported only once uvicorn is known to be installed (serve's extras).
 """
@@ -50,15 +50,9 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
         sock.listen(config.backlog)
     except OSError as exc:  # taken since _check_address looked (run.py)
         sock.close()
-        raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+        from claudechat.server.run import url_host
+
+        message = f"cannot listen on {url_host(config.host)}:{config.port}: {exc.strerror or exc}"
+        raise UsageError(message) from exc
     sock.set_inheritable(True)
     return sock
-
-
-def one_worker_sockets(config: uvicorn.Config) -> list[socket.socket]:
-    """The sockets one worker's uvicorn would bind, listening: every address the host stands
-    for (run.bound_sockets). A name was left to uvicorn, which listened only after the app's
-    start-up, a second after "serving on", and refused connections meanwhile."""
-    from claudechat.server.run import bound_sockets
-
-    return bound_sockets(config.host, config.port, config.backlog)
