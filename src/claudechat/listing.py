@@ -218,8 +218,8 @@ def conversation_facts(conversation: Conversation) -> list[tuple[str, str]]:
     facts = [
         ("id", conversation.id),
         ("model", one_line(conversation.model)),
-        ("created", local_time(conversation.created_at)),
-        ("updated", local_time(conversation.updated_at)),
+        ("created", _local_time(conversation.created_at)),
+        ("updated", _local_time(conversation.updated_at)),
     ]
     if conversation.system:
         facts.append(("system", one_line(conversation.system)))
@@ -247,10 +247,10 @@ def message_heading(message: Message) -> str:
     """Who, when, and how a reply ended early (show's and export's headings alike): without
     it, a reply cut off, interrupted or declined (an empty section) read as a whole one."""
     who = "You" if message.role == "user" else "Claude"
-    return f"{who} · {local_time(message.created_at)}{status_mark(message)}"
+    return f"{who} · {_local_time(message.created_at)}{status_mark(message)}"
 
 
-def local_time(moment: datetime) -> str:
+def _local_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 

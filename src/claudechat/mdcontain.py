@@ -30,10 +30,10 @@ def folded_markdown(thinking: str) -> str:
     `<script>` after it landed outside), and a code fence it left open took the fold's end."""
     if _is_markdown_alone(thinking):
         return thinking
-    return code_block(thinking)
+    return _code_block(thinking)
 
 
-def code_block(text: str) -> str:
+def _code_block(text: str) -> str:
     longest_run = max((len(run) for run in re.findall("`+", text)), default=0)
     fence = "`" * max(3, longest_run + 1)
     return f"{fence}text\n{text}\n{fence}"
@@ -51,7 +51,7 @@ def contained_markdown(text: str) -> str:
         closed = f"{text}\n{left_open[-1].markup}"
         if _ends_all_it_opens(_parsed_before_next(closed)):
             return closed
-    return code_block(text)
+    return _code_block(text)
 
 
 def _parsed_before_next(text: str) -> list[Any]:
