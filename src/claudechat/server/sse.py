@@ -99,7 +99,7 @@ async def _events(request: Request, turn: Turn, item: Item) -> AsyncIterator[str
     while not isinstance(item, Finished | Failed):
         if line := _before_the_end(item):
             yield line
-        thinking = item is Progress.THINKING or (thinking and not isinstance(item, str))
+        thinking = _still_thinking(thinking, item)
         try:
             while (following := await _next_item(turn)) is None:
                 yield THINKING if thinking else WAITING
@@ -130,6 +130,14 @@ async def _next_item(turn: Turn) -> Item | None:
             return await turn.queue.get()
     except TimeoutError:
         return None
+
+
+def _still_thinking(thinking: bool, item: str | Progress) -> bool:
+    """Whether a silence after `item` is Claude thinking. A retry's wait is not: the attempt
+    that thought broke off, and the stream said `: thinking` while nothing was asked."""
+    if item is Progress.THINKING:
+        return True
+    return thinking and item is Progress.OPENED
 
 
 def _before_the_end(item: str | Progress) -> str:

@@ -47,6 +47,7 @@ class Progress(enum.Enum):
 
     OPENED = "opened"  # Claude's reply has begun: any failure from here on is mid-stream
     THINKING = "thinking"  # once per attempt, at its first thinking delta
+    RETRYING = "retrying"  # the attempt broke off: the session waits, then asks again
 
 
 Outcome = Finished | Failed
@@ -69,6 +70,7 @@ class Turn:
         self._stop = threading.Event()
         self.client_left = False  # the client hung up before the turn was done
         self._thinking = False  # this attempt's thinking was announced
+        self._began = False  # Claude's reply began once: the stream has its status line
         self.done = threading.Event()
         # Set once the client has its answer (or is gone): shutdown waits for it, or the last
         # answers would be cut when the event loop closes.
@@ -114,12 +116,15 @@ class Turn:
         if not self.stream:
             return
         if isinstance(event, Opened):
+            self._began = True
             self._put(Progress.OPENED)
         elif isinstance(event, ThinkingDelta) and not self._thinking:
             self._thinking = True
             self._put(Progress.THINKING)
         elif isinstance(event, Retrying):  # asked again: its thinking starts over
             self._thinking = False
+            if self._began:  # before that, the stream is only waiting for its first item
+                self._put(Progress.RETRYING)
 
     def _put(self, item: Item) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
