@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from claudechat.errors import ClaudechatError, UsageError
 from claudechat.server import ServeOptions, heap, warm
@@ -331,7 +332,7 @@ def _install_errors(app: FastAPI) -> None:
         return Json(error_body("invalid_request", _summary(details), details=details), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Json:
         # 400: a body FastAPI could not parse (not UTF-8, nested too deep) before validation.
         kinds = {
             400: "malformed_json",
@@ -342,6 +343,8 @@ def _install_errors(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        elif exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         body = error_body(kinds.get(exc.status_code, "error"), str(exc.detail))
         return Json(body, exc.status_code, headers)
 
@@ -355,6 +358,16 @@ def _install_errors(app: FastAPI) -> None:
         # A defect: the client gets JSON like every other error; the traceback goes to the
         # log once (Starlette raises the error on to uvicorn, which logs it).
         return Json(error_body("internal_error", "internal error; see the server log"), 500)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers. The router names the methods of the first route whose
+    path matches, one of several here: /get_conversation (GET, HEAD and POST) said GET."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def _summary(details: list[dict[str, Any]]) -> str:
