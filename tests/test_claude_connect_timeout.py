@@ -1,0 +1,68 @@
+"""Claude's host accepts no connection at all (its SYNs unanswered): the adapter's connect
+timeout ends each attempt, the session asks again as for a refused connection, and the run
+ends in one clear line and exit 3, the message kept.
+
+A listening socket whose accept queue is full, never accepted from, is such a host on Linux
+loopback: further connects wait for an answer that never comes."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import content_text, conversation_id
+from fakes.anthropic_api import FakeAnthropic
+
+QUEUE_FILLERS = 8
+
+
+@pytest.fixture
+def unanswering_host() -> Iterator[str]:
+    """The base URL of a host that never completes a connection."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    fillers = []
+    for _ in range(QUEUE_FILLERS):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(address)
+        fillers.append(filler)
+    probe = socket.socket()
+    probe.settimeout(0.5)
+    try:
+        with pytest.raises(TimeoutError):  # the queue is full: a connect goes unanswered
+            probe.connect(address)
+        yield f"http://127.0.0.1:{address[1]}"
+    finally:
+        for sock in (probe, *fillers, listener):
+            sock.close()
+
+
+def test_a_host_that_takes_no_connection_is_asked_again_then_named_in_one_line(
+    cli,  # type: ignore[no-untyped-def]
+    fake_api: FakeAnthropic,
+    unanswering_host: str,
+) -> None:
+    # The models list cached first (from the fake): its fetch would wait one more timeout.
+    assert cli("models").returncode == 0
+    result = cli("chat", input="anyone there?", env={"ANTHROPIC_BASE_URL": unanswering_host})
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    unreached = (
+        f"cannot reach the Anthropic API at {unanswering_host}, set by ANTHROPIC_BASE_URL "
+        "(no connection in time)"
+    )
+    lines = result.stderr.strip().splitlines()
+    retries = [line for line in lines if "; retrying in " in line]
+    assert [line.startswith(unreached) for line in retries] == [True, True], result.stderr
+    (failed,) = [line for line in lines if line.startswith("claudechat: ")]
+    assert failed == f"claudechat: {unreached}; try again", result.stderr
+    document = json.loads(cli("show", conversation_id(result.stderr), "--json").stdout)
+    assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
+        ("anyone there?", "pending")
+    ]
