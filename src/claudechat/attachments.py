@@ -120,6 +120,7 @@ def from_bytes(data: bytes, name: str) -> Attachment:
     image, a PDF or UTF-8 text."""
     media_type = sniff(data)
     if media_type == PDF_TYPE:
+        check_pdf_end(data, name)
         return Attachment(name, media_type, data, pdf_pages(data))
     if media_type is not None:
         return Attachment(name, media_type, data)
@@ -171,6 +172,18 @@ def load_file(path: str | Path, regular_only: bool = False) -> Attachment:
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read it ({exc.strerror})") from exc
     return from_bytes(data, target.name)
+
+
+# How far before the end a PDF's last %%EOF may sit: readers allow trailing bytes (a newline,
+# padding some tools add), and look for the marker within the last 1024.
+PDF_END_WINDOW = 1024
+
+
+def check_pdf_end(data: bytes, name: str) -> None:
+    """A PDF ends with an %%EOF marker: one without it (cut short in a download, or only
+    starting like a PDF) went to Claude and the API refused it, after the message was saved."""
+    if b"%%EOF" not in data[-PDF_END_WINDOW:]:
+        raise UsageError(f"{name}: not a whole PDF (no %%EOF at its end: damaged or cut short)")
 
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
