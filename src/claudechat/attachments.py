@@ -31,6 +31,7 @@ from claudechat.errors import UsageError
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PDF_TYPE = "application/pdf"
 TEXT_TYPE = "text/plain"
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 # Tokens per PDF page (its text plus the page as an image): the docs give 1,500-3,000; the
 # lower figure, so a long PDF is not refused on a guess (the API's count replaces it after
 # the first reply).
@@ -124,14 +125,16 @@ def from_bytes(data: bytes, name: str) -> Attachment:
         return Attachment(name, media_type, data, pdf_pages(data))
     if media_type is not None:
         return Attachment(name, media_type, data)
-    # A byte-order mark (some Windows editors write one) is no text, as on stdin.
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    if not data.strip():
+    # A byte-order mark (some Windows editors write one) is no text, as on stdin: it is left
+    # out of what is sent (api_blocks.py), not of the bytes. Stripped here, the digest was no
+    # longer the file's: one file was stored twice, and `attachment get` gave back another.
+    text = data.removeprefix(BYTE_ORDER_MARK)
+    if not text.strip():
         raise UsageError(f"{name}: the file is empty")
-    if b"\x00" in data:
+    if b"\x00" in text:
         raise UsageError(f"{name}: not an image (PNG, JPEG, GIF, WebP), a PDF or UTF-8 text")
     try:
-        data.decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{name}: not an image, a PDF or UTF-8 text (invalid UTF-8 at byte {exc.start})"
