@@ -12,6 +12,7 @@ import pytest
 from prompt_toolkit.completion import Completion
 
 from attachment_files import pdf_bytes, png_bytes, write
+from claudechat.api_blocks import attachment_api_block
 from claudechat.attachments import (
     check,
     fallback_capabilities,
@@ -64,8 +65,11 @@ def test_what_cannot_be_attached_says_which_file(data: bytes, message: str) -> N
 
 
 def test_a_byte_order_mark_is_no_part_of_an_attached_text() -> None:
-    """Stripped on stdin, it was kept in a file's text: U+FEFF went to Claude."""
-    assert from_bytes(b"\xef\xbb\xbfhello bom", "bom.txt").data == b"hello bom"
+    """Stripped on stdin, it was kept in a file's text: U+FEFF went to Claude. (The stored
+    bytes keep it: test_attachments_bom.py.)"""
+    attached = from_bytes(b"\xef\xbb\xbfhello bom", "bom.txt")
+    sent = attachment_api_block({**attached.block(), "data": attached.data})
+    assert sent["text"] == "File: bom.txt\n\nhello bom"
 
 
 @pytest.mark.parametrize("source", ["/dev/zero", "a pipe"])

@@ -214,7 +214,8 @@ def test_a_file_that_cannot_be_sent_is_exit_2_and_nothing_is_sent_or_saved(  # t
     if make == "long":
         write(tmp_path / "long.pdf", pdf_bytes([f"p{i}" for i in range(101)]))
     if make == "huge":  # 25 MB is within the PDF limit, but base64 makes 33 MB of request
-        write(tmp_path / "huge.pdf", pdf_bytes(["big"]) + b"%" * (25 * 1024 * 1024))
+        padding = b"%" * (25 * 1024 * 1024) + b"\n%%EOF\n"  # a PDF still ends with its marker
+        write(tmp_path / "huge.pdf", pdf_bytes(["big"]) + padding)
     values = {"tmp": str(tmp_path), "bad": str(files["bad"]), "png": str(files["png"])}
     result = cli("chat", *[a.format(**values) for a in args], "hello")
     assert result.returncode == 2, result.stderr

@@ -42,7 +42,8 @@ def attachment_api_block(block: Block) -> dict[str, Any]:
     if media_type.startswith("image/"):
         source = {"type": "base64", "media_type": media_type, "data": _b64(data)}
         return {"type": "image", "source": source}
-    text = data.decode("utf-8", "replace")
+    # utf-8-sig: a byte-order mark the file starts with (kept in its stored bytes) is no text.
+    text = data.decode("utf-8-sig", "replace")
     return {"type": "text", "text": f"File: {block['name']}\n\n{text}"}
 
 

@@ -31,6 +31,7 @@ from claudechat.errors import UsageError
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PDF_TYPE = "application/pdf"
 TEXT_TYPE = "text/plain"
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 # Tokens per PDF page (its text plus the page as an image): the docs give 1,500-3,000; the
 # lower figure, so a long PDF is not refused on a guess (the API's count replaces it after
 # the first reply).
@@ -120,17 +121,20 @@ def from_bytes(data: bytes, name: str) -> Attachment:
     image, a PDF or UTF-8 text."""
     media_type = sniff(data)
     if media_type == PDF_TYPE:
+        check_pdf_end(data, name)
         return Attachment(name, media_type, data, pdf_pages(data))
     if media_type is not None:
         return Attachment(name, media_type, data)
-    # A byte-order mark (some Windows editors write one) is no text, as on stdin.
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    if not data.strip():
+    # A byte-order mark (some Windows editors write one) is no text, as on stdin: it is left
+    # out of what is sent (api_blocks.py), not of the bytes. Stripped here, the digest was no
+    # longer the file's: one file was stored twice, and `attachment get` gave back another.
+    text = data.removeprefix(BYTE_ORDER_MARK)
+    if not text.strip():
         raise UsageError(f"{name}: the file is empty")
-    if b"\x00" in data:
+    if b"\x00" in text:
         raise UsageError(f"{name}: not an image (PNG, JPEG, GIF, WebP), a PDF or UTF-8 text")
     try:
-        data.decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{name}: not an image, a PDF or UTF-8 text (invalid UTF-8 at byte {exc.start})"
@@ -171,6 +175,18 @@ def load_file(path: str | Path, regular_only: bool = False) -> Attachment:
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read it ({exc.strerror})") from exc
     return from_bytes(data, target.name)
+
+
+# How far before the end a PDF's last %%EOF may sit: readers allow trailing bytes (a newline,
+# padding some tools add), and look for the marker within the last 1024.
+PDF_END_WINDOW = 1024
+
+
+def check_pdf_end(data: bytes, name: str) -> None:
+    """A PDF ends with an %%EOF marker: one without it (cut short in a download, or only
+    starting like a PDF) went to Claude and the API refused it, after the message was saved."""
+    if b"%%EOF" not in data[-PDF_END_WINDOW:]:
+        raise UsageError(f"{name}: not a whole PDF (no %%EOF at its end: damaged or cut short)")
 
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")

@@ -139,8 +139,11 @@ class ConversationMemory:
         send back (only thinking, or no text) is left out whole, and consecutive user
         messages (a message whose reply failed, then the next one) are merged, so the result
         starts with a user message, alternates roles, and ends with the newest user message.
+        A reply with nothing to send back that nothing follows yet is as no reply: the message
+        it answered is still the newest, and ends the context (what /retry asks again); left
+        out, the context ended with an earlier reply, which the API refuses, and this raised.
         """
-        turns = _turns(self.messages, self.model)
+        turns = _turns(_without_empty_replies_at_end(self.messages, self.model), self.model)
         if not turns or turns[-1][-1].role != "user":
             raise ValueError("the newest message must be the user's")
         costs = [sum(m.tokens for m in turn) for turn in turns]
@@ -208,6 +211,13 @@ def _sendable(message: Message, model: str | None = None) -> tuple[Block, ...]:
     if all(b.get("type") in THINKING_TYPES for b in blocks):
         return ()  # thinking alone is no answer
     return tuple(blocks)
+
+
+def _without_empty_replies_at_end(messages: list[Message], model: str | None) -> list[Message]:
+    end = len(messages)
+    while end and messages[end - 1].role == "assistant" and not _sendable(messages[end - 1], model):
+        end -= 1
+    return messages[:end]
 
 
 def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextMessage]]:

@@ -42,7 +42,7 @@ class ConversationRow:
 class MetadataStore:
     def __init__(self, url: str, auto_migrate: bool = True) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, auto_migrate)
         # PostgreSQL locks rows, not the database: writers need no queue of their own there.
         self._one_writer = _writer_lock(self.engine)
         self._checkpoints = _checkpoints(self.engine, self._one_writer)
@@ -185,13 +185,18 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, auto_migrate: bool = True) -> Engine:
     from sqlalchemy import create_engine, event
 
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from claudechat.storage.migrate import check_allowed
         from claudechat.storage.sqlite_file import create_wal_database
 
+        if not auto_migrate and not Path(parsed.database).exists():
+            # Refused before it is made: made only to be refused (it has no schema), an empty
+            # database file was left behind by every start that said so.
+            check_allowed(None, auto_migrate)
         try:
             create_wal_database(Path(parsed.database))
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path

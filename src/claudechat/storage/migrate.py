@@ -50,12 +50,12 @@ def ensure_current(engine: Engine, auto_migrate: bool) -> str | None:
         revision = current_revision(connection)
     if revision == HEAD_REVISION:
         return revision
-    _check(revision, auto_migrate)
+    check_allowed(revision, auto_migrate)
     with _migration_lock(engine) as connection:
         # Another process may have migrated while this one waited for the lock.
         revision = current_revision(connection)
         if revision != HEAD_REVISION:
-            _check(revision, auto_migrate)
+            check_allowed(revision, auto_migrate)
             command_upgrade(connection)
     return revision
 
@@ -98,7 +98,8 @@ class SchemaError(StorageError):
     it is `db upgrade` or a newer claudechat, not waiting for the store to come back."""
 
 
-def _check(revision: str | None, auto_migrate: bool) -> None:
+def check_allowed(revision: str | None, auto_migrate: bool) -> None:
+    """SchemaError unless a database at this revision may be migrated to the head."""
     if revision not in KNOWN_REVISIONS:
         raise SchemaError(
             f"the database schema is at {revision}, newer than this claudechat knows "
