@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from claudechat import models
+from claudechat import model_catalogue, models
 from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.errors import ApiError
-from claudechat.models import Catalogue, ModelInfo, write_cache
+from claudechat.model_catalogue import Catalogue
+from claudechat.models import ModelInfo, write_cache
 from claudechat.pricing import price_for, price_table
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
@@ -216,7 +217,9 @@ def test_a_catalogue_sees_the_list_another_process_cached(isolated_home: Path, m
     """The cache file is parsed again only when it changed, and then it is."""
     parsed: list[Path] = []
     read = models.read_cache
-    monkeypatch.setattr(models, "read_cache", lambda home: parsed.append(home) or read(home))
+    monkeypatch.setattr(
+        model_catalogue, "read_cache", lambda home: parsed.append(home) or read(home)
+    )
     catalogue, fetches = counting_catalogue([ModelInfo("claude-known")])
     write_cache(isolated_home, [ModelInfo("claude-known")])
     assert catalogue.describe("claude-known").known
@@ -261,7 +264,7 @@ def test_a_failed_fetch_fails_the_turns_that_waited_for_it(isolated_home: Path) 
 def test_a_fetch_that_took_long_to_fail_is_not_asked_again_at_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A silent Models API cost its whole read timeout (60 s) again before each retry of a
     turn, as the failure stood only 30 s: six minutes for one message in pipe mode."""
-    monkeypatch.setattr(models, "FAILED_FETCH_STANDS", timedelta(seconds=0.05))
+    monkeypatch.setattr(model_catalogue, "FAILED_FETCH_STANDS", timedelta(seconds=0.05))
     fetches: list[float] = []
 
     def slow_failure() -> list[ModelInfo]:
@@ -286,7 +289,7 @@ def test_a_models_api_outage_at_the_first_turn_does_not_last_the_session(  # typ
 ) -> None:
     """The defaults assumed while the list could not be fetched are not kept: once the
     failure has stood its time, the session asks again and gets the model's real limits."""
-    monkeypatch.setattr(models, "FAILED_FETCH_STANDS", timedelta(0))
+    monkeypatch.setattr(model_catalogue, "FAILED_FETCH_STANDS", timedelta(0))
     settings = load_settings()
     session = ChatSession.start(settings, open_store(settings), Claude(settings))
     fake_api.models_refused = True

@@ -36,7 +36,8 @@ from claudechat.errors import (
 )
 from claudechat.events import Listener, Retrying, turn_listener
 from claudechat.memory import ContextMessage, ConversationMemory
-from claudechat.models import Catalogue, ModelInfo, model_catalogue
+from claudechat.model_catalogue import Catalogue, model_catalogue
+from claudechat.models import ModelInfo
 from claudechat.names import valid_model, valid_name
 from claudechat.request import TurnOptions, valid_effort
 from claudechat.session_model import SessionModel

@@ -185,7 +185,7 @@ class Claude:
         timeout = min(MODELS_LIST_SECONDS, self.settings.stream_idle_timeout)
         with translate_errors(self.settings, None):
             # No retries either: a failure is held for a while and the model assumed known
-            # meanwhile (models.py), while the SDK's retry-after waits held the first turn.
+            # meanwhile (model_catalogue.py), while the SDK's retry-after waits held the first turn.
             answer = self.client.models.with_raw_response.list(limit=100, timeout=timeout)
             self._check_listed(answer.http_response)
             return [m.model_dump(mode="json") for m in answer.parse()]
