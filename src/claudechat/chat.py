@@ -24,7 +24,8 @@ from claudechat.attachments import (
     with_bytes,
 )
 from claudechat.blocks import text_block
-from claudechat.claude import Claude, Reply
+from claudechat.claude import Claude
+from claudechat.claude_stream import Reply
 from claudechat.conversation import Conversation, Message, Status
 from claudechat.errors import (
     ApiError,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from claudechat.errors import ApiError, CredentialsRefusedError, ReplyCutOffError, UsageError
 
 if TYPE_CHECKING:
-    from claudechat.claude import Reply
+    from claudechat.claude_stream import Reply
     from claudechat.settings import Settings
 
 
