@@ -226,6 +226,6 @@ def _content_type(response: Any) -> str:
 
 
 def _base_url(client: Any) -> str:
-    from claudechat.settings import mask_url_password
+    from claudechat.secret_masking import mask_url_password
 
     return mask_url_password(str(getattr(client, "base_url", "")).rstrip("/"))
