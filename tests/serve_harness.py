@@ -180,3 +180,10 @@ def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+
+
+def conversation_json(http: httpx.Client, conversation_id: str) -> dict[str, Any]:
+    """The conversation as GET /get_conversation answers it, asserted found."""
+    answer = http.get("/get_conversation", params={"conversation_id": conversation_id})
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
