@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from fakes.anthropic_api import FakeAnthropic
 from s3_server import S3Server, aws_test_env
 from servers import PostgresServer, free_port
 
@@ -187,3 +188,10 @@ def conversation_json(http: httpx.Client, conversation_id: str) -> dict[str, Any
     answer = http.get("/get_conversation", params={"conversation_id": conversation_id})
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
+
+
+def api_env(fake: FakeAnthropic) -> dict[str, str]:
+    """A clean environment pointing the program at the fake Messages API."""
+    from conftest import API_KEY  # here: conftest imports this module
+
+    return clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url)
