@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ from fakes.anthropic_api import FakeAnthropic
 from forked import ForkServer
 from s3_server import S3Server, aws_test_env
 from servers import PostgresServer
+
+if TYPE_CHECKING:
+    from claudechat.conversation import Conversation
 
 API_KEY = "sk-ant-test-key"
 TEST_USER = "tester"
@@ -237,3 +241,13 @@ def content_text(content: str | list[dict[str, object]]) -> str:
     if isinstance(content, str):
         return content
     return "".join(str(b["text"]) for b in content if b.get("type") == "text")
+
+
+def save_conversation(conversation: Conversation) -> None:
+    """`conversation` pushed to the configured store, as a program run would leave it."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    store = open_store(load_settings())
+    assert store.save(conversation).pushed
+    store.close()

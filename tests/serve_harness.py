@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from fakes.anthropic_api import FakeAnthropic
 from s3_server import S3Server, aws_test_env
 from servers import PostgresServer, free_port
 
@@ -180,3 +181,17 @@ def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+
+
+def conversation_json(http: httpx.Client, conversation_id: str) -> dict[str, Any]:
+    """The conversation as GET /get_conversation answers it, asserted found."""
+    answer = http.get("/get_conversation", params={"conversation_id": conversation_id})
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def api_env(fake: FakeAnthropic) -> dict[str, str]:
+    """A clean environment pointing the program at the fake Messages API."""
+    from conftest import API_KEY  # here: conftest imports this module
+
+    return clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url)

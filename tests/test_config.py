@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from claudechat.settings import load_settings, mask_url_password
+from claudechat.secret_masking import mask_url_password
+from claudechat.settings import load_settings
 
 
 def write_config(home: Path, text: str, mode: int = 0o600) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from claudechat.conversation import Conversation, Message
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
+from conftest import save_conversation
 
 CODE = "```python\ndef f(x):\n    return x * 2  # <b>not bold</b>\n```"
 
@@ -47,15 +48,9 @@ def rich_conversation(user: str = "tester") -> Conversation:
     return conversation
 
 
-def save(conversation: Conversation) -> None:
-    store = open_store(load_settings())
-    assert store.save(conversation).pushed
-    store.close()
-
-
 def test_json_round_trip_is_identical(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     original = rich_conversation()
-    save(original)
+    save_conversation(original)
     exported = tmp_path / "c.json"
     assert cli("export", original.id[:8], "-o", str(exported)).returncode == 0
     stored_before = cli("show", original.id, "--json").stdout
@@ -72,7 +67,7 @@ def test_json_round_trip_is_identical(cli, backend, tmp_path: Path) -> None:  # 
 
 def test_import_with_new_ids_keeps_the_tree(cli, backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     original = rich_conversation()
-    save(original)
+    save_conversation(original)
     exported = tmp_path / "c.json"
     cli("export", original.id, "--format", "json", "-o", str(exported))
     result = cli("import", "--new-ids", str(exported))
@@ -92,7 +87,7 @@ def test_import_names_the_conversation_as_it_is_now(cli, tmp_path: Path) -> None
     """Imported into its own copy, renamed since the export: the name printed was the
     export's, not the one the merge kept."""
     original = rich_conversation()
-    save(original)
+    save_conversation(original)
     exported = tmp_path / "c.json"
     cli("export", original.id, "--format", "json", "-o", str(exported))
     assert cli("rename", original.id, "renamed after the export").returncode == 0
@@ -138,7 +133,7 @@ def test_import_refuses_other_files_and_writes_nothing(cli, tmp_path: Path) -> N
 
 def test_markdown_export(cli) -> None:  # type: ignore[no-untyped-def]
     conversation = rich_conversation()
-    save(conversation)
+    save_conversation(conversation)
     result = cli("export", conversation.id)
     assert result.returncode == 0, result.stderr
     markdown = result.stdout
@@ -163,7 +158,7 @@ def test_markdown_export_keeps_thinking_inside_its_fold(cli) -> None:  # type: i
         thought = {"type": "thinking", "thinking": thinking, "signature": "sig"}
         answer = {"type": "text", "text": "after the fold"}
         conversation.add(Message("assistant", [thought, answer], parent_id=question.id))
-        save(conversation)
+        save_conversation(conversation)
         markdown = cli("export", conversation.id).stdout
         # As a markdown reader sees it: the fold's own tags and nothing else as HTML.
         tokens = MarkdownIt("commonmark").parse(markdown)
@@ -218,7 +213,7 @@ def test_markdown_export_keeps_each_message_out_of_the_next(cli) -> None:  # typ
         question = conversation.append("user", opened)
         reply = "## A heading\n\nordinary **markdown** and `code`"
         conversation.add(Message.of_text("assistant", reply, parent_id=question.id))
-        save(conversation)
+        save_conversation(conversation)
         exported = cli("export", "-f", "md", conversation.id)
         assert exported.returncode == 0, exported.stderr
         markdown = exported.stdout
@@ -229,60 +224,10 @@ def test_markdown_export_keeps_each_message_out_of_the_next(cli) -> None:  # typ
         assert "ordinary **markdown** and `code`" in markdown  # still markdown
 
 
-def test_show_markdown_escapes_the_title_as_export_does(cli) -> None:  # type: ignore[no-untyped-def]
-    """It printed "# # heading `x` <b>": a heading, code and a tag to a markdown reader; and
-    the system prompt raw, where export escapes it."""
-    conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    conversation.set("name", "# heading `x` <b>")
-    conversation.set("system", "<details> be brief")
-    conversation.append("user", "hello")
-    save(conversation)
-    shown = cli("show", conversation.id, "--markdown")
-    exported = cli("export", "-f", "md", conversation.id)
-    assert shown.returncode == exported.returncode == 0, shown.stderr + exported.stderr
-    title = shown.stdout.splitlines()[0]
-    assert title == exported.stdout.splitlines()[0] == r"# \# heading \`x\` \<b\>"
-    system = r"- system: \<details\> be brief"
-    assert system in shown.stdout.splitlines() and system in exported.stdout.splitlines()
-
-
-def test_show_markdown_keeps_each_message_out_of_the_next_as_export_does(cli) -> None:  # type: ignore[no-untyped-def]
-    """A reply cut off inside a code block took every later message into it in `show
-    --markdown`, as it once did in export."""
-    from markdown_it import MarkdownIt
-
-    conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    conversation.append("user", "a script?")
-    conversation.append("assistant", "Here:\n\n```bash\necho hi")
-    conversation.append("user", "and then?")
-    save(conversation)
-    shown = cli("show", conversation.id, "--markdown")
-    assert shown.returncode == 0, shown.stderr
-    tokens = MarkdownIt("commonmark").parse(shown.stdout)
-    headings = [t for t in tokens if t.type == "heading_open" and t.tag == "h2"]
-    assert len(headings) == 3, shown.stdout
-
-
-def test_show_names_the_branch_it_prints_the_current_one_not_the_latest(cli, backend) -> None:  # type: ignore[no-untyped-def]
-    """After /branch to an older branch, show printed it under "this is the latest"."""
-    conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    question = conversation.append("user", "which way")
-    older = conversation.append("assistant", "the older answer")
-    conversation.add(Message.of_text("assistant", "the newer answer", parent_id=question.id))
-    conversation.set("head", older.id)  # as /branch leaves it
-    save(conversation)
-    shown = cli("show", conversation.id)
-    assert "the older answer" in shown.stdout and "the newer answer" not in shown.stdout
-    assert "latest" not in shown.stdout
-    assert "- branches: 2; this is the current one, last continued or picked with /branch" in (
-        shown.stdout
-    )
-
-
 def test_dash_as_the_output_is_stdout(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`-o -` wrote a file named "-" in the current folder and printed nothing."""
     conversation = rich_conversation()
-    save(conversation)
+    save_conversation(conversation)
     dashed = cli("export", conversation.id, "-f", "json", "-o", "-")
     assert dashed.returncode == 0, dashed.stderr
     assert json.loads(dashed.stdout)["id"] == conversation.id
@@ -296,7 +241,7 @@ def test_dash_as_the_output_is_stdout(cli, tmp_path: Path) -> None:  # type: ign
 
 def test_html_export_is_one_escaped_page(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     conversation = rich_conversation()
-    save(conversation)
+    save_conversation(conversation)
     page = tmp_path / "c.html"
     assert cli("export", conversation.id, "-o", str(page)).returncode == 0  # format from suffix
     html = page.read_text()
@@ -313,7 +258,7 @@ def test_html_export_shows_an_image_in_a_message_as_a_link(cli) -> None:  # type
     Content-Security-Policy kept it from being loaded when the page was opened."""
     conversation = Conversation.new("tester", "claude-sonnet-4-6")
     conversation.append("user", "look: ![img](http://evil/x.png) and ![](http://evil/y.png)")
-    save(conversation)
+    save_conversation(conversation)
     html = cli("export", conversation.id, "-f", "html").stdout
     assert "<img" not in html and "src=" not in html
     assert '<a href="http://evil/x.png">image: img</a>' in html
@@ -327,7 +272,7 @@ def test_html_export_keeps_a_badge_link_whole(cli) -> None:  # type: ignore[no-u
     conversation.append(
         "user", "[![build status](https://ci.example/badge.svg)](https://ci.example/job)"
     )
-    save(conversation)
+    save_conversation(conversation)
     html = cli("export", conversation.id, "-f", "html").stdout
     assert '<a href="https://ci.example/job">image: build status</a>' in html
     assert 'href="https://ci.example/badge.svg"' not in html
@@ -336,7 +281,7 @@ def test_html_export_keeps_a_badge_link_whole(cli) -> None:  # type: ignore[no-u
 def test_export_takes_md_and_a_htm_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """-f md was refused while -o x.md chose markdown, and -o x.htm gave markdown."""
     conversation = rich_conversation()
-    save(conversation)
+    save_conversation(conversation)
     as_md = cli("export", conversation.id, "-f", "md")
     assert as_md.returncode == 0 and as_md.stdout == cli("export", conversation.id).stdout
     page = tmp_path / "c.htm"
@@ -348,8 +293,8 @@ def test_export_takes_md_and_a_htm_file(cli, tmp_path: Path) -> None:  # type: i
 
 def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first, second = rich_conversation(), rich_conversation()
-    save(first)
-    save(second)
+    save_conversation(first)
+    save_conversation(second)
     folder = tmp_path / "out"
     result = cli("export", "--all", "--format", "json", "-o", str(folder))
     assert result.returncode == 0, result.stderr
@@ -374,7 +319,7 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     # A row whose document is gone: this machine's copy stands in, said to be maybe stale;
     # nothing stops there either.
     third = rich_conversation()
-    save(third)
+    save_conversation(third)
     store.blobs.delete(store.blob_key("tester", second.id))
     last = tmp_path / "last"
     skipped = cli("export", "--all", "--format", "json", "-o", str(last))
@@ -386,140 +331,14 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     assert cli("usage", "--json").returncode == 0
 
 
-# -- list filters and the pager ------------------------------------------------------------
-
-
-def test_list_search_since_and_all(cli, backend) -> None:  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    from claudechat.conversation import utc_now
-
-    old = Conversation.new("tester", "claude-sonnet-4-6")
-    old.append("user", "old talk about gardening")
-    old.updated_at = utc_now() - timedelta(days=10)
-    save(old)
-    fresh = [Conversation.new("tester", "claude-sonnet-4-6") for _ in range(3)]
-    for number, conversation in enumerate(fresh):
-        conversation.append(
-            "user", f"new talk number {number} about {'gardening' if number else 'code'}"
-        )
-        save(conversation)
-
-    def ids(*args: str) -> list[str]:
-        result = cli("list", *args)
-        assert result.returncode == 0, result.stderr
-        return [line.split("\t")[0] for line in result.stdout.splitlines()]
-
-    assert len(ids()) == 4
-    assert set(ids("--since", "7d")) == {c.id[:8] for c in fresh}
-    assert set(ids("--search", "gardening")) == {old.id[:8], fresh[1].id[:8], fresh[2].id[:8]}
-    assert set(ids("--search", "garden", "--since", "1w")) == {fresh[1].id[:8], fresh[2].id[:8]}
-    assert len(ids("--search", "talk", "--limit", "2")) == 2
-    assert len(ids("--limit", "1", "--all")) == 4
-    # An empty --since is refused as usage refuses it: it was taken for no filter at all.
-    for since in ("yesterday-ish", "", " "):
-        bad = cli("list", "--json", "--since", since)
-        assert (bad.returncode, bad.stdout) == (2, ""), since
-        assert bad.stderr.startswith(f"claudechat: --since {since!r}: give a duration"), since
-
-
-def long_conversation() -> Conversation:
-    conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    for number in range(40):
-        conversation.append("user" if number % 2 == 0 else "assistant", f"line {number}")
-    save(conversation)
-    return conversation
-
-
-def show_in_a_terminal(reference: str, *options: str, **env: str) -> str:
-    import os
-    import sys
-
-    import pexpect
-
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "claudechat", "show", reference, *options],
-        env={**os.environ, "TERM": "xterm-256color", **env},
-        encoding="utf-8",
-        dimensions=(24, 80),
-        timeout=30,
-    )
-    output = child.read()
-    child.close()
-    assert child.exitstatus == 0, output
-    return output
-
-
-def test_show_of_a_long_conversation_goes_through_the_pager() -> None:  # type: ignore[no-untyped-def]
-    conversation = long_conversation()
-    paged = show_in_a_terminal(conversation.id, PAGER="sed 's/^/paged: /'")
-    assert "paged: " in paged and "line 39" in paged
-    short = Conversation.new("tester", "claude-sonnet-4-6")
-    short.append("user", "brief")
-    save(short)
-    assert "paged: " not in show_in_a_terminal(short.id, PAGER="sed 's/^/paged: /'")
-    # A pager that is not there: shown anyway (it was not shown at all, and exit 0), and said.
-    missing = show_in_a_terminal(conversation.id, PAGER="no-such-pager-here")
-    assert "line 39" in missing and "could not be run" in missing
-
-
-def test_show_markdown_and_no_color_in_a_terminal_go_through_the_pager_too(cli) -> None:  # type: ignore[no-untyped-def]
-    """`show --markdown` wrote a long conversation straight to the terminal, past the screen."""
-    conversation = long_conversation()
-    pager = "sed 's/^/paged: /'"
-    paged = show_in_a_terminal(conversation.id, "--markdown", PAGER=pager)
-    assert "paged: ## You" in paged and "paged: line 39" in paged
-    plain = show_in_a_terminal(conversation.id, PAGER=pager, NO_COLOR="1")
-    assert "paged: ## You" in plain and "paged: line 39" in plain
-    short = Conversation.new("tester", "claude-sonnet-4-6")
-    short.append("user", "brief " * 30)  # a line the terminal wraps, but not past the screen
-    save(short)
-    assert "paged: " not in show_in_a_terminal(short.id, "--markdown", PAGER=pager)
-    wide = Conversation.new("tester", "claude-sonnet-4-6")
-    wide.append("user", "wrapped " * 300)  # one line, thirty rows of the terminal
-    save(wide)
-    assert "paged: " in show_in_a_terminal(wide.id, "--markdown", PAGER=pager)
-    piped = cli("show", conversation.id, "--markdown", env={"PAGER": pager})
-    assert "paged: " not in piped.stdout and "line 39" in piped.stdout
-
-
-def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    conversation = long_conversation()
-    monkeypatch.delenv("PAGER", raising=False)
-    monkeypatch.setenv("LESS", "")  # no F: less waits for the reader, as on a real screen
-    import os
-    import sys
-
-    import pexpect
-
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "claudechat", "show", conversation.id],
-        env={**os.environ, "TERM": "xterm-256color"},
-        encoding="utf-8",
-        dimensions=(24, 80),
-        timeout=30,
-    )
-    child.expect_exact("line 1")
-    child.send("G")  # to the end, where less says so
-    child.expect_exact("(END)")
-    child.send("q")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    piped = cli("show", conversation.id, env={"PAGER": "sed 's/^/paged: /'"})
-    assert "paged: " not in piped.stdout and "line 39" in piped.stdout
-
-
 def test_export_all_passes_over_a_row_whose_document_was_deleted(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A delete that failed midway leaves the row beside the tombstone: export --all stopped
     there (exit 4), the conversations after it never written."""
     from claudechat.storage.documents import tombstone
 
     doomed, kept = rich_conversation(), rich_conversation()
-    save(doomed)
-    save(kept)
+    save_conversation(doomed)
+    save_conversation(kept)
     store = open_store(load_settings())
     store.blobs.put(store.blob_key("tester", doomed.id), tombstone("tester", doomed.id))
     folder = tmp_path / "out"

@@ -137,7 +137,7 @@ def test_a_key_with_a_space_or_line_break_is_refused_without_being_shown(  # typ
 
 
 def test_keys_and_bearer_tokens_quoted_in_an_error_are_masked() -> None:
-    from claudechat.settings import mask_url_password
+    from claudechat.secret_masking import mask_url_password
 
     quoted = "Illegal header value b'Bearer sk-ant-api03-SECRET '"
     assert mask_url_password(quoted) == "Illegal header value b'Bearer *** '"

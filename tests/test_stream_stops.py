@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from claudechat.claude import Claude, Reply
+from claudechat.claude import Claude
+from claudechat.claude_stream import Reply
 from claudechat.errors import Stopped
 from claudechat.memory import ContextMessage
 from claudechat.settings import load_settings

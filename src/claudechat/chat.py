@@ -24,8 +24,8 @@ from claudechat.attachments import (
     with_bytes,
 )
 from claudechat.blocks import text_block
-from claudechat.claude import Claude, Reply
-from claudechat.claude_errors import LONGEST_RETRY_AFTER_SECONDS
+from claudechat.claude import Claude
+from claudechat.claude_stream import Reply
 from claudechat.conversation import Conversation, Message, Status
 from claudechat.errors import (
     ApiError,
@@ -36,12 +36,14 @@ from claudechat.errors import (
 )
 from claudechat.events import Listener, Retrying, turn_listener
 from claudechat.memory import ContextMessage, ConversationMemory
-from claudechat.models import Catalogue, ModelInfo, model_catalogue
+from claudechat.model_catalogue import Catalogue, model_catalogue
+from claudechat.models import ModelInfo
 from claudechat.names import valid_model, valid_name
 from claudechat.request import TurnOptions, valid_effort
 from claudechat.session_model import SessionModel
 from claudechat.session_saving import SessionSaving
 from claudechat.stop_reasons import holds_no_text, holds_thinking, no_text_notice, stop_notice
+from claudechat.turn_retries import MAX_ATTEMPTS, nothing_arrived, retry_delay
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -49,31 +51,6 @@ if TYPE_CHECKING:
     from claudechat.storage.store import ConversationStore
 
 OnText = Callable[[str], None]
-# A request refused for a while (429, 529, 5xx, no connection) or a stream that breaks before
-# any text is asked again, this many times in all: here, not in the SDK, whose waits nothing
-# could end (a serve client leaving, shutdown).
-MAX_ATTEMPTS = 3
-RETRY_BACKOFF_SECONDS = 0.5
-
-
-def _retry_delay(error: ApiError | ReplyCutOffError, attempt: int) -> float | None:
-    """How long to wait before asking again; None when it is not worth it. As the SDK did:
-    retry-after when Claude gives one (0 < s <= 60), else a backoff with jitter, so turns
-    refused together do not come back together."""
-    import random
-
-    backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.75, 1.0)
-    if error.timed_out:
-        # Silent for the whole stream_idle_timeout: asked twice more, a server that accepts and
-        # never answers held a one-turn run for three times as long (3 minutes).
-        return None
-    if not isinstance(error, ApiError):
-        return backoff  # cut off: the connection broke or closed early
-    if not error.retryable:
-        return None
-    if not error.retry_in:
-        return backoff
-    return error.retry_in if error.retry_in <= LONGEST_RETRY_AFTER_SECONDS else None
 
 
 class ChatSession(SessionSaving, SessionModel):
@@ -296,14 +273,14 @@ class ChatSession(SessionSaving, SessionModel):
                 break
             except (ReplyCutOffError, ApiError) as exc:
                 last = reply.text or attempt == MAX_ATTEMPTS
-                delay = None if last else _retry_delay(exc, attempt)
+                delay = None if last else retry_delay(exc, attempt)
                 if delay is None:
                     if reply.text:  # thinking alone is no reply to keep: the message waits
                         self._keep_partial(reply, "incomplete")
                     if isinstance(exc, ApiError) and exc.unknown_model:
                         self._back_to_a_known_model(exc)
                     if isinstance(exc, ReplyCutOffError) and not reply.text:
-                        raise _nothing_arrived(exc) from exc
+                        raise nothing_arrived(exc) from exc
                     raise
                 # No answer was shown yet, so asking again cannot duplicate what the user saw;
                 # the thinking that was is taken back.
@@ -400,18 +377,6 @@ class ChatSession(SessionSaving, SessionModel):
     def set_system(self, system: str | None) -> None:
         self.conversation.set("system", system or None)
         self.save()
-
-
-def _nothing_arrived(cut_off: ReplyCutOffError) -> ApiError:
-    """A stream that broke before any text: no reply could be had, and none is kept. Exit 4
-    (and serve's reply_cut_off) promise the part that arrived; this is exit 3, as any other
-    failure to answer is."""
-    text = str(cut_off)
-    for prefix in ("the reply was cut off before the end", "the reply was cut off"):
-        if text.startswith(prefix):
-            text = "the reply broke off before any text arrived" + text[len(prefix) :]
-            break
-    return ApiError(text, retryable=True, timed_out=cut_off.timed_out)
 
 
 def _starting_point(conversation: Conversation) -> tuple[str | None, str | None]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from claudechat.errors import ApiError, CredentialsRefusedError, ReplyCutOffError, UsageError
 
 if TYPE_CHECKING:
-    from claudechat.claude import Reply
+    from claudechat.claude_stream import Reply
     from claudechat.settings import Settings
 
 
@@ -272,7 +272,7 @@ def _unreached(error: Any, settings: Settings, where: str) -> str:
 
 
 def _not_found_message(error: Any, where: str) -> str:
-    from claudechat.settings import mask_url_password
+    from claudechat.secret_masking import mask_url_password
 
     address = mask_url_password(str(getattr(error.request, "url", ""))).partition("?")[0]
     return (
@@ -330,7 +330,7 @@ def _server_words(error: Any) -> str:
 
 
 def short_error(error: BaseException) -> str:
-    from claudechat.settings import mask_url_password
+    from claudechat.secret_masking import mask_url_password
 
     text = mask_url_password(str(error)).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:300]

@@ -100,7 +100,7 @@ def check_base_url(url: str | None, name: str) -> None:
         raise UsageError(f"{name} has a space or line break around it: {url.strip()[:200]!r}")
     from urllib.parse import urlsplit
 
-    from claudechat.settings import mask_url_password
+    from claudechat.secret_masking import mask_url_password
 
     try:
         parts = urlsplit(url.strip())

@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from claudechat.blocks import text_block
-from claudechat.claude import Claude, Reply
+from claudechat.claude import Claude
+from claudechat.claude_stream import Reply
 from claudechat.memory import ContextMessage
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
 def ending(exc: BaseException) -> int:
     """The line to print (if any) and the exit code for an exception that ended a command."""
     from claudechat.output import error
-    from claudechat.settings import mask_url_password
+    from claudechat.secret_masking import mask_url_password
 
     if isinstance(exc, Escaped):
         exc = exc.original

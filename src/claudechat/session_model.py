@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import ClaudechatError
 from claudechat.memory import DEFAULT_MAX_CONTEXT_TOKENS
-from claudechat.models import Catalogue, ModelInfo, unknown_model
+from claudechat.model_catalogue import Catalogue
+from claudechat.models import ModelInfo, unknown_model
 from claudechat.request import TurnOptions, reply_room, request_params
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The fake's Bedrock runtime: InvokeModel(WithResponseStream) as AWS answers it, SigV4 or a
 bearer key, the body without model and stream, replies in AWS event-stream frames, errors named
-as Bedrock names them. A mixin of the fake's request handler (anthropic_api.py), which streams
-the events themselves.
+as Bedrock names them. A mixin of the fake's request handler (anthropic_api.py), whose
+ReplyStream (reply_stream.py) streams the events themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fakes.replies import LOGIN_PAGE, ErrorReply, Rejected, validate_messages
 
 if TYPE_CHECKING:
-    from fakes.anthropic_api import _Sink
+    from fakes.reply_stream import Sink
 
 
 def eventstream_frame(headers: dict[str, str], payload: bytes) -> bytes:
@@ -100,7 +100,7 @@ class BedrockRuntime:
         else:
             self._reply_json(200, self._message(reply, body, "msg_bdrk_"))
 
-    def _frame(self, sink: _Sink, event: dict[str, Any]) -> None:
+    def _frame(self, sink: Sink, event: dict[str, Any]) -> None:
         if event["type"] == "error":
             # Real Bedrock reports a mid-stream failure as an exception frame, named by one
             # of the ResponseStream members (camelCase), which botocore looks up verbatim.

@@ -27,7 +27,7 @@ def models(
     """The models your account offers: limits, thinking, effort and prices (cached a day)."""
     from claudechat.claude import Claude
     from claudechat.commands import opening
-    from claudechat.models import model_catalogue
+    from claudechat.model_catalogue import model_catalogue
     from claudechat.output import status
 
     settings = opening.settings()  # its warnings said, as every command's

@@ -14,7 +14,7 @@ from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
 from claudechat.errors import ClaudechatError, NotFoundError, StorageError, UsageError
-from claudechat.models import model_catalogue
+from claudechat.model_catalogue import model_catalogue
 from claudechat.names import valid_model, valid_name
 from claudechat.settings import Settings
 from claudechat.storage import ids
