@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from claudechat import chat
+from claudechat import turn_retries
 from claudechat.server import sse
 from claudechat.server.service import ChatRequest, Service
 from claudechat.server.turns import Turn
@@ -24,7 +24,7 @@ def test_the_wait_before_a_retry_is_not_called_thinking(
     """Run in this process, as a worker runs it, with the keep-alive interval short and the
     retry's wait long (the test ends it by stopping the turn, as a client leaving would)."""
     monkeypatch.setattr(sse, "ALIVE_EVERY_SECONDS", 0.05)
-    monkeypatch.setattr(chat, "RETRY_BACKOFF_SECONDS", 600.0)
+    monkeypatch.setattr(turn_retries, "RETRY_BACKOFF_SECONDS", 600.0)
     broke_off = Reply(thinking="let me see", cut_after=1, error_event=("overloaded_error", "busy"))
     fake_api.queue(broke_off)
     service = Service.from_settings(load_settings())
