@@ -180,16 +180,20 @@ def test_a_chat_against_blackholed_postgresql_and_s3_never_hangs(  # type: ignor
         blackhole_store("database", database, monkeypatch)
         blackhole_store("blobs", blobs, monkeypatch)
         child = spawn()
-        turns = []
+        # From the reply on the screen to the next prompt: what the store added to the turn.
+        # Not the whole turn: the first one also waits for the SDK and the database driver to
+        # load, seconds on a busy machine (it took 8.3 s there, its store's part 3).
+        waits = []
         for text in ("one", "two", "three"):
-            started = time.monotonic()
             say(child, text)
             child.expect_exact(f"echo: {text}")
+            answered = time.monotonic()
             child.expect_exact(PROMPT)
-            turns.append(time.monotonic() - started)
+            waits.append(time.monotonic() - answered)
         conversation = leave(child)
-    assert turns[0] < 5 + SLACK + 1, turns
-    assert max(turns[1:]) < 4, turns  # below one deadline: nothing waited on the store
+    assert waits[0] < 5 + SLACK, waits  # one wait, within the deadline
+    # Nothing waited on the store: not even libpq's 3 s connect timeout.
+    assert max(waits[1:]) < 2, waits
     heal(monkeypatch, team)
     assert cli("sync").returncode == 0
     assert contents(stored(cli, conversation)) == echoed("one", "two", "three")

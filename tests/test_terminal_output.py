@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pexpect
@@ -223,17 +224,40 @@ def test_the_repl_banner_wraps_between_words(width: int) -> None:
     )
 
 
+def counting(label: str) -> Callable[[str], bool]:
+    """Whether a screen has shown `label · N s` as a line of its own, and then the same line
+    with more seconds: the wait counted. Not a given second: on a busy machine the thinking
+    that makes "Claude is thinking" may start seconds into the wait, past any one count."""
+    line = re.compile(rf"^{re.escape(label)} · (\d+) s$", re.MULTILINE)
+    first: list[int] = []
+
+    def has_counted(screen: str) -> bool:
+        found = line.search(screen)
+        if found is None:
+            return False
+        if not first:
+            first.append(int(found[1]))
+        return int(found[1]) > first[0]
+
+    return has_counted
+
+
+def _asked_for_replies(fake_api) -> list[Any]:  # type: ignore[no-untyped-def]
+    return [request for request in fake_api.requests if request.path == "/v1/messages"]
+
+
 def _piped_on_a_screen(  # type: ignore[no-untyped-def]
     fake_api,
     replies: list[Any],
-    shown: list[str],
+    shown: list[str | Callable[[str], bool]],
     stdout: str = "",
     held: float = 0.0,
     cols: int = 80,
 ) -> tuple[list[str], bytes]:
     """`echo diff | claudechat chat 'review this'` on a terminal (pyte) `cols` wide, `stdout`
-    after it (`| cat`), while the last reply is held; released once each of `shown` has shown,
-    in order, and `held` seconds have passed. The screen's lines at the end, and all written."""
+    after it (`| cat`), while the last reply is held; released once each of `shown` (a text,
+    or a test of the screen) has shown, in order, and `held` seconds have passed since the
+    held reply was asked for. The screen's lines at the end, and all written."""
     import threading
     import time
 
@@ -260,9 +284,16 @@ def _piped_on_a_screen(  # type: ignore[no-untyped-def]
 
     try:
         for text in shown:
-            while text not in on_screen():
-                read()
-        time.sleep(held)
+            while not (text(on_screen()) if callable(text) else text in on_screen()):
+                try:
+                    read()
+                except pexpect.EOF:
+                    raise AssertionError(f"never shown: {text}\n{written!r}") from None
+        if held:
+            # From the request on: the program is waiting for its first word for all of it.
+            while len(_asked_for_replies(fake_api)) <= len(replies):
+                time.sleep(0.05)
+            time.sleep(held)
     finally:
         release.set()
     while True:
@@ -278,14 +309,14 @@ def _piped_on_a_screen(  # type: ignore[no-untyped-def]
 def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -> None:  # type: ignore[no-untyped-def]
     """`git diff | claudechat chat "review"` sat silent until the first word: seconds of
     thinking looked like a hang."""
-    lines, _ = _piped_on_a_screen(fake_api, [], ["Claude is thinking · 2 s"])
+    lines, _ = _piped_on_a_screen(fake_api, [], [counting("Claude is thinking")])
     assert lines[0] == "the answer", lines
     assert not any("waiting" in line or "thinking" in line for line in lines), lines
 
 
 def test_pipe_mode_keeps_the_waits_seconds_in_a_narrow_window(fake_api) -> None:  # type: ignore[no-untyped-def]
     """In 20 columns the line was cut before its seconds: "Claude is thinking "."""
-    lines, _ = _piped_on_a_screen(fake_api, [], ["thinking · 2 s"], cols=20)
+    lines, _ = _piped_on_a_screen(fake_api, [], [counting("thinking")], cols=20)
     assert lines[0] == "the answer", lines
     assert not any("thinking" in line for line in lines), lines
 
