@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import time
 
-from claudechat.progress import Progress
+from claudechat.progress import Progress, WaitingLine
 
 
 class Terminal(io.StringIO):
@@ -72,3 +73,19 @@ def test_the_count_fits_in_one_row_of_a_narrow_terminal(monkeypatch) -> None:  #
     with Progress("indexing", 400, stream=out, after=0, output=Terminal()) as progress:
         progress.step(119)
     assert out.getvalue().startswith("\rindexing 11\x1b[K")
+
+
+def test_a_notice_written_slowly_is_not_run_on_after_the_waiting_line() -> None:
+    """Pipe mode erases the wait for a notice (a retry's). A writer that stalled past the
+    moment the line stays off found it drawn again, and the notice ran on after it."""
+    err = Terminal()
+    line = WaitingLine(err, after=0)
+    line.start()
+    while "waiting" not in err.getvalue():
+        time.sleep(0.01)
+    with line.hidden():
+        time.sleep(1.0)  # the writer stalls: a busy machine, a slow terminal
+        err.write("the API is overloaded; retrying\n")
+    line.stop()
+    before_notice = err.getvalue().partition("the API is overloaded")[0]
+    assert before_notice.endswith("\r\x1b[K")  # erased, and nothing drawn since

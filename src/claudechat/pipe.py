@@ -77,8 +77,8 @@ def run_one_turn(
 
     def tell(notice: str) -> None:
         listener.end_thinking()  # a notice glued to streamed thinking read as one line
-        listener.waiting.hide()  # and one written over the waiting line, garbled
-        told(notice)
+        with listener.waiting.hidden():  # and one written over the waiting line, garbled
+            told(notice)
 
     notices = HeldNotices(tell)
     session.notify = notices

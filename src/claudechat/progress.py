@@ -196,6 +196,18 @@ class WaitingLine:
             if again:
                 self._asked, self.label = time.monotonic(), WAITING
 
+    @contextlib.contextmanager
+    def hidden(self) -> Iterator[None]:
+        """Off the screen while a notice is written, and back shortly after: the count waits
+        for the notice however long writing it takes (hide() then the write let a stalled
+        writer find the line drawn again, the notice run on after it)."""
+        with self._lock:
+            self._erase()
+            try:
+                yield
+            finally:
+                self._hidden_until = time.monotonic() + WAITING_AGAIN_AFTER
+
     def _erase(self) -> None:
         if self._drawn:
             self._write("\r\x1b[K")
