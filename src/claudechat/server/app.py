@@ -28,6 +28,7 @@ from claudechat.server.responses import (
     SAVING_AT_SHUTDOWN_SECONDS,
     Json,
     failure,
+    name_conversation,
     reply_body,
     shutting_down,
 )
@@ -349,7 +350,8 @@ def _install_errors(app: FastAPI) -> None:
         return Json(body, exc.status_code, headers)
 
     @app.exception_handler(ClaudechatError)
-    async def claudechat_error(_request: Request, exc: ClaudechatError) -> Json:
+    async def claudechat_error(request: Request, exc: ClaudechatError) -> Json:
+        name_conversation(request, exc)
         status, kind, message, headers = describe(exc)
         return Json(error_body(kind, message), status, headers)
 

@@ -24,6 +24,16 @@ from claudechat.errors import (
 log = logging.getLogger("claudechat.serve")
 
 
+class UnreadableConversation(CorruptDocumentError):
+    """A conversation whose document cannot be read, with the conversation's full id: the
+    access log said `conversation=-` for it, as if the request had named none."""
+
+    def __init__(self, error: CorruptDocumentError, conversation_id: str) -> None:
+        ClaudechatError.__init__(self, error.message)
+        self.reason = error.reason
+        self.conversation_id = conversation_id
+
+
 def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}, **extra}
 
@@ -45,7 +55,9 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
     if isinstance(error, UsageError):
         return 400, "invalid_request", str(error), {}
     if isinstance(error, CorruptDocumentError):
-        log.error("%s", error)  # where it is: the operator's to know
+        # Where it is: the operator's to know. A condition of the data (`claudechat doctor`
+        # lists it), not a defect of the server: one line, no traceback.
+        log.warning("%s; `claudechat doctor` lists it", error)
         return 500, "corrupt_document", f"conversation document is corrupt: {error.reason}", {}
     if isinstance(error, StorageError):
         # The operator's business (hosts, ports, buckets), and anyone may cause one: a token

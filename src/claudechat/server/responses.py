@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from claudechat.conversation import dumps_json
 from claudechat.errors import Stopped
-from claudechat.server.errors import describe, error_body, log
+from claudechat.server.errors import UnreadableConversation, describe, error_body, log
 from claudechat.server.service import reply_json
 from claudechat.server.turns import Failed, Finished, Outcome, Turn
 
@@ -37,6 +37,7 @@ def reply_body(request: Request, turn: Turn, outcome: Finished) -> dict[str, Any
 
 
 def failure(request: Request, outcome: Failed) -> Json:
+    name_conversation(request, outcome.error)
     status, kind, message, headers = describe(outcome.error)
     extra: dict[str, Any] = {}
     if outcome.session is not None and outcome.kept:
@@ -44,6 +45,12 @@ def failure(request: Request, outcome: Failed) -> Json:
         # before it was added (too large) named the conversation only when it held others.
         extra["conversation_id"] = request.state.conversation_id = outcome.session.conversation.id
     return Json(error_body(kind, message, **extra), status, headers)
+
+
+def name_conversation(request: Request, error: BaseException) -> None:
+    """For the access log: a conversation that could not be read is still the one named."""
+    if isinstance(error, UnreadableConversation):
+        request.state.conversation_id = error.conversation_id
 
 
 async def shutting_down(request: Request, turn: Turn) -> Json:

@@ -1,0 +1,68 @@
+"""`claudechat serve` and a conversation whose document cannot be read: a condition of the
+data (`claudechat doctor` lists it, the CLI exits 1), not a defect of the server. The servers
+are test_serve.py's (one per storage configuration, --no-auth on loopback)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from fakes.anthropic_api import FakeAnthropic
+from serve_harness import Serve
+from test_serve import fake, server  # noqa: F401  (the fixtures)
+
+
+def _spoil(serve: Serve, conversation_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Cut the stored document to its first 200 bytes, as a tester did; returns where it is."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    for name, value in serve.env.items():  # the server's store, from this process
+        monkeypatch.setenv(name, value)
+    store = open_store(load_settings())
+    key = store.blob_key("tester", conversation_id)
+    data, _ = store.blobs.get_with_etag(key)
+    store.blobs.put(key, data[:200])
+    return store.blobs.location(key)
+
+
+def _logged(serve: Serve, pattern: str, count: int) -> list[str]:
+    """The log's lines matching `pattern`, once there are `count` of them (an access line is
+    written as its answer ends, perhaps after the client has read it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = re.findall(pattern, serve.log())
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_a_corrupt_document_is_a_named_conversation_and_a_warning(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The access log said `conversation=-` for it, and the log an ERROR, as for a defect."""
+    with server.client() as http:
+        made = http.post("/new_chat", json={}).json()["conversation_id"]
+        assert http.post("/chat", json={"user_input": "to spoil"}).status_code == 200
+        where = _spoil(server, made, monkeypatch)
+        before = len(server.log())
+        answers = [
+            http.get("/get_conversation", params={"conversation_id": made[:8]}),
+            http.post("/get_conversation", json={"conversation_id": made.upper()}),
+            http.post("/chat", json={"user_input": "more", "conversation_id": made[:8]}),
+            http.post("/chat", json={"user_input": "more", "stream": True}),  # the current one
+        ]
+        http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
+    for answer in answers:
+        assert answer.status_code == 500, answer.text
+        assert answer.json()["error"]["type"] == "corrupt_document"
+        assert answer.json()["error"]["message"].startswith("conversation document is corrupt: ")
+    named = _logged(server, rf'" 500 [^\n]* conversation={made}\n', len(answers))
+    assert len(named) == len(answers), server.log()[before:]
+    log = server.log()[before:]
+    assert "WARNING [" in log and where in log
+    assert " ERROR " not in log and "Traceback" not in log, log
