@@ -346,7 +346,8 @@ def _install_errors(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         elif exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
-        body = error_body(kinds.get(exc.status_code, "error"), str(exc.detail))
+        message = _unparsed_body(exc) or str(exc.detail)
+        body = error_body(kinds.get(exc.status_code, "error"), message)
         return Json(body, exc.status_code, headers)
 
     @app.exception_handler(ClaudechatError)
@@ -360,6 +361,17 @@ def _install_errors(app: FastAPI) -> None:
         # A defect: the client gets JSON like every other error; the traceback goes to the
         # log once (Starlette raises the error on to uvicorn, which logs it).
         return Json(error_body("internal_error", "internal error; see the server log"), 500)
+
+
+def _unparsed_body(exc: StarletteHTTPException) -> str | None:
+    """Our wording for a body FastAPI could not parse, which it answers with a 400 of its own
+    ("There was an error parsing the body"): truncated JSON said "the body is not valid JSON",
+    a body that is not UTF-8 said that, for the same malformed_json."""
+    reasons = {UnicodeDecodeError: "not UTF-8", RecursionError: "nested too deep"}
+    for kind, reason in reasons.items():
+        if exc.status_code == 400 and isinstance(exc.__cause__, kind):
+            return f"the body is not valid JSON ({reason})"
+    return None
 
 
 def _allowed_methods(request: Request) -> str:
