@@ -4,8 +4,10 @@ are test_serve.py's (one per storage configuration, --no-auth on loopback)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -14,8 +16,14 @@ from serve_harness import Serve
 from test_serve import fake, server  # noqa: F401  (the fixtures)
 
 
-def _spoil(serve: Serve, conversation_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Cut the stored document to its first 200 bytes, as a tester did; returns where it is."""
+def _spoil(
+    serve: Serve,
+    conversation_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    damage: Callable[[bytes], bytes] = lambda data: data[:200],
+) -> str:
+    """Cut the stored document to its first 200 bytes, as a tester did (or `damage` it);
+    returns where it is."""
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
 
@@ -24,7 +32,7 @@ def _spoil(serve: Serve, conversation_id: str, monkeypatch: pytest.MonkeyPatch) 
     store = open_store(load_settings())
     key = store.blob_key("tester", conversation_id)
     data, _ = store.blobs.get_with_etag(key)
-    store.blobs.put(key, data[:200])
+    store.blobs.put(key, damage(data))
     return store.blobs.location(key)
 
 
@@ -66,3 +74,28 @@ def test_a_corrupt_document_is_a_named_conversation_and_a_warning(
     log = server.log()[before:]
     assert "WARNING [" in log and where in log
     assert " ERROR " not in log and "Traceback" not in log, log
+
+
+def test_a_document_of_a_newer_format_is_not_called_corrupt(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Written by a newer claudechat (one host of several upgraded first): it was answered as
+    "conversation document is corrupt: newer format", where the CLI says to upgrade."""
+    with server.client() as http:
+        made = http.post("/new_chat", json={}).json()["conversation_id"]
+        assert http.post("/chat", json={"user_input": "from the future"}).status_code == 200
+        _spoil(
+            server,
+            made,
+            monkeypatch,
+            lambda data: json.dumps(json.loads(data) | {"format": 99}).encode(),
+        )
+        answer = http.get("/get_conversation", params={"conversation_id": made})
+        http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
+    assert answer.status_code == 500, answer.text
+    error = answer.json()["error"]
+    assert error["type"] == "newer_format"
+    assert "format 99" in error["message"] and "upgrade claudechat" in error["message"]
+    assert "corrupt" not in error["message"]

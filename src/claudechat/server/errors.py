@@ -15,6 +15,7 @@ from claudechat.errors import (
     ApiError,
     ClaudechatError,
     CorruptDocumentError,
+    NewerFormatError,
     NotFoundError,
     ReplyCutOffError,
     StorageError,
@@ -32,6 +33,7 @@ class UnreadableConversation(CorruptDocumentError):
         ClaudechatError.__init__(self, error.message)
         self.reason = error.reason
         self.conversation_id = conversation_id
+        self.newer_format = isinstance(error, NewerFormatError)
 
 
 def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -54,6 +56,11 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
         return 404, "not_found", str(error), {}
     if isinstance(error, UsageError):
         return 400, "invalid_request", str(error), {}
+    if isinstance(error, NewerFormatError) or getattr(error, "newer_format", False):
+        # Not corrupt: written by a newer claudechat than this server's, which the operator
+        # upgrades (the CLI says so too); the message names no location.
+        log.warning("%s", error)
+        return 500, "newer_format", str(error), {}
     if isinstance(error, CorruptDocumentError):
         # Where it is: the operator's to know. A condition of the data (`claudechat doctor`
         # lists it), not a defect of the server: one line, no traceback.
