@@ -29,10 +29,12 @@ def _open() -> tuple[Settings, ConversationStore]:
 
 
 def search(
-    query: Annotated[
-        str,
+    words: Annotated[
+        list[str],
         typer.Argument(
-            help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.'
+            metavar="QUERY...",
+            help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.',
+            show_default=False,
         ),
     ],
     limit: Annotated[
@@ -42,7 +44,8 @@ def search(
 ) -> None:
     """Search every message of your conversations, best matches first.
 
-    A query that starts with a -word follows --: claudechat search -- '-draft release'.
+    Several words are one query, as if quoted: search helm chart is search 'helm chart'.
+    A query that starts with a -word follows --: claudechat search -- -draft release.
     At most 32 words or "quoted phrases"; symbols and emoji are left out.
     """
     from claudechat.history_view import hit_json, print_hits
@@ -50,6 +53,8 @@ def search(
     from claudechat.output import json_safe, status
     from claudechat.storage.journal_search import search_everywhere
 
+    # Unquoted words arrive one per argument: `search helm chart` refused "chart" as extra.
+    query = " ".join(words)
     settings, store = _open()
     found = search_everywhere(store, settings.user, query, limit)
     if as_json:
