@@ -200,6 +200,7 @@ def test_doctor_adopts_orphan_documents_and_reports_missing_ones(  # type: ignor
 
     store = open_store(load_settings())
     store.blobs.delete(store.blob_key("tester", kept))
+    (isolated_home / "cache" / "tester" / f"{kept}.json").unlink()  # else doctor puts it back
     missing = cli("doctor")
     assert missing.returncode == 1
     assert f"{kept}\trow whose document is missing" in missing.stdout

@@ -174,3 +174,41 @@ def test_a_parent_and_its_fork_imported_with_new_ids_share_the_forks_copied_repl
     documents = {i: json.loads(cli("show", i, "--json").stdout) for i in copies}
     inherited = {m["id"] for m in documents[fork_copy["parent_id"]]["messages"]}
     assert inherited < {m["id"] for m in documents[fork_copy["id"]]["messages"]}
+
+
+def test_another_users_export_imported_twice_is_one_conversation(cli, backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each import of Alice's export drew new random ids: two imports were two conversations,
+    and `list` and `usage` counted it twice; importing your own twice was one."""
+    parent = Conversation.new("alice", "claude-sonnet-4-6")
+    parent.append("user", "the trunk")
+    parent.set("name", "the trunk")
+    fork = Conversation.new("alice", "claude-sonnet-4-6")
+    fork.messages = list(parent.messages)
+    fork.append("user", "the branch")
+    fork.set("name", "the branch")
+    fork.parent_id = parent.id
+    paths = {}
+    for title, conversation in (("trunk", parent), ("branch", fork)):
+        paths[title] = tmp_path / f"{title}.json"
+        paths[title].write_text(to_json(conversation))
+    first = cli("import", str(paths["trunk"]))
+    assert first.returncode == 0, first.stderr
+    again = cli("import", str(paths["trunk"]))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout and first.stdout.split()[1] != parent.id
+    # The fork comes in a later command: it still names the trunk as imported here.
+    assert cli("import", str(paths["branch"]), str(paths["branch"])).returncode == 0
+    rows = {row["title"]: row for row in json.loads(cli("list", "--json").stdout)}
+    assert len(rows) == 2 and rows["the branch"]["parent_id"] == rows["the trunk"]["id"]
+    trunk, branch = (
+        [m["id"] for m in json.loads(cli("show", rows[title]["id"], "--json").stdout)["messages"]]
+        for title in ("the trunk", "the branch")
+    )
+    assert trunk == branch[:1]  # the fork's copy of the trunk's message is the trunk's
+    # Bob's import of the same export is his own, apart from this user's.
+    as_bob = cli("import", str(paths["trunk"]), env={"CLAUDECHAT_USER": "bob"})
+    assert as_bob.returncode == 0 and as_bob.stdout.split()[1] != first.stdout.split()[1]
+    # --new-ids still makes a copy each time.
+    for _ in range(2):
+        assert cli("import", "--new-ids", str(paths["trunk"])).returncode == 0
+    assert len(json.loads(cli("list", "--json").stdout)) == 4

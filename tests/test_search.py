@@ -281,3 +281,19 @@ def test_db_reindex_fills_the_index_for_documents_saved_before_it(cli, backend) 
     result = cli("db", "reindex")
     assert result.returncode == 0 and "indexed 1 conversation" in result.stderr
     assert json.loads(cli("search", "scrolls", "--json").stdout)[0]["id"] == conversation.id
+
+
+def test_words_not_quoted_are_one_query(cli) -> None:  # type: ignore[no-untyped-def]
+    """`search helm chart` failed with "Got unexpected extra argument(s) (chart)", exit 2."""
+    store = open_store(load_settings())
+    both = saved(store, "deploy the helm chart")
+    saved(store, "steer by the helm")
+    store.close()
+    unquoted = cli("search", "helm", "chart", "--json")
+    assert unquoted.returncode == 0, unquoted.stderr
+    assert [hit["id"] for hit in json.loads(unquoted.stdout)] == [both.id]
+    assert unquoted.stdout == cli("search", "helm chart", "--json").stdout
+    excluding = cli("search", "--json", "--", "-chart", "helm")
+    assert excluding.returncode == 0, excluding.stderr
+    assert [hit["id"] for hit in json.loads(excluding.stdout)] != [both.id]
+    assert len(json.loads(excluding.stdout)) == 1

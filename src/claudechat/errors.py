@@ -70,8 +70,14 @@ class MissingDocumentError(ClaudechatError):
 
     exit_code = ExitCode.NOT_FOUND
 
-    def __init__(self, missing: str) -> None:
-        super().__init__(f"{missing}; `claudechat doctor` lists the conversations without one")
+    def __init__(self, missing: str, copy_here: bool = False) -> None:
+        if copy_here:  # the only data left: say where it is, and how to store it again
+            super().__init__(
+                f"{missing}; this machine keeps a copy, which may be older: "
+                "`claudechat doctor` puts it back in the store"
+            )
+        else:
+            super().__init__(f"{missing}; `claudechat doctor` lists the conversations without one")
 
 
 class StorageError(ClaudechatError):

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from claudechat.blocks import Block
-from claudechat.conversation import Conversation, Message, dumps_json, new_conversation_id
+from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.errors import CorruptDocumentError, UsageError
+from claudechat.import_ids import Renumbering
 from claudechat.jsontext import replace_lone_surrogates
 from claudechat.listing import conversation_facts, message_heading
 from claudechat.mdcontain import contained_markdown, folded_markdown, markdown_literal
@@ -242,32 +243,22 @@ def _carried_attachments(carried: Any, location: str) -> dict[str, bytes]:
 
 
 def for_user(
-    conversation: Conversation,
-    user_id: str,
-    new_ids: bool,
-    message_ids: dict[str, str],
+    conversation: Conversation, user_id: str, renumbering: Renumbering | None
 ) -> Conversation:
-    """The imported conversation, owned by the importing user; with fresh ids if asked, the
-    tree kept (each parent id mapped to its message's new id). `message_ids`: the new id of
-    each old message id, shared by the conversations of one import and filled in here: a fork
-    copies its parent's messages, ids and all, and given ids of their own apart from the
-    parent's copies, `usage` counted each copied reply twice."""
+    """The imported conversation, owned by the importing user; with new ids when `renumbering`
+    is given, the tree kept (each parent id mapped to its message's new id)."""
     owned = replace(conversation, user_id=user_id)
-    if not new_ids:
+    if renumbering is None:
         return owned
-    from claudechat.conversation import new_message_id
-
-    mapping = message_ids
-    for message in owned.messages:
-        if message.id not in mapping:
-            mapping[message.id] = new_message_id()
+    source = conversation.user_id
+    mapping = {m.id: renumbering.message_id(source, m.id) for m in owned.messages}
     messages = [
         replace(m, id=mapping[m.id], parent_id=mapping.get(m.parent_id or ""))
         for m in owned.messages
     ]
     return replace(
         owned,
-        id=new_conversation_id(),
+        id=renumbering.conversation_id(source, conversation.id),
         messages=messages,
         head=mapping.get(owned.head or ""),
         set_at=dict(owned.set_at),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,10 +29,12 @@ def _open() -> tuple[Settings, ConversationStore]:
 
 
 def search(
-    query: Annotated[
-        str,
+    words: Annotated[
+        list[str],
         typer.Argument(
-            help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.'
+            metavar="QUERY...",
+            help='Words (AND between them allowed), "a phrase", OR, -excluded; last word a prefix.',
+            show_default=False,
         ),
     ],
     limit: Annotated[
@@ -42,7 +44,8 @@ def search(
 ) -> None:
     """Search every message of your conversations, best matches first.
 
-    A query that starts with a -word follows --: claudechat search -- '-draft release'.
+    Several words are one query, as if quoted: search helm chart is search 'helm chart'.
+    A query that starts with a -word follows --: claudechat search -- -draft release.
     At most 32 words or "quoted phrases"; symbols and emoji are left out.
     """
     from claudechat.history_view import hit_json, print_hits
@@ -50,6 +53,8 @@ def search(
     from claudechat.output import json_safe, status
     from claudechat.storage.journal_search import search_everywhere
 
+    # Unquoted words arrive one per argument: `search helm chart` refused "chart" as extra.
+    query = " ".join(words)
     settings, store = _open()
     found = search_everywhere(store, settings.user, query, limit)
     if as_json:
@@ -174,6 +179,7 @@ def import_(
     """Read conversations from claudechat's JSON exports (all checked before any is written)."""
     from claudechat.export import for_user, read_export
     from claudechat.export_store import keep_attachments, missing_attachments
+    from claudechat.import_ids import Renumbering, forks_remapped
     from claudechat.output import one_line, status
 
     read = []
@@ -184,17 +190,24 @@ def import_(
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         read.append((path, read_export(data, str(path))))
     settings, store = _open()
+    copies = Renumbering(settings.user, random=True)  # one for the command: see Renumbering
+    derived = Renumbering(settings.user, random=False)
     prepared = []
-    message_ids: dict[str, str] = {}  # one map for the command: a fork's copies stay its parent's
     for path, export in read:
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
-        fresh = new_ids or conversation.user_id != settings.user
-        fresh = fresh or _id_taken(store, settings.user, conversation.id, path)
-        owned = for_user(conversation, settings.user, fresh, message_ids)
+        theirs = conversation.user_id != settings.user
+        renumbering = copies if new_ids else None
+        if renumbering is None and (
+            theirs or _id_taken(store, settings.user, conversation.id, path)
+        ):
+            renumbering = derived
+        owned = for_user(conversation, settings.user, renumbering)
         imported = _named_as_rename_allows(owned, path)
         prepared.append((path, export, imported))
-    for path, export, imported in _forks_remapped(prepared, settings.user):
+    for path, export, imported in forks_remapped(
+        prepared, settings.user, None if new_ids else derived
+    ):
         missing = keep_attachments(store, settings.user, export)  # before the document
         if missing:
             status(f"{path}: {missing_attachments(missing)} (not in the export)", "yellow")
@@ -207,24 +220,6 @@ def import_(
         # As stored: merged into the copy here, whose newer name wins over the export's.
         print(f"imported {imported.id}\t{one_line((result.conversation or imported).title)}")
         _warn_if_journaled(result)
-
-
-def _forks_remapped(prepared: list[Any], user: str) -> list[Any]:
-    """(path, export, imported) with each fork's parent named by its id here: the new id of a
-    parent imported with new ids in the same command; none for a parent that is another
-    user's (not yours to name, and not found as yours). A fork kept naming the old id."""
-    from dataclasses import replace
-
-    renamed = {e.conversation.id: i.id for _p, e, i in prepared if e.conversation.id != i.id}
-    remapped = []
-    for path, export, imported in prepared:
-        parent = imported.parent_id
-        if parent in renamed:
-            imported = replace(imported, parent_id=renamed[parent])
-        elif parent is not None and export.conversation.user_id != user:
-            imported = replace(imported, parent_id=None)
-        remapped.append((path, export, imported))
-    return remapped
 
 
 def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: Path) -> bool:

@@ -91,6 +91,11 @@ def doctor() -> None:
         ("document without a row: row re-created", report.adopted),
         ("row older than its document: row refreshed", report.refreshed),
         ("row naming where its document was before: location updated", report.relocated),
+        (
+            "row whose document was missing: restored from the copy kept on this machine, "
+            "which may be older than the one lost",
+            report.restored,
+        ),
         ("row whose document is missing", report.missing),
         ("document that cannot be read", report.corrupt),
         ("journal entry that could not be used (moved aside)", report.damaged_journal),
@@ -105,7 +110,7 @@ def doctor() -> None:
             f"{len(report.missing)} row(s) without a document, {len(report.corrupt)} unreadable "
             f"document(s), {len(report.damaged_journal)} unreadable journal entr(ies)"
         )
-    repaired = report.adopted or report.refreshed or report.relocated
+    repaired = report.adopted or report.refreshed or report.relocated or report.restored
     status("repaired" if repaired else "documents and rows agree")
 
 

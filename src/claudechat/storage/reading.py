@@ -66,17 +66,20 @@ class StoreReading:
 
     def load(self, user_id: str, reference: str) -> Conversation:
         """The stored document merged with what the journal holds for it (any writer's).
-        While the store is down, the copy cached on this machine stands in for it."""
+        While the store is down, the copy cached on this machine stands in for it; not when
+        the store answers that it has no such document (see _missing)."""
         entries = self.journal.entries(user_id)  # read once, for the id and for the merge
         conversation_id, row = self._resolve(user_id, reference, entries)
         local = [e.conversation for e in entries if e.conversation.id == conversation_id]
         try:
             stored = self.guarded(lambda: self._load_stored(user_id, conversation_id, row))
+        except BlobNotFoundError as exc:  # the row outlived its document: no outage
+            if not local:
+                raise self._missing(user_id, conversation_id, exc) from exc
+            stored = []  # a save not pushed yet holds it
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
             if cached is None and not local:
-                if isinstance(exc, BlobNotFoundError):  # the row outlived its document
-                    raise MissingDocumentError(str(exc)) from exc
                 raise
             stored = [cached] if cached is not None else []
             if cached is not None:
@@ -90,6 +93,16 @@ class StoreReading:
         for other in copies[1:]:
             document = merge(document, other)
         return document
+
+    def _missing(
+        self, user_id: str, conversation_id: str, exc: BlobNotFoundError
+    ) -> MissingDocumentError:
+        """The store answered that it lacks the document. This machine's copy does not stand
+        in, as it does while the store is down: it may be older than the document lost, and
+        shown (or exported) as the conversation, nothing said it was no longer stored; `doctor`
+        puts it back."""
+        kept = self.cache is not None and self.cache.get(user_id, conversation_id) is not None
+        return MissingDocumentError(str(exc), copy_here=kept)
 
     def _load_stored(
         self, user_id: str, conversation_id: str, row: ConversationRow | None = None

@@ -28,6 +28,7 @@ class DoctorReport:
     refreshed: list[str] = field(default_factory=list)  # rows older than their document
     relocated: list[str] = field(default_factory=list)  # rows naming where it was before
     missing: list[str] = field(default_factory=list)  # rows whose document is gone
+    restored: list[str] = field(default_factory=list)  # ... put back from this machine's copy
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
     reasons: dict[str, str] = field(default_factory=dict)  # why, by id: what doctor says
     damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
@@ -59,8 +60,29 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
             continue
         row = rows.pop(conversation_id, None)
         _repair_row(store, conversation, row, report)
-    report.missing.extend(sorted(rows))
+    for conversation_id in sorted(rows):
+        restored = _restore_copy(store, user_id, conversation_id)
+        (report.restored if restored else report.missing).append(conversation_id)
     return report
+
+
+def _restore_copy(store: ConversationStore, user_id: str, conversation_id: str) -> bool:
+    """A row whose document is gone, its document put back from the copy this machine keeps
+    (the only one left; it may be older than the one lost, which doctor says). `show` found
+    the store lacked it and showed the copy as if it were the conversation, and doctor said
+    nothing of it. Saved as updated now: a row newer than the copy would keep its figures."""
+    from claudechat.conversation import utc_now
+    from claudechat.storage.search import reindex_conversation
+
+    copy = store.cache.get(user_id, conversation_id) if store.cache else None
+    if copy is None:
+        return False
+    copy.updated_at = utc_now()
+    saved = store.save(copy)
+    if saved.error is not None:  # the journal keeps it, for the next start to push
+        raise saved.error
+    reindex_conversation(store, saved.conversation or copy)
+    return True
 
 
 def _why_unreadable(error: Exception) -> str:

@@ -179,6 +179,15 @@ def _backfill_done(store: ConversationStore, user_id: str | None) -> None:
         connection.execute(done_with)
 
 
+def reindex_conversation(store: ConversationStore, conversation: Conversation) -> None:
+    """One conversation's entries made again from its document (`doctor`, having put back an
+    older copy of it: the entries of the messages lost with the newer one were still found)."""
+    from functools import partial
+
+    again = partial(_reindex_one, user_id=conversation.user_id, conversation=conversation)
+    store.metadata.write_retrying(again, "the search index")
+
+
 def _reindex_one(connection: Connection, user_id: str, conversation: Conversation) -> None:
     """One conversation's entries dropped and written again, in one transaction: a search
     meanwhile sees the old entries or the new ones, never none."""
