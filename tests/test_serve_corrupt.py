@@ -99,3 +99,34 @@ def test_a_document_of_a_newer_format_is_not_called_corrupt(
     assert error["type"] == "newer_format"
     assert "format 99" in error["message"] and "upgrade claudechat" in error["message"]
     assert "corrupt" not in error["message"]
+
+
+def test_a_missing_document_is_said_without_where_it_was(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its row is there, its document gone (and no copy on the server's machine): the answer
+    was a 500 `error` whose message named the document's path or bucket and key."""
+    from claudechat.settings import load_settings
+    from claudechat.storage import open_store
+
+    with server.client() as http:
+        made = http.post("/new_chat", json={}).json()["conversation_id"]
+        assert http.post("/chat", json={"user_input": "to lose"}).status_code == 200
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        store = open_store(load_settings())
+        key = store.blob_key("tester", made)
+        where = store.blobs.location(key)
+        store.blobs.delete(key)
+        if store.cache is not None:  # the server's copy: this process opened its home
+            store.cache.forget("tester", made)
+        before = len(server.log())
+        answer = http.get("/get_conversation", params={"conversation_id": made})
+        http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["error"]["type"] == "missing_document"
+    assert where not in answer.text and "file:" not in answer.text and "s3:" not in answer.text
+    log = server.log()[before:]
+    assert "WARNING [" in log and where in log, log

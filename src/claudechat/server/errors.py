@@ -15,6 +15,7 @@ from claudechat.errors import (
     ApiError,
     ClaudechatError,
     CorruptDocumentError,
+    MissingDocumentError,
     NewerFormatError,
     NotFoundError,
     ReplyCutOffError,
@@ -66,6 +67,11 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
         # lists it), not a defect of the server: one line, no traceback.
         log.warning("%s; `claudechat doctor` lists it", error)
         return 500, "corrupt_document", f"conversation document is corrupt: {error.reason}", {}
+    if isinstance(error, MissingDocumentError):
+        # Its message names where the document should be (a path, a bucket): the log's.
+        log.warning("%s", error)
+        message = "the conversation's document is missing from the store; see the server log"
+        return 500, "missing_document", message, {}
     if isinstance(error, StorageError):
         # The operator's business (hosts, ports, buckets), and anyone may cause one: a token
         # is looked up in the database before it can be refused.
