@@ -15,15 +15,6 @@ if TYPE_CHECKING:
 
 attachment_app = typer.Typer(help="Files attached to conversations.", rich_markup_mode=None)
 
-# A piped file has no name; these name it by what its bytes are.
-PIPED_NAMES = {
-    "application/pdf": "stdin.pdf",
-    "image/png": "stdin.png",
-    "image/jpeg": "stdin.jpg",
-    "image/gif": "stdin.gif",
-    "image/webp": "stdin.webp",
-}
-
 
 def load_attachments(paths: list[str] | None) -> list[Attachment]:
     """Every -a file read and recognised before anything else happens (exit 2 otherwise)."""
@@ -51,6 +42,7 @@ def piped_input(
     """The message and attachments of a piped turn: a PDF or an image on stdin (recognised by
     its bytes) is attached and the prompt is the message; anything else is text, as before.
     With files attached (-a), empty stdin is fine."""
+    from claudechat.attachment_names import unnamed
     from claudechat.attachments import from_bytes, sniff
     from claudechat.pipe import compose_message, decode_stdin, read_stdin_bytes
 
@@ -60,7 +52,7 @@ def piped_input(
         if attached and not data.strip():
             return (prompt or "").strip(), []
         return compose_message(prompt, decode_stdin(data)), []
-    return (prompt or "").strip(), [from_bytes(data, PIPED_NAMES[media_type])]
+    return (prompt or "").strip(), [from_bytes(data, unnamed("stdin", media_type))]
 
 
 @attachment_app.command("get")
