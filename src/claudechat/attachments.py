@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from claudechat.attachment_names import attached_name
 from claudechat.blocks import Block
 from claudechat.errors import UsageError
 
@@ -174,7 +175,7 @@ def load_file(path: str | Path, regular_only: bool = False) -> Attachment:
         raise UsageError(f"{shown}: cannot read it (permission denied)") from exc
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read it ({exc.strerror})") from exc
-    return from_bytes(data, target.name)
+    return from_bytes(data, attached_name(target, found, sniff(data)))
 
 
 # How far before the end a PDF's last %%EOF may sit: readers allow trailing bytes (a newline,

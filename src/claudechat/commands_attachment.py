@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from claudechat.errors import NotFoundError, UsageError
+from claudechat.errors import NotFoundError, StorageError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
 
 attachment_app = typer.Typer(help="Files attached to conversations.", rich_markup_mode=None)
-
-# A piped file has no name; these name it by what its bytes are.
-PIPED_NAMES = {
-    "application/pdf": "stdin.pdf",
-    "image/png": "stdin.png",
-    "image/jpeg": "stdin.jpg",
-    "image/gif": "stdin.gif",
-    "image/webp": "stdin.webp",
-}
 
 
 def load_attachments(paths: list[str] | None) -> list[Attachment]:
@@ -51,6 +43,7 @@ def piped_input(
     """The message and attachments of a piped turn: a PDF or an image on stdin (recognised by
     its bytes) is attached and the prompt is the message; anything else is text, as before.
     With files attached (-a), empty stdin is fine."""
+    from claudechat.attachment_names import unnamed
     from claudechat.attachments import from_bytes, sniff
     from claudechat.pipe import compose_message, decode_stdin, read_stdin_bytes
 
@@ -60,7 +53,7 @@ def piped_input(
         if attached and not data.strip():
             return (prompt or "").strip(), []
         return compose_message(prompt, decode_stdin(data)), []
-    return (prompt or "").strip(), [from_bytes(data, PIPED_NAMES[media_type])]
+    return (prompt or "").strip(), [from_bytes(data, unnamed("stdin", media_type))]
 
 
 @attachment_app.command("get")
@@ -71,14 +64,17 @@ def get(
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", metavar="FILE", help="Write to FILE; - for stdout (default)."
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to FILE, or into a folder under its name; - for stdout (default).",
         ),
     ] = None,
 ) -> None:
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""
     from claudechat.attachments import numbered
     from claudechat.commands import opening
-    from claudechat.output import status, write_file
+    from claudechat.output import one_line, status, write_file
 
     if output == "-":  # stdout, as for export and most tools: a file named "-" was written
         output = None
@@ -104,5 +100,40 @@ def get(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    write_file(os.path.expanduser(output), data)
-    status(f"wrote {block['name']} ({len(data):,} bytes) to {output}")
+    if os.path.isdir(os.path.expanduser(output)):  # as cp does; it said "Is a directory"
+        output = os.path.join(output, file_name(block["name"]))
+        write_new_file(os.path.expanduser(output), data)
+    else:
+        write_file(os.path.expanduser(output), data)
+    status(f"wrote {one_line(block['name'])} ({len(data):,} bytes) to {one_line(output)}")
+
+
+# Control characters and bidi controls: no part of a file name a folder should get.
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def file_name(name: str) -> str:
+    """An attachment's name as a file in a folder: its last part only (a name from an
+    imported export may hold separators, or be ..), not hidden, no control characters."""
+    from claudechat.output import quoted
+
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    safe = _UNSAFE_IN_NAME.sub("_", last).lstrip(".").strip()
+    if not safe:
+        raise UsageError(f"attachment {quoted(name)} has no name to give a file: give -o FILE")
+    return safe
+
+
+def write_new_file(path: str, data: bytes) -> None:
+    """A file written into a folder under a name the attachment chose, never over one there:
+    the person named the folder, not the file."""
+    from claudechat.output import one_line
+
+    try:
+        with open(path, "xb") as handle:
+            handle.write(data)
+    except FileExistsError as exc:
+        shown = one_line(path)
+        raise UsageError(f"{shown} exists already: give -o {shown} to replace it") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot write {one_line(path)}: {exc.strerror}") from exc
