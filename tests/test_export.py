@@ -301,6 +301,10 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [f"{first.id}.json", f"{second.id}.json"]
     )
+    # One conversation into a folder: named as --all names it ("Is a directory", exit 5).
+    alone = cli("export", first.id, "-f", "json", "-o", str(folder))
+    assert alone.returncode == 0, alone.stderr
+    assert (folder / f"{first.id}.json").read_text(encoding="utf-8").startswith("{")
     assert cli("export", "--all").returncode == 2
     assert cli("export").returncode == 2
     assert cli("export", first.id, "--format", "pdf").returncode == 2

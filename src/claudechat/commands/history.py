@@ -81,9 +81,7 @@ def export(
     ] = None,
     target: Annotated[
         str | None,  # not a Path, which makes ./- of "./-": a file named "-" is written so
-        typer.Option(
-            "--output", "-o", metavar="FILE", help="File (or folder with --all); - for stdout."
-        ),
+        typer.Option("--output", "-o", metavar="FILE", help="File or folder; - for stdout."),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Export every conversation.")] = False,
 ) -> None:
@@ -107,13 +105,18 @@ def export(
         _export_all(store, settings, form, output)
         return
     assert conversation_id is not None
-    text = _rendered(store, settings.user, store.load(settings.user, conversation_id), form)
+    conversation = store.load(settings.user, conversation_id)
+    text = _rendered(store, settings.user, conversation, form)
     if output is None:
         from claudechat.history_view import terminal_text
 
         sys.stdout.write(terminal_text(text))
-    else:
-        _write(output, text)
+        return
+    if output.is_dir():  # into it, named as --all names each file ("Is a directory", exit 5)
+        from claudechat.export import SUFFIXES
+
+        output = output / f"{conversation.id}{SUFFIXES[form]}"
+    _write(output, text)
 
 
 def _export_all(
