@@ -52,7 +52,7 @@ def test_thinking_streams_dimmed_then_collapses_and_prints_in_full(watched, fake
     )
     say(child, "what is the answer?")
     child.expect_exact("step3")
-    assert re.search(r"\x1b\[2m[^\x1b]*step0 of the reasoning", seen.getvalue())  # dimmed
+    assert re.search(r"\x1b\[(?:0;)?2m[^\x1b]*step0 of the reasoning", seen.getvalue())  # dimmed
     child.expect(r"thought for \d+ s · [\d,]+ tokens")
     child.expect_exact("The answer is 42.")
     child.expect_exact("1,190 in · 412 out · 9,800 from cache · $0.0128")

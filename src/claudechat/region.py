@@ -2,7 +2,8 @@
 
 rich's Live redraws its whole region on every refresh, counts its rows at the width it drew
 them (after a resize, a terminal that reflows leaves stale copies above), and is stopped and
-restarted around anything printed above it. This region is one object for a whole reply:
+restarted around anything printed above it. This region is one object for a whole reply (the
+answer's; RefreshedRegion draws the thinking and the waiting line in one as well):
 
 - `draw(printed, live)` writes `printed` lines for good (they scroll into the scrollback) and
   shows `live` lines below them, in ONE write: only the rows from the first one that differs
@@ -17,13 +18,15 @@ restarted around anything printed above it. This region is one object for a whol
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.segment import Segment
 
-__all__ = ["LiveRegion"]
+__all__ = ["LiveRegion", "RefreshedRegion"]
 
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 ERASE_BELOW = "\x1b[J"
@@ -134,6 +137,52 @@ class LiveRegion:
             file = self._console.file
             file.write(text)
             file.flush()
+
+
+class RefreshedRegion:
+    """A LiveRegion showing what `render` returns, drawn again by a thread `per_second` times
+    a second until stopped, and erased then. The thinking and the waiting line were drawn by
+    rich's Live: after a resize, the rows the terminal had re-wrapped them over stayed on the
+    screen for good ("waiting for Cla" above the answer)."""
+
+    def __init__(self, console: Console, render: Callable[[], Any], per_second: float) -> None:
+        self._console = console
+        self._render = render
+        self._interval = 1 / per_second
+        self._region = LiveRegion(console)
+        self._lock = threading.Lock()  # the region, shared with the thread
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread = threading.Thread(target=self._refresh_loop, name="region", daemon=True)
+        self._thread.start()
+
+    def refresh(self) -> None:
+        from claudechat.render import signals_held
+
+        with signals_held(), self._lock:
+            if self._stopped.is_set():
+                return
+            options = self._console.options.update(height=None)
+            lines = self._console.render_lines(self._render(), options, pad=False)
+            self._region.draw([], lines, options.max_width)
+
+    def stop(self) -> None:
+        """Erase the region, in the rows it takes at the width now (idempotent)."""
+        from claudechat.render import signals_held
+
+        self._stopped.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()  # no draw after the erase
+        with signals_held(), self._lock:
+            self._region.draw([], [], self._console.width)
+            self._region.clear()
+
+    def _refresh_loop(self) -> None:
+        while not self._stopped.wait(self._interval):
+            self.refresh()
 
 
 def _sgr_parts(style: Any, system: Any) -> tuple[list[str], str, str]:

@@ -28,7 +28,8 @@ from claudechat.progress import (
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.live import Live
+
+    from claudechat.region import RefreshedRegion
 
 # Lines of thinking kept in view while it streams; the whole of it is one /thinking away
 # (after a Ctrl-C too: the REPL keeps what arrived).
@@ -63,7 +64,7 @@ class TerminalReplyView:
         self.thinking: list[str] = []
         self.started: float | None = None
         self.asked = time.monotonic()
-        self.live: Live | None = None
+        self.live: RefreshedRegion | None = None
         self.answering = False
         self._ended = False
         # The thinking region changes hands under it: a stop (Ctrl-Z) takes it off the screen
@@ -78,7 +79,7 @@ class TerminalReplyView:
     def __enter__(self) -> TerminalReplyView:
         self.answer.__enter__()
         self.asked = time.monotonic()
-        if self.console.is_terminal:
+        if self.draws_regions:
             with self._live_lock:
                 self._start_live()
         return self
@@ -95,13 +96,12 @@ class TerminalReplyView:
         with self.answer.paused(), self._live_lock:
             live = self.live
             if live is not None:
-                live.stop()  # transient: erased
+                live.stop()  # erased
             try:
                 yield
             finally:
                 if live is not None:
-                    # A new one: a Live restarted would move up by the height it had, over
-                    # lines that are no longer its own (the shell's).
+                    # A new one: the rows the old one counted are the shell's now.
                     self._start_live()
 
     def on_event(self, event: Event) -> None:
@@ -121,10 +121,10 @@ class TerminalReplyView:
         with self._live_lock:
             live, self.live = self.live, None
             if live is not None:
-                live.stop()  # transient: erased
+                live.stop()  # erased
         self.thinking, self.started = [], None
         self.asked = time.monotonic()
-        if self.console.is_terminal:
+        if self.draws_regions:
             again = threading.Timer(WAITING_AGAIN_AFTER, self._wait_again)
             again.daemon = True
             again.start()
@@ -140,22 +140,16 @@ class TerminalReplyView:
         if self.started is None:
             self.started = time.monotonic()
         self.thinking.append(text)
-        if self.live is None and not self.answering and self.console.is_terminal:
+        if self.live is None and not self.answering and self.draws_regions:
             with self._live_lock:
-                self._start_live()
+                if self.live is None:  # a retry's waiting line may have come back meanwhile
+                    self._start_live()
 
     def _start_live(self) -> None:
-        from rich.live import Live
+        from claudechat.region import RefreshedRegion
 
-        self.live = Live(
-            get_renderable=self._tail,
-            console=self.console,
-            transient=True,
-            refresh_per_second=8,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self.live.start(refresh=True)
+        self.live = RefreshedRegion(self.console, self._tail, per_second=8)
+        self.live.start()
 
     def _tail(self) -> Any:
         """The last rows of the thinking as the screen shows them: counted in its own lines,
