@@ -193,7 +193,8 @@ class Repl:
             self._failed(exc)
             return
         except ClaudechatError as exc:
-            status(str(exc), "red")
+            unsent = isinstance(exc, ConversationDeletedError) and self._never_sent()
+            status(f"{exc}; Up brings your message back" if unsent else str(exc), "red")
             if self._sending is not None:  # a new message, its files still waiting
                 self.attachments.refused(exc)
             return
@@ -217,6 +218,11 @@ class Repl:
         self.draft = self._sending[0]
         status("(interrupted before your message was sent: it is back at the prompt)", "yellow")
         return True
+
+    def _never_sent(self) -> bool:
+        """A new message is being sent, and it is in no conversation yet."""
+        sending = self._sending
+        return sending is not None and len(self.session.conversation.messages) == sending[1]
 
     def _failed(self, error: ClaudechatError) -> None:
         if self.session.unanswered is None:  # a new reply to an answered message failed

@@ -157,6 +157,7 @@ def _last_user_message(session: ChatSession) -> Message:
 def edit(repl: Repl, argument: str) -> None:
     if argument not in ("", "-e"):
         raise UsageError("usage: /edit, or /edit -e to use $EDITOR")
+    repl.session.refuse_if_deleted()  # before anything is typed that could not be sent
     original = _last_user_message(repl.session)
     if argument == "-e":
         text = _in_editor(original.text)
