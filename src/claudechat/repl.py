@@ -119,7 +119,11 @@ class Repl:
         return text
 
     def handle(self, text: str) -> None:
-        if not text.strip() or self.attachments.dropped(text):
+        if not text.strip():
+            if self.attachments.pending:  # the files go alone, as pipe mode sends them
+                self.send("")  # Enter did nothing, and said nothing, with files waiting
+            return
+        if self.attachments.dropped(text):
             return
         if text.startswith(" /"):  # how a message starting with "/" is sent (see below)
             text = text[1:]
