@@ -42,6 +42,7 @@ from claudechat.slash_commands import (
     SLASH_COMMANDS,
     TAKE_NO_ARGUMENT,
 )
+from claudechat.stop_reasons import status_mark
 
 
 class Repl:
@@ -375,6 +376,10 @@ def echo(text: str) -> None:
 
 
 def describe_leaf(session: ChatSession, leaf: Any) -> str:
+    """Marked as `show` heads the message: a reply of only thinking read `''`, and one cut
+    off as if whole."""
     who = "you" if leaf.role == "user" else "Claude"
     depth = len(session.conversation.branch(leaf.id))
-    return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
+    text, mark = one_line(leaf.text, 60), status_mark(leaf)
+    said = f": {text!r}" if text else ""
+    return f"{depth} messages, last by {who}{said}{mark}"
