@@ -178,6 +178,7 @@ class ChatSession(SessionSaving, SessionModel):
 
         `on_event` receives every stream event (claudechat.events); `on_text`, for callers
         that want only the answer, its text deltas."""
+        self.refuse_if_deleted()
         listener = turn_listener(on_text, on_event)
         if attachments:
             message = self._with_attachments(text, list(attachments))
@@ -225,6 +226,7 @@ class ChatSession(SessionSaving, SessionModel):
 
         The earlier reply stays in the conversation either way; it stays shown unless the
         new one completes."""
+        self.refuse_if_deleted()
         listener = turn_listener(on_text, on_event)
         if self.unanswered is not None:
             self.head, self.unanswered = self.unanswered, None

@@ -42,6 +42,7 @@ from claudechat.slash_commands import (
     SLASH_COMMANDS,
     TAKE_NO_ARGUMENT,
 )
+from claudechat.stop_reasons import status_mark
 
 
 class Repl:
@@ -119,7 +120,11 @@ class Repl:
         return text
 
     def handle(self, text: str) -> None:
-        if not text.strip() or self.attachments.dropped(text):
+        if not text.strip():
+            if self.attachments.pending:  # the files go alone, as pipe mode sends them
+                self.send("")  # Enter did nothing, and said nothing, with files waiting
+            return
+        if self.attachments.dropped(text):
             return
         if text.startswith(" /"):  # how a message starting with "/" is sent (see below)
             text = text[1:]
@@ -193,7 +198,8 @@ class Repl:
             self._failed(exc)
             return
         except ClaudechatError as exc:
-            status(str(exc), "red")
+            unsent = isinstance(exc, ConversationDeletedError) and self._never_sent()
+            status(f"{exc}; Up brings your message back" if unsent else str(exc), "red")
             if self._sending is not None:  # a new message, its files still waiting
                 self.attachments.refused(exc)
             return
@@ -217,6 +223,11 @@ class Repl:
         self.draft = self._sending[0]
         status("(interrupted before your message was sent: it is back at the prompt)", "yellow")
         return True
+
+    def _never_sent(self) -> bool:
+        """A new message is being sent, and it is in no conversation yet."""
+        sending = self._sending
+        return sending is not None and len(self.session.conversation.messages) == sending[1]
 
     def _failed(self, error: ClaudechatError) -> None:
         if self.session.unanswered is None:  # a new reply to an answered message failed
@@ -365,6 +376,10 @@ def echo(text: str) -> None:
 
 
 def describe_leaf(session: ChatSession, leaf: Any) -> str:
+    """Marked as `show` heads the message: a reply of only thinking read `''`, and one cut
+    off as if whole."""
     who = "you" if leaf.role == "user" else "Claude"
     depth = len(session.conversation.branch(leaf.id))
-    return f"{depth} messages, last by {who}: {one_line(leaf.text, 60)!r}"
+    text, mark = one_line(leaf.text, 60), status_mark(leaf)
+    said = f": {text!r}" if text else ""
+    return f"{depth} messages, last by {who}{said}{mark}"

@@ -125,9 +125,12 @@ def _show_branch_of(conversation: Conversation, message_id: str | None) -> bool:
 def resumed_lines(session: ChatSession) -> list[str]:
     """Where a resumed conversation stands: its name, and the exchange it ended with."""
     conversation, branch = session.conversation, session.branch()
+    # Counted up to the message left unanswered, which the session's branch stops before: a
+    # conversation of one unanswered message said "0 message(s)".
+    held = conversation.branch(session.unanswered) if session.unanswered else branch
     lines = [
         f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)} · "
-        f"{len(branch)} message(s)"
+        f"{len(held)} message(s)"
     ]
     for message in branch[-2:]:
         who = "you" if message.role == "user" else "claude"
@@ -157,6 +160,7 @@ def _last_user_message(session: ChatSession) -> Message:
 def edit(repl: Repl, argument: str) -> None:
     if argument not in ("", "-e"):
         raise UsageError("usage: /edit, or /edit -e to use $EDITOR")
+    repl.session.refuse_if_deleted()  # before anything is typed that could not be sent
     original = _last_user_message(repl.session)
     if argument == "-e":
         text = _in_editor(original.text)

@@ -109,6 +109,18 @@ class SessionSaving:
         self.deleted = True
         self.leave_note(_DELETED)
 
+    def refuse_if_deleted(self) -> None:
+        """Nothing more goes to Claude once a save found the conversation deleted elsewhere:
+        every later message and /retry was sent with the whole context, its reply streamed to
+        the end and billed, and only then refused its save. (The first turn after the delete
+        still goes: its message is saved beside the request, not waited for before it.)"""
+        if self.deleted:
+            raise ConversationDeletedError(
+                f"conversation {self.conversation.id[:8]} was deleted elsewhere, so nothing more "
+                "is sent in it: /new starts another, /fork keeps what is on screen in a new "
+                "conversation"
+            )
+
     def _saved(self, result: SaveResult) -> None:
         self.pushed_here = self.pushed_here or result.pushed
         stored = result.conversation

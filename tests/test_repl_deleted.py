@@ -1,0 +1,55 @@
+"""The REPL once its conversation was deleted from another shell: nothing more is sent."""
+
+from __future__ import annotations
+
+import json
+
+import pexpect
+import pytest
+
+from repl_pty import document, started, texts, turn
+from test_repl import PROMPT, UP, say
+
+pytestmark = pytest.mark.pty
+REFUSED = "was deleted elsewhere, so nothing more is sent in it"
+
+
+def test_nothing_more_is_sent_once_a_save_found_the_conversation_deleted(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """Every message and /retry after the delete went to Claude with the whole context, was
+    streamed to its end and billed, and only then was refused its save."""
+    child, log = started()
+    turn(child, "one")
+    [row] = json.loads(cli("list", "--json").stdout)
+    assert cli("delete", row["id"], "--yes").returncode == 0
+    say(child, "two")  # its save beside the request is what finds the delete
+    child.expect_exact("was deleted (by another session or client)")
+    child.expect_exact(PROMPT)
+    asked = len(fake_api.requests)
+    say(child, "three")
+    child.expect_exact(REFUSED)
+    child.expect_exact("Up brings your message back")
+    child.expect_exact(PROMPT)
+    for command in ("/retry", "/edit"):
+        say(child, command)
+        child.expect_exact(REFUSED)
+        child.expect_exact(PROMPT)
+    assert len(fake_api.requests) == asked
+    assert "echo: three" not in log.getvalue()
+    child.send(UP + UP + UP)  # past /edit and /retry: the message refused is still there
+    child.expect_exact("three")
+    child.send("\x15")  # Ctrl-U: the line cleared
+    say(child, "/fork")
+    child.expect(r"forked ([0-9a-f]{8}) from")
+    fork_id = child.match.group(1)
+    child.expect_exact(PROMPT)
+    turn(child, "four")
+    assert texts(document(cli, fork_id)["messages"]) == [
+        "one",
+        "echo: one",
+        "two",
+        "echo: two",
+        "four",
+        "echo: four",
+    ]
+    child.sendeof()
+    child.expect(pexpect.EOF)
