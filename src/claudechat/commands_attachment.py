@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from claudechat.errors import NotFoundError, StorageError, UsageError
+from claudechat.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
@@ -100,40 +99,27 @@ def get(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    if os.path.isdir(os.path.expanduser(output)):  # as cp does; it said "Is a directory"
+    into_folder = os.path.isdir(os.path.expanduser(output))  # as cp does; it said "Is a directory"
+    if into_folder:
         output = os.path.join(output, file_name(block["name"]))
-        write_new_file(os.path.expanduser(output), data)
-    else:
-        write_file(os.path.expanduser(output), data)
+    path = os.path.expanduser(output)
+    try:
+        # Into a folder under a name the attachment chose, never over a file there: the
+        # person named the folder, not the file.
+        write_file(path, data, new=into_folder)
+    except FileExistsError as exc:
+        shown = one_line(path)
+        raise UsageError(f"{shown} exists already: give -o {shown} to replace it") from exc
     status(f"wrote {one_line(block['name'])} ({len(data):,} bytes) to {one_line(output)}")
-
-
-# Control characters and bidi controls: no part of a file name a folder should get.
-_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def file_name(name: str) -> str:
     """An attachment's name as a file in a folder: its last part only (a name from an
     imported export may hold separators, or be ..), not hidden, no control characters."""
-    from claudechat.output import quoted
+    from claudechat.output import controls_replaced, quoted
 
     last = name.replace("\\", "/").rsplit("/", 1)[-1]
-    safe = _UNSAFE_IN_NAME.sub("_", last).lstrip(".").strip()
+    safe = controls_replaced(last, "_").lstrip(".").strip()
     if not safe:
         raise UsageError(f"attachment {quoted(name)} has no name to give a file: give -o FILE")
     return safe
-
-
-def write_new_file(path: str, data: bytes) -> None:
-    """A file written into a folder under a name the attachment chose, never over one there:
-    the person named the folder, not the file."""
-    from claudechat.output import one_line
-
-    try:
-        with open(path, "xb") as handle:
-            handle.write(data)
-    except FileExistsError as exc:
-        shown = one_line(path)
-        raise UsageError(f"{shown} exists already: give -o {shown} to replace it") from exc
-    except OSError as exc:
-        raise StorageError(f"cannot write {one_line(path)}: {exc.strerror}") from exc

@@ -151,14 +151,17 @@ def quoted(text: str, limit: int | None = None) -> str:
     return f"“{one_line(text, limit)}”"
 
 
-def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+def write_file(path: str | os.PathLike[str], data: bytes, new: bool = False) -> None:
     """A file given with -o (export, attachment get); one that cannot be written is the
-    output that could not be, exit 5 (attachment get said it as bad usage, exit 2)."""
+    output that could not be, exit 5 (attachment get said it as bad usage, exit 2). A `new`
+    file is never written over one there: FileExistsError is the caller's to say."""
     from claudechat.errors import StorageError
 
     try:
-        with open(path, "wb") as handle:
+        with open(path, "xb" if new else "wb") as handle:
             handle.write(data)
+    except FileExistsError:
+        raise
     except OSError as exc:
         raise StorageError(f"cannot write {os.fspath(path)}: {exc.strerror}") from exc
 
@@ -175,6 +178,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidirectional embeddings, overrides and isolates: they reorder what a terminal shows (the
 # "Trojan Source" characters), so a line could display differently from what it holds.
 _BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+
+
+# Every control character, a tab and a line break too, and the bidi controls.
+_ANY_CONTROL = re.compile(f"[\t\n]|{_CONTROL.pattern}|{_BIDI_CONTROL.pattern}")
+
+
+def controls_replaced(text: str, replacement: str) -> str:
+    """`text` with each control character in it (a tab or a line break too) and each bidi
+    control as `replacement`: for a name that becomes a file's, where none of them belongs."""
+    return _ANY_CONTROL.sub(replacement, text)
 
 
 def safe_text(text: str) -> str:
