@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from claudechat.conversation import new_conversation_id, new_message_id
+
 # Fixed: every import of one export, on any machine, derives the same ids from it.
 _IMPORTS = uuid.uuid5(uuid.NAMESPACE_URL, "https://claudechat/import")
 
@@ -28,18 +30,18 @@ class Renumbering:
     _drawn: dict[str, str] = field(default_factory=dict)
 
     def conversation_id(self, source_user: str, old: str) -> str:
-        return self._new("conversation", source_user, old, remember=False)
+        if self.random:
+            return new_conversation_id()
+        return self._derived("conversation", source_user, old)
 
     def message_id(self, source_user: str, old: str) -> str:
-        return self._new("message", source_user, old, remember=True)
+        if self.random:
+            return self._drawn.setdefault(old, new_message_id())
+        return self._derived("message", source_user, old)
 
-    def _new(self, kind: str, source_user: str, old: str, remember: bool) -> str:
-        if not self.random:
-            # The importer is part of it: two users importing one export get apart ids.
-            return str(uuid.uuid5(_IMPORTS, f"{self.importer}\0{source_user}\0{kind}\0{old}"))
-        if not remember:
-            return str(uuid.uuid4())
-        return self._drawn.setdefault(old, str(uuid.uuid4()))
+    def _derived(self, kind: str, source_user: str, old: str) -> str:
+        # The importer is part of it: two users importing one export get apart ids.
+        return str(uuid.uuid5(_IMPORTS, f"{self.importer}\0{source_user}\0{kind}\0{old}"))
 
 
 def forks_remapped(prepared: list[Any], user: str, derived: Renumbering | None) -> list[Any]:

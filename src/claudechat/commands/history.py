@@ -193,23 +193,18 @@ def import_(
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         read.append((path, read_export(data, str(path))))
     settings, store = _open()
-    copies = Renumbering(settings.user, random=True)  # one for the command: see Renumbering
-    derived = Renumbering(settings.user, random=False)
+    renumbering = Renumbering(settings.user, random=new_ids)  # one for the command: see Renumbering
     prepared = []
     for path, export in read:
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         theirs = conversation.user_id != settings.user
-        renumbering = copies if new_ids else None
-        if renumbering is None and (
-            theirs or _id_taken(store, settings.user, conversation.id, path)
-        ):
-            renumbering = derived
-        owned = for_user(conversation, settings.user, renumbering)
+        renumbered = new_ids or theirs or _id_taken(store, settings.user, conversation.id, path)
+        owned = for_user(conversation, settings.user, renumbering if renumbered else None)
         imported = _named_as_rename_allows(owned, path)
         prepared.append((path, export, imported))
     for path, export, imported in forks_remapped(
-        prepared, settings.user, None if new_ids else derived
+        prepared, settings.user, None if renumbering.random else renumbering
     ):
         missing = keep_attachments(store, settings.user, export)  # before the document
         if missing:
