@@ -135,8 +135,6 @@ def _reindex_rows(
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[int, list[str], StorageError | None]:
     """(indexed, problems, the last failure of the store to give a document)."""
-    from functools import partial
-
     from sqlalchemy import select
 
     from claudechat.errors import ClaudechatError
@@ -161,8 +159,7 @@ def _reindex_rows(
             if isinstance(exc, StorageError) and not isinstance(exc, BlobNotFoundError):
                 outage = exc  # an outage, or this document alone (see ensure_backfilled)
             continue
-        again = partial(_reindex_one, user_id=row.user_id, conversation=conversation)
-        metadata.write_retrying(again, "the search index")
+        reindex_conversation(store, conversation)  # load_row checked its owner is the row's
         done += 1
     return done, problems, outage
 
@@ -180,8 +177,9 @@ def _backfill_done(store: ConversationStore, user_id: str | None) -> None:
 
 
 def reindex_conversation(store: ConversationStore, conversation: Conversation) -> None:
-    """One conversation's entries made again from its document (`doctor`, having put back an
-    older copy of it: the entries of the messages lost with the newer one were still found)."""
+    """One conversation's entries made again from its document (a reindex; `doctor`, having put
+    back an older copy of it: the entries of the messages lost with the newer one were still
+    found)."""
     from functools import partial
 
     again = partial(_reindex_one, user_id=conversation.user_id, conversation=conversation)
