@@ -57,15 +57,12 @@ def test_a_name_rename_takes_is_kept_as_it_is(cli, tmp_path) -> None:  # type: i
 
 
 def bobs_conversation() -> Conversation:
-    from claudechat.settings import load_settings
-    from claudechat.storage import open_store
+    from conftest import save_conversation
 
     conversation = Conversation.new("bob", "claude-sonnet-4-6")
     conversation.append("user", "bob's secret plan")
     conversation.append("assistant", "noted")
-    store = open_store(load_settings())
-    assert store.save(conversation).pushed
-    store.close()
+    save_conversation(conversation)
     return conversation
 
 

@@ -8,18 +8,16 @@ from pathlib import Path
 
 from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
-from claudechat.storage import open_blob_store, open_store
+from claudechat.storage import open_blob_store
 from claudechat.storage.ids import document_key
-from conftest import content_text
+from conftest import content_text, save_conversation
 
 
 def saved(text: str) -> Conversation:
     conversation = Conversation.new("tester", "claude-sonnet-4-6")
     conversation.append("user", text)
     conversation.append("assistant", f"about {text}")
-    store = open_store(load_settings())
-    assert store.save(conversation).pushed
-    store.close()
+    save_conversation(conversation)
     return conversation
 
 
@@ -62,9 +60,7 @@ def test_doctor_puts_back_the_copy_kept_on_this_machine(cli, backend, isolated_h
     older = copy.read_bytes()
     lost.append("user", "a turn from another machine")
     lost.append("assistant", "that this one never read")
-    store = open_store(load_settings())
-    assert store.save(lost).pushed
-    store.close()
+    save_conversation(lost)
     copy.unlink()  # not written over: on the embedded store it is a link to the stored file
     copy.write_bytes(older)
     lose_document(lost)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from claudechat.conversation import Conversation
-from claudechat.settings import load_settings
-from claudechat.storage import open_store
+from conftest import save_conversation
 from repl_pty import screen_lines, started
 from test_repl import leave
 
@@ -17,14 +16,12 @@ pytestmark = pytest.mark.pty
 def test_continue_counts_the_unanswered_message(fake_api, cli, answered_before) -> None:  # type: ignore[no-untyped-def]
     """A conversation of one unanswered message said "0 message(s)": the session's branch,
     which was counted, stops before the message it leaves unanswered."""
-    store = open_store(load_settings())
     earlier = Conversation.new("tester", "claude-sonnet-4-6")
     for number in range(answered_before):
         earlier.append("user", f"question {number}")
         earlier.append("assistant", f"answer {number}")
     earlier.append("user", "unanswered q", status="pending")
-    assert store.save(earlier).pushed
-    store.close()
+    save_conversation(earlier)
     child, log = started("--continue")
     [resumed] = [line for line in screen_lines(log) if line.startswith("resumed ")]
     assert resumed.endswith(f" · {2 * answered_before + 1} message(s)"), resumed
