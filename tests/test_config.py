@@ -73,14 +73,6 @@ def test_a_misspelt_key_is_warned_of_with_the_name_it_may_mean(cli, isolated_hom
     assert "unknown key 'zzz' ignored\n" in said  # nothing close
 
 
-def test_a_config_file_named_but_missing_is_said(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
-    """CLAUDECHAT_CONFIG with a typo dropped every setting without a word."""
-    missing = isolated_home / "nowhere.toml"
-    shown = cli("config", env={"CLAUDECHAT_CONFIG": str(missing)})
-    assert f"config file {missing} (CLAUDECHAT_CONFIG) does not exist" in shown.stderr
-    assert "does not exist" not in cli("config").stderr  # the default place may be empty
-
-
 def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     """Every command waited at its read of the config file for a writer that never came."""
     isolated_home.mkdir(parents=True, exist_ok=True)

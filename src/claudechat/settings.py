@@ -323,9 +323,11 @@ def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
             raise ConfigError(f"config file {path} is not a regular file")
         raw = path.read_bytes()
     except FileNotFoundError:
-        if os.environ.get("CLAUDECHAT_CONFIG"):  # named on purpose: a typo drops every setting
-            warnings.append(f"config file {path} (CLAUDECHAT_CONFIG) does not exist")
-        elif path.is_symlink():  # a dotfiles link to a file moved away: every setting dropped
+        if os.environ.get("CLAUDECHAT_CONFIG"):
+            # Named on purpose, so never what was meant: with a warning alone, a typo sent a
+            # team member's turns to local SQLite, exit 0, and `sync` never pushed them.
+            raise ConfigError(f"CLAUDECHAT_CONFIG {path} does not exist") from None
+        if path.is_symlink():  # a dotfiles link to a file moved away: every setting dropped
             warnings.append(f"config file {path} is a link to {path.readlink()}, which is gone")
         return {}
     except OSError as exc:
