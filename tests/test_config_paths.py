@@ -25,3 +25,15 @@ def test_a_named_config_file_that_is_missing_is_refused_by_every_command(  # typ
 def test_the_default_config_file_may_be_missing(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     result = cli("config")
     assert result.returncode == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize("args", [*COMMANDS, ["chat"]], ids=lambda args: " ".join(args))
+def test_a_relative_config_file_is_refused_by_every_command(  # type: ignore[no-untyped-def]
+    cli, fake_api, args
+) -> None:
+    """It was read from the current folder, so the settings changed with the folder claudechat
+    ran from, while a relative CLAUDECHAT_HOME was refused."""
+    result = cli(*args, input="hello", env={"CLAUDECHAT_CONFIG": "rel.toml"})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "CLAUDECHAT_CONFIG must be an absolute path, not 'rel.toml'")
+    assert fake_api.requests == []

@@ -114,7 +114,11 @@ def _check_folder(home: Path) -> None:
 def config_path() -> Path:
     explicit = os.environ.get("CLAUDECHAT_CONFIG")
     if explicit:
-        return Path(explicit).expanduser()
+        path = Path(explicit).expanduser()
+        if not path.is_absolute() or "\x00" in explicit:
+            # As a relative home: the settings changed with the folder claudechat ran from.
+            raise ConfigError(f"CLAUDECHAT_CONFIG must be an absolute path, not {explicit[:200]!r}")
+        return path
     if os.environ.get("CLAUDECHAT_HOME"):
         # CLAUDECHAT_HOME relocates everything claudechat keeps, its configuration included.
         return data_dir() / "config.toml"
