@@ -76,6 +76,11 @@ _BEDROCK_TEXT = ("id", "display_name", "created_at")
 _BEDROCK_COUNTS = ("max_input_tokens", "max_tokens")
 _BEDROCK_LISTS = ("thinking", "effort")
 _BEDROCK_FLAGS = ("image_input", "pdf_input", "citations")
+# The keys an entry of the config file's tables takes; settings.py warns of any other.
+ENTRY_KEYS = {
+    "prices": ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"),
+    "bedrock_models": (*_BEDROCK_TEXT, *_BEDROCK_COUNTS, *_BEDROCK_LISTS, *_BEDROCK_FLAGS),
+}
 
 
 def _bedrock_entry_problem(entry: Any) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 from claudechat.errors import ConfigError
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.secret_masking import holds_secret, mask_url_password
-from claudechat.setting_values import checked_value
+from claudechat.setting_values import ENTRY_KEYS, checked_value
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
@@ -294,6 +294,23 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
         settings.replaced[name] = settings.values[name]
     settings.values[name] = checked_value(key, value, source)
     settings.sources[name] = source
+    settings.warnings.extend(_unknown_entry_keys(name, settings.values[name], source))
+
+
+def _unknown_entry_keys(table: str, entries: Any, source: str) -> list[str]:
+    """A misspelt key in a [prices."..."] or [bedrock_models."..."] entry (cache_reed) was
+    ignored without a word, where a misspelt key outside them is warned of."""
+    known = ENTRY_KEYS.get(table)
+    if known is None:
+        return []
+    warnings = []
+    for entry_name, entry in entries.items():
+        for name in entry:
+            if name not in known:
+                hint = _closest(name, list(known))
+                place = f"{table}.{str(entry_name)[:40]!r}"
+                warnings.append(f"{source}: unknown key {name[:60]!r} in {place} ignored{hint}")
+    return warnings
 
 
 def _closest(name: str, known: list[str], prefix: str = "") -> str:
