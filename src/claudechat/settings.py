@@ -15,7 +15,7 @@ from typing import Any
 from claudechat.errors import ConfigError
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.secret_masking import holds_secret, mask_url_password
-from claudechat.setting_values import ENTRY_KEYS, checked_value
+from claudechat.setting_values import ENTRY_KEYS, as_toml, checked_value
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
@@ -243,11 +243,11 @@ UNSET_MEANS = {"max_context_tokens": "(the model's input window minus its output
 
 
 def _shown(name: str, value: Any) -> str:
-    """A value as `config` prints it, masked before it is quoted: masked after, a
+    """A value as `config` prints it (as TOML), masked before it is quoted: masked after, a
     `?password=` value took in the closing quote ("...?password=***" was no TOML string)."""
     if value is None:
         return UNSET_MEANS.get(name, "(not set)")
-    return repr(_masked(value))
+    return as_toml(_masked(value))
 
 
 def _masked(value: Any) -> Any:

@@ -35,13 +35,14 @@ def _region_in_use(settings: Settings) -> tuple[str, str, str]:
     from claudechat.claude_errors import short_error
     from claudechat.claude_setup import bedrock_region
     from claudechat.output import one_line
+    from claudechat.setting_values import as_toml
 
     try:
         region, source = bedrock_region(settings)
     except BotoCoreError as exc:  # a profile that does not exist: chat says so in its words
         problem = one_line(short_error(exc))
         return "aws_region", "(not set)", f"the AWS config cannot be read: {problem}"
-    return "aws_region", "(not set)" if region is None else repr(region), source
+    return "aws_region", "(not set)" if region is None else as_toml(region), source
 
 
 def sync() -> None:
