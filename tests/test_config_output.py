@@ -56,3 +56,27 @@ def test_config_escapes_what_a_terminal_would_act_on(cli) -> None:  # type: igno
     line = next(line for line in result.stdout.splitlines() if line.startswith("model = "))
     assert line == 'model = "claude\\u001B[2Jx\\u009B\\u202E"  # environment CLAUDECHAT_MODEL'
     assert tomllib.loads(line)["model"] == model
+
+
+def test_config_shows_the_aws_profile_in_use_and_where_it_came_from(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With AWS_PROFILE set it said `aws_profile = (not set)  # default`, while the region row
+    named that profile as where the region came from."""
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile p1]\nregion = eu-west-1\n[profile p2]\nregion = eu-west-2\n")
+    bedrock = {"CLAUDECHAT_PROVIDER": "bedrock", "AWS_CONFIG_FILE": str(aws_config)}
+
+    def rows(**env: str) -> dict[str, str]:
+        result = cli("config", env={**bedrock, **env})
+        assert result.returncode == 0, result.stderr
+        return dict(line.split(" = ", 1) for line in result.stdout.splitlines()[1:])
+
+    from_profile = rows(AWS_PROFILE="p1")
+    assert from_profile["aws_profile"] == '"p1"  # environment AWS_PROFILE'
+    assert from_profile["aws_region"] == "\"eu-west-1\"  # AWS profile 'p1'"
+    # botocore takes the older variable first; the setting, over both.
+    older = rows(AWS_PROFILE="p1", AWS_DEFAULT_PROFILE="p2")
+    assert older["aws_profile"] == '"p2"  # environment AWS_DEFAULT_PROFILE'
+    assert older["aws_region"] == "\"eu-west-2\"  # AWS profile 'p2'"
+    chosen = rows(AWS_PROFILE="p1", CLAUDECHAT_AWS_PROFILE="p2")
+    assert chosen["aws_profile"] == '"p2"  # environment CLAUDECHAT_AWS_PROFILE'
+    assert rows()["aws_profile"] == "(not set)  # default"
