@@ -41,11 +41,11 @@ def test_config_command_shows_sources_and_masks_secrets(cli, isolated_home) -> N
     assert "hunter2" not in result.stdout + result.stderr
     lines = dict(line.split(" = ", 1) for line in result.stdout.splitlines()[1:])
     assert lines["database_url"] == (
-        "'postgresql+psycopg2://chat:***@db.internal:5432/chats'  "
+        '"postgresql+psycopg2://chat:***@db.internal:5432/chats"  '
         "# environment CLAUDECHAT_DATABASE_URL"
     )
-    assert lines["storage_url"].startswith("'s3://team-bucket/chats'  # config file ")
-    assert lines["model"] == "'claude-sonnet-4-6'  # default"
+    assert lines["storage_url"].startswith('"s3://team-bucket/chats"  # config file ')
+    assert lines["model"] == '"claude-sonnet-4-6"  # default'
 
 
 def test_a_readable_config_file_with_a_secret_warns(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
@@ -71,14 +71,6 @@ def test_a_misspelt_key_is_warned_of_with_the_name_it_may_mean(cli, isolated_hom
     said = cli("config").stderr
     assert "unknown key 'databse_url' ignored; did you mean database_url?" in said
     assert "unknown key 'zzz' ignored\n" in said  # nothing close
-
-
-def test_a_config_file_named_but_missing_is_said(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
-    """CLAUDECHAT_CONFIG with a typo dropped every setting without a word."""
-    missing = isolated_home / "nowhere.toml"
-    shown = cli("config", env={"CLAUDECHAT_CONFIG": str(missing)})
-    assert f"config file {missing} (CLAUDECHAT_CONFIG) does not exist" in shown.stderr
-    assert "does not exist" not in cli("config").stderr  # the default place may be empty
 
 
 def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +125,7 @@ def test_config_shows_the_real_defaults(cli) -> None:  # type: ignore[no-untyped
         lines["max_context_tokens"]
         == "(the model's input window minus its output limit)  # default"
     )
-    assert lines["auto_migrate"] == "True  # default"
+    assert lines["auto_migrate"] == "true  # default"
     assert lines["stream_idle_timeout"] == "60.0  # default"
     assert lines["s3_sse"] == "(not set)  # default"
     assert "''" not in "".join(lines.values())
@@ -201,7 +193,7 @@ def test_an_empty_model_or_user_is_refused_not_taken_for_the_default(cli, isolat
 def test_an_unknown_effort_is_refused_by_config_not_first_by_chat(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     refused = cli("config", env={"CLAUDECHAT_EFFORT": "ultra"})
     assert refused.returncode == 2 and "use one of low, medium, high" in refused.stderr
-    assert config_lines(cli, CLAUDECHAT_EFFORT="high")["effort"].startswith("'high'")
+    assert config_lines(cli, CLAUDECHAT_EFFORT="high")["effort"].startswith('"high"')
 
 
 def test_a_fractional_token_budget_is_refused(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
@@ -232,7 +224,7 @@ def test_every_database_password_form_is_masked_in_config(cli) -> None:  # type:
     # Masked after it was quoted, a ?password= took in the closing quote.
     url = "postgresql://u:secretpw@127.0.0.1:1/db?password=zz"
     shown = cli("config", env={"CLAUDECHAT_DATABASE_URL": url}).stdout
-    masked = "database_url = 'postgresql://u:***@127.0.0.1:1/db?password=***'  # environment"
+    masked = 'database_url = "postgresql://u:***@127.0.0.1:1/db?password=***"  # environment'
     assert masked in shown, shown
 
 
@@ -375,7 +367,7 @@ def test_an_unknown_code_theme_is_refused_by_every_command_at_start(cli, isolate
         assert "config file" in result.stderr and "unknown code_theme 'nope'" in result.stderr
         assert len(result.stderr.splitlines()) == 1
     write_config(isolated_home, 'code_theme = "monokai"\n')
-    assert config_lines(cli)["code_theme"].startswith("'monokai'  # config file")
+    assert config_lines(cli)["code_theme"].startswith('"monokai"  # config file')
 
 
 def test_config_on_bedrock_shows_the_region_in_use_and_where_it_came_from(  # type: ignore[no-untyped-def]
@@ -390,11 +382,11 @@ def test_config_on_bedrock_shows_the_region_in_use_and_where_it_came_from(  # ty
         assert result.returncode == 0, result.stderr
         return dict(line.split(" = ", 1) for line in result.stdout.splitlines()[1:])["aws_region"]
 
-    assert region_row({"AWS_REGION": "eu-west-1"}) == "'eu-west-1'  # environment AWS_REGION"
+    assert region_row({"AWS_REGION": "eu-west-1"}) == '"eu-west-1"  # environment AWS_REGION'
     aws_config = tmp_path / "aws-config"
     aws_config.write_text("[profile team]\nregion = ap-southeast-2\n")
     from_profile = {"AWS_CONFIG_FILE": str(aws_config), "AWS_PROFILE": "team"}
-    assert region_row(from_profile) == "'ap-southeast-2'  # AWS profile 'team'"
+    assert region_row(from_profile) == "\"ap-southeast-2\"  # AWS profile 'team'"
     assert region_row({**from_profile, "CLAUDECHAT_AWS_REGION": "us-west-2"}) == (
-        "'us-west-2'  # environment CLAUDECHAT_AWS_REGION"
+        '"us-west-2"  # environment CLAUDECHAT_AWS_REGION'
     )

@@ -61,7 +61,7 @@ def test_default_model_is_the_newest_sonnet_and_overrides_win(cli, fake_api, iso
     newest = model_entry("claude-sonnet-5", "Claude Sonnet 5", "2026-09-01T00:00:00Z")
     fake_api.models.append(newest)
     assert cli("models").returncode == 0
-    assert "model = 'claude-sonnet-5'  # default" in cli("config").stdout
+    assert 'model = "claude-sonnet-5"  # default' in cli("config").stdout
     assert cli("chat", input="hi").returncode == 0
     assert fake_api.requests[-1].body["model"] == "claude-sonnet-5"
     assert cli("chat", input="hi", env={"CLAUDECHAT_MODEL": "claude-opus-4-6"}).returncode == 0

@@ -173,7 +173,7 @@ def test_aws_credentials_never_appear_in_output_or_storage(  # type: ignore[no-u
     listed = cli("list", "--json")
     shown = cli("show", cid, "--json")
     assert config.returncode == listed.returncode == shown.returncode == 0
-    assert "provider = 'bedrock'" in config.stdout
+    assert 'provider = "bedrock"' in config.stdout
 
     # Signed with these credentials, and the secret itself never sent.
     bedrock_requests = [r for r in fake_api.requests if r.path.startswith("/model/")]
@@ -205,7 +205,7 @@ def test_a_database_password_is_masked_and_never_in_errors(cli, fake_api, isolat
     env = {"CLAUDECHAT_DATABASE_URL": UNREACHABLE_DB}
     config = cli("config", env=env)
     assert config.returncode == 0, config.stderr
-    assert f"database_url = '{MASKED_DB}'" in config.stdout
+    assert f'database_url = "{MASKED_DB}"' in config.stdout
 
     listed = cli("list", env=env)
     assert listed.returncode == 5
@@ -225,7 +225,7 @@ def test_a_database_password_is_masked_and_never_in_errors(cli, fake_api, isolat
     # The same URL from the config file is masked the same way.
     write_config(isolated_home, f'database_url = "{UNREACHABLE_DB}"\n', 0o600)
     from_file = cli("config")
-    assert f"database_url = '{MASKED_DB}'" in from_file.stdout
+    assert f'database_url = "{MASKED_DB}"' in from_file.stdout
     assert_clean([from_file], DB_PASSWORD)
 
 

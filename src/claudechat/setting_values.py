@@ -76,6 +76,11 @@ _BEDROCK_TEXT = ("id", "display_name", "created_at")
 _BEDROCK_COUNTS = ("max_input_tokens", "max_tokens")
 _BEDROCK_LISTS = ("thinking", "effort")
 _BEDROCK_FLAGS = ("image_input", "pdf_input", "citations")
+# The keys an entry of the config file's tables takes; settings.py warns of any other.
+ENTRY_KEYS = {
+    "prices": ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"),
+    "bedrock_models": (*_BEDROCK_TEXT, *_BEDROCK_COUNTS, *_BEDROCK_LISTS, *_BEDROCK_FLAGS),
+}
 
 
 def _bedrock_entry_problem(entry: Any) -> str | None:
@@ -166,3 +171,46 @@ def _seconds(value: Any) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def as_toml(value: Any) -> str:
+    """A value as TOML writes it, for `claudechat config`: Python's repr (True, 'text') made a
+    config file pasted from it "not valid TOML"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # finite, as settings take them: 60.0, 1e-05 are TOML as they are
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()  # TOML's own dates and times (created_at)
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{_toml_key(str(k))} = {as_toml(v)}" for k, v in value.items())
+        return f"{{ {pairs} }}" if pairs else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(as_toml(item) for item in value) + "]"
+    return _toml_string(str(value))
+
+
+def _toml_key(name: str) -> str:
+    bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+    return name if bare else _toml_string(name)
+
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
+_TOML_ESCAPES["\r"] = "\\r"
+
+
+def _toml_string(text: str) -> str:
+    """A basic string; what a terminal would act on (controls, C1, bidi marks) written as an
+    escape, as repr wrote it."""
+    return '"' + "".join(_toml_char(c) for c in text) + '"'
+
+
+def _toml_char(char: str) -> str:
+    if char in _TOML_ESCAPES:
+        return _TOML_ESCAPES[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:  # a byte of a non-UTF-8 variable: TOML has no escape for it
+        code = 0xFFFD
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"

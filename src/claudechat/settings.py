@@ -15,7 +15,7 @@ from typing import Any
 from claudechat.errors import ConfigError
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.secret_masking import holds_secret, mask_url_password
-from claudechat.setting_values import checked_value
+from claudechat.setting_values import ENTRY_KEYS, as_toml, checked_value
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
@@ -114,7 +114,11 @@ def _check_folder(home: Path) -> None:
 def config_path() -> Path:
     explicit = os.environ.get("CLAUDECHAT_CONFIG")
     if explicit:
-        return Path(explicit).expanduser()
+        path = Path(explicit).expanduser()
+        if not path.is_absolute() or "\x00" in explicit:
+            # As a relative home: the settings changed with the folder claudechat ran from.
+            raise ConfigError(f"CLAUDECHAT_CONFIG must be an absolute path, not {explicit[:200]!r}")
+        return path
     if os.environ.get("CLAUDECHAT_HOME"):
         # CLAUDECHAT_HOME relocates everything claudechat keeps, its configuration included.
         return data_dir() / "config.toml"
@@ -239,11 +243,11 @@ UNSET_MEANS = {"max_context_tokens": "(the model's input window minus its output
 
 
 def _shown(name: str, value: Any) -> str:
-    """A value as `config` prints it, masked before it is quoted: masked after, a
+    """A value as `config` prints it (as TOML), masked before it is quoted: masked after, a
     `?password=` value took in the closing quote ("...?password=***" was no TOML string)."""
     if value is None:
         return UNSET_MEANS.get(name, "(not set)")
-    return repr(_masked(value))
+    return as_toml(_masked(value))
 
 
 def _masked(value: Any) -> Any:
@@ -290,6 +294,23 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
         settings.replaced[name] = settings.values[name]
     settings.values[name] = checked_value(key, value, source)
     settings.sources[name] = source
+    settings.warnings.extend(_unknown_entry_keys(name, settings.values[name], source))
+
+
+def _unknown_entry_keys(table: str, entries: Any, source: str) -> list[str]:
+    """A misspelt key in a [prices."..."] or [bedrock_models."..."] entry (cache_reed) was
+    ignored without a word, where a misspelt key outside them is warned of."""
+    known = ENTRY_KEYS.get(table)
+    if known is None:
+        return []
+    warnings = []
+    for entry_name, entry in entries.items():
+        for name in entry:
+            if name not in known:
+                hint = _closest(name, list(known))
+                place = f"{table}.{str(entry_name)[:40]!r}"
+                warnings.append(f"{source}: unknown key {name[:60]!r} in {place} ignored{hint}")
+    return warnings
 
 
 def _closest(name: str, known: list[str], prefix: str = "") -> str:
@@ -323,9 +344,11 @@ def _read_config_file(path: Path, warnings: list[str]) -> dict[str, Any]:
             raise ConfigError(f"config file {path} is not a regular file")
         raw = path.read_bytes()
     except FileNotFoundError:
-        if os.environ.get("CLAUDECHAT_CONFIG"):  # named on purpose: a typo drops every setting
-            warnings.append(f"config file {path} (CLAUDECHAT_CONFIG) does not exist")
-        elif path.is_symlink():  # a dotfiles link to a file moved away: every setting dropped
+        if os.environ.get("CLAUDECHAT_CONFIG"):
+            # Named on purpose, so never what was meant: with a warning alone, a typo sent a
+            # team member's turns to local SQLite, exit 0, and `sync` never pushed them.
+            raise ConfigError(f"CLAUDECHAT_CONFIG {path} does not exist") from None
+        if path.is_symlink():  # a dotfiles link to a file moved away: every setting dropped
             warnings.append(f"config file {path} is a link to {path.readlink()}, which is gone")
         return {}
     except OSError as exc:

@@ -21,10 +21,26 @@ def config() -> None:
     settings = opening.settings()
     rows = settings.effective()  # a value that cannot work (a user name) refused before a line
     print(f"# config file: {config_path()}")
+    rows = [_profile_in_use(row) if row[0] == "aws_profile" else row for row in rows]
     if settings.provider == "bedrock":
         rows = [_region_in_use(settings) if row[0] == "aws_region" else row for row in rows]
     for key, value, source in rows:
         print(f"{key} = {value}  # {source}")
+
+
+def _profile_in_use(row: tuple[str, str, str]) -> tuple[str, str, str]:
+    """The AWS profile the SDK takes when no setting names one: the row said "(not set)" while
+    AWS_PROFILE was in use, and the region row named that profile as the region's source."""
+    import os
+
+    from claudechat.setting_values import as_toml
+
+    if row[2] != "default":
+        return row
+    for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE"):  # botocore's order
+        if os.environ.get(name):
+            return "aws_profile", as_toml(os.environ[name]), f"environment {name}"
+    return row
 
 
 def _region_in_use(settings: Settings) -> tuple[str, str, str]:
@@ -35,13 +51,14 @@ def _region_in_use(settings: Settings) -> tuple[str, str, str]:
     from claudechat.claude_errors import short_error
     from claudechat.claude_setup import bedrock_region
     from claudechat.output import one_line
+    from claudechat.setting_values import as_toml
 
     try:
         region, source = bedrock_region(settings)
     except BotoCoreError as exc:  # a profile that does not exist: chat says so in its words
         problem = one_line(short_error(exc))
         return "aws_region", "(not set)", f"the AWS config cannot be read: {problem}"
-    return "aws_region", "(not set)" if region is None else repr(region), source
+    return "aws_region", "(not set)" if region is None else as_toml(region), source
 
 
 def sync() -> None:
