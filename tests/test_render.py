@@ -181,6 +181,25 @@ def test_ctrl_c_mid_stream_keeps_what_arrived_once() -> None:
     assert console.file.getvalue() == before  # type: ignore[attr-defined]
 
 
+def test_a_pause_right_after_a_resize_erases_the_rows_the_terminal_reflowed() -> None:
+    """A Ctrl-Z before the next refresh after the window narrowed went up as many rows as the
+    region took at the old width: the rows the terminal had re-wrapped it over stayed above."""
+    console = make_console()
+    paragraph = " ".join(f"word{n}" for n in range(60))  # unfinished: shown in the region
+    renderer = MarkdownStreamRenderer(console, auto_refresh=False)
+    renderer.feed(paragraph)
+    renderer.refresh()
+    shown = screen_lines(console)
+    assert len(shown) > 1 and any(len(line) > WIDTH // 2 for line in shown), shown
+    console.width = WIDTH // 2  # the window narrowed; no refresh since
+    drawn = len(console.file.getvalue())  # type: ignore[attr-defined]
+    with renderer.paused():
+        erase = console.file.getvalue()[drawn:]  # type: ignore[attr-defined]
+    reflowed = sum(-(-len(line) // (WIDTH // 2)) for line in shown)
+    assert f"\x1b[{reflowed}A" in erase, repr(erase)
+    renderer.finish()
+
+
 def test_interrupt_inside_the_renderer_is_recovered_by_finish() -> None:
     class InterruptedOnce(MarkdownStreamRenderer):
         interrupted = False

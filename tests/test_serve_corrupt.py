@@ -107,7 +107,8 @@ def test_a_missing_document_is_said_without_where_it_was(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Its row is there, its document gone (and no copy on the server's machine): the answer
-    was a 500 `error` whose message named the document's path or bucket and key."""
+    was a 500 `error` whose message named the document's path or bucket and key, and the
+    access log said `conversation=-`, as if the request had named none."""
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
 
@@ -123,10 +124,11 @@ def test_a_missing_document_is_said_without_where_it_was(
         if store.cache is not None:  # the server's copy: this process opened its home
             store.cache.forget("tester", made)
         before = len(server.log())
-        answer = http.get("/get_conversation", params={"conversation_id": made})
+        answer = http.get("/get_conversation", params={"conversation_id": made[:8]})
         http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
     assert answer.status_code == 500, answer.text
     assert answer.json()["error"]["type"] == "missing_document"
+    assert _logged(server, rf'" 500 [^\n]* conversation={made}\n', 1), server.log()[before:]
     assert where not in answer.text and "file:" not in answer.text and "s3:" not in answer.text
     log = server.log()[before:]
     assert "WARNING [" in log and where in log, log

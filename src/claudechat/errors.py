@@ -47,6 +47,7 @@ class ConversationDeletedError(NotFoundError):
 
 class CorruptDocumentError(ClaudechatError):
     exit_code = ExitCode.NOT_FOUND
+    conversation_id: str | None = None  # the full id, set where the load resolved it
 
     def __init__(self, reason: str, location: str | None = None) -> None:
         where = f" ({location})" if location else ""
@@ -69,6 +70,7 @@ class MissingDocumentError(ClaudechatError):
     not fail (exit 5 said it had); the document cannot be read, as a corrupt one cannot."""
 
     exit_code = ExitCode.NOT_FOUND
+    conversation_id: str | None = None  # the full id, set where the load resolved it
 
     def __init__(self, missing: str, copy_here: bool = False) -> None:
         if copy_here:  # the only data left: say where it is, and how to store it again

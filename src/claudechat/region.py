@@ -71,9 +71,11 @@ class LiveRegion:
         self._rows, self._cells, self._width = lines[kept:], cells[kept:], width
 
     def clear(self) -> None:
-        """Erase the region and give the cursor back (what was printed stays)."""
+        """Erase the region and give the cursor back (what was printed stays). Its rows are
+        counted at the width now: a terminal resized since the last draw has re-wrapped them,
+        and a Ctrl-Z right after a resize left the reflowed rows of the answer on the screen."""
         if self._rows:
-            self.draw([], [], self._width)
+            self.draw([], [], self._console.width)
         if self._cursor_hidden:
             self._write(SHOW_CURSOR)
             self._cursor_hidden = False
@@ -150,21 +152,20 @@ class RefreshedRegion:
         self._render = render
         self._interval = 1 / per_second
         self._region = LiveRegion(console)
-        self._lock = threading.Lock()  # the region, shared with the thread
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.refresh()
+        self._refresh()
         self._thread = threading.Thread(target=self._refresh_loop, name="region", daemon=True)
         self._thread.start()
 
-    def refresh(self) -> None:
+    def _refresh(self) -> None:
+        """Draw the region again: only start() calls it, before the thread exists, and the
+        thread, which stop() joins before it erases; so no two draws ever overlap."""
         from claudechat.render import signals_held
 
-        with signals_held(), self._lock:
-            if self._stopped.is_set():
-                return
+        with signals_held():
             options = self._console.options.update(height=None)
             lines = self._console.render_lines(self._render(), options, pad=False)
             self._region.draw([], lines, options.max_width)
@@ -175,14 +176,13 @@ class RefreshedRegion:
 
         self._stopped.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()  # no draw after the erase
-        with signals_held(), self._lock:
-            self._region.draw([], [], self._console.width)
+            self._thread.join()  # no draw after the erase, none during it
+        with signals_held():
             self._region.clear()
 
     def _refresh_loop(self) -> None:
         while not self._stopped.wait(self._interval):
-            self.refresh()
+            self._refresh()
 
 
 def _sgr_parts(style: Any, system: Any) -> tuple[list[str], str, str]:

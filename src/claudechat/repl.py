@@ -212,15 +212,17 @@ class Repl:
         It said "what arrived is kept", and what was typed was gone."""
         from prompt_toolkit.utils import is_dumb_terminal
 
-        if self._sending is None or len(self.session.conversation.messages) != self._sending[1]:
+        if not self._never_sent():
             return False
+        assert self._sending is not None  # as _never_sent found it
+        typed = self._sending[0]
         if is_dumb_terminal():  # its prompt shows no starting text: what is typed would add
             history = self.prompt.history
-            if list(history.load_history_strings())[:1] != [self._sending[0]]:
-                history.append_string(self._sending[0])  # given on the command line
+            if list(history.load_history_strings())[:1] != [typed]:
+                history.append_string(typed)  # given on the command line
             status("(interrupted before your message was sent: Up brings it back)", "yellow")
             return True
-        self.draft = self._sending[0]
+        self.draft = typed
         status("(interrupted before your message was sent: it is back at the prompt)", "yellow")
         return True
 

@@ -367,9 +367,11 @@ def _unparsed_body(exc: StarletteHTTPException) -> str | None:
     """Our wording for a body FastAPI could not parse, which it answers with a 400 of its own
     ("There was an error parsing the body"): truncated JSON said "the body is not valid JSON",
     a body that is not UTF-8 said that, for the same malformed_json."""
+    if exc.status_code != 400:
+        return None
     reasons = {UnicodeDecodeError: "not UTF-8", RecursionError: "nested too deep"}
     for kind, reason in reasons.items():
-        if exc.status_code == 400 and isinstance(exc.__cause__, kind):
+        if isinstance(exc.__cause__, kind):
             return f"the body is not valid JSON ({reason})"
     return None
 

@@ -26,17 +26,6 @@ from claudechat.errors import (
 log = logging.getLogger("claudechat.serve")
 
 
-class UnreadableConversation(CorruptDocumentError):
-    """A conversation whose document cannot be read, with the conversation's full id: the
-    access log said `conversation=-` for it, as if the request had named none."""
-
-    def __init__(self, error: CorruptDocumentError, conversation_id: str) -> None:
-        ClaudechatError.__init__(self, error.message)
-        self.reason = error.reason
-        self.conversation_id = conversation_id
-        self.newer_format = isinstance(error, NewerFormatError)
-
-
 def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}, **extra}
 
@@ -57,7 +46,7 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
         return 404, "not_found", str(error), {}
     if isinstance(error, UsageError):
         return 400, "invalid_request", str(error), {}
-    if isinstance(error, NewerFormatError) or getattr(error, "newer_format", False):
+    if isinstance(error, NewerFormatError):
         # Not corrupt: written by a newer claudechat than this server's, which the operator
         # upgrades (the CLI says so too); the message names no location.
         log.warning("%s", error)

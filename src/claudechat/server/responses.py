@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from claudechat.conversation import dumps_json
 from claudechat.errors import Stopped
-from claudechat.server.errors import UnreadableConversation, describe, error_body, log
+from claudechat.server.errors import describe, error_body, log
 from claudechat.server.service import reply_json
 from claudechat.server.turns import Failed, Finished, Outcome, Turn
 
@@ -48,9 +48,11 @@ def failure(request: Request, outcome: Failed) -> Json:
 
 
 def name_conversation(request: Request, error: BaseException) -> None:
-    """For the access log: a conversation that could not be read is still the one named."""
-    if isinstance(error, UnreadableConversation):
-        request.state.conversation_id = error.conversation_id
+    """For the access log: a conversation that could not be read (corrupt, or its document
+    missing) is still the one named, by the full id its load resolved."""
+    conversation_id = getattr(error, "conversation_id", None)
+    if conversation_id is not None:
+        request.state.conversation_id = conversation_id
 
 
 async def shutting_down(request: Request, turn: Turn) -> Json:

@@ -15,14 +15,12 @@ from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
 from claudechat.errors import (
     ClaudechatError,
-    CorruptDocumentError,
     NotFoundError,
     StorageError,
     UsageError,
 )
 from claudechat.model_catalogue import model_catalogue
 from claudechat.names import valid_model, valid_name
-from claudechat.server.errors import UnreadableConversation
 from claudechat.settings import Settings
 from claudechat.storage import ids
 from claudechat.storage.accounts import CurrentConversations, Tokens
@@ -140,21 +138,6 @@ class Service:
             if wanted.lower() == (current or self._current_of(user)):
                 return None, wanted.lower()  # claimed by a bare /chat still on its first turn
             raise
-        except CorruptDocumentError as exc:
-            named = self._named(exc, user, wanted)
-            if named is None:
-                raise
-            raise named from exc
-
-    def _named(
-        self, error: CorruptDocumentError, user: str, wanted: str
-    ) -> UnreadableConversation | None:
-        """The error with the conversation's full id, for the access log (`wanted` may be a
-        prefix). Resolved again only here: a load that succeeds needs no second query."""
-        try:
-            return UnreadableConversation(error, self.store.resolve(user, wanted))
-        except ClaudechatError:  # the store failed meanwhile: the error as it was
-            return None
 
     def open_session(self, user: str, request: ChatRequest, notices: Notices) -> ChatSession:
         """The session for one turn. A bare /chat's conversation is the user's current one,

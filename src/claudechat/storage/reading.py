@@ -70,6 +70,21 @@ class StoreReading:
         the store answers that it has no such document (see _missing)."""
         entries = self.journal.entries(user_id)  # read once, for the id and for the merge
         conversation_id, row = self._resolve(user_id, reference, entries)
+        try:
+            return self._load_resolved(user_id, reference, conversation_id, row, entries)
+        except (CorruptDocumentError, MissingDocumentError) as exc:
+            # The full id, which `reference` may not be: the server's access log names it.
+            exc.conversation_id = conversation_id
+            raise
+
+    def _load_resolved(
+        self,
+        user_id: str,
+        reference: str,
+        conversation_id: str,
+        row: ConversationRow | None,
+        entries: list[JournalEntry],
+    ) -> Conversation:
         local = [e.conversation for e in entries if e.conversation.id == conversation_id]
         try:
             stored = self.guarded(lambda: self._load_stored(user_id, conversation_id, row))
