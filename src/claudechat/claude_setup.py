@@ -18,13 +18,25 @@ def bedrock_model_id(
 ) -> str:
     """A short name of the packaged Bedrock catalogue (data/bedrock_models.toml, extendable in
     the config file) as a cross-region inference profile id for the region's geography. Any
-    other id (a full profile id, an ARN) is used as given."""
+    other id (a full profile id, an ARN) is used as given, the catalogue entry's own too."""
     from claudechat.models import bedrock_catalogue, inference_profile_prefix
 
     entry = bedrock_catalogue(settings).get(model)
     if entry is None or not entry.get("id"):
         return model
+    if _is_full_bedrock_id(entry["id"]):
+        return str(entry["id"])
     return f"{inference_profile_prefix(region or 'us-east-1')}.{entry['id']}"
+
+
+def _is_full_bedrock_id(model_id: str) -> bool:
+    """An ARN or an id that already has a profile prefix: a config file's entry whose id was
+    one got a second prefix (us.arn:aws:..., us.global.anthropic...) Bedrock did not know."""
+    from claudechat.models import packaged
+
+    prefix, dot, _ = model_id.partition(".")
+    profiles = packaged("bedrock_models.toml")["inference_profiles"]
+    return model_id.startswith("arn:") or bool(dot and prefix in profiles)
 
 
 def check_credentials(settings: Settings) -> None:
