@@ -34,3 +34,23 @@ def test_a_config_entrys_full_id_or_arn_is_used_as_given(  # type: ignore[no-unt
     result = cli("chat", "--model", "my-model", input="hi")
     assert result.returncode == 0, result.stderr
     assert bedrock.requests[-1].body["model"] == model_id  # the path, unquoted
+
+
+@pytest.mark.parametrize("where", ["config file", "environment"])
+def test_an_empty_aws_region_is_not_set(cli, bedrock, isolated_home, monkeypatch, where) -> None:  # type: ignore[no-untyped-def]
+    """`config` showed AWS_REGION's region for it while requests were signed for an empty one
+    (a credential scope of //bedrock/; the real SDK built an invalid host)."""
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    if where == "config file":
+        (isolated_home / "config.toml").write_text('aws_region = ""\n')
+    else:
+        monkeypatch.setenv("CLAUDECHAT_AWS_REGION", " ")
+    shown = cli("config")
+    assert shown.returncode == 0, shown.stderr
+    assert "'eu-west-1'" in shown.stdout and "environment AWS_REGION" in shown.stdout
+
+    result = cli("chat", "--model", "claude-sonnet-4-6", input="hi")
+    assert result.returncode == 0, result.stderr
+    request = bedrock.requests[-1]
+    assert "/eu-west-1/bedrock/aws4_request" in request.headers["authorization"]
+    assert request.body["model"] == "eu.anthropic.claude-sonnet-4-6"

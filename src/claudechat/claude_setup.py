@@ -91,8 +91,8 @@ def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None,
     setting, AWS_REGION, AWS_DEFAULT_REGION, then the AWS profile's own (botocore's error for
     a profile that does not exist, or a malformed file). `config` showed "(not set)" while
     one of the others was in use."""
-    if settings.get("aws_region"):
-        return settings.get("aws_region"), settings.sources["aws_region"]
+    if configured_region(settings):
+        return configured_region(settings), settings.sources["aws_region"]
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(name):
             return os.environ[name], f"environment {name}"
@@ -102,6 +102,14 @@ def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None,
         session = botocore.session.Session(profile=settings.get("aws_profile"))
     region = session.get_config_variable("region")
     return region, f"AWS profile {session.profile or 'default'!r}" if region else "default"
+
+
+def configured_region(settings: Settings) -> str | None:
+    """The aws_region setting, where it names one: an empty or blank one (`aws_region = ""`,
+    CLAUDECHAT_AWS_REGION=" ") is not set. `config` showed the environment's region for it while
+    requests were signed for the empty one (and sent to an invalid host)."""
+    value = settings.get("aws_region")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def check_base_url(url: str | None, name: str) -> None:
