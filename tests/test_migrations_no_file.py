@@ -35,7 +35,7 @@ def test_list_without_auto_migrate_leaves_no_database_behind(cli, tmp_path) -> N
     env = {"CLAUDECHAT_DATABASE_URL": f"sqlite:///{database}", "CLAUDECHAT_AUTO_MIGRATE": "false"}
     for _ in range(2):  # the second start found the first one's empty file, refused it again
         refused = cli("list", env=env)
-        assert refused.returncode == 5, refused.stderr
+        assert refused.returncode == 2, refused.stderr
         assert refused.stderr == f"claudechat: {REFUSAL}\n"
         assert leftovers(database.parent) == []
     upgraded = cli("db", "upgrade", env=env)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.api_blocks import api_blocks
 from claudechat.claude_errors import short_error, translate_errors
-from claudechat.claude_setup import bedrock_model_id, check_credentials
+from claudechat.claude_setup import bedrock_model_id, bedrock_region, check_credentials
 from claudechat.claude_stream import Reply, absorb
 from claudechat.conversation import replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
@@ -74,7 +74,8 @@ class Claude:
         if self.settings.provider == "bedrock":
             try:
                 return anthropic.AnthropicBedrock(
-                    aws_region=self.settings.get("aws_region"),
+                    # The region `config` shows: the SDK took an empty setting for a region.
+                    aws_region=bedrock_region(self.settings)[0],
                     aws_profile=self.settings.get("aws_profile"),
                     timeout=timeout,
                     max_retries=0,  # see below

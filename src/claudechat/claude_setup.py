@@ -18,13 +18,25 @@ def bedrock_model_id(
 ) -> str:
     """A short name of the packaged Bedrock catalogue (data/bedrock_models.toml, extendable in
     the config file) as a cross-region inference profile id for the region's geography. Any
-    other id (a full profile id, an ARN) is used as given."""
+    other id (a full profile id, an ARN) is used as given, the catalogue entry's own too."""
     from claudechat.models import bedrock_catalogue, inference_profile_prefix
 
     entry = bedrock_catalogue(settings).get(model)
     if entry is None or not entry.get("id"):
         return model
+    if _is_full_bedrock_id(entry["id"]):
+        return str(entry["id"])
     return f"{inference_profile_prefix(region or 'us-east-1')}.{entry['id']}"
+
+
+def _is_full_bedrock_id(model_id: str) -> bool:
+    """An ARN or an id that already has a profile prefix: a config file's entry whose id was
+    one got a second prefix (us.arn:aws:..., us.global.anthropic...) Bedrock did not know."""
+    from claudechat.models import packaged
+
+    prefix, dot, _ = model_id.partition(".")
+    profiles = packaged("bedrock_models.toml")["inference_profiles"]
+    return model_id.startswith("arn:") or bool(dot and prefix in profiles)
 
 
 def check_credentials(settings: Settings) -> None:
@@ -79,8 +91,8 @@ def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None,
     setting, AWS_REGION, AWS_DEFAULT_REGION, then the AWS profile's own (botocore's error for
     a profile that does not exist, or a malformed file). `config` showed "(not set)" while
     one of the others was in use."""
-    if settings.get("aws_region"):
-        return settings.get("aws_region"), settings.sources["aws_region"]
+    if configured_region(settings):
+        return configured_region(settings), settings.sources["aws_region"]
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(name):
             return os.environ[name], f"environment {name}"
@@ -90,6 +102,14 @@ def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None,
         session = botocore.session.Session(profile=settings.get("aws_profile"))
     region = session.get_config_variable("region")
     return region, f"AWS profile {session.profile or 'default'!r}" if region else "default"
+
+
+def configured_region(settings: Settings) -> str | None:
+    """The aws_region setting, where it names one: an empty or blank one (`aws_region = ""`,
+    CLAUDECHAT_AWS_REGION=" ") is not set. `config` showed the environment's region for it while
+    requests were signed for the empty one (and sent to an invalid host)."""
+    value = settings.get("aws_region")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def check_base_url(url: str | None, name: str) -> None:

@@ -116,7 +116,18 @@ def _check_sqlite_path(after_scheme: str, shown: str) -> None:
 
 
 def describe_database(url: str) -> str:
+    """Which database an error is about: its name and where libpq looks for it, the host and
+    port of the query string too (postgresql:///team?host=...&port=...), which were said as
+    "team on localhost:" (no port at all)."""
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
         return f"sqlite file {parsed.database}"
-    return f"{parsed.database or '(default)'} on {parsed.host or 'localhost'}:{parsed.port or ''}"
+    host = parsed.host or _query_value(parsed, "host") or "localhost"
+    port = parsed.port or _query_value(parsed, "port")
+    return f"{parsed.database or '(default)'} on {host}{f':{port}' if port else ''}"
+
+
+def _query_value(parsed: Any, name: str) -> str | None:
+    """A query parameter's value; a repeated one (hosts to fail over to) joined by commas."""
+    value = parsed.query.get(name)
+    return ",".join(value) if isinstance(value, tuple) else value

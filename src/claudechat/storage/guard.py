@@ -81,10 +81,11 @@ class Guard:
     def _within_deadline(self, operation: Callable[[], T], timeout: float | None = None) -> T:
         started = time.monotonic()
         timeout = timeout or self.timeout
-        finished, value, error = _run_with_deadline(operation, timeout)
-        if not finished:
-            self._trip(f"the store did not answer within {timeout:g} s")
+        call = _run_with_deadline(operation, timeout)
+        if not call.done.is_set():
+            self._trip(f"{call.part_waited_on()} did not answer within {timeout:g} s")
             raise StoreUnansweredError(self._reason)
+        value, error = call.value, call.error
         if error is not None:
             slow = time.monotonic() - started > self.timeout / 2
             if slow and isinstance(error, StorageError) and _is_outage(error):
@@ -130,14 +131,32 @@ def _is_outage(error: StorageError) -> bool:
     return not isinstance(error, BlobConflictError | BlobNotFoundError | StoreRefusedError)
 
 
-def _run_with_deadline(
-    operation: Callable[[], T], timeout: float
-) -> tuple[bool, T | None, BaseException | None]:
+def _run_with_deadline(operation: Callable[[], T], timeout: float) -> Call[T]:
+    """The call, done or given up at the deadline (its `done` not set)."""
     call = Call(operation)
     _RUNNERS.run(call)
-    if not call.done.wait(timeout):
-        return False, None, None
-    return True, call.value, call.error
+    call.done.wait(timeout)
+    return call
+
+
+class waiting_on:  # named as the context manager it is, as database_errors is
+    """Names the part of the store (S3 bucket 'team-chats', database team on db:5432) that a
+    guarded call waits on meanwhile, for the line said when it does not answer in time: "the
+    store did not answer" did not say which part had stopped. `part` is made only then."""
+
+    def __init__(self, part: Callable[[], str]) -> None:
+        self.part = part
+        self.call: Call[Any] | None = None
+        self.before: Callable[[], str] | None = None
+
+    def __enter__(self) -> None:
+        self.call = getattr(_RUNNING, "call", None)  # None: not run by a guard
+        if self.call is not None:
+            self.before, self.call.waiting_on = self.call.waiting_on, self.part
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.call is not None:
+            self.call.waiting_on = self.before
 
 
 class Call(Generic[T]):
@@ -149,14 +168,25 @@ class Call(Generic[T]):
         self.value: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self.waiting_on: Callable[[], str] | None = None  # see waiting_on()
 
     def run(self) -> None:
+        _RUNNING.call = self
         try:
             self.value = self.operation()
         except BaseException as exc:  # handed to whoever waits for the result
             self.error = exc
         finally:
+            _RUNNING.call = None
             self.done.set()
+
+    def part_waited_on(self) -> str:
+        """What the call waits on now, as waiting_on() named it; "the store" where none did."""
+        part = self.waiting_on
+        try:
+            return part() if part is not None else "the store"
+        except Exception:  # a name is not worth a second failure
+            return "the store"
 
     def result(self) -> T:
         """Once done: the value, or the operation's exception raised again."""
@@ -199,3 +229,4 @@ class _Runners:
 
 MAX_IDLE_RUNNERS = 64
 _RUNNERS = _Runners()
+_RUNNING = threading.local()  # .call: the Call a runner thread is running

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from claudechat.errors import StorageError, StoreRefusedError
 from claudechat.settings import mask_url_password
 from claudechat.storage.database_url import describe_database, parse_database_url
+from claudechat.storage.guard import waiting_on
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -274,11 +275,14 @@ class database_errors:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # Named by the guard's line if the call waits here past its deadline.
+        self.waiting = waiting_on(lambda: f"database {describe_database(url)}")
 
     def __enter__(self) -> None:
-        return None
+        self.waiting.__enter__()
 
     def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        self.waiting.__exit__()
         from sqlalchemy.exc import DBAPIError, IntegrityError
 
         # IntegrityError means a conflicting insert, which the caller handles itself.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from claudechat.errors import StorageError
+from claudechat.errors import StoreRefusedError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -93,9 +93,11 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-class SchemaError(StorageError):
+class SchemaError(StoreRefusedError):
     """The database answers, but its schema is not the one this claudechat needs: what fixes
-    it is `db upgrade` or a newer claudechat, not waiting for the store to come back."""
+    it is `db upgrade` or a newer claudechat, not waiting for the store to come back. So it
+    ends a command as a refused configuration does (exit 2): a pipe chat exited 0 as after an
+    outage, while list, search and the others exited 5."""
 
 
 def check_allowed(revision: str | None, auto_migrate: bool) -> None:

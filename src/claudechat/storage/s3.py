@@ -127,8 +127,11 @@ class S3BlobStore:
     def _errors(self, key: str, conditional: bool = False) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        from claudechat.storage.guard import waiting_on
+
         try:
-            yield
+            with waiting_on(lambda: f"S3 bucket {self.bucket!r}"):  # named if it hangs
+                yield
         except ClientError as exc:
             error = self._client_error(exc, key)
             if conditional and isinstance(error, BlobNotFoundError):
