@@ -47,7 +47,7 @@ def test_an_empty_aws_region_is_not_set(cli, bedrock, isolated_home, monkeypatch
         monkeypatch.setenv("CLAUDECHAT_AWS_REGION", " ")
     shown = cli("config")
     assert shown.returncode == 0, shown.stderr
-    assert "'eu-west-1'" in shown.stdout and "environment AWS_REGION" in shown.stdout
+    assert '"eu-west-1"' in shown.stdout and "environment AWS_REGION" in shown.stdout
 
     result = cli("chat", "--model", "claude-sonnet-4-6", input="hi")
     assert result.returncode == 0, result.stderr
