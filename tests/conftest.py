@@ -114,6 +114,19 @@ def fake_api(fake_server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> Fak
     return fake_server
 
 
+@pytest.fixture
+def bedrock(fake_api: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> FakeAnthropic:
+    """The fake as the Bedrock runtime, with credentials and a region of the AWS chain."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("ANTHROPIC_BASE_URL")
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "bedrock")
+    return fake_api
+
+
 # -- storage backends ----------------------------------------------------------------------
 
 

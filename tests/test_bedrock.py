@@ -10,18 +10,6 @@ from claudechat.claude_setup import bedrock_model_id
 from fakes.anthropic_api import ErrorReply, Reply
 
 
-@pytest.fixture
-def bedrock(fake_api, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("ANTHROPIC_API_KEY")
-    monkeypatch.delenv("ANTHROPIC_BASE_URL")
-    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "bedrock")
-    return fake_api
-
-
 def test_a_turn_through_bedrock_streams_and_records_usage(cli, bedrock) -> None:  # type: ignore[no-untyped-def]
     bedrock.queue(
         Reply("from bedrock", input_tokens=11, output_tokens=3, cache_read_input_tokens=7)

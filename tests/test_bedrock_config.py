@@ -5,18 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture
-def bedrock(fake_api, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("ANTHROPIC_API_KEY")
-    monkeypatch.delenv("ANTHROPIC_BASE_URL")
-    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "bedrock")
-    return fake_api
-
-
 @pytest.mark.parametrize(
     "model_id",
     [
