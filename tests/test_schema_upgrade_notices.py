@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from claudechat.storage import migrate
 from fakes.anthropic_api import Reply
 from test_repl import CTRL_D, say, spawn
-from test_signals import LEAVING
+from test_signal_handling import LEAVING
 
 WAITING = "pushed once the database is upgraded"
 
