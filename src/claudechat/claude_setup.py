@@ -32,11 +32,9 @@ def bedrock_model_id(
 def _is_full_bedrock_id(model_id: str) -> bool:
     """An ARN or an id that already has a profile prefix: a config file's entry whose id was
     one got a second prefix (us.arn:aws:..., us.global.anthropic...) Bedrock did not know."""
-    from claudechat.models import packaged
+    from claudechat.models import has_profile_prefix
 
-    prefix, dot, _ = model_id.partition(".")
-    profiles = packaged("bedrock_models.toml")["inference_profiles"]
-    return model_id.startswith("arn:") or bool(dot and prefix in profiles)
+    return model_id.startswith("arn:") or has_profile_prefix(model_id)
 
 
 def check_credentials(settings: Settings) -> None:
@@ -91,8 +89,8 @@ def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None,
     setting, AWS_REGION, AWS_DEFAULT_REGION, then the AWS profile's own (botocore's error for
     a profile that does not exist, or a malformed file). `config` showed "(not set)" while
     one of the others was in use."""
-    if configured_region(settings):
-        return configured_region(settings), settings.sources["aws_region"]
+    if region := configured_region(settings):
+        return region, settings.sources["aws_region"]
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(name):
             return os.environ[name], f"environment {name}"

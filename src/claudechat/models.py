@@ -166,8 +166,8 @@ def find_model(models: list[ModelInfo], model: str) -> ModelInfo | None:
     for info in models:
         if model in (info.id, info.extra.get("bedrock_id")):
             return info
-    geography, _, bedrock_id = model.partition(".")
-    for info in models if geography in _inference_profiles() else ():
+    bedrock_id = model.partition(".")[2]
+    for info in models if has_profile_prefix(model) else ():
         if info.extra.get("bedrock_id") == bedrock_id:  # us.anthropic.claude-sonnet-4-6
             return info
     base = _aliased(model)
@@ -195,6 +195,12 @@ def _inference_profiles() -> dict[str, list[str]]:
     it was taken for an unknown model."""
     profiles: dict[str, list[str]] = packaged("bedrock_models.toml")["inference_profiles"]
     return profiles
+
+
+def has_profile_prefix(model_id: str) -> bool:
+    """Whether the id starts with an inference profile's prefix (us.anthropic...)."""
+    prefix, dot, _ = model_id.partition(".")
+    return bool(dot) and prefix in _inference_profiles()
 
 
 def inference_profile_prefix(region: str) -> str:
