@@ -53,7 +53,7 @@ class S3BlobStore:
                 "s3://bucket/prefix"
             )
         return cls(
-            make_client(),
+            make_client(settings.get("aws_profile") or None),
             parsed.netloc,
             parsed.path,
             settings.get("s3_sse"),
@@ -164,7 +164,10 @@ class S3BlobStore:
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
 
 
-def make_client() -> Any:
+def make_client(profile: str | None = None) -> Any:
+    """The S3 client, with the aws_profile setting's credentials where one is set: S3 took
+    AWS_PROFILE's (or the default) while Bedrock took the setting's. The region comes from the
+    AWS chain, the profile's own included; aws_region is Bedrock's alone."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
@@ -181,14 +184,15 @@ def make_client() -> Any:
         read_timeout=4,
     )
     try:
-        session = boto3.Session()
+        session = boto3.Session(profile_name=profile)
         # Resolved now, not at the first request: without credentials every save was taken
         # for an outage ("saved locally ... when the store is back"), exit 0. The client
         # uses these very credentials: nothing is resolved twice.
         if session.get_credentials() is None:
             raise ConfigError(
                 "no AWS credentials for the S3 store: set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an instance role applies"
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (or aws_profile), or run where an "
+                "instance role applies"
             )
         return session.client("s3", config=config)
     except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
