@@ -174,7 +174,7 @@ def make_client(profile: str | None = None) -> Any:
 
     # S3-compatible stores (MinIO, SeaweedFS, Ceph) behind a custom endpoint want path-style
     # addressing; boto3 itself reads the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
-    custom_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    custom_endpoint, _ = custom_s3_endpoint()
     config = Config(
         s3={"addressing_style": "path"} if custom_endpoint else {},
         # An unreachable store must not stall a chat for long: the turn goes to the journal.
@@ -197,6 +197,15 @@ def make_client(profile: str | None = None) -> Any:
         return session.client("s3", config=config)
     except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
         raise ConfigError(f"cannot set up the S3 client: {_masked(exc)}") from exc
+
+
+def custom_s3_endpoint() -> tuple[str | None, str]:
+    """The endpoint boto3 sends S3 requests to in place of AWS's own, and the variable that
+    names it (the S3 one first, as boto3 takes them), or None."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return os.environ[name], f"environment {name}"
+    return None, "default"
 
 
 def _masked(error: object) -> str:
