@@ -48,3 +48,13 @@ def test_no_endpoint_line_for_a_local_store(cli) -> None:  # type: ignore[no-unt
 def test_the_endpoint_line_is_a_toml_comment(cli) -> None:  # type: ignore[no-untyped-def]
     line = endpoint_line(cli, AWS_ENDPOINT_URL_S3="http://minio.internal:9000")
     assert tomllib.loads(line) == {}
+
+
+def test_an_s3_stores_whole_config_parses_as_toml(cli) -> None:  # type: ignore[no-untyped-def]
+    """Rows of keys not set (`s3_sse = (not set)`) were no TOML: they are comments now."""
+    env = {**S3_STORE, "AWS_ENDPOINT_URL_S3": "http://minio.internal:9000"}
+    result = cli("config", env=env)
+    assert result.returncode == 0, result.stderr
+    taken = tomllib.loads(result.stdout)
+    assert taken["storage_url"] == S3_STORE["CLAUDECHAT_STORAGE_URL"]
+    assert "s3_sse" not in taken

@@ -27,7 +27,10 @@ def config() -> None:
     if settings.provider == "bedrock":
         rows = [_region_in_use(settings) if row[0] == "aws_region" else row for row in rows]
     for key, value, source in rows:
-        print(f"{key} = {value}  # {source}")
+        # A key not set shows what it stands for in brackets, which is no TOML value: as a
+        # comment, the whole output still parses, and pasted into config.toml sets nothing.
+        comment = "# " if value.startswith("(") else ""
+        print(f"{comment}{key} = {value}  # {source}")
         if key == "storage_url" and urlparse(settings.storage_url).scheme == "s3":
             print(_s3_endpoint_line())
 
