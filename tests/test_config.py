@@ -122,12 +122,12 @@ def test_config_shows_the_real_defaults(cli) -> None:  # type: ignore[no-untyped
     lines = config_lines(cli)
     # Unset, the budget follows the model (/model shows it), not one number.
     assert (
-        lines["max_context_tokens"]
+        lines["# max_context_tokens"]
         == "(the model's input window minus its output limit)  # default"
     )
     assert lines["auto_migrate"] == "true  # default"
     assert lines["stream_idle_timeout"] == "60.0  # default"
-    assert lines["s3_sse"] == "(not set)  # default"
+    assert lines["# s3_sse"] == "(not set)  # default"
     assert "''" not in "".join(lines.values())
 
 

@@ -55,7 +55,7 @@ KEYS: tuple[Key, ...] = (
     Key("s3_sse", "CLAUDECHAT_S3_SSE", "S3 server-side encryption: AES256 or aws:kms"),
     Key("s3_kms_key_id", "CLAUDECHAT_S3_KMS_KEY_ID", "KMS key id for aws:kms"),
     Key("aws_region", "CLAUDECHAT_AWS_REGION", "AWS region for Bedrock"),
-    Key("aws_profile", "CLAUDECHAT_AWS_PROFILE", "AWS profile for Bedrock"),
+    Key("aws_profile", "CLAUDECHAT_AWS_PROFILE", "AWS profile for Bedrock and S3"),
     Key("max_output_tokens", "CLAUDECHAT_MAX_OUTPUT_TOKENS", "output limit per reply", kind=int),
     Key("thinking", "CLAUDECHAT_THINKING", "let Claude think before answering", kind=bool),
     Key("effort", "CLAUDECHAT_EFFORT", "effort level: low, medium, high, xhigh, max"),

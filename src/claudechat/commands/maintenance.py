@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 def config() -> None:
     """Print the effective settings and where each comes from (secrets masked)."""
+    from urllib.parse import urlparse
+
     from claudechat.settings import config_path
 
     settings = opening.settings()
@@ -25,7 +27,26 @@ def config() -> None:
     if settings.provider == "bedrock":
         rows = [_region_in_use(settings) if row[0] == "aws_region" else row for row in rows]
     for key, value, source in rows:
-        print(f"{key} = {value}  # {source}")
+        # A key not set shows what it stands for in brackets, which is no TOML value: as a
+        # comment, the whole output still parses, and pasted into config.toml sets nothing.
+        comment = "# " if value.startswith("(") else ""
+        print(f"{comment}{key} = {value}  # {source}")
+        if key == "storage_url" and urlparse(settings.storage_url).scheme == "s3":
+            print(_s3_endpoint_line())
+
+
+def _s3_endpoint_line() -> str:
+    """Where the bucket lives, as a comment (it is no setting of claudechat's): `config`
+    showed storage_url alone, and an AWS_ENDPOINT_URL_S3 pointing elsewhere went unseen."""
+    from claudechat.secret_masking import mask_url_password
+    from claudechat.setting_values import as_toml
+    from claudechat.storage.s3 import custom_s3_endpoint
+
+    endpoint, source = custom_s3_endpoint()
+    shown = (
+        "(AWS's own, for the region)" if endpoint is None else as_toml(mask_url_password(endpoint))
+    )
+    return f"# S3 endpoint = {shown}  # {source}"
 
 
 def _profile_in_use(row: tuple[str, str, str]) -> tuple[str, str, str]:

@@ -53,7 +53,7 @@ class S3BlobStore:
                 "s3://bucket/prefix"
             )
         return cls(
-            make_client(),
+            make_client(settings.get("aws_profile") or None),
             parsed.netloc,
             parsed.path,
             settings.get("s3_sse"),
@@ -164,14 +164,17 @@ class S3BlobStore:
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
 
 
-def make_client() -> Any:
+def make_client(profile: str | None = None) -> Any:
+    """The S3 client, with the aws_profile setting's credentials where one is set: S3 took
+    AWS_PROFILE's (or the default) while Bedrock took the setting's. The region comes from the
+    AWS chain, the profile's own included; aws_region is Bedrock's alone."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
     # S3-compatible stores (MinIO, SeaweedFS, Ceph) behind a custom endpoint want path-style
     # addressing; boto3 itself reads the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
-    custom_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    custom_endpoint, _ = custom_s3_endpoint()
     config = Config(
         s3={"addressing_style": "path"} if custom_endpoint else {},
         # An unreachable store must not stall a chat for long: the turn goes to the journal.
@@ -181,18 +184,28 @@ def make_client() -> Any:
         read_timeout=4,
     )
     try:
-        session = boto3.Session()
+        session = boto3.Session(profile_name=profile)
         # Resolved now, not at the first request: without credentials every save was taken
         # for an outage ("saved locally ... when the store is back"), exit 0. The client
         # uses these very credentials: nothing is resolved twice.
         if session.get_credentials() is None:
             raise ConfigError(
                 "no AWS credentials for the S3 store: set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an instance role applies"
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (or aws_profile), or run where an "
+                "instance role applies"
             )
         return session.client("s3", config=config)
     except (BotoCoreError, ValueError) as exc:  # a missing profile, a malformed endpoint
         raise ConfigError(f"cannot set up the S3 client: {_masked(exc)}") from exc
+
+
+def custom_s3_endpoint() -> tuple[str | None, str]:
+    """The endpoint boto3 sends S3 requests to in place of AWS's own, and the variable that
+    names it (the S3 one first, as boto3 takes them), or None."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return os.environ[name], f"environment {name}"
+    return None, "default"
 
 
 def _masked(error: object) -> str:
