@@ -17,6 +17,7 @@ from claudechat.storage.blobs import (
     BlobNotFoundError,
     Expectation,
 )
+from claudechat.storage.guard import waiting_on
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -126,8 +127,6 @@ class S3BlobStore:
     @contextmanager
     def _errors(self, key: str, conditional: bool = False) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
-
-        from claudechat.storage.guard import waiting_on
 
         try:
             with waiting_on(lambda: f"S3 bucket {self.bucket!r}"):  # named if it hangs
