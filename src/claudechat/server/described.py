@@ -37,7 +37,7 @@ MEANINGS = {
     500: "A corrupt conversation document, or a defect of the server (see its log)",
     429: "Claude rate-limited the request; its Retry-After is passed on",
     502: "Claude failed or the reply was cut off; your message is kept",
-    503: "The store is unavailable, or the server is shutting down",
+    503: "The store is unavailable or refuses the configuration, or the server is shutting down",
     504: "Claude did not answer in time; your message is kept",
 }
 BODY_CHECKS = (400, 408, 413, 415, 422)

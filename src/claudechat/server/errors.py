@@ -20,6 +20,7 @@ from claudechat.errors import (
     NotFoundError,
     ReplyCutOffError,
     StorageError,
+    StoreRefusedError,
     UsageError,
 )
 
@@ -61,6 +62,13 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
         log.warning("%s", error)
         message = "the conversation's document is missing from the store; see the server log"
         return 500, "missing_document", message, {}
+    if isinstance(error, StoreRefusedError):
+        # A schema to upgrade, a bucket gone, credentials refused: the store answered, and no
+        # retry helps until the operator fixes it (it was "unavailable; retry later"). The
+        # reason names hosts and buckets: the log's, as an outage's does.
+        log.warning("%s", error)
+        message = "the conversation store refuses the server's configuration; see the server log"
+        return 503, "storage_refused", message, {}
     if isinstance(error, StorageError):
         # The operator's business (hosts, ports, buckets), and anyone may cause one: a token
         # is looked up in the database before it can be refused.
