@@ -266,7 +266,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
 
     guarded = RequestGuard(app, options.max_body_bytes, options.body_seconds)
     if options.no_auth:
-        return AccessLog(guarded)  # type: ignore[return-value]
+        return AccessLog(guarded, service.settings.user)  # type: ignore[return-value]
     # Load balancers probe health; the API's description and its docs pages are public.
     docs = (app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url)
     public = {"/health", *(path for path in docs if path)}

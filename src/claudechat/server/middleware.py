@@ -157,10 +157,15 @@ class RequestGuard:
 
 class AccessLog:
     """One line per request: who, which conversation, status, time. Never message text, never
-    the query string or headers (a token could be pasted anywhere)."""
+    the query string or headers (a token could be pasted anywhere).
 
-    def __init__(self, app: Any) -> None:
+    `local_user` is the user every request acts as under --no-auth: set here, before anything
+    can refuse the request, it named nobody (user=-) for a body that did not parse, since the
+    dependency that set it never ran."""
+
+    def __init__(self, app: Any, local_user: str | None = None) -> None:
         self.app = app
+        self.local_user = local_user
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -168,6 +173,8 @@ class AccessLog:
             return
         started = time.perf_counter()
         state = scope.setdefault("state", {})
+        if self.local_user is not None:
+            state["user"] = self.local_user
         status = 0
 
         async def record(message: Message) -> None:
