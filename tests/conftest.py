@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +45,21 @@ def migrated_by_the_program(home: Path, **env: str) -> None:
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A SIGTERM (`timeout 300 pytest`, a CI job cancelled) ends the run as Ctrl-C does, so
+    fixtures tear down: Python's default ended the process at once, and the session's
+    PostgreSQL server ran on for good, its folder left in /tmp. Each xdist worker loads this
+    file too, and stops its own servers."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
+
+
+def _interrupted_by_sigterm(signum: int, _frame: object) -> None:
+    # A second SIGTERM, while the first one's teardown runs, ends the process as before.
+    signal.signal(signum, signal.SIG_DFL)
+    raise KeyboardInterrupt("SIGTERM")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ Claude was shown `File: 63` and `show` listed `attachment 1: 63`."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +85,23 @@ def test_claude_and_show_see_pipe_for_a_descriptor_path(cli, fake_api) -> None: 
     assert block["text"].startswith("File: pipe\n\n")
     shown = cli("show", conversation_id(result.stderr), "--markdown")
     assert f"- attachment 1: pipe · text/plain · {len(DIFF)} B" in shown.stdout
+
+
+def test_the_unnamed_files_of_one_message_are_pipe_pipe_2_and_so_on(pipes: list[int]) -> None:
+    """`-a <(a) -a <(b)` were both `pipe`: "compare pipe and pipe-2" named nothing."""
+    from claudechat.commands_attachment import load_attachments
+
+    paths = [f"/dev/fd/{piped(pipes, data)}" for data in (DIFF, pdf_bytes(["one"]), b"more\n")]
+    assert [a.name for a in load_attachments(paths)] == ["pipe", "pipe-2.pdf", "pipe-3"]
+
+
+def test_claude_sees_two_process_substitutions_as_pipe_and_pipe_2(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Through bash's own `<(...)`, as a user types it (/dev/fd/63 and /dev/fd/62)."""
+    command = '"$0" -m claudechat chat -a <(printf "old\\n") -a <(printf "new\\n") "compare"'
+    result = subprocess.run(
+        ["bash", "-c", command, sys.executable], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    blocks = fake_api.requests[-1].body["messages"][0]["content"]
+    texts = [b["text"] for b in blocks if b["type"] == "text"]
+    assert texts[:2] == ["File: pipe\n\nold\n", "File: pipe-2\n\nnew\n"], texts

@@ -49,6 +49,8 @@ def test_show_and_export_refuse_what_the_store_lacks_and_name_the_copy_here(  # 
     assert [p.name for p in folder.iterdir()] == [f"{kept.id}.json"]
     used = cli("usage", "--json")
     assert used.returncode == 0 and "not counted: no document at " in used.stderr
+    assert "this machine keeps a copy, which may be older" in used.stderr, used.stderr
+    assert "`claudechat doctor` puts it back" in used.stderr
 
 
 def test_doctor_puts_back_the_copy_kept_on_this_machine(cli, backend, isolated_home) -> None:  # type: ignore[no-untyped-def]
@@ -88,6 +90,10 @@ def test_a_missing_document_without_a_copy_here_is_still_reported(  # type: igno
     (isolated_home / "cache" / "tester" / f"{lost.id}.json").unlink()
     shown = cli("show", lost.id)
     assert shown.returncode == 1 and "lists the conversations without one" in shown.stderr
+    used = cli("usage")
+    assert used.returncode == 0 and "not counted: no document at " in used.stderr
+    assert "lists the conversations without one" in used.stderr
+    assert "keeps a copy" not in used.stderr
     doctor = cli("doctor")
     assert doctor.returncode == 1
     assert doctor.stdout == f"{lost.id}\trow whose document is missing\n"

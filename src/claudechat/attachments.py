@@ -18,7 +18,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -143,11 +143,13 @@ def from_bytes(data: bytes, name: str) -> Attachment:
     return Attachment(name, TEXT_TYPE, data)
 
 
-def load_file(path: str | Path, regular_only: bool = False) -> Attachment:
+def load_file(
+    path: str | Path, regular_only: bool = False, pipes: Iterator[str] | None = None
+) -> Attachment:
     """Read one file to attach; every failure is a UsageError naming it. With regular_only
     (the REPL's /attach) a pipe, a device or a terminal is refused at once: /attach of a
     FIFO waited for a writer, the REPL stuck in the read. The command line's -a takes them,
-    for `-a <(git diff)`."""
+    for `-a <(git diff)`; `pipes` names those of one message apart (pipe, pipe-2)."""
     shown = str(path)
     target = Path(path).expanduser()
     try:
@@ -175,7 +177,7 @@ def load_file(path: str | Path, regular_only: bool = False) -> Attachment:
         raise UsageError(f"{shown}: cannot read it (permission denied)") from exc
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read it ({exc.strerror})") from exc
-    return from_bytes(data, attached_name(target, found, sniff(data)))
+    return from_bytes(data, attached_name(target, found, sniff(data), pipes))
 
 
 # How far before the end a PDF's last %%EOF may sit: readers allow trailing bytes (a newline,

@@ -17,10 +17,13 @@ attachment_app = typer.Typer(help="Files attached to conversations.", rich_marku
 
 
 def load_attachments(paths: list[str] | None) -> list[Attachment]:
-    """Every -a file read and recognised before anything else happens (exit 2 otherwise)."""
+    """Every -a file read and recognised before anything else happens (exit 2 otherwise);
+    unnamed ones (`-a <(a) -a <(b)`) are `pipe`, `pipe-2`, ... in the order given."""
+    from claudechat.attachment_names import pipe_names
     from claudechat.attachments import load_file
 
-    return [load_file(path) for path in paths or []]
+    pipes = pipe_names()
+    return [load_file(path, pipes=pipes) for path in paths or []]
 
 
 def once_each(attachments: list[Attachment]) -> list[Attachment]:

@@ -83,7 +83,7 @@ def _counted_document(
         return store.guarded(lambda: store.load_row(row))
     except UNREADABLE as exc:  # the rest adds up; doctor names it
         progress.clear()
-        status(f"warning: not counted: {exc}", "yellow")
+        status(f"warning: not counted: {_unreadable(store, row, exc)}", "yellow")
     except ConversationDeletedError:
         pass  # deleted on another machine; its row outlived it
     except StorageError as exc:
@@ -91,6 +91,16 @@ def _counted_document(
         if store.cache is not None:
             return store.cache.get(row.user_id, row.conversation_id)
     return None
+
+
+def _unreadable(store: ConversationStore, row: ConversationRow, exc: Exception) -> Exception:
+    """A document the store lacks is said as `show` says it: "no document at ..." alone
+    left out the copy this machine keeps, which `doctor` puts back."""
+    from claudechat.storage.blobs import BlobNotFoundError
+
+    if isinstance(exc, BlobNotFoundError):
+        return store.missing_document(row.user_id, row.conversation_id, exc)
+    return exc
 
 
 def _row(

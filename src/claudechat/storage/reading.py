@@ -67,7 +67,7 @@ class StoreReading:
     def load(self, user_id: str, reference: str) -> Conversation:
         """The stored document merged with what the journal holds for it (any writer's).
         While the store is down, the copy cached on this machine stands in for it; not when
-        the store answers that it has no such document (see _missing)."""
+        the store answers that it has no such document (see missing_document)."""
         entries = self.journal.entries(user_id)  # read once, for the id and for the merge
         conversation_id, row = self._resolve(user_id, reference, entries)
         try:
@@ -90,7 +90,7 @@ class StoreReading:
             stored = self.guarded(lambda: self._load_stored(user_id, conversation_id, row))
         except BlobNotFoundError as exc:  # the row outlived its document: no outage
             if not local:
-                raise self._missing(user_id, conversation_id, exc) from exc
+                raise self.missing_document(user_id, conversation_id, exc) from exc
             stored = []  # a save not pushed yet holds it
         except StorageError as exc:
             cached = self.cache.get(user_id, conversation_id) if self.cache else None
@@ -109,7 +109,7 @@ class StoreReading:
             document = merge(document, other)
         return document
 
-    def _missing(
+    def missing_document(
         self, user_id: str, conversation_id: str, exc: BlobNotFoundError
     ) -> MissingDocumentError:
         """The store answered that it lacks the document. This machine's copy does not stand
