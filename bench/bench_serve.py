@@ -92,36 +92,54 @@ def summarize(
     }
 
 
+def _print_columns(headers: list[tuple[str, int]], rows: list[list[str]]) -> None:
+    """A fixed-width table: the first column left-aligned, the others right-aligned, each
+    (title, width)."""
+
+    def line(cells: list[str]) -> str:
+        (_, first), *others = headers
+        return f"{cells[0]:<{first}}" + "".join(
+            f"{cell:>{width}}" for cell, (_, width) in zip(cells[1:], others, strict=True)
+        )
+
+    header = line([title for title, _ in headers])
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(line(row))
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}ms"
+
+
 def print_turns(rows: list[dict[str, Any]]) -> None:
     """The first turn of each conversation apart: the clients start within one reply's time,
     each with a /new_chat, so the first turns come in a burst, and they are 5% of the requests
     of 20-turn conversations: enough to be the whole p99."""
-    header = (
-        f"{'added latency by turn':<34}{'first p50':>11}{'first max':>11}"
-        f"{'later p50':>11}{'later p99':>11}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        print(
-            f"{row['name']:<34}{row['first_p50']:>9.1f}ms{row['first_max']:>9.1f}ms"
-            f"{row['later_p50']:>9.1f}ms{row['later_p99']:>9.1f}ms"
-        )
+    keys = ("first_p50", "first_max", "later_p50", "later_p99")
+    headers = [("added latency by turn", 34)] + [(key.replace("_", " "), 11) for key in keys]
+    _print_columns(headers, [[row["name"], *(_ms(row[key]) for key in keys)] for row in rows])
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = (
-        f"{'run':<34}{'requests':>9}{'req/s':>8}{'fake p50':>10}{'total p50':>11}"
-        f"{'total p99':>11}{'added p50':>11}{'added p99':>11}{'errors':>8}{'lost':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        print(
-            f"{row['name']:<34}{row['requests']:>9}{row['rps']:>8.1f}{row['own_p50']:>8.1f}ms"
-            f"{row['total_p50']:>9.1f}ms{row['total_p99']:>9.1f}ms{row['added_p50']:>9.1f}ms"
-            f"{row['added_p99']:>9.1f}ms{row['errors']:>8}{row['lost']:>6}"
-        )
+    headers = [("run", 34), ("requests", 9), ("req/s", 8), ("fake p50", 10)]
+    timings = ("total_p50", "total_p99", "added_p50", "added_p99")
+    headers += [(key.replace("_", " "), 11) for key in timings]
+    headers += [("errors", 8), ("lost", 6)]
+    cells = [
+        [
+            row["name"],
+            str(row["requests"]),
+            f"{row['rps']:.1f}",
+            _ms(row["own_p50"]),
+            *(_ms(row[key]) for key in timings),
+            str(row["errors"]),
+            str(row["lost"]),
+        ]
+        for row in rows
+    ]
+    _print_columns(headers, cells)
 
 
 def main() -> int:
@@ -205,20 +223,19 @@ def _print_usage(usages: list[tuple[int, int, list[Any], float, Any]]) -> None:
 def _print_medians(tables: list[list[dict[str, Any]]]) -> None:
     """Each row's median over the rounds, and the spread of its p99."""
     print(f"\nmedians over {len(tables)} rounds (added latency, ms)")
-    header = (
-        f"{'run':<34}{'added p50':>11}{'added p99':>11}{'p99 lowest-highest':>20}{'later p99':>11}"
-    )
-    print(header)
-    print("-" * len(header))
+    headers = [("run", 34), ("added p50", 11), ("added p99", 11)]
+    headers += [("p99 lowest-highest", 20), ("later p99", 11)]
+    cells = []
     for position, row in enumerate(tables[0]):
         p50s = [rows[position]["added_p50"] for rows in tables]
         p99s = [rows[position]["added_p99"] for rows in tables]
         later = statistics.median(rows[position]["later_p99"] for rows in tables)
+        median_p50, median_p99 = statistics.median(p50s), statistics.median(p99s)
         spread = f"{min(p99s):.1f}-{max(p99s):.1f}"
-        print(
-            f"{row['name']:<34}{statistics.median(p50s):>11.1f}{statistics.median(p99s):>11.1f}"
-            f"{spread:>20}{later:>11.1f}"
+        cells.append(
+            [row["name"], f"{median_p50:.1f}", f"{median_p99:.1f}", spread, f"{later:.1f}"]
         )
+    _print_columns(headers, cells)
 
 
 def _arguments() -> Any:
