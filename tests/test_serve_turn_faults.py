@@ -19,6 +19,11 @@ from serve_harness import Serve, conversation_json, sse_events, text_of
 from test_serve import IDLE_TIMEOUT, fake, server  # noqa: F401  (the fixtures)
 
 
+def _kept(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Each message of a conversation as (role, text, status)."""
+    return [(m["role"], text_of(m["content"]), m["status"]) for m in document["messages"]]
+
+
 def test_claude_rate_limits_pass_on_with_retry_after(
     server: Serve,  # noqa: F811
     fake: FakeAnthropic,  # noqa: F811
@@ -34,9 +39,7 @@ def test_claude_rate_limits_pass_on_with_retry_after(
         assert answer.status_code == 429
         assert answer.headers["retry-after"] == "7"
         kept = conversation_json(http, answer.json()["conversation_id"])
-    assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
-        ("user", "are you there", "pending")
-    ]
+    assert _kept(kept) == [("user", "are you there", "pending")]
 
 
 def test_a_client_leaving_during_a_rate_limit_wait_stops_the_turn(
@@ -76,7 +79,7 @@ def test_a_failed_or_cut_off_reply_is_a_bad_gateway_keeping_the_message(
         assert (failed.status_code, failed.json()["error"]["type"]) == (502, "upstream_error")
         assert (cut.status_code, cut.json()["error"]["type"]) == (502, "reply_cut_off")
         kept = conversation_json(http, cut.json()["conversation_id"])
-    assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
+    assert _kept(kept) == [
         ("user", "first", "pending"),
         ("user", "second", "complete"),
         ("assistant", "one two ", "incomplete"),
@@ -125,7 +128,7 @@ def test_a_stalled_reply_is_a_gateway_timeout_keeping_what_arrived(
         stalled = http.post("/chat", json={"user_input": "hello?"})
         assert (stalled.status_code, stalled.json()["error"]["type"]) == (504, "upstream_timeout")
         kept = conversation_json(http, stalled.json()["conversation_id"])
-    assert [(m["role"], text_of(m["content"]), m["status"]) for m in kept["messages"]] == [
+    assert _kept(kept) == [
         ("user", "hello?", "complete"),
         ("assistant", "one two ", "incomplete"),
     ]
