@@ -132,3 +132,20 @@ def test_a_missing_document_is_said_without_where_it_was(
     assert where not in answer.text and "file:" not in answer.text and "s3:" not in answer.text
     log = server.log()[before:]
     assert "WARNING [" in log and where in log, log
+
+
+def test_a_corrupt_document_is_named_to_the_log_not_to_the_client(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        made = http.post("/chat", json={"user_input": "to spoil"}).json()["conversation_id"]
+        where = _spoil(server, made, monkeypatch, lambda _data: b'{"broken')
+        answer = http.get("/get_conversation", params={"conversation_id": made})
+        http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
+    assert answer.status_code == 500
+    assert answer.json()["error"]["type"] == "corrupt_document"
+    assert "file:" not in answer.text and "s3:" not in answer.text
+    assert where in server.log()

@@ -178,29 +178,6 @@ def test_a_body_that_trickles_in_is_refused_in_time(server: Serve) -> None:  # n
     assert BODY_SECONDS - 0.5 < waited < BODY_SECONDS + 10
 
 
-def test_a_corrupt_document_is_named_to_the_log_not_to_the_client(
-    server: Serve,  # noqa: F811
-    fake: FakeAnthropic,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from claudechat.settings import load_settings
-    from claudechat.storage import open_store
-
-    with server.client() as http:
-        http.post("/new_chat", json={})
-        made = http.post("/chat", json={"user_input": "to spoil"}).json()["conversation_id"]
-        for name, value in server.env.items():  # the server's store, from this process
-            monkeypatch.setenv(name, value)
-        store = open_store(load_settings())
-        store.blobs.put(store.blob_key("tester", made), b'{"broken')
-        answer = http.get("/get_conversation", params={"conversation_id": made})
-        http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
-    assert answer.status_code == 500
-    assert answer.json()["error"]["type"] == "corrupt_document"
-    assert "file:" not in answer.text and "s3:" not in answer.text
-    assert store.blobs.location(store.blob_key("tester", made)) in server.log()
-
-
 def test_post_get_conversation_takes_the_id_in_the_query_or_the_body(
     server: Serve,  # noqa: F811
     fake: FakeAnthropic,  # noqa: F811
