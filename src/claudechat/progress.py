@@ -187,19 +187,15 @@ class WaitingLine:
             self._done.set()
             self._erase()
 
-    def hide(self, again: bool = False) -> None:
-        """Off the screen for a notice; back shortly after, counted afresh when `again` (the
-        next attempt of a retry)."""
-        with self._lock:
-            self._erase()
-            self._hidden_until = time.monotonic() + WAITING_AGAIN_AFTER
-            if again:
-                self._asked, self.label = time.monotonic(), WAITING
+    def next_attempt(self) -> None:
+        """Off the screen for a retry's notice; back shortly after, counted afresh."""
+        with self.hidden():
+            self._asked, self.label = time.monotonic(), WAITING
 
     @contextlib.contextmanager
     def hidden(self) -> Iterator[None]:
         """Off the screen while a notice is written, and back shortly after: the count waits
-        for the notice however long writing it takes (hide() then the write let a stalled
+        for the notice however long writing it takes (erased, then the write, let a stalled
         writer find the line drawn again, the notice run on after it)."""
         with self._lock:
             self._erase()

@@ -209,7 +209,7 @@ class PipeListener:
             self.feed(event.text)
         elif isinstance(event, Retrying):
             self.end_thinking()
-            self.waiting.hide(again=True)
+            self.waiting.next_attempt()
         elif isinstance(event, ThinkingDelta) and not self.show_thinking:
             self.waiting.label = THINKING
         elif isinstance(event, ThinkingDelta):
