@@ -53,3 +53,31 @@ def test_nothing_more_is_sent_once_a_save_found_the_conversation_deleted(fake_ap
     ]
     child.sendeof()
     child.expect(pexpect.EOF)
+
+
+def test_a_fork_of_a_deleted_conversation_keeps_its_attachments(fake_api, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The delete took the attachments no other conversation used, and the fork's document
+    still pointed at them: the fork's file could not be sent again or got back."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nkept\n")
+    child, log = started()
+    say(child, f"/attach {notes}")
+    child.expect_exact("[1 file]")
+    say(child, "one")
+    child.expect_exact("echo:")
+    child.expect_exact(PROMPT)
+    [row] = json.loads(cli("list", "--json").stdout)
+    assert cli("delete", row["id"], "--yes").returncode == 0
+    say(child, "two")
+    child.expect_exact("was deleted (by another session or client)")
+    child.expect_exact(PROMPT)
+    say(child, "/fork")
+    child.expect(r"forked ([0-9a-f]{8}) from")
+    fork_id = child.match.group(1)
+    child.expect_exact(PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    assert "went with the deleted conversation" not in log.getvalue()
+    got = cli("attachment", "get", f"{fork_id}/1", "-o", str(tmp_path / "back.md"))
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "back.md").read_bytes() == notes.read_bytes()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from claudechat.chat import ChatSession
 from claudechat.conversation import Conversation, Message
-from claudechat.errors import NotFoundError, UsageError
+from claudechat.errors import NotFoundError, StorageError, UsageError
 from claudechat.output import one_line, quoted, status
 from claudechat.stop_reasons import status_mark
 
@@ -269,6 +269,7 @@ def fork(repl: Repl, argument: str) -> None:
             raise UsageError(f"usage: /fork [N], N from 1 to {len(branch)} (messages shown)")
         number = int(argument)
     parent = session.conversation
+    lost = _keep_attachments_again(session, branch[:number]) if session.deleted else []
     forked = forks.fork(session.store, parent, upto=branch[number - 1].id)
     repl.session = ChatSession(
         session.settings, session.store, session.claude, forked, session.catalogue
@@ -280,6 +281,23 @@ def fork(repl: Repl, argument: str) -> None:
     )
     for line in repl.session.resume_notices():  # a fork at a message of yours: /retry
         status(line, "yellow")
+    if lost:
+        names = ", ".join(quoted(name, 40) for name in lost)
+        status(
+            f"{len(lost)} attached file(s) went with the deleted conversation and cannot be "
+            f"sent again: {names}",
+            "yellow",
+        )
+
+
+def _keep_attachments_again(session: ChatSession, branch: list[Message]) -> list[str]:
+    """A delete elsewhere took the attachments no other conversation used; those this
+    process still holds go into the fork's save. Returns the names of the others."""
+    user, attachments = session.conversation.user_id, session.attachment_store
+    try:
+        return session.store.guarded(lambda: attachments.keep_again(user, branch))
+    except StorageError:  # the store is down: what this process holds was kept before that
+        return []
 
 
 # -- /copy ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from claudechat.storage.blobs import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from claudechat.conversation import Conversation
+    from claudechat.conversation import Conversation, Message
     from claudechat.storage.metadata import MetadataStore
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -97,6 +97,22 @@ class AttachmentStore:
             raise CorruptDocumentError(f"attachment {sha256[:12]} does not match its digest", key)
         self._cache[sha256] = data
         return data
+
+    def keep_again(self, user: str, messages: Iterable[Message]) -> list[str]:
+        """For a fork of a conversation deleted elsewhere: its attachments that nothing else
+        used went with it, so the fork's document would point at missing blobs. Those this
+        process can still read are kept again, for the fork's save to push; returns the names
+        of those it cannot (another process saw them last)."""
+        lost: list[str] = []
+        for message in messages:
+            for block in attachment_blocks(message.content):
+                try:
+                    data = self.get(user, block["sha256"])
+                except NotFoundError:
+                    lost.append(block["name"])
+                    continue
+                self.keep(user, Attachment(block["name"], block["media_type"], data))
+        return lost
 
     # -- references -------------------------------------------------------------------------
 
