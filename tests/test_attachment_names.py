@@ -105,3 +105,37 @@ def test_claude_sees_two_process_substitutions_as_pipe_and_pipe_2(fake_api) -> N
     blocks = fake_api.requests[-1].body["messages"][0]["content"]
     texts = [b["text"] for b in blocks if b["type"] == "text"]
     assert texts[:2] == ["File: pipe\n\nold\n", "File: pipe-2\n\nnew\n"], texts
+
+
+def test_two_files_of_one_name_reach_claude_by_two_names(cli, fake_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`-a a/notes.txt -a b/notes.txt` were both `File: notes.txt`: Claude could not tell
+    which was which, nor could `attachment get`."""
+    first, second = (
+        write(tmp_path / "a" / "notes.txt", b"A\n"),
+        write(tmp_path / "b" / "notes.txt", b"B\n"),
+    )
+    result = cli("chat", "-a", str(first), "-a", str(second), "compare them")
+    assert result.returncode == 0, result.stderr
+    assert "notes.txt: another file is attached by that name; sent as notes-2.txt" in result.stderr
+    texts = [b["text"] for b in fake_api.requests[-1].body["messages"][0]["content"]]
+    assert texts == ["File: notes.txt\n\nA\n", "File: notes-2.txt\n\nB\n", "compare them"]
+    shown = cli("show", conversation_id(result.stderr), "--markdown")
+    assert "- attachment 2: notes-2.txt · text/plain · 2 B" in shown.stdout
+
+
+def test_a_file_named_pipe_and_a_pipe_reach_claude_by_two_names(cli, fake_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`-a <(git diff) -a ./pipe`: the process substitution is `pipe`, and so was the file."""
+    named_pipe = write(tmp_path / "pipe", b"a file\n")
+    result = cli("chat", "-a", "/dev/fd/0", "-a", str(named_pipe), "compare", input=DIFF)
+    assert result.returncode == 0, result.stderr
+    blocks = fake_api.requests[-1].body["messages"][0]["content"]
+    assert [b["text"].split("\n")[0] for b in blocks] == ["File: pipe", "File: pipe-2", "compare"]
+
+
+def test_a_new_name_is_none_another_file_of_the_message_has() -> None:
+    from claudechat.attachment_names import named_apart
+    from claudechat.attachments import from_bytes
+
+    given = [("pipe", b"1"), ("pipe", b"2"), ("pipe-2", b"3"), (".bashrc", b"4"), (".bashrc", b"5")]
+    names = [a.name for a in named_apart([from_bytes(data, name) for name, data in given])]
+    assert names == ["pipe", "pipe-3", "pipe-2", ".bashrc", ".bashrc-2"]

@@ -173,6 +173,24 @@ def test_files_given_with_a_wait_for_the_first_message(fake_api, tmp_path) -> No
         term.child.close(force=True)
 
 
+def test_two_files_of_one_name_are_sent_by_two_names(terminal, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`/attach a/notes.md b/notes.md` sent two `File: notes.md`: which was which, Claude
+    could not tell."""
+    write(terminal.home / "b" / "notes.md", b"# Other notes\n")
+    terminal.type("/attach notes.md b/notes.md\r")
+    terminal.wait_for("attached 2: notes-2.md · text/plain")
+    terminal.wait_input("[2 files] › ")
+    terminal.type("compare\r")
+    terminal.wait_for("echo: File: notes.md")
+    terminal.wait_input("› ")
+    texts = [b["text"] for b in fake_api.requests[-1].body["messages"][0]["content"]]
+    assert texts == [
+        "File: notes.md\n\n# Notes\n",
+        "File: notes-2.md\n\n# Other notes\n",
+        "compare",
+    ]
+
+
 def test_files_of_a_refused_message_go_with_it_not_with_the_next(terminal, fake_api) -> None:  # type: ignore[no-untyped-def]
     """The message is set aside with its files; they stayed pending too, and went again
     with the next message (which failed as well, when the files made it too long)."""

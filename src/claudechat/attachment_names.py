@@ -6,8 +6,13 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from claudechat.attachments import Attachment
 
 # The name a file with none of its own gets, by what its bytes are: `stdin.pdf`, `pipe.png`.
 EXTENSIONS = {
@@ -32,6 +37,32 @@ def pipe_names() -> Iterator[str]:
     yield "pipe"
     for number in itertools.count(2):
         yield f"pipe-{number}"
+
+
+def apart(name: str, taken: Container[str]) -> str:
+    """`notes.txt`, or when that is taken `notes-2.txt`, `notes-3.txt`, ...: the first free."""
+    if name not in taken:
+        return name
+    stem, extension = os.path.splitext(name)  # `.bashrc` has none: `.bashrc-2`
+    numbered = (f"{stem}-{number}{extension}" for number in itertools.count(2))
+    return next(candidate for candidate in numbered if candidate not in taken)
+
+
+def named_apart(attachments: Sequence[Attachment]) -> list[Attachment]:
+    """One message's files, each by a name of its own: `-a a/notes.txt -a b/notes.txt`, or
+    `-a <(echo a) -a ./pipe`, were sent as two `File: notes.txt` (two `pipe`), and neither
+    Claude nor `attachment get` could tell them apart. The later one is `notes-2.txt`; a name
+    given once is kept, and a new one is none that another file of the message carries."""
+    given = {attachment.name for attachment in attachments}
+    used: set[str] = set()
+    named: list[Attachment] = []
+    for attachment in attachments:
+        name = (
+            attachment.name if attachment.name not in used else apart(attachment.name, given | used)
+        )
+        used.add(name)
+        named.append(attachment if name == attachment.name else replace(attachment, name=name))
+    return named
 
 
 def attached_name(

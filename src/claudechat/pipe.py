@@ -62,6 +62,7 @@ def run_one_turn(
 ) -> None:
     from claudechat.reply_view import PipeListener
 
+    attachments = _named_apart(attachments)
     for notice in session.resume_notices():
         status(notice)
     stdout = ClosableOutput(sys.stdout)
@@ -118,6 +119,18 @@ def run_one_turn(
         raise typer.Exit(ExitCode.API)
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
+
+
+def _named_apart(attachments: Sequence[Attachment]) -> list[Attachment]:
+    """Each file of the message by a name of its own (named_apart), saying which was renamed:
+    Claude and `show` know it by that name."""
+    from claudechat.attachment_names import named_apart
+
+    named = named_apart(attachments)
+    for given, sent in zip(attachments, named, strict=True):
+        if sent.name != given.name:
+            status(f"{given.name}: another file is attached by that name; sent as {sent.name}")
+    return named
 
 
 def _unsaved(session: ChatSession) -> str:

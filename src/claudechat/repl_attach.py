@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from claudechat.attachment_names import apart
 from claudechat.attachments import Attachment, citation_lines, describe, load_file
 from claudechat.errors import ClaudechatError, ContextTooLargeError, UsageError
 from claudechat.output import status
@@ -51,10 +53,19 @@ class Attachments:
             if twin is not None:  # sent once: see once_each
                 status(f"{attachment.name}: the same content as {twin.name} is attached already")
                 continue
-            self.pending.append(attachment)
+            self.pending.append(self._named_apart(attachment))
             added += 1
-            status(f"attached {len(self.pending)}: {describe(attachment.block())}")
+            status(f"attached {len(self.pending)}: {describe(self.pending[-1].block())}")
         return added
+
+    def _named_apart(self, attachment: Attachment) -> Attachment:
+        """Named apart from the files waiting (named_apart): `/attach a/notes.txt b/notes.txt`
+        sent two `File: notes.txt`, and Claude could not tell which was which."""
+        name = apart(attachment.name, {waiting.name for waiting in self.pending})
+        if name == attachment.name:
+            return attachment
+        status(f"{attachment.name}: another file is attached by that name; sent as {name}")
+        return replace(attachment, name=name)
 
     def attach(self, argument: str) -> None:
         paths = split_paths(argument)
