@@ -198,6 +198,19 @@ def test_syntax_characters_are_searched_as_text(store: ConversationStore) -> Non
             search(store.metadata, "tester", query)
 
 
+def test_a_word_right_after_an_escape_sequence_is_found(store: ConversationStore) -> None:
+    """Shown as ^[[31mred alert, "\x1b[31mred alert" was indexed as 31mred: `search red` found
+    nothing, `search 31mred` found it. Escape sequences and control characters break words."""
+    alert = saved(store, "\x1b[31mred alert\x1b[0m, \x9b1mbold\x9b0m and a\x07bell")
+    for query in ["red", "red alert", '"red alert"', "bold", "bell", "\x1b[31mred"]:
+        assert found(store, query) == [(alert.id, "user")], query
+    assert found(store, "31mred") == [] and found(store, "1mbold") == []
+    (hit,) = search(store.metadata, "tester", "red")
+    assert f"{MARK_START}red{MARK_END} alert" in hit.snippet and "\x1b" not in hit.snippet
+    with pytest.raises(UsageError, match="give at least one word"):
+        parse("\x1b[31m")
+
+
 def test_symbols_and_emoji_beside_words_are_left_out(store: ConversationStore) -> None:
     """A term without letters or digits matched nothing, and so did the whole search."""
     rocket = saved(store, "Emoji test 🚀🔥 rocket launch with helm & chart")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -144,9 +144,12 @@ class S3BlobStore:
 
     def _client_error(self, exc: Any, key: str) -> StorageError:
         code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
             return BlobConflictError(f"{self.location(key)} was changed by another writer")
-        if code in ("NoSuchKey", "404", "NotFound"):
+        if not _said_as_s3(code, status):
+            return self._not_s3(status, exc.response.get("Error", {}).get("Message", ""))
+        if code in ("NoSuchKey", "NotFound"):
             return BlobNotFoundError(f"no document at {self.location(key)}")
         # Answers that waiting does not change: said as the configuration to fix.
         if code == "NoSuchBucket":
@@ -154,13 +157,48 @@ class S3BlobStore:
                 f"the store refused the configuration: S3 bucket {self.bucket!r} does not "
                 "exist (it is never created automatically: create it, or fix storage_url)"
             )
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return StoreRefusedError(
                 f"the store refused the configuration: access to S3 bucket {self.bucket!r} "
                 f"denied ({code}): fix the AWS credentials or the bucket policy"
             )
         message = _masked(exc.response.get("Error", {}).get("Message", ""))
         return StorageError(f"S3 bucket {self.bucket!r} failed: {code} {message}".strip())
+
+    def _not_s3(self, status: int | None, reason: str) -> StoreRefusedError:
+        """A server that answered, without S3's error body: a web server, a proxy's page. It
+        was taken for an outage (a chat exited 0, "pushed when the store is back") or, on a
+        404, for a missing document, as if the store had answered."""
+        endpoint = _masked(self.client.meta.endpoint_url)
+        _, variable = custom_s3_endpoint()
+        fix = variable.removeprefix("environment ") if variable != "default" else "storage_url"
+        return StoreRefusedError(
+            f"the store refused the configuration: the S3 endpoint {endpoint} answered "
+            f"{_status_line(status, reason)}, not as S3 does: fix {fix}"
+        )
+
+
+# Statuses a gateway in front of a store says while the store itself is down or restarting.
+GATEWAY_OUTAGES = (502, 503, 504)
+
+
+def _said_as_s3(code: str, status: int | None) -> bool:
+    """Whether an error answer came from S3 (or a store that speaks it): its body names an
+    error code (NoSuchKey, SlowDown). botocore gives the bare HTTP status (or nothing) as the
+    code where the body named none. A gateway's 502 to 504 are outages all the same."""
+    if status in GATEWAY_OUTAGES:
+        return True
+    return bool(code) and not code.isdigit()
+
+
+def _status_line(status: int | None, reason: str) -> str:
+    """ "404 Not Found": botocore gives no reason where a web page parsed as XML."""
+    from http import HTTPStatus
+
+    if not reason and status is not None:
+        with suppress(ValueError):
+            reason = HTTPStatus(status).phrase
+    return f"{status} {_masked(reason)}".rstrip()
 
 
 def make_client(profile: str | None = None) -> Any:

@@ -72,6 +72,17 @@ _SET_APART = re.compile(f"([{_UNSPACED_SCRIPTS}{_NON_ASCII_MARKS}])")
 # ("hello then" in “hello” — then): PostgreSQL's document, and its queries, leave them out.
 _MARKS = re.compile(f"[{_NON_ASCII_MARKS}]")
 _ADJACENT_MARKS = MARK_END + MARK_START
+# Escape sequences (CSI with ESC [ or C1's one character, an OSC ended, any other ESC pair)
+# and the control characters left (WORD_APART among them): both tokenizers broke a word at
+# ESC alone, so "\x1b[31mred alert" was indexed as 31mred and alert, and `search red` found
+# nothing. A space in their place, in the index and in a query alike; tab and line breaks
+# are spaces already. An OSC not ended leaves its text searchable: only its ESC goes. The
+# index keeps the text it was given: entries written before are rewritten so by `claudechat db
+# reindex` (no migration does it; until then such a word is found as before, 31mred).
+_ESCAPES_AND_CONTROLS = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])?"
+    r"|\x9b[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +95,8 @@ class Query:
 
 
 def parse(text: str) -> Query:
-    text = storable_text(text)  # as the index holds it
+    # As the index holds it; an escape sequence pasted in a query breaks its words there too.
+    text = _ESCAPES_AND_CONTROLS.sub(" ", storable_text(text))
     found = _TOKEN.findall(text)
     # A word of symbols or emoji alone is no word to the tokenizer: as a term of its own it
     # matched nothing, and so did the whole search.
@@ -148,8 +160,10 @@ def _typing_last_word(text: str, found: list[str]) -> bool:
 
 
 def words_apart(text: str) -> str:
-    """Text as the index holds it: each character of a script written without spaces, and
-    each non-ASCII mark, set apart from its neighbours."""
+    """Text as the index holds it: escape sequences and control characters as spaces, and
+    each character of a script written without spaces, and each non-ASCII mark, set apart
+    from its neighbours."""
+    text = _ESCAPES_AND_CONTROLS.sub(" ", text)
     return _SET_APART.sub(WORD_APART + r"\1" + WORD_APART, text)
 
 
