@@ -18,11 +18,14 @@ def config() -> None:
     """Print the effective settings and where each comes from (secrets masked)."""
     from urllib.parse import urlparse
 
+    from claudechat.output import one_line
     from claudechat.settings import config_path
 
     settings = opening.settings()
     rows = settings.effective()  # a value that cannot work (a user name) refused before a line
-    print(f"# config file: {config_path()}")
+    # The path (and the sources naming it) as one safe line: a CLAUDECHAT_CONFIG holding a line
+    # break or an escape was printed raw, acted on by the terminal, and broke the TOML.
+    print(f"# config file: {one_line(str(config_path()))}")
     rows = [_profile_in_use(row) if row[0] == "aws_profile" else row for row in rows]
     if settings.provider == "bedrock":
         rows = [_region_in_use(settings) if row[0] == "aws_region" else row for row in rows]
@@ -30,7 +33,7 @@ def config() -> None:
         # A key not set shows what it stands for in brackets, which is no TOML value: as a
         # comment, the whole output still parses, and pasted into config.toml sets nothing.
         comment = "# " if value.startswith("(") else ""
-        print(f"{comment}{key} = {value}  # {source}")
+        print(f"{comment}{key} = {value}  # {one_line(source)}")
         if key == "storage_url" and urlparse(settings.storage_url).scheme == "s3":
             print(_s3_endpoint_line(settings))
 
@@ -56,7 +59,7 @@ def _s3_endpoint_line(settings: Settings) -> str:
     shown = (
         "(AWS's own, for the region)" if endpoint is None else as_toml(mask_url_password(endpoint))
     )
-    return f"# S3 endpoint = {shown}  # {source}"
+    return f"# S3 endpoint = {shown}  # {one_line(source)}"
 
 
 def _profile_s3_endpoint(settings: Settings) -> tuple[str | None, str]:
