@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.api_blocks import api_blocks
 from claudechat.claude_errors import short_error, translate_errors
-from claudechat.claude_setup import bedrock_model_id, check_credentials, configured_region
+from claudechat.claude_setup import bedrock_model_id, check_credentials, client_region
 from claudechat.claude_stream import Reply, absorb
 from claudechat.conversation import replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
@@ -74,9 +74,9 @@ class Claude:
         if self.settings.provider == "bedrock":
             try:
                 return anthropic.AnthropicBedrock(
-                    # None unless set and not blank (the SDK took "" for a region): the SDK
-                    # then looks where `config` does, in the same order.
-                    aws_region=configured_region(self.settings),
+                    # None unless set and not blank (the SDK took "" and " " for a region):
+                    # the SDK then looks where `config` does, in the same order.
+                    aws_region=client_region(self.settings),
                     aws_profile=self.settings.get("aws_profile"),
                     timeout=timeout,
                     max_retries=0,  # see below
