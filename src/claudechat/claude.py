@@ -98,8 +98,14 @@ class Claude:
         import httpx2
 
         # The read timeout bounds the silence between two stream events: a stalled stream is
-        # reported after stream_idle_timeout instead of the SDK's ten minutes.
-        return httpx2.Timeout(10 * 60, connect=5.0, read=self.settings.stream_idle_timeout)
+        # reported after stream_idle_timeout instead of the SDK's ten minutes. The connect
+        # timeout is a setting: a fixed 5 s was too short for a slow link, and too long to wait
+        # three times over for a host that answers nothing.
+        return httpx2.Timeout(
+            10 * 60,
+            connect=self.settings.connect_timeout,
+            read=self.settings.stream_idle_timeout,
+        )
 
     def close(self) -> None:
         """Close the HTTP client now: left to the garbage collector at exit, its finalizer can
