@@ -42,3 +42,53 @@ def test_an_empty_aws_region_is_not_set(cli, bedrock, isolated_home, monkeypatch
     request = bedrock.requests[-1]
     assert "/eu-west-1/bedrock/aws4_request" in request.headers["authorization"]
     assert request.body["model"] == "eu.anthropic.claude-sonnet-4-6"
+
+
+def test_a_blank_region_variable_is_not_set(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """AWS_REGION=" " was handed to the SDK, and requests signed for a region " " (the real
+    SDK built an invalid host); `config` showed it as the region."""
+    monkeypatch.setenv("AWS_REGION", " ")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    shown = cli("config")
+    assert shown.returncode == 0, shown.stderr
+    assert 'aws_region = "eu-west-1"  # environment AWS_DEFAULT_REGION' in shown.stdout
+
+    result = cli("chat", "--model", "claude-sonnet-4-6", input="hi")
+    assert result.returncode == 0, result.stderr
+    request = bedrock.requests[-1]
+    assert "/eu-west-1/bedrock/aws4_request" in request.headers["authorization"]
+    assert request.body["model"] == "eu.anthropic.claude-sonnet-4-6"
+
+
+def test_blank_region_variables_leave_the_aws_profiles_region(  # type: ignore[no-untyped-def]
+    cli, bedrock, monkeypatch, tmp_path
+) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = ap-southeast-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_REGION", " ")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "\t")
+    shown = cli("config")
+    assert shown.returncode == 0, shown.stderr
+    assert """aws_region = "ap-southeast-2"  # AWS profile 'default'""" in shown.stdout
+
+    result = cli("chat", "--model", "claude-sonnet-4-6", input="hi")
+    assert result.returncode == 0, result.stderr
+    request = bedrock.requests[-1]
+    assert "/ap-southeast-2/bedrock/aws4_request" in request.headers["authorization"]
+    assert request.body["model"] == "apac.anthropic.claude-sonnet-4-6"
+
+
+def test_a_blank_region_variable_alone_is_no_region(cli, bedrock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_REGION", " ")
+    shown = cli("config")
+    assert shown.returncode == 0, shown.stderr
+    assert "# aws_region = (not set)  # default" in shown.stdout.splitlines()
+
+    result = cli("chat", "--model", "claude-sonnet-4-6", input="hi")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "claudechat: cannot set up Bedrock: no AWS region; set AWS_REGION, or aws_region in the "
+        "config file"
+    )
+    assert not bedrock.requests

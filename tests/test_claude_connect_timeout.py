@@ -1,6 +1,6 @@
 """Claude's host accepts no connection at all (its SYNs unanswered): the adapter's connect
-timeout ends each attempt, the session asks again as for a refused connection, and the run
-ends in one clear line and exit 3, the message kept.
+timeout (the connect_timeout setting) ends each attempt, the session asks again as for a
+refused connection, and the run ends in one clear line and exit 3, the message kept.
 
 A listening socket whose accept queue is full, never accepted from, is such a host on Linux
 loopback: further connects wait for an answer that never comes."""
@@ -50,7 +50,9 @@ def test_a_host_that_takes_no_connection_is_asked_again_then_named_in_one_line(
 ) -> None:
     # The models list cached first (from the fake): its fetch would wait one more timeout.
     assert cli("models").returncode == 0
-    result = cli("chat", input="anyone there?", env={"ANTHROPIC_BASE_URL": unanswering_host})
+    # A short connect timeout: at the default 5 s, the three attempts took 27 s.
+    env = {"ANTHROPIC_BASE_URL": unanswering_host, "CLAUDECHAT_CONNECT_TIMEOUT": "0.5"}
+    result = cli("chat", input="anyone there?", env=env)
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
     unreached = (
@@ -66,3 +68,24 @@ def test_a_host_that_takes_no_connection_is_asked_again_then_named_in_one_line(
     assert [(content_text(m["content"]), m["status"]) for m in document["messages"]] == [
         ("anyone there?", "pending")
     ]
+
+
+def test_connect_timeout_is_a_setting_shown_by_config(cli, fake_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """It was a fixed 5 s, too short for a slow link and long to wait for a host that answers
+    nothing: no setting changed it, and `config` did not show it."""
+    from claudechat.claude import Claude
+    from claudechat.settings import load_settings
+    from test_config import config_lines
+
+    assert config_lines(cli)["connect_timeout"] == "5.0  # default"
+    taken = config_lines(cli, CLAUDECHAT_CONNECT_TIMEOUT="0.5")
+    assert taken["connect_timeout"] == "0.5  # environment CLAUDECHAT_CONNECT_TIMEOUT"
+    for bad in ("0", "-1", "soon", "inf"):
+        refused = cli("config", env={"CLAUDECHAT_CONNECT_TIMEOUT": bad})
+        assert refused.returncode == 2, bad
+        assert refused.stderr.strip() == (
+            f"claudechat: environment CLAUDECHAT_CONNECT_TIMEOUT: connect_timeout has an invalid "
+            f"value {bad!r}: use seconds above 0 (fractions such as 0.5 allowed)"
+        )
+    monkeypatch.setenv("CLAUDECHAT_CONNECT_TIMEOUT", "2.5")
+    assert Claude(load_settings()).client.timeout.connect == 2.5  # what each request is given

@@ -57,6 +57,26 @@ def test_config_escapes_what_a_terminal_would_act_on(cli) -> None:  # type: igno
     assert tomllib.loads(line)["model"] == model
 
 
+def test_config_shows_a_config_file_named_with_controls_as_one_safe_line(  # type: ignore[no-untyped-def]
+    cli, tmp_path
+) -> None:
+    """The header and the sources printed CLAUDECHAT_CONFIG's path raw: a line break in it
+    made a line of its own (no TOML), and an escape was obeyed by the terminal."""
+    folder = tmp_path / "team\nmodel = 1\x1b[2J\u202e"
+    folder.mkdir()
+    path = folder / "config.toml"
+    path.write_text("auto_migrate = false\n")
+    result = cli("config", env={"CLAUDECHAT_CONFIG": str(path)})
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    lines = result.stdout.splitlines()
+    shown = f"{tmp_path}/team model = 1^[[2J<U+202E>/config.toml"
+    assert lines[0] == f"# config file: {shown}"
+    assert f"auto_migrate = false  # config file {shown}" in lines
+    taken = tomllib.loads(result.stdout)  # a line break in the path left a line of no TOML
+    assert taken["auto_migrate"] is False and taken["model"] != 1
+
+
 def test_config_shows_the_aws_profile_in_use_and_where_it_came_from(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """With AWS_PROFILE set it said `aws_profile = (not set)  # default`, while the region row
     named that profile as where the region came from."""

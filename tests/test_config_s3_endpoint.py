@@ -1,9 +1,11 @@
 """`config` shows where an S3 store's bucket lives: it showed storage_url alone, and an
-AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) pointing elsewhere went unseen."""
+AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL, or the AWS profile's endpoint_url) pointing elsewhere
+went unseen."""
 
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +60,49 @@ def test_an_s3_stores_whole_config_parses_as_toml(cli) -> None:  # type: ignore[
     taken = tomllib.loads(result.stdout)
     assert taken["storage_url"] == S3_STORE["CLAUDECHAT_STORAGE_URL"]
     assert "s3_sse" not in taken
+
+
+def aws_config(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "aws-config"
+    path.write_text(text)
+    return {"AWS_CONFIG_FILE": str(path)}
+
+
+def test_config_shows_the_aws_profiles_endpoint(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """boto3 takes the profile's endpoint_url as it takes AWS_ENDPOINT_URL: `config` said
+    "AWS's own" while the bucket was reached there."""
+    env = aws_config(
+        tmp_path, "[profile chats]\nendpoint_url = https://key:hunter2@minio.internal:9000\n"
+    )
+    line = endpoint_line(cli, **env, AWS_PROFILE="chats")
+    assert line == "# S3 endpoint = \"https://key:***@minio.internal:9000\"  # AWS profile 'chats'"
+
+
+def test_config_shows_the_s3_endpoint_of_the_profiles_services_section(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, isolated_home: Path
+) -> None:
+    env = aws_config(
+        tmp_path,
+        "[default]\nendpoint_url = http://elsewhere.internal\n"
+        "[profile chats]\nservices = team\nendpoint_url = http://elsewhere.internal\n"
+        "[services team]\ns3 =\n  endpoint_url = http://minio.internal:9000\n",
+    )
+    (isolated_home / "config.toml").write_text('aws_profile = "chats"\n')
+    line = endpoint_line(cli, **env)
+    assert line == (
+        "# S3 endpoint = \"http://minio.internal:9000\"  # AWS profile 'chats', services "
+        "section 'team'"
+    )
+
+
+def test_the_environments_endpoint_wins_over_the_profiles(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = aws_config(tmp_path, "[default]\nendpoint_url = http://elsewhere.internal\n")
+    line = endpoint_line(cli, **env, AWS_ENDPOINT_URL="http://minio.internal:9000")
+    assert line.endswith("# environment AWS_ENDPOINT_URL")
+
+
+def test_a_missing_services_section_is_said_in_the_endpoint_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = aws_config(tmp_path, "[default]\nservices = nosuch\n")
+    line = endpoint_line(cli, **env)
+    assert line.startswith("# S3 endpoint = (unknown)  # the AWS config cannot be read: ")
+    assert "nosuch" in line

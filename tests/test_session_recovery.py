@@ -127,6 +127,37 @@ def test_a_model_claude_does_not_know_on_a_new_conversation_gives_way_to_the_con
     assert fake_api.requests[-1].body["model"] == known
 
 
+@pytest.mark.parametrize("where", ["config file", "environment"])
+def test_a_misspelt_configured_model_is_said_to_come_from_its_setting(  # type: ignore[no-untyped-def]
+    fake_api, cli, isolated_home, where
+) -> None:
+    """A typo in config.toml's model was refused in Claude's words alone, with a near miss,
+    and nothing said the value was the config file's, nor that only changing it would help."""
+    env = {}
+    if where == "config file":
+        (isolated_home / "config.toml").write_text('model = "claude-sonet-4-6"\n')
+        source = f"config file {isolated_home / 'config.toml'}"
+    else:
+        env = {"CLAUDECHAT_MODEL": "claude-sonet-4-6"}
+        source = "environment CLAUDECHAT_MODEL"
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonet-4-6"))
+    result = cli("chat", "hello", env=env)
+    assert result.returncode == 3, result.stderr
+    said = result.stderr
+    assert f"model claude-sonet-4-6 is set by {source}: fix it there" in said, said
+    error = said.index("does not know model 'claude-sonet-4-6'")
+    assert error < said.index("did you mean claude-sonnet-4-6?") < said.index("is set by"), said
+    assert "goes back to" not in said
+
+
+def test_a_misspelt_model_option_names_no_setting(fake_api, cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    (isolated_home / "config.toml").write_text('model = "claude-sonet-4-6"\n')
+    fake_api.queue(ErrorReply(404, "not_found_error", "model: claude-sonet-4-6"))
+    result = cli("chat", "--model", "claude-sonet-4-6", "hello")
+    assert result.returncode == 3, result.stderr
+    assert "is set by" not in result.stderr
+
+
 def test_a_listed_model_claude_refuses_is_not_its_own_near_miss(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     """It said "did you mean claude-opus-4-6?" of claude-opus-4-6 itself, then the next
     nearest ("did you mean claude-opus-4-5?"): a listed model is no typo."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.api_blocks import api_blocks
 from claudechat.claude_errors import short_error, translate_errors
-from claudechat.claude_setup import bedrock_model_id, check_credentials, configured_region
+from claudechat.claude_setup import bedrock_model_id, check_credentials, client_region
 from claudechat.claude_stream import Reply, absorb
 from claudechat.conversation import replace_lone_surrogates
 from claudechat.errors import ApiError, ReplyCutOffError, UsageError
@@ -74,9 +74,9 @@ class Claude:
         if self.settings.provider == "bedrock":
             try:
                 return anthropic.AnthropicBedrock(
-                    # None unless set and not blank (the SDK took "" for a region): the SDK
-                    # then looks where `config` does, in the same order.
-                    aws_region=configured_region(self.settings),
+                    # None unless set and not blank (the SDK took "" and " " for a region):
+                    # the SDK then looks where `config` does, in the same order.
+                    aws_region=client_region(self.settings),
                     aws_profile=self.settings.get("aws_profile"),
                     timeout=timeout,
                     max_retries=0,  # see below
@@ -98,8 +98,14 @@ class Claude:
         import httpx2
 
         # The read timeout bounds the silence between two stream events: a stalled stream is
-        # reported after stream_idle_timeout instead of the SDK's ten minutes.
-        return httpx2.Timeout(10 * 60, connect=5.0, read=self.settings.stream_idle_timeout)
+        # reported after stream_idle_timeout instead of the SDK's ten minutes. The connect
+        # timeout is a setting: a fixed 5 s was too short for a slow link, and too long to wait
+        # three times over for a host that answers nothing.
+        return httpx2.Timeout(
+            10 * 60,
+            connect=self.settings.connect_timeout,
+            read=self.settings.stream_idle_timeout,
+        )
 
     def close(self) -> None:
         """Close the HTTP client now: left to the garbage collector at exit, its finalizer can

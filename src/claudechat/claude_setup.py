@@ -91,15 +91,39 @@ def bedrock_region(settings: Settings, session: Any = None) -> tuple[str | None,
     one of the others was in use."""
     if region := configured_region(settings):
         return region, settings.sources["aws_region"]
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if os.environ.get(name):
-            return os.environ[name], f"environment {name}"
+    region, source = environment_region()
+    if region:
+        return region, source
     if session is None:
         import botocore.session
 
         session = botocore.session.Session(profile=settings.get("aws_profile"))
-    region = session.get_config_variable("region")
-    return region, f"AWS profile {session.profile or 'default'!r}" if region else "default"
+    # The profile's alone: botocore reads AWS_DEFAULT_REGION first, blank or not.
+    region = (session.get_config_variable("region", methods=("config",)) or "").strip()
+    if not region:
+        return None, "default"
+    return region, f"AWS profile {session.profile or 'default'!r}"
+
+
+_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")  # the SDK's order
+
+
+def environment_region() -> tuple[str | None, str]:
+    """AWS_REGION's region, else AWS_DEFAULT_REGION's, and which; a blank one (AWS_REGION=" ")
+    is not set, as a blank aws_region setting is not: requests were signed for " "."""
+    for name in _REGION_VARIABLES:
+        if region := os.environ.get(name, "").strip():
+            return region, f"environment {name}"
+    return None, "default"
+
+
+def client_region(settings: Settings) -> str | None:
+    """The region handed to the Bedrock SDK: None lets it find one itself, in config's order,
+    unless a blank variable is what it would find (it takes AWS_REGION=" " as a region)."""
+    region = configured_region(settings) or environment_region()[0]
+    if region or not any(os.environ.get(name) for name in _REGION_VARIABLES):
+        return region
+    return bedrock_region(settings)[0]  # the profile's, the blank variables passed over
 
 
 def configured_region(settings: Settings) -> str | None:

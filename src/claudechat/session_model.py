@@ -106,7 +106,12 @@ class SessionModel:
         else:
             known, which = self.settings.model_beneath_command_line()
         if known == unknown:
-            return  # the configuration names it: only changing it helps (the error says so)
+            # The configuration names it: only changing it helps, and the error named no
+            # setting, so a typo in config.toml read as Claude's own refusal.
+            source = self.settings.sources.get("model")
+            if source and source != "command line":
+                refused.add_note(f"model {unknown} is set by {source}: fix it there")
+            return
         self.conversation.set("model", known)
         refused.add_note(f"the conversation goes back to {known}, {which}")
         self.save()

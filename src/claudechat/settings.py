@@ -19,6 +19,7 @@ from claudechat.setting_values import ENTRY_KEYS, as_toml, checked_value
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
 ANSI_CODE_THEMES = ("ansi_dark", "ansi_light")
 PROVIDERS = ("anthropic", "bedrock")
 
@@ -44,6 +45,12 @@ KEYS: tuple[Key, ...] = (
         "stream_idle_timeout",
         "CLAUDECHAT_STREAM_IDLE_TIMEOUT",
         "seconds without a stream event before a reply counts as cut off",
+        kind=float,
+    ),
+    Key(
+        "connect_timeout",
+        "CLAUDECHAT_CONNECT_TIMEOUT",
+        "seconds to wait for a connection to Claude before trying again",
         kind=float,
     ),
     Key(
@@ -199,6 +206,11 @@ class Settings:
         return DEFAULT_STREAM_IDLE_TIMEOUT if value is None else float(value)
 
     @property
+    def connect_timeout(self) -> float:
+        value = self._get("connect_timeout")
+        return DEFAULT_CONNECT_TIMEOUT if value is None else float(value)
+
+    @property
     def store_timeout(self) -> float:
         from claudechat.storage.guard import DEFAULT_TIMEOUT
 
@@ -228,6 +240,7 @@ class Settings:
             "storage_url": self.storage_url,
             "auto_migrate": self.auto_migrate,
             "stream_idle_timeout": self.stream_idle_timeout,
+            "connect_timeout": self.connect_timeout,
             "store_timeout": self.store_timeout,
             "code_theme": self._get("code_theme") or DEFAULT_CODE_THEME,
         }

@@ -18,11 +18,14 @@ def config() -> None:
     """Print the effective settings and where each comes from (secrets masked)."""
     from urllib.parse import urlparse
 
+    from claudechat.output import one_line
     from claudechat.settings import config_path
 
     settings = opening.settings()
     rows = settings.effective()  # a value that cannot work (a user name) refused before a line
-    print(f"# config file: {config_path()}")
+    # The path (and the sources naming it) as one safe line: a CLAUDECHAT_CONFIG holding a line
+    # break or an escape was printed raw, acted on by the terminal, and broke the TOML.
+    print(f"# config file: {one_line(str(config_path()))}")
     rows = [_profile_in_use(row) if row[0] == "aws_profile" else row for row in rows]
     if settings.provider == "bedrock":
         rows = [_region_in_use(settings) if row[0] == "aws_region" else row for row in rows]
@@ -30,23 +33,52 @@ def config() -> None:
         # A key not set shows what it stands for in brackets, which is no TOML value: as a
         # comment, the whole output still parses, and pasted into config.toml sets nothing.
         comment = "# " if value.startswith("(") else ""
-        print(f"{comment}{key} = {value}  # {source}")
+        print(f"{comment}{key} = {value}  # {one_line(source)}")
         if key == "storage_url" and urlparse(settings.storage_url).scheme == "s3":
-            print(_s3_endpoint_line())
+            print(_s3_endpoint_line(settings))
 
 
-def _s3_endpoint_line() -> str:
+def _s3_endpoint_line(settings: Settings) -> str:
     """Where the bucket lives, as a comment (it is no setting of claudechat's): `config`
     showed storage_url alone, and an AWS_ENDPOINT_URL_S3 pointing elsewhere went unseen."""
+    from botocore.exceptions import BotoCoreError
+
+    from claudechat.claude_errors import short_error
+    from claudechat.output import one_line
     from claudechat.secret_masking import mask_url_password
     from claudechat.setting_values import as_toml
     from claudechat.storage.s3 import custom_s3_endpoint
 
     endpoint, source = custom_s3_endpoint()
+    if endpoint is None:
+        try:
+            endpoint, source = _profile_s3_endpoint(settings)
+        except BotoCoreError as exc:  # a profile that does not exist: the store says so
+            problem = one_line(short_error(exc))
+            return f"# S3 endpoint = (unknown)  # the AWS config cannot be read: {problem}"
     shown = (
         "(AWS's own, for the region)" if endpoint is None else as_toml(mask_url_password(endpoint))
     )
-    return f"# S3 endpoint = {shown}  # {source}"
+    return f"# S3 endpoint = {shown}  # {one_line(source)}"
+
+
+def _profile_s3_endpoint(settings: Settings) -> tuple[str | None, str]:
+    """The endpoint the AWS profile gives S3 (its endpoint_url, or its services section's
+    `s3 = endpoint_url = ...`), read by botocore as boto3 reads it: `config` said "AWS's
+    own" while the bucket was reached at the profile's."""
+    import botocore.session
+    from botocore.configprovider import ConfiguredEndpointProvider
+
+    session = botocore.session.Session(profile=settings.get("aws_profile") or None)
+    profile = f"AWS profile {session.profile or 'default'!r}"
+    scoped = session.get_scoped_config()
+    # The variables are custom_s3_endpoint's, already looked at: the profile's alone here.
+    found = ConfiguredEndpointProvider(session.full_config, scoped, "s3", environ={}).provide()
+    if not found:
+        return None, "default"
+    if "services" in scoped and found != scoped.get("endpoint_url"):
+        return found, f"{profile}, services section {scoped['services']!r}"
+    return found, profile
 
 
 def _profile_in_use(row: tuple[str, str, str]) -> tuple[str, str, str]:
