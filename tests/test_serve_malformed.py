@@ -38,3 +38,44 @@ def test_every_unreadable_body_says_it_is_not_valid_json(
         "nested too deep": "the body is not valid JSON (nested too deep)",
     }
     assert fake.requests == []
+
+
+CHAT = '{"user_input": "hi"}'
+
+
+@pytest.mark.parametrize("server", ["embedded"], indirect=True)
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "utf-32-be"])
+@pytest.mark.parametrize("path", ["/chat", "/new_chat"])
+def test_a_body_in_utf16_or_utf32_is_not_utf8(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    encoding: str,
+    path: str,
+) -> None:
+    """The API's JSON is UTF-8 (RFC 8259 8.1): a body in UTF-16 or UTF-32, with its byte order
+    mark or without, was read all the same (json.loads guesses them) and the turn saved."""
+    with server.client() as http:
+        before = http.get("/conversations").json()["conversations"]
+        answer = http.post(path, content=CHAT.encode(encoding), headers=JSON_TYPE)
+        after = http.get("/conversations").json()["conversations"]
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == {
+        "type": "malformed_json",
+        "message": "the body is not valid JSON (not UTF-8)",
+    }
+    assert fake.requests == []
+    assert after == before
+
+
+@pytest.mark.parametrize("server", ["embedded"], indirect=True)
+def test_a_utf8_body_with_a_byte_order_mark_is_read(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """RFC 8259 lets a parser ignore the mark, which Windows tools write unasked; a charset
+    parameter, which application/json does not have, changes nothing either."""
+    headers = {"Content-Type": "application/json; charset=latin-1"}
+    with server.client() as http:
+        answer = http.post("/chat", content=CHAT.encode("utf-8-sig"), headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["reply"] == "echo: hi"

@@ -334,7 +334,7 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Json:
-        # 400: a body FastAPI could not parse (not UTF-8, nested too deep) before validation.
+        # 400: a body FastAPI could not parse (nested too deep) before validation.
         kinds = {
             400: "malformed_json",
             401: "unauthorized",
@@ -366,13 +366,10 @@ def _install_errors(app: FastAPI) -> None:
 def _unparsed_body(exc: StarletteHTTPException) -> str | None:
     """Our wording for a body FastAPI could not parse, which it answers with a 400 of its own
     ("There was an error parsing the body"): truncated JSON said "the body is not valid JSON",
-    a body that is not UTF-8 said that, for the same malformed_json."""
-    if exc.status_code != 400:
-        return None
-    reasons = {UnicodeDecodeError: "not UTF-8", RecursionError: "nested too deep"}
-    for kind, reason in reasons.items():
-        if isinstance(exc.__cause__, kind):
-            return f"the body is not valid JSON ({reason})"
+    a body nested too deep said that, for the same malformed_json. (A body that is not UTF-8
+    is refused before, by RequestGuard, in the same words.)"""
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        return "the body is not valid JSON (nested too deep)"
     return None
 
 

@@ -52,6 +52,25 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+NOT_UTF8 = "the body is not valid JSON (not UTF-8)"
+
+
+def _is_utf8(body: bytes) -> bool:
+    """Whether the handlers' JSON parser reads the body as UTF-8, as the API's JSON must be
+    (RFC 8259 8.1). json.loads guesses UTF-16 and UTF-32 from the first bytes, so such a body
+    was accepted (and saved), where any other that is not UTF-8 was refused. A UTF-8 byte order
+    mark is let through: RFC 8259 lets a parser ignore it, json.loads does, and Windows tools
+    write one unasked. A charset parameter of the Content-Type changes nothing: application/json
+    has none (RFC 8259 11), and the body is read as UTF-8 whatever it says."""
+    if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class Authenticate:
     """The token's user, found once (in a thread: the lookup is a database call) and left in
     the request's state, where the handlers and the access log read it."""
@@ -124,6 +143,9 @@ class RequestGuard:
         if body and not _is_json(_header(scope, b"content-type")):
             message = "send the body as JSON, with Content-Type: application/json"
             await send_json(send, 415, error_body("unsupported_media_type", message))
+            return
+        if body and not _is_utf8(body):
+            await send_json(send, 400, error_body("malformed_json", NOT_UTF8))
             return
         replayed = False
 
