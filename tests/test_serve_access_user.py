@@ -1,6 +1,7 @@
 """The access log under --no-auth names the local user every request acts as, a request
 refused before its handler ran too: a body that did not parse was logged as user=-, since the
-dependency that sets the user never ran. The server is test_serve.py's embedded one."""
+dependency that sets the user never ran; health and the docs act as nobody (user=-). The server
+is test_serve.py's embedded one."""
 
 from __future__ import annotations
 
@@ -46,3 +47,21 @@ def test_a_refused_body_is_logged_as_the_local_user(
     lines = _access_lines(server, before, rf'"POST /chat" {status} [^\n]*\n')
     assert len(lines) == 1, server.log()[before:]
     assert " user=tester conversation=-" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("server", ["embedded"], indirect=True)
+@pytest.mark.parametrize("path", ["/health", "/openapi.json"])
+def test_a_public_path_is_logged_as_nobody(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+    path: str,
+) -> None:
+    """Health and the docs act as no user, with a token or without: under --no-auth they
+    named the local user, where a server with tokens logs them as user=-."""
+    before = len(server.log())
+    with server.client() as http:
+        answer = http.get(path)
+    assert answer.status_code == 200, answer.text
+    lines = _access_lines(server, before, rf'"GET {re.escape(path)}" 200 [^\n]*\n')
+    assert len(lines) == 1, server.log()[before:]
+    assert " user=- conversation=-" in lines[0], lines[0]

@@ -265,12 +265,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         return Json(body, 200 if healthy else 503)
 
     guarded = RequestGuard(app, options.max_body_bytes, options.body_seconds)
-    if options.no_auth:
-        return AccessLog(guarded, service.settings.user)  # type: ignore[return-value]
     # Load balancers probe health; the API's description and its docs pages are public.
     docs = (app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url)
     public = {"/health", *(path for path in docs if path)}
-    return AccessLog(Authenticate(guarded, service.user_for, public))  # type: ignore[return-value]
+    if options.no_auth:
+        return AccessLog(guarded, public, service.settings.user)  # type: ignore[return-value]
+    authenticated = Authenticate(guarded, service.user_for, public)
+    return AccessLog(authenticated, public)  # type: ignore[return-value]
 
 
 async def _json_answer(request: Request, turn: Turn) -> Response:

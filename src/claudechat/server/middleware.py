@@ -183,10 +183,12 @@ class AccessLog:
 
     `local_user` is the user every request acts as under --no-auth: set here, before anything
     can refuse the request, it named nobody (user=-) for a body that did not parse, since the
-    dependency that set it never ran."""
+    dependency that set it never ran. The `public` paths (health, the docs) act as nobody and
+    say user=-, as they do with tokens: /health named the local user under --no-auth."""
 
-    def __init__(self, app: Any, local_user: str | None = None) -> None:
+    def __init__(self, app: Any, public: set[str], local_user: str | None = None) -> None:
         self.app = app
+        self.public = public
         self.local_user = local_user
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -195,7 +197,7 @@ class AccessLog:
             return
         started = time.perf_counter()
         state = scope.setdefault("state", {})
-        if self.local_user is not None:
+        if self.local_user is not None and _route_path(scope) not in self.public:
             state["user"] = self.local_user
         status = 0
 
