@@ -119,6 +119,10 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+class _ClientLeft(Exception):
+    pass
+
+
 class RequestGuard:
     def __init__(self, app: Any, max_body_bytes: int, body_seconds: float) -> None:
         self.app = app
@@ -132,6 +136,9 @@ class RequestGuard:
         try:
             async with asyncio.timeout(self.body_seconds):  # no task of its own, unlike wait_for
                 body = await self._read(scope, receive)
+        except _ClientLeft:  # nobody to answer; the access log says 499
+            scope.setdefault("state", {})["client_left"] = True
+            return
         except TimeoutError:
             message = f"the body did not arrive within {self.body_seconds:g} s"
             await send_json(send, 408, error_body("request_timeout", message), close=True)
@@ -159,6 +166,9 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
     async def _read(self, scope: Scope, receive: Any) -> bytes | None:
+        """The body, or None when it is over the limit. A client that leaves before it has all
+        come raises _ClientLeft: what had arrived was taken for the whole body, and an empty one
+        made /new_chat save a conversation for a client that was gone."""
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return None
@@ -166,8 +176,8 @@ class RequestGuard:
         size = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks)
+            if message["type"] != "http.request":  # http.disconnect
+                raise _ClientLeft
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -210,7 +220,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            if state.get("client_left"):  # a stream whose client left after its status went
+            # a stream whose client left after its status went, or a body cut short
+            if state.get("client_left"):
                 status = 499
             client = scope.get("client") or ("-", 0)
             access_log.info(
