@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,6 +160,17 @@ class Serve:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def access_lines(serve: Serve, since: int, pattern: str) -> list[str]:
+    """The log's lines after `since` matching `pattern`, once there is one (an access line is
+    written as its answer ends, perhaps after the client has read it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = re.findall(pattern, serve.log()[since:])
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def sse_events(lines: Any) -> list[tuple[str, str]]:

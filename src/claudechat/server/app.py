@@ -265,12 +265,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         return Json(body, 200 if healthy else 503)
 
     guarded = RequestGuard(app, options.max_body_bytes, options.body_seconds)
-    if options.no_auth:
-        return AccessLog(guarded, service.settings.user)  # type: ignore[return-value]
     # Load balancers probe health; the API's description and its docs pages are public.
     docs = (app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url)
     public = {"/health", *(path for path in docs if path)}
-    return AccessLog(Authenticate(guarded, service.user_for, public))  # type: ignore[return-value]
+    if options.no_auth:
+        return AccessLog(guarded, public, service.settings.user)  # type: ignore[return-value]
+    authenticated = Authenticate(guarded, service.user_for, public)
+    return AccessLog(authenticated, public)  # type: ignore[return-value]
 
 
 async def _json_answer(request: Request, turn: Turn) -> Response:
@@ -334,7 +335,7 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Json:
-        # 400: a body FastAPI could not parse (not UTF-8, nested too deep) before validation.
+        # 400: a body FastAPI could not parse (nested too deep) before validation.
         kinds = {
             400: "malformed_json",
             401: "unauthorized",
@@ -366,13 +367,10 @@ def _install_errors(app: FastAPI) -> None:
 def _unparsed_body(exc: StarletteHTTPException) -> str | None:
     """Our wording for a body FastAPI could not parse, which it answers with a 400 of its own
     ("There was an error parsing the body"): truncated JSON said "the body is not valid JSON",
-    a body that is not UTF-8 said that, for the same malformed_json."""
-    if exc.status_code != 400:
-        return None
-    reasons = {UnicodeDecodeError: "not UTF-8", RecursionError: "nested too deep"}
-    for kind, reason in reasons.items():
-        if isinstance(exc.__cause__, kind):
-            return f"the body is not valid JSON ({reason})"
+    a body nested too deep said that, for the same malformed_json. (A body that is not UTF-8
+    is refused before, by RequestGuard, in the same words.)"""
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        return "the body is not valid JSON (nested too deep)"
     return None
 
 

@@ -52,6 +52,25 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+NOT_UTF8 = "the body is not valid JSON (not UTF-8)"
+
+
+def _is_utf8(body: bytes) -> bool:
+    """Whether the handlers' JSON parser reads the body as UTF-8, as the API's JSON must be
+    (RFC 8259 8.1). json.loads guesses UTF-16 and UTF-32 from the first bytes, so such a body
+    was accepted (and saved), where any other that is not UTF-8 was refused. A UTF-8 byte order
+    mark is let through: RFC 8259 lets a parser ignore it, json.loads does, and Windows tools
+    write one unasked. A charset parameter of the Content-Type changes nothing: application/json
+    has none (RFC 8259 11), and the body is read as UTF-8 whatever it says."""
+    if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class Authenticate:
     """The token's user, found once (in a thread: the lookup is a database call) and left in
     the request's state, where the handlers and the access log read it."""
@@ -100,6 +119,10 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+class _ClientLeft(Exception):
+    pass
+
+
 class RequestGuard:
     def __init__(self, app: Any, max_body_bytes: int, body_seconds: float) -> None:
         self.app = app
@@ -113,6 +136,9 @@ class RequestGuard:
         try:
             async with asyncio.timeout(self.body_seconds):  # no task of its own, unlike wait_for
                 body = await self._read(scope, receive)
+        except _ClientLeft:  # nobody to answer; the access log says 499
+            scope.setdefault("state", {})["client_left"] = True
+            return
         except TimeoutError:
             message = f"the body did not arrive within {self.body_seconds:g} s"
             await send_json(send, 408, error_body("request_timeout", message), close=True)
@@ -124,6 +150,9 @@ class RequestGuard:
         if body and not _is_json(_header(scope, b"content-type")):
             message = "send the body as JSON, with Content-Type: application/json"
             await send_json(send, 415, error_body("unsupported_media_type", message))
+            return
+        if body and not _is_utf8(body):
+            await send_json(send, 400, error_body("malformed_json", NOT_UTF8))
             return
         replayed = False
 
@@ -137,6 +166,9 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
     async def _read(self, scope: Scope, receive: Any) -> bytes | None:
+        """The body, or None when it is over the limit. A client that leaves before it has all
+        come raises _ClientLeft: what had arrived was taken for the whole body, and an empty one
+        made /new_chat save a conversation for a client that was gone."""
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return None
@@ -144,8 +176,8 @@ class RequestGuard:
         size = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks)
+            if message["type"] != "http.request":  # http.disconnect
+                raise _ClientLeft
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -161,10 +193,12 @@ class AccessLog:
 
     `local_user` is the user every request acts as under --no-auth: set here, before anything
     can refuse the request, it named nobody (user=-) for a body that did not parse, since the
-    dependency that set it never ran."""
+    dependency that set it never ran. The `public` paths (health, the docs) act as nobody and
+    say user=-, as they do with tokens: /health named the local user under --no-auth."""
 
-    def __init__(self, app: Any, local_user: str | None = None) -> None:
+    def __init__(self, app: Any, public: set[str], local_user: str | None = None) -> None:
         self.app = app
+        self.public = public
         self.local_user = local_user
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -173,7 +207,7 @@ class AccessLog:
             return
         started = time.perf_counter()
         state = scope.setdefault("state", {})
-        if self.local_user is not None:
+        if self.local_user is not None and _route_path(scope) not in self.public:
             state["user"] = self.local_user
         status = 0
 
@@ -186,7 +220,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            if state.get("client_left"):  # a stream whose client left after its status went
+            # a stream whose client left after its status went, or a body cut short
+            if state.get("client_left"):
                 status = 499
             client = scope.get("client") or ("-", 0)
             access_log.info(
