@@ -45,8 +45,11 @@ def stream(
     client: anthropic.Anthropic | anthropic.AnthropicBedrock,
     messages: list[dict[str, Any]] = HI,
     model: str = MODEL,
+    extra_body: dict[str, Any] | None = None,
 ) -> tuple[list[str], anthropic.types.Message]:
-    with client.messages.stream(model=model, max_tokens=100, messages=messages) as s:
+    with client.messages.stream(
+        model=model, max_tokens=100, messages=messages, extra_body=extra_body
+    ) as s:
         deltas = list(s.text_stream)
         return deltas, s.get_final_message()
 

@@ -11,9 +11,17 @@ import httpx2
 import pytest
 
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
-from test_fake_anthropic import HI, post, stream
+from test_fake_anthropic import HI, post
+from test_fake_anthropic import stream as sdk_stream
 
 BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-6"
+# What InvokeModel takes for the ARN-versioned models (claude.py sends it): the SDK's own API
+# version, its default, is refused there, as Anthropic's Bedrock page warns.
+LEGACY = {"anthropic_version": "bedrock-2023-05-31"}
+
+
+def stream(client: anthropic.AnthropicBedrock, messages: list = HI, model: str = BEDROCK_MODEL):  # type: ignore[no-untyped-def, type-arg]
+    return sdk_stream(client, messages, model=model, extra_body=LEGACY)
 
 
 @pytest.fixture
@@ -44,7 +52,7 @@ def test_bedrock_stream_through_event_stream_frames(
     assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/us-east-1/bedrock/aws4_request" in request.headers["authorization"]
     assert "x-amz-date" in request.headers
-    assert request.body["anthropic_version"]  # the SDK sends its API version date
+    assert request.body["anthropic_version"] == "bedrock-2023-05-31"
     assert request.body["model"] == BEDROCK_MODEL
     assert request.body["messages"] == HI
 
@@ -62,7 +70,9 @@ def test_bedrock_model_id_is_url_decoded(
 
 
 def test_bedrock_non_streaming(fake_api: FakeAnthropic, bedrock: anthropic.AnthropicBedrock):
-    message = bedrock.messages.create(model=BEDROCK_MODEL, max_tokens=10, messages=HI)
+    message = bedrock.messages.create(
+        model=BEDROCK_MODEL, max_tokens=10, messages=HI, extra_body=LEGACY
+    )
 
     assert message.content[0].text == "echo: Hi"
     assert fake_api.requests[0].path == f"/model/{BEDROCK_MODEL}/invoke"
@@ -122,3 +132,12 @@ def test_bedrock_requires_sigv4(fake_api: FakeAnthropic):
     )
     with pytest.raises(anthropic.PermissionDeniedError):
         stream(unsigned, model=BEDROCK_MODEL)
+
+
+def test_bedrock_refuses_the_sdks_own_api_version(
+    fake_api: FakeAnthropic, bedrock: anthropic.AnthropicBedrock
+):
+    """The SDK sends its API version (2026-10-21) to Bedrock too, unless the body names one."""
+    with pytest.raises(anthropic.BadRequestError, match="anthropic_version"):
+        sdk_stream(bedrock, model=BEDROCK_MODEL)
+    assert fake_api.requests[0].body["anthropic_version"] != LEGACY["anthropic_version"]

@@ -40,6 +40,11 @@ def preload() -> threading.Thread:
     return thread
 
 
+# anthropic_version in an InvokeModel body (Anthropic's "Claude on Amazon Bedrock (Opus 4.6
+# and earlier)", 2026-11-28).
+BEDROCK_API_VERSION = "bedrock-2023-05-31"
+
+
 class Claude:
     def __init__(
         self,
@@ -160,6 +165,11 @@ class Claude:
             **(params or {}),
         }
         if self.settings.provider == "bedrock":
+            # The SDK sends its own API version (2026-10-21 in anthropic 2.14) to Bedrock too,
+            # which the ARN-versioned models claudechat calls through InvokeModel do not
+            # support: Anthropic's Bedrock page warns such requests may fail with a 400. The
+            # body's version is the one InvokeModel documents for them.
+            request["anthropic_version"] = BEDROCK_API_VERSION
             # Bedrock documents caching as a breakpoint on a content block; the newest one
             # caches the whole conversation before it, as the API's automatic caching does.
             last_block = messages[-1]["content"][-1]

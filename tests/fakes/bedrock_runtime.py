@@ -31,6 +31,10 @@ def eventstream_frame(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 # Bedrock names a mid-stream failure by one of the ResponseStream exception members.
+# The one anthropic_version the ARN-versioned models take through InvokeModel (Anthropic's
+# Bedrock page); the SDK's own API version gets a 400 there.
+BEDROCK_API_VERSION = "bedrock-2023-05-31"
+
 _BEDROCK_STREAM_EXCEPTIONS = {
     "rate_limit_error": "throttlingException",
     "overloaded_error": "serviceUnavailableException",
@@ -76,6 +80,10 @@ class BedrockRuntime:
                 raise Rejected(400, "ValidationException", "Malformed input request")
             if "anthropic_version" not in body:
                 raise Rejected(400, "ValidationException", "anthropic_version: field required")
+            if body["anthropic_version"] != BEDROCK_API_VERSION:
+                # As Anthropic's Bedrock page warns of the SDK's own (2026-10-21) version.
+                message = f"unsupported anthropic_version: {body['anthropic_version']}"
+                raise Rejected(400, "ValidationException", message)
             for key in ("model", "stream"):
                 if key in body:
                     raise Rejected(
