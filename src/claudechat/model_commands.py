@@ -12,6 +12,7 @@ from claudechat.output import console, is_rich, one_line, safe_text, status
 from claudechat.pricing import (
     conversation_spend,
     cost,
+    made_here,
     money,
     price_for,
     price_table,
@@ -205,7 +206,8 @@ def _print_thinking(thinking: str) -> None:
 
 
 def usage_command(session: ChatSession, _argument: str) -> None:
-    spend = conversation_spend(session.conversation.messages, price_table(session.settings))
+    # A fork's own replies, as list and usage count them.
+    spend = conversation_spend(made_here(session.conversation), price_table(session.settings))
     usage = spend.usage
     status(
         f"this conversation: {usage.input_tokens:,} input at full rate + "

@@ -11,6 +11,7 @@ from claudechat.conversation import Usage
 from claudechat.models import packaged
 
 if TYPE_CHECKING:
+    from claudechat.conversation import Conversation, Message
     from claudechat.settings import Settings
 
 PER = 1_000_000
@@ -132,6 +133,15 @@ def conversation_cost(messages: Any, table: dict[str, Price]) -> float | None:
             return None
         total += cost(message.usage, price)
     return total
+
+
+def made_here(conversation: Conversation) -> list[Message]:
+    """The messages paid for in this conversation: a fork's copies of its parent's replies
+    (made before the fork was) were paid for by the parent, and are counted there. `list`
+    and `/usage` both count these: `/usage` in a fork counted the copies again."""
+    if conversation.parent_id is None:
+        return conversation.messages
+    return [m for m in conversation.messages if m.created_at >= conversation.created_at]
 
 
 def conversation_spend(messages: Any, table: dict[str, Price]) -> Spend:
