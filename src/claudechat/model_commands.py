@@ -214,8 +214,10 @@ def usage_command(session: ChatSession, _argument: str) -> None:
         f"{usage.cache_creation_tokens:,} written to cache + {usage.cache_read_tokens:,} read "
         f"from cache = {usage.prompt_tokens:,} tokens in · {usage.output_tokens:,} out"
     )
-    unpriced = f" ({spend.unpriced} repl(ies) of unpriced models)" if spend.unpriced else ""
-    status(f"cost {money(spend.cost)} · caching saved {money(spend.saved)}{unpriced}")
+    status(
+        f"cost {money(spend.total_cost)} · caching saved {money(spend.total_saved)}"
+        + spend.unpriced_said()
+    )
 
 
 def turn_usage_line(session: ChatSession) -> str | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import ConversationDeletedError, StorageError, UsageError
 from claudechat.output import status
-from claudechat.pricing import Spend, price_table
+from claudechat.pricing import Spend, price_table, usd_figure
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -118,7 +118,7 @@ def _row(
         "cache_writes": usage.cache_creation_tokens,
         "cache_reads": usage.cache_read_tokens,
         "output": usage.output_tokens,
-        "cost": None if spend.unpriced else round(spend.cost, 6),
-        "saved_by_cache": None if spend.unpriced else round(spend.saved, 6),
+        "cost": usd_figure(spend.total_cost),
+        "saved_by_cache": usd_figure(spend.total_saved),
         "unpriced": spend.unpriced,
     }
