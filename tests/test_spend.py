@@ -12,7 +12,7 @@ import pexpect
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudechat.conversation import Message, Usage
+from claudechat.conversation import Conversation, Message, Usage
 from claudechat.pricing import conversation_cost, conversation_spend, price_table
 from conftest import conversation_id
 from fakes.anthropic_api import Reply
@@ -366,3 +366,24 @@ def test_models_at_100_columns_shows_display_names_whole(fake_api) -> None:  # t
     assert any("claude-opus-4-6" in line and "Claude Opus 4.6" in line for line in lines), text
     # The lists wrap between two of their items, never inside one.
     assert "…" not in text and "adaptive," in text, text
+
+
+def test_usage_by_day_groups_by_the_local_date_as_since_and_show_do(cli) -> None:  # type: ignore[no-untyped-def]
+    """In Auckland a reply of 22:04 UTC on 2026-11-28 (11:04 on the 29th there) was listed
+    under 2026-11-28, even with `--since 2026-11-29`, which counts from local midnight."""
+    from conftest import save_conversation
+
+    at = datetime(2026, 11, 28, 22, 4, tzinfo=UTC)
+    conversation = Conversation.new("tester", "claude-sonnet-4-6", created_at=at, updated_at=at)
+    conversation.append("user", "late", created_at=at)
+    usage = Usage(input_tokens=1000, output_tokens=100)
+    conversation.append("assistant", "yes", model="claude-sonnet-4-6", usage=usage, created_at=at)
+    save_conversation(conversation)
+    for zone, since, day in (
+        ("Pacific/Auckland", "2026-11-29", "2026-11-29"),
+        ("UTC", "2026-11-28", "2026-11-28"),
+    ):
+        shown = cli("show", conversation.id, env={"TZ": zone}).stdout
+        assert f"Claude · {day} " in shown, shown
+        rows = json.loads(cli("usage", "--since", since, "--json", env={"TZ": zone}).stdout)
+        assert [(r["day"], r["input"]) for r in rows] == [(day, 1000)], zone

@@ -171,15 +171,16 @@ def shown_document(conversation: Conversation) -> dict[str, object]:
 
 
 def cost_json(conversation: Conversation) -> dict[str, object]:
-    """What the conversation's replies cost, priced as the dim line after each reply is."""
-    from claudechat.pricing import conversation_spend, price_table
+    """What the conversation's replies cost, priced as the dim line after each reply is;
+    null while a reply's model has no price, as `usage` has it: it read 0.0."""
+    from claudechat.pricing import conversation_spend, price_table, usd_figure
     from claudechat.settings import load_settings
 
     spend = conversation_spend(conversation.messages, price_table(load_settings()))
     return {
         **spend.usage.to_dict(),
-        "usd": round(spend.cost, 6),
-        "saved_by_cache_usd": round(spend.saved, 6),
+        "usd": usd_figure(spend.total_cost),
+        "saved_by_cache_usd": usd_figure(spend.total_saved),
         "unpriced_replies": spend.unpriced,
     }
 

@@ -12,6 +12,7 @@ from claudechat.output import console, is_rich, one_line, safe_text, status
 from claudechat.pricing import (
     conversation_spend,
     cost,
+    made_here,
     money,
     price_for,
     price_table,
@@ -205,15 +206,18 @@ def _print_thinking(thinking: str) -> None:
 
 
 def usage_command(session: ChatSession, _argument: str) -> None:
-    spend = conversation_spend(session.conversation.messages, price_table(session.settings))
+    # A fork's own replies, as list and usage count them.
+    spend = conversation_spend(made_here(session.conversation), price_table(session.settings))
     usage = spend.usage
     status(
         f"this conversation: {usage.input_tokens:,} input at full rate + "
         f"{usage.cache_creation_tokens:,} written to cache + {usage.cache_read_tokens:,} read "
         f"from cache = {usage.prompt_tokens:,} tokens in · {usage.output_tokens:,} out"
     )
-    unpriced = f" ({spend.unpriced} repl(ies) of unpriced models)" if spend.unpriced else ""
-    status(f"cost {money(spend.cost)} · caching saved {money(spend.saved)}{unpriced}")
+    status(
+        f"cost {money(spend.total_cost)} · caching saved {money(spend.total_saved)}"
+        + spend.unpriced_said()
+    )
 
 
 def turn_usage_line(session: ChatSession) -> str | None:

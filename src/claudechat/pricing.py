@@ -11,6 +11,7 @@ from claudechat.conversation import Usage
 from claudechat.models import packaged
 
 if TYPE_CHECKING:
+    from claudechat.conversation import Conversation, Message
     from claudechat.settings import Settings
 
 PER = 1_000_000
@@ -88,6 +89,11 @@ def money(amount: float | None) -> str:
     return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
 
 
+def usd_figure(amount: float | None) -> float | None:
+    """A JSON figure: to the millionth of a dollar, null when unknown."""
+    return None if amount is None else round(amount, 6)
+
+
 def turn_line(usage: Usage, amount: float | None) -> str:
     """The dim line after a reply: what was sent at full or cache-write rate, what came back,
     what was read from cache, and the money."""
@@ -116,6 +122,24 @@ class Spend:
         self.cost += cost(usage, price)
         self.saved += saved_by_cache(usage, price)
 
+    @property
+    def total_cost(self) -> float | None:
+        """None (shown `?`) while a reply has no price: the others' sum alone read as the
+        whole, $0.0000 for a conversation of an unpriced model, where list showed `?`."""
+        return None if self.unpriced else self.cost
+
+    @property
+    def total_saved(self) -> float | None:
+        return None if self.unpriced else self.saved
+
+    def unpriced_said(self) -> str:
+        """ " (2 replies of models with no price)", or nothing when every reply has one."""
+        if not self.unpriced:
+            return ""
+        if self.unpriced == 1:
+            return " (1 reply of a model with no price)"
+        return f" ({self.unpriced:,} replies of models with no price)"
+
 
 def conversation_cost(messages: Any, table: dict[str, Price]) -> float | None:
     """The replies' cost alone, as conversation_spend(...).cost, None when a reply's model has
@@ -132,6 +156,15 @@ def conversation_cost(messages: Any, table: dict[str, Price]) -> float | None:
             return None
         total += cost(message.usage, price)
     return total
+
+
+def made_here(conversation: Conversation) -> list[Message]:
+    """The messages paid for in this conversation: a fork's copies of its parent's replies
+    (made before the fork was) were paid for by the parent, and are counted there. `list`
+    and `/usage` both count these: `/usage` in a fork counted the copies again."""
+    if conversation.parent_id is None:
+        return conversation.messages
+    return [m for m in conversation.messages if m.created_at >= conversation.created_at]
 
 
 def conversation_spend(messages: Any, table: dict[str, Price]) -> Spend:

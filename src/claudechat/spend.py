@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import ConversationDeletedError, StorageError, UsageError
 from claudechat.output import status
-from claudechat.pricing import Spend, price_table
+from claudechat.pricing import Spend, price_table, usd_figure
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from claudechat.conversation import Conversation
     from claudechat.progress import Progress
     from claudechat.settings import Settings
@@ -63,13 +65,22 @@ def spend_rows(
                 if message.created_at < cutoff:
                     continue
                 key = {
-                    "day": message.created_at.date().isoformat(),
+                    "day": _local_day(message.created_at),
                     "model": message.model or "?",
                     "conversation": conversation.id,  # names repeat; ids do not
                 }[by]
                 groups.setdefault(key, Spend()).add(message.usage, message.model, table)
     rows_out = [_row(by, key, spend, names) for key, spend in sorted(groups.items())]
     return rows_out, errors[0] if errors else None
+
+
+def _local_day(moment: datetime) -> str:
+    """The local date, as --since and show read times: the UTC one put a reply of the morning
+    in Auckland under the day before, even with --since that morning's date."""
+    try:
+        return moment.astimezone().date().isoformat()
+    except (OverflowError, ValueError):  # at the calendar's ends, as parse_since
+        return moment.date().isoformat()
 
 
 def _counted_document(
@@ -118,7 +129,7 @@ def _row(
         "cache_writes": usage.cache_creation_tokens,
         "cache_reads": usage.cache_read_tokens,
         "output": usage.output_tokens,
-        "cost": None if spend.unpriced else round(spend.cost, 6),
-        "saved_by_cache": None if spend.unpriced else round(spend.saved, 6),
+        "cost": usd_figure(spend.total_cost),
+        "saved_by_cache": usd_figure(spend.total_saved),
         "unpriced": spend.unpriced,
     }
