@@ -56,10 +56,17 @@ def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -
                 one_line(row.model),
                 str(row.message_count),
                 relative_time(row.updated_at),
-                (row.parent_id or "")[:SHORT_ID],  # forked from
+                _parent(row),  # forked from
                 _cost_text(row),
             )
             print("\t".join(fields))
+
+
+
+def _parent(row: ConversationRow) -> str:
+    """The short id of the conversation it was forked from. Shown safely, as a name is: the
+    row's parent id came from a document that may have been imported from anyone's export."""
+    return one_line((row.parent_id or "")[:SHORT_ID])
 
 
 def nothing_listed(filtered: bool) -> str:
@@ -126,7 +133,7 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
             str(row.message_count),
             _cost_text(row),
             relative_time(row.updated_at),
-            *([(row.parent_id or "")[:SHORT_ID]] if forks else []),
+            *([_parent(row)] if forks else []),
         ]
         for row in rows
     ]
@@ -225,7 +232,7 @@ def conversation_facts(conversation: Conversation) -> list[tuple[str, str]]:
     if conversation.system:
         facts.append(("system", one_line(conversation.system)))
     if conversation.parent_id:
-        facts.append(("forked from", conversation.parent_id))
+        facts.append(("forked from", one_line(conversation.parent_id)))
     return facts
 
 
