@@ -136,12 +136,13 @@ class ConversationMemory:
         """The newest whole turns that fit the budget, valid for the Messages API.
 
         A turn is a user message and its reply, if any. A turn whose reply holds nothing to
-        send back (only thinking, or no text) is left out whole, and consecutive user
-        messages (a message whose reply failed, then the next one) are merged, so the result
-        starts with a user message, alternates roles, and ends with the newest user message.
-        A reply with nothing to send back that nothing follows yet is as no reply: the message
-        it answered is still the newest, and ends the context (what /retry asks again); left
-        out, the context ended with an earlier reply, which the API refuses, and this raised.
+        send back (only thinking, no text, or Claude's refusal) is left out whole, and
+        consecutive user messages (a message whose reply failed, then the next one) are
+        merged, so the result starts with a user message, alternates roles, and ends with the
+        newest user message. A reply with nothing to send back that nothing follows yet is as
+        no reply: the message it answered is still the newest, and ends the context (what
+        /retry asks again); left out, the context ended with an earlier reply, which the API
+        refuses, and this raised.
         """
         turns = _turns(_without_empty_replies_at_end(self.messages, self.model), self.model)
         if not turns or turns[-1][-1].role != "user":
@@ -196,7 +197,13 @@ class ConversationMemory:
 def _sendable(message: Message, model: str | None = None) -> tuple[Block, ...]:
     """The blocks the API accepts back: no empty text (an interrupted reply may have none),
     no trailing white space at the end of a reply (the API refuses that too), and no thinking
-    signed for another model than the one asked now."""
+    signed for another model than the one asked now.
+
+    A reply Claude declined (stop reason refusal) has nothing to send back either: sent with
+    every later message, the refused turn brought more refusals, and the API's guidance is to
+    remove it before continuing. It stays in the document, for show and export."""
+    if message.role == "assistant" and message.stop_reason == "refusal":
+        return ()
     other_model = model is not None and message.model is not None and message.model != model
     blocks: list[Block] = []
     for block in message.content:
@@ -238,10 +245,10 @@ def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextM
 
 
 def _drop_unanswered(turns: list[list[ContextMessage]]) -> None:
-    """A reply with nothing to send back (only thinking, or no text at all) answered the
-    message(s) before it with nothing: they are left out, as a message whose reply failed is
-    set aside. Sent on with the next message, they were merged into it, as if no reply had
-    come between them."""
+    """A reply with nothing to send back (only thinking, no text at all, or a refusal)
+    answered the message(s) before it with nothing: they are left out, as a message whose
+    reply failed is set aside. Sent on with the next message, they were merged into it, as if
+    no reply had come between them."""
     while turns and len(turns[-1]) == 1:
         turns.pop()
 
