@@ -1,6 +1,7 @@
-"""Replies that hold only thinking (no text to send back), anywhere in a transcript, the newest
-message's own included: the context is still valid for the API. A transcript whose newest
-message was answered with thinking only raised "the newest message must be the user's"."""
+"""Replies that hold only thinking, or that Claude declined (nothing to send back), anywhere in
+a transcript, the newest message's own included: the context is still valid for the API. A
+transcript whose newest message was answered with thinking only raised "the newest message
+must be the user's"."""
 
 from __future__ import annotations
 
@@ -24,10 +25,18 @@ def thinking_only(text: str = "", thought: str = "pondering") -> Message:
     return Message("assistant", content)
 
 
+def refused(text: str) -> Message:
+    """A reply Claude declined: kept in the document, never sent back (nor its question)."""
+    message = Message.of_text("assistant", text)
+    message.stop_reason = "refusal"
+    return message
+
+
 replies = st.one_of(
     st.none(),  # the request failed: no reply
     words.map(lambda text: Message.of_text("assistant", text)),
     st.sampled_from(["", " ", "\n\n"]).map(thinking_only),
+    words.map(refused),
 )
 
 
@@ -92,3 +101,19 @@ def test_a_message_answered_with_thinking_only_is_left_out_once_another_follows(
     ]
     context = ConversationMemory(messages).get_current_context()
     assert [(m.role, m.text) for m in context] == [("user", "second")]
+
+
+def test_a_refused_turn_is_left_out_of_the_context() -> None:
+    messages = [
+        Message.of_text("user", "first"),
+        Message.of_text("assistant", "an answer"),
+        Message.of_text("user", "second, refused"),
+        refused("I can't help with that."),
+        Message.of_text("user", "third"),
+    ]
+    context = ConversationMemory(messages).get_current_context()
+    assert [(m.role, m.text) for m in context] == [
+        ("user", "first"),
+        ("assistant", "an answer"),
+        ("user", "third"),
+    ]

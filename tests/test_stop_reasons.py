@@ -38,12 +38,40 @@ def test_every_stop_reason_is_kept_marked_and_explained(cli, fake_api) -> None: 
     assert [(m["stop_reason"], m["status"]) for m in replies] == [
         (reason, "complete") for reason in REASONS
     ]
-    # The refused reply stays in the context, as Claude's answer.
-    sent = fake_api.requests[-1].body["messages"]
-    assert [content_text(m["content"]) for m in sent][6:8] == ["ask refusal", "reply refusal"]
+    # The refused turn is left out of the context (see the test below); the others stay.
+    sent = [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]]
+    assert sent[6:8] == ["ask model_context_window_exceeded", "reply model_context_window_exceeded"]
+    assert "ask refusal" not in sent and "reply refusal" not in sent
     markdown = cli("show", cid).stdout
     assert "(declined)" in markdown and "(context window full)" in markdown
     assert "(stop reason: brand_new_reason)" in markdown
+
+
+def test_a_refused_turn_is_kept_but_left_out_of_later_requests(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The refused message and its reply went along with every later message, and the API
+    says a refused turn must be removed before continuing, or the refusals keep coming."""
+    fake_api.queue(Reply("answer one"))
+    cid = conversation_id(cli("chat", input="turn1").stderr)
+    fake_api.queue(Reply("I can't help with that.", stop_reason="refusal"))
+    assert cli("chat", "-c", input="turn2 bad").returncode == 0
+    fake_api.queue(Reply("answer three"))
+    result = cli("chat", "-c", input="turn3")
+    assert result.returncode == 0, result.stderr
+    sent = fake_api.requests[-1].body["messages"]
+    assert [(m["role"], content_text(m["content"])) for m in sent] == [
+        ("user", "turn1"),
+        ("assistant", "answer one"),
+        ("user", "turn3"),
+    ]
+    document = json.loads(cli("show", cid, "--json").stdout)
+    assert [content_text(m["content"]) for m in document["messages"]] == [
+        "turn1",
+        "answer one",
+        "turn2 bad",
+        "I can't help with that.",
+        "turn3",
+        "answer three",
+    ]
 
 
 def test_unknown_or_forbidden_model_and_refused_parameter_keep_the_message(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

@@ -26,24 +26,44 @@ SYSTEM_OVERHEAD_TOKENS = 8
 
 
 def estimate_tokens(text: str) -> int:
-    """A deliberately generous estimate (Claude averages ~3.5 characters per token in English)."""
-    return math.ceil(len(text) / 3) + MESSAGE_OVERHEAD_TOKENS
+    """A deliberately generous estimate (Claude averages ~3.5 characters per token in English,
+    and about one token per character of CJK, Hangul, kana or other non-Latin scripts)."""
+    return _tokens(len(text), _wide_characters(text)) + MESSAGE_OVERHEAD_TOKENS
 
 
 def estimate_block_tokens(blocks: list[Block]) -> int:
     """Text and thinking count by their characters; other blocks by their JSON size."""
-    characters = 0
+    characters = wide = 0
     for block in blocks:
-        kind = block.get("type")
-        if kind == "text":
-            characters += len(block["text"])
-        elif kind == "thinking":
-            characters += len(block["thinking"])
-        elif kind == "attachment":
+        if block.get("type") == "attachment":
             characters += estimated_tokens(block) * 3
-        else:
-            characters += len(json.dumps(block))
-    return math.ceil(characters / 3) + MESSAGE_OVERHEAD_TOKENS
+            continue
+        text = _counted_text(block)
+        characters += len(text)
+        wide += _wide_characters(text)
+    return _tokens(characters, wide) + MESSAGE_OVERHEAD_TOKENS
+
+
+def _counted_text(block: Block) -> str:
+    kind = block.get("type")
+    if kind == "text":
+        return str(block["text"])
+    if kind == "thinking":
+        return str(block["thinking"])
+    return json.dumps(block)  # non-ASCII escaped: \uXXXX counts as six characters
+
+
+def _tokens(characters: int, wide: int) -> int:
+    """Three characters a token, but one token for each wide character."""
+    return math.ceil((characters - wide) / 3) + wide
+
+
+def _wide_characters(text: str) -> int:
+    """Characters past Latin-1 (CJK, Hangul, kana, Cyrillic, emoji ...): a tokenizer gives each
+    about one token or more, so at three a token 200,000 Japanese characters were estimated
+    at 66,700 tokens. Counted as what Latin-1 cannot encode, one pass in C (about 1 ms a
+    megabyte): this runs on the whole context every turn."""
+    return len(text) - len(text.encode("latin-1", "ignore"))
 
 
 @dataclass(frozen=True)
@@ -136,12 +156,13 @@ class ConversationMemory:
         """The newest whole turns that fit the budget, valid for the Messages API.
 
         A turn is a user message and its reply, if any. A turn whose reply holds nothing to
-        send back (only thinking, or no text) is left out whole, and consecutive user
-        messages (a message whose reply failed, then the next one) are merged, so the result
-        starts with a user message, alternates roles, and ends with the newest user message.
-        A reply with nothing to send back that nothing follows yet is as no reply: the message
-        it answered is still the newest, and ends the context (what /retry asks again); left
-        out, the context ended with an earlier reply, which the API refuses, and this raised.
+        send back (only thinking, no text, or Claude's refusal) is left out whole, and
+        consecutive user messages (a message whose reply failed, then the next one) are
+        merged, so the result starts with a user message, alternates roles, and ends with the
+        newest user message. A reply with nothing to send back that nothing follows yet is as
+        no reply: the message it answered is still the newest, and ends the context (what
+        /retry asks again); left out, the context ended with an earlier reply, which the API
+        refuses, and this raised.
         """
         turns = _turns(_without_empty_replies_at_end(self.messages, self.model), self.model)
         if not turns or turns[-1][-1].role != "user":
@@ -196,7 +217,13 @@ class ConversationMemory:
 def _sendable(message: Message, model: str | None = None) -> tuple[Block, ...]:
     """The blocks the API accepts back: no empty text (an interrupted reply may have none),
     no trailing white space at the end of a reply (the API refuses that too), and no thinking
-    signed for another model than the one asked now."""
+    signed for another model than the one asked now.
+
+    A reply Claude declined (stop reason refusal) has nothing to send back either: sent with
+    every later message, the refused turn brought more refusals, and the API's guidance is to
+    remove it before continuing. It stays in the document, for show and export."""
+    if message.role == "assistant" and message.stop_reason == "refusal":
+        return ()
     other_model = model is not None and message.model is not None and message.model != model
     blocks: list[Block] = []
     for block in message.content:
@@ -238,10 +265,10 @@ def _turns(messages: Iterable[Message], model: str | None) -> list[list[ContextM
 
 
 def _drop_unanswered(turns: list[list[ContextMessage]]) -> None:
-    """A reply with nothing to send back (only thinking, or no text at all) answered the
-    message(s) before it with nothing: they are left out, as a message whose reply failed is
-    set aside. Sent on with the next message, they were merged into it, as if no reply had
-    come between them."""
+    """A reply with nothing to send back (only thinking, no text at all, or a refusal)
+    answered the message(s) before it with nothing: they are left out, as a message whose
+    reply failed is set aside. Sent on with the next message, they were merged into it, as if
+    no reply had come between them."""
     while turns and len(turns[-1]) == 1:
         turns.pop()
 

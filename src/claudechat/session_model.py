@@ -64,12 +64,28 @@ class SessionModel:
         )
 
     def budget(self) -> int:
-        """The context budget: as set, else the model's window minus the reply's room."""
-        if self.settings.max_context_tokens:
-            return int(self.settings.max_context_tokens)
+        """The context budget: as set, else the model's window minus the reply's room.
+
+        A setting above that is capped to it, and said once: taken as set, turns of 312,000
+        tokens went to a model with a 200,000-token window, and a message too large for the
+        window was sent rather than refused. An undescribed model's window is a guess, and
+        caps nothing."""
         info = self.model_info()
+        room = reply_room(info, self.options)
         window = info.max_input_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        return max(1, window - reply_room(info, self.options))
+        most = max(1, window - room)
+        setting = self.settings.max_context_tokens
+        if not setting:
+            return most
+        if info.known and setting > most:
+            source = self.settings.sources.get("max_context_tokens", "the settings")
+            self.say_once(
+                f"max_context_tokens {setting:,} ({source}) is more than {info.id}'s context "
+                f"window of {window:,} tokens holds beside the reply's {room:,}; the budget is "
+                f"{most:,}"
+            )
+            return most
+        return int(setting)
 
     def request_params(self, context_tokens: int | None = None) -> dict[str, Any]:
         params = request_params(self.model_info(), self.options, context_tokens)
