@@ -389,7 +389,7 @@ def test_a_sslmode_libpq_refuses_is_a_setting_error_before_claude_is_asked(  # t
     assert fake_api.requests == []
 
 
-def test_a_parent_id_with_escape_sequences_is_not_obeyed_by_the_terminal(fake_api, cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+def test_a_parent_id_with_escapes_is_not_obeyed(fake_api, cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
     """A row's parent id came from a document, maybe imported from someone else's export: list
     printed it raw, so an escape sequence in it cleared the screen."""
     assert cli("chat", "hi").returncode == 0
