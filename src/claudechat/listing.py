@@ -62,7 +62,6 @@ def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -
             print("\t".join(fields))
 
 
-
 def _parent(row: ConversationRow) -> str:
     """The short id of the conversation it was forked from. Shown safely, as a name is: the
     row's parent id came from a document that may have been imported from anyone's export."""
