@@ -152,6 +152,17 @@ def test_raising_the_budget_is_offered_only_where_the_window_has_room(
         assert "raise max_context_tokens (--max-context-tokens" in str(refused.value)
 
 
+def test_raising_the_budget_is_not_offered_where_it_is_all_the_window_leaves() -> None:
+    """A budget at its ceiling (the window less the reply's room) is capped there whatever the
+    setting says, so a message over it was told to raise a setting that could not help."""
+    memory = ConversationMemory(max_context_tokens=100, window=300, ceiling=100)
+    with pytest.raises(ContextTooLargeError) as refused:
+        memory.update_memory("user", "word " * 130)
+    assert not refused.value.beyond_window
+    assert "max_context_tokens" not in str(refused.value)
+    assert "all the model's window leaves beside the reply" in str(refused.value)
+
+
 def test_failed_turns_merge_into_the_next_user_message() -> None:
     memory = ConversationMemory()
     memory.update_memory("user", "first try")

@@ -129,6 +129,7 @@ class ChatSession(SessionSaving, SessionModel):
             self.conversation.model,
             # An undescribed model's window is a guess: raising the budget may yet help.
             info.max_input_tokens if info.known else None,
+            self.budget_ceiling(),
         )
 
     def other_branches(self) -> list[Message]:

@@ -85,6 +85,7 @@ class ConversationMemory:
         system: str | None = None,
         model: str | None = None,
         window: int | None = None,
+        ceiling: int | None = None,
     ) -> None:
         if max_context_tokens <= 0:
             raise ValueError("max_context_tokens must be positive")
@@ -96,6 +97,9 @@ class ConversationMemory:
         self.model = model
         # The model's whole context window, where known: past it, raising the budget is no help.
         self.window = window
+        # The most the budget can be (the window less the reply's room): a budget there is
+        # not raised by raising the setting (session_model caps it), so that is not advised.
+        self.ceiling = ceiling
 
     # -- the transcript ---------------------------------------------------------------------
 
@@ -119,7 +123,7 @@ class ConversationMemory:
                 raise self._beyond_window_error(f"that message is about {needed:,} tokens")
             raise ContextTooLargeError(
                 f"that message is about {needed:,} tokens, more than the context budget of "
-                f"{self.max_context_tokens:,}; shorten it or raise {BUDGET_SETTING}"
+                f"{self.max_context_tokens:,}; {self._advice('shorten it')}"
             )
 
     def _beyond_window(self, needed: int) -> bool:
@@ -181,8 +185,15 @@ class ConversationMemory:
             return self._beyond_window_error(f"the newest message alone is about {needed:,} tokens")
         return ContextTooLargeError(
             "the newest message alone does not fit the context budget of "
-            f"{self.max_context_tokens:,} tokens; raise {BUDGET_SETTING}"
+            f"{self.max_context_tokens:,} tokens; {self._advice('send less')}"
         )
+
+    def _advice(self, shorten: str) -> str:
+        """Raising the setting helps a budget below the ceiling alone: at it, the advice was
+        to raise a setting that would be capped right back."""
+        if self.ceiling is not None and self.max_context_tokens >= self.ceiling:
+            return f"{shorten}: the budget is all the model's window leaves beside the reply"
+        return f"{shorten} or raise {BUDGET_SETTING}"
 
     def context_tokens(self, context: Iterable[ContextMessage]) -> int:
         return self.system_tokens + sum(m.tokens for m in context)

@@ -73,7 +73,7 @@ class SessionModel:
         info = self.model_info()
         room = reply_room(info, self.options)
         window = info.max_input_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        most = max(1, window - room)
+        most = self.budget_ceiling() or max(1, window - room)
         setting = self.settings.max_context_tokens
         if not setting:
             return most
@@ -86,6 +86,14 @@ class SessionModel:
             )
             return most
         return int(setting)
+
+    def budget_ceiling(self) -> int | None:
+        """The most a budget can be: a described model's window less the reply's room (None
+        for an undescribed model, whose window is a guess)."""
+        info = self.model_info()
+        if not (info.known and info.max_input_tokens):
+            return None
+        return max(1, info.max_input_tokens - reply_room(info, self.options))
 
     def request_params(self, context_tokens: int | None = None) -> dict[str, Any]:
         params = request_params(self.model_info(), self.options, context_tokens)
