@@ -62,3 +62,19 @@ def test_a_misspelt_key_in_a_table_entry_is_warned_of_with_the_name_it_may_mean(
         "max_input_tokens?"
     ) in said
     assert said.count("unknown key") == 3  # the keys they take are not warned of
+
+
+def test_config_shows_a_table_entry_without_the_keys_it_ignores(cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """`bogus = 3` was warned of as ignored and shown by `config` as if in effect; an ignored
+    key that was no number (`note = "x"`) refused the whole file as prices without numbers."""
+    (isolated_home / "config.toml").write_text(
+        '[prices."claude-x"]\ninput = 1\noutput = 2\nbogus = 3\nnote = "x"\n'
+        '[bedrock_models."claude-y"]\nid = "anthropic.claude-y"\nbogus = 3\n'
+    )
+    result = cli("config")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("unknown key") == 3
+    shown = result.stdout
+    assert "prices = { claude-x = { input = 1, output = 2 } }" in shown
+    assert 'bedrock_models = { claude-y = { id = "anthropic.claude-y" } }' in shown
+    assert "bogus" not in shown and "note" not in shown

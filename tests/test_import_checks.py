@@ -209,3 +209,11 @@ def test_another_users_export_imported_twice_is_one_conversation(cli, backend, t
     for _ in range(2):
         assert cli("import", "--new-ids", str(paths["trunk"])).returncode == 0
     assert len(json.loads(cli("list", "--json").stdout)) == 4
+
+
+def test_a_name_with_joiners_is_imported_as_it_is(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Import made "Family 👨‍👩‍👧 trip" three emoji apart, each joiner a space, and said so."""
+    result = cli("import", str(exported(tmp_path, "Family 👨‍👩‍👧 trip")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("\tFamily 👨‍👩‍👧 trip\n")
+    assert "name" not in result.stderr

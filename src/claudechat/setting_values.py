@@ -83,6 +83,19 @@ ENTRY_KEYS = {
 }
 
 
+def known_entry_keys(table: str, entries: Any) -> Any:
+    """A config file table's entries without the keys an entry does not take, which settings.py
+    warns of as ignored: `config` showed them as if in effect (`bogus = 3` in a price entry),
+    and a price entry's unknown key that was no number refused the whole file."""
+    known = ENTRY_KEYS.get(table)
+    if known is None or not isinstance(entries, dict):
+        return entries
+    return {
+        name: {k: v for k, v in entry.items() if k in known} if isinstance(entry, dict) else entry
+        for name, entry in entries.items()
+    }
+
+
 def _bedrock_entry_problem(entry: Any) -> str | None:
     """What is wrong with one entry of the config file's Bedrock catalogue: a list read as
     its letters, a count that is no number, and a traceback were what a slip gave."""

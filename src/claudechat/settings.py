@@ -15,7 +15,7 @@ from typing import Any
 from claudechat.errors import ConfigError
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.secret_masking import holds_secret, mask_url_password
-from claudechat.setting_values import ENTRY_KEYS, as_toml, checked_value
+from claudechat.setting_values import ENTRY_KEYS, as_toml, checked_value, known_entry_keys
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
@@ -305,9 +305,9 @@ def _set(settings: Settings, name: str, value: Any, source: str) -> None:
         return
     if name in settings.values:
         settings.replaced[name] = settings.values[name]
-    settings.values[name] = checked_value(key, value, source)
+    settings.values[name] = checked_value(key, known_entry_keys(name, value), source)
     settings.sources[name] = source
-    settings.warnings.extend(_unknown_entry_keys(name, settings.values[name], source))
+    settings.warnings.extend(_unknown_entry_keys(name, value, source))
 
 
 def _unknown_entry_keys(table: str, entries: Any, source: str) -> list[str]:
