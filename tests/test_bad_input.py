@@ -101,6 +101,29 @@ def test_malformed_unknown_and_ambiguous_ids(cli, fake_api, backend, store, comm
         assert store.blobs.get(store.blob_key(USER, conversation_id)) == data
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("chat", "--resume", "", "q"), "not a conversation id: ''"),
+        (("chat", "-r", "", "-c", "x"), "use --continue or --resume, not both"),
+    ],
+    ids=["resume", "resume-and-continue"],
+)
+def test_an_empty_resume_is_refused(cli, fake_api, store, args, expected) -> None:  # type: ignore[no-untyped-def]
+    """`--resume "$ID"` with an empty variable chatted in a new conversation (or, with -c,
+    said there was none to continue): an empty id is no id, as every other command says."""
+    save_conversation(store, FIRST_ID)
+    before = listed_ids(store)
+
+    result = cli(*args, input="please continue")
+
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr, expected)
+    assert result.stdout == ""
+    assert fake_api.requests == []
+    assert listed_ids(store) == before
+
+
 # -- 2. damaged documents --------------------------------------------------------------------
 
 

@@ -129,8 +129,14 @@ def chat(
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped or output redirected."""
-    if continue_latest and resume:
-        raise UsageError("use --continue or --resume, not both")
+    if resume is not None:
+        # Checked as every command checks an id: `--resume "$ID"` with an empty variable
+        # started a new conversation, or with -c continued the latest one.
+        if continue_latest:
+            raise UsageError("use --continue or --resume, not both")
+        from claudechat.storage.ids import id_prefix
+
+        id_prefix(resume)
     settings = opening.settings(
         model=model,
         provider=provider,
