@@ -101,6 +101,29 @@ def test_malformed_unknown_and_ambiguous_ids(cli, fake_api, backend, store, comm
         assert store.blobs.get(store.blob_key(USER, conversation_id)) == data
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("chat", "--resume", "", "q"), "not a conversation id: ''"),
+        (("chat", "-r", "", "-c", "x"), "use --continue or --resume, not both"),
+    ],
+    ids=["resume", "resume-and-continue"],
+)
+def test_an_empty_resume_is_refused(cli, fake_api, store, args, expected) -> None:  # type: ignore[no-untyped-def]
+    """`--resume "$ID"` with an empty variable chatted in a new conversation (or, with -c,
+    said there was none to continue): an empty id is no id, as every other command says."""
+    save_conversation(store, FIRST_ID)
+    before = listed_ids(store)
+
+    result = cli(*args, input="please continue")
+
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr, expected)
+    assert result.stdout == ""
+    assert fake_api.requests == []
+    assert listed_ids(store) == before
+
+
 # -- 2. damaged documents --------------------------------------------------------------------
 
 
@@ -317,18 +340,25 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("frobnicate",), "No such command 'frobnicate'"),
-        (("chat", "--frobnicate"), "No such option: --frobnicate"),
-        (("show", "--bogus", "abcd"), "No such option: --bogus"),
-        (("list", "--limit", "many"), "Invalid value for '--limit'"),
+        (("frobnicate",), "no such command 'frobnicate' (see claudechat --help)"),
+        (("chat", "--frobnicate"), "no such option: --frobnicate (see claudechat chat --help)"),
+        (("show", "--bogus", "abcd"), "no such option: --bogus (see claudechat show --help)"),
+        (("list", "--limit", "many"), "invalid value for '--limit'"),
+        (("list", "-n", "0"), "0 is not in the range 1<=x<=1000000 (see claudechat list --help)"),
+        (("show",), "missing argument 'ID' (see claudechat show --help)"),
+        (("rename", "abcd"), "missing argument 'NAME' (see claudechat rename --help)"),
+        (("export", "abcd", "abce"), "got unexpected extra argument(s) (abce)"),
+        (("search", "--"), "missing argument 'QUERY...'"),
+        (("attachment", "get"), "missing argument 'ID/N' (see claudechat attachment get --help)"),
+        (("db",), "missing command (see claudechat db --help)"),
     ],
 )
-def test_unknown_options_and_commands_print_usage(cli, fake_api, store, args, expected) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_options_and_commands_are_one_line(cli, fake_api, store, args, expected) -> None:  # type: ignore[no-untyped-def]
+    """Refused by the framework, a command line got four lines (Usage:, Try ..., a blank one
+    and Error: ...) where all other bad input gets one."""
     result = cli(*args, input="hello")
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "Usage: claudechat" in result.stderr
-    assert expected in result.stderr
+    assert_one_clear_line(result.stderr, expected)
     assert result.stdout == ""
     assert fake_api.requests == []
     assert listed_ids(store) == []

@@ -99,13 +99,14 @@ class ChatSession(SessionSaving, SessionModel):
         name: str | None = None,
     ) -> ChatSession:
         """A new conversation, or the one named by --resume / --continue."""
-        if resume:
+        if resume is not None:  # "" too: refused as no id, never a new conversation
             conversation = store.load(settings.user, resume)
         elif continue_latest:
             conversation = store.latest(settings.user)
         else:
             conversation = Conversation.new(settings.user, settings.model)
-        if settings.sources.get("model") == "command line" or not (resume or continue_latest):
+        resumed = resume is not None or continue_latest
+        if settings.sources.get("model") == "command line" or not resumed:
             conversation.set("model", valid_model(settings.model))
         if system is not None:
             conversation.set("system", system)

@@ -129,8 +129,14 @@ def chat(
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped or output redirected."""
-    if continue_latest and resume:
-        raise UsageError("use --continue or --resume, not both")
+    if resume is not None:
+        # Checked as every command checks an id: `--resume "$ID"` with an empty variable
+        # started a new conversation, or with -c continued the latest one.
+        if continue_latest:
+            raise UsageError("use --continue or --resume, not both")
+        from claudechat.storage.ids import id_prefix
+
+        id_prefix(resume)
     settings = opening.settings(
         model=model,
         provider=provider,
@@ -282,7 +288,7 @@ def _finish_commands() -> None:
 
     from claudechat.exits import guarded
 
-    for typer_app in (app, db_app):
+    for typer_app in (app, db_app, attachment_app):
         for info in typer_app.registered_commands:
             if info.callback is None:
                 continue
@@ -376,11 +382,31 @@ def run(argv: list[str]) -> int:
             return ending(exc.__cause__)
         return int(exc.exit_code)
     except Exception as exc:
-        # Bad options and arguments: Typer's own exceptions, or click's in older Typers,
-        # both able to show themselves with the usage line.
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
-            show()
-            return code
-        raise
+        # Bad options and arguments: Typer's own exceptions, or click's in older Typers.
+        code = _command_line_refused(exc)
+        if code is None:
+            raise
+        return code
     return result if isinstance(result, int) else ExitCode.OK
+
+
+def _command_line_refused(exc: Exception) -> int | None:
+    """The exit code of a command line the framework refused, once its one line is said
+    (None: no such refusal). Its own form was four lines (Usage:, Try ..., a blank one and
+    Error: ...) where every other bad input is one `claudechat: ...` line."""
+    from claudechat.output import error, one_line
+
+    show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+    describe = getattr(exc, "format_message", None)
+    if not (callable(show) and callable(describe) and isinstance(code, int)):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `claudechat` alone: its help, as before
+        show()
+        return code
+    message = one_line(str(describe())).rstrip(".")
+    message = message[:1].lower() + message[1:]  # "No such option" as our lines begin
+    context = getattr(exc, "ctx", None)
+    if context is not None:
+        message += f" (see {context.command_path} --help)"
+    error(message)
+    return code

@@ -262,7 +262,7 @@ def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversat
 
 def rename(
     conversation_id: Annotated[str, completions.CONVERSATION_ID],
-    name: Annotated[str, typer.Argument(help="The new name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The new name.")],
 ) -> None:
     """Name a conversation."""
     from claudechat.conversation import utc_now

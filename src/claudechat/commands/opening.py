@@ -50,14 +50,29 @@ def _said_while_waiting(database_url: str) -> contextlib.AbstractContextManager[
     migrate while another process wrote to it kept `list` silent for up to 30 s."""
     from claudechat.progress import said_while_waiting
 
-    short = "waiting for the database"
-    # SQLite answers at once unless another process holds its write lock (a chat saving, a
-    # migration); a server may be slow, or down.
-    if database_url.startswith("sqlite"):
-        label = f"{short}: another process is writing to it"
-    else:
-        label = f"{short} to answer"
+    label, short = waiting_label(database_url)
     return said_while_waiting(label, short, WAIT_SAID_AFTER)
+
+
+def waiting_label(database_url: str) -> tuple[str, str]:
+    """What a long wait to open the database is, said as it starts (and its short form). Any
+    slow SQLite open was "another process is writing to it", a new user's first `list` on a
+    loaded machine too, where the wait was this process creating the database."""
+    short = "waiting for the database"
+    if not database_url.startswith("sqlite"):
+        return f"{short} to answer", short  # a server may be slow, or down
+    from claudechat.storage.database_url import parse_database_url
+    from claudechat.storage.sqlite_lock_holder import held_by_another_process
+
+    name = parse_database_url(database_url).database
+    if name in (None, "", ":memory:"):
+        return short, short
+    database = Path(name)
+    if not database.exists():
+        return "preparing the database", "preparing the database"
+    if held_by_another_process(database):  # a chat saving, another start migrating
+        return f"{short}: another process is writing to it", short
+    return "opening the database", "opening the database"
 
 
 def quiet_waiting(store: ConversationStore) -> None:

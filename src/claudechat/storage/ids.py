@@ -26,8 +26,10 @@ def conversation_id(value: str) -> str:
 
 
 def id_prefix(value: str) -> str:
-    """A full id or a unique-looking prefix of one, as typed by a user."""
-    lowered = value.strip().lower()
+    """A full id or a unique-looking prefix of one, as typed by a user. Spaces around it are
+    refused, not stripped, by every command alike: `delete --yes " 7707"` deleted 7707, and
+    a delete should act on nothing but what is plainly an id."""
+    lowered = value.lower()
     if not _ID_PREFIX.fullmatch(lowered):
         raise UsageError(
             f"not a conversation id: {printable(value)} (ids are hexadecimal: 0-9, a-f and -)"
