@@ -322,6 +322,19 @@ def main():
     for arg in sys.argv:
 """
 
+# What markdown-it reads as HTML, which is text Claude wrote about code and keys.
+HTML_AS_TEXT = """\
+Press <kbd>Ctrl</kbd>+<kbd>C</kbd>. Use the <br> element, and a <T> type param:
+List<String> x; if a<b and c>d.
+
+<div>
+block html here
+</div>
+
+<!-- a comment -->
+Text after html.
+"""
+
 NO_TRAILING_NEWLINE = "Just one line with no newline at the end"
 
 DOCUMENTS = {
@@ -336,6 +349,7 @@ DOCUMENTS = {
     "starts_with_blank_lines": STARTS_WITH_BLANK_LINES,
     "ends_mid_code_block": ENDS_MID_CODE_BLOCK,
     "no_trailing_newline": NO_TRAILING_NEWLINE,
+    "html_as_text": HTML_AS_TEXT,
     "everything": "\n".join(
         [
             HEADINGS_AND_PARAGRAPHS,

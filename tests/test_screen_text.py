@@ -301,3 +301,21 @@ def test_on_a_dumb_terminal_a_notice_before_the_first_word_is_said_at_once(  # t
     lines = terminal.lines()
     notice = [n for n, line in enumerate(lines) if "sent without one" in line]
     assert len(notice) == 1 and notice[0] < lines.index("the answer"), terminal.dump()
+
+
+def test_html_in_a_reply_shows_as_written(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The REPL showed "Use the  element, and a  type param: List x; if ad." and no <div>
+    block: rich's Markdown drops what markdown-it reads as HTML."""
+    reply = (
+        "Press <kbd>Ctrl</kbd>+<kbd>C</kbd>. Use the <br> element, and a <T> type param:"
+        " List<String> x; if a<b and c>d.\n\n<div>\nblock html here\n</div>\n\nEND-MARK"
+    )
+    fake_api.queue(Reply(chunks=[reply[i : i + 7] for i in range(0, len(reply), 7)]))
+    terminal = start(terminals, cols=120)
+    terminal.send("html\r")
+    terminal.wait_for("END-MARK")
+    terminal.wait_for("›", count=2)
+    lines = terminal.lines()
+    shown = lines[lines.index("› html") + 1 : lines.index("END-MARK")]
+    written = reply.removesuffix("\n\nEND-MARK").split("\n")
+    assert [line for line in shown if line] == [line for line in written if line], terminal.dump()

@@ -1,5 +1,5 @@
 """What a person sees in a terminal, and what stays out of the way: styled tables and markdown
-in a terminal, plain text with NO_COLOR, and no heavy imports for the quick commands."""
+in a terminal, without colour under NO_COLOR, and no heavy imports for the quick commands."""
 
 from __future__ import annotations
 
@@ -98,13 +98,28 @@ def test_show_in_a_terminal_renders_markdown(two_conversations) -> None:  # type
     assert "```" not in screen and "print('hi')" in screen
 
 
-def test_no_color_gives_plain_text_in_a_terminal(two_conversations) -> None:  # type: ignore[no-untyped-def]
+def test_no_color_keeps_the_terminal_layout_without_colour(two_conversations) -> None:  # type: ignore[no-untyped-def]
+    """NO_COLOR takes the colours away, not the layout: `list` printed tab-separated rows
+    without their column names, and `show` the markdown source, as in a pipe."""
     listed = run_in_terminal("list", env={"NO_COLOR": "1"})
-    assert "\x1b[" not in listed
-    assert "\t" in listed  # the plain, tab-separated format
+    assert colour_codes(listed) == []
+    header = next(line for line in listed.splitlines() if "Name" in line)
+    assert all(column in header for column in ("ID", "Name", "Model", "Msgs", "Updated"))
+    assert "\t" not in listed
     shown = run_in_terminal("show", two_conversations, env={"NO_COLOR": "1"})
-    assert "\x1b[" not in shown
-    assert "# Heading" in shown and "```python" in shown  # markdown source, as in a pipe
+    assert colour_codes(shown) == []
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    assert "# Heading" not in screen and "Heading" in screen and "print('hi')" in screen
+
+
+def colour_codes(output: str) -> list[str]:
+    """The SGR parameters in `output` that set a colour (30-49, 90-107: 38 and 48 too)."""
+    return [
+        code
+        for params in re.findall(r"\x1b\[([0-9;]*)m", output)
+        for code in params.split(";")
+        if code and (30 <= int(code) <= 49 or 90 <= int(code) <= 107)
+    ]
 
 
 MARKDOWN_REPLY = "# Heading\n\n- **bold** item\n\n```python\nprint('hi')\n```\n"
@@ -124,10 +139,11 @@ def test_pipe_mode_renders_the_reply_when_stdout_is_a_terminal(fake_api) -> None
     assert "# Heading" not in screen and "Heading" in screen
     assert "**bold**" not in screen and "bold item" in screen
     assert "```" not in screen and "print('hi')" in screen
+    # NO_COLOR: rendered all the same, without colour (it printed the markdown source).
     plain = _piped_into("review", env={"NO_COLOR": "1"})
-    # No colour or style; stderr's waiting line, erased, may have come and gone.
-    assert not re.search(r"\x1b\[[0-9;]*m", plain)
-    assert "# Heading" in plain and "```python" in plain
+    assert colour_codes(plain) == [], plain
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", plain)
+    assert "# Heading" not in screen and "```" not in screen and "print('hi')" in screen
 
 
 @pytest.mark.parametrize("command", [["--help"], ["list"], ["show", "0000"]])

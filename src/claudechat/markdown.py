@@ -123,7 +123,7 @@ def _classes() -> dict[str, Any]:
         def __init__(self, markup: str, code_theme: str = DEFAULT_CODE_THEME) -> None:
             # Markdown.__init__ would build a parser; these are the attributes it sets.
             self.markup = markup
-            self.parsed = _parser().parse(markup)
+            self.parsed = html_as_text(_parser().parse(markup))
             self.code_theme = code_theme
             self.justify = "default"  # "left" pads every line with spaces to the width
             self.style = "none"
@@ -207,6 +207,37 @@ def fold_row(row: list[Any], width: int) -> list[list[Any]]:
             used += size
         rows[-1].append(Segment(text[start:], style))
     return rows
+
+
+def html_as_text(tokens: list[Token]) -> list[Token]:
+    """The tokens with HTML as the text it is: rich's Markdown drops markdown-it's HTML tokens
+    (all but <kbd>), so "the <br> element, a List<String>, if a<b and c>d" showed as "the
+    element, a List, if ad" and a <div> block not at all. An HTML block becomes a paragraph
+    of its lines."""
+    from markdown_it.token import Token
+
+    shown: list[Token] = []
+    for token in tokens:
+        if token.children:
+            token.children = [_as_text(child) for child in token.children]
+        if token.type != "html_block":
+            shown.append(token)
+            continue
+        text = Token("text", "", 0, content=token.content.rstrip("\n"))
+        shown += [
+            Token("paragraph_open", "p", 1, map=token.map, block=True),
+            Token("inline", "", 0, content=text.content, children=[text], block=True),
+            Token("paragraph_close", "p", -1, block=True),
+        ]
+    return shown
+
+
+def _as_text(token: Token) -> Token:
+    if token.type != "html_inline":
+        return token
+    from markdown_it.token import Token
+
+    return Token("text", "", 0, content=token.content)
 
 
 def make_markdown(text: str, code_theme: str = DEFAULT_CODE_THEME) -> Markdown:

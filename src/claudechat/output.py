@@ -20,7 +20,17 @@ def no_color() -> bool:
 
 
 def is_rich(stream: TextIO) -> bool:
-    """Styled, rendered output only for a terminal, and never when NO_COLOR is set."""
+    """The terminal's layout (tables with their headings, rendered markdown) for a terminal,
+    the plain one (tab-separated rows, the text as written) for a pipe or a file. Colour is
+    apart (no_color): NO_COLOR gave the pipe's layout, rows without their column names.
+
+    A dumb terminal (TERM=dumb) gets the terminal's layout too: aligned text needs no escape
+    sequence, and rich draws it there without any, nor any live region (cursor movement)."""
+    return stream.isatty()
+
+
+def is_coloured(stream: TextIO) -> bool:
+    """Whether status lines get their colour: a terminal, without NO_COLOR or TERM=dumb."""
     return stream.isatty() and not no_color()
 
 
@@ -35,7 +45,9 @@ def console(stderr: bool = False, file: TextIO | None = None) -> Console:
     return Console(
         file=stream,
         highlight=False,
-        no_color=no_color(),
+        # NO_COLOR (or a dumb terminal): no style at all. rich's own no_color left the
+        # colours of a streamed reply, whose region writes its codes for the colour system.
+        color_system=None if no_color() else "auto",
         soft_wrap=False,
         _environ=environ if stream.isatty() else None,
     )
@@ -54,7 +66,7 @@ def status(message: str, style: str = "dim", indent: int | None = None) -> None:
     message = safe_text(message).replace("\n", "^J")
     if sys.stderr.isatty():
         message = wrapped(message, terminal_width(sys.stderr), indent)
-    if is_rich(sys.stderr):
+    if is_coloured(sys.stderr):
         codes = {"dim": "2", "red": "31", "yellow": "33", "green": "32"}
         message = f"\x1b[{codes.get(style, '0')}m{message}\x1b[0m"
     # One write, the newline with it: print() writes them apart, and a signal between the two

@@ -1,0 +1,27 @@
+"""Tables in a terminal under NO_COLOR or TERM=dumb keep their headings and aligned columns:
+NO_COLOR gave them the pipe's layout, rows of tab-separated values without column names."""
+
+from __future__ import annotations
+
+import re
+
+from test_terminal_output import colour_codes, run_in_terminal, two_conversations  # noqa: F401
+
+
+def test_usage_under_no_color_has_its_headings_and_no_colour(two_conversations) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    shown = run_in_terminal("usage", env={"NO_COLOR": "1"})
+    assert colour_codes(shown) == [], shown
+    assert "\t" not in shown, shown
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    header = next(line for line in screen.splitlines() if line.startswith("day"))
+    assert header.split()[:3] == ["day", "input", "cache"], screen
+    assert any(line.startswith("20") and "█" in line for line in screen.splitlines()), screen
+
+
+def test_a_dumb_terminal_gets_the_table_without_any_escape_sequence(two_conversations) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Aligned text needs no escape sequence: a dumb terminal (Emacs's shell) can show it."""
+    listed = run_in_terminal("list", env={"TERM": "dumb"})
+    assert "\x1b" not in listed, listed
+    header = next(line for line in listed.splitlines() if "Name" in line)
+    assert all(column in header for column in ("ID", "Name", "Model", "Msgs", "Updated"))
+    assert "\t" not in listed and "release notes" in listed
