@@ -203,6 +203,15 @@ def test_a_dumb_terminal_gets_no_escape_sequences(fake_api) -> None:  # type: ig
     assert "\x1b" not in shown, shown
 
 
+def test_a_dumb_terminal_gets_the_reply_as_it_streams(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """Drawn as markdown there, each block showed only once it had ended: a long paragraph
+    or code block was a long wait with nothing on the screen. Its text streams as written."""
+    fake_api.queue(Reply(MARKDOWN_REPLY))
+    shown = _piped_into("review", env={"TERM": "dumb"})
+    assert "# Heading" in shown and "**bold** item" in shown
+    assert "\x1b" not in shown, shown
+
+
 @pytest.mark.parametrize("width", [40, 80])
 def test_a_status_line_wraps_around_its_commands_and_paths(width: int) -> None:
     """The wrapper broke a path at its space ("…/Application" / "  Support/…") and a command

@@ -29,6 +29,14 @@ def is_rich(stream: TextIO) -> bool:
     return stream.isatty()
 
 
+def renders_live(stream: TextIO) -> bool:
+    """Whether a streaming reply is drawn as markdown, redrawn as it grows: a terminal that
+    takes cursor movement. A dumb one gets the reply's text as it streams, as a pipe does:
+    drawn there, each block showed only once it had ended (a long paragraph or code block, a
+    long wait with nothing on the screen)."""
+    return is_rich(stream) and os.environ.get("TERM") != "dumb"
+
+
 def is_coloured(stream: TextIO) -> bool:
     """Whether status lines get their colour: a terminal, without NO_COLOR or TERM=dumb."""
     return stream.isatty() and not no_color()

@@ -159,11 +159,11 @@ def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
     a later `cat answer.md`), which a reply's raw ESC had set a window title or written the
     clipboard (OSC 52) of. Each character is mapped alone, so a sequence split between two
     deltas is shown as it would be whole."""
-    from claudechat.output import console, is_rich
+    from claudechat.output import console, renders_live
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
     from claudechat.repl_terminal import TerminalSafe
 
-    if is_rich(sys.stdout):
+    if renders_live(sys.stdout):
         # Through `stdout`: a terminal that goes away mid-reply (EIO) must not end the turn
         # before its reply is saved, as it must not for a pipe.
         out = console(file=stdout)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from claudechat.output import is_rich, safe_text
+from claudechat.output import renders_live, safe_text
 
 
 @contextlib.contextmanager
@@ -156,7 +156,7 @@ def reply_view(out: Any, code_theme: str) -> Any:
     from claudechat.render import MarkdownStreamRenderer, PlainStreamRenderer
     from claudechat.reply_view import TerminalReplyView
 
-    if is_rich(sys.stdout):
+    if renders_live(sys.stdout):
         renderer = MarkdownStreamRenderer(out, code_theme=code_theme)
         return TerminalReplyView(out, TerminalSafe(renderer))
     return TerminalReplyView(out, TerminalSafe(PlainStreamRenderer(sys.stdout)))
