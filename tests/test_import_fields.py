@@ -92,3 +92,37 @@ def test_a_stored_document_with_a_bad_id_is_corrupt(cli, fake_api, backend, fiel
     resumed = cli("chat", "--resume", conversation.id[:8], input="still there?")
     assert resumed.returncode == 1 and "corrupt" in resumed.stderr
     assert "Traceback" not in resumed.stderr and fake_api.requests == []
+
+
+def with_attachment_digest(document: dict[str, object], digest: str) -> dict[str, object]:
+    messages = document["messages"]
+    assert isinstance(messages, list)
+    messages[0]["content"].append(
+        {"type": "attachment", "sha256": digest, "media_type": "text/plain", "name": "a.txt"}
+    )
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d | {"id": "not-a-uuid"}, "field 'id' is not a conversation id"),
+        (lambda d: d | {"parent_id": "nope"}, "field 'parent_id' is not a conversation id"),
+        (lambda d: d | {"head": "nope"}, "field 'head' names no message"),
+        (lambda d: with_attachment_digest(d, "zz"), "digest 'zz' is no sha256"),
+    ],
+    ids=["id", "parent", "head", "digest"],
+)
+def test_a_bad_file_after_a_good_one_is_refused_before_either_is_written(  # type: ignore[no-untyped-def]
+    cli, tmp_path, change, reason
+) -> None:
+    """`import a.json badid.json` imported a.json, then refused the other in a line that
+    named no file; README says every file is checked before any is written."""
+    good = tmp_path / "a.json"
+    good.write_text(to_json(a_conversation()))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(change(json.loads(to_json(a_conversation())))))
+    result = cli("import", str(good), str(bad))
+    assert_refused_in_one_line(result, bad, reason)
+    assert result.stdout == ""
+    assert cli("list", "--json").stdout.strip() == "[]"

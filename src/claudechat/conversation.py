@@ -21,6 +21,7 @@ from claudechat.blocks import Block, blocks_from_json, text_block, text_of
 from claudechat.document_checks import (
     check_head,
     check_tree,
+    conversation_id_field,
     count_field,
     id_field,
     optional_conversation_id_field,
@@ -337,7 +338,7 @@ class Conversation:
         updated_at = time_field(data, "updated_at")
         set_at = data.get("set_at") if isinstance(data.get("set_at"), dict) else {}
         conversation = cls(
-            id=str_field(data, "id"),
+            id=conversation_id_field(data, "id"),
             user_id=str_field(data, "user_id"),
             model=str_field(data, "model"),
             name=optional_str_field(data, "name"),

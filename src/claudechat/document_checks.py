@@ -71,13 +71,19 @@ def optional_id_field(data: dict[str, Any], key: str) -> str | None:
     return None if data.get(key) is None else id_field(data, key)
 
 
-def optional_conversation_id_field(data: dict[str, Any], key: str) -> str | None:
-    """A conversation's id (a fork's parent): one of any other form was taken as text, and
-    `list` and `show` printed it, escape sequences and all."""
-    value = optional_str_field(data, key)
-    if value is not None and not _CONVERSATION_ID.fullmatch(value):
+def conversation_id_field(data: dict[str, Any], key: str) -> str:
+    """A conversation's id: an export with one of another form was refused only by the save,
+    after the files before it had been imported."""
+    value = str_field(data, key)
+    if not _CONVERSATION_ID.fullmatch(value):
         raise CorruptDocumentError(f"field {key!r} is not a conversation id")
     return value
+
+
+def optional_conversation_id_field(data: dict[str, Any], key: str) -> str | None:
+    """A fork's parent: one of any form was taken as text, and `list` and `show` printed it,
+    escape sequences and all."""
+    return None if data.get(key) is None else conversation_id_field(data, key)
 
 
 def check_head(head: str | None, messages: list[Message]) -> None:
