@@ -207,12 +207,21 @@ def read_export(data: bytes, location: str) -> Export:
     an export whose attachment bytes are not the ones their digests name."""
     refusal = f"{location} is not a claudechat JSON export"
     try:
-        parsed = json.loads(data.decode("utf-8"))
+        # utf-8-sig: a file saved by a Windows editor starts with a byte order mark, and was
+        # refused as "not JSON text".
+        parsed = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UsageError(f"{refusal} (not JSON text)") from exc
     if not isinstance(parsed, dict) or parsed.get("kind") != EXPORT_KIND:
         raise UsageError(f"{refusal} (export one with `claudechat export ID --format json`)")
-    if parsed.get("version") not in READABLE_VERSIONS:
+    version = parsed.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
+        # Said as a newer document format is: the fix is an upgrade, not another file.
+        raise UsageError(
+            f"{location} is a claudechat JSON export of version {version}, newer than this "
+            f"claudechat reads ({EXPORT_VERSION}); upgrade claudechat to import it"
+        )
+    if version not in READABLE_VERSIONS:
         raise UsageError(f"{refusal} of a version this claudechat reads")
     try:
         conversation = Conversation.from_document(parsed)
