@@ -315,6 +315,7 @@ def delete(
     """Delete conversations: document, metadata row, search entries."""
     from claudechat.commands.asking import confirm_deleting
     from claudechat.listing import row_title
+    from claudechat.output import status
     from claudechat.storage.removal import delete_conversation, resolve_all
 
     settings, store = _open()
@@ -325,7 +326,8 @@ def delete(
         rows = _listing(store, settings.user, None).rows
         confirm_deleting(resolved, {r.conversation_id: row_title(r) for r in rows})
     for conversation_id in resolved:
-        print(delete_conversation(store, settings.user, conversation_id).describe())
+        # On stderr, as rename's and doctor's reports: stdout is for answers.
+        status(delete_conversation(store, settings.user, conversation_id).describe())
 
 
 def db_reindex() -> None:
