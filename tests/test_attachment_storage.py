@@ -97,7 +97,7 @@ def test_a_row_doctor_recreates_is_searched_and_keeps_its_attachments(store, cli
     found = json.loads(cli("search", "xylophone", "--json").stdout)
     assert [hit["id"] for hit in found] == [orphan.id]
     deleted = cli("delete", other.id, "--yes")
-    assert deleted.returncode == 0 and "attachment" not in deleted.stdout, deleted.stdout
+    assert deleted.returncode == 0 and "attachment" not in deleted.stderr, deleted.stderr
     got = cli("attachment", "get", f"{orphan.id}/1", "-o", str(tmp_path / "got.pdf"))
     assert got.returncode == 0, got.stderr
     assert (tmp_path / "got.pdf").read_bytes() == PDF.data

@@ -302,12 +302,12 @@ def test_delete_keeps_a_shared_attachment_until_its_last_conversation_goes(  # t
     assert stored()
     deleted = cli("delete", first, "--yes")
     assert deleted.returncode == 0, deleted.stderr
-    assert "attachment" not in deleted.stdout  # the other conversation still uses it
+    assert "attachment" not in deleted.stderr  # the other conversation still uses it
     assert stored()
     assert cli("attachment", "get", f"{second[:8]}/1").returncode == 0
     deleted = cli("delete", second, "--yes")
     assert deleted.returncode == 0, deleted.stderr
-    assert "1 attachment(s) no other conversation uses" in deleted.stdout
+    assert "1 attachment(s) no other conversation uses" in deleted.stderr
     assert not stored()
 
 

@@ -19,9 +19,12 @@ from typing import Any, Literal
 
 from claudechat.blocks import Block, blocks_from_json, text_block, text_of
 from claudechat.document_checks import (
+    check_head,
     check_tree,
+    conversation_id_field,
     count_field,
     id_field,
+    optional_conversation_id_field,
     optional_id_field,
     optional_str_field,
     str_field,
@@ -335,19 +338,20 @@ class Conversation:
         updated_at = time_field(data, "updated_at")
         set_at = data.get("set_at") if isinstance(data.get("set_at"), dict) else {}
         conversation = cls(
-            id=str_field(data, "id"),
+            id=conversation_id_field(data, "id"),
             user_id=str_field(data, "user_id"),
             model=str_field(data, "model"),
             name=optional_str_field(data, "name"),
             system=optional_str_field(data, "system"),
-            parent_id=optional_str_field(data, "parent_id"),
-            head=optional_str_field(data, "head"),
+            parent_id=optional_conversation_id_field(data, "parent_id"),
+            head=optional_id_field(data, "head"),
             created_at=time_field(data, "created_at"),
             updated_at=updated_at,
             set_at={k: time_field(set_at, k) if k in set_at else EPOCH for k in LWW_FIELDS},
             messages=[Message.from_dict(m) for m in messages],
         )
         check_tree(conversation.messages)
+        check_head(conversation.head, conversation.messages)
         return conversation
 
 

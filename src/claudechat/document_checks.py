@@ -5,6 +5,7 @@ what is wrong, so a damaged document is reported, never misread or walked for ev
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,9 @@ from claudechat.errors import CorruptDocumentError
 
 if TYPE_CHECKING:
     from claudechat.conversation import Message
+
+# A conversation id as storage/ids.py takes one for a key: a UUID in canonical form.
+_CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def check_tree(messages: list[Message]) -> None:
@@ -65,6 +69,27 @@ def id_field(data: dict[str, Any], key: str) -> str:
 
 def optional_id_field(data: dict[str, Any], key: str) -> str | None:
     return None if data.get(key) is None else id_field(data, key)
+
+
+def conversation_id_field(data: dict[str, Any], key: str) -> str:
+    """A conversation's id: an export with one of another form was refused only by the save,
+    after the files before it had been imported."""
+    value = str_field(data, key)
+    if not _CONVERSATION_ID.fullmatch(value):
+        raise CorruptDocumentError(f"field {key!r} is not a conversation id")
+    return value
+
+
+def optional_conversation_id_field(data: dict[str, Any], key: str) -> str | None:
+    """A fork's parent: one of any form was taken as text, and `list` and `show` printed it,
+    escape sequences and all."""
+    return None if data.get(key) is None else conversation_id_field(data, key)
+
+
+def check_head(head: str | None, messages: list[Message]) -> None:
+    """The shown branch's newest message is one of the document's."""
+    if head is not None and all(message.id != head for message in messages):
+        raise CorruptDocumentError("field 'head' names no message of the document")
 
 
 def count_field(data: dict[str, Any], key: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,11 +26,13 @@ from claudechat.jsontext import replace_lone_surrogates
 from claudechat.listing import conversation_facts, message_heading
 from claudechat.mdcontain import contained_markdown, folded_markdown, markdown_literal
 from claudechat.output import json_safe, one_line, safe_text
+from claudechat.storage.ids import printable
 
 EXPORT_KIND = "claudechat-export"
 EXPORT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: attachments by reference only
 FORMATS = ("markdown", "json", "html")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # as the attachment store takes a digest
 SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
 # What -f and -o's suffix take besides FORMATS and SUFFIXES: -f md was refused while -o x.md
 # chose markdown, and -o x.htm gave markdown without a word.
@@ -204,17 +207,31 @@ def read_export(data: bytes, location: str) -> Export:
     an export whose attachment bytes are not the ones their digests name."""
     refusal = f"{location} is not a claudechat JSON export"
     try:
-        parsed = json.loads(data.decode("utf-8"))
+        # utf-8-sig: a file saved by a Windows editor starts with a byte order mark, and was
+        # refused as "not JSON text".
+        parsed = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UsageError(f"{refusal} (not JSON text)") from exc
     if not isinstance(parsed, dict) or parsed.get("kind") != EXPORT_KIND:
         raise UsageError(f"{refusal} (export one with `claudechat export ID --format json`)")
-    if parsed.get("version") not in READABLE_VERSIONS:
+    version = parsed.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
+        # Said as a newer document format is: the fix is an upgrade, not another file.
+        raise UsageError(
+            f"{location} is a claudechat JSON export of version {version}, newer than this "
+            f"claudechat reads ({EXPORT_VERSION}); upgrade claudechat to import it"
+        )
+    if version not in READABLE_VERSIONS:
         raise UsageError(f"{refusal} of a version this claudechat reads")
     try:
         conversation = Conversation.from_document(parsed)
     except CorruptDocumentError as exc:
         raise UsageError(f"{refusal}: {exc}") from exc
+    for sha in referenced_attachments(conversation):
+        # Refused here, with the file named: the attachment store refused it only once the
+        # files before this one were imported.
+        if not _SHA256.fullmatch(sha):
+            raise UsageError(f"{refusal}: an attachment's digest {printable(sha)} is no sha256")
     return Export(conversation, _carried_attachments(parsed.get("attachments", {}), location))
 
 

@@ -174,7 +174,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def import_(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="JSON exports.")],
+    files: Annotated[  # not Paths, which make ./- of "-": a file named "-" is ./-
+        list[str], typer.Argument(metavar="FILE...", help="JSON exports; - for stdin.")
+    ],
     new_ids: Annotated[
         bool, typer.Option("--new-ids", help="Give the conversations and messages new ids.")
     ] = False,
@@ -185,13 +187,12 @@ def import_(
     from claudechat.import_ids import Renumbering, forks_remapped
     from claudechat.output import one_line, status
 
-    read = []
+    if files.count("-") > 1:
+        raise UsageError("- (standard input) can be given once")
+    read = []  # (name the lines below say, export)
     for path in files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-        read.append((path, read_export(data, str(path))))
+        name = "standard input" if path == "-" else path
+        read.append((name, read_export(_export_bytes(path), name)))
     settings, store = _open()
     renumbering = Renumbering(settings.user, random=new_ids)  # one for the command: see Renumbering
     prepared = []
@@ -220,7 +221,15 @@ def import_(
         _warn_if_journaled(result)
 
 
-def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: Path) -> bool:
+def _export_bytes(path: str) -> bytes:
+    """The file's bytes; "-" is stdin, as `export -o -` is stdout (it was a file named -)."""
+    try:
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: str) -> bool:
     """Whether another user's conversation has this id (an export edited to say it is yours):
     its row clashed with theirs on every save, from the journal on every later command."""
     from claudechat.output import status
@@ -235,7 +244,7 @@ def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: P
     return True
 
 
-def _named_as_rename_allows(conversation: Conversation, path: Path) -> Conversation:
+def _named_as_rename_allows(conversation: Conversation, path: str) -> Conversation:
     """A name `rename` would refuse (lines, control characters, bidi overrides, too long) is
     cleaned, and stderr says so: an import stored it as it was, and printed it raw."""
     from dataclasses import replace
@@ -306,6 +315,7 @@ def delete(
     """Delete conversations: document, metadata row, search entries."""
     from claudechat.commands.asking import confirm_deleting
     from claudechat.listing import row_title
+    from claudechat.output import status
     from claudechat.storage.removal import delete_conversation, resolve_all
 
     settings, store = _open()
@@ -316,7 +326,8 @@ def delete(
         rows = _listing(store, settings.user, None).rows
         confirm_deleting(resolved, {r.conversation_id: row_title(r) for r in rows})
     for conversation_id in resolved:
-        print(delete_conversation(store, settings.user, conversation_id).describe())
+        # On stderr, as rename's and doctor's reports: stdout is for answers.
+        status(delete_conversation(store, settings.user, conversation_id).describe())
 
 
 def db_reindex() -> None:
