@@ -99,3 +99,26 @@ def test_stdout_by_name_and_a_pipe_are_still_written_in_place(cli, tmp_path: Pat
     reader.join()
     assert written.returncode == 0, written.stderr
     assert stat.S_ISFIFO(fifo.stat().st_mode) and b"hello" in read[0]
+
+
+def test_export_all_that_fills_the_disk_leaves_whole_files_and_says_how_many(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """It said only the file it could not write, and left that one half written (4 KB of
+    invalid JSON), among the whole ones."""
+    conversations = [long_conversation(letter * 300_000) for letter in "abcde"]
+    for conversation in conversations:
+        save_conversation(conversation)
+    with small_tmpfs(tmp_path / "full") as full:
+        leave_room(full, 700_000)  # two exports and some, not five
+        folder = full / "all"
+        failed = cli("export", "--all", "-f", "json", "-o", str(folder))
+        assert failed.returncode == 5, failed.stderr
+        assert "No space left on device" in failed.stderr and "Traceback" not in failed.stderr
+        written = sorted(folder.iterdir())
+        assert 0 < len(written) < 5 and left_behind(folder) == []
+        ids = {conversation.id for conversation in conversations}
+        for path in written:
+            assert path.name == f"{json.loads(path.read_bytes())['id']}.json"
+            assert path.stem in ids
+        assert f"; {len(written)} of 5 conversation(s) were exported to {folder}" in failed.stderr
