@@ -134,7 +134,7 @@ def _export_all(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create {folder}: {exc.strerror}") from exc
-    unreadable, deleted = [], 0
+    unreadable, exported = [], 0
     with Progress("exporting", len(listing.rows)) as progress:
         for done, row in enumerate(listing.rows):
             progress.step(done)
@@ -146,11 +146,16 @@ def _export_all(
                 unreadable.append(row.conversation_id)
                 continue
             except ConversationDeletedError:  # since the listing, or a delete failed midway
-                deleted += 1
                 continue
             text = _rendered(store, settings.user, conversation, form)
-            _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
-    exported = len(listing.rows) - len(unreadable) - deleted
+            try:
+                _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
+            except StorageError as exc:  # a full disk: the files before it are whole
+                raise StorageError(
+                    f"{exc}; {exported} of {len(listing.rows)} conversation(s) were exported "
+                    f"to {folder} before it"
+                ) from exc
+            exported += 1
     status(f"exported {exported} conversation(s) to {folder}")
     if unreadable:
         status(f"{len(unreadable)} could not be read; `claudechat doctor` lists them", "red")
