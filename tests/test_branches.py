@@ -134,3 +134,24 @@ def test_the_repl_lists_and_switches_branches(fake_api: FakeAnthropic, cli) -> N
     assert content_text(question["content"]) == "next"
     assert question["parent_id"] == min(answers, key=lambda m: m["created_at"])["id"]
     assert len(fake_api.requests[-1].body["messages"]) == 5
+
+
+def test_pipe_mode_names_branches_as_the_repls_command(fake_api: FakeAnthropic, cli) -> None:  # type: ignore[no-untyped-def]
+    """Pipe mode said "/branches lists them", a command only the REPL runs."""
+    from claudechat.conversation import Conversation, Message
+    from conftest import save_conversation
+
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "first")
+    answer = conversation.append("assistant", "first reply")
+    conversation.append("user", "a branch")
+    conversation.append("assistant", "its reply")
+    conversation.add(Message.of_text("user", "another", parent_id=answer.id))
+    conversation.append("assistant", "the shown branch")
+    save_conversation(conversation)
+    result = cli("chat", "-r", conversation.id, "more")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "this conversation has 1 other branch(es): /branches lists them in the REPL "
+        f"(claudechat chat -r {conversation.id})\n"
+    ) in result.stderr

@@ -138,8 +138,10 @@ class ChatSession(SessionSaving, SessionModel):
         mine = {m.id for m in self.branch()}
         return [leaf for leaf in self.conversation.leaves() if leaf.id not in mine]
 
-    def resume_notices(self) -> list[str]:
-        """What a person resuming this conversation should know about its other branches."""
+    def resume_notices(self, in_repl: bool = True) -> list[str]:
+        """What a person resuming this conversation should know about its other branches.
+        Out of the REPL (pipe mode) /branches is named as the REPL's, with how to open it
+        there: "/branches lists them" had a pipe user type a command pipe mode does not run."""
         lines = []
         unanswered = self.conversation.find(self.unanswered)
         if unanswered is not None:
@@ -155,7 +157,10 @@ class ChatSession(SessionSaving, SessionModel):
             )
         others = len(self.other_branches()) - (unanswered is not None)
         if others > 0:
-            lines.append(f"this conversation has {others} other branch(es): /branches lists them")
+            where = "" if in_repl else f" in the REPL (claudechat chat -r {self.conversation.id})"
+            lines.append(
+                f"this conversation has {others} other branch(es): /branches lists them{where}"
+            )
         return lines
 
     def switch_branch(self, leaf_id: str) -> None:

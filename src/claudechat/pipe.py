@@ -63,7 +63,7 @@ def run_one_turn(
     from claudechat.reply_view import PipeListener
 
     attachments = _named_apart(attachments)
-    for notice in session.resume_notices():
+    for notice in session.resume_notices(in_repl=False):
         status(notice)
     stdout = ClosableOutput(sys.stdout)
     renderer = _renderer(stdout, session.settings.code_theme)

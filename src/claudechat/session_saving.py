@@ -180,7 +180,9 @@ class SessionSaving:
         elif self.saved_in == "journal":
             self.notify("the store is reachable again; local changes were pushed")
         else:
-            self.notify("the store is reachable again; the conversation is saved")
+            # Out of memory: not "the store is reachable again", since on a full disk the store
+            # never went away; it was saving that failed, to the store and the journal both.
+            self.notify("saving works again; the conversation is saved")
         self.saved_in = state
         self.offline = error is not None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -192,7 +191,7 @@ def _create_engine(url: str, auto_migrate: bool = True) -> Engine:
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         from claudechat.storage.migrate import check_allowed
-        from claudechat.storage.sqlite_file import create_wal_database
+        from claudechat.storage.sqlite_file import create_wal_database, repair_sidecars
 
         if not auto_migrate and not Path(parsed.database).exists():
             # Refused before it is made: made only to be refused (it has no schema), an empty
@@ -203,6 +202,7 @@ def _create_engine(url: str, auto_migrate: bool = True) -> Engine:
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StorageError(f"cannot create {parsed.database}: {reason}") from exc
+        repair_sidecars(Path(parsed.database))
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -314,18 +314,26 @@ _REFUSED_CONFIGURATION = re.compile(
 
 
 def _read_only_hint(url: str) -> str:
-    """Why SQLite failed, when its file or folder cannot be written: it says only "unable to
-    open database file" or "attempt to write a readonly database"."""
+    """Why SQLite failed, when a file or folder it writes cannot be written: it says only
+    "unable to open database file" or "attempt to write a readonly database", and the file
+    at fault may be the -shm beside the database rather than the database itself."""
+    from claudechat.storage.sqlite_file import read_only_files
+
     parsed = parse_database_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return ""
-    path = Path(parsed.database)
-    writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
-    if writable:
+    files = read_only_files(Path(parsed.database))
+    if not files:
         return ""
+    if len(files) == 1:
+        return (
+            f" ({files[0]} is read-only to you: check its owner, its permissions and the "
+            "disk's mount, or set CLAUDECHAT_HOME)"
+        )
+    named = ", ".join(str(file) for file in files[:-1]) + f" and {files[-1]}"
     return (
-        f" ({path.parent} or the file is read-only to you: check its owner, its "
-        "permissions and the disk's mount, or set CLAUDECHAT_HOME)"
+        f" ({named} are read-only to you: check their owners, their permissions and the "
+        "disk's mount, or set CLAUDECHAT_HOME)"
     )
 
 
