@@ -80,12 +80,13 @@ def test_connect_timeout_is_a_setting_shown_by_config(cli, fake_api, monkeypatch
     assert config_lines(cli)["connect_timeout"] == "5.0  # default"
     taken = config_lines(cli, CLAUDECHAT_CONNECT_TIMEOUT="0.5")
     assert taken["connect_timeout"] == "0.5  # environment CLAUDECHAT_CONNECT_TIMEOUT"
-    for bad in ("0", "-1", "soon", "inf"):
+    for bad in ("0", "-1", "soon", "inf", "1e11"):  # 1e11 s: every request failed, exit 3
         refused = cli("config", env={"CLAUDECHAT_CONNECT_TIMEOUT": bad})
         assert refused.returncode == 2, bad
         assert refused.stderr.strip() == (
             f"claudechat: environment CLAUDECHAT_CONNECT_TIMEOUT: connect_timeout has an invalid "
-            f"value {bad!r}: use seconds above 0 (fractions such as 0.5 allowed)"
+            f"value {bad!r}: use seconds above 0 and at most 604800, a week (fractions such as "
+            "0.5 allowed)"
         )
     monkeypatch.setenv("CLAUDECHAT_CONNECT_TIMEOUT", "2.5")
     assert Claude(load_settings()).client.timeout.connect == 2.5  # what each request is given

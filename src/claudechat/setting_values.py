@@ -157,7 +157,7 @@ def _coerce(key: Key, value: Any, source: str) -> Any:
 _ACCEPTED = {
     bool: "true or false",
     int: "a whole number above 0",
-    float: "seconds above 0 (fractions such as 0.5 allowed)",
+    float: "seconds above 0 and at most 604800, a week (fractions such as 0.5 allowed)",
     dict: "a table",
     str: "text",
 }
@@ -174,6 +174,11 @@ def _whole_number(value: Any) -> int | None:
     return None
 
 
+# The longest wait a setting takes: 1e11 s passed, and every request then failed "timestamp out
+# of range for platform time_t", said as an unreachable API (exit 3), not as the setting.
+MOST_SECONDS = 7 * 24 * 3600
+
+
 def _seconds(value: Any) -> float | None:
     import math
 
@@ -183,7 +188,7 @@ def _seconds(value: Any) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
+    return seconds if math.isfinite(seconds) and 0 < seconds <= MOST_SECONDS else None
 
 
 def as_toml(value: Any) -> str:
