@@ -81,3 +81,22 @@ def test_a_fork_of_a_deleted_conversation_keeps_its_attachments(fake_api, cli, t
     got = cli("attachment", "get", f"{fork_id}/1", "-o", str(tmp_path / "back.md"))
     assert got.returncode == 0, got.stderr
     assert (tmp_path / "back.md").read_bytes() == notes.read_bytes()
+
+
+def test_a_fork_before_the_delete_was_met_names_the_files_gone(fake_api, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Nothing sent since the delete, so no save had met it: /fork said the deleted parent was
+    "unchanged" and made a fork whose files were gone, naming none of them."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n")
+    assert cli("chat", "-a", str(notes), "one").returncode == 0
+    [row] = json.loads(cli("list", "--json").stdout)
+    child, log = started("--resume", row["id"])  # at its prompt
+    assert cli("delete", row["id"], "--yes").returncode == 0
+    say(child, "/fork")
+    child.expect(r"forked ([0-9a-f]{8}) from")
+    child.expect_exact(PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    said = " ".join(log.getvalue().split())
+    assert "was deleted elsewhere" in said
+    assert "1 attached file(s) went with the deleted conversation" in said and "notes.md" in said

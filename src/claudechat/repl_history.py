@@ -269,15 +269,17 @@ def fork(repl: Repl, argument: str) -> None:
             raise UsageError(f"usage: /fork [N], N from 1 to {len(branch)} (messages shown)")
         number = int(argument)
     parent = session.conversation
-    lost = _keep_attachments_again(session, branch[:number]) if session.deleted else []
+    deleted = session.deleted or _deleted_elsewhere(session, branch[:number])
+    lost = _keep_attachments_again(session, branch[:number]) if deleted else []
     forked = forks.fork(session.store, parent, upto=branch[number - 1].id)
     repl.session = ChatSession(
         session.settings, session.store, session.claude, forked, session.catalogue
     )
     repl.session.notify = session.notify
+    parent_now = "was deleted elsewhere" if deleted else "is unchanged"
     status(
         f"forked {forked.id[:8]} from {parent.id[:8]} at message {number}; "
-        f"continuing in the fork ({parent.id[:8]} is unchanged)"
+        f"continuing in the fork ({parent.id[:8]} {parent_now})"
     )
     for line in repl.session.resume_notices():  # a fork at a message of yours: /retry
         status(line, "yellow")
@@ -288,6 +290,24 @@ def fork(repl: Repl, argument: str) -> None:
             f"sent again: {names}",
             "yellow",
         )
+
+
+def _deleted_elsewhere(session: ChatSession, branch: list[Message]) -> bool:
+    """Whether a delete elsewhere, that no save of this REPL has met yet (nothing sent since
+    it), took files of the branch: attachments nothing refers to any more, of a conversation
+    with no row (a conversation older than the references has none, and keeps its files)."""
+    conversation, store = session.conversation, session.store
+
+    def deleted() -> bool:
+        user = conversation.user_id
+        if not session.attachment_store.any_gone(store.metadata, user, branch):
+            return False
+        return store.metadata.get(user, conversation.id) is None
+
+    try:
+        return store.guarded(deleted)
+    except StorageError:  # cannot tell: as before, the files are taken to be there
+        return False
 
 
 def _keep_attachments_again(session: ChatSession, branch: list[Message]) -> list[str]:

@@ -98,6 +98,13 @@ class AttachmentStore:
         self._cache[sha256] = data
         return data
 
+    def any_gone(self, metadata: MetadataStore, user: str, messages: Iterable[Message]) -> bool:
+        """Whether an attachment of these messages is neither waiting here nor referred to by
+        any conversation: a delete elsewhere took it with the last conversation using it."""
+        digests = {b["sha256"] for m in messages for b in attachment_blocks(m.content)}
+        digests -= {d for d in digests if self.local.exists(attachment_key(user, d))}
+        return bool(digests - metadata.referenced_attachments(user, digests)) if digests else False
+
     def keep_again(self, user: str, messages: Iterable[Message]) -> list[str]:
         """For a fork of a conversation deleted elsewhere: its attachments that nothing else
         used went with it, so the fork's document would point at missing blobs. Those this

@@ -125,6 +125,21 @@ class MetadataStore:
         with database_errors(self.url), self.engine.connect() as connection:
             return connection.execute(statement).scalar_one_or_none()
 
+    def referenced_attachments(self, user_id: str, digests: set[str]) -> set[str]:
+        """Those of the digests some conversation of the user still refers to."""
+        from sqlalchemy import select
+
+        from claudechat.storage.schema import attachment_refs
+
+        table = attachment_refs.c
+        statement = (
+            select(table.sha256)
+            .where(table.user_id == user_id)
+            .where(table.sha256.in_(sorted(digests)))
+        )
+        with database_errors(self.url), self.engine.connect() as connection:
+            return set(connection.execute(statement).scalars())
+
     def warm_up(self) -> None:
         """The statements every request reads with, compiled now (prepared.run_reads_once)."""
         from claudechat.storage import prepared
