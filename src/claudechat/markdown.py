@@ -123,11 +123,14 @@ def _classes() -> dict[str, Any]:
         def __init__(self, markup: str, code_theme: str = DEFAULT_CODE_THEME) -> None:
             # Markdown.__init__ would build a parser; these are the attributes it sets.
             self.markup = markup
-            self.parsed = html_as_text(_parser().parse(markup))
+            self.parsed = autolinks_as_text(html_as_text(_parser().parse(markup)))
             self.code_theme = code_theme
             self.justify = "default"  # "left" pads every line with spaces to the width
             self.style = "none"
-            self.hyperlinks = True
+            # A link shows its address after its text, "the docs (https://…)": as a terminal
+            # hyperlink, the address was dropped (the live region writes colours, not links),
+            # and without colour nothing set the text apart either.
+            self.hyperlinks = False
             self.inline_code_lexer = None
             self.inline_code_theme = code_theme
 
@@ -230,6 +233,20 @@ def html_as_text(tokens: list[Token]) -> list[Token]:
             Token("paragraph_close", "p", -1, block=True),
         ]
     return shown
+
+
+def autolinks_as_text(tokens: list[Token]) -> list[Token]:
+    """The tokens with a link whose text is its address (<https://…>, <a@b.c>) as that text
+    alone: shown with its address after it, it read "https://x.dev (https://x.dev)"."""
+    for token in tokens:
+        if token.children:
+            token.children = _without_autolinks(token.children)
+    return tokens
+
+
+def _without_autolinks(children: list[Token]) -> list[Token]:
+    autolink = ("link_open", "link_close")
+    return [t for t in children if not (t.type in autolink and t.markup == "autolink")]
 
 
 def _as_text(token: Token) -> Token:

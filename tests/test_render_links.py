@@ -1,0 +1,25 @@
+"""A link in a reply shows its address after its text on the terminal: as a terminal hyperlink
+the address was dropped (the live region writes colours, not links), and with NO_COLOR nothing
+set the text apart, so "See [the docs](https://example.com/docs)" read "See the docs"."""
+
+from __future__ import annotations
+
+from claudechat.render import MarkdownStreamRenderer
+from renderkit import make_console, one_shot_lines, random_chunks, screen_lines
+
+LINKS = "See [the docs](https://example.com/docs), <https://x.dev/a> and <a@b.c>.\n"
+SHOWN = "See the docs (https://example.com/docs), https://x.dev/a and a@b.c."
+
+
+def test_a_link_shows_its_address_and_an_autolink_shows_it_once() -> None:
+    assert SHOWN in one_shot_lines(LINKS)
+
+
+def test_a_streamed_link_shows_its_address() -> None:
+    for seed in range(3):
+        console = make_console()
+        with MarkdownStreamRenderer(console, auto_refresh=False) as renderer:
+            for chunk in random_chunks(LINKS, seed):
+                renderer.feed(chunk)
+                renderer.refresh()
+        assert SHOWN in screen_lines(console), f"seed {seed}"
