@@ -351,6 +351,12 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
         (("search", "--"), "missing argument 'QUERY...'"),
         (("attachment", "get"), "missing argument 'ID/N' (see claudechat attachment get --help)"),
         (("db",), "missing command (see claudechat db --help)"),
+        # Refused before the command's context exists: the hint was left out.
+        (("chat", "-m"), "option '-m' requires an argument (see claudechat chat --help)"),
+        (
+            ("attachment", "get", "abcd/1", "-o"),
+            "option '-o' requires an argument (see claudechat attachment get --help)",
+        ),
     ],
 )
 def test_unknown_options_and_commands_are_one_line(cli, fake_api, store, args, expected) -> None:  # type: ignore[no-untyped-def]

@@ -383,14 +383,14 @@ def run(argv: list[str]) -> int:
         return int(exc.exit_code)
     except Exception as exc:
         # Bad options and arguments: Typer's own exceptions, or click's in older Typers.
-        code = _command_line_refused(exc)
+        code = _command_line_refused(exc, argv)
         if code is None:
             raise
         return code
     return result if isinstance(result, int) else ExitCode.OK
 
 
-def _command_line_refused(exc: Exception) -> int | None:
+def _command_line_refused(exc: Exception, argv: list[str]) -> int | None:
     """The exit code of a command line the framework refused, once its one line is said
     (None: no such refusal). Its own form was four lines (Usage:, Try ..., a blank one and
     Error: ...) where every other bad input is one `claudechat: ...` line."""
@@ -406,7 +406,21 @@ def _command_line_refused(exc: Exception) -> int | None:
     message = one_line(str(describe())).rstrip(".")
     message = message[:1].lower() + message[1:]  # "No such option" as our lines begin
     context = getattr(exc, "ctx", None)
-    if context is not None:
-        message += f" (see {context.command_path} --help)"
+    # An option without its value is refused before its command's context exists: the
+    # command is the words before the first option (`chat -m` said no command to look up).
+    command = context.command_path if context is not None else _command_words(argv)
+    message += f" (see {command} --help)"
     error(message)
     return code
+
+
+def _command_words(argv: list[str]) -> str:
+    """`claudechat attachment get`: the leading words of argv that name commands."""
+    command: object = typer.main.get_command(app)
+    words = ["claudechat"]
+    for word in argv:
+        command = (getattr(command, "commands", None) or {}).get(word)
+        if command is None:
+            break
+        words.append(word)
+    return " ".join(words)
