@@ -41,10 +41,9 @@ def run(options: ServeOptions) -> None:
     check_credentials(settings)
     if options.no_auth:
         settings.user  # noqa: B018  (its check: requests act as this user, refused later)
-    # Migrate once here, not in several workers at the same moment.
-    known = tokens(settings).list()
+    known = _known_tokens(settings)
     _check_blob_store(settings)
-    if not options.no_auth and not known:
+    if not options.no_auth and known == 0:
         status("warning: no tokens yet; create one with `claudechat token create USER`", "yellow")
     try:
         import uvicorn
@@ -78,6 +77,26 @@ def run(options: ServeOptions) -> None:
         from claudechat.server import force_quit
 
         force_quit.serve(config, lambda: status(serving))
+
+
+def _known_tokens(settings: Settings) -> int | None:
+    """How many tokens there are, migrating the database once here, not in several workers at
+    the same moment. A database that refuses the configuration (a wrong password, a schema to
+    upgrade) stops the start (exit 2). One that does not answer is an outage, said as the blob
+    store's is, and the server starts: a database still booting beside it (both started at
+    boot by a service manager) made serve exit 5 at once, again and again. Its requests
+    answer 503 until the database is back, then run, a token checked as each comes (None:
+    the tokens could not be counted; every request needs one all the same)."""
+    from claudechat.errors import StorageError, StoreRefusedError
+    from claudechat.output import status
+
+    try:
+        return len(tokens(settings).list())
+    except StoreRefusedError:
+        raise
+    except StorageError as exc:
+        status(f"warning: the database did not answer at start: {exc}", "yellow")
+        return None
 
 
 def _check_blob_store(settings: Settings) -> None:

@@ -30,7 +30,8 @@ def warm_up(service: Service) -> threading.Thread:
     from claudechat.claude_warmup import warm_up as warm_up_sdk
 
     _quietly("the SDK", lambda: warm_up_sdk(service.settings))
-    _quietly("the database", service.store.metadata.warm_up)
+    # Connecting is part of it: a database down at start is an outage, and the worker starts.
+    _quietly("the database", lambda: service.store.metadata.warm_up())
     _quietly("the documents", _documents)
     describing = threading.Thread(
         target=_quietly,
