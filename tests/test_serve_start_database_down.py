@@ -25,10 +25,6 @@ def _health_once_up(server: Serve, seconds: float = 60) -> httpx.Response:
         time.sleep(0.2)
 
 
-# Each worker's start-up connects too (Service.connect, app.py's lifespan), and ended there
-# ("Application startup failed"): its outage must be let through as run.py's is. That change
-# is in service.py, edited elsewhere meanwhile; remove this mark with it.
-@pytest.mark.xfail(strict=True, reason="needs Service.connect to let an outage through")
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_database_down_at_start_is_a_warning_and_serve_runs_once_it_is_back(
     request: pytest.FixtureRequest,

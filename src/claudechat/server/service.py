@@ -86,8 +86,17 @@ class Service:
 
     def connect(self) -> None:
         """Connect to the database (migrating it) and import the SDK now, before the first
-        request instead of in it."""
-        self.store.metadata, self.claude.client  # noqa: B018  (properties that connect, import)
+        request instead of in it. A database that does not answer is an outage (said at start
+        by run.py, and in the log by the warm-up): the first request that needs it connects."""
+        from claudechat.errors import StorageError, StoreRefusedError
+
+        try:
+            self.store.metadata  # noqa: B018  (a property that connects)
+        except StoreRefusedError:
+            raise
+        except StorageError:  # each worker's start-up ended here ("Application startup failed")
+            pass
+        self.claude.client  # noqa: B018  (a property that imports the SDK)
 
     @property
     def tokens(self) -> Tokens:
