@@ -135,6 +135,7 @@ class Service:
             return None, self._database.call(lambda: self.current.claim(user, claimed)), None
         wanted = reference if reference is not None else current
         assert wanted is not None
+        _well_formed(wanted)
         try:
             conversation, kept = self.store.load_checked(user, wanted)
         except UsageError:
@@ -193,6 +194,7 @@ class Service:
         refused whole while a store is down. Another user's id is "no conversation"."""
         from claudechat.storage.removal import delete_conversation
 
+        _well_formed(reference)
         try:
             conversation_id = self.store.resolve(user, reference)
         except UsageError:
@@ -241,6 +243,17 @@ class Service:
             "database": _probe(lambda: self._database.ask(self.store.ping_database)),
             "blob_store": _probe(lambda: self._blob_probe.ask(self.store.ping_blobs)),
         }
+
+
+def _well_formed(reference: str) -> None:
+    """A malformed id answers 404, as an unknown one does, saying why (too short, not
+    hexadecimal), as the CLI does: "no conversation '63f'" for an id's first 3 characters
+    left the caller guessing. The reason is the id's own, whatever is stored, so it says no
+    more than "no conversation" of another user's ids."""
+    try:
+        ids.id_prefix(reference)
+    except UsageError as exc:
+        raise NotFoundError(str(exc)) from None
 
 
 def _apply(request: ChatRequest, conversation: Conversation) -> None:
