@@ -192,6 +192,32 @@ def test_unknown_malformed_and_missing_ids_answer_alike(server: Serve, fake: Fak
     assert {a.json()["error"]["type"] for a in answers} == {"not_found"}
 
 
+def test_an_id_too_short_answers_404_saying_why_whether_or_not_one_starts_so(
+    server: Serve, fake: FakeAnthropic
+) -> None:
+    """A prefix of 3 characters of an existing id answered "no conversation '63f'", where the
+    CLI says to give at least 4: the reason is the id's own, the same for one that matches
+    nothing (or another user's), so it tells nothing of what is stored."""
+    with server.client() as http:
+        made = http.post("/new_chat", json={}).json()["conversation_id"]
+        other = next(p for p in ("abc", "def", "123") if not made.startswith(p))
+        answers = {
+            reference: [
+                http.get("/get_conversation", params={"conversation_id": reference}),
+                http.post("/chat", json={"user_input": "hi", "conversation_id": reference}),
+                http.delete(f"/conversations/{reference}"),
+            ]
+            for reference in (made[:3], other)
+        }
+    for reference, said in answers.items():
+        assert [a.status_code for a in said] == [404] * 3, [a.text for a in said]
+        assert {a.json()["error"]["message"] for a in said} == {
+            f"not a conversation id: '{reference}' "
+            "(give the full id or at least 4 of its first characters)"
+        }
+    assert fake.requests == []
+
+
 def test_conversations_are_listed_newest_first_in_pages(server: Serve, fake: FakeAnthropic) -> None:
     with server.client() as http:
         made = []

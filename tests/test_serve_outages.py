@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from fakes.anthropic_api import FakeAnthropic
-from serve_harness import Serve, api_env, team_env, text_of
+from serve_harness import Serve, api_env, conversation_json, team_env, text_of
 from test_serve_lifecycle import fake  # noqa: F401  (the fixture)
 
 
@@ -208,3 +208,59 @@ def test_a_blob_store_that_stops_answering_leaves_requests_running_on_the_journa
     assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
     assert len({a.json()["conversation_id"] for a in answers}) == 1
     assert health.json()["database"] == "ok" and health.json()["blob_store"] == "unreachable"
+
+
+def test_a_host_whose_copy_is_behind_refuses_turns_while_s3_is_down(
+    request: pytest.FixtureRequest,
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """Host B read the conversation at two messages; host A then took it to six. With S3
+    down, B answered its own copy as the conversation, unmarked, and continued the chat from
+    it: Claude was asked without A's turns, and the conversation forked once S3 was back. The
+    database, up meanwhile, says the copy is behind; A's copy, which it says is current, goes
+    on as before."""
+    postgres, s3 = request.getfixturevalue("postgres"), request.getfixturevalue("s3")
+    env = {**api_env(fake), **team_env(postgres, s3), "CLAUDECHAT_STORE_TIMEOUT": "1"}
+    with Serve(env) as host_a, Serve(env) as host_b:
+        token = host_a.token("alice")
+        with host_a.client(token) as a, host_b.client(token) as b:
+            started = b.post("/new_chat", json={}).json()["conversation_id"]
+            wanted = {"conversation_id": started}
+            assert b.post("/chat", json={"user_input": "one", **wanted}).status_code == 200
+            for text in ("two", "three"):
+                assert a.post("/chat", json={"user_input": text, **wanted}).status_code == 200
+            s3.pause()
+            try:
+                on_a = a.get("/get_conversation", params=wanted)
+                on_b = b.get("/get_conversation", params=wanted)
+                head_b = b.head("/get_conversation", params=wanted)
+                refused = b.post("/chat", json={"user_input": "four via B", **wanted})
+                continued = a.post("/chat", json={"user_input": "four via A", **wanted})
+            finally:
+                s3.resume()
+            assert on_a.status_code == 200 and len(on_a.json()["messages"]) == 6
+            assert "stale" not in on_a.json() and "Claudechat-Stale" not in on_a.headers
+            assert on_b.status_code == 200, on_b.text
+            assert len(on_b.json()["messages"]) == 2
+            assert on_b.json()["stale"] is True
+            assert on_b.headers["Claudechat-Stale"] == "true"
+            assert head_b.headers["Claudechat-Stale"] == "true"
+            assert on_b.json()["notices"] == [
+                "warning: the conversation store is unavailable; showing the copy kept by this "
+                "server, which may be older than the store's"
+            ]
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["type"] == "storage_unavailable"
+            assert "copy of the conversation may be older than the store's" in refused.text
+            assert f":{s3.port}" not in refused.text + on_b.text
+            assert continued.status_code == 200, continued.text
+            assert a.post("/chat", json={"user_input": "five", **wanted}).status_code == 200
+            after = conversation_json(b, started)
+    assert "stale" not in after
+    assert [text_of(m["content"]) for m in after["messages"] if m["role"] == "user"] == [
+        "one",
+        "two",
+        "three",
+        "four via A",
+        "five",
+    ]

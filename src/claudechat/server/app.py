@@ -37,6 +37,8 @@ from claudechat.server.sse import EventStream, stream_turn
 from claudechat.server.turns import Failed, Turn, Turns
 
 MAX_OFFSET = 100_000  # a page of /conversations reads the rows before it too
+# On /get_conversation's answer (HEAD's too) when it is this server's copy, maybe behind.
+STALE = "Claudechat-Stale"
 THREADS = 200  # blocking handlers (store reads) at once; /chat turns run on threads of their own
 
 
@@ -209,9 +211,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         request: Request,
         conversation_id: Annotated[str, Query(description="Full id or unique prefix.")],
     ) -> Any:
-        document = service.document(user, conversation_id)
+        document, kept = service.document(user, conversation_id)
         request.state.conversation_id = document["id"]
-        return document
+        if kept is None or kept.current:
+            return document
+        # This server's copy, the store being down: it may lack turns other hosts saved.
+        notice = kept.notice.for_callers
+        return Json({**document, "stale": True, "notices": [notice]}, headers={STALE: "true"})
 
     @app.post(
         "/get_conversation",

@@ -26,6 +26,19 @@ from claudechat.errors import (
 
 log = logging.getLogger("claudechat.serve")
 
+STALE_COPY = (
+    "the conversation store is unavailable, and this server's copy of the conversation may be "
+    "older than the store's; nothing was saved or sent to Claude: retry when the store is back"
+)
+
+
+class StaleCopyError(StorageError):
+    """A turn refused: the store is down and the server's copy of the conversation may be
+    behind it (another host saved turns since). Continued from it, the conversation forked."""
+
+    def __init__(self, reason: StorageError) -> None:
+        super().__init__(f"{reason}; this server's copy may be older than the store's")
+
 
 def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}, **extra}
@@ -69,6 +82,9 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
         log.warning("%s", error)
         message = "the conversation store refuses the server's configuration; see the server log"
         return 503, "storage_refused", message, {}
+    if isinstance(error, StaleCopyError):
+        log.warning("storage unavailable: %s", error)
+        return 503, "storage_unavailable", STALE_COPY, {}
     if isinstance(error, StorageError):
         # The operator's business (hosts, ports, buckets), and anyone may cause one: a token
         # is looked up in the database before it can be refused.

@@ -21,10 +21,12 @@ from claudechat.errors import (
 )
 from claudechat.model_catalogue import model_catalogue
 from claudechat.names import valid_model, valid_name
+from claudechat.server.errors import StaleCopyError
 from claudechat.settings import Settings
 from claudechat.storage import ids
 from claudechat.storage.accounts import CurrentConversations, Tokens
 from claudechat.storage.guard import Guard
+from claudechat.storage.reading import KeptCopy
 from claudechat.storage.store import ConversationStore
 
 log = logging.getLogger("claudechat.serve")
@@ -129,30 +131,39 @@ class Service:
 
     # -- conversations ------------------------------------------------------------------------
 
-    def load(self, user: str, reference: str | None) -> tuple[Conversation | None, str | None]:
+    def load(
+        self, user: str, reference: str | None
+    ) -> tuple[Conversation | None, str | None, KeptCopy | None]:
         """The conversation a request names (or the user's current one) and its id; None for
-        one not saved yet. Unknown, malformed and other users' ids are all "no conversation"."""
+        one not saved yet. Unknown, malformed and other users' ids are all "no conversation".
+        The last: this server's copy, when it stood in for a store that is down."""
         current = self._current_of(user) if reference is None else None
         if reference is None and current is None:
             # Claimed now, not when the turn is saved: bare /chats at once share it.
             claimed = new_conversation_id()
-            return None, self._database.call(lambda: self.current.claim(user, claimed))
+            return None, self._database.call(lambda: self.current.claim(user, claimed)), None
         wanted = reference if reference is not None else current
         assert wanted is not None
+        _well_formed(wanted)
         try:
-            return self.store.load(user, wanted), wanted
+            conversation, kept = self.store.load_checked(user, wanted)
         except UsageError:
             raise NotFoundError(f"no conversation {ids.printable(wanted)}") from None
         except NotFoundError:
             if wanted.lower() == (current or self._current_of(user)):
-                return None, wanted.lower()  # claimed by a bare /chat still on its first turn
+                return None, wanted.lower(), None  # claimed by a bare /chat on its first turn
             raise
+        return conversation, wanted, kept
 
     def open_session(self, user: str, request: ChatRequest, notices: Notices) -> ChatSession:
         """The session for one turn. A bare /chat's conversation is the user's current one,
         claimed before the turn when there was none (see load): nothing to record after it."""
         settings = self.user_settings(user, request.model)
-        conversation, wanted = self.load(user, request.conversation_id)
+        conversation, wanted, kept = self.load(user, request.conversation_id)
+        if kept is not None and not kept.current:
+            # Continued from it, the turn was saved without the turns other hosts had stored
+            # and Claude asked without them: the conversation forked once the store was back.
+            raise StaleCopyError(kept.reason)
         if conversation is None:
             conversation = Conversation.new(user, settings.model)
             conversation.id = wanted or conversation.id
@@ -179,18 +190,20 @@ class Service:
             raise saved.error  # a bare /chat still continues it: it is the current one
         return conversation.id  # pushed, or in the journal until the store is back
 
-    def document(self, user: str, reference: str) -> dict[str, Any]:
-        conversation, wanted = self.load(user, reference)
+    def document(self, user: str, reference: str) -> tuple[dict[str, Any], KeptCopy | None]:
+        """The document, and this server's copy that stood in for it (see load)."""
+        conversation, wanted, kept = self.load(user, reference)
         if conversation is None:  # the current one, claimed by a first turn not yet saved
             conversation = Conversation.new(user, self.settings.model)
             conversation.id = wanted or conversation.id
-        return conversation.to_document()
+        return conversation.to_document(), kept
 
     def delete(self, user: str, reference: str) -> dict[str, Any]:
         """What `claudechat delete` does: document, row, search entries, unused attachments;
         refused whole while a store is down. Another user's id is "no conversation"."""
         from claudechat.storage.removal import delete_conversation
 
+        _well_formed(reference)
         try:
             conversation_id = self.store.resolve(user, reference)
         except UsageError:
@@ -239,6 +252,17 @@ class Service:
             "database": _probe(lambda: self._database.ask(self.store.ping_database)),
             "blob_store": _probe(lambda: self._blob_probe.ask(self.store.ping_blobs)),
         }
+
+
+def _well_formed(reference: str) -> None:
+    """A malformed id answers 404, as an unknown one does, saying why (too short, not
+    hexadecimal), as the CLI does: "no conversation '63f'" for an id's first 3 characters
+    left the caller guessing. The reason is the id's own, whatever is stored, so it says no
+    more than "no conversation" of another user's ids."""
+    try:
+        ids.id_prefix(reference)
+    except UsageError as exc:
+        raise NotFoundError(str(exc)) from None
 
 
 def _apply(request: ChatRequest, conversation: Conversation) -> None:

@@ -7,6 +7,7 @@ documents and rows alike; an id is a full id or a unique prefix, within one user
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from claudechat.conversation import Conversation
@@ -24,7 +25,7 @@ from claudechat.storage.blobs import BlobNotFoundError
 from claudechat.storage.documents import decode_document, is_tombstone, newest_rows
 from claudechat.storage.journal import JournalEntry
 from claudechat.storage.metadata import ConversationRow
-from claudechat.storage.results import Listing
+from claudechat.storage.results import Listing, PlacedNotice
 
 if TYPE_CHECKING:
     from claudechat.storage.blobs import BlobStore
@@ -34,6 +35,26 @@ if TYPE_CHECKING:
     from claudechat.storage.versions import StoredVersions
 
 T = TypeVar("T")
+
+
+@dataclass
+class KeptCopy:
+    """This machine's copy of a document, standing in for the stored one the store could not
+    give. `current`: the database's row, read while only the blob store was down, names no
+    version newer than the copy (never, with the database down too: nothing says so).
+    Otherwise the copy may be behind: another host saved turns this one never read, and a
+    turn continued from it left them out (a fork, once pushed)."""
+
+    reason: StorageError
+    current: bool
+
+    @property
+    def notice(self) -> PlacedNotice:
+        return PlacedNotice(
+            f"warning: {self.reason}; showing the copy kept on this machine, which may be stale",
+            "warning: the conversation store is unavailable; showing the copy kept by this "
+            "server, which may be older than the store's",
+        )
 
 
 class StoreReading:
@@ -68,6 +89,14 @@ class StoreReading:
         """The stored document merged with what the journal holds for it (any writer's).
         While the store is down, the copy cached on this machine stands in for it; not when
         the store answers that it has no such document (see missing_document)."""
+        document, kept = self.load_checked(user_id, reference)
+        if kept is not None:
+            self.notify(kept.notice)
+        return document
+
+    def load_checked(self, user_id: str, reference: str) -> tuple[Conversation, KeptCopy | None]:
+        """As load, without the notice: the document, and the copy that stood in for the
+        stored one, if one did (serve refuses to continue one that may be behind)."""
         entries = self.journal.entries(user_id)  # read once, for the id and for the merge
         conversation_id, row = self._resolve(user_id, reference, entries)
         try:
@@ -84,8 +113,9 @@ class StoreReading:
         conversation_id: str,
         row: ConversationRow | None,
         entries: list[JournalEntry],
-    ) -> Conversation:
+    ) -> tuple[Conversation, KeptCopy | None]:
         local = [e.conversation for e in entries if e.conversation.id == conversation_id]
+        kept = None
         try:
             stored = self.guarded(lambda: self._load_stored(user_id, conversation_id, row))
         except BlobNotFoundError as exc:  # the row outlived its document: no outage
@@ -98,16 +128,14 @@ class StoreReading:
                 raise
             stored = [cached] if cached is not None else []
             if cached is not None:
-                self.notify(
-                    f"warning: {exc}; showing the copy kept on this machine, which may be stale"
-                )
+                kept = KeptCopy(exc, row is not None and _copy_covers(cached, row))
         copies = stored + local
         if not copies:
             raise NotFoundError(f"no conversation {ids.printable(reference)}")
         document = copies[0]
         for other in copies[1:]:
             document = merge(document, other)
-        return document
+        return document, kept
 
     def missing_document(
         self, user_id: str, conversation_id: str, exc: BlobNotFoundError
@@ -243,6 +271,12 @@ class StoreReading:
         rows = sorted(merged.values(), key=lambda r: (r.updated_at, r.conversation_id))
         rows.reverse()
         return Listing(rows[:limit] if limit else rows, set(local), error)
+
+
+def _copy_covers(copy: Conversation, row: ConversationRow) -> bool:
+    """The row (which never goes back in time) names no later version than the copy: none
+    saved after it, and no more messages."""
+    return copy.updated_at >= row.updated_at and len(copy.branch()) >= row.message_count
 
 
 def _told_apart(matches: list[str], most: int = 3) -> str:
