@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -218,8 +219,6 @@ def _written_in_place(path: str | os.PathLike[str]) -> bool:
 def _write_new(path: str, data: bytes) -> None:
     """A file where there was none: the temp linked to its name, which fails if anything is
     there (a rename would replace it)."""
-    import errno
-
     if os.path.lexists(path):  # said before the temp is written
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
     temp = _temp_file_beside(path, data, None)
@@ -255,9 +254,23 @@ def _write_over(path: str, data: bytes) -> None:
         return
     try:
         os.replace(temp, target)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_REPLACE:
+            raise
+        # A file mounted on its own (Docker's -v ./out.md:/work/out.md) or one a sticky
+        # folder keeps from being replaced: a rename cannot take its place, and the export
+        # failed "Device or resource busy". Written in place, as it was before the rename.
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return
     finally:
         _removed(temp)
     _sync_folder(target)
+
+
+# What a rename gives where only writing the file itself can change it: a mount point
+# (EBUSY), another file system (EXDEV), another's file in a sticky folder (EPERM).
+_CANNOT_REPLACE = frozenset({errno.EBUSY, errno.EXDEV, errno.EPERM})
 
 
 def _temp_file_beside(path: str, data: bytes, old: os.stat_result | None) -> str:
