@@ -157,3 +157,15 @@ def test_an_export_to_a_file_mounted_on_its_own_writes_it_in_place(  # type: ign
         assert "hello" in target.read_text()
     assert "hello" in source.read_text()
     assert left_behind(tmp_path) == []
+
+
+def test_a_long_name_of_wide_characters_is_written(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """251 bytes, a name the file system takes: the temp file beside it, named after its
+    first 64 characters (256 bytes of them), was refused "File name too long", exit 5."""
+    conversation = long_conversation("hello")
+    save_conversation(conversation)
+    for name in ("😀" * 62 + ".md", "é" * 125 + ".md", "😀" * 63 + "abc"):
+        target = tmp_path / name
+        written = cli("export", conversation.id, "-f", "md", "-o", str(target))
+        assert written.returncode == 0, written.stderr
+        assert "hello" in target.read_text() and left_behind(tmp_path) == []

@@ -281,7 +281,7 @@ def _temp_file_beside(path: str, data: bytes, old: os.stat_result | None) -> str
 
     folder, name = os.path.split(path)
     while True:
-        temp = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(4)}.tmp")
+        temp = os.path.join(folder, f".{_shortened(name, 64)}.{secrets.token_hex(4)}.tmp")
         try:
             descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             break
@@ -302,6 +302,15 @@ def _temp_file_beside(path: str, data: bytes, old: os.stat_result | None) -> str
         _removed(temp)
         raise
     return temp
+
+
+def _shortened(name: str, limit: int) -> str:
+    """`name`'s first characters that take at most `limit` bytes as a file name: cut at 64
+    characters, a long name of emoji (4 bytes each) made a temp name over the 255 bytes a
+    name may take, and a valid -o was refused "File name too long"."""
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
+    return name
 
 
 def _removed(path: str) -> None:
