@@ -169,3 +169,27 @@ def test_a_long_name_of_wide_characters_is_written(cli, tmp_path: Path) -> None:
         written = cli("export", conversation.id, "-f", "md", "-o", str(target))
         assert written.returncode == 0, written.stderr
         assert "hello" in target.read_text() and left_behind(tmp_path) == []
+
+
+def test_an_export_to_a_name_ending_in_a_slash_goes_into_a_folder_only(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """Path() dropped the /: `-o newdir/` wrote a file named newdir, `-o notes.md/` wrote
+    over notes.md. A missing folder is refused as one above a file is (exit 5)."""
+    conversation = long_conversation("hello")
+    save_conversation(conversation)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    into = cli("export", conversation.id, "-o", f"{folder}/")
+    assert into.returncode == 0, into.stderr
+    assert "hello" in (folder / f"{conversation.id}.md").read_text()
+    missing = cli("export", conversation.id, "-o", f"{tmp_path / 'newdir'}/")
+    assert missing.returncode == 5
+    assert missing.stderr.splitlines() == [f"claudechat: no folder {tmp_path / 'newdir'}/"]
+    assert not (tmp_path / "newdir").exists()
+    notes = tmp_path / "notes.md"
+    notes.write_text("mine")
+    refused = cli("export", conversation.id, "-o", f"{notes}/")
+    assert refused.returncode == 5
+    assert refused.stderr.splitlines() == [f"claudechat: {notes}/ is not a folder"]
+    assert notes.read_text() == "mine"

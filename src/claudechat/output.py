@@ -172,6 +172,22 @@ def quoted(text: str, limit: int | None = None) -> str:
     return f"“{one_line(text, limit)}”"
 
 
+def is_folder_given(path: str) -> bool:
+    """Whether -o `path` names a folder to write into (as cp does): one that is there. A name
+    ending in / names a folder only: a missing one or a file is refused (exit 5, as a missing
+    folder above a file is). The / was dropped on the way, and `-o newdir/` wrote a file
+    named newdir, `-o notes.md/` wrote over notes.md."""
+    from claudechat.errors import StorageError
+
+    if os.path.isdir(path):
+        return True
+    if not path.endswith(("/", os.sep)):
+        return False
+    if os.path.lexists(path.rstrip("/" + os.sep) or path):
+        raise StorageError(f"{one_line(path)} is not a folder")
+    raise StorageError(f"no folder {one_line(path)}")
+
+
 def write_file(path: str | os.PathLike[str], data: bytes, new: bool = False) -> None:
     """A file given with -o (export, attachment get); one that cannot be written is the
     output that could not be, exit 5 (attachment get said it as bad usage, exit 2). A `new`
