@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from claudechat.conversation import replace_lone_surrogates
 
@@ -45,13 +46,11 @@ def is_coloured(stream: TextIO) -> bool:
 
 def console(stderr: bool = False, file: TextIO | None = None) -> Console:
     """A console on stdout (or stderr), or on `file`, which stands for one of them."""
-    from rich.console import Console
-
     stream = file or (sys.stderr if stderr else sys.stdout)
     # In a terminal its own size is the truth: an exported COLUMNS or LINES would freeze
     # rich's width, and a reply would be drawn for a width the terminal no longer has.
     environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    return Console(
+    return sized_console_class()(
         file=stream,
         highlight=False,
         # NO_COLOR (or a dumb terminal): no style at all. rich's own no_color left the
@@ -60,6 +59,44 @@ def console(stderr: bool = False, file: TextIO | None = None) -> Console:
         soft_wrap=False,
         _environ=environ if stream.isatty() else None,
     )
+
+
+@functools.cache
+def sized_console_class() -> type[Console]:
+    """rich's Console, but laid out for the size a dumb terminal (TERM=dumb) has. rich gives
+    one 80x25 whatever its size, its COLUMNS too: in a 200-column window `list` cut names,
+    `models` fell back to cards, and a pager came for 25 rows; with NO_COLOR, the full width."""
+    from rich.console import Console, ConsoleDimensions
+
+    class SizedConsole(Console):
+        @property
+        def size(self) -> ConsoleDimensions:
+            fixed = self._width is not None and self._height is not None
+            if fixed or not self.is_dumb_terminal:
+                return super().size
+            columns, lines = terminal_size(self.file)
+            return ConsoleDimensions(self._width or columns, self._height or lines)
+
+        @size.setter
+        def size(self, new_size: tuple[int, int]) -> None:
+            self._width, self._height = new_size
+
+    return SizedConsole
+
+
+def terminal_size(stream: IO[str]) -> tuple[int, int]:
+    """The columns and rows of the terminal `stream` writes to, asked each time (it may be
+    resized); where it has none or says 0x0, $COLUMNS and $LINES (Emacs sets them), or 80x25."""
+    try:
+        columns, lines = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        columns = lines = 0
+    return columns or _number_in("COLUMNS", 80), lines or _number_in("LINES", 25)
+
+
+def _number_in(variable: str, default: int) -> int:
+    value = os.environ.get(variable, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def status(message: str, style: str = "dim", indent: int | None = None) -> None:
