@@ -76,7 +76,8 @@ def get(
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""
     from claudechat.attachments import numbered
     from claudechat.commands import opening
-    from claudechat.output import is_folder_given, one_line, status, write_file
+    from claudechat.output import one_line, status
+    from claudechat.output_file import is_folder_given, write_file
 
     if output == "-":  # stdout, as for export and most tools: a file named "-" was written
         output = None

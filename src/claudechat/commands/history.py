@@ -112,7 +112,7 @@ def export(
 
         sys.stdout.write(terminal_text(text))
         return
-    from claudechat.output import is_folder_given
+    from claudechat.output_file import is_folder_given
 
     # As given: Path(target) dropped a trailing /, which names a folder.
     if is_folder_given(str(target)):  # into it, named as --all names each ("Is a directory")
@@ -174,7 +174,7 @@ def _rendered(store: ConversationStore, user: str, conversation: Conversation, f
 
 
 def _write(path: Path, text: str) -> None:
-    from claudechat.output import write_file
+    from claudechat.output_file import write_file
 
     write_file(path, text.encode("utf-8"))
 
