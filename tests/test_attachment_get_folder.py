@@ -42,6 +42,27 @@ def test_get_into_a_folder_never_writes_over_a_file_there(cli, fake_api, tmp_pat
     assert kept.read_bytes() == SOURCE
 
 
+def test_a_name_ending_in_a_slash_is_a_folder_only(cli, fake_api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The / was dropped: `-o newdir/` wrote a file named newdir, `-o notes.md/` wrote over
+    notes.md. A missing folder is refused as one above a file is (exit 5)."""
+    attached = write(tmp_path / "answer.py", SOURCE)
+    reference = f"{conversation_id(cli('chat', '-a', str(attached), 'read it').stderr)[:8]}/1"
+    folder = tmp_path / "out"
+    folder.mkdir()
+    got = cli("attachment", "get", reference, "-o", f"{folder}/")
+    assert got.returncode == 0, got.stderr
+    assert (folder / "answer.py").read_bytes() == SOURCE
+    missing = cli("attachment", "get", reference, "-o", f"{tmp_path / 'newdir'}/")
+    assert missing.returncode == 5
+    assert missing.stderr.splitlines() == [f"claudechat: no folder {tmp_path / 'newdir'}/"]
+    assert not (tmp_path / "newdir").exists()
+    notes = write(tmp_path / "notes.md", b"mine\n")
+    refused = cli("attachment", "get", reference, "-o", f"{notes}/")
+    assert refused.returncode == 5
+    assert refused.stderr.splitlines() == [f"claudechat: {notes}/ is not a folder"]
+    assert notes.read_bytes() == b"mine\n"
+
+
 @pytest.mark.parametrize(
     ("name", "written"),
     [

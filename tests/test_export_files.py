@@ -3,13 +3,17 @@ place, a disk that filled midway left the old export destroyed and half of the n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from claudechat.conversation import Conversation
 from conftest import save_conversation
@@ -122,3 +126,70 @@ def test_export_all_that_fills_the_disk_leaves_whole_files_and_says_how_many(  #
             assert path.name == f"{json.loads(path.read_bytes())['id']}.json"
             assert path.stem in ids
         assert f"; {len(written)} of 5 conversation(s) were exported to {folder}" in failed.stderr
+
+
+@contextlib.contextmanager
+def bind_mounted(source: Path, target: Path) -> Iterator[Path]:
+    """`source` mounted over the file `target`, as Docker's -v ./out.md:/work/out.md does."""
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    target.touch()
+    mounted = subprocess.run(["mount", "--bind", source, target], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"mount --bind refused: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", target], check=False)
+
+
+def test_an_export_to_a_file_mounted_on_its_own_writes_it_in_place(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """A rename cannot replace a mount point: it failed "Device or resource busy", exit 5."""
+    conversation = long_conversation("hello")
+    save_conversation(conversation)
+    source = tmp_path / "bsrc.md"
+    source.write_text("old")
+    with bind_mounted(source, tmp_path / "btgt.md") as target:
+        written = cli("export", conversation.id, "-o", str(target))
+        assert written.returncode == 0, written.stderr
+        assert "hello" in target.read_text()
+    assert "hello" in source.read_text()
+    assert left_behind(tmp_path) == []
+
+
+def test_a_long_name_of_wide_characters_is_written(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """251 bytes, a name the file system takes: the temp file beside it, named after its
+    first 64 characters (256 bytes of them), was refused "File name too long", exit 5."""
+    conversation = long_conversation("hello")
+    save_conversation(conversation)
+    for name in ("😀" * 62 + ".md", "é" * 125 + ".md", "😀" * 63 + "abc"):
+        target = tmp_path / name
+        written = cli("export", conversation.id, "-f", "md", "-o", str(target))
+        assert written.returncode == 0, written.stderr
+        assert "hello" in target.read_text() and left_behind(tmp_path) == []
+
+
+def test_an_export_to_a_name_ending_in_a_slash_goes_into_a_folder_only(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """Path() dropped the /: `-o newdir/` wrote a file named newdir, `-o notes.md/` wrote
+    over notes.md. A missing folder is refused as one above a file is (exit 5)."""
+    conversation = long_conversation("hello")
+    save_conversation(conversation)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    into = cli("export", conversation.id, "-o", f"{folder}/")
+    assert into.returncode == 0, into.stderr
+    assert "hello" in (folder / f"{conversation.id}.md").read_text()
+    missing = cli("export", conversation.id, "-o", f"{tmp_path / 'newdir'}/")
+    assert missing.returncode == 5
+    assert missing.stderr.splitlines() == [f"claudechat: no folder {tmp_path / 'newdir'}/"]
+    assert not (tmp_path / "newdir").exists()
+    notes = tmp_path / "notes.md"
+    notes.write_text("mine")
+    refused = cli("export", conversation.id, "-o", f"{notes}/")
+    assert refused.returncode == 5
+    assert refused.stderr.splitlines() == [f"claudechat: {notes}/ is not a folder"]
+    assert notes.read_text() == "mine"

@@ -25,3 +25,15 @@ def test_a_dumb_terminal_gets_the_table_without_any_escape_sequence(two_conversa
     header = next(line for line in listed.splitlines() if "Name" in line)
     assert all(column in header for column in ("ID", "Name", "Model", "Msgs", "Updated"))
     assert "\t" not in listed and "release notes" in listed
+
+
+def test_a_dumb_terminal_is_laid_out_for_its_width(cli, two_conversations) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """rich gave a dumb terminal 80 columns whatever its width: in 200, `list` cut the names
+    and `usage --by model` broke its headings over two lines."""
+    name = "the release notes for the autumn version, second draft"
+    assert cli("rename", two_conversations, name).returncode == 0
+    listed = run_in_terminal("list", env={"TERM": "dumb"}, columns=200)
+    assert name in listed, listed
+    usage = run_in_terminal("usage", "--by", "model", env={"TERM": "dumb"}, columns=200)
+    header = next(line for line in usage.splitlines() if line.startswith("model"))
+    assert "cache writes" in header and "saved by cache" in header, usage

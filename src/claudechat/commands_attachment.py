@@ -76,7 +76,8 @@ def get(
     """Write one attachment of a conversation back out (numbers as `show` lists them)."""
     from claudechat.attachments import numbered
     from claudechat.commands import opening
-    from claudechat.output import one_line, status, write_file
+    from claudechat.output import one_line, status
+    from claudechat.output_file import is_folder_given, write_file
 
     if output == "-":  # stdout, as for export and most tools: a file named "-" was written
         output = None
@@ -102,7 +103,7 @@ def get(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    into_folder = os.path.isdir(os.path.expanduser(output))  # as cp does; it said "Is a directory"
+    into_folder = is_folder_given(os.path.expanduser(output))  # it said "Is a directory"
     if into_folder:
         output = os.path.join(output, file_name(block["name"]))
     path = os.path.expanduser(output)

@@ -97,10 +97,11 @@ def print_hits(hits: list[SearchHit], numbered: bool = False) -> None:
             )
             print("\t".join(fields))
         return
-    from rich.console import Console
     from rich.text import Text
 
-    out = Console(highlight=False, soft_wrap=False)
+    from claudechat.output import sized_console_class
+
+    out = sized_console_class()(highlight=False, soft_wrap=False)
     for number, hit in enumerate(hits, 1):
         head = Text(f"{number:>2}. " if numbered else "")
         head.append(hit.conversation_id[:SHORT_ID], style="cyan")
@@ -141,8 +142,13 @@ def paged(render: Callable[[Console], None]) -> None:
 
     size = shutil.get_terminal_size()
     buffer = io.StringIO()
-    capture = Console(
-        file=buffer, force_terminal=True, width=size.columns, highlight=False, soft_wrap=False
+    capture = Console(  # both given: with the width alone, a dumb terminal's was 80 columns
+        file=buffer,
+        force_terminal=True,
+        width=size.columns,
+        height=size.lines,
+        highlight=False,
+        soft_wrap=False,
     )
     render(capture)
     text = buffer.getvalue()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from claudechat.conversation import replace_lone_surrogates
 
@@ -44,13 +45,11 @@ def is_coloured(stream: TextIO) -> bool:
 
 def console(stderr: bool = False, file: TextIO | None = None) -> Console:
     """A console on stdout (or stderr), or on `file`, which stands for one of them."""
-    from rich.console import Console
-
     stream = file or (sys.stderr if stderr else sys.stdout)
     # In a terminal its own size is the truth: an exported COLUMNS or LINES would freeze
     # rich's width, and a reply would be drawn for a width the terminal no longer has.
     environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    return Console(
+    return sized_console_class()(
         file=stream,
         highlight=False,
         # NO_COLOR (or a dumb terminal): no style at all. rich's own no_color left the
@@ -59,6 +58,44 @@ def console(stderr: bool = False, file: TextIO | None = None) -> Console:
         soft_wrap=False,
         _environ=environ if stream.isatty() else None,
     )
+
+
+@functools.cache
+def sized_console_class() -> type[Console]:
+    """rich's Console, but laid out for the size a dumb terminal (TERM=dumb) has. rich gives
+    one 80x25 whatever its size, its COLUMNS too: in a 200-column window `list` cut names,
+    `models` fell back to cards, and a pager came for 25 rows; with NO_COLOR, the full width."""
+    from rich.console import Console, ConsoleDimensions
+
+    class SizedConsole(Console):
+        @property
+        def size(self) -> ConsoleDimensions:
+            fixed = self._width is not None and self._height is not None
+            if fixed or not self.is_dumb_terminal:
+                return super().size
+            columns, lines = terminal_size(self.file)
+            return ConsoleDimensions(self._width or columns, self._height or lines)
+
+        @size.setter
+        def size(self, new_size: tuple[int, int]) -> None:
+            self._width, self._height = new_size
+
+    return SizedConsole
+
+
+def terminal_size(stream: IO[str]) -> tuple[int, int]:
+    """The columns and rows of the terminal `stream` writes to, asked each time (it may be
+    resized); where it has none or says 0x0, $COLUMNS and $LINES (Emacs sets them), or 80x25."""
+    try:
+        columns, lines = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        columns = lines = 0
+    return columns or _number_in("COLUMNS", 80), lines or _number_in("LINES", 25)
+
+
+def _number_in(variable: str, default: int) -> int:
+    value = os.environ.get(variable, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def status(message: str, style: str = "dim", indent: int | None = None) -> None:
@@ -169,148 +206,6 @@ def quoted(text: str, limit: int | None = None) -> str:
     """A name or message quoted in a line, as one_line shows it: repr's quotes escaped one
     quote inside and showed a backslash the name did not hold ('it\\'s')."""
     return f"“{one_line(text, limit)}”"
-
-
-def write_file(path: str | os.PathLike[str], data: bytes, new: bool = False) -> None:
-    """A file given with -o (export, attachment get); one that cannot be written is the
-    output that could not be, exit 5 (attachment get said it as bad usage, exit 2). A `new`
-    file is never written over one there: FileExistsError is the caller's to say.
-
-    Written whole or not at all, as documents are: into a temp file beside it, fsynced, then
-    renamed over it (with its mode), the temp removed if anything fails. Written in place, a
-    disk that filled midway left the old export destroyed and 16 KB of the new one. Stdout,
-    a pipe or a device is still written in place: a rename would put a file where it was."""
-    from claudechat.errors import StorageError
-
-    try:
-        if _written_in_place(path):
-            with open(path, "xb" if new else "wb") as handle:
-                handle.write(data)
-        elif new:
-            _write_new(os.fspath(path), data)
-        else:
-            _write_over(os.fspath(path), data)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise StorageError(f"cannot write {os.fspath(path)}: {exc.strerror}") from exc
-
-
-def _written_in_place(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` is no file to replace: a pipe, a device, or a name for stdout. stat
-    sees /dev/stdout (a link to /proc/self/fd/1) as the file the shell opened, which a
-    rename would replace: what `>>` appended to was lost."""
-    import stat
-
-    hop = os.path.abspath(path)
-    for _ in range(8):  # each link's own text: resolved, /proc/self/fd/1 leaves /proc
-        if hop.startswith(("/dev/", "/proc/")):
-            return True
-        if not os.path.islink(hop):
-            break
-        hop = os.path.join(os.path.dirname(hop), os.readlink(hop))
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _write_new(path: str, data: bytes) -> None:
-    """A file where there was none: the temp linked to its name, which fails if anything is
-    there (a rename would replace it)."""
-    import errno
-
-    if os.path.lexists(path):  # said before the temp is written
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
-    temp = _temp_file_beside(path, data, None)
-    try:
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links (FAT, some network mounts)
-            # The name taken first, then replaced: only a file put there in between is lost.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            os.replace(temp, path)
-    finally:
-        _removed(temp)
-    _sync_folder(path)
-
-
-def _write_over(path: str, data: bytes) -> None:
-    """The file at `path` (the file a link names: the link is kept) replaced whole."""
-    target = os.path.realpath(path)
-    try:
-        old: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
-        old = None
-    try:
-        temp = _temp_file_beside(target, data, old)
-    except PermissionError:
-        if old is None:
-            raise
-        # A file one may write in a folder one may not: written in place, as cp does.
-        with open(target, "wb") as handle:
-            handle.write(data)
-        return
-    try:
-        os.replace(temp, target)
-    finally:
-        _removed(temp)
-    _sync_folder(target)
-
-
-def _temp_file_beside(path: str, data: bytes, old: os.stat_result | None) -> str:
-    """`data` in a new hidden file in `path`'s folder, fsynced: the owner and mode of the
-    file it replaces, or the umask's as open() gives. Nothing is left if it fails."""
-    import secrets
-    from contextlib import suppress
-
-    folder, name = os.path.split(path)
-    while True:
-        temp = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(4)}.tmp")
-        try:
-            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with open(descriptor, "wb") as handle:
-            if old is not None:
-                # Before the mode: a change of owner clears setuid bits. Another's file,
-                # which only root may give back, becomes the writer's, as a copy would.
-                with suppress(OSError):
-                    os.fchown(descriptor, old.st_uid, old.st_gid)
-                os.fchmod(descriptor, old.st_mode & 0o7777)
-            handle.write(data)
-            handle.flush()
-            os.fsync(descriptor)
-    except BaseException:
-        _removed(temp)
-        raise
-    return temp
-
-
-def _removed(path: str) -> None:
-    """A temp file gone, if it is still there (not renamed, or linked as well)."""
-    from contextlib import suppress
-
-    with suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _sync_folder(path: str) -> None:
-    """The rename made durable; a folder that cannot be opened or fsynced is no error."""
-    try:
-        descriptor = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def error(message: str) -> None:

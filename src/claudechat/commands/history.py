@@ -112,9 +112,10 @@ def export(
 
         sys.stdout.write(terminal_text(text))
         return
-    if output.is_dir():  # into it, named as --all names each file ("Is a directory", exit 5)
-        from claudechat.export import SUFFIXES
+    from claudechat.output_file import is_folder_given
 
+    # As given: Path(target) dropped a trailing /, which names a folder.
+    if is_folder_given(str(target)):  # into it, named as --all names each ("Is a directory")
         output = output / f"{conversation.id}{SUFFIXES[form]}"
     _write(output, text)
 
@@ -173,7 +174,7 @@ def _rendered(store: ConversationStore, user: str, conversation: Conversation, f
 
 
 def _write(path: Path, text: str) -> None:
-    from claudechat.output import write_file
+    from claudechat.output_file import write_file
 
     write_file(path, text.encode("utf-8"))
 
