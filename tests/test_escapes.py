@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 
 import pexpect
 import pytest
@@ -164,3 +165,15 @@ def test_a_piped_answer_and_an_export_show_escapes_without_obeying_them(  # type
     assert not [c for c in RAW_CONTROLS if c in as_json]
     reply = json.loads(as_json)["messages"][-1]
     assert content_text(reply["content"]) == "".join(SPLIT_REPLY)
+
+
+def test_a_parent_id_with_escapes_is_not_obeyed(fake_api, cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    """A row's parent id came from a document, maybe imported from someone else's export: list
+    printed it raw, so an escape sequence in it cleared the screen."""
+    assert cli("chat", "hi").returncode == 0
+    with sqlite3.connect(isolated_home / "claudechat.db") as connection:
+        connection.execute("UPDATE conversations SET parent_id = '\x1b[2J\x1b[H!'")
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout
+    assert "^[[2J" in listed.stdout

@@ -387,15 +387,3 @@ def test_a_sslmode_libpq_refuses_is_a_setting_error_before_claude_is_asked(  # t
         assert "sslmode must be one of disable, allow" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
     assert fake_api.requests == []
-
-
-def test_a_parent_id_with_escapes_is_not_obeyed(fake_api, cli, isolated_home) -> None:  # type: ignore[no-untyped-def]
-    """A row's parent id came from a document, maybe imported from someone else's export: list
-    printed it raw, so an escape sequence in it cleared the screen."""
-    assert cli("chat", "hi").returncode == 0
-    with sqlite3.connect(isolated_home / "claudechat.db") as connection:
-        connection.execute("UPDATE conversations SET parent_id = '\x1b[2J\x1b[H!'")
-    listed = cli("list")
-    assert listed.returncode == 0, listed.stderr
-    assert "\x1b" not in listed.stdout
-    assert "^[[2J" in listed.stdout

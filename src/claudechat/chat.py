@@ -140,8 +140,7 @@ class ChatSession(SessionSaving, SessionModel):
 
     def resume_notices(self, in_repl: bool = True) -> list[str]:
         """What a person resuming this conversation should know about its other branches.
-        Out of the REPL (pipe mode) /branches is named as the REPL's, with how to open it
-        there: "/branches lists them" had a pipe user type a command pipe mode does not run."""
+        Out of the REPL (pipe mode), /branches is named as the REPL's command it is."""
         lines = []
         unanswered = self.conversation.find(self.unanswered)
         if unanswered is not None:

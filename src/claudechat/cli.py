@@ -383,44 +383,10 @@ def run(argv: list[str]) -> int:
         return int(exc.exit_code)
     except Exception as exc:
         # Bad options and arguments: Typer's own exceptions, or click's in older Typers.
-        code = _command_line_refused(exc, argv)
+        from claudechat.refused_command_line import refused
+
+        code = refused(exc, argv, app)
         if code is None:
             raise
         return code
     return result if isinstance(result, int) else ExitCode.OK
-
-
-def _command_line_refused(exc: Exception, argv: list[str]) -> int | None:
-    """The exit code of a command line the framework refused, once its one line is said
-    (None: no such refusal). Its own form was four lines (Usage:, Try ..., a blank one and
-    Error: ...) where every other bad input is one `claudechat: ...` line."""
-    from claudechat.output import error, one_line
-
-    show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-    describe = getattr(exc, "format_message", None)
-    if not (callable(show) and callable(describe) and isinstance(code, int)):
-        return None
-    if type(exc).__name__ == "NoArgsIsHelpError":  # `claudechat` alone: its help, as before
-        show()
-        return code
-    message = one_line(str(describe())).rstrip(".")
-    message = message[:1].lower() + message[1:]  # "No such option" as our lines begin
-    context = getattr(exc, "ctx", None)
-    # An option without its value is refused before its command's context exists: the
-    # command is the words before the first option (`chat -m` said no command to look up).
-    command = context.command_path if context is not None else _command_words(argv)
-    message += f" (see {command} --help)"
-    error(message)
-    return code
-
-
-def _command_words(argv: list[str]) -> str:
-    """`claudechat attachment get`: the leading words of argv that name commands."""
-    command: object = typer.main.get_command(app)
-    words = ["claudechat"]
-    for word in argv:
-        command = (getattr(command, "commands", None) or {}).get(word)
-        if command is None:
-            break
-        words.append(word)
-    return " ".join(words)

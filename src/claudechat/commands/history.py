@@ -191,6 +191,7 @@ def import_(
     from claudechat.export import for_user, read_export
     from claudechat.export_store import keep_attachments, missing_attachments
     from claudechat.import_ids import Renumbering, forks_remapped
+    from claudechat.import_input import export_bytes, id_taken, named_as_rename_allows
     from claudechat.output import one_line, status
 
     if files.count("-") > 1:
@@ -198,7 +199,7 @@ def import_(
     read = []  # (name the lines below say, export)
     for path in files:
         name = "standard input" if path == "-" else path
-        read.append((name, read_export(_export_bytes(path), name)))
+        read.append((name, read_export(export_bytes(path), name)))
     settings, store = _open()
     renumbering = Renumbering(settings.user, random=new_ids)  # one for the command: see Renumbering
     prepared = []
@@ -206,9 +207,9 @@ def import_(
         conversation = export.conversation
         # Another user's export keeps no ids: they are theirs, and may exist in this store.
         theirs = conversation.user_id != settings.user
-        renumbered = new_ids or theirs or _id_taken(store, settings.user, conversation.id, path)
+        renumbered = new_ids or theirs or id_taken(store, settings.user, conversation.id, path)
         owned = for_user(conversation, settings.user, renumbering if renumbered else None)
-        imported = _named_as_rename_allows(owned, path)
+        imported = named_as_rename_allows(owned, path)
         prepared.append((path, export, imported))
     for path, export, imported in forks_remapped(
         prepared, settings.user, None if renumbering.random else renumbering
@@ -225,54 +226,6 @@ def import_(
         # As stored: merged into the copy here, whose newer name wins over the export's.
         print(f"imported {imported.id}\t{one_line((result.conversation or imported).title)}")
         _warn_if_journaled(result)
-
-
-def _export_bytes(path: str) -> bytes:
-    """The file's bytes; "-" is stdin, as `export -o -` is stdout (it was a file named -)."""
-    try:
-        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-
-
-def _id_taken(store: ConversationStore, user: str, conversation_id: str, path: str) -> bool:
-    """Whether another user's conversation has this id (an export edited to say it is yours):
-    its row clashed with theirs on every save, from the journal on every later command."""
-    from claudechat.output import status
-
-    try:
-        owner = store.guarded(lambda: store.metadata.owner(conversation_id))
-    except StorageError:
-        return False  # the store is down: the journal takes the import, as it takes any save
-    if owner in (None, user):
-        return False
-    status(f"{path}: its id is already used in this store; imported with new ids", "yellow")
-    return True
-
-
-def _named_as_rename_allows(conversation: Conversation, path: str) -> Conversation:
-    """A name `rename` would refuse (lines, control characters, bidi overrides, too long) is
-    cleaned, and stderr says so: an import stored it as it was, and printed it raw."""
-    from dataclasses import replace
-
-    from claudechat.names import MAX_NAME_CHARS, cleaned_name, valid_name
-    from claudechat.output import quoted, status
-
-    if conversation.name is None:
-        return conversation
-    try:
-        valid_name(conversation.name)
-    except UsageError:
-        cleaned = cleaned_name(conversation.name)
-    else:
-        return conversation
-    done = f"imported as {quoted(cleaned)}" if cleaned else "imported without a name"
-    status(
-        f"{path}: its name is not one line of at most {MAX_NAME_CHARS} printable characters; "
-        + done,
-        "yellow",
-    )
-    return replace(conversation, name=cleaned)
 
 
 def rename(
