@@ -242,6 +242,8 @@ def test_health_and_the_openapi_description(server: Serve) -> None:
         described["paths"]
     )
     assert set(described["paths"]["/get_conversation"]) == {"get", "post"}
+    # A copy that may be behind the store's is marked so: the description said nothing of it.
+    assert "stale: true" in described["paths"]["/get_conversation"]["get"]["description"]
     # Errors as they are sent: the error body, each status with its meaning; and the events.
     chat = described["paths"]["/chat"]["post"]["responses"]
     for status in ("400", "401", "404", "413", "415", "422", "429", "502", "503", "504"):

@@ -204,6 +204,8 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.get(
         "/get_conversation",
         summary="A conversation document.",
+        description="While the store is down, this server's copy: `stale: true`, a "
+        f"`notices` line and the `{STALE}: true` header say it may be older than the store's.",
         responses=errors(401, 404, 422, 500, 503),
     )
     def get_conversation(
@@ -233,7 +235,8 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         ] = None,
         body: Annotated[ConversationBody | None, Body()] = None,
     ) -> Any:
-        """The id in the query string, as the seed's README has it, or in a JSON body."""
+        """The id in the query string, as the seed's README has it, or in a JSON body. While
+        the store is down, this server's copy, marked as GET marks it."""
         wanted = _one_id(conversation_id, body.conversation_id if body else None)
         if not wanted:
             raise UsageError("give conversation_id, in the query string or the JSON body")
