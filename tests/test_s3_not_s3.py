@@ -6,6 +6,7 @@ stay outages."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import threading
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ class _SameAnswer(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
 def answering(status: int, body: bytes, content_type: str) -> Iterator[Answering]:
     server = Answering(status, body, content_type)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -69,7 +71,8 @@ def answering(status: int, body: bytes, content_type: str) -> Iterator[Answering
 
 @pytest.fixture(params=[501, 404])
 def web_server(request: pytest.FixtureRequest) -> Iterator[Answering]:
-    yield from answering(request.param, WEB_PAGE, "text/html")
+    with answering(request.param, WEB_PAGE, "text/html") as server:
+        yield server
 
 
 def test_an_endpoint_that_is_no_s3_is_refused_and_the_turn_kept(  # type: ignore[no-untyped-def]
@@ -97,12 +100,20 @@ def test_an_endpoint_that_is_no_s3_is_refused_and_the_turn_kept(  # type: ignore
 
 
 @pytest.mark.parametrize(
-    ("status", "body"), [(503, SLOW_DOWN), (500, INTERNAL_ERROR)], ids=["SlowDown", "InternalError"]
+    ("status", "body", "kind"),
+    [
+        (503, SLOW_DOWN, "application/xml"),
+        (500, INTERNAL_ERROR, "application/xml"),
+        # A gateway in front of the store says so, in a page of its own, while it restarts.
+        (502, WEB_PAGE, "text/html"),
+        (504, WEB_PAGE, "text/html"),
+    ],
+    ids=["SlowDown", "InternalError", "gateway-502", "gateway-504"],
 )
 def test_a_real_s3_failing_is_still_an_outage(  # type: ignore[no-untyped-def]
-    cli, team, fake_api, status: int, body: bytes
+    cli, team, fake_api, status: int, body: bytes, kind: str
 ) -> None:
-    for server in answering(status, body, "application/xml"):
+    with answering(status, body, kind) as server:
         result = cli("chat", input="hello", env={"AWS_ENDPOINT_URL_S3": server.url})
         assert result.returncode == 0, result.stderr
         assert result.stdout == "echo: hello\n"

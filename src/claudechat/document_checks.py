@@ -5,7 +5,6 @@ what is wrong, so a damaged document is reported, never misread or walked for ev
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +12,6 @@ from claudechat.errors import CorruptDocumentError
 
 if TYPE_CHECKING:
     from claudechat.conversation import Message
-
-# A conversation id as storage/ids.py takes one for a key: a UUID in canonical form.
-_CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def check_tree(messages: list[Message]) -> None:
@@ -74,8 +70,10 @@ def optional_id_field(data: dict[str, Any], key: str) -> str | None:
 def conversation_id_field(data: dict[str, Any], key: str) -> str:
     """A conversation's id: an export with one of another form was refused only by the save,
     after the files before it had been imported."""
+    from claudechat.storage.ids import is_conversation_id
+
     value = str_field(data, key)
-    if not _CONVERSATION_ID.fullmatch(value):
+    if not is_conversation_id(value):  # as storage/ids.py takes one for a key
         raise CorruptDocumentError(f"field {key!r} is not a conversation id")
     return value
 

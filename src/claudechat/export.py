@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,13 +25,12 @@ from claudechat.jsontext import replace_lone_surrogates
 from claudechat.listing import conversation_facts, message_heading
 from claudechat.mdcontain import contained_markdown, folded_markdown, markdown_literal
 from claudechat.output import json_safe, one_line, safe_text
-from claudechat.storage.ids import printable
+from claudechat.storage.ids import is_digest, printable
 
 EXPORT_KIND = "claudechat-export"
 EXPORT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: attachments by reference only
 FORMATS = ("markdown", "json", "html")
-_SHA256 = re.compile(r"[0-9a-f]{64}")  # as the attachment store takes a digest
 SUFFIXES = {"markdown": ".md", "json": ".json", "html": ".html"}
 # What -f and -o's suffix take besides FORMATS and SUFFIXES: -f md was refused while -o x.md
 # chose markdown, and -o x.htm gave markdown without a word.
@@ -230,7 +228,7 @@ def read_export(data: bytes, location: str) -> Export:
     for sha in referenced_attachments(conversation):
         # Refused here, with the file named: the attachment store refused it only once the
         # files before this one were imported.
-        if not _SHA256.fullmatch(sha):
+        if not is_digest(sha):
             raise UsageError(f"{refusal}: an attachment's digest {printable(sha)} is no sha256")
     return Export(conversation, _carried_attachments(parsed.get("attachments", {}), location))
 

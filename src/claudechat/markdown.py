@@ -123,7 +123,7 @@ def _classes() -> dict[str, Any]:
         def __init__(self, markup: str, code_theme: str = DEFAULT_CODE_THEME) -> None:
             # Markdown.__init__ would build a parser; these are the attributes it sets.
             self.markup = markup
-            self.parsed = autolinks_as_text(html_as_text(_parser().parse(markup)))
+            self.parsed = html_as_text(_parser().parse(markup))
             self.code_theme = code_theme
             self.justify = "default"  # "left" pads every line with spaces to the width
             self.style = "none"
@@ -216,13 +216,13 @@ def html_as_text(tokens: list[Token]) -> list[Token]:
     """The tokens with HTML as the text it is: rich's Markdown drops markdown-it's HTML tokens
     (all but <kbd>), so "the <br> element, a List<String>, if a<b and c>d" showed as "the
     element, a List, if ad" and a <div> block not at all. An HTML block becomes a paragraph
-    of its lines."""
+    of its lines. An autolink becomes its text (_without_autolinks)."""
     from markdown_it.token import Token
 
     shown: list[Token] = []
     for token in tokens:
         if token.children:
-            token.children = [_as_text(child) for child in token.children]
+            token.children = [_as_text(child) for child in _without_autolinks(token.children)]
         if token.type != "html_block":
             shown.append(token)
             continue
@@ -235,16 +235,9 @@ def html_as_text(tokens: list[Token]) -> list[Token]:
     return shown
 
 
-def autolinks_as_text(tokens: list[Token]) -> list[Token]:
-    """The tokens with a link whose text is its address (<https://…>, <a@b.c>) as that text
-    alone: shown with its address after it, it read "https://x.dev (https://x.dev)"."""
-    for token in tokens:
-        if token.children:
-            token.children = _without_autolinks(token.children)
-    return tokens
-
-
 def _without_autolinks(children: list[Token]) -> list[Token]:
+    """A link whose text is its address (<https://…>, <a@b.c>) as that text alone: shown with
+    its address after it (hyperlinks off, see ReplyMarkdown), it read "x.dev (x.dev)"."""
     autolink = ("link_open", "link_close")
     return [t for t in children if not (t.type in autolink and t.markup == "autolink")]
 

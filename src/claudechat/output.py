@@ -129,12 +129,7 @@ def is_terminal(stream: TextIO) -> bool:
 
 def terminal_width(stream: TextIO) -> int:
     """The columns of the terminal `stream` writes to; where it has none, $COLUMNS or 80."""
-    import shutil
-
-    try:
-        return os.get_terminal_size(stream.fileno()).columns or 80
-    except (AttributeError, OSError, ValueError):
-        return shutil.get_terminal_size().columns
+    return terminal_size(stream)[0]
 
 
 def wrapped(text: str, width: int, indent: int | None = None) -> str:

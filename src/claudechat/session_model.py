@@ -73,7 +73,7 @@ class SessionModel:
         info = self.model_info()
         room = reply_room(info, self.options)
         window = info.max_input_tokens or DEFAULT_MAX_CONTEXT_TOKENS
-        most = self.budget_ceiling() or max(1, window - room)
+        most = max(1, window - room)
         setting = self.settings.max_context_tokens
         if not setting:
             return most

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,12 +37,10 @@ if TYPE_CHECKING:
     from claudechat.conversation import Conversation, Message
     from claudechat.storage.metadata import MetadataStore
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
 
 def attachment_key(user: str, sha256: str) -> str:
     """The one way an attachment's storage key is built: {user_id}/attachments/{sha256}."""
-    if not _SHA256.fullmatch(sha256):
+    if not ids.is_digest(sha256):
         raise UsageError(f"not an attachment digest: {ids.printable(sha256)}")
     return f"{ids.user_id(user)}/attachments/{sha256}"
 

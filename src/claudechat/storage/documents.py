@@ -97,7 +97,6 @@ def _cost(conversation: Conversation) -> float | None:
     shows a partial sum as the total. A fork counts the replies made in it, not the ones it
     copied from its parent (made before it was): `usage` counts each reply once, where it was
     made, and summing `list` paid for the copies twice."""
-    from claudechat.pricing import conversation_cost, made_here, price_table
+    from claudechat.pricing import conversation_cost, made_here, price_table, usd_figure
 
-    total = conversation_cost(made_here(conversation), price_table())
-    return None if total is None else round(total, 6)
+    return usd_figure(conversation_cost(made_here(conversation), price_table()))

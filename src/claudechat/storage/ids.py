@@ -16,11 +16,20 @@ _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 # not uuid.UUID: ids are checked for every key and path a save builds.
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 MIN_PREFIX_LENGTH = 4
+_DIGEST = re.compile(r"[0-9a-f]{64}")  # an attachment's sha256, as its key holds it
+
+
+def is_conversation_id(value: str) -> bool:
+    return isinstance(value, str) and _CONVERSATION_ID.fullmatch(value) is not None
+
+
+def is_digest(value: str) -> bool:
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
 
 
 def conversation_id(value: str) -> str:
     """A full conversation id in canonical form (lower-case, hyphenated)."""
-    if not isinstance(value, str) or not _CONVERSATION_ID.fullmatch(value):
+    if not is_conversation_id(value):
         raise UsageError(f"not a conversation id: {printable(value)}")
     return value.lower()
 

@@ -31,9 +31,11 @@ def held_by_another_process(database: Path) -> bool | None:
     fields = _FLOCK_FIELDS.get(sys.platform)
     if fields is None or struct.calcsize("P") != 8:
         return None
-    wal = database.with_name(database.name + "-shm")
+    from claudechat.storage.sqlite_file import sidecars
+
+    shared_index = sidecars(database)[1]  # WAL mode's write lock is a byte of the -shm
     try:
-        return _write_locked(wal, _WAL_WRITE_LOCK, fields) or _write_locked(
+        return _write_locked(shared_index, _WAL_WRITE_LOCK, fields) or _write_locked(
             database, _RESERVED_BYTE, fields
         )
     except OSError:
