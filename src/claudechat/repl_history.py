@@ -166,7 +166,7 @@ def edit(repl: Repl, argument: str) -> None:
         text = _in_editor(original.text)
     else:
         try:
-            text = repl.ask("edit› ", default=original.text)
+            text = _edited_in_the_prompt(repl, original.text)
         except (KeyboardInterrupt, EOFError):  # as at the prompt: the line, not the REPL
             status("edit cancelled; nothing sent")
             return
@@ -184,6 +184,19 @@ def edit(repl: Repl, argument: str) -> None:
     status("the earlier version stays in the conversation as another branch")
     repl.attachments.add(_files_of(repl.session, original))  # the edit keeps its files
     repl.send(text)
+
+
+def _edited_in_the_prompt(repl: Repl, original: str) -> str:
+    """The message as edited at an `edit›` prompt holding it. A dumb terminal's prompt
+    (TERM=dumb) shows no starting text: what was typed went after the message unseen, and
+    the mix was sent; there the message is shown above an empty prompt, to be typed anew."""
+    from prompt_toolkit.utils import is_dumb_terminal
+
+    if not is_dumb_terminal():
+        return repl.ask("edit› ", default=original)
+    status(f"your message: {quoted(original, 200)}")
+    status("type the new text (Enter alone sends nothing)")
+    return repl.ask("edit› ")
 
 
 def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
