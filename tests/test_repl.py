@@ -149,6 +149,29 @@ def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type:
     ]
 
 
+def test_ctrl_c_during_retry_says_the_earlier_reply_stays(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """It said "what arrived is kept; /retry asks again", and the next message went on from
+    the earlier reply, not the part of the new one last on screen."""
+    fake_api.queue(Reply("Paris."), Reply(chunks=[f"redo{i} " for i in range(200)], delay=0.05))
+    say(repl, "capital of France?")
+    repl.expect_exact("Paris.")
+    repl.expect_exact(PROMPT)
+    say(repl, "/retry")
+    repl.expect_exact("redo5")
+    repl.send(CTRL_C)
+    repl.expect_exact("(interrupted: the earlier reply stays; what arrived is kept as a branch")
+    repl.expect_exact(PROMPT)
+    say(repl, "are you sure?")
+    repl.expect_exact("echo: are you sure?")
+    repl.expect_exact(PROMPT)
+    assert [m["content"][0]["text"] for m in fake_api.requests[-1].body["messages"]] == [
+        "capital of France?",
+        "Paris.",
+        "are you sure?",
+    ]
+    leave(repl)
+
+
 def test_an_api_error_keeps_the_message_and_retry_sends_it(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"), Reply("fine"))
     say(repl, "my precious message")
