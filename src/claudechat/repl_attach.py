@@ -150,12 +150,13 @@ def dropped_path(text: str) -> str | None:
 
 def path_completions(argument: str) -> Iterator[Completion]:
     """Completions for the path being typed at the end of `/attach ...`: ~ expanded, quoted
-    or not; a name with spaces is offered quoted."""
+    or not; a name with spaces is offered quoted, one holding ' in double quotes (wrapped in
+    '…' as it was, "it's.txt" read as an unclosed quote and /attach refused it)."""
     from prompt_toolkit.completion import Completion
 
     start, quote = _current_argument(argument)
     raw = argument[start:]
-    typed = raw[1:] if quote else raw.replace("\\ ", " ")
+    typed = _typed_path(raw, quote)
     head, sep, prefix = os.path.expanduser(typed).rpartition("/")
     folder = (head + sep) or "."
     typed_folder = typed[: len(typed) - len(prefix)]
@@ -168,9 +169,37 @@ def path_completions(argument: str) -> Iterator[Completion]:
             continue
         is_dir = os.path.isdir(os.path.join(folder, name))
         path = typed_folder + name + ("/" if is_dir else "")
-        mark = quote or ("'" if _needs_quotes(path) else "")
-        text = mark + path + ("" if is_dir else mark)
+        # A folder's quote stays open, for the name that follows in it.
+        text = _quoted_path(path, quote, closed=not is_dir)
         yield Completion(text, -len(raw), display=name + ("/" if is_dir else ""))
+
+
+def _typed_path(raw: str, quote: str) -> str:
+    """The path split_paths reads in what is typed so far, its closing quote yet to come."""
+    if quote == "'":  # nothing is escaped inside '…'
+        return raw[1:]
+    # Inside "…" a backslash escapes only " and itself; outside quotes, any character.
+    body, escapable = (raw[1:], '"\\') if quote else (raw, "")
+    path, escaped = [], False
+    for char in body:
+        if escaped:
+            path.append(char if not escapable or char in escapable else "\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            path.append(char)
+    return "".join(path)
+
+
+def _quoted_path(path: str, quote: str, closed: bool) -> str:
+    """`path` as split_paths reads it back: as typed, in '…' (in "…" if it holds ')."""
+    if not quote and not _needs_quotes(path):
+        return path
+    if quote != '"' and "'" not in path:
+        return "'" + path + ("'" if closed else "")
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped + ('"' if closed else "")
 
 
 def _needs_quotes(path: str) -> bool:
@@ -186,6 +215,8 @@ def _current_argument(argument: str) -> tuple[int, str]:
         elif quote:
             if char == quote:
                 quote = ""
+            elif char == "\\" and quote == '"':  # \" does not close "…"
+                escaped = True
         elif char == "\\":
             escaped = True
         elif char in "'\"" and index == start:
