@@ -219,6 +219,27 @@ def test_new_starts_another_conversation_and_keeps_the_first(repl, fake_api, cli
     assert [line.split("\t")[0] for line in listed] == [second[:8], first_short]
 
 
+def test_a_name_given_before_any_message_says_when_it_is_kept(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """An empty conversation is not saved: "named “my project”" was said, and leaving, or
+    /new, left no trace of it without a word."""
+    say(repl, "/name draft")
+    repl.expect_exact("named “draft”; kept once a message is sent")
+    say(repl, "/new")
+    repl.expect_exact("new conversation (“draft” had no message; not kept)")
+    say(repl, "/name my project")
+    repl.expect_exact("named “my project”; kept once a message is sent")
+    say(repl, "/exit")
+    repl.expect_exact("“my project” had no message; not kept")
+    repl.expect(pexpect.EOF)
+    assert cli("list").stdout == ""
+    child = spawn()
+    say(child, "/name kept")
+    child.expect_exact("named “kept”; kept once a message is sent")
+    say(child, "hello")
+    child.expect_exact("echo: hello")
+    assert stored(cli, leave(child))["name"] == "kept"
+
+
 def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     say(repl, "/frobnicate")
     repl.expect_exact("unknown command /frobnicate; /help lists the commands")

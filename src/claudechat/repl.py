@@ -289,6 +289,8 @@ class Repl:
     def new(self, _argument: str) -> None:
         previous = self.session.conversation
         left = f" ({self._what_became_of(previous.id[:8])})" if previous.messages else ""
+        if not previous.messages and previous.name:
+            left = f" ({quoted(previous.name, 60)} had no message; not kept)"
         self.session.new_conversation()
         status(f"new conversation{left}")
 
@@ -317,7 +319,10 @@ class Repl:
             status("usage: /name NAME")
             return
         self.session.rename(argument)
-        status(f"named {quoted(argument, 60)}")
+        # An empty conversation is not saved (see save): it said "named" of one that left no
+        # trace, as if the name were kept.
+        later = "" if self.session.conversation.messages else "; kept once a message is sent"
+        status(f"named {quoted(argument, 60)}{later}")
 
     def system(self, argument: str) -> None:
         if argument:
@@ -384,6 +389,8 @@ class Repl:
                 f"conversation {conversation.id} saved; "
                 f"resume with: claudechat chat --resume {conversation.id[:8]}"
             )
+        elif conversation.name:  # named, with no message: no trace, as /new says
+            status(f"{quoted(conversation.name, 60)} had no message; not kept")
 
 
 PROMPT = "› "
