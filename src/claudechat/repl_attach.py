@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from claudechat.attachment_names import apart
 from claudechat.attachments import Attachment, citation_lines, describe, load_file
 from claudechat.errors import ClaudechatError, ContextTooLargeError, UsageError
-from claudechat.output import status
+from claudechat.output import quoted, status
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import Completion
@@ -88,7 +88,7 @@ class Attachments:
         if not argument.strip().isdigit() or not 1 <= int(argument) <= len(self.pending):
             raise UsageError(f"usage: /detach N, N from 1 to {len(self.pending)}")
         removed = self.pending.pop(int(argument) - 1)
-        status(f"detached {removed.name}; {len(self.pending)} wait")
+        status(f"detached {quoted(removed.name, 60)}; {_waiting(len(self.pending))}")
 
     def refused(self, error: ClaudechatError) -> None:
         """After a message too large for the model's whole window: which of its files can go."""
@@ -109,6 +109,13 @@ class Attachments:
         if added:  # not said of a file attached already
             status("(a dropped file: attached to your next message; /detach removes it)")
         return True
+
+
+def _waiting(count: int) -> str:
+    """How many files still wait: it said "detached a b.txt; 1 wait"."""
+    if count == 0:
+        return "no file waits"
+    return f"{count} file{'s wait' if count > 1 else ' waits'}"
 
 
 def show_citations(message: Any) -> None:

@@ -346,7 +346,7 @@ def copy(repl: Repl, argument: str) -> None:
         if not argument.isdigit():  # `/copy x`, `/copy -1` were told how many blocks there are
             raise UsageError("usage: /copy, or /copy N for the reply's Nth code block")
         if not 1 <= int(argument) <= len(blocks):
-            raise UsageError(f"the last reply has {len(blocks)} code block(s); /copy N picks one")
+            raise UsageError(_blocks_to_pick(len(blocks)))
         text = blocks[int(argument) - 1]
     sys.stdout.write(osc52(text))
     sys.stdout.flush()
@@ -355,6 +355,15 @@ def copy(repl: Repl, argument: str) -> None:
     doubt = clipboard_doubt()
     if doubt:
         status(doubt, "yellow")
+
+
+def _blocks_to_pick(count: int) -> str:
+    """What /copy N can pick: it said "the last reply has 0 code block(s); /copy N picks one"."""
+    if count == 0:
+        return "the last reply has no code block; /copy copies the whole reply"
+    if count == 1:
+        return "the last reply has 1 code block; /copy 1 copies it"
+    return f"the last reply has {count} code blocks; /copy N, N from 1 to {count}, copies one"
 
 
 def code_blocks(markdown: str) -> list[str]:
