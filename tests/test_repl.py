@@ -149,6 +149,29 @@ def test_retry_regenerates_the_last_reply(repl, fake_api, cli) -> None:  # type:
     ]
 
 
+def test_ctrl_c_during_retry_says_the_earlier_reply_stays(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """It said "what arrived is kept; /retry asks again", and the next message went on from
+    the earlier reply, not the part of the new one last on screen."""
+    fake_api.queue(Reply("Paris."), Reply(chunks=[f"redo{i} " for i in range(200)], delay=0.05))
+    say(repl, "capital of France?")
+    repl.expect_exact("Paris.")
+    repl.expect_exact(PROMPT)
+    say(repl, "/retry")
+    repl.expect_exact("redo5")
+    repl.send(CTRL_C)
+    repl.expect_exact("(interrupted: the earlier reply stays; what arrived is kept as a branch")
+    repl.expect_exact(PROMPT)
+    say(repl, "are you sure?")
+    repl.expect_exact("echo: are you sure?")
+    repl.expect_exact(PROMPT)
+    assert [m["content"][0]["text"] for m in fake_api.requests[-1].body["messages"]] == [
+        "capital of France?",
+        "Paris.",
+        "are you sure?",
+    ]
+    leave(repl)
+
+
 def test_an_api_error_keeps_the_message_and_retry_sends_it(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     fake_api.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"), Reply("fine"))
     say(repl, "my precious message")
@@ -194,6 +217,27 @@ def test_new_starts_another_conversation_and_keeps_the_first(repl, fake_api, cli
     ]
     listed = cli("list").stdout.splitlines()
     assert [line.split("\t")[0] for line in listed] == [second[:8], first_short]
+
+
+def test_a_name_given_before_any_message_says_when_it_is_kept(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """An empty conversation is not saved: "named “my project”" was said, and leaving, or
+    /new, left no trace of it without a word."""
+    say(repl, "/name draft")
+    repl.expect_exact("named “draft”; kept once a message is sent")
+    say(repl, "/new")
+    repl.expect_exact("new conversation (“draft” had no message; not kept)")
+    say(repl, "/name my project")
+    repl.expect_exact("named “my project”; kept once a message is sent")
+    say(repl, "/exit")
+    repl.expect_exact("“my project” had no message; not kept")
+    repl.expect(pexpect.EOF)
+    assert cli("list").stdout == ""
+    child = spawn()
+    say(child, "/name kept")
+    child.expect_exact("named “kept”; kept once a message is sent")
+    say(child, "hello")
+    child.expect_exact("echo: hello")
+    assert stored(cli, leave(child))["name"] == "kept"
 
 
 def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]

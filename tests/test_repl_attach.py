@@ -124,7 +124,7 @@ def test_attach_with_tab_completion_and_the_prompt_counter(terminal, fake_api) -
     assert any(line.strip().startswith("1. shot.png · image/png") for line in lines)
 
     terminal.type("/detach 1\r")
-    terminal.wait_for("detached shot.png; 1 wait")
+    terminal.wait_for("detached “shot.png”; 1 file waits")
     terminal.wait_input("[1 file] › ")
 
     terminal.type("what do they say?\r")

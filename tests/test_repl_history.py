@@ -231,13 +231,17 @@ def test_copy_sends_the_reply_or_a_code_block_by_osc52(fake_api) -> None:  # typ
     child.expect_exact(f"\x1b]52;c;{base64.b64encode(reply.encode()).decode()}\x07")
     child.expect_exact(PROMPT)
     say(child, "/copy 3")
-    child.expect_exact("the last reply has 2 code block(s)")
+    child.expect_exact("the last reply has 2 code blocks; /copy N, N from 1 to 2, copies one")
     child.expect_exact(PROMPT)
     say(child, "/copy -1")
     child.expect_exact("usage: /copy, or /copy N")
     child.expect_exact(PROMPT)
     assert any("copied the last reply" in line for line in screen_lines(log))
     assert not any("unlikely" in line for line in screen_lines(log))
+    turn(child, "no code")  # it said "the last reply has 0 code block(s)"
+    say(child, "/copy 0")
+    child.expect_exact("the last reply has no code block; /copy copies the whole reply")
+    child.expect_exact(PROMPT)
     leave(child)
 
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conftest import content_text
 from fakes.anthropic_api import ErrorReply, Reply
 from screen import Terminal
 from test_screen import start, terminals  # noqa: F401  (a fixture)
@@ -319,3 +320,19 @@ def test_html_in_a_reply_shows_as_written(terminals, fake_api) -> None:  # type:
     shown = lines[lines.index("› html") + 1 : lines.index("END-MARK")]
     written = reply.removesuffix("\n\nEND-MARK").split("\n")
     assert [line for line in shown if line] == [line for line in written if line], terminal.dump()
+
+
+def test_on_a_dumb_terminal_edit_shows_the_message_and_takes_it_anew(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Its prompt shows no starting text: an empty `edit›` held the message unseen, what was
+    typed went after it, and "original questionbetter question" was sent and kept."""
+    terminal = start(terminals, env={"TERM": "dumb"})
+    terminal.send("original question\r")
+    terminal.wait_for("echo: original question")
+    terminal.wait_for("›", count=2)
+    terminal.send("/edit\r")
+    terminal.wait_for("edit›")
+    assert any("“original question”" in line for line in terminal.lines()), terminal.dump()
+    terminal.send("better question\r")
+    terminal.wait_for("echo: better question")
+    sent = [content_text(m["content"]) for m in fake_api.requests[-1].body["messages"]]
+    assert sent == ["better question"], terminal.dump()

@@ -55,6 +55,7 @@ class Repl:
         self.interrupted_thinking = InterruptedThinking()
         self.draft = ""  # what the next prompt starts with: a message that was never sent
         self._sending: tuple[str, int] | None = None  # the message, the conversation's size
+        self._regenerating: int | None = None  # the conversation's size, a reply redone
         self.handlers: dict[str, Callable[[str], None]] = {
             "/help": self.show_help,
             "/new": self.new,
@@ -66,7 +67,7 @@ class Repl:
                 self.session, arg, self.interrupted_thinking.shown(self.session)
             ),
             "/system": self.system,
-            "/retry": lambda _arg: self.stream(lambda listen: self.session.retry(on_event=listen)),
+            "/retry": self.retry,
             "/branches": self.branches,
             "/branch": self.switch_branch,
             "/usage": lambda arg: usage_command(self.session, arg),
@@ -186,11 +187,11 @@ class Repl:
                 self.interrupted_thinking.keep(self.session, "".join(view.thinking))
                 status("(interrupted before any answer: /retry asks again)", "yellow")
             else:
-                status("(interrupted: what arrived is kept; /retry asks again)", "yellow")
+                status(f"(interrupted: {self._what_arrived_is()})", "yellow")
             return
         except ReplyCutOffError as exc:
             if self.session.unanswered is None:
-                status(f"{exc}; what arrived is kept; /retry asks again", "yellow")
+                status(f"{exc}; {self._what_arrived_is()}", "yellow")
                 return
             self._failed(exc)
             return
@@ -205,6 +206,26 @@ class Repl:
             return
         show_citations(self.session.conversation.messages[-1])
         self.show_turn_usage()
+
+    def retry(self, _argument: str) -> None:
+        session = self.session
+        shown = session.conversation.find(session.head)
+        redone = session.unanswered is None and shown is not None and shown.role == "assistant"
+        self._regenerating = len(session.conversation.messages) if redone else None
+        try:
+            self.stream(lambda listen: session.retry(on_event=listen))
+        finally:
+            self._regenerating = None
+
+    def _what_arrived_is(self) -> str:
+        """Where a reply stopped short went: one /retry redid is a branch, the earlier reply
+        staying shown. It said "what arrived is kept", and the next message went on from the
+        earlier reply, not the one last on screen."""
+        if self._regenerating is None:
+            return "what arrived is kept; /retry asks again"
+        if len(self.session.conversation.messages) == self._regenerating:
+            return "nothing arrived; the earlier reply stays; /retry asks again"
+        return "the earlier reply stays; what arrived is kept as a branch: /branches"
 
     def _interrupted_before_sending(self) -> bool:
         """A Ctrl-C while the turn was still set up (the model's limits looked up, the SDK
@@ -268,6 +289,8 @@ class Repl:
     def new(self, _argument: str) -> None:
         previous = self.session.conversation
         left = f" ({self._what_became_of(previous.id[:8])})" if previous.messages else ""
+        if not previous.messages and previous.name:
+            left = f" ({quoted(previous.name, 60)} had no message; not kept)"
         self.session.new_conversation()
         status(f"new conversation{left}")
 
@@ -296,7 +319,10 @@ class Repl:
             status("usage: /name NAME")
             return
         self.session.rename(argument)
-        status(f"named {quoted(argument, 60)}")
+        # An empty conversation is not saved (see save): it said "named" of one that left no
+        # trace, as if the name were kept.
+        later = "" if self.session.conversation.messages else "; kept once a message is sent"
+        status(f"named {quoted(argument, 60)}{later}")
 
     def system(self, argument: str) -> None:
         if argument:
@@ -363,6 +389,8 @@ class Repl:
                 f"conversation {conversation.id} saved; "
                 f"resume with: claudechat chat --resume {conversation.id[:8]}"
             )
+        elif conversation.name:  # named, with no message: no trace, as /new says
+            status(f"{quoted(conversation.name, 60)} had no message; not kept")
 
 
 PROMPT = "› "

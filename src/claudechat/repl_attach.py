@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from claudechat.attachment_names import apart
 from claudechat.attachments import Attachment, citation_lines, describe, load_file
 from claudechat.errors import ClaudechatError, ContextTooLargeError, UsageError
-from claudechat.output import status
+from claudechat.output import quoted, status
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import Completion
@@ -88,7 +88,7 @@ class Attachments:
         if not argument.strip().isdigit() or not 1 <= int(argument) <= len(self.pending):
             raise UsageError(f"usage: /detach N, N from 1 to {len(self.pending)}")
         removed = self.pending.pop(int(argument) - 1)
-        status(f"detached {removed.name}; {len(self.pending)} wait")
+        status(f"detached {quoted(removed.name, 60)}; {_waiting(len(self.pending))}")
 
     def refused(self, error: ClaudechatError) -> None:
         """After a message too large for the model's whole window: which of its files can go."""
@@ -109,6 +109,13 @@ class Attachments:
         if added:  # not said of a file attached already
             status("(a dropped file: attached to your next message; /detach removes it)")
         return True
+
+
+def _waiting(count: int) -> str:
+    """How many files still wait: it said "detached a b.txt; 1 wait"."""
+    if count == 0:
+        return "no file waits"
+    return f"{count} file{'s wait' if count > 1 else ' waits'}"
 
 
 def show_citations(message: Any) -> None:
@@ -150,12 +157,13 @@ def dropped_path(text: str) -> str | None:
 
 def path_completions(argument: str) -> Iterator[Completion]:
     """Completions for the path being typed at the end of `/attach ...`: ~ expanded, quoted
-    or not; a name with spaces is offered quoted."""
+    or not; a name with spaces is offered quoted, one holding ' in double quotes (wrapped in
+    '…' as it was, "it's.txt" read as an unclosed quote and /attach refused it)."""
     from prompt_toolkit.completion import Completion
 
     start, quote = _current_argument(argument)
     raw = argument[start:]
-    typed = raw[1:] if quote else raw.replace("\\ ", " ")
+    typed = _typed_path(raw, quote)
     head, sep, prefix = os.path.expanduser(typed).rpartition("/")
     folder = (head + sep) or "."
     typed_folder = typed[: len(typed) - len(prefix)]
@@ -168,9 +176,37 @@ def path_completions(argument: str) -> Iterator[Completion]:
             continue
         is_dir = os.path.isdir(os.path.join(folder, name))
         path = typed_folder + name + ("/" if is_dir else "")
-        mark = quote or ("'" if _needs_quotes(path) else "")
-        text = mark + path + ("" if is_dir else mark)
+        # A folder's quote stays open, for the name that follows in it.
+        text = _quoted_path(path, quote, closed=not is_dir)
         yield Completion(text, -len(raw), display=name + ("/" if is_dir else ""))
+
+
+def _typed_path(raw: str, quote: str) -> str:
+    """The path split_paths reads in what is typed so far, its closing quote yet to come."""
+    if quote == "'":  # nothing is escaped inside '…'
+        return raw[1:]
+    # Inside "…" a backslash escapes only " and itself; outside quotes, any character.
+    body, escapable = (raw[1:], '"\\') if quote else (raw, "")
+    path, escaped = [], False
+    for char in body:
+        if escaped:
+            path.append(char if not escapable or char in escapable else "\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            path.append(char)
+    return "".join(path)
+
+
+def _quoted_path(path: str, quote: str, closed: bool) -> str:
+    """`path` as split_paths reads it back: as typed, in '…' (in "…" if it holds ')."""
+    if not quote and not _needs_quotes(path):
+        return path
+    if quote != '"' and "'" not in path:
+        return "'" + path + ("'" if closed else "")
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped + ('"' if closed else "")
 
 
 def _needs_quotes(path: str) -> bool:
@@ -186,6 +222,8 @@ def _current_argument(argument: str) -> tuple[int, str]:
         elif quote:
             if char == quote:
                 quote = ""
+            elif char == "\\" and quote == '"':  # \" does not close "…"
+                escaped = True
         elif char == "\\":
             escaped = True
         elif char in "'\"" and index == start:

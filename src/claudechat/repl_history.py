@@ -166,7 +166,7 @@ def edit(repl: Repl, argument: str) -> None:
         text = _in_editor(original.text)
     else:
         try:
-            text = repl.ask("edit› ", default=original.text)
+            text = _edited_in_the_prompt(repl, original.text)
         except (KeyboardInterrupt, EOFError):  # as at the prompt: the line, not the REPL
             status("edit cancelled; nothing sent")
             return
@@ -184,6 +184,19 @@ def edit(repl: Repl, argument: str) -> None:
     status("the earlier version stays in the conversation as another branch")
     repl.attachments.add(_files_of(repl.session, original))  # the edit keeps its files
     repl.send(text)
+
+
+def _edited_in_the_prompt(repl: Repl, original: str) -> str:
+    """The message as edited at an `edit›` prompt holding it. A dumb terminal's prompt
+    (TERM=dumb) shows no starting text: what was typed went after the message unseen, and
+    the mix was sent; there the message is shown above an empty prompt, to be typed anew."""
+    from prompt_toolkit.utils import is_dumb_terminal
+
+    if not is_dumb_terminal():
+        return repl.ask("edit› ", default=original)
+    status(f"your message: {quoted(original, 200)}")
+    status("type the new text (Enter alone sends nothing)")
+    return repl.ask("edit› ")
 
 
 def _files_of(session: ChatSession, message: Message) -> list[Attachment]:
@@ -333,7 +346,7 @@ def copy(repl: Repl, argument: str) -> None:
         if not argument.isdigit():  # `/copy x`, `/copy -1` were told how many blocks there are
             raise UsageError("usage: /copy, or /copy N for the reply's Nth code block")
         if not 1 <= int(argument) <= len(blocks):
-            raise UsageError(f"the last reply has {len(blocks)} code block(s); /copy N picks one")
+            raise UsageError(_blocks_to_pick(len(blocks)))
         text = blocks[int(argument) - 1]
     sys.stdout.write(osc52(text))
     sys.stdout.flush()
@@ -342,6 +355,15 @@ def copy(repl: Repl, argument: str) -> None:
     doubt = clipboard_doubt()
     if doubt:
         status(doubt, "yellow")
+
+
+def _blocks_to_pick(count: int) -> str:
+    """What /copy N can pick: it said "the last reply has 0 code block(s); /copy N picks one"."""
+    if count == 0:
+        return "the last reply has no code block; /copy copies the whole reply"
+    if count == 1:
+        return "the last reply has 1 code block; /copy 1 copies it"
+    return f"the last reply has {count} code blocks; /copy N, N from 1 to {count}, copies one"
 
 
 def code_blocks(markdown: str) -> list[str]:
