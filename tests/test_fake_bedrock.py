@@ -11,13 +11,14 @@ import httpx2
 import pytest
 
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
+from fakes.bedrock_runtime import BEDROCK_API_VERSION
 from test_fake_anthropic import HI, post
 from test_fake_anthropic import stream as sdk_stream
 
 BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-6"
 # What InvokeModel takes for the ARN-versioned models (claude.py sends it): the SDK's own API
 # version, its default, is refused there, as Anthropic's Bedrock page warns.
-LEGACY = {"anthropic_version": "bedrock-2023-05-31"}
+LEGACY = {"anthropic_version": BEDROCK_API_VERSION}
 
 
 def stream(client: anthropic.AnthropicBedrock, messages: list = HI, model: str = BEDROCK_MODEL):  # type: ignore[no-untyped-def, type-arg]

@@ -9,7 +9,7 @@ import pytest
 
 from claudechat.errors import UsageError
 from claudechat.history_view import parse_since, plain_snippet
-from claudechat.repl_history import code_blocks, osc52
+from claudechat.repl_copy import code_blocks, osc52
 from claudechat.storage.search_text import MARK_END, MARK_START, parse
 
 

@@ -142,7 +142,7 @@ def test_show_markdown_and_no_color_in_a_terminal_go_through_the_pager_too(cli) 
     paged = show_in_a_terminal(conversation.id, "--markdown", PAGER=pager)
     assert "paged: ## You" in paged and "paged: line 39" in paged
     plain = show_in_a_terminal(conversation.id, PAGER=pager, NO_COLOR="1")
-    assert "paged: " in plain and "paged: line 39" in plain
+    assert "paged: line 39" in plain and "## You" not in plain  # rendered, without colour
     short = Conversation.new("tester", "claude-sonnet-4-6")
     short.append("user", "brief " * 30)  # a line the terminal wraps, but not past the screen
     save_conversation(short)

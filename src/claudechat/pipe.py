@@ -152,7 +152,7 @@ def _say_unsaved(session: ChatSession, ended_by: BaseException) -> None:
 
 def _renderer(stdout: ClosableOutput, code_theme: str) -> Any:
     """Rendered markdown when stdout is a terminal (`git diff | claudechat chat "review"` read
-    on the screen), as in the REPL; the reply's own text for a file, a pipe or NO_COLOR.
+    on the screen), as in the REPL; the reply's own text for a file, a pipe or a dumb terminal.
 
     Either way its escape sequences and control characters are shown as `show` shows them,
     not obeyed: a pipe's or a file's reader is often a terminal after all (`| tee answer.md`,

@@ -319,9 +319,9 @@ class MarkdownStreamRenderer(_StreamRenderer):
 
 
 class PlainStreamRenderer(_StreamRenderer):
-    """For a non-terminal stdout or NO_COLOR: writes chunks as they arrive to a text stream,
-    no escape codes. The first chunk goes out at once, later ones together at most every
-    `flush_interval` seconds (by a thread, so a stream that pauses is not held back): a write
+    """For a non-terminal stdout or a dumb one (TERM=dumb): writes chunks as they arrive to a
+    text stream, no escape codes. The first chunk goes out at once, later ones together at most
+    every `flush_interval` seconds (by a thread, so a stream that pauses is not held back): a write
     per token woke the reader for every four characters, which cost the process more than the
     SDK's own work on the token. The chunks wait in a list of this renderer's, not in the
     stream's buffer, which may be unbuffered (PYTHONUNBUFFERED, python -u)."""

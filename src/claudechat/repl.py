@@ -33,7 +33,7 @@ from claudechat.model_commands import (
 from claudechat.notices import held_while_drawn
 from claudechat.output import console, one_line, quoted, safe_text, status
 from claudechat.repl_attach import Attachments, show_citations
-from claudechat.repl_history import history_handlers, resumed_lines
+from claudechat.repl_history import branches, history_handlers, resumed_lines, switch_branch
 from claudechat.repl_prompt import prompt_session
 from claudechat.repl_terminal import JobStop, one_interrupt, quiet_terminal, reply_view
 from claudechat.slash_commands import (
@@ -42,7 +42,6 @@ from claudechat.slash_commands import (
     SLASH_COMMANDS,
     TAKE_NO_ARGUMENT,
 )
-from claudechat.stop_reasons import status_mark
 
 
 class Repl:
@@ -68,8 +67,8 @@ class Repl:
             ),
             "/system": self.system,
             "/retry": self.retry,
-            "/branches": self.branches,
-            "/branch": self.switch_branch,
+            "/branches": lambda _argument: branches(self.session),
+            "/branch": lambda argument: switch_branch(self.session, argument),
             "/usage": lambda arg: usage_command(self.session, arg),
             "/exit": self.exit,
             "/quit": self.exit,
@@ -344,27 +343,6 @@ class Repl:
         for line in self.session.resume_notices():
             status(line, "yellow")
 
-    def branches(self, _argument: str) -> None:
-        others = self.session.other_branches()
-        if not others:
-            status("this conversation has one branch")
-            return
-        for number, leaf in enumerate(others, 1):
-            status(f"  {number}  {describe_leaf(self.session, leaf)}", "")
-        status("/branch N continues on one of them")
-
-    def switch_branch(self, argument: str) -> None:
-        others = self.session.other_branches()
-        if not others:
-            status("this conversation has one branch")
-            return
-        if not argument.isdigit() or not 1 <= int(argument) <= len(others):
-            status(f"usage: /branch N, with N from 1 to {len(others)} (see /branches)")
-            return
-        leaf = others[int(argument) - 1]
-        self.session.switch_branch(leaf.id)
-        status(f"now on the branch ending {describe_leaf(self.session, leaf)}")
-
     def show_turn_usage(self) -> None:
         line = turn_usage_line(self.session)
         if line:
@@ -403,13 +381,3 @@ def echo(text: str) -> None:
     line would never show."""
     sys.stdout.write(PROMPT + safe_text(text) + "\n")
     sys.stdout.flush()
-
-
-def describe_leaf(session: ChatSession, leaf: Any) -> str:
-    """Marked as `show` heads the message: a reply of only thinking read `''`, and one cut
-    off as if whole."""
-    who = "you" if leaf.role == "user" else "Claude"
-    depth = len(session.conversation.branch(leaf.id))
-    text, mark = one_line(leaf.text, 60), status_mark(leaf)
-    said = f": {text!r}" if text else ""
-    return f"{depth} messages, last by {who}{said}{mark}"

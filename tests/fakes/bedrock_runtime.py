@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from fakes.replies import LOGIN_PAGE, ErrorReply, Rejected, validate_messages
 
+# The one anthropic_version the ARN-versioned models take through InvokeModel (Anthropic's
+# Bedrock page); the SDK's own API version gets a 400 there.
+BEDROCK_API_VERSION = "bedrock-2023-05-31"
+
 if TYPE_CHECKING:
     from fakes.reply_stream import Sink
 
@@ -31,10 +35,6 @@ def eventstream_frame(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 # Bedrock names a mid-stream failure by one of the ResponseStream exception members.
-# The one anthropic_version the ARN-versioned models take through InvokeModel (Anthropic's
-# Bedrock page); the SDK's own API version gets a 400 there.
-BEDROCK_API_VERSION = "bedrock-2023-05-31"
-
 _BEDROCK_STREAM_EXCEPTIONS = {
     "rate_limit_error": "throttlingException",
     "overloaded_error": "serviceUnavailableException",
