@@ -5,7 +5,14 @@ block not at all, where a pipe and --markdown kept every character."""
 from __future__ import annotations
 
 from claudechat.render import MarkdownStreamRenderer
-from renderkit import HTML_AS_TEXT, make_console, one_shot_lines, random_chunks, screen_lines
+from renderkit import (
+    HTML_AS_TEXT,
+    make_console,
+    one_shot_lines,
+    random_chunks,
+    screen_lines,
+    stream,
+)
 
 
 def words_missing(lines: list[str], text: str) -> list[str]:
@@ -24,11 +31,7 @@ def test_inline_and_block_html_show_as_written() -> None:
 
 def test_streamed_html_shows_as_written() -> None:
     for seed in range(3):
-        console = make_console()
-        with MarkdownStreamRenderer(console, auto_refresh=False) as renderer:
-            for chunk in random_chunks(HTML_AS_TEXT, seed):
-                renderer.feed(chunk)
-                renderer.refresh()
+        console = stream(HTML_AS_TEXT, random_chunks(HTML_AS_TEXT, seed), refresh_every=1)
         lines = screen_lines(console)
         assert words_missing(lines, HTML_AS_TEXT) == [], f"seed {seed}: {lines}"
 

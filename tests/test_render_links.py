@@ -4,8 +4,7 @@ set the text apart, so "See [the docs](https://example.com/docs)" read "See the 
 
 from __future__ import annotations
 
-from claudechat.render import MarkdownStreamRenderer
-from renderkit import make_console, one_shot_lines, random_chunks, screen_lines
+from renderkit import one_shot_lines, random_chunks, screen_lines, stream
 
 LINKS = "See [the docs](https://example.com/docs), <https://x.dev/a> and <a@b.c>.\n"
 SHOWN = "See the docs (https://example.com/docs), https://x.dev/a and a@b.c."
@@ -17,9 +16,5 @@ def test_a_link_shows_its_address_and_an_autolink_shows_it_once() -> None:
 
 def test_a_streamed_link_shows_its_address() -> None:
     for seed in range(3):
-        console = make_console()
-        with MarkdownStreamRenderer(console, auto_refresh=False) as renderer:
-            for chunk in random_chunks(LINKS, seed):
-                renderer.feed(chunk)
-                renderer.refresh()
+        console = stream(LINKS, random_chunks(LINKS, seed), refresh_every=1)
         assert SHOWN in screen_lines(console), f"seed {seed}"
