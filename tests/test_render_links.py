@@ -18,3 +18,16 @@ def test_a_streamed_link_shows_its_address() -> None:
     for seed in range(3):
         console = stream(LINKS, random_chunks(LINKS, seed), refresh_every=1)
         assert SHOWN in screen_lines(console), f"seed {seed}"
+
+
+def test_a_link_named_by_its_address_shows_it_once_and_an_image_its_address() -> None:
+    """[x](x) read "x (x)"; an image was drawn first in its paragraph, without its address."""
+    shown = " ".join(
+        one_shot_lines(
+            "[https://ex.com/a](https://ex.com/a), [**https://ex.com/b**](https://ex.com/b) "
+            "and ![a chart](https://ex.com/c.png) here.\n"
+        )
+    )
+    assert shown == (
+        "https://ex.com/a, https://ex.com/b and a chart (https://ex.com/c.png) here."
+    ), shown

@@ -216,6 +216,10 @@ def test_an_id_too_short_answers_404_saying_why_whether_or_not_one_starts_so(
             "(give the full id or at least 4 of its first characters)"
         }
     assert fake.requests == []
+    with server.client() as http:  # it was blamed on its digits: "ids are hexadecimal"
+        empty = http.get("/get_conversation", params={"conversation_id": ""})
+    assert empty.status_code == 404
+    assert empty.json()["error"]["message"] == "not a conversation id: '' (it is empty)"
 
 
 def test_conversations_are_listed_newest_first_in_pages(server: Serve, fake: FakeAnthropic) -> None:

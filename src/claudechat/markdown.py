@@ -236,10 +236,40 @@ def html_as_text(tokens: list[Token]) -> list[Token]:
 
 
 def _without_autolinks(children: list[Token]) -> list[Token]:
-    """A link whose text is its address (<https://…>, <a@b.c>) as that text alone: shown with
-    its address after it (hyperlinks off, see ReplyMarkdown), it read "x.dev (x.dev)"."""
-    autolink = ("link_open", "link_close")
-    return [t for t in children if not (t.type in autolink and t.markup == "autolink")]
+    """A link whose text is its address (<https://…>, <a@b.c>, [x.dev](x.dev)) as that text
+    alone: shown with its address after it (hyperlinks off, see ReplyMarkdown), it read
+    "x.dev (x.dev)". An image as its text and address, where it stands: rich drew it as a
+    block of its own, first in the paragraph, without its address."""
+    kept: list[Token] = []
+    opened: list[bool] = []  # for each link open: whether it is dropped, with its close
+    for index, token in enumerate(children):
+        if token.type == "link_open":
+            opened.append(_text_is_address(children, index))
+            if opened[-1]:
+                continue
+        elif token.type == "link_close" and opened and opened.pop():
+            continue
+        elif token.type == "image":
+            token = _image_as_text(token)
+        kept.append(token)
+    return kept
+
+
+def _text_is_address(children: list[Token], opening: int) -> bool:
+    href = str(children[opening].attrs.get("href", ""))
+    text = []
+    for token in children[opening + 1 :]:
+        if token.type == "link_close":
+            break
+        text.append(token.content if token.type in ("text", "code_inline") else "")
+    return "".join(text) in (href, href.removeprefix("mailto:"))
+
+
+def _image_as_text(token: Token) -> Token:
+    from markdown_it.token import Token
+
+    src, alt = str(token.attrs.get("src", "")), token.content
+    return Token("text", "", 0, content=f"{alt} ({src})" if alt else src)
 
 
 def _as_text(token: Token) -> Token:

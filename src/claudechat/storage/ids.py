@@ -39,6 +39,8 @@ def id_prefix(value: str) -> str:
     refused, not stripped, by every command alike: `delete --yes " 7707"` deleted 7707, and
     a delete should act on nothing but what is plainly an id."""
     lowered = value.lower()
+    if not value:  # it was blamed on its digits: "ids are hexadecimal"
+        raise UsageError("not a conversation id: '' (it is empty)")
     if not _ID_PREFIX.fullmatch(lowered):
         raise UsageError(
             f"not a conversation id: {printable(value)} (ids are hexadecimal: 0-9, a-f and -)"
