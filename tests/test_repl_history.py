@@ -58,6 +58,20 @@ def test_ctrl_c_or_ctrl_d_at_the_edit_prompt_cancels_the_edit_not_the_repl(fake_
     ]
 
 
+def test_a_command_typed_at_the_edit_prompt_is_not_sent(fake_api, cli) -> None:  # type: ignore[no-untyped-def]
+    """/exit typed there to back out went to Claude as the edited message, and was kept."""
+    child, _log = started()
+    turn(child, "what is 2+2")
+    asked = len(fake_api.requests)
+    say(child, "/edit")
+    child.expect_exact("edit› ")
+    child.send(CTRL_U + "/exit\r")
+    child.expect_exact("/exit does not run at edit›: Ctrl-C cancels the edit; nothing sent")
+    child.expect_exact(PROMPT)
+    assert len(fake_api.requests) == asked
+    assert texts(document(cli, leave(child))["messages"]) == ["what is 2+2", "echo: what is 2+2"]
+
+
 def test_edit_in_the_editor(fake_api, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EDITOR", "sed -i s/cats/dogs/")
     child, log = started()

@@ -170,6 +170,10 @@ def edit(repl: Repl, argument: str) -> None:
     if not text.strip():  # it said "nothing changed" of a message emptied
         status("the message is empty; nothing sent")
         return
+    command = text.strip().partition(" ")[0].lower()
+    if argument != "-e" and command in repl.handlers:  # /exit typed to back out was sent
+        status(f"{command} does not run at edit›: Ctrl-C cancels the edit; nothing sent")
+        return
     if text == original.text:
         status("nothing changed; nothing sent")
         return
