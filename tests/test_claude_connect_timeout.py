@@ -57,7 +57,7 @@ def test_a_host_that_takes_no_connection_is_asked_again_then_named_in_one_line(
     assert "Traceback" not in result.stderr
     unreached = (
         f"cannot reach the Anthropic API at {unanswering_host}, set by ANTHROPIC_BASE_URL "
-        "(no connection in time)"
+        "(no connection within connect_timeout, 0.5 s)"
     )
     lines = result.stderr.strip().splitlines()
     retries = [line for line in lines if "; retrying in " in line]

@@ -62,7 +62,9 @@ def describe_failure(
         if isinstance(error.__cause__, httpx2.ConnectTimeout):
             # Not even connected in time (a flaky network): asked again, as a refused one is.
             unreached = _unreached(error, settings, where)
-            return ApiError(f"cannot reach {unreached} (no connection in time)", retryable=True)
+            # The setting named: a slow link's fix is to raise it, which nothing said.
+            within = f"no connection within connect_timeout, {settings.connect_timeout:g} s"
+            return ApiError(f"cannot reach {unreached} ({within})", retryable=True)
         # Connected, then silent for the whole timeout (or the request not taken in time):
         # asking again would cost as long again.
         return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
