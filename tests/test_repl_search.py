@@ -34,9 +34,14 @@ def saved_exchange(name: str | None = None) -> Conversation:
 def test_search_in_the_repl_resumes_the_chosen_conversation(backend, fake_api, cli) -> None:  # type: ignore[no-untyped-def]
     earlier = saved_exchange(name="Bread")
     child, log = started()
+    turn(child, "a question of today")
+    [today] = [
+        row["id"] for row in json.loads(cli("list", "--json").stdout) if row["id"] != earlier.id
+    ]
     say(child, "/search sourd")
     child.expect_exact("resume which (1-1, Enter to stay)?")
     child.send("1\r")
+    child.expect_exact(f"the conversation left: {today[:8]} is saved")  # it said nothing of it
     child.expect_exact(f"resumed {earlier.id[:8]} · Bread")
     child.expect_exact(PROMPT)
     turn(child, "and now?")

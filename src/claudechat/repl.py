@@ -287,14 +287,14 @@ class Repl:
 
     def new(self, _argument: str) -> None:
         previous = self.session.conversation
-        left = f" ({self._what_became_of(previous.id[:8])})" if previous.messages else ""
+        left = f" ({self.what_became_of(previous.id[:8])})" if previous.messages else ""
         if not previous.messages and previous.name:
             left = f" ({quoted(previous.name, 60)} had no message; not kept)"
         self.session.new_conversation()
         status(f"new conversation{left}")
 
-    def _what_became_of(self, short: str) -> str:
-        """Where the conversation /new leaves stands: it said "is saved" of one deleted
+    def what_became_of(self, short: str) -> str:
+        """Where the conversation /new (or /search) leaves stands: it said "is saved" of one deleted
         elsewhere, or only journaled. One kept only in memory is not left at all."""
         session = self.session
         if session.saved_in == "memory" and not session.deleted:

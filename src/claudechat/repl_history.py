@@ -87,10 +87,17 @@ def open_conversation(repl: Repl, reference: str, message_id: str | None = None)
     (a /search hit), on the branch that holds it."""
     old = repl.session
     conversation = old.store.load(old.settings.user, reference)
+    left = old.conversation
+    # As /new says, and refuses to leave one kept only in memory: /search left it unsaid.
+    became = None
+    if left.messages and left.id != conversation.id:
+        became = repl.what_became_of(left.id[:8])
     moved = _show_branch_of(conversation, message_id)
     session = ChatSession(old.settings, old.store, old.claude, conversation, old.catalogue)
     session.notify = old.notify
     repl.session = session
+    if became:
+        status(f"the conversation left: {became}")
     if moved:  # saved, as /branch saves: --resume reopened the branch left
         session.save()
     lines = resumed_lines(session)
