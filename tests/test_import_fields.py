@@ -57,6 +57,16 @@ def test_an_export_whose_head_is_none_of_its_messages_is_refused(cli, tmp_path, 
     assert cli("list").stdout == ""
 
 
+@pytest.mark.parametrize("model", ["claude-" + "x" * 200, "claude sonnet", ""])
+def test_an_export_whose_model_is_no_model_name_is_refused(cli, tmp_path, model) -> None:  # type: ignore[no-untyped-def]
+    """One of 207 characters imported on SQLite; PostgreSQL's column refused it at every save,
+    from the journal on every later command."""
+    path = export_with(tmp_path, "model.json", model=model)
+    result = cli("import", str(path))
+    assert_refused_in_one_line(result, path, "not a model name")
+    assert cli("list").stdout == ""
+
+
 def test_a_fork_named_by_its_parents_id_still_imports(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     parent = a_conversation()
     path = export_with(tmp_path, "fork.json", parent_id=parent.id)

@@ -24,6 +24,7 @@ from claudechat.import_ids import Renumbering
 from claudechat.jsontext import replace_lone_surrogates
 from claudechat.listing import conversation_facts, message_heading
 from claudechat.mdcontain import contained_markdown, folded_markdown, markdown_literal
+from claudechat.names import valid_model
 from claudechat.output import json_safe, one_line, safe_text
 from claudechat.storage.ids import is_digest, printable
 
@@ -230,6 +231,10 @@ def read_export(data: bytes, location: str) -> Export:
         # files before this one were imported.
         if not is_digest(sha):
             raise UsageError(f"{refusal}: an attachment's digest {printable(sha)} is no sha256")
+    try:  # one too long imported on SQLite, and PostgreSQL's column refused it at every save
+        valid_model(conversation.model)
+    except UsageError as exc:
+        raise UsageError(f"{refusal}: {exc}") from exc
     return Export(conversation, _carried_attachments(parsed.get("attachments", {}), location))
 
 
