@@ -80,6 +80,14 @@ class Terminal:
                 raise AssertionError(f"{text!r} never showed; the screen:\n" + self.dump())
             self.pump(0.02)
 
+    def settled(self, text: str, prompts: int) -> list[str]:
+        """The lines once `text` showed and the `prompts`th prompt came back, and a moment
+        more: anything written late (a redraw of a line meant gone) shows by then."""
+        self.wait_for(text)
+        self.wait_for("›", count=prompts)
+        self.pump(0.3)
+        return self.lines()
+
     def lines(self) -> list[str]:
         """Scrollback then screen, right blanks dropped, trailing blank lines dropped."""
         history = [self._text(line) for line in self.screen.history.top]

@@ -162,13 +162,13 @@ class Serve:
         self.stop()
 
 
-def access_lines(serve: Serve, since: int, pattern: str) -> list[str]:
-    """The log's lines after `since` matching `pattern`, once there is one (an access line is
-    written as its answer ends, perhaps after the client has read it)."""
+def access_lines(serve: Serve, since: int, pattern: str, count: int = 1) -> list[str]:
+    """The log's lines after `since` matching `pattern`, once there are `count` of them (an
+    access line is written as its answer ends, perhaps after the client has read it)."""
     deadline = time.monotonic() + 10
     while True:
         found = re.findall(pattern, serve.log()[since:])
-        if found or time.monotonic() > deadline:
+        if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
 

@@ -229,13 +229,8 @@ def test_a_file_that_cannot_be_sent_is_exit_2_and_nothing_is_sent_or_saved(  # t
     )
 
 
-def test_bedrock_gets_the_same_blocks_inline(cli, fake_api, monkeypatch, files) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("ANTHROPIC_API_KEY")
-    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake_api.base_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("CLAUDECHAT_PROVIDER", "bedrock")
+def test_bedrock_gets_the_same_blocks_inline(cli, bedrock, files) -> None:  # type: ignore[no-untyped-def]
+    fake_api = bedrock  # the conftest fixture: the fake as Bedrock's runtime
     result = cli("chat", "-a", str(files["pdf"]), "-a", str(files["png"]), "compare")
     assert result.returncode == 0, result.stderr
     request = fake_api.requests[-1]

@@ -88,9 +88,7 @@ def _interrupt(terminal: Terminal, presses: int) -> None:
     for _ in range(presses):
         terminal.send(CTRL_C)
         time.sleep(0.002)
-    terminal.wait_for("interrupted")
-    terminal.wait_for("›", count=2)
-    terminal.pump(0.3)  # anything written late would show now
+    terminal.settled("interrupted", 2)
 
 
 @pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "double-ctrl-c"])

@@ -75,9 +75,7 @@ def test_a_slow_model_lookup_says_what_it_waits_for(terminals, fake_api) -> None
     terminal = start(terminals)
     terminal.send(f"/model {UNKNOWN_MODEL}\r")
     terminal.wait_for("asking the Models API")
-    terminal.wait_for(f"model: {UNKNOWN_MODEL}")
-    terminal.wait_for("›", count=2)
-    terminal.pump(0.3)
+    terminal.settled(f"model: {UNKNOWN_MODEL}", 2)
     assert not any("asking the Models API" in line for line in terminal.lines()), terminal.dump()
 
 

@@ -31,10 +31,7 @@ def test_narrowing_the_window_while_thinking_leaves_only_the_thought_line(  # ty
         terminal.pump(0.5)
     finally:
         release.set()
-    terminal.wait_for("final answer here")
-    terminal.wait_for("›", count=2)
-    terminal.pump(0.3)
-    lines = terminal.lines()
+    lines = terminal.settled("final answer here", 2)
     assert not [line for line in lines if "thinkword" in line], terminal.dump()
     assert sum(line.startswith("thought for") for line in lines) == 1, terminal.dump()
     assert lines.count("final answer here") == 1, terminal.dump()
@@ -58,9 +55,6 @@ def test_narrowing_and_widening_while_waiting_leaves_no_piece_of_the_waiting_lin
         terminal.pump(0.5)
     finally:
         release.set()
-    terminal.wait_for("late answer")
-    terminal.wait_for("›", count=2)
-    terminal.pump(0.3)
-    lines = terminal.lines()
+    lines = terminal.settled("late answer", 2)
     assert not [line for line in lines if "wait" in line or "ude ·" in line], terminal.dump()
     assert lines.count("late answer") == 1, terminal.dump()

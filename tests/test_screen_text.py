@@ -133,10 +133,7 @@ def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_
     terminal.send("slow question\r")
     terminal.wait_for("waiting for Claude · 2 s")
     release.set()
-    terminal.wait_for("the answer at last")
-    terminal.wait_for("›", count=2)
-    terminal.pump(0.3)  # a late redraw of the waiting line would show now
-    lines = terminal.lines()
+    lines = terminal.settled("the answer at last", 2)
     assert not any("waiting for Claude" in line for line in lines), terminal.dump()
     asked = lines.index("› slow question")
     assert lines[asked + 1 :].count("the answer at last") == 1, terminal.dump()
@@ -166,9 +163,7 @@ def test_ctrl_c_while_waiting_takes_the_waiting_line_away(terminals, fake_api) -
         terminal.send("slow question\r")
         terminal.wait_for("waiting for Claude")
         terminal.send("\x03")
-        terminal.wait_for("interrupted before any answer")
-        terminal.wait_for("›", count=3)
-        terminal.pump(0.3)
+        terminal.settled("interrupted before any answer", 3)
     finally:
         release.set()
     lines = terminal.lines()
@@ -242,9 +237,7 @@ def test_narrowing_the_window_while_waiting_leaves_no_copy_of_the_waiting_line( 
         terminal.pump(0.5)
     finally:
         release.set()
-    terminal.wait_for("the answer")
-    terminal.wait_for("›", count=3)
-    terminal.pump(0.3)
+    terminal.settled("the answer", 3)
     assert not any("waiting" in line for line in terminal.lines()), terminal.dump()
 
 
@@ -258,10 +251,7 @@ def test_the_waiting_line_comes_back_after_a_retry(terminals, fake_api) -> None:
         terminal.wait_for("waiting for Claude · 1 s")
     finally:
         release.set()
-    terminal.wait_for("finally")
-    terminal.wait_for("›", count=3)
-    terminal.pump(0.3)
-    lines = terminal.lines()
+    lines = terminal.settled("finally", 3)
     assert not any("waiting" in line for line in lines), terminal.dump()
     assert sum("retrying in" in line for line in lines) == 1, terminal.dump()
     assert lines.count("finally") == 1, terminal.dump()
@@ -277,9 +267,7 @@ def test_a_narrow_window_shows_the_waiting_lines_seconds(terminals, fake_api) ->
         terminal.wait_for("waiting · 2 s")
     finally:
         release.set()
-    terminal.wait_for("the answer")
-    terminal.wait_for("›", count=2)
-    terminal.pump(0.3)
+    terminal.settled("the answer", 2)
     assert not any("waiting" in line for line in terminal.lines()), terminal.dump()
 
 

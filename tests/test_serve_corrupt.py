@@ -5,14 +5,12 @@ are test_serve.py's (one per storage configuration, --no-auth on loopback)."""
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections.abc import Callable
 
 import pytest
 
 from fakes.anthropic_api import FakeAnthropic
-from serve_harness import Serve
+from serve_harness import Serve, access_lines
 from test_serve import fake, server  # noqa: F401  (the fixtures)
 
 
@@ -34,17 +32,6 @@ def _spoil(
     data, _ = store.blobs.get_with_etag(key)
     store.blobs.put(key, damage(data))
     return store.blobs.location(key)
-
-
-def _logged(serve: Serve, pattern: str, count: int) -> list[str]:
-    """The log's lines matching `pattern`, once there are `count` of them (an access line is
-    written as its answer ends, perhaps after the client has read it)."""
-    deadline = time.monotonic() + 10
-    while True:
-        found = re.findall(pattern, serve.log())
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def test_a_corrupt_document_is_a_named_conversation_and_a_warning(
@@ -69,7 +56,7 @@ def test_a_corrupt_document_is_a_named_conversation_and_a_warning(
         assert answer.status_code == 500, answer.text
         assert answer.json()["error"]["type"] == "corrupt_document"
         assert answer.json()["error"]["message"].startswith("conversation document is corrupt: ")
-    named = _logged(server, rf'" 500 [^\n]* conversation={made}\n', len(answers))
+    named = access_lines(server, 0, rf'" 500 [^\n]* conversation={made}\n', len(answers))
     assert len(named) == len(answers), server.log()[before:]
     log = server.log()[before:]
     assert "WARNING [" in log and where in log
@@ -128,7 +115,7 @@ def test_a_missing_document_is_said_without_where_it_was(
         http.post("/new_chat", json={})  # the module's later bare /chats: not into this one
     assert answer.status_code == 500, answer.text
     assert answer.json()["error"]["type"] == "missing_document"
-    assert _logged(server, rf'" 500 [^\n]* conversation={made}\n', 1), server.log()[before:]
+    assert access_lines(server, 0, rf'" 500 [^\n]* conversation={made}\n', 1), server.log()[before:]
     assert where not in answer.text and "file:" not in answer.text and "s3:" not in answer.text
     log = server.log()[before:]
     assert "WARNING [" in log and where in log, log
