@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from renderkit import one_shot_lines, random_chunks, screen_lines, stream
 
-LINKS = "See [the docs](https://example.com/docs), <https://x.dev/a> and <a@b.c>.\n"
-SHOWN = "See the docs (https://example.com/docs), https://x.dev/a and a@b.c."
+LINKS = "See [the docs](https://example.com/docs), <https://x.dev/ä> and <a@b.c>.\n"
+SHOWN = "See the docs (https://example.com/docs), https://x.dev/ä and a@b.c."
 
 
 def test_a_link_shows_its_address_and_an_autolink_shows_it_once() -> None:

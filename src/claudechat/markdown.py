@@ -244,7 +244,8 @@ def _without_autolinks(children: list[Token]) -> list[Token]:
     opened: list[bool] = []  # for each link open: whether it is dropped, with its close
     for index, token in enumerate(children):
         if token.type == "link_open":
-            opened.append(_text_is_address(children, index))
+            # markdown-it percent-encodes an autolink's address, not its text: <x.dev/ä>
+            opened.append(token.markup == "autolink" or _text_is_address(children, index))
             if opened[-1]:
                 continue
         elif token.type == "link_close" and opened and opened.pop():
