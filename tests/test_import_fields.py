@@ -57,7 +57,7 @@ def test_an_export_whose_head_is_none_of_its_messages_is_refused(cli, tmp_path, 
     assert cli("list").stdout == ""
 
 
-@pytest.mark.parametrize("model", ["claude-" + "x" * 200, "claude sonnet", ""])
+@pytest.mark.parametrize("model", ["claude-" + "x" * 200, "claude sonnet", "", " claude-x\n"])
 def test_an_export_whose_model_is_no_model_name_is_refused(cli, tmp_path, model) -> None:  # type: ignore[no-untyped-def]
     """One of 207 characters imported on SQLite; PostgreSQL's column refused it at every save,
     from the journal on every later command."""

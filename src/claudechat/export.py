@@ -232,7 +232,8 @@ def read_export(data: bytes, location: str) -> Export:
         if not is_digest(sha):
             raise UsageError(f"{refusal}: an attachment's digest {printable(sha)} is no sha256")
     try:  # one too long imported on SQLite, and PostgreSQL's column refused it at every save
-        valid_model(conversation.model)
+        if valid_model(conversation.model) != conversation.model:  # spaces around it
+            raise UsageError(f"not a model name: {printable(conversation.model)}")
     except UsageError as exc:
         raise UsageError(f"{refusal}: {exc}") from exc
     return Export(conversation, _carried_attachments(parsed.get("attachments", {}), location))
