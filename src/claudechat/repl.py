@@ -10,6 +10,7 @@ from typing import Any
 
 from claudechat.chat import ChatSession
 from claudechat.claude import preload
+from claudechat.conversation import Conversation
 from claudechat.errors import (
     ApiError,
     ClaudechatError,
@@ -128,7 +129,7 @@ class Repl:
             return
         if text.startswith(" /"):  # how a message starting with "/" is sent (see below)
             text = text[1:]
-        elif text.startswith("/") and not self._is_a_path(text):
+        elif self.names_a_command(text):
             command, _, argument = text.strip().partition(" ")
             handler = self.handlers.get(command.lower())
             if handler is None:
@@ -144,6 +145,11 @@ class Repl:
             self.run_command(command.lower(), handler, argument.strip())
             return
         self.send(text)
+
+    def names_a_command(self, text: str) -> bool:
+        """Whether a line is a slash command, not a message: a line starting " /" is sent as
+        one, and so is a path (/usr/lib/x.py)."""
+        return text.startswith("/") and not self._is_a_path(text)
 
     def _is_a_path(self, text: str) -> bool:
         """A first word that is no command but holds another "/" (a path, a compiler's
@@ -287,15 +293,17 @@ class Repl:
 
     def new(self, _argument: str) -> None:
         previous = self.session.conversation
-        left = f" ({self.what_became_of(previous.id[:8])})" if previous.messages else ""
-        if not previous.messages and previous.name:
-            left = f" ({quoted(previous.name, 60)} had no message; not kept)"
+        left = ""
+        if previous.messages:
+            left = f" ({self.what_became_of(previous.id[:8], '/new')})"
+        elif previous.name:
+            left = f" ({never_kept(previous)})"
         self.session.new_conversation()
         status(f"new conversation{left}")
 
-    def what_became_of(self, short: str) -> str:
-        """Where the conversation /new (or /search) leaves stands: it said "is saved" of one deleted
-        elsewhere, or only journaled. One kept only in memory is not left at all."""
+    def what_became_of(self, short: str, command: str) -> str:
+        """Where the conversation `command` (/new, /search) leaves stands: it said "is saved"
+        of one deleted elsewhere, or only journaled. One kept only in memory is not left."""
         session = self.session
         if session.saved_in == "memory" and not session.deleted:
             # One more try, as on leaving: the store or the journal may be back.
@@ -304,7 +312,7 @@ class Repl:
             if session.saved_in == "memory" and not session.deleted:
                 raise StorageError(
                     f"{short} is only in memory (neither the store nor the journal can be "
-                    "written): a new conversation would lose it; try /new again once either "
+                    f"written): leaving it would lose it; try {command} again once either "
                     "is back"
                 )
         if session.deleted_since_saved():
@@ -368,10 +376,15 @@ class Repl:
                 f"resume with: claudechat chat --resume {conversation.id[:8]}"
             )
         elif conversation.name:  # named, with no message: no trace, as /new says
-            status(f"{quoted(conversation.name, 60)} had no message; not kept")
+            status(never_kept(conversation))
 
 
 PROMPT = "› "
+
+
+def never_kept(conversation: Conversation) -> str:
+    """A named conversation left before any message: it left no trace, as /name said."""
+    return f"{quoted(conversation.name or '', 60)} had no message; not kept"
 
 
 def echo(text: str) -> None:

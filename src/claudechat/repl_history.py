@@ -91,7 +91,7 @@ def open_conversation(repl: Repl, reference: str, message_id: str | None = None)
     # As /new says, and refuses to leave one kept only in memory: /search left it unsaid.
     became = None
     if left.messages and left.id != conversation.id:
-        became = repl.what_became_of(left.id[:8])
+        became = repl.what_became_of(left.id[:8], "/search")
     moved = _show_branch_of(conversation, message_id)
     session = ChatSession(old.settings, old.store, old.claude, conversation, old.catalogue)
     session.notify = old.notify
@@ -177,10 +177,12 @@ def edit(repl: Repl, argument: str) -> None:
     if not text.strip():  # it said "nothing changed" of a message emptied
         status("the message is empty; nothing sent")
         return
-    command = text.strip().partition(" ")[0].lower()
-    if argument != "-e" and command in repl.handlers:  # /exit typed to back out was sent
+    if argument != "-e" and repl.names_a_command(text):  # /exit typed to back out was sent
+        command = one_line(text.strip().partition(" ")[0], 30)
         status(f"{command} does not run at edit›: Ctrl-C cancels the edit; nothing sent")
         return
+    if text.startswith(" /"):  # sent as a message, as at the prompt
+        text = text[1:]
     if text == original.text:
         status("nothing changed; nothing sent")
         return
