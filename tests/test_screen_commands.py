@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,13 +82,19 @@ def test_a_slow_model_lookup_says_what_it_waits_for(terminals, fake_api) -> None
     assert not any("asking the Models API" in line for line in terminal.lines()), terminal.dump()
 
 
-def test_attaching_a_pipe_is_refused_at_once(terminals, fake_api, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_attaching_a_pipe_is_refused_at_once(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """/attach of a FIFO waited for a writer that never came, the REPL stuck in the read."""
-    fifo = tmp_path / "fifo"
+    # A short path, so the refusal fits on one line: under tmp_path (whose length varies with
+    # the worker) it wrapped anywhere.
+    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="cc"))
+    fifo = folder / "fifo"
     os.mkfifo(fifo)
-    terminal = start(terminals)
-    terminal.send(f"/attach {fifo}\r")
-    terminal.wait_for("not a regular file", timeout=10)
+    try:
+        terminal = start(terminals)
+        terminal.send(f"/attach {fifo}\r")
+        terminal.wait_for(f"{fifo}: not a regular file (a pipe", timeout=10)
+    finally:
+        shutil.rmtree(folder)
     terminal.wait_for("›", count=2)
 
 
