@@ -99,19 +99,33 @@ def _client_process(kind: str, indices: list[int], setup: dict[str, Any], conn: 
     """One process's share of the clients, as threads; started by `run_client_processes`."""
     global DELTA_DELAY
     DELTA_DELAY = setup["delta_delay"]
-    import anthropic  # noqa: F401  (imported before the start, as a warm client would be)
-    import httpx  # noqa: F401
+    # Each client's HTTP client is made before the start, as a warm client's would be: making
+    # one costs 20 to 30 ms of CPU (an SSL context, even for http://), and 50 of them in the
+    # first second took a core from the service under test, which runs on the same 2 CPUs.
+    http = {index: _http_client(kind, setup, index) for index in indices}
 
     def one(index: int) -> Any:
         if kind == "sdk":
-            return sdk_client(setup["base_url"], setup["turns"], index, setup["tag"])
-        token = setup["tokens"][index]
-        return serve_client(setup["base_url"], token, setup["turns"], index, setup["tag"])
+            return sdk_client(http[index], setup["turns"], index, setup["tag"])
+        return serve_client(http[index], setup["turns"], index, setup["tag"])
 
     conn.send("ready")
     conn.recv()  # the start signal
     results, _wall = run_clients(indices, one)
+    for client in http.values():
+        client.close()
     conn.send(results)
+
+
+def _http_client(kind: str, setup: dict[str, Any], index: int) -> Any:
+    if kind == "sdk":
+        import anthropic
+
+        return anthropic.Anthropic(api_key=API_KEY, base_url=setup["base_url"])
+    import httpx
+
+    headers = {"Authorization": f"Bearer {setup['tokens'][index]}"}
+    return httpx.Client(base_url=setup["base_url"], headers=headers, timeout=60, trust_env=False)
 
 
 def run_client_processes(
@@ -141,30 +155,25 @@ def run_client_processes(
     return results, wall
 
 
-def serve_client(base_url: str, token: str, turns: int, index: int, tag: str) -> dict[str, Any]:
-    import httpx
-
+def serve_client(http: Any, turns: int, index: int, tag: str) -> dict[str, Any]:
+    """One user's conversation over `http` (an httpx.Client holding its token)."""
     timings: dict[str, float] = {}
     errors: list[str] = []
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=60, trust_env=False) as http:
-        conversation = http.post("/new_chat", json={}).json()["conversation_id"]
-        for turn in range(turns):
-            text = f"{tag} client {index} turn {turn}"
-            started = time.perf_counter()
-            answer = http.post("/chat", json={"user_input": text})
-            timings[text] = time.perf_counter() - started
-            if answer.status_code != 200 or answer.json()["conversation_id"] != conversation:
-                errors.append(f"{answer.status_code} {answer.text[:200]}")
-        document = http.get("/get_conversation", params={"conversation_id": conversation}).json()
+    conversation = http.post("/new_chat", json={}).json()["conversation_id"]
+    for turn in range(turns):
+        text = f"{tag} client {index} turn {turn}"
+        started = time.perf_counter()
+        answer = http.post("/chat", json={"user_input": text})
+        timings[text] = time.perf_counter() - started
+        if answer.status_code != 200 or answer.json()["conversation_id"] != conversation:
+            errors.append(f"{answer.status_code} {answer.text[:200]}")
+    document = http.get("/get_conversation", params={"conversation_id": conversation}).json()
     complete = [m for m in document["messages"] if m["status"] == "complete"]
     return {"timings": timings, "errors": errors, "kept": len(complete), "expected": 2 * turns}
 
 
-def sdk_client(base_url: str, turns: int, index: int, tag: str) -> dict[str, Any]:
-    import anthropic
-
-    client = anthropic.Anthropic(api_key=API_KEY, base_url=base_url)
+def sdk_client(client: Any, turns: int, index: int, tag: str) -> dict[str, Any]:
+    """The same conversation straight to the fake through `client` (an anthropic.Anthropic)."""
     messages: list[dict[str, str]] = []
     timings: dict[str, float] = {}
     for turn in range(turns):

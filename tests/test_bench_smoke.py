@@ -1,0 +1,37 @@
+"""The serve benchmarks still run, on a tiny load: a bench that broke would go unnoticed until
+someone needed its figures. (The figures themselves come from full runs, never from tests.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(*argv: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_bench_serve_runs_and_counts_every_turn() -> None:
+    out = run_bench(
+        "bench/bench_serve.py", "--clients", "2", "--turns", "2", "--delta-ms", "1",
+        "--workers", "1", "--client-processes", "1", "--no-session-row",
+    )  # fmt: skip
+    name = "serve, SQLite + folder, 1 worker(s)"
+    # The first table's row (the second table's has the same name): requests, req/s, the
+    # timings, errors, lost: 2 clients x 2 turns, none failed, none lost.
+    cells = next(line for line in out.splitlines() if line.startswith(name))[len(name) :].split()
+    assert cells[0] == "4" and cells[-2:] == ["0", "0"], out
+
+
+def test_bench_turn_phases_times_each_phase() -> None:
+    out = run_bench("bench/bench_turn_phases.py", "--conversations", "1", "--delta-ms", "1")
+    assert out.startswith("20 turns (1 conversations of 20)"), out
+    per_turn = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[3:]}
+    assert per_turn["ChatSession.save"] == 1.0 and per_turn["Claude._events"] == 1.0, out
