@@ -57,19 +57,21 @@ def timed_phases() -> dict[str, list[float]]:
     for module_name, class_name, method in PHASES:
         cls = getattr(importlib.import_module(module_name), class_name)
         original = getattr(cls, method)
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, _original: Any = original, _name: str = "", **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return _original(*args, **kwargs)
-            finally:
-                with lock:
-                    times[_name].append(time.perf_counter() - started)
-
-        wrapper.__kwdefaults__ = {"_original": original, "_name": f"{class_name}.{method}"}
-        setattr(cls, method, wrapper)
+        setattr(cls, method, _timed(original, times[f"{class_name}.{method}"], lock))
     return times
+
+
+def _timed(original: Any, samples: list[float], lock: threading.Lock) -> Any:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with lock:
+                samples.append(time.perf_counter() - started)
+
+    return wrapper
 
 
 def main() -> int:
@@ -102,7 +104,8 @@ def main() -> int:
     )
     print(f"{'phase':40} {'per turn':>9} {'median':>10} {'total/turn':>11}")
     print("-" * 73)
-    for name, values in sorted(times.items(), key=lambda item: -sum(item[1])):
+    ran = {name: values for name, values in times.items() if values}
+    for name, values in sorted(ran.items(), key=lambda item: -sum(item[1])):
         print(
             f"{name:40} {len(values) / turns:>9.1f} {statistics.median(values) * 1000:>8.3f}ms "
             f"{sum(values) / turns * 1000:>9.3f}ms"
