@@ -235,9 +235,16 @@ def test_a_name_given_before_any_message_says_when_it_is_kept(repl, fake_api, cl
     child = spawn()
     say(child, "/name kept")
     child.expect_exact("named “kept”; kept once a message is sent")
+    say(child, "/system be brief")
+    child.expect_exact("system prompt: be brief; kept once a message is sent")
     say(child, "hello")
     child.expect_exact("echo: hello")
-    assert stored(cli, leave(child))["name"] == "kept"
+    say(child, "/system be briefer")
+    child.expect_exact("system prompt: be briefer")
+    child.expect_exact("\n")
+    assert "kept once" not in child.before  # saved with the conversation now
+    document = stored(cli, leave(child))
+    assert (document["name"], document["system"]) == ("kept", "be briefer")
 
 
 def test_name_model_system_and_unknown_commands(repl, fake_api, cli) -> None:  # type: ignore[no-untyped-def]

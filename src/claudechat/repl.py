@@ -326,16 +326,19 @@ class Repl:
             status("usage: /name NAME")
             return
         self.session.rename(argument)
-        # An empty conversation is not saved (see save): it said "named" of one that left no
-        # trace, as if the name were kept.
-        later = "" if self.session.conversation.messages else "; kept once a message is sent"
-        status(f"named {quoted(argument, 60)}{later}")
+        status(f"named {quoted(argument, 60)}{self._kept_when()}")
 
     def system(self, argument: str) -> None:
         if argument:
             self.session.set_system(None if argument == "-" else argument)
         current = self.session.conversation.system
-        status(f"system prompt: {one_line(current, 200) if current else '(none)'}")
+        later = self._kept_when() if argument else ""
+        status(f"system prompt: {one_line(current, 200) if current else '(none)'}{later}")
+
+    def _kept_when(self) -> str:
+        """An empty conversation is not saved (see save): a name or system prompt set before
+        the first message was said as if kept, and leaving then left no trace of it."""
+        return "" if self.session.conversation.messages else "; kept once a message is sent"
 
     def exit(self, _argument: str) -> None:
         self.running = False
