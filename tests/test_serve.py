@@ -58,6 +58,9 @@ def curl(server: Serve, command: str, tmp_path: Path) -> tuple[int, dict[str, An
     done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     body, _, status = done.stdout.rpartition("\n")
+    # Ended by a newline, as the seed's Flask answers were: the shell's prompt was glued to
+    # the closing brace.
+    assert body.endswith("}\n"), body
     return int(status), json.loads(body)
 
 

@@ -46,6 +46,7 @@ def test_requests_need_a_valid_bearer_token(server: Serve, tokens: dict[str, str
             assert answer.status_code == 401, answer.text
             assert answer.headers["www-authenticate"] == "Bearer"
             assert answer.json()["error"]["type"] == "unauthorized"
+            assert answer.content.endswith(b"}\n")  # as every JSON answer: see test_serve.py
         # Load balancers probe health without a token, and the API's description is public.
         assert http.get("/health").status_code == 200
         assert http.head("/health").status_code == 200

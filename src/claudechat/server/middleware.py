@@ -31,7 +31,7 @@ async def send_json(
     close: bool = False,
     headers: dict[str, str] | None = None,
 ) -> None:
-    data = json.dumps(body).encode()
+    data = json.dumps(body).encode() + b"\n"  # as every JSON answer (responses.Json)
     sent = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     sent += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     if close:  # the rest of the request may still come: not on this connection

@@ -20,7 +20,9 @@ SAVING_AT_SHUTDOWN_SECONDS = 5.0
 class Json(JSONResponse):
     def render(self, content: Any) -> bytes:
         # Stored text may hold lone surrogates (valid JSON, no UTF-8): escape rather than fail.
-        return dumps_json(content).encode("utf-8")
+        # Ended by a newline, as the seed's Flask answers were: after curl, the shell's prompt
+        # was glued to the closing brace.
+        return dumps_json(content).encode("utf-8") + b"\n"
 
 
 def reply_body(request: Request, turn: Turn, outcome: Finished) -> dict[str, Any]:
