@@ -349,6 +349,12 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
         (("rename", "abcd"), "missing argument 'NAME' (see claudechat rename --help)"),
         (("export", "abcd", "abce"), "got unexpected extra argument(s) (abce)"),
         (("search", "--"), "missing argument 'QUERY...'"),
+        # An excluded word after the first, taken for an option: the way to search it is said.
+        (
+            ("search", "zebra", "-yak"),
+            "no such option: -y; a query holding a -word follows --: "
+            "claudechat search -- release -draft",
+        ),
         (("attachment", "get"), "missing argument 'ID/N' (see claudechat attachment get --help)"),
         (("db",), "missing command (see claudechat db --help)"),
         # Refused before the command's context exists: the hint was left out.

@@ -24,7 +24,11 @@ def refused(exc: Exception, argv: list[str], app: Any) -> int | None:
     # An option without its value is refused before its command's context exists: the
     # command is the leading words of the command line that name commands.
     command = context.command_path if context is not None else _command_words(argv, app)
-    message += f" (see {command} --help)"
+    if command == "claudechat search" and type(exc).__name__ == "NoSuchOption":
+        # `search release -draft`: an excluded word, taken for an option (README: "Search").
+        message += f"; a query holding a -word follows --: {command} -- release -draft"
+    else:
+        message += f" (see {command} --help)"
     error(message)
     return code
 

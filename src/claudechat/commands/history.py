@@ -45,7 +45,7 @@ def search(
     """Search every message of your conversations, best matches first.
 
     Several words are one query, as if quoted: search helm chart is search 'helm chart'.
-    A query that starts with a -word follows --: claudechat search -- -draft release.
+    A query holding a -word follows --: claudechat search -- release -draft.
     At most 32 words or "quoted phrases"; symbols and emoji are left out.
     """
     from claudechat.history_view import hit_json, print_hits
