@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from claudechat.turn_retries import LONGEST_WAIT_OVER_HTTP_SECONDS
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 from serve_harness import Serve, api_env, sse_events, text_of
 
@@ -180,7 +181,9 @@ def test_sigterm_past_the_grace_period_before_claude_answers_a_stream_in_json(
     """Claude has not begun a reply (the turn waits out a rate limit's retry-after): no
     events have started, so the answer is a real status, 503, in JSON, not uvicorn's
     plain-text 500."""
-    fake.queue(ErrorReply(429, "rate_limit_error", headers={"retry-after": "30"}))
+    # The longest wait serve takes (a longer one is the caller's), twice: past the grace period.
+    wait = f"{LONGEST_WAIT_OVER_HTTP_SECONDS:g}"
+    fake.queue(*[ErrorReply(429, "rate_limit_error", headers={"retry-after": wait})] * 3)
     server = Serve(api_env(fake), "--no-auth", "--graceful-seconds", "1").start()
     answers: list[Any] = []
 

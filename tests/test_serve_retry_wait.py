@@ -25,6 +25,7 @@ def test_the_wait_before_a_retry_is_not_called_thinking(
     retry's wait long (the test ends it by stopping the turn, as a client leaving would)."""
     monkeypatch.setattr(sse, "ALIVE_EVERY_SECONDS", 0.05)
     monkeypatch.setattr(turn_retries, "RETRY_BACKOFF_SECONDS", 600.0)
+    monkeypatch.setattr(turn_retries, "LONGEST_WAIT_OVER_HTTP_SECONDS", 600.0)
     broke_off = Reply(thinking="let me see", cut_after=1, error_event=("overloaded_error", "busy"))
     fake_api.queue(broke_off)
     service = Service.from_settings(load_settings())

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from claudechat.turn_retries import LONGEST_WAIT_OVER_HTTP_SECONDS
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 from serve_harness import Serve, conversation_json, sse_events, text_of
 from test_serve import IDLE_TIMEOUT, fake, server  # noqa: F401  (the fixtures)
@@ -48,7 +49,9 @@ def test_a_client_leaving_during_a_rate_limit_wait_stops_the_turn(
 ) -> None:
     """The SDK's own retries slept through retry-after deaf to a stop: the turn asked Claude
     again after its client had gone (and shutdown waited for it, past the grace period)."""
-    limited = ErrorReply(429, "rate_limit_error", headers={"retry-after": "6"})
+    # The longest wait serve takes (a longer one is the caller's): a second past its timeout.
+    wait = LONGEST_WAIT_OVER_HTTP_SECONDS
+    limited = ErrorReply(429, "rate_limit_error", headers={"retry-after": f"{wait:g}"})
     fake.queue(limited, limited, Reply("too late"))
     gone = '"POST /chat" 499'
     before = server.log().count(gone)
@@ -61,7 +64,7 @@ def test_a_client_leaving_during_a_rate_limit_wait_stops_the_turn(
     while server.log().count(gone) == before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert server.log().count(gone) == before + 1
-    time.sleep(6)  # past the retry-after
+    time.sleep(wait)  # past the retry-after
     assert len(fake.requests) == asked + 1
     fake.reset()
 

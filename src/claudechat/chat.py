@@ -43,7 +43,7 @@ from claudechat.request import TurnOptions, valid_effort
 from claudechat.session_model import SessionModel
 from claudechat.session_saving import SessionSaving
 from claudechat.stop_reasons import holds_no_text, holds_thinking, no_text_notice, stop_notice
-from claudechat.turn_retries import MAX_ATTEMPTS, nothing_arrived, retry_delay
+from claudechat.turn_retries import LONGEST_WAIT_SECONDS, MAX_ATTEMPTS, nothing_arrived, retry_delay
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -54,6 +54,9 @@ OnText = Callable[[str], None]
 
 
 class ChatSession(SessionSaving, SessionModel):
+    # The longest wait before asking Claude again; serve's sessions wait less (turn_retries).
+    longest_retry_wait = LONGEST_WAIT_SECONDS
+
     def __init__(
         self,
         settings: Settings,
@@ -281,7 +284,7 @@ class ChatSession(SessionSaving, SessionModel):
                 break
             except (ReplyCutOffError, ApiError) as exc:
                 last = reply.text or attempt == MAX_ATTEMPTS
-                delay = None if last else retry_delay(exc, attempt)
+                delay = None if last else retry_delay(exc, attempt, self.longest_retry_wait)
                 if delay is None:
                     if reply.text:  # thinking alone is no reply to keep: the message waits
                         self._keep_partial(reply, "incomplete")

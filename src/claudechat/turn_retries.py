@@ -13,11 +13,30 @@ from claudechat.errors import ApiError, ReplyCutOffError
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
 
+# The longest wait before asking again, by front end. A person in the REPL or running a pipe
+# waits what Claude asks, up to a minute (a longer wait is theirs to choose).
+LONGEST_WAIT_SECONDS = LONGEST_RETRY_AFTER_SECONDS
+# An HTTP caller is given the refusal (a 429 with its Retry-After) instead: a server sitting on
+# the request through Claude's wait outlived the caller's timeout (httpx's default is 5 s, and
+# both waits of a turn fit in it at this bound) or told one that waited to wait as long again.
+# A wait this short is still taken: the caller's own retry would cost it more.
+LONGEST_WAIT_OVER_HTTP_SECONDS = 2.0
 
-def retry_delay(error: ApiError | ReplyCutOffError, attempt: int) -> float | None:
-    """How long to wait before asking again; None when it is not worth it. As the SDK did:
-    retry-after when Claude gives one (0 < s <= 60), else a backoff with jitter, so turns
-    refused together do not come back together."""
+
+def retry_delay(
+    error: ApiError | ReplyCutOffError,
+    attempt: int,
+    longest_wait: float = LONGEST_WAIT_SECONDS,
+) -> float | None:
+    """How long to wait before asking again; None when it is not worth it, or would take
+    longer than `longest_wait` (the front end's). As the SDK did: retry-after when Claude
+    gives one, else a backoff with jitter, so turns refused together do not come back
+    together."""
+    delay = _delay(error, attempt)
+    return delay if delay is not None and delay <= longest_wait else None
+
+
+def _delay(error: ApiError | ReplyCutOffError, attempt: int) -> float | None:
     import random
 
     backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.75, 1.0)
@@ -29,9 +48,7 @@ def retry_delay(error: ApiError | ReplyCutOffError, attempt: int) -> float | Non
         return backoff  # cut off: the connection broke or closed early
     if not error.retryable:
         return None
-    if not error.retry_in:
-        return backoff
-    return error.retry_in if error.retry_in <= LONGEST_RETRY_AFTER_SECONDS else None
+    return error.retry_in or backoff
 
 
 def nothing_arrived(cut_off: ReplyCutOffError) -> ApiError:

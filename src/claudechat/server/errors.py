@@ -99,8 +99,10 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
 
 
 def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
+    # Claude's wait, passed on: serve leaves a long one to the caller (turn_retries), for a
+    # 529 overloaded (a 502 here) as for a 429.
+    headers = {"Retry-After": error.retry_after} if error.retry_after else {}
     if error.status == 429:
-        headers = {"Retry-After": error.retry_after} if error.retry_after else {}
         return 429, "rate_limited", str(error), headers
     if error.timed_out:
         return 504, "upstream_timeout", str(error), {}
@@ -108,4 +110,4 @@ def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
         # The model is unknown to Claude: the caller's to change (with "model"); a 502 would
         # invite the same request again.
         return 400, "unknown_model", str(error), {}
-    return 502, "upstream_error", str(error), {}
+    return 502, "upstream_error", str(error), headers

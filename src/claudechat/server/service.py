@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from claudechat import turn_retries
 from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
@@ -52,12 +53,15 @@ class ChatRequest:
 
 @dataclass
 class Notices:
-    """Status lines the session would print in a terminal (forks, store outages)."""
+    """Status lines the session would print in a terminal (forks, store outages). Logged with
+    the user and conversation the access log names, so an operator can match the two."""
 
     lines: list[str] = field(default_factory=list)
+    user: str = "-"
+    conversation_id: str = "-"
 
     def __call__(self, line: str) -> None:
-        log.warning("%s", line)
+        log.warning("%s user=%s conversation=%s", line, self.user, self.conversation_id)
         # Where the store is (host, port, bucket, the server's folders) is the operator's
         # business: a notice naming it reached any token holder in the answer.
         self.lines.append(getattr(line, "for_callers", line))
@@ -170,6 +174,9 @@ class Service:
         _apply(request, conversation)  # saved with the turn: a refused turn changes nothing
         session = ChatSession(settings, self.store, self.claude, conversation, self.catalogue)
         session.notify = notices
+        notices.user, notices.conversation_id = user, conversation.id
+        # Claude's longer waits are the caller's: it gets the 429 and its Retry-After at once.
+        session.longest_retry_wait = turn_retries.LONGEST_WAIT_OVER_HTTP_SECONDS
         # The session ends with the request: a turn kept only in memory is lost with it, and
         # its answer says so (see reply_body) instead of "saved as soon as the store is back".
         session.one_turn = True
