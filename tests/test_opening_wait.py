@@ -100,3 +100,34 @@ def test_a_piped_message_the_store_stopped_before_sending_is_said_to_be_unsent( 
     assert result.stderr.startswith("waiting for the database to answer\n"), result.stderr
     assert result.stderr.rstrip().endswith("; your message was not sent"), result.stderr
     assert not fake_api.requests
+
+
+def test_a_signal_while_the_store_opens_says_the_message_was_not_sent(  # type: ignore[no-untyped-def]
+    cli, fake_api, monkeypatch
+) -> None:
+    """SIGTERM while a piped turn waited for its store ended on "terminated (SIGTERM)" alone:
+    the message, kept nowhere, was gone without a word."""
+    with Blackhole() as database:
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:{database.port}/claudechat"
+        monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "claudechat", "chat", "-c", "about this"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdin is not None and process.stderr is not None
+        process.stdin.write(b"hi")
+        process.stdin.close()
+        said = b""
+        while b"waiting for the database to answer\n" not in said:
+            chunk = os.read(process.stderr.fileno(), 1024)
+            assert chunk, said
+            said += chunk
+        process.terminate()
+        process.wait(timeout=30)
+        said += process.stderr.read()
+    assert process.returncode == 143, said
+    last = said.decode().splitlines()[-1]
+    assert last == "claudechat: terminated (SIGTERM); your message was not sent", said
+    assert not fake_api.requests

@@ -129,6 +129,13 @@ def chat(
     show_thinking: Annotated[bool, typer.Option(help="Pipe mode: thinking to stderr.")] = False,
 ) -> None:
     """Chat with Claude: a REPL in a terminal, one turn when input is piped or output redirected."""
+    from claudechat.signals import leaving_behind
+
+    # Until the session's first save says otherwise (its leave_note): a SIGTERM while the
+    # chat starts (the store opening, say) ended on "terminated (SIGTERM)" alone, and a piped
+    # message, kept nowhere, was gone without a word.
+    if prompt or not sys.stdin.isatty():
+        leaving_behind("your message was not sent")
     if resume is not None:
         # Checked as every command checks an id: `--resume "$ID"` with an empty variable
         # started a new conversation, or with -c continued the latest one.
@@ -189,7 +196,6 @@ def chat(
         raise type(exc)(f"{exc}; your message was not sent") from exc
     opening.quiet_waiting(store)
     from claudechat.output import status
-    from claudechat.signals import leaving_behind
 
     session.notify = status
     session.leave_note = leaving_behind  # what a signal as the process leaves says of it

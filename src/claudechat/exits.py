@@ -49,7 +49,10 @@ def ending(exc: BaseException) -> int:
     if isinstance(exc, Escaped):
         exc = exc.original
     if isinstance(exc, Terminated):
-        _say(f"{exc.reason}; {exc.kept}" if exc.kept else exc.reason)
+        from claudechat.signals import left_behind
+
+        kept = exc.kept or left_behind()
+        _say(f"{exc.reason}; {kept}" if kept else exc.reason)
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         _say("interrupted")

@@ -119,6 +119,12 @@ def leaving_behind(what: str | None) -> None:
     _left_behind[:] = [what] if what else []
 
 
+def left_behind() -> str | None:
+    """What the latest note says is left: said by a signal that came with no turn under way
+    (a chat still starting, its message not saved yet)."""
+    return _left_behind[0] if _left_behind else None
+
+
 def _in_import_machinery(frame: FrameType | None) -> bool:
     return frame is not None and frame.f_code.co_filename.startswith("<frozen importlib")
 
