@@ -296,6 +296,7 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     save_conversation(first)
     save_conversation(second)
     folder = tmp_path / "out"
+    folder.mkdir()
     result = cli("export", "--all", "--format", "json", "-o", str(folder))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -313,6 +314,7 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     store = open_store(load_settings())
     store.blobs.put(store.blob_key("tester", first.id), b'{"broken')
     again = tmp_path / "again"
+    again.mkdir()
     partial = cli("export", "--all", "--format", "json", "-o", str(again))
     assert partial.returncode == 1, partial.stderr
     assert [p.name for p in again.iterdir()] == [f"{second.id}.json"]
@@ -326,6 +328,7 @@ def test_export_all_into_a_folder(cli, tmp_path: Path) -> None:  # type: ignore[
     save_conversation(third)
     store.blobs.delete(store.blob_key("tester", second.id))
     last = tmp_path / "last"
+    last.mkdir()
     skipped = cli("export", "--all", "--format", "json", "-o", str(last))
     assert skipped.returncode == 1 and "2 could not be read" in skipped.stderr, skipped.stderr
     assert "may be stale" not in skipped.stderr
@@ -344,6 +347,7 @@ def test_export_all_passes_over_a_row_whose_document_was_deleted(cli, tmp_path: 
     store = open_store(load_settings())
     store.blobs.put(store.blob_key("tester", doomed.id), tombstone("tester", doomed.id))
     folder = tmp_path / "out"
+    folder.mkdir()
     result = cli("export", "--all", "--format", "json", "-o", str(folder))
     assert result.returncode == 0, result.stderr
     assert [p.name for p in folder.iterdir()] == [f"{kept.id}.json"]

@@ -117,6 +117,7 @@ def test_export_all_that_fills_the_disk_leaves_whole_files_and_says_how_many(  #
     with small_tmpfs(tmp_path / "full") as full:
         leave_room(full, 700_000)  # two exports and some, not five
         folder = full / "all"
+        folder.mkdir()
         failed = cli("export", "--all", "-f", "json", "-o", str(folder))
         assert failed.returncode == 5, failed.stderr
         assert "No space left on device" in failed.stderr and "Traceback" not in failed.stderr
@@ -192,4 +193,23 @@ def test_an_export_to_a_name_ending_in_a_slash_goes_into_a_folder_only(  # type:
     refused = cli("export", conversation.id, "-o", f"{notes}/")
     assert refused.returncode == 5
     assert refused.stderr.splitlines() == [f"claudechat: {notes}/ is not a folder"]
+    assert notes.read_text() == "mine"
+
+
+def test_export_all_refuses_a_missing_folder_as_one_conversation_does(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """`export ID -o newdir/` was refused while `export --all -o newdir/` made it, parents
+    and all (0755), even with no conversation to write: a typo made a tree."""
+    save_conversation(long_conversation("hello"))
+    for target in (f"{tmp_path / 'new' / 'dir'}/", str(tmp_path / "newdir")):
+        missing = cli("export", "--all", "-o", target)
+        assert missing.returncode == 5, missing.stderr
+        assert missing.stderr.splitlines() == [f"claudechat: no folder {target}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+    notes = tmp_path / "notes.md"
+    notes.write_text("mine")
+    refused = cli("export", "--all", "-o", str(notes))
+    assert refused.returncode == 5
+    assert refused.stderr.splitlines() == [f"claudechat: {notes} is not a folder"]
     assert notes.read_text() == "mine"

@@ -101,7 +101,7 @@ def test_a_newer_claudechats_entry_waits_for_it_and_is_said_at_every_start(  # t
     for _start in range(2):
         listed = cli("list")
         assert listed.returncode == 0, listed.stderr
-        assert "1 journal entr(ies) written by a newer claudechat" in listed.stderr
+        assert "1 journal entry written by a newer claudechat" in listed.stderr
         assert "moved" not in listed.stderr
     assert kept.exists() and not (isolated_home / "journal" / "damaged").exists()
     doctor = cli("doctor")

@@ -43,6 +43,7 @@ def test_show_and_export_refuse_what_the_store_lacks_and_name_the_copy_here(  # 
         assert "this machine keeps a copy, which may be older" in line
         assert "`claudechat doctor` puts it back" in line
     folder = tmp_path / "all"
+    folder.mkdir()
     every = cli("export", "--all", "-f", "json", "-o", str(folder))
     assert every.returncode == 1 and "1 could not be read" in every.stderr, every.stderr
     assert "skipped: no document at " in every.stderr and "may be stale" not in every.stderr

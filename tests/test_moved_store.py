@@ -45,6 +45,7 @@ def test_a_moved_home_reads_its_own_documents_and_doctor_updates_the_rows(  # ty
         shutil.rmtree(moved / "cache", ignore_errors=True)
     env = {"CLAUDECHAT_HOME": str(moved)}
     assert shown_texts(cli, first, moved) == ["first", "about first"]
+    (tmp_path / "out").mkdir()
     exported = cli("export", "--all", "--format", "json", "-o", str(tmp_path / "out"), env=env)
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(

@@ -227,10 +227,12 @@ def test_doctor_says_why_a_document_is_unreadable_and_adopts_no_other_owners(bac
     )
     report = cli("doctor")
     assert report.returncode == 1
-    claimed = "(its id or owner does not match its key)"
-    assert f"{convo.id}\tdocument that cannot be read {claimed}" in report.stdout
+    # Set aside, and this machine's copy put back in its place (see test_doctor_unreadable).
+    claimed = "(its id or owner does not match its key; kept as "
+    assert f"{convo.id}\tdocument that cannot be read, set aside {claimed}" in report.stdout
+    assert f"{convo.id}\tdocument that could not be read: replaced by the copy" in report.stdout
     # Its document is there (unreadable), so its row is no "row whose document is missing".
-    assert report.stdout.count(convo.id) == 1, report.stdout
+    assert report.stdout.count(f"{convo.id}\t") == 2, report.stdout
     assert cli("list", env={"CLAUDECHAT_USER": "mallory"}).stdout == ""
     # A newer claudechat's document is not damage to repair: it says what to do.
     upgrade = "(a newer format: upgrade claudechat to read it)"

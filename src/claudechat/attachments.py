@@ -281,7 +281,9 @@ def describe(block: Block) -> str:
     """`report.pdf · application/pdf · 12.3 KB · 3 pages`, for lists and `show`."""
     parts = [str(block["name"]), str(block["media_type"]), human_size(int(block.get("size") or 0))]
     if block.get("pages"):
-        parts.append(f"{block['pages']} pages")
+        from claudechat.output import counted
+
+        parts.append(counted(int(block["pages"]), "page"))
     return " · ".join(parts)
 
 

@@ -294,7 +294,8 @@ def _finish_commands() -> None:
 
     from claudechat.exits import guarded
 
-    for typer_app in (app, db_app, attachment_app):
+    # The token commands too: `token create --help` said {user} and `token revoke` {ID}.
+    for typer_app in (app, db_app, attachment_app, server_commands.token_app):
         for info in typer_app.registered_commands:
             if info.callback is None:
                 continue

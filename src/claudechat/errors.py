@@ -54,6 +54,13 @@ class CorruptDocumentError(ClaudechatError):
         super().__init__(f"conversation document is corrupt{where}: {reason}")
         self.reason = reason
 
+    def name_the_copy_here(self) -> None:
+        """This machine keeps a copy: the line said only that the document was corrupt."""
+        self.message += (
+            "; this machine keeps a copy, which may be older: `claudechat doctor` sets this "
+            "document aside and puts the copy back"
+        )
+
 
 class NewerFormatError(CorruptDocumentError):
     def __init__(self, found: int, supported: int) -> None:

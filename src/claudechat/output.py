@@ -256,3 +256,11 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """`1 page`, `3 pages`: a count with its noun as English writes it ("1 pages" and
+    "entr(ies)" were printed). `plural`: the whole plural, when it is no singular + s."""
+    if count == 1:
+        return f"{count} {singular}"
+    return f"{count} {plural or singular + 's'}"

@@ -14,12 +14,22 @@ def is_folder_given(path: str) -> bool:
     ending in / names a folder only: a missing one or a file is refused (exit 5, as a missing
     folder above a file is). The / was dropped on the way, and `-o newdir/` wrote a file
     named newdir, `-o notes.md/` wrote over notes.md."""
-    from claudechat.errors import StorageError
-
     if os.path.isdir(path):
         return True
     if not path.endswith(("/", os.sep)):
         return False
+    require_folder(path)
+    return True  # not reached: require_folder refuses what is no folder
+
+
+def require_folder(path: str) -> None:
+    """-o naming a folder only (a name ending in /; `export --all`'s): a missing one or a file
+    refused, exit 5. `export --all -o newdir` made it, parents and all, where one
+    conversation's `-o newdir/` was refused."""
+    from claudechat.errors import StorageError
+
+    if os.path.isdir(path):
+        return
     if os.path.lexists(path.rstrip("/" + os.sep) or path):
         raise StorageError(f"{one_line(path)} is not a folder")
     raise StorageError(f"no folder {one_line(path)}")

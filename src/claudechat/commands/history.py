@@ -102,7 +102,7 @@ def export(
         raise UsageError(f"unknown export format {form[:30]!r}: use markdown (md), json or html")
     settings, store = _open()
     if every:
-        _export_all(store, settings, form, output)
+        _export_all(store, settings, form, target)
         return
     assert conversation_id is not None
     conversation = store.load(settings.user, conversation_id)
@@ -121,20 +121,19 @@ def export(
 
 
 def _export_all(
-    store: ConversationStore, settings: Settings, form: str, folder: Path | None
+    store: ConversationStore, settings: Settings, form: str, target: str | None
 ) -> None:
     from claudechat.export import SUFFIXES
     from claudechat.output import status
+    from claudechat.output_file import require_folder
     from claudechat.progress import Progress
     from claudechat.storage.documents import UNREADABLE
 
-    if folder is None:
+    if target is None:
         raise UsageError("--all needs -o DIR, the folder to write into")
+    require_folder(target)  # as one conversation's -o DIR/: a typo made a new tree
+    folder = Path(target)
     listing = _listing(store, settings.user, None)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {folder}: {exc.strerror}") from exc
     unreadable, exported = [], 0
     with Progress("exporting", len(listing.rows)) as progress:
         for done, row in enumerate(listing.rows):

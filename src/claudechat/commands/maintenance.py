@@ -11,6 +11,7 @@ from claudechat.errors import NotFoundError, StorageError
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
+    from claudechat.storage.repair import DoctorReport
     from claudechat.storage.store import ConversationStore
 
 
@@ -157,7 +158,23 @@ def doctor() -> None:
     store = opening.store(settings)
     opening.push_journal(store, settings)
     report = repair.doctor(store, settings.user)
-    for label, found in (
+    for label, found in _doctor_lines(report):
+        for conversation_id in found:
+            # Why it cannot be read; for one set aside, where it is now too.
+            reason = found[conversation_id] if isinstance(found, dict) else None
+            print(f"{conversation_id}\t{label}" + (f" ({reason})" if reason else ""))
+    damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
+    if damage:
+        raise NotFoundError(_damage_line(report))
+    repaired = (
+        report.adopted or report.refreshed or report.relocated or report.restored or report.replaced
+    )
+    status("repaired" if repaired else "documents and rows agree")
+
+
+def _doctor_lines(report: DoctorReport) -> list[tuple[str, list[str] | dict[str, str]]]:
+    """What doctor says of each conversation, by kind, in the order said."""
+    return [
         ("document without a row: row re-created", report.adopted),
         ("row older than its document: row refreshed", report.refreshed),
         ("row naming where its document was before: location updated", report.relocated),
@@ -167,21 +184,32 @@ def doctor() -> None:
             report.restored,
         ),
         ("row whose document is missing", report.missing),
-        ("document that cannot be read", report.corrupt),
+        ("document that cannot be read, set aside", report.set_aside),
+        (
+            "document that could not be read: replaced by the copy kept on this machine, "
+            "which may be older than the one set aside",
+            report.replaced,
+        ),
+        ("document that cannot be read", {c: report.reasons[c] for c in report.corrupt}),
         ("journal entry that could not be used (moved aside)", report.damaged_journal),
         ("journal entry of a newer claudechat (kept; upgrade to push it)", report.newer_journal),
-    ):
-        for conversation_id in found:
-            reason = report.reasons.get(conversation_id)
-            print(f"{conversation_id}\t{label}" + (f" ({reason})" if reason else ""))
-    damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
-    if damage:
-        raise NotFoundError(
-            f"{len(report.missing)} row(s) without a document, {len(report.corrupt)} unreadable "
-            f"document(s), {len(report.damaged_journal)} unreadable journal entr(ies)"
+    ]
+
+
+def _damage_line(report: DoctorReport) -> str:
+    from claudechat.output import counted
+
+    return ", ".join(
+        (
+            f"{counted(len(report.missing), 'row')} without a document",
+            counted(len(report.corrupt), "unreadable document"),
+            counted(
+                len(report.damaged_journal),
+                "unreadable journal entry",
+                "unreadable journal entries",
+            ),
         )
-    repaired = report.adopted or report.refreshed or report.relocated or report.restored
-    status("repaired" if repaired else "documents and rows agree")
+    )
 
 
 def db_upgrade() -> None:

@@ -95,7 +95,7 @@ def close_at_exit(store: Any) -> None:
 
 def push_journal(store: ConversationStore, settings: Settings) -> None:
     """Every start pushes what an earlier outage or crash left in the journal."""
-    from claudechat.output import status
+    from claudechat.output import counted, status
 
     store.journal.clear_gone_writers()
     report = store.sync(settings.user)
@@ -107,8 +107,8 @@ def push_journal(store: ConversationStore, settings: Settings) -> None:
         status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
     if report.damaged:
         status(
-            f"warning: {len(report.damaged)} journal entr(ies) cannot be read; run "
-            "`claudechat doctor`",
+            f"warning: {counted(len(report.damaged), 'journal entry', 'journal entries')} "
+            "cannot be read; run `claudechat doctor`",
             "yellow",
         )
 

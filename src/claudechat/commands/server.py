@@ -54,7 +54,9 @@ def serve(
 
 
 @token_app.command("create")
-def token_create(user: Annotated[str, typer.Argument(help="Whose token it is.")]) -> None:
+def token_create(
+    user: Annotated[str, typer.Argument(metavar="USER", help="Whose token it is.")],
+) -> None:
     """Create a token for USER and print it (it is shown this once; only a hash is kept)."""
     from claudechat.output import status
     from claudechat.server.run import tokens

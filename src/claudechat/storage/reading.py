@@ -15,6 +15,7 @@ from claudechat.errors import (
     ConversationDeletedError,
     CorruptDocumentError,
     MissingDocumentError,
+    NewerFormatError,
     NotFoundError,
     StorageError,
     UsageError,
@@ -104,6 +105,10 @@ class StoreReading:
         except (CorruptDocumentError, MissingDocumentError) as exc:
             # The full id, which `reference` may not be: the server's access log names it.
             exc.conversation_id = conversation_id
+            if isinstance(exc, CorruptDocumentError) and self._copy_replaces(
+                exc, user_id, conversation_id
+            ):
+                exc.name_the_copy_here()
             raise
 
     def _load_resolved(
@@ -136,6 +141,15 @@ class StoreReading:
         for other in copies[1:]:
             document = merge(document, other)
         return document, kept
+
+    def _copy_replaces(
+        self, error: CorruptDocumentError, user_id: str, conversation_id: str
+    ) -> bool:
+        """The document that cannot be read is one `doctor` replaces by this machine's copy
+        (not one of a newer format: that is for a newer claudechat to read)."""
+        if isinstance(error, NewerFormatError):
+            return False
+        return self.cache is not None and self.cache.get(user_id, conversation_id) is not None
 
     def missing_document(
         self, user_id: str, conversation_id: str, exc: BlobNotFoundError

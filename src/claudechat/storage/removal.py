@@ -28,14 +28,18 @@ class Removed:
     def describe(self, locations: bool = True) -> str:
         """`locations`: name where the document was (the CLI's user may look there); an HTTP
         client is told only that it was."""
+        from claudechat.output import counted
+
         document = f"document {self.document}" if locations else "document"
         parts = [
             document if self.document else "no document",
             "metadata row" if self.row else "no row",
-            f"{self.search_entries} search entr{'y' if self.search_entries == 1 else 'ies'}",
+            counted(self.search_entries, "search entry", "search entries"),
         ]
         if self.journal_entries:
-            parts.append(f"{self.journal_entries} unpushed journal entr(ies)")
+            parts.append(
+                counted(self.journal_entries, "unpushed journal entry", "unpushed journal entries")
+            )
         if self.attachments:
             parts.append(f"{len(self.attachments)} attachment(s) no other conversation uses")
         return f"deleted {self.conversation_id}: " + ", ".join(parts)

@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING
 from claudechat.errors import CorruptDocumentError, NewerFormatError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
-from claudechat.storage.documents import decode_document, is_tombstone, row_for
+from claudechat.storage.blobs import BlobConflictError
+from claudechat.storage.documents import decode_document, encode_document, is_tombstone, row_for
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
     from claudechat.storage.metadata import ConversationRow
     from claudechat.storage.store import ConversationStore
+
+# What follows a document's key when doctor keeps an unreadable one beside it.
+SET_ASIDE_MARK = ".json.unreadable-"
 
 
 @dataclass
@@ -30,6 +34,8 @@ class DoctorReport:
     missing: list[str] = field(default_factory=list)  # rows whose document is gone
     restored: list[str] = field(default_factory=list)  # ... put back from this machine's copy
     corrupt: list[str] = field(default_factory=list)  # documents that cannot be read
+    set_aside: dict[str, str] = field(default_factory=dict)  # ... kept, by id: where now
+    replaced: list[str] = field(default_factory=list)  # ... put back from this machine's copy
     reasons: dict[str, str] = field(default_factory=dict)  # why, by id: what doctor says
     damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
     newer_journal: list[str] = field(default_factory=list)  # a newer claudechat's entries
@@ -41,10 +47,10 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
     report = DoctorReport(damaged_journal=store.journal.damaged(), newer_journal=scan.newer)
     rows = {row.conversation_id: row for row in store.metadata.list_for_user(user_id)}
     for key in store.blobs.list(f"{ids.user_id(user_id)}/"):
-        if is_attachment_key(key):
+        if is_attachment_key(key) or is_set_aside_key(key):
             continue
         conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
-        data = store.blobs.get(key)
+        data, etag = store.blobs.get_with_etag(key)
         if is_tombstone(data):  # a deleted conversation: nothing to repair
             continue
         try:
@@ -54,9 +60,8 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
             if ids.document_key(conversation.user_id, conversation.id) != key:
                 raise CorruptDocumentError("its id or owner does not match its key")
         except (CorruptDocumentError, UsageError) as exc:
-            report.corrupt.append(conversation_id)
-            report.reasons[conversation_id] = _why_unreadable(exc)
             rows.pop(conversation_id, None)  # its document is there: unreadable, not missing
+            _repair_unreadable(store, user_id, (key, data, etag), exc, report)
             continue
         row = rows.pop(conversation_id, None)
         _repair_row(store, conversation, row, report)
@@ -66,11 +71,60 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
     return report
 
 
-def _restore_copy(store: ConversationStore, user_id: str, conversation_id: str) -> bool:
+def is_set_aside_key(key: str) -> bool:
+    """An unreadable document doctor kept beside its key (see _set_aside)."""
+    return SET_ASIDE_MARK in key.rsplit("/", 1)[-1]
+
+
+def _repair_unreadable(
+    store: ConversationStore,
+    user_id: str,
+    stored: tuple[str, bytes, str],
+    error: Exception,
+    report: DoctorReport,
+) -> None:
+    """A document that cannot be read, replaced by the copy this machine keeps, if any: doctor
+    reported it and stopped, though `doctor` put the same copy back for a document that was
+    gone. What cannot be read is never destroyed (it may hold turns the copy lacks): it is
+    kept beside its key first. A newer claudechat's document is left for that version."""
+    key, data, etag = stored
+    conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
+    reason = _why_unreadable(error)
+    has_copy = store.cache is not None and store.cache.get(user_id, conversation_id) is not None
+    if isinstance(error, NewerFormatError) or not has_copy:
+        report.corrupt.append(conversation_id)
+        report.reasons[conversation_id] = reason
+        return
+    aside = _set_aside(store, key, data)
+    report.set_aside[conversation_id] = f"{reason}; kept as {store.blobs.location(aside)}"
+    try:
+        _restore_copy(store, user_id, conversation_id, unreadable_etag=etag)
+    except BlobConflictError:  # written meanwhile (another doctor): looked at next time
+        report.corrupt.append(conversation_id)
+        report.reasons[conversation_id] = "it changed while doctor ran: run doctor again"
+        return
+    report.replaced.append(conversation_id)
+
+
+def _set_aside(store: ConversationStore, key: str, data: bytes) -> str:
+    """The unreadable document kept under its key with a suffix that says what it is and when
+    doctor found it (a blob store has no rename: written anew, the key then written over)."""
+    from claudechat.conversation import utc_now
+
+    aside = f"{key.removesuffix('.json')}{SET_ASIDE_MARK}{utc_now():%Y%m%dT%H%M%S%fZ}"
+    store.blobs.put(aside, data, expect=None, content_type="application/octet-stream")
+    return aside
+
+
+def _restore_copy(
+    store: ConversationStore, user_id: str, conversation_id: str, unreadable_etag: str | None = None
+) -> bool:
     """A row whose document is gone, its document put back from the copy this machine keeps
     (the only one left; it may be older than the one lost, which doctor says). `show` found
     the store lacked it and showed the copy as if it were the conversation, and doctor said
-    nothing of it. Saved as updated now: a row newer than the copy would keep its figures."""
+    nothing of it. Saved as updated now: a row newer than the copy would keep its figures.
+    `unreadable_etag`: the document is there, unreadable, and set aside; a save never writes
+    over what it cannot read, so the copy is written over it first, while it is unchanged."""
     from claudechat.conversation import utc_now
     from claudechat.storage.search import reindex_conversation
 
@@ -78,6 +132,9 @@ def _restore_copy(store: ConversationStore, user_id: str, conversation_id: str) 
     if copy is None:
         return False
     copy.updated_at = utc_now()
+    if unreadable_etag is not None:  # written over only while it is what doctor set aside
+        key = store.blob_key(user_id, conversation_id)
+        store.blobs.put(key, encode_document(copy), expect=unreadable_etag)
     saved = store.save(copy)
     if saved.error is not None:  # the journal keeps it, for the next start to push
         raise saved.error

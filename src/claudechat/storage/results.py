@@ -47,11 +47,13 @@ class SyncReport:
     newer: int = 0  # entries a newer claudechat wrote: left for it
 
     def notices(self) -> list[str]:
+        from claudechat.output import counted
+
         notices = [f"a journal entry could not be used; moved to {path}" for path in self.damaged]
         if self.newer:
             notices.append(
-                f"{self.newer} journal entr(ies) written by a newer claudechat wait for it: "
-                "upgrade claudechat to push them"
+                f"{counted(self.newer, 'journal entry', 'journal entries')} written by a "
+                "newer claudechat wait for it: upgrade claudechat to push them"
             )
         notices += [f"{c[:8]} was deleted; its unpushed turns were dropped" for c in self.dropped]
         return notices
