@@ -86,6 +86,11 @@ def test_an_80_column_list_gives_names_the_room_and_keeps_rows_on_one_line(cli) 
     narrow = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_terminal("list", columns=60))
     (parent_line,) = [line for line in narrow.splitlines() if line.startswith(parent.id[:8])]
     assert "a conversat" in parent_line, narrow
+    assert "claude-sonnet" not in narrow, narrow  # the model gave the name its room
+    # Narrower still, a block a row has a line for each field: the model was left out there
+    # too, though it had room.
+    blocks = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_terminal("list", columns=40))
+    assert blocks.count("Model") == 2 and blocks.count("claude-sonnet-4-6") == 2, blocks
 
 
 def test_show_in_a_terminal_renders_markdown(two_conversations) -> None:  # type: ignore[no-untyped-def]

@@ -109,16 +109,13 @@ MODEL_SHOWN_FROM = 72  # columns
 
 
 def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
-    from claudechat.tables import Column, print_table
+    from claudechat.tables import Column, fits_as_a_table, print_table
 
-    # Narrower than this, the model leaves the name its room: at 60 columns the name was a
-    # lone "…" on every row.
-    with_model = console().width >= MODEL_SHOWN_FROM
     forks = any(row.parent_id for row in rows)
     columns = [
         Column("ID", style="cyan"),
         Column("Name", whole=False),  # alone gives way when the screen is narrow
-        *([Column("Model", style="dim")] if with_model else []),
+        Column("Model", style="dim"),
         Column("Msgs", justify="right"),
         Column("Cost", justify="right", style="dim"),
         Column("Updated", justify="right", style="dim"),
@@ -128,7 +125,7 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         [
             _short_id(row, unsynced),
             row_title(row),
-            *([one_line(row.model)] if with_model else []),
+            one_line(row.model),
             str(row.message_count),
             _cost_text(row),
             relative_time(row.updated_at),
@@ -136,6 +133,14 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         ]
         for row in rows
     ]
+    if console().width < MODEL_SHOWN_FROM:
+        # Narrower than this, a table leaves the model out, giving the name its room: at 60
+        # columns the name was a lone "…" on every row. A block a row (narrower still) has a
+        # line for it.
+        without_model = [column for column in columns if column.heading != "Model"]
+        rest = [line[:2] + line[3:] for line in shown]
+        if fits_as_a_table(without_model, rest):
+            columns, shown = without_model, rest
     print_table("", columns, shown)
     if unsynced:
         console(stderr=True).print("* saved locally, not yet pushed to the store", style="dim")

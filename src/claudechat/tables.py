@@ -95,7 +95,7 @@ def print_table(
     headings = [column.heading for column in columns]
     room = out.width - GAP * (len(columns) - 1)
     wraps = [column.wraps for column in columns]
-    widths = fitted_widths(headings, shown, [column.whole for column in columns], room, wraps)
+    widths = _widths(columns, shown, out.width)
     if widths is None:
         # A table would split the figures, or its headings letter by letter ("inp" over
         # "ut" at 60 columns): a line a field instead.
@@ -129,6 +129,18 @@ def print_table(
             cells.append(Text("█" * round(bar[number] * bar_width), style="cyan"))
         table.add_row(*cells)
     out.print(table)
+
+
+def fits_as_a_table(columns: list[Column], shown: list[list[str]]) -> bool:
+    """Whether print_table lays these rows out as a table on this screen, not a block a row."""
+    return _widths(columns, shown, console().width) is not None
+
+
+def _widths(columns: list[Column], shown: list[list[str]], width: int) -> list[int] | None:
+    room = width - GAP * (len(columns) - 1)
+    headings = [column.heading for column in columns]
+    wraps = [column.wraps for column in columns]
+    return fitted_widths(headings, shown, [column.whole for column in columns], room, wraps)
 
 
 def print_records(out: Any, title: str, headings: list[str], shown: list[list[str]]) -> None:
