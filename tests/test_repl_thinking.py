@@ -102,6 +102,8 @@ def test_ctrl_c_while_thinking_keeps_nothing_half_signed(watched, fake_api, cli)
     child.expect_exact("thinking: off")
     say(child, "/effort high")
     child.expect_exact("effort: high (levels: low, medium, high, max)")
+    say(child, "/model")  # what the session asks for, beside what the model offers
+    child.expect(r"thinking adaptive[^·]* \(now off\) · effort low/medium/high/max \(now high\)")
     say(child, "/effort xhigh")  # a level this model lacks: taken, then refused by the API
     child.expect_exact("takes effort low, medium, high, max, not xhigh")
     say(child, "/model claude-haiku-4-5")  # a model with no effort levels at all

@@ -46,9 +46,15 @@ def describe_model(session: ChatSession) -> str:
         parts.append(f"context window {info.max_input_tokens:,} tokens")
     parts.append(f"output limit {output_limit(info, session.options):,}")
     parts.append(f"budget {session.budget():,}")
-    parts.append("thinking " + (", ".join(info.thinking) or "none"))
+    # What the model offers, then what this session asks for where the user chose: after
+    # /think off and /effort max, /model still read as if neither had been said.
+    thinking = "thinking " + (", ".join(info.thinking) or "none")
+    if session.options.thinking is not None and info.thinking:
+        thinking += f" (now {'on' if session.options.thinking else 'off'})"
+    parts.append(thinking)
     if info.effort:
-        parts.append("effort " + "/".join(info.effort))
+        chosen = session.options.effort
+        parts.append("effort " + "/".join(info.effort) + (f" (now {chosen})" if chosen else ""))
     if price is not None:
         parts.append(f"${price.input:g} in / ${price.output:g} out per million")
     if not info.known:
