@@ -41,6 +41,20 @@ def test_piped_stdin_is_the_message_and_the_reply_is_plain_stdout(cli, fake_api,
     assert document["messages"][1]["tokens"] == 5
 
 
+def test_a_turn_ends_with_the_usage_line_on_stderr(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The README's dim line after each reply, in pipe mode too (plain text in a pipe): a
+    one-turn run said only its conversation's id, nothing of what it cost."""
+    usage = {"input_tokens": 40, "output_tokens": 9, "cache_read_input_tokens": 30}
+    fake_api.queue(Reply("a long answer that", stop_reason="max_tokens", **usage))
+    result = cli("chat", input="hi")
+    assert result.returncode == 0, result.stderr
+    notice, line, named = result.stderr.splitlines()
+    assert "stopped at the output limit" in notice  # the reply's notices first, as in the REPL
+    # As the REPL's line reads (test_repl): 40 x $3 + 9 x $15 + 30 x $0.30 per million.
+    assert line == "40 in · 9 out · 30 from cache · $0.0003"
+    assert named.startswith("conversation ")
+
+
 def test_prompt_argument_is_the_request_and_stdin_the_material(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     diff = "diff --git a/x b/x\n-old\n+new\n"
     result = cli("chat", "review this", input=diff)

@@ -236,7 +236,8 @@ def test_one_turn_that_cannot_be_saved_promises_no_later_save(
     piped = cli("chat", input="nowhere to go")
     assert piped.returncode == 5, piped.stderr
     assert piped.stdout == "echo: nowhere to go\n"
-    lines = piped.stderr.strip().splitlines()
+    usage, *lines = piped.stderr.strip().splitlines()
+    assert " out · " in usage  # the reply's usage line, as any reply's
     assert len(lines) == 1, piped.stderr
     assert lines[0].startswith("claudechat: the conversation could not be saved: neither")
     assert "cannot write" in lines[0]  # why

@@ -240,8 +240,30 @@ def test_a_server_that_never_answers_costs_one_idle_timeout(cli, fake_api) -> No
         result = cli("chat", input="anyone there?", env=env)
         assert hole.accepted == 2  # the models list (its own deadline), then the message once
     assert result.returncode == 3, result.stderr
-    assert "did not answer in time" in result.stderr and "retrying" not in result.stderr
+    assert "retrying" not in result.stderr
     assert kept(stored(cli, result.stderr)) == [("user", "anyone there?", "pending")]
+    # Named, as a refused address is, with the wait and the setting that bounds it: "the
+    # Anthropic API did not answer in time" said neither where nor how long.
+    assert result.stderr.splitlines()[-1] == (
+        f"claudechat: the Anthropic API at http://127.0.0.1:{hole.port}, set by "
+        "ANTHROPIC_BASE_URL, did not answer within 0.5 s (the stream_idle_timeout setting); "
+        "try again"
+    )
+
+
+def test_a_silent_models_api_is_named_with_its_wait(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`claudechat models` with no cached list, against a server that never answers."""
+    from servers import Blackhole
+
+    with Blackhole() as hole:
+        address = f"http://127.0.0.1:{hole.port}"
+        env = {"ANTHROPIC_BASE_URL": address, "CLAUDECHAT_STREAM_IDLE_TIMEOUT": "0.5"}
+        result = cli("models", env=env)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == (
+        f"claudechat: the Anthropic API at {address}, set by ANTHROPIC_BASE_URL, did not answer "
+        "within 0.5 s (the stream_idle_timeout setting); try again\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -283,6 +283,7 @@ def _piped_on_a_screen(  # type: ignore[no-untyped-def]
     stdout: str = "",
     held: float = 0.0,
     cols: int = 80,
+    thinking: str | None = "hm",
 ) -> tuple[list[str], bytes]:
     """`echo diff | claudechat chat 'review this'` on a terminal (pyte) `cols` wide, `stdout`
     after it (`| cat`), while the last reply is held; released once each of `shown` (a text,
@@ -294,7 +295,7 @@ def _piped_on_a_screen(  # type: ignore[no-untyped-def]
     import pyte
 
     release = threading.Event()
-    held_reply = Reply(chunks=["the answer"], held_after=0, release=release, thinking="hm")
+    held_reply = Reply(chunks=["the answer"], held_after=0, release=release, thinking=thinking)
     fake_api.queue(*replies, held_reply)
     command = f"echo diff | {sys.executable} -m claudechat chat 'review this' {stdout}"
     child = pexpect.spawn(
@@ -342,6 +343,14 @@ def test_pipe_mode_counts_the_wait_on_a_terminal_and_leaves_no_trace(fake_api) -
     lines, _ = _piped_on_a_screen(fake_api, [], [counting("Claude is thinking")])
     assert lines[0] == "the answer", lines
     assert not any("waiting" in line or "thinking" in line for line in lines), lines
+
+
+def test_pipe_mode_says_it_waits_for_claude_until_claude_thinks(fake_api) -> None:  # type: ignore[no-untyped-def]
+    """The README showed only "Claude is thinking · 4 s": before any thinking (or for a model
+    that does not think) the line says what it waits for."""
+    lines, _ = _piped_on_a_screen(fake_api, [], [counting("waiting for Claude")], thinking=None)
+    assert lines[0] == "the answer", lines
+    assert not any("waiting" in line for line in lines), lines
 
 
 def test_pipe_mode_keeps_the_waits_seconds_in_a_narrow_window(fake_api) -> None:  # type: ignore[no-untyped-def]

@@ -52,7 +52,8 @@ def test_notices_after_streamed_thinking_start_lines_of_their_own(cli, fake_api)
     lines = result.stderr.splitlines()
     assert lines[0].rstrip() == "Let me", lines  # cut off mid-thought
     assert lines[1].startswith("the reply was cut off") and "retrying in" in lines[1]
-    assert lines[2:] == ["Let me think again", lines[-1]] and lines[-1].startswith("conversation ")
+    assert lines[2:] == ["Let me think again", lines[-2], lines[-1]]
+    assert " out · " in lines[-2] and lines[-1].startswith("conversation ")  # usage, then the id
 
 
 def test_thinking_is_dropped_from_the_context_when_the_model_changes(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

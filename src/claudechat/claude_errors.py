@@ -67,7 +67,7 @@ def describe_failure(
             return ApiError(f"cannot reach {unreached} ({within})", retryable=True)
         # Connected, then silent for the whole timeout (or the request not taken in time):
         # asking again would cost as long again.
-        return ApiError(f"{where} did not answer in time", retryable=True, timed_out=True)
+        return ApiError(_unanswered(error, settings, where), retryable=True, timed_out=True)
     if isinstance(error, anthropic.APIConnectionError):
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
@@ -271,6 +271,28 @@ def _unreached(error: Any, settings: Settings, where: str) -> str:
         return where
     url = error.request.url
     return f"{where} at {url.scheme}://{url.netloc.decode()}, set by {setting}"
+
+
+def _unanswered(error: Any, settings: Settings, where: str) -> str:
+    """A server that took the connection and then said nothing: named with its address, as a
+    refused one is, and with how long it was waited for and what bounds that wait. "did not
+    answer in time" alone left a silent proxy at ANTHROPIC_BASE_URL a mystery, its wait too.
+    The wait is the request's own (the models list has a shorter one than a reply)."""
+    import httpx2
+
+    unreached = _unreached(error, settings, where)
+    if unreached != where:  # "..., set by ANTHROPIC_BASE_URL," before its verb
+        unreached += ","
+    cause = error.__cause__
+    limits = error.request.extensions.get("timeout", {})
+    if isinstance(cause, httpx2.WriteTimeout) and limits.get("write") is not None:
+        return f"{unreached} did not take the request within {limits['write']:g} s"
+    waited = limits.get("read")
+    if not isinstance(cause, httpx2.ReadTimeout) or waited is None:
+        return f"{unreached} did not answer in time"
+    # A wait shorter than the setting is the models list's own limit, no setting's.
+    bound = " (the stream_idle_timeout setting)" if waited == settings.stream_idle_timeout else ""
+    return f"{unreached} did not answer within {waited:g} s{bound}"
 
 
 def _not_found_message(error: Any, where: str) -> str:

@@ -96,6 +96,8 @@ def run_one_turn(
         listener.waiting.stop()
         session.notify = notices.release()
         listener.end_thinking()
+        if ended_by is None:
+            _show_turn_usage(session)
         if session.conversation.messages and session.saved_in != "memory":
             status(f"conversation {session.conversation.id}")
         elif ended_by is not None and session.saved_in == "memory":
@@ -119,6 +121,16 @@ def run_one_turn(
         raise typer.Exit(ExitCode.API)
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
+
+
+def _show_turn_usage(session: ChatSession) -> None:
+    """The REPL's dim line after a reply (tokens and money), on stderr: a one-turn run said
+    nothing of what it cost. After the held notices, as the REPL's comes after its own."""
+    from claudechat.model_commands import turn_usage_line
+
+    line = turn_usage_line(session)
+    if line:
+        status(line)
 
 
 def _named_apart(attachments: Sequence[Attachment]) -> list[Attachment]:
