@@ -94,3 +94,37 @@ def test_db_upgrade_command(cli, tmp_path, fake_api) -> None:  # type: ignore[no
     fresh = cli("db", "upgrade", env={**env, "CLAUDECHAT_DATABASE_URL": f"{url}.new"})
     assert "upgraded from an empty database" in fresh.stderr, fresh.stderr
     assert cli("list", env=env).returncode == 0
+
+
+def test_from_0007_deletes_are_recorded_and_a_save_of_a_deleted_id_is_refused(
+    database_url: str,
+) -> None:
+    """Migration 0008's table, on a database the previous revision made and filled."""
+    from claudechat.storage.deletions import mark_deleted, unmark, was_deleted
+
+    engine = create_engine(database_url)
+    migrate.upgrade(engine, "0007")
+    kept, deleted = "abcd0000-0000-4000-8000-000000000000", "dcba0000-0000-4000-8000-000000000000"
+    with engine.begin() as connection:
+        for conversation_id in (kept, deleted):
+            connection.execute(
+                text(
+                    "INSERT INTO conversations (conversation_id, user_id, s3_file_location, "
+                    "model, message_count, created_at, updated_at) "
+                    "VALUES (:id, 'tester', 'file:///x', 'm', 2, :now, :now)"
+                ),
+                {"id": conversation_id, "now": datetime.now(UTC)},
+            )
+    store = MetadataStore(database_url)
+    assert revision_of(database_url) == migrate.HEAD_REVISION
+    for _twice in range(2):  # deleted again after an import: recorded once
+        with store.writing() as connection:
+            mark_deleted(connection, "tester", deleted)
+    with store.writing() as connection:
+        assert was_deleted(connection, "tester", deleted)
+        assert not was_deleted(connection, "tester", kept)
+        assert not was_deleted(connection, "someone-else", deleted)
+        unmark(connection, "tester", deleted)
+        assert not was_deleted(connection, "tester", deleted)
+    assert len(store.list_for_user("tester")) == 2  # the rows the upgrade found, kept
+    store.close()

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 # Kept in step with the newest file in migrations/versions (a test checks it), so that an
 # up-to-date database costs one SELECT at start instead of importing Alembic.
-HEAD_REVISION = "0007"
-KNOWN_REVISIONS = (None, "0001", "0002", "0003", "0004", "0005", "0006", HEAD_REVISION)
+HEAD_REVISION = "0008"
+KNOWN_REVISIONS = (None, "0001", "0002", "0003", "0004", "0005", "0006", "0007", HEAD_REVISION)
 # pg_advisory_xact_lock key of the migration lock: "claudech" as a 64-bit integer.
 LOCK_KEY = int.from_bytes(b"claudech", "big") - 2**63
 

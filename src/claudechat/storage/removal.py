@@ -52,6 +52,7 @@ def resolve_all(store: ConversationStore, user_id: str, references: list[str]) -
 
 
 def delete_conversation(store: ConversationStore, user_id: str, conversation_id: str) -> Removed:
+    from claudechat.storage.deletions import hold, mark_deleted
     from claudechat.storage.schema import conversations
     from claudechat.storage.search import remove_conversation
 
@@ -64,6 +65,9 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         raise NotFoundError(f"no conversation {conversation_id}")
     table = conversations.c
     with metadata.writing() as connection:
+        # First: a save's row transaction under way now ends before this one reads anything,
+        # and one that comes later finds the id marked deleted (deletions.py).
+        hold(connection, conversation_id)
         removed.search_entries = remove_conversation(connection, user_id, conversation_id)
         statement = (
             conversations.delete()
@@ -71,6 +75,8 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
             .where(table.conversation_id == conversation_id)
         )
         removed.row = connection.execute(statement).rowcount == 1
+        # A save whose document went in just before the tombstone writes no row after this.
+        mark_deleted(connection, user_id, conversation_id)
         # Raises before the commit: the rows stay. A tombstone, not nothing: a save still
         # running elsewhere (a turn in another terminal, a serve request) would write the
         # conversation back as a new one.

@@ -91,3 +91,15 @@ search_messages = Table(
 search_backfill = Table(
     "search_backfill", metadata, Column("user_id", String(128), primary_key=True)
 )
+
+# The conversations `delete` removed (migration 0008). A save's row transaction looks its id
+# up here and writes nothing for a deleted one: its document may have been written just
+# before the tombstone, and its row after the delete (see deletions.py).
+deleted_conversations = Table(
+    "deleted_conversations",
+    metadata,
+    Column("conversation_id", IdType, nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("conversation_id", "user_id"),
+)

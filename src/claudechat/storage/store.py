@@ -214,14 +214,25 @@ class ConversationStore(StoreReading):
     def record(self, document: Conversation) -> bool:
         """The row, the attachment references and the search entries of a stored document, as
         a save writes them (`doctor` too, for a document whose row a crash lost). False: the
-        stored row was newer, and stays (a session saved the conversation meanwhile)."""
+        stored row was newer, and stays (a session saved the conversation meanwhile).
+        ConversationDeletedError, writing nothing: it was deleted since its document went in."""
+        from claudechat.storage.deletions import was_deleted
+
         location = self.blobs.location(self.blob_key(document.user_id, document.id))
-        written = [False]  # the last run's: a transaction that failed is run again
+        # The last run's: a transaction that failed is run again.
+        written, deleted = [False], [False]
 
         def work(connection: Connection) -> None:
-            written[0] = self._record(connection, document, location)
+            deleted[0] = was_deleted(connection, document.user_id, document.id)
+            written[0] = not deleted[0] and self._record(connection, document, location)
 
         self.metadata.write_retrying(work, "the row and search index")
+        if deleted[0]:
+            # Its document went in just before the tombstone: nothing of it is kept here.
+            self.forget(document.user_id, document.id)
+            if self.cache is not None:
+                self.cache.forget(document.user_id, document.id)
+            raise _deleted(document.id)
         return written[0]
 
     def _record(self, connection: Connection, document: Conversation, location: str) -> bool:
@@ -288,10 +299,7 @@ class ConversationStore(StoreReading):
         except BlobNotFoundError:
             return document, None, encoded, False
         if is_tombstone(data):
-            raise ConversationDeletedError(
-                f"conversation {document.id[:8]} was deleted (by another session or client); "
-                "nothing more of it is saved"
-            )
+            raise _deleted(document.id)
         try:
             stored = decode_document(data, self.blobs.location(key))
         except CorruptDocumentError as exc:
@@ -338,11 +346,15 @@ class ConversationStore(StoreReading):
         return report
 
     def revive(self, user_id: str, conversation_id: str) -> None:
-        """Let a deleted conversation be written again (`import` of its export): its
-        tombstone goes."""
+        """Let a deleted conversation be written again (`import` of its export): its mark in
+        the database goes, then its tombstone (a failure between leaves it deleted)."""
+        from claudechat.storage.deletions import unmark
+
         key = self.blob_key(user_id, conversation_id)
 
         def clear() -> None:
+            with self.metadata.writing() as connection:
+                unmark(connection, user_id, conversation_id)
             with contextlib.suppress(BlobNotFoundError):
                 if is_tombstone(self.blobs.get(key)):
                     self.blobs.delete(key)
@@ -360,3 +372,10 @@ class ConversationStore(StoreReading):
         self.journal.release()  # first: a database that hangs on closing must not keep it
         if self._metadata is not None:
             self._metadata.close()
+
+
+def _deleted(conversation_id: str) -> ConversationDeletedError:
+    return ConversationDeletedError(
+        f"conversation {conversation_id[:8]} was deleted (by another session or client); "
+        "nothing more of it is saved"
+    )
