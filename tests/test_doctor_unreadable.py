@@ -73,6 +73,12 @@ def test_doctor_sets_an_unreadable_document_aside_and_puts_back_the_copy(  # typ
     again = cli("doctor")
     assert again.returncode == 0 and again.stdout == "", again.stdout
     assert again.stderr.strip() == "documents and rows agree"
+    # Deleted, the conversation takes what was set aside of it along (it stayed for good).
+    deleted = cli("delete", "--yes", spoiled.id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "1 unreadable copy doctor set aside" in deleted.stderr, deleted.stderr
+    assert [k for k in blobs.list("tester/") if ".unreadable-" in k] == []
+    assert kept.id in cli("list", "--json").stdout  # the other one's keys untouched
 
 
 def test_an_unreadable_document_without_a_copy_is_reported_and_left_as_it_is(  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import hashlib
 import os
 import tempfile
@@ -187,13 +188,17 @@ class LocalBlobStore:
                 path.unlink()
 
     def list(self, prefix: str = "") -> list[str]:
-        # Only the prefix's own folder is walked: one user's keys, not every user's.
-        folder = self.root / prefix.rpartition("/")[0]
+        # Only the prefix's own folder is walked: one user's keys, not every user's; and of
+        # it only the names the prefix starts (one conversation's, not all of the user's).
+        folder_part, _, name = prefix.rpartition("/")
+        folder = self.root / folder_part
         if not folder.is_dir():
             return []
+        found = folder.glob(f"{glob.escape(name)}*") if name else [folder]
+        paths = (p for match in found for p in ([match] if match.is_file() else match.rglob("*")))
         keys = (
             path.relative_to(self.root).as_posix()
-            for path in folder.rglob("*")
+            for path in paths
             if path.is_file() and not path.name.startswith(".")
         )
         return sorted(key for key in keys if key.startswith(prefix))

@@ -15,7 +15,6 @@ from claudechat.errors import (
     ConversationDeletedError,
     CorruptDocumentError,
     MissingDocumentError,
-    NewerFormatError,
     NotFoundError,
     StorageError,
     UsageError,
@@ -145,11 +144,9 @@ class StoreReading:
     def _copy_replaces(
         self, error: CorruptDocumentError, user_id: str, conversation_id: str
     ) -> bool:
-        """The document that cannot be read is one `doctor` replaces by this machine's copy
-        (not one of a newer format: that is for a newer claudechat to read)."""
-        if isinstance(error, NewerFormatError):
-            return False
-        return self.cache is not None and self.cache.get(user_id, conversation_id) is not None
+        from claudechat.storage.repair import copy_replaces
+
+        return copy_replaces(self.cache, error, user_id, conversation_id)
 
     def missing_document(
         self, user_id: str, conversation_id: str, exc: BlobNotFoundError

@@ -8,6 +8,7 @@ blob store leaves everything as it was.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from claudechat.errors import NotFoundError, StorageError
@@ -24,6 +25,7 @@ class Removed:
     search_entries: int = 0
     journal_entries: int = 0
     attachments: list[str] = field(default_factory=list)  # digests no conversation uses now
+    set_aside: int = 0  # unreadable documents `doctor` kept beside it
 
     def describe(self, locations: bool = True) -> str:
         """`locations`: name where the document was (the CLI's user may look there); an HTTP
@@ -40,8 +42,18 @@ class Removed:
             parts.append(
                 counted(self.journal_entries, "unpushed journal entry", "unpushed journal entries")
             )
+        if self.set_aside:
+            parts.append(
+                counted(
+                    self.set_aside,
+                    "unreadable copy doctor set aside",
+                    "unreadable copies doctor set aside",
+                )
+            )
         if self.attachments:
-            parts.append(f"{len(self.attachments)} attachment(s) no other conversation uses")
+            parts.append(
+                counted(len(self.attachments), "attachment") + " no other conversation uses"
+            )
         return f"deleted {self.conversation_id}: " + ", ".join(parts)
 
 
@@ -81,6 +93,8 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         # running elsewhere (a turn in another terminal, a serve request) would write the
         # conversation back as a new one.
         _bury(store, user_id, conversation_id)
+    # What doctor set aside of it may hold its latest turns: gone with it, as the document is.
+    removed.set_aside = _remove_set_aside(store, user_id, conversation_id)
     removed.attachments = _forget_attachments(store, user_id, conversation_id)
     for entry in local:
         store.journal.discard(entry)
@@ -89,6 +103,17 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         store.cache.forget(user_id, conversation_id)
     store.forget(user_id, conversation_id)
     return removed
+
+
+def _remove_set_aside(store: ConversationStore, user_id: str, conversation_id: str) -> int:
+    from claudechat.storage.repair import set_aside_prefix
+
+    keys = store.guard.call(
+        lambda: store.blobs.list(set_aside_prefix(store.blob_key(user_id, conversation_id)))
+    )
+    for key in keys:
+        store.guard.call(functools.partial(store.blobs.delete, key))
+    return len(keys)
 
 
 def _forget_attachments(store: ConversationStore, user_id: str, conversation_id: str) -> list[str]:

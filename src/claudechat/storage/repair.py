@@ -19,6 +19,7 @@ from claudechat.storage.documents import decode_document, encode_document, is_to
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
+    from claudechat.storage.cache import DocumentCache
     from claudechat.storage.metadata import ConversationRow
     from claudechat.storage.store import ConversationStore
 
@@ -71,6 +72,11 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
     return report
 
 
+def set_aside_prefix(document_key: str) -> str:
+    """What the keys of a document's set-aside copies start with (see _set_aside)."""
+    return f"{document_key.removesuffix('.json')}{SET_ASIDE_MARK}"
+
+
 def is_set_aside_key(key: str) -> bool:
     """An unreadable document doctor kept beside its key (see _set_aside)."""
     return SET_ASIDE_MARK in key.rsplit("/", 1)[-1]
@@ -90,20 +96,30 @@ def _repair_unreadable(
     key, data, etag = stored
     conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
     reason = _why_unreadable(error)
-    has_copy = store.cache is not None and store.cache.get(user_id, conversation_id) is not None
-    if isinstance(error, NewerFormatError) or not has_copy:
+    if not copy_replaces(store.cache, error, user_id, conversation_id):
         report.corrupt.append(conversation_id)
         report.reasons[conversation_id] = reason
         return
     aside = _set_aside(store, key, data)
-    report.set_aside[conversation_id] = f"{reason}; kept as {store.blobs.location(aside)}"
     try:
         _restore_copy(store, user_id, conversation_id, unreadable_etag=etag)
     except BlobConflictError:  # written meanwhile (another doctor): looked at next time
+        store.blobs.delete(aside)  # what it was set aside from is still there
         report.corrupt.append(conversation_id)
         report.reasons[conversation_id] = "it changed while doctor ran: run doctor again"
         return
+    report.set_aside[conversation_id] = f"{reason}; kept as {store.blobs.location(aside)}"
     report.replaced.append(conversation_id)
+
+
+def copy_replaces(
+    cache: DocumentCache | None, error: Exception, user_id: str, conversation_id: str
+) -> bool:
+    """Whether doctor puts this machine's copy in place of an unreadable document (what
+    `show` points at doctor for): not one of a newer format, which a newer claudechat reads."""
+    if isinstance(error, NewerFormatError) or cache is None:
+        return False
+    return cache.get(user_id, conversation_id) is not None
 
 
 def _set_aside(store: ConversationStore, key: str, data: bytes) -> str:
@@ -111,7 +127,7 @@ def _set_aside(store: ConversationStore, key: str, data: bytes) -> str:
     doctor found it (a blob store has no rename: written anew, the key then written over)."""
     from claudechat.conversation import utc_now
 
-    aside = f"{key.removesuffix('.json')}{SET_ASIDE_MARK}{utc_now():%Y%m%dT%H%M%S%fZ}"
+    aside = f"{set_aside_prefix(key)}{utc_now():%Y%m%dT%H%M%S%fZ}"
     store.blobs.put(aside, data, expect=None, content_type="application/octet-stream")
     return aside
 
