@@ -355,6 +355,8 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
             "no such option: -y; a query holding a -word follows --: "
             "claudechat search -- release -draft",
         ),
+        # A misspelt option is one: the usual hint, not the -word's.
+        (("search", "zebra", "--limt", "5"), "(see claudechat search --help)"),
         (("attachment", "get"), "missing argument 'ID/N' (see claudechat attachment get --help)"),
         (("db",), "missing command (see claudechat db --help)"),
         # Refused before the command's context exists: the hint was left out.

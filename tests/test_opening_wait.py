@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,7 +121,9 @@ def test_a_signal_while_the_store_opens_says_the_message_was_not_sent(  # type: 
         process.stdin.write(b"hi")
         process.stdin.close()
         said = b""
+        deadline = time.monotonic() + 30
         while b"waiting for the database to answer\n" not in said:
+            assert time.monotonic() < deadline, said
             chunk = os.read(process.stderr.fileno(), 1024)
             assert chunk, said
             said += chunk

@@ -95,3 +95,18 @@ def test_a_short_wait_is_still_taken_and_logged_naming_user_and_conversation(
     (warning,) = re.findall(r"[^\n]*retrying in 1 s \(1/2\)[^\n]*", log)
     assert warning.endswith(f" user=tester conversation={conversation}"), warning
     assert "a secret question" not in log
+
+
+@pytest.mark.parametrize("server", ["embedded"], indirect=True)
+def test_a_wait_given_only_in_milliseconds_is_passed_on_in_seconds(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """The session went by retry-after-ms; the caller got the 429 with no Retry-After."""
+    in_ms = ErrorReply(429, "rate_limit_error", "slow down", headers={"retry-after-ms": "3500"})
+    fake.queue(in_ms, in_ms, in_ms)
+    with server.client() as http:
+        http.post("/new_chat", json={})
+        answer = http.post("/chat", json={"user_input": "are you there"})
+    assert answer.status_code == 429, answer.text
+    assert answer.headers["retry-after"] == "4"  # 3.5 s, rounded up

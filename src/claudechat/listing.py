@@ -137,8 +137,9 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
         # Narrower than this, a table leaves the model out, giving the name its room: at 60
         # columns the name was a lone "…" on every row. A block a row (narrower still) has a
         # line for it.
-        without_model = [column for column in columns if column.heading != "Model"]
-        rest = [line[:2] + line[3:] for line in shown]
+        model = [column.heading for column in columns].index("Model")
+        without_model = columns[:model] + columns[model + 1 :]
+        rest = [line[:model] + line[model + 1 :] for line in shown]
         if fits_as_a_table(without_model, rest):
             columns, shown = without_model, rest
     print_table("", columns, shown)

@@ -226,6 +226,13 @@ def usage_command(session: ChatSession, _argument: str) -> None:
     )
 
 
+def show_turn_usage(session: ChatSession) -> None:
+    """The dim line after a reply (tokens and money), on stderr: the REPL's and pipe mode's."""
+    line = turn_usage_line(session)
+    if line:
+        status(line)
+
+
 def turn_usage_line(session: ChatSession) -> str | None:
     reply = session.conversation.find(session.head) if session.head else None
     if reply is None or reply.role != "assistant" or reply.usage is None:

@@ -10,6 +10,7 @@ from claudechat.attachments import Attachment, print_citations
 from claudechat.chat import ChatSession
 from claudechat.errors import ExitCode, StorageError, Terminated, UsageError
 from claudechat.jsontext import replace_lone_surrogates
+from claudechat.model_commands import show_turn_usage
 from claudechat.notices import HeldNotices
 from claudechat.output import error, status
 from claudechat.stop_reasons import holds_no_text
@@ -97,7 +98,7 @@ def run_one_turn(
         session.notify = notices.release()
         listener.end_thinking()
         if ended_by is None:
-            _show_turn_usage(session)
+            show_turn_usage(session)  # after the held notices, as the REPL's
         if session.conversation.messages and session.saved_in != "memory":
             status(f"conversation {session.conversation.id}")
         elif ended_by is not None and session.saved_in == "memory":
@@ -121,16 +122,6 @@ def run_one_turn(
         raise typer.Exit(ExitCode.API)
     if stdout.closed_early:
         raise BrokenPipeError("stdout was closed before the reply ended")
-
-
-def _show_turn_usage(session: ChatSession) -> None:
-    """The REPL's dim line after a reply (tokens and money), on stderr: a one-turn run said
-    nothing of what it cost. After the held notices, as the REPL's comes after its own."""
-    from claudechat.model_commands import turn_usage_line
-
-    line = turn_usage_line(session)
-    if line:
-        status(line)
 
 
 def _named_apart(attachments: Sequence[Attachment]) -> list[Attachment]:

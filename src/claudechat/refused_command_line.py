@@ -24,7 +24,7 @@ def refused(exc: Exception, argv: list[str], app: Any) -> int | None:
     # An option without its value is refused before its command's context exists: the
     # command is the leading words of the command line that name commands.
     command = context.command_path if context is not None else _command_words(argv, app)
-    if command == "claudechat search" and type(exc).__name__ == "NoSuchOption":
+    if command == "claudechat search" and _excluded_word(exc):
         # `search release -draft`: an excluded word, taken for an option (README: "Search").
         message += f"; a query holding a -word follows --: {command} -- release -draft"
     else:
@@ -45,3 +45,14 @@ def _command_words(argv: list[str], app: Any) -> str:
             break
         words.append(word)
     return " ".join(words)
+
+
+def _excluded_word(exc: Exception) -> bool:
+    """A refused `-word` (not `--limt`, a misspelt option, which gets the usual hint). By its
+    class's name, as above: Typer raises its own copy of Click's exceptions."""
+    option = getattr(exc, "option_name", None)
+    return (
+        type(exc).__name__ == "NoSuchOption"
+        and isinstance(option, str)
+        and (not option.startswith("--"))
+    )

@@ -26,9 +26,9 @@ from claudechat.model_commands import (
     effort_command,
     model_command,
     model_ids,
+    show_turn_usage,
     think_command,
     thinking_command,
-    turn_usage_line,
     usage_command,
 )
 from claudechat.notices import held_while_drawn
@@ -355,9 +355,7 @@ class Repl:
             status(line, "yellow")
 
     def show_turn_usage(self) -> None:
-        line = turn_usage_line(self.session)
-        if line:
-            status(line)
+        show_turn_usage(self.session)
 
     def goodbye(self) -> None:
         conversation = self.session.conversation

@@ -9,6 +9,7 @@ error is made) nor any of the user's text.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from claudechat.errors import (
@@ -101,7 +102,7 @@ def describe(error: BaseException) -> tuple[int, str, str, dict[str, str]]:
 def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
     # Claude's wait, passed on: serve leaves a long one to the caller (turn_retries), for a
     # 529 overloaded (a 502 here) as for a 429.
-    headers = {"Retry-After": error.retry_after} if error.retry_after else {}
+    headers = _retry_after(error)
     if error.status == 429:
         return 429, "rate_limited", str(error), headers
     if error.timed_out:
@@ -111,3 +112,13 @@ def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
         # invite the same request again.
         return 400, "unknown_model", str(error), {}
     return 502, "upstream_error", str(error), headers
+
+
+def _retry_after(error: ApiError) -> dict[str, str]:
+    """Claude's Retry-After as it came; else its retry-after-ms (the wait the session went by)
+    in whole seconds, rounded up: a 429 that gave only that reached the caller with no wait."""
+    if error.retry_after:
+        return {"Retry-After": error.retry_after}
+    if error.retry_in:
+        return {"Retry-After": str(math.ceil(error.retry_in))}
+    return {}
