@@ -124,7 +124,7 @@ def test_files_go_as_image_document_and_text_blocks_and_are_stored_by_reference(
     assert got.returncode == 0, got.stderr
     assert out.read_bytes() == pdf_bytes(PAGES)
     missing = cli("attachment", "get", f"{cid[:8]}/4", "-o", str(out))
-    assert missing.returncode == 1 and "has 3 attachment(s), not 4" in missing.stderr
+    assert missing.returncode == 1 and "has 3 attachments, not 4" in missing.stderr
 
 
 def test_attachment_get_to_dash_writes_stdout(cli, fake_api, files, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -302,7 +302,7 @@ def test_delete_keeps_a_shared_attachment_until_its_last_conversation_goes(  # t
     assert cli("attachment", "get", f"{second[:8]}/1").returncode == 0
     deleted = cli("delete", second, "--yes")
     assert deleted.returncode == 0, deleted.stderr
-    assert "1 attachment(s) no other conversation uses" in deleted.stderr
+    assert "1 attachment no other conversation uses" in deleted.stderr
     assert not stored()
 
 

@@ -93,7 +93,7 @@ def test_delete_asks_in_a_terminal() -> None:  # type: ignore[no-untyped-def]
     first, second = saved("first to go"), saved("second to go")
     child = spawn_delete(first.id[:8], second.id[:8])
     child.expect_exact("first to go")
-    child.expect_exact("Delete 2 conversation(s) for good? [y/N]")
+    child.expect_exact("Delete 2 conversations for good? [y/N]")
     child.send("n\r")
     child.expect(pexpect.EOF)
     child.close()

@@ -351,4 +351,4 @@ def test_export_all_passes_over_a_row_whose_document_was_deleted(cli, tmp_path: 
     result = cli("export", "--all", "--format", "json", "-o", str(folder))
     assert result.returncode == 0, result.stderr
     assert [p.name for p in folder.iterdir()] == [f"{kept.id}.json"]
-    assert "exported 1 conversation(s)" in result.stderr
+    assert "exported 1 conversation" in result.stderr

@@ -54,7 +54,7 @@ def test_export_carries_the_attachments_and_import_brings_them_back(  # type: ig
         DIGEST: {"media_type": "text/plain", "data": base64.b64encode(CONTENT).decode()}
     }
     deleted = cli("delete", "--yes", cid)
-    assert "1 attachment(s) no other conversation uses" in deleted.stderr, deleted.stderr
+    assert "1 attachment no other conversation uses" in deleted.stderr, deleted.stderr
     imported = cli("import", str(tmp_path / "u.json"))
     assert imported.returncode == 0, imported.stderr
     assert "missing" not in imported.stderr

@@ -127,7 +127,7 @@ def test_export_all_that_fills_the_disk_leaves_whole_files_and_says_how_many(  #
         for path in written:
             assert path.name == f"{json.loads(path.read_bytes())['id']}.json"
             assert path.stem in ids
-        assert f"; {len(written)} of 5 conversation(s) were exported to {folder}" in failed.stderr
+        assert f"; {len(written)} of 5 conversations were exported to {folder}" in failed.stderr
 
 
 @contextlib.contextmanager

@@ -238,7 +238,7 @@ def test_database_down_at_start_the_chat_works_and_syncs_later(  # type: ignore[
         assert line.split("\t")[0].endswith("*")
         assert line.split("\t")[3] == "4"
     synced = cli("sync")
-    assert synced.returncode == 0 and "pushed 1 conversation(s)" in synced.stderr
+    assert synced.returncode == 0 and "pushed 1 conversation" in synced.stderr
     listed = cli("list")
     (line,) = listed.stdout.splitlines()  # nothing duplicated
     assert not line.split("\t")[0].endswith("*")

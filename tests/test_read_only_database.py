@@ -63,7 +63,7 @@ def test_a_database_made_writable_again_takes_the_journal_once(nobodys_home) -> 
     database.chmod(0o600)  # as the line advised
     synced = as_nobody(nobodys_home, "sync")
     assert synced.returncode == 0, synced.stderr
-    assert "pushed 1 conversation(s)" in synced.stderr
+    assert "pushed 1 conversation" in synced.stderr
     checked = as_nobody(nobodys_home, "doctor")
     assert checked.returncode == 0, checked.stderr + checked.stdout
     shown = as_nobody(nobodys_home, "show", conversation, "--json")

@@ -250,7 +250,7 @@ def test_sync_names_the_entries_it_leaves_to_a_running_process(backend, cli) -> 
     finally:
         store.journal.release()
     assert synced.returncode == 0, synced.stderr
-    assert "pushed 0 conversation(s)" in synced.stderr
+    assert "pushed 0 conversations" in synced.stderr
     assert "others wait for 1 claudechat process(es) still running" in synced.stderr
 
 

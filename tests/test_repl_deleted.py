@@ -99,4 +99,4 @@ def test_a_fork_before_the_delete_was_met_names_the_files_gone(fake_api, cli, tm
     child.expect(pexpect.EOF)
     said = " ".join(log.getvalue().split())
     assert "was deleted elsewhere" in said
-    assert "1 attached file(s) went with the deleted conversation" in said and "notes.md" in said
+    assert "1 attached file went with the deleted conversation" in said and "notes.md" in said

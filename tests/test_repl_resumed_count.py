@@ -24,5 +24,6 @@ def test_continue_counts_the_unanswered_message(fake_api, cli, answered_before) 
     save_conversation(earlier)
     child, log = started("--continue")
     [resumed] = [line for line in screen_lines(log) if line.startswith("resumed ")]
-    assert resumed.endswith(f" · {2 * answered_before + 1} message(s)"), resumed
+    count = 2 * answered_before + 1
+    assert resumed.endswith(f" · {count} message{'' if count == 1 else 's'}"), resumed
     assert leave(child) == earlier.id

@@ -101,7 +101,7 @@ def test_continue_shows_where_the_conversation_stands(fake_api, cli) -> None:  #
     earlier = saved_exchange(name="Bread")
     child, log = started("--continue")
     lines = [line.strip() for line in screen_lines(log)]
-    assert f"resumed {earlier.id[:8]} · Bread · 2 message(s)" in lines, lines
+    assert f"resumed {earlier.id[:8]} · Bread · 2 messages" in lines, lines
     assert "you: my sourdough starter smells odd" in lines
     assert "claude: feed it more often" in lines
     turn(child, "and now?")

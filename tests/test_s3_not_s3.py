@@ -95,7 +95,7 @@ def test_an_endpoint_that_is_no_s3_is_refused_and_the_turn_kept(  # type: ignore
     assert "fix AWS_ENDPOINT_URL_S3" in later.stderr
 
     synced = cli("sync")  # back on the real S3
-    assert synced.returncode == 0 and "pushed 1 conversation(s)" in synced.stderr
+    assert synced.returncode == 0 and "pushed 1 conversation" in synced.stderr
     assert "echo: hello" in cli("show", conversation_id(result.stderr)).stdout
 
 

@@ -115,7 +115,7 @@ def test_s3_credentials_the_server_rejects_are_no_outage_to_wait_for(  # type: i
 
 def _pushed_once_fixed(cli, conversation: str) -> None:  # type: ignore[no-untyped-def]
     synced = cli("sync")
-    assert synced.returncode == 0 and "pushed 1 conversation(s)" in synced.stderr
+    assert synced.returncode == 0 and "pushed 1 conversation" in synced.stderr
     assert "echo: hello" in cli("show", conversation).stdout
 
 

@@ -69,12 +69,12 @@ def test_a_missing_bucket_is_named_never_created_and_nothing_is_lost(  # type: i
     assert cli("rename", conversation_id[:8], "still one", env=env).returncode == 0
     listed = cli("list", env=env)
     assert listed.stdout.split("\t")[0].endswith("*")
-    assert "1 conversation(s) wait to be pushed" in listed.stderr
+    assert "1 conversation waits to be pushed" in listed.stderr
     assert "echo: hello" in cli("show", conversation_id, env=env).stdout
 
     s3.create_bucket(missing)
     synced = cli("sync", env=env)
-    assert synced.returncode == 0 and "pushed 1 conversation(s)" in synced.stderr
+    assert synced.returncode == 0 and "pushed 1 conversation" in synced.stderr
     assert not cli("list", env=env).stdout.split("\t")[0].endswith("*")
     keys = s3.client().list_objects_v2(Bucket=missing)["Contents"]
     assert [k["Key"] for k in keys] == [f"x/tester/{conversation_id}.json"]

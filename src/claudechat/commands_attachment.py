@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from claudechat.errors import NotFoundError, UsageError
+from claudechat.output import counted
 
 if TYPE_CHECKING:
     from claudechat.attachments import Attachment
@@ -93,7 +94,8 @@ def get(
     number = int(number_text)
     if number > len(blocks):
         raise NotFoundError(
-            f"conversation {conversation.id[:8]} has {len(blocks)} attachment(s), not {number}"
+            f"conversation {conversation.id[:8]} has {counted(len(blocks), 'attachment')}, "
+            f"not {number}"
         )
     block = blocks[number - 1]
     if store.attachments is None:

@@ -15,7 +15,7 @@ from claudechat import repl_copy
 from claudechat.chat import ChatSession
 from claudechat.conversation import Conversation, Message
 from claudechat.errors import NotFoundError, StorageError, UsageError
-from claudechat.output import one_line, quoted, status
+from claudechat.output import counted, one_line, quoted, status
 from claudechat.stop_reasons import status_mark
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def resumed_lines(session: ChatSession) -> list[str]:
     held = conversation.branch(session.unanswered) if session.unanswered else branch
     lines = [
         f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)} · "
-        f"{len(held)} message(s)"
+        + counted(len(held), "message")
     ]
     for message in branch[-2:]:
         who = "you" if message.role == "user" else "claude"
@@ -309,8 +309,8 @@ def fork(repl: Repl, argument: str) -> None:
     if lost:
         names = ", ".join(quoted(name, 40) for name in lost)
         status(
-            f"{len(lost)} attached file(s) went with the deleted conversation and cannot be "
-            f"sent again: {names}",
+            f"{counted(len(lost), 'attached file')} went with the deleted conversation and "
+            f"cannot be sent again: {names}",
             "yellow",
         )
 

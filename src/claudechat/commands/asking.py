@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from claudechat.output import counted
+
 DELETE_ASKS = 3  # an answer neither yes nor no is asked again, this many times in all
 
 
@@ -16,7 +18,7 @@ def confirm_deleting(resolved: list[str], titles: dict[str, str]) -> None:
 
     for conversation_id in resolved:
         print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
-    question = f"Delete {len(resolved)} conversation(s) for good? [y/N] "
+    question = f"Delete {counted(len(resolved), 'conversation')} for good? [y/N] "
     for _ in range(DELETE_ASKS):
         answer = _answer(question)
         if answer in ("y", "yes"):

@@ -11,6 +11,7 @@ import typer
 
 from claudechat import completions
 from claudechat.errors import ConversationDeletedError, ExitCode, StorageError, UsageError
+from claudechat.output import counted
 
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
@@ -152,11 +153,11 @@ def _export_all(
                 _write(folder / f"{conversation.id}{SUFFIXES[form]}", text)
             except StorageError as exc:  # a full disk: the files before it are whole
                 raise StorageError(
-                    f"{exc}; {exported} of {len(listing.rows)} conversation(s) were exported "
-                    f"to {folder} before it"
+                    f"{exc}; {exported} of {counted(len(listing.rows), 'conversation')} were "
+                    f"exported to {folder} before it"
                 ) from exc
             exported += 1
-    status(f"exported {exported} conversation(s) to {folder}")
+    status(f"exported {counted(exported, 'conversation')} to {folder}")
     if unreadable:
         status(f"{len(unreadable)} could not be read; `claudechat doctor` lists them", "red")
         raise typer.Exit(ExitCode.NOT_FOUND)  # the README's code for a corrupt document
@@ -300,9 +301,9 @@ def db_reindex() -> None:
         done, problems = reindex(store, on_step=progress.step_of)
     for problem in problems:
         status(problem, "yellow")
-    status(f"indexed {done} conversation(s)")
+    status(f"indexed {counted(done, 'conversation')}")
     if problems:
-        raise NotFoundError(f"{len(problems)} document(s) could not be read")
+        raise NotFoundError(f"{counted(len(problems), 'document')} could not be read")
 
 
 # -- list filters --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import typer
 
 from claudechat.commands import opening
 from claudechat.errors import NotFoundError, StorageError
+from claudechat.output import counted
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -129,7 +130,7 @@ def sync() -> None:
     for notice in report.notices():
         status(notice)
     if report.pushed or report.error is None:  # "pushed 0", then the error, read as a success
-        status(f"pushed {len(report.pushed)} conversation(s)")
+        status(f"pushed {counted(len(report.pushed), 'conversation')}")
     if report.left_to_live_writers:
         # "pushed 0" alone read as nothing waiting, while the list still marked some.
         status(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import ConfigError
+from claudechat.output import counted
 
 if TYPE_CHECKING:
     from claudechat.settings import Settings
@@ -95,7 +96,7 @@ def close_at_exit(store: Any) -> None:
 
 def push_journal(store: ConversationStore, settings: Settings) -> None:
     """Every start pushes what an earlier outage or crash left in the journal."""
-    from claudechat.output import counted, status
+    from claudechat.output import status
 
     store.journal.clear_gone_writers()
     report = store.sync(settings.user)
@@ -104,7 +105,8 @@ def push_journal(store: ConversationStore, settings: Settings) -> None:
     if report.error:
         # Conversations, not entries: several processes may each hold one of the same.
         waiting = len({e.conversation.id for e in store.journal.entries(settings.user)})
-        status(f"warning: {report.error}; {waiting} conversation(s) wait to be pushed", "yellow")
+        waits = f"{counted(waiting, 'conversation')} {'waits' if waiting == 1 else 'wait'}"
+        status(f"warning: {report.error}; {waits} to be pushed", "yellow")
     if report.damaged:
         status(
             f"warning: {counted(len(report.damaged), 'journal entry', 'journal entries')} "
