@@ -330,7 +330,9 @@ def test_a_hung_blob_store_costs_one_wait_with_a_journal_entry_waiting(  # type:
         resumed = cli("chat", "--resume", shared, input="and more", env=timeout)
         took = time.monotonic() - started
     assert resumed.returncode == 0, resumed.stderr
-    assert "1 conversation waits to be pushed" in resumed.stderr  # the first wait: the entry waiting
+    assert (
+        "1 conversation waits to be pushed" in resumed.stderr
+    )  # the first wait: the entry waiting
     waits = [line for line in resumed.stderr.splitlines() if "did not answer within" in line]
     assert all("not waiting on it again" in line for line in waits[1:]), waits
     assert took < 2 * 2 + SLACK, (took, resumed.stderr)  # one wait, not two

@@ -153,6 +153,58 @@ def test_a_signal_inside_the_import_machinery_is_raised_just_after_it() -> None:
     assert done.stdout == f"the machinery ran to its end\n{raised}\n", done.stderr
 
 
+IN_A_CLASS_BODY = """
+import sys
+import time
+from claudechat import signals
+from claudechat.errors import Terminated
+
+signals.install()
+sys.path.insert(0, sys.argv[1])
+try:
+    import lazily_loaded  # its class body takes the signal (see the test)
+    print("imported whole:", lazily_loaded.Model.loaded)
+    time.sleep(5)
+    print("never raised")
+except Terminated as ended:
+    print("raised after the import:", ended.reason)
+"""
+
+# A module whose class body is where the signal arrives, as in the SDK's lazily imported
+# resources: an exception raised in __set_name__ comes out as a RuntimeError.
+LAZILY_LOADED = """
+import signal
+
+
+class Named:
+    def __set_name__(self, owner, name):
+        signal.raise_signal(signal.SIGTERM)
+        sum(range(1000))
+
+
+class Model:
+    field = Named()
+    loaded = "yes"
+"""
+
+
+def test_a_signal_in_a_module_being_imported_is_raised_after_the_import(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A SIGTERM while the SDK loaded a resource lazily, in a class body, came out of it as
+    "Error calling __set_name__ ...": the turn took that for a stream cut off and asked Claude
+    again, and the process ended with 0, the signal lost."""
+    (tmp_path / "lazily_loaded.py").write_text(LAZILY_LOADED)
+    done = subprocess.run(
+        [sys.executable, "-c", IN_A_CLASS_BODY, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout.splitlines()[-1] == "raised after the import: terminated (SIGTERM)", (
+        done.stdout + done.stderr
+    )
+    assert "RuntimeError" not in done.stderr, done.stderr
+
+
 LOADING = """
 import builtins
 

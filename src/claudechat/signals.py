@@ -126,7 +126,15 @@ def left_behind() -> str | None:
 
 
 def _in_import_machinery(frame: FrameType | None) -> bool:
-    return frame is not None and frame.f_code.co_filename.startswith("<frozen importlib")
+    """Whether the main thread is importing: in the machinery itself, or in a module's body
+    that it runs. Raised in a class body's __set_name__ (the SDK's lazy imports), the
+    exception came out as a RuntimeError ("Error calling __set_name__ ..."), taken for a
+    stream cut off and asked again, the signal lost and the process ending with 0."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _leave_dead_terminal() -> None:
