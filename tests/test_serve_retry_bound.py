@@ -98,13 +98,18 @@ def test_a_short_wait_is_still_taken_and_logged_naming_user_and_conversation(
 
 
 @pytest.mark.parametrize("server", ["embedded"], indirect=True)
-def test_a_wait_given_only_in_milliseconds_is_passed_on_in_seconds(
+@pytest.mark.parametrize(
+    "given", [{"retry-after-ms": "3500"}, {"retry-after": "3.5"}], ids=["ms", "fraction"]
+)
+def test_a_wait_not_in_whole_seconds_is_passed_on_in_whole_seconds(
     server: Serve,  # noqa: F811
     fake: FakeAnthropic,  # noqa: F811
+    given: dict[str, str],
 ) -> None:
-    """The session went by retry-after-ms; the caller got the 429 with no Retry-After."""
-    in_ms = ErrorReply(429, "rate_limit_error", "slow down", headers={"retry-after-ms": "3500"})
-    fake.queue(in_ms, in_ms, in_ms)
+    """The session went by retry-after-ms, and the caller got the 429 with no Retry-After; a
+    "3.5" went on as it came, which HTTP does not allow (whole seconds or a date)."""
+    refusal = ErrorReply(429, "rate_limit_error", "slow down", headers=given)
+    fake.queue(refusal, refusal, refusal)
     with server.client() as http:
         http.post("/new_chat", json={})
         answer = http.post("/chat", json={"user_input": "are you there"})

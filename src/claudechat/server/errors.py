@@ -115,10 +115,12 @@ def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
 
 
 def _retry_after(error: ApiError) -> dict[str, str]:
-    """Claude's Retry-After as it came; else its retry-after-ms (the wait the session went by)
-    in whole seconds, rounded up: a 429 that gave only that reached the caller with no wait."""
-    if error.retry_after:
-        return {"Retry-After": error.retry_after}
+    """Claude's Retry-After as it came when HTTP allows it (whole seconds, or a date); else the
+    wait the session went by (retry-after-ms, or "2.5") in whole seconds, rounded up: a 429
+    that gave only milliseconds reached the caller with no wait, and "2.5" as it came."""
+    given = error.retry_after
+    if given and (given.isdigit() or not error.retry_in):
+        return {"Retry-After": given}
     if error.retry_in:
         return {"Retry-After": str(math.ceil(error.retry_in))}
     return {}
