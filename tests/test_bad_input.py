@@ -351,9 +351,15 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
         (("search", "--"), "missing argument 'QUERY...'"),
         # An excluded word after the first, taken for an option: the way to search it is said.
         (
-            ("search", "zebra", "-yak"),
-            "no such option: -y; a query holding a -word follows --: "
-            "claudechat search -- release -draft",
+            ("search", "zebra", "-yak", "--json"),
+            "-yak was taken for an option; a query holding a -word follows --: "
+            "claudechat search -- zebra -yak",
+        ),
+        # Read as `-n ote`, a limit that is no number: it was refused as that.
+        (
+            ("search", "msg", "-note"),
+            "-note was taken for an option; a query holding a -word follows --: "
+            "claudechat search -- msg -note",
         ),
         # A misspelt option is one: the usual hint, not the -word's.
         (("search", "zebra", "--limt", "5"), "(see claudechat search --help)"),

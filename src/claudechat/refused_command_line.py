@@ -24,9 +24,13 @@ def refused(exc: Exception, argv: list[str], app: Any) -> int | None:
     # An option without its value is refused before its command's context exists: the
     # command is the leading words of the command line that name commands.
     command = context.command_path if context is not None else _command_words(argv, app)
-    if command == "claudechat search" and _excluded_word(exc):
-        # `search release -draft`: an excluded word, taken for an option (README: "Search").
-        message += f"; a query holding a -word follows --: {command} -- release -draft"
+    word = _excluded_word(argv) if command == "claudechat search" else None
+    if word is not None:
+        # `search release -draft`: an excluded word, taken for an option (README: "Search"):
+        # "no such option: -d", or "-note" read as `-n ote`, a limit that is no number.
+        query = " ".join(_query_words(argv))
+        message = f"{word} was taken for an option; a query holding a -word follows --: "
+        message += f"{command} -- {query}"
     else:
         message += f" (see {command} --help)"
     error(message)
@@ -47,12 +51,27 @@ def _command_words(argv: list[str], app: Any) -> str:
     return " ".join(words)
 
 
-def _excluded_word(exc: Exception) -> bool:
-    """A refused `-word` (not `--limt`, a misspelt option, which gets the usual hint). By its
-    class's name, as above: Typer raises its own copy of Click's exceptions."""
-    option = getattr(exc, "option_name", None)
-    return (
-        type(exc).__name__ == "NoSuchOption"
-        and isinstance(option, str)
-        and (not option.startswith("--"))
-    )
+def _excluded_word(argv: list[str]) -> str | None:
+    """The first `-word` of a search query (letters after one dash, more than one: `-n` and
+    `-n5` are the limit), which the command line took for options."""
+    for token in _after_search(argv):
+        if token == "--":
+            return None
+        if len(token) > 2 and token[0] == "-" and token[1:].isalpha():
+            return token
+    return None
+
+
+def _query_words(argv: list[str]) -> list[str]:
+    """The search's words as typed, without its options (--json, -n N, --limit N)."""
+    words, tokens = [], iter(_after_search(argv))
+    for token in tokens:
+        if token in ("-n", "--limit"):
+            next(tokens, None)
+        elif token != "--json" and not token.startswith("--limit="):
+            words.append(token)
+    return words
+
+
+def _after_search(argv: list[str]) -> list[str]:
+    return argv[argv.index("search") + 1 :] if "search" in argv else []
