@@ -11,14 +11,7 @@ from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store
 from claudechat.storage.ids import document_key
 from conftest import content_text, save_conversation
-
-
-def saved(text: str) -> Conversation:
-    conversation = Conversation.new("tester", "claude-sonnet-4-6")
-    conversation.append("user", text)
-    conversation.append("assistant", f"about {text}")
-    save_conversation(conversation)
-    return conversation
+from test_missing_document import saved
 
 
 def spoil(conversation: Conversation) -> None:
