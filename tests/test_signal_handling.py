@@ -205,6 +205,40 @@ def test_a_signal_in_a_module_being_imported_is_raised_after_the_import(tmp_path
     assert "RuntimeError" not in done.stderr, done.stderr
 
 
+RUN_BY_ITS_LOADER = """
+import importlib.util
+import sys
+import time
+from claudechat import signals
+from claudechat.errors import Terminated
+
+signals.install()
+# As Alembic runs its env.py for a migration: executed by a loader, imported by nobody.
+spec = importlib.util.spec_from_file_location("env", sys.argv[1])
+started = time.monotonic()
+try:
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    print("ran to its end")
+except Terminated as ended:
+    print(f"raised in it after {time.monotonic() - started:.1f} s:", ended.reason)
+"""
+
+
+def test_a_signal_in_a_file_run_by_its_loader_is_raised_there(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Put off as an import, a SIGTERM during a migration waited for it to end."""
+    env = tmp_path / "env.py"
+    env.write_text("import signal, time\nsignal.raise_signal(signal.SIGTERM)\ntime.sleep(5)\n")
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_BY_ITS_LOADER, str(env)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout == "raised in it after 0.0 s: terminated (SIGTERM)\n", (
+        done.stdout + done.stderr
+    )
+
+
 LOADING = """
 import builtins
 

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -33,6 +34,7 @@ EXIT_DEADLINE_SECONDS = 30
 # A signal that came while the main thread ran Python's import machinery is raised this much
 # later instead (see _raise).
 DEFERRED_SECONDS = 0.01
+DEFERRED_AT_MOST = 2.0  # seconds, from the signal: then it is raised wherever the process is
 
 
 def install() -> None:
@@ -45,7 +47,9 @@ def install() -> None:
 
 def _raise(signum: int, frame: FrameType | None) -> None:
     first = _first_signal.setdefault("signum", signum)  # one ending: the first one's
-    if _in_import_machinery(frame):
+    deferred_since = _deferred_since.setdefault("at", time.monotonic())
+    # Bounded: a long import (or one stuck) must not keep the process from ending.
+    if _in_import_machinery(frame) and time.monotonic() - deferred_since < DEFERRED_AT_MOST:
         # Raised there, the exception can be swallowed ("Exception ignored in ... cb"), the
         # import lock still held: the signal was lost, every later import in any thread
         # waited, and the process hung until its exit deadline. Tried again in a moment.
@@ -65,6 +69,7 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 
 _first_signal: dict[str, int] = {}  # the signal that ends the process (a deferred one)
+_deferred_since: dict[str, float] = {}  # when it first came
 
 _HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -126,12 +131,17 @@ def left_behind() -> str | None:
 
 
 def _in_import_machinery(frame: FrameType | None) -> bool:
-    """Whether the main thread is importing: in the machinery itself, or in a module's body
-    that it runs. Raised in a class body's __set_name__ (the SDK's lazy imports), the
-    exception came out as a RuntimeError ("Error calling __set_name__ ..."), taken for a
-    stream cut off and asked again, the signal lost and the process ending with 0."""
+    """Whether the main thread is in the import machinery's own code, or in the body of a
+    module an import statement is loading. Raised in a class body's __set_name__ (the SDK's
+    lazy imports), the exception came out as a RuntimeError ("Error calling __set_name__"),
+    taken for a stream cut off and asked again, the signal lost and the process ending with 0.
+    Only an import (`_find_and_load`): a file run by its loader alone, as Alembic runs its
+    env.py for a migration, is no import, and a signal there ends the migration."""
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        return True
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        code = frame.f_code
+        if code.co_name == "_find_and_load" and code.co_filename == "<frozen importlib._bootstrap>":
             return True
         frame = frame.f_back
     return False
