@@ -352,15 +352,16 @@ def test_a_bad_name_in_the_repl_is_an_error_and_the_repl_stays_up(cli, fake_api)
         # An excluded word after the first, taken for an option: the way to search it is said.
         (
             ("search", "zebra", "-yak", "--json"),
-            "-yak was taken for an option; a query holding a -word follows --: "
-            "claudechat search -- zebra -yak",
+            "no such option: -y; if -yak is a word of the query, the query follows --: "
+            "claudechat search --json -- zebra -yak",
         ),
         # Read as `-n ote`, a limit that is no number: it was refused as that.
         (
-            ("search", "msg", "-note"),
-            "-note was taken for an option; a query holding a -word follows --: "
-            "claudechat search -- msg -note",
+            ("search", "msg", "-n", "5", "-note"),
+            "'ote' is not a valid int range; if -note is a word of the query, the query follows "
+            "--: claudechat search -n 5 -- msg -note",
         ),
+        (("search", "release", "-rc1"), "claudechat search -- release -rc1"),
         # A misspelt option is one: the usual hint, not the -word's.
         (("search", "zebra", "--limt", "5"), "(see claudechat search --help)"),
         (("attachment", "get"), "missing argument 'ID/N' (see claudechat attachment get --help)"),

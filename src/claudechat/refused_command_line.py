@@ -28,9 +28,9 @@ def refused(exc: Exception, argv: list[str], app: Any) -> int | None:
     if word is not None:
         # `search release -draft`: an excluded word, taken for an option (README: "Search"):
         # "no such option: -d", or "-note" read as `-n ote`, a limit that is no number.
-        query = " ".join(_query_words(argv))
-        message = f"{word} was taken for an option; a query holding a -word follows --: "
-        message += f"{command} -- {query}"
+        options, words = _split_search(argv)
+        fixed = " ".join([command, *options, "--", *words])
+        message += f"; if {word} is a word of the query, the query follows --: {fixed}"
     else:
         message += f" (see {command} --help)"
     error(message)
@@ -52,25 +52,40 @@ def _command_words(argv: list[str], app: Any) -> str:
 
 
 def _excluded_word(argv: list[str]) -> str | None:
-    """The first `-word` of a search query (letters after one dash, more than one: `-n` and
-    `-n5` are the limit), which the command line took for options."""
+    """The first `-word` of a search's command line before any `--`: a token of one dash that
+    is none of the command's own (`-n`, `-n5`, `-h`)."""
     for token in _after_search(argv):
         if token == "--":
             return None
-        if len(token) > 2 and token[0] == "-" and token[1:].isalpha():
+        if token.startswith("-") and not token.startswith("--") and not _search_option(token):
             return token
     return None
 
 
-def _query_words(argv: list[str]) -> list[str]:
-    """The search's words as typed, without its options (--json, -n N, --limit N)."""
-    words, tokens = [], iter(_after_search(argv))
-    for token in tokens:
-        if token in ("-n", "--limit"):
-            next(tokens, None)
-        elif token != "--json" and not token.startswith("--limit="):
+def _search_option(token: str) -> bool:
+    return token in ("-", "-h", "-n") or (token.startswith("-n") and token[2:].isdigit())
+
+
+def _split_search(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The search's options as typed (-n N, --limit N, --json, ...) and its query's words."""
+    options: list[str] = []
+    words: list[str] = []
+    tokens = _after_search(argv)
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        following = tokens[position + 1] if position + 1 < len(tokens) else ""
+        if token in ("-n", "--limit") and following.isdigit():
+            options += [token, following]
+            position += 1
+        elif token in ("-n", "--limit"):
+            pass  # a limit without its number: left out
+        elif (token.startswith("--") and token != "--") or _search_option(token):
+            options.append(token)
+        elif token != "--":
             words.append(token)
-    return words
+        position += 1
+    return options, words
 
 
 def _after_search(argv: list[str]) -> list[str]:

@@ -119,8 +119,8 @@ def _retry_after(error: ApiError) -> dict[str, str]:
     wait the session went by (retry-after-ms, or "2.5") in whole seconds, rounded up: a 429
     that gave only milliseconds reached the caller with no wait, and "2.5" as it came."""
     given = error.retry_after
-    if given and (given.isdigit() or not error.retry_in):
-        return {"Retry-After": given}
-    if error.retry_in:
-        return {"Retry-After": str(math.ceil(error.retry_in))}
+    if given and ((given.isascii() and given.isdigit()) or error.retry_in is None):
+        return {"Retry-After": given}  # whole seconds, or a date
+    if error.retry_in is not None:
+        return {"Retry-After": str(max(0, math.ceil(error.retry_in)))}
     return {}
