@@ -210,7 +210,7 @@ class Repl:
                 self.attachments.refused(exc)
             return
         show_citations(self.session.conversation.messages[-1])
-        self.show_turn_usage()
+        show_turn_usage(self.session)
 
     def retry(self, _argument: str) -> None:
         session = self.session
@@ -353,9 +353,6 @@ class Repl:
                 status(line)
         for line in self.session.resume_notices():
             status(line, "yellow")
-
-    def show_turn_usage(self) -> None:
-        show_turn_usage(self.session)
 
     def goodbye(self) -> None:
         conversation = self.session.conversation

@@ -198,8 +198,6 @@ def _doctor_lines(report: DoctorReport) -> list[tuple[str, list[str] | dict[str,
 
 
 def _damage_line(report: DoctorReport) -> str:
-    from claudechat.output import counted
-
     return ", ".join(
         (
             f"{counted(len(report.missing), 'row')} without a document",

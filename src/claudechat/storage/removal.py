@@ -99,8 +99,6 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
     for entry in local:
         store.journal.discard(entry)
     removed.journal_entries = len(local)
-    if store.cache is not None:  # else `list` and `show` would offer it during an outage
-        store.cache.forget(user_id, conversation_id)
     store.forget(user_id, conversation_id)
     return removed
 

@@ -230,8 +230,6 @@ class ConversationStore(StoreReading):
         if deleted[0]:
             # Its document went in just before the tombstone: nothing of it is kept here.
             self.forget(document.user_id, document.id)
-            if self.cache is not None:
-                self.cache.forget(document.user_id, document.id)
             raise _deleted(document.id)
         return written[0]
 
@@ -267,8 +265,11 @@ class ConversationStore(StoreReading):
 
     def forget(self, user_id: str, conversation_id: str) -> None:
         """A deleted conversation: a save still under way starts it again from its own
-        document only, not from the turns this process remembers."""
+        document only, not from the turns this process remembers; and its local copy goes
+        (else `list` and `show` would offer it during an outage)."""
         self._versions.forget(user_id, conversation_id)
+        if self.cache is not None:
+            self.cache.forget(user_id, conversation_id)
 
     def _keep_stored_version(self, document: Conversation, etag: str, data: bytes) -> None:
         """`document` is what the store holds as `etag` (encoded: `data`): the version the
