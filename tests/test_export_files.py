@@ -90,7 +90,7 @@ def test_stdout_by_name_and_a_pipe_are_still_written_in_place(cli, tmp_path: Pat
     log = tmp_path / "log.md"
     command = [sys.executable, "-m", "claudechat", "export", conversation.id, "-o", "/dev/stdout"]
     with log.open("ab") as shells_output:  # >>, so its own offset follows the export
-        assert subprocess.run(command, stdout=shells_output, check=False).returncode == 0
+        assert subprocess.run(command, stdout=shells_output, timeout=60).returncode == 0
         shells_output.write(b"written after it\n")
     assert "hello" in log.read_text() and log.read_text().endswith("written after it\n")
 

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pyte
 import pytest
 
 from servers import Blackhole
+from test_signals import started_until_said
 
 WAITING = "waiting for the database: another process is writing to it"
 
@@ -111,22 +111,9 @@ def test_a_signal_while_the_store_opens_says_the_message_was_not_sent(  # type: 
     with Blackhole() as database:
         url = f"postgresql+psycopg2://postgres@127.0.0.1:{database.port}/claudechat"
         monkeypatch.setenv("CLAUDECHAT_DATABASE_URL", url)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "claudechat", "chat", "-c", "about this"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert process.stdin is not None and process.stderr is not None
-        process.stdin.write(b"hi")
-        process.stdin.close()
-        said = b""
-        deadline = time.monotonic() + 30
-        while b"waiting for the database to answer\n" not in said:
-            assert time.monotonic() < deadline, said
-            chunk = os.read(process.stderr.fileno(), 1024)
-            assert chunk, said
-            said += chunk
+        waiting = b"waiting for the database to answer\n"
+        process, said = started_until_said(waiting, "-c", "about this", stdin=b"hi")
+        assert waiting in said, said
         process.terminate()
         process.wait(timeout=30)
         said += process.stderr.read()

@@ -66,12 +66,8 @@ def test_health_and_requests_say_when_the_database_is_down(
             try:
                 down = http.get("/health")
                 listed = http.get("/conversations")
-                stranger = httpx.get(
-                    server.base_url + "/conversations",
-                    headers={"Authorization": "Bearer not-a-token"},
-                    trust_env=False,
-                    timeout=30,
-                )
+                with server.client("not-a-token") as stranger_http:
+                    stranger = stranger_http.get("/conversations")
             finally:
                 postgres.resume()
             assert down.status_code == 503

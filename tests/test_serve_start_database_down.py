@@ -47,12 +47,8 @@ def test_a_database_down_at_start_is_a_warning_and_serve_runs_once_it_is_back(
         token = server.token("alice")
         with server.client(token) as http:
             answer = http.post("/chat", json={"user_input": "now"})
-            stranger = httpx.get(
-                server.base_url + "/conversations",
-                headers={"Authorization": "Bearer not-a-token"},
-                trust_env=False,
-                timeout=30,
-            )
+            with server.client("not-a-token") as stranger_http:
+                stranger = stranger_http.get("/conversations")
     finally:
         server.stop()
     log = server.log()

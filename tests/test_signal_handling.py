@@ -220,7 +220,7 @@ try:
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
     print("ran to its end")
 except Terminated as ended:
-    print(f"raised in it after {time.monotonic() - started:.1f} s:", ended.reason)
+    print(f"raised in it after {time.monotonic() - started:.3f} s:", ended.reason)
 """
 
 
@@ -234,9 +234,10 @@ def test_a_signal_in_a_file_run_by_its_loader_is_raised_there(tmp_path) -> None:
         text=True,
         timeout=30,
     )
-    assert done.stdout == "raised in it after 0.0 s: terminated (SIGTERM)\n", (
-        done.stdout + done.stderr
-    )
+    said, _, reason = done.stdout.partition(": ")
+    assert reason == "terminated (SIGTERM)\n", done.stdout + done.stderr
+    # Raised there, not after the file's 5 s sleep (a loaded machine may take a moment).
+    assert float(said.removeprefix("raised in it after ").removesuffix(" s")) < 2, said
 
 
 LOADING = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -46,32 +47,44 @@ def start_pipe_turn() -> subprocess.Popen[bytes]:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(b"go")
     process.stdin.close()
-    seen = b""
-    deadline = time.monotonic() + 30
-    while b"w1 " not in seen and time.monotonic() < deadline:
-        seen += os.read(process.stdout.fileno(), 1024)
+    seen = read_until(process.stdout.fileno(), b"w1 ")
     assert b"w1 " in seen, seen
     return process
 
 
-def started_until_said(marker: bytes) -> tuple[subprocess.Popen[bytes], bytes]:
-    """`claudechat chat go` with nothing on stdin, and its stderr read up to `marker` (or its
-    end, or 30 s)."""
+def read_until(fd: int, marker: bytes, seconds: float = 30) -> bytes:
+    """What `fd` gives up to `marker`, its end, or `seconds`: a read waits only while time is
+    left (a process that stays silent fails the test instead of hanging it)."""
+    said = b""
+    deadline = time.monotonic() + seconds
+    while marker not in said:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            break
+        said += chunk
+    return said
+
+
+def started_until_said(
+    marker: bytes, *args: str, stdin: bytes | None = None
+) -> tuple[subprocess.Popen[bytes], bytes]:
+    """`claudechat chat go` (or `chat ARGS`) with nothing on stdin (or `stdin`), and its
+    stderr read up to `marker` (or its end, or 30 s)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "claudechat", "chat", "go"],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "claudechat", "chat", *(args or ("go",))],
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
-    said = b""
-    deadline = time.monotonic() + 30
-    while marker not in said and time.monotonic() < deadline:
-        chunk = os.read(process.stderr.fileno(), 1024)
-        if not chunk:
-            break
-        said += chunk
-    return process, said
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+    return process, read_until(process.stderr.fileno(), marker)
 
 
 @pytest.mark.parametrize(
