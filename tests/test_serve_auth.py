@@ -190,7 +190,10 @@ def test_behind_a_path_prefix_the_token_is_still_checked_first() -> None:
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    guard = Authenticate(app, lambda token: "alice" if token == "good" else None, {"/health"})
+    async def user_for(token: str) -> str | None:
+        return "alice" if token == "good" else None
+
+    guard = Authenticate(app, user_for, {"/health"})
 
     def call(path: str, token: str | None = None) -> dict[str, object]:
         headers = [(b"authorization", f"Bearer {token}".encode())] if token else []

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from claudechat.server.errors import error_body
@@ -72,10 +72,12 @@ def _is_utf8(body: bytes) -> bool:
 
 
 class Authenticate:
-    """The token's user, found once (in a thread: the lookup is a database call) and left in
+    """The token's user, found once (awaited: the lookup is a database call) and left in
     the request's state, where the handlers and the access log read it."""
 
-    def __init__(self, app: Any, user_for: Callable[[str], str | None], public: set[str]) -> None:
+    def __init__(
+        self, app: Any, user_for: Callable[[str], Awaitable[str | None]], public: set[str]
+    ) -> None:
         self.app = app
         self.user_for = user_for
         # The paths answered without a token (health, the API's description and docs). Every
@@ -90,12 +92,10 @@ class Authenticate:
         scheme, _, token = _header(scope, b"authorization").partition(" ")
         user = None
         if scheme.lower() == "bearer" and token.strip():
-            import anyio.to_thread
-
             from claudechat.server.errors import describe
 
             try:
-                user = await anyio.to_thread.run_sync(self.user_for, token.strip())
+                user = await self.user_for(token.strip())
             except Exception as exc:  # the database down: 503, as for any store call
                 # (describe logs a defect's traceback and answers 500 internal_error, in JSON
                 # as the app's own handler does)

@@ -112,10 +112,10 @@ class Service:
     def current(self) -> CurrentConversations:
         return CurrentConversations(self.store.metadata)
 
-    def user_for(self, token: str) -> str | None:
+    async def user_for(self, token: str) -> str | None:
         """The token's user; under a deadline, as every store call: a PostgreSQL that stopped
         answering held every authenticated request for as long as it lasted."""
-        return self._database.call(lambda: self.tokens.user_for(token))
+        return await self._database.call_awaited(lambda: self.tokens.user_for(token))
 
     def _current_of(self, user: str) -> str | None:
         return self._database.call(lambda: self.current.get(user))

@@ -12,6 +12,8 @@ may still finish later; that is harmless, since every write is a merge.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -78,10 +80,32 @@ class Guard:
     def _unanswered(self) -> StoreUnansweredError:
         return StoreUnansweredError(f"{self._reason} (not waiting on it again for now)")
 
+    async def call_awaited(self, operation: Callable[[], T]) -> T:
+        """call(), awaited on an event loop: the operation runs on a runner thread as call()
+        runs it, and the loop goes on meanwhile. Calling call() from a thread of the loop's
+        pool cost a second hand-over between threads, and the pool's own bookkeeping, on every
+        request (serve's token lookup)."""
+        if self._open_since is not None:
+            self._start_probe(self.health or operation)
+            raise self._unanswered()
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+        call = Call(operation, on_done=lambda: _resolve_soon(loop, finished))
+        started = time.monotonic()
+        _RUNNERS.run(call)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(finished), self.timeout)
+        return self._outcome(call, started, self.timeout)
+
     def _within_deadline(self, operation: Callable[[], T], timeout: float | None = None) -> T:
         started = time.monotonic()
         timeout = timeout or self.timeout
         call = _run_with_deadline(operation, timeout)
+        return self._outcome(call, started, timeout)
+
+    def _outcome(self, call: Call[T], started: float, timeout: float) -> T:
+        """The call's value, or its error raised; a call not done by its deadline is given up
+        (and opens the breaker), as is a slow failure of the store."""
         if not call.done.is_set():
             self._trip(f"{call.part_waited_on()} did not answer within {timeout:g} s")
             raise StoreUnansweredError(self._reason)
@@ -131,6 +155,18 @@ def _is_outage(error: StorageError) -> bool:
     return not isinstance(error, BlobConflictError | BlobNotFoundError | StoreRefusedError)
 
 
+def _resolve_soon(loop: asyncio.AbstractEventLoop, finished: asyncio.Future[None]) -> None:
+    """From a runner thread: the awaited call is done. A loop closed meanwhile (a server
+    that stopped) has nobody waiting any more."""
+
+    def resolve() -> None:
+        if not finished.done():
+            finished.set_result(None)
+
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(resolve)
+
+
 def _run_with_deadline(operation: Callable[[], T], timeout: float) -> Call[T]:
     """The call, done or given up at the deadline (its `done` not set)."""
     call = Call(operation)
@@ -163,8 +199,11 @@ class Call(Generic[T]):
     """An operation run on another thread: its value or the exception it raised, kept for
     whoever waits for it (`done`)."""
 
-    def __init__(self, operation: Callable[[], T]) -> None:
+    def __init__(
+        self, operation: Callable[[], T], on_done: Callable[[], object] | None = None
+    ) -> None:
         self.operation = operation
+        self.on_done = on_done  # run on the runner thread once `done` is set
         self.value: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -179,6 +218,8 @@ class Call(Generic[T]):
         finally:
             _RUNNING.call = None
             self.done.set()
+            if self.on_done is not None:
+                self.on_done()
 
     def part_waited_on(self) -> str:
         """What the call waits on now, as waiting_on() named it; "the store" where none did."""
