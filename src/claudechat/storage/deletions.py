@@ -44,8 +44,8 @@ def hold(connection: Connection, conversation_id: str) -> None:
 
 
 def was_deleted(connection: Connection, user_id: str, conversation_id: str) -> bool:
-    """Within a save's row transaction, before it writes anything."""
-    hold(connection, conversation_id)
+    """Within a save's row transaction, which held the conversation first (hold), before it
+    writes anything."""
     parameters = {"conversation_id": conversation_id, "user_id": user_id}
     return connection.execute(_lookup(), parameters).first() is not None
 

@@ -66,22 +66,24 @@ class MetadataStore:
         if self._checkpoints is not None:
             self._checkpoints.committed()
 
-    def put_newest(self, connection: Connection, row: ConversationRow) -> bool:
-        """Within a transaction: the row, unless the stored one is newer (a slower writer of
-        an older merge); False then. A first row that another writer inserts meanwhile raises
-        IntegrityError; run again (`write_retrying`), the row is then updated instead."""
+    def update_newest(self, connection: Connection, row: ConversationRow) -> bool | None:
+        """Within a transaction. True: the stored row brought up to `row`. False: the stored
+        row is newer (a slower writer of an older merge) and stays. None: no row is stored.
+        The usual case, a row brought up to date, is one statement."""
         from claudechat.storage import prepared
-        from claudechat.storage.schema import conversations
 
-        values = asdict(row)
         key = prepared.row_key(row.conversation_id, row.user_id)
-        changes = {f"new_{name}": values[name] for name in prepared.row_changes()}
+        changes = {f"new_{name}": getattr(row, name) for name in prepared.row_changes()}
         if connection.execute(prepared.newest_row_update(), {**key, **changes}).rowcount == 1:
             return True
-        if connection.execute(prepared.row_version(), key).first() is not None:
-            return False
-        connection.execute(conversations.insert(), values)
-        return True
+        return False if connection.execute(prepared.row_version(), key).first() else None
+
+    def insert_row(self, connection: Connection, row: ConversationRow) -> None:
+        """Within a transaction, where update_newest found no row. Another writer inserting
+        it meanwhile raises IntegrityError: run again (`write_retrying`), it is then updated."""
+        from claudechat.storage.schema import conversations
+
+        connection.execute(conversations.insert(), asdict(row))
 
     def write_retrying(self, work: Callable[[Connection], None], what: str) -> None:
         """work(connection) in a transaction, run again when another writer's insert won a

@@ -45,7 +45,7 @@ from claudechat.storage.documents import (
 )
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
-from claudechat.storage.metadata import MetadataStore
+from claudechat.storage.metadata import ConversationRow, MetadataStore
 from claudechat.storage.reading import StoreReading
 from claudechat.storage.results import PlacedNotice, SaveResult, SyncReport
 from claudechat.storage.versions import StoredVersions
@@ -216,30 +216,42 @@ class ConversationStore(StoreReading):
         a save writes them (`doctor` too, for a document whose row a crash lost). False: the
         stored row was newer, and stays (a session saved the conversation meanwhile).
         ConversationDeletedError, writing nothing: it was deleted since its document went in."""
-        from claudechat.storage.deletions import was_deleted
+        from claudechat.storage.deletions import hold
 
-        location = self.blobs.location(self.blob_key(document.user_id, document.id))
+        # Made before the writers' lock is taken: SQLite has one writer at a time.
+        row = row_for(document, self.blobs.location(self.blob_key(document.user_id, document.id)))
         # The last run's: a transaction that failed is run again.
-        written, deleted = [False], [False]
+        written: list[bool | None] = [False]
 
         def work(connection: Connection) -> None:
-            deleted[0] = was_deleted(connection, document.user_id, document.id)
-            written[0] = not deleted[0] and self._record(connection, document, location)
+            hold(connection, document.id)
+            written[0] = self._record(connection, document, row)
 
         self.metadata.write_retrying(work, "the row and search index")
-        if deleted[0]:
+        if written[0] is None:
             # Its document went in just before the tombstone: nothing of it is kept here.
             self.forget(document.user_id, document.id)
             raise _deleted(document.id)
         return written[0]
 
-    def _record(self, connection: Connection, document: Conversation, location: str) -> bool:
+    def _record(
+        self, connection: Connection, document: Conversation, row: ConversationRow
+    ) -> bool | None:
         """The row, the attachment references and the search entries of a stored document: one
         transaction, after the document (so a row never names a document not written yet).
-        Like the row, the search index is retried from the journal when this fails."""
+        Like the row, the search index is retried from the journal when this fails. None,
+        writing nothing: the conversation was deleted."""
+        from claudechat.storage.deletions import was_deleted
         from claudechat.storage.search import index_new_messages
 
-        written = self.metadata.put_newest(connection, row_for(document, location))
+        written = self.metadata.update_newest(connection, row)
+        # A row updated is a conversation not deleted: a delete removes the row in the same
+        # transaction that marks it deleted. Only a save that finds no row asks.
+        if written is None:
+            if was_deleted(connection, document.user_id, document.id):
+                return None
+            self.metadata.insert_row(connection, row)
+            written = True
         if self.attachments is not None:
             self.attachments.record_refs(connection, document)
         index_new_messages(connection, document)
