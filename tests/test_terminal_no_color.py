@@ -37,3 +37,24 @@ def test_a_dumb_terminal_is_laid_out_for_its_width(cli, two_conversations) -> No
     usage = run_in_terminal("usage", "--by", "model", env={"TERM": "dumb"}, columns=200)
     header = next(line for line in usage.splitlines() if line.startswith("model"))
     assert "cache writes" in header and "saved by cache" in header, usage
+
+
+def test_show_under_no_color_writes_no_escape_sequence_at_all(two_conversations) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """NO_COLOR took the colours from `show` but left its bold, dim and underline: a terminal
+    under NO_COLOR gets the rendered text with no escape sequence, as `list` does."""
+    styled = run_in_terminal("show", two_conversations)
+    assert "\x1b[" in styled  # without NO_COLOR, styles: the check below can fail
+    plain = run_in_terminal("show", two_conversations, env={"NO_COLOR": "1"})
+    assert "\x1b" not in plain, plain
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", styled)
+    assert plain.split() == screen.split()  # the same text, only unstyled
+    assert "Heading" in plain and "bold item" in plain and "print('hi')" in plain
+
+
+def test_search_under_no_color_writes_no_escape_sequence_at_all(two_conversations) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Its title bold and its date dim under NO_COLOR too, its matches in reverse video."""
+    assert "\x1b[" in run_in_terminal("search", "format")  # styled without NO_COLOR
+    plain = run_in_terminal("search", "format", env={"NO_COLOR": "1"})
+    assert "\x1b" not in plain, plain
+    assert "format something" in plain  # the title
+    assert "**format** something" in plain  # the match marked as a pipe marks it

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import UsageError
-from claudechat.output import is_rich, one_line, safe_text
+from claudechat.output import is_rich, no_color, one_line, safe_text
 from claudechat.storage.search import SearchHit
 from claudechat.storage.search_text import MARK_END, MARK_START
 
@@ -99,22 +99,25 @@ def print_hits(hits: list[SearchHit], numbered: bool = False) -> None:
         return
     from rich.text import Text
 
-    from claudechat.output import sized_console_class
+    from claudechat.output import console
 
-    out = sized_console_class()(highlight=False, soft_wrap=False)
+    out = console()
     for number, hit in enumerate(hits, 1):
         head = Text(f"{number:>2}. " if numbered else "")
         head.append(hit.conversation_id[:SHORT_ID], style="cyan")
         head.append(f"  {hit_title(hit)}  ", style="bold")
         head.append(f"{_date(hit.created_at)}  {hit.role}", style="dim")
         out.print(head)
-        out.print(highlighted(hit.snippet, indent="    "))
+        out.print(highlighted(hit.snippet, indent="    ", styled=not no_color()))
 
 
-def highlighted(snippet: str, indent: str = "") -> Any:
-    """A rich Text of the snippet, matches in reverse video; never read as markup."""
+def highlighted(snippet: str, indent: str = "", styled: bool = True) -> Any:
+    """A rich Text of the snippet, matches in reverse video; never read as markup. Without
+    styles (NO_COLOR) the matches are in **, as a pipe has them: unmarked, none could be told."""
     from rich.text import Text
 
+    if not styled:
+        return Text(indent + plain_snippet(snippet))
     text = Text(indent)
     marked = False
     for piece in re.split(f"([{MARK_START}{MARK_END}])", one_line(snippet)):
@@ -138,17 +141,12 @@ def paged(render: Callable[[Console], None]) -> None:
     import io
     import shutil
 
-    from rich.console import Console
+    from claudechat.output import console
 
     size = shutil.get_terminal_size()
     buffer = io.StringIO()
-    capture = Console(  # both given: with the width alone, a dumb terminal's was 80 columns
-        file=buffer,
-        force_terminal=True,
-        width=size.columns,
-        height=size.lines,
-        highlight=False,
-        soft_wrap=False,
+    capture = console(  # both given: with the width alone, a dumb terminal's was 80 columns
+        file=buffer, force_terminal=True, width=size.columns, height=size.lines
     )
     render(capture)
     text = buffer.getvalue()

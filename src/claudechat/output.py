@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import sys
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from claudechat.conversation import replace_lone_surrogates
 
@@ -43,8 +43,11 @@ def is_coloured(stream: TextIO) -> bool:
     return stream.isatty() and not no_color()
 
 
-def console(stderr: bool = False, file: TextIO | None = None) -> Console:
-    """A console on stdout (or stderr), or on `file`, which stands for one of them."""
+def console(stderr: bool = False, file: TextIO | None = None, **layout: Any) -> Console:
+    """A console on stdout (or stderr), or on `file`, which stands for one of them (a buffer
+    for the pager, say, with rich's `layout` options: force_terminal, width, height). Every
+    console for what a person reads is made here, so NO_COLOR means no style in all of them:
+    one made apart kept `show`'s bold, dim and underline."""
     stream = file or (sys.stderr if stderr else sys.stdout)
     # In a terminal its own size is the truth: an exported COLUMNS or LINES would freeze
     # rich's width, and a reply would be drawn for a width the terminal no longer has.
@@ -57,6 +60,7 @@ def console(stderr: bool = False, file: TextIO | None = None) -> Console:
         color_system=None if no_color() else "auto",
         soft_wrap=False,
         _environ=environ if stream.isatty() else None,
+        **layout,
     )
 
 

@@ -74,10 +74,10 @@ def search(repl: Repl, query: str) -> None:
 
 
 def _ask(question: str) -> str:
-    from prompt_toolkit import prompt
+    from claudechat.repl_prompt import one_question
 
     try:
-        return prompt(question).strip()
+        return one_question(question).strip()
     except (KeyboardInterrupt, EOFError):
         return ""
 

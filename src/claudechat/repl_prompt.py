@@ -50,7 +50,6 @@ class SlashCompleter:
 def prompt_session(
     history_path: Path, model_ids: Callable[[], list[str]] = list
 ) -> PromptSession[str]:
-    from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
     from prompt_toolkit.completion import Completer
     from prompt_toolkit.history import FileHistory
@@ -64,16 +63,40 @@ def prompt_session(
         event.current_buffer.insert_text("\n")
 
     Completer.register(SlashCompleter)
-    return PromptSession(
+    return new_session(
         history=FileHistory(str(history_path)),
         auto_suggest=AutoSuggestFromHistory(),
-        completer=SlashCompleter(model_ids),  # type: ignore[arg-type]
+        completer=SlashCompleter(model_ids),
         complete_while_typing=False,
         key_bindings=bindings,
         multiline=False,
         enable_history_search=False,
         erase_when_done=True,  # the message is echoed whole instead (see echo)
     )
+
+
+def one_question(question: str) -> str:
+    """One answer typed at a prompt of its own, kept out of the REPL's history."""
+    return new_session().prompt(question)
+
+
+def new_session(**options: Any) -> PromptSession[str]:
+    """prompt-toolkit's session; on a dumb terminal (TERM=dumb) one that writes plain text.
+    Made for the terminal, it wrote the sequences for the cursor's blink and its showing
+    ("^[[?12l^[[?25h" on screen) before the first prompt, though the dumb prompt draws no
+    other. The output is given through the app session: given to the session itself, it
+    turns the dumb prompt off, and the full one draws its layout with spaces and newlines."""
+    import sys
+
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.output.plain_text import PlainTextOutput
+    from prompt_toolkit.utils import is_dumb_terminal
+
+    if not is_dumb_terminal():
+        return PromptSession(**options)
+    with create_app_session(output=PlainTextOutput(sys.stdout)):
+        return PromptSession(**options)
 
 
 def _touch_private(path: Path) -> None:
