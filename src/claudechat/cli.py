@@ -236,8 +236,8 @@ def list_(
     every: Annotated[bool, typer.Option("--all", help="No limit.")] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
-    from claudechat.commands.history import filtered_listing
-    from claudechat.listing import nothing_listed, print_list
+    from claudechat.commands.history import filtered_listing, print_listing
+    from claudechat.listing import nothing_listed
     from claudechat.output import status
 
     settings = opening.settings()
@@ -245,7 +245,7 @@ def list_(
     opening.push_journal(store, settings)
     listing = filtered_listing(store, settings.user, None if every else limit, search, since)
     if listing.rows or as_json:
-        print_list(listing.rows, listing.unsynced, as_json)
+        print_listing(store, settings.user, listing, as_json)
     elif listing.error is None:  # during an outage, the outage is what to say
         status(nothing_listed(filtered=search is not None or since is not None))
     if listing.error:

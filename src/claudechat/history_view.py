@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from claudechat.errors import UsageError
 from claudechat.output import is_rich, no_color, one_line, safe_text
+from claudechat.short_ids import short_id
 from claudechat.storage.search import SearchHit
 from claudechat.storage.search_text import MARK_END, MARK_START
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-SHORT_ID = 8
 PLAIN_MARK = "**"  # a match in plain text: **word**, as markdown bolds it
 _SINCE = re.compile(r"(\d{1,12})\s*(m|min|h|d|w)")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -85,11 +85,15 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
     }
 
 
-def print_hits(hits: list[SearchHit], numbered: bool = False) -> None:
+def print_hits(
+    hits: list[SearchHit], numbered: bool = False, prefixes: dict[str, str] | None = None
+) -> None:
+    """Each hit under its conversation's id, as `prefixes` cut it (8 characters if none)."""
+    prefixes = prefixes or {}
     if not is_rich(sys.stdout):
         for hit in hits:
             fields = (
-                hit.conversation_id[:SHORT_ID],
+                short_id(prefixes, hit.conversation_id),
                 hit_title(hit),
                 _date(hit.created_at),
                 hit.role,
@@ -104,7 +108,7 @@ def print_hits(hits: list[SearchHit], numbered: bool = False) -> None:
     out = console()
     for number, hit in enumerate(hits, 1):
         head = Text(f"{number:>2}. " if numbered else "")
-        head.append(hit.conversation_id[:SHORT_ID], style="cyan")
+        head.append(short_id(prefixes, hit.conversation_id), style="cyan")
         head.append(f"  {hit_title(hit)}  ", style="bold")
         head.append(f"{_date(hit.created_at)}  {hit.role}", style="dim")
         out.print(head)

@@ -11,6 +11,7 @@ from claudechat.conversation import Conversation, Message, dumps_json
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.mdcontain import contained_markdown, markdown_literal
 from claudechat.output import console, is_rich, json_safe, one_line, safe_text
+from claudechat.short_ids import short_id
 from claudechat.stop_reasons import status_mark
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
     from claudechat.storage.metadata import ConversationRow
 
-SHORT_ID = 8
 TITLE_CHARS = 60
 
 
@@ -43,29 +43,44 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
     return "just now"  # unreachable, keeps the type checker content
 
 
-def print_list(rows: list[ConversationRow], unsynced: set[str], as_json: bool) -> None:
+def print_list(
+    rows: list[ConversationRow],
+    unsynced: set[str],
+    as_json: bool,
+    prefixes: dict[str, str] | None = None,
+) -> None:
+    """The rows, each id cut to its `prefixes` entry (short_ids.py), 8 characters if none."""
+    prefixes = prefixes or {}
     if as_json:
         print(json_safe(dumps_json([_row_json(row, unsynced) for row in rows], indent=2)))
     elif is_rich(sys.stdout):
-        _print_table(rows, unsynced)
+        _print_table(rows, unsynced, prefixes)
     else:
         for row in rows:
             fields = (
-                _short_id(row, unsynced),
+                _short_id(row, unsynced, prefixes),
                 row_title(row),
                 one_line(row.model),
                 str(row.message_count),
                 relative_time(row.updated_at),
-                _parent(row),  # forked from
+                _parent(row, prefixes),  # forked from
                 _cost_text(row),
             )
             print("\t".join(fields))
 
 
-def _parent(row: ConversationRow) -> str:
+def listed_ids(rows: list[ConversationRow]) -> set[str]:
+    """The ids `list` shows of these rows: each one's own, and the one it was forked from."""
+    from claudechat.storage.ids import is_conversation_id
+
+    parents = {row.parent_id for row in rows if row.parent_id}
+    return {row.conversation_id for row in rows} | {p for p in parents if is_conversation_id(p)}
+
+
+def _parent(row: ConversationRow, prefixes: dict[str, str]) -> str:
     """The short id of the conversation it was forked from. Shown safely, as a name is: the
     row's parent id came from a document that may have been imported from anyone's export."""
-    return one_line((row.parent_id or "")[:SHORT_ID])
+    return one_line(short_id(prefixes, row.parent_id) if row.parent_id else "")
 
 
 def nothing_listed(filtered: bool) -> str:
@@ -76,9 +91,9 @@ def nothing_listed(filtered: bool) -> str:
     return "no conversations yet: start one with `claudechat chat`"
 
 
-def _short_id(row: ConversationRow, unsynced: set[str]) -> str:
+def _short_id(row: ConversationRow, unsynced: set[str], prefixes: dict[str, str]) -> str:
     mark = "*" if row.conversation_id in unsynced else ""
-    return row.conversation_id[:SHORT_ID] + mark
+    return short_id(prefixes, row.conversation_id) + mark
 
 
 def _row_json(row: ConversationRow, unsynced: set[str]) -> dict[str, object]:
@@ -108,7 +123,7 @@ def _cost_text(row: ConversationRow) -> str:
 MODEL_SHOWN_FROM = 72  # columns
 
 
-def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
+def _print_table(rows: list[ConversationRow], unsynced: set[str], prefixes: dict[str, str]) -> None:
     from claudechat.tables import Column, fits_as_a_table, print_table
 
     forks = any(row.parent_id for row in rows)
@@ -123,13 +138,13 @@ def _print_table(rows: list[ConversationRow], unsynced: set[str]) -> None:
     ]
     shown = [
         [
-            _short_id(row, unsynced),
+            _short_id(row, unsynced, prefixes),
             row_title(row),
             one_line(row.model),
             str(row.message_count),
             _cost_text(row),
             relative_time(row.updated_at),
-            *([_parent(row)] if forks else []),
+            *([_parent(row, prefixes)] if forks else []),
         ]
         for row in rows
     ]

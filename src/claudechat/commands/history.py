@@ -16,6 +16,7 @@ from claudechat.output import counted
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
     from claudechat.settings import Settings
+    from claudechat.storage.journal_search import Found
     from claudechat.storage.results import Listing, SaveResult
     from claudechat.storage.store import ConversationStore
 
@@ -61,7 +62,7 @@ def search(
     if as_json:
         print(json_safe(dumps_json([hit_json(hit) for hit in found.hits], indent=2)))
     elif found.hits:
-        print_hits(found.hits)
+        print_hits(found.hits, prefixes=_hit_prefixes(store, settings.user, found))
     elif found.error is None:
         status("no message matches")
     if found.error:  # what this machine's copies matched is shown, then the outage, as `list`
@@ -307,6 +308,29 @@ def db_reindex() -> None:
 
 
 # -- list filters --------------------------------------------------------------------------
+
+
+def print_listing(store: ConversationStore, user_id: str, listing: Listing, as_json: bool) -> None:
+    """`list`'s rows, each id as short as tells it from every other of the user's (JSON gives
+    them whole): cut to 8, two alike in their first 8 were refused by `show` as ambiguous."""
+    from claudechat.listing import listed_ids, print_list
+    from claudechat.short_ids import shown_prefixes
+
+    prefixes = None
+    if not as_json and listing.rows:
+        shown = listed_ids(listing.rows)
+        down = listing.error is not None
+        prefixes = shown_prefixes(store, user_id, shown, listing.unsynced, down)
+    print_list(listing.rows, listing.unsynced, as_json, prefixes)
+
+
+def _hit_prefixes(store: ConversationStore, user_id: str, found: Found) -> dict[str, str]:
+    """Each hit's id as short as `list` shows it."""
+    from claudechat.short_ids import shown_prefixes
+
+    unpushed = {entry.conversation.id for entry in store.journal.entries(user_id)}
+    shown = {hit.conversation_id for hit in found.hits}
+    return shown_prefixes(store, user_id, shown, unpushed, found.error is not None)
 
 
 def _listing(store: ConversationStore, user_id: str, limit: int | None) -> Listing:

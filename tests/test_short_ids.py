@@ -1,0 +1,124 @@
+"""The ids `list` and `search` show: cut to 8 characters, two conversations alike in their
+first 8 showed the same id, which `show` then refused as ambiguous. Each is now as long as
+tells it from every other of the user's (as git abbreviates hashes), on the page or not."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pexpect
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claudechat.conversation import Conversation
+from claudechat.short_ids import unique_prefixes
+from conftest import save_conversation
+
+# All alike in their first 8 characters (and the hyphen), the first three in their first 11.
+NEWEST = "abcd1234-5600-4000-8000-000000000000"
+ALIKE = "abcd1234-5678-4000-8000-000000000000"
+OLDEST = "abcd1234-5679-4000-8000-000000000000"
+FORK = "abcd1234-9999-4000-8000-000000000000"
+# Another user's, alike in 13 characters to NEWEST: `show` never looks at it, nor does `list`.
+OTHERS = "abcd1234-5601-4000-8000-000000000000"
+
+
+def saved(conversation_id: str, text: str, user: str = "tester") -> Conversation:
+    conversation = Conversation.new(user, "claude-sonnet-4-6")
+    conversation.id = conversation_id
+    conversation.append("user", text)
+    save_conversation(conversation)
+    return conversation
+
+
+def listed(cli, *args: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr
+    return [line.split("\t") for line in result.stdout.splitlines()]
+
+
+def test_list_and_search_show_ids_that_show_accepts(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    saved(OLDEST, "a talk about ferns")
+    saved(ALIKE, "a talk about moss")
+    saved(NEWEST, "a talk about lichen")
+    fork = Conversation.new("tester", "claude-sonnet-4-6")
+    fork.id, fork.parent_id = FORK, NEWEST
+    fork.append("user", "a fork of the lichen talk")
+    save_conversation(fork)
+    saved(OTHERS, "not yours", user="someone-else")
+
+    rows = listed(cli, "list")
+    shown = [row[0] for row in rows]
+    assert shown == ["abcd1234-9", "abcd1234-560", "abcd1234-5678", "abcd1234-5679"]
+    assert rows[0][5] == shown[1]  # the fork's parent, as its own row shows it
+    for short, full in zip(shown, [FORK, NEWEST, ALIKE, OLDEST], strict=True):
+        assert full.startswith(short)
+        result = cli("show", "--json", short)
+        assert result.returncode == 0, result.stderr
+        assert f'"id": "{full}"' in result.stdout
+    # The page's rows told apart from the rows left off it too.
+    assert [row[0] for row in listed(cli, "list", "-n", "1")] == [shown[0]]
+    assert [row[0] for row in listed(cli, "list", "--search", "moss")] == [shown[2]]
+
+    hits = listed(cli, "search", "talk")
+    assert {hit[0] for hit in hits} == set(shown)
+
+
+def test_a_longer_id_keeps_the_table_on_the_screen(cli) -> None:  # type: ignore[no-untyped-def]
+    saved(NEWEST, "a conversation whose first message is long enough to be cut short at 60")
+    saved(ALIKE, "another one")
+    for columns in (80, 60):
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "claudechat", "list"],
+            env={**os.environ, "TERM": "xterm-256color"},
+            encoding="utf-8",
+            dimensions=(40, columns),
+            timeout=20,
+        )
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0, child.before
+        screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+        lines = [line for line in screen.splitlines() if line.strip()]
+        assert all(len(line) <= columns for line in lines), screen
+        # Each id whole, on its row's first line.
+        assert any(line.startswith("abcd1234-560 ") for line in lines), screen
+        assert any(line.startswith("abcd1234-567 ") for line in lines), screen
+
+
+def test_only_the_neighbours_are_read_unless_there_are_many(backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from claudechat.settings import load_settings
+    from claudechat.storage import metadata, open_store
+
+    for conversation_id in (NEWEST, ALIKE, OLDEST, FORK):
+        saved(conversation_id, "hello")
+    saved(OTHERS, "not yours", user="someone-else")
+    store = open_store(load_settings())
+    try:
+        assert store.metadata.neighbour_ids("tester", [ALIKE]) == {NEWEST, OLDEST}
+        assert store.metadata.neighbour_ids("tester", [FORK, NEWEST]) == {OLDEST, ALIKE}
+        # More than one statement's worth: every id of the user's, in one scan.
+        monkeypatch.setattr(metadata, "NEIGHBOURS_AT_ONCE", 1)
+        every = {NEWEST, ALIKE, OLDEST, FORK}
+        assert store.metadata.neighbour_ids("tester", [FORK, NEWEST]) == every
+    finally:
+        store.close()
+
+
+# Ids from few characters, so that many share long beginnings.
+ids = st.text("ab", min_size=36, max_size=36)
+
+
+@given(st.sets(ids, min_size=1, max_size=30), st.data())
+def test_every_prefix_is_unique_and_as_short_as_it_can_be(known: set[str], data) -> None:  # type: ignore[no-untyped-def]
+    shown = data.draw(st.sets(st.sampled_from(sorted(known))))
+    prefixes = unique_prefixes(shown, known)
+    assert set(prefixes) == shown
+    for conversation_id, prefix in prefixes.items():
+        assert len(prefix) >= 8 and conversation_id.startswith(prefix)
+        assert [other for other in known if other.startswith(prefix)] == [conversation_id]
+        if len(prefix) > 8:  # a character shorter, it is another's beginning too
+            assert sum(other.startswith(prefix[:-1]) for other in known) > 1
