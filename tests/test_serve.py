@@ -242,7 +242,12 @@ def test_conversations_are_listed_newest_first_in_pages(server: Serve, fake: Fak
 def test_health_and_the_openapi_description(server: Serve) -> None:
     with server.client() as http:
         health = http.get("/health")
-        described = http.get("/openapi.json").json()
+        answer = http.get("/openapi.json")
+    # Ended by a newline as every other JSON answer (see curl() above): FastAPI's own route
+    # was the one without.
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.content.endswith(b"}\n"), answer.content[-20:]
+    described = json.loads(answer.content)
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "database": "ok", "blob_store": "ok"}
     assert {"/chat", "/new_chat", "/get_conversation", "/conversations", "/health"} <= set(
@@ -253,7 +258,7 @@ def test_health_and_the_openapi_description(server: Serve) -> None:
     assert "stale: true" in described["paths"]["/get_conversation"]["get"]["description"]
     # Errors as they are sent: the error body, each status with its meaning; and the events.
     chat = described["paths"]["/chat"]["post"]["responses"]
-    for status in ("400", "401", "404", "413", "415", "422", "429", "502", "503", "504"):
+    for status in ("400", "404", "413", "415", "422", "429", "502", "503", "504"):
         schema = chat[status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ErrorBody"}, status
     assert "text/event-stream" in chat["200"]["content"]
@@ -261,3 +266,11 @@ def test_health_and_the_openapi_description(server: Serve) -> None:
     # --no-auth: no Bearer scheme, so /docs has no Authorize button that would mean nothing.
     assert "securitySchemes" not in described.get("components", {})
     assert '"security"' not in json.dumps(described["paths"])
+    # Nor a 401 on any route: no request is refused for its token (see test_serve_auth.py).
+    refused = [
+        f"{method.upper()} {path}"
+        for path, operations in described["paths"].items()
+        for method, operation in operations.items()
+        if "401" in operation["responses"]
+    ]
+    assert refused == []

@@ -56,6 +56,13 @@ def test_requests_need_a_valid_bearer_token(server: Serve, tokens: dict[str, str
         assert set(described.json()["components"]["securitySchemes"]) == {"HTTPBearer"}
         assert described.json()["paths"]["/chat"]["post"]["security"] == [{"HTTPBearer": []}]
         assert "security" not in described.json()["paths"]["/health"]["get"]
+        # And with the 401 such routes answer without one (gone under --no-auth: test_serve.py).
+        paths = described.json()["paths"]
+        unauthorized = paths["/chat"]["post"]["responses"]["401"]
+        assert unauthorized["description"] == "A missing or wrong bearer token"
+        assert "401" in paths["/conversations/{conversation_id}"]["delete"]["responses"]
+        assert "401" not in paths["/health"]["get"]["responses"]
+        assert described.content.endswith(b"}\n")
         # An unknown route is 401 without a token (it was 404, as README promised it not to
         # be) and 404 with one.
         unknown = [http.post("/nope"), http.post("/chat/", json={"user_input": "hi"})]

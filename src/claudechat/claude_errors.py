@@ -61,20 +61,18 @@ def describe_failure(
     if isinstance(error, anthropic.APITimeoutError):
         if isinstance(error.__cause__, httpx2.ConnectTimeout):
             # Not even connected in time (a flaky network): asked again, as a refused one is.
-            unreached = _unreached(error, settings, where)
             # The setting named: a slow link's fix is to raise it, which nothing said.
             within = f"no connection within connect_timeout, {settings.connect_timeout:g} s"
-            return ApiError(f"cannot reach {unreached} ({within})", retryable=True)
+            return _unreached_error(error, settings, where, within)
         # Connected, then silent for the whole timeout (or the request not taken in time):
         # asking again would cost as long again.
-        return ApiError(_unanswered(error, settings, where), retryable=True, timed_out=True)
+        return _unanswered(error, settings, where)
     if isinstance(error, anthropic.APIConnectionError):
         # Raised while asking, before any reply: nothing arrived, so nothing was cut off.
         cause = error.__cause__ or error
         if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
             return UsageError(f"the API's base URL is not valid: {short_error(cause)}")
-        unreached = _unreached(error, settings, where)
-        return ApiError(f"cannot reach {unreached} ({short_error(cause)})", retryable=True)
+        return _unreached_error(error, settings, where, short_error(cause))
     if isinstance(error, httpx2.InvalidURL):
         return UsageError(f"the API's base URL is not valid: {short_error(error)}")
     if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
@@ -107,7 +105,7 @@ def describe_failure(
             )
         unknown_model = model is not None and _names_unknown_model(error, settings)
         if error.status_code == 404 and not unknown_model:
-            return ApiError(_not_found_message(error, where), status=404)
+            return _not_found(error, where)
         return ApiError(
             _status_message(error, where, model, wait),
             unknown_model=unknown_model,
@@ -273,35 +271,59 @@ def _unreached(error: Any, settings: Settings, where: str) -> str:
     return f"{where} at {url.scheme}://{url.netloc.decode()}, set by {setting}"
 
 
-def _unanswered(error: Any, settings: Settings, where: str) -> str:
+def _unreached_error(error: Any, settings: Settings, where: str, why: str) -> ApiError:
+    """No connection: the address named for the terminal, not for serve's callers."""
+    unreached = _unreached(error, settings, where)
+    return ApiError(
+        f"cannot reach {unreached} ({why})",
+        retryable=True,
+        for_callers=f"cannot reach {where} ({why})" if unreached != where else None,
+    )
+
+
+def _unanswered(error: Any, settings: Settings, where: str) -> ApiError:
     """A server that took the connection and then said nothing: named with its address, as a
     refused one is, and with how long it was waited for and what bounds that wait. "did not
     answer in time" alone left a silent proxy at ANTHROPIC_BASE_URL a mystery, its wait too.
-    The wait is the request's own (the models list has a shorter one than a reply)."""
+    serve's callers are told the wait without the address."""
+    unreached = _unreached(error, settings, where)
+    failed = _silence(error, settings)
+    if unreached == where:
+        return ApiError(f"{where} {failed}", retryable=True, timed_out=True)
+    # "..., set by ANTHROPIC_BASE_URL," before its verb
+    return ApiError(
+        f"{unreached}, {failed}", retryable=True, timed_out=True, for_callers=f"{where} {failed}"
+    )
+
+
+def _silence(error: Any, settings: Settings) -> str:
+    """What a silent server did not do, and within how long. The wait is the request's own
+    (the models list has a shorter one than a reply)."""
     import httpx2
 
-    unreached = _unreached(error, settings, where)
-    if unreached != where:  # "..., set by ANTHROPIC_BASE_URL," before its verb
-        unreached += ","
     cause = error.__cause__
     limits = error.request.extensions.get("timeout", {})
     if isinstance(cause, httpx2.WriteTimeout) and limits.get("write") is not None:
-        return f"{unreached} did not take the request within {limits['write']:g} s"
+        return f"did not take the request within {limits['write']:g} s"
     waited = limits.get("read")
     if not isinstance(cause, httpx2.ReadTimeout) or waited is None:
-        return f"{unreached} did not answer in time"
+        return "did not answer in time"
     # A wait shorter than the setting is the models list's own limit, no setting's.
     bound = " (the stream_idle_timeout setting)" if waited == settings.stream_idle_timeout else ""
-    return f"{unreached} did not answer within {waited:g} s{bound}"
+    return f"did not answer within {waited:g} s{bound}"
 
 
-def _not_found_message(error: Any, where: str) -> str:
+def _not_found(error: Any, where: str) -> ApiError:
+    """A 404 for an address with no Messages API behind it: the address named, but not to
+    serve's callers."""
     from claudechat.secret_masking import mask_url_password
 
     address = mask_url_password(str(getattr(error.request, "url", ""))).partition("?")[0]
-    return (
-        f"{where} answered 404 (not found) at {address}: {_error_detail(error)}; "
-        "check ANTHROPIC_BASE_URL"
+    detail, fix = _error_detail(error), "check ANTHROPIC_BASE_URL"
+    return ApiError(
+        f"{where} answered 404 (not found) at {address}: {detail}; {fix}",
+        status=404,
+        for_callers=f"{where} answered 404 (not found): {detail}; {fix}",
     )
 
 

@@ -119,8 +119,13 @@ class ApiError(ClaudechatError):
         retry_in: float | None = None,
         timed_out: bool = False,
         unknown_model: bool = False,
+        for_callers: str | None = None,
     ) -> None:
         super().__init__(message)
+        # The message without the API's address (ANTHROPIC_BASE_URL's, which the person at the
+        # terminal is helped by): what `serve` tells its callers, any token holder, while the
+        # whole message goes to its log. None: the message names no address.
+        self.for_callers = for_callers
         self.retryable = retryable
         # Claude does not know the model asked for (not merely an address that is not found).
         self.unknown_model = unknown_model

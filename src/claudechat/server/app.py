@@ -20,7 +20,7 @@ from starlette.routing import Match, Route
 
 from claudechat.errors import ClaudechatError, UsageError
 from claudechat.server import ServeOptions, heap, warm
-from claudechat.server.described import BODY_CHECKS, bearer_scheme, chat_answers, errors
+from claudechat.server.described import BODY_CHECKS, Description, end_description_with_newline
 from claudechat.server.errors import describe, error_body
 from claudechat.server.journal_drain import draining
 from claudechat.server.middleware import AccessLog, Authenticate, RequestGuard
@@ -125,12 +125,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         redirect_slashes=False,
     )
     _install_errors(app)
-    bearer = bearer_scheme(options.no_auth)
+    end_description_with_newline(app)
+    described = Description(options.no_auth)
 
     async def caller(  # no I/O: not worth a thread of the pool
         request: Request,
         # Declared for the OpenAPI description; the token itself is checked by Authenticate.
-        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(described.bearer())],
     ) -> str:
         if options.no_auth:
             request.state.user = service.settings.user
@@ -144,7 +145,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.post(
         "/chat",
         summary="One turn: your message and Claude's reply, saved.",
-        responses=chat_answers(),
+        responses=described.chat(),
     )
     async def chat(
         request: Request,
@@ -180,7 +181,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.post(
         "/new_chat",
         summary="Start a new conversation; a bare /chat continues it.",
-        responses=errors(*BODY_CHECKS, 401, 503),
+        responses=described.errors(*BODY_CHECKS, 401, 503),
     )
     def new_chat(
         user: User, request: Request, body: Annotated[NewChatBody | None, Body()] = None
@@ -206,7 +207,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         summary="A conversation document.",
         description="While the store is down, this server's copy: `stale: true`, a "
         f"`notices` line and the `{STALE}: true` header say it may be older than the store's.",
-        responses=errors(401, 404, 422, 500, 503),
+        responses=described.errors(401, 404, 422, 500, 503),
     )
     def get_conversation(
         user: User,
@@ -225,7 +226,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         "/get_conversation",
         summary="A conversation document.",
         operation_id="post_get",
-        responses=errors(*BODY_CHECKS, 401, 404, 500, 503),
+        responses=described.errors(*BODY_CHECKS, 401, 404, 500, 503),
     )
     def post_get_conversation(
         user: User,
@@ -246,7 +247,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.get(
         "/conversations",
         summary="Your conversations, newest first.",
-        responses=errors(401, 422, 503),
+        responses=described.errors(401, 422, 503),
     )
     def conversations(
         user: User,
@@ -258,7 +259,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
     @app.delete(
         "/conversations/{conversation_id}",
         summary="Delete one of your conversations.",
-        responses=errors(401, 404, 422, 500, 503),
+        responses=described.errors(401, 404, 422, 500, 503),
     )
     def delete_conversation(user: User, request: Request, conversation_id: str) -> Any:
         answer = service.delete(user, conversation_id)

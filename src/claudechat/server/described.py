@@ -1,13 +1,17 @@
 """What the OpenAPI description says of the answers besides a route's own 200: the one error
-shape every failure has, each status with what it means, and /chat's event stream."""
+shape every failure has, each status with what it means, and /chat's event stream; and the
+description itself answered as every JSON answer is."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
+from starlette.routing import Route
 
 
 class ErrorDetail(BaseModel):
@@ -43,11 +47,31 @@ MEANINGS = {
 BODY_CHECKS = (400, 408, 413, 415, 422)
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorBody, "description": MEANINGS[status]} for status in statuses}
+class Description:
+    """What the description says of a route's errors and token, which depends on --no-auth."""
+
+    def __init__(self, no_auth: bool) -> None:
+        self.no_auth = no_auth
+
+    def errors(self, *statuses: int) -> dict[int | str, dict[str, Any]]:
+        # Under --no-auth no request is refused for its token: every route listed a 401.
+        shown = [status for status in statuses if not (self.no_auth and status == 401)]
+        return {status: {"model": ErrorBody, "description": MEANINGS[status]} for status in shown}
+
+    def chat(self) -> dict[int | str, dict[str, Any]]:
+        return {200: _reply(), **self.errors(*BODY_CHECKS, 401, 404, 429, 500, 502, 503, 504)}
+
+    def bearer(self) -> Callable[..., Any]:
+        """The dependency that declares the Bearer scheme on every route that needs a caller
+        (the token itself is checked by middleware.Authenticate). Under --no-auth it declares
+        nothing: the description said every route needed a token, and /docs showed an
+        Authorize button that meant nothing."""
+        if self.no_auth:
+            return _no_credentials
+        return HTTPBearer(auto_error=False, description="A token from `claudechat token create`")
 
 
-def chat_answers() -> dict[int | str, dict[str, Any]]:
+def _reply() -> dict[str, Any]:
     events = {
         "description": 'With `stream`: `delta` events ({"text"}), then one `message` (the '
         "saved reply, as the JSON answer has it) or one `error` (an error body with its "
@@ -55,24 +79,27 @@ def chat_answers() -> dict[int | str, dict[str, Any]]:
         "starts thinking, again every 10 s while it thinks (`: waiting` for another silence)",
         "schema": {"type": "string"},
     }
-    return {
-        200: {
-            "description": "The saved reply, or its events",
-            "content": {"text/event-stream": events},
-        },
-        **errors(*BODY_CHECKS, 401, 404, 429, 500, 502, 503, 504),
-    }
-
-
-def bearer_scheme(no_auth: bool) -> Callable[..., Any]:
-    """The dependency that declares the Bearer scheme on every route that needs a caller (the
-    token itself is checked by middleware.Authenticate). Under --no-auth it declares nothing:
-    the description said every route needed a token, and /docs showed an Authorize button
-    that meant nothing."""
-    if no_auth:
-        return _no_credentials
-    return HTTPBearer(auto_error=False, description="A token from `claudechat token create`")
+    content = {"text/event-stream": events}
+    return {"description": "The saved reply, or its events", "content": content}
 
 
 async def _no_credentials() -> None:
     return None
+
+
+def end_description_with_newline(app: FastAPI) -> None:
+    """FastAPI's own /openapi.json route, its answer ended by a newline as every other JSON
+    answer is (responses.Json): after curl, the shell's prompt was glued to the closing brace.
+    Wrapped rather than rewritten: FastAPI's route also adds the root path uvicorn is given."""
+    routes = app.router.routes
+    position, own = next(
+        (index, route)
+        for index, route in enumerate(routes)
+        if isinstance(route, Route) and route.path == app.openapi_url
+    )
+
+    async def description(request: Request) -> Response:
+        answer = await own.endpoint(request)
+        return Response(answer.body + b"\n", answer.status_code, media_type=answer.media_type)
+
+    routes[position] = Route(own.path, description, methods=own.methods, include_in_schema=False)

@@ -1,9 +1,9 @@
 """claudechat's errors as HTTP answers: one JSON shape, the status a client can act on.
 
 Messages are the same one-liners the CLI prints, but where they would name places: a store's
-outage (hosts, ports, buckets) and a corrupt document (its location) go to the log, the
-client gets the reason alone. They never hold a secret (database URLs are masked where the
-error is made) nor any of the user's text.
+outage (hosts, ports, buckets), a corrupt document (its location) and Claude's API unreached
+or silent (its address) go to the log, the client gets the reason alone. They never hold a
+secret (database URLs are masked where the error is made) nor any of the user's text.
 """
 
 from __future__ import annotations
@@ -103,15 +103,21 @@ def _api_error(error: ApiError) -> tuple[int, str, str, dict[str, str]]:
     # Claude's wait, passed on: serve leaves a long one to the caller (turn_retries), for a
     # 529 overloaded (a 502 here) as for a 429.
     headers = _retry_after(error)
+    message = str(error)
+    if error.for_callers is not None:
+        # Where the API is (the operator's ANTHROPIC_BASE_URL, an internal host) is the log's:
+        # any token holder got it in the answer.
+        log.warning("%s", error)
+        message = error.for_callers
     if error.status == 429:
-        return 429, "rate_limited", str(error), headers
+        return 429, "rate_limited", message, headers
     if error.timed_out:
-        return 504, "upstream_timeout", str(error), {}
+        return 504, "upstream_timeout", message, {}
     if error.unknown_model:
         # The model is unknown to Claude: the caller's to change (with "model"); a 502 would
         # invite the same request again.
-        return 400, "unknown_model", str(error), {}
-    return 502, "upstream_error", str(error), headers
+        return 400, "unknown_model", message, {}
+    return 502, "upstream_error", message, headers
 
 
 def _retry_after(error: ApiError) -> dict[str, str]:
