@@ -3,6 +3,7 @@ never waited for past the deadline, and never blocking the calls after one that 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -63,3 +64,77 @@ def test_a_hung_call_is_given_up_and_the_next_calls_run_beside_it() -> None:
     threads = _store_call_threads()
     assert [other.call(lambda: 1) for _ in range(50)] == [1] * 50
     assert _store_call_threads() <= threads
+
+
+def test_an_awaited_call_answers_without_holding_up_the_event_loop() -> None:
+    """serve's token lookup: the value and the error reach the coroutine that awaits; the
+    event loop runs other work meanwhile."""
+    guard = Guard(timeout=5)
+    release = threading.Event()
+
+    async def scenario() -> tuple[str, list[str]]:
+        ticks: list[str] = []
+
+        async def other_work() -> None:
+            for _ in range(3):
+                ticks.append("tick")
+                await asyncio.sleep(0.01)
+            release.set()
+
+        ticker = asyncio.ensure_future(other_work())
+        value = await guard.call_awaited(lambda: "alice" if release.wait(5) else "late")
+        await ticker
+        with pytest.raises(StorageError, match="said no"):
+            await guard.call_awaited(_refusing)
+        return value, ticks
+
+    value, ticks = asyncio.run(scenario())
+    assert value == "alice" and ticks == ["tick"] * 3
+
+
+def test_an_awaited_call_past_its_deadline_opens_the_breaker() -> None:
+    """A database that stopped answering: the request is answered at the deadline, and the
+    next ones at once, while a probe asks the store in the background."""
+    release = threading.Event()
+    guard = Guard(timeout=0.3)
+
+    async def scenario() -> tuple[float, float]:
+        started = time.monotonic()
+        with pytest.raises(StoreUnansweredError):
+            await guard.call_awaited(lambda: release.wait(5))
+        given_up = time.monotonic() - started
+        assert guard.is_open
+        started = time.monotonic()
+        with pytest.raises(StoreUnansweredError):  # its probe runs the call, in the background
+            await guard.call_awaited(lambda: "refused: the breaker is open")
+        return given_up, time.monotonic() - started
+
+    try:
+        given_up, refused = asyncio.run(scenario())
+    finally:
+        release.set()
+    assert 0.25 < given_up < 2 and refused < 0.1
+
+
+def test_an_awaited_call_ending_after_its_loop_closed_is_harmless() -> None:
+    """A server stopped while a lookup was still running: the runner's answer finds no loop."""
+    release, ended = threading.Event(), threading.Event()
+    guard = Guard(timeout=0.2)
+
+    def slow() -> str:
+        release.wait(5)
+        ended.set()
+        return "too late"
+
+    async def scenario() -> None:
+        with pytest.raises(StoreUnansweredError):
+            await guard.call_awaited(slow)
+
+    asyncio.run(scenario())  # the loop is closed when this returns
+    release.set()
+    assert ended.wait(5)
+    assert Guard(timeout=2).call(lambda: "runners still work") == "runners still work"
+
+
+def _refusing() -> None:
+    raise StorageError("the store said no")

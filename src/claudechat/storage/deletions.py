@@ -5,7 +5,8 @@ writes the document after it. It cannot stop a save whose document went in just 
 that save's row and search entries came after the delete's transaction and brought the
 conversation back (listed, searched, and shown as deleted). So the delete records the id in
 the transaction that drops the row and search entries, and a save's row transaction looks it
-up (one lookup by primary key, twice a turn).
+up when it finds no row to update (one lookup by primary key; a delete drops the row in that
+transaction, so a save that finds one has not lost to a delete).
 
 The two transactions must not overlap. On SQLite they cannot: one writer at a time, across
 processes (writer_lock.py). On PostgreSQL each takes a transaction-scoped advisory lock on the

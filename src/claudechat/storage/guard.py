@@ -52,10 +52,14 @@ class Guard:
     def call(self, operation: Callable[[], T], timeout: float | None = None) -> T:
         """operation() within the deadline (`timeout`, default the guard's). While the breaker
         is open it fails at once, and runs the operation in the background as a probe."""
+        self._refuse_while_open(operation)
+        return self._within_deadline(operation, timeout)
+
+    def _refuse_while_open(self, operation: Callable[[], object]) -> None:
+        """An open breaker: the call fails at once; the store is probed in the background."""
         if self._open_since is not None:
             self._start_probe(self.health or operation)
             raise self._unanswered()
-        return self._within_deadline(operation, timeout)
 
     def ask(self, operation: Callable[[], T]) -> T:
         """operation() within the deadline, even while the breaker is open, for a caller that
@@ -85,13 +89,13 @@ class Guard:
         runs it, and the loop goes on meanwhile. Calling call() from a thread of the loop's
         pool cost a second hand-over between threads, and the pool's own bookkeeping, on every
         request (serve's token lookup)."""
-        if self._open_since is not None:
-            self._start_probe(self.health or operation)
-            raise self._unanswered()
+        self._refuse_while_open(operation)
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
         call = Call(operation, on_done=lambda: _resolve_soon(loop, finished))
         started = time.monotonic()
+        # Handed to an idle runner; only when none is idle does the loop wait for a thread to
+        # start (a fraction of a millisecond), as call() does.
         _RUNNERS.run(call)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(finished), self.timeout)

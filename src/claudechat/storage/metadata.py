@@ -80,7 +80,8 @@ class MetadataStore:
         changes = {f"new_{name}": getattr(row, name) for name in prepared.row_changes()}
         if connection.execute(prepared.newest_row_update(), {**key, **changes}).rowcount == 1:
             return True
-        return False if connection.execute(prepared.row_version(), key).first() else None
+        stored = connection.execute(prepared.row_version(), key).first()
+        return False if stored is not None else None
 
     def insert_row(self, connection: Connection, row: ConversationRow) -> None:
         """Within a transaction, where update_newest found no row. Another writer inserting
