@@ -5,7 +5,9 @@ test_stream_faults.py (silent) and test_claude_connect_timeout.py (no connection
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -54,12 +56,14 @@ def test_a_refused_api_is_a_bad_gateway_that_keeps_its_address_in_the_log(
         status, body = _asked(server)
         log = server.log()
     assert (status, body["error"]["type"]) == (502, "upstream_error")
-    message = body["error"]["message"]
-    assert message.startswith("cannot reach the Anthropic API ("), message
-    assert "127.0.0.1" not in message and "ANTHROPIC_BASE_URL" not in message
-    # The same line in the log, as the failed turn's own (not only its retries'), with where.
-    named = f"the Anthropic API at {refusing}, set by ANTHROPIC_BASE_URL"
-    assert f"claudechat.serve: {message.replace('the Anthropic API', named)}\n" in log, log
+    # The reason in the system's words alone: an error's own text may name a host (a TLS
+    # certificate's), as "[Errno 111] ..." does not here but may elsewhere.
+    assert body["error"]["message"] == "cannot reach the Anthropic API (Connection refused)"
+    # The whole line in the log, as the failed turn's own (not only its retries'), with where.
+    assert (
+        f"claudechat.serve: cannot reach the Anthropic API at {refusing}, set by "
+        "ANTHROPIC_BASE_URL ([Errno 111] Connection refused)\n"
+    ) in log, log
 
 
 def test_a_silent_api_is_a_gateway_timeout_that_keeps_its_address_in_the_log(
@@ -77,3 +81,57 @@ def test_a_silent_api_is_a_gateway_timeout_that_keeps_its_address_in_the_log(
         f"claudechat.serve: the Anthropic API at {silent}, set by ANTHROPIC_BASE_URL, did not "
         f"answer within {IDLE_TIMEOUT} s (the stream_idle_timeout setting)\n"
     ) in log, log
+
+
+def test_a_login_page_in_place_of_the_stream_is_a_bad_gateway_without_the_address() -> None:
+    """A proxy's login page answering for Claude's API: the terminal's line names the server
+    (test_stream_faults.py); serve's caller gets what it answered, not where it is."""
+    from fakes.anthropic_api import FakeAnthropic, Reply
+
+    with FakeAnthropic(api_key=API_KEY) as fake:
+        fake.queue(Reply(html_page=True))
+        address = fake.base_url
+        with _serve(address) as server:
+            with server.client() as http:
+                answer = http.post("/chat", json={"user_input": "anyone there?"})
+            log = server.log()
+    assert (answer.status_code, answer.json()["error"]["type"]) == (502, "upstream_error")
+    message = answer.json()["error"]["message"]
+    assert message.startswith("Claude's API did not stream the reply (it answered with text/html")
+    assert "127.0.0.1" not in message
+    assert f"the server at {address} did not stream the reply" in log, log
+
+
+class _ProxyPage(BaseHTTPRequestHandler):
+    """A proxy in front of the API that refuses with a page of its own, naming its hosts."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        page = b"<html><body>403 Forbidden by llm-proxy.internal:8443 (10.1.2.3)</body></html>"
+        self.send_response(403)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_proxys_own_refusal_reaches_the_log_not_the_caller() -> None:
+    """The API's own error words go to the caller (test_serve_turn_faults.py); a page that is
+    not the API's error may name internal hosts: the caller is told where to look instead."""
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyPage)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        with _serve(f"http://127.0.0.1:{proxy.server_address[1]}") as server:
+            with server.client() as http:
+                answer = http.post("/chat", json={"user_input": "anyone there?"})
+            log = server.log()
+    finally:
+        proxy.shutdown()
+    message = answer.json()["error"]["message"]
+    assert answer.status_code == 502, answer.text
+    assert "llm-proxy.internal" not in message and "10.1.2.3" not in message
+    assert message.endswith("(403): its answer is in the server's log"), message
+    assert "403 Forbidden by llm-proxy.internal:8443 (10.1.2.3)" in log, log

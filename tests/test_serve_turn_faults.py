@@ -119,8 +119,10 @@ def test_an_address_with_no_messages_api_is_a_bad_gateway_not_an_unknown_model(
         refused = http.post("/chat", json={"user_input": "hi"})
     assert (refused.status_code, refused.json()["error"]["type"]) == (502, "upstream_error")
     assert "check ANTHROPIC_BASE_URL" in refused.json()["error"]["message"]
-    # Where the API is, the operator's: in the log, not to any token holder.
+    # Where the API is, the operator's: in the log, not to any token holder; nor the path a
+    # server that is not the API echoes.
     assert fake.base_url not in refused.json()["error"]["message"]
+    assert "/v1/messages" not in refused.json()["error"]["message"]
     assert f"at {fake.base_url}/v1/messages: not_found_error" in server.log()
 
 

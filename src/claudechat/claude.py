@@ -224,7 +224,8 @@ class Claude:
             what = f"{kind[:60]}, not a stream of events: a proxy or a login page in the way?"
         raise ApiError(
             f"the server at {_base_url(self.client)} did not stream the reply (it answered "
-            f"with {what}); claudechat needs a server that streams"
+            f"with {what}); claudechat needs a server that streams",
+            for_callers=f"Claude's API did not stream the reply (it answered with {what})",
         )
 
     def _check_listed(self, response: Any) -> None:
@@ -233,9 +234,11 @@ class Claude:
         kind = _content_type(response)
         if not kind or kind == "application/json":
             return
+        answered = f"(it answered with {kind[:60]}: a proxy or a login page in the way?)"
         raise ApiError(
             f"the server at {_base_url(self.client)} did not answer the list of models with "
-            f"JSON (it answered with {kind[:60]}: a proxy or a login page in the way?)"
+            f"JSON {answered}",
+            for_callers=f"Claude's API did not answer the list of models with JSON {answered}",
         )
 
 

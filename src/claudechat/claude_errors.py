@@ -72,7 +72,7 @@ def describe_failure(
         cause = error.__cause__ or error
         if isinstance(cause, (httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
             return UsageError(f"the API's base URL is not valid: {short_error(cause)}")
-        return _unreached_error(error, settings, where, short_error(cause))
+        return _unreached_error(error, settings, where, short_error(cause), _plain_reason(cause))
     if isinstance(error, httpx2.InvalidURL):
         return UsageError(f"the API's base URL is not valid: {short_error(error)}")
     if isinstance(error, httpx2.TimeoutException):  # mid-stream: silence for too long
@@ -106,8 +106,10 @@ def describe_failure(
         unknown_model = model is not None and _names_unknown_model(error, settings)
         if error.status_code == 404 and not unknown_model:
             return _not_found(error, where)
+        message = _status_message(error, where, model, wait)
         return ApiError(
-            _status_message(error, where, model, wait),
+            message,
+            for_callers=_status_for_callers(error, message),
             unknown_model=unknown_model,
             retryable=_retryable(error),
             mid_stream=error.status_code == 200,
@@ -157,6 +159,16 @@ def retry_in(headers: Any) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, moment.timestamp() - time.time())
+
+
+def _status_for_callers(error: Any, message: str) -> str | None:
+    """What serve's callers are told of a refusal whose words are not the API's own (no error
+    JSON: a proxy's page, which may name its hosts): the message without them, which the log
+    keeps. None: the words are the API's error, for the caller as for the terminal."""
+    if _api_words(error) is not None:
+        return None
+    detail = _error_detail(error)
+    return message.replace(detail, "its answer is in the server's log") if detail else None
 
 
 def _status_message(error: Any, where: str, model: str | None, wait: float | None) -> str:
@@ -271,14 +283,34 @@ def _unreached(error: Any, settings: Settings, where: str) -> str:
     return f"{where} at {url.scheme}://{url.netloc.decode()}, set by {setting}"
 
 
-def _unreached_error(error: Any, settings: Settings, where: str, why: str) -> ApiError:
-    """No connection: the address named for the terminal, not for serve's callers."""
+def _unreached_error(
+    error: Any, settings: Settings, where: str, why: str, why_for_callers: str | None = None
+) -> ApiError:
+    """No connection: the address named for the terminal, not for serve's callers, who are
+    given `why_for_callers` where `why` may name a host (a certificate's, a proxy's)."""
     unreached = _unreached(error, settings, where)
     return ApiError(
         f"cannot reach {unreached} ({why})",
         retryable=True,
-        for_callers=f"cannot reach {where} ({why})" if unreached != where else None,
+        for_callers=f"cannot reach {where} ({why_for_callers or why})"
+        if unreached != where
+        else None,
     )
+
+
+def _plain_reason(error: BaseException) -> str:
+    """Why a connection failed, without the names its text may hold ("certificate is not
+    valid for 'llm-proxy.internal'"): the system's words for it, or its kind."""
+    import ssl
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return "a TLS failure"
+        if isinstance(seen, OSError) and isinstance(seen.strerror, str):
+            return seen.strerror  # a lookup's too ("Name or service not known"), not its code's
+        seen = seen.__cause__ or seen.__context__
+    return "the connection failed"
 
 
 def _unanswered(error: Any, settings: Settings, where: str) -> ApiError:
@@ -323,7 +355,8 @@ def _not_found(error: Any, where: str) -> ApiError:
     return ApiError(
         f"{where} answered 404 (not found) at {address}: {detail}; {fix}",
         status=404,
-        for_callers=f"{where} answered 404 (not found): {detail}; {fix}",
+        # Not even the detail: a server that is not the API may echo the address's path.
+        for_callers=f"{where} answered 404 (not found); {fix}",
     )
 
 
@@ -364,6 +397,12 @@ def _error_detail(error: Any) -> str:
 
 
 def _server_words(error: Any) -> str:
+    words = _api_words(error)
+    return words if words is not None else short_error(error)
+
+
+def _api_words(error: Any) -> str | None:
+    """The message of an error body in JSON, as the API sends; None for any other body."""
     body = error.body
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -372,7 +411,7 @@ def _server_words(error: Any) -> str:
             return f"{kind}: {inner['message']}" if kind else str(inner["message"])
         if body.get("message"):
             return str(body["message"])
-    return short_error(error)
+    return None
 
 
 def short_error(error: BaseException) -> str:
