@@ -112,7 +112,8 @@ def test_a_dumb_terminal_shows_a_message_from_history_once(terminals, fake_api) 
 
 def test_the_resume_command_on_leaving_is_one_line_at_80_columns(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """The goodbye line broke its command: "... resume with: claudechat" / "  chat --resume
-    1a2b3c4d", copied as two."""
+    1a2b3c4d", copied as two. The whole id: 8 characters named another conversation too
+    where two began alike."""
     fake_api.queue(Reply("answer"))
     terminal = start(terminals, cols=80)
     terminal.send("hello\r")
@@ -121,7 +122,7 @@ def test_the_resume_command_on_leaving_is_one_line_at_80_columns(terminals, fake
     terminal.send("/exit\r")
     terminal.wait_for("--resume")
     (line,) = [line for line in terminal.lines() if "--resume" in line]
-    assert re.fullmatch(r"\s*claudechat chat --resume [0-9a-f]{8}", line), terminal.dump()
+    assert re.fullmatch(r"\s*claudechat chat --resume [0-9a-f-]{36}", line), terminal.dump()
 
 
 def test_a_slow_reply_says_it_is_waited_for_and_leaves_no_trace(terminals, fake_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

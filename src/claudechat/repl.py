@@ -371,7 +371,7 @@ class Repl:
         elif conversation.messages:
             status(
                 f"conversation {conversation.id} saved; "
-                f"resume with: claudechat chat --resume {conversation.id[:8]}"
+                f"resume with: claudechat chat --resume {conversation.id}"
             )
         elif conversation.name:  # named, with no message: no trace, as /new says
             status(never_kept(conversation))
