@@ -181,3 +181,35 @@ def test_the_default_pager_is_less_and_never_in_a_pipe(cli, monkeypatch) -> None
     assert child.exitstatus == 0
     piped = cli("show", conversation.id, env={"PAGER": "sed 's/^/paged: /'"})
     assert "paged: " not in piped.stdout and "line 39" in piped.stdout
+
+
+def test_list_limited_and_continue_take_the_top_of_the_whole_list_when_times_tie(  # type: ignore[no-untyped-def]
+    cli, backend, fake_api
+) -> None:
+    """Two conversations saved in the same microsecond (an import of exports): the database
+    ordered the tie by id one way and `list` the other, so `list -n 1` and `chat -c` took the
+    last of the tied rows, not the first `list` shows."""
+    from fakes.anthropic_api import Reply
+
+    tied = []
+    for letter in "ef":
+        conversation = Conversation.new("tester", "claude-sonnet-4-6")
+        conversation.id = f"{letter * 8}-0000-4000-8000-000000000000"
+        conversation.append("user", f"tied {letter}")
+        tied.append(conversation)
+    for conversation in tied:
+        conversation.updated_at = tied[0].updated_at
+        save_conversation(conversation)
+
+    def shown_ids(*args: str) -> list[str]:
+        result = cli("list", *args)
+        assert result.returncode == 0, result.stderr
+        return [line.split("\t")[0] for line in result.stdout.splitlines()]
+
+    whole = shown_ids()
+    assert len(whole) == 2
+    assert shown_ids("-n", "1") == whole[:1]
+    fake_api.queue(Reply("continued"))
+    assert cli("chat", "-c", input="one more").returncode == 0
+    top = cli("show", "--json", whole[0]).stdout
+    assert "one more" in top and "continued" in top

@@ -208,7 +208,9 @@ class MetadataStore:
         statement = (
             conversations.select()
             .where(table.user_id == user_id)
-            .order_by(table.updated_at.desc(), table.conversation_id)
+            # Ties in the order reading.list sorts rows in: `list -n 1` and `chat -c` took the
+            # last of tied rows where `list` showed them first.
+            .order_by(table.updated_at.desc(), table.conversation_id.desc())
         )
         if limit is not None:
             statement = statement.limit(limit)
