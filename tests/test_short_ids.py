@@ -122,3 +122,28 @@ def test_every_prefix_is_unique_and_as_short_as_it_can_be(known: set[str], data)
         assert [other for other in known if other.startswith(prefix)] == [conversation_id]
         if len(prefix) > 8:  # a character shorter, it is another's beginning too
             assert sum(other.startswith(prefix[:-1]) for other in known) > 1
+
+
+def test_lines_naming_a_conversation_show_its_id_as_list_does(cli) -> None:  # type: ignore[no-untyped-def]
+    """`rename` said "renamed abcd1234", and the delete question listed two conversations as
+    "abcd1234" both: the id to type next named two."""
+    saved(ALIKE, "a talk about moss")
+    saved(OLDEST, "a talk about ferns")
+    renamed = cli("rename", ALIKE, "Moss")
+    assert renamed.returncode == 0, renamed.stderr
+    assert "renamed abcd1234-5678 to" in renamed.stderr, renamed.stderr
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "delete", ALIKE, OLDEST],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect_exact("[y/N]")
+    asked = child.before or ""
+    child.send("n\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert re.search(r"abcd1234-5678\s+Moss", asked), asked
+    assert re.search(r"abcd1234-5679\s", asked), asked

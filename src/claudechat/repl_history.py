@@ -16,6 +16,7 @@ from claudechat.chat import ChatSession
 from claudechat.conversation import Conversation, Message
 from claudechat.errors import NotFoundError, StorageError, UsageError
 from claudechat.output import counted, one_line, quoted, status
+from claudechat.short_ids import ids_as_listed
 from claudechat.stop_reasons import status_mark
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def history_handlers(repl: Repl) -> dict[str, Callable[[str], None]]:
 
 def search(repl: Repl, query: str) -> None:
     from claudechat.history_view import print_hits
+    from claudechat.short_ids import hit_prefixes
     from claudechat.storage.journal_search import search_everywhere
 
     if not query:
@@ -62,7 +64,9 @@ def search(repl: Repl, query: str) -> None:
     if not hits:
         status("no message matches")
         return
-    print_hits(hits, numbered=True)
+    print_hits(
+        hits, numbered=True, prefixes=hit_prefixes(session.store, session.settings.user, found)
+    )
     choice = _ask(f"resume which (1-{len(hits)}, Enter to stay)? ")
     if not choice:
         return
@@ -132,9 +136,9 @@ def resumed_lines(session: ChatSession) -> list[str]:
     # Counted up to the message left unanswered, which the session's branch stops before: a
     # conversation of one unanswered message said "0 message(s)".
     held = conversation.branch(session.unanswered) if session.unanswered else branch
+    (shown,) = ids_as_listed(session.store, conversation.user_id, conversation.id)
     lines = [
-        f"resumed {conversation.id[:8]} · {one_line(conversation.title, 60)} · "
-        + counted(len(held), "message")
+        f"resumed {shown} · {one_line(conversation.title, 60)} · " + counted(len(held), "message")
     ]
     for message in branch[-2:]:
         who = "you" if message.role == "user" else "claude"
@@ -300,9 +304,10 @@ def fork(repl: Repl, argument: str) -> None:
     )
     repl.session.notify = session.notify
     parent_now = "was deleted elsewhere" if deleted else "is unchanged"
+    fork_id, parent_id = ids_as_listed(session.store, parent.user_id, forked.id, parent.id)
     status(
-        f"forked {forked.id[:8]} from {parent.id[:8]} at message {number}; "
-        f"continuing in the fork ({parent.id[:8]} {parent_now})"
+        f"forked {fork_id} from {parent_id} at message {number}; "
+        f"continuing in the fork ({parent_id} {parent_now})"
     )
     for line in repl.session.resume_notices():  # a fork at a message of yours: /retry
         status(line, "yellow")

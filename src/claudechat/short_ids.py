@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from claudechat.errors import StorageError
 
 if TYPE_CHECKING:
+    from claudechat.storage.journal_search import Found
     from claudechat.storage.store import ConversationStore
 
 SHORTEST = 8
@@ -64,6 +65,20 @@ def shown_prefixes(
             pass  # gone since the listing: as while it was down
     known |= {copy.id for copy in store.cached(user_id)}
     return unique_prefixes(shown, known)
+
+
+def ids_as_listed(store: ConversationStore, user_id: str, *conversation_ids: str) -> list[str]:
+    """These ids as `list` shows them, for a line that names them (renamed, forked, resumed)."""
+    unpushed = {entry.conversation.id for entry in store.journal.entries(user_id)}
+    prefixes = shown_prefixes(store, user_id, conversation_ids, unpushed, store.guard.is_open)
+    return [short_id(prefixes, conversation_id) for conversation_id in conversation_ids]
+
+
+def hit_prefixes(store: ConversationStore, user_id: str, found: Found) -> dict[str, str]:
+    """Each search hit's id as `list` shows it."""
+    unpushed = {entry.conversation.id for entry in store.journal.entries(user_id)}
+    shown = {hit.conversation_id for hit in found.hits}
+    return shown_prefixes(store, user_id, shown, unpushed, found.error is not None)
 
 
 def short_id(prefixes: dict[str, str], conversation_id: str) -> str:

@@ -15,9 +15,12 @@ def confirm_deleting(resolved: list[str], titles: dict[str, str]) -> None:
     """Return on yes; exit 1 with "nothing deleted" on no, Enter, Ctrl-D or three answers
     that are neither."""
     from claudechat.output import quoted
+    from claudechat.short_ids import unique_prefixes
 
+    # Each told apart from the others asked about: two alike in their first 8 read as one.
+    shown = unique_prefixes(resolved, resolved)
     for conversation_id in resolved:
-        print(f"  {conversation_id[:8]}  {titles.get(conversation_id, '')}", file=sys.stderr)
+        print(f"  {shown[conversation_id]}  {titles.get(conversation_id, '')}", file=sys.stderr)
     question = f"Delete {counted(len(resolved), 'conversation')} for good? [y/N] "
     for _ in range(DELETE_ASKS):
         answer = _answer(question)

@@ -16,7 +16,6 @@ from claudechat.output import counted
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
     from claudechat.settings import Settings
-    from claudechat.storage.journal_search import Found
     from claudechat.storage.results import Listing, SaveResult
     from claudechat.storage.store import ConversationStore
 
@@ -53,6 +52,7 @@ def search(
     from claudechat.history_view import hit_json, print_hits
     from claudechat.jsontext import dumps_json
     from claudechat.output import json_safe, status
+    from claudechat.short_ids import hit_prefixes
     from claudechat.storage.journal_search import search_everywhere
 
     # Unquoted words arrive one per argument: `search helm chart` refused "chart" as extra.
@@ -62,7 +62,7 @@ def search(
     if as_json:
         print(json_safe(dumps_json([hit_json(hit) for hit in found.hits], indent=2)))
     elif found.hits:
-        print_hits(found.hits, prefixes=_hit_prefixes(store, settings.user, found))
+        print_hits(found.hits, prefixes=hit_prefixes(store, settings.user, found))
     elif found.error is None:
         status("no message matches")
     if found.error:  # what this machine's copies matched is shown, then the outage, as `list`
@@ -237,6 +237,7 @@ def rename(
     from claudechat.conversation import utc_now
     from claudechat.names import valid_name
     from claudechat.output import quoted, status
+    from claudechat.short_ids import ids_as_listed
 
     settings, store = _open()
     conversation = store.load(settings.user, conversation_id)
@@ -244,7 +245,8 @@ def rename(
     conversation.updated_at = utc_now()
     result = store.save(conversation)
     _saved_somewhere(result)
-    status(f"renamed {conversation.id[:8]} to {quoted(conversation.name or '')}")
+    (shown,) = ids_as_listed(store, settings.user, conversation.id)
+    status(f"renamed {shown} to {quoted(conversation.name or '')}")
     _warn_if_journaled(result)
 
 
@@ -322,15 +324,6 @@ def print_listing(store: ConversationStore, user_id: str, listing: Listing, as_j
         down = listing.error is not None
         prefixes = shown_prefixes(store, user_id, shown, listing.unsynced, down)
     print_list(listing.rows, listing.unsynced, as_json, prefixes)
-
-
-def _hit_prefixes(store: ConversationStore, user_id: str, found: Found) -> dict[str, str]:
-    """Each hit's id as short as `list` shows it."""
-    from claudechat.short_ids import shown_prefixes
-
-    unpushed = {entry.conversation.id for entry in store.journal.entries(user_id)}
-    shown = {hit.conversation_id for hit in found.hits}
-    return shown_prefixes(store, user_id, shown, unpushed, found.error is not None)
 
 
 def _listing(store: ConversationStore, user_id: str, limit: int | None) -> Listing:
