@@ -152,6 +152,7 @@ def main() -> int:
     usages: list[tuple[int, int, list[Any], float, Any]] = []
     with FakeProcess() as fake, _storage(args.team) as storage_env:
         env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url, **storage_env)
+        env.update(_what_if_env(args.what_if))
         for round_number in range(1, args.rounds + 1):
             _one_round(round_number, env, fake.base_url, args, runs, usages)
         served = fake.served()
@@ -238,6 +239,26 @@ def _print_medians(tables: list[list[dict[str, Any]]]) -> None:
     _print_columns(headers, cells)
 
 
+def _what_if_env(what_ifs: str | None) -> dict[str, str]:
+    """The environment that makes serve's processes run the what-ifs (whatif/sitecustomize.py)."""
+    if not what_ifs:
+        return {}
+    folder = str(Path(__file__).resolve().parent / "whatif")
+    paths = [folder, *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths), "CLAUDECHAT_BENCH_WHAT_IF": what_ifs}
+
+
+def _known_what_ifs() -> set[str]:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "whatif" / "sitecustomize.py"
+    spec = importlib.util.spec_from_file_location("bench_what_ifs", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # inert here: CLAUDECHAT_BENCH_WHAT_IF is serve's alone
+    return set(module.KNOWN)
+
+
 def _arguments() -> Any:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -267,9 +288,18 @@ def _arguments() -> Any:
         default=1,
         help="Run the floor and every row this many times, alternating; prints the medians.",
     )
+    parser.add_argument(
+        "--what-if",
+        metavar="NAMES",
+        help="Take parts out of serve, to see what they cost: no-rows, no-search, "
+        "cached-tokens, inline-store-calls, no-gc (comma-separated; bench/whatif/).",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be 1 or more")
+    unknown = set((args.what_if or "").split(",")) - {"", *_known_what_ifs()}
+    if unknown:
+        parser.error(f"unknown --what-if {', '.join(sorted(unknown))}")
     return args
 
 

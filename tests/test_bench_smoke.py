@@ -35,3 +35,19 @@ def test_bench_turn_phases_times_each_phase() -> None:
     assert out.startswith("20 turns (1 conversations of 20)"), out
     per_turn = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[3:]}
     assert per_turn["ChatSession.save"] == 1.0 and per_turn["Claude._events"] == 1.0, out
+
+
+def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
+    """--what-if runs serve without a part (bench/whatif/); a name it does not know is refused
+    before anything starts."""
+    out = run_bench(
+        "bench/bench_serve.py", "--clients", "2", "--turns", "2", "--delta-ms", "1",
+        "--workers", "1", "--client-processes", "1", "--no-session-row",
+        "--what-if", "no-rows,cached-tokens",
+    )  # fmt: skip
+    assert "serve, SQLite + folder, 1 worker(s)" in out, out
+    refused = subprocess.run(
+        [sys.executable, "bench/bench_serve.py", "--what-if", "no-rows,bogus"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "unknown --what-if bogus" in refused.stderr
