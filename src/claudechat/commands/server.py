@@ -83,5 +83,13 @@ def token_revoke(
     from claudechat.output import status
     from claudechat.server.run import tokens
 
-    tokens().revoke(token_id)
+    told = tokens().revoke(token_id)
     status(f"token {token_id} revoked")
+    if not told:
+        from claudechat.storage.checked_tokens import REVALIDATE_SECONDS
+
+        status(
+            "warning: the mark beside the database cannot be written: a running serve "
+            f"accepts the token for up to {REVALIDATE_SECONDS:g} s more",
+            "yellow",
+        )

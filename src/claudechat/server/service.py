@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from claudechat import turn_retries
@@ -25,7 +26,8 @@ from claudechat.names import valid_model, valid_name
 from claudechat.server.errors import StaleCopyError
 from claudechat.settings import Settings
 from claudechat.storage import ids
-from claudechat.storage.accounts import CurrentConversations, Tokens
+from claudechat.storage.accounts import CurrentConversations, Tokens, token_hash
+from claudechat.storage.checked_tokens import CheckedTokens, revocation_mark
 from claudechat.storage.guard import Guard
 from claudechat.storage.reading import KeptCopy
 from claudechat.storage.store import ConversationStore
@@ -82,6 +84,7 @@ class Service:
         self._database = Guard(store.guard.timeout)
         self._blob_probe = Guard(store.guard.timeout)
         self._journal_told: set[str] = set()
+        self._checked_tokens: CheckedTokens | None = None  # made at the first lookup
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
@@ -113,9 +116,26 @@ class Service:
         return CurrentConversations(self.store.metadata)
 
     async def user_for(self, token: str) -> str | None:
-        """The token's user; under a deadline, as every store call: a PostgreSQL that stopped
-        answering held every authenticated request for as long as it lasted."""
-        return await self._database.call_awaited(lambda: self.tokens.user_for(token))
+        """The token's user: one this worker checked lately (storage/checked_tokens.py), else
+        the database's, under a deadline as every store call (a PostgreSQL that stopped
+        answering held every authenticated request for as long as it lasted)."""
+        hashed = token_hash(token)
+        checked = self._checked_tokens
+        known = checked.user(hashed) if checked is not None else None
+        if known is not None:
+            return known
+        state = checked.mark_state() if checked is not None else None
+        user, mark = await self._database.call_awaited(lambda: self._look_up(token))
+        if checked is None:  # the first lookup (the database is connected now): kept from
+            # the next one on, as the mark's state before this one is not known
+            self._checked_tokens = CheckedTokens(mark)
+        elif user is not None:
+            checked.keep(hashed, user, state)
+        return user
+
+    def _look_up(self, token: str) -> tuple[str | None, Path | None]:
+        """On a store thread: the token's user, and where revocations are marked."""
+        return self.tokens.user_for(token), revocation_mark(self.store.metadata)
 
     def _current_of(self, user: str) -> str | None:
         return self._database.call(lambda: self.current.get(user))

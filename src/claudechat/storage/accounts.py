@@ -66,13 +66,16 @@ class Tokens:
             rows = connection.execute(statement).all()
         return [TokenInfo(row[0], row[1], _as_utc(row[2])) for row in rows]
 
-    def revoke(self, token_id: str) -> None:
+    def revoke(self, token_id: str) -> bool:
+        """The token's row deleted; False when running servers could not be told at once."""
+        from claudechat.storage.checked_tokens import mark_revoked
         from claudechat.storage.schema import api_tokens
 
         statement = api_tokens.delete().where(api_tokens.c.token_id == token_id)
         with self.metadata.writing() as connection:
             if connection.execute(statement).rowcount != 1:
                 raise NotFoundError(f"no token {ids.printable(token_id)}")
+        return mark_revoked(self.metadata)
 
 
 class CurrentConversations:
