@@ -281,3 +281,15 @@ def save_conversation(conversation: Conversation) -> None:
     store = open_store(load_settings())
     assert store.save(conversation).pushed
     store.close()
+
+
+def leave_copy_behind(home: Path, conversation: Conversation) -> None:
+    """This machine's copy of `conversation` left older than the stored document: another
+    machine saved a turn since."""
+    copy = home / "cache" / conversation.user_id / f"{conversation.id}.json"
+    older = copy.read_bytes()
+    conversation.append("user", "a turn from another machine")
+    conversation.append("assistant", "that this one never read")
+    save_conversation(conversation)
+    copy.unlink()  # not written over: on the embedded store it is a link to the stored file
+    copy.write_bytes(older)

@@ -10,7 +10,7 @@ from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store
 from claudechat.storage.ids import document_key
-from conftest import content_text, save_conversation
+from conftest import content_text, leave_copy_behind
 from test_missing_document import saved
 
 
@@ -26,13 +26,7 @@ def test_doctor_sets_an_unreadable_document_aside_and_puts_back_the_copy(  # typ
     """The copy here is older (another machine saved a turn since): the row, which never goes
     back in time, and the search entries then say what the copy holds."""
     spoiled, kept = saved("the spoiled one"), saved("the kept one")
-    copy = isolated_home / "cache" / "tester" / f"{spoiled.id}.json"
-    older = copy.read_bytes()
-    spoiled.append("user", "a turn from another machine")
-    spoiled.append("assistant", "that this one never read")
-    save_conversation(spoiled)
-    copy.unlink()  # not written over: on the embedded store it is a link to the stored file
-    copy.write_bytes(older)
+    leave_copy_behind(isolated_home, spoiled)
     spoil(spoiled)
     shown = cli("show", spoiled.id)
     assert shown.returncode == 1 and "conversation document is corrupt" in shown.stderr

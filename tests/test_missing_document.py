@@ -10,7 +10,7 @@ from claudechat.conversation import Conversation
 from claudechat.settings import load_settings
 from claudechat.storage import open_blob_store
 from claudechat.storage.ids import document_key
-from conftest import content_text, save_conversation
+from conftest import content_text, leave_copy_behind, save_conversation
 
 
 def saved(text: str) -> Conversation:
@@ -59,13 +59,7 @@ def test_doctor_puts_back_the_copy_kept_on_this_machine(cli, backend, isolated_h
     copy on this machine: the only data left. It may be older than the document lost (this
     one is: another machine saved a turn since), and the row then says what it holds."""
     lost = saved("the lost one")
-    copy = isolated_home / "cache" / "tester" / f"{lost.id}.json"
-    older = copy.read_bytes()
-    lost.append("user", "a turn from another machine")
-    lost.append("assistant", "that this one never read")
-    save_conversation(lost)
-    copy.unlink()  # not written over: on the embedded store it is a link to the stored file
-    copy.write_bytes(older)
+    leave_copy_behind(isolated_home, lost)
     lose_document(lost)
     repaired = cli("doctor")
     assert repaired.returncode == 0, repaired.stderr

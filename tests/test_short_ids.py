@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from claudechat.conversation import Conversation
 from claudechat.short_ids import unique_prefixes
 from conftest import save_conversation
+from test_terminal_output import run_in_terminal
 
 # All alike in their first 8 characters (and the hyphen), the first three in their first 11.
 NEWEST = "abcd1234-5600-4000-8000-000000000000"
@@ -70,18 +71,7 @@ def test_a_longer_id_keeps_the_table_on_the_screen(cli) -> None:  # type: ignore
     saved(NEWEST, "a conversation whose first message is long enough to be cut short at 60")
     saved(ALIKE, "another one")
     for columns in (80, 60):
-        child = pexpect.spawn(
-            sys.executable,
-            ["-m", "claudechat", "list"],
-            env={**os.environ, "TERM": "xterm-256color"},
-            encoding="utf-8",
-            dimensions=(40, columns),
-            timeout=20,
-        )
-        child.expect(pexpect.EOF)
-        child.close()
-        assert child.exitstatus == 0, child.before
-        screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+        screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_terminal("list", columns=columns))
         lines = [line for line in screen.splitlines() if line.strip()]
         assert all(len(line) <= columns for line in lines), screen
         # Each id whole, on its row's first line.
