@@ -69,16 +69,20 @@ def shown_prefixes(
 
 def ids_as_listed(store: ConversationStore, user_id: str, *conversation_ids: str) -> list[str]:
     """These ids as `list` shows them, for a line that names them (renamed, forked, resumed)."""
-    unpushed = {entry.conversation.id for entry in store.journal.entries(user_id)}
+    unpushed = _unpushed(store, user_id)
     prefixes = shown_prefixes(store, user_id, conversation_ids, unpushed, store.guard.is_open)
     return [short_id(prefixes, conversation_id) for conversation_id in conversation_ids]
 
 
 def hit_prefixes(store: ConversationStore, user_id: str, found: Found) -> dict[str, str]:
     """Each search hit's id as `list` shows it."""
-    unpushed = {entry.conversation.id for entry in store.journal.entries(user_id)}
     shown = {hit.conversation_id for hit in found.hits}
-    return shown_prefixes(store, user_id, shown, unpushed, found.error is not None)
+    return shown_prefixes(store, user_id, shown, _unpushed(store, user_id), found.error is not None)
+
+
+def _unpushed(store: ConversationStore, user_id: str) -> set[str]:
+    """The user's conversations in this machine's journal: some may not be in the store yet."""
+    return {entry.conversation.id for entry in store.journal.entries(user_id)}
 
 
 def short_id(prefixes: dict[str, str], conversation_id: str) -> str:
