@@ -10,11 +10,10 @@ an older one.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from claudechat.storage.guard import Call
+from claudechat.reused_threads import run_soon
 
 if TYPE_CHECKING:
     from claudechat.storage.results import SaveResult
@@ -22,15 +21,12 @@ if TYPE_CHECKING:
 
 class SaveInFlight:
     def __init__(self, push: Callable[[], SaveResult]) -> None:
-        self._call = Call(push)
-        # Not a daemon: a process on its way out still finishes (or journals) the save.
-        self._thread = threading.Thread(target=self._call.run, name="save-beside-request")
-        self._thread.start()
+        # A kept thread, not a daemon: a process on its way out still finishes the save.
+        self._push = run_soon(push)
 
     def done(self) -> bool:
-        return self._call.done.is_set()
+        return self._push.done()
 
     def result(self) -> SaveResult:
         """Wait for the push (bounded by the store's deadline) and return what it did."""
-        self._thread.join()
-        return self._call.result()
+        return self._push.result()

@@ -21,6 +21,7 @@ from claudechat.chat import ChatSession
 from claudechat.conversation import Message
 from claudechat.errors import Stopped
 from claudechat.events import Event, Opened, Retrying, ThinkingDelta
+from claudechat.reused_threads import run_soon
 from claudechat.server.service import ChatRequest, Notices, Service
 
 
@@ -75,11 +76,11 @@ class Turn:
         # Set once the client has its answer (or is gone): shutdown waits for it, or the last
         # answers would be cut when the event loop closes.
         self.answered = asyncio.Event()
-        # Not a daemon: an exiting process waits for the turn to save what it has.
-        self._thread = threading.Thread(target=self._run, name="chat-turn")
 
     def start(self) -> Turn:
-        self._thread.start()
+        # On a kept thread, not a daemon: an exiting process waits for the turn to save what
+        # it has.
+        run_soon(self._run)
         return self
 
     def stop(self) -> None:
