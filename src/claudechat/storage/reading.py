@@ -98,6 +98,11 @@ class StoreReading:
         """As load, without the notice: the document, and the copy that stood in for the
         stored one, if one did (serve refuses to continue one that may be behind)."""
         entries = self.journal.entries(user_id)  # read once, for the id and for the merge
+        at_once = self._read_at_once(user_id, reference)
+        if at_once is not None:
+            conversation_id, stored = at_once
+            local = [e.conversation for e in entries if e.conversation.id == conversation_id]
+            return _merged(stored + local, reference), None
         conversation_id, row = self._resolve(user_id, reference, entries)
         try:
             return self._load_resolved(user_id, reference, conversation_id, row, entries)
@@ -133,13 +138,22 @@ class StoreReading:
             stored = [cached] if cached is not None else []
             if cached is not None:
                 kept = KeptCopy(exc, row is not None and _copy_covers(cached, row))
-        copies = stored + local
-        if not copies:
-            raise NotFoundError(f"no conversation {ids.printable(reference)}")
-        document = copies[0]
-        for other in copies[1:]:
-            document = merge(document, other)
-        return document, kept
+        return _merged(stored + local, reference), kept
+
+    def _read_at_once(self, user_id: str, reference: str) -> tuple[str, list[Conversation]] | None:
+        """A full id's row and document in one store call, not one for each: each call is a
+        hand-over to a store thread and back, on the path of every turn (serve's bare /chat
+        continues its conversation by full id). None: anything but a document read (a prefix,
+        an outage, no row, a corrupt or deleted document), which the steps of load_checked
+        then read again, each with its own fallback and its own words."""
+        if not ids.is_conversation_id(reference):
+            return None
+        conversation_id = reference.lower()
+        try:
+            stored = self.guarded(lambda: self._load_stored(user_id, conversation_id))
+        except Exception:  # a failure fast or remembered: the breaker, once it trips, opens
+            return None
+        return (conversation_id, stored) if stored else None
 
     def _copy_replaces(
         self, error: CorruptDocumentError, user_id: str, conversation_id: str
@@ -298,3 +312,13 @@ def _told_apart(matches: list[str], most: int = 3) -> str:
         length += 1
     shown = ", ".join(m[:length] for m in matches[:most])
     return shown + (", ..." if len(matches) > most else "")
+
+
+def _merged(copies: list[Conversation], reference: str) -> Conversation:
+    """The copies of one conversation (the stored one first, then the journal's) as one."""
+    if not copies:
+        raise NotFoundError(f"no conversation {ids.printable(reference)}")
+    document = copies[0]
+    for other in copies[1:]:
+        document = merge(document, other)
+    return document
