@@ -47,6 +47,8 @@ from serve_load import (  # noqa: E402
     session_client,
 )
 
+TARGET_SECONDS = 0.020  # the issue's target for the added latency's p99
+
 # -- the server -----------------------------------------------------------------------------
 
 
@@ -87,6 +89,10 @@ def summarize(
         "first_max": max(first) * 1000,
         "later_p50": statistics.median(later) * 1000,
         "later_p99": percentile(later, 0.99) * 1000,
+        # The issue's target is a p99 under 20 ms: under 1% of requests above it. The count
+        # moves less from round to round than the 99th percentile, which is one request.
+        "over_target": sum(1 for value in added if value > TARGET_SECONDS),
+        "added_max": max(added) * 1000,
         "errors": sum(len(r["errors"]) for r in results),
         "lost": sum(r["expected"] - r["kept"] for r in results),
     }
@@ -126,7 +132,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     headers = [("run", 34), ("requests", 9), ("req/s", 8), ("fake p50", 10)]
     timings = ("total_p50", "total_p99", "added_p50", "added_p99")
     headers += [(key.replace("_", " "), 11) for key in timings]
-    headers += [("errors", 8), ("lost", 6)]
+    headers += [("> 20ms", 8), ("added max", 11), ("errors", 8), ("lost", 6)]
     cells = [
         [
             row["name"],
@@ -134,6 +140,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{row['rps']:.1f}",
             _ms(row["own_p50"]),
             *(_ms(row[key]) for key in timings),
+            str(row["over_target"]),
+            _ms(row["added_max"]),
             str(row["errors"]),
             str(row["lost"]),
         ]
@@ -156,6 +164,8 @@ def main() -> int:
         for round_number in range(1, args.rounds + 1):
             _one_round(round_number, env, fake.base_url, args, runs, usages)
         served = fake.served()
+    if args.dump:
+        _dump(args.dump, runs, served)
     tables: dict[int, list[dict[str, Any]]] = {}
     for round_number, name, results, wall in runs:
         tables.setdefault(round_number, []).append(summarize(name, results, wall, served))
@@ -207,6 +217,21 @@ def _one_round(
         usages.append((round_number, count, results, wall, memory))
 
 
+def _dump(
+    path: str, runs: list[tuple[int, str, list[Any], float]], served: dict[str, float]
+) -> None:
+    """Each request's text, client wall time and the fake's own time, by round and row."""
+    import json
+
+    rows = [
+        {"round": round_number, "run": name, "request": key, "wall": wall, "own": served[key]}
+        for round_number, name, results, _ in runs
+        for result in results
+        for key, wall in result["timings"].items()
+    ]
+    Path(path).write_text(json.dumps(rows))
+
+
 def _print_usage(usages: list[tuple[int, int, list[Any], float, Any]]) -> None:
     for _round, count, results, wall, (idle, loaded) in usages:
         requests = max(1, sum(len(result["timings"]) for result in results))
@@ -225,16 +250,24 @@ def _print_medians(tables: list[list[dict[str, Any]]]) -> None:
     """Each row's median over the rounds, and the spread of its p99."""
     print(f"\nmedians over {len(tables)} rounds (added latency, ms)")
     headers = [("run", 34), ("added p50", 11), ("added p99", 11)]
-    headers += [("p99 lowest-highest", 20), ("later p99", 11)]
+    headers += [("p99 lowest-highest", 20), ("later p99", 11), ("> 20ms", 8)]
     cells = []
     for position, row in enumerate(tables[0]):
         p50s = [rows[position]["added_p50"] for rows in tables]
         p99s = [rows[position]["added_p99"] for rows in tables]
         later = statistics.median(rows[position]["later_p99"] for rows in tables)
+        over = statistics.median(rows[position]["over_target"] for rows in tables)
         median_p50, median_p99 = statistics.median(p50s), statistics.median(p99s)
         spread = f"{min(p99s):.1f}-{max(p99s):.1f}"
         cells.append(
-            [row["name"], f"{median_p50:.1f}", f"{median_p99:.1f}", spread, f"{later:.1f}"]
+            [
+                row["name"],
+                f"{median_p50:.1f}",
+                f"{median_p99:.1f}",
+                spread,
+                f"{later:.1f}",
+                f"{over:g}",
+            ]
         )
     _print_columns(headers, cells)
 
@@ -272,6 +305,9 @@ def _arguments() -> Any:
     parser.add_argument(
         "--delta-ms", type=float, default=50, help="Pause between the fake's deltas."
     )
+    parser.add_argument(
+        "--dump", metavar="FILE", help="Write every request's added latency there (JSON)."
+    )
     parser.add_argument("--home", help="Where the data directories go (e.g. /dev/shm).")
     parser.add_argument(
         "--no-session-row", action="store_true", help="Skip the in-process ChatSession run."
@@ -292,7 +328,7 @@ def _arguments() -> Any:
         "--what-if",
         metavar="NAMES",
         help="Take parts out of serve, to see what they cost: no-rows, no-search, "
-        "cached-tokens, inline-store-calls, no-gc (comma-separated; bench/whatif/).",
+        "cached-tokens, inline-store-calls, no-gc, early-answer (comma-separated; bench/whatif/).",
     )
     args = parser.parse_args()
     if args.rounds < 1:

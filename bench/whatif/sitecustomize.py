@@ -9,7 +9,9 @@ unless CLAUDECHAT_BENCH_WHAT_IF names what-ifs:
 - no-search: a save writes no search entries;
 - cached-tokens: a token's user is looked up once per worker, never again (revoking fails);
 - inline-store-calls: store calls run on the caller's thread, without their deadline;
-- no-gc: the cyclic garbage collector off in each worker.
+- no-gc: the cyclic garbage collector off in each worker;
+- early-answer: a turn's reply is answered once it is in the journal, and pushed to the store
+  5 ms later on a thread of its own (what a server could do whose journal every worker reads).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from types import ModuleType
 from typing import Any
 
 WHAT_IFS = set(filter(None, os.environ.get("CLAUDECHAT_BENCH_WHAT_IF", "").split(",")))
-KNOWN = {"no-rows", "no-search", "cached-tokens", "inline-store-calls", "no-gc"}
+KNOWN = {
+    "no-rows",
+    "no-search",
+    "cached-tokens",
+    "inline-store-calls",
+    "no-gc",
+    "early-answer",
+}
 
 
 def _store(module: ModuleType) -> None:
@@ -79,12 +88,38 @@ def _app(_module: ModuleType) -> None:
         gc.disable()  # heap.settle() collects once, and changes only the thresholds
 
 
+def _saving(module: ModuleType) -> None:
+    if "early-answer" not in WHAT_IFS:
+        return
+    import threading
+    import time
+
+    save = module.SessionSaving.save
+
+    def early(self: Any) -> None:
+        messages = self.conversation.messages
+        if not self.one_turn or not messages or messages[-1].role != "assistant":
+            return save(self)
+        push = self.store.begin_save(self.conversation)
+        self._finish_saving()
+
+        def later() -> None:
+            time.sleep(0.005)
+            push()
+
+        threading.Thread(target=later).start()
+        return None
+
+    module.SessionSaving.save = early
+
+
 PATCHES: dict[str, Callable[[ModuleType], None]] = {
     "claudechat.storage.store": _store,
     "claudechat.storage.search": _search,
     "claudechat.server.service": _service,
     "claudechat.storage.guard": _guard,
     "claudechat.server.app": _app,
+    "claudechat.session_saving": _saving,
 }
 
 
