@@ -9,7 +9,13 @@ spread over one reply's duration (not in lockstep). The floor beside it
 is the same 50 x 20 conversation pattern sent straight to the fake with the SDK, no server.
 
     .venv/bin/python bench/bench_serve.py [--clients 50] [--turns 20] [--team] [--workers 1,4]
-                                          [--rounds 3]
+                                          [--rounds 3] [--baseline CHECKOUT] [--what-if NAMES]
+                                          [--dump FILE]
+
+With --baseline, every round also runs serve from another checkout (a git worktree of an older
+commit), in turn with the current code: the two are compared on the same minutes of a noisy
+machine, which separate runs an hour apart are not. --what-if takes parts out of the current
+code's row only (bench/whatif/): beside a baseline of the same commit, a paired what-if.
 
 Prints a table per round, and beside it each conversation's first turn apart from the others
 (the first turns come in a burst at the start); then, with several rounds, each row's medians
@@ -24,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -46,8 +51,9 @@ from serve_load import (  # noqa: E402
     run_clients,
     session_client,
 )
+from serve_tables import print_medians, print_table, print_turns, print_usage, summarize  # noqa: E402
 
-TARGET_SECONDS = 0.020  # the issue's target for the added latency's p99
+BASELINE = " (baseline)"  # the label of --baseline's rows
 
 # -- the server -----------------------------------------------------------------------------
 
@@ -60,96 +66,6 @@ def start_server(env: dict[str, str], workers: int, home: Path) -> tuple[Any, st
     return server, server.base_url
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def summarize(
-    name: str, results: list[Any], wall: float, served: dict[str, float]
-) -> dict[str, Any]:
-    total, own, added = [], [], []
-    first, later = [], []  # added latency of each conversation's first turn, of the others
-    for result in results:
-        for key, elapsed in result["timings"].items():
-            total.append(elapsed)
-            own.append(served[key])
-            added.append(elapsed - served[key])
-            (first if key.endswith(" turn 0") else later).append(elapsed - served[key])
-    return {
-        "name": name,
-        "requests": len(total),
-        "rps": len(total) / wall,
-        "own_p50": statistics.median(own) * 1000,
-        "total_p50": statistics.median(total) * 1000,
-        "total_p99": percentile(total, 0.99) * 1000,
-        "added_p50": statistics.median(added) * 1000,
-        "added_p99": percentile(added, 0.99) * 1000,
-        "first_p50": statistics.median(first) * 1000,
-        "first_max": max(first) * 1000,
-        "later_p50": statistics.median(later) * 1000,
-        "later_p99": percentile(later, 0.99) * 1000,
-        # The issue's target is a p99 under 20 ms: under 1% of requests above it. The count
-        # moves less from round to round than the 99th percentile, which is one request.
-        "over_target": sum(1 for value in added if value > TARGET_SECONDS),
-        "added_max": max(added) * 1000,
-        "errors": sum(len(r["errors"]) for r in results),
-        "lost": sum(r["expected"] - r["kept"] for r in results),
-    }
-
-
-def _print_columns(headers: list[tuple[str, int]], rows: list[list[str]]) -> None:
-    """A fixed-width table: the first column left-aligned, the others right-aligned, each
-    (title, width)."""
-
-    def line(cells: list[str]) -> str:
-        (_, first), *others = headers
-        return f"{cells[0]:<{first}}" + "".join(
-            f"{cell:>{width}}" for cell, (_, width) in zip(cells[1:], others, strict=True)
-        )
-
-    header = line([title for title, _ in headers])
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        print(line(row))
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f}ms"
-
-
-def print_turns(rows: list[dict[str, Any]]) -> None:
-    """The first turn of each conversation apart: the clients start within one reply's time,
-    each with a /new_chat, so the first turns come in a burst, and they are 5% of the requests
-    of 20-turn conversations: enough to be the whole p99."""
-    keys = ("first_p50", "first_max", "later_p50", "later_p99")
-    headers = [("added latency by turn", 34)] + [(key.replace("_", " "), 11) for key in keys]
-    _print_columns(headers, [[row["name"], *(_ms(row[key]) for key in keys)] for row in rows])
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    headers = [("run", 34), ("requests", 9), ("req/s", 8), ("fake p50", 10)]
-    timings = ("total_p50", "total_p99", "added_p50", "added_p99")
-    headers += [(key.replace("_", " "), 11) for key in timings]
-    headers += [("> 20ms", 8), ("added max", 11), ("errors", 8), ("lost", 6)]
-    cells = [
-        [
-            row["name"],
-            str(row["requests"]),
-            f"{row['rps']:.1f}",
-            _ms(row["own_p50"]),
-            *(_ms(row[key]) for key in timings),
-            str(row["over_target"]),
-            _ms(row["added_max"]),
-            str(row["errors"]),
-            str(row["lost"]),
-        ]
-        for row in rows
-    ]
-    _print_columns(headers, cells)
-
-
 def main() -> int:
     args = _arguments()
     from serve_harness import clean_env
@@ -157,10 +73,9 @@ def main() -> int:
     serve_load.DELTA_DELAY = args.delta_ms / 1000
     os.environ["BENCH_DELTA_MS"] = str(args.delta_ms)  # the fake's process reads it at start
     runs: list[tuple[int, str, list[Any], float]] = []  # (round, row name, results, wall)
-    usages: list[tuple[int, int, list[Any], float, Any]] = []
+    usages: list[tuple[int, str, list[Any], float, Any]] = []
     with FakeProcess() as fake, _storage(args.team) as storage_env:
         env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url, **storage_env)
-        env.update(_what_if_env(args.what_if))
         for round_number in range(1, args.rounds + 1):
             _one_round(round_number, env, fake.base_url, args, runs, usages)
         served = fake.served()
@@ -181,9 +96,9 @@ def main() -> int:
         print_table(rows)
         print()
         print_turns(rows)
-        _print_usage([u for u in usages if u[0] == round_number])
+        print_usage([u for u in usages if u[0] == round_number])
     if args.rounds > 1:
-        _print_medians(list(tables.values()))
+        print_medians(list(tables.values()))
     bad = any(row["errors"] or row["lost"] for rows in tables.values() for row in rows)
     return 1 if bad else 0
 
@@ -194,7 +109,7 @@ def _one_round(
     fake_url: str,
     args: Any,
     runs: list[tuple[int, str, list[Any], float]],
-    usages: list[tuple[int, int, list[Any], float, Any]],
+    usages: list[tuple[int, str, list[Any], float, Any]],
 ) -> None:
     """The floor, the in-process session and each serve row, one after another."""
     tag = f"r{round_number}"
@@ -209,12 +124,36 @@ def _one_round(
         service.store.close()
         shutil.rmtree(home, ignore_errors=True)
         runs.append((round_number, "ChatSession, no HTTP (one process)", results, wall))
+    _serve_rows(round_number, env, args, tag, runs, usages)
+
+
+def _serve_rows(
+    round_number: int,
+    env: dict[str, str],
+    args: Any,
+    tag: str,
+    runs: list[tuple[int, str, list[Any], float]],
+    usages: list[tuple[int, str, list[Any], float, Any]],
+) -> None:
+    """A serve row per worker count; against a baseline, the baseline's row beside each, first
+    one then the other in turn: the machine's speed drifts from minute to minute, and each
+    sees the same drift. What-ifs change the current code's row only: beside a baseline of the
+    same commit, a paired what-if."""
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
+    label = f" (what-if {args.what_if})" if args.what_if else ""
+    codes = [(label, {**env, **_what_if_env(args.what_if)})]
+    if args.baseline:
+        codes.append((BASELINE, _baseline_env(env, args.baseline)))
+    if round_number % 2 == 0:
+        codes.reverse()
     for position, count in enumerate(int(c) for c in args.workers.split(",")):
-        # A tag per row (--workers 1,1 included): the fake times requests by their text.
-        results, wall, memory = _serve_run(env, count, args, f"{tag}s{position}")
-        runs.append((round_number, f"serve, {storage}, {count} worker(s)", results, wall))
-        usages.append((round_number, count, results, wall, memory))
+        for label, code_env in codes:
+            # A tag per row (--workers 1,1 included): the fake times requests by their text.
+            row_tag = f"{tag}s{position}{'b' if label == BASELINE else ''}"
+            results, wall, memory = _serve_run(code_env, count, args, row_tag)
+            name = f"serve{label}, {storage}, {count} worker(s)"
+            runs.append((round_number, name, results, wall))
+            usages.append((round_number, name, results, wall, memory))
 
 
 def _dump(
@@ -232,44 +171,13 @@ def _dump(
     Path(path).write_text(json.dumps(rows))
 
 
-def _print_usage(usages: list[tuple[int, int, list[Any], float, Any]]) -> None:
-    for _round, count, results, wall, (idle, loaded) in usages:
-        requests = max(1, sum(len(result["timings"]) for result in results))
-        cpu = loaded.cpu_seconds - idle.cpu_seconds  # workers that ended meanwhile not counted
-        print(
-            f"serve, {count} worker(s): CPU {cpu / requests * 1000:.1f} ms per request "
-            f"({cpu / wall:.2f} of a CPU); memory {idle.rss_kib / 1024:.0f} MiB after start, "
-            f"{loaded.rss_kib / 1024:.0f} MiB after the run, peak {loaded.peak_kib / 1024:.0f} MiB"
-        )
-        for result in results:
-            for error in result["errors"][:3]:
-                print("error:", error)
-
-
-def _print_medians(tables: list[list[dict[str, Any]]]) -> None:
-    """Each row's median over the rounds, and the spread of its p99."""
-    print(f"\nmedians over {len(tables)} rounds (added latency, ms)")
-    headers = [("run", 34), ("added p50", 11), ("added p99", 11)]
-    headers += [("p99 lowest-highest", 20), ("later p99", 11), ("> 20ms", 8)]
-    cells = []
-    for position, row in enumerate(tables[0]):
-        p50s = [rows[position]["added_p50"] for rows in tables]
-        p99s = [rows[position]["added_p99"] for rows in tables]
-        later = statistics.median(rows[position]["later_p99"] for rows in tables)
-        over = statistics.median(rows[position]["over_target"] for rows in tables)
-        median_p50, median_p99 = statistics.median(p50s), statistics.median(p99s)
-        spread = f"{min(p99s):.1f}-{max(p99s):.1f}"
-        cells.append(
-            [
-                row["name"],
-                f"{median_p50:.1f}",
-                f"{median_p99:.1f}",
-                spread,
-                f"{later:.1f}",
-                f"{over:g}",
-            ]
-        )
-    _print_columns(headers, cells)
+def _baseline_env(env: dict[str, str], folder: str) -> dict[str, str]:
+    """`env` with the claudechat of another checkout (its src/ first on the path)."""
+    source = Path(folder).resolve() / "src"
+    if not (source / "claudechat").is_dir():
+        sys.exit(f"bench_serve: no claudechat in {source}")
+    paths = [str(source), *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _what_if_env(what_ifs: str | None) -> dict[str, str]:
@@ -304,6 +212,12 @@ def _arguments() -> Any:
     )
     parser.add_argument(
         "--delta-ms", type=float, default=50, help="Pause between the fake's deltas."
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="Also run serve from this checkout (e.g. a git worktree of an older commit) in "
+        "every round, in turn with the current code: a paired comparison.",
     )
     parser.add_argument(
         "--dump", metavar="FILE", help="Write every request's added latency there (JSON)."

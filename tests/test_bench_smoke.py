@@ -45,9 +45,24 @@ def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
         "--workers", "1", "--client-processes", "1", "--no-session-row",
         "--what-if", "no-rows,cached-tokens",
     )  # fmt: skip
-    assert "serve, SQLite + folder, 1 worker(s)" in out, out
+    assert "serve (what-if no-rows,cached-tokens), SQLite + folder, 1 worker(s)" in out, out
     refused = subprocess.run(
         [sys.executable, "bench/bench_serve.py", "--what-if", "no-rows,bogus"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and "unknown --what-if bogus" in refused.stderr
+
+
+def test_bench_serve_runs_a_baseline_beside_the_current_code() -> None:
+    """--baseline runs serve from another checkout too (here this one), in every round, in
+    turn with the current code, and the medians name both."""
+    out = run_bench(
+        "bench/bench_serve.py", "--clients", "2", "--turns", "2", "--delta-ms", "1",
+        "--workers", "1", "--client-processes", "1", "--no-session-row", "--rounds", "2",
+        "--baseline", str(ROOT), "--dump", "/dev/stdout",
+    )  # fmt: skip
+    medians = out[out.index("medians over 2 rounds") :]
+    assert "\nserve, SQLite + folder, 1 worker(s) " in medians, out
+    assert "\nserve (baseline), SQLite + folder, 1 worker(s) " in medians, out
+    # Every request of each row, by round: 2 rounds x 3 rows x 2 clients x 2 turns.
+    assert out.count('"request": ') == 24, out
