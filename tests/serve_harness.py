@@ -136,6 +136,14 @@ class Serve:
             base_url=self.base_url, headers=headers, timeout=30, trust_env=False, **kwargs
         )
 
+    def settled(self, seconds: float = 15) -> None:
+        """Wait until the journal holds no save: on the embedded store a JSON turn is answered
+        before its push, which a test touching the stored files directly must not race."""
+        deadline = time.monotonic() + seconds
+        while any((self.home / "journal").glob("*/*.json")):
+            assert time.monotonic() < deadline, "the server's saves were never pushed"
+            time.sleep(0.02)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

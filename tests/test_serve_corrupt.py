@@ -25,6 +25,7 @@ def _spoil(
     from claudechat.settings import load_settings
     from claudechat.storage import open_store
 
+    serve.settled()  # the last turn's push done: it would write the document whole again
     for name, value in serve.env.items():  # the server's store, from this process
         monkeypatch.setenv(name, value)
     store = open_store(load_settings())
@@ -102,6 +103,7 @@ def test_a_missing_document_is_said_without_where_it_was(
     with server.client() as http:
         made = http.post("/new_chat", json={}).json()["conversation_id"]
         assert http.post("/chat", json={"user_input": "to lose"}).status_code == 200
+        server.settled()
         for name, value in server.env.items():
             monkeypatch.setenv(name, value)
         store = open_store(load_settings())

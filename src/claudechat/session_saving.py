@@ -28,7 +28,7 @@ _DELETED = "the conversation was deleted elsewhere; not saved"
 if TYPE_CHECKING:
     from claudechat.conversation import Conversation
     from claudechat.settings import Settings
-    from claudechat.storage.results import SaveResult
+    from claudechat.storage.results import PendingSave, SaveResult
     from claudechat.storage.store import ConversationStore
 
 
@@ -53,6 +53,9 @@ class SessionSaving:
     # Where each save's outcome is noted for a signal that ends the process as it leaves
     # (signals.leaving_behind): the CLI's session sets it; serve's answer each request instead.
     leave_note: Callable[[str], None]
+    # serve's JSON turns on a store of this machine's: where a save's push is handed, to run
+    # once the answer is sent (see _can_answer_first). None: each save waits for its push.
+    push_later: Callable[[PendingSave], None] | None = None
 
     @property
     def refused(self) -> StoreRefusedError | None:
@@ -80,12 +83,22 @@ class SessionSaving:
         except ConversationDeletedError:
             push()  # finds it deleted too, and drops the journal entry just written
             raise
+        if self.push_later is not None and self._can_answer_first(push):
+            self.push_later(push)
+            return
         try:
             result = push()
         except ConversationDeletedError:
             self._found_deleted()
             raise
         self._saved(result)
+
+    def _can_answer_first(self, push: PendingSave) -> bool:
+        """Whether the answer may go before the push: the journal holds the save, on disk,
+        where every reader of a store of this machine's sees it (load, list and search merge
+        the journal in), and the push before it reached the store (an outage would go
+        unsaid: that push said so, in the answer)."""
+        return self.saved_in == "stored" and push.journaled and push.make_durable()
 
     def _save_beside_request(self) -> None:
         self._finish_saving()  # (none in flight here: each reply waits for its own)

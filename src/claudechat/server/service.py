@@ -6,6 +6,7 @@ ConversationStore and Claude client of the process, as the REPL and pipe mode us
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
 from claudechat.errors import (
     ClaudechatError,
+    ConversationDeletedError,
     NotFoundError,
     StorageError,
     UsageError,
@@ -30,6 +32,7 @@ from claudechat.storage.accounts import CurrentConversations, Tokens, token_hash
 from claudechat.storage.checked_tokens import CheckedTokens, revocation_mark
 from claudechat.storage.guard import Guard
 from claudechat.storage.reading import KeptCopy
+from claudechat.storage.results import PendingSave
 from claudechat.storage.store import ConversationStore
 
 log = logging.getLogger("claudechat.serve")
@@ -201,6 +204,28 @@ class Service:
         # its answer says so (see reply_body) instead of "saved as soon as the store is back".
         session.one_turn = True
         return session
+
+    @functools.cached_property
+    def answers_before_pushing(self) -> bool:
+        """Whether a turn's answer may go before the push of its save (once the journal holds
+        it, on disk): on a store of this machine's (a folder and an SQLite file), whose every
+        reader reads this machine's journal too. Another host behind the same PostgreSQL and
+        S3 would not see the turn until it is pushed."""
+        from claudechat.storage.blobs import LocalBlobStore
+
+        database = self.settings.database_url
+        return isinstance(self.store.blobs, LocalBlobStore) and database.startswith("sqlite")
+
+    def push_after_answer(self, push: PendingSave) -> None:
+        """The push of a turn's save, its answer sent: what it could not do goes to the log,
+        and the journal keeps the save until the store takes it (journal_drain.py)."""
+        try:
+            result = push()
+        except ConversationDeletedError as exc:
+            log.info("a turn's save was refused after its answer: %s", exc)  # deleted since
+            return
+        if result.error is not None:
+            log.warning("a turn's save is kept in the journal: %s", result.error)
 
     def new_chat(self, user: str, request: ChatRequest | None = None) -> str:
         """Saved at once, empty: its id stays the caller's to use after a later /new_chat

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from claudechat.errors import Stopped
 from claudechat.events import Event, Opened, Retrying, ThinkingDelta
 from claudechat.reused_threads import run_soon
 from claudechat.server.service import ChatRequest, Notices, Service
+from claudechat.storage.results import PendingSave
 
 
 class ClientGone(Stopped):
@@ -76,6 +78,9 @@ class Turn:
         # Set once the client has its answer (or is gone): shutdown waits for it, or the last
         # answers would be cut when the event loop closes.
         self.answered = asyncio.Event()
+        # Set once the turn's thread is done, the pushes of saves answered first included: the
+        # store is closed only then.
+        self.settled = threading.Event()
 
     def start(self) -> Turn:
         # On a kept thread, not a daemon: an exiting process waits for the turn to save what
@@ -90,8 +95,13 @@ class Turn:
     def _run(self) -> None:
         outcome: Outcome
         before = 0
+        pushes: list[PendingSave] = []  # saves whose push waits for the answer to be sent
         try:
             self.session = self.service.open_session(self.user, self.request, self.notices)
+            if not self.stream and self.service.answers_before_pushing:
+                # A JSON caller waits for the whole answer; a stream's had the text all along,
+                # and its last event still says whether the reply was saved.
+                self.session.push_later = pushes.append
             before = len(self.session.conversation.messages)
             with self.service.claude.stops.owned_by(self._stop):
                 message = self.session.send(
@@ -104,6 +114,9 @@ class Turn:
         finally:
             self.done.set()
         self._put(outcome)
+        for push in pushes:
+            self.service.push_after_answer(push)
+        self.settled.set()
 
     def _on_text(self, text: str) -> None:
         # Queued even when stopping: the reply kept holds this text, and a stream still open
@@ -156,18 +169,27 @@ class Turns:
 
     def add(self, turn: Turn) -> None:
         with self._lock:
-            self._active = {t for t in self._active if not t.answered.is_set()}
+            self._active = {t for t in self._active if not _over(t)}
             self._active.add(turn)
 
     async def stop_all(self, timeout: float) -> None:
         """Stop every turn still running and wait (up to `timeout`) until each is answered:
         what arrived is saved, marked interrupted, and its client told so."""
         with self._lock:
-            active = [t for t in self._active if not t.answered.is_set()]
+            turns = [t for t in self._active if not _over(t)]
+        active = [t for t in turns if not t.answered.is_set()]
         for turn in active:
             turn.stop()
+        deadline = time.monotonic() + timeout
         if active:
             waits = [asyncio.ensure_future(turn.answered.wait()) for turn in active]
             await asyncio.wait(waits, timeout=timeout)
             for wait in waits:
                 wait.cancel()  # the ones past the timeout: not left pending as the loop closes
+        # Then the pushes of the saves answered before them (a few milliseconds each).
+        while not all(t.settled.is_set() for t in turns) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+
+def _over(turn: Turn) -> bool:
+    return turn.answered.is_set() and turn.settled.is_set()

@@ -6,6 +6,7 @@ that store.py holds only how the store works.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,20 @@ class SaveResult:
     conversation: Conversation | None = None  # merged with the store's copy, when pushed
     journaled: bool = False  # not pushed, but in the local journal
     notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PendingSave:
+    """A save whose local half is done: the journal holds it (when `journaled`). Its store
+    half, the push, runs when it is called."""
+
+    push: Callable[[], SaveResult]
+    journaled: bool
+    # The journal's entry put on disk (it is left to the page cache); False: it could not be.
+    make_durable: Callable[[], bool]
+
+    def __call__(self) -> SaveResult:
+        return self.push()
 
 
 @dataclass

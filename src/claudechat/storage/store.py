@@ -47,7 +47,7 @@ from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
 from claudechat.storage.reading import StoreReading
-from claudechat.storage.results import PlacedNotice, SaveResult, SyncReport
+from claudechat.storage.results import PendingSave, PlacedNotice, SaveResult, SyncReport
 from claudechat.storage.versions import StoredVersions
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class ConversationStore(StoreReading):
     def save(self, conversation: Conversation) -> SaveResult:
         return self.begin_save(conversation)()
 
-    def begin_save(self, conversation: Conversation) -> Callable[[], SaveResult]:
+    def begin_save(self, conversation: Conversation) -> PendingSave:
         """A save's local half now: a copy, encoded once, written to the journal (from here
         nothing is lost with this process). Its store half when the returned call runs, which a
         session runs beside its request to Claude."""
@@ -128,7 +128,11 @@ class ConversationStore(StoreReading):
         snapshot = conversation.copy()
         data = encode_document(snapshot)  # once, for the journal and the store alike
         entry_etag, journal_error = self._journal_write(snapshot, data)
-        return lambda: self._finish_save(snapshot, data, entry_etag, journal_error)
+        return PendingSave(
+            lambda: self._finish_save(snapshot, data, entry_etag, journal_error),
+            journaled=journal_error is None,
+            make_durable=lambda: self._journal_made_durable(snapshot),
+        )
 
     def _finish_save(
         self,
