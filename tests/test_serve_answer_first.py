@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 
@@ -58,11 +57,33 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 15) -> N
         time.sleep(0.02)
 
 
-def chat_in_background(http: httpx.Client, body: dict[str, Any]) -> tuple[threading.Thread, list]:
+def turn_under_way(
+    serve: Serve, http: httpx.Client, fake: FakeAnthropic
+) -> tuple[str, threading.Thread, list[httpx.Response]]:
+    """A JSON turn in a new conversation, its reply streaming for a second, once the user's
+    message has reached the store (pushed beside the request): its id, thread and answer."""
+    started = http.post("/new_chat", json={}).json()["conversation_id"]
+    fake.queue(Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
     answers: list[httpx.Response] = []
-    thread = threading.Thread(target=lambda: answers.append(http.post("/chat", json=body)))
+    thread = threading.Thread(
+        target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
+    )
     thread.start()
-    return thread, answers
+    wait_for(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
+    return started, thread, answers
+
+
+@contextlib.contextmanager
+def answered_while_its_push_is_held(
+    serve: Serve, http: httpx.Client, fake: FakeAnthropic
+) -> Iterator[tuple[str, httpx.Response]]:
+    """A turn under way, then no push can write: it is answered all the same."""
+    started, thread, answers = turn_under_way(serve, http, fake)
+    with blob_folder_held(serve):
+        thread.join(timeout=10)
+        assert answers, "the answer waited for the push"
+        assert answers[0].status_code == 200, answers[0].text
+        yield started, answers[0]
 
 
 def test_a_json_turn_is_answered_before_its_push_and_seen_meanwhile(
@@ -70,16 +91,8 @@ def test_a_json_turn_is_answered_before_its_push_and_seen_meanwhile(
 ) -> None:
     fake_server.reset()
     with embedded_serve(fake_server) as serve, serve.client() as http:
-        started = http.post("/new_chat", json={}).json()["conversation_id"]
-        fake_server.queue(Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
-        thread, answers = chat_in_background(http, {"user_input": "hello"})
-        # The user's message reached the store beside the request; then no push can write.
-        wait_for(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
-        with blob_folder_held(serve):
-            thread.join(timeout=10)
-            assert answers, "the answer waited for the push"
-            assert answers[0].status_code == 200, answers[0].text
-            reply = answers[0].json()["reply"]
+        with answered_while_its_push_is_held(serve, http, fake_server) as (started, answer):
+            reply = answer.json()["reply"]
             assert stored_texts(serve, started) == ["hello"]  # not pushed yet
             # Seen all the same, by every reader of this machine's: the journal is read.
             document = http.get("/get_conversation", params={"conversation_id": started})
@@ -107,10 +120,7 @@ def test_a_conversation_deleted_during_a_json_turn_stays_deleted(
     back: the deletion stands, as if it came just after the answer."""
     fake_server.reset()
     with embedded_serve(fake_server) as serve, serve.client() as http:
-        started = http.post("/new_chat", json={}).json()["conversation_id"]
-        fake_server.queue(Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
-        thread, answers = chat_in_background(http, {"user_input": "hello"})
-        wait_for(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
+        started, thread, answers = turn_under_way(serve, http, fake_server)
         assert http.delete(f"/conversations/{started}").status_code == 200
         thread.join(timeout=20)
         assert answers and answers[0].status_code == 200, answers
@@ -139,14 +149,7 @@ def test_sigterm_waits_for_the_push_of_a_turn_answered_first(
     """The store is closed only once the pushes of saves already answered are done."""
     fake_server.reset()
     with embedded_serve(fake_server) as serve, serve.client() as http:
-        started = http.post("/new_chat", json={}).json()["conversation_id"]
-        fake_server.queue(Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
-        thread, answers = chat_in_background(http, {"user_input": "hello"})
-        wait_for(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
-        with blob_folder_held(serve):
-            thread.join(timeout=10)
-            assert answers and answers[0].status_code == 200, answers
-            answer = answers[0]
+        with answered_while_its_push_is_held(serve, http, fake_server) as (started, answer):
             assert serve.process is not None
             serve.process.send_signal(signal.SIGTERM)
             time.sleep(0.5)  # shutting down meanwhile, its push still held
