@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,14 @@ def team_env(postgres: PostgresServer, s3: S3Server) -> dict[str, str]:
         "CLAUDECHAT_DATABASE_URL": postgres.create_database(f"s_{unique}"),
         "CLAUDECHAT_STORAGE_URL": f"s3://{bucket}/chats",
     }
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Poll `condition` until it holds; fail saying `what` never happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.02)
 
 
 class Serve:
@@ -139,10 +148,8 @@ class Serve:
     def settled(self, seconds: float = 15) -> None:
         """Wait until the journal holds no save: on the embedded store a JSON turn is answered
         before its push, which a test touching the stored files directly must not race."""
-        deadline = time.monotonic() + seconds
-        while any((self.home / "journal").glob("*/*.json")):
-            assert time.monotonic() < deadline, "the server's saves were never pushed"
-            time.sleep(0.02)
+        journal = self.home / "journal"
+        wait_until(lambda: not any(journal.glob("*/*.json")), "the saves pushed", seconds)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -11,19 +11,20 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, text_of
+from serve_harness import Serve, clean_env, text_of, wait_until
 
 USER = "tester"  # --no-auth serves as the local user, CLAUDECHAT_USER in the harness
 
 
 @contextlib.contextmanager
 def embedded_serve(fake: FakeAnthropic) -> Iterator[Serve]:
+    fake.reset()
     env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url)
     # A push held up longer than this is given up (to the journal): the holds below stay short.
     env["CLAUDECHAT_STORE_TIMEOUT"] = "20"
@@ -50,13 +51,6 @@ def stored_texts(serve: Serve, conversation_id: str) -> list[str]:
     return [text_of(m["content"]) for m in json.loads(path.read_text())["messages"]]
 
 
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def turn_under_way(
     serve: Serve, http: httpx.Client, fake: FakeAnthropic
 ) -> tuple[str, threading.Thread, list[httpx.Response]]:
@@ -69,7 +63,7 @@ def turn_under_way(
         target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
     )
     thread.start()
-    wait_for(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
+    wait_until(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
     return started, thread, answers
 
 
@@ -89,7 +83,6 @@ def answered_while_its_push_is_held(
 def test_a_json_turn_is_answered_before_its_push_and_seen_meanwhile(
     fake_server: FakeAnthropic,
 ) -> None:
-    fake_server.reset()
     with embedded_serve(fake_server) as serve, serve.client() as http:
         with answered_while_its_push_is_held(serve, http, fake_server) as (started, answer):
             reply = answer.json()["reply"]
@@ -102,8 +95,8 @@ def test_a_json_turn_is_answered_before_its_push_and_seen_meanwhile(
             ]
             listed = http.get("/conversations").json()["conversations"]
             assert [c["message_count"] for c in listed if c["conversation_id"] == started] == [2]
-        wait_for(lambda: stored_texts(serve, started) == ["hello", reply], "pushed once free")
-        wait_for(lambda: not list((serve.home / "journal" / USER).glob("*.json")), "journal")
+        wait_until(lambda: stored_texts(serve, started) == ["hello", reply], "pushed once free")
+        serve.settled()
 
 
 def _texts_or_none(serve: Serve, conversation_id: str) -> list[str]:
@@ -118,13 +111,12 @@ def test_a_conversation_deleted_during_a_json_turn_stays_deleted(
 ) -> None:
     """The turn is answered; its push then finds the conversation deleted, and writes nothing
     back: the deletion stands, as if it came just after the answer."""
-    fake_server.reset()
     with embedded_serve(fake_server) as serve, serve.client() as http:
         started, thread, answers = turn_under_way(serve, http, fake_server)
         assert http.delete(f"/conversations/{started}").status_code == 200
         thread.join(timeout=20)
         assert answers and answers[0].status_code == 200, answers
-        wait_for(lambda: not list((serve.home / "journal" / USER).glob("*.json")), "journal")
+        serve.settled()
         assert http.get("/get_conversation", params={"conversation_id": started}).status_code == 404
         listed = http.get("/conversations").json()["conversations"]
         assert started not in {c["conversation_id"] for c in listed}
@@ -147,7 +139,6 @@ def test_sigterm_waits_for_the_push_of_a_turn_answered_first(
     fake_server: FakeAnthropic,
 ) -> None:
     """The store is closed only once the pushes of saves already answered are done."""
-    fake_server.reset()
     with embedded_serve(fake_server) as serve, serve.client() as http:
         with answered_while_its_push_is_held(serve, http, fake_server) as (started, answer):
             assert serve.process is not None

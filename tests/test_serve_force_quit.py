@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -13,20 +12,13 @@ import pytest
 
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, text_of
+from serve_harness import Serve, clean_env, text_of, wait_until
 
 
 @pytest.fixture
 def fake(fake_server: FakeAnthropic) -> FakeAnthropic:
     fake_server.reset()
     return fake_server
-
-
-def _wait_for(condition: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.02)
 
 
 def test_a_second_ctrl_c_saves_the_replies_in_flight_and_closes_the_store(
@@ -52,10 +44,10 @@ def test_a_second_ctrl_c_saves_the_replies_in_flight_and_closes_the_store(
     with server:
         thread = threading.Thread(target=ask)
         thread.start()
-        _wait_for(lambda: fake.requests, "the reply started")
+        wait_until(lambda: fake.requests, "the reply started")
         assert server.process is not None
         server.process.send_signal(signal.SIGINT)
-        _wait_for(lambda: "Waiting for connections" in server.log(), "the first Ctrl-C waits")
+        wait_until(lambda: "Waiting for connections" in server.log(), "the first Ctrl-C waits")
         server.process.send_signal(signal.SIGINT)
         code = server.process.wait(30)
         release.set()

@@ -24,9 +24,6 @@ class SaveInFlight:
         # A kept thread, not a daemon: a process on its way out still finishes the save.
         self._push = run_soon(push)
 
-    def done(self) -> bool:
-        return self._push.done()
-
     def result(self) -> SaveResult:
         """Wait for the push (bounded by the store's deadline) and return what it did."""
         return self._push.result()

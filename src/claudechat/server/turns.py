@@ -95,7 +95,7 @@ class Turn:
     def _run(self) -> None:
         outcome: Outcome
         before = 0
-        pushes: list[PendingSave] = []  # saves whose push waits for the answer to be sent
+        pushes: list[PendingSave] = []  # saves answered first, pushed once the answer is queued
         try:
             self.session = self.service.open_session(self.user, self.request, self.notices)
             if not self.stream and self.service.answers_before_pushing:
@@ -174,7 +174,8 @@ class Turns:
 
     async def stop_all(self, timeout: float) -> None:
         """Stop every turn still running and wait (up to `timeout`) until each is answered:
-        what arrived is saved, marked interrupted, and its client told so."""
+        what arrived is saved, marked interrupted, and its client told so; then until the
+        pushes of the saves answered first are done, so the store is closed after them."""
         with self._lock:
             turns = [t for t in self._active if not _over(t)]
         active = [t for t in turns if not t.answered.is_set()]
