@@ -16,6 +16,7 @@ With --baseline, every round also runs serve from another checkout (a git worktr
 commit), in turn with the current code: the two are compared on the same minutes of a noisy
 machine, which separate runs an hour apart are not. --what-if takes parts out of the current
 code's row only (bench/whatif/): beside a baseline of the same commit, a paired what-if.
+`--what-if phases` takes nothing out: it prints where each request's added latency goes.
 
 Prints a table per round, and beside it each conversation's first turn apart from the others
 (the first turns come in a burst at the start); then, with several rounds, each row's medians
@@ -28,6 +29,7 @@ so each serve figure has a floor measured beside it. Read the figures as sizes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -51,6 +53,7 @@ from serve_load import (  # noqa: E402
     run_clients,
     session_client,
 )
+from serve_phases import print_phases  # noqa: E402
 from serve_tables import print_medians, print_table, print_turns, print_usage, summarize  # noqa: E402
 
 BASELINE = " (baseline)"  # the label of --baseline's rows
@@ -80,7 +83,7 @@ def main() -> int:
             _one_round(round_number, env, fake.base_url, args, runs, usages)
         served = fake.served()
     if args.dump:
-        _dump(args.dump, runs, served)
+        Path(args.dump).write_text(json.dumps(_request_rows(runs, served)))
     tables: dict[int, list[dict[str, Any]]] = {}
     for round_number, name, results, wall in runs:
         tables.setdefault(round_number, []).append(summarize(name, results, wall, served))
@@ -99,6 +102,10 @@ def main() -> int:
         print_usage([u for u in usages if u[0] == round_number])
     if args.rounds > 1:
         print_medians(list(tables.values()))
+    if args.phases_folder:
+        phased = [r for r in _request_rows(runs, served) if "(what-if" in r["run"]]
+        print_phases(phased, Path(args.phases_folder))
+        shutil.rmtree(args.phases_folder, ignore_errors=True)
     bad = any(row["errors"] or row["lost"] for rows in tables.values() for row in rows)
     return 1 if bad else 0
 
@@ -141,7 +148,7 @@ def _serve_rows(
     same commit, a paired what-if."""
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
     label = f" (what-if {args.what_if})" if args.what_if else ""
-    codes = [(label, {**env, **_what_if_env(args.what_if)})]
+    codes = [(label, {**env, **_what_if_env(args.what_if, args.phases_folder)})]
     if args.baseline:
         codes.append((BASELINE, _baseline_env(env, args.baseline)))
     if round_number % 2 == 0:
@@ -156,19 +163,16 @@ def _serve_rows(
             usages.append((round_number, name, results, wall, memory))
 
 
-def _dump(
-    path: str, runs: list[tuple[int, str, list[Any], float]], served: dict[str, float]
-) -> None:
+def _request_rows(
+    runs: list[tuple[int, str, list[Any], float]], served: dict[str, float]
+) -> list[dict[str, Any]]:
     """Each request's text, client wall time and the fake's own time, by round and row."""
-    import json
-
-    rows = [
+    return [
         {"round": round_number, "run": name, "request": key, "wall": wall, "own": served[key]}
         for round_number, name, results, _ in runs
         for result in results
         for key, wall in result["timings"].items()
     ]
-    Path(path).write_text(json.dumps(rows))
 
 
 def _baseline_env(env: dict[str, str], folder: str) -> dict[str, str]:
@@ -180,13 +184,14 @@ def _baseline_env(env: dict[str, str], folder: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _what_if_env(what_ifs: str | None) -> dict[str, str]:
+def _what_if_env(what_ifs: str | None, phases_folder: str | None) -> dict[str, str]:
     """The environment that makes serve's processes run the what-ifs (whatif/sitecustomize.py)."""
     if not what_ifs:
         return {}
     folder = str(Path(__file__).resolve().parent / "whatif")
     paths = [folder, *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {"PYTHONPATH": os.pathsep.join(paths), "CLAUDECHAT_BENCH_WHAT_IF": what_ifs}
+    env = {"PYTHONPATH": os.pathsep.join(paths), "CLAUDECHAT_BENCH_WHAT_IF": what_ifs}
+    return {**env, "CLAUDECHAT_BENCH_PHASES": phases_folder} if phases_folder else env
 
 
 def _known_what_ifs() -> set[str]:
@@ -250,6 +255,9 @@ def _arguments() -> Any:
     unknown = set((args.what_if or "").split(",")) - {"", *_known_what_ifs()}
     if unknown:
         parser.error(f"unknown --what-if {', '.join(sorted(unknown))}")
+    # Where serve's processes write the phases of each /chat (whatif/phases.py).
+    phased = "phases" in (args.what_if or "").split(",")
+    args.phases_folder = tempfile.mkdtemp(prefix="serve-phases-") if phased else None
     return args
 
 

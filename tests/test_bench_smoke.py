@@ -38,14 +38,17 @@ def test_bench_turn_phases_times_each_phase() -> None:
 
 
 def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
-    """--what-if runs serve without a part (bench/whatif/); a name it does not know is refused
-    before anything starts."""
+    """--what-if runs serve without a part (bench/whatif/), and `phases` says where each
+    request's time went; a name it does not know is refused before anything starts."""
     out = run_bench(
         "bench/bench_serve.py", "--clients", "2", "--turns", "2", "--delta-ms", "1",
         "--workers", "1", "--client-processes", "1", "--no-session-row",
-        "--what-if", "no-rows,cached-tokens",
+        "--what-if", "no-rows,cached-tokens,phases",
     )  # fmt: skip
-    assert "serve (what-if no-rows,cached-tokens), SQLite + folder, 1 worker(s)" in out, out
+    assert "serve (what-if no-rows,cached-tokens,phases), SQLite + folder, 1 worker(s)" in out
+    # Every request of the what-if's row, each in its phases.
+    assert "where the added latency goes (4 requests, " in out, out
+    assert "\nloading the conversation " in out, out
     refused = subprocess.run(
         [sys.executable, "bench/bench_serve.py", "--what-if", "no-rows,bogus"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,

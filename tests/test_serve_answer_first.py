@@ -16,18 +16,18 @@ from collections.abc import Iterator
 import httpx
 
 from conftest import API_KEY
-from fakes.anthropic_api import FakeAnthropic, Reply
+from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
 from serve_harness import Serve, clean_env, text_of, wait_until
 
 USER = "tester"  # --no-auth serves as the local user, CLAUDECHAT_USER in the harness
 
 
 @contextlib.contextmanager
-def embedded_serve(fake: FakeAnthropic) -> Iterator[Serve]:
+def embedded_serve(fake: FakeAnthropic, store_timeout: float = 20) -> Iterator[Serve]:
     fake.reset()
     env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.base_url)
     # A push held up longer than this is given up (to the journal): the holds below stay short.
-    env["CLAUDECHAT_STORE_TIMEOUT"] = "20"
+    env["CLAUDECHAT_STORE_TIMEOUT"] = str(store_timeout)
     with Serve(env, "--no-auth") as serve:
         yield serve
 
@@ -54,8 +54,8 @@ def stored_texts(serve: Serve, conversation_id: str) -> list[str]:
 def turn_under_way(
     serve: Serve, http: httpx.Client, fake: FakeAnthropic
 ) -> tuple[str, threading.Thread, list[httpx.Response]]:
-    """A JSON turn in a new conversation, its reply streaming for a second, once the user's
-    message has reached the store (pushed beside the request): its id, thread and answer."""
+    """A JSON turn in a new conversation, its reply streaming for a second: its id, thread
+    and answer. Its message is in the journal, not pushed: the reply's save pushes both."""
     started = http.post("/new_chat", json={}).json()["conversation_id"]
     fake.queue(Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
     answers: list[httpx.Response] = []
@@ -63,8 +63,15 @@ def turn_under_way(
         target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
     )
     thread.start()
-    wait_until(lambda: "hello" in _texts_or_none(serve, started), "the message was pushed")
+    wait_until(lambda: fake.requests, "Claude was asked")
+    assert texts_of(http, started) == ["hello"]  # read from the journal
+    assert stored_texts(serve, started) == []  # one push a turn: after the answer
     return started, thread, answers
+
+
+def texts_of(http: httpx.Client, conversation_id: str) -> list[str]:
+    document = http.get("/get_conversation", params={"conversation_id": conversation_id})
+    return [text_of(m["content"]) for m in document.json()["messages"]]
 
 
 @contextlib.contextmanager
@@ -86,24 +93,13 @@ def test_a_json_turn_is_answered_before_its_push_and_seen_meanwhile(
     with embedded_serve(fake_server) as serve, serve.client() as http:
         with answered_while_its_push_is_held(serve, http, fake_server) as (started, answer):
             reply = answer.json()["reply"]
-            assert stored_texts(serve, started) == ["hello"]  # not pushed yet
+            assert stored_texts(serve, started) == []  # not pushed yet
             # Seen all the same, by every reader of this machine's: the journal is read.
-            document = http.get("/get_conversation", params={"conversation_id": started})
-            assert [text_of(m["content"]) for m in document.json()["messages"]] == [
-                "hello",
-                reply,
-            ]
+            assert texts_of(http, started) == ["hello", reply]
             listed = http.get("/conversations").json()["conversations"]
             assert [c["message_count"] for c in listed if c["conversation_id"] == started] == [2]
         wait_until(lambda: stored_texts(serve, started) == ["hello", reply], "pushed once free")
         serve.settled()
-
-
-def _texts_or_none(serve: Serve, conversation_id: str) -> list[str]:
-    try:
-        return stored_texts(serve, conversation_id)
-    except (FileNotFoundError, ValueError):  # not written yet, or being replaced
-        return []
 
 
 def test_a_conversation_deleted_during_a_json_turn_stays_deleted(
@@ -148,3 +144,37 @@ def test_sigterm_waits_for_the_push_of_a_turn_answered_first(
         assert stored_texts(serve, started) == ["hello", answer.json()["reply"]]
         assert not list((serve.home / "journal" / USER).glob("*.json"))
         assert not list(serve.home.glob("*-wal")), serve.log()
+
+
+def test_a_refused_turn_is_answered_once_its_message_is_stored(
+    fake_server: FakeAnthropic,
+) -> None:
+    """The message put off for the reply's push is pushed before a failure's answer: there
+    is no reply to push it with."""
+    with embedded_serve(fake_server) as serve, serve.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        fake_server.queue(ErrorReply(400, "invalid_request_error", "prompt is too long"))
+        answer = http.post("/chat", json={"user_input": "hello"})
+        assert answer.status_code == 502, answer.text  # Claude's refusal, passed on
+        assert answer.json()["conversation_id"] == started  # the message is kept there
+        assert stored_texts(serve, started) == ["hello"]
+
+
+def test_a_store_that_stopped_answering_is_said_in_the_next_answer(
+    fake_server: FakeAnthropic,
+) -> None:
+    """The first turn after the store stopped answering is answered from the journal, its
+    push given up later; the turns after it wait for their saves again, and say where they
+    went. Every turn reaches the store once it is back."""
+    with embedded_serve(fake_server, store_timeout=1) as serve, serve.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        with blob_folder_held(serve):
+            first = http.post("/chat", json={"user_input": "one"})
+            assert first.status_code == 200 and "notices" not in first.json(), first.text
+            wait_until(lambda: "kept in the journal" in serve.log(), "the push was given up")
+            second = http.post("/chat", json={"user_input": "two"})
+            assert second.status_code == 200, second.text
+            assert "will be pushed when the store is back" in " ".join(second.json()["notices"])
+        replies = [first.json()["reply"], second.json()["reply"]]
+        expected = ["one", replies[0], "two", replies[1]]
+        wait_until(lambda: stored_texts(serve, started) == expected, "pushed once back", 20)

@@ -10,8 +10,8 @@ unless CLAUDECHAT_BENCH_WHAT_IF names what-ifs:
 - cached-tokens: a token's user is looked up once per worker, never again (revoking fails);
 - inline-store-calls: store calls run on the caller's thread, without their deadline;
 - no-gc: the cyclic garbage collector off in each worker;
-- early-answer: a turn's reply is answered once it is in the journal, and pushed to the store
-  5 ms later on a thread of its own (what a server could do whose journal every worker reads).
+- phases: nothing taken out; where each /chat's time goes is recorded (phases.py), and
+  bench_serve.py prints it beside each request's added latency.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ KNOWN = {
     "cached-tokens",
     "inline-store-calls",
     "no-gc",
-    "early-answer",
+    "phases",
 }
 
 
@@ -88,38 +88,12 @@ def _app(_module: ModuleType) -> None:
         gc.disable()  # heap.settle() collects once, and changes only the thresholds
 
 
-def _saving(module: ModuleType) -> None:
-    if "early-answer" not in WHAT_IFS:
-        return
-    import threading
-    import time
-
-    save = module.SessionSaving.save
-
-    def early(self: Any) -> None:
-        messages = self.conversation.messages
-        if not self.one_turn or not messages or messages[-1].role != "assistant":
-            return save(self)
-        push = self.store.begin_save(self.conversation)
-        self._finish_saving()
-
-        def later() -> None:
-            time.sleep(0.005)
-            push()
-
-        threading.Thread(target=later).start()
-        return None
-
-    module.SessionSaving.save = early
-
-
-PATCHES: dict[str, Callable[[ModuleType], None]] = {
-    "claudechat.storage.store": _store,
-    "claudechat.storage.search": _search,
-    "claudechat.server.service": _service,
-    "claudechat.storage.guard": _guard,
-    "claudechat.server.app": _app,
-    "claudechat.session_saving": _saving,
+PATCHES: dict[str, list[Callable[[ModuleType], None]]] = {
+    "claudechat.storage.store": [_store],
+    "claudechat.storage.search": [_search],
+    "claudechat.server.service": [_service],
+    "claudechat.storage.guard": [_guard],
+    "claudechat.server.app": [_app],
 }
 
 
@@ -134,7 +108,8 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             load(module)
-            PATCHES[fullname](module)
+            for patch in PATCHES[fullname]:
+                patch(module)
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -145,4 +120,9 @@ if WHAT_IFS:
     if unknown:
         known = ", ".join(sorted(KNOWN))
         sys.exit(f"unknown what-if: {', '.join(sorted(unknown))} (known: {known})")
+    if "phases" in WHAT_IFS:
+        import phases  # beside this file, on the path with it
+
+        for name, patch in phases.PATCHES.items():
+            PATCHES.setdefault(name, []).append(patch)
     sys.meta_path.insert(0, _PatchOnImport())

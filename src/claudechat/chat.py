@@ -1,9 +1,9 @@
 """A chat session: one conversation, its memory, the store and Claude. No terminal code here.
 
 The user's message is in the local journal before the API call leaves, and pushed to the store
-while the call runs; the reply is saved after it (how a session saves: session_saving.py). So a
-crash or a failure never loses what was typed, and a reply that stops early is kept and marked
-as such.
+while the call runs (serve's JSON turns on a store of this machine's: with the reply); the reply
+is saved after it (how a session saves: session_saving.py). So a crash or a failure never loses
+what was typed, and a reply that stops early is kept and marked as such.
 
 A session works on its own branch of the conversation's message tree: `head` is the newest
 message of that branch. Another session's messages land in the same document (saves merge)
@@ -27,13 +27,7 @@ from claudechat.blocks import text_block
 from claudechat.claude import Claude
 from claudechat.claude_stream import Reply
 from claudechat.conversation import Conversation, Message, Status
-from claudechat.errors import (
-    ApiError,
-    NotFoundError,
-    ReplyCutOffError,
-    Terminated,
-    UsageError,
-)
+from claudechat.errors import ApiError, NotFoundError, ReplyCutOffError, Terminated, UsageError
 from claudechat.events import Listener, Retrying, turn_listener
 from claudechat.memory import ContextMessage, ConversationMemory
 from claudechat.model_catalogue import Catalogue, model_catalogue
@@ -264,6 +258,7 @@ class ChatSession(SessionSaving, SessionModel):
                 exc.kept = self._what_is_kept(question)
             if question is not None and question.status == "pending":  # a message of the user
                 self._leave_unanswered(question)  # with no reply yet (not a regenerated one)
+            self.push_deferred()
             raise
         finally:
             self._finish_saving()

@@ -53,9 +53,12 @@ class SessionSaving:
     # Where each save's outcome is noted for a signal that ends the process as it leaves
     # (signals.leaving_behind): the CLI's session sets it; serve's answer each request instead.
     leave_note: Callable[[str], None]
-    # serve's JSON turns on a store of this machine's: where a save's push is handed, to run
-    # once the answer is sent (see _can_answer_first). None: each save waits for its push.
-    push_later: Callable[[PendingSave], None] | None = None
+    # serve's JSON turns on a store of this machine's: a save's push may wait until the turn
+    # is answered (see _can_answer_first), as `deferred`; else each save waits for its push.
+    answer_first: bool = False
+    # The push put off until the turn is answered: the newest save's, which holds everything
+    # the saves before it did (the user's message, a partial reply).
+    deferred: PendingSave | None = None
 
     @property
     def refused(self) -> StoreRefusedError | None:
@@ -83,9 +86,20 @@ class SessionSaving:
         except ConversationDeletedError:
             push()  # finds it deleted too, and drops the journal entry just written
             raise
-        if self.push_later is not None and self._can_answer_first(push):
-            self.push_later(push)
+        if self.answer_first and self._can_answer_first(push):
+            self.deferred = push
             return
+        self.deferred = None  # this push holds all it held
+        self._push(push)
+
+    def push_deferred(self) -> None:
+        """The push put off for the answer, run now: a turn that failed is answered once its
+        message is stored (or journaled, said so), as before the answer went first."""
+        push, self.deferred = self.deferred, None
+        if push is not None:
+            self._push(push)
+
+    def _push(self, push: PendingSave) -> None:
         try:
             result = push()
         except ConversationDeletedError:
@@ -96,15 +110,22 @@ class SessionSaving:
     def _can_answer_first(self, push: PendingSave) -> bool:
         """Whether the answer may go before the push: the journal holds the save, on disk,
         where every reader of a store of this machine's sees it (load, list and search merge
-        the journal in), and the push before it reached the store (an outage would go
-        unsaid: that push said so, in the answer)."""
+        the journal in), and no save of this session fell back to the journal (an outage
+        that one said is not left unsaid by this one)."""
         return self.saved_in == "stored" and push.journaled and push.make_durable()
 
     def _save_beside_request(self) -> None:
         self._finish_saving()  # (none in flight here: each reply waits for its own)
-        if self.conversation.messages:
-            self.conversation.updated_at = utc_now()
-            self._saving = SaveInFlight(self.store.begin_save(self.conversation))
+        if not self.conversation.messages:
+            return
+        self.conversation.updated_at = utc_now()
+        push = self.store.begin_save(self.conversation)
+        if self.answer_first and push.journaled:
+            # In the journal, which every reader here merges in: pushed with the reply's
+            # save, after the answer (one push a turn, not two), or before a failure's answer.
+            self.deferred = push
+            return
+        self._saving = SaveInFlight(push)
 
     def _finish_saving(self) -> None:
         """Wait for the push beside the request. Taken off first: a wait that is interrupted

@@ -88,6 +88,7 @@ class Service:
         self._blob_probe = Guard(store.guard.timeout)
         self._journal_told: set[str] = set()
         self._checked_tokens: CheckedTokens | None = None  # made at the first lookup
+        self._push_after_answer_failed = False  # see may_answer_first
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
@@ -216,6 +217,17 @@ class Service:
         database = self.settings.database_url
         return isinstance(self.store.blobs, LocalBlobStore) and database.startswith("sqlite")
 
+    def may_answer_first(self) -> bool:
+        """Whether a JSON turn may be answered before its push (answers_before_pushing) now:
+        not while the store is known to fail, so that the answer says so. The breaker knows
+        of a store that stopped answering; a push after an answer that failed at once (a
+        locked database, a disk error) is remembered until one succeeds."""
+        return (
+            self.answers_before_pushing
+            and not self.store.guard.is_open
+            and not self._push_after_answer_failed
+        )
+
     def push_after_answer(self, push: PendingSave) -> None:
         """The push of a turn's save, its answer sent: what it could not do goes to the log,
         and the journal keeps the save until the store takes it (journal_drain.py)."""
@@ -224,6 +236,7 @@ class Service:
         except ConversationDeletedError as exc:
             log.info("a turn's save was refused after its answer: %s", exc)  # deleted since
             return
+        self._push_after_answer_failed = result.error is not None
         if result.error is not None:
             log.warning("a turn's save is kept in the journal: %s", result.error)
 

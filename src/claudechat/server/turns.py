@@ -24,7 +24,6 @@ from claudechat.errors import Stopped
 from claudechat.events import Event, Opened, Retrying, ThinkingDelta
 from claudechat.reused_threads import run_soon
 from claudechat.server.service import ChatRequest, Notices, Service
-from claudechat.storage.results import PendingSave
 
 
 class ClientGone(Stopped):
@@ -95,13 +94,11 @@ class Turn:
     def _run(self) -> None:
         outcome: Outcome
         before = 0
-        pushes: list[PendingSave] = []  # saves answered first, pushed once the answer is queued
         try:
             self.session = self.service.open_session(self.user, self.request, self.notices)
-            if not self.stream and self.service.answers_before_pushing:
-                # A JSON caller waits for the whole answer; a stream's had the text all along,
-                # and its last event still says whether the reply was saved.
-                self.session.push_later = pushes.append
+            # A JSON caller waits for the whole answer; a stream's had the text all along, and
+            # its last event still says whether the reply was saved.
+            self.session.answer_first = not self.stream and self.service.may_answer_first()
             before = len(self.session.conversation.messages)
             with self.service.claude.stops.owned_by(self._stop):
                 message = self.session.send(
@@ -114,8 +111,8 @@ class Turn:
         finally:
             self.done.set()
         self._put(outcome)
-        for push in pushes:
-            self.service.push_after_answer(push)
+        if self.session is not None and self.session.deferred is not None:
+            self.service.push_after_answer(self.session.deferred)
         self.settled.set()
 
     def _on_text(self, text: str) -> None:
