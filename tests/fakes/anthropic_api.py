@@ -120,7 +120,7 @@ class _Handler(BedrockRuntime, ReplyStream, BaseHTTPRequestHandler):
         if bedrock:
             # Bedrock carries the model in the path; tests read it from the body as usual.
             recorded = {**recorded, "model": unquote(bedrock.group(1))}
-        fake._record(ReceivedRequest(path, headers, recorded))
+        fake._record(ReceivedRequest(path, headers, recorded, raw=raw))
 
         if bedrock:
             self._bedrock(headers, body, recorded, stream=bedrock.group(2) != "invoke")

@@ -93,6 +93,7 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: dict[str, Any]
     received_at: float = field(default_factory=time.monotonic)
+    raw: bytes = b""  # the body's bytes as they came
 
 
 class Rejected(Exception):
