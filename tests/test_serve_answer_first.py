@@ -178,3 +178,26 @@ def test_a_store_that_stopped_answering_is_said_in_the_next_answer(
         replies = [first.json()["reply"], second.json()["reply"]]
         expected = ["one", replies[0], "two", replies[1]]
         wait_until(lambda: stored_texts(serve, started) == expected, "pushed once back", 20)
+
+
+def test_the_journal_drain_leaves_a_turn_under_way_to_push_its_own(
+    fake_server: FakeAnthropic,
+) -> None:
+    """The worker's journal drain (every 5 s) skips the conversation of a turn under way: its
+    message, waiting in the journal for the reply, was pushed a second time by the drain and
+    logged as saved while the store was down."""
+    with embedded_serve(fake_server) as serve, serve.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        # Longer than a drain's period: one round at least runs during the turn.
+        fake_server.queue(Reply(chunks=[f"word{i} " for i in range(12)], delay=0.55))
+        answers: list[httpx.Response] = []
+        thread = threading.Thread(
+            target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
+        )
+        thread.start()
+        while thread.is_alive():
+            assert stored_texts(serve, started) == [], "pushed before the turn ended"
+            time.sleep(0.05)
+        assert answers and answers[0].status_code == 200, answers
+        wait_until(lambda: len(stored_texts(serve, started)) == 2, "pushed by the turn")
+        assert "while the store was down" not in serve.log()

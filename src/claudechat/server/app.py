@@ -103,7 +103,7 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         await anyio.to_thread.run_sync(service.connect)
         await anyio.to_thread.run_sync(warm.warm_up, service)
         heap.settle()
-        async with draining(service):
+        async with draining(service, turns.busy):
             yield
         # uvicorn has waited for requests in flight (up to the graceful timeout) and cancelled
         # the rest: their turns save what arrived, marked interrupted, and their handlers

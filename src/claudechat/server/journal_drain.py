@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from claudechat.server.service import Service
 
@@ -18,8 +19,14 @@ EVERY_SECONDS = 5.0
 
 
 @contextlib.asynccontextmanager
-async def draining(service: Service, every: float = EVERY_SECONDS) -> AsyncIterator[None]:
-    task = asyncio.ensure_future(_drain(service, every))
+async def draining(
+    service: Service, busy: Callable[[], set[str]] = set, every: float = EVERY_SECONDS
+) -> AsyncIterator[None]:
+    """Push the journal every `every` seconds, but not the conversations `busy()` names: the
+    turns of this worker under way, each of which pushes its own entry when it ends (a JSON
+    turn's message waits in the journal for the whole reply). Pushed by the drain too, they
+    were pushed twice, and said to have been "saved while the store was down"."""
+    task = asyncio.ensure_future(_drain(service, busy, every))
     try:
         yield
     finally:
@@ -28,13 +35,14 @@ async def draining(service: Service, every: float = EVERY_SECONDS) -> AsyncItera
             await task
 
 
-async def _drain(service: Service, every: float) -> None:
+async def _drain(service: Service, busy: Callable[[], set[str]], every: float) -> None:
     import anyio.to_thread
 
     while True:
         await asyncio.sleep(every)
         try:
             # Abandoned at shutdown: a push given up midway is pushed again at the next start.
-            await anyio.to_thread.run_sync(service.push_journal, abandon_on_cancel=True)
+            push = functools.partial(service.push_journal, busy())
+            await anyio.to_thread.run_sync(push, abandon_on_cancel=True)
         except Exception as exc:  # a store still down: the next round tries again
             log.debug("journal not pushed yet: %s", exc)

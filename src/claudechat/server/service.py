@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -291,14 +292,15 @@ class Service:
             "next_offset": offset + limit if more else None,
         }
 
-    def push_journal(self) -> list[str]:
+    def push_journal(self, busy: Collection[str] = ()) -> list[str]:
         """Push what this worker saved to its journal while the store was down (and what gone
-        workers left there). A REPL pushes at its next save; a worker may never save that
-        conversation again, and meanwhile other workers, hosts and the CLI do not see it."""
+        workers left there), but for the conversations of turns under way (`busy`). A REPL
+        pushes at its next save; a worker may never save that conversation again, and
+        meanwhile other workers, hosts and the CLI do not see it."""
         pushed: list[str] = []
         for user in self.store.journal.users():
             try:
-                pushed += self.store.sync(user).pushed
+                pushed += self.store.sync(user, busy).pushed
             except ClaudechatError as exc:  # a folder not named as users are: the others go on
                 if user not in self._journal_told:  # once, not every round
                     self._journal_told.add(user)

@@ -164,6 +164,12 @@ class Turns:
         self._active: set[Turn] = set()
         self._lock = threading.Lock()
 
+    def busy(self) -> set[str]:
+        """The conversations of the turns not settled yet: each will push its own save."""
+        with self._lock:
+            turns = list(self._active)
+        return {t.session.conversation.id for t in turns if t.session and not _over(t)}
+
     def add(self, turn: Turn) -> None:
         with self._lock:
             self._active = {t for t in self._active if not _over(t)}

@@ -16,15 +16,11 @@ document and never goes back in time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
 from claudechat.conversation import Conversation
-from claudechat.errors import (
-    ConversationDeletedError,
-    CorruptDocumentError,
-    StorageError,
-)
+from claudechat.errors import ConversationDeletedError, CorruptDocumentError, StorageError
 from claudechat.merging import merge
 from claudechat.storage import ids
 from claudechat.storage.attachments import AttachmentStore
@@ -332,8 +328,9 @@ class ConversationStore(StoreReading):
             self._keep_stored_version(merged, etag, data)  # encoded as stored: the same document
         return merged, etag, merged_data, unchanged
 
-    def sync(self, user_id: str) -> SyncReport:
-        """Push this process's entries and those of writers that are gone."""
+    def sync(self, user_id: str, busy: Collection[str] = ()) -> SyncReport:
+        """Push this process's entries and those of writers that are gone; not those of the
+        conversations in `busy` (turns of this process that push their own)."""
         scan = self.journal.scan(user_id, pushable_only=True)
         report = SyncReport(
             damaged=scan.damaged,
@@ -342,7 +339,8 @@ class ConversationStore(StoreReading):
         )
         groups: dict[str, list[JournalEntry]] = {}
         for entry in scan.entries:
-            groups.setdefault(entry.conversation.id, []).append(entry)
+            if entry.conversation.id not in busy:
+                groups.setdefault(entry.conversation.id, []).append(entry)
         for conversation_id, entries in groups.items():
             # Several writers' entries for one conversation: one push of their merge.
             document = entries[0].conversation
