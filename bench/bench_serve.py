@@ -93,6 +93,8 @@ def main() -> int:
         f"{serve_load.DELTA_DELAY * 1000:.0f} ms apart; data under {where}; "
         f"{os.cpu_count()} CPUs, clients in {args.client_processes} processes"
     )
+    print(f"serve: claudechat from {ROOT / 'src'}", end="")
+    print(f"; baseline from {Path(args.baseline).resolve() / 'src'}" if args.baseline else "")
     for round_number, rows in tables.items():
         if args.rounds > 1:
             print(f"\nround {round_number} of {args.rounds}")
@@ -148,9 +150,12 @@ def _serve_rows(
     same commit, a paired what-if."""
     storage = "PostgreSQL + S3" if args.team else "SQLite + folder"
     label = f" (what-if {args.what_if})" if args.what_if else ""
-    codes = [(label, {**env, **_what_if_env(args.what_if, args.phases_folder)})]
+    # Each row names its claudechat: left to the installed one, the current row ran whatever
+    # checkout was installed, not this one's (a worktree's bench compared main with itself).
+    current = _checkout_env(env, str(ROOT))
+    codes = [(label, {**current, **_what_if_env(args.what_if, args.phases_folder, current)})]
     if args.baseline:
-        codes.append((BASELINE, _baseline_env(env, args.baseline)))
+        codes.append((BASELINE, _checkout_env(env, args.baseline)))
     if round_number % 2 == 0:
         codes.reverse()
     for position, count in enumerate(int(c) for c in args.workers.split(",")):
@@ -175,8 +180,8 @@ def _request_rows(
     ]
 
 
-def _baseline_env(env: dict[str, str], folder: str) -> dict[str, str]:
-    """`env` with the claudechat of another checkout (its src/ first on the path)."""
+def _checkout_env(env: dict[str, str], folder: str) -> dict[str, str]:
+    """`env` with the claudechat of a checkout (its src/ first on the path)."""
     source = Path(folder).resolve() / "src"
     if not (source / "claudechat").is_dir():
         sys.exit(f"bench_serve: no claudechat in {source}")
@@ -184,14 +189,16 @@ def _baseline_env(env: dict[str, str], folder: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _what_if_env(what_ifs: str | None, phases_folder: str | None) -> dict[str, str]:
+def _what_if_env(
+    what_ifs: str | None, phases_folder: str | None, env: dict[str, str]
+) -> dict[str, str]:
     """The environment that makes serve's processes run the what-ifs (whatif/sitecustomize.py)."""
     if not what_ifs:
         return {}
     folder = str(Path(__file__).resolve().parent / "whatif")
-    paths = [folder, *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {"PYTHONPATH": os.pathsep.join(paths), "CLAUDECHAT_BENCH_WHAT_IF": what_ifs}
-    return {**env, "CLAUDECHAT_BENCH_PHASES": phases_folder} if phases_folder else env
+    paths = [folder, *filter(None, [env.get("PYTHONPATH")])]
+    what_if = {"PYTHONPATH": os.pathsep.join(paths), "CLAUDECHAT_BENCH_WHAT_IF": what_ifs}
+    return {**what_if, "CLAUDECHAT_BENCH_PHASES": phases_folder} if phases_folder else what_if
 
 
 def _known_what_ifs() -> set[str]:

@@ -5,9 +5,15 @@ its own, one turn at a time, on the embedded default in a temporary folder. Prin
 added latency (the client's wait beyond the fake's own time for that request) and a table of
 the session's and the store's phases: how often each runs per turn, its median wall time, and
 its total per turn. A phase runs in the turn's thread or beside it (the push of the user's
-message runs while the request does): the phases overlap and do not add up to the turn.
+message runs while the request does): the phases overlap and do not add up to the turn. Also
+the process's CPU per turn (every thread's).
 
-    .venv/bin/python bench/bench_turn_phases.py [--conversations 10] [--delta-ms 5]
+With --json-turns, each turn is a JSON turn of serve's on this store: answered (the timer
+stops) once the reply is in the journal on disk, its one push after; without, a turn as a
+stream's or the REPL's, its message pushed beside the request and the reply pushed before the
+answer.
+
+    .venv/bin/python bench/bench_turn_phases.py [--conversations 10] [--delta-ms 5] [--json-turns]
 
 The phases are timed by wrapping the methods named in PHASES, for this process only.
 """
@@ -74,10 +80,31 @@ def _timed(original: Any, samples: list[float], lock: threading.Lock) -> Any:
     return wrapper
 
 
+def json_turns(service: Any, turns: int, index: int, tag: str) -> dict[str, Any]:
+    """As serve_load.session_client, each turn a JSON turn of serve's: timed to its answer."""
+    from claudechat.server.service import ChatRequest, Notices
+
+    user, timings = f"inproc{index}", {}
+    service.new_chat(user)
+    for turn in range(turns):
+        text = f"{tag} inproc {index} turn {turn}"
+        started = time.perf_counter()
+        session = service.open_session(user, ChatRequest(text), Notices())
+        session.answer_first = service.may_answer_first()
+        session.send(text, lambda _text: None)
+        timings[text] = time.perf_counter() - started
+        if session.deferred is not None:
+            service.push_after_answer(session.deferred)
+    return {"timings": timings}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10)
     parser.add_argument("--delta-ms", type=float, default=5, help="Pause between deltas.")
+    parser.add_argument(
+        "--json-turns", action="store_true", help="Turns as serve's JSON turns on this store."
+    )
     args = parser.parse_args()
     os.environ["BENCH_DELTA_MS"] = str(args.delta_ms)  # read by serve_load at import
     import serve_load
@@ -90,9 +117,10 @@ def main() -> int:
         service = serve_load.in_process_service(env, home)
         serve_load.session_client(service, 5, 999, "warm")  # the SDK and the store warmed
         times = timed_phases()
-        results = [
-            serve_load.session_client(service, TURNS, i, "run") for i in range(args.conversations)
-        ]
+        client = json_turns if args.json_turns else serve_load.session_client
+        cpu_started = time.process_time()
+        results = [client(service, TURNS, i, "run") for i in range(args.conversations)]
+        cpu = time.process_time() - cpu_started
         served = fake.served()
     turns = TURNS * args.conversations
     added = sorted(
@@ -100,7 +128,8 @@ def main() -> int:
     )
     print(
         f"{turns} turns ({args.conversations} conversations of {TURNS}), one at a time; added "
-        f"latency p50 {statistics.median(added):.2f} ms, p90 {added[int(0.9 * turns)]:.2f} ms"
+        f"latency p50 {statistics.median(added):.2f} ms, p90 {added[int(0.9 * turns)]:.2f} ms; "
+        f"CPU {cpu / turns * 1000:.2f} ms per turn"
     )
     print(f"{'phase':40} {'per turn':>9} {'median':>10} {'total/turn':>11}")
     print("-" * 73)

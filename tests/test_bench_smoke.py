@@ -31,10 +31,17 @@ def test_bench_serve_runs_and_counts_every_turn() -> None:
 
 
 def test_bench_turn_phases_times_each_phase() -> None:
-    out = run_bench("bench/bench_turn_phases.py", "--conversations", "1", "--delta-ms", "1")
-    assert out.startswith("20 turns (1 conversations of 20)"), out
-    per_turn = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[3:]}
-    assert per_turn["ChatSession.save"] == 1.0 and per_turn["Claude._events"] == 1.0, out
+    for json_turns in ([], ["--json-turns"]):
+        out = run_bench(
+            "bench/bench_turn_phases.py", "--conversations", "1", "--delta-ms", "1", *json_turns
+        )
+        assert out.startswith("20 turns (1 conversations of 20)"), out
+        assert " ms per turn" in out.splitlines()[0], out
+        per_turn = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[3:]}
+        assert per_turn["ChatSession.save"] == 1.0 and per_turn["Claude._events"] == 1.0, out
+        # A JSON turn pushes once (its reply's save, with the message); another, twice (and
+        # /new_chat's save once a conversation).
+        assert round(per_turn["ConversationStore._finish_save"]) == (1 if json_turns else 2), out
 
 
 def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
@@ -64,6 +71,8 @@ def test_bench_serve_runs_a_baseline_beside_the_current_code() -> None:
         "--workers", "1", "--client-processes", "1", "--no-session-row", "--rounds", "2",
         "--baseline", str(ROOT), "--dump", "/dev/stdout",
     )  # fmt: skip
+    # The current row's claudechat is this checkout's, not whichever is installed.
+    assert f"serve: claudechat from {ROOT / 'src'}; baseline from {ROOT / 'src'}\n" in out, out
     medians = out[out.index("medians over 2 rounds") :]
     assert "\nserve, SQLite + folder, 1 worker(s) " in medians, out
     assert "\nserve (baseline), SQLite + folder, 1 worker(s) " in medians, out

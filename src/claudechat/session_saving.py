@@ -94,7 +94,8 @@ class SessionSaving:
 
     def push_deferred(self) -> None:
         """The push put off for the answer, run now: a turn that failed is answered once its
-        message is stored (or journaled, said so), as before the answer went first."""
+        message is pushed (or kept in the journal, when the store fails), as it was before
+        answers went first."""
         push, self.deferred = self.deferred, None
         if push is not None:
             self._push(push)
