@@ -33,12 +33,7 @@ from claudechat.storage.blobs import (
 )
 from claudechat.storage.cache import DocumentCache
 from claudechat.storage.copies import forget_deleted_copies
-from claudechat.storage.documents import (
-    decode_document,
-    encode_document,
-    is_tombstone,
-    row_for,
-)
+from claudechat.storage.documents import decode_document, encode_document, is_tombstone, row_for
 from claudechat.storage.guard import Guard
 from claudechat.storage.journal import Journal, JournalEntry
 from claudechat.storage.metadata import ConversationRow, MetadataStore
@@ -79,7 +74,7 @@ class ConversationStore(StoreReading):
         self.notify: Callable[[str], None] = lambda _message: None
         # Around the opening of the database, which can wait up to OPENING_DEADLINE (another
         # process migrating it, or writing to it while it needs migrating): the CLI shows a
-        # line while it waits, where a frozen terminal said nothing for 30 s.
+        # line while it waits (a frozen terminal said nothing for 30 s).
         self.waiting_to_open: Callable[[], contextlib.AbstractContextManager[object]] = (
             contextlib.nullcontext
         )
@@ -88,11 +83,16 @@ class ConversationStore(StoreReading):
         # The stored version this process last read or wrote, per conversation.
         self._versions = StoredVersions()
         self._journal_told = False  # that the journal cannot be written
+        self._closed = False
 
     @property
     def metadata(self) -> MetadataStore:
         """Connected on first use, and again after a failure, so a store that is down at start
-        does not stop a chat that can run on the journal."""
+        does not stop a chat that can run on the journal. Not once closed: a call finishing
+        after (one the deadline gave up on, serve's journal drain at shutdown) reopened the
+        database, and left SQLite's -wal behind; its save stays in the journal."""
+        if self._closed:
+            raise StorageError("the conversation store is closed (the program is ending)")
         if self._metadata is None:
             self._metadata = self._open_metadata()
         return self._metadata
@@ -119,8 +119,7 @@ class ConversationStore(StoreReading):
         """A save's local half now: a copy, encoded once, written to the journal (from here
         nothing is lost with this process). Its store half when the returned call runs, which a
         session runs beside its request to Claude."""
-        # A copy: the session goes on while the store half runs, or after the deadline gave
-        # it up.
+        # A copy: the session goes on while the store half runs, or after its deadline.
         snapshot = conversation.copy()
         data = encode_document(snapshot)  # once, for the journal and the store alike
         entry_etag, journal_error = self._journal_write(snapshot, data)
@@ -384,6 +383,7 @@ class ConversationStore(StoreReading):
             self.guarded(lambda: forget_deleted_copies(self, user_id, journaled))
 
     def close(self) -> None:
+        self._closed = True
         self.journal.release()  # first: a database that hangs on closing must not keep it
         if self._metadata is not None:
             self._metadata.close()
