@@ -22,7 +22,8 @@ ADDED = "added (all of the above)"
 BEFORE_CLAUDE = [
     ("arrival to the turn (auth, body)", "in", "turn"),
     ("the turn's thread starts", "turn", "thread"),
-    ("loading the conversation", "thread", "opened"),
+    ("the current conversation looked up", "thread", "looked_up"),
+    ("the conversation read", "looked_up", "opened"),
     ("the session, to Claude's request", "opened", "post"),
 ]
 AFTER_CLAUDE = [
@@ -59,8 +60,14 @@ def print_phases(requests: list[dict[str, Any]], folder: Path) -> None:
         )
 
 
+# Marks a request may not pass: a /chat naming its conversation looks up no current one.
+OPTIONAL = {"looked_up": "thread"}
+
+
 def _complete(phases: dict[str, Any]) -> bool:
-    return all(name in phases for _, start, end in SEGMENTS for name in (start, end))
+    for name, instead in OPTIONAL.items():
+        phases.setdefault(name, phases.get(instead))
+    return all(phases.get(name) is not None for _, start, end in SEGMENTS for name in (start, end))
 
 
 def _segments(phases: dict[str, Any], request: dict[str, Any]) -> dict[str, float]:

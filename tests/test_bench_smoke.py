@@ -55,7 +55,7 @@ def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
     assert "serve (what-if no-rows,cached-tokens,phases), SQLite + folder, 1 worker(s)" in out
     # Every request of the what-if's row, each in its phases.
     assert "where the added latency goes (4 requests, " in out, out
-    assert "\nloading the conversation " in out, out
+    assert "\nthe conversation read " in out, out
     refused = subprocess.run(
         [sys.executable, "bench/bench_serve.py", "--what-if", "no-rows,bogus"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -110,7 +110,10 @@ def _turns(module: ModuleType) -> None:
 PATCHES: dict[str, Callable[[ModuleType], None]] = {
     "claudechat.server.middleware": _middleware,
     "claudechat.server.turns": _turns,
-    "claudechat.server.service": lambda m: _between(m.Service, "open_session", "open", "opened"),
+    "claudechat.server.service": lambda m: (
+        _between(m.Service, "open_session", "open", "opened"),
+        _between(m.Service, "_current_of", "look_up", "looked_up"),
+    ),
     "claudechat.claude": lambda m: _between(m.Claude, "_events", "post", "posted"),
     "claudechat.chat": lambda m: _between(m.ChatSession, "_stream", "stream", "streamed"),
 }
