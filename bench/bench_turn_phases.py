@@ -80,24 +80,6 @@ def _timed(original: Any, samples: list[float], lock: threading.Lock) -> Any:
     return wrapper
 
 
-def json_turns(service: Any, turns: int, index: int, tag: str) -> dict[str, Any]:
-    """As serve_load.session_client, each turn a JSON turn of serve's: timed to its answer."""
-    from claudechat.server.service import ChatRequest, Notices
-
-    user, timings = f"inproc{index}", {}
-    service.new_chat(user)
-    for turn in range(turns):
-        text = f"{tag} inproc {index} turn {turn}"
-        started = time.perf_counter()
-        session = service.open_session(user, ChatRequest(text), Notices())
-        session.answer_first = service.may_answer_first()
-        session.send(text, lambda _text: None)
-        timings[text] = time.perf_counter() - started
-        if session.deferred is not None:
-            service.push_after_answer(session.deferred)
-    return {"timings": timings}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10)
@@ -117,9 +99,11 @@ def main() -> int:
         service = serve_load.in_process_service(env, home)
         serve_load.session_client(service, 5, 999, "warm")  # the SDK and the store warmed
         times = timed_phases()
-        client = json_turns if args.json_turns else serve_load.session_client
         cpu_started = time.process_time()
-        results = [client(service, TURNS, i, "run") for i in range(args.conversations)]
+        results = [
+            serve_load.session_client(service, TURNS, i, "run", args.json_turns)
+            for i in range(args.conversations)
+        ]
         cpu = time.process_time() - cpu_started
         served = fake.served()
     turns = TURNS * args.conversations

@@ -195,8 +195,11 @@ def sdk_client(client: Any, turns: int, index: int, tag: str) -> dict[str, Any]:
     return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
 
 
-def session_client(service: Any, turns: int, index: int, tag: str) -> dict[str, Any]:
-    """The REPL's path, no HTTP: the same Service calls a /chat makes, in this process."""
+def session_client(
+    service: Any, turns: int, index: int, tag: str, json_turns: bool = False
+) -> dict[str, Any]:
+    """The REPL's path, no HTTP: the same Service calls a /chat makes, in this process. With
+    json_turns, as serve's JSON turns: timed to the answer, their one push after it."""
     from claudechat.server.service import ChatRequest, Notices
 
     user, timings = f"inproc{index}", {}
@@ -205,8 +208,11 @@ def session_client(service: Any, turns: int, index: int, tag: str) -> dict[str, 
         text = f"{tag} inproc {index} turn {turn}"
         started = time.perf_counter()
         session = service.open_session(user, ChatRequest(text), Notices())
+        session.answer_first = json_turns and service.may_answer_first()
         session.send(text, lambda _text: None)
         timings[text] = time.perf_counter() - started
+        if session.deferred is not None:
+            service.push_after_answer(session.deferred)
     return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
 
 

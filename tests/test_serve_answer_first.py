@@ -52,12 +52,13 @@ def stored_texts(serve: Serve, conversation_id: str) -> list[str]:
 
 
 def turn_under_way(
-    serve: Serve, http: httpx.Client, fake: FakeAnthropic
+    serve: Serve, http: httpx.Client, fake: FakeAnthropic, reply: Reply | None = None
 ) -> tuple[str, threading.Thread, list[httpx.Response]]:
-    """A JSON turn in a new conversation, its reply streaming for a second: its id, thread
-    and answer. Its message is in the journal, not pushed: the reply's save pushes both."""
+    """A JSON turn in a new conversation, its reply (by default) streaming for a second: its
+    id, thread and answer. Its message is in the journal, not pushed: the reply's save pushes
+    both."""
     started = http.post("/new_chat", json={}).json()["conversation_id"]
-    fake.queue(Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
+    fake.queue(reply or Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
     answers: list[httpx.Response] = []
     thread = threading.Thread(
         target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
@@ -187,14 +188,9 @@ def test_the_journal_drain_leaves_a_turn_under_way_to_push_its_own(
     message, waiting in the journal for the reply, was pushed a second time by the drain and
     logged as saved while the store was down."""
     with embedded_serve(fake_server) as serve, serve.client() as http:
-        started = http.post("/new_chat", json={}).json()["conversation_id"]
         # Longer than a drain's period: one round at least runs during the turn.
-        fake_server.queue(Reply(chunks=[f"word{i} " for i in range(12)], delay=0.55))
-        answers: list[httpx.Response] = []
-        thread = threading.Thread(
-            target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
-        )
-        thread.start()
+        long = Reply(chunks=[f"word{i} " for i in range(12)], delay=0.55)
+        started, thread, answers = turn_under_way(serve, http, fake_server, long)
         while thread.is_alive():
             assert stored_texts(serve, started) == [], "pushed before the turn ended"
             time.sleep(0.05)
