@@ -319,12 +319,12 @@ class ChatSession(SessionSaving, SessionModel):
     def _stream(
         self, context: list[ContextMessage], context_tokens: int, reply: Reply, listener: Listener
     ) -> None:
-        conversation = self.conversation
-        params = self.request_params(context_tokens)
+        conversation, params = self.conversation, self.request_params(context_tokens)
+        events = self.claude.stream(context, conversation.model, conversation.system, reply, params)
         try:
-            for event in self.claude.stream(
-                context, conversation.model, conversation.system, reply, params
-            ):
+            for count, event in enumerate(events):
+                if count == 0:
+                    self.deferred_to_disk()  # the request is out: its message waits on disk
                 listener(event)
         except KeyboardInterrupt:
             self._keep_partial(reply, "interrupted")

@@ -92,6 +92,12 @@ class SessionSaving:
         self.deferred = None  # this push holds all it held
         self._push(push)
 
+    def deferred_to_disk(self) -> None:
+        """The message put off for the reply's push, fsynced in the journal once the request
+        is out (not on its path): a machine that goes down during the reply still has it."""
+        if self.deferred is not None:
+            self.deferred.make_durable()
+
     def push_deferred(self) -> None:
         """The push put off for the answer, run now: a turn that failed is answered once its
         message is pushed (or kept in the journal, when the store fails), as it was before

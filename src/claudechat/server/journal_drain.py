@@ -25,7 +25,9 @@ async def draining(
     """Push the journal every `every` seconds, but not the conversations `busy()` names: the
     turns of this worker under way, each of which pushes its own entry when it ends (a JSON
     turn's message waits in the journal for the whole reply). Pushed by the drain too, they
-    were pushed twice, and said to have been "saved while the store was down"."""
+    were pushed twice, and said to have been "saved while the store was down". `busy` is
+    asked on the drain's thread, once each user's journal is read: a turn that began after a
+    read of its entry is named too."""
     task = asyncio.ensure_future(_drain(service, busy, every))
     try:
         yield
@@ -42,7 +44,7 @@ async def _drain(service: Service, busy: Callable[[], set[str]], every: float) -
         await asyncio.sleep(every)
         try:
             # Abandoned at shutdown: a push given up midway is pushed again at the next start.
-            push = functools.partial(service.push_journal, busy())
+            push = functools.partial(service.push_journal, busy)
             await anyio.to_thread.run_sync(push, abandon_on_cancel=True)
         except Exception as exc:  # a store still down: the next round tries again
             log.debug("journal not pushed yet: %s", exc)

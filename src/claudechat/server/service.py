@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -221,13 +221,23 @@ class Service:
     def may_answer_first(self) -> bool:
         """Whether a JSON turn may be answered before its push (answers_before_pushing) now:
         not while the store is known to fail, so that the answer says so. The breaker knows
-        of a store that stopped answering; a push after an answer that failed at once (a
-        locked database, a disk error) is remembered until one succeeds."""
+        of a store that stopped answering; a push after an answer that failed (a locked
+        database, a disk error) is remembered until a turn's saves reach the store again."""
         return (
             self.answers_before_pushing
             and not self.store.guard.is_open
             and not self._push_after_answer_failed
         )
+
+    def after_answer(self, session: ChatSession | None) -> None:
+        """A turn answered: the push it put off runs now. A turn that waited for its saves and
+        got them stored says the store works again: turns may answer first once more."""
+        if session is None:
+            return
+        if session.deferred is not None:
+            self.push_after_answer(session.deferred)
+        elif session.saved_in == "stored" and session.pushed_here:
+            self._push_after_answer_failed = False
 
     def push_after_answer(self, push: PendingSave) -> None:
         """The push of a turn's save, its answer sent: what it could not do goes to the log,
@@ -292,9 +302,9 @@ class Service:
             "next_offset": offset + limit if more else None,
         }
 
-    def push_journal(self, busy: Collection[str] = ()) -> list[str]:
+    def push_journal(self, busy: Callable[[], Collection[str]] = tuple) -> list[str]:
         """Push what this worker saved to its journal while the store was down (and what gone
-        workers left there), but for the conversations of turns under way (`busy`). A REPL
+        workers left there), but for the conversations of turns under way (`busy()`). A REPL
         pushes at its next save; a worker may never save that conversation again, and
         meanwhile other workers, hosts and the CLI do not see it."""
         pushed: list[str] = []

@@ -111,9 +111,10 @@ class Turn:
         finally:
             self.done.set()
         self._put(outcome)
-        if self.session is not None and self.session.deferred is not None:
-            self.service.push_after_answer(self.session.deferred)
-        self.settled.set()
+        try:
+            self.service.after_answer(self.session)
+        finally:
+            self.settled.set()  # whatever befell the push: shutdown and the drain wait on it
 
     def _on_text(self, text: str) -> None:
         # Queued even when stopping: the reply kept holds this text, and a stream still open
@@ -165,7 +166,8 @@ class Turns:
         self._lock = threading.Lock()
 
     def busy(self) -> set[str]:
-        """The conversations of the turns not settled yet: each will push its own save."""
+        """The conversations of the turns not settled yet: each will push its own save. (Asked
+        from the journal drain's thread too.)"""
         with self._lock:
             turns = list(self._active)
         return {t.session.conversation.id for t in turns if t.session and not _over(t)}

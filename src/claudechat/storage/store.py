@@ -327,9 +327,10 @@ class ConversationStore(StoreReading):
             self._keep_stored_version(merged, etag, data)  # encoded as stored: the same document
         return merged, etag, merged_data, unchanged
 
-    def sync(self, user_id: str, busy: Collection[str] = ()) -> SyncReport:
+    def sync(self, user_id: str, busy: Callable[[], Collection[str]] = tuple) -> SyncReport:
         """Push this process's entries and those of writers that are gone; not those of the
-        conversations in `busy` (turns of this process that push their own)."""
+        conversations `busy()` names once the journal is read (turns of this process under way,
+        which push their own: one that began since is named, its entry read or not)."""
         scan = self.journal.scan(user_id, pushable_only=True)
         report = SyncReport(
             damaged=scan.damaged,
@@ -337,8 +338,9 @@ class ConversationStore(StoreReading):
             newer=len(scan.newer),
         )
         groups: dict[str, list[JournalEntry]] = {}
+        under_way = busy()
         for entry in scan.entries:
-            if entry.conversation.id not in busy:
+            if entry.conversation.id not in under_way:
                 groups.setdefault(entry.conversation.id, []).append(entry)
         for conversation_id, entries in groups.items():
             # Several writers' entries for one conversation: one push of their merge.
