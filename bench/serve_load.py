@@ -211,8 +211,7 @@ def session_client(
         session.answer_first = json_turns and service.may_answer_first()
         session.send(text, lambda _text: None)
         timings[text] = time.perf_counter() - started
-        if session.deferred is not None:
-            service.push_after_answer(session.deferred)
+        service.after_answer(session)  # as serve's Turn does: the push put off, if any
     return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
 
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 
 from claudechat.server.service import Service
 
@@ -20,7 +20,7 @@ EVERY_SECONDS = 5.0
 
 @contextlib.asynccontextmanager
 async def draining(
-    service: Service, busy: Callable[[], set[str]] = set, every: float = EVERY_SECONDS
+    service: Service, busy: Callable[[], Collection[str]] = tuple, every: float = EVERY_SECONDS
 ) -> AsyncIterator[None]:
     """Push the journal every `every` seconds, but not the conversations `busy()` names: the
     turns of this worker under way, each of which pushes its own entry when it ends (a JSON
@@ -37,7 +37,7 @@ async def draining(
             await task
 
 
-async def _drain(service: Service, busy: Callable[[], set[str]], every: float) -> None:
+async def _drain(service: Service, busy: Callable[[], Collection[str]], every: float) -> None:
     import anyio.to_thread
 
     while True:

@@ -235,11 +235,11 @@ class Service:
         if session is None:
             return
         if session.deferred is not None:
-            self.push_after_answer(session.deferred)
+            self._push_after_answer(session.deferred)
         elif session.saved_in == "stored" and session.pushed_here:
             self._push_after_answer_failed = False
 
-    def push_after_answer(self, push: PendingSave) -> None:
+    def _push_after_answer(self, push: PendingSave) -> None:
         """The push of a turn's save, its answer sent: what it could not do goes to the log,
         and the journal keeps the save until the store takes it (journal_drain.py)."""
         try:

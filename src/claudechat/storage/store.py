@@ -117,8 +117,8 @@ class ConversationStore(StoreReading):
 
     def begin_save(self, conversation: Conversation) -> PendingSave:
         """A save's local half now: a copy, encoded once, written to the journal (from here
-        nothing is lost with this process). Its store half when the returned call runs, which a
-        session runs beside its request to Claude."""
+        nothing is lost with this process). Its store half when the returned call runs: beside
+        the request to Claude, or (serve's JSON turns) after the answer."""
         # A copy: the session goes on while the store half runs, or after its deadline.
         snapshot = conversation.copy()
         data = encode_document(snapshot)  # once, for the journal and the store alike
