@@ -63,6 +63,19 @@ def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
     assert refused.returncode == 2 and "unknown --what-if bogus" in refused.stderr
 
 
+def test_bench_serve_what_if_whole_replies_answers_every_turn() -> None:
+    """JSON turns asking Claude for whole messages: every request answered, every message
+    saved (the row's errors and lost are 0)."""
+    out = run_bench(
+        "bench/bench_serve.py", "--clients", "2", "--turns", "2", "--delta-ms", "1",
+        "--workers", "1", "--client-processes", "1", "--no-session-row",
+        "--what-if", "whole-replies",
+    )  # fmt: skip
+    row = next(line for line in out.splitlines() if line.startswith("serve (what-if whole"))
+    assert row.split()[-2:] == ["0", "0"], out
+    assert row.split()[row.split().index("worker(s)") + 1] == "4", out  # requests
+
+
 def test_bench_serve_runs_a_baseline_beside_the_current_code() -> None:
     """--baseline runs serve from another checkout too (here this one), in every round, in
     turn with the current code, and the medians name both."""

@@ -278,6 +278,19 @@ def test_missing_max_tokens_or_model_is_400(fake: FakeAnthropic, client: anthrop
         client.post("/v1/messages", body={"max_tokens": 5, "messages": HI}, cast_to=object)
 
 
+def test_a_reply_asked_for_whole_takes_as_long_as_its_stream(
+    fake: FakeAnthropic, client: anthropic.Anthropic
+):
+    """A bench comparing the two must not find the whole message free of the model's time."""
+    fake.queue(Reply("a b c d e", delay=0.06))
+
+    started = time.monotonic()
+    message = client.messages.create(model=MODEL, max_tokens=10, messages=HI)
+
+    assert time.monotonic() - started >= 0.3  # five deltas' worth
+    assert message.content[0].text == "a b c d e"
+
+
 def test_deltas_arrive_live(fake: FakeAnthropic, client: anthropic.Anthropic):
     fake.queue(Reply("a b c d e", delay=0.05))
     arrivals: list[float] = []

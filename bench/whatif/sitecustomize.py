@@ -10,6 +10,8 @@ unless CLAUDECHAT_BENCH_WHAT_IF names what-ifs:
 - cached-tokens: a token's user is looked up once per worker, never again (revoking fails);
 - inline-store-calls: store calls run on the caller's thread, without their deadline;
 - no-gc: the cyclic garbage collector off in each worker;
+- whole-replies: a JSON turn asks Claude for the whole message, not a stream
+  (whole_replies.py);
 - phases: nothing taken out; where each /chat's time goes is recorded (phases.py), and
   bench_serve.py prints it beside each request's added latency.
 """
@@ -32,6 +34,7 @@ KNOWN = {
     "inline-store-calls",
     "no-gc",
     "phases",
+    "whole-replies",
 }
 
 
@@ -125,4 +128,9 @@ if WHAT_IFS:
 
         for name, patch in phases.PATCHES.items():
             PATCHES.setdefault(name, []).append(patch)
+    if "whole-replies" in WHAT_IFS:
+        import whole_replies  # beside this file
+
+        PATCHES.setdefault("claudechat.server.turns", []).append(whole_replies.patch_turns)
+        PATCHES.setdefault("claudechat.claude", []).append(whole_replies.patch_claude)
     sys.meta_path.insert(0, _PatchOnImport())

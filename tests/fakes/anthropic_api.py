@@ -166,7 +166,7 @@ class _Handler(BedrockRuntime, ReplyStream, BaseHTTPRequestHandler):
         elif body.get("stream") and not reply.not_streamed:
             self._stream(reply, body, bedrock=False)
         else:
-            self._reply_json(200, self._message(reply, body, "msg_"))
+            self._reply_json(200, self._whole_message(reply, body, "msg_"))
 
     def _sse(self, sink: Sink, event: dict[str, Any]) -> None:
         sink.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
@@ -191,6 +191,13 @@ class _Handler(BedrockRuntime, ReplyStream, BaseHTTPRequestHandler):
             "stop_sequence": None,
             "usage": self._usage(reply, body, reply.out_tokens()),
         }
+
+    def _whole_message(self, reply: Reply, body: dict[str, Any], id_prefix: str) -> dict[str, Any]:
+        """A reply asked for whole (not streamed): it comes when its stream would have ended,
+        the model taking as long to write it."""
+        if reply.delay:
+            time.sleep(reply.delay * (len(reply.deltas()) + len(reply.thinking_deltas())))
+        return self._message(reply, body, id_prefix)
 
     def _usage(self, reply: Reply, body: dict[str, Any], output_tokens: int) -> dict[str, int]:
         input_tokens = reply.input_tokens

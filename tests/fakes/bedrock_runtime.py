@@ -61,6 +61,7 @@ class BedrockRuntime:
 
     server: Any
     _stream: Any
+    _whole_message: Any
     _message: Any
     _reply_json: Any
     _reply_raw: Any
@@ -106,7 +107,7 @@ class BedrockRuntime:
         elif stream:
             self._stream(reply, body, bedrock=True)
         else:
-            self._reply_json(200, self._message(reply, body, "msg_bdrk_"))
+            self._reply_json(200, self._whole_message(reply, body, "msg_bdrk_"))
 
     def _frame(self, sink: Sink, event: dict[str, Any]) -> None:
         if event["type"] == "error":
