@@ -63,3 +63,29 @@ def test_nothing_is_kept_without_a_mark_to_watch() -> None:
     checked = CheckedTokens(None, Clock())
     checked.keep("h-dan", "dan", checked.mark_state())
     assert checked.user("h-dan") is None
+
+
+def test_a_revocation_that_cannot_mark_says_how_long_a_serve_may_accept_the_token(
+    cli,  # type: ignore[no-untyped-def]
+    isolated_home: Path,
+) -> None:
+    """The row is deleted all the same; running workers are not told at once, and say so."""
+    created = cli("token", "create", "carol")
+    assert created.returncode == 0, created.stderr
+    token_id = next(
+        line.split("\t")[0] for line in cli("token", "list").stdout.splitlines() if "carol" in line
+    )
+    # Where the mark goes, a link into a folder that does not exist: it cannot be written
+    # (permissions would not stop root, which the suite may run as).
+    mark = isolated_home / "claudechat.db.revoked"
+    mark.symlink_to(isolated_home / "gone" / "mark")
+
+    revoked = cli("token", "revoke", token_id)
+
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stderr.splitlines() == [
+        f"token {token_id} revoked",
+        "warning: the mark beside the database cannot be written: a running serve accepts "
+        f"the token for up to {REVALIDATE_SECONDS:g} s more",
+    ]
+    assert "carol" not in cli("token", "list").stdout

@@ -137,3 +137,25 @@ def test_lines_naming_a_conversation_show_its_id_as_list_does(cli) -> None:  # t
     child.close()
     assert re.search(r"abcd1234-5678\s+Moss", asked), asked
     assert re.search(r"abcd1234-5679\s", asked), asked
+
+
+def test_ids_stay_told_apart_from_this_machines_copies_when_the_store_fails(backend) -> None:  # type: ignore[no-untyped-def]
+    """While the store is down (or fails between the listing and its ids), the copies kept on
+    this machine stand in for its rows, as they do when `show` resolves an id then."""
+    from claudechat.settings import load_settings
+    from claudechat.short_ids import shown_prefixes
+    from claudechat.storage import open_store
+
+    for conversation_id in (NEWEST, ALIKE, OLDEST):
+        saved(conversation_id, "hello")
+    store = open_store(load_settings())
+    # ALIKE is told from OLDEST, not shown, by its 13th character: known from the copies.
+    expected = {ALIKE: "abcd1234-5678", NEWEST: "abcd1234-560"}
+    try:
+        assert shown_prefixes(store, "tester", [ALIKE, NEWEST], [], store_down=True) == expected
+    finally:
+        store.close()
+    # A store closed refuses every call (StorageError), as one gone since the listing would.
+    assert shown_prefixes(store, "tester", [ALIKE, NEWEST], []) == expected
+    # Without them, one character short: `show abcd1234-567` would be ambiguous.
+    assert unique_prefixes([ALIKE, NEWEST], [])[ALIKE] == "abcd1234-567"
