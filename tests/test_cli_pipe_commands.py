@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from conftest import conversation_id
+from claudechat.conversation import Conversation
+from conftest import conversation_id, save_conversation
 from fakes.anthropic_api import Reply
 
 ESCAPE = re.compile(r"\x1b")
@@ -48,6 +49,40 @@ def test_an_empty_list_says_so_on_stderr(cli, fake_api, backend) -> None:  # typ
         assert (result.returncode, result.stdout) == (0, ""), filters
         assert result.stderr.strip() == "no conversation matches", filters
     assert cli("list", "--search", "zzzz", "--json").stdout.strip() == "[]"
+
+
+def test_conversations_never_used_are_counted_not_listed(cli, fake_api, backend) -> None:  # type: ignore[no-untyped-def]
+    """A bot's /new_chat that went no further saves a conversation with no message: hundreds
+    of `(empty)` rows pushed a person's conversations off the page. Named, one is listed."""
+    for name in (None, None, "kept for later"):
+        started = Conversation.new("tester", "claude-sonnet-4-6")
+        started.set("name", name)
+        save_conversation(started)
+    cli("chat", input="alpha")
+
+    default = cli("list")
+    assert [line.split("\t")[1] for line in default.stdout.splitlines()] == [
+        "alpha",
+        "kept for later",
+    ]
+    left_out = "2 conversations without messages not listed (`list --empty` lists them)"
+    assert default.stderr.splitlines() == [left_out]
+    # The limit counts the rows listed, not the ones left out (newest of all, here).
+    assert len(cli("list", "-n", "2").stdout.splitlines()) == 2
+    assert [c["title"] for c in json.loads(cli("list", "--json", "-n", "1").stdout)] == ["alpha"]
+    every = cli("list", "--empty")
+    assert (len(every.stdout.splitlines()), every.stderr) == (4, "")
+    # Filtered, the list says what matched: no count of what no filter could match.
+    assert cli("list", "--search", "alpha").stderr == ""
+
+
+def test_only_conversations_never_used_say_why_nothing_is_listed(cli, backend) -> None:  # type: ignore[no-untyped-def]
+    save_conversation(Conversation.new("tester", "claude-sonnet-4-6"))
+    result = cli("list")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr.splitlines() == [
+        "1 conversation without messages not listed (`list --empty` lists them)"
+    ]
 
 
 def test_show_plain_in_a_pipe(cli, fake_api) -> None:  # type: ignore[no-untyped-def]

@@ -234,24 +234,15 @@ def list_(
         typer.Option("--since", metavar="WHEN", help="Updated since: 30m, 12h, 7d, 2w, or a date."),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="No limit.")] = False,
+    empty: Annotated[
+        bool,
+        typer.Option("--empty", help="Also the ones without messages or a name (a /new_chat's)."),
+    ] = False,
 ) -> None:
     """Your conversations, newest first (* marks ones not yet pushed to the store)."""
-    from claudechat.commands.history import filtered_listing, print_listing
-    from claudechat.listing import nothing_listed
-    from claudechat.output import status
+    from claudechat.commands.history import list_conversations
 
-    settings = opening.settings()
-    store = opening.store(settings)
-    opening.push_journal(store, settings)
-    listing = filtered_listing(store, settings.user, None if every else limit, search, since)
-    if listing.rows or as_json:
-        print_listing(store, settings.user, listing, as_json)
-    elif listing.error is None:  # during an outage, the outage is what to say
-        status(nothing_listed(filtered=search is not None or since is not None))
-    if listing.error:
-        raise listing.error
-    # After the list is out: one query, on `list` only (not on every start that lists).
-    store.forget_deleted_copies(settings.user, listing.unsynced)
+    list_conversations(None if every else limit, as_json, search, since, empty)
 
 
 @app.command()

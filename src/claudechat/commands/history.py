@@ -333,22 +333,47 @@ def _listing(store: ConversationStore, user_id: str, limit: int | None) -> Listi
     return listing
 
 
+def list_conversations(
+    limit: int | None, as_json: bool, text: str | None, since: str | None, with_unused: bool
+) -> None:
+    """`list`: the rows, or one line saying why there are none; the ones never used (a
+    /new_chat's) left out unless `with_unused`, and counted on stderr."""
+    from claudechat.listing import nothing_listed
+    from claudechat.output import status
+
+    settings, store = _open()
+    listing = filtered_listing(store, settings.user, limit, text, since, with_unused)
+    filtered = text is not None or since is not None
+    if listing.rows or as_json:
+        print_listing(store, settings.user, listing, as_json)
+    elif listing.error is None and not listing.unused_left_out:  # an outage is what to say
+        status(nothing_listed(filtered))
+    if listing.unused_left_out and not filtered:
+        started = counted(listing.unused_left_out, "conversation", "conversations")
+        status(f"{started} without messages not listed (`list --empty` lists them)")
+    if listing.error:
+        raise listing.error
+    # After the list is out: one query, on `list` only (not on every start that lists).
+    store.forget_deleted_copies(settings.user, listing.unsynced)
+
+
 def filtered_listing(
     store: ConversationStore,
     user_id: str,
     limit: int | None,
     text: str | None,
     since: str | None,
+    with_unused: bool = True,
 ) -> Listing:
     """`list --search TEXT --since 7d`: the filters read every row, then keep `limit`."""
     # `is None`, not falsy: an empty search is refused by the search, as `search ""` is, and
     # an empty --since by parse_since, as usage's is, not taken for no filter.
     if text is None and since is None:
-        return store.list(user_id, limit)
+        return store.list(user_id, limit, with_unused)
     from claudechat.history_view import parse_since
 
     cutoff = parse_since(since) if since is not None else None
-    listing = store.list(user_id, None)
+    listing = store.list(user_id, None, with_unused)
     rows = listing.rows
     if cutoff is not None:
         rows = [row for row in rows if row.updated_at >= cutoff]

@@ -43,10 +43,19 @@ class ConversationRow:
     cost_usd: float | None = None  # every branch's replies at list price; None: unknown
 
 
+def unused(row: ConversationRow) -> bool:
+    """Started and never used: no message and no name (a /new_chat of a bot that went no
+    further, say). `list` leaves such rows out unless asked: hundreds of them pushed a
+    person's conversations off its page."""
+    return row.message_count == 0 and not row.conversation_name
+
+
 class MetadataStore:
     def __init__(self, url: str, auto_migrate: bool = True) -> None:
         self.url = url
-        self.engine = _create_engine(url, auto_migrate)
+        from claudechat.storage.engine import create_engine
+
+        self.engine = create_engine(url, auto_migrate)
         # PostgreSQL locks rows, not the database: writers need no queue of their own there.
         self._one_writer = _writer_lock(self.engine)
         self._checkpoints = _checkpoints(self.engine, self._one_writer)
@@ -201,13 +210,20 @@ class MetadataStore:
             ]
             return {value for value in connection.execute(select(*sides)).one() if value}
 
-    def list_for_user(self, user_id: str, limit: int | None = None) -> list[ConversationRow]:
+    def list_for_user(
+        self, user_id: str, limit: int | None = None, with_unused: bool = True
+    ) -> list[ConversationRow]:
+        from sqlalchemy import func, or_
+
         from claudechat.storage.schema import conversations
 
         table = conversations.c
+        statement = conversations.select().where(table.user_id == user_id)
+        if not with_unused:  # in SQL: `limit` counts the rows listed
+            named = func.coalesce(table.conversation_name, "") != ""
+            statement = statement.where(or_(table.message_count > 0, named))
         statement = (
-            conversations.select()
-            .where(table.user_id == user_id)
+            statement
             # Ties in the order reading.list sorts rows in: `list -n 1` and `chat -c` took the
             # last of tied rows where `list` showed them first.
             .order_by(table.updated_at.desc(), table.conversation_id.desc())
@@ -215,6 +231,21 @@ class MetadataStore:
         if limit is not None:
             statement = statement.limit(limit)
         return self._select(statement)
+
+    def unused_ids(self, user_id: str) -> set[str]:
+        """The ids of the user's rows that `unused` is true of."""
+        from sqlalchemy import func, select
+
+        from claudechat.storage.schema import conversations
+
+        table = conversations.c
+        statement = select(table.conversation_id).where(
+            table.user_id == user_id,
+            table.message_count == 0,
+            func.coalesce(table.conversation_name, "") == "",
+        )
+        with database_errors(self.url), self.engine.connect() as connection:
+            return set(connection.execute(statement).scalars())
 
     def close(self) -> None:
         if self._checkpoints is not None:
@@ -240,58 +271,6 @@ def _to_row(mapping: Any) -> ConversationRow:
 def _as_utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything claudechat stores is UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _create_engine(url: str, auto_migrate: bool = True) -> Engine:
-    from sqlalchemy import create_engine, event
-
-    parsed = parse_database_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        from claudechat.storage.migrate import check_allowed
-        from claudechat.storage.sqlite_file import create_wal_database, repair_sidecars
-
-        if not auto_migrate and not Path(parsed.database).exists():
-            # Refused before it is made: made only to be refused (it has no schema), an empty
-            # database file was left behind by every start that said so.
-            check_allowed(None, auto_migrate)
-        try:
-            create_wal_database(Path(parsed.database))
-        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise StorageError(f"cannot create {parsed.database}: {reason}") from exc
-        repair_sidecars(Path(parsed.database))
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
-
-
-def _connect_args(parsed: Any) -> dict[str, Any]:
-    """Time limits on every PostgreSQL call: connecting, each statement, and keepalives that
-    notice a peer gone mid-call. A URL's own query arguments (e.g. ?connect_timeout=) win."""
-    if parsed.get_backend_name() != "postgresql":
-        return {}
-    limits: dict[str, Any] = {
-        "connect_timeout": 3,
-        "options": "-c statement_timeout=5000 -c lock_timeout=5000",
-        "keepalives": 1,
-        "keepalives_idle": 5,
-        "keepalives_interval": 2,
-        "keepalives_count": 2,
-    }
-    return {k: v for k, v in limits.items() if k not in parsed.query}
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets a reader (list, show) run while a chat in another terminal writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    from claudechat.storage.checkpoints import BACKSTOP_PAGES
-
-    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see checkpoints.py
-    cursor.close()
 
 
 def _writer_lock(engine: Engine) -> contextlib.AbstractContextManager[Any]:

@@ -24,7 +24,7 @@ from claudechat.storage import ids
 from claudechat.storage.blobs import BlobNotFoundError
 from claudechat.storage.documents import decode_document, is_tombstone, newest_rows
 from claudechat.storage.journal import JournalEntry
-from claudechat.storage.metadata import ConversationRow
+from claudechat.storage.metadata import ConversationRow, unused
 from claudechat.storage.results import Listing, PlacedNotice
 
 if TYPE_CHECKING:
@@ -277,15 +277,19 @@ class StoreReading:
             raise NotFoundError("there is no conversation to continue yet")
         return self.load(user_id, listing.rows[0].conversation_id)
 
-    def list(self, user_id: str, limit: int | None = None) -> Listing:
+    def list(self, user_id: str, limit: int | None = None, with_unused: bool = True) -> Listing:
         """Stored rows merged with conversations only the journal has, newest first. While
-        the store is down, the documents cached on this machine stand in for its rows."""
+        the store is down, the documents cached on this machine stand in for its rows.
+        Without `with_unused`, the conversations never used (metadata.unused) left out."""
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
         local = newest_rows(e.conversation for e in self.journal.entries(user_id))
-        error = None
+        error: StorageError | None = None
+        left_out: set[str] = set()
         try:
-            stored = self.guarded(lambda: self.metadata.list_for_user(user_id, limit))
+            stored, left_out = self.guarded(
+                lambda: _rows(self.metadata, user_id, limit, with_unused)
+            )
         except StorageError as exc:
             stored, error = list(newest_rows(self.cached(user_id)).values()), exc
         merged = {row.conversation_id: row for row in stored}
@@ -295,7 +299,19 @@ class StoreReading:
                 merged[conversation_id] = row
         rows = sorted(merged.values(), key=lambda r: (r.updated_at, r.conversation_id))
         rows.reverse()
-        return Listing(rows[:limit] if limit else rows, set(local), error)
+        if not with_unused:
+            left_out |= {r.conversation_id for r in rows if unused(r)}
+            rows = [r for r in rows if not unused(r)]
+            left_out -= {r.conversation_id for r in rows}  # used since, in the journal
+        return Listing(rows[:limit] if limit else rows, set(local), error, len(left_out))
+
+
+def _rows(
+    metadata: MetadataStore, user_id: str, limit: int | None, with_unused: bool
+) -> tuple[list[ConversationRow], set[str]]:
+    """The stored rows to list, and the ids of the unused ones left out."""
+    rows = metadata.list_for_user(user_id, limit, with_unused)
+    return rows, set() if with_unused else metadata.unused_ids(user_id)
 
 
 def _copy_covers(copy: Conversation, row: ConversationRow) -> bool:

@@ -79,3 +79,4 @@ class Listing:
     rows: list[ConversationRow]
     unsynced: set[str]
     error: StorageError | None = None
+    unused_left_out: int = 0  # conversations started and never used (see unused), not listed
