@@ -217,3 +217,35 @@ def test_the_journal_drain_leaves_a_turn_under_way_to_push_its_own(
         assert answers and answers[0].status_code == 200, answers
         wait_until(lambda: len(stored_texts(serve, started)) == 2, "pushed by the turn")
         assert "while the store was down" not in serve.log()
+
+
+def test_turns_at_once_on_one_conversation_are_all_seen_and_all_survive_a_kill(
+    fake_server: FakeAnthropic,
+) -> None:
+    """Each turn's message waits in the worker's one journal entry for the conversation: the
+    turns wrote it one over the other, so readers saw one message of six, and after a kill
+    (no push ever came) one was left."""
+    turns = [f"turn {i}" for i in range(6)]
+    release = threading.Event()
+    with embedded_serve(fake_server) as serve, serve.client() as http:
+        started = http.post("/new_chat", json={}).json()["conversation_id"]
+        fake_server.queue(*[Reply("late", held_after=0, release=release) for _ in turns])
+
+        def ask(text: str) -> None:
+            with contextlib.suppress(httpx.HTTPError), serve.client() as own:
+                own.post("/chat", json={"user_input": text, "conversation_id": started})
+
+        threads = [threading.Thread(target=ask, args=(text,)) for text in turns]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(fake_server.requests) == len(turns), "every turn asked Claude")
+        assert sorted(texts_of(http, started)) == turns  # from the journal: nothing pushed
+        assert serve.process is not None
+        serve.process.kill()
+        serve.process.wait(10)
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_server.base_url)
+    with Serve(env, "--no-auth", home=serve.home) as again, again.client() as http:
+        assert sorted(texts_of(http, started)) == turns  # each once: the start pushed them

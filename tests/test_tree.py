@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from claudechat.conversation import Conversation, Message, utc_now
 from claudechat.errors import CorruptDocumentError, NewerFormatError
-from claudechat.merging import merge
+from claudechat.merging import covers, merge
 from claudechat.storage.store import decode_document, encode_document
 
 FORMAT_1 = Path(__file__).parent / "data" / "format1"
@@ -58,6 +58,18 @@ def copies(draw: st.DrawFn) -> list[Conversation]:
                 copy.set_at[name] = T0 + timedelta(seconds=draw(st.integers(0, 5)))
         sessions.append(copy)
     return sessions
+
+
+@settings(max_examples=200, deadline=None)
+@given(copies())
+def test_a_copy_covers_another_exactly_when_merging_it_in_changes_nothing(sides) -> None:  # type: ignore[no-untyped-def]
+    """The journal merges an entry only where the new save does not cover it (journal.py)."""
+    for newer in sides:
+        unchanged = _doc(merge(newer, newer))  # merge's form of newer (every field's time)
+        for older in sides:
+            assert covers(newer, older) == (_doc(merge(newer, older)) == unchanged)
+        assert covers(newer, newer)
+        assert covers(merge(newer, sides[0]), sides[0])
 
 
 @settings(max_examples=200, deadline=None)

@@ -42,6 +42,23 @@ def merge(ours: Conversation, theirs: Conversation) -> Conversation:
     return merged
 
 
+def covers(newer: Conversation, older: Conversation) -> bool:
+    """Whether merging `older` into `newer` changes nothing (a session saving again, say):
+    every message of older is in newer as far along, and every field as merge would keep it."""
+    mine = {m.id: m for m in newer.messages}
+    for message in older.messages:
+        found = mine.get(message.id)
+        if found is None or (found != message and _further(message, found) is not found):
+            return False
+    parents = (p for p in (newer.parent_id, older.parent_id) if p)
+    return (
+        newer.created_at <= older.created_at
+        and newer.updated_at >= older.updated_at
+        and newer.parent_id == min(parents, default=None)
+        and all(_stamp(newer, name) >= _stamp(older, name) for name in LWW_FIELDS)
+    )
+
+
 def _stamp(side: Conversation, name: str) -> tuple[datetime, str]:
     # The value breaks ties, so two writes in the same microsecond still merge the same way
     # in either order.

@@ -28,6 +28,7 @@ from claudechat.errors import (
     NewerFormatError,
     StorageError,
 )
+from claudechat.merging import covers, merge
 from claudechat.storage import ids
 from claudechat.storage.blobs import (
     BlobConflictError,
@@ -40,6 +41,7 @@ JOURNAL_FORMAT = 2
 DAMAGED = "damaged"
 WRITERS = ".writers"
 SKIP = {DAMAGED, WRITERS}
+KEY_LOCKS = 64  # entries written at once by one process's threads, each under its key's
 
 
 @dataclass
@@ -48,6 +50,13 @@ class JournalEntry:
     writer: str  # "" for entries of claudechat 0.1, which had no writers
     key: str
     etag: str  # of the entry file: removal succeeds only if nobody rewrote it since
+
+
+@dataclass
+class JournalWrite:
+    etag: str
+    conversation: Conversation  # as written: merged with the entry's, where it held more
+    document: bytes  # its encoding, as written
 
 
 @dataclass
@@ -67,24 +76,44 @@ class Journal:
         # `serve` saves from many threads: the first two must not both take the lock, the
         # second flock would wait on the first for ever.
         self._claiming = threading.Lock()
+        # What this process's entry for each conversation holds, while it is there (see
+        # write_merged); its writes and removals one at a time, by the entry's key.
+        self._written: dict[str, Conversation] = {}
+        self._locks = [threading.Lock() for _ in range(KEY_LOCKS)]
 
     # -- this process's entries -------------------------------------------------------------
 
     def write(self, conversation: Conversation, document: bytes | None = None) -> str:
-        """Record the conversation as this process has it (`document`: it, encoded already);
-        returns the entry's etag.
+        """Record the conversation as this process has it; returns the entry's etag."""
+        return self.write_merged(conversation, document).etag
+
+    def write_merged(
+        self, conversation: Conversation, document: bytes | None = None
+    ) -> JournalWrite:
+        """Record the conversation as this process has it (`document`: it, encoded already),
+        merged with what this process's entry for it holds: the entry is one per process and
+        conversation, and serve's turns on one conversation at once each save their own copy.
+        Written over, a turn whose push then failed (or never came: a kill) lost its messages,
+        as did every reader meanwhile. Returns what was written, to be pushed as it is.
 
         The entry is left to the page cache, which outlives this process (a crash, a kill,
         a closed terminal), and made durable only if the store does not take the save (see
         make_durable): an fsync on every save would cost more than the store's own write,
         which is durable by itself."""
         self._claim()
-        if document is None:
-            document = dumps_json(conversation.to_document()).encode("utf-8")
-        # The entry is built around the encoded document, which is not encoded a second time.
-        head = dumps_json({"format": JOURNAL_FORMAT, "writer": self.writer})[:-1]
-        entry = head.encode("utf-8") + b', "document": ' + document + b"}"
-        return self.files.put(self._key(conversation), entry, durable=False)
+        key = self._key(conversation)
+        with self._locks[hash(key) % len(self._locks)]:
+            last = self._written.get(key)
+            if last is not None and not covers(conversation, last):
+                conversation, document = merge(last, conversation), None
+            if document is None:
+                document = dumps_json(conversation.to_document()).encode("utf-8")
+            # The entry is built around the encoded document, which is not encoded again.
+            head = dumps_json({"format": JOURNAL_FORMAT, "writer": self.writer})[:-1]
+            entry = head.encode("utf-8") + b', "document": ' + document + b"}"
+            etag = self.files.put(key, entry, durable=False)
+            self._written[key] = conversation
+        return JournalWrite(etag, conversation, document)
 
     def make_durable(self, conversation: Conversation) -> None:
         """The entry on disk: the store did not take it, so it may have to wait for a reboot."""
@@ -92,8 +121,17 @@ class Journal:
 
     def remove(self, conversation: Conversation, etag: str) -> None:
         """Drop this process's entry once the store has it, unless it was rewritten since."""
-        with contextlib.suppress(BlobConflictError):
-            self.files.delete(self._key(conversation), expect=etag)
+        self._delete(self._key(conversation), etag)
+
+    def _delete(self, key: str, etag: str) -> None:
+        """The entry at `key`, unless rewritten since `etag`; what write_merged remembers of
+        it with it, under the same lock (a write in between would be merged with nothing)."""
+        with self._locks[hash(key) % len(self._locks)]:
+            try:
+                self.files.delete(key, expect=etag)
+            except BlobConflictError:
+                return
+            self._written.pop(key, None)
 
     def _key(self, conversation: Conversation) -> str:
         user = ids.user_id(conversation.user_id)
@@ -208,8 +246,7 @@ class Journal:
         return [e for e in self.entries(user_id) if e.conversation.id == conversation_id]
 
     def discard(self, entry: JournalEntry) -> None:
-        with contextlib.suppress(BlobConflictError):
-            self.files.delete(entry.key, expect=entry.etag)
+        self._delete(entry.key, entry.etag)
 
     def damaged(self) -> list[str]:
         """Entries moved aside, now or earlier: for `doctor`."""

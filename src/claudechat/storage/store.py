@@ -35,7 +35,7 @@ from claudechat.storage.cache import DocumentCache
 from claudechat.storage.copies import forget_deleted_copies
 from claudechat.storage.documents import decode_document, encode_document, is_tombstone, row_for
 from claudechat.storage.guard import Guard
-from claudechat.storage.journal import Journal, JournalEntry
+from claudechat.storage.journal import Journal, JournalEntry, JournalWrite
 from claudechat.storage.metadata import ConversationRow, MetadataStore
 from claudechat.storage.reading import StoreReading
 from claudechat.storage.results import PendingSave, PlacedNotice, SaveResult, SyncReport
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 OPENING_DEADLINE = 30.0
 # Each conflict means another writer saved in between; they cannot all keep winning.
 MAX_MERGE_ATTEMPTS = 50
-
 
 T = TypeVar("T")
 
@@ -122,7 +121,10 @@ class ConversationStore(StoreReading):
         # A copy: the session goes on while the store half runs, or after its deadline.
         snapshot = conversation.copy()
         data = encode_document(snapshot)  # once, for the journal and the store alike
-        entry_etag, journal_error = self._journal_write(snapshot, data)
+        written, journal_error = self._journal_write(snapshot, data)
+        entry_etag = written.etag if written else None
+        if written:  # merged with another session's save of it, not pushed yet: pushed too
+            snapshot, data = written.conversation, written.document
         return PendingSave(
             lambda: self._finish_save(snapshot, data, entry_etag, journal_error),
             journaled=journal_error is None,
@@ -161,15 +163,14 @@ class ConversationStore(StoreReading):
 
     def _journal_write(
         self, conversation: Conversation, data: bytes
-    ) -> tuple[str | None, StorageError | None]:
-        """The journal is a safety net, not a gate: when it cannot be written (a full disk, a
-        read-only home) the save still goes to the store, and the user is told once."""
+    ) -> tuple[JournalWrite | None, StorageError | None]:
+        """A safety net, not a gate: unwritable (a full disk), the save goes on (told once)."""
         try:
-            etag = self.journal.write(conversation, data)
+            written = self.journal.write_merged(conversation, data)
         except StorageError as exc:
             return None, exc
         self._journal_told = False
-        return etag, None
+        return written, None
 
     def _journal_made_durable(self, conversation: Conversation) -> bool:
         try:
