@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from claudechat.conversation import Conversation
+from claudechat.storage.journal import Journal
 from claudechat.storage.store import ConversationStore
 from conftest import content_text
 
@@ -94,3 +96,37 @@ def test_a_session_saving_again_writes_its_own_copy_unmerged(store: Conversation
     conversation.append("assistant", "reply")
     again = conversation.copy()
     assert store.journal.write_merged(again).conversation is again
+
+
+def test_an_entry_another_process_removed_is_neither_merged_back_nor_kept_in_memory(
+    tmp_path: Path,
+) -> None:
+    """A delete (in another worker, or `claudechat delete`) discards every writer's entries of
+    the conversation. This process still remembered its entry: the next save of that id (an
+    import of an older export, say) merged the deleted messages back in."""
+    journal, elsewhere = Journal(tmp_path), Journal(tmp_path)  # two processes' journals
+    conversation = Conversation.new(USER, "claude-sonnet-4-6")
+    conversation.append("user", "base")
+    with_secret = conversation.copy()
+    with_secret.append("user", "sent before the delete")
+    first = journal.write_merged(with_secret)
+    for entry in elsewhere.for_conversation(USER, conversation.id):
+        elsewhere.discard(entry)  # the delete
+
+    journal.make_durable(with_secret)  # its push failed: nothing left to keep, no error
+    journal.remove(with_secret, first.etag)  # conflicts: the file is gone
+    assert journal._written == {}  # a long-running serve forgets it
+    again = journal.write_merged(conversation.copy())
+    assert _texts(again.conversation) == ["base"]
+
+
+def test_a_write_after_the_entry_vanished_writes_only_itself(tmp_path: Path) -> None:
+    journal, elsewhere = Journal(tmp_path), Journal(tmp_path)
+    conversation = Conversation.new(USER, "claude-sonnet-4-6")
+    conversation.append("user", "base")
+    with_secret = conversation.copy()
+    with_secret.append("user", "sent before the delete")
+    journal.write_merged(with_secret)
+    for entry in elsewhere.for_conversation(USER, conversation.id):
+        elsewhere.discard(entry)
+    assert _texts(journal.write_merged(conversation.copy()).conversation) == ["base"]

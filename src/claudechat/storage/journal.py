@@ -104,6 +104,8 @@ class Journal:
         key = self._key(conversation)
         with self._locks[hash(key) % len(self._locks)]:
             last = self._written.get(key)
+            if last is not None and not self.files.exists(key):
+                last = None  # removed by another process (a delete, `doctor`): not resumed
             if last is not None and not covers(conversation, last):
                 conversation, document = merge(last, conversation), None
             if document is None:
@@ -116,8 +118,12 @@ class Journal:
         return JournalWrite(etag, conversation, document)
 
     def make_durable(self, conversation: Conversation) -> None:
-        """The entry on disk: the store did not take it, so it may have to wait for a reboot."""
-        self.files.make_durable(self._key(conversation))
+        """The entry on disk: the store did not take it, so it may have to wait for a reboot.
+        An entry gone already was pushed by a later save of this process, merged into it (or
+        its conversation deleted): nothing is left to keep."""
+        key = self._key(conversation)
+        if self.files.exists(key):
+            self.files.make_durable(key)
 
     def remove(self, conversation: Conversation, etag: str) -> None:
         """Drop this process's entry once the store has it, unless it was rewritten since."""
@@ -130,7 +136,8 @@ class Journal:
             try:
                 self.files.delete(key, expect=etag)
             except BlobConflictError:
-                return
+                if self.files.exists(key):
+                    return  # rewritten since: what it holds now is still to be pushed
             self._written.pop(key, None)
 
     def _key(self, conversation: Conversation) -> str:
