@@ -139,13 +139,13 @@ def test_a_reply_that_arrives_while_the_push_runs_is_journaled_once(  # type: ig
         fake_api.queue(Reply("a short reply"))
         journal = session.store.journal
         journaled: list[list[str]] = []
-        write = journal.write
+        write = journal.write_merged
 
         def counted(conversation, document=None):  # type: ignore[no-untyped-def]
             journaled.append([m.text for m in conversation.messages])
             return write(conversation, document)
 
-        journal.write = counted  # type: ignore[method-assign]
+        journal.write_merged = counted  # type: ignore[method-assign]
         session.send("hello", lambda _text: None)
         assert journaled == [["hello"], ["hello", "a short reply"]]
         assert session.saved_in == "journal"
