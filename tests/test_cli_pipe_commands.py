@@ -74,6 +74,8 @@ def test_conversations_never_used_are_counted_not_listed(cli, fake_api, backend)
     assert (len(every.stdout.splitlines()), every.stderr) == (4, "")
     # Filtered, the list says what matched: no count of what no filter could match.
     assert cli("list", "--search", "alpha").stderr == ""
+    nothing = cli("list", "--search", "zzzz")
+    assert (nothing.stdout, nothing.stderr.strip()) == ("", "no conversation matches")
 
 
 def test_only_conversations_never_used_say_why_nothing_is_listed(cli, backend) -> None:  # type: ignore[no-untyped-def]

@@ -344,12 +344,13 @@ def list_conversations(
     settings, store = _open()
     listing = filtered_listing(store, settings.user, limit, text, since, with_unused)
     filtered = text is not None or since is not None
+    left_out = 0 if filtered else listing.unused_left_out  # what no filter could match
     if listing.rows or as_json:
         print_listing(store, settings.user, listing, as_json)
-    elif listing.error is None and not listing.unused_left_out:  # an outage is what to say
+    elif listing.error is None and not left_out:  # an outage is what to say
         status(nothing_listed(filtered))
-    if listing.unused_left_out and not filtered:
-        started = counted(listing.unused_left_out, "conversation", "conversations")
+    if left_out:
+        started = counted(left_out, "conversation", "conversations")
         status(f"{started} without messages not listed (`list --empty` lists them)")
     if listing.error:
         raise listing.error
