@@ -72,8 +72,10 @@ def test_conversations_never_used_are_counted_not_listed(cli, fake_api, backend)
     assert [c["title"] for c in json.loads(cli("list", "--json", "-n", "1").stdout)] == ["alpha"]
     every = cli("list", "--empty")
     assert (len(every.stdout.splitlines()), every.stderr) == (4, "")
-    # Filtered, the list says what matched: no count of what no filter could match.
+    # Filtered, the ones never used that the filter kept are counted: none match a search.
     assert cli("list", "--search", "alpha").stderr == ""
+    recent = cli("list", "--since", "1h")
+    assert (len(recent.stdout.splitlines()), recent.stderr.splitlines()) == (2, [left_out])
     nothing = cli("list", "--search", "zzzz")
     assert (nothing.stdout, nothing.stderr.strip()) == ("", "no conversation matches")
 

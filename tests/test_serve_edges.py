@@ -150,6 +150,24 @@ def test_a_deletion_does_not_say_where_the_document_was(
     assert "file:" not in deleted["summary"] and "s3:" not in deleted["summary"]
 
 
+def test_the_current_conversation_deleted_from_the_cli_is_gone_for_serve_too(
+    server: Serve,  # noqa: F811
+    fake: FakeAnthropic,  # noqa: F811
+) -> None:
+    """It stayed serve's current conversation: a turn naming it (or none) was answered 200 and
+    thrown away (its save refused: deleted), and /get_conversation showed it empty."""
+    with server.client() as http:
+        made = http.post("/chat", json={"user_input": "soon gone"}).json()["conversation_id"]
+        assert server.cli("delete", "--yes", made).returncode == 0
+        asked = len(fake.requests)
+        named = http.post("/chat", json={"user_input": "still there?", "conversation_id": made})
+        read = http.get("/get_conversation", params={"conversation_id": made})
+        assert (named.status_code, read.status_code) == (404, 404), (named.text, read.text)
+        assert len(fake.requests) == asked  # Claude was not asked
+        bare = http.post("/chat", json={"user_input": "a new one"}).json()
+    assert bare["conversation_id"] != made
+
+
 def test_a_host_in_brackets_is_the_address_inside() -> None:
     options = ServeOptions(host="[::1]", no_auth=True)
     assert options.host == "::1" and is_loopback(options.host)

@@ -343,12 +343,11 @@ def list_conversations(
 
     settings, store = _open()
     listing = filtered_listing(store, settings.user, limit, text, since, with_unused)
-    filtered = text is not None or since is not None
-    left_out = 0 if filtered else listing.unused_left_out  # what no filter could match
+    left_out = listing.unused_left_out  # of those the filters kept
     if listing.rows or as_json:
         print_listing(store, settings.user, listing, as_json)
     elif listing.error is None and not left_out:  # an outage is what to say
-        status(nothing_listed(filtered))
+        status(nothing_listed(filtered=text is not None or since is not None))
     if left_out:
         started = counted(left_out, "conversation", "conversations")
         status(f"{started} without messages not listed (`list --empty` lists them)")
@@ -372,9 +371,10 @@ def filtered_listing(
     if text is None and since is None:
         return store.list(user_id, limit, with_unused)
     from claudechat.history_view import parse_since
+    from claudechat.storage.metadata import unused
 
     cutoff = parse_since(since) if since is not None else None
-    listing = store.list(user_id, None, with_unused)
+    listing = store.list(user_id, None)  # every row: the ones never used counted as filtered
     rows = listing.rows
     if cutoff is not None:
         rows = [row for row in rows if row.updated_at >= cutoff]
@@ -384,6 +384,9 @@ def filtered_listing(
         found, error = matching_everywhere(store, user_id, text)
         rows = [row for row in rows if row.conversation_id in found]
         listing.error = listing.error or error  # a list from this machine's copies says so
+    if not with_unused:
+        listing.unused_left_out = sum(1 for row in rows if unused(row))
+        rows = [row for row in rows if not unused(row)]
     listing.rows = rows[:limit] if limit else rows
     return listing
 

@@ -284,10 +284,7 @@ class Service:
             conversation_id = self.store.resolve(user, reference)
         except UsageError:
             raise NotFoundError(f"no conversation {ids.printable(reference)}") from None
-        removed = delete_conversation(self.store, user, conversation_id)
-        if self._current_of(user) == conversation_id:
-            replacement = new_conversation_id()
-            self._database.call(lambda: self.current.set(user, replacement))
+        removed = delete_conversation(self.store, user, conversation_id)  # current no more
         return {"deleted": conversation_id, "summary": removed.describe(locations=False)}
 
     def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:

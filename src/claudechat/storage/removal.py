@@ -65,7 +65,7 @@ def resolve_all(store: ConversationStore, user_id: str, references: list[str]) -
 
 def delete_conversation(store: ConversationStore, user_id: str, conversation_id: str) -> Removed:
     from claudechat.storage.deletions import hold, mark_deleted
-    from claudechat.storage.schema import conversations
+    from claudechat.storage.schema import conversations, current_conversations
     from claudechat.storage.search import remove_conversation
 
     removed = Removed(conversation_id)
@@ -89,6 +89,14 @@ def delete_conversation(store: ConversationStore, user_id: str, conversation_id:
         removed.row = connection.execute(statement).rowcount == 1
         # A save whose document went in just before the tombstone writes no row after this.
         mark_deleted(connection, user_id, conversation_id)
+        # No longer serve's current conversation: a bare /chat starts another, and one naming
+        # it is a 404, not a turn answered and then thrown away (as it was after the CLI's).
+        current = current_conversations.c
+        connection.execute(
+            current_conversations.delete().where(
+                current.user_id == user_id, current.conversation_id == conversation_id
+            )
+        )
         # Raises before the commit: the rows stay. A tombstone, not nothing: a save still
         # running elsewhere (a turn in another terminal, a serve request) would write the
         # conversation back as a new one.
