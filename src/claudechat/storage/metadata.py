@@ -213,15 +213,14 @@ class MetadataStore:
     def list_for_user(
         self, user_id: str, limit: int | None = None, with_unused: bool = True
     ) -> list[ConversationRow]:
-        from sqlalchemy import func, or_
+        from sqlalchemy import not_
 
         from claudechat.storage.schema import conversations
 
         table = conversations.c
         statement = conversations.select().where(table.user_id == user_id)
         if not with_unused:  # in SQL: `limit` counts the rows listed
-            named = func.coalesce(table.conversation_name, "") != ""
-            statement = statement.where(or_(table.message_count > 0, named))
+            statement = statement.where(not_(_unused_in_sql(table)))
         statement = (
             statement
             # Ties in the order reading.list sorts rows in: `list -n 1` and `chat -c` took the
@@ -234,15 +233,13 @@ class MetadataStore:
 
     def unused_ids(self, user_id: str) -> set[str]:
         """The ids of the user's rows that `unused` is true of."""
-        from sqlalchemy import func, select
+        from sqlalchemy import select
 
         from claudechat.storage.schema import conversations
 
         table = conversations.c
         statement = select(table.conversation_id).where(
-            table.user_id == user_id,
-            table.message_count == 0,
-            func.coalesce(table.conversation_name, "") == "",
+            table.user_id == user_id, _unused_in_sql(table)
         )
         with database_errors(self.url), self.engine.connect() as connection:
             return set(connection.execute(statement).scalars())
@@ -266,6 +263,13 @@ def _to_row(mapping: Any) -> ConversationRow:
     for column in ("created_at", "updated_at"):
         values[column] = _as_utc(values[column])
     return ConversationRow(**values)
+
+
+def _unused_in_sql(table: Any) -> Any:
+    """`unused` as a condition on the conversations table (no NULL: a name may be one)."""
+    from sqlalchemy import and_, func
+
+    return and_(table.message_count == 0, func.coalesce(table.conversation_name, "") == "")
 
 
 def _as_utc(value: datetime) -> datetime:
