@@ -210,6 +210,13 @@ def text_of(content: Any) -> str:
     return "".join(block.get("text", "") for block in content if block.get("type") == "text")
 
 
+def listed(http: httpx.Client) -> list[dict[str, Any]]:
+    """GET /conversations less each row's `unsynced`: an earlier test's turn may still be on its
+    way to the store, so the flag can change between two listings while nothing was saved."""
+    rows = http.get("/conversations").json()["conversations"]
+    return [{key: value for key, value in row.items() if key != "unsynced"} for row in rows]
+
+
 def conversation_json(http: httpx.Client, conversation_id: str) -> dict[str, Any]:
     """The conversation as GET /get_conversation answers it, asserted found."""
     answer = http.get("/get_conversation", params={"conversation_id": conversation_id})

@@ -17,7 +17,15 @@ import pytest
 
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, conversation_json, sse_events, team_env, text_of
+from serve_harness import (
+    Serve,
+    clean_env,
+    conversation_json,
+    listed,
+    sse_events,
+    team_env,
+    text_of,
+)
 
 # As the issue (and the seed's README) wrote them; only host and port are substituted.
 SEED_CURL = [
@@ -157,7 +165,7 @@ def test_chat_streams_server_sent_events(server: Serve, fake: FakeAnthropic, how
 def test_bad_input_gets_json_errors_and_saves_nothing(server: Serve, fake: FakeAnthropic) -> None:
     json_type = {"Content-Type": "application/json"}
     with server.client() as http:
-        before = http.get("/conversations").json()["conversations"]
+        before = listed(http)
         cases = [
             (http.post("/chat", content=b'{"user_input": ', headers=json_type), 400),
             (http.post("/chat", json={}), 422),
@@ -180,7 +188,7 @@ def test_bad_input_gets_json_errors_and_saves_nothing(server: Serve, fake: FakeA
             assert response.status_code == status, (response.request, response.text)
             error = response.json()["error"]
             assert error["type"] and error["message"]
-        after = http.get("/conversations").json()["conversations"]
+        after = listed(http)
     assert after == before
     assert fake.requests == []  # nothing reached Claude either
 

@@ -15,7 +15,7 @@ from claudechat.server import ServeOptions, is_loopback
 from claudechat.server.app import wants_events
 from conftest import API_KEY
 from fakes.anthropic_api import FakeAnthropic, Reply
-from serve_harness import Serve, clean_env, text_of
+from serve_harness import Serve, clean_env, listed, text_of
 from test_serve import BODY_SECONDS, MAX_BODY, fake, server  # noqa: F401  (the fixtures)
 
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -64,7 +64,7 @@ def test_odd_bodies_get_json_errors_and_save_nothing(
         yield b'"}'
 
     with server.client() as http:
-        before = http.get("/conversations").json()["conversations"]
+        before = listed(http)
         cases = [
             (http.post("/chat", content=b'{"user_input": "\xff\xfe"}', headers=JSON_TYPE), 400),
             (http.post("/chat", content=b"[" * (MAX_BODY - 1), headers=JSON_TYPE), 400),
@@ -77,7 +77,7 @@ def test_odd_bodies_get_json_errors_and_save_nothing(
             assert response.headers["content-type"] == "application/json"
             kinds = {400: "malformed_json", 413: "too_large", 422: "invalid_request"}
             assert response.json()["error"]["type"] == kinds[status]
-        after = http.get("/conversations").json()["conversations"]
+        after = listed(http)
     assert after == before
     assert fake.requests == []
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from fakes.anthropic_api import FakeAnthropic
-from serve_harness import Serve, access_lines
+from serve_harness import Serve, access_lines, listed
 from test_serve import MAX_BODY, fake, server  # noqa: F401  (the fixtures)
 
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -57,9 +57,9 @@ def test_a_body_in_utf16_or_utf32_is_not_utf8(
     """The API's JSON is UTF-8 (RFC 8259 8.1): a body in UTF-16 or UTF-32, with its byte order
     mark or without, was read all the same (json.loads guesses them) and the turn saved."""
     with server.client() as http:
-        before = http.get("/conversations").json()["conversations"]
+        before = listed(http)
         answer = http.post(path, content=CHAT.encode(encoding), headers=JSON_TYPE)
-        after = http.get("/conversations").json()["conversations"]
+        after = listed(http)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == {
         "type": "malformed_json",
@@ -92,7 +92,7 @@ def test_a_body_cut_short_by_the_client_leaving_is_not_read(
     answered by nobody, yet what had arrived was taken for the whole body: an empty one made
     /new_chat save a conversation. It is logged as 499, as any request whose client left."""
     with server.client() as http:
-        before = http.get("/conversations").json()["conversations"]
+        before = listed(http)
     since = len(server.log())
     head = "POST /new_chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     with socket.create_connection(("127.0.0.1", server.port)) as connection:
@@ -100,4 +100,4 @@ def test_a_body_cut_short_by_the_client_leaving_is_not_read(
     lines = access_lines(server, since, r'"POST /new_chat" [^\n]*\n')
     assert len(lines) == 1 and '"POST /new_chat" 499 ' in lines[0], lines
     with server.client() as http:
-        assert http.get("/conversations").json()["conversations"] == before
+        assert listed(http) == before
