@@ -115,10 +115,12 @@ def test_a_fetch_that_took_long_to_fail_is_not_asked_again_at_once(monkeypatch) 
     turn, as the failure stood only 30 s: six minutes for one message in pipe mode."""
     monkeypatch.setattr(model_catalogue, "FAILED_FETCH_STANDS", timedelta(seconds=0.05))
     fetches: list[float] = []
+    failed: list[float] = []
 
     def slow_failure() -> list[ModelInfo]:
         fetches.append(time.monotonic())
         time.sleep(0.3)  # a timeout, scaled down
+        failed.append(time.monotonic())
         raise ApiError("the Models API did not answer")
 
     catalogue = Catalogue(load_settings(), slow_failure)
@@ -127,7 +129,9 @@ def test_a_fetch_that_took_long_to_fail_is_not_asked_again_at_once(monkeypatch) 
             catalogue.models()
         time.sleep(0.1)  # past FAILED_FETCH_STANDS, well within twice the wait
     assert len(fetches) == 1
-    time.sleep(0.6)
+    # Held twice as long as the fetch took: 0.6 s, or more on a machine slow to wake a sleep.
+    held_until = failed[0] + 2 * (failed[0] - fetches[0])
+    time.sleep(max(0.0, held_until - time.monotonic()) + 0.1)
     with pytest.raises(ApiError):
         catalogue.models()
     assert len(fetches) == 2  # and asked again once that has passed

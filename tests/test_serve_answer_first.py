@@ -53,12 +53,15 @@ def stored_texts(serve: Serve, conversation_id: str) -> list[str]:
 
 def turn_under_way(
     serve: Serve, http: httpx.Client, fake: FakeAnthropic, reply: Reply | None = None
-) -> tuple[str, threading.Thread, list[httpx.Response]]:
-    """A JSON turn in a new conversation, its reply (by default) streaming for a second: its
-    id, thread and answer. Its message is in the journal, not pushed: the reply's save pushes
-    both."""
+) -> tuple[str, threading.Thread, list[httpx.Response], threading.Event]:
+    """A JSON turn in a new conversation: its id, thread, answer, and the event that lets its
+    reply (by default) end. Held until the test sets it, the reply cannot end, nor its push
+    land, while the test is still setting the scene on a slow machine. Its message is in the
+    journal, not pushed: the reply's save pushes both."""
     started = http.post("/new_chat", json={}).json()["conversation_id"]
-    fake.queue(reply or Reply(chunks=[f"word{i} " for i in range(10)], delay=0.1))
+    release = threading.Event()
+    words = [f"word{i} " for i in range(10)]
+    fake.queue(reply or Reply(chunks=words, delay=0.02, held_after=2, release=release))
     answers: list[httpx.Response] = []
     thread = threading.Thread(
         target=lambda: answers.append(http.post("/chat", json={"user_input": "hello"}))
@@ -67,7 +70,7 @@ def turn_under_way(
     wait_until(lambda: fake.requests, "Claude was asked")
     assert texts_of(http, started) == ["hello"]  # read from the journal
     assert stored_texts(serve, started) == []  # one push a turn: after the answer
-    return started, thread, answers
+    return started, thread, answers, release
 
 
 def texts_of(http: httpx.Client, conversation_id: str) -> list[str]:
@@ -80,8 +83,9 @@ def answered_while_its_push_is_held(
     serve: Serve, http: httpx.Client, fake: FakeAnthropic
 ) -> Iterator[tuple[str, httpx.Response]]:
     """A turn under way, then no push can write: it is answered all the same."""
-    started, thread, answers = turn_under_way(serve, http, fake)
+    started, thread, answers, release = turn_under_way(serve, http, fake)
     with blob_folder_held(serve):
+        release.set()
         thread.join(timeout=10)
         assert answers, "the answer waited for the push"
         assert answers[0].status_code == 200, answers[0].text
@@ -109,8 +113,9 @@ def test_a_conversation_deleted_during_a_json_turn_stays_deleted(
     """The turn is answered; its push then finds the conversation deleted, and writes nothing
     back: the deletion stands, as if it came just after the answer."""
     with embedded_serve(fake_server) as serve, serve.client() as http:
-        started, thread, answers = turn_under_way(serve, http, fake_server)
+        started, thread, answers, release = turn_under_way(serve, http, fake_server)
         assert http.delete(f"/conversations/{started}").status_code == 200
+        release.set()
         thread.join(timeout=20)
         assert answers and answers[0].status_code == 200, answers
         serve.settled()
@@ -210,9 +215,9 @@ def test_the_journal_drain_leaves_a_turn_under_way_to_push_its_own(
     with embedded_serve(fake_server) as serve, serve.client() as http:
         # Longer than a drain's period: one round at least runs during the turn.
         long = Reply(chunks=[f"word{i} " for i in range(12)], delay=0.55)
-        started, thread, answers = turn_under_way(serve, http, fake_server, long)
-        while thread.is_alive():
-            assert stored_texts(serve, started) == [], "pushed before the turn ended"
+        started, thread, answers, _ = turn_under_way(serve, http, fake_server, long)
+        while thread.is_alive():  # the drain's push would hold the message alone
+            assert len(stored_texts(serve, started)) != 1, "pushed before the turn ended"
             time.sleep(0.05)
         assert answers and answers[0].status_code == 200, answers
         wait_until(lambda: len(stored_texts(serve, started)) == 2, "pushed by the turn")

@@ -44,6 +44,7 @@ def test_text_no_database_column_takes_is_kept_and_the_conversation_goes_on(
     echo = f"echo: {replace_lone_surrogates(said)}"  # sent to Claude as U+FFFD
     assert texts == [said, echo, "and then", f"odd {odd} reply", "again", "echo: again"]
     assert {m["status"] for m in document["messages"]} == {"complete"}
+    server.settled()  # the last turn's push is after its answer: `synced` waits for it
     listed = server.cli("list", "--json")
     assert listed.returncode == 0, listed.stderr
     row = next(r for r in json.loads(listed.stdout) if r["id"] == started)

@@ -22,7 +22,7 @@ def server(postgres, s3, fake_server: FakeAnthropic) -> Any:  # type: ignore[no-
     env = {
         **clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_server.base_url),
         **team_env(postgres, s3),
-        "CLAUDECHAT_STORE_TIMEOUT": "1",
+        "CLAUDECHAT_STORE_TIMEOUT": "2",
     }
     with Serve(env) as serving:
         yield serving

@@ -136,7 +136,8 @@ def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_b
     env = {**api_env(fake), **team_env(postgres, s3), "CLAUDECHAT_STORE_TIMEOUT": "1"}
     elsewhere = {**env, "CLAUDECHAT_HOME": str(tmp_path / "elsewhere"), "CLAUDECHAT_USER": "alice"}
 
-    def stored_texts(conversation_id: str) -> list[str]:
+    def stored_texts(conversation_id: str) -> list[str] | None:
+        """The texts as another machine sees them; None while it cannot find the conversation."""
         shown = subprocess.run(
             [sys.executable, "-m", "claudechat", "show", "--json", conversation_id],
             env=elsewhere,
@@ -144,6 +145,8 @@ def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_b
             text=True,
             timeout=60,
         )
+        if shown.returncode == 1 and "no conversation" in shown.stderr:  # not pushed yet
+            return None
         assert shown.returncode == 0, shown.stderr
         return [text_of(m["content"]) for m in json.loads(shown.stdout)["messages"]]
 
@@ -169,12 +172,17 @@ def test_a_turn_saved_to_the_journal_in_an_outage_reaches_the_store_once_it_is_b
             bucket = env["CLAUDECHAT_STORAGE_URL"].split("/")[2]
             assert f":{s3.port}" not in during.text and bucket not in during.text
             assert bucket in server.log()
+        # The drain pushes one conversation at a time: wait for both.
+        fresh_id = fresh.json()["conversation_id"]
         deadline = time.monotonic() + 30
-        while "during" not in (texts := stored_texts(started)):
+        while (
+            "during" not in ((texts := stored_texts(started)) or [])
+            or (fresh_texts := stored_texts(fresh_id)) is None
+        ):
             assert time.monotonic() < deadline, texts
             time.sleep(1)  # each look is a process of its own
     assert texts == ["before", "echo: before", "during", "echo: during"]
-    assert stored_texts(fresh.json()["conversation_id"]) == []
+    assert fresh_texts == []
 
 
 def test_a_blob_store_that_stops_answering_leaves_requests_running_on_the_journal(

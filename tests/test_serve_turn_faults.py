@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 
 from claudechat.turn_retries import LONGEST_WAIT_OVER_HTTP_SECONDS
 from fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply
-from serve_harness import Serve, conversation_json, sse_events, text_of
+from serve_harness import Serve, conversation_json, sse_events, text_of, wait_until
 from test_serve import IDLE_TIMEOUT, fake, server  # noqa: F401  (the fixtures)
 
 
@@ -57,12 +59,14 @@ def test_a_client_leaving_during_a_rate_limit_wait_stops_the_turn(
     before = server.log().count(gone)
     with server.client() as http:
         http.post("/new_chat", json={})
-        asked = len(fake.requests)
-        with pytest.raises(httpx.ReadTimeout):
-            http.post("/chat", json={"user_input": "anyone?"}, timeout=1)
-    deadline = time.monotonic() + 4
-    while server.log().count(gone) == before and time.monotonic() < deadline:
-        time.sleep(0.1)
+    asked = len(fake.requests)
+    body = '{"user_input": "anyone?"}'
+    head = "POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with socket.create_connection(("127.0.0.1", server.port)) as connection:
+        connection.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n{body}".encode())
+        # Gone once refused, in the wait: not at a fixed time, which a slow start outlasts.
+        wait_until(lambda: len(fake.requests) > asked, "Claude was asked", timeout=20)
+    wait_until(lambda: server.log().count(gone) > before, "the client's leaving logged")
     assert server.log().count(gone) == before + 1
     time.sleep(wait)  # past the retry-after
     assert len(fake.requests) == asked + 1
@@ -196,11 +200,16 @@ def test_a_client_leaving_a_json_chat_keeps_the_partial_reply_marked(
     server: Serve,  # noqa: F811
     fake: FakeAnthropic,  # noqa: F811
 ) -> None:
-    fake.queue(Reply(chunks=SLOW_WORDS, delay=0.05))
+    # Held after three words until the client has gone: a slow start cannot outlast it.
+    release = threading.Event()
+    fake.queue(Reply(chunks=SLOW_WORDS, delay=0.05, held_after=3, release=release))
     with server.client() as http:
         started = http.post("/new_chat", json={}).json()["conversation_id"]
-        with pytest.raises(httpx.ReadTimeout):
-            http.post("/chat", json={"user_input": "long"}, timeout=0.8)
+        try:
+            with pytest.raises(httpx.ReadTimeout):
+                http.post("/chat", json={"user_input": "long"}, timeout=2.5)
+        finally:
+            release.set()
         reply = _wait_for_reply(http, started)
     assert reply["status"] == "interrupted"
     assert 0 < len(text_of(reply["content"]).split()) < len(SLOW_WORDS)
@@ -235,13 +244,17 @@ def test_a_conversation_deleted_during_its_turn_stays_deleted(
     fake: FakeAnthropic,  # noqa: F811
 ) -> None:
     """DELETE answered 200, then the turn's save wrote the conversation back, whole."""
-    fake.queue(Reply(chunks=SLOW_WORDS[:20], delay=0.05))
+    release = threading.Event()  # the reply ends only once the DELETE is answered
+    fake.queue(Reply(chunks=SLOW_WORDS[:20], delay=0.02, held_after=2, release=release))
     with server.client() as http:
         started = http.post("/new_chat", json={}).json()["conversation_id"]
         with http.stream("POST", "/chat", json={"user_input": "long", "stream": True}) as r:
             lines = r.iter_lines()
             next(line for line in lines if line.startswith("event: delta"))
-            deleted = http.delete(f"/conversations/{started}")
+            try:
+                deleted = http.delete(f"/conversations/{started}")
+            finally:
+                release.set()
             events = sse_events(lines)
         assert deleted.status_code == 200, deleted.text
         assert events[-1][0] == "error"
@@ -263,7 +276,9 @@ def test_two_turns_at_once_on_one_conversation_keep_both(
     with server.client() as http:
         started = http.post("/new_chat", json={}).json()["conversation_id"]
         http.post("/chat", json={"user_input": "opening"})
-        fake.queue(Reply(chunks=SLOW_WORDS[:20], delay=0.1), Reply(text="fast reply"))
+        release = threading.Event()  # the slow reply ends once the fast turn is answered
+        slow_reply = Reply(chunks=SLOW_WORDS[:20], delay=0.02, held_after=2, release=release)
+        fake.queue(slow_reply, Reply(text="fast reply"))
         with ThreadPoolExecutor(1) as pool:
             body = {"user_input": "slow", "conversation_id": started}
             slow = pool.submit(http.post, "/chat", json=body)
@@ -271,7 +286,10 @@ def test_two_turns_at_once_on_one_conversation_keep_both(
             while len(fake.requests) < 2:  # the slow request has loaded, and reached Claude
                 assert time.monotonic() < deadline, "the slow request never reached Claude"
                 time.sleep(0.01)
-            fast = http.post("/chat", json={"user_input": "fast", "conversation_id": started})
+            try:
+                fast = http.post("/chat", json={"user_input": "fast", "conversation_id": started})
+            finally:
+                release.set()
             assert fast.status_code == 200
             assert not slow.done()  # else the slow one saved first: nothing was tested
             assert slow.result().status_code == 200
