@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from claudechat.conversation import Conversation, Message
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
@@ -352,3 +354,25 @@ def test_export_all_passes_over_a_row_whose_document_was_deleted(cli, tmp_path: 
     assert result.returncode == 0, result.stderr
     assert [p.name for p in folder.iterdir()] == [f"{kept.id}.json"]
     assert "exported 1 conversation" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["export", "{id}", "-o", ""], "-o needs a file or folder name"),
+        (["export", "{id}", "-f", ""], "unknown export format ''"),
+        (["import", ""], "an empty file name"),
+    ],
+    ids=["export -o ''", "export -f ''", "import ''"],
+)
+def test_an_empty_file_name_or_format_is_a_usage_error(cli, args, said) -> None:  # type: ignore[no-untyped-def]
+    """-o '' wrote to ".": "cannot write .: Is a directory", exit 5 as for a failed disk;
+    -f '' gave markdown without a word; import '' could not read "" as a directory."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "hello")
+    save_conversation(conversation)
+    result = cli(*(arg.format(id=conversation.id) for arg in args))
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("claudechat: ") and said in line, line

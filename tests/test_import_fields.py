@@ -136,3 +136,45 @@ def test_a_bad_file_after_a_good_one_is_refused_before_either_is_written(  # typ
     assert_refused_in_one_line(result, bad, reason)
     assert result.stdout == ""
     assert cli("list", "--json").stdout.strip() == "[]"
+
+
+def test_an_export_whose_ids_are_in_capitals_is_read_as_the_same_ids(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A UUID in capitals is a valid form of one, and was taken as it was: its row held
+    ABCD..., its document was stored as abcd....json, and `show`, `rename`, `export` and
+    `delete` found no conversation; importing the same export again in lower case was a
+    traceback. The id is the same id, and becomes its canonical, lower-case form."""
+    parent, fork = a_conversation(), a_conversation()
+    parents = export_with(tmp_path, "parent.json", id=parent.id.upper())
+    forks = export_with(tmp_path, "fork.json", id=fork.id.upper(), parent_id=parent.id.upper())
+    imported = cli("import", str(parents), str(forks))
+    assert imported.returncode == 0, imported.stderr
+    listed = json.loads(cli("list", "--json").stdout)
+    assert {row["id"] for row in listed} == {parent.id, fork.id}
+    assert {row.get("parent_id") for row in listed} == {None, parent.id}
+    shown = cli("show", "--json", fork.id.upper()[:8])
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["parent_id"] == parent.id
+    again = cli("import", str(export_with(tmp_path, "lower.json", id=parent.id)))
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert cli("delete", "--yes", parent.id).returncode == 0
+    assert [row["id"] for row in json.loads(cli("list", "--json").stdout)] == [fork.id]
+
+
+def test_a_fork_in_capitals_names_its_parents_copy_under_new_ids(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    parent = a_conversation()
+    parents = export_with(tmp_path, "parent.json", id=parent.id.upper())
+    forks = export_with(tmp_path, "fork.json", parent_id=parent.id.upper())
+    imported = cli("import", "--new-ids", str(parents), str(forks))
+    assert imported.returncode == 0, imported.stderr
+    listed = json.loads(cli("list", "--json").stdout)
+    ids = {row["id"] for row in listed}
+    assert parent.id not in ids and len(ids) == 2
+    assert {row.get("parent_id") for row in listed} - {None} <= ids
+
+
+def test_an_export_that_is_its_own_parent_is_refused(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`show` said "forked from:" the conversation itself."""
+    conversation = a_conversation()
+    path = export_with(tmp_path, "self.json", id=conversation.id, parent_id=conversation.id)
+    result = cli("import", str(path))
+    assert_refused_in_one_line(result, path, "field 'parent_id' names the conversation itself")

@@ -68,20 +68,28 @@ def optional_id_field(data: dict[str, Any], key: str) -> str | None:
 
 
 def conversation_id_field(data: dict[str, Any], key: str) -> str:
-    """A conversation's id: an export with one of another form was refused only by the save,
-    after the files before it had been imported."""
+    """A conversation's id, in its canonical lower-case form: an export with one of another
+    form was refused only by the save, after the files before it had been imported, and one
+    in capitals was kept so (its row said ABCD..., its document's key abcd..., and no command
+    found it by either)."""
     from claudechat.storage.ids import is_conversation_id
 
     value = str_field(data, key)
     if not is_conversation_id(value):  # as storage/ids.py takes one for a key
         raise CorruptDocumentError(f"field {key!r} is not a conversation id")
-    return value
+    return value.lower()
 
 
 def optional_conversation_id_field(data: dict[str, Any], key: str) -> str | None:
     """A fork's parent: one of any form was taken as text, and `list` and `show` printed it,
     escape sequences and all."""
     return None if data.get(key) is None else conversation_id_field(data, key)
+
+
+def check_parent(conversation_id: str, parent_id: str | None) -> None:
+    """A fork of itself: `show` said "forked from:" the conversation it showed."""
+    if parent_id == conversation_id:
+        raise CorruptDocumentError("field 'parent_id' names the conversation itself")
 
 
 def check_head(head: str | None, messages: list[Message]) -> None:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def export_bytes(path: str) -> bytes:
     """The file's bytes; "-" is stdin, as `export -o -` is stdout (it was a file named -)."""
+    if not path:  # read as ".": "cannot read : Is a directory"
+        raise UsageError("an empty file name: give the export's path, or - for stdin")
     try:
         return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:

@@ -90,6 +90,8 @@ def export(
     """Export a conversation as markdown, JSON (which `import` reads) or one HTML page."""
     from claudechat.export import FORMAT_NAMES, FORMATS_BY_SUFFIX, SUFFIXES
 
+    if target == "":  # it was ".", a folder: "cannot write .: Is a directory", exit 5
+        raise UsageError("-o needs a file or folder name, or - for stdout")
     if target == "-" and every:
         raise UsageError("--all writes a file per conversation: give -o DIR, not -")
     # "-" is stdout, as for most tools: a file named "-" was written.
@@ -98,7 +100,7 @@ def export(
         raise UsageError("give one conversation ID, or --all with -o DIR")
     if form is None and output is not None and not every:
         form = FORMATS_BY_SUFFIX.get(output.suffix.lower())
-    form = (form or "markdown").strip().lower()
+    form = ("markdown" if form is None else form).strip().lower()  # -f '' is no format
     form = FORMAT_NAMES.get(form, form)
     if form not in SUFFIXES:
         raise UsageError(f"unknown export format {form[:30]!r}: use markdown (md), json or html")
