@@ -254,7 +254,8 @@ def _arguments() -> Any:
         "--what-if",
         metavar="NAMES",
         help="Take parts out of serve, to see what they cost: no-rows, no-search, "
-        "cached-tokens, inline-store-calls, no-gc, early-answer (comma-separated; bench/whatif/).",
+        "cached-tokens, inline-store-calls, no-gc, no-fsync, whole-replies, phases "
+        "(comma-separated; bench/whatif/).",
     )
     args = parser.parse_args()
     if args.rounds < 1:

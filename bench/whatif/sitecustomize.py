@@ -10,6 +10,8 @@ unless CLAUDECHAT_BENCH_WHAT_IF names what-ifs:
 - cached-tokens: a token's user is looked up once per worker, never again (revoking fails);
 - inline-store-calls: store calls run on the caller's thread, without their deadline;
 - no-gc: the cyclic garbage collector off in each worker;
+- no-fsync: os.fsync does nothing (the journal, the blob folder): what waiting for the disk
+  costs (SQLite's own syncs are left);
 - whole-replies: a JSON turn asks Claude for the whole message, not a stream
   (whole_replies.py);
 - phases: nothing taken out; where each /chat's time goes is recorded (phases.py), and
@@ -33,6 +35,7 @@ KNOWN = {
     "cached-tokens",
     "inline-store-calls",
     "no-gc",
+    "no-fsync",
     "phases",
     "whole-replies",
 }
@@ -123,6 +126,8 @@ if WHAT_IFS:
     if unknown:
         known = ", ".join(sorted(KNOWN))
         sys.exit(f"unknown what-if: {', '.join(sorted(unknown))} (known: {known})")
+    if "no-fsync" in WHAT_IFS:
+        os.fsync = lambda _fd: None
     if "phases" in WHAT_IFS:
         import phases  # beside this file, on the path with it
 
