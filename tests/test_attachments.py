@@ -176,6 +176,24 @@ def test_a_piped_pdf_or_image_is_attached_other_binary_refused(cli, fake_api) ->
     assert len(fake_api.requests) == sent
 
 
+def test_a_piped_pdf_is_taken_up_to_the_size_a_request_takes(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A 22 MB PDF went with -a, but piped it was "larger than 20 MB", a cap of stdin's own."""
+    small = pdf_bytes(PAGES)
+    at = small.index(b"\n") + 1  # a comment line after the header: the PDF is still whole
+    big = small[:at] + b"%" + b"x" * (22 * 2**20) + b"\n" + small[at:]
+    piped = cli("chat", "summarise", input=big)
+    assert piped.returncode == 0, piped.stderr
+    (document, _) = fake_api.requests[-1].body["messages"][0]["content"]
+    assert document["title"] == "stdin.pdf"
+    sent = len(fake_api.requests)
+    too_big = cli("chat", "summarise", input=b"x" * (32 * 2**20 + 1))
+    assert too_big.returncode == 2
+    assert too_big.stderr.strip() == (
+        "claudechat: standard input is larger than 32 MB, the most one request takes"
+    )
+    assert len(fake_api.requests) == sent
+
+
 def test_the_second_question_about_a_pdf_reads_it_from_the_cache(cli, fake_api, files) -> None:  # type: ignore[no-untyped-def]
     fake_api.prompt_cache = True
     first = cli("chat", "-a", str(files["pdf"]), "first question")

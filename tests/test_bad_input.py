@@ -243,6 +243,20 @@ def test_stdin_that_cannot_be_sent_is_refused_before_any_api_call(  # type: igno
     assert listed_ids(store) == []
 
 
+@pytest.mark.parametrize("option", [None, "--system", "--name"])
+def test_an_argument_that_is_not_utf8_is_refused_as_stdin_is(cli, fake_api, store, option) -> None:  # type: ignore[no-untyped-def]
+    """Its bytes reached Python as lone surrogates: Claude was sent U+FFFD for them, and the
+    document kept them (exit 0, without a word)."""
+    latin1 = "caf\udce9 au lait"  # b"caf\xe9 au lait" on the command line
+    args = ["chat", latin1] if option is None else ["chat", option, latin1, "hello"]
+    result = cli(*args, input="")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert_one_clear_line(result.stderr, "not valid UTF-8", option or "the message")
+    assert fake_api.requests == []
+    assert listed_ids(store) == []
+
+
 def test_a_prompt_with_empty_stdin_sends_just_the_prompt(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     result = cli("chat", "just the prompt", input="")
     assert result.returncode == 0, result.stderr

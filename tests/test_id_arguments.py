@@ -56,3 +56,16 @@ def test_an_id_with_spaces_around_it_is_refused_by_every_command(  # type: ignor
     assert fake_api.requests == []
     assert [row.conversation_id for row in stored.list(store_user()).rows] == [CONVERSATION]
     assert stored.load(store_user(), CONVERSATION).name is None
+
+
+@pytest.mark.parametrize("command", [("show",), ("chat", "--resume")])
+def test_an_id_one_character_too_long_is_said_to_be_too_long(  # type: ignore[no-untyped-def]
+    cli, fake_api, stored, command
+) -> None:
+    """Every character of it is hexadecimal, yet it was refused as "ids are hexadecimal"."""
+    result = cli(*command, CONVERSATION + "0", input="")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"claudechat: not a conversation id: '{CONVERSATION}0' "
+        "(longer than a full id, 36 characters)"
+    )

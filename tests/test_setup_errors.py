@@ -101,6 +101,15 @@ def test_a_base_url_with_a_space_around_it_is_refused_before_anything_is_saved( 
     assert fake_api.requests == [] and cli("list").stdout == ""
 
 
+def test_an_empty_api_base_url_is_refused_before_anything_is_saved(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """`export ANTHROPIC_BASE_URL=`: the SDK took "" for the URL. Three lines came, none
+    naming the variable, and the message was saved, pending, in a new conversation."""
+    result = cli("chat", input="hello", env={"ANTHROPIC_BASE_URL": ""})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "ANTHROPIC_BASE_URL is set but empty")
+    assert fake_api.requests == [] and cli("list", "--empty").stdout == ""
+
+
 def test_an_api_base_url_that_refuses_connections_is_named(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     """It said "cannot reach the Anthropic API (... Connection refused)", naming neither the
     address nor the variable that set it (a 404 there names both)."""

@@ -290,6 +290,31 @@ def test_a_models_list_that_cannot_be_read_is_not_a_cut_off(cli, fake_api, answe
     assert "cut off" not in chat.stderr
 
 
+def test_a_models_list_whose_pages_repeat_ends(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """A server that says there is more, and hands out the same page again for the next one
+    (a proxy's bug): `models` and a first chat asked for the next page forever, a thousand
+    times a second, and never ended."""
+    from fakes.models_catalogue import default_models
+
+    models = default_models()
+    same_page = {"data": models, "has_more": True, "last_id": models[-1]["id"]}
+    fake_api.models_answer = ("application/json", json.dumps(same_page).encode())
+    listed = cli("models", "--json", timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert [m["id"] for m in json.loads(listed.stdout)] == [m["id"] for m in models]
+    assert len(fake_api.model_requests) == 2  # the page, then the same page: the end
+
+
+def test_an_odd_entry_in_the_models_list_prints_no_library_warning(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    """An entry whose id is a number printed pydantic's three-line serializer warning."""
+    from fakes.models_catalogue import default_models
+
+    odd = {"data": [*default_models(), {"id": 5}], "has_more": False}
+    fake_api.models_answer = ("application/json", json.dumps(odd).encode())
+    listed = cli("models")
+    assert "Warning" not in listed.stderr and "pydantic" not in listed.stderr, listed.stderr
+
+
 def test_the_servers_full_stop_is_not_doubled_by_what_follows(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
     """The retry line read "...please wait before trying again.; retrying in 0.469 s"."""
     limited = ErrorReply(429, "rate_limit_error", "Please wait before trying again.",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_000
 MODELS_LIST_SECONDS = 10.0  # the Models API answers in well under a second when it is up
+MAX_MODEL_PAGES = 20  # of 100 models each: the API lists a few dozen
 
 
 def preload() -> threading.Thread:
@@ -139,7 +140,7 @@ class Claude:
             # meanwhile (model_catalogue.py), while the SDK's retry-after waits held the first turn.
             answer = self.client.models.with_raw_response.list(limit=100, timeout=timeout)
             self._check_listed(answer.http_response)
-            return [m.model_dump(mode="json") for m in answer.parse()]
+            return _every_page(answer.parse())
 
     def stream(
         self,
@@ -243,6 +244,22 @@ class Claude:
             f"JSON {answered}",
             for_callers=f"Claude's API did not answer the list of models with JSON {answered}",
         )
+
+
+def _every_page(page: Any) -> list[dict[str, Any]]:
+    """The models of every page, as plain JSON (an entry of an odd type printed pydantic's
+    warnings). A server that hands out one page again, its last id unchanged (a proxy's bug),
+    was asked for the next one forever, a thousand times a second: a page that brings no new
+    model ends the list, as does MAX_MODEL_PAGES."""
+    models: dict[Any, dict[str, Any]] = {}
+    for _ in range(MAX_MODEL_PAGES):
+        fresh = [model for model in page.data if model.id not in models]
+        for model in fresh:
+            models[model.id] = model.model_dump(mode="json", warnings=False)
+        if not fresh or not page.has_next_page():
+            break
+        page = page.get_next_page()
+    return list(models.values())
 
 
 def _content_type(response: Any) -> str:

@@ -136,8 +136,10 @@ def configured_region(settings: Settings) -> str | None:
 
 def check_base_url(url: str | None, name: str) -> None:
     """A malformed base URL is a configuration error, not an API that cannot be reached."""
-    if not url:
+    if url is None:
         return
+    if not url:  # `export ANTHROPIC_BASE_URL=`: the SDK takes "" as the URL, and fails later
+        raise UsageError(f"{name} is set but empty: unset it for Anthropic's API, or give a URL")
     if url != url.strip():  # checked stripped, but sent as it is: refused after the save
         raise UsageError(f"{name} has a space or line break around it: {url.strip()[:200]!r}")
     from urllib.parse import urlsplit

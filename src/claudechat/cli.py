@@ -136,6 +136,10 @@ def chat(
     # message, kept nowhere, was gone without a word.
     if prompt or not sys.stdin.isatty():
         leaving_behind("your message was not sent")
+    from claudechat.jsontext import check_utf8_argument
+
+    for text, what in ((prompt, "the message"), (system, "--system"), (name, "--name")):
+        check_utf8_argument(text, what)
     if resume is not None:
         # Checked as every command checks an id: `--resume "$ID"` with an empty variable
         # started a new conversation, or with -c continued the latest one.

@@ -37,3 +37,12 @@ def storable_text(text: str) -> str:
     so no lone surrogates, and PostgreSQL's text takes no NUL. The document keeps the exact
     text; what is derived from it for SQL gets U+FFFD for either."""
     return replace_lone_surrogates(text).replace("\x00", "\ufffd")
+
+
+def check_utf8_argument(text: str | None, what: str) -> None:
+    """A command-line argument's bytes that are not UTF-8 reach Python as lone surrogates:
+    Claude was sent U+FFFD for them while the document kept them. Refused, as stdin is."""
+    if text is not None and _LONE_SURROGATE.search(text):
+        from claudechat.errors import UsageError
+
+        raise UsageError(f"{what} is not valid UTF-8; convert it first, e.g. with iconv")

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, BinaryIO, TextIO
 
-from claudechat.attachments import Attachment, print_citations
+from claudechat.attachments import Attachment, limits, print_citations
 from claudechat.chat import ChatSession
 from claudechat.errors import ExitCode, StorageError, Terminated, UsageError
 from claudechat.jsontext import replace_lone_surrogates
@@ -15,17 +15,20 @@ from claudechat.notices import HeldNotices
 from claudechat.output import error, status
 from claudechat.stop_reasons import holds_no_text
 
-MAX_STDIN_BYTES = 20 * 1024 * 1024
-
 
 def read_stdin(stream: BinaryIO) -> str:
     return decode_stdin(read_stdin_bytes(stream))
 
 
 def read_stdin_bytes(stream: BinaryIO) -> bytes:
-    data: bytes = stream.read(MAX_STDIN_BYTES + 1)
-    if len(data) > MAX_STDIN_BYTES:
-        raise UsageError(f"standard input is larger than {MAX_STDIN_BYTES // 2**20} MB")
+    """At most what one request to Claude takes (data/attachments.json): a fixed 20 MB
+    refused a piped PDF that -a took."""
+    most = limits()["request_bytes"]
+    data: bytes = stream.read(most + 1)
+    if len(data) > most:
+        raise UsageError(
+            f"standard input is larger than {most // 2**20} MB, the most one request takes"
+        )
     return data
 
 

@@ -12,6 +12,7 @@ from claudechat.errors import UsageError
 
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+_ID_CHARACTERS = re.compile(r"[0-9a-f-]+")
 # The canonical form of a UUID, as str(uuid.UUID(...)) writes it, in either case. A pattern,
 # not uuid.UUID: ids are checked for every key and path a save builds.
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -41,6 +42,10 @@ def id_prefix(value: str) -> str:
     lowered = value.lower()
     if not value:  # it was blamed on its digits: "ids are hexadecimal"
         raise UsageError("not a conversation id: '' (it is empty)")
+    if len(lowered) > 36 and _ID_CHARACTERS.fullmatch(lowered):  # not blamed on its digits
+        raise UsageError(
+            f"not a conversation id: {printable(value)} (longer than a full id, 36 characters)"
+        )
     if not _ID_PREFIX.fullmatch(lowered):
         raise UsageError(
             f"not a conversation id: {printable(value)} (ids are hexadecimal: 0-9, a-f and -)"
