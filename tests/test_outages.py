@@ -301,6 +301,9 @@ def test_show_continue_and_resume_work_from_the_local_cache_while_the_store_is_d
         resumed = cli("chat", "--resume", first[:8], input="during the outage")
         assert resumed.returncode == 0, resumed.stderr
         assert "may be stale" in resumed.stderr
+        renamed = cli("rename", first[:8], "named in the outage")
+        assert renamed.returncode == 0, renamed.stderr
+        assert "; using the copy kept on this machine, which may be stale" in renamed.stderr
         continued = cli("chat", "--continue", input="still during it")
         assert continued.returncode == 0, continued.stderr
         assert conversation_id(continued.stderr) == first

@@ -51,7 +51,8 @@ class KeptCopy:
     @property
     def notice(self) -> PlacedNotice:
         return PlacedNotice(
-            f"warning: {self.reason}; showing the copy kept on this machine, which may be stale",
+            # "using": rename and export take it too, and said "showing" while showing nothing
+            f"warning: {self.reason}; using the copy kept on this machine, which may be stale",
             "warning: the conversation store is unavailable; showing the copy kept by this "
             "server, which may be older than the store's",
         )
