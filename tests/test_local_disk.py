@@ -273,6 +273,34 @@ def test_a_served_turn_that_cannot_be_saved_says_it_is_not_saved(  # type: ignor
     assert "a turn is not saved" in server.log()
 
 
+def test_health_says_a_blob_folder_on_a_full_or_read_only_disk_is_unwritable(  # type: ignore[no-untyped-def]
+    fake_api, tmp_path
+) -> None:
+    """It said "ok", from reads that succeed there, while every save failed."""
+    env = clean_env(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake_api.base_url)
+    home = tmp_path / "home"
+    with (
+        small_tmpfs(home / "conversations") as folder,  # the blob folder alone
+        Serve(env, "--no-auth", home=home) as server,
+        server.client() as http,
+    ):
+        assert http.get("/health").json()["blob_store"] == "ok"
+        filler = fill(folder)
+        full = http.get("/health")
+        filler.unlink()
+        freed = http.get("/health")
+        subprocess.run(["mount", "-o", "remount,ro", folder], check=True)
+        read_only = http.get("/health")
+        subprocess.run(["mount", "-o", "remount,rw", folder], check=True)
+    assert (full.status_code, full.json()) == (
+        503,
+        {"status": "unavailable", "database": "ok", "blob_store": "unwritable"},
+    )
+    assert (freed.status_code, freed.json()["blob_store"]) == (200, "ok")
+    assert (read_only.status_code, read_only.json()["blob_store"]) == (503, "unwritable")
+    assert "its disk is full" in server.log() and "it is read-only" in server.log()
+
+
 BUSY = ErrorReply(529, "overloaded_error", "busy", {"retry-after-ms": "1"})
 
 

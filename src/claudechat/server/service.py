@@ -324,8 +324,13 @@ class Service:
         passed, not answered with the failure remembered (Guard.ask)."""
         return {
             "database": _probe(lambda: self._database.ask(self.store.ping_database)),
-            "blob_store": _probe(lambda: self._blob_probe.ask(self.store.ping_blobs)),
+            "blob_store": _probe(lambda: self._blob_probe.ask(self._blobs_writable)),
         }
+
+    def _blobs_writable(self) -> None:
+        from claudechat.storage.blobs import ping_writable
+
+        ping_writable(self.store.blobs)
 
 
 def _well_formed(reference: str) -> None:
@@ -350,8 +355,13 @@ def _apply(request: ChatRequest, conversation: Conversation) -> None:
 
 
 def _probe(check: Any) -> str:
+    from claudechat.storage.blobs import UnwritableError
+
     try:
         check()
+    except UnwritableError as exc:
+        log.error("health check failed: %s", exc)
+        return "unwritable"
     except StorageError as exc:
         log.error("health check failed: %s", exc)
         return "unreachable"

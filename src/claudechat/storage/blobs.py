@@ -65,10 +65,26 @@ class BlobStore(Protocol):
         ...
 
 
+class UnwritableError(StorageError):
+    """The folder answers, but would take no document: a read-only or full disk."""
+
+
+# Less free space than this takes no document but the smallest: "full".
+MIN_FREE_BYTES = 1024 * 1024
+
+
 def ping(blobs: BlobStore) -> None:
     """Raise StorageError unless the blob store answers (a key it lacks is an answer)."""
     with contextlib.suppress(BlobNotFoundError):
         blobs.get("health-check/absent.json")
+
+
+def ping_writable(blobs: BlobStore) -> None:
+    """ping(), and UnwritableError when a folder answers but would take no document (serve's
+    /health). An S3 bucket says so only to a write."""
+    ping(blobs)
+    if isinstance(blobs, LocalBlobStore):
+        blobs.check_writable()
 
 
 class LocalBlobStore:
@@ -76,6 +92,21 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def check_writable(self) -> None:
+        """/health said "ok" of a folder on a read-only or full disk, where every save
+        failed: the reads it tried succeed there."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:  # made by the first save
+            folder = folder.parent
+        try:
+            disk = os.statvfs(folder)
+        except OSError as exc:
+            raise StorageError(f"cannot read {folder}: {exc.strerror}") from exc
+        if disk.f_flag & os.ST_RDONLY or not os.access(folder, os.W_OK):
+            raise UnwritableError(f"cannot write {self.root}: it is read-only")
+        if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
+            raise UnwritableError(f"cannot write {self.root}: its disk is full")
 
     def file(self, key: str) -> Path:
         """Where the key's file is (or would be)."""
