@@ -78,3 +78,18 @@ def test_config_shows_a_table_entry_without_the_keys_it_ignores(cli, isolated_ho
     assert "prices = { claude-x = { input = 1, output = 2 } }" in shown
     assert 'bedrock_models = { claude-y = { id = "anthropic.claude-y" } }' in shown
     assert "bogus" not in shown and "note" not in shown
+
+
+@pytest.mark.parametrize("variable", ["CLAUDECHAT_CONFIG", "CLAUDECHAT_HOME"])
+def test_a_path_in_the_home_of_no_user_is_refused_in_one_line(cli, fake_api, variable) -> None:  # type: ignore[no-untyped-def]
+    """~nosuchuser/...: Path.expanduser's RuntimeError ended every command in a traceback."""
+    result = cli("list", env={variable: "~nosuchuser/claudechat"})
+    assert result.returncode == 2
+    assert_one_line(result.stderr, f"{variable} names the home of no user here")
+
+
+def test_an_attachment_in_the_home_of_no_user_is_no_such_file(cli, fake_api) -> None:  # type: ignore[no-untyped-def]
+    result = cli("chat", "-a", "~nosuchuser/x.txt", "read it")
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "~nosuchuser/x.txt: no such file (no user 'nosuchuser' here)")
+    assert fake_api.requests == []

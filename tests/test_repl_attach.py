@@ -153,6 +153,13 @@ def test_a_dropped_path_is_attached_not_sent(terminal, fake_api) -> None:  # typ
     terminal.type("/attach nowhere.png\r")
     terminal.wait_for("nowhere.png: no such file")
     terminal.wait_input("[1 file] › ")
+    # A ~user of no user here ended the REPL in a traceback (Path.expanduser's RuntimeError).
+    terminal.type("/attach ~nosuchuser/notes.txt\r")
+    terminal.wait_for("~nosuchuser/notes.txt: no such file (no user 'nosuchuser' here)")
+    terminal.wait_input("[1 file] › ")
+    terminal.type('/attach ""\r')  # read as ".": ": is a folder, not a file"
+    terminal.wait_for("no file named: give the path of the file to attach")
+    terminal.wait_input("[1 file] › ")
     terminal.type("summarise\r")
     terminal.wait_for("echo: summarise [document 'annual report.pdf' 2 pages")
     terminal.wait_input("› ")

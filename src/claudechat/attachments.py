@@ -150,8 +150,14 @@ def load_file(
     (the REPL's /attach) a pipe, a device or a terminal is refused at once: /attach of a
     FIFO waited for a writer, the REPL stuck in the read. The command line's -a takes them,
     for `-a <(git diff)`; `pipes` names those of one message apart (pipe, pipe-2)."""
+    from claudechat.user_paths import expanded
+
     shown = str(path)
-    target = Path(path).expanduser()
+    if not shown:  # read as ".", the current folder: ": is a folder, not a file"
+        raise UsageError("no file named: give the path of the file to attach")
+    target = expanded(path)
+    if target is None:
+        raise UsageError(f"{shown}: no such file (no user {shown[1:].split('/')[0]!r} here)")
     try:
         if target.is_dir():
             raise UsageError(f"{shown}: is a folder, not a file")

@@ -16,6 +16,7 @@ from claudechat.errors import ConfigError
 from claudechat.markdown import DEFAULT_CODE_THEME
 from claudechat.secret_masking import holds_secret, mask_url_password
 from claudechat.setting_values import ENTRY_KEYS, as_toml, checked_value, known_entry_keys
+from claudechat.user_paths import expanded
 
 APP_NAME = "claudechat"
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
@@ -91,7 +92,9 @@ OTHER_VARIABLES = (
 def data_dir() -> Path:
     home = os.environ.get("CLAUDECHAT_HOME")
     if home:
-        path = Path(home).expanduser()
+        path = expanded(home)
+        if path is None:
+            raise ConfigError(f"CLAUDECHAT_HOME names the home of no user here: {home[:200]!r}")
         if not path.is_absolute() or "\x00" in home:
             # A relative home would move with the current directory, splitting the data.
             raise ConfigError(f"CLAUDECHAT_HOME must be an absolute path, not {home[:200]!r}")
@@ -121,7 +124,11 @@ def _check_folder(home: Path) -> None:
 def config_path() -> Path:
     explicit = os.environ.get("CLAUDECHAT_CONFIG")
     if explicit:
-        path = Path(explicit).expanduser()
+        path = expanded(explicit)
+        if path is None:
+            raise ConfigError(
+                f"CLAUDECHAT_CONFIG names the home of no user here: {explicit[:200]!r}"
+            )
         if not path.is_absolute() or "\x00" in explicit:
             # As a relative home: the settings changed with the folder claudechat ran from.
             raise ConfigError(f"CLAUDECHAT_CONFIG must be an absolute path, not {explicit[:200]!r}")
