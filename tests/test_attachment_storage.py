@@ -4,6 +4,7 @@ that reference them, and the reference table that finds attachments nobody uses 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -74,11 +75,13 @@ def test_the_reference_table_finds_attachments_nobody_uses(store) -> None:  # ty
     first = with_attachments(store, PDF, PNG)
     second = with_attachments(store, PDF)
     assert store.attachments is not None
-    forget = store.attachments.forget_conversation
+    removed: list[str] = []
+    forget = functools.partial(store.attachments.forget_conversation, remove=removed.append)
     # The PNG was only in the first conversation; the PDF is still in the second.
     assert forget(store.metadata, "tester", first.id) == [PNG.sha256]
     assert forget(store.metadata, "tester", second.id) == [PDF.sha256]
     assert forget(store.metadata, "tester", second.id) == []
+    assert removed == [PNG.sha256, PDF.sha256]
 
 
 def test_a_row_doctor_recreates_is_searched_and_keeps_its_attachments(store, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claudechat.attachments import Attachment, attachment_blocks
 from claudechat.blocks import Block
-from claudechat.errors import CorruptDocumentError, NotFoundError, UsageError
+from claudechat.errors import CorruptDocumentError, NotFoundError, StorageError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.blobs import (
     BlobConflictError,
@@ -64,17 +64,35 @@ class AttachmentStore:
 
     def push_pending(self, conversation: Conversation) -> None:
         """Push every attachment the document references that waits locally; StorageError
-        when the store refuses, so the document is not pushed ahead of its attachments."""
-        for block in _blocks_of(conversation):
-            key = attachment_key(conversation.user_id, block["sha256"])
-            try:
-                data = self.local.get(key)
-            except BlobNotFoundError:
-                continue  # pushed before, by this process or an earlier one
+        when the store refuses, so the document is not pushed ahead of its attachments. The
+        local copy stays until the references are in (settle)."""
+        for key, block, data in self._pending(conversation):
             # Content-addressed: whatever is there already holds the same bytes.
             with contextlib.suppress(BlobConflictError):
                 self.blobs.put(key, data, expect=None, content_type=block["media_type"])
+
+    def settle(self, conversation: Conversation) -> None:
+        """Once the save's references are committed: each local copy goes, the store holding
+        the file. A delete of another conversation that used the same file could take it
+        after this save's push, before its references were in (it saw none of this one's),
+        and the file was gone for good; it is pushed again, from the copy that only now goes.
+        A delete after the references keeps it (forget_conversation)."""
+        for key, block, data in self._pending(conversation):
+            if key not in self.blobs.list(key):
+                with contextlib.suppress(BlobConflictError):
+                    self.blobs.put(key, data, expect=None, content_type=block["media_type"])
             self.local.delete(key)
+
+    def _pending(self, conversation: Conversation) -> Iterator[tuple[str, Block, bytes]]:
+        """The document's attachments waiting here: key, block and bytes, once each."""
+        keys = {
+            attachment_key(conversation.user_id, b["sha256"]): b for b in _blocks_of(conversation)
+        }
+        for key, block in keys.items():
+            try:
+                yield key, block, self.local.get(key)
+            except BlobNotFoundError:
+                continue  # pushed before, by this process or an earlier one
 
     def get(self, user: str, sha256: str) -> bytes:
         """The bytes: from this process, the local folder, or the store."""
@@ -141,31 +159,63 @@ class AttachmentStore:
         )
         rows = [_ref_row(conversation, b) for sha, b in blocks.items() if sha not in known]
         if rows:
+            _hold_files(connection, [str(row["sha256"]) for row in rows])
             connection.execute(attachment_refs.insert(), rows)
 
     def forget_conversation(
-        self, metadata: MetadataStore, user: str, conversation_id: str
+        self,
+        metadata: MetadataStore,
+        user: str,
+        conversation_id: str,
+        remove: Callable[[str], None],
     ) -> list[str]:
-        """Drop a conversation's references; the digests no conversation references now."""
+        """Drop a conversation's references, and `remove` each file (by digest) no
+        conversation references now; returns their digests. Removed within the transaction,
+        which holds the files: a save's references go in before it or after the file is gone
+        (and the save pushes it again: settle), never between the check and the removal. A
+        file that cannot be removed is left behind, its error raised once the rest is done."""
         from sqlalchemy import delete, select
 
         from claudechat.storage.schema import attachment_refs
 
         table = attachment_refs.c
         mine = (table.user_id == user) & (table.conversation_id == conversation_id)
+        failed: list[StorageError] = []
         with metadata.writing() as connection:
-            shas = set(connection.execute(select(table.sha256).where(mine)).scalars())
-            connection.execute(delete(attachment_refs).where(mine))
+            shas = sorted(connection.execute(select(table.sha256).where(mine)).scalars())
             if not shas:
                 return []
+            _hold_files(connection, shas)
+            connection.execute(delete(attachment_refs).where(mine))
             still = set(
                 connection.execute(
-                    select(table.sha256)
-                    .where(table.user_id == user)
-                    .where(table.sha256.in_(sorted(shas)))
+                    select(table.sha256).where(table.user_id == user).where(table.sha256.in_(shas))
                 ).scalars()
             )
-        return sorted(shas - still)
+            unused = [sha for sha in shas if sha not in still]
+            for sha in unused:
+                try:
+                    remove(sha)
+                except StorageError as exc:
+                    failed.append(exc)
+        if failed:
+            raise failed[0]
+        return unused
+
+
+def _hold_files(connection: Connection, shas: list[str]) -> None:
+    """Within a transaction, before it reads or writes references to these files: until it
+    ends, no other transaction does (PostgreSQL's advisory locks, in one order; SQLite has
+    one writer at a time anyway)."""
+    if connection.dialect.name != "postgresql":
+        return
+    from sqlalchemy import text
+
+    for sha in sorted(set(shas)):
+        # The digest's first 63 bits: two files that share them only wait for each other.
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(sha[:16], 16) >> 1}
+        )
 
 
 def _blocks_of(conversation: Conversation) -> Iterable[Block]:

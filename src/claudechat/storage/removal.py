@@ -130,10 +130,10 @@ def _forget_attachments(store: ConversationStore, user_id: str, conversation_id:
         return []
     from claudechat.storage.attachments import attachment_key
 
-    unused = store.attachments.forget_conversation(store.metadata, user_id, conversation_id)
-    for sha256 in unused:
-        store.guard.call(lambda sha256=sha256: store.blobs.delete(attachment_key(user_id, sha256)))  # type: ignore[misc]
-    return unused
+    def remove(sha256: str) -> None:
+        store.guard.call(lambda: store.blobs.delete(attachment_key(user_id, sha256)))
+
+    return store.attachments.forget_conversation(store.metadata, user_id, conversation_id, remove)
 
 
 def _check(

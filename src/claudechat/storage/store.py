@@ -209,6 +209,8 @@ class ConversationStore(StoreReading):
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
         self.record(document)
+        if self.attachments is not None:
+            self.attachments.settle(document)
         return document
 
     def record(self, document: Conversation) -> bool:
