@@ -164,11 +164,21 @@ def doctor() -> None:
             # Why it cannot be read; for one set aside, where it is now too.
             reason = found[conversation_id] if isinstance(found, dict) else None
             print(f"{conversation_id}\t{label}" + (f" ({reason})" if reason else ""))
-    damage = len(report.missing) + len(report.corrupt) + len(report.damaged_journal)
+    damage = (
+        len(report.missing)
+        + len(report.corrupt)
+        + len(report.damaged_journal)
+        + len(report.files_missing)
+    )
     if damage:
         raise NotFoundError(_damage_line(report))
     repaired = (
-        report.adopted or report.refreshed or report.relocated or report.restored or report.replaced
+        report.adopted
+        or report.refreshed
+        or report.relocated
+        or report.restored
+        or report.replaced
+        or report.files_restored
     )
     status("repaired" if repaired else "documents and rows agree")
 
@@ -194,6 +204,8 @@ def _doctor_lines(report: DoctorReport) -> list[tuple[str, list[str] | dict[str,
         ("document that cannot be read", {c: report.reasons[c] for c in report.corrupt}),
         ("journal entry that could not be used (moved aside)", report.damaged_journal),
         ("journal entry of a newer claudechat (kept; upgrade to push it)", report.newer_journal),
+        ("attached file missing from the store: put back from this machine", report.files_restored),
+        ("attached file missing from the store", report.files_missing),
     ]
 
 
@@ -208,6 +220,10 @@ def _damage_line(report: DoctorReport) -> str:
                 "unreadable journal entries",
             ),
         )
+    ) + (  # said only when some are: the line kept its form for the damage said before
+        f", {counted(len(report.files_missing), 'conversation')} missing attached files"
+        if report.files_missing
+        else ""
     )
 
 

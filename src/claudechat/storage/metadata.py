@@ -156,6 +156,26 @@ class MetadataStore:
         with database_errors(self.url), self.engine.connect() as connection:
             return set(connection.execute(statement).scalars())
 
+    def attachment_uses(self, user_id: str) -> list[tuple[str, str, str]]:
+        """(conversation id, sha256, file name) of every attachment the user's conversations
+        refer to: those with a row alone (a delete drops the row first, the references after)."""
+        from sqlalchemy import select
+
+        from claudechat.storage.schema import attachment_refs, conversations
+
+        refs, rows = attachment_refs.c, conversations.c
+        statement = (
+            select(refs.conversation_id, refs.sha256, refs.name)
+            .join(
+                conversations,
+                (rows.user_id == refs.user_id) & (rows.conversation_id == refs.conversation_id),
+            )
+            .where(refs.user_id == user_id)
+            .order_by(refs.conversation_id, refs.name)
+        )
+        with database_errors(self.url), self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(statement)]
+
     def warm_up(self) -> None:
         """The statements every request reads with, compiled now (prepared.run_reads_once)."""
         from claudechat.storage import prepared

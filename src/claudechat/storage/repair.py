@@ -8,13 +8,14 @@ journal).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from claudechat.errors import CorruptDocumentError, NewerFormatError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
-from claudechat.storage.blobs import BlobConflictError
+from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError
 from claudechat.storage.documents import decode_document, encode_document, is_tombstone, row_for
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class DoctorReport:
     reasons: dict[str, str] = field(default_factory=dict)  # why, by id: what doctor says
     damaged_journal: list[str] = field(default_factory=list)  # journal entries set aside
     newer_journal: list[str] = field(default_factory=list)  # a newer claudechat's entries
+    files_restored: dict[str, str] = field(default_factory=dict)  # by id: the files put back
+    files_missing: dict[str, str] = field(default_factory=dict)  # by id: the files gone
 
 
 def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
@@ -47,8 +50,12 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
     scan = store.journal.scan(user_id)  # moves unusable entries aside
     report = DoctorReport(damaged_journal=store.journal.damaged(), newer_journal=scan.newer)
     rows = {row.conversation_id: row for row in store.metadata.list_for_user(user_id)}
+    files: set[str] = set()
     for key in store.blobs.list(f"{ids.user_id(user_id)}/"):
-        if is_attachment_key(key) or is_set_aside_key(key):
+        if is_attachment_key(key):
+            files.add(key)
+            continue
+        if is_set_aside_key(key):
             continue
         conversation_id = key.rsplit("/", 1)[-1].removesuffix(".json")
         data, etag = store.blobs.get_with_etag(key)
@@ -69,7 +76,37 @@ def doctor(store: ConversationStore, user_id: str) -> DoctorReport:
     for conversation_id in sorted(rows):
         restored = _restore_copy(store, user_id, conversation_id)
         (report.restored if restored else report.missing).append(conversation_id)
+    _check_files(store, user_id, files, report)
     return report
+
+
+def _check_files(
+    store: ConversationStore, user_id: str, files: set[str], report: DoctorReport
+) -> None:
+    """Files a conversation refers to that the store lacks: it could not be continued ("is
+    missing from the store"), and doctor said its documents and rows agreed. Put back from the
+    copy waiting on this machine, where there is one."""
+    from claudechat.storage.attachments import attachment_key
+
+    if store.attachments is None:
+        return
+    gone: dict[str, list[str]] = {}
+    put_back: dict[str, list[str]] = {}
+    for conversation_id, sha256, name in store.metadata.attachment_uses(user_id):
+        key = attachment_key(user_id, sha256)
+        if key in files or store.blobs.list(key):  # listed since: a save stored it meanwhile
+            continue
+        try:
+            data = store.attachments.local.get(key)
+        except BlobNotFoundError:
+            gone.setdefault(conversation_id, []).append(name)
+            continue
+        with contextlib.suppress(BlobConflictError):
+            store.blobs.put(key, data, expect=None)
+        files.add(key)
+        put_back.setdefault(conversation_id, []).append(name)
+    report.files_missing = {c: ", ".join(names) for c, names in gone.items()}
+    report.files_restored = {c: ", ".join(names) for c, names in put_back.items()}
 
 
 def set_aside_prefix(document_key: str) -> str:
