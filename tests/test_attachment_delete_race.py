@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from claudechat.conversation import Conversation, Message
+from claudechat.errors import ConversationDeletedError
 from claudechat.settings import load_settings
 from claudechat.storage import open_store
 from claudechat.storage.removal import delete_conversation
@@ -111,3 +112,50 @@ def test_a_save_waits_for_a_delete_removing_the_file_it_refers_to(  # type: igno
     saving.join(20)
     assert not saving.is_alive()
     assert file_of(store, second) == PDF.data
+
+
+def test_a_file_whose_shared_local_copy_another_save_dropped_is_put_back(  # type: ignore[no-untyped-def]
+    store,  # noqa: F811
+    elsewhere,
+    monkeypatch,
+) -> None:
+    """The local copy is one per file, shared by every conversation waiting for it: another
+    conversation's save, done first, dropped it. This save then pushed nothing (the file was
+    stored), lost the race with the delete, and had no copy to put back: the bytes it holds
+    in memory are put back."""
+    sender = open_store(load_settings())  # a third process, sending the same file
+    try:
+        second = sending_the_same_file(sender)  # waiting here, with its bytes in memory
+        first = with_attachments(store, PDF)  # ... and its save drops the shared local copy
+        assert store.attachments is not None and store.attachments.local.list("tester/") == []
+        record = ConversationStore.record
+
+        def delete_first_then_record(self: ConversationStore, document: Conversation) -> bool:
+            if document.id == second.id:
+                delete_conversation(elsewhere, "tester", first.id)
+            return record(self, document)
+
+        monkeypatch.setattr(ConversationStore, "record", delete_first_then_record)
+        assert sender.save(second).pushed
+        monkeypatch.setattr(ConversationStore, "record", record)
+    finally:
+        sender.close()
+    assert file_of(store, second) == PDF.data
+
+
+def test_a_save_that_finds_its_conversation_deleted_leaves_no_local_copy(  # type: ignore[no-untyped-def]
+    store,  # noqa: F811
+    elsewhere,
+) -> None:
+    """Kept until the references were in, the copy of a save that lost to a delete stayed on
+    disk for ever: nothing would save it."""
+    conversation = Conversation.new("tester", "claude-sonnet-4-6")
+    conversation.append("user", "before the delete")
+    assert store.save(conversation).pushed
+    delete_conversation(elsewhere, "tester", conversation.id)
+    conversation.add(Message(role="user", content=[PDF.block()]))
+    assert store.attachments is not None
+    store.attachments.keep("tester", PDF)
+    with pytest.raises(ConversationDeletedError):
+        store.save(conversation)
+    assert store.attachments.local.list("tester/") == []

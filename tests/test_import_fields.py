@@ -178,3 +178,12 @@ def test_an_export_that_is_its_own_parent_is_refused(cli, tmp_path) -> None:  # 
     path = export_with(tmp_path, "self.json", id=conversation.id, parent_id=conversation.id)
     result = cli("import", str(path))
     assert_refused_in_one_line(result, path, "field 'parent_id' names the conversation itself")
+
+
+def test_a_stored_document_that_is_its_own_parent_is_read_as_having_none() -> None:
+    """Imported before import refused it (or in capitals, the same id once lower-cased): a
+    document refused on read could not be shown, saved over or continued."""
+    conversation = a_conversation()
+    document = conversation.to_document() | {"parent_id": conversation.id.upper()}
+    read = Conversation.from_document(document)
+    assert (read.id, read.parent_id) == (conversation.id, None)

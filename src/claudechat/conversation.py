@@ -20,7 +20,6 @@ from typing import Any, Literal
 from claudechat.blocks import Block, blocks_from_json, text_block, text_of
 from claudechat.document_checks import (
     check_head,
-    check_parent,
     check_tree,
     conversation_id_field,
     count_field,
@@ -352,7 +351,8 @@ class Conversation:
             messages=[Message.from_dict(m) for m in messages],
         )
         check_tree(conversation.messages)
-        check_parent(conversation.id, conversation.parent_id)
+        if conversation.parent_id == conversation.id:  # an import's, before import refused it
+            conversation.parent_id = None
         check_head(conversation.head, conversation.messages)
         return conversation
 

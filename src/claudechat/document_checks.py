@@ -86,12 +86,6 @@ def optional_conversation_id_field(data: dict[str, Any], key: str) -> str | None
     return None if data.get(key) is None else conversation_id_field(data, key)
 
 
-def check_parent(conversation_id: str, parent_id: str | None) -> None:
-    """A fork of itself: `show` said "forked from:" the conversation it showed."""
-    if parent_id == conversation_id:
-        raise CorruptDocumentError("field 'parent_id' names the conversation itself")
-
-
 def check_head(head: str | None, messages: list[Message]) -> None:
     """The shown branch's newest message is one of the document's."""
     if head is not None and all(message.id != head for message in messages):

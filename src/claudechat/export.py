@@ -226,6 +226,9 @@ def read_export(data: bytes, location: str) -> Export:
         conversation = Conversation.from_document(parsed)
     except CorruptDocumentError as exc:
         raise UsageError(f"{refusal}: {exc}") from exc
+    if conversation.id == str(parsed.get("parent_id") or "").lower():  # read as no parent
+        # `show` said "forked from:" the conversation itself.
+        raise UsageError(f"{refusal}: field 'parent_id' names the conversation itself")
     for sha in referenced_attachments(conversation):
         # Refused here, with the file named: the attachment store refused it only once the
         # files before this one were imported.

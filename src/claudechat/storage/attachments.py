@@ -71,17 +71,35 @@ class AttachmentStore:
             with contextlib.suppress(BlobConflictError):
                 self.blobs.put(key, data, expect=None, content_type=block["media_type"])
 
-    def settle(self, conversation: Conversation) -> None:
-        """Once the save's references are committed: each local copy goes, the store holding
-        the file. A delete of another conversation that used the same file could take it
-        after this save's push, before its references were in (it saw none of this one's),
-        and the file was gone for good; it is pushed again, from the copy that only now goes.
-        A delete after the references keeps it (forget_conversation)."""
-        for key, block, data in self._pending(conversation):
-            if key not in self.blobs.list(key):
-                with contextlib.suppress(BlobConflictError):
-                    self.blobs.put(key, data, expect=None, content_type=block["media_type"])
+    def settle(self, conversation: Conversation, referenced: set[str]) -> None:
+        """Once the save's references are committed (`referenced`: the digests this save
+        referred to first). A delete of another conversation that used the same file could
+        take it after this save's push, before those references were in (it saw none of this
+        one's), and the file was gone for good: each such file is put back if it is gone,
+        from the local copy or this process's bytes (another save may have dropped the shared
+        local copy). A delete after the references keeps it (forget_conversation). The local
+        copies then go."""
+        user = conversation.user_id
+        for block in {b["sha256"]: b for b in _blocks_of(conversation)}.values():
+            key = attachment_key(user, block["sha256"])
+            if block["sha256"] in referenced and key not in self.blobs.list(key):
+                data = self._cache.get(block["sha256"]) or self._waiting(key)
+                if data is not None:
+                    with contextlib.suppress(BlobConflictError):
+                        self.blobs.put(key, data, expect=None, content_type=block["media_type"])
+        self.drop_local(conversation)
+
+    def drop_local(self, conversation: Conversation) -> None:
+        """The local copies of the document's attachments, which the store holds now (or
+        which nothing will save: its conversation was deleted)."""
+        for key, _block, _data in self._pending(conversation):
             self.local.delete(key)
+
+    def _waiting(self, key: str) -> bytes | None:
+        try:
+            return self.local.get(key)
+        except BlobNotFoundError:
+            return None
 
     def _pending(self, conversation: Conversation) -> Iterator[tuple[str, Block, bytes]]:
         """The document's attachments waiting here: key, block and bytes, once each."""
@@ -138,13 +156,13 @@ class AttachmentStore:
 
     # -- references -------------------------------------------------------------------------
 
-    def record_refs(self, connection: Connection, conversation: Conversation) -> None:
-        """Within a transaction: rows for the document's attachments that have none yet. Two
-        sessions of one conversation may insert the same row at once: the loser's
+    def record_refs(self, connection: Connection, conversation: Conversation) -> set[str]:
+        """Within a transaction: rows for the document's attachments that have none yet; their
+        digests. Two sessions of one conversation may insert the same row at once: the loser's
         IntegrityError makes the caller run the transaction again."""
         blocks = {b["sha256"]: b for b in _blocks_of(conversation)}
         if not blocks:
-            return
+            return set()
         from sqlalchemy import select
 
         from claudechat.storage.schema import attachment_refs
@@ -161,6 +179,7 @@ class AttachmentStore:
         if rows:
             _hold_files(connection, [str(row["sha256"]) for row in rows])
             connection.execute(attachment_refs.insert(), rows)
+        return {str(row["sha256"]) for row in rows}
 
     def forget_conversation(
         self,

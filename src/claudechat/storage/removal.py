@@ -131,7 +131,13 @@ def _forget_attachments(store: ConversationStore, user_id: str, conversation_id:
     from claudechat.storage.attachments import attachment_key
 
     def remove(sha256: str) -> None:
-        store.guard.call(lambda: store.blobs.delete(attachment_key(user_id, sha256)))
+        key = attachment_key(user_id, sha256)
+        try:
+            store.guard.call(lambda: store.blobs.delete(key))
+        except OSError as exc:  # the local folder: a permission, a disk gone read-only
+            raise StorageError(
+                f"cannot delete {store.blobs.location(key)}: {exc.strerror}"
+            ) from exc
 
     return store.attachments.forget_conversation(store.metadata, user_id, conversation_id, remove)
 

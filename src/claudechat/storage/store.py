@@ -180,6 +180,14 @@ class ConversationStore(StoreReading):
         return True
 
     def _push(self, conversation: Conversation, encoded: bytes | None = None) -> Conversation:
+        try:
+            return self._push_document(conversation, encoded)
+        except ConversationDeletedError:
+            if self.attachments is not None:  # nothing will save them now: kept for ever
+                self.attachments.drop_local(conversation)
+            raise
+
+    def _push_document(self, conversation: Conversation, encoded: bytes | None) -> Conversation:
         """Merge into the stored document with a conditional write, then bring the row in
         line (`encoded`: the conversation, encoded already). Returns the document as stored."""
         key = self.blob_key(conversation.user_id, conversation.id)
@@ -209,8 +217,6 @@ class ConversationStore(StoreReading):
         else:
             raise StorageError(f"{self.blobs.location(key)} kept changing; try again")
         self.record(document)
-        if self.attachments is not None:
-            self.attachments.settle(document)
         return document
 
     def record(self, document: Conversation) -> bool:
@@ -224,12 +230,16 @@ class ConversationStore(StoreReading):
         row = row_for(document, self.blobs.location(self.blob_key(document.user_id, document.id)))
         # The last run's: a transaction that failed is run again.
         written: list[bool | None] = [False]
+        referenced: set[str] = set()  # the files it refers to first: see settle
 
         def work(connection: Connection) -> None:
             hold(connection, document.id)
-            written[0] = self._record(connection, document, row)
+            referenced.clear()
+            written[0] = self._record(connection, document, row, referenced)
 
         self.metadata.write_retrying(work, "the row and search index")
+        if self.attachments is not None and written[0] is not None:
+            self.attachments.settle(document, referenced)
         if written[0] is None:
             # Its document went in just before the tombstone: nothing of it is kept here.
             self.forget(document.user_id, document.id)
@@ -237,7 +247,11 @@ class ConversationStore(StoreReading):
         return written[0]
 
     def _record(
-        self, connection: Connection, document: Conversation, row: ConversationRow
+        self,
+        connection: Connection,
+        document: Conversation,
+        row: ConversationRow,
+        referenced: set[str],
     ) -> bool | None:
         """The row, the attachment references and the search entries of a stored document: one
         transaction, after the document (so a row never names a document not written yet).
@@ -255,7 +269,7 @@ class ConversationStore(StoreReading):
             self.metadata.insert_row(connection, row)
             written = True
         if self.attachments is not None:
-            self.attachments.record_refs(connection, document)
+            referenced |= self.attachments.record_refs(connection, document)
         index_new_messages(connection, document)
         return written
 
