@@ -7,6 +7,7 @@ bytes gone for good, and could not be continued. Both configurations (test_attac
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -51,6 +52,29 @@ def file_of(store: ConversationStore, conversation: Conversation) -> bytes:  # n
         fresh.close()
 
 
+@contextlib.contextmanager
+def deleted_before_its_references(
+    monkeypatch: pytest.MonkeyPatch,
+    elsewhere: ConversationStore,
+    deleted: Conversation,
+    saving: Conversation,
+) -> Iterator[None]:
+    """`deleted` deleted, whole, by another process, once `saving`'s save has pushed its
+    document and before it commits its row and references."""
+    record = ConversationStore.record
+
+    def delete_then_record(self: ConversationStore, document: Conversation) -> bool:
+        if document.id == saving.id:
+            delete_conversation(elsewhere, "tester", deleted.id)
+        return record(self, document)
+
+    monkeypatch.setattr(ConversationStore, "record", delete_then_record)
+    try:
+        yield
+    finally:  # not monkeypatch.undo(), which would undo the test's home too
+        monkeypatch.setattr(ConversationStore, "record", record)
+
+
 def test_a_delete_between_a_saves_push_and_its_references_leaves_the_file(  # type: ignore[no-untyped-def]
     store,  # noqa: F811
     elsewhere,
@@ -60,16 +84,8 @@ def test_a_delete_between_a_saves_push_and_its_references_leaves_the_file(  # ty
     save pushes the file again from the copy it kept."""
     first = with_attachments(store, PDF)
     second = sending_the_same_file(store)
-    record = ConversationStore.record
-
-    def delete_first_then_record(self: ConversationStore, document: Conversation) -> bool:
-        if document.id == second.id:
-            delete_conversation(elsewhere, "tester", first.id)
-        return record(self, document)
-
-    monkeypatch.setattr(ConversationStore, "record", delete_first_then_record)
-    assert store.save(second).pushed
-    monkeypatch.setattr(ConversationStore, "record", record)  # (undo() would undo the home too)
+    with deleted_before_its_references(monkeypatch, elsewhere, first, second):
+        assert store.save(second).pushed
     assert file_of(store, second) == PDF.data
     assert store.attachments is not None and store.attachments.local.list("tester/") == []
 
@@ -128,16 +144,8 @@ def test_a_file_whose_shared_local_copy_another_save_dropped_is_put_back(  # typ
         second = sending_the_same_file(sender)  # waiting here, with its bytes in memory
         first = with_attachments(store, PDF)  # ... and its save drops the shared local copy
         assert store.attachments is not None and store.attachments.local.list("tester/") == []
-        record = ConversationStore.record
-
-        def delete_first_then_record(self: ConversationStore, document: Conversation) -> bool:
-            if document.id == second.id:
-                delete_conversation(elsewhere, "tester", first.id)
-            return record(self, document)
-
-        monkeypatch.setattr(ConversationStore, "record", delete_first_then_record)
-        assert sender.save(second).pushed
-        monkeypatch.setattr(ConversationStore, "record", record)
+        with deleted_before_its_references(monkeypatch, elsewhere, first, second):
+            assert sender.save(second).pushed
     finally:
         sender.close()
     assert file_of(store, second) == PDF.data
