@@ -157,3 +157,30 @@ def test_doctor_finds_an_attached_file_the_store_lost_and_puts_back_a_copy_it_ha
     ]
     assert "1 conversation missing attached files" in checked.stderr
     assert store.blobs.get(attachment_key("tester", PNG.sha256)) == PNG.data
+
+
+def test_doctor_leaves_the_row_of_a_save_under_way_elsewhere_to_it(store, cli) -> None:  # type: ignore[no-untyped-def]
+    """A document in, its row still to come from a running process (its journal entry says
+    so): doctor said "document without a row: row re-created" and "repaired"."""
+    from sqlalchemy import delete
+
+    from claudechat.storage.journal import Journal
+    from claudechat.storage.schema import conversations
+
+    saving = with_attachments(store, PNG, text="saving")
+    with store.metadata.writing() as connection:  # the row not written yet
+        connection.execute(
+            delete(conversations).where(conversations.c.conversation_id == saving.id)
+        )
+    elsewhere = Journal(load_settings().data_dir / "journal", writer="a-running-session")
+    elsewhere.write(saving)  # holds its writer's lock while this test runs
+    try:
+        checked = cli("doctor")
+        assert (checked.returncode, checked.stdout) == (0, ""), checked.stderr
+        assert checked.stderr.strip().endswith("documents and rows agree")
+    finally:
+        for entry in elsewhere.for_conversation("tester", saving.id):
+            elsewhere.discard(entry)  # as if lost with its machine
+        elsewhere.release()
+    adopted = cli("doctor")  # that process gone, its row never came: a crash's, re-created
+    assert adopted.stdout == f"{saving.id}\tdocument without a row: row re-created\n"

@@ -270,6 +270,14 @@ class Journal:
             raise CorruptDocumentError("its owner or id does not match its place", location)
         return JournalEntry(conversation, _writer_of(key), key, etag)
 
+    def saved_elsewhere_now(self, user_id: str, conversation_id: str) -> bool:
+        """Whether another running process holds an entry for the conversation: a save of it
+        under way, whose row is still to come."""
+        return any(
+            entry.writer != self.writer and self._alive(entry.writer)
+            for entry in self.for_conversation(user_id, conversation_id)
+        )
+
     def _alive(self, writer: str) -> bool:
         """Whether the writer still runs; a gone writer's lock file is removed on the way."""
         if not writer:

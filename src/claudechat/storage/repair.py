@@ -218,6 +218,10 @@ def _repair_row(
         return
     # Read again: doctor read every row before the documents, seconds ago on a long history.
     row = store.metadata.get(conversation.user_id, conversation.id)
+    if row is None and store.journal.saved_elsewhere_now(conversation.user_id, conversation.id):
+        # Its document written, its row about to be: doctor said "document without a row: row
+        # re-created" and "repaired" of a store with nothing wrong.
+        return
     if not _up_to_date(row, fresh) and store.record(conversation):
         _reported_in(report, row, fresh).append(conversation.id)
 
