@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +66,10 @@ class AttachmentStore:
         """Push every attachment the document references that waits locally; StorageError
         when the store refuses, so the document is not pushed ahead of its attachments. The
         local copy stays until the references are in (settle)."""
-        for key, block, data in self._pending(conversation):
+        for key, block in self._keys(conversation).items():
+            data = self.waiting(key)
+            if data is None:
+                continue  # pushed before, by this process or an earlier one
             # Content-addressed: whatever is there already holds the same bytes.
             with contextlib.suppress(BlobConflictError):
                 self.blobs.put(key, data, expect=None, content_type=block["media_type"])
@@ -79,11 +82,9 @@ class AttachmentStore:
         from the local copy or this process's bytes (another save may have dropped the shared
         local copy). A delete after the references keeps it (forget_conversation). The local
         copies then go."""
-        user = conversation.user_id
-        for block in {b["sha256"]: b for b in _blocks_of(conversation)}.values():
-            key = attachment_key(user, block["sha256"])
+        for key, block in self._keys(conversation).items():
             if block["sha256"] in referenced and key not in self.blobs.list(key):
-                data = self._cache.get(block["sha256"]) or self._waiting(key)
+                data = self._cache.get(block["sha256"]) or self.waiting(key)
                 if data is not None:
                     with contextlib.suppress(BlobConflictError):
                         self.blobs.put(key, data, expect=None, content_type=block["media_type"])
@@ -91,26 +92,23 @@ class AttachmentStore:
 
     def drop_local(self, conversation: Conversation) -> None:
         """The local copies of the document's attachments, which the store holds now (or
-        which nothing will save: its conversation was deleted)."""
-        for key, _block, _data in self._pending(conversation):
-            self.local.delete(key)
+        which nothing will save: its conversation was deleted). Looked at, not read: a
+        delete takes the folder's lock."""
+        for key in self._keys(conversation):
+            if self.local.exists(key):
+                self.local.delete(key)
 
-    def _waiting(self, key: str) -> bytes | None:
+    def waiting(self, key: str) -> bytes | None:
+        """The bytes of a file waiting on this machine to be pushed; None if none waits."""
         try:
             return self.local.get(key)
         except BlobNotFoundError:
             return None
 
-    def _pending(self, conversation: Conversation) -> Iterator[tuple[str, Block, bytes]]:
-        """The document's attachments waiting here: key, block and bytes, once each."""
-        keys = {
-            attachment_key(conversation.user_id, b["sha256"]): b for b in _blocks_of(conversation)
-        }
-        for key, block in keys.items():
-            try:
-                yield key, block, self.local.get(key)
-            except BlobNotFoundError:
-                continue  # pushed before, by this process or an earlier one
+    def _keys(self, conversation: Conversation) -> dict[str, Block]:
+        """The document's attachments by key, once each."""
+        user = conversation.user_id
+        return {attachment_key(user, b["sha256"]): b for b in _blocks_of(conversation)}
 
     def get(self, user: str, sha256: str) -> bytes:
         """The bytes: from this process, the local folder, or the store."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from claudechat.errors import CorruptDocumentError, NewerFormatError, UsageError
 from claudechat.storage import ids
 from claudechat.storage.attachments import is_attachment_key
-from claudechat.storage.blobs import BlobConflictError, BlobNotFoundError
+from claudechat.storage.blobs import BlobConflictError
 from claudechat.storage.documents import decode_document, encode_document, is_tombstone, row_for
 
 if TYPE_CHECKING:
@@ -96,9 +96,8 @@ def _check_files(
         key = attachment_key(user_id, sha256)
         if key in files or store.blobs.list(key):  # listed since: a save stored it meanwhile
             continue
-        try:
-            data = store.attachments.local.get(key)
-        except BlobNotFoundError:
+        data = store.attachments.waiting(key)
+        if data is None:
             gone.setdefault(conversation_id, []).append(name)
             continue
         with contextlib.suppress(BlobConflictError):
