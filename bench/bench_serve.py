@@ -61,10 +61,10 @@ BASELINE = " (baseline)"  # the label of --baseline's rows
 # -- the server -----------------------------------------------------------------------------
 
 
-def start_server(env: dict[str, str], workers: int, home: Path) -> tuple[Any, str]:
+def start_server(env: dict[str, str], workers: int, home: Path, *options: str) -> tuple[Any, str]:
     from serve_harness import Serve
 
-    server = Serve(env, "--workers", str(workers), home=home)
+    server = Serve(env, "--workers", str(workers), *options, home=home)
     server.start()
     return server, server.base_url
 
@@ -162,8 +162,10 @@ def _serve_rows(
         for label, code_env in codes:
             # A tag per row (--workers 1,1 included): the fake times requests by their text.
             row_tag = f"{tag}s{position}{'b' if label == BASELINE else ''}"
-            results, wall, memory = _serve_run(code_env, count, args, row_tag)
-            name = f"serve{label}, {storage}, {count} worker(s)"
+            options = () if label == BASELINE or args.push_after is None else args.push_after
+            results, wall, memory = _serve_run(code_env, count, args, row_tag, *options)
+            pushes = f", --push-after {options[1]}" if options else ""
+            name = f"serve{label}, {storage}, {count} worker(s){pushes}"
             runs.append((round_number, name, results, wall))
             usages.append((round_number, name, results, wall, memory))
 
@@ -232,6 +234,12 @@ def _arguments() -> Any:
         "every round, in turn with the current code: a paired comparison.",
     )
     parser.add_argument(
+        "--push-after",
+        metavar="SECONDS",
+        type=lambda value: ("--push-after", str(float(value))),
+        help="Run the current code's serve with --push-after SECONDS (not the baseline's).",
+    )
+    parser.add_argument(
         "--dump", metavar="FILE", help="Write every request's added latency there (JSON)."
     )
     parser.add_argument("--home", help="Where the data directories go (e.g. /dev/shm).")
@@ -269,16 +277,21 @@ def _arguments() -> Any:
     return args
 
 
-def _serve_run(env: dict[str, str], workers: int, args: Any, tag: str) -> tuple[Any, ...]:
+def _serve_run(
+    env: dict[str, str], workers: int, args: Any, tag: str, *options: str
+) -> tuple[Any, ...]:
     """One serve (of `workers` workers, on data of its own) under the clients: their results,
-    the wall time, and the service's CPU and memory before and after."""
+    the wall time, and the service's CPU and memory before and after (after every push the
+    clients' turns put off is done: the journal empty)."""
     home = Path(tempfile.mkdtemp(dir=args.home))
-    server, base_url = start_server(env, workers, home)
+    server, base_url = start_server(env, workers, home, *options)
     try:
         tokens = [server.token(f"user{i}") for i in range(args.clients)]
         idle = usage(server.process.pid)
         setup = {"base_url": base_url, "turns": args.turns, "tokens": tokens, "tag": tag}
         results, wall = run_client_processes("serve", args.clients, args.client_processes, setup)
+        if not args.team:
+            server.settled(60)
         loaded = usage(server.process.pid)
     finally:
         server.stop()

@@ -9,11 +9,14 @@ message runs while the request does): the phases overlap and do not add up to th
 the process's CPU per turn (every thread's).
 
 With --json-turns, each turn is a JSON turn of serve's on this store: answered (the timer
-stops) once the reply is in the journal on disk, its one push after; without, a turn as a
-stream's or the REPL's, its message pushed beside the request and the reply pushed before the
-answer.
+stops) once the reply is in the journal on disk, its one push after (by the worker's push
+thread, as soon as the turn is answered: --push-after 0, so that each turn's push is timed;
+serve's default puts it off until the conversation rests, and pushes quick turns together);
+without, a turn as a stream's or the REPL's, its message pushed beside the request and the
+reply pushed before the answer.
 
     .venv/bin/python bench/bench_turn_phases.py [--conversations 10] [--delta-ms 5] [--json-turns]
+                                                [--push-after 0]
 
 The phases are timed by wrapping the methods named in PHASES, for this process only.
 """
@@ -87,6 +90,9 @@ def main() -> int:
     parser.add_argument(
         "--json-turns", action="store_true", help="Turns as serve's JSON turns on this store."
     )
+    parser.add_argument(
+        "--push-after", type=float, default=0, help="serve's --push-after, for --json-turns."
+    )
     args = parser.parse_args()
     os.environ["BENCH_DELTA_MS"] = str(args.delta_ms)  # read by serve_load at import
     import serve_load
@@ -96,7 +102,7 @@ def main() -> int:
     with serve_load.FakeProcess() as fake:
         env = clean_env(ANTHROPIC_API_KEY=serve_load.API_KEY, ANTHROPIC_BASE_URL=fake.base_url)
         home = Path(tempfile.mkdtemp())
-        service = serve_load.in_process_service(env, home)
+        service = serve_load.in_process_service(env, home, args.push_after)
         serve_load.session_client(service, 5, 999, "warm")  # the SDK and the store warmed
         times = timed_phases()
         cpu_started = time.process_time()
@@ -104,6 +110,7 @@ def main() -> int:
             serve_load.session_client(service, TURNS, i, "run", args.json_turns)
             for i in range(args.conversations)
         ]
+        service.pushes.flush(60)  # the pushes put off: timed and counted too
         cpu = time.process_time() - cpu_started
         served = fake.served()
     turns = TURNS * args.conversations

@@ -215,12 +215,17 @@ def session_client(
     return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
 
 
-def in_process_service(env: dict[str, str], home: Path) -> Any:
+def in_process_service(env: dict[str, str], home: Path, push_after: float | None = None) -> Any:
+    """The Service a serve worker runs (`push_after`: serve's --push-after, else its default)."""
     from claudechat.server.service import Service
     from claudechat.settings import load_settings
 
     os.environ.update({**env, "CLAUDECHAT_HOME": str(home)})
     settings = load_settings()
-    service = Service.from_settings(settings)
+    service = (
+        Service.from_settings(settings)
+        if push_after is None
+        else Service.from_settings(settings, push_after)
+    )
     service.connect()
     return service

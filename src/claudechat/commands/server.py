@@ -6,7 +6,11 @@ from typing import Annotated
 
 import typer
 
-from claudechat.server import DEFAULT_BODY_SECONDS, DEFAULT_MAX_BODY_BYTES
+from claudechat.server import (
+    DEFAULT_BODY_SECONDS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PUSH_QUIET_SECONDS,
+)
 
 token_app = typer.Typer(help="API tokens for `claudechat serve`.", rich_markup_mode=None)
 
@@ -40,6 +44,16 @@ def serve(
             metavar="SECONDS", help="Seconds a body may take to arrive (408 after).", min=0.1
         ),
     ] = DEFAULT_BODY_SECONDS,
+    push_quiet_seconds: Annotated[
+        float,
+        typer.Option(
+            "--push-after",
+            metavar="SECONDS",
+            help="On the embedded store: seconds a conversation rests before its turns go "
+            "from the journal to the store (readers here see them at once). 0: at once.",
+            min=0,
+        ),
+    ] = DEFAULT_PUSH_QUIET_SECONDS,
 ) -> None:
     """Serve the HTTP API: chat with Claude and read your conversations over HTTP.
 
@@ -50,7 +64,8 @@ def serve(
     from claudechat.server import ServeOptions
     from claudechat.server.run import run
 
-    run(ServeOptions(host, port, workers, no_auth, max_body_bytes, graceful_seconds, body_seconds))
+    options = (max_body_bytes, graceful_seconds, body_seconds, push_quiet_seconds)
+    run(ServeOptions(host, port, workers, no_auth, *options))
 
 
 @token_app.command("create")

@@ -16,6 +16,9 @@ OPTIONS_ENV = "CLAUDECHAT_SERVE_OPTIONS"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # A body trickling in holds a connection and its buffer: a client gets this long to send it.
 DEFAULT_BODY_SECONDS = 30.0
+# On the embedded store, how long a conversation rests before its turns answered first are
+# pushed from the journal to the store (server/deferred_pushes.py).
+DEFAULT_PUSH_QUIET_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class ServeOptions:
     # How long SIGTERM waits for replies in flight before saving them as interrupted.
     graceful_seconds: int = 20
     body_seconds: float = DEFAULT_BODY_SECONDS
+    push_quiet_seconds: float = DEFAULT_PUSH_QUIET_SECONDS
 
     def __post_init__(self) -> None:
         # "[::1]" as URLs write it; uvicorn binds the bare address.

@@ -88,8 +88,8 @@ def create_app() -> FastAPI:
     # interval every hand-over between them can cost a request 5 ms of waiting.
     sys.setswitchinterval(0.0005)
     settings = load_settings()
-    service = Service.from_settings(settings)
-    return build_app(service, ServeOptions.from_env())
+    options = ServeOptions.from_env()
+    return build_app(Service.from_settings(settings, options.push_quiet_seconds), options)
 
 
 def build_app(service: Service, options: ServeOptions) -> FastAPI:
@@ -103,12 +103,13 @@ def build_app(service: Service, options: ServeOptions) -> FastAPI:
         await anyio.to_thread.run_sync(service.connect)
         await anyio.to_thread.run_sync(warm.warm_up, service)
         heap.settle()
-        async with draining(service, turns.busy):
+        async with draining(service, lambda: turns.busy() | service.pushes.conversations()):
             yield
         # uvicorn has waited for requests in flight (up to the graceful timeout) and cancelled
         # the rest: their turns save what arrived, marked interrupted, and their handlers
         # answer (bounded by SAVING_AT_SHUTDOWN_SECONDS) before the event loop closes.
         await turns.stop_all(SAVING_AT_SHUTDOWN_SECONDS + 1)
+        await anyio.to_thread.run_sync(service.pushes.flush, SAVING_AT_SHUTDOWN_SECONDS)
         # Closed, not left to the process's end, which no longer tears down every object: an
         # SQLite database is checkpointed (its -wal and -shm files go); PostgreSQL is told.
         from claudechat.storage import close_within

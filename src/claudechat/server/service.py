@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from claudechat.chat import ChatSession
 from claudechat.claude import Claude
 from claudechat.conversation import Conversation, Message, new_conversation_id
 from claudechat.errors import (
-    ClaudechatError,
     ConversationDeletedError,
     NotFoundError,
     StorageError,
@@ -26,6 +24,8 @@ from claudechat.errors import (
 )
 from claudechat.model_catalogue import model_catalogue
 from claudechat.names import valid_model, valid_name
+from claudechat.server import DEFAULT_PUSH_QUIET_SECONDS
+from claudechat.server.deferred_pushes import DeferredPushes
 from claudechat.server.errors import StaleCopyError
 from claudechat.settings import Settings
 from claudechat.storage import ids
@@ -74,7 +74,13 @@ class Notices:
 
 
 class Service:
-    def __init__(self, settings: Settings, store: ConversationStore, claude: Claude) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConversationStore,
+        claude: Claude,
+        push_quiet_seconds: float = DEFAULT_PUSH_QUIET_SECONDS,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -87,16 +93,18 @@ class Service:
         # must not leave a thread waiting per poll on a hung store (one probe at a time).
         self._database = Guard(store.guard.timeout)
         self._blob_probe = Guard(store.guard.timeout)
-        self._journal_told: set[str] = set()
         self._checked_tokens: CheckedTokens | None = None  # made at the first lookup
         self._push_after_answer_failed = False  # see may_answer_first
+        self.pushes = DeferredPushes(self._push_after_answer, push_quiet_seconds)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Service:
+    def from_settings(
+        cls, settings: Settings, push_quiet_seconds: float = DEFAULT_PUSH_QUIET_SECONDS
+    ) -> Service:
         """The configured store and Claude, as `serve` runs them."""
         from claudechat.storage import open_store
 
-        return cls(settings, open_store(settings), Claude(settings))
+        return cls(settings, open_store(settings), Claude(settings), push_quiet_seconds)
 
     def connect(self) -> None:
         """Connect to the database (migrating it) and import the SDK now, before the first
@@ -230,12 +238,13 @@ class Service:
         )
 
     def after_answer(self, session: ChatSession | None) -> None:
-        """A turn answered: the push it put off runs now. A turn that waited for its saves and
-        got them stored says the store works again: turns may answer first once more."""
+        """A turn answered: the push it put off runs once its conversation rests (see
+        deferred_pushes.py). A turn that waited for its saves and got them stored says the
+        store works again: turns may answer first once more."""
         if session is None:
             return
         if session.deferred is not None:
-            self._push_after_answer(session.deferred)
+            self.pushes.add(session.conversation.id, session.deferred)
         elif session.saved_in == "stored" and session.pushed_here:
             self._push_after_answer_failed = False
 
@@ -298,23 +307,6 @@ class Service:
             "conversations": [_row_json(row, row.conversation_id in unsynced) for row in rows],
             "next_offset": offset + limit if more else None,
         }
-
-    def push_journal(self, busy: Callable[[], Collection[str]] = tuple) -> list[str]:
-        """Push what this worker saved to its journal while the store was down (and what gone
-        workers left there), but for the conversations of turns under way (`busy()`). A REPL
-        pushes at its next save; a worker may never save that conversation again, and
-        meanwhile other workers, hosts and the CLI do not see it."""
-        pushed: list[str] = []
-        for user in self.store.journal.users():
-            try:
-                pushed += self.store.sync(user, busy).pushed
-            except ClaudechatError as exc:  # a folder not named as users are: the others go on
-                if user not in self._journal_told:  # once, not every round
-                    self._journal_told.add(user)
-                    log.warning("journal of %r not pushed: %s", user, exc)
-        if pushed:
-            log.info("pushed %d conversation(s) saved while the store was down", len(pushed))
-        return pushed
 
     # -- health -------------------------------------------------------------------------------
 

@@ -77,8 +77,8 @@ class Turn:
         # Set once the client has its answer (or is gone): shutdown waits for it, or the last
         # answers would be cut when the event loop closes.
         self.answered = asyncio.Event()
-        # Set once the turn's thread is done, the pushes of saves answered first included: the
-        # store is closed only then.
+        # Set once the turn's thread is done (a push put off for the answer handed over to the
+        # worker's DeferredPushes): the store is closed only after.
         self.settled = threading.Event()
 
     def start(self) -> Turn:
@@ -114,7 +114,7 @@ class Turn:
         try:
             self.service.after_answer(self.session)
         finally:
-            self.settled.set()  # whatever befell the push: shutdown and the drain wait on it
+            self.settled.set()  # whatever befell it: shutdown and the drain wait on it
 
     def _on_text(self, text: str) -> None:
         # Queued even when stopping: the reply kept holds this text, and a stream still open
@@ -179,8 +179,8 @@ class Turns:
 
     async def stop_all(self, timeout: float) -> None:
         """Stop every turn still running and wait (up to `timeout`) until each is answered:
-        what arrived is saved, marked interrupted, and its client told so; then until the
-        pushes of the saves answered first are done, so the store is closed after them."""
+        what arrived is saved, marked interrupted, and its client told so; then until their
+        threads are done (their pushes handed over to DeferredPushes, flushed after)."""
         with self._lock:
             turns = [t for t in self._active if not _over(t)]
         active = [t for t in turns if not t.answered.is_set()]
@@ -192,7 +192,7 @@ class Turns:
             await asyncio.wait(waits, timeout=timeout)
             for wait in waits:
                 wait.cancel()  # the ones past the timeout: not left pending as the loop closes
-        # Then the pushes of the saves answered before them (a few milliseconds each).
+        # Then their threads' ends (a push put off is handed over, not run, there).
         while not all(t.settled.is_set() for t in turns) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
