@@ -107,3 +107,24 @@ def test_a_newer_claudechats_entry_waits_for_it_and_is_said_at_every_start(  # t
     doctor = cli("doctor")
     assert doctor.returncode == 0, doctor.stderr
     assert "journal entry of a newer claudechat (kept; upgrade to push it)" in doctor.stdout
+
+
+def test_a_scan_to_push_does_not_read_the_entries_it_is_told_to_leave(tmp_path: Path) -> None:
+    """serve's drain leaves the conversations whose pushes wait in the worker (many, once
+    turns are pushed as their conversations rest): their entries are not even read."""
+    journal = Journal(tmp_path / "journal")
+    waiting, _ = _saved_twice(journal)
+    other, _ = _saved_twice(journal)
+    read = journal.files.get_with_etag
+    reads: list[str] = []
+
+    def recorded(key: str) -> tuple[bytes, str]:
+        reads.append(key)
+        return read(key)
+
+    journal.files.get_with_etag = recorded  # type: ignore[method-assign]
+    scan = journal.scan("tester", pushable_only=True, leave={waiting.id})
+    assert [e.conversation.id for e in scan.entries] == [other.id]
+    assert [key.split("/")[1].split(".")[0] for key in reads] == [other.id]
+    assert {e.conversation.id for e in journal.scan("tester").entries} == {waiting.id, other.id}
+    journal.release()

@@ -5,11 +5,16 @@ journal for the next push."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
+from claudechat.conversation import Conversation
 from claudechat.server.deferred_pushes import DeferredPushes
 from claudechat.storage.results import PendingSave, SaveResult
 from conftest import API_KEY
@@ -94,23 +99,22 @@ def test_a_killed_server_leaves_the_turns_in_the_journal_exactly_once(
 # -- the schedule, with pushes of the test's own -----------------------------------------------
 
 
-def _save(name: str, pushed: list[str]) -> PendingSave:
+def _save(name: str, pushed: list[str], holds: Conversation | None = None) -> PendingSave:
     def push() -> SaveResult:
         pushed.append(name)
         return SaveResult(pushed=True)
 
-    return PendingSave(push, journaled=True, make_durable=lambda: True)
+    return PendingSave(push, journaled=True, make_durable=lambda: True, conversation=holds)
 
 
 def test_a_later_turn_replaces_the_push_waiting_and_restarts_the_rest() -> None:
     pushed: list[str] = []
-    pushes = DeferredPushes(lambda save: save(), quiet=0.3)
+    pushes = DeferredPushes(lambda save: save(), quiet=1.0)
     for name in ("first", "second", "third"):
         pushes.add("c1", _save(name, pushed))
-        time.sleep(0.1)
     assert pushed == [] and pushes.conversations() == {"c1"}
-    wait_until(lambda: pushed, "pushed", 5)
-    time.sleep(0.4)
+    wait_until(lambda: pushed, "pushed", 10)
+    time.sleep(0.3)
     assert pushed == ["third"]
     assert pushes.conversations() == set()
 
@@ -125,7 +129,72 @@ def test_a_conversation_that_never_rests_is_pushed_all_the_same() -> None:
         turn += 1
         time.sleep(0.05)
     assert pushed, "never pushed while turns kept coming"
-    assert 0.9 < time.monotonic() - started < 3
+    assert time.monotonic() - started < 3
+
+
+CONVERSATION = "0b9e0f0c-4a43-4a4e-9d0f-6a3c5d1e2f70"
+
+
+def _turns_saved(*texts: str) -> Conversation:
+    conversation = Conversation.new("tester", "m")
+    conversation.id = CONVERSATION
+    for text in texts:
+        conversation.append("user", text)
+    return conversation
+
+
+def test_a_save_answered_late_does_not_replace_one_that_holds_it() -> None:
+    """Two turns of one conversation at once: the second's save is written first, the first's
+    merges it in (the journal's entry holds both), and the first turn is answered first. The
+    second's older save, added last, must not replace the one holding both."""
+    pushed: list[str] = []
+    both = _turns_saved("one", "two")
+    only_second = Conversation.from_document(both.to_document())
+    only_second.messages = only_second.messages[1:]
+    pushes = DeferredPushes(lambda save: save(), quiet=60)
+    pushes.add("c1", _save("both", pushed, both))
+    pushes.add("c1", _save("only the second", pushed, only_second))
+    assert pushes.flush(10) == 0
+    assert pushed == ["both"]
+
+
+def test_saves_neither_holding_the_other_are_both_pushed() -> None:
+    pushed: list[str] = []
+    first, second = _turns_saved("one"), _turns_saved("two")
+    pushes = DeferredPushes(lambda save: save(), quiet=60)
+    pushes.add("c1", _save("first", pushed, first))
+    pushes.add("c1", _save("second", pushed, second))
+    pushes.add("c1", _save("first again", pushed, first))  # the same, written later
+    assert pushes.flush(10) == 0
+    assert pushed == ["second", "first again"]
+
+
+def test_a_deleted_conversations_push_is_dropped() -> None:
+    pushed: list[str] = []
+    pushes = DeferredPushes(lambda save: save(), quiet=60)
+    pushes.add("gone", _save("gone", pushed))
+    pushes.add("kept", _save("kept", pushed))
+    pushes.drop("gone")
+    assert pushes.flush(10) == 0
+    assert pushed == ["kept"]
+
+
+def test_a_flush_out_of_time_says_what_is_left_and_takes_no_more() -> None:
+    release = threading.Event()
+    pushed: list[str] = []
+
+    def push(save: PendingSave) -> None:
+        release.wait(10)
+        save()
+
+    pushes = DeferredPushes(push, quiet=60)
+    pushes.add("a", _save("a", pushed))
+    pushes.add("b", _save("b", pushed))
+    assert pushes.flush(0.3) == 2  # one under way, one waiting
+    release.set()
+    pushes.add("c", _save("c", pushed))
+    time.sleep(0.5)
+    assert pushed == ["a"]  # stopped: the journal keeps b and c for the next start
 
 
 def test_flush_runs_every_waiting_push_at_once_and_a_failing_one_stops_nothing() -> None:
@@ -142,6 +211,33 @@ def test_flush_runs_every_waiting_push_at_once_and_a_failing_one_stops_nothing()
     pushes.add("broken", _save("broken", pushed))
     for name in ("a", "b", "c"):
         pushes.add(name, _save(name, pushed))
-    assert pushes.flush(10)
+    assert pushes.flush(10) == 0
     assert pushed == ["a", "b", "c"]  # the one due first failed; the others went on
     assert pushes.conversations() == set()
+
+
+def test_pushes_due_together_go_apart() -> None:
+    """Conversations begun together come due together: their pushes are paced, not run back
+    to back in the worker's GIL."""
+    from claudechat.server.deferred_pushes import PACE_SECONDS
+
+    pushed_at: list[float] = []
+    pushes = DeferredPushes(lambda _save: pushed_at.append(time.monotonic()), quiet=0.1)
+    for name in ("a", "b", "c", "d"):
+        pushes.add(name, _save(name, []))
+    wait_until(lambda: len(pushed_at) == 4, "all pushed", 5)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pushed_at)]
+    assert min(gaps) >= PACE_SECONDS * 0.9, gaps
+
+
+def test_push_after_must_be_a_finite_number_of_seconds(tmp_path: Path) -> None:
+    for value in ("nan", "inf", "1e10", "-1"):
+        started = subprocess.run(
+            [sys.executable, "-m", "claudechat", "serve", "--push-after", value],
+            env={**clean_env(), "CLAUDECHAT_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert started.returncode == 2, (value, started.stderr)
+        assert "--push-after" in started.stderr and "Traceback" not in started.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 
@@ -19,6 +20,7 @@ DEFAULT_BODY_SECONDS = 30.0
 # On the embedded store, how long a conversation rests before its turns answered first are
 # pushed from the journal to the store (server/deferred_pushes.py).
 DEFAULT_PUSH_QUIET_SECONDS = 2.0
+LONGEST_PUSH_QUIET_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class ServeOptions:
             object.__setattr__(self, "host", self.host[1:-1])
 
     def check(self) -> None:
+        quiet = self.push_quiet_seconds
+        if not math.isfinite(quiet) or not 0 <= quiet <= LONGEST_PUSH_QUIET_SECONDS:
+            raise UsageError(
+                f"--push-after must be from 0 to {LONGEST_PUSH_QUIET_SECONDS:.0f} seconds, "
+                f"not {quiet}"
+            )
         if self.no_auth and not is_loopback(self.host):
             raise UsageError(
                 f"--no-auth serves anyone who can reach {self.host}; it is allowed only on a "

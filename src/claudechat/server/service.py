@@ -294,6 +294,7 @@ class Service:
         except UsageError:
             raise NotFoundError(f"no conversation {ids.printable(reference)}") from None
         removed = delete_conversation(self.store, user, conversation_id)  # current no more
+        self.pushes.drop(conversation_id)
         return {"deleted": conversation_id, "summary": removed.describe(locations=False)}
 
     def listing(self, user: str, limit: int, offset: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,20 +193,36 @@ class Journal:
 
     # -- every writer's entries -------------------------------------------------------------
 
-    def scan(self, user_id: str, pushable_only: bool = False) -> JournalScan:
-        """This user's entries; with pushable_only, only this process's and those of writers
-        that are gone. Entries that cannot be used are moved aside."""
+    def scan(
+        self,
+        user_id: str,
+        pushable_only: bool = False,
+        leave: Collection[str] = (),
+        prefix: str = "",
+    ) -> JournalScan:
+        """This user's entries (of the conversations whose ids start with `prefix`: the
+        others are not read); with pushable_only, only this process's (but for those of the
+        conversations in `leave`, not even read) and those of writers that are gone. Entries
+        that cannot be used are moved aside."""
         scan = JournalScan([], [])
         user = ids.user_id(user_id)
         try:
             keys = self.files.list(f"{user}/")
         except OSError:
             return scan
+        alive: dict[str, bool] = {}  # each writer's lock tried once a scan, not once an entry
         for key in keys:
-            writer = _writer_of(key)
-            if pushable_only and writer != self.writer and self._alive(writer):
-                scan.live_writers.add(writer)
+            if not _conversation_of(key).startswith(prefix):
                 continue
+            writer = _writer_of(key)
+            if pushable_only and writer == self.writer and _conversation_of(key) in leave:
+                continue
+            if pushable_only and writer != self.writer:
+                if writer not in alive:
+                    alive[writer] = self._alive(writer)
+                if alive[writer]:
+                    scan.live_writers.add(writer)
+                    continue
             self._scan_one(key, user, scan)
         return scan
 
@@ -246,8 +263,8 @@ class Journal:
             return []
         return [os.path.basename(folder) for folder in folders if _holds_entries(folder)]
 
-    def entries(self, user_id: str) -> list[JournalEntry]:
-        return self.scan(user_id).entries
+    def entries(self, user_id: str, prefix: str = "") -> list[JournalEntry]:
+        return self.scan(user_id, prefix=prefix).entries
 
     def for_conversation(self, user_id: str, conversation_id: str) -> list[JournalEntry]:
         return [e for e in self.entries(user_id) if e.conversation.id == conversation_id]
@@ -336,6 +353,10 @@ def _holds_entries(folder: str) -> bool:
             return any(f.name.endswith(".json") and not f.name.startswith(".") for f in found)
     except OSError:
         return False
+
+
+def _conversation_of(key: str) -> str:
+    return key.rsplit("/", 1)[-1].split(".", 1)[0]
 
 
 def _writer_of(key: str) -> str:

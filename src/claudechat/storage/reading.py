@@ -98,7 +98,9 @@ class StoreReading:
     def load_checked(self, user_id: str, reference: str) -> tuple[Conversation, KeptCopy | None]:
         """As load, without the notice: the document, and the copy that stood in for the
         stored one, if one did (serve refuses to continue one that may be behind)."""
-        entries = self.journal.entries(user_id)  # read once, for the id and for the merge
+        # Read once, for the id and for the merge; only the entries the reference can name:
+        # serve's turns wait there for seconds, and a user may have many.
+        entries = self.journal.entries(user_id, _journal_prefix(reference))
         at_once = self._read_at_once(user_id, reference)
         if at_once is not None:
             conversation_id, stored = at_once
@@ -339,3 +341,12 @@ def _merged(copies: list[Conversation], reference: str) -> Conversation:
     for other in copies[1:]:
         document = merge(document, other)
     return document
+
+
+def _journal_prefix(reference: str) -> str:
+    """What the ids of the journal entries a reference can name start with ("": any, for a
+    reference that is no id, refused further on in its own words)."""
+    try:
+        return ids.id_prefix(reference)
+    except UsageError:
+        return ""

@@ -47,6 +47,8 @@ class PendingSave:
     journaled: bool
     # The journal's entry put on disk (it is left to the page cache); False: it could not be.
     make_durable: Callable[[], bool]
+    # What the push stores (serve keeps the save that holds all the others do).
+    conversation: Conversation | None = None
 
     def __call__(self) -> SaveResult:
         return self.push()

@@ -129,6 +129,7 @@ class ConversationStore(StoreReading):
             lambda: self._finish_save(snapshot, data, entry_etag, journal_error),
             journaled=journal_error is None,
             make_durable=lambda: self._journal_made_durable(snapshot),
+            conversation=snapshot,
         )
 
     def _finish_save(
@@ -346,9 +347,10 @@ class ConversationStore(StoreReading):
 
     def sync(self, user_id: str, busy: Callable[[], Collection[str]] = tuple) -> SyncReport:
         """Push this process's entries and those of writers that are gone; not those of the
-        conversations `busy()` names once the journal is read (turns of this process under way,
-        which push their own: one that began since is named, its entry read or not)."""
-        scan = self.journal.scan(user_id, pushable_only=True)
+        conversations `busy()` names (turns of this process under way, or pushes waiting, which
+        push their own). Asked before the journal is read, whose entries for them are not even
+        read, and again after: one that began since is named too."""
+        scan = self.journal.scan(user_id, pushable_only=True, leave=busy())
         report = SyncReport(
             damaged=scan.damaged,
             left_to_live_writers=len(scan.live_writers),
