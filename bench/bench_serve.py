@@ -10,7 +10,7 @@ is the same 50 x 20 conversation pattern sent straight to the fake with the SDK,
 
     .venv/bin/python bench/bench_serve.py [--clients 50] [--turns 20] [--team] [--workers 1,4]
                                           [--rounds 3] [--baseline CHECKOUT] [--what-if NAMES]
-                                          [--dump FILE]
+                                          [--dump FILE] [--push-after SECONDS]
 
 With --baseline, every round also runs serve from another checkout (a git worktree of an older
 commit), in turn with the current code: the two are compared on the same minutes of a noisy
@@ -262,7 +262,7 @@ def _arguments() -> Any:
         "--what-if",
         metavar="NAMES",
         help="Take parts out of serve, to see what they cost: no-rows, no-search, "
-        "cached-tokens, inline-store-calls, no-gc, no-fsync, whole-replies, phases "
+        "cached-tokens, inline-store-calls, no-gc, no-fsync, no-push, whole-replies, phases "
         "(comma-separated; bench/whatif/).",
     )
     args = parser.parse_args()
@@ -290,7 +290,8 @@ def _serve_run(
         idle = usage(server.process.pid)
         setup = {"base_url": base_url, "turns": args.turns, "tokens": tokens, "tag": tag}
         results, wall = run_client_processes("serve", args.clients, args.client_processes, setup)
-        if not args.team:
+        never_pushed = "no-push" in env.get("CLAUDECHAT_BENCH_WHAT_IF", "").split(",")
+        if not args.team and not never_pushed:
             server.settled(60)
         loaded = usage(server.process.pid)
     finally:

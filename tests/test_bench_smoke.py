@@ -50,9 +50,10 @@ def test_bench_serve_takes_parts_out_of_serve_alone() -> None:
     out = run_bench(
         "bench/bench_serve.py", "--clients", "2", "--turns", "2", "--delta-ms", "1",
         "--workers", "1", "--client-processes", "1", "--no-session-row",
-        "--what-if", "no-rows,cached-tokens,phases",
+        "--what-if", "no-rows,cached-tokens,no-push,phases",
     )  # fmt: skip
-    assert "serve (what-if no-rows,cached-tokens,phases), SQLite + folder, 1 worker(s)" in out
+    row = "serve (what-if no-rows,cached-tokens,no-push,phases), SQLite + folder, 1 worker(s)"
+    assert row in out
     # Every request of the what-if's row, each in its phases.
     assert "where the added latency goes (4 requests, " in out, out
     assert "\nthe conversation read " in out, out

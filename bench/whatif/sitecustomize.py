@@ -12,6 +12,8 @@ unless CLAUDECHAT_BENCH_WHAT_IF names what-ifs:
 - no-gc: the cyclic garbage collector off in each worker;
 - no-fsync: os.fsync does nothing (the journal, the blob folder): what waiting for the disk
   costs (SQLite's own syncs are left);
+- no-push: a turn answered first is never pushed, by the worker or by the journal's drain:
+  the journal alone keeps it (what pushing after the answer costs the next requests);
 - whole-replies: a JSON turn asks Claude for the whole message, not a stream
   (whole_replies.py);
 - phases: nothing taken out; where each /chat's time goes is recorded (phases.py), and
@@ -36,6 +38,7 @@ KNOWN = {
     "inline-store-calls",
     "no-gc",
     "no-fsync",
+    "no-push",
     "phases",
     "whole-replies",
 }
@@ -62,6 +65,8 @@ def _search(module: ModuleType) -> None:
 
 
 def _service(module: ModuleType) -> None:
+    if "no-push" in WHAT_IFS:
+        module.Service._push_after_answer = lambda _self, _push: None
     if "cached-tokens" not in WHAT_IFS:
         return
     looked_up = module.Service.user_for
@@ -94,7 +99,13 @@ def _app(_module: ModuleType) -> None:
         gc.disable()  # heap.settle() collects once, and changes only the thresholds
 
 
+def _drain(module: ModuleType) -> None:
+    if "no-push" in WHAT_IFS:
+        module.push_journal = lambda _store, _busy, _told: []
+
+
 PATCHES: dict[str, list[Callable[[ModuleType], None]]] = {
+    "claudechat.server.journal_drain": [_drain],
     "claudechat.storage.store": [_store],
     "claudechat.storage.search": [_search],
     "claudechat.server.service": [_service],
