@@ -107,7 +107,7 @@ def _save(name: str, pushed: list[str], holds: Conversation | None = None) -> Pe
     return PendingSave(push, journaled=True, make_durable=lambda: True, conversation=holds)
 
 
-def test_a_later_turn_replaces_the_push_waiting_and_restarts_the_rest() -> None:
+def test_a_later_turn_replaces_the_push_waiting() -> None:
     pushed: list[str] = []
     pushes = DeferredPushes(lambda save: save(), quiet=1.0)
     for name in ("first", "second", "third"):
@@ -119,17 +119,29 @@ def test_a_later_turn_replaces_the_push_waiting_and_restarts_the_rest() -> None:
     assert pushes.conversations() == set()
 
 
+def test_each_turn_starts_the_quiet_spell_again() -> None:
+    pushed: list[str] = []
+    pushes = DeferredPushes(lambda save: save(), quiet=2.0)
+    started = time.monotonic()
+    for name in ("first", "second", "third"):
+        pushes.add("c1", _save(name, pushed))
+        time.sleep(1.0)
+    assert pushed == [], "pushed before the conversation rested"  # 3 s after the first
+    wait_until(lambda: pushed, "pushed", 10)
+    assert pushed == ["third"] and time.monotonic() - started >= 4.0
+
+
 def test_a_conversation_that_never_rests_is_pushed_all_the_same() -> None:
     pushed: list[str] = []
-    pushes = DeferredPushes(lambda save: save(), quiet=0.2)  # at the latest 1 s after
+    pushes = DeferredPushes(lambda save: save(), quiet=0.5)  # at the latest 2.5 s after
     started = time.monotonic()
     turn = 0
-    while not pushed and time.monotonic() - started < 5:
+    while not pushed and time.monotonic() - started < 8:
         pushes.add("c1", _save(f"turn {turn}", pushed))
         turn += 1
         time.sleep(0.05)
     assert pushed, "never pushed while turns kept coming"
-    assert time.monotonic() - started < 3
+    assert 1.2 < time.monotonic() - started < 6
 
 
 CONVERSATION = "0b9e0f0c-4a43-4a4e-9d0f-6a3c5d1e2f70"
@@ -190,11 +202,22 @@ def test_a_flush_out_of_time_says_what_is_left_and_takes_no_more() -> None:
     pushes = DeferredPushes(push, quiet=60)
     pushes.add("a", _save("a", pushed))
     pushes.add("b", _save("b", pushed))
-    assert pushes.flush(0.3) == 2  # one under way, one waiting
+    assert pushes.flush(1.0) == 2  # one under way, one waiting
     release.set()
     pushes.add("c", _save("c", pushed))
-    time.sleep(0.5)
+    wait_until(lambda: pushed == ["a"], "the push under way done", 10)
+    time.sleep(0.3)
     assert pushed == ["a"]  # stopped: the journal keeps b and c for the next start
+
+
+def test_a_flush_counts_a_conversation_pushed_and_waiting_again_once() -> None:
+    release = threading.Event()
+    pushes = DeferredPushes(lambda save: release.wait(10), quiet=60)
+    pushes.add("a", _save("a", []))
+    assert pushes.flush(0.5) == 1  # under way
+    pushes.add("a", _save("a again", []))  # a later turn of it, answered meanwhile
+    assert pushes.flush(0.2) == 1
+    release.set()
 
 
 def test_flush_runs_every_waiting_push_at_once_and_a_failing_one_stops_nothing() -> None:

@@ -110,7 +110,7 @@ class DeferredPushes:
                     break
                 self._changed.wait(remaining)
             self._stopped = True
-            left = len(self._waiting) + len(self._pushing)
+            left = len(set(self._waiting) | self._pushing)
         if left:
             log.warning("%d conversation(s) left in the journal, pushed at the next start", left)
         return left
@@ -120,9 +120,10 @@ class DeferredPushes:
             conversation_id, waiting = self._next_due()
             try:
                 for save in waiting.saves:
-                    self._push(save)
-            except Exception:  # the thread stays for the next ones; the journal keeps this one
-                log.exception("a turn's push after its answer failed")
+                    try:
+                        self._push(save)
+                    except Exception:  # the thread goes on; the journal keeps this save
+                        log.exception("a turn's push after its answer failed")
             finally:
                 with self._changed:
                     self._pushing.discard(conversation_id)
