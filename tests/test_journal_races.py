@@ -128,3 +128,32 @@ def test_a_scan_to_push_does_not_read_the_entries_it_is_told_to_leave(tmp_path: 
     assert [key.split("/")[1].split(".")[0] for key in reads] == [other.id]
     assert {e.conversation.id for e in journal.scan("tester").entries} == {waiting.id, other.id}
     journal.release()
+
+
+def test_a_load_reads_only_the_entries_its_reference_can_name(tmp_path: Path) -> None:
+    """A load by id or prefix reads the entries whose file names start with it (any writer's,
+    an exited one's included), in any case; a reference that is no id reads them all."""
+    from claudechat.storage.reading import _journal_prefix
+
+    root = tmp_path / "journal"
+    gone = Journal(root, writer="0" * 32)
+    theirs, _ = _saved_twice(gone)
+    gone.release()  # exited: its entry is pushable, and must be found
+    journal = Journal(root)
+    mine, _ = _saved_twice(journal)
+    read = journal.files.get_with_etag
+    reads: list[str] = []
+
+    def recorded(key: str) -> tuple[bytes, str]:
+        reads.append(key)
+        return read(key)
+
+    journal.files.get_with_etag = recorded  # type: ignore[method-assign]
+    for conversation in (mine, theirs):
+        reads.clear()
+        prefix = _journal_prefix(conversation.id[:8].upper())
+        assert [e.conversation.id for e in journal.entries("tester", prefix)] == [conversation.id]
+        assert len(reads) == 1 and reads[0].split("/")[1].startswith(conversation.id)
+    assert _journal_prefix("not an id") == ""
+    assert {e.conversation.id for e in journal.entries("tester", "")} == {mine.id, theirs.id}
+    journal.release()
