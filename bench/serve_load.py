@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from claudechat.server import DEFAULT_PUSH_QUIET_SECONDS
+
 API_KEY = "sk-ant-bench"
 DELTAS = 20
 DELTA_DELAY = float(os.environ.get("BENCH_DELTA_MS", "10")) / 1000  # set by --delta-ms
@@ -215,17 +217,14 @@ def session_client(
     return {"timings": timings, "errors": [], "kept": 2 * turns, "expected": 2 * turns}
 
 
-def in_process_service(env: dict[str, str], home: Path, push_after: float | None = None) -> Any:
-    """The Service a serve worker runs (`push_after`: serve's --push-after, else its default)."""
+def in_process_service(
+    env: dict[str, str], home: Path, push_after: float = DEFAULT_PUSH_QUIET_SECONDS
+) -> Any:
+    """The Service a serve worker runs (`push_after`: serve's --push-after)."""
     from claudechat.server.service import Service
     from claudechat.settings import load_settings
 
     os.environ.update({**env, "CLAUDECHAT_HOME": str(home)})
-    settings = load_settings()
-    service = (
-        Service.from_settings(settings)
-        if push_after is None
-        else Service.from_settings(settings, push_after)
-    )
+    service = Service.from_settings(load_settings(), push_after)
     service.connect()
     return service

@@ -109,12 +109,8 @@ def test_a_newer_claudechats_entry_waits_for_it_and_is_said_at_every_start(  # t
     assert "journal entry of a newer claudechat (kept; upgrade to push it)" in doctor.stdout
 
 
-def test_a_scan_to_push_does_not_read_the_entries_it_is_told_to_leave(tmp_path: Path) -> None:
-    """serve's drain leaves the conversations whose pushes wait in the worker (many, once
-    turns are pushed as their conversations rest): their entries are not even read."""
-    journal = Journal(tmp_path / "journal")
-    waiting, _ = _saved_twice(journal)
-    other, _ = _saved_twice(journal)
+def _reads_recorded(journal: Journal) -> list[str]:
+    """The keys of the entries the journal reads from here on, in order."""
     read = journal.files.get_with_etag
     reads: list[str] = []
 
@@ -123,6 +119,16 @@ def test_a_scan_to_push_does_not_read_the_entries_it_is_told_to_leave(tmp_path: 
         return read(key)
 
     journal.files.get_with_etag = recorded  # type: ignore[method-assign]
+    return reads
+
+
+def test_a_scan_to_push_does_not_read_the_entries_it_is_told_to_leave(tmp_path: Path) -> None:
+    """serve's drain leaves the conversations whose pushes wait in the worker (many, once
+    turns are pushed as their conversations rest): their entries are not even read."""
+    journal = Journal(tmp_path / "journal")
+    waiting, _ = _saved_twice(journal)
+    other, _ = _saved_twice(journal)
+    reads = _reads_recorded(journal)
     scan = journal.scan("tester", pushable_only=True, leave={waiting.id})
     assert [e.conversation.id for e in scan.entries] == [other.id]
     assert [key.split("/")[1].split(".")[0] for key in reads] == [other.id]
@@ -141,14 +147,7 @@ def test_a_load_reads_only_the_entries_its_reference_can_name(tmp_path: Path) ->
     gone.release()  # exited: its entry is pushable, and must be found
     journal = Journal(root)
     mine, _ = _saved_twice(journal)
-    read = journal.files.get_with_etag
-    reads: list[str] = []
-
-    def recorded(key: str) -> tuple[bytes, str]:
-        reads.append(key)
-        return read(key)
-
-    journal.files.get_with_etag = recorded  # type: ignore[method-assign]
+    reads = _reads_recorded(journal)
     for conversation in (mine, theirs):
         reads.clear()
         prefix = _journal_prefix(conversation.id[:8].upper())
